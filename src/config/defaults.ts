@@ -1,0 +1,95 @@
+import type { ServerLimits, TelegramConfigValues } from './types.js'
+
+/**
+ * Defaults. A YAML config file uses these snake_case keys (every key optional):
+ *
+ * ```yaml
+ * dc_id: 2
+ * host: 127.0.0.1          # bind address of every listener (0.0.0.0 to serve other machines)
+ * tcp_ports: [10443, 5222] # every TCP transport auto-detected on each
+ * ws_port: 11443           # null disables WebSocket
+ * ws_path: /apiws
+ * data_dir: ./data
+ * store:
+ *   backend: sqlite        # memory | sqlite | mysql
+ *   cache: none            # none | redis
+ *   sqlite_path: ./data/mtgate.sqlite
+ *   mysql: { host: 127.0.0.1, port: 3306, user: root, password: '', database: mtgate }
+ *   redis: { host: 127.0.0.1, port: 6379 }
+ *   lru_size: 100000
+ *   cache_ttl_seconds: 3600
+ * api_ids: []              # allowed initConnection api_id values; empty = any
+ * public_addresses:        # help.getConfig dc_options
+ *   - { ip: 203.0.113.5, port: 443 }
+ * unknown_method_error: { code: 400, message: INPUT_METHOD_INVALID }
+ * telegram:                # help.getConfig values (snake_case of the config constructor's fields)
+ *   expires_seconds: 3600
+ *   chat_size_max: 200
+ * limits:
+ *   max_connections: 100000
+ *   max_frame_bytes: 16777216
+ *   auth_key_cache_size: 100000
+ *   session_idle_seconds: 900
+ *   push_queue_max: 1000
+ *   drain_timeout_ms: 5000
+ * ```
+ *
+ * Environment overrides (applied after the file): MTGATE_DC_ID, MTGATE_HOST, MTGATE_TCP_PORTS
+ * (comma list), MTGATE_WS_PORT ('' or 'off' disables), MTGATE_DATA_DIR, MTGATE_STORE,
+ * MTGATE_CACHE, MTGATE_SQLITE_PATH, MTGATE_API_IDS (comma list), MTGATE_PUBLIC_ADDRESSES
+ * (comma list of ip:port).
+ */
+export const DEFAULTS = {
+  dcId: 2,
+  host: '127.0.0.1',
+  tcpPorts: [10443, 5222],
+  wsPort: 11443,
+  wsPath: '/apiws',
+  dataDir: './data',
+  storeBackend: 'sqlite',
+  cacheBackend: 'none',
+  sqliteFile: 'mtgate.sqlite',
+  unknownMethodError: { code: 400, message: 'INPUT_METHOD_INVALID' },
+} as const
+
+/** Values as Telegram's production config reports them (2024), trimmed to the required fields. */
+export const DEFAULT_TELEGRAM_CONFIG: TelegramConfigValues = {
+  expiresSeconds: 3600,
+  testMode: false,
+  dcTxtDomainName: 'apv3.stel.com',
+  meUrlPrefix: 'https://t.me/',
+  chatSizeMax: 200,
+  megagroupSizeMax: 200000,
+  forwardedCountMax: 100,
+  onlineUpdatePeriodMs: 210000,
+  offlineBlurTimeoutMs: 5000,
+  offlineIdleTimeoutMs: 30000,
+  onlineCloudTimeoutMs: 300000,
+  notifyCloudDelayMs: 30000,
+  notifyDefaultDelayMs: 1500,
+  pushChatPeriodMs: 60000,
+  pushChatLimit: 2,
+  editTimeLimit: 172800,
+  revokeTimeLimit: 2147483647,
+  revokePmTimeLimit: 2147483647,
+  ratingEDecay: 2419200,
+  stickersRecentLimit: 200,
+  channelsReadMediaPeriod: 604800,
+  callReceiveTimeoutMs: 20000,
+  callRingTimeoutMs: 90000,
+  callConnectTimeoutMs: 30000,
+  callPacketTimeoutMs: 10000,
+  captionLengthMax: 1024,
+  messageLengthMax: 4096,
+  webfileDcId: 4,
+  country: 'ZZ',
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  maxConnections: 100_000,
+  maxFrameBytes: 16 * 1024 * 1024,
+  authKeyCacheSize: 100_000,
+  sessionIdleSeconds: 900,
+  pushQueueMax: 1000,
+  drainTimeoutMs: 5000,
+}

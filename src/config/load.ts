@@ -1,0 +1,293 @@
+import { readFileSync } from 'node:fs'
+import { resolve, join } from 'node:path'
+import { isIP } from 'node:net'
+import { parse as parseYaml } from 'yaml'
+import { DEFAULTS, DEFAULT_LIMITS, DEFAULT_TELEGRAM_CONFIG } from './defaults.js'
+import type {
+  CacheBackend,
+  PublicAddress,
+  ServerConfig,
+  ServerLimits,
+  StoreBackend,
+  StoreSettings,
+  TelegramConfigValues,
+} from './types.js'
+
+/** A bad config file, value or environment variable; `path` names the offending key. */
+export class ConfigError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`config: ${path}: ${reason}`)
+    this.name = 'ConfigError'
+  }
+}
+
+export type Env = Record<string, string | undefined>
+
+export interface LoadOptions {
+  /** YAML file; absent = defaults + env only. */
+  file?: string
+  /** Defaults to process.env. */
+  env?: Env
+  /** Relative paths (data_dir, sqlite_path) resolve against this; default process.cwd(). */
+  cwd?: string
+}
+
+/** Reads the YAML file (if any), applies env overrides and defaults, validates. Throws ConfigError. */
+export function loadConfig(opts: LoadOptions = {}): ServerConfig {
+  let raw: unknown = {}
+  if (opts.file !== undefined) {
+    let text: string
+    try {
+      text = readFileSync(opts.file, 'utf8')
+    } catch (e) {
+      throw new ConfigError(opts.file, `cannot read: ${(e as Error).message}`)
+    }
+    try {
+      raw = parseYaml(text) ?? {}
+    } catch (e) {
+      throw new ConfigError(opts.file, `invalid YAML: ${(e as Error).message}`)
+    }
+  }
+  return parseConfig(raw, opts.env ?? process.env, opts.cwd ?? process.cwd())
+}
+
+type Raw = Record<string, unknown>
+
+const TOP_KEYS = [
+  'dc_id', 'host', 'tcp_ports', 'ws_port', 'ws_path', 'data_dir', 'store', 'api_ids',
+  'public_addresses', 'unknown_method_error', 'telegram', 'limits',
+] as const
+
+/** Validates a parsed YAML document (plus env overrides) into a ServerConfig. Throws ConfigError. */
+export function parseConfig(input: unknown, env: Env = {}, cwd: string = process.cwd()): ServerConfig {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ConfigError('(root)', 'must be a mapping')
+  }
+  const raw: Raw = { ...(input as Raw) }
+  checkKeys(raw, TOP_KEYS, '')
+  applyEnv(raw, env)
+
+  const dcId = int(raw.dc_id, 'dc_id', DEFAULTS.dcId, 1, 1000)
+  const host = str(raw.host, 'host', DEFAULTS.host)
+  if (isIP(host) === 0) throw new ConfigError('host', `not an IP address: ${host}`)
+  const tcpPorts = portList(raw.tcp_ports, 'tcp_ports', [...DEFAULTS.tcpPorts])
+  const wsPort = raw.ws_port === null ? null : port(raw.ws_port, 'ws_port', DEFAULTS.wsPort)
+  if (wsPort !== null && tcpPorts.includes(wsPort)) {
+    throw new ConfigError('ws_port', `${wsPort} is also a TCP port`)
+  }
+  if (tcpPorts.length === 0 && wsPort === null) throw new ConfigError('tcp_ports', 'no listener: no TCP port and no ws_port')
+  const wsPath = str(raw.ws_path, 'ws_path', DEFAULTS.wsPath)
+  if (!wsPath.startsWith('/')) throw new ConfigError('ws_path', 'must start with /')
+  const dataDir = resolve(cwd, str(raw.data_dir, 'data_dir', DEFAULTS.dataDir))
+  const store = parseStore(raw.store, dataDir, cwd)
+  const apiIds = intList(raw.api_ids, 'api_ids', [])
+  const publicAddresses = parseAddresses(raw.public_addresses, dcId, host, tcpPorts)
+  const unknownMethodError = parseErrorSpec(raw.unknown_method_error)
+  const telegram = parseTelegram(raw.telegram)
+  const limits = parseLimits(raw.limits)
+  return {
+    dcId,
+    host,
+    tcpPorts,
+    wsPort,
+    wsPath,
+    dataDir,
+    store,
+    apiIds,
+    publicAddresses,
+    unknownMethodError,
+    telegram,
+    limits,
+  }
+}
+
+function applyEnv(raw: Raw, env: Env): void {
+  const set = (name: string, apply: (v: string) => void): void => {
+    const v = env[name]
+    if (v !== undefined) apply(v.trim())
+  }
+  const list = (v: string, name: string): number[] =>
+    v === '' ? [] : v.split(',').map((s) => envInt(s.trim(), name))
+  set('MTGATE_DC_ID', (v) => (raw.dc_id = envInt(v, 'MTGATE_DC_ID')))
+  set('MTGATE_HOST', (v) => (raw.host = v))
+  set('MTGATE_TCP_PORTS', (v) => (raw.tcp_ports = list(v, 'MTGATE_TCP_PORTS')))
+  set('MTGATE_WS_PORT', (v) => (raw.ws_port = v === '' || v === 'off' ? null : envInt(v, 'MTGATE_WS_PORT')))
+  set('MTGATE_DATA_DIR', (v) => (raw.data_dir = v))
+  set('MTGATE_API_IDS', (v) => (raw.api_ids = list(v, 'MTGATE_API_IDS')))
+  set('MTGATE_PUBLIC_ADDRESSES', (v) => {
+    raw.public_addresses = v === '' ? [] : v.split(',').map((item) => {
+      const at = item.trim().lastIndexOf(':')
+      if (at <= 0) throw new ConfigError('MTGATE_PUBLIC_ADDRESSES', `expected ip:port, got ${item}`)
+      const ip = item.trim().slice(0, at).replace(/^\[|\]$/g, '')
+      return { ip, port: envInt(item.trim().slice(at + 1), 'MTGATE_PUBLIC_ADDRESSES') }
+    })
+  })
+  const storeOverride = (key: string, value: string): void => {
+    const cur = raw.store
+    const store: Raw = cur !== null && typeof cur === 'object' && !Array.isArray(cur) ? { ...(cur as Raw) } : {}
+    store[key] = value
+    raw.store = store
+  }
+  set('MTGATE_STORE', (v) => storeOverride('backend', v))
+  set('MTGATE_CACHE', (v) => storeOverride('cache', v))
+  set('MTGATE_SQLITE_PATH', (v) => storeOverride('sqlite_path', v))
+}
+
+function envInt(v: string, name: string): number {
+  if (!/^-?\d+$/.test(v)) throw new ConfigError(name, `not an integer: ${JSON.stringify(v)}`)
+  return Number(v)
+}
+
+function parseStore(v: unknown, dataDir: string, cwd: string): StoreSettings {
+  const raw = mapping(v, 'store')
+  checkKeys(raw, ['backend', 'cache', 'sqlite_path', 'mysql', 'redis', 'lru_size', 'cache_ttl_seconds'], 'store.')
+  const backend = oneOf<StoreBackend>(raw.backend, 'store.backend', ['memory', 'sqlite', 'mysql'], DEFAULTS.storeBackend)
+  const cache = oneOf<CacheBackend>(raw.cache, 'store.cache', ['none', 'redis'], DEFAULTS.cacheBackend)
+  const sqlitePath =
+    raw.sqlite_path === undefined ? join(dataDir, DEFAULTS.sqliteFile) : resolve(cwd, str(raw.sqlite_path, 'store.sqlite_path', ''))
+  const out: StoreSettings = { backend, cache, sqlitePath }
+  if (raw.mysql !== undefined) out.mysql = mapping(raw.mysql, 'store.mysql')
+  else if (backend === 'mysql') throw new ConfigError('store.mysql', 'required when store.backend is mysql')
+  if (raw.redis !== undefined) out.redis = mapping(raw.redis, 'store.redis')
+  else if (cache === 'redis') throw new ConfigError('store.redis', 'required when store.cache is redis')
+  if (raw.lru_size !== undefined) out.lruSize = int(raw.lru_size, 'store.lru_size', 0, 0, 100_000_000)
+  if (raw.cache_ttl_seconds !== undefined) {
+    out.cacheTtlSeconds = int(raw.cache_ttl_seconds, 'store.cache_ttl_seconds', 0, 1, 365 * 86400)
+  }
+  return out
+}
+
+function parseAddresses(v: unknown, dcId: number, host: string, tcpPorts: number[]): PublicAddress[] {
+  const mk = (ip: string, p: number, id = dcId): PublicAddress => ({
+    ip,
+    port: p,
+    dcId: id,
+    ipv6: isIP(ip) === 6,
+    mediaOnly: false,
+    tcpoOnly: false,
+    static: false,
+    thisPortOnly: false,
+  })
+  if (v === undefined || (Array.isArray(v) && v.length === 0)) {
+    const ip = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
+    return tcpPorts.map((p) => mk(ip, p))
+  }
+  if (!Array.isArray(v)) throw new ConfigError('public_addresses', 'must be a list')
+  return v.map((item, i) => {
+    const path = `public_addresses[${i}]`
+    const raw = mapping(item, path)
+    checkKeys(raw, ['ip', 'port', 'dc_id', 'ipv6', 'media_only', 'tcpo_only', 'static', 'this_port_only'], path + '.')
+    const ip = str(raw.ip, path + '.ip', '')
+    if (isIP(ip) === 0) throw new ConfigError(path + '.ip', `not an IP address: ${ip}`)
+    const a = mk(ip, port(raw.port, path + '.port', 0), int(raw.dc_id, path + '.dc_id', dcId, 1, 1000))
+    a.ipv6 = bool(raw.ipv6, path + '.ipv6', isIP(ip) === 6)
+    a.mediaOnly = bool(raw.media_only, path + '.media_only', false)
+    a.tcpoOnly = bool(raw.tcpo_only, path + '.tcpo_only', false)
+    a.static = bool(raw.static, path + '.static', false)
+    a.thisPortOnly = bool(raw.this_port_only, path + '.this_port_only', false)
+    return a
+  })
+}
+
+function parseErrorSpec(v: unknown): { code: number; message: string } {
+  const raw = mapping(v, 'unknown_method_error')
+  checkKeys(raw, ['code', 'message'], 'unknown_method_error.')
+  const code = int(raw.code, 'unknown_method_error.code', DEFAULTS.unknownMethodError.code, 300, 599)
+  const message = str(raw.message, 'unknown_method_error.message', DEFAULTS.unknownMethodError.message)
+  if (!/^[A-Z0-9_]+$/.test(message)) throw new ConfigError('unknown_method_error.message', 'must match [A-Z0-9_]+')
+  return { code, message }
+}
+
+const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())
+
+function parseTelegram(v: unknown): TelegramConfigValues {
+  const raw = mapping(v, 'telegram')
+  const keys = Object.keys(DEFAULT_TELEGRAM_CONFIG).concat('tmpSessions')
+  checkKeys(raw, keys.map(snake), 'telegram.')
+  const out: TelegramConfigValues = { ...DEFAULT_TELEGRAM_CONFIG }
+  const o = out as unknown as Record<string, unknown>
+  for (const key of keys) {
+    const rv = raw[snake(key)]
+    if (rv === undefined) continue
+    const path = 'telegram.' + snake(key)
+    const def = o[key]
+    if (typeof def === 'string') o[key] = str(rv, path, def)
+    else if (typeof def === 'boolean') o[key] = bool(rv, path, def)
+    else o[key] = int(rv, path, 0, key === 'expiresSeconds' ? 1 : 0, 2147483647)
+  }
+  return out
+}
+
+function parseLimits(v: unknown): ServerLimits {
+  const raw = mapping(v, 'limits')
+  const keys = Object.keys(DEFAULT_LIMITS) as (keyof ServerLimits)[]
+  checkKeys(raw, keys.map(snake), 'limits.')
+  const out: ServerLimits = { ...DEFAULT_LIMITS }
+  for (const key of keys) {
+    out[key] = int(raw[snake(key)], 'limits.' + snake(key), DEFAULT_LIMITS[key], 1, Number.MAX_SAFE_INTEGER)
+  }
+  if (out.maxFrameBytes < 1024) throw new ConfigError('limits.max_frame_bytes', 'must be at least 1024')
+  return out
+}
+
+// ---- value readers ----
+
+function checkKeys(raw: Raw, allowed: readonly string[], prefix: string): void {
+  for (const k of Object.keys(raw)) {
+    if (!allowed.includes(k)) throw new ConfigError(prefix + k, `unknown key (allowed: ${allowed.join(', ')})`)
+  }
+}
+
+function mapping(v: unknown, path: string): Raw {
+  if (v === undefined || v === null) return {}
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(path, 'must be a mapping')
+  return v as Raw
+}
+
+function str(v: unknown, path: string, def: string): string {
+  if (v === undefined) return def
+  if (typeof v !== 'string' || v === '') throw new ConfigError(path, 'must be a non-empty string')
+  return v
+}
+
+function bool(v: unknown, path: string, def: boolean): boolean {
+  if (v === undefined) return def
+  if (typeof v !== 'boolean') throw new ConfigError(path, 'must be true or false')
+  return v
+}
+
+function int(v: unknown, path: string, def: number, min: number, max: number): number {
+  if (v === undefined) return def
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new ConfigError(path, 'must be an integer')
+  if (v < min || v > max) throw new ConfigError(path, `must be in ${min}..${max}`)
+  return v
+}
+
+function port(v: unknown, path: string, def: number): number {
+  return int(v, path, def, 1, 65535)
+}
+
+function intList(v: unknown, path: string, def: number[]): number[] {
+  if (v === undefined || v === null) return def
+  if (!Array.isArray(v)) throw new ConfigError(path, 'must be a list of integers')
+  return v.map((x, i) => int(x, `${path}[${i}]`, 0, -2147483648, 2147483647))
+}
+
+function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[], def: T): T {
+  if (v === undefined) return def
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    throw new ConfigError(path, `must be one of ${allowed.join(', ')}`)
+  }
+  return v as T
+}
+
+function portList(v: unknown, path: string, def: number[]): number[] {
+  if (v === undefined) return def
+  if (!Array.isArray(v)) throw new ConfigError(path, 'must be a list of ports')
+  const ports = v.map((x, i) => port(x, `${path}[${i}]`, 0))
+  if (new Set(ports).size !== ports.length) throw new ConfigError(path, 'duplicate port')
+  return ports
+}

@@ -1,0 +1,113 @@
+/**
+ * The server configuration (`mtgate serve --config file.yaml`, env overrides, defaults).
+ * TS names are camelCase; the YAML file uses the snake_case names documented in defaults.ts.
+ */
+
+export type StoreBackend = 'memory' | 'sqlite' | 'mysql'
+export type CacheBackend = 'none' | 'redis'
+
+export interface StoreSettings {
+  backend: StoreBackend
+  cache: CacheBackend
+  /** SQLite file; default `<dataDir>/mtgate.sqlite`. */
+  sqlitePath: string
+  /** Passed through to the store factory (host, port, user, password, database, ...). */
+  mysql?: Record<string, unknown>
+  /** Passed through to the store factory (host, port, password, db, ...). */
+  redis?: Record<string, unknown>
+  lruSize?: number
+  cacheTtlSeconds?: number
+}
+
+/** One entry of help.getConfig's dc_options (clients connect to these). */
+export interface PublicAddress {
+  ip: string
+  port: number
+  /** Defaults to the server's dcId. */
+  dcId: number
+  ipv6: boolean
+  mediaOnly: boolean
+  tcpoOnly: boolean
+  static: boolean
+  thisPortOnly: boolean
+}
+
+/** Values help.getConfig reports (the client-side limits of the `config` constructor). */
+export interface TelegramConfigValues {
+  /** config.expires = now + expiresSeconds. */
+  expiresSeconds: number
+  testMode: boolean
+  dcTxtDomainName: string
+  meUrlPrefix: string
+  chatSizeMax: number
+  megagroupSizeMax: number
+  forwardedCountMax: number
+  onlineUpdatePeriodMs: number
+  offlineBlurTimeoutMs: number
+  offlineIdleTimeoutMs: number
+  onlineCloudTimeoutMs: number
+  notifyCloudDelayMs: number
+  notifyDefaultDelayMs: number
+  pushChatPeriodMs: number
+  pushChatLimit: number
+  editTimeLimit: number
+  revokeTimeLimit: number
+  revokePmTimeLimit: number
+  ratingEDecay: number
+  stickersRecentLimit: number
+  channelsReadMediaPeriod: number
+  tmpSessions?: number
+  callReceiveTimeoutMs: number
+  callRingTimeoutMs: number
+  callConnectTimeoutMs: number
+  callPacketTimeoutMs: number
+  captionLengthMax: number
+  messageLengthMax: number
+  webfileDcId: number
+  /** help.getNearestDc's `country`. */
+  country: string
+}
+
+/** Server-side limits. */
+export interface ServerLimits {
+  /** Max simultaneous client connections over all listeners (further ones are closed at accept). */
+  maxConnections: number
+  /** Max transport frame (bytes); bigger frames → -404 and close. */
+  maxFrameBytes: number
+  /** Auth keys kept in the gateway's in-memory key cache. */
+  authKeyCacheSize: number
+  /** Idle sessions are dropped after this many seconds without traffic. */
+  sessionIdleSeconds: number
+  /** Pushes queued per session while it has no connection (oldest dropped beyond). */
+  pushQueueMax: number
+  /** On shutdown, wait at most this long for in-flight RPCs before closing connections. */
+  drainTimeoutMs: number
+}
+
+export interface RpcErrorSpec {
+  code: number
+  message: string
+}
+
+export interface ServerConfig {
+  /** This server's DC id (config.this_dc, help.getNearestDc). */
+  dcId: number
+  /** Bind address of every listener. */
+  host: string
+  /** TCP ports; every transport (abridged, intermediate, padded, full, obfuscated) auto-detected. */
+  tcpPorts: number[]
+  /** WebSocket port (path wsPath, subprotocol `binary`); null disables it. */
+  wsPort: number | null
+  wsPath: string
+  /** RSA keys and the SQLite file live here. */
+  dataDir: string
+  store: StoreSettings
+  /** api_id values initConnection may carry; empty = any. */
+  apiIds: number[]
+  /** dc_options of help.getConfig; default: host (127.0.0.1 for 0.0.0.0) with every TCP port. */
+  publicAddresses: PublicAddress[]
+  /** rpc_error for methods without a handler. */
+  unknownMethodError: RpcErrorSpec
+  telegram: TelegramConfigValues
+  limits: ServerLimits
+}
