@@ -1,9 +1,99 @@
 /**
  * AES-256-IGE. Contract used by the handshake and session layers:
- *   igeEncrypt(data, key, iv) / igeDecrypt(data, key, iv) -> new Buffer of the same length.
- * (Issue B replaces the body with the native addon + portable fallback; the signatures stay.)
+ *   igeEncrypt(data, key, iv) / igeDecrypt(data, key, iv) -> new Buffer of the same length,
+ *   igeEncryptInPlace / igeDecryptInPlace(data, key, iv) -> overwrite `data` (no copy).
+ * The IV is MTProto's 32 bytes: iv[0:16] = "previous ciphertext", iv[16:32] = "previous plaintext".
+ *
+ * Backend: the native N-API addon (build/Release/mtgate_ige.node, AES-NI) when it loads and the CPU
+ * has AES-NI; otherwise the portable TypeScript implementation, announced by ONE warning at
+ * start-up. `igeBackend` tells which one is in use (`mtgate serve` prints it).
+ * MTGATE_IGE=portable forces the portable backend (benchmarks, tests).
  */
-import { createCipheriv, createDecipheriv } from 'node:crypto'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { rootLogger } from '../util/log.js'
+import { igeDecryptPortable, igeEncryptPortable } from './ige-portable.js'
+
+export type IgeBackend = 'native' | 'portable'
+
+/** dst may be src itself (in place); both of equal length, a multiple of 16. */
+export type IgeFn = (src: Uint8Array, dst: Uint8Array, key: Uint8Array, iv: Uint8Array) => void
+
+export interface IgeImpl {
+  backend: IgeBackend
+  encrypt: IgeFn
+  decrypt: IgeFn
+  /** Why the portable backend was chosen (undefined for native). */
+  reason?: string
+}
+
+interface NativeAddon {
+  aesni: boolean
+  encrypt: IgeFn
+  decrypt: IgeFn
+}
+
+/** Where `npm install` (node-gyp) puts the addon, relative to the repo root. */
+const ADDON_RELATIVE = 'build/Release/mtgate_ige.node'
+
+/** Candidate addon paths: from src/crypto (ts sources) and from dist-xxx/src/crypto (compiled). */
+function defaultAddonPaths(): string[] {
+  return [
+    fileURLToPath(new URL(`../../../${ADDON_RELATIVE}`, import.meta.url)),
+    fileURLToPath(new URL(`../../${ADDON_RELATIVE}`, import.meta.url)),
+  ]
+}
+
+function isNativeAddon(m: unknown): m is NativeAddon {
+  if (typeof m !== 'object' || m === null) return false
+  const r = m as Record<string, unknown>
+  return typeof r.encrypt === 'function' && typeof r.decrypt === 'function' && typeof r.aesni === 'boolean'
+}
+
+const portable: IgeImpl = { backend: 'portable', encrypt: igeEncryptPortable, decrypt: igeDecryptPortable }
+
+/**
+ * Picks the backend. Never throws: any failure to load the addon yields the portable backend with
+ * a reason. `paths` overrides where the addon is looked for (tests).
+ */
+export function loadIge(opts: { paths?: string[]; forcePortable?: boolean } = {}): IgeImpl {
+  if (opts.forcePortable) return { ...portable, reason: 'forced by MTGATE_IGE=portable' }
+  const req = createRequire(import.meta.url)
+  const errors: string[] = []
+  for (const p of opts.paths ?? defaultAddonPaths()) {
+    let m: unknown
+    try {
+      m = req(p)
+    } catch (e) {
+      const code = (e as { code?: string }).code
+      errors.push(code === 'MODULE_NOT_FOUND' ? `${p}: not built` : `${p}: ${(e as Error).message}`)
+      continue
+    }
+    if (!isNativeAddon(m)) {
+      errors.push(`${p}: not an mtgate IGE addon`)
+      continue
+    }
+    if (!m.aesni) return { ...portable, reason: `${p} loaded but this CPU has no AES-NI` }
+    return { backend: 'native', encrypt: m.encrypt, decrypt: m.decrypt }
+  }
+  return { ...portable, reason: errors.join('; ') }
+}
+
+const impl = loadIge({ forcePortable: process.env.MTGATE_IGE === 'portable' })
+
+export const igeBackend: IgeBackend = impl.backend
+/** Why the portable backend is in use, or undefined. */
+export const igeBackendReason: string | undefined = impl.reason
+
+if (impl.backend === 'portable') {
+  rootLogger.warn(
+    { reason: impl.reason },
+    'AES-IGE: native addon not in use, falling back to the portable TypeScript implementation (several times slower); run `npm install` (node-gyp) to build build/Release/mtgate_ige.node',
+  )
+}
+
+const nativeEncrypt = impl.encrypt
+const nativeDecrypt = impl.decrypt
 
 function check(data: Uint8Array, key: Uint8Array, iv: Uint8Array): void {
   if (key.length !== 32) throw new RangeError('IGE key must be 32 bytes')
@@ -11,36 +101,30 @@ function check(data: Uint8Array, key: Uint8Array, iv: Uint8Array): void {
   if (data.length % 16 !== 0) throw new RangeError('IGE data length must be a multiple of 16')
 }
 
+/** Encrypts `data` into a new Buffer. */
 export function igeEncrypt(data: Uint8Array, key: Uint8Array, iv: Uint8Array): Buffer {
   check(data, key, iv)
-  const c = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false)
   const out = Buffer.allocUnsafe(data.length)
-  let x = Buffer.from(iv.subarray(16, 32)) // previous plaintext
-  let y = Buffer.from(iv.subarray(0, 16)) // previous ciphertext
-  const t = Buffer.allocUnsafe(16)
-  for (let off = 0; off < data.length; off += 16) {
-    for (let i = 0; i < 16; i++) t[i] = data[off + i]! ^ y[i]!
-    const e = c.update(t)
-    for (let i = 0; i < 16; i++) out[off + i] = e[i]! ^ x[i]!
-    x = Buffer.from(data.subarray(off, off + 16))
-    y = out.subarray(off, off + 16)
-  }
+  nativeEncrypt(data, out, key, iv)
   return out
 }
 
+/** Decrypts `data` into a new Buffer. */
 export function igeDecrypt(data: Uint8Array, key: Uint8Array, iv: Uint8Array): Buffer {
   check(data, key, iv)
-  const d = createDecipheriv('aes-256-ecb', key, null).setAutoPadding(false)
   const out = Buffer.allocUnsafe(data.length)
-  let x = Buffer.from(iv.subarray(0, 16)) // previous ciphertext
-  let y = Buffer.from(iv.subarray(16, 32)) // previous plaintext
-  const t = Buffer.allocUnsafe(16)
-  for (let off = 0; off < data.length; off += 16) {
-    for (let i = 0; i < 16; i++) t[i] = data[off + i]! ^ y[i]!
-    const p = d.update(t)
-    for (let i = 0; i < 16; i++) out[off + i] = p[i]! ^ x[i]!
-    x = Buffer.from(data.subarray(off, off + 16))
-    y = out.subarray(off, off + 16)
-  }
+  nativeDecrypt(data, out, key, iv)
   return out
+}
+
+/** Encrypts `data` in place (the caller's buffer is overwritten, nothing is allocated). */
+export function igeEncryptInPlace(data: Uint8Array, key: Uint8Array, iv: Uint8Array): void {
+  check(data, key, iv)
+  nativeEncrypt(data, data, key, iv)
+}
+
+/** Decrypts `data` in place (the caller's buffer is overwritten, nothing is allocated). */
+export function igeDecryptInPlace(data: Uint8Array, key: Uint8Array, iv: Uint8Array): void {
+  check(data, key, iv)
+  nativeDecrypt(data, data, key, iv)
 }

@@ -1,0 +1,209 @@
+/**
+ * MTProto 2.0 message encryption (https://core.telegram.org/mtproto/description):
+ *
+ *   msg_key_large = SHA256(auth_key[88+x : 120+x] + plaintext + padding)
+ *   msg_key       = msg_key_large[8:24]
+ *   sha256_a      = SHA256(msg_key + auth_key[x : x+36])
+ *   sha256_b      = SHA256(auth_key[40+x : 76+x] + msg_key)
+ *   aes_key       = sha256_a[0:8] + sha256_b[8:24] + sha256_a[24:32]
+ *   aes_iv        = sha256_b[0:8] + sha256_a[8:24] + sha256_b[24:32]
+ *
+ * x = 0 for client→server, x = 8 for server→client. Packet = auth_key_id(8) + msg_key(16) + AES-256-IGE
+ * of (salt, session_id, msg_id, seq_no, message_data_length, message_data, 12..1024 padding bytes).
+ */
+import { constantTimeEqual, sha1, sha256 } from './hash.js'
+import { igeDecrypt, igeEncryptInPlace } from './ige.js'
+import { secureRandom, type RandomSource } from './random.js'
+
+/** Who sent the message: decides x (0 for 'client', 8 for 'server'). */
+export type Direction = 'client' | 'server'
+
+/** Bytes before the message data inside the plaintext: salt, session_id, msg_id, seq_no, length. */
+export const INNER_HEADER_SIZE = 32
+/** Bytes before the encrypted data in a packet: auth_key_id and msg_key. */
+export const OUTER_HEADER_SIZE = 24
+export const MIN_PADDING = 12
+export const MAX_PADDING = 1024
+/** Smallest valid encrypted part: the 32-byte header, no data, 12 padding bytes, rounded up to 16. */
+export const MIN_ENCRYPTED_SIZE = 48
+
+export type MessageCryptoErrorReason =
+  /** auth_key_id of the packet is not the key's. */
+  | 'auth_key_id'
+  /** Packet shorter than 24 + 48 bytes, or encrypted part not a multiple of 16. */
+  | 'packet_length'
+  /** msg_key differs from the middle of SHA-256(auth_key part + decrypted data). */
+  | 'msg_key'
+  /** message_data_length negative, not divisible by 4, or past the end of the plaintext. */
+  | 'message_length'
+  /** Padding (plaintext length − 32 − message_data_length) outside 12..1024. */
+  | 'padding'
+
+/**
+ * A packet that must be discarded. Per the security guidelines, the reaction must not depend on
+ * the reason once decryption started (msg_key, message_length, padding): callers should treat all
+ * reasons alike towards the peer and only log `reason`.
+ */
+export class MessageCryptoError extends Error {
+  override readonly name = 'MessageCryptoError'
+  constructor(
+    readonly reason: MessageCryptoErrorReason,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export interface DirectionParts {
+  /** auth_key[88+x : 120+x], prefix of msg_key_large's input. */
+  msgKeyPrefix: Buffer
+  /** auth_key[x : x+36], suffix of sha256_a's input. */
+  kdfA: Buffer
+  /** auth_key[40+x : 76+x], prefix of sha256_b's input. */
+  kdfB: Buffer
+}
+
+/** A 2048-bit authorization key with what can be precomputed for message crypto. */
+export class AuthKey {
+  /** The 256-byte key. Never log it. */
+  readonly key: Buffer
+  /** auth_key_id: lower 64 bits of SHA-1(auth_key), read as a TL long (signed little-endian). */
+  readonly id: bigint
+  /** auth_key_id as it appears on the wire (SHA-1(auth_key)[12:20]). */
+  readonly idBytes: Buffer
+  /** @internal key slices for messages sent by the client (x = 0) and by the server (x = 8). */
+  readonly parts: Readonly<Record<Direction, DirectionParts>>
+
+  constructor(key: Buffer) {
+    if (key.length !== 256) throw new RangeError(`auth_key must be 256 bytes, got ${key.length}`)
+    this.key = Buffer.from(key) // own copy: the caller may reuse its buffer
+    this.idBytes = sha1(this.key).subarray(12, 20)
+    this.id = this.idBytes.readBigInt64LE(0)
+    const parts = (x: number): DirectionParts => ({
+      msgKeyPrefix: this.key.subarray(88 + x, 120 + x),
+      kdfA: this.key.subarray(x, x + 36),
+      kdfB: this.key.subarray(40 + x, 76 + x),
+    })
+    this.parts = { client: parts(0), server: parts(8) }
+  }
+
+  /** Avoids printing the key through util.inspect / console.log. */
+  toJSON(): { id: string } {
+    return { id: this.id.toString() }
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `AuthKey { id: ${this.id} }`
+  }
+}
+
+/** auth_key_id of a 256-byte key (signed, as a TL long). */
+export function authKeyId(key: Buffer): bigint {
+  return sha1(key).readBigInt64LE(12)
+}
+
+/** aes_key and aes_iv for a msg_key, as the spec's KDF defines them. */
+export function deriveAesKeyIv(parts: DirectionParts, msgKey: Uint8Array): { key: Buffer; iv: Buffer } {
+  const a = sha256(msgKey, parts.kdfA)
+  const b = sha256(parts.kdfB, msgKey)
+  const key = Buffer.allocUnsafe(32)
+  const iv = Buffer.allocUnsafe(32)
+  a.copy(key, 0, 0, 8)
+  b.copy(key, 8, 8, 24)
+  a.copy(key, 24, 24, 32)
+  b.copy(iv, 0, 0, 8)
+  a.copy(iv, 8, 8, 24)
+  b.copy(iv, 24, 24, 32)
+  return { key, iv }
+}
+
+/** Padding length for a plaintext: the smallest value in 12..27 making the total a multiple of 16. */
+export function paddingFor(plaintextLength: number): number {
+  return MIN_PADDING + ((16 - ((plaintextLength + MIN_PADDING) % 16)) % 16)
+}
+
+/**
+ * Encrypts one message. `plaintext` is salt(8) + session_id(8) + msg_id(8) + seq_no(4) +
+ * message_data_length(4) + message_data, without padding (added here from `random`).
+ * `dir` is who sends it ('server' for a gateway). Returns auth_key_id + msg_key + encrypted data.
+ * Throws RangeError on a malformed plaintext (a programming error, not peer input).
+ */
+export function encryptMessage(
+  key: AuthKey,
+  plaintext: Uint8Array,
+  dir: Direction,
+  random: RandomSource = secureRandom,
+): Buffer {
+  if (plaintext.length < INNER_HEADER_SIZE || plaintext.length % 4 !== 0) {
+    throw new RangeError(`plaintext must be at least 32 bytes and a multiple of 4, got ${plaintext.length}`)
+  }
+  const dataLength = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength).getInt32(28, true)
+  if (dataLength !== plaintext.length - INNER_HEADER_SIZE) {
+    throw new RangeError(`message_data_length ${dataLength} does not match the ${plaintext.length - 32} data bytes`)
+  }
+  const pad = paddingFor(plaintext.length)
+  const inner = plaintext.length + pad
+  const out = Buffer.allocUnsafe(OUTER_HEADER_SIZE + inner)
+  const body = out.subarray(OUTER_HEADER_SIZE)
+  body.set(plaintext, 0)
+  const padding = random(pad)
+  if (padding.length !== pad) throw new RangeError('random source returned the wrong number of bytes')
+  body.set(padding, plaintext.length)
+  const p = key.parts[dir]
+  const msgKeyLarge = sha256(p.msgKeyPrefix, body)
+  key.idBytes.copy(out, 0)
+  msgKeyLarge.copy(out, 8, 8, 24)
+  const { key: aesKey, iv: aesIv } = deriveAesKeyIv(p, out.subarray(8, 24))
+  igeEncryptInPlace(body, aesKey, aesIv)
+  return out
+}
+
+export interface DecryptedMessage {
+  /**
+   * salt(8) + session_id(8) + msg_id(8) + seq_no(4) + message_data_length(4) + message_data:
+   * the decrypted plaintext WITHOUT the padding (its length is 32 + message_data_length, checked).
+   */
+  plaintext: Buffer
+  /** Full SHA-256 whose middle is msg_key; the QuickAck token is derived from it. */
+  msgKeyLarge: Buffer
+}
+
+/**
+ * Decrypts and checks one packet (auth_key_id + msg_key + encrypted data). `dir` is who SENT it:
+ * a server decrypts with 'client'. Throws MessageCryptoError; the packet is not modified.
+ * Checks, in order: length and alignment, auth_key_id, then after decryption msg_key (constant
+ * time) BEFORE looking at any decrypted field, then message_data_length and padding bounds.
+ */
+export function decryptMessage(key: AuthKey, packet: Uint8Array, dir: Direction): DecryptedMessage {
+  const encLength = packet.length - OUTER_HEADER_SIZE
+  if (encLength < MIN_ENCRYPTED_SIZE || encLength % 16 !== 0) {
+    throw new MessageCryptoError('packet_length', `encrypted packet of ${packet.length} bytes is too short or unaligned`)
+  }
+  const buf = Buffer.isBuffer(packet) ? packet : Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength)
+  if (!key.idBytes.equals(buf.subarray(0, 8))) {
+    throw new MessageCryptoError('auth_key_id', 'auth_key_id does not match the key')
+  }
+  const msgKey = buf.subarray(8, OUTER_HEADER_SIZE)
+  const p = key.parts[dir]
+  const { key: aesKey, iv: aesIv } = deriveAesKeyIv(p, msgKey)
+  const plain = igeDecrypt(buf.subarray(OUTER_HEADER_SIZE), aesKey, aesIv)
+  const msgKeyLarge = sha256(p.msgKeyPrefix, plain)
+  if (!constantTimeEqual(msgKeyLarge.subarray(8, 24), msgKey)) {
+    throw new MessageCryptoError('msg_key', 'msg_key does not match the decrypted data')
+  }
+  const dataLength = plain.readInt32LE(28)
+  if (dataLength < 0 || dataLength % 4 !== 0 || dataLength > plain.length - INNER_HEADER_SIZE) {
+    throw new MessageCryptoError('message_length', `message_data_length ${dataLength} invalid for ${plain.length} bytes`)
+  }
+  const padding = plain.length - INNER_HEADER_SIZE - dataLength
+  if (padding < MIN_PADDING || padding > MAX_PADDING) {
+    throw new MessageCryptoError('padding', `padding of ${padding} bytes is outside 12..1024`)
+  }
+  return { plaintext: plain.subarray(0, INNER_HEADER_SIZE + dataLength), msgKeyLarge }
+}
+
+/** QuickAck token for a message: LE uint32 of msg_key_large[0:4] with the top bit set. */
+export function quickAckToken(msgKeyLarge: Uint8Array): number {
+  if (msgKeyLarge.length < 4) throw new RangeError('msg_key_large must be 32 bytes')
+  return ((msgKeyLarge[0]! | (msgKeyLarge[1]! << 8) | (msgKeyLarge[2]! << 16) | (msgKeyLarge[3]! << 24)) | 0x80000000) >>> 0
+}
