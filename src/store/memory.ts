@@ -1,34 +1,60 @@
-import type { AuthKeyBinding, AuthKeyRecord, AuthKeyStore, ServerSalt } from './types.js'
+import { systemClock, type Clock } from '../util/clock.js'
+import { copyRecord, isLive, validateBinding, validateId, validateRecord, validateSalts } from './codec.js'
+import {
+  AuthKeyType,
+  StoreError,
+  type AuthKeyBinding,
+  type AuthKeyRecord,
+  type AuthKeyStore,
+  type ServerSalt,
+} from './types.js'
 
-/** In-process store: tests and single-process use without durability. */
+/** In-process store: tests and single-process use without durability. Same semantics as the SQL stores. */
 export class MemoryAuthKeyStore implements AuthKeyStore {
   private readonly keys = new Map<bigint, AuthKeyRecord>()
   private readonly destroyed = new Set<bigint>()
   private readonly bindings = new Map<bigint, AuthKeyBinding>()
   private readonly salts = new Map<bigint, ServerSalt[]>()
 
+  constructor(private readonly clock: Clock = systemClock) {}
+
+  private now(): number {
+    return Math.floor(this.clock.now() / 1000)
+  }
+
   async put(record: AuthKeyRecord): Promise<'created' | 'exists'> {
-    if (this.keys.has(record.id) || this.destroyed.has(record.id)) return 'exists'
-    this.keys.set(record.id, { ...record, key: Buffer.from(record.key) })
+    validateRecord(record)
+    if (this.destroyed.has(record.id)) return 'exists'
+    const had = this.keys.get(record.id)
+    // The same key again (a retried put) is idempotent; another key with this id is a collision.
+    if (had) return had.key.equals(record.key) ? 'created' : 'exists'
+    this.keys.set(record.id, copyRecord(record))
     return 'created'
   }
 
   async get(id: bigint): Promise<AuthKeyRecord | undefined> {
     const r = this.keys.get(id)
-    if (!r) return undefined
-    if (r.expiresAt !== undefined && r.expiresAt < Math.floor(Date.now() / 1000)) return undefined
-    return r
+    if (!r || !isLive(r, this.now())) return undefined
+    return copyRecord(r)
   }
 
   async bind(binding: AuthKeyBinding): Promise<void> {
+    validateBinding(binding)
+    const temp = this.keys.get(binding.tempId)
+    const perm = this.keys.get(binding.permId)
+    if (!temp || temp.type === AuthKeyType.perm) throw new StoreError('invalid', 'bind: unknown temporary key')
+    if (!perm || perm.type !== AuthKeyType.perm) throw new StoreError('invalid', 'bind: unknown permanent key')
     this.bindings.set(binding.tempId, { ...binding })
   }
 
   async getBinding(tempId: bigint): Promise<AuthKeyBinding | undefined> {
-    return this.bindings.get(tempId)
+    const b = this.bindings.get(tempId)
+    if (!b || !isLive(b, this.now())) return undefined
+    return { ...b }
   }
 
   async destroy(id: bigint): Promise<boolean> {
+    validateId(id)
     const existed = this.keys.delete(id)
     if (existed) this.destroyed.add(id)
     this.bindings.delete(id)
@@ -49,11 +75,15 @@ export class MemoryAuthKeyStore implements AuthKeyStore {
   }
 
   async saveSalts(authKeyId: bigint, salts: ServerSalt[]): Promise<void> {
-    this.salts.set(authKeyId, salts.map((s) => ({ ...s })))
+    validateSalts(authKeyId, salts)
+    this.salts.set(
+      authKeyId,
+      salts.map((s) => ({ ...s })),
+    )
   }
 
   async loadSalts(authKeyId: bigint): Promise<ServerSalt[]> {
-    return this.salts.get(authKeyId)?.map((s) => ({ ...s })) ?? []
+    return (this.salts.get(authKeyId) ?? []).map((s) => ({ ...s })).sort((a, b) => a.validSince - b.validSince)
   }
 
   async close(): Promise<void> {}

@@ -70,3 +70,63 @@ export interface AuthKeyStore {
   loadSalts(authKeyId: bigint): Promise<ServerSalt[]>
   close(): Promise<void>
 }
+
+/** An AuthKeyStore with an in-process cache: `peek` answers synchronously from it (the hot path). */
+export interface CachingAuthKeyStore extends AuthKeyStore {
+  /** The key if it is in the in-process cache (live, not expired); never touches I/O. */
+  peek(id: bigint): AuthKeyRecord | undefined
+}
+
+/** MySQL / MariaDB connection (mysql2 pool). */
+export interface MysqlStoreOptions {
+  host?: string
+  port?: number
+  /** Unix socket path; used instead of host/port when set. */
+  socketPath?: string
+  user?: string
+  password?: string
+  database?: string
+  /** TLS: true = verify against the system CAs; or explicit PEM material. */
+  ssl?: boolean | { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean }
+  /** Pool size (default 10). */
+  connectionLimit?: number
+  /** Bound on every operation, connect included (default 2000 ms); past it: StoreError('unavailable'). */
+  opTimeoutMs?: number
+}
+
+/** Redis connection (ioredis). */
+export interface RedisCacheOptions {
+  host?: string
+  port?: number
+  username?: string
+  password?: string
+  db?: number
+  tls?: boolean | { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean }
+  /** Prefix of every key (default 'mtgate:'). */
+  keyPrefix?: string
+  /** Bound on every command (default 250 ms); past it the lookup falls back to the database. */
+  commandTimeoutMs?: number
+}
+
+export interface AuthKeyStoreConfig {
+  store: 'sqlite' | 'mysql' | 'memory'
+  cache: 'none' | 'redis'
+  sqlite?: {
+    path: string
+    /**
+     * 'full' (default): every commit is fsynced before put() resolves (durable across power loss).
+     * 'normal': WAL without fsync per commit (survives a process crash, may lose the last commits on
+     * power loss).
+     */
+    synchronous?: 'full' | 'normal'
+  }
+  /** Validated at runtime (the config file passes a plain object through). */
+  mysql?: MysqlStoreOptions | Record<string, unknown>
+  redis?: RedisCacheOptions | Record<string, unknown>
+  /** In-process LRU entries (default 100000; 0 disables it). */
+  lruSize?: number
+  /** Lifetime of an LRU entry (default 5000 ms): bounds staleness after a destroy on another gateway. */
+  lruTtlMs?: number
+  /** Lifetime of a Redis entry (default 3600 s; temp keys never beyond their expiry). */
+  cacheTtlSeconds?: number
+}

@@ -1,0 +1,72 @@
+/**
+ * A small synchronous LRU with a time-to-live per entry (from insertion, not refreshed by reads:
+ * the TTL bounds how stale an entry can be when another process changed the store).
+ * A Map keeps insertion order; a hit re-inserts the entry to mark it most recently used.
+ */
+import type { Clock } from '../util/clock.js'
+
+interface Entry<V> {
+  value: V
+  /** clock ms after which the entry is stale. */
+  until: number
+}
+
+export class LruCache<K, V> {
+  private readonly map = new Map<K, Entry<V>>()
+
+  constructor(
+    readonly maxSize: number,
+    readonly ttlMs: number,
+    private readonly clock: Clock,
+  ) {
+    if (!Number.isInteger(maxSize) || maxSize < 0) throw new RangeError('LruCache: maxSize must be an integer >= 0')
+    if (!(ttlMs > 0)) throw new RangeError('LruCache: ttlMs must be > 0')
+  }
+
+  get size(): number {
+    return this.map.size
+  }
+
+  get(key: K): V | undefined {
+    const e = this.map.get(key)
+    if (e === undefined) return undefined
+    if (e.until < this.clock.now()) {
+      this.map.delete(key)
+      return undefined
+    }
+    // Move to the most-recently-used end.
+    this.map.delete(key)
+    this.map.set(key, e)
+    return e.value
+  }
+
+  set(key: K, value: V): void {
+    if (this.maxSize === 0) return
+    this.map.delete(key)
+    this.map.set(key, { value, until: this.clock.now() + this.ttlMs })
+    if (this.map.size > this.maxSize) {
+      const oldest = this.map.keys().next()
+      if (!oldest.done) this.map.delete(oldest.value)
+    }
+  }
+
+  delete(key: K): boolean {
+    return this.map.delete(key)
+  }
+
+  /** Deletes every entry whose value matches. O(size): for rare operations only. */
+  deleteWhere(pred: (value: V, key: K) => boolean): number {
+    let n = 0
+    for (const [k, e] of this.map) {
+      if (pred(e.value, k)) {
+        this.map.delete(k)
+        n++
+      }
+    }
+    return n
+  }
+
+  clear(): void {
+    this.map.clear()
+  }
+}
