@@ -1,0 +1,138 @@
+import type { Socket } from 'node:net'
+import type { WebSocket } from 'ws'
+
+export interface ByteSocketHandlers {
+  data(chunk: Buffer): void
+  /** All queued writes have been flushed. */
+  drain(): void
+  close(): void
+  error(err: Error): void
+}
+
+/** The byte stream under a Connection: a TCP socket or the binary messages of a WebSocket. */
+export interface ByteSocket {
+  readonly kind: 'tcp' | 'ws'
+  readonly remoteAddress: string
+  readonly remotePort: number
+  readonly localPort: number
+  /** Bytes accepted by write() and not yet handed to the kernel. */
+  readonly pendingWriteBytes: number
+  setHandlers(h: ByteSocketHandlers): void
+  write(data: Buffer): void
+  pause(): void
+  resume(): void
+  /** Flush queued writes, then close. */
+  end(): void
+  /** Close now, dropping queued writes. */
+  destroy(): void
+}
+
+export class TcpByteSocket implements ByteSocket {
+  readonly kind = 'tcp' as const
+  readonly remoteAddress: string
+  readonly remotePort: number
+  readonly localPort: number
+  private handlers: ByteSocketHandlers | null = null
+
+  constructor(private readonly socket: Socket) {
+    this.remoteAddress = socket.remoteAddress ?? '?'
+    this.remotePort = socket.remotePort ?? 0
+    this.localPort = socket.localPort ?? 0
+    socket.setNoDelay(true)
+    socket.on('data', (c: Buffer) => this.handlers?.data(c))
+    socket.on('drain', () => this.handlers?.drain())
+    socket.on('close', () => this.handlers?.close())
+    socket.on('error', (e) => this.handlers?.error(e))
+  }
+
+  get pendingWriteBytes(): number {
+    return this.socket.writableLength
+  }
+
+  setHandlers(h: ByteSocketHandlers): void {
+    this.handlers = h
+  }
+
+  write(data: Buffer): void {
+    if (!this.socket.destroyed && this.socket.writable) this.socket.write(data)
+  }
+
+  pause(): void {
+    this.socket.pause()
+  }
+
+  resume(): void {
+    this.socket.resume()
+  }
+
+  end(): void {
+    this.socket.end()
+  }
+
+  destroy(): void {
+    this.socket.destroy()
+  }
+}
+
+/**
+ * A WebSocket carrying the MTProto byte stream in binary messages. Message boundaries mean
+ * nothing: frames may span messages and one message may hold several frames.
+ */
+export class WsByteSocket implements ByteSocket {
+  readonly kind = 'ws' as const
+  private handlers: ByteSocketHandlers | null = null
+  private pending = 0
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly remoteAddress: string,
+    readonly remotePort: number,
+    readonly localPort: number,
+  ) {
+    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      if (!isBinary) {
+        this.handlers?.error(new Error('text WebSocket message on a binary MTProto stream'))
+        this.destroy()
+        return
+      }
+      const chunk = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
+      this.handlers?.data(chunk)
+    })
+    ws.on('close', () => this.handlers?.close())
+    ws.on('error', (e) => this.handlers?.error(e))
+  }
+
+  get pendingWriteBytes(): number {
+    return this.pending
+  }
+
+  setHandlers(h: ByteSocketHandlers): void {
+    this.handlers = h
+  }
+
+  write(data: Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN) return
+    const n = data.length
+    this.pending += n
+    this.ws.send(data, { binary: true }, () => {
+      this.pending -= n
+      if (this.pending === 0) this.handlers?.drain()
+    })
+  }
+
+  pause(): void {
+    this.ws.pause()
+  }
+
+  resume(): void {
+    this.ws.resume()
+  }
+
+  end(): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(1000)
+  }
+
+  destroy(): void {
+    this.ws.terminate()
+  }
+}

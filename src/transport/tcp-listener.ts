@@ -1,0 +1,77 @@
+import { EventEmitter } from 'node:events'
+import { createServer, type Server, type Socket } from 'node:net'
+import { acceptSocket, resolveAcceptorOptions, type AcceptorOptions, type ResolvedAcceptorOptions } from './acceptor.js'
+import { TcpByteSocket } from './byte-socket.js'
+import type { Connection } from './connection.js'
+
+export interface TcpListenerOptions extends AcceptorOptions {
+  /** Address to bind (default 127.0.0.1). */
+  host?: string
+  /** Ports to listen on, one server each, all with auto-detected transports (0 = any free port). */
+  ports: readonly number[]
+  /** Sockets above this many open ones are refused (logged and destroyed). Default unlimited. */
+  maxConnections?: number
+}
+
+export interface ListenerEvents {
+  connection: [conn: Connection]
+}
+
+/** MTProto over TCP on one or more ports; every transport auto-detected per connection. */
+export class TcpListener extends EventEmitter<ListenerEvents> {
+  private readonly opts: ResolvedAcceptorOptions
+  private readonly servers: Server[] = []
+  private readonly sockets = new Set<Socket>()
+  private nextId = 1
+
+  constructor(private readonly config: TcpListenerOptions) {
+    super()
+    this.opts = resolveAcceptorOptions(config, 'tcp-listener')
+  }
+
+  /** Starts listening; resolves with the bound ports (in the order given). */
+  async listen(): Promise<number[]> {
+    const host = this.config.host ?? '127.0.0.1'
+    const ports: number[] = []
+    for (const p of this.config.ports) {
+      const server = createServer((s) => this.onSocket(s))
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(p, host, () => {
+          server.off('error', reject)
+          resolve()
+        })
+      })
+      server.on('error', (e) => this.opts.log.error({ err: e.message }, 'tcp server error'))
+      this.servers.push(server)
+      const addr = server.address()
+      ports.push(typeof addr === 'object' && addr !== null ? addr.port : p)
+    }
+    this.opts.log.info({ host, ports }, 'tcp listening')
+    return ports
+  }
+
+  /** Number of open sockets (detected or not). */
+  get connectionCount(): number {
+    return this.sockets.size
+  }
+
+  private onSocket(s: Socket): void {
+    const max = this.config.maxConnections
+    if (max !== undefined && this.sockets.size >= max) {
+      this.opts.log.warn({ remote: s.remoteAddress, max }, 'connection limit reached; refusing')
+      s.destroy()
+      return
+    }
+    this.sockets.add(s)
+    s.once('close', () => this.sockets.delete(s))
+    acceptSocket(new TcpByteSocket(s), this.nextId++, this.opts, false, (c) => this.emit('connection', c))
+  }
+
+  /** Stops listening and destroys every open socket. */
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy()
+    await Promise.all(this.servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))))
+    this.servers.length = 0
+  }
+}
