@@ -1,0 +1,296 @@
+import { inflateSync } from 'node:zlib'
+import {
+  MAX_BYTES_LENGTH,
+  MAX_DEPTH,
+  MAX_GZIP_OUTPUT,
+  MAX_VECTOR_LENGTH,
+  TlError,
+  hex32,
+} from './errors.js'
+import { getDefaultRegistry, type TlAnyObject, type TlRegistry } from './registry.js'
+
+export const ID_VECTOR = 0x1cb5c415
+export const ID_BOOL_TRUE = 0x997275b5
+export const ID_BOOL_FALSE = 0xbc799737
+export const ID_GZIP_PACKED = 0x3072cfa1
+
+export interface TlReaderOptions {
+  /**
+   * Return `!X` / `Object` fields (e.g. `invokeWithLayer.query`) as raw Buffers instead of
+   * decoding them. A trailing one takes the rest of the input; others are parsed to find their end.
+   */
+  rawObjects?: boolean
+  /** Inflate `gzip_packed` transparently where an object is expected (default true). */
+  unzip?: boolean
+}
+
+/**
+ * Reads TL values from a buffer. All reads check bounds and throw {@link TlError} with the offset.
+ * `bytes()`, `int128()`, `int256()` and `raw()` return views into the input (no copy): copy them
+ * if the input buffer will be reused.
+ */
+export class TlReader {
+  readonly buf: Buffer
+  readonly dv: DataView
+  offset: number
+  readonly end: number
+  readonly registry: TlRegistry
+  rawObjects: boolean
+  unzip: boolean
+  depth = 0
+
+  constructor(buf: Uint8Array, offset = 0, registry?: TlRegistry, options?: TlReaderOptions) {
+    this.buf = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
+    this.offset = offset
+    this.end = this.buf.length
+    this.registry = registry ?? getDefaultRegistry()
+    this.rawObjects = options?.rawObjects ?? false
+    this.unzip = options?.unzip ?? true
+  }
+
+  remaining(): number {
+    return this.end - this.offset
+  }
+
+  truncated(expected: string, at = this.offset): TlError {
+    return new TlError('TRUNCATED', `input ends after ${this.end} bytes`, at, expected)
+  }
+
+  int(): number {
+    const o = this.offset
+    if (o + 4 > this.end) throw this.truncated('int')
+    this.offset = o + 4
+    const b = this.buf
+    return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)
+  }
+
+  uint(): number {
+    const o = this.offset
+    if (o + 4 > this.end) throw this.truncated('int')
+    this.offset = o + 4
+    const b = this.buf
+    return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
+  }
+
+  long(): bigint {
+    const o = this.offset
+    if (o + 8 > this.end) throw this.truncated('long')
+    this.offset = o + 8
+    return this.dv.getBigInt64(o, true)
+  }
+
+  double(): number {
+    const o = this.offset
+    if (o + 8 > this.end) throw this.truncated('double')
+    this.offset = o + 8
+    return this.dv.getFloat64(o, true)
+  }
+
+  int128(): Buffer {
+    const o = this.offset
+    if (o + 16 > this.end) throw this.truncated('int128')
+    this.offset = o + 16
+    return this.buf.subarray(o, o + 16)
+  }
+
+  int256(): Buffer {
+    const o = this.offset
+    if (o + 32 > this.end) throw this.truncated('int256')
+    this.offset = o + 32
+    return this.buf.subarray(o, o + 32)
+  }
+
+  raw(n: number): Buffer {
+    const o = this.offset
+    if (n < 0 || o + n > this.end) throw this.truncated(`${n} raw bytes`)
+    this.offset = o + n
+    return this.buf.subarray(o, o + n)
+  }
+
+  bytes(): Buffer {
+    const b = this.buf
+    const o = this.offset
+    if (o >= this.end) throw this.truncated('bytes')
+    let len = b[o]!
+    let start: number
+    if (len < 254) {
+      start = o + 1
+    } else if (len === 254) {
+      if (o + 4 > this.end) throw this.truncated('bytes length')
+      len = b[o + 1]! | (b[o + 2]! << 8) | (b[o + 3]! << 16)
+      if (len > MAX_BYTES_LENGTH) throw new TlError('LIMIT', `bytes length ${len} over limit`, o, `<= ${MAX_BYTES_LENGTH} bytes`)
+      start = o + 4
+    } else {
+      throw new TlError('BAD_VALUE', 'bytes length prefix 255', o, 'length prefix 0..254')
+    }
+    const stop = start + len
+    const next = o + ((stop - o + 3) & ~3)
+    if (next > this.end) throw this.truncated(`bytes of length ${len}`, o)
+    this.offset = next
+    return b.subarray(start, stop)
+  }
+
+  string(): string {
+    const b = this.buf
+    const o = this.offset
+    if (o >= this.end) throw this.truncated('string')
+    const len = b[o]!
+    if (len < 254) {
+      const start = o + 1
+      const stop = start + len
+      const next = o + ((len + 4) & ~3)
+      if (next > this.end) throw this.truncated(`string of length ${len}`, o)
+      this.offset = next
+      if (len < 48) {
+        // ASCII fast path: short strings are the common case (names, emoticons, codes).
+        let s = ''
+        for (let i = start; i < stop; i++) {
+          const c = b[i]!
+          if (c >= 0x80) return b.toString('utf8', start, stop)
+          s += String.fromCharCode(c)
+        }
+        return s
+      }
+      return b.toString('utf8', start, stop)
+    }
+    const data = this.bytes()
+    return data.toString('utf8')
+  }
+
+  bool(): boolean {
+    const id = this.uint()
+    if (id === ID_BOOL_TRUE) return true
+    if (id === ID_BOOL_FALSE) return false
+    throw new TlError('UNEXPECTED_CONSTRUCTOR', `got ${hex32(id)}`, this.offset - 4, 'boolTrue or boolFalse')
+  }
+
+  /** Reads a boxed object through the registry (gzip_packed is inflated transparently). */
+  object(): TlAnyObject {
+    const o = this.offset
+    const id = this.uint()
+    const dec = this.registry.decoders.get(id)
+    if (dec === undefined) {
+      if (id === ID_GZIP_PACKED && this.unzip) return this.gzipped(o)
+      throw new TlError('UNKNOWN_CONSTRUCTOR', `unknown constructor ${hex32(id)}`, o, 'a known constructor id')
+    }
+    if (++this.depth > MAX_DEPTH) throw new TlError('LIMIT', 'nesting too deep', o, `depth <= ${MAX_DEPTH}`)
+    const v = dec(this)
+    this.depth--
+    return v
+  }
+
+  /** `!X` / `Object` field: decoded, or a raw Buffer when `rawObjects` is set. */
+  objectOrRaw(last: boolean): TlAnyObject | Buffer {
+    if (!this.rawObjects) return this.object()
+    if (last) return this.raw(this.end - this.offset)
+    const start = this.offset
+    this.rawObjects = false
+    try {
+      this.object()
+    } finally {
+      this.rawObjects = true
+    }
+    return this.buf.subarray(start, this.offset)
+  }
+
+  private gzipped(at: number): TlAnyObject {
+    const packed = this.bytes()
+    let data: Buffer
+    try {
+      data = inflateGzip(packed)
+    } catch (e) {
+      if (e instanceof TlError) throw new TlError(e.code, e.message, at, e.expected)
+      throw new TlError('BAD_VALUE', `gzip_packed does not inflate: ${(e as Error).message}`, at, 'gzip data')
+    }
+    const inner = new TlReader(data, 0, this.registry, { rawObjects: this.rawObjects, unzip: false })
+    inner.depth = this.depth
+    const v = inner.object()
+    if (inner.offset !== inner.end) throw new TlError('TRAILING', `${inner.end - inner.offset} bytes after gzip_packed body`, at, 'end of gzip_packed body')
+    return v
+  }
+
+  /** Checks a vector header and count; `minSize` is the smallest encoding of one element. */
+  vectorCount(minSize: number, boxed = true): number {
+    if (boxed) {
+      const o = this.offset
+      const id = this.uint()
+      if (id !== ID_VECTOR) throw new TlError('UNEXPECTED_CONSTRUCTOR', `got ${hex32(id)}`, o, 'vector#1cb5c415')
+    }
+    const o = this.offset
+    const n = this.int()
+    if (n < 0 || n > MAX_VECTOR_LENGTH) throw new TlError('LIMIT', `vector length ${n}`, o, `0..${MAX_VECTOR_LENGTH} elements`)
+    if (n * minSize > this.end - this.offset) throw this.truncated(`${n} vector elements`, o)
+    return n
+  }
+
+  vector<T>(fn: (r: TlReader) => T, minSize = 0, boxed = true): T[] {
+    const n = this.vectorCount(minSize, boxed)
+    if (++this.depth > MAX_DEPTH) throw new TlError('LIMIT', 'nesting too deep', this.offset, `depth <= ${MAX_DEPTH}`)
+    const out = new Array<T>(n)
+    for (let i = 0; i < n; i++) out[i] = fn(this)
+    this.depth--
+    return out
+  }
+
+  vectorObject(): TlAnyObject[] {
+    const n = this.vectorCount(4)
+    const out = new Array<TlAnyObject>(n)
+    for (let i = 0; i < n; i++) out[i] = this.object()
+    return out
+  }
+
+  vectorInt(): number[] {
+    const n = this.vectorCount(4)
+    const out = new Array<number>(n)
+    for (let i = 0; i < n; i++) out[i] = this.int()
+    return out
+  }
+
+  vectorLong(): bigint[] {
+    const n = this.vectorCount(8)
+    const out = new Array<bigint>(n)
+    for (let i = 0; i < n; i++) out[i] = this.long()
+    return out
+  }
+
+  vectorDouble(): number[] {
+    const n = this.vectorCount(8)
+    const out = new Array<number>(n)
+    for (let i = 0; i < n; i++) out[i] = this.double()
+    return out
+  }
+
+  vectorString(): string[] {
+    const n = this.vectorCount(4)
+    const out = new Array<string>(n)
+    for (let i = 0; i < n; i++) out[i] = this.string()
+    return out
+  }
+
+  vectorBytes(): Buffer[] {
+    const n = this.vectorCount(4)
+    const out = new Array<Buffer>(n)
+    for (let i = 0; i < n; i++) out[i] = this.bytes()
+    return out
+  }
+
+  vectorBool(): boolean[] {
+    const n = this.vectorCount(4)
+    const out = new Array<boolean>(n)
+    for (let i = 0; i < n; i++) out[i] = this.bool()
+    return out
+  }
+}
+
+/** Inflates gzip data with a bounded output size ({@link MAX_GZIP_OUTPUT} by default). */
+export function inflateGzip(packed: Uint8Array, maxOutput = MAX_GZIP_OUTPUT): Buffer {
+  try {
+    return inflateSync(packed, { maxOutputLength: maxOutput, windowBits: 15 + 32 })
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new TlError('LIMIT', 'gzip_packed inflates too large', 0, `<= ${maxOutput} bytes`)
+    }
+    throw e
+  }
+}
