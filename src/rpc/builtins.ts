@@ -1,0 +1,80 @@
+/**
+ * Built-in handlers: help.getConfig (dc_options = this server's public addresses, this_dc, expiry and
+ * limits from the config) and help.getNearestDc.
+ */
+import type { PublicAddress, TelegramConfigValues } from '../config/types.js'
+import type { TlMethodResult } from '../tl/index.js'
+import type { Clock } from '../util/clock.js'
+import type { RpcRouter } from './router.js'
+
+export interface BuiltinSettings {
+  dcId: number
+  publicAddresses: readonly PublicAddress[]
+  telegram: TelegramConfigValues
+}
+
+type Config = TlMethodResult['help.getConfig']
+type NearestDc = TlMethodResult['help.getNearestDc']
+
+/** The `config` object help.getConfig answers at time `nowMs`. */
+export function buildConfig(s: BuiltinSettings, nowMs: number): Config {
+  const t = s.telegram
+  const date = Math.floor(nowMs / 1000)
+  const config: Config = {
+    _: 'config',
+    date,
+    expires: date + t.expiresSeconds,
+    test_mode: t.testMode,
+    this_dc: s.dcId,
+    dc_options: s.publicAddresses.map((a) => ({
+      _: 'dcOption' as const,
+      ipv6: a.ipv6 || undefined,
+      media_only: a.mediaOnly || undefined,
+      tcpo_only: a.tcpoOnly || undefined,
+      static: a.static || undefined,
+      this_port_only: a.thisPortOnly || undefined,
+      id: a.dcId,
+      ip_address: a.ip,
+      port: a.port,
+    })),
+    dc_txt_domain_name: t.dcTxtDomainName,
+    chat_size_max: t.chatSizeMax,
+    megagroup_size_max: t.megagroupSizeMax,
+    forwarded_count_max: t.forwardedCountMax,
+    online_update_period_ms: t.onlineUpdatePeriodMs,
+    offline_blur_timeout_ms: t.offlineBlurTimeoutMs,
+    offline_idle_timeout_ms: t.offlineIdleTimeoutMs,
+    online_cloud_timeout_ms: t.onlineCloudTimeoutMs,
+    notify_cloud_delay_ms: t.notifyCloudDelayMs,
+    notify_default_delay_ms: t.notifyDefaultDelayMs,
+    push_chat_period_ms: t.pushChatPeriodMs,
+    push_chat_limit: t.pushChatLimit,
+    edit_time_limit: t.editTimeLimit,
+    revoke_time_limit: t.revokeTimeLimit,
+    revoke_pm_time_limit: t.revokePmTimeLimit,
+    rating_e_decay: t.ratingEDecay,
+    stickers_recent_limit: t.stickersRecentLimit,
+    channels_read_media_period: t.channelsReadMediaPeriod,
+    tmp_sessions: t.tmpSessions,
+    call_receive_timeout_ms: t.callReceiveTimeoutMs,
+    call_ring_timeout_ms: t.callRingTimeoutMs,
+    call_connect_timeout_ms: t.callConnectTimeoutMs,
+    call_packet_timeout_ms: t.callPacketTimeoutMs,
+    me_url_prefix: t.meUrlPrefix,
+    caption_length_max: t.captionLengthMax,
+    message_length_max: t.messageLengthMax,
+    webfile_dc_id: t.webfileDcId,
+  }
+  return config
+}
+
+export function buildNearestDc(s: BuiltinSettings): NearestDc {
+  return { _: 'nearestDc', country: s.telegram.country, this_dc: s.dcId, nearest_dc: s.dcId }
+}
+
+/** Registers help.getConfig and help.getNearestDc on `router`. */
+export function registerBuiltins(router: RpcRouter, s: BuiltinSettings, clock: Clock): RpcRouter {
+  return router
+    .handle('help.getConfig', () => buildConfig(s, clock.now()))
+    .handle('help.getNearestDc', () => buildNearestDc(s))
+}
