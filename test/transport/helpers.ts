@@ -1,0 +1,181 @@
+/**
+ * Test helpers for the transport tests (not a test file): a seeded PRNG, chunk splitting, and a
+ * minimal MTProto transport client built on our own client-side codecs.
+ */
+import { connect, type Socket } from 'node:net'
+import { WebSocket } from 'ws'
+import type { RandomSource } from '../../src/crypto/random.js'
+import { codecTag, type Codec, type CodecName, type Frame } from '../../src/transport/codec.js'
+import { createCodec } from '../../src/transport/create-codec.js'
+import { createObfuscatedClient } from '../../src/transport/obfuscated.js'
+
+/** xorshift128+ seeded PRNG: reproducible fuzz and padding. */
+export class Prng {
+  private s0: bigint
+  private s1: bigint
+  constructor(seed: number) {
+    this.s0 = BigInt(seed) * 0x9e3779b97f4a7c15n + 1n
+    this.s1 = (BigInt(seed) ^ 0xdeadbeefn) * 0xbf58476d1ce4e5b9n + 7n
+    this.s0 &= 0xffffffffffffffffn
+    this.s1 &= 0xffffffffffffffffn
+    for (let i = 0; i < 8; i++) this.u32()
+  }
+  u32(): number {
+    let x = this.s0
+    const y = this.s1
+    this.s0 = y
+    x ^= (x << 23n) & 0xffffffffffffffffn
+    this.s1 = x ^ y ^ (x >> 17n) ^ (y >> 26n)
+    return Number((this.s1 + y) & 0xffffffffn)
+  }
+  int(n: number): number {
+    return this.u32() % n
+  }
+  bytes(n: number): Buffer {
+    const b = Buffer.allocUnsafe(n)
+    for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff
+    return b
+  }
+  source(): RandomSource {
+    return (n) => this.bytes(n)
+  }
+}
+
+/** Splits `buf` into chunks of random sizes 1..max. */
+export function splitRandom(buf: Buffer, rng: Prng, max = 64): Buffer[] {
+  const out: Buffer[] = []
+  let i = 0
+  while (i < buf.length) {
+    const n = 1 + rng.int(max)
+    out.push(buf.subarray(i, i + n))
+    i += n
+  }
+  return out
+}
+
+/** Feeds chunks to a codec and collects every frame. */
+export function pushAll(codec: Codec, chunks: Buffer[]): Frame[] {
+  const out: Frame[] = []
+  for (const c of chunks) out.push(...codec.push(c))
+  return out
+}
+
+/** A waitable queue of frames. */
+class FrameQueue {
+  private readonly frames: Frame[] = []
+  private waiters: Array<(f: Frame) => void> = []
+  closed = false
+  put(f: Frame): void {
+    const w = this.waiters.shift()
+    if (w) w(f)
+    else this.frames.push(f)
+  }
+  next(timeoutMs = 3000): Promise<Frame> {
+    const f = this.frames.shift()
+    if (f) return Promise.resolve(f)
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('timed out waiting for a frame')), timeoutMs)
+      this.waiters.push((x) => {
+        clearTimeout(t)
+        resolve(x)
+      })
+    })
+  }
+}
+
+export interface ClientSpec {
+  codec: CodecName
+  obfuscated?: boolean
+  secret?: Uint8Array
+  dcId?: number
+  maxFrameSize?: number
+}
+
+/** A client speaking one of our transports over TCP or WebSocket. */
+export class TestClient {
+  readonly frames = new FrameQueue()
+  private closedP: Promise<void>
+  private constructor(
+    private readonly sink: { write(b: Buffer): void; close(): void },
+    readonly codec: Codec,
+    closedP: Promise<void>,
+  ) {
+    this.closedP = closedP
+  }
+
+  static header(spec: ClientSpec, rng: Prng): { header: Buffer; codec: Codec } {
+    const maxFrameSize = spec.maxFrameSize ?? 4 * 1024 * 1024
+    if (spec.obfuscated) {
+      if (spec.codec === 'full') throw new Error('obfuscated full is not a thing')
+      const c = createObfuscatedClient({ codec: spec.codec, maxFrameSize, random: rng.source(), secret: spec.secret, dcId: spec.dcId })
+      return { header: c.init, codec: c.codec }
+    }
+    return { header: codecTag(spec.codec), codec: createCodec(spec.codec, { side: 'client', maxFrameSize, random: rng.source() }) }
+  }
+
+  static async tcp(port: number, spec: ClientSpec, rng = new Prng(1)): Promise<TestClient> {
+    const { header, codec } = TestClient.header(spec, rng)
+    const sock: Socket = connect(port, '127.0.0.1')
+    await new Promise<void>((resolve, reject) => {
+      sock.once('connect', resolve)
+      sock.once('error', reject)
+    })
+    sock.on('error', () => {})
+    const closed = new Promise<void>((r) => sock.once('close', () => r()))
+    const c = new TestClient({ write: (b) => sock.write(b), close: () => sock.destroy() }, codec, closed)
+    sock.on('data', (d: Buffer) => c.onData(d))
+    closed.then(() => (c.frames.closed = true))
+    if (header.length > 0) sock.write(header)
+    return c
+  }
+
+  static async ws(port: number, spec: ClientSpec, rng = new Prng(1), path = '/apiws'): Promise<TestClient> {
+    const { header, codec } = TestClient.header(spec, rng)
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, 'binary')
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', resolve)
+      ws.once('error', reject)
+    })
+    ws.on('error', () => {})
+    const closed = new Promise<void>((r) => ws.once('close', () => r()))
+    const c = new TestClient({ write: (b) => ws.send(b), close: () => ws.terminate() }, codec, closed)
+    ws.on('message', (d: Buffer) => c.onData(d))
+    if (header.length > 0) ws.send(header)
+    return c
+  }
+
+  private onData(d: Buffer): void {
+    for (const f of this.codec.push(d)) this.frames.put(f)
+  }
+
+  send(payload: Buffer, quickAck = false): void {
+    this.sink.write(this.codec.encodePacket(payload, quickAck))
+  }
+
+  writeRaw(b: Buffer): void {
+    this.sink.write(b)
+  }
+
+  async nextPacket(timeoutMs?: number): Promise<Buffer> {
+    const f = await this.frames.next(timeoutMs)
+    if (f.type !== 'packet') throw new Error(`expected a packet, got ${f.type}`)
+    return f.payload
+  }
+
+  /** Resolves when the server closes the connection. */
+  waitClosed(timeoutMs = 3000): Promise<void> {
+    return Promise.race([
+      this.closedP,
+      new Promise<void>((_, reject) => setTimeout(() => reject(new Error('connection not closed in time')), timeoutMs).unref()),
+    ])
+  }
+
+  close(): void {
+    this.sink.close()
+  }
+}
+
+/** A payload of `n` bytes (multiple of 4 for the aligned framings). */
+export function payload(n: number, rng: Prng): Buffer {
+  return rng.bytes(n)
+}
