@@ -5,8 +5,8 @@
 
 /** Longest vector the decoder accepts (elements). */
 export const MAX_VECTOR_LENGTH = 1 << 20
-/** Longest TL `bytes`/`string` the decoder accepts (bytes). The 3-byte length form allows ~16 MiB. */
-export const MAX_BYTES_LENGTH = 16 * 1024 * 1024
+/** Longest TL `bytes`/`string` the decoder accepts (bytes). (The 3-byte length form could claim ~16 MiB.) */
+export const MAX_BYTES_LENGTH = 8 * 1024 * 1024
 /** Largest buffer `decode()` accepts (bytes). */
 export const MAX_MESSAGE_SIZE = 32 * 1024 * 1024
 /** Deepest nesting of boxed objects / vectors the decoder follows. */

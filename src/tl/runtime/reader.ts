@@ -1,4 +1,4 @@
-import { inflateSync } from 'node:zlib'
+import { unzipSync } from 'node:zlib'
 import {
   MAX_BYTES_LENGTH,
   MAX_DEPTH,
@@ -286,7 +286,7 @@ export class TlReader {
 /** Inflates gzip data with a bounded output size ({@link MAX_GZIP_OUTPUT} by default). */
 export function inflateGzip(packed: Uint8Array, maxOutput = MAX_GZIP_OUTPUT): Buffer {
   try {
-    return inflateSync(packed, { maxOutputLength: maxOutput, windowBits: 15 + 32 })
+    return unzipSync(packed, { maxOutputLength: maxOutput })
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new TlError('LIMIT', 'gzip_packed inflates too large', 0, `<= ${maxOutput} bytes`)
