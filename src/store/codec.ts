@@ -97,7 +97,8 @@ export function decodeRecord(b: Buffer, expectId: bigint): Decoded<AuthKeyRecord
   if (id !== expectId) return { kind: 'corrupt' }
   const r: AuthKeyRecord = { id, type, createdAt: b.readUInt32LE(10), key: Buffer.from(b.subarray(18)) }
   const exp = b.readUInt32LE(14)
-  if (type !== AuthKeyType.perm) r.expiresAt = exp
+  // 0: a temp key whose expiry the database does not know (written by Teamgram).
+  if (type !== AuthKeyType.perm && exp !== 0) r.expiresAt = exp
   return { kind: 'value', value: r }
 }
 
