@@ -1,0 +1,112 @@
+/**
+ * The message structures the session layer parses and builds by hand, as the spec says
+ * (mtproto-service_messages.md): msg_container, message, rpc_result and gzip_packed.
+ */
+import { gzipSync } from 'node:zlib'
+import { TlReader, TlWriter, inflateGzip, ID_GZIP_PACKED, MAX_CONTAINER_MESSAGES } from '../tl/index.js'
+
+export const ID_MSG_CONTAINER = 0x73f1f8dc
+export const ID_RPC_RESULT = 0xf35c6d01
+export const ID_MSG_COPY = 0xe06046b2
+export { ID_GZIP_PACKED }
+
+/** Results whose serialisation is larger than this are sent gzip_packed (when that is smaller). */
+export const GZIP_MIN_BYTES = 1024
+/** Largest inflated body accepted from a client's gzip_packed. */
+export const MAX_INFLATED_BYTES = 16 * 1024 * 1024
+/** Outgoing containers are cut at this many bytes of content. */
+export const CONTAINER_MAX_BYTES = 1024 * 1024
+
+export interface Message {
+  msgId: bigint
+  seqNo: number
+  body: Buffer
+}
+
+export class ContainerError extends Error {
+  constructor(readonly reason: string) {
+    super(`invalid container: ${reason}`)
+    this.name = 'ContainerError'
+  }
+}
+
+/** Constructor id of a boxed body, or undefined when it is shorter than 4 bytes. */
+export function constructorOf(body: Buffer): number | undefined {
+  return body.length >= 4 ? body.readUInt32LE(0) : undefined
+}
+
+/**
+ * Splits `msg_container#73f1f8dc messages:vector<%Message>` (body includes the constructor id).
+ * Checks what the spec requires of a container: bounded count, exact lengths (multiples of 4),
+ * no nested containers, inner msg_ids below the container's.
+ */
+export function parseContainer(body: Buffer, containerMsgId: bigint): Message[] {
+  if (constructorOf(body) !== ID_MSG_CONTAINER) throw new ContainerError('not a msg_container')
+  if (body.length < 8) throw new ContainerError('truncated header')
+  const count = body.readInt32LE(4)
+  if (count < 0 || count > MAX_CONTAINER_MESSAGES) throw new ContainerError(`${count} messages`)
+  const out: Message[] = []
+  let o = 8
+  for (let i = 0; i < count; i++) {
+    if (o + 16 > body.length) throw new ContainerError(`message ${i} header truncated`)
+    const msgId = body.readBigInt64LE(o)
+    const seqNo = body.readInt32LE(o + 8)
+    const len = body.readInt32LE(o + 12)
+    o += 16
+    if (len < 4 || len % 4 !== 0 || o + len > body.length) throw new ContainerError(`message ${i} length ${len}`)
+    const inner = body.subarray(o, o + len)
+    o += len
+    if (msgId >= containerMsgId) throw new ContainerError(`message ${i} msg_id not below the container's`)
+    const ctor = inner.readUInt32LE(0)
+    if (ctor === ID_MSG_CONTAINER) throw new ContainerError(`message ${i} is a nested container`)
+    out.push({ msgId, seqNo, body: inner })
+  }
+  if (o !== body.length) throw new ContainerError(`${body.length - o} trailing bytes`)
+  return out
+}
+
+/** Serialises a msg_container of `messages`. */
+export function buildContainer(messages: readonly Message[]): Buffer {
+  let size = 8
+  for (const m of messages) size += 16 + m.body.length
+  const out = Buffer.allocUnsafe(size)
+  out.writeUInt32LE(ID_MSG_CONTAINER, 0)
+  out.writeInt32LE(messages.length, 4)
+  let o = 8
+  for (const m of messages) {
+    out.writeBigInt64LE(m.msgId, o)
+    out.writeInt32LE(m.seqNo, o + 8)
+    out.writeInt32LE(m.body.length, o + 12)
+    m.body.copy(out, o + 16)
+    o += 16 + m.body.length
+  }
+  return out
+}
+
+/** `rpc_result#f35c6d01 req_msg_id:long result:Object` around a serialised result. */
+export function buildRpcResult(reqMsgId: bigint, result: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(12 + result.length)
+  out.writeUInt32LE(ID_RPC_RESULT, 0)
+  out.writeBigInt64LE(reqMsgId, 4)
+  result.copy(out, 12)
+  return out
+}
+
+/** The result, gzip_packed when larger than GZIP_MIN_BYTES and packing makes it smaller. */
+export function maybeGzip(result: Buffer, minBytes = GZIP_MIN_BYTES): Buffer {
+  if (result.length < minBytes) return result
+  const packed = gzipSync(result)
+  const w = new TlWriter(undefined, packed.length + 16)
+  w.int(ID_GZIP_PACKED)
+  w.bytes(packed)
+  const out = w.finish()
+  return out.length < result.length ? Buffer.from(out) : result
+}
+
+/** Inflates `gzip_packed#3072cfa1 packed_data:bytes` (body includes the constructor id). */
+export function unpackGzip(body: Buffer, maxOutput = MAX_INFLATED_BYTES): Buffer {
+  const r = new TlReader(body, 4)
+  const packed = r.bytes()
+  if (r.remaining() !== 0) throw new Error(`${r.remaining()} bytes after gzip_packed`)
+  return inflateGzip(packed, maxOutput)
+}

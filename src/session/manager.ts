@@ -1,0 +1,425 @@
+/**
+ * The session layer's front: implements SessionService (what the gateway calls) and PushService.
+ * Keeps per-auth-key state (salts, binding, initConnection info, user id) and the sessions of each
+ * key; runs the key-level checks (msg_id parity/time window, server salt) before a message reaches
+ * its session; expires idle sessions and ping_delay_disconnect deadlines on tick().
+ */
+import { secureRandom, type RandomSource } from '../crypto/random.js'
+import { AuthKeyType, type AuthKeyRecord, type AuthKeyStore } from '../store/types.js'
+import type { TlObject } from '../tl/index.js'
+import { encode } from '../tl/index.js'
+import { systemClock, type Clock } from '../util/clock.js'
+import { rootLogger, type Logger } from '../util/log.js'
+import type { GatewayLink, InboundMessage, PushService, RpcDispatcher, RpcOutcome, SessionService } from './api.js'
+import { BindTempKeyError, validateBindTempAuthKey } from './bind-temp-key.js'
+import { BadMsgCode } from './codes.js'
+import type { KeyInfo, KeyState } from './key-state.js'
+import { checkClientMsgId, ServerMsgIdGenerator } from './msg-id.js'
+import { OUTBOX_MAX_BYTES, OUTBOX_MAX_MESSAGES } from './outbox.js'
+import { SaltSet } from './salts.js'
+import { Session, type SessionHost, type SessionOptions } from './session.js'
+
+export interface SessionManagerOptions {
+  store: AuthKeyStore
+  link: GatewayLink
+  dispatcher: RpcDispatcher
+  clock?: Clock
+  random?: RandomSource
+  log?: Logger
+  /** initConnection api_id filter (default: every api_id allowed). */
+  allowApiId?: (apiId: number) => boolean
+  /** Forget sessions idle for this long (default 30 min). */
+  idleTimeoutMs?: number
+  outboxMaxMessages?: number
+  outboxMaxBytes?: number
+  gzipMinBytes?: number
+  ackDelayMs?: number
+  /** tick() period when start() runs the timer (default 1000 ms). */
+  tickIntervalMs?: number
+}
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60 * 1000
+
+export class SessionManager implements SessionService, PushService {
+  private readonly keys = new Map<bigint, KeyState>()
+  private readonly loading = new Map<bigint, Promise<KeyState | undefined>>()
+  private readonly backlog = new Map<bigint, InboundMessage[]>()
+  private readonly infos = new Map<bigint, KeyInfo>()
+  private readonly byUser = new Map<bigint, Set<KeyInfo>>()
+  private readonly byConn = new Map<string, Set<Session>>()
+  private readonly store: AuthKeyStore
+  private readonly host: SessionHost
+  private timer: NodeJS.Timeout | undefined
+  private readonly tickIntervalMs: number
+
+  constructor(opts: SessionManagerOptions) {
+    this.store = opts.store
+    const clock = opts.clock ?? systemClock
+    const options: SessionOptions = {
+      allowApiId: opts.allowApiId ?? (() => true),
+      idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      outboxMaxMessages: opts.outboxMaxMessages ?? OUTBOX_MAX_MESSAGES,
+      outboxMaxBytes: opts.outboxMaxBytes ?? OUTBOX_MAX_BYTES,
+      gzipMinBytes: opts.gzipMinBytes ?? 1024,
+      ackDelayMs: opts.ackDelayMs ?? 500,
+    }
+    this.tickIntervalMs = opts.tickIntervalMs ?? 1000
+    const log = opts.log ?? rootLogger.child({ layer: 'session' })
+    this.host = {
+      clock,
+      random: opts.random ?? secureRandom,
+      link: opts.link,
+      dispatcher: opts.dispatcher,
+      msgIds: new ServerMsgIdGenerator(clock),
+      log,
+      options,
+      currentSalt: (key) => this.currentSalt(key),
+      futureSalts: (key, num) => {
+        const { salts, changed } = key.salts.future(num, this.nowSec())
+        if (changed) this.saveSalts(key)
+        return salts
+      },
+      destroySession: (key, sessionId) => this.destroySession(key, sessionId),
+      destroyAuthKey: (key) => this.destroyAuthKey(key),
+      bindTempAuthKey: (key, session, msgId, query) => this.bindTempAuthKey(key, session, msgId, query),
+      setUserId: (key, userId) => this.setUserId(key.info, userId),
+      connectionChanged: (session, oldConnId) => {
+        if (oldConnId !== undefined) this.byConn.get(oldConnId)?.delete(session)
+        const connId = session.conn?.connId
+        if (connId !== undefined) {
+          let set = this.byConn.get(connId)
+          if (!set) this.byConn.set(connId, (set = new Set()))
+          set.add(session)
+        }
+      },
+    }
+  }
+
+  private get log(): Logger {
+    return this.host.log
+  }
+
+  private nowSec(): number {
+    return Math.floor(this.host.clock.now() / 1000)
+  }
+
+  /** Runs tick() periodically (unref'd timer). */
+  start(): void {
+    if (this.timer) return
+    this.timer = setInterval(() => this.tick(), this.tickIntervalMs)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // SessionService
+  // -------------------------------------------------------------------------------------------
+
+  async queryAuthKey(authKeyId: bigint): Promise<AuthKeyRecord | undefined> {
+    const cached = this.keys.get(authKeyId)
+    if (cached) return cached.record
+    return this.store.get(authKeyId)
+  }
+
+  sendData(msg: InboundMessage): void {
+    const key = this.keys.get(msg.authKeyId)
+    if (key && !this.backlog.has(msg.authKeyId)) {
+      this.process(key, msg)
+      return
+    }
+    let queue = this.backlog.get(msg.authKeyId)
+    if (!queue) this.backlog.set(msg.authKeyId, (queue = []))
+    queue.push(msg)
+    if (queue.length > 1) return
+    void this.loadKey(msg.authKeyId).then(
+      (k) => this.drain(msg.authKeyId, k),
+      (e: unknown) => {
+        this.log.error({ authKeyId: msg.authKeyId.toString(), err: (e as Error).message }, 'session: loading the auth key failed; messages dropped')
+        this.drain(msg.authKeyId, undefined)
+      },
+    )
+  }
+
+  closeConnection(connId: string): void {
+    const set = this.byConn.get(connId)
+    if (!set) return
+    this.byConn.delete(connId)
+    for (const s of set) s.detach(connId)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // PushService
+  // -------------------------------------------------------------------------------------------
+
+  pushToAuthKey(authKeyId: bigint, body: Buffer): number {
+    const info = this.infos.get(authKeyId) ?? this.keys.get(authKeyId)?.info
+    if (!info) return 0
+    return this.pushToInfo(info, body)
+  }
+
+  pushToUser(userId: bigint, body: Buffer): number {
+    let n = 0
+    for (const info of this.byUser.get(userId) ?? []) n += this.pushToInfo(info, body)
+    return n
+  }
+
+  private pushToInfo(info: KeyInfo, body: Buffer): number {
+    let n = 0
+    for (const key of info.keys) {
+      for (const s of key.sessions.values()) {
+        if (s.updates === 'off') continue
+        s.push(body)
+        n++
+      }
+    }
+    return n
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // introspection (tests, metrics)
+  // -------------------------------------------------------------------------------------------
+
+  session(authKeyId: bigint, sessionId: bigint): Session | undefined {
+    return this.keys.get(authKeyId)?.sessions.get(sessionId)
+  }
+
+  get sessionCount(): number {
+    let n = 0
+    for (const k of this.keys.values()) n += k.sessions.size
+    return n
+  }
+
+  /** The salt currently handed out for a key (loads nothing; undefined when the key is not loaded). */
+  saltOf(authKeyId: bigint): bigint | undefined {
+    const k = this.keys.get(authKeyId)
+    return k ? this.currentSalt(k) : undefined
+  }
+
+  /** Clients' user ids per auth key as handlers set them. */
+  userIdOf(authKeyId: bigint): bigint | undefined {
+    return this.keys.get(authKeyId)?.info.userId
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // processing
+  // -------------------------------------------------------------------------------------------
+
+  private drain(authKeyId: bigint, key: KeyState | undefined): void {
+    const queue = this.backlog.get(authKeyId) ?? []
+    this.backlog.delete(authKeyId)
+    if (!key) {
+      if (queue.length) this.log.warn({ authKeyId: authKeyId.toString(), dropped: queue.length }, 'session: unknown auth key; messages dropped')
+      return
+    }
+    for (const m of queue) this.process(key, m)
+  }
+
+  private async loadKey(authKeyId: bigint): Promise<KeyState | undefined> {
+    const existing = this.keys.get(authKeyId)
+    if (existing) return existing
+    let p = this.loading.get(authKeyId)
+    if (!p) {
+      p = this.fetchKey(authKeyId).finally(() => this.loading.delete(authKeyId))
+      this.loading.set(authKeyId, p)
+    }
+    return p
+  }
+
+  private async fetchKey(authKeyId: bigint): Promise<KeyState | undefined> {
+    const record = await this.store.get(authKeyId)
+    if (!record) return undefined
+    let permId: bigint | undefined = record.type === AuthKeyType.perm ? record.id : undefined
+    if (record.type !== AuthKeyType.perm) {
+      const b = await this.store.getBinding(authKeyId)
+      if (b && b.expiresAt > this.nowSec()) permId = b.permId
+    }
+    const salts = new SaltSet(await this.store.loadSalts(authKeyId), this.host.random)
+    const again = this.keys.get(authKeyId)
+    if (again) return again
+    const key: KeyState = { record, permId, info: undefined as unknown as KeyInfo, salts, sessions: new Map() }
+    this.setInfo(key, permId ?? record.id)
+    this.keys.set(authKeyId, key)
+    if (salts.refresh(this.nowSec())) this.saveSalts(key)
+    return key
+  }
+
+  private setInfo(key: KeyState, infoId: bigint): void {
+    const old = key.info as KeyInfo | undefined
+    if (old) {
+      old.keys.delete(key)
+      if (old.keys.size === 0) this.dropInfo(old)
+    }
+    let info = this.infos.get(infoId)
+    if (!info) {
+      info = { id: infoId, client: undefined, layer: undefined, userId: undefined, keys: new Set() }
+      this.infos.set(infoId, info)
+    }
+    info.keys.add(key)
+    key.info = info
+  }
+
+  private dropInfo(info: KeyInfo): void {
+    this.infos.delete(info.id)
+    if (info.userId !== undefined) this.byUser.get(info.userId)?.delete(info)
+  }
+
+  private setUserId(info: KeyInfo, userId: bigint | undefined): void {
+    if (info.userId === userId) return
+    if (info.userId !== undefined) {
+      const set = this.byUser.get(info.userId)
+      set?.delete(info)
+      if (set?.size === 0) this.byUser.delete(info.userId)
+    }
+    info.userId = userId
+    if (userId !== undefined) {
+      let set = this.byUser.get(userId)
+      if (!set) this.byUser.set(userId, (set = new Set()))
+      set.add(info)
+    }
+  }
+
+  private currentSalt(key: KeyState): bigint {
+    const now = this.nowSec()
+    if (key.salts.refresh(now)) this.saveSalts(key)
+    return key.salts.current(now)
+  }
+
+  private saveSalts(key: KeyState): void {
+    this.store.saveSalts(key.record.id, key.salts.snapshot()).catch((e: unknown) => {
+      this.log.warn({ authKeyId: key.record.id.toString(), err: (e as Error).message }, 'session: saving server salts failed')
+    })
+  }
+
+  private process(key: KeyState, msg: InboundMessage): void {
+    try {
+      this.processUnsafe(key, msg)
+    } catch (e) {
+      this.log.error({ authKeyId: msg.authKeyId.toString(), msgId: msg.msgId.toString(), err: (e as Error).message, stack: (e as Error).stack }, 'session: message processing failed')
+    }
+  }
+
+  private processUnsafe(key: KeyState, msg: InboundMessage): void {
+    const nowMs = this.host.clock.now()
+    const existing = key.sessions.get(msg.sessionId)
+    const code = checkClientMsgId(msg.msgId, nowMs)
+    if (code !== 0) {
+      this.log.info({ authKeyId: key.record.id.toString(), msgId: msg.msgId.toString(), code, skewMs: Number(msg.msgId >> 32n) * 1000 - nowMs }, 'session: bad msg_id')
+      this.sendLoose(key, msg, { _: 'bad_msg_notification', bad_msg_id: msg.msgId, bad_msg_seqno: msg.seqNo, error_code: code })
+      return
+    }
+    const nowSec = Math.floor(nowMs / 1000)
+    if (key.salts.refresh(nowSec)) this.saveSalts(key)
+    if (!key.salts.isValid(msg.salt, nowSec)) {
+      const salt = key.salts.current(nowSec)
+      this.log.info({ authKeyId: key.record.id.toString(), msgId: msg.msgId.toString() }, 'session: bad server salt')
+      this.sendLoose(key, msg, {
+        _: 'bad_server_salt',
+        bad_msg_id: msg.msgId,
+        bad_msg_seqno: msg.seqNo,
+        error_code: BadMsgCode.badServerSalt,
+        new_server_salt: salt,
+      })
+      return
+    }
+    let session = existing
+    if (!session) {
+      session = new Session(this.host, key, msg.sessionId, msg.msgId)
+      key.sessions.set(msg.sessionId, session)
+      this.log.debug({ authKeyId: key.record.id.toString(), sessionId: msg.sessionId.toString() }, 'session: new session')
+    }
+    session.handle(msg)
+  }
+
+  /** A notification about a message that did not reach a session (bad msg_id / salt). */
+  private sendLoose(key: KeyState, msg: InboundMessage, obj: TlObject): void {
+    this.host.link.send(msg.connId, {
+      authKeyId: key.record.id,
+      salt: this.currentSalt(key),
+      sessionId: msg.sessionId,
+      msgId: this.host.msgIds.next(true),
+      seqNo: 0,
+      body: encode(obj),
+    })
+  }
+
+  private destroySession(key: KeyState, sessionId: bigint): boolean {
+    const s = key.sessions.get(sessionId)
+    if (!s) return false
+    key.sessions.delete(sessionId)
+    this.forget(s)
+    return true
+  }
+
+  private forget(s: Session): void {
+    s.destroy()
+    const connId = s.conn?.connId
+    if (connId !== undefined) {
+      const set = this.byConn.get(connId)
+      set?.delete(s)
+      if (set?.size === 0) this.byConn.delete(connId)
+    }
+  }
+
+  private async destroyAuthKey(key: KeyState): Promise<'ok' | 'none' | 'fail'> {
+    const existed = await this.store.destroy(key.record.id)
+    this.log.info({ authKeyId: key.record.id.toString(), existed }, 'session: destroy_auth_key')
+    return existed ? 'ok' : 'none'
+  }
+
+  private async bindTempAuthKey(key: KeyState, session: Session, msgId: bigint, query: TlObject): Promise<RpcOutcome> {
+    if (query._ !== 'auth.bindTempAuthKey') return { kind: 'error', code: 400, message: 'INPUT_REQUEST_INVALID' }
+    const nowSec = this.nowSec()
+    try {
+      const permKey = await this.store.get(query.perm_auth_key_id)
+      const expiresAt = validateBindTempAuthKey(query, { tempKey: key.record, sessionId: session.id, msgId, nowSec, permKey })
+      const existing = await this.store.getBinding(key.record.id)
+      if (existing && existing.permId !== query.perm_auth_key_id && existing.expiresAt > nowSec) {
+        throw new BindTempKeyError(400, 'TEMP_AUTH_KEY_ALREADY_BOUND', 'temp key bound to another permanent key')
+      }
+      await this.store.bind({ tempId: key.record.id, permId: query.perm_auth_key_id, type: key.record.type, expiresAt })
+      key.permId = query.perm_auth_key_id
+      this.setInfo(key, query.perm_auth_key_id)
+      this.log.info({ tempAuthKeyId: key.record.id.toString(), permAuthKeyId: query.perm_auth_key_id.toString(), expiresAt }, 'session: temp key bound')
+      return { kind: 'result', result: { _: 'boolTrue' } }
+    } catch (e) {
+      if (e instanceof BindTempKeyError) {
+        this.log.info({ tempAuthKeyId: key.record.id.toString(), reason: e.reason }, `session: auth.bindTempAuthKey rejected (${e.rpcMessage})`)
+        return { kind: 'error', code: e.rpcCode, message: e.rpcMessage }
+      }
+      throw e
+    }
+  }
+
+  /** Idle expiry, ping_delay_disconnect deadlines, delayed acknowledgments. */
+  tick(): void {
+    const now = this.host.clock.now()
+    const idle = this.host.options.idleTimeoutMs
+    for (const [id, key] of this.keys) {
+      for (const [sid, s] of key.sessions) {
+        const d = s.disconnectAt
+        if (d && now >= d.atMs) {
+          s.disconnectAt = undefined
+          this.log.info({ sessionId: sid.toString(), connId: d.connId }, 'session: ping_delay_disconnect expired; closing the connection')
+          this.host.link.closeConnection(d.connId, 'ping_delay_disconnect')
+          this.closeConnection(d.connId)
+        }
+        if (!s.conn && now - s.lastActiveMs >= idle) {
+          key.sessions.delete(sid)
+          this.forget(s)
+          this.log.debug({ authKeyId: id.toString(), sessionId: sid.toString() }, 'session: idle session expired')
+          continue
+        }
+        s.tick(now)
+      }
+      if (key.sessions.size === 0 && !this.backlog.has(id)) {
+        this.keys.delete(id)
+        key.info.keys.delete(key)
+        if (key.info.keys.size === 0 && key.info.userId === undefined) this.dropInfo(key.info)
+      }
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Message identifiers (mtproto-description.md, "Message Identifier"): client ids are divisible by 4
+ * and must lie within −300 s / +30 s of server time; server ids are time-based, ≡ 1 (mod 4) for
+ * responses to a client message and ≡ 3 otherwise, strictly increasing.
+ */
+import type { Clock } from '../util/clock.js'
+import { BadMsgCode } from './codes.js'
+
+/** A client msg_id older than this (seconds) is rejected with code 16. */
+export const MSG_ID_MAX_AGE_SECONDS = 300
+/** A client msg_id further in the future than this (seconds) is rejected with code 17. */
+export const MSG_ID_MAX_AHEAD_SECONDS = 30
+
+const TWO_32 = 1n << 32n
+
+/** The (fractional) unix time a msg_id encodes, in milliseconds. */
+export function msgIdToMs(msgId: bigint): number {
+  const secs = Number(msgId >> 32n)
+  const frac = Number(msgId & 0xffffffffn)
+  return secs * 1000 + (frac * 1000) / 4294967296
+}
+
+/** A msg_id for unix time `ms` (milliseconds), low bits as time fraction, not yet parity-adjusted. */
+export function msToMsgId(ms: number): bigint {
+  const secs = Math.floor(ms / 1000)
+  const frac = Math.floor(((ms - secs * 1000) * 4294967296) / 1000)
+  return BigInt(secs) * TWO_32 + BigInt(frac)
+}
+
+/**
+ * Checks parity and time window of a client msg_id (the outer one; ids inside a container are only
+ * checked for parity and ordering, since wrapping an old message into a new container is allowed).
+ * Returns 0 when acceptable, else the bad_msg_notification code (18, 16 or 17).
+ */
+export function checkClientMsgId(msgId: bigint, nowMs: number): 0 | 16 | 17 | 18 {
+  if ((msgId & 3n) !== 0n) return BadMsgCode.msgIdParity
+  const t = msgIdToMs(msgId)
+  if (t < nowMs - MSG_ID_MAX_AGE_SECONDS * 1000) return BadMsgCode.msgIdTooLow
+  if (t > nowMs + MSG_ID_MAX_AHEAD_SECONDS * 1000) return BadMsgCode.msgIdTooHigh
+  return 0
+}
+
+/** Generates server msg_ids: time-based, strictly increasing, with the requested residue mod 4. */
+export class ServerMsgIdGenerator {
+  private last = 0n
+
+  constructor(private readonly clock: Clock) {}
+
+  /** `response`: ≡ 1 mod 4 (answers to a client message); otherwise ≡ 3 mod 4. */
+  next(response: boolean): bigint {
+    const want = response ? 1n : 3n
+    let id = msToMsgId(this.clock.now())
+    if (id <= this.last) id = this.last + 1n
+    id += (want - (id & 3n) + 4n) & 3n
+    this.last = id
+    return id
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Outgoing content-related messages of one session that the client has not acknowledged yet:
+ * queued while the session has no connection, resent (same msg_id, in a new container) when it
+ * gets a new one, dropped when acknowledged. Bounded: the oldest entries go first, with a log line.
+ */
+import type { Logger } from '../util/log.js'
+
+export const OUTBOX_MAX_MESSAGES = 256
+export const OUTBOX_MAX_BYTES = 4 * 1024 * 1024
+
+export type OutKind = 'result' | 'push' | 'service'
+
+export interface OutEntry {
+  kind: OutKind
+  /** Boxed body (e.g. rpc_result, updates, new_session_created). */
+  body: Buffer
+  /** Assigned on first send. */
+  msgId?: bigint
+  seqNo?: number
+  /** For results: the client msg_id of the query. */
+  reqMsgId?: bigint
+  /** True when the body is a response to a client message (msg_id ≡ 1 mod 4). */
+  response: boolean
+}
+
+export class Outbox {
+  private readonly list: OutEntry[] = []
+  private bytes = 0
+
+  constructor(
+    private readonly log: Logger,
+    private readonly maxMessages = OUTBOX_MAX_MESSAGES,
+    private readonly maxBytes = OUTBOX_MAX_BYTES,
+  ) {}
+
+  get size(): number {
+    return this.list.length
+  }
+
+  get totalBytes(): number {
+    return this.bytes
+  }
+
+  add(e: OutEntry): void {
+    this.list.push(e)
+    this.bytes += e.body.length
+    while (this.list.length > 1 && (this.list.length > this.maxMessages || this.bytes > this.maxBytes)) {
+      const old = this.list.shift()!
+      this.bytes -= old.body.length
+      this.log.warn(
+        { kind: old.kind, msgId: old.msgId?.toString(), bytes: old.body.length, queued: this.list.length },
+        'session outbox full: dropping the oldest unacknowledged message',
+      )
+    }
+  }
+
+  /** Drops the entry with this (sent) msg_id; true if there was one. */
+  ack(msgId: bigint): boolean {
+    const i = this.list.findIndex((e) => e.msgId === msgId)
+    if (i < 0) return false
+    this.bytes -= this.list[i]!.body.length
+    this.list.splice(i, 1)
+    return true
+  }
+
+  byMsgId(msgId: bigint): OutEntry | undefined {
+    return this.list.find((e) => e.msgId === msgId)
+  }
+
+  byReqMsgId(reqMsgId: bigint): OutEntry | undefined {
+    return this.list.find((e) => e.reqMsgId === reqMsgId)
+  }
+
+  remove(e: OutEntry): void {
+    const i = this.list.indexOf(e)
+    if (i < 0) return
+    this.bytes -= e.body.length
+    this.list.splice(i, 1)
+  }
+
+  /** All entries in queue order. */
+  entries(): readonly OutEntry[] {
+    return this.list
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The window of client msg_ids a session has accepted recently: duplicate detection, the seqno
+ * order rules (codes 32/33), "too old to tell" (code 20) and msgs_state_info answers.
+ */
+import { BadMsgCode, MsgState } from './codes.js'
+
+/** Accepted client msg_ids remembered per session. */
+export const RECEIVED_WINDOW_MAX = 256
+
+/** What we know of one received client message. */
+export interface ReceivedEntry {
+  seqNo: number
+  /** Odd seqno: the message needs an acknowledgment. */
+  content: boolean
+  /** It carried an RPC query. */
+  rpc: boolean
+  /** The RPC answer has been generated. */
+  answered: boolean
+  /** We acknowledged it (msgs_ack or an answer sent). */
+  acked: boolean
+}
+
+export class ReceivedWindow {
+  /** Ascending. */
+  private readonly ids: bigint[] = []
+  private readonly entries = new Map<bigint, ReceivedEntry>()
+  /** Ids at or below this may have been forgotten. */
+  private forgottenBelow = -1n
+
+  constructor(private readonly max = RECEIVED_WINDOW_MAX) {}
+
+  get size(): number {
+    return this.ids.length
+  }
+
+  get(msgId: bigint): ReceivedEntry | undefined {
+    return this.entries.get(msgId)
+  }
+
+  /**
+   * For a message not yet in the window: 0 when acceptable, 20 when it is below what we remember,
+   * 32/33 when its seqno contradicts a neighbour's (a higher msg_id must not carry a lower seqno,
+   * equal seqnos are only allowed when even).
+   */
+  check(msgId: bigint, seqNo: number): 0 | 20 | 32 | 33 {
+    if (msgId <= this.forgottenBelow) return BadMsgCode.msgTooOld
+    const i = this.upperBound(msgId)
+    if (i > 0) {
+      const prev = this.entries.get(this.ids[i - 1]!)!
+      if (prev.seqNo > seqNo || (prev.seqNo === seqNo && (seqNo & 1) === 1)) return BadMsgCode.seqNoTooLow
+    }
+    if (i < this.ids.length) {
+      const next = this.entries.get(this.ids[i]!)!
+      if (next.seqNo < seqNo || (next.seqNo === seqNo && (seqNo & 1) === 1)) return BadMsgCode.seqNoTooHigh
+    }
+    return 0
+  }
+
+  add(msgId: bigint, entry: ReceivedEntry): void {
+    if (this.entries.has(msgId)) return
+    const i = this.upperBound(msgId)
+    if (i === this.ids.length) this.ids.push(msgId)
+    else this.ids.splice(i, 0, msgId)
+    this.entries.set(msgId, entry)
+    while (this.ids.length > this.max) {
+      const old = this.ids.shift()!
+      this.entries.delete(old)
+      if (old > this.forgottenBelow) this.forgottenBelow = old
+    }
+  }
+
+  /** The msgs_state_info byte for client msg_id `msgId`. */
+  state(msgId: bigint): number {
+    const e = this.entries.get(msgId)
+    if (e) {
+      let s: number = MsgState.received
+      if (e.acked || e.answered) s |= MsgState.flagAcked
+      if (!e.content) s |= MsgState.flagNoAckNeeded
+      if (e.rpc) s |= MsgState.flagRpcProcessing
+      if (e.answered) s |= MsgState.flagAnswerGenerated
+      return s
+    }
+    if (msgId <= this.forgottenBelow || this.ids.length === 0) return MsgState.unknown
+    if (msgId > this.ids[this.ids.length - 1]!) return MsgState.notReceivedTooHigh
+    if (msgId < this.ids[0]!) return MsgState.unknown
+    return MsgState.notReceived
+  }
+
+  /** First index whose id is greater than msgId. */
+  private upperBound(msgId: bigint): number {
+    const ids = this.ids
+    const n = ids.length
+    if (n === 0 || ids[n - 1]! < msgId) return n
+    let lo = 0
+    let hi = n
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (ids[mid]! <= msgId) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}

@@ -1,0 +1,838 @@
+/**
+ * One MTProto session (auth_key_id, session_id): incoming message checks, service messages,
+ * unwrapping of invoke* wrappers, RPC dispatch, rpc_result framing, acks, the outbox of
+ * unacknowledged content messages and the outgoing flush (one container per flush).
+ */
+import type { RandomSource } from '../crypto/random.js'
+import type { Clock } from '../util/clock.js'
+import type { Logger } from '../util/log.js'
+import { AuthKeyType } from '../store/types.js'
+import {
+  decode,
+  encode,
+  registryForLayer,
+  defaultRegistry,
+  SUPPORTED_LAYERS,
+  TlError,
+  TlReader,
+  type TlObject,
+} from '../tl/index.js'
+import type {
+  ClientInfo,
+  ConnectionInfo,
+  GatewayLink,
+  InboundMessage,
+  JsonValue,
+  RpcCall,
+  RpcContext,
+  RpcDispatcher,
+  RpcOutcome,
+} from './api.js'
+import { BadMsgCode } from './codes.js'
+import {
+  buildContainer,
+  buildRpcResult,
+  constructorOf,
+  ContainerError,
+  CONTAINER_MAX_BYTES,
+  ID_GZIP_PACKED,
+  ID_MSG_CONTAINER,
+  ID_MSG_COPY,
+  maybeGzip,
+  parseContainer,
+  unpackGzip,
+  type Message,
+} from './envelope.js'
+import type { KeyState } from './key-state.js'
+import type { ServerMsgIdGenerator } from './msg-id.js'
+import { Outbox, type OutEntry } from './outbox.js'
+import { ReceivedWindow, type ReceivedEntry } from './received.js'
+
+/** Cached rpc_result bodies per session (answers to duplicate queries). */
+export const RESULT_CACHE_MAX = 32
+/** Most wrappers unwrapped around one query. */
+export const MAX_WRAPPER_DEPTH = 8
+/** Methods an unbound temp key may call (api-pfs.md). */
+export const UNBOUND_TEMP_KEY_METHODS: ReadonlySet<string> = new Set([
+  'auth.bindTempAuthKey',
+  'help.getConfig',
+  'help.getNearestDc',
+])
+
+const reg = defaultRegistry
+function idOf(name: string): number {
+  const id = reg.idOf(name)
+  if (id === undefined) throw new Error(`session: TL registry lacks ${name}`)
+  return id >>> 0
+}
+
+const ID = {
+  msgs_ack: idOf('msgs_ack'),
+  ping: idOf('ping'),
+  ping_delay_disconnect: idOf('ping_delay_disconnect'),
+  get_future_salts: idOf('get_future_salts'),
+  msgs_state_req: idOf('msgs_state_req'),
+  msgs_state_info: idOf('msgs_state_info'),
+  msgs_all_info: idOf('msgs_all_info'),
+  msg_resend_req: idOf('msg_resend_req'),
+  msg_detailed_info: idOf('msg_detailed_info'),
+  msg_new_detailed_info: idOf('msg_new_detailed_info'),
+  rpc_drop_answer: idOf('rpc_drop_answer'),
+  destroy_session: idOf('destroy_session'),
+  destroy_auth_key: idOf('destroy_auth_key'),
+  http_wait: idOf('http_wait'),
+  invokeWithLayer: idOf('invokeWithLayer'),
+  initConnection: idOf('initConnection'),
+  invokeAfterMsg: idOf('invokeAfterMsg'),
+  invokeAfterMsgs: idOf('invokeAfterMsgs'),
+  invokeWithoutUpdates: idOf('invokeWithoutUpdates'),
+  invokeWithMessagesRange: idOf('invokeWithMessagesRange'),
+  invokeWithTakeout: idOf('invokeWithTakeout'),
+} as const
+
+/** Service messages a client may send that are handled here (not RPC queries for the dispatcher). */
+const SERVICE_IDS: ReadonlySet<number> = new Set([
+  ID.msgs_ack,
+  ID.ping,
+  ID.ping_delay_disconnect,
+  ID.get_future_salts,
+  ID.msgs_state_req,
+  ID.msgs_state_info,
+  ID.msgs_all_info,
+  ID.msg_resend_req,
+  ID.msg_detailed_info,
+  ID.msg_new_detailed_info,
+  ID.rpc_drop_answer,
+  ID.destroy_session,
+  ID.destroy_auth_key,
+  ID.http_wait,
+  idOf('pong'),
+  idOf('bad_msg_notification'),
+  idOf('bad_server_salt'),
+  idOf('new_session_created'),
+  idOf('future_salts'),
+  0xf35c6d01, // rpc_result
+])
+
+/** Never content-related (code 34 when marked so). */
+const NEVER_CONTENT: ReadonlySet<number> = new Set([ID.msgs_ack, ID_MSG_CONTAINER, ID_MSG_COPY])
+
+export interface SessionOptions {
+  /** initConnection api_id filter; false → rpc_error 400 API_ID_INVALID. */
+  allowApiId: (apiId: number) => boolean
+  /** Idle time after which a session without activity is forgotten. */
+  idleTimeoutMs: number
+  /** Unacknowledged outgoing content messages kept per session. */
+  outboxMaxMessages: number
+  outboxMaxBytes: number
+  /** Results larger than this are gzip_packed when that helps. */
+  gzipMinBytes: number
+  /** Acknowledgments alone are sent after waiting this long for something to ride along with. */
+  ackDelayMs: number
+}
+
+/** What a session needs from the manager that owns it. */
+export interface SessionHost {
+  readonly clock: Clock
+  readonly random: RandomSource
+  readonly link: GatewayLink
+  readonly dispatcher: RpcDispatcher
+  readonly msgIds: ServerMsgIdGenerator
+  readonly log: Logger
+  readonly options: SessionOptions
+  /** The salt to put in outgoing messages / bad_server_salt / new_session_created. */
+  currentSalt(key: KeyState): bigint
+  /** get_future_salts. */
+  futureSalts(key: KeyState, num: number): { salt: bigint; validSince: number; validUntil: number }[]
+  /** destroy_session from a session of the same key; true if it existed. */
+  destroySession(key: KeyState, sessionId: bigint, by: Session): boolean
+  /** destroy_auth_key. */
+  destroyAuthKey(key: KeyState): Promise<'ok' | 'none' | 'fail'>
+  /** auth.bindTempAuthKey on a temp key. */
+  bindTempAuthKey(key: KeyState, session: Session, msgId: bigint, query: TlObject): Promise<RpcOutcome>
+  /** The handler changed ctx.userId. */
+  setUserId(key: KeyState, userId: bigint | undefined): void
+  /** A session was told its connection changed. */
+  connectionChanged(session: Session, oldConnId: string | undefined): void
+}
+
+type UpdatesMode = 'unknown' | 'on' | 'off'
+
+interface PendingItem {
+  body: Buffer
+  response: boolean
+  /** Content-related (odd seqno; kept in the outbox until acknowledged). */
+  content: boolean
+}
+
+export class Session {
+  /** The connection answers go to (the one that sent the latest message). */
+  conn: ConnectionInfo | undefined
+  layer: number | undefined
+  lastActiveMs: number
+  /** ping_delay_disconnect deadline for a connection. */
+  disconnectAt: { connId: string; atMs: number } | undefined
+  updates: UpdatesMode = 'unknown'
+
+  private readonly uniqueId: bigint
+  private firstMsgId: bigint
+  private readonly received = new ReceivedWindow()
+  private readonly outbox: Outbox
+  private outSeq = 0
+  private queue: PendingItem[] = []
+  private pendingAcks: bigint[] = []
+  private pendingAcksSinceMs = 0
+  private resendAll = false
+  private resendSome: OutEntry[] = []
+  private results: Map<bigint, Buffer> | undefined
+  private inflight: Map<bigint, Promise<boolean>> | undefined
+  private dropped: Set<bigint> | undefined
+  private flushScheduled = false
+  private destroyed = false
+
+  constructor(
+    private readonly host: SessionHost,
+    readonly key: KeyState,
+    readonly id: bigint,
+    firstMsgId: bigint,
+  ) {
+    this.uniqueId = host.random(8).readBigInt64LE(0)
+    this.firstMsgId = firstMsgId
+    this.lastActiveMs = host.clock.now()
+    this.outbox = new Outbox(host.log, host.options.outboxMaxMessages, host.options.outboxMaxBytes)
+    this.queueNewSessionCreated(firstMsgId)
+  }
+
+  get authKeyId(): bigint {
+    return this.key.record.id
+  }
+
+  /** Number of unacknowledged outgoing content messages (tests, metrics). */
+  get unacked(): number {
+    return this.outbox.size
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // inbound
+  // -------------------------------------------------------------------------------------------
+
+  /** One message that passed the key-level checks (msg_id parity/time and salt). */
+  handle(msg: InboundMessage): void {
+    if (this.destroyed) return
+    this.lastActiveMs = this.host.clock.now()
+    this.attach({ gatewayId: msg.gatewayId, connId: msg.connId, clientAddr: msg.clientAddr })
+    if (msg.msgId < this.firstMsgId && !this.received.get(msg.msgId)) {
+      // spec: a similar notification for a msg_id lower than the session's first one
+      this.firstMsgId = msg.msgId
+      this.queueNewSessionCreated(msg.msgId)
+    }
+    const ctor = constructorOf(msg.body)
+    if (ctor === ID_MSG_CONTAINER) this.handleContainer(msg)
+    else this.handleOne({ msgId: msg.msgId, seqNo: msg.seqNo, body: msg.body }, msg)
+    this.flush(false)
+  }
+
+  private attach(conn: ConnectionInfo): void {
+    const old = this.conn
+    if (old && old.connId === conn.connId && old.gatewayId === conn.gatewayId) return
+    this.conn = conn
+    // spec: unacknowledged content-related messages are resent on the new connection
+    if (this.outbox.entries().some((e) => e.msgId !== undefined)) this.resendAll = true
+    this.host.connectionChanged(this, old?.connId)
+  }
+
+  /** The transport connection went away; answers wait in the outbox for the next one. */
+  detach(connId: string): void {
+    if (this.conn?.connId === connId) this.conn = undefined
+    if (this.disconnectAt?.connId === connId) this.disconnectAt = undefined
+  }
+
+  private handleContainer(msg: InboundMessage): void {
+    if (this.received.get(msg.msgId)) {
+      this.badMsg(msg.msgId, msg.seqNo, BadMsgCode.containerMsgIdReused, 'container msg_id reused')
+      return
+    }
+    if ((msg.seqNo & 1) === 1) {
+      this.badMsg(msg.msgId, msg.seqNo, BadMsgCode.seqNoEvenExpected, 'container marked content-related')
+      return
+    }
+    const order = this.received.check(msg.msgId, msg.seqNo)
+    if (order !== 0) {
+      this.badMsg(msg.msgId, msg.seqNo, order, 'container msg_id/seqno out of order')
+      return
+    }
+    let inner: Message[]
+    try {
+      inner = parseContainer(msg.body, msg.msgId)
+    } catch (e) {
+      if (!(e instanceof ContainerError)) throw e
+      this.badMsg(msg.msgId, msg.seqNo, BadMsgCode.invalidContainer, e.reason)
+      return
+    }
+    this.received.add(msg.msgId, { seqNo: msg.seqNo, content: false, rpc: false, answered: false, acked: true })
+    for (const m of inner) this.handleOne(m, msg)
+  }
+
+  private handleOne(m: Message, outer: InboundMessage): void {
+    if ((m.msgId & 3n) !== 0n) {
+      this.badMsg(m.msgId, m.seqNo, BadMsgCode.msgIdParity, 'inner msg_id not divisible by 4')
+      return
+    }
+    const seen = this.received.get(m.msgId)
+    if (seen) {
+      this.duplicate(m, seen)
+      return
+    }
+    const order = this.received.check(m.msgId, m.seqNo)
+    if (order !== 0) {
+      this.badMsg(m.msgId, m.seqNo, order, order === BadMsgCode.msgTooOld ? 'msg_id below the remembered window' : 'seqno out of order')
+      return
+    }
+    let body = m.body
+    let ctor = constructorOf(body)
+    if (ctor === undefined) {
+      this.host.log.warn({ msgId: m.msgId.toString(), bytes: body.length }, 'session: message body shorter than a constructor id; ignored')
+      return
+    }
+    if (ctor === ID_GZIP_PACKED) {
+      try {
+        body = unpackGzip(body)
+      } catch (e) {
+        this.host.log.warn({ msgId: m.msgId.toString(), err: (e as Error).message }, 'session: gzip_packed body does not inflate; ignored')
+        this.received.add(m.msgId, { seqNo: m.seqNo, content: (m.seqNo & 1) === 1, rpc: false, answered: false, acked: false })
+        return
+      }
+      ctor = constructorOf(body)
+      if (ctor === undefined || ctor === ID_MSG_CONTAINER || ctor === ID_GZIP_PACKED) {
+        this.badMsg(m.msgId, m.seqNo, BadMsgCode.invalidContainer, 'gzip_packed wraps a container or nothing')
+        return
+      }
+    }
+    const content = (m.seqNo & 1) === 1
+    const service = SERVICE_IDS.has(ctor)
+    if (content && NEVER_CONTENT.has(ctor)) {
+      this.badMsg(m.msgId, m.seqNo, BadMsgCode.seqNoEvenExpected, 'service message marked content-related')
+      return
+    }
+    if (!content && !service && !NEVER_CONTENT.has(ctor)) {
+      this.badMsg(m.msgId, m.seqNo, BadMsgCode.seqNoOddExpected, 'RPC query not marked content-related')
+      return
+    }
+    const entry: ReceivedEntry = { seqNo: m.seqNo, content, rpc: false, answered: false, acked: false }
+    this.received.add(m.msgId, entry)
+    if (content) this.ack(m.msgId)
+    if (ctor === ID_MSG_COPY) {
+      this.host.log.info({ msgId: m.msgId.toString() }, 'session: msg_copy is not used by the protocol; ignored')
+      return
+    }
+    if (service) this.service(m.msgId, ctor, body, outer)
+    else this.startCall(m.msgId, body, entry, outer)
+  }
+
+  private duplicate(m: Message, seen: ReceivedEntry): void {
+    this.host.log.debug({ msgId: m.msgId.toString(), rpc: seen.rpc, answered: seen.answered }, 'session: duplicate msg_id')
+    if (!seen.rpc) return
+    if (!seen.answered) {
+      if (seen.content) this.ack(m.msgId)
+      return
+    }
+    const pending = this.outbox.byReqMsgId(m.msgId)
+    if (pending) {
+      if (pending.msgId !== undefined && !this.resendSome.includes(pending)) this.resendSome.push(pending)
+      return
+    }
+    const cached = this.results?.get(m.msgId)
+    if (cached) this.enqueue({ body: cached, response: true, content: true }, 'result', m.msgId)
+    else this.host.log.info({ msgId: m.msgId.toString() }, 'session: duplicate query whose answer is forgotten; ignored')
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // service messages
+  // -------------------------------------------------------------------------------------------
+
+  private service(msgId: bigint, ctor: number, body: Buffer, outer: InboundMessage): void {
+    let obj: TlObject
+    try {
+      obj = decode(body)
+    } catch (e) {
+      if (!(e instanceof TlError)) throw e
+      this.host.log.warn({ msgId: msgId.toString(), ctor: ctor.toString(16), err: e.message }, 'session: malformed service message; ignored')
+      return
+    }
+    const nowSec = Math.floor(this.host.clock.now() / 1000)
+    switch (obj._) {
+      case 'msgs_ack':
+        for (const id of obj.msg_ids) this.outbox.ack(id)
+        return
+      case 'ping':
+        this.reply({ _: 'pong', msg_id: msgId, ping_id: obj.ping_id })
+        return
+      case 'ping_delay_disconnect': {
+        this.reply({ _: 'pong', msg_id: msgId, ping_id: obj.ping_id })
+        const delay = Math.max(0, obj.disconnect_delay)
+        this.disconnectAt = { connId: outer.connId, atMs: this.host.clock.now() + delay * 1000 }
+        return
+      }
+      case 'get_future_salts': {
+        const salts = this.host.futureSalts(this.key, obj.num)
+        this.reply({
+          _: 'future_salts',
+          req_msg_id: msgId,
+          now: nowSec,
+          salts: salts.map((s) => ({ _: 'future_salt', valid_since: s.validSince, valid_until: s.validUntil, salt: s.salt })),
+        })
+        return
+      }
+      case 'msgs_state_req':
+        this.reply({ _: 'msgs_state_info', req_msg_id: msgId, info: this.states(obj.msg_ids) })
+        return
+      case 'msg_resend_req': {
+        const found: OutEntry[] = []
+        for (const id of obj.msg_ids) {
+          const e = this.outbox.byMsgId(id)
+          if (e) found.push(e)
+        }
+        if (found.length === obj.msg_ids.length) {
+          for (const e of found) if (!this.resendSome.includes(e)) this.resendSome.push(e)
+        } else {
+          this.reply({ _: 'msgs_state_info', req_msg_id: msgId, info: this.states(obj.msg_ids) })
+        }
+        return
+      }
+      case 'msgs_state_info':
+      case 'msgs_all_info':
+      case 'msg_detailed_info':
+      case 'msg_new_detailed_info':
+        this.host.log.debug({ msgId: msgId.toString(), kind: obj._ }, 'session: client status information noted')
+        return
+      case 'rpc_drop_answer':
+        this.dropAnswer(msgId, obj.req_msg_id)
+        return
+      case 'destroy_session': {
+        const ok = this.host.destroySession(this.key, obj.session_id, this)
+        this.reply(ok ? { _: 'destroy_session_ok', session_id: obj.session_id } : { _: 'destroy_session_none', session_id: obj.session_id })
+        return
+      }
+      case 'destroy_auth_key':
+        void this.host.destroyAuthKey(this.key).then(
+          (r) => {
+            this.reply(r === 'ok' ? { _: 'destroy_auth_key_ok' } : r === 'none' ? { _: 'destroy_auth_key_none' } : { _: 'destroy_auth_key_fail' })
+            this.scheduleFlush()
+          },
+          (e: unknown) => {
+            this.host.log.error({ err: (e as Error).message }, 'session: destroy_auth_key failed')
+            this.reply({ _: 'destroy_auth_key_fail' })
+            this.scheduleFlush()
+          },
+        )
+        return
+      case 'http_wait':
+        // accepted; long polling belongs to the HTTP transport (not implemented)
+        return
+      default:
+        this.host.log.info({ msgId: msgId.toString(), kind: obj._ }, 'session: server-side message received from a client; ignored')
+    }
+  }
+
+  private states(ids: readonly bigint[]): Buffer {
+    const out = Buffer.allocUnsafe(ids.length)
+    for (let i = 0; i < ids.length; i++) out[i] = this.received.state(ids[i]!)
+    return out
+  }
+
+  private dropAnswer(msgId: bigint, reqMsgId: bigint): void {
+    const e = this.received.get(reqMsgId)
+    let answer: TlObject
+    if (e?.rpc && !e.answered) {
+      ;(this.dropped ??= new Set()).add(reqMsgId)
+      answer = { _: 'rpc_answer_dropped_running' }
+    } else {
+      const out = this.outbox.byReqMsgId(reqMsgId)
+      if (out) {
+        this.outbox.remove(out)
+        answer = { _: 'rpc_answer_dropped', msg_id: out.msgId ?? 0n, seq_no: out.seqNo ?? 0, bytes: out.body.length }
+      } else {
+        answer = { _: 'rpc_answer_unknown' }
+      }
+    }
+    this.results?.delete(reqMsgId)
+    this.enqueueResult(msgId, encode(answer))
+    const self = this.received.get(msgId)
+    if (self) {
+      self.rpc = true
+      self.answered = true
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // RPC queries
+  // -------------------------------------------------------------------------------------------
+
+  private startCall(msgId: bigint, body: Buffer, entry: ReceivedEntry, outer: InboundMessage): void {
+    entry.rpc = true
+    const conn: ConnectionInfo = { gatewayId: outer.gatewayId, connId: outer.connId, clientAddr: outer.clientAddr }
+    const p = this.runCall(msgId, body, conn).then(
+      (outcome) => {
+        this.respond(msgId, outcome)
+        return outcome.kind !== 'error'
+      },
+      (e: unknown) => {
+        this.host.log.error({ msgId: msgId.toString(), err: (e as Error)?.message }, 'session: RPC processing failed')
+        this.respond(msgId, { kind: 'error', code: 500, message: 'INTERNAL' })
+        return false
+      },
+    )
+    const inflight = (this.inflight ??= new Map())
+    inflight.set(msgId, p)
+    void p.then(() => inflight.delete(msgId))
+  }
+
+  private async runCall(msgId: bigint, body: Buffer, conn: ConnectionInfo): Promise<RpcOutcome> {
+    let raw = body
+    let withoutUpdates = false
+    let client: ClientInfo | undefined
+    const waitFor: bigint[] = []
+    for (let depth = 0; ; depth++) {
+      if (depth > MAX_WRAPPER_DEPTH) return this.fail(msgId, 400, 'INPUT_REQUEST_INVALID', 'too many nested wrappers')
+      const ctor = constructorOf(raw)
+      if (ctor === undefined) return this.fail(msgId, 400, 'INPUT_REQUEST_INVALID', 'empty query')
+      if (ctor === ID_GZIP_PACKED) {
+        try {
+          raw = unpackGzip(raw)
+        } catch (e) {
+          return this.fail(msgId, 400, 'INPUT_REQUEST_INVALID', `gzip_packed query: ${(e as Error).message}`)
+        }
+        continue
+      }
+      try {
+        if (ctor === ID.invokeWithLayer) {
+          const r = new TlReader(raw, 4)
+          const layer = r.int()
+          raw = raw.subarray(r.offset)
+          this.layer = layer
+          this.key.info.layer = layer
+          continue
+        }
+        if (ctor === ID.initConnection) {
+          const o = decode(raw, { rawObjects: true })
+          if (o._ !== 'initConnection' || !Buffer.isBuffer(o.query)) throw new TlError('BAD_VALUE', 'initConnection without a query', 0, 'query')
+          if (!this.host.options.allowApiId(o.api_id)) {
+            return this.fail(msgId, 400, 'API_ID_INVALID', `api_id ${o.api_id} not allowed by configuration`)
+          }
+          client = {
+            apiId: o.api_id,
+            deviceModel: o.device_model,
+            systemVersion: o.system_version,
+            appVersion: o.app_version,
+            systemLangCode: o.system_lang_code,
+            langPack: o.lang_pack,
+            langCode: o.lang_code,
+          }
+          if (o.proxy && o.proxy._ === 'inputClientProxy') client.proxy = { address: o.proxy.address, port: o.proxy.port }
+          if (o.params) client.params = jsonValue(o.params)
+          this.key.info.client = client
+          raw = o.query
+          continue
+        }
+        if (ctor === ID.invokeAfterMsg) {
+          const r = new TlReader(raw, 4)
+          waitFor.push(r.long())
+          raw = raw.subarray(r.offset)
+          continue
+        }
+        if (ctor === ID.invokeAfterMsgs) {
+          const r = new TlReader(raw, 4)
+          waitFor.push(...r.vectorLong())
+          raw = raw.subarray(r.offset)
+          continue
+        }
+        if (ctor === ID.invokeWithoutUpdates) {
+          withoutUpdates = true
+          raw = raw.subarray(4)
+          continue
+        }
+        if (ctor === ID.invokeWithMessagesRange) {
+          return this.fail(msgId, 400, 'RANGES_INVALID', 'invokeWithMessagesRange: message ranges are not served by this server')
+        }
+        if (ctor === ID.invokeWithTakeout) {
+          return this.fail(msgId, 400, 'TAKEOUT_INVALID', 'invokeWithTakeout: no takeout sessions exist on this server')
+        }
+      } catch (e) {
+        if (!(e instanceof TlError)) throw e
+        return this.fail(msgId, 400, 'INPUT_REQUEST_INVALID', `malformed wrapper: ${e.message}`)
+      }
+      break
+    }
+    if (withoutUpdates) {
+      if (this.updates === 'unknown') this.updates = 'off'
+    } else {
+      this.updates = 'on'
+    }
+    for (const id of waitFor) {
+      const p = this.inflight?.get(id)
+      if (p && !(await p)) return this.fail(msgId, 400, 'MSG_WAIT_FAILED', `awaited message ${id} failed`)
+    }
+
+    const ctor = constructorOf(raw)!
+    let query: TlObject | undefined
+    try {
+      query = decode(raw)
+    } catch (e) {
+      if (!(e instanceof TlError)) throw e
+      if (reg.has(ctor)) return this.fail(msgId, 400, 'INPUT_REQUEST_INVALID', `malformed ${reg.nameOf(ctor)}: ${e.message}`)
+      query = undefined
+    }
+    const method = query?._ ?? reg.nameOf(ctor) ?? `#${ctor.toString(16).padStart(8, '0')}`
+    const key = this.key
+    if (key.record.type !== AuthKeyType.perm && key.permId === undefined && !UNBOUND_TEMP_KEY_METHODS.has(method)) {
+      return this.fail(msgId, 401, 'AUTH_KEY_PERM_EMPTY', `${method} on an unbound temp key`)
+    }
+    if (method === 'auth.bindTempAuthKey' && query) {
+      return this.host.bindTempAuthKey(key, this, msgId, query)
+    }
+    const ctx: RpcContext = {
+      authKeyId: key.record.id,
+      authKeyType: key.record.type,
+      permAuthKeyId: key.permId,
+      sessionId: this.id,
+      msgId,
+      layer: this.layer ?? key.info.layer,
+      client: client ?? key.info.client,
+      connection: conn,
+      withoutUpdates,
+      userId: key.info.userId,
+    }
+    const before = ctx.userId
+    const call: RpcCall = { method, constructorId: ctor, query, raw: Buffer.from(raw), ctx }
+    let outcome: RpcOutcome
+    try {
+      outcome = await this.host.dispatcher.dispatch(call)
+    } catch (e) {
+      this.host.log.error({ method, msgId: msgId.toString(), err: (e as Error)?.message }, 'session: dispatcher threw; answering INTERNAL')
+      return { kind: 'error', code: 500, message: 'INTERNAL' }
+    }
+    if (ctx.userId !== before) this.host.setUserId(key, ctx.userId)
+    return outcome
+  }
+
+  private fail(msgId: bigint, code: number, message: string, reason: string): RpcOutcome {
+    this.host.log.info({ msgId: msgId.toString(), authKeyId: this.key.record.id.toString(), code, message, reason }, 'session: rpc_error')
+    return { kind: 'error', code, message }
+  }
+
+  private respond(reqMsgId: bigint, outcome: RpcOutcome): void {
+    if (this.destroyed) return
+    const entry = this.received.get(reqMsgId)
+    if (entry) entry.answered = true
+    let result: Buffer
+    if (this.dropped?.delete(reqMsgId)) {
+      result = encode({ _: 'rpc_answer_dropped_running' })
+    } else if (outcome.kind === 'error') {
+      result = encode({ _: 'rpc_error', error_code: outcome.code, error_message: outcome.message })
+    } else if (outcome.kind === 'raw') {
+      result = maybeGzip(outcome.body, this.host.options.gzipMinBytes)
+    } else {
+      let bytes: Buffer
+      try {
+        bytes = this.encodeForLayer(outcome.result)
+      } catch (e) {
+        this.host.log.error({ msgId: reqMsgId.toString(), kind: outcome.result._, err: (e as Error).message }, 'session: result does not encode; answering INTERNAL')
+        bytes = encode({ _: 'rpc_error', error_code: 500, error_message: 'INTERNAL' })
+      }
+      result = maybeGzip(bytes, this.host.options.gzipMinBytes)
+    }
+    this.enqueueResult(reqMsgId, result)
+    this.scheduleFlush()
+  }
+
+  private encodeForLayer(obj: TlObject): Buffer {
+    const layer = this.layer ?? this.key.info.layer
+    if (layer !== undefined && layer !== reg.layer && SUPPORTED_LAYERS.includes(layer)) return encode(obj, registryForLayer(layer))
+    return encode(obj)
+  }
+
+  private enqueueResult(reqMsgId: bigint, result: Buffer): void {
+    const body = buildRpcResult(reqMsgId, result)
+    const cache = (this.results ??= new Map())
+    cache.set(reqMsgId, body)
+    if (cache.size > RESULT_CACHE_MAX) cache.delete(cache.keys().next().value!)
+    // the rpc_result acknowledges the query
+    const i = this.pendingAcks.indexOf(reqMsgId)
+    if (i >= 0) this.pendingAcks.splice(i, 1)
+    this.enqueue({ body, response: true, content: true }, 'result', reqMsgId)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // outbound
+  // -------------------------------------------------------------------------------------------
+
+  /** A pushed content-related message (updates etc.): kept until acknowledged. */
+  push(body: Buffer): void {
+    if (this.destroyed) return
+    this.enqueue({ body, response: false, content: true }, 'push')
+    this.scheduleFlush()
+  }
+
+  private reply(obj: TlObject): void {
+    this.queue.push({ body: encode(obj), response: true, content: false })
+  }
+
+  private queueNewSessionCreated(firstMsgId: bigint): void {
+    const body = encode({
+      _: 'new_session_created',
+      first_msg_id: firstMsgId,
+      unique_id: this.uniqueId,
+      server_salt: this.host.currentSalt(this.key),
+    })
+    this.enqueue({ body, response: true, content: true }, 'service')
+  }
+
+  private enqueue(item: PendingItem, kind: 'result' | 'push' | 'service', reqMsgId?: bigint): void {
+    if (item.content) {
+      const e: OutEntry = { kind, body: item.body, response: item.response }
+      if (reqMsgId !== undefined) e.reqMsgId = reqMsgId
+      this.outbox.add(e)
+    } else {
+      this.queue.push(item)
+    }
+  }
+
+  private ack(msgId: bigint): void {
+    if (this.pendingAcks.length === 0) this.pendingAcksSinceMs = this.host.clock.now()
+    this.pendingAcks.push(msgId)
+    const e = this.received.get(msgId)
+    if (e) e.acked = true
+  }
+
+  private badMsg(msgId: bigint, seqNo: number, code: number, reason: string): void {
+    this.host.log.info({ authKeyId: this.key.record.id.toString(), sessionId: this.id.toString(), msgId: msgId.toString(), code, reason }, 'session: bad_msg_notification')
+    this.reply({ _: 'bad_msg_notification', bad_msg_id: msgId, bad_msg_seqno: seqNo, error_code: code })
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    queueMicrotask(() => {
+      this.flushScheduled = false
+      this.flush(false)
+    })
+  }
+
+  /** Periodic work: lone acknowledgments that waited long enough. */
+  tick(nowMs: number): void {
+    if (this.pendingAcks.length > 0 && nowMs - this.pendingAcksSinceMs >= this.host.options.ackDelayMs) this.flush(true)
+  }
+
+  /**
+   * Sends everything pending in one message (a container when several): acknowledgments, replies,
+   * new content messages and resends. Acknowledgments alone wait (unless `forceAcks`) so that they
+   * ride along with the next answer.
+   */
+  flush(forceAcks: boolean): void {
+    if (this.destroyed) return
+    const conn = this.conn
+    if (!conn) {
+      if (this.queue.length) this.host.log.debug({ sessionId: this.id.toString(), dropped: this.queue.length }, 'session: no connection; replies dropped')
+      this.queue = []
+      return
+    }
+    const fresh = this.outbox.entries().filter((e) => e.msgId === undefined)
+    let resend: OutEntry[] = []
+    if (this.resendAll) {
+      resend = this.outbox.entries().filter((e) => e.msgId !== undefined)
+      this.resendAll = false
+    } else if (this.resendSome.length) {
+      resend = this.resendSome.filter((e) => this.outbox.entries().includes(e))
+    }
+    this.resendSome = []
+    const hasOther = this.queue.length > 0 || fresh.length > 0 || resend.length > 0
+    const sendAcks = this.pendingAcks.length > 0 && (hasOther || forceAcks || this.pendingAcks.length >= 16)
+    if (!hasOther && !sendAcks) return
+
+    const items: Message[] = []
+    let anyResponse = false
+    for (const e of resend) items.push({ msgId: e.msgId!, seqNo: e.seqNo!, body: e.body })
+    if (sendAcks) {
+      for (let i = 0; i < this.pendingAcks.length; i += 8192) {
+        const body = encode({ _: 'msgs_ack', msg_ids: this.pendingAcks.slice(i, i + 8192) })
+        items.push({ msgId: this.host.msgIds.next(true), seqNo: this.seqNo(false), body })
+      }
+      this.pendingAcks = []
+      anyResponse = true
+    }
+    for (const q of this.queue) {
+      items.push({ msgId: this.host.msgIds.next(q.response), seqNo: this.seqNo(false), body: q.body })
+      anyResponse ||= q.response
+    }
+    this.queue = []
+    for (const e of fresh) {
+      e.msgId = this.host.msgIds.next(e.response)
+      e.seqNo = this.seqNo(true)
+      items.push({ msgId: e.msgId, seqNo: e.seqNo, body: e.body })
+      anyResponse ||= e.response
+    }
+    this.send(conn, items, anyResponse)
+  }
+
+  private send(conn: ConnectionInfo, items: Message[], anyResponse: boolean): void {
+    const base = { authKeyId: this.key.record.id, salt: this.host.currentSalt(this.key), sessionId: this.id }
+    if (items.length === 1) {
+      const m = items[0]!
+      this.host.link.send(conn.connId, { ...base, msgId: m.msgId, seqNo: m.seqNo, body: m.body })
+      return
+    }
+    let start = 0
+    while (start < items.length) {
+      let end = start
+      let bytes = 0
+      while (end < items.length && end - start < 1024 && (end === start || bytes + items[end]!.body.length <= CONTAINER_MAX_BYTES)) {
+        bytes += items[end]!.body.length + 16
+        end++
+      }
+      const chunk = items.slice(start, end)
+      if (chunk.length === 1) {
+        const m = chunk[0]!
+        this.host.link.send(conn.connId, { ...base, msgId: m.msgId, seqNo: m.seqNo, body: m.body })
+      } else {
+        const body = buildContainer(chunk)
+        this.host.link.send(conn.connId, { ...base, msgId: this.host.msgIds.next(anyResponse), seqNo: this.seqNo(false), body })
+      }
+      start = end
+    }
+  }
+
+  private seqNo(content: boolean): number {
+    if (content) return this.outSeq++ * 2 + 1
+    return this.outSeq * 2
+  }
+
+  /** Forget everything (destroy_session, idle expiry, key destroyed). */
+  destroy(): void {
+    this.destroyed = true
+    this.queue = []
+    this.pendingAcks = []
+  }
+}
+
+/** TL JSONValue → plain JSON. */
+export function jsonValue(v: TlObject): JsonValue {
+  switch (v._) {
+    case 'jsonNull':
+      return null
+    case 'jsonBool':
+      return v.value
+    case 'jsonNumber':
+      return v.value
+    case 'jsonString':
+      return v.value
+    case 'jsonArray':
+      return v.value.map((x) => jsonValue(x))
+    case 'jsonObject': {
+      const o: { [key: string]: JsonValue } = {}
+      for (const kv of v.value) o[kv.key] = jsonValue(kv.value)
+      return o
+    }
+    default:
+      return null
+  }
+}
