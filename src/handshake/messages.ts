@@ -113,3 +113,13 @@ export function serialize(obj: HandshakeAnswer | HandshakeRequest | PQInnerData 
   w.object(obj)
   return w.finish()
 }
+
+/**
+ * Decodes an unencrypted message body. Returns undefined when it is not one of the handshake
+ * methods (the only ones accepted with auth_key_id = 0); throws TlError when it is not TL at all.
+ */
+export function decodeRequest(body: Uint8Array): HandshakeRequest | undefined {
+  const { obj, length } = decodeWithLength(body)
+  if (!HANDSHAKE_METHODS.has(obj._) || length !== body.length) return undefined
+  return obj as HandshakeRequest
+}

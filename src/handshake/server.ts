@@ -194,7 +194,7 @@ export class ConnectionHandshakes {
 
   private fail(err: unknown): HandshakeStep {
     if (err instanceof HandshakeError) {
-      const code = err.reaction === 'close429' ? -429 : -404
+      const code = err.reaction === 'close429' ? -429 : err.reaction === 'close444' ? -444 : -404
       if (err.reaction !== 'close429') this.failed = true
       this.log.info({ reason: err.reason, code }, `handshake rejected: ${err.message}`)
       return { kind: 'error', code, reason: err.reason }
@@ -328,7 +328,7 @@ export class ConnectionHandshakes {
       const expected = o.testMode ? o.dcId + 10000 : o.dcId
       const other = o.testMode ? o.dcId : o.dcId + 10000
       const abs = Math.abs(inner.dc)
-      if (abs === other) throw new HandshakeError('close404', 'test_prod_mismatch')
+      if (abs === other) throw new HandshakeError('close444', 'test_prod_mismatch')
       if (abs !== expected) return dhFail(`wrong_dc_${inner.dc}`)
       media = inner.dc < 0
     }

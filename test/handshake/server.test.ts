@@ -1,0 +1,283 @@
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { MemoryAuthKeyStore } from '../../src/store/memory.js'
+import { StoreError, AuthKeyType, type AuthKeyRecord } from '../../src/store/types.js'
+import { ManualClock } from '../../src/util/clock.js'
+import { RsaPrivateKey } from '../../src/handshake/rsa-key.js'
+import { RsaKeySet } from '../../src/handshake/rsa-keyset.js'
+import { InlineCrypto } from '../../src/handshake/crypto-backend.js'
+import { CryptoPool } from '../../src/handshake/crypto-pool.js'
+import { HandshakeService, type HandshakeServiceOptions } from '../../src/handshake/server.js'
+import { clientHandshake, ClientHandshakeError, type ClientHandshakeOptions } from '../../src/handshake/client.js'
+import { serialize } from '../../src/handshake/messages.js'
+import { DH_PRIME_BIG, bytesFromBig } from '../../src/handshake/dh.js'
+import { PqPool } from '../../src/handshake/pq.js'
+import { Loopback, TransportErrorReply } from './harness.js'
+
+let key: RsaPrivateKey
+let other: RsaPrivateKey
+let pool: PqPool
+
+before(async () => {
+  key = RsaPrivateKey.generate()
+  other = RsaPrivateKey.generate()
+  pool = new PqPool(16)
+  await pool.fill()
+})
+after(() => pool.close())
+
+function setup(over: Partial<HandshakeServiceOptions> = {}) {
+  const keys = new RsaKeySet([key])
+  const store = new MemoryAuthKeyStore()
+  const clock = new ManualClock()
+  const service = new HandshakeService({ keys, crypto: new InlineCrypto(keys), store, dcId: 2, pq: pool, clock, ...over })
+  return { keys, store, clock, service }
+}
+
+const client = (o: Partial<ClientHandshakeOptions> = {}): ClientHandshakeOptions => ({ publicKeys: [key.publicKey], dcId: 2, ...o })
+
+async function rejects(p: Promise<unknown>, code: number | string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    if (typeof code === 'number') return err instanceof TransportErrorReply && err.code === code
+    return err instanceof ClientHandshakeError && err.reason === code
+  })
+}
+
+test('full exchange: permanent key, same key on both sides, stored with its first salt', async () => {
+  const { store, service } = setup()
+  const lb = new Loopback(service)
+  const res = await clientHandshake(lb, client())
+  const rec = await store.get(res.authKeyId)
+  assert.ok(rec)
+  assert.deepEqual(rec.key, res.authKey)
+  assert.equal(rec.type, AuthKeyType.perm)
+  assert.equal(rec.expiresAt, undefined)
+  assert.equal(lb.created.length, 1)
+  assert.equal(lb.created[0]!.serverSalt, res.serverSalt)
+  const salts = await store.loadSalts(res.authKeyId)
+  assert.equal(salts[0]!.salt, res.serverSalt)
+  assert.equal(service.limiter.inFlight('10.0.0.1'), 0, 'slot released after dh_gen_ok')
+})
+
+test('plain p_q_inner_data (GramJS form) and legacy SHA-1 RSA form are accepted', async () => {
+  const { store, service } = setup()
+  const a = await clientHandshake(new Loopback(service), client({ dcId: undefined }))
+  const b = await clientHandshake(new Loopback(service), client({ legacyRsa: true }))
+  assert.ok(await store.get(a.authKeyId))
+  assert.ok(await store.get(b.authKeyId))
+})
+
+test('temp and media-temp keys carry type and expiry; expires_in is capped', async () => {
+  const { store, service, clock } = setup({ maxTempSeconds: 3600 })
+  const now = Math.floor(clock.now() / 1000)
+  const t = await clientHandshake(new Loopback(service), client({ expiresIn: 600 }))
+  const m = await clientHandshake(new Loopback(service), client({ expiresIn: 86400 * 30, media: true }))
+  const tr = (await store.get(t.authKeyId)) as AuthKeyRecord
+  const mr = (await store.get(m.authKeyId)) as AuthKeyRecord
+  assert.equal(tr.type, AuthKeyType.temp)
+  assert.equal(tr.expiresAt, now + 600)
+  assert.equal(mr.type, AuthKeyType.mediaTemp)
+  assert.equal(mr.expiresAt, now + 3600)
+})
+
+test('two exchanges one after the other on one connection (perm then temp)', async () => {
+  const { store, service } = setup()
+  const lb = new Loopback(service)
+  const a = await clientHandshake(lb, client())
+  const b = await clientHandshake(lb, client({ expiresIn: 100 }))
+  assert.notEqual(a.authKeyId, b.authKeyId)
+  assert.ok(await store.get(b.authKeyId))
+})
+
+test('crypto worker pool gives the same protocol result', async () => {
+  const keys = new RsaKeySet([key])
+  const crypto = new CryptoPool(keys, 2)
+  try {
+    const { store, service } = setup({ crypto })
+    const res = await Promise.all([0, 1, 2].map(() => clientHandshake(new Loopback(service), client())))
+    for (const r of res) assert.deepEqual((await store.get(r.authKeyId))?.key, r.authKey)
+  } finally {
+    await crypto.close()
+  }
+})
+
+test('rotation: retired key is not offered but still decrypts; new key offered', async () => {
+  const retired = RsaPrivateKey.fromPem(key.toPem(), true)
+  const keys = new RsaKeySet([retired, other])
+  assert.deepEqual(keys.offered(), [other.fingerprint])
+  const { store, service } = setup({ keys, crypto: new InlineCrypto(keys) })
+  // Client knows both: picks the offered one.
+  const a = await clientHandshake(new Loopback(service), client({ publicKeys: [key.publicKey, other.publicKey] }))
+  assert.ok(await store.get(a.authKeyId))
+  // A client still using the retired key (e.g. an old build) gets through with its fingerprint.
+  const c = await clientHandshake(new Loopback(service), client({
+    publicKeys: [other.publicKey],
+    tamper: {
+      reqDhParams: (r) => {
+        // Re-encrypt for the retired key under its fingerprint.
+        r.public_key_fingerprint = key.fingerprint
+        r.encrypted_data = Buffer.from(reencrypt)
+      },
+      innerData: (d) => {
+        reencrypt = rsaPadFor(d)
+        return d
+      },
+    },
+  }))
+  assert.ok(await store.get(c.authKeyId))
+})
+let reencrypt: Buffer = Buffer.alloc(0)
+import { rsaPadEncrypt } from '../../src/handshake/rsa-pad.js'
+import { secureRandom } from '../../src/crypto/random.js'
+const rsaPadFor = (d: Parameters<typeof serialize>[0]): Buffer => rsaPadEncrypt(serialize(d), key.publicKey, secureRandom)
+
+test('dh_gen_retry on an auth_key_id collision; client retries with retry_id = aux hash', async () => {
+  const base = new MemoryAuthKeyStore()
+  let first = true
+  const store = Object.assign(Object.create(base) as MemoryAuthKeyStore, {
+    put: async (r: AuthKeyRecord) => {
+      if (first) {
+        first = false
+        return 'exists' as const
+      }
+      return base.put(r)
+    },
+  })
+  const { service } = setup({ store })
+  const res = await clientHandshake(new Loopback(service), client())
+  assert.equal(res.retries, 1)
+  assert.ok(await base.get(res.authKeyId))
+})
+
+test('store unavailable: transport error, never dh_gen_ok', async () => {
+  const base = new MemoryAuthKeyStore()
+  const store = Object.assign(Object.create(base) as MemoryAuthKeyStore, {
+    put: async () => {
+      throw new StoreError('unavailable', 'db down')
+    },
+  })
+  const { service } = setup({ store })
+  await rejects(clientHandshake(new Loopback(service), client()), -404)
+})
+
+// ---- negative tests: one per check
+
+test('unknown fingerprint → -404', async () => {
+  const { service } = setup()
+  await rejects(clientHandshake(new Loopback(service), client({ tamper: { reqDhParams: (r) => void (r.public_key_fingerprint = other.fingerprint) } })), -404)
+})
+
+test('bad RSA padding (corrupted encrypted_data) → -404', async () => {
+  const { service } = setup()
+  await rejects(clientHandshake(new Loopback(service), client({ tamper: { reqDhParams: (r) => void (r.encrypted_data[100] ^= 1) } })), -404)
+})
+
+test('encrypted_data ≥ modulus → -404', async () => {
+  const { service } = setup()
+  await rejects(clientHandshake(new Loopback(service), client({ tamper: { reqDhParams: (r) => void (r.encrypted_data = Buffer.alloc(256, 0xff)) } })), -404)
+})
+
+test('wrong p/q in req_DH_params → -404', async () => {
+  const { service } = setup()
+  await rejects(clientHandshake(new Loopback(service), client({ tamper: { reqDhParams: (r) => void (r.p = Buffer.from([0, 0, 0, 7])) } })), -404)
+})
+
+test('wrong pq inside the encrypted data → server_DH_params_fail; later requests → -404', async () => {
+  const { service } = setup()
+  const lb = new Loopback(service)
+  await rejects(clientHandshake(lb, client({ tamper: { innerData: (d) => ({ ...d, pq: Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]) }) } })), 'server_DH_params_fail')
+  await rejects(clientHandshake(lb, client()), -404)
+})
+
+test('wrong dc → server_DH_params_fail; test DC id at a production DC → -444', async () => {
+  const { service } = setup()
+  await rejects(clientHandshake(new Loopback(service), client({ dcId: 3 })), 'server_DH_params_fail')
+  await rejects(clientHandshake(new Loopback(service), client({ dcId: 10002 })), -444)
+})
+
+test('wrong nonce inside the encrypted data → -404', async () => {
+  const { service } = setup()
+  await rejects(clientHandshake(new Loopback(service), client({ tamper: { innerData: (d) => ({ ...d, nonce: Buffer.alloc(16, 1) }) } })), -404)
+})
+
+test('req_DH_params with an unknown nonce or server_nonce → -404', async () => {
+  const { service } = setup()
+  const lb = new Loopback(service)
+  const body = serialize({ _: 'req_DH_params', nonce: Buffer.alloc(16, 9), server_nonce: Buffer.alloc(16, 9), p: Buffer.from([1]), q: Buffer.from([2]), public_key_fingerprint: key.fingerprint, encrypted_data: Buffer.alloc(256) })
+  await rejects(lb.call(body), -404)
+  const lb2 = new Loopback(service)
+  const nonce = Buffer.alloc(16, 3)
+  await lb2.call(serialize({ _: 'req_pq_multi', nonce }))
+  await rejects(lb2.call(serialize({ _: 'req_DH_params', nonce, server_nonce: Buffer.alloc(16, 9), p: Buffer.from([1]), q: Buffer.from([2]), public_key_fingerprint: key.fingerprint, encrypted_data: Buffer.alloc(256) })), -404)
+})
+
+test('repeated req_pq_multi gets the identical resPQ', async () => {
+  const { service } = setup()
+  const lb = new Loopback(service)
+  const body = serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 5) })
+  const a = await lb.call(body)
+  const b = await lb.call(body)
+  assert.deepEqual(a, b)
+})
+
+test('g_b out of range → dh_gen_fail (g_b = 1, g_b = 2, g_b = p − 1)', async () => {
+  for (const gB of [1n, 2n, DH_PRIME_BIG - 1n, DH_PRIME_BIG - 5n]) {
+    const { service, store } = setup()
+    const lb = new Loopback(service)
+    await rejects(clientHandshake(lb, client({ tamper: { clientInner: (d) => ({ ...d, g_b: bytesFromBig(gB, 256) }) } })), 'dh_gen_fail')
+    assert.equal(lb.created.length, 0)
+    void store
+  }
+})
+
+test('client_DH_inner_data with a bad SHA-1 → -404', async () => {
+  const { service } = setup()
+  await rejects(clientHandshake(new Loopback(service), client({ tamper: { clientInnerPlain: (p) => { p[3] ^= 0xff; return p } } })), -404)
+})
+
+test('wrong retry_id → dh_gen_fail', async () => {
+  const { service } = setup()
+  await rejects(clientHandshake(new Loopback(service), client({ tamper: { clientInner: (d) => ({ ...d, retry_id: 42n }) } })), 'dh_gen_fail')
+})
+
+test('replayed set_client_DH_params: same connection → same answer, one key; other connection → -404', async () => {
+  const { service, store } = setup()
+  const lb = new Loopback(service)
+  const res = await clientHandshake(lb, client())
+  const setBody = lb.sent[lb.sent.length - 1]!
+  const again = await lb.call(setBody)
+  assert.equal(again.readUInt32LE(0), 0x3bcbf734, 'dh_gen_ok again')
+  assert.equal(lb.created.length, 1, 'no second key')
+  assert.ok(await store.get(res.authKeyId))
+  await rejects(new Loopback(service).call(setBody), -404)
+})
+
+test('deadline: a step after the exchange deadline → -404', async () => {
+  const { service, clock } = setup({ deadlineMs: 10_000 })
+  const lb = new Loopback(service)
+  await rejects(
+    clientHandshake({ call: async (b) => { const r = await lb.call(b); clock.advance(11_000); return r } }, client()),
+    -404,
+  )
+})
+
+test('flood: handshakes in flight per connection and per IP → -429', async () => {
+  const { service } = setup({ maxPerConnection: 2, maxPerIp: 3 })
+  const lb = new Loopback(service, '10.9.9.9')
+  await lb.call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 1) }))
+  await lb.call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 2) }))
+  await rejects(lb.call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 3) })), -429)
+  const lb2 = new Loopback(service, '10.9.9.9')
+  await lb2.call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 4) }))
+  await rejects(lb2.call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 5) })), -429)
+  assert.equal(service.limiter.inFlight('10.9.9.9'), 3)
+  lb.conn.close()
+  assert.equal(service.limiter.inFlight('10.9.9.9'), 1, 'closing a connection releases its slots')
+  await new Loopback(service, '10.9.9.9').call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 6) }))
+})
+
+test('unencrypted destroy_auth_key → destroy_auth_key_none', async () => {
+  const { service } = setup()
+  const ans = await new Loopback(service).call(serialize({ _: 'destroy_auth_key' }))
+  assert.equal(ans.readUInt32LE(0), 0x0a9f2259)
+})
