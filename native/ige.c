@@ -17,6 +17,18 @@
  *   encrypt(src, dst, key, iv): void     src, dst: Uint8Array of equal length (multiple of 16);
  *   decrypt(src, dst, key, iv): void     dst may be src itself (in place) but must not partially
  *                                        overlap it; key: 32 bytes; iv: 32 bytes.
+ *
+ * MTProto 2.0 message crypto in one call (SHA-256 from the OpenSSL that node links statically and
+ * exports to addons; the caller does the framing and the length/padding checks):
+ *   msgEncrypt(authKey, x, packet): void
+ *       authKey: 256 bytes; x: 0 (client→server) or 8 (server→client); packet: 24 header bytes
+ *       followed by plaintext+padding (length multiple of 16, at least 16). Computes msg_key_large
+ *       over auth_key[88+x:120+x] + packet[24:], writes msg_key to packet[8:24], derives aes_key/iv
+ *       and encrypts packet[24:] in place. packet[0:8] (auth_key_id) is left to the caller.
+ *   msgDecrypt(authKey, x, packet, out, msgKeyLarge): boolean
+ *       decrypts packet[24:] into out (same length, must not overlap packet), writes the 32-byte
+ *       SHA-256 of auth_key[88+x:120+x] + out into msgKeyLarge and returns whether its middle
+ *       equals packet[8:24] (constant-time compare).
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -24,6 +36,10 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #define MTG_X86 1
@@ -206,6 +222,137 @@ static napi_value run(napi_env env, napi_callback_info info, ige_fn fn) {
   return NULL;
 }
 
+static ige_fn pick(int encrypt) {
+#ifdef MTG_X86
+  if (g_aesni) return encrypt ? ige_encrypt_aesni : ige_decrypt_aesni;
+#endif
+  (void)encrypt;
+  return NULL;
+}
+
+static void sha256_2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t out[32]) {
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  SHA256_Update(&c, a, alen);
+  SHA256_Update(&c, b, blen);
+  SHA256_Final(out, &c);
+  OPENSSL_cleanse(&c, sizeof c);
+}
+
+/* aes_key / aes_iv from auth_key and msg_key (MTProto 2.0 KDF). */
+static void kdf(const uint8_t *auth_key, int x, const uint8_t msg_key[16], uint8_t aes_key[32], uint8_t aes_iv[32]) {
+  uint8_t a[32], b[32];
+  sha256_2(msg_key, 16, auth_key + x, 36, a);
+  sha256_2(auth_key + 40 + x, 36, msg_key, 16, b);
+  memcpy(aes_key, a, 8);
+  memcpy(aes_key + 8, b + 8, 16);
+  memcpy(aes_key + 24, a + 24, 8);
+  memcpy(aes_iv, b, 8);
+  memcpy(aes_iv + 8, a + 8, 16);
+  memcpy(aes_iv + 24, b + 24, 8);
+  OPENSSL_cleanse(a, 32);
+  OPENSSL_cleanse(b, 32);
+}
+
+/* Common argument parsing for msgEncrypt/msgDecrypt: (authKey, x, packet, ...). */
+static int msg_args(napi_env env, napi_value *argv, uint8_t **key, int *x, uint8_t **packet, size_t *packet_len) {
+  size_t key_len;
+  if (!get_bytes(env, argv[0], "authKey", key, &key_len)) return 0;
+  if (key_len != 256) {
+    napi_throw_range_error(env, "ERR_AUTH_KEY", "auth_key must be 256 bytes");
+    return 0;
+  }
+  int32_t xv;
+  if (napi_get_value_int32(env, argv[1], &xv) != napi_ok || (xv != 0 && xv != 8)) {
+    napi_throw_range_error(env, "ERR_MSG_X", "x must be 0 or 8");
+    return 0;
+  }
+  *x = xv;
+  if (!get_bytes(env, argv[2], "packet", packet, packet_len)) return 0;
+  if (*packet_len < 24 + 16 || (*packet_len - 24) % 16 != 0) {
+    napi_throw_range_error(env, "ERR_MSG_LENGTH", "packet must be 24 bytes + a non-empty multiple of 16");
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value js_msg_encrypt(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc != 3) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_COUNT", "expected (authKey, x, packet)");
+    return NULL;
+  }
+  ige_fn fn = pick(1);
+  if (fn == NULL) {
+    napi_throw_error(env, "ERR_NO_AESNI", "AES-NI is not available on this CPU");
+    return NULL;
+  }
+  uint8_t *key, *packet;
+  int x;
+  size_t len;
+  if (!msg_args(env, argv, &key, &x, &packet, &len)) return NULL;
+  uint8_t *body = packet + 24;
+  size_t body_len = len - 24;
+  if (packet < key + 256 && key < packet + len) {
+    napi_throw_range_error(env, "ERR_MSG_OVERLAP", "packet must not overlap authKey");
+    return NULL;
+  }
+  uint8_t mkl[32], aes_key[32], aes_iv[32];
+  sha256_2(key + 88 + x, 32, body, body_len, mkl);
+  memcpy(packet + 8, mkl + 8, 16);
+  kdf(key, x, mkl + 8, aes_key, aes_iv);
+  fn(body, body, body_len, aes_key, aes_iv);
+  OPENSSL_cleanse(aes_key, 32);
+  OPENSSL_cleanse(aes_iv, 32);
+  return NULL;
+}
+
+static napi_value js_msg_decrypt(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc != 5) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_COUNT", "expected (authKey, x, packet, out, msgKeyLarge)");
+    return NULL;
+  }
+  ige_fn fn = pick(0);
+  if (fn == NULL) {
+    napi_throw_error(env, "ERR_NO_AESNI", "AES-NI is not available on this CPU");
+    return NULL;
+  }
+  uint8_t *key, *packet, *out, *mkl_out;
+  int x;
+  size_t len, out_len, mkl_len;
+  if (!msg_args(env, argv, &key, &x, &packet, &len)) return NULL;
+  if (!get_bytes(env, argv[3], "out", &out, &out_len)) return NULL;
+  if (!get_bytes(env, argv[4], "msgKeyLarge", &mkl_out, &mkl_len)) return NULL;
+  if (out_len != len - 24) {
+    napi_throw_range_error(env, "ERR_MSG_LENGTH", "out must be as long as the encrypted part");
+    return NULL;
+  }
+  if (mkl_len != 32) {
+    napi_throw_range_error(env, "ERR_MSG_LENGTH", "msgKeyLarge must be 32 bytes");
+    return NULL;
+  }
+  if ((out < packet + len && packet < out + out_len) || (out < key + 256 && key < out + out_len)) {
+    napi_throw_range_error(env, "ERR_MSG_OVERLAP", "out must not overlap packet or authKey");
+    return NULL;
+  }
+  uint8_t msg_key[16], mkl[32], aes_key[32], aes_iv[32];
+  memcpy(msg_key, packet + 8, 16);
+  kdf(key, x, msg_key, aes_key, aes_iv);
+  fn(packet + 24, out, out_len, aes_key, aes_iv);
+  OPENSSL_cleanse(aes_key, 32);
+  OPENSSL_cleanse(aes_iv, 32);
+  sha256_2(key + 88 + x, 32, out, out_len, mkl);
+  memcpy(mkl_out, mkl, 32);
+  napi_value result;
+  napi_get_boolean(env, CRYPTO_memcmp(mkl + 8, msg_key, 16) == 0, &result);
+  return result;
+}
+
 static napi_value js_encrypt(napi_env env, napi_callback_info info) {
 #ifdef MTG_X86
   return run(env, info, g_aesni ? ige_encrypt_aesni : NULL);
@@ -226,7 +373,11 @@ NAPI_MODULE_INIT() {
 #ifdef MTG_X86
   g_aesni = cpu_has_aesni();
 #endif
-  napi_value fn_enc, fn_dec, has;
+  napi_value fn_enc, fn_dec, fn_menc, fn_mdec, has;
+  if (napi_create_function(env, "msgEncrypt", NAPI_AUTO_LENGTH, js_msg_encrypt, NULL, &fn_menc) != napi_ok) return NULL;
+  if (napi_create_function(env, "msgDecrypt", NAPI_AUTO_LENGTH, js_msg_decrypt, NULL, &fn_mdec) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "msgEncrypt", fn_menc) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "msgDecrypt", fn_mdec) != napi_ok) return NULL;
   if (napi_create_function(env, "encrypt", NAPI_AUTO_LENGTH, js_encrypt, NULL, &fn_enc) != napi_ok) return NULL;
   if (napi_create_function(env, "decrypt", NAPI_AUTO_LENGTH, js_decrypt, NULL, &fn_dec) != napi_ok) return NULL;
   if (napi_get_boolean(env, g_aesni != 0, &has) != napi_ok) return NULL;

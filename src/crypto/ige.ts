@@ -19,15 +19,28 @@ export type IgeBackend = 'native' | 'portable'
 /** dst may be src itself (in place); both of equal length, a multiple of 16. */
 export type IgeFn = (src: Uint8Array, dst: Uint8Array, key: Uint8Array, iv: Uint8Array) => void
 
+/**
+ * The addon's one-call MTProto 2.0 message crypto (see native/ige.c). x is 0 (client→server) or 8.
+ * msgEncrypt: packet = 24 header bytes + plaintext+padding; writes msg_key into packet[8:24] and
+ * encrypts packet[24:] in place. msgDecrypt: decrypts packet[24:] into out, writes the full
+ * msg_key_large, returns whether msg_key matched (constant time).
+ */
+export interface NativeMessageCore {
+  msgEncrypt(authKey: Uint8Array, x: number, packet: Uint8Array): void
+  msgDecrypt(authKey: Uint8Array, x: number, packet: Uint8Array, out: Uint8Array, msgKeyLarge: Uint8Array): boolean
+}
+
 export interface IgeImpl {
   backend: IgeBackend
   encrypt: IgeFn
   decrypt: IgeFn
+  /** Present with the native backend. */
+  message?: NativeMessageCore
   /** Why the portable backend was chosen (undefined for native). */
   reason?: string
 }
 
-interface NativeAddon {
+interface NativeAddon extends NativeMessageCore {
   aesni: boolean
   encrypt: IgeFn
   decrypt: IgeFn
@@ -47,7 +60,13 @@ function defaultAddonPaths(): string[] {
 function isNativeAddon(m: unknown): m is NativeAddon {
   if (typeof m !== 'object' || m === null) return false
   const r = m as Record<string, unknown>
-  return typeof r.encrypt === 'function' && typeof r.decrypt === 'function' && typeof r.aesni === 'boolean'
+  return (
+    typeof r.encrypt === 'function' &&
+    typeof r.decrypt === 'function' &&
+    typeof r.msgEncrypt === 'function' &&
+    typeof r.msgDecrypt === 'function' &&
+    typeof r.aesni === 'boolean'
+  )
 }
 
 const portable: IgeImpl = { backend: 'portable', encrypt: igeEncryptPortable, decrypt: igeDecryptPortable }
@@ -74,7 +93,12 @@ export function loadIge(opts: { paths?: string[]; forcePortable?: boolean } = {}
       continue
     }
     if (!m.aesni) return { ...portable, reason: `${p} loaded but this CPU has no AES-NI` }
-    return { backend: 'native', encrypt: m.encrypt, decrypt: m.decrypt }
+    return {
+      backend: 'native',
+      encrypt: m.encrypt,
+      decrypt: m.decrypt,
+      message: { msgEncrypt: m.msgEncrypt, msgDecrypt: m.msgDecrypt },
+    }
   }
   return { ...portable, reason: errors.join('; ') }
 }
@@ -84,6 +108,8 @@ const impl = loadIge({ forcePortable: process.env.MTGATE_IGE === 'portable' })
 export const igeBackend: IgeBackend = impl.backend
 /** Why the portable backend is in use, or undefined. */
 export const igeBackendReason: string | undefined = impl.reason
+/** The addon's message crypto when the native backend is in use (used by message.ts). */
+export const nativeMessageCore: NativeMessageCore | undefined = impl.message
 
 if (impl.backend === 'portable') {
   rootLogger.warn(

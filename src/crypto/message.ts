@@ -11,9 +11,10 @@
  * x = 0 for client→server, x = 8 for server→client. Packet = auth_key_id(8) + msg_key(16) + AES-256-IGE
  * of (salt, session_id, msg_id, seq_no, message_data_length, message_data, 12..1024 padding bytes).
  */
+import { randomFillSync } from 'node:crypto'
 import { constantTimeEqual, sha1, sha256 } from './hash.js'
-import { igeDecrypt, igeEncryptInPlace } from './ige.js'
-import { secureRandom, type RandomSource } from './random.js'
+import { igeDecryptInPlace, igeEncryptInPlace, nativeMessageCore } from './ige.js'
+import type { RandomSource } from './random.js'
 
 /** Who sent the message: decides x (0 for 'client', 8 for 'server'). */
 export type Direction = 'client' | 'server'
@@ -123,17 +124,79 @@ export function paddingFor(plaintextLength: number): number {
 }
 
 /**
- * Encrypts one message. `plaintext` is salt(8) + session_id(8) + msg_id(8) + seq_no(4) +
- * message_data_length(4) + message_data, without padding (added here from `random`).
- * `dir` is who sends it ('server' for a gateway). Returns auth_key_id + msg_key + encrypted data.
- * Throws RangeError on a malformed plaintext (a programming error, not peer input).
+ * The per-message work after framing: msg_key, KDF, IGE. Two implementations with identical
+ * results: the native addon's (one call: OpenSSL SHA-256 + AES-NI) and this file's (hash.ts + ige.ts).
  */
-export function encryptMessage(
-  key: AuthKey,
-  plaintext: Uint8Array,
-  dir: Direction,
-  random: RandomSource = secureRandom,
-): Buffer {
+export interface MessageCore {
+  /** packet = 24 header bytes + plaintext+padding: writes msg_key to packet[8:24], encrypts packet[24:] in place. */
+  encrypt(key: AuthKey, dir: Direction, packet: Buffer): void
+  /** Decrypts packet[24:] into out, writes msg_key_large (32 bytes), returns whether msg_key matched. */
+  decrypt(key: AuthKey, dir: Direction, packet: Buffer, out: Buffer, msgKeyLarge: Buffer): boolean
+}
+
+const X: Record<Direction, number> = { client: 0, server: 8 }
+
+export const jsMessageCore: MessageCore = {
+  encrypt(key, dir, packet) {
+    const p = key.parts[dir]
+    const body = packet.subarray(OUTER_HEADER_SIZE)
+    sha256(p.msgKeyPrefix, body).copy(packet, 8, 8, 24)
+    const { key: aesKey, iv: aesIv } = deriveAesKeyIv(p, packet.subarray(8, OUTER_HEADER_SIZE))
+    igeEncryptInPlace(body, aesKey, aesIv)
+  },
+  decrypt(key, dir, packet, out, msgKeyLarge) {
+    const p = key.parts[dir]
+    const msgKey = packet.subarray(8, OUTER_HEADER_SIZE)
+    const { key: aesKey, iv: aesIv } = deriveAesKeyIv(p, msgKey)
+    out.set(packet.subarray(OUTER_HEADER_SIZE))
+    igeDecryptInPlace(out, aesKey, aesIv)
+    sha256(p.msgKeyPrefix, out).copy(msgKeyLarge)
+    return constantTimeEqual(msgKeyLarge.subarray(8, 24), msgKey)
+  },
+}
+
+/** The addon's core, or undefined when the portable IGE backend is in use. */
+export const nativeCore: MessageCore | undefined = ((n) =>
+  n
+    ? {
+        encrypt: (key: AuthKey, dir: Direction, packet: Buffer): void => n.msgEncrypt(key.key, X[dir], packet),
+        decrypt: (key: AuthKey, dir: Direction, packet: Buffer, out: Buffer, mkl: Buffer): boolean =>
+          n.msgDecrypt(key.key, X[dir], packet, out, mkl),
+      }
+    : undefined)(nativeMessageCore)
+
+let core: MessageCore = nativeCore ?? jsMessageCore
+
+/** Which core encryptMessage/decryptMessage use (tests switch it to cross-check). */
+export function setMessageCore(c: MessageCore): MessageCore {
+  const prev = core
+  core = c
+  return prev
+}
+
+// Padding comes from a pool of CSPRNG bytes refilled 4 KB at a time (each byte used once):
+// randomBytes() per message costs more than the rest of a small message's crypto.
+const PAD_POOL_SIZE = 4096
+const padPool = Buffer.allocUnsafe(PAD_POOL_SIZE)
+let padPoolPos = PAD_POOL_SIZE
+
+function fillPadding(dst: Buffer): void {
+  if (padPoolPos + dst.length > PAD_POOL_SIZE) {
+    randomFillSync(padPool)
+    padPoolPos = 0
+  }
+  padPool.copy(dst, 0, padPoolPos, padPoolPos + dst.length)
+  padPool.fill(0, padPoolPos, padPoolPos + dst.length)
+  padPoolPos += dst.length
+}
+
+/**
+ * Encrypts one message. `plaintext` is salt(8) + session_id(8) + msg_id(8) + seq_no(4) +
+ * message_data_length(4) + message_data, without padding (12..27 random bytes are added here, from
+ * `random` if given). `dir` is who sends it ('server' for a gateway). Returns auth_key_id + msg_key +
+ * encrypted data. Throws RangeError on a malformed plaintext (a programming error, not peer input).
+ */
+export function encryptMessage(key: AuthKey, plaintext: Uint8Array, dir: Direction, random?: RandomSource): Buffer {
   if (plaintext.length < INNER_HEADER_SIZE || plaintext.length % 4 !== 0) {
     throw new RangeError(`plaintext must be at least 32 bytes and a multiple of 4, got ${plaintext.length}`)
   }
@@ -142,19 +205,18 @@ export function encryptMessage(
     throw new RangeError(`message_data_length ${dataLength} does not match the ${plaintext.length - 32} data bytes`)
   }
   const pad = paddingFor(plaintext.length)
-  const inner = plaintext.length + pad
-  const out = Buffer.allocUnsafe(OUTER_HEADER_SIZE + inner)
-  const body = out.subarray(OUTER_HEADER_SIZE)
-  body.set(plaintext, 0)
-  const padding = random(pad)
-  if (padding.length !== pad) throw new RangeError('random source returned the wrong number of bytes')
-  body.set(padding, plaintext.length)
-  const p = key.parts[dir]
-  const msgKeyLarge = sha256(p.msgKeyPrefix, body)
+  const out = Buffer.allocUnsafe(OUTER_HEADER_SIZE + plaintext.length + pad)
+  out.set(plaintext, OUTER_HEADER_SIZE)
+  const padding = out.subarray(OUTER_HEADER_SIZE + plaintext.length)
+  if (random) {
+    const r = random(pad)
+    if (r.length !== pad) throw new RangeError('random source returned the wrong number of bytes')
+    padding.set(r)
+  } else {
+    fillPadding(padding)
+  }
   key.idBytes.copy(out, 0)
-  msgKeyLarge.copy(out, 8, 8, 24)
-  const { key: aesKey, iv: aesIv } = deriveAesKeyIv(p, out.subarray(8, 24))
-  igeEncryptInPlace(body, aesKey, aesIv)
+  core.encrypt(key, dir, out)
   return out
 }
 
@@ -183,12 +245,11 @@ export function decryptMessage(key: AuthKey, packet: Uint8Array, dir: Direction)
   if (!key.idBytes.equals(buf.subarray(0, 8))) {
     throw new MessageCryptoError('auth_key_id', 'auth_key_id does not match the key')
   }
-  const msgKey = buf.subarray(8, OUTER_HEADER_SIZE)
-  const p = key.parts[dir]
-  const { key: aesKey, iv: aesIv } = deriveAesKeyIv(p, msgKey)
-  const plain = igeDecrypt(buf.subarray(OUTER_HEADER_SIZE), aesKey, aesIv)
-  const msgKeyLarge = sha256(p.msgKeyPrefix, plain)
-  if (!constantTimeEqual(msgKeyLarge.subarray(8, 24), msgKey)) {
+  // one allocation: 32 bytes of msg_key_large followed by the plaintext
+  const both = Buffer.allocUnsafe(32 + encLength)
+  const msgKeyLarge = both.subarray(0, 32)
+  const plain = both.subarray(32)
+  if (!core.decrypt(key, dir, buf, plain, msgKeyLarge)) {
     throw new MessageCryptoError('msg_key', 'msg_key does not match the decrypted data')
   }
   const dataLength = plain.readInt32LE(28)
