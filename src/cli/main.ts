@@ -1,3 +1,126 @@
 #!/usr/bin/env node
-// Placeholder entry until the serve command exists (issue D).
-console.log('mtgate: the server is not implemented yet; see README.md for what exists.')
+/**
+ * mtgate command line: `serve` (what `npm start` runs), `keygen`, `keys`.
+ * Human-readable output goes to stdout; logs (pino) go to stderr.
+ */
+import { join } from 'node:path'
+import { ConfigError, loadConfig } from '../config/load.js'
+import type { ServerConfig } from '../config/types.js'
+import { fingerprintHex } from '../handshake/rsa-key.js'
+import { createKeyFile, loadKeySet } from '../handshake/rsa-keyset.js'
+import { MtgateServer } from '../server/server.js'
+import { rootLogger } from '../util/log.js'
+import { parseArgs, USAGE, UsageError, type CliArgs } from './args.js'
+
+const out = (line: string): void => {
+  process.stdout.write(line + '\n')
+}
+
+function listKeys(config: ServerConfig): void {
+  const set = loadKeySet(config.dataDir)
+  if (set.size === 0) {
+    out(`no RSA keys in ${join(config.dataDir, 'rsa')} (mtgate keygen or mtgate serve creates one)`)
+    return
+  }
+  for (const k of set.all()) {
+    const fp = fingerprintHex(k.fingerprint)
+    out(`${fp}  ${k.retired ? 'retired' : 'offered'}  ${join(config.dataDir, 'rsa', fp + '.pub')}`)
+  }
+}
+
+async function serve(config: ServerConfig): Promise<void> {
+  const server = await MtgateServer.start(config)
+  out(`mtgate serving (dc ${config.dcId})`)
+  for (const a of server.addresses) {
+    out(a.kind === 'tcp' ? `  tcp  ${a.host}:${a.port}  (abridged, intermediate, padded, full, obfuscated)` : `  ws   ws://${a.host}:${a.port}${config.wsPath}  (subprotocol binary)`)
+  }
+  for (const k of server.rsaKeyInfo()) {
+    out(`  rsa  fingerprint ${k.fingerprint}${k.retired ? ' (retired)' : ''}  public key ${k.publicKeyPath}`)
+  }
+  out(`  ${server.storeDescription}`)
+  out(`  aes-ige backend: ${server.igeBackend}`)
+  out(`  data dir: ${config.dataDir}`)
+  out(`  api_id allowed: ${config.apiIds.length === 0 ? 'any' : config.apiIds.join(', ')}`)
+  out(`  dc_options: ${config.publicAddresses.map((a) => `${a.dcId}@${a.ip}:${a.port}`).join(', ')}`)
+
+  let signals = 0
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++
+    if (signals > 1) {
+      rootLogger.warn({ sig }, 'second signal: exiting without draining')
+      process.exit(130)
+    }
+    out(`${sig}: draining…`)
+    server.stop().then(
+      () => {
+        out('stopped')
+        process.exit(0)
+      },
+      (e: unknown) => {
+        rootLogger.error({ err: e }, 'stop failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let args: CliArgs
+  try {
+    args = parseArgs(argv, process.env)
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`mtgate: ${e.message}\n\n${USAGE}`)
+      return 2
+    }
+    throw e
+  }
+  if (args.command === 'help') {
+    out(USAGE)
+    return 0
+  }
+  let config: ServerConfig
+  try {
+    config = loadConfig({ file: args.config })
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`mtgate: ${e.message}\n`)
+      return 2
+    }
+    throw e
+  }
+  switch (args.command) {
+    case 'keys':
+      listKeys(config)
+      return 0
+    case 'keygen': {
+      const k = createKeyFile(config.dataDir, args.bits)
+      const fp = fingerprintHex(k.fingerprint)
+      out(`created RSA key ${fp}  public key ${join(config.dataDir, 'rsa', fp + '.pub')}`)
+      return 0
+    }
+    case 'serve':
+      await serve(config)
+      return -1 // keeps running
+  }
+}
+
+process.on('uncaughtException', (e) => {
+  rootLogger.fatal({ err: e }, 'uncaught exception')
+})
+process.on('unhandledRejection', (e) => {
+  rootLogger.error({ err: e }, 'unhandled rejection')
+})
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code
+  },
+  (e: unknown) => {
+    rootLogger.fatal({ err: e }, 'mtgate failed to start')
+    process.stderr.write(`mtgate: ${(e as Error).message ?? String(e)}\n`)
+    process.exit(1)
+  },
+)

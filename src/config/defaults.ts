@@ -27,7 +27,7 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  *   chat_size_max: 200
  * limits:
  *   max_connections: 100000
- *   max_frame_bytes: 16777216
+ *   max_frame_bytes: 2097152
  *   auth_key_cache_size: 100000
  *   session_idle_seconds: 900
  *   push_queue_max: 1000
@@ -87,7 +87,7 @@ export const DEFAULT_TELEGRAM_CONFIG: TelegramConfigValues = {
 
 export const DEFAULT_LIMITS: ServerLimits = {
   maxConnections: 100_000,
-  maxFrameBytes: 16 * 1024 * 1024,
+  maxFrameBytes: 2 * 1024 * 1024,
   authKeyCacheSize: 100_000,
   sessionIdleSeconds: 900,
   pushQueueMax: 1000,

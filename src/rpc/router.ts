@@ -41,6 +41,7 @@ export class RpcRouter implements RpcDispatcher {
   private readonly unknown: { code: number; message: string }
   private readonly apiIds: ReadonlySet<number> | undefined
   private readonly log: Logger
+  private running = 0
 
   constructor(opts: RouterOptions = {}) {
     this.unknown = opts.unknownMethodError ?? { code: 400, message: 'INPUT_METHOD_INVALID' }
@@ -63,7 +64,21 @@ export class RpcRouter implements RpcDispatcher {
     this.fallback = fallback
   }
 
+  /** Calls dispatched and not yet answered (drain waits for 0). */
+  get inFlight(): number {
+    return this.running
+  }
+
   async dispatch(call: RpcCall): Promise<RpcOutcome> {
+    this.running++
+    try {
+      return await this.route(call)
+    } finally {
+      this.running--
+    }
+  }
+
+  private async route(call: RpcCall): Promise<RpcOutcome> {
     const { ctx } = call
     if (this.apiIds !== undefined) {
       if (ctx.client === undefined) {

@@ -1,0 +1,292 @@
+/**
+ * The composition root of `mtgate serve`: one process holding the auth-key store, the RSA keys and
+ * handshake, the session layer, RPC routing, the gateway (handshake + encrypted path) and the
+ * TCP / WebSocket listeners. start → serve → stop (drain).
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { igeBackend, igeBackendReason } from '../crypto/ige.js'
+import { secureRandom, type RandomSource } from '../crypto/random.js'
+import type { ServerConfig } from '../config/types.js'
+import { CryptoPool } from '../handshake/crypto-pool.js'
+import { InlineCrypto, type HandshakeCrypto } from '../handshake/crypto-backend.js'
+import { fingerprintHex } from '../handshake/rsa-key.js'
+import { createKeyFile, loadKeySet, type RsaKeySet } from '../handshake/rsa-keyset.js'
+import { HandshakeService } from '../handshake/server.js'
+import { registerBuiltins } from '../rpc/builtins.js'
+import { RpcRouter, type Handler, type MethodName } from '../rpc/router.js'
+import { SessionManager } from '../session/manager.js'
+import { createAuthKeyStore } from '../store/factory.js'
+import type { AuthKeyStore } from '../store/types.js'
+import { encode, type TlObject } from '../tl/index.js'
+import { TcpListener, WsListener, type Connection } from '../transport/index.js'
+import { systemClock, type Clock } from '../util/clock.js'
+import { rootLogger, type Logger } from '../util/log.js'
+import { EncryptedPath } from './encrypted-path.js'
+import { UnencryptedPath } from './unencrypted-path.js'
+
+export interface ServerDeps {
+  clock?: Clock
+  random?: RandomSource
+  log?: Logger
+  /** Use this store instead of building the configured one (tests); not closed by stop(). */
+  store?: AuthKeyStore
+  /** Run handshake crypto inline instead of a worker pool (tests with many servers). */
+  inlineHandshakeCrypto?: boolean
+  /** Gateway id in InboundMessage (default "gw-<pid>"). */
+  gatewayId?: string
+  /** Session-layer tick period (ms); default 1000. */
+  tickIntervalMs?: number
+}
+
+export interface ListenAddress {
+  kind: 'tcp' | 'ws'
+  host: string
+  port: number
+}
+
+export interface RsaKeyInfo {
+  fingerprint: string
+  publicKeyPath: string
+  retired: boolean
+}
+
+/** Where a push goes: every session of an auth key, or of every auth key bound to a user id. */
+export type PushTarget = { authKeyId: bigint } | { userId: bigint }
+
+export class MtgateServer {
+  private stopping: Promise<void> | undefined
+  private readonly conns = new Set<Connection>()
+
+  private constructor(
+    readonly config: ServerConfig,
+    readonly store: AuthKeyStore,
+    private readonly ownsStore: boolean,
+    readonly storeDescription: string,
+    readonly rsaKeys: RsaKeySet,
+    private readonly handshakeCrypto: HandshakeCrypto & { close?: () => unknown },
+    private readonly handshake: HandshakeService,
+    readonly router: RpcRouter,
+    readonly sessions: SessionManager,
+    readonly encrypted: EncryptedPath,
+    private readonly unencrypted: UnencryptedPath,
+    private readonly tcp: TcpListener | undefined,
+    private readonly ws: WsListener | undefined,
+    readonly addresses: ListenAddress[],
+    private readonly log: Logger,
+  ) {}
+
+  /** Builds everything and starts listening. Throws (after cleaning up) if a port cannot be bound. */
+  static async start(config: ServerConfig, deps: ServerDeps = {}): Promise<MtgateServer> {
+    const clock = deps.clock ?? systemClock
+    const random = deps.random ?? secureRandom
+    const log = deps.log ?? rootLogger
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+
+    let rsaKeys = loadKeySet(config.dataDir)
+    if (rsaKeys.offered().length === 0) {
+      const k = createKeyFile(config.dataDir)
+      log.info({ fingerprint: fingerprintHex(k.fingerprint) }, 'generated a new RSA key')
+      rsaKeys = loadKeySet(config.dataDir)
+    }
+
+    let store: AuthKeyStore
+    let storeDescription: string
+    const ownsStore = deps.store === undefined
+    if (deps.store !== undefined) {
+      store = deps.store
+      storeDescription = 'auth keys: provided by the caller'
+    } else {
+      const s = await createAuthKeyStore(
+        {
+          store: config.store.backend,
+          cache: config.store.cache,
+          sqlite: { path: config.store.sqlitePath },
+          mysql: config.store.mysql,
+          redis: config.store.redis,
+          lruSize: config.store.lruSize,
+          cacheTtlSeconds: config.store.cacheTtlSeconds,
+        },
+        log.child({ mod: 'store' }),
+        { clock },
+      )
+      store = s
+      storeDescription = s.describe()
+    }
+
+    const cleanup: (() => unknown)[] = []
+    try {
+      const handshakeCrypto: HandshakeCrypto & { close?: () => unknown } = deps.inlineHandshakeCrypto
+        ? new InlineCrypto(rsaKeys)
+        : new CryptoPool(rsaKeys)
+      cleanup.push(() => handshakeCrypto.close?.())
+      const handshake = new HandshakeService({
+        keys: rsaKeys,
+        crypto: handshakeCrypto,
+        store,
+        dcId: config.dcId,
+        testMode: config.telegram.testMode,
+        clock,
+        random,
+        log: log.child({ mod: 'handshake' }),
+      })
+      cleanup.push(() => handshake.close())
+      void handshake.warmUp()
+
+      const router = registerBuiltins(
+        new RpcRouter({ unknownMethodError: config.unknownMethodError, log }),
+        { dcId: config.dcId, publicAddresses: config.publicAddresses, telegram: config.telegram },
+        clock,
+      )
+      const gatewayId = deps.gatewayId ?? `gw-${process.pid}`
+      const encrypted = new EncryptedPath({
+        gatewayId,
+        clock,
+        log: log.child({ mod: 'gateway' }),
+        cacheSize: config.limits.authKeyCacheSize,
+        random,
+      })
+      const allowed = new Set(config.apiIds)
+      const sessions = new SessionManager({
+        store,
+        link: encrypted,
+        dispatcher: router,
+        clock,
+        random,
+        log: log.child({ layer: 'session' }),
+        allowApiId: allowed.size === 0 ? () => true : (id) => allowed.has(id),
+        idleTimeoutMs: config.limits.sessionIdleSeconds * 1000,
+        tickIntervalMs: deps.tickIntervalMs,
+      })
+      encrypted.attach(sessions)
+      sessions.start()
+      cleanup.push(() => sessions.stop())
+      const unencrypted = new UnencryptedPath({ handshake, clock, log: log.child({ mod: 'gateway' }) })
+
+      const acceptor = {
+        clock,
+        random,
+        log: log.child({ mod: 'transport' }),
+        limits: { maxFrameSize: config.limits.maxFrameBytes },
+      }
+      const addresses: ListenAddress[] = []
+      let tcp: TcpListener | undefined
+      let ws: WsListener | undefined
+      if (config.tcpPorts.length > 0) {
+        tcp = new TcpListener({ ...acceptor, host: config.host, ports: config.tcpPorts, maxConnections: config.limits.maxConnections })
+        cleanup.push(() => tcp?.close())
+        for (const port of await tcp.listen()) addresses.push({ kind: 'tcp', host: config.host, port })
+      }
+      if (config.wsPort !== null) {
+        ws = new WsListener({ ...acceptor, host: config.host, port: config.wsPort, paths: [config.wsPath] })
+        cleanup.push(() => ws?.close())
+        addresses.push({ kind: 'ws', host: config.host, port: await ws.listen() })
+      }
+      const server = new MtgateServer(
+        config,
+        store,
+        ownsStore,
+        storeDescription,
+        rsaKeys,
+        handshakeCrypto,
+        handshake,
+        router,
+        sessions,
+        encrypted,
+        unencrypted,
+        tcp,
+        ws,
+        addresses,
+        log,
+      )
+      tcp?.on('connection', (c) => server.onConnection(c))
+      ws?.on('connection', (c) => server.onConnection(c))
+      return server
+    } catch (e) {
+      for (const f of cleanup.reverse()) {
+        try {
+          await f()
+        } catch {
+          // best effort
+        }
+      }
+      if (ownsStore) await store.close().catch(() => undefined)
+      throw e
+    }
+  }
+
+  /** Registers an RPC handler (see RpcRouter.handle). */
+  handle<M extends MethodName>(method: M, handler: Handler<M>): this {
+    this.router.handle(method, handler)
+    return this
+  }
+
+  /**
+   * Pushes `updates` (an Updates object or its serialised bytes) to every live session of the target;
+   * sessions without a connection queue it (bounded). Returns how many sessions got it.
+   */
+  push(target: PushTarget, updates: TlObject | Buffer): number {
+    const body = Buffer.isBuffer(updates) ? updates : encode(updates)
+    return 'authKeyId' in target ? this.sessions.pushToAuthKey(target.authKeyId, body) : this.sessions.pushToUser(target.userId, body)
+  }
+
+  /** RSA keys in the data dir, for the start-up banner. */
+  rsaKeyInfo(): RsaKeyInfo[] {
+    return this.rsaKeys.all().map((k) => {
+      const fp = fingerprintHex(k.fingerprint)
+      return { fingerprint: fp, publicKeyPath: join(this.config.dataDir, 'rsa', fp + '.pub'), retired: k.retired }
+    })
+  }
+
+  get igeBackend(): string {
+    return igeBackendReason ? `${igeBackend} (${igeBackendReason})` : igeBackend
+  }
+
+  get connectionCount(): number {
+    return this.conns.size
+  }
+
+  private onConnection(conn: Connection): void {
+    if (this.stopping !== undefined) {
+      conn.close('server stopping')
+      return
+    }
+    this.conns.add(conn)
+    conn.on('packet', (payload, quickAck) => {
+      if (payload.length >= 8 && payload.readBigInt64LE(0) === 0n) this.unencrypted.onPacket(conn, payload)
+      else this.encrypted.onPacket(conn, payload, quickAck)
+    })
+    conn.on('close', () => {
+      this.conns.delete(conn)
+      this.unencrypted.connectionClosed(conn)
+      this.encrypted.connectionClosed(conn.id)
+    })
+  }
+
+  /**
+   * Drains and stops: no new connections, give in-flight RPCs up to limits.drainTimeoutMs, then
+   * close every connection, stop the session layer and the handshake workers, close the store.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop()
+    return this.stopping
+  }
+
+  private async doStop(): Promise<void> {
+    const t0 = Date.now()
+    this.log.info({ connections: this.conns.size }, 'stopping: draining')
+    // New connections are refused from here on (onConnection); RPCs already dispatched get up to
+    // drainTimeoutMs to answer, and one more turn of the event loop to be written out.
+    const deadline = Date.now() + this.config.limits.drainTimeoutMs
+    while (this.router.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    if (this.router.inFlight > 0) this.log.warn({ inFlight: this.router.inFlight }, 'drain timeout: closing with RPCs in flight')
+    await new Promise((r) => setImmediate(r))
+    for (const c of [...this.conns]) c.close('server stopping')
+    await Promise.all([this.tcp?.close(), this.ws?.close()]).catch((e) => this.log.warn({ err: e }, 'listener close failed'))
+    this.sessions.stop()
+    this.handshake.close()
+    await this.handshakeCrypto.close?.()
+    if (this.ownsStore) await this.store.close().catch((e) => this.log.warn({ err: e }, 'store close failed'))
+    this.log.info({ ms: Date.now() - t0 }, 'stopped')
+  }
+}

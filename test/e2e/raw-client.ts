@@ -1,0 +1,316 @@
+/**
+ * A minimal MTProto 2.0 client over our own codecs and message crypto, for the benchmark and for
+ * end-to-end checks real clients cannot be steered into. It starts from an auth key that is already
+ * in the server's store (no handshake), follows bad_server_salt / bad_msg_notification 16/17 /
+ * new_session_created like real clients do, and resolves invoke() on rpc_result and ping() on pong.
+ */
+import { connect, type Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { AuthKey, decryptMessage, encryptMessage } from '../../src/crypto/message.js'
+import { createCodec, type Codec } from '../../src/transport/index.js'
+import { codecTag } from '../../src/transport/codec.js'
+import {
+  decode,
+  decodeMsgContainer,
+  decodeRpcResult,
+  encode,
+  ID_MSG_CONTAINER,
+  ID_RPC_RESULT,
+  peekId,
+  unwrapGzip,
+  type TlObject,
+} from '../../src/tl/index.js'
+
+const ID_PONG = 0x347773c5
+const ID_BAD_SERVER_SALT = 0xedab447b
+const ID_BAD_MSG = 0xa7eff811
+const ID_NEW_SESSION = 0x9ec20908
+const ID_MSGS_ACK = 0x62d6b459
+
+export interface RawClientOptions {
+  host: string
+  port: number
+  key: AuthKey
+  salt?: bigint
+  sessionId?: bigint
+  codec?: 'intermediate' | 'abridged' | 'padded'
+  /** Seconds added to the local clock when making msg_ids (a skewed client). */
+  clockSkewSec?: number
+  /** Send msgs_ack for the server's content messages (default true). */
+  ack?: boolean
+  /** Request a quick ack on every packet. */
+  quickAck?: boolean
+}
+
+export interface RpcErrorResult {
+  _: 'rpc_error'
+  error_code: number
+  error_message: string
+}
+
+interface Pending {
+  body: Buffer
+  contentRelated: boolean
+  resolve: (v: TlObject | Buffer) => void
+  reject: (e: Error) => void
+}
+
+/** What the client has seen, for assertions. */
+export interface RawClientLog {
+  badServerSalt: number
+  badMsg: number[]
+  newSessions: number
+  quickAcks: number[]
+  acksReceived: number
+  transportErrors: number[]
+  /** Boxed bodies that were neither answers nor service messages (pushes, e.g. updates). */
+  pushes: Buffer[]
+}
+
+export class RawClient {
+  readonly key: AuthKey
+  salt: bigint
+  readonly sessionId: bigint
+  private readonly codec: Codec
+  private socket!: Socket
+  private lastMsgId = 0n
+  private contentCount = 0
+  private timeOffsetSec: number
+  private readonly pending = new Map<bigint, Pending>()
+  private readonly pings = new Map<bigint, Pending>()
+  private readonly toAck: bigint[] = []
+  /** container msg_id → the msg_id of the query inside it */
+  private readonly containers = new Map<bigint, bigint>()
+  private closedErr: Error | undefined
+  readonly log: RawClientLog = { badServerSalt: 0, badMsg: [], newSessions: 0, quickAcks: [], acksReceived: 0, transportErrors: [], pushes: [] }
+  onPush: ((body: Buffer) => void) | undefined
+
+  private constructor(private readonly opts: RawClientOptions) {
+    this.key = opts.key
+    this.salt = opts.salt ?? 0n
+    this.sessionId = opts.sessionId ?? randomBytes(8).readBigInt64LE(0)
+    this.timeOffsetSec = opts.clockSkewSec ?? 0
+    this.codec = createCodec(opts.codec ?? 'intermediate', { side: 'client', maxFrameSize: 16 * 1024 * 1024 })
+  }
+
+  static async connect(opts: RawClientOptions): Promise<RawClient> {
+    const c = new RawClient(opts)
+    await c.open()
+    return c
+  }
+
+  private open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const s = connect({ host: this.opts.host, port: this.opts.port, noDelay: true })
+      this.socket = s
+      s.once('connect', () => {
+        s.write(codecTag(this.codec.name))
+        resolve()
+      })
+      s.once('error', reject)
+      s.on('error', (e) => this.fail(e))
+      s.on('close', () => this.fail(new Error('connection closed')))
+      s.on('data', (chunk) => this.onData(chunk))
+    })
+  }
+
+  /** Closes the socket; pending calls reject. */
+  close(): void {
+    this.socket.destroy()
+    this.fail(new Error('closed by client'))
+  }
+
+  get isClosed(): boolean {
+    return this.closedErr !== undefined
+  }
+
+  /** Sends a query and resolves with its result (rpc_error objects resolve too). */
+  invoke(query: TlObject | Buffer): Promise<TlObject | Buffer> {
+    const body = Buffer.isBuffer(query) ? query : encode(query)
+    return new Promise((resolve, reject) => {
+      if (this.closedErr) return reject(this.closedErr)
+      const p: Pending = { body, contentRelated: true, resolve, reject }
+      const msgId = this.sendMessage(body, true)
+      this.pending.set(msgId, p)
+    })
+  }
+
+  /** ping → pong round trip; resolves with the pong's msg_id field. */
+  ping(): Promise<TlObject | Buffer> {
+    const pingId = randomBytes(8).readBigInt64LE(0)
+    const body = encode({ _: 'ping', ping_id: pingId })
+    return new Promise((resolve, reject) => {
+      if (this.closedErr) return reject(this.closedErr)
+      const p: Pending = { body, contentRelated: true, resolve, reject }
+      const msgId = this.sendMessage(body, true)
+      this.pings.set(msgId, p)
+    })
+  }
+
+  /** Sends any message as is; returns its msg_id. */
+  sendMessage(body: Buffer, contentRelated: boolean): bigint {
+    const msgId = this.nextMsgId()
+    const seqNo = contentRelated ? this.contentCount++ * 2 + 1 : this.contentCount * 2
+    let payload = body
+    let outerId = msgId
+    let outerSeq = seqNo
+    if (this.toAck.length > 0 && (this.opts.ack ?? true)) {
+      // acks travel with the next message, in one container
+      const ack = encode({ _: 'msgs_ack', msg_ids: this.toAck.splice(0) })
+      const ackId = this.nextMsgId()
+      outerId = this.nextMsgId()
+      outerSeq = this.contentCount * 2
+      const w = Buffer.alloc(8 + 16 + ack.length + 16 + body.length)
+      w.writeUInt32LE(ID_MSG_CONTAINER, 0)
+      w.writeInt32LE(2, 4)
+      let o = 8
+      w.writeBigInt64LE(ackId, o)
+      w.writeInt32LE(this.contentCount * 2, o + 8)
+      w.writeInt32LE(ack.length, o + 12)
+      ack.copy(w, o + 16)
+      o += 16 + ack.length
+      w.writeBigInt64LE(msgId, o)
+      w.writeInt32LE(seqNo, o + 8)
+      w.writeInt32LE(body.length, o + 12)
+      body.copy(w, o + 16)
+      payload = w
+      this.containers.set(outerId, msgId)
+      if (this.containers.size > 1000) this.containers.delete(this.containers.keys().next().value as bigint)
+    }
+    this.writeEncrypted(outerId, outerSeq, payload)
+    return msgId
+  }
+
+  private writeEncrypted(msgId: bigint, seqNo: number, body: Buffer): void {
+    const plain = Buffer.alloc(32 + body.length)
+    plain.writeBigInt64LE(this.salt, 0)
+    plain.writeBigInt64LE(this.sessionId, 8)
+    plain.writeBigInt64LE(msgId, 16)
+    plain.writeInt32LE(seqNo, 24)
+    plain.writeInt32LE(body.length, 28)
+    body.copy(plain, 32)
+    const packet = encryptMessage(this.key, plain, 'client')
+    this.socket.write(this.codec.encodePacket(packet, this.opts.quickAck ?? false))
+  }
+
+  private nextMsgId(): bigint {
+    const nowMs = Date.now() + this.timeOffsetSec * 1000
+    let id = (BigInt(Math.floor(nowMs / 1000)) << 32n) | (BigInt((nowMs % 1000) * 4294967) & 0xfffffffcn)
+    id &= ~3n
+    if (id <= this.lastMsgId) id = this.lastMsgId + 4n
+    this.lastMsgId = id
+    return id
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames
+    try {
+      frames = this.codec.push(chunk)
+    } catch (e) {
+      this.fail(e as Error)
+      this.socket.destroy()
+      return
+    }
+    for (const f of frames) {
+      if (f.type === 'quickAck') {
+        this.log.quickAcks.push(f.token)
+        continue
+      }
+      if (f.payload.length === 4) {
+        this.log.transportErrors.push(f.payload.readInt32LE(0))
+        continue
+      }
+      const { plaintext } = decryptMessage(this.key, f.payload, 'server')
+      const msgId = plaintext.readBigInt64LE(16)
+      const seqNo = plaintext.readInt32LE(24)
+      this.onMessage(msgId, seqNo, plaintext.subarray(32))
+    }
+  }
+
+  private onMessage(msgId: bigint, seqNo: number, body: Buffer): void {
+    if ((seqNo & 1) === 1) this.toAck.push(msgId)
+    const id = peekId(body)
+    switch (id) {
+      case ID_MSG_CONTAINER:
+        for (const m of decodeMsgContainer(body)) this.onMessage(m.msg_id, m.seqno, m.body)
+        return
+      case ID_RPC_RESULT: {
+        const r = decodeRpcResult(body, { raw: true })
+        const p = this.pending.get(r.req_msg_id)
+        if (p === undefined) return
+        this.pending.delete(r.req_msg_id)
+        const inner = unwrapGzip(r.result as Buffer)
+        let out: TlObject | Buffer
+        try {
+          out = decode(inner)
+        } catch {
+          out = inner
+        }
+        p.resolve(out)
+        return
+      }
+      case ID_PONG: {
+        const reqId = body.readBigInt64LE(4)
+        const p = this.pings.get(reqId)
+        if (p === undefined) return
+        this.pings.delete(reqId)
+        p.resolve(decode(body))
+        return
+      }
+      case ID_BAD_SERVER_SALT: {
+        this.log.badServerSalt++
+        this.salt = body.readBigInt64LE(20)
+        this.resend(body.readBigInt64LE(4))
+        return
+      }
+      case ID_BAD_MSG: {
+        const code = body.readInt32LE(16)
+        this.log.badMsg.push(code)
+        if (code === 16 || code === 17) {
+          // the server's msg_id carries its time: correct our offset, as clients do
+          const serverSec = Number(msgId >> 32n)
+          this.timeOffsetSec = serverSec - Date.now() / 1000
+          this.lastMsgId = 0n
+        }
+        if (code === 16 || code === 17 || code === 32 || code === 33) this.resend(body.readBigInt64LE(4))
+        return
+      }
+      case ID_NEW_SESSION:
+        this.log.newSessions++
+        this.salt = body.readBigInt64LE(20)
+        return
+      case ID_MSGS_ACK:
+        this.log.acksReceived++
+        return
+      default:
+        this.log.pushes.push(body)
+        this.onPush?.(body)
+    }
+  }
+
+  private resend(badMsgId: bigint): void {
+    const id = this.containers.get(badMsgId) ?? badMsgId
+    this.containers.delete(badMsgId)
+    for (const map of [this.pending, this.pings]) {
+      const p = map.get(id)
+      if (p !== undefined) {
+        map.delete(id)
+        map.set(this.sendMessage(p.body, p.contentRelated), p)
+        return
+      }
+    }
+  }
+
+  private fail(e: Error): void {
+    if (this.closedErr) return
+    this.closedErr = e
+    for (const map of [this.pending, this.pings]) {
+      for (const p of map.values()) p.reject(e)
+      map.clear()
+    }
+  }
+}
+
+export function isRpcError(v: TlObject | Buffer): v is TlObject & RpcErrorResult {
+  return !Buffer.isBuffer(v) && v._ === 'rpc_error'
+}
