@@ -27,7 +27,10 @@ function isUnixSeconds(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= UINT32_MAX
 }
 
-/** Throws StoreError('invalid') unless the record is storable (and its id matches its key). */
+/**
+ * Throws StoreError('invalid') unless the record is storable. The id is not re-derived from the key:
+ * the handshake computes it (authKeyIdOf), and the store must be able to see a colliding id.
+ */
 export function validateRecord(r: AuthKeyRecord): void {
   if (!isInt64(r.id)) throw new StoreError('invalid', 'auth key id is not an int64')
   if (!Buffer.isBuffer(r.key) || r.key.length !== AUTH_KEY_BYTES)
@@ -39,7 +42,6 @@ export function validateRecord(r: AuthKeyRecord): void {
   } else if (!isUnixSeconds(r.expiresAt)) {
     throw new StoreError('invalid', 'a temporary key needs expiresAt (unix seconds)')
   }
-  if (authKeyIdOf(r.key) !== r.id) throw new StoreError('invalid', 'auth key id does not match the key')
 }
 
 export function validateBinding(b: AuthKeyBinding): void {

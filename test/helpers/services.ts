@@ -378,3 +378,15 @@ export async function startEtcd(): Promise<EtcdInstance> {
   }
   return e
 }
+
+/**
+ * For describe()/it() options: the reason to skip a suite needing `names` on a machine without them,
+ * or undefined. Under CI=true never skips (the suite then fails with the missing binary's name).
+ */
+export function skipWithout(...names: ServiceName[]): string | undefined {
+  const reasons = names.map(serviceMissing).filter((r): r is string => r !== undefined)
+  if (reasons.length === 0 || process.env.CI === 'true') return undefined
+  const reason = reasons.join('; ')
+  process.stderr.write(`skipping: ${reason}\n`)
+  return reason
+}
