@@ -1,0 +1,110 @@
+/**
+ * The per-connection pipeline in front of the session layer. For every packet of a transport
+ * Connection: auth_key_id = 0 → unencrypted-message checks → the handshake; otherwise → the
+ * injected `onEncrypted` handler (the encrypted path, issue D).
+ */
+import type { Connection } from '../transport/connection.js'
+import type { Clock } from '../util/clock.js'
+import { systemClock } from '../util/clock.js'
+import { rootLogger, type Logger } from '../util/log.js'
+import { decodeRequest } from '../handshake/messages.js'
+import type { ConnectionHandshakes, CreatedKey, HandshakeService } from '../handshake/server.js'
+import { buildUnencrypted, parseUnencrypted, ServerMsgIds } from './unencrypted.js'
+
+/** What the gateway needs from a transport connection (the transport's Connection satisfies it). */
+export type GatewayConnection = Pick<Connection, 'id' | 'remoteAddress' | 'send' | 'close' | 'closed' | 'on'> & {
+  readonly info: { readonly remoteIp: string }
+}
+
+export interface EncryptedPacket {
+  authKeyId: bigint
+  payload: Buffer
+  quickAck: boolean
+}
+
+export interface GatewayOptions {
+  handshake: HandshakeService
+  /** The encrypted path (auth_key_id ≠ 0). */
+  onEncrypted: (conn: GatewayConnection, packet: EncryptedPacket) => void | Promise<void>
+  /** Called after dh_gen_ok (e.g. to warm a key cache). */
+  onKeyCreated?: (conn: GatewayConnection, created: CreatedKey) => void
+  /** Called when a connection ends (e.g. SessionService.closeConnection). */
+  onClose?: (conn: GatewayConnection, reason: string) => void
+  clock?: Clock
+  log?: Logger
+  /** Largest unencrypted message body (default 1024 bytes). */
+  maxUnencryptedBody?: number
+}
+
+interface ConnState {
+  hs: ConnectionHandshakes
+  lastMsgId: bigint
+  msgIds: ServerMsgIds
+}
+
+export class Gateway {
+  private readonly conns = new Map<GatewayConnection, ConnState>()
+  private readonly clock: Clock
+  private readonly log: Logger
+  private readonly maxBody: number
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.clock = opts.clock ?? systemClock
+    this.log = opts.log ?? rootLogger.child({ mod: 'gateway' })
+    this.maxBody = opts.maxUnencryptedBody ?? 1024
+  }
+
+  /** Subscribes to a listener's 'connection' events. */
+  attach(listener: { on(event: 'connection', cb: (c: Connection) => void): unknown }): void {
+    listener.on('connection', (c) => this.accept(c))
+  }
+
+  get connectionCount(): number {
+    return this.conns.size
+  }
+
+  accept(conn: GatewayConnection): void {
+    const state: ConnState = { hs: this.opts.handshake.connection(conn.info.remoteIp), lastMsgId: 0n, msgIds: new ServerMsgIds(this.clock) }
+    this.conns.set(conn, state)
+    conn.on('packet', (payload: Buffer, quickAck: boolean) => {
+      this.onPacket(conn, state, payload, quickAck).catch((err: unknown) => {
+        this.log.error({ conn: conn.id, err: (err as Error).message }, 'packet handler failed')
+        conn.close('internal_error', -404)
+      })
+    })
+    conn.on('close', (reason: string) => {
+      state.hs.close()
+      this.conns.delete(conn)
+      this.opts.onClose?.(conn, reason)
+    })
+  }
+
+  private reject(conn: GatewayConnection, reason: string, code = -404): void {
+    this.log.info({ conn: conn.id, remote: conn.remoteAddress, reason, code }, 'unencrypted message rejected')
+    conn.close(reason, code)
+  }
+
+  private async onPacket(conn: GatewayConnection, state: ConnState, payload: Buffer, quickAck: boolean): Promise<void> {
+    if (payload.length < 8) return this.reject(conn, 'packet_too_short')
+    const authKeyId = payload.readBigInt64LE(0)
+    if (authKeyId !== 0n) {
+      await this.opts.onEncrypted(conn, { authKeyId, payload, quickAck })
+      return
+    }
+    const msg = parseUnencrypted(payload, state.lastMsgId, { maxBody: this.maxBody })
+    if (typeof msg === 'string') return this.reject(conn, msg)
+    state.lastMsgId = msg.msgId
+    let req
+    try {
+      req = decodeRequest(msg.body)
+    } catch {
+      return this.reject(conn, 'body_not_tl')
+    }
+    if (!req) return this.reject(conn, 'not_a_handshake_method')
+    const step = await state.hs.handle(req, msg.body)
+    if (conn.closed) return
+    if (step.kind === 'error') return this.reject(conn, step.reason, step.code)
+    conn.send(buildUnencrypted(state.msgIds.next(), step.body))
+    if (step.created) this.opts.onKeyCreated?.(conn, step.created)
+  }
+}

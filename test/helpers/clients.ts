@@ -1,0 +1,206 @@
+/**
+ * Test harness shared by the handshake, session (D) and store (E) tests: our server (TCP listener
+ * + Gateway + HandshakeService) started in-process on 127.x.y.z, and helpers that drive the real
+ * client libraries from npm (GramJS `telegram`, mtcute `@mtcute/node`) against it, unmodified
+ * apart from the address and our RSA public key.
+ */
+import { createRequire } from 'node:module'
+import { MemoryAuthKeyStore } from '../../src/store/memory.js'
+import type { AuthKeyStore } from '../../src/store/types.js'
+import { TcpListener } from '../../src/transport/tcp-listener.js'
+import { Gateway, type EncryptedPacket, type GatewayConnection, type GatewayOptions } from '../../src/gateway/gateway.js'
+import { HandshakeService, type HandshakeServiceOptions } from '../../src/handshake/server.js'
+import { RsaPrivateKey } from '../../src/handshake/rsa-key.js'
+import { RsaKeySet } from '../../src/handshake/rsa-keyset.js'
+import { InlineCrypto, type HandshakeCrypto } from '../../src/handshake/crypto-backend.js'
+import { CryptoPool } from '../../src/handshake/crypto-pool.js'
+import { authKeyId } from '../../src/handshake/kdf.js'
+
+const require = createRequire(import.meta.url)
+
+let sharedKey: RsaPrivateKey | undefined
+/** One 2048-bit test key per process (generation costs up to a second on a busy machine). */
+export function testRsaKey(): RsaPrivateKey {
+  sharedKey ??= RsaPrivateKey.generate()
+  return sharedKey
+}
+
+export interface TestServerOptions {
+  host?: string
+  port?: number
+  dcId?: number
+  store?: AuthKeyStore
+  /** 'pool' runs the handshake crypto on worker threads (default 'inline'). */
+  crypto?: 'inline' | 'pool'
+  handshake?: Partial<HandshakeServiceOptions>
+  /** Replaces the default encrypted-path handler (records the auth_key_id, closes unknown keys with -404). */
+  onEncrypted?: GatewayOptions['onEncrypted']
+}
+
+export interface TestServer {
+  host: string
+  port: number
+  dcId: number
+  key: RsaPrivateKey
+  store: AuthKeyStore
+  service: HandshakeService
+  gateway: Gateway
+  listener: TcpListener
+  /** auth_key_ids seen on encrypted packets, in order. */
+  encrypted: bigint[]
+  /** Resolves with the first encrypted auth_key_id matching `pred` (rejects after timeoutMs). */
+  waitEncrypted(pred?: (id: bigint) => boolean, timeoutMs?: number): Promise<bigint>
+  close(): Promise<void>
+}
+
+export async function startTestServer(o: TestServerOptions = {}): Promise<TestServer> {
+  const host = o.host ?? '127.0.0.1'
+  const dcId = o.dcId ?? 2
+  const key = testRsaKey()
+  const keys = new RsaKeySet([key])
+  const store = o.store ?? new MemoryAuthKeyStore()
+  const crypto: HandshakeCrypto = o.crypto === 'pool' ? new CryptoPool(keys, 2) : new InlineCrypto(keys)
+  const service = new HandshakeService({ keys, crypto, store, dcId, ...o.handshake })
+  const encrypted: bigint[] = []
+  const waiters: Array<{ pred: (id: bigint) => boolean; resolve: (id: bigint) => void }> = []
+  const record = async (conn: GatewayConnection, p: EncryptedPacket): Promise<void> => {
+    encrypted.push(p.authKeyId)
+    for (const w of [...waiters]) {
+      if (w.pred(p.authKeyId)) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve(p.authKeyId)
+      }
+    }
+    if (!(await store.get(p.authKeyId))) conn.close('unknown_auth_key', -404)
+  }
+  const gateway = new Gateway({ handshake: service, onEncrypted: o.onEncrypted ?? record })
+  const listener = new TcpListener({ host, ports: [o.port ?? 0] })
+  gateway.attach(listener)
+  const [port] = (await listener.listen()) as [number]
+  return {
+    host,
+    port,
+    dcId,
+    key,
+    store,
+    service,
+    gateway,
+    listener,
+    encrypted,
+    waitEncrypted(pred = () => true, timeoutMs = 30_000) {
+      const seen = encrypted.find(pred)
+      if (seen !== undefined) return Promise.resolve(seen)
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('no encrypted packet in time')), timeoutMs)
+        waiters.push({ pred, resolve: (id) => (clearTimeout(t), resolve(id)) })
+      })
+    },
+    async close() {
+      await listener.close()
+      service.close()
+      await crypto.close()
+    },
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GramJS
+// ---------------------------------------------------------------------------------------------
+
+export type GramTransport = 'full' | 'abridged' | 'obfuscated'
+
+/** Registers our public key in GramJS's key table (`_serverKeys` of telegram/crypto/RSA). */
+export function addKeyToGramJs(key: RsaPrivateKey): void {
+  const rsa = require('telegram/crypto/RSA.js') as { _serverKeys: Map<string, { n: unknown; e: number }> }
+  const bigInt = require('big-integer') as (s: string) => unknown
+  rsa._serverKeys.set(key.fingerprint.toString(), { n: bigInt(key.publicKey.modulus.toString()), e: 65537 })
+}
+
+/**
+ * Runs GramJS's own handshake (telegram/network/Authenticator doAuthentication over its
+ * MTProtoPlainSender and its Connection class) against the server; returns GramJS's auth key.
+ */
+export async function gramjsHandshake(server: TestServer, transport: GramTransport): Promise<{ authKey: Buffer; authKeyId: bigint }> {
+  addKeyToGramJs(server.key)
+  const net = require('telegram/network/index.js') as Record<string, new (o: Record<string, unknown>) => { connect(): Promise<void>; disconnect(): Promise<void> }>
+  const ext = require('telegram/extensions/index.js') as { Logger: new (level: string) => unknown; PromisedNetSockets: unknown }
+  const { MTProtoPlainSender } = require('telegram/network/MTProtoPlainSender.js') as { MTProtoPlainSender: new (c: unknown, l: unknown) => unknown }
+  const { doAuthentication } = require('telegram/network/Authenticator.js') as {
+    doAuthentication: (s: unknown, log: unknown) => Promise<{ authKey: { getKey(): Buffer | undefined } }>
+  }
+  const Cls = { full: net.ConnectionTCPFull, abridged: net.ConnectionTCPAbridged, obfuscated: net.ConnectionTCPObfuscated }[transport]!
+  const loggers = new ext.Logger('none')
+  const conn = new Cls({ ip: server.host, port: server.port, dcId: server.dcId, loggers, proxy: undefined, socket: ext.PromisedNetSockets, testServers: false })
+  await conn.connect()
+  try {
+    const sender = new MTProtoPlainSender(conn, loggers)
+    const { authKey } = await doAuthentication(sender, loggers)
+    const key = authKey.getKey()
+    if (!key) throw new Error('GramJS returned no key')
+    return { authKey: key, authKeyId: authKeyId(key) }
+  } finally {
+    await conn.disconnect()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// mtcute
+// ---------------------------------------------------------------------------------------------
+
+export interface MtcuteOptions {
+  /** obfuscated2 over intermediate instead of plain intermediate. */
+  obfuscated?: boolean
+  /** mtcute's PFS: a temp key (p_q_inner_data_temp_dc) bound to the permanent one. */
+  pfs?: boolean
+  /** Register our key as "old" so mtcute uses the legacy SHA-1 RSA form. */
+  legacyRsa?: boolean
+}
+
+export interface MtcuteHandle {
+  /** Sends help.getConfig (not awaited: the test server may not answer) to trigger the handshake. */
+  poke(): void
+  close(): Promise<void>
+}
+
+/** Starts an mtcute TelegramClient (memory storage) pointed at the server. */
+export async function startMtcute(server: TestServer, o: MtcuteOptions = {}): Promise<MtcuteHandle> {
+  const node = (await import('@mtcute/node')) as unknown as Record<string, unknown>
+  const core = (await import('@mtcute/core')) as unknown as Record<string, unknown>
+  const utils = (await import('@mtcute/core/utils.js')) as unknown as { addPublicKey: (c: unknown, pem: string, old?: boolean) => void }
+  const TcpTransport = node.TcpTransport as new () => { connect(dc: unknown): Promise<unknown>; packetCodec(): unknown }
+  const ObfuscatedPacketCodec = core.ObfuscatedPacketCodec as new (inner: unknown) => unknown
+  const IntermediatePacketCodec = core.IntermediatePacketCodec as new () => unknown
+  const MemoryStorage = core.MemoryStorage as new () => unknown
+  const TelegramClient = node.TelegramClient as new (o: Record<string, unknown>) => {
+    _client?: { crypto: unknown }
+    call(req: unknown): Promise<unknown>
+    destroy?(): Promise<void>
+    close?(): Promise<void>
+  }
+  const tcp = new TcpTransport()
+  const transport = o.obfuscated
+    ? { connect: (dc: unknown) => tcp.connect(dc), packetCodec: () => new ObfuscatedPacketCodec(new IntermediatePacketCodec()) }
+    : tcp
+  const dc = { id: server.dcId, ipAddress: server.host, port: server.port }
+  const tg = new TelegramClient({
+    apiId: 1,
+    apiHash: '00000000000000000000000000000000',
+    storage: new MemoryStorage(),
+    defaultDcs: { main: dc, media: dc },
+    transport,
+    logLevel: 0,
+    disableUpdates: true,
+    network: { usePfs: o.pfs ?? false },
+  })
+  const crypto = (tg as unknown as { _client: { crypto: unknown } })._client.crypto
+  utils.addPublicKey(crypto, server.key.publicKey.toPem(), o.legacyRsa ?? false)
+  return {
+    poke() {
+      tg.call({ _: 'help.getConfig' }).catch(() => undefined)
+    },
+    async close() {
+      if (tg.destroy) await tg.destroy()
+      else if (tg.close) await tg.close()
+    },
+  }
+}
