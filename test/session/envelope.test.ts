@@ -1,0 +1,60 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import {
+  buildContainer,
+  buildRpcResult,
+  ContainerError,
+  ID_GZIP_PACKED,
+  maybeGzip,
+  parseContainer,
+  unpackGzip,
+} from '../../src/session/envelope.js'
+import { decode, encode } from '../../src/tl/index.js'
+
+test('container round trip (also through the TL decoder of each body)', () => {
+  const msgs = [
+    { msgId: 100n, seqNo: 1, body: encode({ _: 'ping', ping_id: 5n }) },
+    { msgId: 104n, seqNo: 2, body: encode({ _: 'msgs_ack', msg_ids: [1n, 2n] }) },
+  ]
+  const c = buildContainer(msgs)
+  const back = parseContainer(c, 200n)
+  assert.deepEqual(back, msgs)
+  assert.deepEqual(decode(back[1]!.body), { _: 'msgs_ack', msg_ids: [1n, 2n] })
+})
+
+test('invalid containers are rejected with a reason', () => {
+  const ok = buildContainer([{ msgId: 100n, seqNo: 1, body: encode({ _: 'ping', ping_id: 5n }) }])
+  assert.throws(() => parseContainer(ok, 100n), ContainerError, 'inner id must be below the container id')
+  assert.throws(() => parseContainer(ok.subarray(0, ok.length - 4), 200n), ContainerError)
+  assert.throws(() => parseContainer(Buffer.concat([ok, Buffer.alloc(4)]), 200n), ContainerError)
+  const nested = buildContainer([{ msgId: 100n, seqNo: 0, body: ok }])
+  assert.throws(() => parseContainer(nested, 200n), /nested/)
+  const badLen = Buffer.from(ok)
+  badLen.writeInt32LE(6, 8 + 12)
+  assert.throws(() => parseContainer(badLen, 200n), ContainerError)
+  const many = Buffer.alloc(8)
+  many.writeUInt32LE(0x73f1f8dc, 0)
+  many.writeInt32LE(1025, 4)
+  assert.throws(() => parseContainer(many, 200n), /1025/)
+})
+
+test('rpc_result framing', () => {
+  const r = buildRpcResult(77n, encode({ _: 'boolTrue' }))
+  assert.equal(r.readUInt32LE(0), 0xf35c6d01)
+  assert.equal(r.readBigInt64LE(4), 77n)
+  assert.deepEqual(decode(r.subarray(12)), { _: 'boolTrue' })
+})
+
+test('gzip out only when large and smaller; gzip in is bounded', () => {
+  const small = encode({ _: 'boolTrue' })
+  assert.equal(maybeGzip(small), small)
+  const big = Buffer.alloc(8192, 7)
+  const packed = maybeGzip(big)
+  assert.equal(packed.readUInt32LE(0), ID_GZIP_PACKED)
+  assert.ok(packed.length < big.length)
+  assert.deepEqual(unpackGzip(packed), big)
+  const noise = randomBytes(8192)
+  assert.equal(maybeGzip(noise), noise, 'incompressible data is sent as is')
+  assert.throws(() => unpackGzip(packed, 1000), /large/)
+})
