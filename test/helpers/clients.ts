@@ -5,6 +5,11 @@
  * apart from the address and our RSA public key.
  */
 import { createRequire } from 'node:module'
+import { connect as netConnect, type Socket } from 'node:net'
+import { createCodec } from '../../src/transport/create-codec.js'
+import type { Codec } from '../../src/transport/codec.js'
+import { codecTag } from '../../src/transport/codec.js'
+import type { PlainRpc } from '../../src/handshake/client.js'
 import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import type { AuthKeyStore } from '../../src/store/types.js'
 import { TcpListener } from '../../src/transport/tcp-listener.js'
@@ -202,5 +207,102 @@ export async function startMtcute(server: TestServer, o: MtcuteOptions = {}): Pr
       if (tg.destroy) await tg.destroy()
       else if (tg.close) await tg.close()
     },
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our own plain client on the project's codecs (negative tests, bench load generator)
+// ---------------------------------------------------------------------------------------------
+
+export class TransportErrorPacket extends Error {
+  constructor(readonly code: number) {
+    super(`transport error ${code}`)
+  }
+}
+
+/**
+ * A TCP client speaking unencrypted MTProto messages through our transport codecs (client side).
+ * `call` wraps a body in an unencrypted message (client msg_id ≡ 0 mod 4) and resolves with the
+ * answer body; a 4-byte packet is a transport error (rejects with TransportErrorPacket).
+ */
+export class PlainTcpClient implements PlainRpc {
+  private readonly queue: Buffer[] = []
+  private readonly waiting: Array<{ resolve: (b: Buffer) => void; reject: (e: Error) => void }> = []
+  private ended: Error | undefined
+  private lastMsgId = 0n
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly codec: Codec,
+  ) {
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        for (const f of this.codec.push(chunk)) if (f.type === 'packet') this.deliver(f.payload)
+      } catch (err) {
+        this.fail(err as Error)
+      }
+    })
+    socket.on('close', () => this.fail(new Error('connection closed')))
+    socket.on('error', (err) => this.fail(err))
+  }
+
+  static connect(host: string, port: number, codecName: 'intermediate' | 'abridged' | 'padded' = 'intermediate'): Promise<PlainTcpClient> {
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host, port }, () => {
+        socket.setNoDelay(true)
+        socket.off('error', reject)
+        socket.write(codecTag(codecName))
+        resolve(new PlainTcpClient(socket, createCodec(codecName, { side: 'client', maxFrameSize: 1 << 20 })))
+      })
+      socket.once('error', reject)
+    })
+  }
+
+  nextMsgId(): bigint {
+    let id = (BigInt(Math.floor(Date.now() / 1000)) << 32n) | (BigInt(Math.floor(Math.random() * 2 ** 30)) << 2n)
+    if (id <= this.lastMsgId) id = this.lastMsgId + 4n
+    this.lastMsgId = id
+    return id
+  }
+
+  /** Sends one payload as it is (already an MTProto message). */
+  sendRaw(payload: Uint8Array): void {
+    this.socket.write(this.codec.encodePacket(payload))
+  }
+
+  /** The next packet from the server (raw payload). */
+  nextPacket(): Promise<Buffer> {
+    const p = this.queue.shift()
+    if (p) return Promise.resolve(p)
+    if (this.ended) return Promise.reject(this.ended)
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }))
+  }
+
+  async call(body: Buffer): Promise<Buffer> {
+    const msg = Buffer.alloc(20 + body.length)
+    msg.writeBigInt64LE(this.nextMsgId(), 8)
+    msg.writeUInt32LE(body.length, 16)
+    body.copy(msg, 20)
+    this.sendRaw(msg)
+    const ans = await this.nextPacket()
+    if (ans.length === 4) throw new TransportErrorPacket(ans.readInt32LE(0))
+    if (ans.length < 20 || ans.readBigInt64LE(0) !== 0n) throw new Error('not an unencrypted answer')
+    const len = ans.readUInt32LE(16)
+    return ans.subarray(20, 20 + len)
+  }
+
+  close(): void {
+    this.socket.destroy()
+  }
+
+  private deliver(p: Buffer): void {
+    const w = this.waiting.shift()
+    if (w) w.resolve(p)
+    else this.queue.push(p)
+  }
+
+  private fail(err: Error): void {
+    this.ended ??= err
+    for (const w of this.waiting.splice(0)) w.reject(err)
   }
 }
