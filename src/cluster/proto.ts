@@ -1,0 +1,201 @@
+/**
+ * The gRPC service definitions (proto/mtgate_session.proto, proto/health.proto), loaded at start-up
+ * with @grpc/proto-loader, and hand-written TS types matching them on both ends.
+ *
+ * Loader options: camelCase field names, int64 as decimal strings (converted to bigint at the edges
+ * by the helpers below), bytes as Buffer, `oneofs: true` (the decoded object names the set member of
+ * a oneof in a virtual field, e.g. `item: 'data'`).
+ */
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as grpc from '@grpc/grpc-js'
+import * as protoLoader from '@grpc/proto-loader'
+
+/** int64 on the wire: a decimal string when decoded; string or number accepted when encoding. */
+export type Int64 = string
+
+export interface PbAuthKey {
+  id: Int64
+  key: Buffer
+  type: number
+  expiresAt: Int64
+  createdAt: Int64
+}
+export interface PbAuthKeyIdRequest {
+  authKeyId: Int64
+}
+export interface PbQueryAuthKeyRequest {
+  authKeyId: Int64
+  gatewayId: string
+}
+export interface PbQueryAuthKeyReply {
+  found: boolean
+  key: PbAuthKey | null
+}
+export interface PbPutAuthKeyReply {
+  created: boolean
+}
+export interface PbServerSalt {
+  salt: Int64
+  validSince: Int64
+  validUntil: Int64
+}
+export interface PbSaveSaltsRequest {
+  authKeyId: Int64
+  salts: PbServerSalt[]
+}
+export interface PbSaltsReply {
+  salts: PbServerSalt[]
+}
+export interface PbBinding {
+  tempId: Int64
+  permId: Int64
+  type: number
+  expiresAt: Int64
+}
+export interface PbBindingReply {
+  found: boolean
+  binding: PbBinding | null
+}
+export interface PbBoolReply {
+  value: boolean
+}
+export interface PbExpireTempRequest {
+  now: Int64
+}
+export interface PbCountReply {
+  count: Int64
+}
+export interface PbSessionRef {
+  authKeyId: Int64
+  sessionId: Int64
+}
+export type PbPushRequest = { body: Buffer; fanOut: boolean } & ({ authKeyId: Int64; userId?: undefined } | { userId: Int64; authKeyId?: undefined })
+export type PbEmpty = Record<string, never>
+
+export interface PbInboundMessage {
+  connId: string
+  clientAddr: string
+  authKeyId: Int64
+  salt: Int64
+  sessionId: Int64
+  msgId: Int64
+  seqNo: number
+  body: Buffer
+  receivedAt: Int64
+}
+export type PbGatewayItem =
+  | { data: PbInboundMessage; item?: 'data' }
+  | { closed: { connId: string }; item?: 'closed' }
+  | { hello: { gatewayId: string }; item?: 'hello' }
+export interface PbGatewayFrame {
+  items: PbGatewayItem[]
+}
+
+export interface PbOutboundMessage {
+  connId: string
+  authKeyId: Int64
+  salt: Int64
+  sessionId: Int64
+  msgId: Int64
+  seqNo: number
+  body: Buffer
+}
+export type PbSessionItem =
+  | { send: PbOutboundMessage; item?: 'send' }
+  | { close: { connId: string; reason: string }; item?: 'close' }
+  | { goodbye: { nodeId: string }; item?: 'goodbye' }
+export interface PbSessionFrame {
+  items: PbSessionItem[]
+}
+
+type Unary<Req, Res> = (req: Req, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall
+
+/** The generated client of mtgate.session.v1.Session, typed. */
+export interface SessionClient extends grpc.Client {
+  QueryAuthKey: Unary<PbQueryAuthKeyRequest, PbQueryAuthKeyReply>
+  PutAuthKey: Unary<PbAuthKey, PbPutAuthKeyReply>
+  SaveSalts: Unary<PbSaveSaltsRequest, PbEmpty>
+  LoadSalts: Unary<PbAuthKeyIdRequest, PbSaltsReply>
+  BindAuthKey: Unary<PbBinding, PbEmpty>
+  GetBinding: Unary<PbAuthKeyIdRequest, PbBindingReply>
+  DestroyAuthKey: Unary<PbAuthKeyIdRequest, PbBoolReply>
+  ExpireTemp: Unary<PbExpireTempRequest, PbCountReply>
+  CreateSession: Unary<PbSessionRef, PbBoolReply>
+  CloseSession: Unary<PbSessionRef, PbBoolReply>
+  Push: Unary<PbPushRequest, PbCountReply>
+  Connect(meta: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientDuplexStream<PbGatewayFrame, PbSessionFrame>
+}
+
+type UnaryImpl<Req, Res> = grpc.handleUnaryCall<Req, Res>
+
+/** What a session node implements. */
+export interface SessionServerImpl extends grpc.UntypedServiceImplementation {
+  QueryAuthKey: UnaryImpl<PbQueryAuthKeyRequest, PbQueryAuthKeyReply>
+  PutAuthKey: UnaryImpl<PbAuthKey, PbPutAuthKeyReply>
+  SaveSalts: UnaryImpl<PbSaveSaltsRequest, PbEmpty>
+  LoadSalts: UnaryImpl<PbAuthKeyIdRequest, PbSaltsReply>
+  BindAuthKey: UnaryImpl<PbBinding, PbEmpty>
+  GetBinding: UnaryImpl<PbAuthKeyIdRequest, PbBindingReply>
+  DestroyAuthKey: UnaryImpl<PbAuthKeyIdRequest, PbBoolReply>
+  ExpireTemp: UnaryImpl<PbExpireTempRequest, PbCountReply>
+  CreateSession: UnaryImpl<PbSessionRef, PbBoolReply>
+  CloseSession: UnaryImpl<PbSessionRef, PbBoolReply>
+  Push: UnaryImpl<PbPushRequest, PbCountReply>
+  Connect: grpc.handleBidiStreamingCall<PbGatewayFrame, PbSessionFrame>
+}
+
+export type HealthStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN'
+export interface HealthClient extends grpc.Client {
+  Check: Unary<{ service: string }, { status: HealthStatus }>
+}
+
+/** The directory holding the .proto files: `proto/` at the repository root (found upwards from here). */
+export function protoDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 6; i++) {
+    const p = join(dir, 'proto')
+    if (existsSync(join(p, 'mtgate_session.proto'))) return p
+    dir = dirname(dir)
+  }
+  throw new Error('proto/mtgate_session.proto not found above ' + dirname(fileURLToPath(import.meta.url)))
+}
+
+const LOADER_OPTIONS: protoLoader.Options = { keepCase: false, longs: String, enums: String, bytes: Buffer, defaults: true, oneofs: true }
+
+interface Loaded {
+  session: grpc.ServiceDefinition<SessionServerImpl>
+  SessionClient: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => SessionClient
+  health: grpc.ServiceDefinition
+  HealthClient: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => HealthClient
+}
+
+let loaded: Loaded | undefined
+
+/** Loads (once) and returns the service definitions and client constructors. */
+export function protos(): Loaded {
+  if (loaded) return loaded
+  const dir = protoDir()
+  const pkg = protoLoader.loadSync(['mtgate_session.proto', 'health.proto'], { ...LOADER_OPTIONS, includeDirs: [dir] })
+  const session = pkg['mtgate.session.v1.Session'] as unknown as grpc.ServiceDefinition<SessionServerImpl>
+  const health = pkg['grpc.health.v1.Health'] as unknown as grpc.ServiceDefinition
+  loaded = {
+    session,
+    SessionClient: grpc.makeGenericClientConstructor(session, 'Session') as unknown as Loaded['SessionClient'],
+    health,
+    HealthClient: grpc.makeGenericClientConstructor(health, 'Health') as unknown as Loaded['HealthClient'],
+  }
+  return loaded
+}
+
+/** int64 string (or number) from the wire → bigint. */
+export function big(v: Int64 | number | undefined | null): bigint {
+  if (v === undefined || v === null || v === '') return 0n
+  return BigInt(v)
+}
+
+/** bigint → int64 for the wire. */
+export function i64(v: bigint): Int64 {
+  return v.toString()
+}
