@@ -1,0 +1,97 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, statSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { rsaFingerprint, RsaPrivateKey, RsaPublicKey, fingerprintHex, tlBytes } from '../../src/handshake/rsa-key.js'
+import { createKeyFile, describeKeys, loadKeySet, loadOrCreateKeySet, retireKeyFile } from '../../src/handshake/rsa-keyset.js'
+import { rsaPadEncrypt, rsaPadUnwrap, legacyEncrypt, legacyCandidate, legacyHashMatches } from '../../src/handshake/rsa-pad.js'
+import { RsaError } from '../../src/handshake/errors.js'
+import { secureRandom } from '../../src/crypto/random.js'
+
+const require = createRequire(import.meta.url)
+
+test('fingerprints match the ones GramJS ships for Telegram production keys', () => {
+  const rsa = require('telegram/crypto/RSA.js') as { _serverKeys: Map<string, { n: { toString(radix: number): string }; e: number }> }
+  assert.ok(rsa._serverKeys.size >= 2)
+  for (const [fp, { n, e }] of rsa._serverKeys) {
+    let hex = n.toString(16)
+    if (hex.length % 2) hex = '0' + hex
+    const ehex = e.toString(16).padStart(6, '0')
+    assert.equal(rsaFingerprint(Buffer.from(hex, 'hex'), Buffer.from(ehex, 'hex')).toString(), fp)
+  }
+})
+
+test('tlBytes: short and long forms with padding', () => {
+  assert.deepEqual(tlBytes(Buffer.from([1, 2, 3])), Buffer.from([3, 1, 2, 3]))
+  const long = tlBytes(Buffer.alloc(256, 7))
+  assert.deepEqual(long.subarray(0, 4), Buffer.from([254, 0, 1, 0]))
+  assert.equal(long.length, 260)
+})
+
+test('public PEM is PKCS#1 and round-trips to the same fingerprint', () => {
+  const k = RsaPrivateKey.generate()
+  const pem = k.publicKey.toPem()
+  assert.match(pem, /^-----BEGIN RSA PUBLIC KEY-----/)
+  assert.equal(RsaPublicKey.fromPem(pem).fingerprint, k.fingerprint)
+  assert.equal(RsaPrivateKey.fromPem(k.toPem()).fingerprint, k.fingerprint)
+  assert.throws(() => RsaPublicKey.fromPem('not a pem'), RsaError)
+})
+
+test('RSA_PAD round trip; tampering is detected; ≥ modulus rejected', () => {
+  const k = RsaPrivateKey.generate()
+  const data = Buffer.from('p_q_inner_data stand-in '.repeat(5))
+  const enc = rsaPadEncrypt(data, k.publicKey, secureRandom)
+  assert.equal(enc.length, 256)
+  const unwrapped = rsaPadUnwrap(k.decryptRaw(enc))
+  assert.ok(unwrapped)
+  assert.deepEqual(unwrapped.subarray(0, data.length), data)
+  const bad = Buffer.from(enc)
+  bad[200] ^= 1
+  assert.equal(rsaPadUnwrap(k.decryptRaw(bad)), undefined)
+  assert.throws(() => k.decryptRaw(Buffer.alloc(256, 0xff)), (e: unknown) => e instanceof RsaError && e.reason === 'out_of_range')
+  assert.throws(() => k.decryptRaw(Buffer.alloc(257)), (e: unknown) => e instanceof RsaError && e.reason === 'too_long')
+  assert.throws(() => rsaPadEncrypt(Buffer.alloc(145), k.publicKey, secureRandom), RsaError)
+})
+
+test('legacy SHA-1 form: round trip and hash check', () => {
+  const k = RsaPrivateKey.generate()
+  const data = Buffer.from('legacy inner data')
+  const plain = k.decryptRaw(legacyEncrypt(data, k.publicKey, secureRandom))
+  assert.equal(rsaPadUnwrap(plain), undefined)
+  const cand = legacyCandidate(plain)
+  assert.ok(cand)
+  assert.deepEqual(cand.subarray(0, data.length), data)
+  assert.ok(legacyHashMatches(plain, data.length))
+  assert.ok(!legacyHashMatches(plain, data.length + 1))
+})
+
+test('key files: created 0600 / PKCS#1 public; loaded; rotation keeps retired keys for decryption', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtgate-rsa-'))
+  try {
+    const first = loadOrCreateKeySet(dir)
+    assert.ok(first.created)
+    const fp = first.created.fingerprint
+    const base = join(dir, 'rsa', fingerprintHex(fp))
+    assert.equal(statSync(base + '.key').mode & 0o777, 0o600)
+    assert.match(readFileSync(base + '.pub', 'utf8'), /^-----BEGIN RSA PUBLIC KEY-----/)
+    // Second start: the same key, nothing generated.
+    const again = loadOrCreateKeySet(dir)
+    assert.equal(again.created, undefined)
+    assert.deepEqual(again.keys.offered(), [fp])
+    // Rotation: a new key, the old one retired: both decrypt, only the new one is offered.
+    const second = createKeyFile(dir)
+    retireKeyFile(dir, fp)
+    const set = loadKeySet(dir)
+    assert.equal(set.size, 2)
+    assert.deepEqual(set.offered(), [second.fingerprint])
+    assert.ok(set.get(fp)?.retired)
+    const text = describeKeys(dir)
+    assert.match(text, new RegExp(`${fingerprintHex(fp)} .* retired`))
+    assert.match(text, new RegExp(`${fingerprintHex(second.fingerprint)} .* active`))
+    assert.equal(readdirSync(join(dir, 'rsa')).filter((n) => n.endsWith('.key')).length, 2)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
