@@ -1,0 +1,129 @@
+/**
+ * Fuzz: every codec (server and client side, plain and obfuscated), transport detection and the
+ * obfuscated init parser get valid, mutated and random streams split at random chunk
+ * boundaries. Allowed outcomes: frames, or a FramingError. Never another exception, never more
+ * buffered than one maximal frame plus header and padding. 120k cases, seeded, a few seconds.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { Codec, CodecName, Side } from '../../src/transport/codec.js'
+import { createCodec } from '../../src/transport/create-codec.js'
+import { detectTransport } from '../../src/transport/detect.js'
+import { FramingError } from '../../src/transport/errors.js'
+import { acceptObfuscatedInit, createObfuscatedClient } from '../../src/transport/obfuscated.js'
+import { Prng, splitRandom } from './helpers.js'
+
+const MAX = 2048
+const CASES = 10_000
+let totalCases = 0
+
+type Make = (rng: Prng) => { sender: Codec; receiver: Codec }
+
+function plain(name: CodecName, receiverSide: Side): Make {
+  const senderSide: Side = receiverSide === 'server' ? 'client' : 'server'
+  return (rng) => ({
+    sender: createCodec(name, { side: senderSide, maxFrameSize: 1 << 20, random: rng.source() }),
+    receiver: createCodec(name, { side: receiverSide, maxFrameSize: MAX, random: rng.source() }),
+  })
+}
+
+function obfuscated(name: Exclude<CodecName, 'full'>): Make {
+  return (rng) => {
+    const cl = createObfuscatedClient({ codec: name, maxFrameSize: 1 << 20, random: rng.source() })
+    const sv = acceptObfuscatedInit(cl.init, { codec: { maxFrameSize: MAX, random: rng.source() } })
+    return { sender: cl.codec, receiver: sv.codec }
+  }
+}
+
+function mutate(wire: Buffer, rng: Prng): Buffer {
+  const b = Buffer.from(wire)
+  switch (rng.int(5)) {
+    case 0: // flip a few bytes
+      for (let i = 0, n = 1 + rng.int(4); i < n && b.length > 0; i++) b[rng.int(b.length)] ^= 1 + rng.int(255)
+      return b
+    case 1: // insert garbage
+      {
+        const at = rng.int(b.length + 1)
+        return Buffer.concat([b.subarray(0, at), rng.bytes(1 + rng.int(16)), b.subarray(at)])
+      }
+    case 2: // truncate
+      return b.subarray(0, rng.int(b.length + 1))
+    case 3: // huge length header up front
+      return Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0x7f]), b])
+    default: // pure noise
+      return rng.bytes(rng.int(600))
+  }
+}
+
+function runTarget(label: string, make: Make, seed: number): void {
+  const rng = new Prng(seed)
+  let clean = 0
+  let rejected = 0
+  for (let i = 0; i < CASES; i++) {
+    const { sender, receiver } = make(rng)
+    const n = 1 + rng.int(4)
+    const sent: Buffer[] = []
+    for (let k = 0; k < n; k++) sent.push(rng.bytes(4 * (1 + rng.int(64))))
+    const wire = Buffer.concat(sent.map((p) => sender.encodePacket(p, rng.int(2) === 1)))
+    const mutated = rng.int(4) !== 0
+    const input = mutated ? mutate(wire, rng) : wire
+    let frames = 0
+    try {
+      for (const c of splitRandom(input, rng, 1 + rng.int(128))) {
+        frames += receiver.push(c).length
+        assert.ok(receiver.buffered <= MAX + 19, `${label}: buffered ${receiver.buffered}`)
+      }
+      if (!mutated) {
+        assert.equal(frames, n, `${label}: clean stream decodes fully`)
+        clean++
+      }
+    } catch (e) {
+      if (!(e instanceof FramingError)) throw e
+      assert.ok(mutated, `${label}: clean stream rejected: ${e.message}`)
+      rejected++
+    }
+    totalCases++
+  }
+  assert.ok(clean > CASES / 8, `${label}: enough clean cases`)
+  assert.ok(rejected > 0, `${label}: mutations are detected at least sometimes`)
+}
+
+describe('fuzz', () => {
+  const targets: Array<[string, Make]> = [
+    ['abridged server', plain('abridged', 'server')],
+    ['abridged client', plain('abridged', 'client')],
+    ['intermediate server', plain('intermediate', 'server')],
+    ['intermediate client', plain('intermediate', 'client')],
+    ['padded server', plain('padded', 'server')],
+    ['padded client', plain('padded', 'client')],
+    ['full server', plain('full', 'server')],
+    ['full client', plain('full', 'client')],
+    ['obfuscated abridged', obfuscated('abridged')],
+    ['obfuscated intermediate', obfuscated('intermediate')],
+    ['obfuscated padded', obfuscated('padded')],
+  ]
+  targets.forEach(([label, make], i) => {
+    it(label, () => runTarget(label, make, 1000 + i))
+  })
+
+  it('detection and obfuscated init parsing on random and near-miss heads', () => {
+    const rng = new Prng(99)
+    const prefixes = [[0xef], [0xee, 0xee, 0xee, 0xee], [0xdd, 0xdd, 0xdd, 0xdd], [0x10, 0, 0, 0, 0, 0, 0, 0], [], [0x50, 0x4f, 0x53, 0x54]]
+    for (let i = 0; i < CASES; i++) {
+      const head = Buffer.concat([Buffer.from(prefixes[rng.int(prefixes.length)]!), rng.bytes(rng.int(80))])
+      const d = detectTransport(head, { maxFrameSize: MAX })
+      if (d.kind === 'obfuscated') {
+        try {
+          acceptObfuscatedInit(head.subarray(0, 64), { codec: { maxFrameSize: MAX }, secrets: [rng.bytes(16)] })
+        } catch (e) {
+          if (!(e instanceof FramingError)) throw e
+        }
+      }
+      totalCases++
+    }
+  })
+
+  it('ran at least 100k cases', () => {
+    assert.ok(totalCases >= 100_000, `${totalCases} cases`)
+  })
+})
