@@ -72,9 +72,14 @@ export function buildNearestDc(s: BuiltinSettings): NearestDc {
   return { _: 'nearestDc', country: s.telegram.country, this_dc: s.dcId, nearest_dc: s.dcId }
 }
 
-/** Registers help.getConfig and help.getNearestDc on `router`. */
+/**
+ * Registers help.getConfig, help.getNearestDc and `ping` on `router`. A bare ping is the session
+ * layer's (answered with a pong message); a ping inside an invoke wrapper (mtcute sends
+ * invokeWithoutUpdates(ping) from tg.call) reaches the router and gets rpc_result(pong).
+ */
 export function registerBuiltins(router: RpcRouter, s: BuiltinSettings, clock: Clock): RpcRouter {
   return router
     .handle('help.getConfig', () => buildConfig(s, clock.now()))
     .handle('help.getNearestDc', () => buildNearestDc(s))
+    .handle('ping', (req, ctx) => ({ _: 'pong' as const, msg_id: ctx.msgId, ping_id: req.ping_id }))
 }
