@@ -243,7 +243,11 @@ export class Session {
 
   /** The transport connection went away; answers wait in the outbox for the next one. */
   detach(connId: string): void {
-    if (this.conn?.connId === connId) this.conn = undefined
+    if (this.conn?.connId === connId) {
+      this.conn = undefined
+      // the idle timeout runs from the moment the session lost its connection
+      this.lastActiveMs = this.host.clock.now()
+    }
     if (this.disconnectAt?.connId === connId) this.disconnectAt = undefined
   }
 
@@ -712,7 +716,8 @@ export class Session {
   private scheduleFlush(): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
-    queueMicrotask(() => {
+    // after the current batch of promise resolutions, so that answers ready together share a container
+    setImmediate(() => {
       this.flushScheduled = false
       this.flush(false)
     })
@@ -771,12 +776,13 @@ export class Session {
       items.push({ msgId: e.msgId, seqNo: e.seqNo, body: e.body })
       anyResponse ||= e.response
     }
-    this.send(conn, items, anyResponse)
+    this.send(conn, items, anyResponse, resend.length > 0)
   }
 
-  private send(conn: ConnectionInfo, items: Message[], anyResponse: boolean): void {
+  /** `resending`: items include old msg_ids, which may only go out inside a new container (spec). */
+  private send(conn: ConnectionInfo, items: Message[], anyResponse: boolean, resending: boolean): void {
     const base = { authKeyId: this.key.record.id, salt: this.host.currentSalt(this.key), sessionId: this.id }
-    if (items.length === 1) {
+    if (items.length === 1 && !resending) {
       const m = items[0]!
       this.host.link.send(conn.connId, { ...base, msgId: m.msgId, seqNo: m.seqNo, body: m.body })
       return
@@ -790,7 +796,7 @@ export class Session {
         end++
       }
       const chunk = items.slice(start, end)
-      if (chunk.length === 1) {
+      if (chunk.length === 1 && !resending) {
         const m = chunk[0]!
         this.host.link.send(conn.connId, { ...base, msgId: m.msgId, seqNo: m.seqNo, body: m.body })
       } else {

@@ -16,8 +16,9 @@ import { ManualClock } from '../../src/util/clock.js'
 
 export const T0 = 1_750_000_000_000
 
-export function settle(): Promise<void> {
-  return new Promise((r) => setImmediate(r))
+/** Lets key loading, dispatch promises and the deferred flush run. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
 }
 
 /** Deterministic counter-based random bytes. */
