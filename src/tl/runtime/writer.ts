@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib'
 import { TlError } from './errors.js'
 import { getDefaultRegistry, type TlAnyObject, type TlEncoder, type TlRegistry } from './registry.js'
+import type { TlObject } from '../generated/schema.js'
 import { ID_BOOL_FALSE, ID_BOOL_TRUE, ID_GZIP_PACKED, ID_VECTOR } from './reader.js'
 
 /** Writes TL values into a growable buffer. */
@@ -130,7 +131,7 @@ export class TlWriter {
   }
 
   /** Boxed object via the registry; a Buffer is written as already-serialised raw bytes. */
-  object(o: TlAnyObject | Uint8Array): void {
+  object(o: TlObject | TlAnyObject | Uint8Array): void {
     if (o instanceof Uint8Array) {
       this.raw(o)
       return
