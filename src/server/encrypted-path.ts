@@ -163,6 +163,10 @@ export class EncryptedPath implements GatewayLink {
   }
 
   private process(st: ConnState, key: AuthKey, packet: Buffer, quickAck: boolean, receivedAt: number): void {
+    // Padded intermediate appends 0..15 random bytes after the message: drop them (a corrupted
+    // packet still fails the msg_key check).
+    const extra = (packet.length - 24) % 16
+    if (extra > 0 && packet.length > 24 + extra) packet = packet.subarray(0, packet.length - extra)
     let plaintext: Buffer
     let msgKeyLarge: Buffer
     try {

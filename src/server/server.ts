@@ -13,6 +13,7 @@ import { InlineCrypto, type HandshakeCrypto } from '../handshake/crypto-backend.
 import { fingerprintHex } from '../handshake/rsa-key.js'
 import { createKeyFile, loadKeySet, type RsaKeySet } from '../handshake/rsa-keyset.js'
 import { HandshakeService } from '../handshake/server.js'
+import { Gateway } from '../gateway/gateway.js'
 import { registerBuiltins } from '../rpc/builtins.js'
 import { RpcRouter, type Handler, type MethodName } from '../rpc/router.js'
 import { SessionManager } from '../session/manager.js'
@@ -23,7 +24,6 @@ import { TcpListener, WsListener, type Connection } from '../transport/index.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { rootLogger, type Logger } from '../util/log.js'
 import { EncryptedPath } from './encrypted-path.js'
-import { UnencryptedPath } from './unencrypted-path.js'
 
 export interface ServerDeps {
   clock?: Clock
@@ -69,7 +69,8 @@ export class MtgateServer {
     readonly router: RpcRouter,
     readonly sessions: SessionManager,
     readonly encrypted: EncryptedPath,
-    private readonly unencrypted: UnencryptedPath,
+    private readonly gateway: Gateway,
+    private readonly live: Map<string, Connection>,
     private readonly tcp: TcpListener | undefined,
     private readonly ws: WsListener | undefined,
     readonly addresses: ListenAddress[],
@@ -161,7 +162,22 @@ export class MtgateServer {
       encrypted.attach(sessions)
       sessions.start()
       cleanup.push(() => sessions.stop())
-      const unencrypted = new UnencryptedPath({ handshake, clock, log: log.child({ mod: 'gateway' }) })
+      // The gateway pipeline (src/gateway): auth_key_id 0 → handshake; otherwise our encrypted path,
+      // which needs the full transport Connection (quick acks, transport errors): looked up by id.
+      const live = new Map<string, Connection>()
+      const gateway = new Gateway({
+        handshake,
+        clock,
+        log: log.child({ mod: 'gateway' }),
+        onEncrypted: (conn, p) => {
+          const c = live.get(conn.id)
+          if (c !== undefined) encrypted.onPacket(c, p.payload, p.quickAck)
+        },
+        onClose: (conn) => {
+          live.delete(conn.id)
+          encrypted.connectionClosed(conn.id)
+        },
+      })
 
       const acceptor = {
         clock,
@@ -193,7 +209,8 @@ export class MtgateServer {
         router,
         sessions,
         encrypted,
-        unencrypted,
+        gateway,
+        live,
         tcp,
         ws,
         addresses,
@@ -252,15 +269,9 @@ export class MtgateServer {
       return
     }
     this.conns.add(conn)
-    conn.on('packet', (payload, quickAck) => {
-      if (payload.length >= 8 && payload.readBigInt64LE(0) === 0n) this.unencrypted.onPacket(conn, payload)
-      else this.encrypted.onPacket(conn, payload, quickAck)
-    })
-    conn.on('close', () => {
-      this.conns.delete(conn)
-      this.unencrypted.connectionClosed(conn)
-      this.encrypted.connectionClosed(conn.id)
-    })
+    this.live.set(conn.id, conn)
+    conn.on('close', () => this.conns.delete(conn))
+    this.gateway.accept(conn)
   }
 
   /**
