@@ -209,7 +209,8 @@ for (const [name, c] of cores) {
 }
 
 test('native and js cores produce identical packets and results', () => {
-  if (nativeCore === undefined) {
+  const nc: MessageCore | undefined = nativeCore
+  if (nc === undefined) {
     // only possible when the portable IGE backend is in use (MTGATE_IGE=portable or no addon)
     assert.equal(igeBackend, 'portable')
     return
@@ -219,11 +220,11 @@ test('native and js cores produce identical packets and results', () => {
     const dir: Direction = i % 2 ? 'client' : 'server'
     const plain = makePlaintext(randomBytes(4 * Math.floor(Math.random() * 300)))
     const pad = randomBytes(paddingFor(plain.length))
-    const a = withCore(jsMessageCore, () => encryptMessage(key, plain, dir, () => pad))
-    const b = withCore(nativeCore!, () => encryptMessage(key, plain, dir, () => pad))
+    const a: Buffer = withCore(jsMessageCore, () => encryptMessage(key, plain, dir, () => pad))
+    const b: Buffer = withCore(nc, () => encryptMessage(key, plain, dir, () => pad))
     assert.deepEqual(a, b)
     const ra = withCore(jsMessageCore, () => decryptMessage(key, b, dir))
-    const rb = withCore(nativeCore!, () => decryptMessage(key, a, dir))
+    const rb = withCore(nc, () => decryptMessage(key, a, dir))
     assert.deepEqual(ra, rb)
   }
 })
