@@ -5,11 +5,13 @@
  * promise resolves (a key is acknowledged to the client only once it survives a power loss).
  * better-sqlite3 is synchronous: each call runs on the event loop; measured on the CI machine a
  * lookup by primary key costs ~2 µs and a durable insert ~0.2 ms (one fsync), short enough not to
- * need a worker thread. Several processes may open the same file (WAL + busy_timeout).
+ * need a worker thread. Several processes may open the same file (WAL); a write lock held by another
+ * process is waited for asynchronously, never by sleeping on the event loop.
  */
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from '../util/log.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { isLive, validateBinding, validateId, validateRecord, validateSalts } from './codec.js'
@@ -28,7 +30,7 @@ export interface SqliteStoreOptions {
   /** Database file (its directory is created); ':memory:' for a private in-memory database. */
   path: string
   synchronous?: 'full' | 'normal'
-  /** How long a writer waits for another process's lock before failing with 'unavailable' (ms). */
+  /** How long a writer waits for another process's lock before failing with 'unavailable' (default 5000 ms). */
   busyTimeoutMs?: number
   clock?: Clock
   log?: Logger
@@ -53,6 +55,7 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
   private readonly db: Database.Database
   private readonly clock: Clock
   private closed = false
+  private readonly busyTimeoutMs: number
   private readonly q: {
     insert: Database.Statement
     getAny: Database.Statement
@@ -74,6 +77,7 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
     this.path = opts.path
     this.synchronous = opts.synchronous ?? 'full'
     this.clock = opts.clock ?? systemClock
+    this.busyTimeoutMs = Math.max(0, opts.busyTimeoutMs ?? 5000)
     try {
       if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true })
       this.db = new Database(opts.path)
@@ -81,7 +85,8 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
       throw toStoreError(e, `sqlite: cannot open ${opts.path}`)
     }
     try {
-      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`)
+      // Opening and migrating may wait (blocking) for another process; afterwards waits are async.
+      this.db.pragma(`busy_timeout = ${Math.floor(this.busyTimeoutMs)}`)
       this.db.pragma('journal_mode = WAL')
       this.db.pragma(`synchronous = ${this.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
       this.db.defaultSafeIntegers(true)
@@ -116,6 +121,7 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
           'SELECT salt, valid_since, valid_until FROM server_salts WHERE auth_key_id = ? ORDER BY valid_since, salt',
         ),
       }
+      db.pragma('busy_timeout = 0')
       this.destroyTx = db.transaction((id: bigint): boolean => {
         const existed = this.q.softDelete.run(id).changes > 0
         this.q.delBindingsOf.run(id, id)
@@ -136,12 +142,23 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
     return Math.floor(this.clock.now() / 1000)
   }
 
-  private run<T>(what: string, fn: () => T): T {
-    if (this.closed) throw new StoreError('unavailable', `sqlite ${what}: store closed`)
-    try {
-      return fn()
-    } catch (e) {
-      throw toStoreError(e, `sqlite ${what}`)
+  /**
+   * Runs a synchronous statement/transaction. A lock held by another process (SQLITE_BUSY) is waited
+   * for asynchronously (busy_timeout is 0, so SQLite itself never sleeps on the event loop): retry
+   * with a short backoff until busyTimeoutMs, then StoreError('unavailable').
+   */
+  private async run<T>(what: string, fn: () => T): Promise<T> {
+    const start = Date.now()
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw new StoreError('unavailable', `sqlite ${what}: store closed`)
+      try {
+        return fn()
+      } catch (e) {
+        const code = (e as { code?: unknown }).code
+        const busy = code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED'
+        if (!busy || Date.now() - start >= this.busyTimeoutMs) throw toStoreError(e, `sqlite ${what}`)
+        await sleep(Math.min(1 + attempt, 10))
+      }
     }
   }
 
@@ -158,7 +175,7 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
 
   async get(id: bigint): Promise<AuthKeyRecord | undefined> {
     validateId(id)
-    const row = this.run('get', () => this.q.get.get(id) as KeyRow | undefined)
+    const row = await this.run('get', () => this.q.get.get(id) as KeyRow | undefined)
     if (!row) return undefined
     const r: AuthKeyRecord = {
       id,
@@ -172,7 +189,7 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
 
   async bind(binding: AuthKeyBinding): Promise<void> {
     validateBinding(binding)
-    this.run('bind', () => {
+    await this.run('bind', () => {
       this.db
         .transaction(() => {
           const temp = this.q.getType.get(binding.tempId) as { auth_key_type: bigint } | undefined
@@ -189,7 +206,7 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
 
   async getBinding(tempId: bigint): Promise<AuthKeyBinding | undefined> {
     validateId(tempId)
-    const row = this.run('getBinding', () => this.q.getBinding.get(tempId) as BindingRow | undefined)
+    const row = await this.run('getBinding', () => this.q.getBinding.get(tempId) as BindingRow | undefined)
     if (!row) return undefined
     const b: AuthKeyBinding = {
       tempId,
@@ -220,12 +237,12 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
 
   async saveSalts(authKeyId: bigint, salts: ServerSalt[]): Promise<void> {
     validateSalts(authKeyId, salts)
-    this.run('saveSalts', () => this.saveSaltsTx.immediate(authKeyId, salts))
+    await this.run('saveSalts', () => this.saveSaltsTx.immediate(authKeyId, salts))
   }
 
   async loadSalts(authKeyId: bigint): Promise<ServerSalt[]> {
     validateId(authKeyId)
-    const rows = this.run(
+    const rows = await this.run(
       'loadSalts',
       () => this.q.loadSalts.all(authKeyId) as { salt: bigint; valid_since: bigint; valid_until: bigint }[],
     )
