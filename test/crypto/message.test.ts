@@ -16,6 +16,7 @@ import {
   paddingFor,
   quickAckToken,
   setMessageCore,
+  type DecryptedMessage,
   type Direction,
   type MessageCore,
   type MessageCryptoErrorReason,
@@ -223,8 +224,8 @@ test('native and js cores produce identical packets and results', () => {
     const a: Buffer = withCore(jsMessageCore, () => encryptMessage(key, plain, dir, () => pad))
     const b: Buffer = withCore(nc, () => encryptMessage(key, plain, dir, () => pad))
     assert.deepEqual(a, b)
-    const ra = withCore(jsMessageCore, () => decryptMessage(key, b, dir))
-    const rb = withCore(nc, () => decryptMessage(key, a, dir))
+    const ra: DecryptedMessage = withCore(jsMessageCore, () => decryptMessage(key, b, dir))
+    const rb: DecryptedMessage = withCore(nc, () => decryptMessage(key, a, dir))
     assert.deepEqual(ra, rb)
   }
 })
