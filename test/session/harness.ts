@@ -230,3 +230,38 @@ export function gzipPacked(obj: TlObject): Buffer {
   w.bytes(gzipSync(encode(obj)))
   return Buffer.from(w.finish())
 }
+
+/** encrypted_message of auth.bindTempAuthKey, built as mtcute builds it (its own v1 AES key derivation). */
+export async function buildBindMessage(
+  perm: AuthKeyRecord,
+  tempId: bigint,
+  sessionId: bigint,
+  msgId: bigint,
+  nonce: bigint,
+  expiresAt: number,
+): Promise<Buffer> {
+  const inner = encode({
+    _: 'bind_auth_key_inner',
+    nonce,
+    temp_auth_key_id: tempId,
+    perm_auth_key_id: perm.id,
+    temp_session_id: sessionId,
+    expires_at: expiresAt,
+  })
+  const head = Buffer.alloc(32)
+  testRandom(99)(16).copy(head, 0)
+  head.writeBigInt64LE(msgId, 16)
+  head.writeInt32LE(0, 24)
+  head.writeInt32LE(inner.length, 28)
+  const plain = Buffer.concat([head, inner])
+  const msgKey = createHash('sha1').update(plain).digest().subarray(4, 20)
+  const padded = Buffer.concat([plain, Buffer.alloc(8, 1)])
+  const { NodeCryptoProvider } = await import('@mtcute/node/utils.js')
+  const { createAesIgeForMessageOld } = await import('@mtcute/core/utils.js')
+  const provider = new NodeCryptoProvider()
+  await provider.initialize()
+  const enc = Buffer.from(createAesIgeForMessageOld(provider, perm.key, msgKey, true).encrypt(padded))
+  const idBuf = Buffer.alloc(8)
+  idBuf.writeBigInt64LE(perm.id)
+  return Buffer.concat([idBuf, msgKey, enc])
+}
