@@ -111,13 +111,28 @@ export class IntermediateCodec implements Codec {
  * Quick acks use the intermediate form (TDLib and Telegram Android read the padded transport with
  * the same code), not the spec page's `tlen|FFFFFFFF|token|pad` variant.
  */
+const POOL = 4096
+
 export class PaddedIntermediateCodec extends IntermediateCodec {
   override readonly name = 'padded' as const
   private readonly random: RandomSource
+  /** Random bytes fetched in bulk: one RandomSource call per POOL bytes, not two per frame. */
+  private pool: Buffer = Buffer.alloc(0)
+  private poolPos = 0
 
   constructor(opts: CodecOptions) {
     super(opts)
     this.random = opts.random ?? secureRandom
+  }
+
+  private take(n: number): Buffer {
+    if (this.poolPos + n > this.pool.length) {
+      this.pool = this.random(POOL)
+      this.poolPos = 0
+    }
+    const out = this.pool.subarray(this.poolPos, this.poolPos + n)
+    this.poolPos += n
+    return out
   }
 
   protected override get slack(): number {
@@ -127,10 +142,10 @@ export class PaddedIntermediateCodec extends IntermediateCodec {
   protected override checkLength(_len: number): void {}
 
   protected override paddingLength(): number {
-    return this.random(1)[0]! & 15
+    return this.take(1)[0]! & 15
   }
 
   protected override fillPadding(into: Buffer): void {
-    this.random(into.length).copy(into)
+    this.take(into.length).copy(into)
   }
 }
