@@ -1,0 +1,201 @@
+/**
+ * An existing Teamgram database works unchanged: its tables are created by Teamgram's own DDL
+ * (transcribed from teamgramd/deploy/sql/1_teamgram.sql: CREATE TABLE, then the dump's ALTER TABLE
+ * keys and AUTO_INCREMENT), rows are written the way Teamgram writes them, and our store reads them,
+ * leaves the tables' definitions alone, and writes rows Teamgram's own queries read back.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import mysql, { type Connection } from 'mysql2/promise'
+import { authKeyIdOf } from '../../src/store/codec.js'
+import { MysqlAuthKeyStore, UNKNOWN_BINDING_EXPIRY } from '../../src/store/mysql.js'
+import { AuthKeyType, StoreError } from '../../src/store/types.js'
+import { ManualClock } from '../../src/util/clock.js'
+import { skipWithout, startMariaDb, type MariaDbInstance } from '../helpers/services.js'
+import { permRecord, tempRecord } from './fixtures.js'
+
+const TEAMGRAM_DDL = `
+SET SQL_MODE = "NO_AUTO_VALUE_ON_ZERO";
+SET time_zone = "+00:00";
+
+CREATE TABLE \`auth_keys\` (
+  \`id\` bigint(20) NOT NULL,
+  \`auth_key_id\` bigint(20) NOT NULL,
+  \`body\` varchar(512) NOT NULL,
+  \`deleted\` tinyint(1) NOT NULL DEFAULT '0',
+  \`created_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE \`auth_key_infos\` (
+  \`id\` bigint(20) NOT NULL,
+  \`auth_key_id\` bigint(20) NOT NULL,
+  \`auth_key_type\` int(11) NOT NULL,
+  \`perm_auth_key_id\` bigint(20) NOT NULL DEFAULT '0',
+  \`temp_auth_key_id\` bigint(20) NOT NULL DEFAULT '0',
+  \`media_temp_auth_key_id\` bigint(20) NOT NULL DEFAULT '0',
+  \`deleted\` tinyint(1) NOT NULL DEFAULT '0',
+  \`created_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  \`updated_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+
+ALTER TABLE \`auth_keys\`
+  ADD PRIMARY KEY (\`id\`),
+  ADD UNIQUE KEY \`auth_key_id\` (\`auth_key_id\`);
+
+ALTER TABLE \`auth_key_infos\`
+  ADD PRIMARY KEY (\`id\`),
+  ADD UNIQUE KEY \`auth_key_id\` (\`auth_key_id\`);
+
+ALTER TABLE \`auth_keys\`
+  MODIFY \`id\` bigint(20) NOT NULL AUTO_INCREMENT, AUTO_INCREMENT=213484;
+`
+
+let mariadb: MariaDbInstance
+const skip = skipWithout('mariadb')
+
+before(async () => {
+  if (skip) return
+  mariadb = await startMariaDb()
+})
+
+after(async () => {
+  await mariadb?.destroy()
+})
+
+async function showCreate(c: Connection, table: string): Promise<string> {
+  const [rows] = await c.query(`SHOW CREATE TABLE \`${table}\``)
+  return String((rows as Record<string, unknown>[])[0]!['Create Table'])
+}
+
+describe('a Teamgram database, used unchanged', { skip }, () => {
+  const clock = new ManualClock(1_790_000_000_000)
+  let c: Connection
+  let store: MysqlAuthKeyStore
+  let ddlBefore: string[]
+  const permKey = randomBytes(256)
+  const permId = authKeyIdOf(permKey)
+  const tempKey = randomBytes(256)
+  const tempId = authKeyIdOf(tempKey)
+  const goneKey = randomBytes(256)
+  const goneId = authKeyIdOf(goneKey)
+
+  before(async () => {
+    mariadb.createDatabase('teamgram')
+    c = await mysql.createConnection({ ...mariadb.connection, database: 'teamgram', multipleStatements: true, supportBigNumbers: true, bigNumberStrings: true })
+    await c.query(TEAMGRAM_DDL)
+    // Rows as Teamgram's DAOs write them (auth_keys: insert into auth_keys(auth_key_id, body) ...).
+    for (const [id, key] of [
+      [permId, permKey],
+      [tempId, tempKey],
+      [goneId, goneKey],
+    ] as const)
+      await c.query("INSERT INTO auth_keys (auth_key_id, body, created_at) VALUES (?, ?, '2026-09-01 10:00:00')", [
+        id.toString(),
+        key.toString('base64'),
+      ])
+    await c.query('UPDATE auth_keys SET deleted = 1 WHERE auth_key_id = ?', [goneId.toString()])
+    // auth_key_infos.id has no AUTO_INCREMENT in Teamgram's DDL: rows carry an explicit id.
+    await c.query(
+      `INSERT INTO auth_key_infos (id, auth_key_id, auth_key_type, perm_auth_key_id, temp_auth_key_id, media_temp_auth_key_id)
+       VALUES (1, ?, 0, 0, ?, 0), (2, ?, 1, ?, 0, 0), (3, ?, 0, 0, 0, 0)`,
+      [permId.toString(), tempId.toString(), tempId.toString(), permId.toString(), goneId.toString()],
+    )
+    ddlBefore = [await showCreate(c, 'auth_keys'), await showCreate(c, 'auth_key_infos')]
+    store = await MysqlAuthKeyStore.open({ ...mariadb.connection, database: 'teamgram' }, { clock })
+  })
+
+  after(async () => {
+    await store?.close()
+    await c?.end()
+  })
+
+  it('leaves the definitions of auth_keys and auth_key_infos untouched', async () => {
+    assert.deepEqual([await showCreate(c, 'auth_keys'), await showCreate(c, 'auth_key_infos')], ddlBefore)
+  })
+
+  it("reads Teamgram's keys, types, creation time and soft deletes", async () => {
+    const p = await store.get(permId)
+    assert.ok(p)
+    assert.ok(p.key.equals(permKey))
+    assert.equal(p.type, AuthKeyType.perm)
+    assert.equal(p.createdAt, Date.UTC(2026, 8, 1, 10) / 1000)
+    const t = await store.get(tempId)
+    assert.ok(t)
+    assert.ok(t.key.equals(tempKey))
+    assert.equal(t.type, AuthKeyType.temp)
+    assert.equal(t.expiresAt, undefined, 'Teamgram kept no expiry in MySQL')
+    assert.equal(await store.get(goneId), undefined)
+    assert.equal(await store.put({ id: goneId, key: goneKey, type: AuthKeyType.perm, createdAt: 1_790_000_000 }), 'exists')
+  })
+
+  it("reads a binding Teamgram made (auth_key_infos.perm_auth_key_id)", async () => {
+    assert.deepEqual(await store.getBinding(tempId), {
+      tempId,
+      permId,
+      type: AuthKeyType.temp,
+      expiresAt: UNKNOWN_BINDING_EXPIRY,
+    })
+  })
+
+  it("an existing Teamgram key collides: put answers exists", async () => {
+    assert.equal(await store.put({ id: permId, key: randomBytes(256), type: AuthKeyType.perm, createdAt: 1_790_000_000 }), 'exists')
+  })
+
+  it("writes rows Teamgram's queries read back (key, info, binding links, soft delete)", async () => {
+    const p = permRecord(clock)
+    const t = tempRecord(clock, 3600, AuthKeyType.mediaTemp)
+    assert.equal(await store.put(p), 'created')
+    assert.equal(await store.put(t), 'created')
+    // Teamgram: select body from auth_keys where auth_key_id = ? (body is base64 of the 256 bytes).
+    const [kr] = await c.query('SELECT body, deleted FROM auth_keys WHERE auth_key_id = ?', [p.id.toString()])
+    const k = (kr as { body: string; deleted: number }[])[0]!
+    assert.ok(Buffer.from(k.body, 'base64').equals(p.key))
+    assert.equal(k.deleted, 0)
+    await store.bind({ tempId: t.id, permId: p.id, type: AuthKeyType.mediaTemp, expiresAt: t.expiresAt! })
+    // Teamgram: select auth_key_id, auth_key_type, perm_auth_key_id, temp_auth_key_id, media_temp_auth_key_id
+    //           from auth_key_infos where auth_key_id = :auth_key_id limit 1
+    const info = async (id: bigint): Promise<Record<string, string | number>> => {
+      const [rows] = await c.query(
+        'select auth_key_id, auth_key_type, perm_auth_key_id, temp_auth_key_id, media_temp_auth_key_id, deleted from auth_key_infos where auth_key_id = ? limit 1',
+        [id.toString()],
+      )
+      return (rows as Record<string, string | number>[])[0]!
+    }
+    assert.deepEqual(await info(p.id), {
+      auth_key_id: p.id.toString(),
+      auth_key_type: 0,
+      perm_auth_key_id: '0',
+      temp_auth_key_id: '0',
+      media_temp_auth_key_id: t.id.toString(),
+      deleted: 0,
+    })
+    assert.deepEqual(await info(t.id), {
+      auth_key_id: t.id.toString(),
+      auth_key_type: 2,
+      perm_auth_key_id: p.id.toString(),
+      temp_auth_key_id: '0',
+      media_temp_auth_key_id: '0',
+      deleted: 0,
+    })
+    assert.equal(await store.destroy(p.id), true)
+    assert.equal((await info(p.id)).deleted, 1)
+    assert.equal((await info(t.id)).perm_auth_key_id, '0', 'the temp key no longer points at the destroyed key')
+    const [dr] = await c.query('SELECT deleted FROM auth_keys WHERE auth_key_id = ?', [p.id.toString()])
+    assert.equal((dr as { deleted: number }[])[0]!.deleted, 1)
+  })
+
+  it('refuses a database whose auth_keys.auth_key_id is not unique', async () => {
+    mariadb.createDatabase('teamgram_broken')
+    const b = await mysql.createConnection({ ...mariadb.connection, database: 'teamgram_broken', multipleStatements: true })
+    try {
+      await b.query(TEAMGRAM_DDL.replace(',\n  ADD UNIQUE KEY `auth_key_id` (`auth_key_id`);\n\nALTER TABLE `auth_key_infos`', ';\n\nALTER TABLE `auth_key_infos`'))
+      await assert.rejects(
+        MysqlAuthKeyStore.open({ ...mariadb.connection, database: 'teamgram_broken' }),
+        (e: unknown) => e instanceof StoreError && e.code === 'internal' && /unique/.test(e.message),
+      )
+    } finally {
+      await b.end()
+    }
+  })
+})
