@@ -10,6 +10,13 @@ import { FramingError, TRANSPORT_ERROR } from './errors.js'
 import { resolveLimits, type TransportLimits } from './limits.js'
 import { acceptObfuscatedInit, OBFUSCATED_INIT_LENGTH } from './obfuscated.js'
 
+let connectionCounter = 0
+
+/** A process-wide unique connection id. */
+export function nextConnectionId(): number {
+  return ++connectionCounter
+}
+
 /** Configuration shared by the TCP and WebSocket listeners. */
 export interface AcceptorOptions {
   limits?: Partial<TransportLimits>
@@ -131,7 +138,13 @@ export function acceptSocket(
         }
       }
       log.debug({ codec: codec.name, obfuscated: d.kind === 'obfuscated', dcId }, 'transport detected')
-      onConnection(conn)
+      try {
+        onConnection(conn)
+      } catch (e) {
+        log.error({ err: e instanceof Error ? e.message : String(e) }, 'connection handler threw; closing')
+        conn.close('connection handler error')
+        return
+      }
       if (rest.length > 0) conn.feed(rest)
     },
     drain: () => {},

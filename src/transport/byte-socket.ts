@@ -1,6 +1,11 @@
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 
+/** The peer broke the carrier's rules (text WebSocket message, oversized or invalid WS frame). */
+export class ByteSocketProtocolError extends Error {
+  override readonly name = 'ByteSocketProtocolError'
+}
+
 export interface ByteSocketHandlers {
   data(chunk: Buffer): void
   /** All queued writes have been flushed. */
@@ -91,7 +96,7 @@ export class WsByteSocket implements ByteSocket {
   ) {
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       if (!isBinary) {
-        this.handlers?.error(new Error('text WebSocket message on a binary MTProto stream'))
+        this.handlers?.error(new ByteSocketProtocolError('text WebSocket message on a binary MTProto stream'))
         this.destroy()
         return
       }
@@ -99,7 +104,8 @@ export class WsByteSocket implements ByteSocket {
       this.handlers?.data(chunk)
     })
     ws.on('close', () => this.handlers?.close())
-    ws.on('error', (e) => this.handlers?.error(e))
+    // ws reports peer protocol violations (bad frames, maxPayload exceeded) as errors.
+    ws.on('error', (e) => this.handlers?.error(new ByteSocketProtocolError(e.message)))
   }
 
   get pendingWriteBytes(): number {

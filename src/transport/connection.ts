@@ -1,13 +1,14 @@
 import { EventEmitter } from 'node:events'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
-import type { ByteSocket } from './byte-socket.js'
-import type { Codec, CodecName } from './codec.js'
+import { ByteSocketProtocolError, type ByteSocket } from './byte-socket.js'
+import type { Codec, CodecName, Frame } from './codec.js'
 import { FramingError, TRANSPORT_ERROR } from './errors.js'
 import type { TransportLimits } from './limits.js'
 
 /** What is known about a connection once its transport header has been read. */
 export interface ConnectionInfo {
+  /** Unique within the process (all listeners share one counter). */
   readonly id: number
   readonly transport: 'tcp' | 'ws'
   readonly codec: CodecName
@@ -16,7 +17,7 @@ export interface ConnectionInfo {
   readonly dcId: number | null
   /** Which configured MTProxy secret keyed the init; null when none did. */
   readonly secretIndex: number | null
-  readonly remoteAddress: string
+  readonly remoteIp: string
   readonly remotePort: number
   readonly localPort: number
 }
@@ -49,6 +50,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private writePaused = false
   private userPauses = 0
   private readingPaused = false
+  /** Decoded frames not yet delivered because the upper layer paused us. */
+  private backlog: Frame[] = []
   private lastActivity: number
   private idleTimer: NodeJS.Timeout | null = null
   private destroyTimer: NodeJS.Timeout | null = null
@@ -56,7 +59,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   constructor(
     private readonly socket: ByteSocket,
     private readonly codec: Codec,
-    info: Omit<ConnectionInfo, 'transport' | 'remoteAddress' | 'remotePort' | 'localPort' | 'codec'>,
+    info: Omit<ConnectionInfo, 'transport' | 'remoteIp' | 'remotePort' | 'localPort' | 'codec'>,
     deps: ConnectionDeps,
   ) {
     super()
@@ -64,7 +67,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       ...info,
       codec: codec.name,
       transport: socket.kind,
-      remoteAddress: socket.remoteAddress,
+      remoteIp: socket.remoteAddress,
       remotePort: socket.remotePort,
       localPort: socket.localPort,
     }
@@ -76,13 +79,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       data: (c) => this.feed(c),
       drain: () => this.onDrain(),
       close: () => this.onSocketClose(),
-      error: (e) => this.log.debug({ err: e.message }, 'socket error'),
+      error: (e) => {
+        if (e instanceof ByteSocketProtocolError) this.log.warn({ reason: e.message }, 'carrier protocol error; closing')
+        else this.log.debug({ err: e.message }, 'socket error')
+      },
     })
     this.armIdle(this.limits.idleTimeoutMs)
   }
 
-  get id(): number {
-    return this.info.id
+  /** The numeric id as a string (what the session layer keys connections by). */
+  get id(): string {
+    return String(this.info.id)
   }
   get codecName(): CodecName {
     return this.info.codec
@@ -90,8 +97,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   get dcId(): number | null {
     return this.info.dcId
   }
+  /** "ip:port" of the peer ("[v6]:port" for IPv6). */
   get remoteAddress(): string {
-    return this.info.remoteAddress
+    const ip = this.info.remoteIp
+    return ip.includes(':') ? `[${ip}]:${this.info.remotePort}` : `${ip}:${this.info.remotePort}`
   }
   get closed(): boolean {
     return this.closedReason !== null
@@ -142,7 +151,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.emitClose(reason)
   }
 
-  /** Stop delivering packets until resume() (upper-layer backpressure); calls nest. */
+  /**
+   * Upper-layer backpressure: stop reading the socket and stop delivering packets until resume().
+   * Calls nest. Frames already decoded wait in a backlog (at most one read chunk's worth).
+   */
   pause(): void {
     this.userPauses++
     this.updateReading()
@@ -151,6 +163,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   resume(): void {
     if (this.userPauses > 0) this.userPauses--
     this.updateReading()
+    this.deliver()
   }
 
   /** Feeds received bytes (also used by the acceptor for bytes that followed the header). */
@@ -171,11 +184,26 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }
       throw e
     }
-    for (const f of frames) {
-      if (this.closed) return
-      if (f.type === 'packet') this.emit('packet', f.payload, f.quickAck)
-      else this.log.warn('unexpected quick-ack frame on a server connection')
+    for (const f of frames) this.backlog.push(f)
+    this.deliver()
+  }
+
+  private deliver(): void {
+    while (this.backlog.length > 0 && this.userPauses === 0 && !this.closed) {
+      const f = this.backlog.shift()!
+      if (f.type !== 'packet') {
+        this.log.warn('quick-ack frame received on a server connection; ignored')
+        continue
+      }
+      try {
+        this.emit('packet', f.payload, f.quickAck)
+      } catch (e) {
+        // A throwing handler must not take the process down with it.
+        this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'packet handler threw; closing')
+        this.close('packet handler error')
+      }
     }
+    if (this.closed) this.backlog.length = 0
   }
 
   private write(frame: Buffer): boolean {

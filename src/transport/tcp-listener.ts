@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
-import { acceptSocket, resolveAcceptorOptions, type AcceptorOptions, type ResolvedAcceptorOptions } from './acceptor.js'
+import { acceptSocket, nextConnectionId, resolveAcceptorOptions, type AcceptorOptions, type ResolvedAcceptorOptions } from './acceptor.js'
 import { TcpByteSocket } from './byte-socket.js'
 import type { Connection } from './connection.js'
 
@@ -22,7 +22,6 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
   private readonly opts: ResolvedAcceptorOptions
   private readonly servers: Server[] = []
   private readonly sockets = new Set<Socket>()
-  private nextId = 1
 
   constructor(private readonly config: TcpListenerOptions) {
     super()
@@ -65,7 +64,7 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
     }
     this.sockets.add(s)
     s.once('close', () => this.sockets.delete(s))
-    acceptSocket(new TcpByteSocket(s), this.nextId++, this.opts, false, (c) => this.emit('connection', c))
+    acceptSocket(new TcpByteSocket(s), nextConnectionId(), this.opts, false, (c) => this.emit('connection', c))
   }
 
   /** Stops listening and destroys every open socket. */

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { acceptSocket, resolveAcceptorOptions, type AcceptorOptions, type ResolvedAcceptorOptions } from './acceptor.js'
+import { acceptSocket, nextConnectionId, resolveAcceptorOptions, type AcceptorOptions, type ResolvedAcceptorOptions } from './acceptor.js'
 import { WsByteSocket } from './byte-socket.js'
 import type { ListenerEvents } from './tcp-listener.js'
 
@@ -25,7 +25,6 @@ export class WsListener extends EventEmitter<ListenerEvents> {
   private server: Server | null = null
   private readonly clients = new Set<WebSocket>()
   private readonly paths: Set<string>
-  private nextId = 1
 
   constructor(private readonly config: WsListenerOptions) {
     super()
@@ -72,7 +71,7 @@ export class WsListener extends EventEmitter<ListenerEvents> {
       ws.once('close', () => this.clients.delete(ws))
       const local = req.socket.localPort ?? 0
       const bs = new WsByteSocket(ws, req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0, local)
-      acceptSocket(bs, this.nextId++, this.opts, this.config.requireObfuscation ?? true, (c) => this.emit('connection', c))
+      acceptSocket(bs, nextConnectionId(), this.opts, this.config.requireObfuscation ?? true, (c) => this.emit('connection', c))
     })
   }
 

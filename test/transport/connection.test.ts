@@ -297,3 +297,97 @@ describe('WebSocket listener', () => {
     }
   })
 })
+
+describe('Connection robustness', () => {
+  it('pause() holds packets (even from one read chunk) until resume()', async () => {
+    const l = new TcpListener({ ports: [0] })
+    const got: number[] = []
+    let conn: Connection | undefined
+    l.on('connection', (c) => {
+      conn = c
+      c.on('packet', (p) => {
+        got.push(p.readUInt32LE(0))
+        if (got.length === 1) c.pause()
+      })
+    })
+    const [port] = await l.listen()
+    const { header, codec } = TestClient.header({ codec: 'abridged' }, new Prng(80))
+    const sock = connect(port!, '127.0.0.1')
+    try {
+      const frames = [1, 2, 3].map((i) => {
+        const b = Buffer.alloc(8)
+        b.writeUInt32LE(i, 0)
+        return codec.encodePacket(b)
+      })
+      sock.write(Buffer.concat([header, ...frames]))
+      for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+      await new Promise((r) => setTimeout(r, 50))
+      assert.deepEqual(got, [1])
+      conn!.resume()
+      assert.deepEqual(got, [1, 2, 3])
+    } finally {
+      sock.destroy()
+      await l.close()
+    }
+  })
+
+  it('a throwing packet handler closes that connection, not the process', async () => {
+    const l = new TcpListener({ ports: [0] })
+    l.on('connection', (c) =>
+      c.on('packet', () => {
+        throw new Error('boom')
+      }),
+    )
+    const [port] = await l.listen()
+    try {
+      const c = await TestClient.tcp(port!, { codec: 'intermediate' })
+      c.send(Buffer.alloc(8))
+      await c.waitClosed()
+      const d = await TestClient.tcp(port!, { codec: 'intermediate' })
+      d.close()
+    } finally {
+      await l.close()
+    }
+  })
+
+  it('a text message on the WebSocket closes the connection', async () => {
+    const l = new WsListener({ port: 0 })
+    const reasons: string[] = []
+    l.on('connection', (c) => c.on('close', (r) => reasons.push(r)))
+    const port = await l.listen()
+    try {
+      const { header } = TestClient.header({ codec: 'intermediate', obfuscated: true }, new Prng(81))
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/apiws`, 'binary')
+      await new Promise<void>((r) => ws.once('open', () => r()))
+      ws.send(header)
+      await new Promise((r) => setTimeout(r, 30))
+      ws.send('hello')
+      await new Promise<void>((r) => ws.once('close', () => r()))
+      for (let i = 0; i < 100 && reasons.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+      assert.equal(reasons.length, 1)
+    } finally {
+      await l.close()
+    }
+  })
+
+  it('sendQuickAck on the full transport is a logged no-op', async () => {
+    const l = new TcpListener({ ports: [0] })
+    const results: boolean[] = []
+    l.on('connection', (c) =>
+      c.on('packet', (p) => {
+        results.push(c.sendQuickAck(0x80000001))
+        c.send(p)
+      }),
+    )
+    const [port] = await l.listen()
+    try {
+      const c = await TestClient.tcp(port!, { codec: 'full' })
+      c.send(Buffer.alloc(8, 7))
+      assert.deepEqual(await c.nextPacket(), Buffer.alloc(8, 7))
+      assert.deepEqual(results, [false])
+      c.close()
+    } finally {
+      await l.close()
+    }
+  })
+})
