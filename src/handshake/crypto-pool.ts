@@ -19,6 +19,7 @@ interface Slot {
   worker: Worker
   inFlight: number
   pending: Map<number, Pending>
+  ready: Promise<void>
 }
 
 const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
@@ -28,14 +29,22 @@ export class CryptoPool implements HandshakeCrypto {
   private nextId = 1
   private closed = false
 
-  constructor(keys: RsaKeySet, size: number = availableParallelism()) {
+  /**
+   * `size` workers (default: the cores). `nice` (default 10) lowers the workers' scheduling
+   * priority so that, when the cores are saturated by a handshake storm, the event loop serving
+   * established sessions is still scheduled first.
+   */
+  constructor(keys: RsaKeySet, size: number = availableParallelism(), nice = 10) {
     const pems = keys.all().map((k) => k.toPem())
     const url = new URL('./crypto-worker.js', import.meta.url)
     for (let i = 0; i < Math.max(1, size); i++) {
-      const worker = new Worker(url, { workerData: { pems } })
+      const worker = new Worker(url, { workerData: { pems, nice } })
       worker.unref()
-      const slot: Slot = { worker, inFlight: 0, pending: new Map() }
+      let markReady: () => void = () => undefined
+      const ready = new Promise<void>((resolve) => (markReady = resolve))
+      const slot: Slot = { worker, inFlight: 0, pending: new Map(), ready }
       worker.on('message', (r: WorkerReply) => {
+        if (r.id === 0) return markReady()
         const p = slot.pending.get(r.id)
         if (!p) return
         slot.pending.delete(r.id)
@@ -46,6 +55,11 @@ export class CryptoPool implements HandshakeCrypto {
       worker.on('exit', () => this.failAll(slot, new Error('crypto worker exited')))
       this.slots.push(slot)
     }
+  }
+
+  /** Resolves when every worker has built its DH engine (a one-off prime check of ~0.2-2 s). */
+  async ready(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.ready))
   }
 
   get size(): number {
@@ -92,7 +106,15 @@ export class CryptoPool implements HandshakeCrypto {
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject })
       slot.inFlight++
-      slot.worker.postMessage({ ...req, id })
+      const msg: WorkerRequest = { ...req, id }
+      const transfer: ArrayBuffer[] = []
+      // Exact-size copies, transferred: cloning a view would copy its whole (pooled) ArrayBuffer.
+      if (msg.op === 'rsa') transfer.push((msg.data = new Uint8Array(msg.data)).buffer)
+      if (msg.op === 'dhFinish') {
+        transfer.push((msg.a = new Uint8Array(msg.a)).buffer)
+        transfer.push((msg.gB = new Uint8Array(msg.gB)).buffer)
+      }
+      slot.worker.postMessage(msg, transfer)
     })
   }
 

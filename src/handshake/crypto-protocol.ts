@@ -1,6 +1,8 @@
 /** Messages between CryptoPool and its workers. */
 export interface WorkerInit {
   pems: string[]
+  /** Scheduling niceness of the worker thread (Linux: per thread), so the event loop wins the CPU. */
+  nice: number
 }
 
 export type WorkerRequest =

@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { randomBytes } from 'node:crypto'
+import { setPriority } from 'node:os'
 import { RsaPrivateKey } from './rsa-key.js'
 import { RsaError } from './errors.js'
 import { dhPublic, modPowDh } from './dh-engine.js'
@@ -14,7 +15,16 @@ function addKey(pem: string): void {
   const k = RsaPrivateKey.fromPem(pem)
   keys.set(k.fingerprint, k)
 }
-for (const pem of (workerData as WorkerInit).pems) addKey(pem)
+const init = workerData as WorkerInit
+for (const pem of init.pems) addKey(pem)
+if (init.nice > 0) {
+  try {
+    // On Linux, pid 0 means the calling thread: only this worker is deprioritised.
+    setPriority(0, init.nice)
+  } catch {
+    // Not permitted here: run at normal priority.
+  }
+}
 
 const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
 
@@ -41,4 +51,20 @@ function handle(req: WorkerRequest): WorkerReply {
   }
 }
 
-parentPort?.on('message', (req: WorkerRequest) => parentPort?.postMessage(handle(req)))
+/** An exact-size copy: a view of a pooled/shared buffer would clone its whole ArrayBuffer. */
+function own(u: Uint8Array): Uint8Array {
+  return new Uint8Array(u)
+}
+
+// Build the DH engine now (OpenSSL checks the prime once, which is slow), then report ready.
+dhPublic(Buffer.from([1]))
+parentPort?.postMessage({ id: 0, ok: true, out: new Uint8Array(0) } satisfies WorkerReply)
+
+parentPort?.on('message', (req: WorkerRequest) => {
+  const r = handle(req)
+  if (!r.ok) return parentPort?.postMessage(r)
+  const out = own(r.out)
+  const a = r.a ? own(r.a) : undefined
+  const reply: WorkerReply = a ? { id: r.id, ok: true, out, a } : { id: r.id, ok: true, out }
+  parentPort?.postMessage(reply, (a ? [out.buffer, a.buffer] : [out.buffer]) as ArrayBuffer[])
+})

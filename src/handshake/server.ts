@@ -461,7 +461,7 @@ export class ConnectionHandshakes {
       this.log.warn({ err: (err as Error).message }, 'first server salt not saved')
     }
     this.finish(ex, 'done')
-    this.log.info({ type: ex.type }, 'auth key created')
+    this.log.debug({ type: ex.type }, 'auth key created')
     return this.reply({ _: 'dh_gen_ok', ...base, new_nonce_hash1: newNonceHash(newNonce, 1, authKey) }, ex, raw, { record, serverSalt })
   }
 }
