@@ -73,7 +73,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     this.limits = deps.limits
     this.clock = deps.clock
-    this.log = deps.log.child({ conn: info.id, codec: codec.name, obfuscated: info.obfuscated, transport: socket.kind })
+    this.log = deps.log.child({
+      conn: info.id,
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+      codec: codec.name,
+      obfuscated: info.obfuscated,
+      transport: socket.kind,
+    })
     this.lastActivity = this.clock.now()
     socket.setHandlers({
       data: (c) => this.feed(c),

@@ -1,3 +1,11 @@
+/**
+ * Transport layer: MTProto framings (abridged, intermediate, padded intermediate, full), the
+ * obfuscated2 wrapper (optionally MTProxy-keyed), auto-detection on one port, and Connections
+ * over TCP sockets or WebSocket binary messages, produced by TcpListener / WsListener.
+ * Upper layers see `packet` events (payload, quickAck) and call send / sendQuickAck /
+ * sendTransportError / close; everything they send goes through the connection's codec and
+ * obfuscation stream.
+ */
 export * from './codec.js'
 export * from './errors.js'
 export * from './limits.js'
