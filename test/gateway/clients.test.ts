@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { AuthKeyType } from '../../src/store/types.js'
-import { startTestServer, gramjsHandshake, startMtcute, type TestServer, type GramTransport, type MtcuteOptions } from '../helpers/clients.js'
+import { startTestServer, gramjsHandshake, startMtcute, startGramJsClient, type TestServer, type GramTransport, type MtcuteOptions } from '../helpers/clients.js'
 
 let server: TestServer
 
@@ -64,3 +64,16 @@ for (const [name, opts, type] of mtcuteCases) {
     }
   })
 }
+
+test('GramJS TelegramClient (whole client, obfuscated TCP on port 80): it encrypts with the stored key it saved', async () => {
+  const s80 = await startTestServer({ host: '127.0.12.1', port: 80 })
+  const client = await startGramJsClient(s80, 'obfuscated')
+  try {
+    const id = await s80.waitEncrypted()
+    assert.ok(await s80.store.get(id), 'the key GramJS encrypts with is in the store')
+    assert.equal(client.authKeyId(), id, 'and it is the key in its session')
+  } finally {
+    await client.close()
+    await s80.close()
+  }
+})

@@ -148,6 +148,46 @@ export async function gramjsHandshake(server: TestServer, transport: GramTranspo
   }
 }
 
+/**
+ * A whole GramJS TelegramClient (StringSession, `connection` class by name) pointed at the server.
+ * GramJS always dials port 80, so the server must listen on <host>:80. `connect()` is started
+ * but not awaited (it waits for the answer to invokeWithLayer, which a handshake-only server
+ * never sends); `authKeyId()` reads the key GramJS saved in its session.
+ */
+export async function startGramJsClient(server: TestServer, transport: GramTransport): Promise<{ authKeyId(): bigint | undefined; close(): Promise<void> }> {
+  if (server.port !== 80) throw new Error('GramJS TelegramClient dials port 80 only')
+  addKeyToGramJs(server.key)
+  const tg = require('telegram') as { TelegramClient: new (...a: unknown[]) => GramClient }
+  const { StringSession } = require('telegram/sessions/index.js') as { StringSession: new (s: string) => GramSession }
+  const net = require('telegram/network/index.js') as Record<string, unknown>
+  const { LogLevel } = require('telegram/extensions/Logger.js') as { LogLevel: { NONE: string } }
+  const session = new StringSession('')
+  session.setDC(server.dcId, server.host, 80)
+  const cls = { full: net.ConnectionTCPFull, abridged: net.ConnectionTCPAbridged, obfuscated: net.ConnectionTCPObfuscated }[transport]
+  const client = new tg.TelegramClient(session, 1, '00000000000000000000000000000000', { connection: cls, connectionRetries: 1, autoReconnect: false, baseLogger: undefined })
+  client.setLogLevel(LogLevel.NONE)
+  client.connect().catch(() => undefined)
+  return {
+    authKeyId() {
+      const key = session.getAuthKey()?.getKey()
+      return key ? authKeyId(key) : undefined
+    },
+    async close() {
+      await Promise.race([client.destroy().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))])
+    },
+  }
+}
+
+interface GramSession {
+  setDC(dc: number, ip: string, port: number): void
+  getAuthKey(): { getKey(): Buffer | undefined } | undefined
+}
+interface GramClient {
+  connect(): Promise<unknown>
+  destroy(): Promise<void>
+  setLogLevel(l: string): void
+}
+
 // ---------------------------------------------------------------------------------------------
 // mtcute
 // ---------------------------------------------------------------------------------------------
