@@ -67,10 +67,6 @@ export interface PbExpireTempRequest {
 export interface PbCountReply {
   count: Int64
 }
-export interface PbSessionRef {
-  authKeyId: Int64
-  sessionId: Int64
-}
 export type PbPushRequest = { body: Buffer; fanOut: boolean } & ({ authKeyId: Int64; userId?: undefined } | { userId: Int64; authKeyId?: undefined })
 export type PbEmpty = Record<string, never>
 
@@ -122,8 +118,6 @@ export interface SessionClient extends grpc.Client {
   GetBinding: Unary<PbAuthKeyIdRequest, PbBindingReply>
   DestroyAuthKey: Unary<PbAuthKeyIdRequest, PbBoolReply>
   ExpireTemp: Unary<PbExpireTempRequest, PbCountReply>
-  CreateSession: Unary<PbSessionRef, PbBoolReply>
-  CloseSession: Unary<PbSessionRef, PbBoolReply>
   Push: Unary<PbPushRequest, PbCountReply>
   Connect(meta: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientDuplexStream<PbGatewayFrame, PbSessionFrame>
 }
@@ -140,8 +134,6 @@ export interface SessionServerImpl extends grpc.UntypedServiceImplementation {
   GetBinding: UnaryImpl<PbAuthKeyIdRequest, PbBindingReply>
   DestroyAuthKey: UnaryImpl<PbAuthKeyIdRequest, PbBoolReply>
   ExpireTemp: UnaryImpl<PbExpireTempRequest, PbCountReply>
-  CreateSession: UnaryImpl<PbSessionRef, PbBoolReply>
-  CloseSession: UnaryImpl<PbSessionRef, PbBoolReply>
   Push: UnaryImpl<PbPushRequest, PbCountReply>
   Connect: grpc.handleBidiStreamingCall<PbGatewayFrame, PbSessionFrame>
 }

@@ -1,0 +1,230 @@
+/**
+ * `mtgate gateway`: TCP / WebSocket listeners, transports, the handshake and the encrypted path
+ * (src/server's EncryptedPath / UnencryptedPath, unchanged) with the session layer behind gRPC:
+ * RemoteSessions routes each auth_key_id over the rendezvous ring of live session nodes, and the
+ * handshake stores new keys through RemoteAuthKeyStore. Auth keys are held only in the encrypted
+ * path's memory (its LRU and the live connections). Registered in etcd as role "gateway" with a
+ * gRPC server carrying grpc.health.v1.
+ */
+import * as grpc from '@grpc/grpc-js'
+import { mkdirSync } from 'node:fs'
+import { secureRandom, type RandomSource } from '../crypto/random.js'
+import { CryptoPool } from '../handshake/crypto-pool.js'
+import { InlineCrypto, type HandshakeCrypto } from '../handshake/crypto-backend.js'
+import { fingerprintHex } from '../handshake/rsa-key.js'
+import { createKeyFile, loadKeySet, type RsaKeySet } from '../handshake/rsa-keyset.js'
+import { HandshakeService } from '../handshake/server.js'
+import { EncryptedPath } from '../server/encrypted-path.js'
+import type { ListenAddress } from '../server/server.js'
+import { UnencryptedPath } from '../server/unencrypted-path.js'
+import { TcpListener, WsListener, type Connection } from '../transport/index.js'
+import { systemClock, type Clock } from '../util/clock.js'
+import { rootLogger, type Logger } from '../util/log.js'
+import type { ClusterConfig } from './config.js'
+import { bindServer, HealthService, SERVER_OPTIONS, serverCredentials, withPort } from './grpc.js'
+import { Registry } from './registry.js'
+import { RemoteAuthKeyStore } from './remote-store.js'
+import { RemoteSessions } from './remote-sessions.js'
+
+export interface GatewayNodeDeps {
+  clock?: Clock
+  random?: RandomSource
+  log?: Logger
+  /** Run handshake crypto inline instead of a worker pool (tests with many nodes). */
+  inlineHandshakeCrypto?: boolean
+  /** Registry loop period (ms); default lease_ttl/3. */
+  registryIntervalMs?: number
+}
+
+export class GatewayNode {
+  private stopping: Promise<void> | undefined
+  private readonly conns = new Set<Connection>()
+
+  private constructor(
+    readonly config: ClusterConfig,
+    readonly nodeId: string,
+    /** The advertised gRPC (health) address. */
+    readonly address: string,
+    readonly rsaKeys: RsaKeySet,
+    private readonly handshakeCrypto: HandshakeCrypto & { close?: () => unknown },
+    private readonly handshake: HandshakeService,
+    readonly remote: RemoteSessions,
+    readonly encrypted: EncryptedPath,
+    private readonly unencrypted: UnencryptedPath,
+    private readonly tcp: TcpListener | undefined,
+    private readonly ws: WsListener | undefined,
+    readonly addresses: ListenAddress[],
+    readonly registry: Registry,
+    private readonly server: grpc.Server,
+    private readonly health: HealthService,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: ClusterConfig, deps: GatewayNodeDeps = {}): Promise<GatewayNode> {
+    const { server: sc, cluster: cc } = config
+    const clock = deps.clock ?? systemClock
+    const random = deps.random ?? secureRandom
+    const log = (deps.log ?? rootLogger).child({ node: cc.nodeId, role: 'gateway' })
+    mkdirSync(sc.dataDir, { recursive: true, mode: 0o700 })
+    let rsaKeys = loadKeySet(sc.dataDir)
+    if (rsaKeys.offered().length === 0) {
+      const k = createKeyFile(sc.dataDir)
+      log.warn({ fingerprint: fingerprintHex(k.fingerprint) }, 'generated a new RSA key: every gateway of the cluster must serve the same keys (copy data_dir/rsa)')
+      rsaKeys = loadKeySet(sc.dataDir)
+    }
+    const cleanup: (() => unknown)[] = []
+    try {
+      const remote = new RemoteSessions({
+        gatewayId: cc.nodeId,
+        log: log.child({ mod: 'remote' }),
+        tls: cc.tls,
+        callTimeoutMs: cc.callTimeoutMs,
+        streamQueueMax: cc.streamQueueMax,
+      })
+      cleanup.push(() => remote.close())
+      const handshakeCrypto: HandshakeCrypto & { close?: () => unknown } = deps.inlineHandshakeCrypto ? new InlineCrypto(rsaKeys) : new CryptoPool(rsaKeys)
+      cleanup.push(() => handshakeCrypto.close?.())
+      const handshake = new HandshakeService({
+        keys: rsaKeys,
+        crypto: handshakeCrypto,
+        store: new RemoteAuthKeyStore(remote),
+        dcId: sc.dcId,
+        testMode: sc.telegram.testMode,
+        clock,
+        random,
+        log: log.child({ mod: 'handshake' }),
+      })
+      cleanup.push(() => handshake.close())
+      void handshake.warmUp()
+      const encrypted = new EncryptedPath({ gatewayId: cc.nodeId, clock, log: log.child({ mod: 'gateway' }), cacheSize: sc.limits.authKeyCacheSize, random })
+      encrypted.attach(remote)
+      remote.attach(encrypted)
+      const unencrypted = new UnencryptedPath({ handshake, clock, log: log.child({ mod: 'gateway' }) })
+
+      const server = new grpc.Server(SERVER_OPTIONS)
+      const health = new HealthService([])
+      health.addTo(server)
+      cleanup.push(() => server.forceShutdown())
+      const port = await bindServer(server, cc.listen, serverCredentials(cc.tls))
+      const address = cc.listen.endsWith(':0') ? withPort(cc.advertise, port) : cc.advertise
+
+      const registry = new Registry({
+        endpoints: cc.etcd,
+        prefix: cc.etcdPrefix,
+        leaseTtlSec: cc.leaseTtlSec,
+        intervalMs: deps.registryIntervalMs,
+        callTimeoutMs: Math.min(cc.callTimeoutMs, 2000),
+        tls: cc.tls,
+        log: log.child({ mod: 'registry' }),
+        self: { id: cc.nodeId, role: 'gateway', address, startedAt: Date.now() },
+      })
+      cleanup.push(() => registry.stop())
+      registry.on('change', () => remote.setMembers(registry.members('session')))
+      await registry.start()
+      remote.setMembers(registry.members('session'))
+
+      const acceptor = { clock, random, log: log.child({ mod: 'transport' }), limits: { maxFrameSize: sc.limits.maxFrameBytes } }
+      const addresses: ListenAddress[] = []
+      let tcp: TcpListener | undefined
+      let ws: WsListener | undefined
+      if (sc.tcpPorts.length > 0) {
+        tcp = new TcpListener({ ...acceptor, host: sc.host, ports: sc.tcpPorts, maxConnections: sc.limits.maxConnections })
+        cleanup.push(() => tcp?.close())
+        for (const p of await tcp.listen()) addresses.push({ kind: 'tcp', host: sc.host, port: p })
+      }
+      if (sc.wsPort !== null) {
+        ws = new WsListener({ ...acceptor, host: sc.host, port: sc.wsPort, paths: [sc.wsPath] })
+        cleanup.push(() => ws?.close())
+        addresses.push({ kind: 'ws', host: sc.host, port: await ws.listen() })
+      }
+      const node = new GatewayNode(config, cc.nodeId, address, rsaKeys, handshakeCrypto, handshake, remote, encrypted, unencrypted, tcp, ws, addresses, registry, server, health, log)
+      tcp?.on('connection', (c) => node.onConnection(c))
+      ws?.on('connection', (c) => node.onConnection(c))
+      health.set('SERVING')
+      log.info({ listen: addresses.map((a) => `${a.kind}://${a.host}:${a.port}`), grpc: address, sessionNodes: registry.members('session').length }, 'gateway node started')
+      return node
+    } catch (e) {
+      for (const f of cleanup.reverse()) {
+        try {
+          await f()
+        } catch {
+          // best effort
+        }
+      }
+      throw e
+    }
+  }
+
+  get connectionCount(): number {
+    return this.conns.size
+  }
+
+  private onConnection(conn: Connection): void {
+    if (this.stopping !== undefined) {
+      conn.close('gateway stopping')
+      return
+    }
+    this.conns.add(conn)
+    conn.on('packet', (payload, quickAck) => {
+      if (payload.length >= 8 && payload.readBigInt64LE(0) === 0n) this.unencrypted.onPacket(conn, payload)
+      else this.encrypted.onPacket(conn, payload, quickAck)
+    })
+    conn.on('close', () => {
+      this.conns.delete(conn)
+      this.unencrypted.connectionClosed(conn)
+      this.encrypted.connectionClosed(conn.id)
+    })
+  }
+
+  /**
+   * Graceful drain: stop accepting (listeners closed, health NOT_SERVING, out of etcd), let answers
+   * still coming from session nodes through (until 200 ms of quiet, at most limits.drainTimeoutMs),
+   * then close the client connections (they reconnect through another gateway), end the streams.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop()
+    return this.stopping
+  }
+
+  private async doStop(): Promise<void> {
+    const t0 = Date.now()
+    this.log.info({ connections: this.conns.size }, 'gateway draining')
+    this.health.set('NOT_SERVING')
+    await Promise.all([this.tcp?.close(), this.ws?.close()]).catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'listener close failed'))
+    await this.registry.deregister()
+    const until = Date.now() + this.config.server.limits.drainTimeoutMs
+    while (Date.now() < until && this.conns.size > 0 && (Date.now() - this.remote.lastInboundAt < 200 || this.remote.queued > 0)) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    for (const c of [...this.conns]) c.close('gateway stopping')
+    await new Promise((r) => setImmediate(r))
+    this.remote.close()
+    this.health.close()
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.server.forceShutdown()
+        resolve()
+      }, 2000)
+      this.server.tryShutdown(() => {
+        clearTimeout(t)
+        resolve()
+      })
+    })
+    await this.registry.stop()
+    this.handshake.close()
+    await this.handshakeCrypto.close?.()
+    this.log.info({ ms: Date.now() - t0 }, 'gateway stopped')
+  }
+}
+
+/** `mtgate gateway`: starts a gateway node and drains it on SIGTERM / SIGINT. */
+export async function runGateway(config: ClusterConfig, deps: GatewayNodeDeps = {}): Promise<GatewayNode> {
+  const node = await GatewayNode.start(config, deps)
+  const onSignal = (sig: string): void => {
+    ;(deps.log ?? rootLogger).info({ sig }, 'signal: draining')
+    void node.stop().then(() => process.exit(0))
+  }
+  process.once('SIGTERM', onSignal)
+  process.once('SIGINT', onSignal)
+  return node
+}

@@ -1,0 +1,340 @@
+/**
+ * The gateway's view of the session nodes: one gRPC client and one Connect stream per live session
+ * node, the rendezvous ring over the nodes whose stream is up, and the SessionService the gateway's
+ * encrypted path talks to (routing each auth_key_id to its owner).
+ *
+ * Failure handling:
+ * - A stream that breaks (node killed, network) takes its node out of the ring at once; the client
+ *   connections that had traffic on it are closed (their in-flight requests may be lost: the clients
+ *   reconnect, keep their auth key, get new_session_created from the new owner and resend).
+ *   The stream is reopened with backoff while the node is still registered.
+ * - Goodbye (graceful drain of a session node): out of the ring, connections stay; their next
+ *   messages go to the new owner.
+ * - A key whose owner changes (join/leave) sends ConnectionClosed to the old owner for the
+ *   connections it had, so it stops pushing to them.
+ */
+import * as grpc from '@grpc/grpc-js'
+import type { AuthKeyRecord, GatewayLink, InboundMessage, OutboundMessage, SessionService } from '../session/api.js'
+import type { AuthKeyType } from '../store/types.js'
+import type { Logger } from '../util/log.js'
+import type { ClusterTls } from './config.js'
+import { FrameWriter } from './frame-writer.js'
+import { CHANNEL_OPTIONS, clientCredentials, deadline, GATEWAY_ID_HEADER } from './grpc.js'
+import { big, i64, protos, type PbQueryAuthKeyReply, type PbGatewayFrame, type PbGatewayItem, type PbSessionFrame, type SessionClient } from './proto.js'
+import { RendezvousRing } from './ring.js'
+
+export type PeerState = 'connecting' | 'up' | 'draining' | 'down'
+
+export interface RemoteSessionsOptions {
+  gatewayId: string
+  log: Logger
+  tls: ClusterTls | undefined
+  callTimeoutMs: number
+  streamQueueMax: number
+}
+
+class SessionPeer {
+  readonly client: SessionClient
+  state: PeerState = 'connecting'
+  call: grpc.ClientDuplexStream<PbGatewayFrame, PbSessionFrame> | undefined
+  writer: FrameWriter<PbGatewayItem> | undefined
+  retryTimer: NodeJS.Timeout | undefined
+  backoffMs = 100
+  removed = false
+
+  constructor(
+    readonly id: string,
+    readonly address: string,
+    tls: ClusterTls | undefined,
+  ) {
+    const { SessionClient } = protos()
+    this.client = new SessionClient(address, clientCredentials(tls), CHANNEL_OPTIONS)
+  }
+}
+
+export class RemoteSessions implements SessionService {
+  private readonly peers = new Map<string, SessionPeer>()
+  readonly ring = new RendezvousRing()
+  private link: GatewayLink | undefined
+  /** connId → auth_key_id → session node the connection's messages for that key went to. */
+  private readonly routes = new Map<string, Map<bigint, string>>()
+  private ringWaiters: (() => void)[] = []
+  private stopped = false
+  /** Last time a session node sent us something (drain uses it to wait for quiet). */
+  lastInboundAt = 0
+  readonly stats = { sent: 0, received: 0, refused: 0, peerLosses: 0, closedOnLoss: 0 }
+
+  constructor(private readonly opts: RemoteSessionsOptions) {}
+
+  /** The gateway's encrypted path: answers from session nodes are written through it. */
+  attach(link: GatewayLink): void {
+    this.link = link
+  }
+
+  /** The session nodes in the registry (id → address). */
+  setMembers(members: { id: string; address: string }[]): void {
+    if (this.stopped) return
+    const want = new Map(members.map((m) => [m.id, m.address]))
+    for (const p of [...this.peers.values()]) {
+      if (want.get(p.id) !== p.address) this.removePeer(p, 'left the registry')
+    }
+    for (const [id, address] of want) {
+      if (!this.peers.has(id)) {
+        const p = new SessionPeer(id, address, this.opts.tls)
+        this.peers.set(id, p)
+        this.opts.log.info({ peer: id, address }, 'session node joined: opening stream')
+        this.open(p)
+      }
+    }
+  }
+
+  peerStates(): Record<string, PeerState> {
+    return Object.fromEntries([...this.peers.values()].map((p) => [p.id, p.state]))
+  }
+
+  /** The node currently owning `authKeyId` (undefined with no live node). */
+  ownerOf(authKeyId: bigint): string | undefined {
+    return this.ring.owner(authKeyId)
+  }
+
+  /** Items waiting in the stream writers (drain). */
+  get queued(): number {
+    let n = 0
+    for (const p of this.peers.values()) n += p.writer?.queued ?? 0
+    return n
+  }
+
+  // ------------------------------------------------------------------ SessionService
+
+  async queryAuthKey(authKeyId: bigint): Promise<AuthKeyRecord | undefined> {
+    const rep = await this.unary<PbQueryAuthKeyReply>(authKeyId, 'QueryAuthKey', (c, o, cb) => c.QueryAuthKey({ authKeyId: i64(authKeyId), gatewayId: this.opts.gatewayId }, new grpc.Metadata(), o, cb))
+    if (!rep.found || !rep.key) return undefined
+    const k = rep.key
+    const expiresAt = Number(k.expiresAt)
+    return { id: big(k.id), key: k.key, type: k.type as AuthKeyType, createdAt: Number(k.createdAt), ...(expiresAt > 0 ? { expiresAt } : {}) }
+  }
+
+  sendData(msg: InboundMessage): void {
+    const owner = this.ring.owner(msg.authKeyId)
+    const peer = owner === undefined ? undefined : this.peers.get(owner)
+    if (peer === undefined || peer.writer === undefined) {
+      this.opts.log.warn({ conn: msg.connId }, 'no live session node: closing the connection (the client reconnects and resends)')
+      this.link?.closeConnection(msg.connId, 'no session node')
+      return
+    }
+    let r = this.routes.get(msg.connId)
+    if (r === undefined) this.routes.set(msg.connId, (r = new Map()))
+    const prev = r.get(msg.authKeyId)
+    if (prev !== peer.id) {
+      r.set(msg.authKeyId, peer.id)
+      if (prev !== undefined && ![...r.values()].includes(prev)) {
+        // The key moved (membership change): the old owner must stop using this connection.
+        this.peers.get(prev)?.writer?.push({ closed: { connId: msg.connId } })
+      }
+    }
+    const ok = peer.writer.push({
+      data: {
+        connId: msg.connId,
+        clientAddr: msg.clientAddr,
+        authKeyId: i64(msg.authKeyId),
+        salt: i64(msg.salt),
+        sessionId: i64(msg.sessionId),
+        msgId: i64(msg.msgId),
+        seqNo: msg.seqNo,
+        body: msg.body,
+        receivedAt: String(msg.receivedAt),
+      },
+    })
+    if (ok) {
+      this.stats.sent++
+      return
+    }
+    this.stats.refused++
+    this.opts.log.warn({ conn: msg.connId, peer: peer.id, queued: peer.writer.queued }, 'stream to the session node is full: closing the connection (backpressure)')
+    this.link?.closeConnection(msg.connId, 'session stream full')
+  }
+
+  closeConnection(connId: string): void {
+    const r = this.routes.get(connId)
+    if (r === undefined) return
+    this.routes.delete(connId)
+    for (const nodeId of new Set(r.values())) this.peers.get(nodeId)?.writer?.push({ closed: { connId } })
+  }
+
+  // ------------------------------------------------------------------ unary calls with failover
+
+  /**
+   * A unary call for `key`: to its owner, then (on UNAVAILABLE / deadline) to the next node in the
+   * key's preference order. Waits up to callTimeoutMs for a live node when none is up yet.
+   */
+  async unary<Res>(
+    key: bigint,
+    name: string,
+    f: (c: SessionClient, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => unknown,
+  ): Promise<Res> {
+    if (this.ring.size === 0) await this.waitForRing(this.opts.callTimeoutMs)
+    const order = this.ring.preference(key).slice(0, 2)
+    if (order.length === 0) throw Object.assign(new Error(`${name}: no live session node`), { code: grpc.status.UNAVAILABLE })
+    let last: Error | undefined
+    for (const id of order) {
+      const peer = this.peers.get(id)
+      if (!peer) continue
+      try {
+        return await new Promise<Res>((resolve, reject) => {
+          f(peer.client, { deadline: deadline(this.opts.callTimeoutMs) }, (err, res) => (err ? reject(err) : resolve(res as Res)))
+        })
+      } catch (e) {
+        last = e as Error
+        const code = (e as grpc.ServiceError).code
+        if (code !== grpc.status.UNAVAILABLE && code !== grpc.status.DEADLINE_EXCEEDED) throw e
+        this.opts.log.warn({ call: name, peer: id, err: last.message }, 'unary call failed; trying the next session node')
+      }
+    }
+    throw last ?? new Error(`${name}: failed`)
+  }
+
+  /** Any live node (calls not tied to a key). */
+  anyNode(): string | undefined {
+    return this.ring.members[0]
+  }
+
+  private waitForRing(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms)
+      function done(): void {
+        clearTimeout(t)
+        resolve()
+      }
+      this.ringWaiters.push(done)
+    })
+  }
+
+  // ------------------------------------------------------------------ streams
+
+  private open(p: SessionPeer): void {
+    if (this.stopped || p.removed) return
+    p.state = 'connecting'
+    const meta = new grpc.Metadata()
+    meta.set(GATEWAY_ID_HEADER, this.opts.gatewayId)
+    const call = p.client.Connect(meta)
+    p.call = call
+    const writer = new FrameWriter<PbGatewayItem>((f) => call.write(f), { maxQueued: this.opts.streamQueueMax })
+    p.writer = writer
+    call.on('drain', () => writer.resume())
+    call.on('data', (frame: PbSessionFrame) => this.onFrame(p, call, frame))
+    let ended = false
+    const end = (why: string): void => {
+      if (ended) return
+      ended = true
+      if (p.call === call) this.streamLost(p, why)
+    }
+    call.on('error', (e) => end(e.message))
+    call.on('end', () => end('stream ended'))
+    call.on('close', () => end('stream closed'))
+  }
+
+  private onFrame(p: SessionPeer, call: grpc.ClientDuplexStream<PbGatewayFrame, PbSessionFrame>, frame: PbSessionFrame): void {
+    if (p.call !== call) return
+    this.lastInboundAt = Date.now()
+    if (p.state === 'connecting') {
+      p.state = 'up'
+      p.backoffMs = 100
+      this.opts.log.info({ peer: p.id }, 'session node stream up')
+      this.updateRing()
+    }
+    const link = this.link
+    for (const it of frame.items) {
+      if ('send' in it && it.send) {
+        const s = it.send
+        this.stats.received++
+        const out: OutboundMessage = {
+          authKeyId: big(s.authKeyId),
+          salt: big(s.salt),
+          sessionId: big(s.sessionId),
+          msgId: big(s.msgId),
+          seqNo: s.seqNo,
+          body: s.body,
+        }
+        link?.send(s.connId, out)
+      } else if ('close' in it && it.close) {
+        link?.closeConnection(it.close.connId, it.close.reason)
+      } else if ('goodbye' in it && it.goodbye) {
+        this.opts.log.info({ peer: p.id }, 'session node is draining: routing around it')
+        p.state = 'draining'
+        this.updateRing()
+      }
+    }
+  }
+
+  private streamLost(p: SessionPeer, why: string): void {
+    const wasDraining = p.state === 'draining'
+    const wasUp = p.state === 'up'
+    p.state = 'down'
+    const unsent = p.writer?.close().length ?? 0
+    p.writer = undefined
+    p.call = undefined
+    this.updateRing()
+    if (wasUp) this.stats.peerLosses++
+    if (!wasDraining) {
+      // Requests on the lost node may never be answered: make their clients reconnect and resend.
+      const affected: string[] = []
+      for (const [connId, r] of this.routes) if ([...r.values()].includes(p.id)) affected.push(connId)
+      if (wasUp || affected.length > 0) this.opts.log.warn({ peer: p.id, why, connections: affected.length, unsent }, 'session node stream lost')
+      for (const c of affected) {
+        this.stats.closedOnLoss++
+        this.link?.closeConnection(c, 'session node lost')
+        // EncryptedPath.closeConnection → connectionClosed → this.closeConnection(c) drops the route
+        this.routes.delete(c)
+      }
+    } else {
+      for (const r of this.routes.values()) for (const [k, id] of r) if (id === p.id) r.delete(k)
+    }
+    if (this.stopped || p.removed) return
+    p.retryTimer = setTimeout(() => this.open(p), p.backoffMs)
+    p.retryTimer.unref()
+    p.backoffMs = Math.min(p.backoffMs * 2, 2000)
+  }
+
+  private removePeer(p: SessionPeer, why: string): void {
+    p.removed = true
+    this.peers.delete(p.id)
+    if (p.retryTimer) clearTimeout(p.retryTimer)
+    this.opts.log.info({ peer: p.id, why }, 'session node removed')
+    const call = p.call
+    if (call) {
+      // Ends like a lost stream (its connections reconnect) unless it said goodbye.
+      this.streamLost(p, why)
+      call.end()
+      call.cancel()
+    }
+    p.client.close()
+    this.updateRing()
+  }
+
+  private updateRing(): void {
+    const live = [...this.peers.values()].filter((p) => p.state === 'up').map((p) => p.id)
+    const before = this.ring.members.join(',')
+    this.ring.set(live)
+    if (this.ring.members.join(',') !== before) this.opts.log.info({ ring: this.ring.members }, 'ring changed')
+    if (live.length > 0 && this.ringWaiters.length > 0) {
+      const w = this.ringWaiters
+      this.ringWaiters = []
+      for (const f of w) f()
+    }
+  }
+
+  /** Ends every stream and closes the clients. */
+  close(): void {
+    this.stopped = true
+    for (const p of [...this.peers.values()]) {
+      p.removed = true
+      if (p.retryTimer) clearTimeout(p.retryTimer)
+      p.state = 'draining' // not a loss: do not close client connections from here
+      p.writer?.flush()
+      p.call?.end()
+      p.client.close()
+    }
+    this.peers.clear()
+    this.updateRing()
+  }
+}

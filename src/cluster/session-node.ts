@@ -1,0 +1,463 @@
+/**
+ * `mtgate session`: the session layer (SessionManager), RPC routing (RpcRouter + built-ins) and the
+ * auth-key store behind the gRPC Session service, registered in etcd as role "session".
+ *
+ * Gateways open one Connect stream each; their messages go to SessionManager.sendData with the
+ * connection id made cluster-unique as "<gatewayId>#<connId>", and GatewayStreams (the GatewayLink
+ * of this process) sends answers back over the stream of the gateway named in that id.
+ */
+import * as grpc from '@grpc/grpc-js'
+import { mkdirSync } from 'node:fs'
+import { secureRandom, type RandomSource } from '../crypto/random.js'
+import { registerBuiltins } from '../rpc/builtins.js'
+import { RpcRouter, type Handler, type MethodName } from '../rpc/router.js'
+import type { GatewayLink, OutboundMessage } from '../session/api.js'
+import { SessionManager } from '../session/manager.js'
+import { createAuthKeyStore } from '../store/factory.js'
+import { StoreError, type AuthKeyStore, type AuthKeyType } from '../store/types.js'
+import { encode, type TlObject } from '../tl/index.js'
+import { systemClock, type Clock } from '../util/clock.js'
+import { rootLogger, type Logger } from '../util/log.js'
+import type { ClusterConfig } from './config.js'
+import { FrameWriter } from './frame-writer.js'
+import { bindServer, CHANNEL_OPTIONS, clientCredentials, deadline, GATEWAY_ID_HEADER, HealthService, SERVER_OPTIONS, serverCredentials, withPort } from './grpc.js'
+import {
+  big,
+  i64,
+  protos,
+  type PbAuthKey,
+  type PbGatewayFrame,
+  type PbSessionFrame,
+  type PbSessionItem,
+  type SessionClient,
+  type SessionServerImpl,
+} from './proto.js'
+import { Registry } from './registry.js'
+
+export interface SessionNodeDeps {
+  clock?: Clock
+  random?: RandomSource
+  log?: Logger
+  /** Use this store instead of the configured one (tests); not closed by stop(). */
+  store?: AuthKeyStore
+  /** Session-layer tick period (ms); default 1000. */
+  tickIntervalMs?: number
+  /** Registry loop period (ms); default lease_ttl/3. */
+  registryIntervalMs?: number
+}
+
+/** Where a push goes: every session of an auth key, or of every auth key bound to a user id. */
+export type PushTarget = { authKeyId: bigint } | { userId: bigint }
+
+const SEP = '#'
+
+/** "<gatewayId>#<connId>": the connection id the session layer sees. */
+export function clusterConnId(gatewayId: string, connId: string): string {
+  return gatewayId + SEP + connId
+}
+
+interface GatewayStream {
+  gatewayId: string
+  call: grpc.ServerDuplexStream<PbGatewayFrame, PbSessionFrame>
+  writer: FrameWriter<PbSessionItem>
+  /** Cluster connection ids seen on this stream and not closed yet. */
+  conns: Set<string>
+  ended: boolean
+}
+
+/** The GatewayLink of a session node: answers go back over the stream of the connection's gateway. */
+export class GatewayStreams implements GatewayLink {
+  readonly streams = new Map<string, GatewayStream>()
+  readonly stats = { sent: 0, dropped: 0 }
+
+  constructor(private readonly log: Logger) {}
+
+  send(connId: string, out: OutboundMessage): void {
+    const i = connId.indexOf(SEP)
+    const st = i > 0 ? this.streams.get(connId.slice(0, i)) : undefined
+    if (st === undefined || st.ended) {
+      this.stats.dropped++
+      this.log.debug({ conn: connId }, 'send: the gateway has no stream to this node; dropped')
+      return
+    }
+    const ok = st.writer.push({
+      send: {
+        connId: connId.slice(i + 1),
+        authKeyId: i64(out.authKeyId),
+        salt: i64(out.salt),
+        sessionId: i64(out.sessionId),
+        msgId: i64(out.msgId),
+        seqNo: out.seqNo,
+        body: out.body,
+      },
+    })
+    if (ok) this.stats.sent++
+    else {
+      this.stats.dropped++
+      this.log.warn({ conn: connId, queued: st.writer.queued }, 'send: stream queue to the gateway is full; message dropped')
+    }
+  }
+
+  closeConnection(connId: string, reason: string): void {
+    const i = connId.indexOf(SEP)
+    const st = i > 0 ? this.streams.get(connId.slice(0, i)) : undefined
+    if (st === undefined || st.ended) return
+    if (!st.writer.push({ close: { connId: connId.slice(i + 1), reason } })) {
+      this.log.warn({ conn: connId }, 'closeConnection: stream queue to the gateway is full; close dropped')
+    }
+  }
+}
+
+function toStoreCode(e: unknown): grpc.status {
+  if (e instanceof StoreError) return e.code === 'unavailable' ? grpc.status.UNAVAILABLE : e.code === 'invalid' ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL
+  return grpc.status.INTERNAL
+}
+
+export class SessionNode {
+  private draining = false
+  private stopping: Promise<void> | undefined
+  private readonly peers = new Map<string, { address: string; client: SessionClient }>()
+
+  private constructor(
+    readonly config: ClusterConfig,
+    readonly nodeId: string,
+    /** The advertised gRPC address (with the bound port). */
+    readonly address: string,
+    readonly store: AuthKeyStore,
+    private readonly ownsStore: boolean,
+    readonly router: RpcRouter,
+    readonly sessions: SessionManager,
+    readonly link: GatewayStreams,
+    readonly registry: Registry,
+    private readonly server: grpc.Server,
+    private readonly health: HealthService,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: ClusterConfig, deps: SessionNodeDeps = {}): Promise<SessionNode> {
+    const { server: sc, cluster: cc } = config
+    const clock = deps.clock ?? systemClock
+    const random = deps.random ?? secureRandom
+    const log = (deps.log ?? rootLogger).child({ node: cc.nodeId, role: 'session' })
+    let store: AuthKeyStore
+    const ownsStore = deps.store === undefined
+    if (deps.store) store = deps.store
+    else {
+      mkdirSync(sc.dataDir, { recursive: true, mode: 0o700 })
+      store = await createAuthKeyStore(
+        {
+          store: sc.store.backend,
+          cache: sc.store.cache,
+          sqlite: { path: sc.store.sqlitePath },
+          mysql: sc.store.mysql,
+          redis: sc.store.redis,
+          lruSize: sc.store.lruSize,
+          cacheTtlSeconds: sc.store.cacheTtlSeconds,
+        },
+        log.child({ mod: 'store' }),
+        { clock },
+      )
+    }
+    const router = registerBuiltins(
+      new RpcRouter({ unknownMethodError: sc.unknownMethodError, log }),
+      { dcId: sc.dcId, publicAddresses: sc.publicAddresses, telegram: sc.telegram },
+      clock,
+    )
+    const link = new GatewayStreams(log.child({ mod: 'link' }))
+    const allowed = new Set(sc.apiIds)
+    const sessions = new SessionManager({
+      store,
+      link,
+      dispatcher: router,
+      clock,
+      random,
+      log: log.child({ layer: 'session' }),
+      allowApiId: allowed.size === 0 ? () => true : (id) => allowed.has(id),
+      idleTimeoutMs: sc.limits.sessionIdleSeconds * 1000,
+      tickIntervalMs: deps.tickIntervalMs,
+    })
+    const server = new grpc.Server(SERVER_OPTIONS)
+    const health = new HealthService(['mtgate.session.v1.Session'])
+    health.addTo(server)
+    let port: number
+    try {
+      port = await bindServer(server, cc.listen, serverCredentials(cc.tls))
+    } catch (e) {
+      if (ownsStore) await store.close().catch(() => undefined)
+      throw e
+    }
+    const address = cc.advertise.endsWith(':0') || cc.listen.endsWith(':0') ? withPort(cc.advertise, port) : cc.advertise
+    const registry = new Registry({
+      endpoints: cc.etcd,
+      prefix: cc.etcdPrefix,
+      leaseTtlSec: cc.leaseTtlSec,
+      intervalMs: deps.registryIntervalMs,
+      callTimeoutMs: Math.min(cc.callTimeoutMs, 2000),
+      tls: cc.tls,
+      log: log.child({ mod: 'registry' }),
+      self: { id: cc.nodeId, role: 'session', address, startedAt: Date.now() },
+    })
+    const node = new SessionNode(config, cc.nodeId, address, store, ownsStore, router, sessions, link, registry, server, health, log)
+    server.addService(protos().session, node.impl())
+    sessions.start()
+    health.set('SERVING')
+    registry.on('change', () => node.syncPeers())
+    await registry.start()
+    log.info({ address, etcd: registry.etcdReachable }, 'session node started')
+    return node
+  }
+
+  /** Registers an RPC handler (see RpcRouter.handle). */
+  handle<M extends MethodName>(method: M, handler: Handler<M>): this {
+    this.router.handle(method, handler)
+    return this
+  }
+
+  /**
+   * Pushes `updates` to every live session of the target on every session node (this one and each
+   * live peer). Resolves how many sessions got it; a peer that fails is logged and counted as 0.
+   */
+  async push(target: PushTarget, updates: TlObject | Buffer): Promise<number> {
+    const body = Buffer.isBuffer(updates) ? updates : encode(updates)
+    return this.pushFanOut(target, body)
+  }
+
+  private pushLocal(target: PushTarget, body: Buffer): number {
+    return 'authKeyId' in target ? this.sessions.pushToAuthKey(target.authKeyId, body) : this.sessions.pushToUser(target.userId, body)
+  }
+
+  private async pushFanOut(target: PushTarget, body: Buffer): Promise<number> {
+    let n = this.pushLocal(target, body)
+    const req = 'authKeyId' in target ? { authKeyId: i64(target.authKeyId), body, fanOut: false } : { userId: i64(target.userId), body, fanOut: false }
+    const results = await Promise.all(
+      [...this.peers].map(
+        ([id, p]) =>
+          new Promise<number>((resolve) => {
+            p.client.Push(req, new grpc.Metadata(), { deadline: deadline(this.config.cluster.callTimeoutMs) }, (err, res) => {
+              if (err) {
+                this.log.warn({ peer: id, err: err.message }, 'push: peer failed; its sessions missed this push')
+                resolve(0)
+              } else resolve(Number(res?.count ?? 0))
+            })
+          }),
+      ),
+    )
+    for (const r of results) n += r
+    return n
+  }
+
+  private syncPeers(): void {
+    const live = new Map(this.registry.members('session').filter((m) => m.id !== this.nodeId).map((m) => [m.id, m.address]))
+    for (const [id, p] of this.peers) {
+      if (live.get(id) !== p.address) {
+        p.client.close()
+        this.peers.delete(id)
+      }
+    }
+    const { SessionClient } = protos()
+    for (const [id, address] of live) {
+      if (!this.peers.has(id)) this.peers.set(id, { address, client: new SessionClient(address, clientCredentials(this.config.cluster.tls), CHANNEL_OPTIONS) })
+    }
+  }
+
+  private unary<Req, Res>(name: string, f: (req: Req) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
+    return (call, cb) => {
+      Promise.resolve()
+        .then(() => f(call.request))
+        .then(
+          (res) => cb(null, res),
+          (e: unknown) => {
+            this.log.warn({ call: name, err: (e as Error).message }, 'unary call failed')
+            cb({ code: toStoreCode(e), details: (e as Error).message })
+          },
+        )
+    }
+  }
+
+  private impl(): SessionServerImpl {
+    const s = this.store
+    const key = (r: { id: bigint; key: Buffer; type: number; expiresAt?: number; createdAt: number }): PbAuthKey => ({
+      id: i64(r.id),
+      key: r.key,
+      type: r.type,
+      expiresAt: String(r.expiresAt ?? 0),
+      createdAt: String(r.createdAt),
+    })
+    return {
+      QueryAuthKey: this.unary('QueryAuthKey', async (req) => {
+        const rec = await this.sessions.queryAuthKey(big(req.authKeyId))
+        return rec ? { found: true, key: key(rec) } : { found: false, key: null }
+      }),
+      PutAuthKey: this.unary('PutAuthKey', async (req) => {
+        const expiresAt = Number(req.expiresAt)
+        const r = await s.put({
+          id: big(req.id),
+          key: req.key,
+          type: req.type as AuthKeyType,
+          createdAt: Number(req.createdAt),
+          ...(expiresAt > 0 ? { expiresAt } : {}),
+        })
+        return { created: r === 'created' }
+      }),
+      SaveSalts: this.unary('SaveSalts', async (req) => {
+        await s.saveSalts(
+          big(req.authKeyId),
+          req.salts.map((x) => ({ salt: big(x.salt), validSince: Number(x.validSince), validUntil: Number(x.validUntil) })),
+        )
+        return {}
+      }),
+      LoadSalts: this.unary('LoadSalts', async (req) => ({
+        salts: (await s.loadSalts(big(req.authKeyId))).map((x) => ({ salt: i64(x.salt), validSince: String(x.validSince), validUntil: String(x.validUntil) })),
+      })),
+      BindAuthKey: this.unary('BindAuthKey', async (req) => {
+        await s.bind({ tempId: big(req.tempId), permId: big(req.permId), type: req.type as AuthKeyType, expiresAt: Number(req.expiresAt) })
+        return {}
+      }),
+      GetBinding: this.unary('GetBinding', async (req) => {
+        const b = await s.getBinding(big(req.authKeyId))
+        return b
+          ? { found: true, binding: { tempId: i64(b.tempId), permId: i64(b.permId), type: b.type, expiresAt: String(b.expiresAt) } }
+          : { found: false, binding: null }
+      }),
+      DestroyAuthKey: this.unary('DestroyAuthKey', async (req) => ({ value: await s.destroy(big(req.authKeyId)) })),
+      ExpireTemp: this.unary('ExpireTemp', async (req) => ({ count: String(await s.expireTemp(Number(req.now))) })),
+      Push: this.unary('Push', async (req) => {
+        const target: PushTarget = req.authKeyId !== undefined && req.authKeyId !== null ? { authKeyId: big(req.authKeyId) } : { userId: big(req.userId) }
+        const n = req.fanOut ? await this.pushFanOut(target, req.body) : this.pushLocal(target, req.body)
+        return { count: String(n) }
+      }),
+      Connect: (call) => this.onStream(call),
+    }
+  }
+
+  private onStream(call: grpc.ServerDuplexStream<PbGatewayFrame, PbSessionFrame>): void {
+    const gatewayId = String(call.metadata.get(GATEWAY_ID_HEADER)[0] ?? '')
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(gatewayId)) {
+      this.log.warn({ peer: call.getPeer() }, 'stream without a valid gateway id: refused')
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `missing or bad ${GATEWAY_ID_HEADER}` })
+      return
+    }
+    if (this.draining) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'session node draining' })
+      return
+    }
+    const prev = this.link.streams.get(gatewayId)
+    if (prev) this.endStream(prev, 'replaced by a new stream from the same gateway')
+    const st: GatewayStream = {
+      gatewayId,
+      call,
+      writer: new FrameWriter<PbSessionItem>((f) => call.write(f), { maxQueued: this.config.cluster.streamQueueMax }),
+      conns: new Set(),
+      ended: false,
+    }
+    this.link.streams.set(gatewayId, st)
+    this.log.info({ gateway: gatewayId, peer: call.getPeer() }, 'gateway stream open')
+    call.on('drain', () => st.writer.resume())
+    call.write({ items: [] }) // tells the gateway the stream is up
+    call.on('data', (frame: PbGatewayFrame) => {
+      if (st.ended) return
+      for (const it of frame.items) {
+        if ('data' in it && it.data) {
+          const d = it.data
+          const connId = clusterConnId(gatewayId, d.connId)
+          st.conns.add(connId)
+          this.sessions.sendData({
+            gatewayId,
+            connId,
+            clientAddr: d.clientAddr,
+            authKeyId: big(d.authKeyId),
+            salt: big(d.salt),
+            sessionId: big(d.sessionId),
+            msgId: big(d.msgId),
+            seqNo: d.seqNo,
+            body: d.body,
+            receivedAt: Number(d.receivedAt),
+          })
+        } else if ('closed' in it && it.closed) {
+          const connId = clusterConnId(gatewayId, it.closed.connId)
+          st.conns.delete(connId)
+          this.sessions.closeConnection(connId)
+        }
+      }
+    })
+    call.on('end', () => this.endStream(st, 'gateway ended the stream'))
+    call.on('error', (e) => this.endStream(st, `stream error: ${e.message}`))
+    call.on('cancelled', () => this.endStream(st, 'stream cancelled'))
+  }
+
+  private endStream(st: GatewayStream, reason: string): void {
+    if (st.ended) return
+    st.ended = true
+    if (this.link.streams.get(st.gatewayId) === st) this.link.streams.delete(st.gatewayId)
+    const lost = st.writer.close().length
+    this.log.info({ gateway: st.gatewayId, reason, connections: st.conns.size, unsent: lost }, 'gateway stream closed')
+    // The gateway's connections are gone from here: sessions stay (the clients may come back).
+    for (const c of st.conns) this.sessions.closeConnection(c)
+    st.conns.clear()
+    try {
+      st.call.end()
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Live gateway streams (tests, metrics). */
+  get gatewayCount(): number {
+    return this.link.streams.size
+  }
+
+  /**
+   * Graceful drain: leave etcd (gateways stop routing here), say Goodbye on every stream, give
+   * in-flight RPCs up to limits.drainTimeoutMs, flush answers, end the streams, stop.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop()
+    return this.stopping
+  }
+
+  private async doStop(): Promise<void> {
+    const t0 = Date.now()
+    this.draining = true
+    this.health.set('NOT_SERVING')
+    this.log.info({ gateways: this.link.streams.size }, 'session node draining')
+    await this.registry.deregister()
+    for (const st of this.link.streams.values()) st.writer.push({ goodbye: { nodeId: this.nodeId } })
+    const until = Date.now() + this.config.server.limits.drainTimeoutMs
+    while (this.router.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+    if (this.router.inFlight > 0) this.log.warn({ inFlight: this.router.inFlight }, 'drain timeout: stopping with RPCs in flight')
+    await new Promise((r) => setImmediate(r))
+    const flushUntil = Date.now() + 1000
+    for (const st of this.link.streams.values()) st.writer.flush()
+    while ([...this.link.streams.values()].some((s) => s.writer.queued > 0) && Date.now() < flushUntil) await new Promise((r) => setTimeout(r, 10))
+    for (const st of [...this.link.streams.values()]) this.endStream(st, 'session node stopping')
+    this.health.close()
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.server.forceShutdown()
+        resolve()
+      }, 2000)
+      this.server.tryShutdown(() => {
+        clearTimeout(t)
+        resolve()
+      })
+    })
+    this.sessions.stop()
+    await this.registry.stop()
+    for (const p of this.peers.values()) p.client.close()
+    this.peers.clear()
+    if (this.ownsStore) await this.store.close().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'store close failed'))
+    this.log.info({ ms: Date.now() - t0 }, 'session node stopped')
+  }
+}
+
+/** `mtgate session`: starts a session node and drains it on SIGTERM / SIGINT. */
+export async function runSessionNode(config: ClusterConfig, deps: SessionNodeDeps = {}): Promise<SessionNode> {
+  const node = await SessionNode.start(config, deps)
+  const onSignal = (sig: string): void => {
+    ;(deps.log ?? rootLogger).info({ sig }, 'signal: draining')
+    void node.stop().then(() => process.exit(0))
+  }
+  process.once('SIGTERM', onSignal)
+  process.once('SIGINT', onSignal)
+  return node
+}
