@@ -32,7 +32,8 @@ export class WsListener extends EventEmitter<ListenerEvents> {
     this.paths = new Set(config.paths ?? ['/apiws', '/apiws_test'])
     this.wss = new WebSocketServer({
       noServer: true,
-      maxPayload: this.opts.limits.maxReadBuffer,
+      // One message may carry the 64-byte init plus a maximal frame, or a client's batch of frames.
+      maxPayload: 2 * this.opts.limits.maxReadBuffer + 64,
       handleProtocols: (protocols) => (protocols.has('binary') ? 'binary' : false),
       perMessageDeflate: false,
     })

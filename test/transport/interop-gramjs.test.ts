@@ -112,6 +112,38 @@ describe('GramJS connections against our listeners', () => {
   })
 })
 
+describe('GramJS reads our transport errors', () => {
+  for (const [label, Cls] of [
+    ['abridged', ConnectionTCPAbridged],
+    ['obfuscated', ConnectionTCPObfuscated],
+    ['full', ConnectionTCPFull],
+  ] as const) {
+    it(`${label}: -404 arrives as the 4-byte int32 LE packet, then the server closes`, async () => {
+      const l = new TcpListener({ ports: [0] })
+      l.on('connection', (c) => c.on('packet', () => c.close('test', -404)))
+      const [port] = (await l.listen()) as [number]
+      const conn = new (Cls as unknown as GramConnectionClass)({
+        ip: '127.0.0.1',
+        port,
+        dcId: 2,
+        loggers: new Logger(LogLevel.NONE),
+        socket: PromisedNetSockets,
+        testServers: false,
+      })
+      try {
+        await conn.connect()
+        await conn.send(Buffer.alloc(16))
+        const got = await conn.recv()
+        assert.equal(got.length, 4)
+        assert.equal(got.readInt32LE(0), -404)
+      } finally {
+        await conn.disconnect()
+        await l.close()
+      }
+    })
+  }
+})
+
 /** GramJS readers pull exact byte counts; serve them from a buffer. */
 function reader(buf: Buffer) {
   let off = 0
