@@ -134,3 +134,32 @@ test('flood of handshakes from one IP → -429', async () => {
     await s.close()
   }
 })
+
+test('the bench load generator (fast client mode) completes real handshakes: one stored key each', async () => {
+  const { dhPublic } = await import('../../src/handshake/dh-engine.js')
+  const { randomBytes } = await import('node:crypto')
+  const b = randomBytes(256)
+  const fast = { b, gB: dhPublic(b) }
+  const stored: bigint[] = []
+  const s = await startTestServer({ host: '127.0.0.4' })
+  const origPut = s.store.put.bind(s.store)
+  s.store.put = async (r) => {
+    stored.push(r.id)
+    return origPut(r)
+  }
+  try {
+    for (let i = 0; i < 3; i++) {
+      const c = await PlainTcpClient.connect(s.host, s.port)
+      try {
+        const res = await clientHandshake(c, { publicKeys: [s.key.publicKey], dcId: s.dcId, fast })
+        assert.equal(typeof res.serverSalt, 'bigint')
+      } finally {
+        c.close()
+      }
+    }
+    assert.equal(stored.length, 3)
+    for (const id of stored) assert.ok(await s.store.get(id))
+  } finally {
+    await s.close()
+  }
+})

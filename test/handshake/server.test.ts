@@ -101,6 +101,22 @@ test('crypto worker pool gives the same protocol result', async () => {
   }
 })
 
+test('crypto pool: ready(), and a key added at run time decrypts in every worker', async () => {
+  const keys = new RsaKeySet([key])
+  const crypto = new CryptoPool(keys, 2)
+  try {
+    await crypto.ready()
+    keys.add(other)
+    await crypto.addKey(other.toPem())
+    const { store, service } = setup({ keys, crypto })
+    const res = await Promise.all([0, 1].map(() => clientHandshake(new Loopback(service), client({ publicKeys: [other.publicKey] }))))
+    for (const r of res) assert.ok(await store.get(r.authKeyId))
+    await assert.rejects(crypto.rsaDecrypt(12345n, Buffer.alloc(256, 1)), (e: unknown) => (e as { reason?: string }).reason === 'unknown_fingerprint')
+  } finally {
+    await crypto.close()
+  }
+})
+
 test('rotation: retired key is not offered but still decrypts; new key offered', async () => {
   const retired = RsaPrivateKey.fromPem(key.toPem(), true)
   const keys = new RsaKeySet([retired, other])
