@@ -57,6 +57,8 @@ export interface EncryptedPathStats {
   unknownKey: number
   decryptFailed: number
   quickAcks: number
+  /** Encrypted bytes written (before transport framing). */
+  bytesOut: number
 }
 
 export class EncryptedPath implements GatewayLink {
@@ -66,7 +68,7 @@ export class EncryptedPath implements GatewayLink {
   private readonly cacheSize: number
   private readonly maxPending: number
   private readonly random: RandomSource
-  readonly stats: EncryptedPathStats = { decrypted: 0, encrypted: 0, unknownKey: 0, decryptFailed: 0, quickAcks: 0 }
+  readonly stats: EncryptedPathStats = { decrypted: 0, encrypted: 0, unknownKey: 0, decryptFailed: 0, quickAcks: 0, bytesOut: 0 }
 
   constructor(private readonly opts: EncryptedPathOptions) {
     this.cacheSize = opts.cacheSize ?? 100_000
@@ -218,8 +220,10 @@ export class EncryptedPath implements GatewayLink {
     plain.writeInt32LE(out.seqNo, 24)
     plain.writeInt32LE(out.body.length, 28)
     out.body.copy(plain, 32)
+    const packet = encryptMessage(key, plain, 'server', this.random)
     this.stats.encrypted++
-    st.conn.send(encryptMessage(key, plain, 'server', this.random))
+    this.stats.bytesOut += packet.length
+    st.conn.send(packet)
   }
 
   /** GatewayLink: the session layer closes a connection (ping_delay_disconnect, destroy_session...). */

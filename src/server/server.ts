@@ -35,6 +35,8 @@ export interface ServerDeps {
   inlineHandshakeCrypto?: boolean
   /** Gateway id in InboundMessage (default "gw-<pid>"). */
   gatewayId?: string
+  /** Clock of the transport layer (idle timeouts); default `clock`. */
+  transportClock?: Clock
   /** Session-layer tick period (ms); default 1000. */
   tickIntervalMs?: number
 }
@@ -180,7 +182,7 @@ export class MtgateServer {
       })
 
       const acceptor = {
-        clock,
+        clock: deps.transportClock ?? clock,
         random,
         log: log.child({ mod: 'transport' }),
         limits: { maxFrameSize: config.limits.maxFrameBytes },

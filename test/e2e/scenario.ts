@@ -1,0 +1,56 @@
+/** Server-side handlers the end-to-end tests install, and what they observed. */
+import { buildNearestDc } from '../../src/rpc/builtins.js'
+import type { RpcContext } from '../../src/session/api.js'
+import { encode, type TlObjectByName } from '../../src/tl/index.js'
+import type { E2eServer } from './harness.js'
+
+export const COUNTRIES = 3000
+
+export interface Observed {
+  /** Contexts of help.getNearestDc calls, in order. */
+  contexts: RpcContext[]
+  /** Executions of help.getCountriesList. */
+  countriesCalls: number
+  /** Serialised size of the large result. */
+  countriesBytes: number
+}
+
+/** A help.countriesList of COUNTRIES entries (~200 KB serialised, compresses well). */
+export function bigCountriesList(): TlObjectByName['help.countriesList'] {
+  const countries: TlObjectByName['help.country'][] = []
+  for (let i = 0; i < COUNTRIES; i++) {
+    countries.push({
+      _: 'help.country',
+      iso2: `C${i}`,
+      default_name: `Country number ${i} of the large result test`,
+      country_codes: [{ _: 'help.countryCode', country_code: String(1000 + i), prefixes: ['1', '2'], patterns: ['XXX XXX XXXX'] }],
+    })
+  }
+  return { _: 'help.countriesList', countries, hash: 7 }
+}
+
+/**
+ * help.getNearestDc records its context; help.getCountriesList returns the large list (after
+ * `countriesDelayMs`, to let tests cut the connection while it runs).
+ */
+export function installHandlers(e: E2eServer, opts: { countriesDelayMs?: number } = {}): Observed {
+  const seen: Observed = { contexts: [], countriesCalls: 0, countriesBytes: 0 }
+  const s = e.server.config
+  e.server.handle('help.getNearestDc', (_req, ctx) => {
+    seen.contexts.push(ctx)
+    return buildNearestDc({ dcId: s.dcId, publicAddresses: s.publicAddresses, telegram: s.telegram })
+  })
+  const list = bigCountriesList()
+  seen.countriesBytes = encode(list).length
+  e.server.handle('help.getCountriesList', async () => {
+    seen.countriesCalls++
+    if (opts.countriesDelayMs) await new Promise((r) => setTimeout(r, opts.countriesDelayMs))
+    return list
+  })
+  return seen
+}
+
+/** updateShort(updateConfig): identical in layers 198, 222 and 227, so every client parses it. */
+export function configPush(): Buffer {
+  return encode({ _: 'updateShort', update: { _: 'updateConfig' }, date: Math.floor(Date.now() / 1000) })
+}
