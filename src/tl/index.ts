@@ -25,8 +25,9 @@ export type {
 } from './generated/schema.js'
 export { resultDecoders, resultEncoders } from './generated/schema.js'
 
-let pooled: TlWriter | undefined
-let pooledBusy = false
+/** One reusable writer per registry (layer); output is copied out, so callers own their Buffer. */
+const pool = new Map<TlRegistry, TlWriter>()
+const POOL_MAX_BUFFER = 1024 * 1024
 
 /**
  * Boxed serialisation of `obj` in `layer` (default: the default registry's layer). A Buffer inside
@@ -34,28 +35,19 @@ let pooledBusy = false
  */
 export function encode(obj: TlObject | TlAnyObject, layer?: number | TlRegistry): Buffer {
   const reg = layer === undefined ? defaultRegistry : typeof layer === 'number' ? registryForLayer(layer) : layer
-  let w: TlWriter
-  const usePool = reg === defaultRegistry && !pooledBusy
-  if (usePool) {
-    w = pooled ??= new TlWriter(defaultRegistry, 64 * 1024)
-    w.reset()
-    pooledBusy = true
-  } else {
-    w = new TlWriter(reg)
-  }
+  let w = pool.get(reg)
+  if (w === undefined) w = new TlWriter(reg, 64 * 1024)
+  else pool.delete(reg) // taken: a re-entrant call gets its own writer
+  w.reset()
   try {
     w.object(obj)
-    const out = w.finish()
-    return usePool ? Buffer.from(out) : out
+    return Buffer.from(w.finish())
   } catch (e) {
     if (e instanceof TlError) throw e
     throw new TlError('ENCODE', `cannot encode ${obj._}: ${(e as Error).message}`, w.pos, 'a well-formed object')
   } finally {
-    if (usePool) {
-      pooledBusy = false
-      // Do not pin a huge buffer after one large message.
-      if (w.buf.length > 1024 * 1024) pooled = undefined
-    }
+    // Do not pin a huge buffer after one large message.
+    if (w.buf.length <= POOL_MAX_BUFFER) pool.set(reg, w)
   }
 }
 

@@ -7,12 +7,17 @@ import {
   TlError,
   hex32,
 } from './errors.js'
-import { getDefaultRegistry, type TlAnyObject, type TlRegistry } from './registry.js'
+import { getDefaultRegistry, type IdTable, type TlAnyObject, type TlRegistry } from './registry.js'
 
 export const ID_VECTOR = 0x1cb5c415
 export const ID_BOOL_TRUE = 0x997275b5
 export const ID_BOOL_FALSE = 0xbc799737
 export const ID_GZIP_PACKED = 0x3072cfa1
+
+/** Buffer's internal slice method (stable since Node 0.x), cheaper than toString('utf8', a, b). */
+interface FastSlices {
+  utf8Slice(start: number, end: number): string
+}
 
 export interface TlReaderOptions {
   /**
@@ -35,6 +40,7 @@ export class TlReader {
   offset: number
   readonly end: number
   readonly registry: TlRegistry
+  private readonly table: IdTable
   rawObjects: boolean
   unzip: boolean
   depth = 0
@@ -45,6 +51,7 @@ export class TlReader {
     this.offset = offset
     this.end = this.buf.length
     this.registry = registry ?? getDefaultRegistry()
+    this.table = this.registry.table
     this.rawObjects = options?.rawObjects ?? false
     this.unzip = options?.unzip ?? true
   }
@@ -61,16 +68,14 @@ export class TlReader {
     const o = this.offset
     if (o + 4 > this.end) throw this.truncated('int')
     this.offset = o + 4
-    const b = this.buf
-    return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)
+    return this.dv.getInt32(o, true)
   }
 
   uint(): number {
     const o = this.offset
     if (o + 4 > this.end) throw this.truncated('int')
     this.offset = o + 4
-    const b = this.buf
-    return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
+    return this.dv.getUint32(o, true)
   }
 
   long(): bigint {
@@ -142,17 +147,17 @@ export class TlReader {
       const next = o + ((len + 4) & ~3)
       if (next > this.end) throw this.truncated(`string of length ${len}`, o)
       this.offset = next
-      if (len < 48) {
+      if (len < 6) {
         // ASCII fast path: short strings are the common case (names, emoticons, codes).
         let s = ''
         for (let i = start; i < stop; i++) {
           const c = b[i]!
-          if (c >= 0x80) return b.toString('utf8', start, stop)
+          if (c >= 0x80) return (b as unknown as FastSlices).utf8Slice(start, stop)
           s += String.fromCharCode(c)
         }
         return s
       }
-      return b.toString('utf8', start, stop)
+      return (b as unknown as FastSlices).utf8Slice(start, stop)
     }
     const data = this.bytes()
     return data.toString('utf8')
@@ -168,15 +173,17 @@ export class TlReader {
   /** Reads a boxed object through the registry (gzip_packed is inflated transparently). */
   object(): TlAnyObject {
     const o = this.offset
-    const id = this.uint()
-    const dec = this.registry.decoders.get(id)
+    const id = this.int()
+    const dec = this.table.get(id)
     if (dec === undefined) {
-      if (id === ID_GZIP_PACKED && this.unzip) return this.gzipped(o)
+      if (id === (ID_GZIP_PACKED | 0) && this.unzip) return this.gzipped(o)
       throw new TlError('UNKNOWN_CONSTRUCTOR', `unknown constructor ${hex32(id)}`, o, 'a known constructor id')
     }
-    if (++this.depth > MAX_DEPTH) throw new TlError('LIMIT', 'nesting too deep', o, `depth <= ${MAX_DEPTH}`)
+    const depth = this.depth
+    if (depth >= MAX_DEPTH) throw new TlError('LIMIT', 'nesting too deep', o, `depth <= ${MAX_DEPTH}`)
+    this.depth = depth + 1
     const v = dec(this)
-    this.depth--
+    this.depth = depth
     return v
   }
 
