@@ -26,6 +26,8 @@ export interface AcceptorOptions {
   allowPlainObfuscated?: boolean
   /** DC ids a secret-keyed (MTProxy) client may ask for; others get -444. Unset = any. */
   mtproxyDcIds?: readonly number[]
+  /** Open connections allowed per remote IP (per listener); more get -429 (transport flood). */
+  maxConnectionsPerIp?: number
   clock?: Clock
   random?: RandomSource
   log?: Logger
@@ -36,6 +38,9 @@ export interface ResolvedAcceptorOptions {
   secrets: readonly Uint8Array[]
   allowPlainObfuscated: boolean
   mtproxyDcIds: readonly number[] | null
+  maxConnectionsPerIp: number | null
+  /** Open detected connections per remote IP (one map per listener). */
+  perIp: Map<string, number>
   clock: Clock
   random: RandomSource
   log: Logger
@@ -52,6 +57,8 @@ export function resolveAcceptorOptions(o: AcceptorOptions, name: string): Resolv
     secrets,
     allowPlainObfuscated: o.allowPlainObfuscated ?? true,
     mtproxyDcIds: o.mtproxyDcIds ?? null,
+    maxConnectionsPerIp: o.maxConnectionsPerIp ?? null,
+    perIp: new Map(),
     clock: o.clock ?? systemClock,
     random: o.random ?? secureRandom,
     log: (o.log ?? rootLogger).child({ component: name }),
@@ -137,6 +144,19 @@ export function acceptSocket(
           return
         }
       }
+      const ip = socket.remoteAddress
+      const open = opts.perIp.get(ip) ?? 0
+      if (opts.maxConnectionsPerIp !== null && open >= opts.maxConnectionsPerIp) {
+        log.warn({ open, max: opts.maxConnectionsPerIp }, 'too many connections from this address; sending -429')
+        conn.close('transport flood', TRANSPORT_ERROR.FLOOD)
+        return
+      }
+      opts.perIp.set(ip, open + 1)
+      conn.once('close', () => {
+        const n = (opts.perIp.get(ip) ?? 1) - 1
+        if (n <= 0) opts.perIp.delete(ip)
+        else opts.perIp.set(ip, n)
+      })
       log.debug({ codec: codec.name, obfuscated: d.kind === 'obfuscated', dcId }, 'transport detected')
       try {
         onConnection(conn)

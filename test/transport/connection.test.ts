@@ -299,6 +299,33 @@ describe('WebSocket listener', () => {
 })
 
 describe('Connection robustness', () => {
+  it('connections above maxConnectionsPerIp get -429; the slot frees on close', async () => {
+    const l = new TcpListener({ ports: [0], maxConnectionsPerIp: 2 })
+    l.on('connection', (c) => c.on('packet', (p) => c.send(p)))
+    const [port] = await l.listen()
+    try {
+      const a = await TestClient.tcp(port!, { codec: 'intermediate', obfuscated: true })
+      const b = await TestClient.tcp(port!, { codec: 'abridged' })
+      for (const x of [a, b]) {
+        x.send(Buffer.alloc(8, 1))
+        await x.nextPacket()
+      }
+      const c = await TestClient.tcp(port!, { codec: 'intermediate', obfuscated: true })
+      c.send(Buffer.alloc(8, 1)) // detection happens on the first bytes; the answer is -429
+      assert.equal(parseTransportError(await c.nextPacket()), -429)
+      await c.waitClosed()
+      a.close()
+      await new Promise((r) => setTimeout(r, 50))
+      const d = await TestClient.tcp(port!, { codec: 'padded' })
+      d.send(Buffer.alloc(8, 2))
+      assert.deepEqual((await d.nextPacket()).subarray(0, 8), Buffer.alloc(8, 2))
+      b.close()
+      d.close()
+    } finally {
+      await l.close()
+    }
+  })
+
   it('pause() holds packets (even from one read chunk) until resume()', async () => {
     const l = new TcpListener({ ports: [0] })
     const got: number[] = []
