@@ -1,0 +1,13 @@
+/** The auth-key handshake: public API for the gateway, the CLI and tests. */
+export { HandshakeService, ConnectionHandshakes, type HandshakeServiceOptions, type HandshakeStep, type CreatedKey } from './server.js'
+export { clientHandshake, ClientHandshakeError, type PlainRpc, type ClientHandshakeOptions, type ClientHandshakeResult } from './client.js'
+export { RsaPrivateKey, RsaPublicKey, rsaFingerprint, fingerprintHex } from './rsa-key.js'
+export { RsaKeySet, loadKeySet, loadOrCreateKeySet, createKeyFile, retireKeyFile, describeKeys } from './rsa-keyset.js'
+export { InlineCrypto, type HandshakeCrypto } from './crypto-backend.js'
+export { CryptoPool } from './crypto-pool.js'
+export { PqPool, type PqSource, type PqPair } from './pq.js'
+export { destroyAuthKey } from './destroy.js'
+export { DH_PRIME, DH_G, checkDhParams, checkDhPublic } from './dh.js'
+export { authKeyId, authKeyAuxHash, firstServerSalt } from './kdf.js'
+export { HandshakeError, RsaError, type HandshakeReaction } from './errors.js'
+export { decodeRequest, HANDSHAKE_METHODS, type HandshakeRequest, type HandshakeAnswer, type DestroyAuthKeyRes } from './messages.js'
