@@ -1,0 +1,45 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { ManualClock } from '../../src/util/clock.js'
+import { buildUnencrypted, parseUnencrypted, ServerMsgIds } from '../../src/gateway/unencrypted.js'
+
+const limits = { maxBody: 1024 }
+const id = (sec: number, n = 0) => (BigInt(sec) << 32n) | BigInt(n * 4)
+
+test('round trip and padded-intermediate trailing bytes', () => {
+  const body = Buffer.from('0123456789abcdef0123')
+  const m = buildUnencrypted(id(1700000000), body)
+  const p = parseUnencrypted(m, 0n, limits)
+  assert.ok(typeof p !== 'string')
+  assert.deepEqual(p.body, body)
+  const padded = Buffer.concat([m, Buffer.alloc(15)])
+  assert.ok(typeof parseUnencrypted(padded, 0n, limits) !== 'string')
+  assert.equal(parseUnencrypted(Buffer.concat([m, Buffer.alloc(16)]), 0n, limits), 'length_mismatch')
+})
+
+test('each check has its reason', () => {
+  const body = Buffer.alloc(20)
+  assert.equal(parseUnencrypted(Buffer.alloc(19), 0n, limits), 'too_short')
+  const withKey = buildUnencrypted(id(1700000000), body)
+  withKey.writeBigInt64LE(5n, 0)
+  assert.equal(parseUnencrypted(withKey, 0n, limits), 'auth_key_id_not_zero')
+  assert.equal(parseUnencrypted(buildUnencrypted(id(1700000000), Buffer.alloc(1028)), 0n, limits), 'oversized')
+  assert.equal(parseUnencrypted(buildUnencrypted(id(1700000000) + 1n, body), 0n, limits), 'msg_id_not_client')
+  assert.equal(parseUnencrypted(buildUnencrypted(-4n, body), 0n, limits), 'msg_id_not_positive')
+  assert.equal(parseUnencrypted(buildUnencrypted(id(1700000000), body), id(1700000000), limits), 'msg_id_not_increasing')
+  const short = buildUnencrypted(id(1700000000), body)
+  short.writeUInt32LE(24, 16)
+  assert.equal(parseUnencrypted(short, 0n, limits), 'length_mismatch')
+})
+
+test('server msg_ids: ≡ 1 mod 4, time-based, strictly increasing even when the clock stands still', () => {
+  const clock = new ManualClock(1_700_000_000_500)
+  const ids = new ServerMsgIds(clock)
+  const a = ids.next()
+  const b = ids.next()
+  clock.advance(-1000)
+  const c = ids.next()
+  for (const x of [a, b, c]) assert.equal(x % 4n, 1n)
+  assert.ok(b > a && c > b)
+  assert.equal(a >> 32n, 1_700_000_000n)
+})
