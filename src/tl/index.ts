@@ -7,7 +7,8 @@ import { MAX_MESSAGE_SIZE, TlError } from './runtime/errors.js'
 import { TlReader, type TlReaderOptions } from './runtime/reader.js'
 import type { TlAnyObject, TlRegistry } from './runtime/registry.js'
 import { TlWriter } from './runtime/writer.js'
-import type { TlObject } from './generated/schema.js'
+import type { TlObject, TlMethodName, TlMethodResult } from './generated/schema.js'
+import { resultDecoders, resultEncoders } from './generated/schema.js'
 
 export * from './runtime/errors.js'
 export { TlReader, inflateGzip, ID_VECTOR, ID_BOOL_TRUE, ID_BOOL_FALSE, ID_GZIP_PACKED } from './runtime/reader.js'
@@ -58,4 +59,32 @@ export function decode(buf: Uint8Array, options?: TlReaderOptions & { registry?:
   const v = r.object()
   if (r.offset !== r.end) throw new TlError('TRAILING', `${r.end - r.offset} bytes after the object`, r.offset, 'end of input')
   return v as TlObject
+}
+
+/**
+ * Serialises the result of `method` (what goes inside rpc_result): a boxed object for most methods,
+ * a boxed vector / Bool / primitive where the schema says so (e.g. `users.getUsers` → Vector<User>).
+ */
+export function encodeResult<M extends TlMethodName>(method: M, value: TlMethodResult[M], layer?: number | TlRegistry): Buffer {
+  const enc = resultEncoders[method] as ((w: TlWriter, v: unknown) => void) | undefined
+  if (enc === undefined) return encode(value as unknown as TlAnyObject, layer)
+  const reg = layer === undefined ? defaultRegistry : typeof layer === 'number' ? registryForLayer(layer) : layer
+  const w = new TlWriter(reg, 256)
+  try {
+    enc(w, value)
+  } catch (e) {
+    if (e instanceof TlError) throw e
+    throw new TlError('ENCODE', `cannot encode result of ${method}: ${(e as Error).message}`, w.pos, 'a well-formed result')
+  }
+  return w.finish()
+}
+
+/** Decodes the result of `method` (the whole buffer; gzip_packed inflated where an object is read). */
+export function decodeResult<M extends TlMethodName>(method: M, buf: Uint8Array, registry?: TlRegistry): TlMethodResult[M] {
+  const dec = resultDecoders[method]
+  if (dec === undefined) return decode(buf, { registry }) as TlMethodResult[M]
+  const r = new TlReader(buf, 0, registry ?? defaultRegistry)
+  const v = dec(r)
+  if (r.offset !== r.end) throw new TlError('TRAILING', `${r.end - r.offset} bytes after the result`, r.offset, 'end of input')
+  return v as TlMethodResult[M]
 }

@@ -101,3 +101,20 @@ test('gzip_packed: zip and unzip, bounded output, garbage rejected', () => {
   const trunc = Buffer.from(z)
   assert.throws(() => decodeGzipPacked(trunc.subarray(0, trunc.length - 8)), (e: unknown) => e instanceof TlError)
 })
+
+test('method results: vectors, Bool and objects per the schema', async () => {
+  const { encodeResult, decodeResult } = await import('../../src/tl/index.js')
+  const b = encodeResult('account.updateStatus', true)
+  assert.deepEqual([...b], [0xb5, 0x75, 0x72, 0x99])
+  assert.equal(decodeResult('account.updateStatus', b), true)
+  const users = [{ _: 'userEmpty', id: 5n }] as const
+  const u = encodeResult('users.getUsers', [...users])
+  assert.equal(u.readUInt32LE(0), 0x1cb5c415)
+  assert.deepStrictEqual(decodeResult('users.getUsers', u), [...users])
+  const views = encodeResult('messages.getMessagesViews', { _: 'messages.messageViews', views: [], chats: [], users: [] })
+  assert.deepStrictEqual(decodeResult('messages.getMessagesViews', views), { _: 'messages.messageViews', views: [], chats: [], users: [] })
+  const ids = encodeResult('contacts.getContactIDs', [1, 2, 3])
+  assert.deepStrictEqual(decodeResult('contacts.getContactIDs', ids), [1, 2, 3])
+  assert.throws(() => decodeResult('contacts.getContactIDs', Buffer.concat([ids, Buffer.alloc(4)])), code('TRAILING'))
+  assert.throws(() => encodeResult('contacts.getContactIDs', [1n] as never), code('ENCODE'))
+})
