@@ -40,6 +40,13 @@ export function checkClientMsgId(msgId: bigint, nowMs: number): 0 | 16 | 17 | 18
   return 0
 }
 
+/**
+ * When the server clock steps back by more than this, msg_ids follow the clock again instead of
+ * staying ahead of it: clients synchronise their clocks from our msg_ids (codes 16/17), so ids
+ * stuck in the future would make every client's messages "too high" (an endless 17 loop).
+ */
+export const MAX_CLOCK_STEP_BACK_MS = 30_000
+
 /** Generates server msg_ids: time-based, strictly increasing, with the requested residue mod 4. */
 export class ServerMsgIdGenerator {
   private last = 0n
@@ -49,8 +56,9 @@ export class ServerMsgIdGenerator {
   /** `response`: ≡ 1 mod 4 (answers to a client message); otherwise ≡ 3 mod 4. */
   next(response: boolean): bigint {
     const want = response ? 1n : 3n
-    let id = msToMsgId(this.clock.now())
-    if (id <= this.last) id = this.last + 1n
+    const now = this.clock.now()
+    let id = msToMsgId(now)
+    if (id <= this.last && msgIdToMs(this.last) - now <= MAX_CLOCK_STEP_BACK_MS) id = this.last + 1n
     id += (want - (id & 3n) + 4n) & 3n
     this.last = id
     return id

@@ -39,7 +39,17 @@ test('server msg_ids: ≡ 1 mod 4 for responses, ≡ 3 otherwise, strictly incre
   assert.equal(Number(last >> 32n), Math.floor(NOW / 1000), 'still reflects the server time')
 })
 
-test('server msg_ids stay increasing when the clock goes backwards', () => {
+test('server msg_ids follow the clock again after a large step back (clients sync from them)', () => {
+  const clock = new ManualClock(NOW + 600_000)
+  const g = new ServerMsgIdGenerator(clock)
+  g.next(true)
+  clock.set(NOW)
+  const id = g.next(true)
+  assert.equal(Number(id >> 32n), Math.floor(NOW / 1000))
+  assert.equal(id & 3n, 1n)
+})
+
+test('server msg_ids stay increasing when the clock goes backwards a little', () => {
   const clock = new ManualClock(NOW)
   const g = new ServerMsgIdGenerator(clock)
   const a = g.next(true)
