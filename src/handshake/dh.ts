@@ -41,6 +41,15 @@ export function checkDhPublic(x: bigint, p: bigint = DH_PRIME_BIG): string | und
  */
 export function checkDhParams(p: bigint, g: number): string | undefined {
   if (p <= 2n ** 2047n || p >= 2n ** 2048n) return 'p_not_2048_bit'
+  const bad = checkDhGenerator(p, g)
+  if (bad) return bad
+  if (!checkPrimeSync(p, { checks: 30 })) return 'p_not_prime'
+  if (!checkPrimeSync((p - 1n) / 2n, { checks: 30 })) return 'p_not_safe_prime'
+  return undefined
+}
+
+/** Only the cheap part of checkDhParams: g ∈ 2..7 is a quadratic residue mod p (for a known safe p). */
+export function checkDhGenerator(p: bigint, g: number): string | undefined {
   const residue: Record<number, (p: bigint) => boolean> = {
     2: (p) => p % 8n === 7n,
     3: (p) => p % 3n === 2n,
@@ -52,7 +61,5 @@ export function checkDhParams(p: bigint, g: number): string | undefined {
   const check = residue[g]
   if (!check) return 'g_not_in_2_7'
   if (!check(p)) return 'g_not_quadratic_residue'
-  if (!checkPrimeSync(p, { checks: 30 })) return 'p_not_prime'
-  if (!checkPrimeSync((p - 1n) / 2n, { checks: 30 })) return 'p_not_safe_prime'
   return undefined
 }
