@@ -3,7 +3,7 @@ import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
 import { ByteSocketProtocolError, type ByteSocket } from './byte-socket.js'
 import type { Codec, CodecName, Frame } from './codec.js'
-import { FramingError, TRANSPORT_ERROR } from './errors.js'
+import { FramingError } from './errors.js'
 import type { TransportLimits } from './limits.js'
 
 /** What is known about a connection once its transport header has been read. */
@@ -292,4 +292,3 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 }
 
-export { TRANSPORT_ERROR }
