@@ -1,0 +1,97 @@
+import { after, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { SqliteAuthKeyStore } from '../../src/store/sqlite.js'
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-schema.js'
+import { StoreError } from '../../src/store/types.js'
+import { ManualClock } from '../../src/util/clock.js'
+import { permRecord } from './fixtures.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'mtgate-store-sqlite-'))
+after(() => rmSync(dir, { recursive: true, force: true }))
+const clock = new ManualClock(1_790_000_000_000)
+
+describe('SqliteAuthKeyStore', () => {
+  it('creates the data directory and the schema, in WAL mode with synchronous=FULL by default', async () => {
+    const path = join(dir, 'nested', 'data', 'keys.sqlite')
+    const s = new SqliteAuthKeyStore({ path, clock })
+    await s.put(permRecord(clock))
+    await s.close()
+    assert.ok(existsSync(path))
+    const db = new Database(path)
+    try {
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
+      const v = db.prepare('SELECT version FROM schema_version').all() as { version: number }[]
+      assert.deepEqual(v, [{ version: SQLITE_MIGRATIONS.length }])
+    } finally {
+      db.close()
+    }
+    assert.match(s.describe(), /^sqlite .*keys\.sqlite \(WAL, synchronous=FULL\)$/)
+    const n = new SqliteAuthKeyStore({ path: join(dir, 'normal.sqlite'), synchronous: 'normal' })
+    assert.match(n.describe(), /synchronous=NORMAL/)
+    await n.close()
+  })
+
+  it('migrates once: reopening keeps data and version', async () => {
+    const path = join(dir, 'reopen.sqlite')
+    const r = permRecord(clock)
+    const a = new SqliteAuthKeyStore({ path, clock })
+    await a.put(r)
+    await a.close()
+    const b = new SqliteAuthKeyStore({ path, clock })
+    assert.ok((await b.get(r.id))?.key.equals(r.key))
+    await b.close()
+  })
+
+  it('refuses a file whose schema is newer than this build', () => {
+    const path = join(dir, 'newer.sqlite')
+    const db = new Database(path)
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (999)')
+    db.close()
+    assert.throws(
+      () => new SqliteAuthKeyStore({ path }),
+      (e: unknown) => e instanceof StoreError && e.code === 'internal' && /newer/.test(e.message),
+    )
+  })
+
+  it('fails with a StoreError when the file cannot be opened', () => {
+    const file = join(dir, 'a-file')
+    writeFileSync(file, 'not a directory')
+    assert.throws(() => new SqliteAuthKeyStore({ path: join(file, 'x.sqlite') }), StoreError)
+  })
+
+  it('a write lock held by another connection is waited for without blocking the event loop, then fails unavailable', async () => {
+    const path = join(dir, 'locked.sqlite')
+    const s = new SqliteAuthKeyStore({ path, clock, busyTimeoutMs: 300 })
+    const other = new Database(path)
+    other.exec('BEGIN IMMEDIATE')
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 10)
+    try {
+      const t0 = Date.now()
+      await assert.rejects(s.put(permRecord(clock)), (e: unknown) => e instanceof StoreError && e.code === 'unavailable')
+      const took = Date.now() - t0
+      assert.ok(took >= 290 && took < 2000, `took ${took} ms`)
+      assert.ok(ticks >= 10, `event loop kept running (${ticks} ticks)`)
+      // Released meanwhile: the write goes through.
+      const r = permRecord(clock)
+      const p = s.put(r)
+      setTimeout(() => other.exec('COMMIT'), 50)
+      assert.equal(await p, 'created')
+    } finally {
+      clearInterval(timer)
+      if (other.inTransaction) other.exec('ROLLBACK')
+      other.close()
+      await s.close()
+    }
+  })
+
+  it('after close every call fails with unavailable', async () => {
+    const s = new SqliteAuthKeyStore({ path: join(dir, 'closed.sqlite') })
+    await s.close()
+    await assert.rejects(s.get(1n), (e: unknown) => e instanceof StoreError && e.code === 'unavailable')
+  })
+})
