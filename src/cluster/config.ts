@@ -99,7 +99,8 @@ export function parseClusterSection(v: unknown, env: Env = {}, cwd: string = pro
   const leaseTtlSec = int(raw.lease_ttl, 'cluster.lease_ttl', 10, 2, 3600)
   const listen = hostPort(raw.listen, 'cluster.listen')
   const advertise = raw.advertise === undefined ? listen : hostPort(raw.advertise, 'cluster.advertise')
-  if (advertise.endsWith(':0')) throw new ConfigError('cluster.advertise', 'needs a real port (set advertise when listen uses port 0)')
+  // port 0 (tests): the bound port is advertised
+  if (advertise.endsWith(':0') && !listen.endsWith(':0')) throw new ConfigError('cluster.advertise', 'port 0 only together with listen on port 0')
   const callTimeoutMs = int(raw.call_timeout_ms, 'cluster.call_timeout_ms', 3000, 50, 600_000)
   const streamQueueMax = int(raw.stream_queue_max, 'cluster.stream_queue_max', 20_000, 16, 10_000_000)
   let tls: ClusterTls | undefined

@@ -14,9 +14,9 @@ import { InlineCrypto, type HandshakeCrypto } from '../handshake/crypto-backend.
 import { fingerprintHex } from '../handshake/rsa-key.js'
 import { createKeyFile, loadKeySet, type RsaKeySet } from '../handshake/rsa-keyset.js'
 import { HandshakeService } from '../handshake/server.js'
+import { Gateway } from '../gateway/gateway.js'
 import { EncryptedPath } from '../server/encrypted-path.js'
 import type { ListenAddress } from '../server/server.js'
-import { UnencryptedPath } from '../server/unencrypted-path.js'
 import { TcpListener, WsListener, type Connection } from '../transport/index.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { rootLogger, type Logger } from '../util/log.js'
@@ -50,7 +50,8 @@ export class GatewayNode {
     private readonly handshake: HandshakeService,
     readonly remote: RemoteSessions,
     readonly encrypted: EncryptedPath,
-    private readonly unencrypted: UnencryptedPath,
+    private readonly gateway: Gateway,
+    private readonly live: Map<string, Connection>,
     private readonly tcp: TcpListener | undefined,
     private readonly ws: WsListener | undefined,
     readonly addresses: ListenAddress[],
@@ -99,14 +100,29 @@ export class GatewayNode {
       const encrypted = new EncryptedPath({ gatewayId: cc.nodeId, clock, log: log.child({ mod: 'gateway' }), cacheSize: sc.limits.authKeyCacheSize, random })
       encrypted.attach(remote)
       remote.attach(encrypted)
-      const unencrypted = new UnencryptedPath({ handshake, clock, log: log.child({ mod: 'gateway' }) })
+      // src/gateway's pipeline: auth_key_id 0 → handshake; otherwise the encrypted path, which
+      // needs the full transport Connection (quick acks, transport errors): looked up by id.
+      const live = new Map<string, Connection>()
+      const gateway = new Gateway({
+        handshake,
+        clock,
+        log: log.child({ mod: 'gateway' }),
+        onEncrypted: (conn, p) => {
+          const c = live.get(conn.id)
+          if (c !== undefined) encrypted.onPacket(c, p.payload, p.quickAck)
+        },
+        onClose: (conn) => {
+          live.delete(conn.id)
+          encrypted.connectionClosed(conn.id)
+        },
+      })
 
       const server = new grpc.Server(SERVER_OPTIONS)
       const health = new HealthService([])
       health.addTo(server)
       cleanup.push(() => server.forceShutdown())
       const port = await bindServer(server, cc.listen, serverCredentials(cc.tls))
-      const address = cc.listen.endsWith(':0') ? withPort(cc.advertise, port) : cc.advertise
+      const address = cc.advertise.endsWith(':0') ? withPort(cc.advertise, port) : cc.advertise
 
       const registry = new Registry({
         endpoints: cc.etcd,
@@ -137,7 +153,7 @@ export class GatewayNode {
         cleanup.push(() => ws?.close())
         addresses.push({ kind: 'ws', host: sc.host, port: await ws.listen() })
       }
-      const node = new GatewayNode(config, cc.nodeId, address, rsaKeys, handshakeCrypto, handshake, remote, encrypted, unencrypted, tcp, ws, addresses, registry, server, health, log)
+      const node = new GatewayNode(config, cc.nodeId, address, rsaKeys, handshakeCrypto, handshake, remote, encrypted, gateway, live, tcp, ws, addresses, registry, server, health, log)
       tcp?.on('connection', (c) => node.onConnection(c))
       ws?.on('connection', (c) => node.onConnection(c))
       health.set('SERVING')
@@ -165,15 +181,9 @@ export class GatewayNode {
       return
     }
     this.conns.add(conn)
-    conn.on('packet', (payload, quickAck) => {
-      if (payload.length >= 8 && payload.readBigInt64LE(0) === 0n) this.unencrypted.onPacket(conn, payload)
-      else this.encrypted.onPacket(conn, payload, quickAck)
-    })
-    conn.on('close', () => {
-      this.conns.delete(conn)
-      this.unencrypted.connectionClosed(conn)
-      this.encrypted.connectionClosed(conn.id)
-    })
+    this.live.set(conn.id, conn)
+    conn.on('close', () => this.conns.delete(conn))
+    this.gateway.accept(conn)
   }
 
   /**

@@ -186,7 +186,7 @@ export class SessionNode {
       if (ownsStore) await store.close().catch(() => undefined)
       throw e
     }
-    const address = cc.advertise.endsWith(':0') || cc.listen.endsWith(':0') ? withPort(cc.advertise, port) : cc.advertise
+    const address = cc.advertise.endsWith(':0') ? withPort(cc.advertise, port) : cc.advertise
     const registry = new Registry({
       endpoints: cc.etcd,
       prefix: cc.etcdPrefix,

@@ -1,0 +1,294 @@
+/**
+ * Cluster test harness: session nodes and gateways (in-process, or as child processes through
+ * test/cluster/node-main.ts), a private etcd (test/helpers/services.ts), one RSA key shared by every
+ * gateway, a tiny TCP load balancer (what operators put in front of several gateways), and the
+ * real clients (mtcute, GramJS) pointed at a gateway or at the balancer.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { connect, createServer, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { loadClusterConfig, type ClusterConfig } from '../../src/cluster/config.js'
+import { GatewayNode } from '../../src/cluster/gateway-node.js'
+import { SessionNode } from '../../src/cluster/session-node.js'
+import { fingerprintHex } from '../../src/handshake/rsa-key.js'
+import { createKeyFile, loadKeySet } from '../../src/handshake/rsa-keyset.js'
+import type { AuthKeyStore } from '../../src/store/types.js'
+import { freePort } from '../helpers/services.js'
+
+const require = createRequire(import.meta.url)
+
+export const API_ID = 4
+export const API_HASH = '014b35b6184100b085b0d0572f9b5103'
+
+/** A data dir with one RSA key whose fingerprint has no leading 0 nibble (an mtcute lookup quirk). */
+export function makeDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mtgate-cluster-'))
+  for (;;) {
+    const k = createKeyFile(dir)
+    if (!fingerprintHex(k.fingerprint).startsWith('0')) break
+    rmSync(join(dir, 'rsa'), { recursive: true, force: true })
+  }
+  return dir
+}
+
+export function publicKeyOf(dataDir: string): { pem: string; fingerprint: bigint; modulus: bigint } {
+  const k = loadKeySet(dataDir).all()[0]!
+  return { pem: k.publicKey.toPem(), fingerprint: k.fingerprint, modulus: k.publicKey.modulus }
+}
+
+export interface NodeDoc {
+  nodeId: string
+  etcd: string
+  prefix: string
+  dataDir: string
+  /** Gateway listener host/port (default 127.0.0.1:0). */
+  host?: string
+  tcpPort?: number
+  /** Extra top-level YAML keys (store, limits...). */
+  extra?: Record<string, unknown>
+  leaseTtl?: number
+}
+
+/** The YAML document (as an object) of one node. */
+export function nodeDoc(o: NodeDoc): Record<string, unknown> {
+  return {
+    host: o.host ?? '127.0.0.1',
+    // session nodes do not listen for clients; the config still wants a port (never bound there)
+    tcp_ports: [o.tcpPort ?? 443],
+    ws_port: null,
+    data_dir: o.dataDir,
+    store: { backend: 'memory' },
+    limits: { drain_timeout_ms: 2000 },
+    ...o.extra,
+    cluster: {
+      node_id: o.nodeId,
+      etcd: [o.etcd],
+      etcd_prefix: o.prefix,
+      lease_ttl: o.leaseTtl ?? 3,
+      listen: '127.0.0.1:0',
+      advertise: '127.0.0.1:0',
+      call_timeout_ms: 2000,
+    },
+  }
+}
+
+export function clusterConfig(o: NodeDoc): ClusterConfig {
+  return loadClusterConfig({ doc: nodeDoc(o), env: {} })
+}
+
+export async function startSession(o: NodeDoc, store?: AuthKeyStore): Promise<SessionNode> {
+  return SessionNode.start(clusterConfig(o), { store, registryIntervalMs: 300 })
+}
+
+export async function startGateway(o: NodeDoc): Promise<GatewayNode> {
+  return GatewayNode.start(clusterConfig({ ...o, tcpPort: o.tcpPort ?? (await freePort()) }), { inlineHandshakeCrypto: true, registryIntervalMs: 300 })
+}
+
+/** Resolves when `pred` holds (polled), rejects after `ms`. */
+export async function waitFor(pred: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+  const t0 = Date.now()
+  while (!pred()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// nodes as child processes (kill -9)
+// ---------------------------------------------------------------------------------------------
+
+export interface ChildNode {
+  proc: ChildProcess
+  /** First line the child prints: {"ready":true,"grpc":"...","tcp":port?} */
+  info: { grpc: string; tcp?: number }
+  kill(signal?: NodeJS.Signals): Promise<void>
+}
+
+/** Starts `node node-main.js <role> <config.json>` and waits for its ready line. */
+export async function spawnNode(role: 'session' | 'gateway', doc: Record<string, unknown>, dir: string): Promise<ChildNode> {
+  const cfgPath = join(dir, `${(doc.cluster as { node_id: string }).node_id}-${Date.now()}.json`)
+  writeFileSync(cfgPath, JSON.stringify(doc))
+  const main = join(fileURLToPath(new URL('.', import.meta.url)), 'node-main.js')
+  const proc = spawn(process.execPath, [main, role, cfgPath], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()))
+  const info = await new Promise<ChildNode['info']>((resolve, reject) => {
+    let buf = ''
+    const t = setTimeout(() => reject(new Error(`${role} child did not start`)), 20_000)
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString()
+      const nl = buf.indexOf('\n')
+      if (nl >= 0) {
+        clearTimeout(t)
+        resolve(JSON.parse(buf.slice(0, nl)) as ChildNode['info'])
+      }
+    })
+    proc.once('exit', (code) => reject(new Error(`${role} child exited with ${code}`)))
+  })
+  return {
+    proc,
+    info,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal)
+      await exited
+    },
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// load balancer
+// ---------------------------------------------------------------------------------------------
+
+/** Round-robin TCP balancer: each new connection goes to the next backend that accepts it. */
+export class Balancer {
+  private server: Server | undefined
+  private next = 0
+  private readonly sockets = new Set<Socket>()
+  port = 0
+
+  constructor(
+    readonly host: string,
+    public backends: { host: string; port: number }[],
+  ) {}
+
+  async listen(port = 0): Promise<number> {
+    this.server = createServer((client) => this.route(client, 0))
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject)
+      this.server!.listen(port, this.host, () => resolve())
+    })
+    this.port = (this.server.address() as { port: number }).port
+    return this.port
+  }
+
+  private route(client: Socket, attempt: number): void {
+    if (attempt >= this.backends.length) {
+      client.destroy()
+      return
+    }
+    const b = this.backends[this.next++ % this.backends.length]!
+    client.pause()
+    const up = connect({ host: b.host, port: b.port })
+    up.once('connect', () => {
+      this.sockets.add(client)
+      this.sockets.add(up)
+      client.pipe(up)
+      up.pipe(client)
+      client.resume()
+      const end = (): void => {
+        client.destroy()
+        up.destroy()
+        this.sockets.delete(client)
+        this.sockets.delete(up)
+      }
+      client.on('close', end)
+      up.on('close', end)
+      client.on('error', end)
+      up.on('error', end)
+    })
+    up.once('error', () => this.route(client, attempt + 1))
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy()
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// real clients
+// ---------------------------------------------------------------------------------------------
+
+export type TlResult = Record<string, unknown> & { _: string }
+
+export interface MtcuteClient {
+  call(req: Record<string, unknown>): Promise<TlResult>
+  connect(): Promise<void>
+  destroy(): Promise<void>
+  on(ev: 'raw_update', cb: (u: TlResult) => void): void
+  _client: { crypto: unknown; network: unknown; storage: unknown }
+}
+
+/** An mtcute TelegramClient (memory storage, TCP intermediate) pointed at host:port. */
+export async function mtcuteClient(host: string, port: number, pem: string, updates = false): Promise<MtcuteClient> {
+  const node = (await import('@mtcute/node')) as unknown as Record<string, unknown>
+  const core = (await import('@mtcute/core')) as unknown as Record<string, unknown>
+  const utils = (await import('@mtcute/core/utils.js')) as unknown as { addPublicKey: (c: unknown, pem: string) => void }
+  const TcpTransport = node.TcpTransport as new () => unknown
+  const MemoryStorage = core.MemoryStorage as new () => unknown
+  const TelegramClient = node.TelegramClient as new (o: Record<string, unknown>) => MtcuteClient
+  const dc = { id: 2, ipAddress: host, port }
+  const storage = new MemoryStorage()
+  const tg = new TelegramClient({
+    apiId: API_ID,
+    apiHash: API_HASH,
+    storage,
+    defaultDcs: { main: dc, media: dc },
+    transport: new TcpTransport(),
+    logLevel: Number(process.env.MTCUTE_LOG ?? 0),
+    disableUpdates: !updates,
+    reconnectionStrategy: () => 100,
+  })
+  utils.addPublicKey(tg._client.crypto, pem)
+  keysOf.set(tg, storage as { authKeys: { get(dc: number): Promise<Uint8Array | null> | Uint8Array | null } })
+  return tg
+}
+
+const keysOf = new WeakMap<MtcuteClient, { authKeys: { get(dc: number): Promise<Uint8Array | null> | Uint8Array | null } }>()
+
+/** The auth key mtcute uses for DC 2 (from its storage), or undefined. */
+export async function mtcuteAuthKey(tg: MtcuteClient): Promise<Buffer | undefined> {
+  const k = await keysOf.get(tg)?.authKeys.get(2)
+  return k ? Buffer.from(k) : undefined
+}
+
+export interface GramClient {
+  connect(): Promise<boolean>
+  invoke<R = Record<string, unknown>>(req: unknown): Promise<R>
+  destroy(): Promise<void>
+  disconnect(): Promise<void>
+  addEventHandler(cb: (u: Record<string, unknown> & { className: string }) => void, ev: unknown): void
+  session: { getAuthKey(): { getKey(): Buffer | undefined } | undefined }
+}
+
+export interface GramJs {
+  Api: Record<string, unknown> & { help: Record<string, new (a?: Record<string, unknown>) => unknown> }
+  bigInt: (v: string | number) => unknown
+  Raw: new (a: Record<string, unknown>) => unknown
+}
+
+export function gramjs(): GramJs {
+  const tg = require('telegram') as { Api: GramJs['Api'] }
+  const bigInt = require('big-integer') as GramJs['bigInt']
+  const { Raw } = require('telegram/events/index.js') as { Raw: GramJs['Raw'] }
+  return { Api: tg.Api, bigInt, Raw }
+}
+
+/** A GramJS TelegramClient (TCP abridged) on host:80 (GramJS always dials port 80). */
+export function gramjsClient(host: string, key: { fingerprint: bigint; modulus: bigint }, autoReconnect = false): GramClient {
+  const rsa = require('telegram/crypto/RSA.js') as { _serverKeys: Map<string, { n: unknown; e: number }> }
+  const { bigInt } = gramjs()
+  rsa._serverKeys.set(key.fingerprint.toString(), { n: bigInt(key.modulus.toString()), e: 65537 })
+  const { TelegramClient } = require('telegram') as { TelegramClient: new (...a: unknown[]) => GramClient & { setLogLevel(l: string): void } }
+  const { StringSession } = require('telegram/sessions/index.js') as { StringSession: new (s: string) => { setDC(dc: number, ip: string, port: number): void } }
+  const net = require('telegram/network/index.js') as Record<string, unknown>
+  const ext = require('telegram/extensions/index.js') as Record<string, unknown>
+  const session = new StringSession('')
+  session.setDC(2, host, 80)
+  const client = new TelegramClient(session, API_ID, API_HASH, {
+    connection: net.ConnectionTCPAbridged,
+    networkSocket: ext.PromisedNetSockets,
+    connectionRetries: 5,
+    retryDelay: 200,
+    requestRetries: 3,
+    useWSS: false,
+    autoReconnect,
+  })
+  client.setLogLevel(process.env.GRAMJS_LOG ?? 'none')
+  return client
+}
+
+export { freePort }
