@@ -65,8 +65,8 @@ for (const [name, opts, type] of mtcuteCases) {
   })
 }
 
-test('GramJS TelegramClient (whole client, obfuscated TCP on port 80): it encrypts with the stored key it saved', async () => {
-  const s80 = await startTestServer({ host: '127.0.12.1', port: 80 })
+test('GramJS TelegramClient (whole client, obfuscated TCP): it encrypts with the stored key it saved', async () => {
+  const s80 = await startTestServer({ host: '127.0.12.1' })
   const client = await startGramJsClient(s80, 'obfuscated')
   try {
     const id = await s80.waitEncrypted()

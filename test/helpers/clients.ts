@@ -150,12 +150,12 @@ export async function gramjsHandshake(server: TestServer, transport: GramTranspo
 
 /**
  * A whole GramJS TelegramClient (StringSession, `connection` class by name) pointed at the server.
- * GramJS always dials port 80, so the server must listen on <host>:80. `connect()` is started
- * but not awaited (it waits for the answer to invokeWithLayer, which a handshake-only server
- * never sends); `authKeyId()` reads the key GramJS saved in its session.
+ * GramJS always dials port 80; rather than needing root for that, its connection class is
+ * subclassed only to replace the port with the server's (the address is the one thing changed).
+ * `connect()` is started but not awaited (it waits for the answer to invokeWithLayer, which a
+ * handshake-only server never sends); `authKeyId()` reads the key GramJS saved in its session.
  */
 export async function startGramJsClient(server: TestServer, transport: GramTransport): Promise<{ authKeyId(): bigint | undefined; close(): Promise<void> }> {
-  if (server.port !== 80) throw new Error('GramJS TelegramClient dials port 80 only')
   addKeyToGramJs(server.key)
   const tg = require('telegram') as { TelegramClient: new (...a: unknown[]) => GramClient }
   const { StringSession } = require('telegram/sessions/index.js') as { StringSession: new (s: string) => GramSession }
@@ -163,7 +163,13 @@ export async function startGramJsClient(server: TestServer, transport: GramTrans
   const { LogLevel } = require('telegram/extensions/Logger.js') as { LogLevel: { NONE: string } }
   const session = new StringSession('')
   session.setDC(server.dcId, server.host, 80)
-  const cls = { full: net.ConnectionTCPFull, abridged: net.ConnectionTCPAbridged, obfuscated: net.ConnectionTCPObfuscated }[transport]
+  const base = { full: net.ConnectionTCPFull, abridged: net.ConnectionTCPAbridged, obfuscated: net.ConnectionTCPObfuscated }[transport] as new (o: Record<string, unknown>) => object
+  const port = server.port
+  const cls = class extends base {
+    constructor(o: Record<string, unknown>) {
+      super({ ...o, port })
+    }
+  }
   const client = new tg.TelegramClient(session, 1, '00000000000000000000000000000000', { connection: cls, connectionRetries: 1, autoReconnect: false, baseLogger: undefined })
   client.setLogLevel(LogLevel.NONE)
   client.connect().catch(() => undefined)
