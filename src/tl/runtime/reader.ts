@@ -14,6 +14,8 @@ export const ID_BOOL_TRUE = 0x997275b5
 export const ID_BOOL_FALSE = 0xbc799737
 export const ID_GZIP_PACKED = 0x3072cfa1
 
+const fromCharCode = String.fromCharCode
+
 /** Buffer's internal slice method (stable since Node 0.x), cheaper than toString('utf8', a, b). */
 interface FastSlices {
   utf8Slice(start: number, end: number): string
@@ -147,15 +149,17 @@ export class TlReader {
       const next = o + ((len + 4) & ~3)
       if (next > this.end) throw this.truncated(`string of length ${len}`, o)
       this.offset = next
-      if (len < 6) {
-        // ASCII fast path: short strings are the common case (names, emoticons, codes).
-        let s = ''
-        for (let i = start; i < stop; i++) {
-          const c = b[i]!
-          if (c >= 0x80) return (b as unknown as FastSlices).utf8Slice(start, stop)
-          s += String.fromCharCode(c)
+      if (len <= 12) {
+        // Short ASCII (names, codes, emoticon-free text): built in JS, no call into C++.
+        let acc = 0
+        for (let i = start; i < stop; i++) acc |= b[i]!
+        if (acc < 0x80) {
+          let s = ''
+          let i = start
+          for (; i + 4 <= stop; i += 4) s += fromCharCode(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!)
+          for (; i < stop; i++) s += fromCharCode(b[i]!)
+          return s
         }
-        return s
       }
       return (b as unknown as FastSlices).utf8Slice(start, stop)
     }
