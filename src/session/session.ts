@@ -114,8 +114,12 @@ const SERVICE_IDS: ReadonlySet<number> = new Set([
   0xf35c6d01, // rpc_result
 ])
 
-/** Never content-related (code 34 when marked so). */
-const NEVER_CONTENT: ReadonlySet<number> = new Set([ID.msgs_ack, ID_MSG_CONTAINER, ID_MSG_COPY])
+/**
+ * Never content-related (code 34 when marked so). msgs_ack is deliberately not here: mtcute marks
+ * its acks content-related and Telegram accepts that, so a 34 would only make mtcute reset its
+ * session. Containers arriving at the top level are checked separately.
+ */
+const NEVER_CONTENT: ReadonlySet<number> = new Set([ID_MSG_CONTAINER, ID_MSG_COPY])
 
 export interface SessionOptions {
   /** initConnection api_id filter; false → rpc_error 400 API_ID_INVALID. */
@@ -318,13 +322,16 @@ export class Session {
       this.badMsg(m.msgId, m.seqNo, BadMsgCode.seqNoEvenExpected, 'service message marked content-related')
       return
     }
-    if (!content && !service && !NEVER_CONTENT.has(ctor)) {
+    if (!content && !service && !NEVER_CONTENT.has(ctor) && ctor !== ID.msgs_ack) {
       this.badMsg(m.msgId, m.seqNo, BadMsgCode.seqNoOddExpected, 'RPC query not marked content-related')
       return
     }
     const entry: ReceivedEntry = { seqNo: m.seqNo, content, rpc: false, answered: false, acked: false }
     this.received.add(m.msgId, entry)
-    if (content) this.ack(m.msgId)
+    // Only RPC queries are acknowledged with msgs_ack (when their answer is not ready in the same
+    // flush): service messages get their answer (pong, future_salts, msgs_state_info, ...) as the
+    // acknowledgment, and clients warn about acks of them ("unexpected ack for ping query").
+    if (content && !service) this.ack(m.msgId)
     if (ctor === ID_MSG_COPY) {
       this.host.log.info({ msgId: m.msgId.toString() }, 'session: msg_copy is not used by the protocol; ignored')
       return
