@@ -431,6 +431,8 @@ export class ConnectionHandshakes {
     const gBBytes = Buffer.alloc(256)
     inner.g_b.copy(gBBytes, 256 - inner.g_b.length)
     const authKey = await o.crypto.dhFinish(ex.a!, gBBytes)
+    // Closed while the modexp ran: nobody would receive dh_gen_ok, so do not store an orphan key.
+    if (this.closed) throw new HandshakeError('close404', 'connection_closed')
     if (range) return genFail(`g_b_${range}`, authKey)
 
     const id = authKeyId(authKey)
