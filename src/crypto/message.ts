@@ -143,6 +143,8 @@ export const jsMessageCore: MessageCore = {
     sha256(p.msgKeyPrefix, body).copy(packet, 8, 8, 24)
     const { key: aesKey, iv: aesIv } = deriveAesKeyIv(p, packet.subarray(8, OUTER_HEADER_SIZE))
     igeEncryptInPlace(body, aesKey, aesIv)
+    aesKey.fill(0)
+    aesIv.fill(0)
   },
   decrypt(key, dir, packet, out, msgKeyLarge) {
     const p = key.parts[dir]
@@ -150,6 +152,8 @@ export const jsMessageCore: MessageCore = {
     const { key: aesKey, iv: aesIv } = deriveAesKeyIv(p, msgKey)
     out.set(packet.subarray(OUTER_HEADER_SIZE))
     igeDecryptInPlace(out, aesKey, aesIv)
+    aesKey.fill(0)
+    aesIv.fill(0)
     sha256(p.msgKeyPrefix, out).copy(msgKeyLarge)
     return constantTimeEqual(msgKeyLarge.subarray(8, 24), msgKey)
   },
