@@ -5,7 +5,8 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { AuthKeyType } from '../../src/store/types.js'
+import { AuthKeyType, type AuthKeyRecord } from '../../src/store/types.js'
+import { authKeyId } from '../../src/handshake/kdf.js'
 import { startTestServer, gramjsHandshake, startMtcute, startGramJsClient, type TestServer, type GramTransport, type MtcuteOptions } from '../helpers/clients.js'
 
 let server: TestServer
@@ -26,6 +27,17 @@ async function withLeadingZeroRetry<T>(run: () => Promise<T>, ok: (t: T) => Prom
   const first = await run()
   if (await ok(first)) return first
   return run()
+}
+
+/**
+ * The stored record a client's auth_key_id refers to. Both libraries strip a leading zero byte
+ * of the auth key (1 key in 256), and then their id is the id of our key without that byte;
+ * anything else is a real mismatch (undefined).
+ */
+async function storedKeyFor(s: TestServer, id: bigint): Promise<AuthKeyRecord | undefined> {
+  const rec = await s.store.get(id)
+  if (rec) return rec
+  return s.created.find((c) => c.record.key[0] === 0 && authKeyId(c.record.key.subarray(1)) === id)?.record
 }
 
 for (const transport of ['full', 'abridged', 'obfuscated'] as GramTransport[]) {
@@ -55,7 +67,7 @@ for (const [name, opts, type] of mtcuteCases) {
     try {
       tg.poke()
       const id = await server.waitEncrypted((id) => server.encrypted.indexOf(id) >= before)
-      const rec = await server.store.get(id)
+      const rec = await storedKeyFor(server, id)
       assert.ok(rec, 'auth_key_id used by mtcute is in the store')
       assert.equal(rec.type, type)
       if (type === AuthKeyType.temp) assert.ok(rec.expiresAt! > Date.now() / 1000)
@@ -70,7 +82,7 @@ test('GramJS TelegramClient (whole client, obfuscated TCP): it encrypts with the
   const client = await startGramJsClient(s80, 'obfuscated')
   try {
     const id = await s80.waitEncrypted()
-    assert.ok(await s80.store.get(id), 'the key GramJS encrypts with is in the store')
+    assert.ok(await storedKeyFor(s80, id), 'the key GramJS encrypts with is in the store')
     assert.equal(client.authKeyId(), id, 'and it is the key in its session')
   } finally {
     await client.close()

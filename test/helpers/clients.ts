@@ -14,7 +14,7 @@ import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import type { AuthKeyStore } from '../../src/store/types.js'
 import { TcpListener } from '../../src/transport/tcp-listener.js'
 import { Gateway, type EncryptedPacket, type GatewayConnection, type GatewayOptions } from '../../src/gateway/gateway.js'
-import { HandshakeService, type HandshakeServiceOptions } from '../../src/handshake/server.js'
+import { HandshakeService, type CreatedKey, type HandshakeServiceOptions } from '../../src/handshake/server.js'
 import { RsaPrivateKey } from '../../src/handshake/rsa-key.js'
 import { RsaKeySet } from '../../src/handshake/rsa-keyset.js'
 import { InlineCrypto, type HandshakeCrypto } from '../../src/handshake/crypto-backend.js'
@@ -53,6 +53,8 @@ export interface TestServer {
   listener: TcpListener
   /** auth_key_ids seen on encrypted packets, in order. */
   encrypted: bigint[]
+  /** Keys created by dh_gen_ok, in order. */
+  created: CreatedKey[]
   /** Resolves with the first encrypted auth_key_id matching `pred` (rejects after timeoutMs). */
   waitEncrypted(pred?: (id: bigint) => boolean, timeoutMs?: number): Promise<bigint>
   close(): Promise<void>
@@ -78,7 +80,8 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     }
     if (!(await store.get(p.authKeyId))) conn.close('unknown_auth_key', -404)
   }
-  const gateway = new Gateway({ handshake: service, onEncrypted: o.onEncrypted ?? record })
+  const created: CreatedKey[] = []
+  const gateway = new Gateway({ handshake: service, onEncrypted: o.onEncrypted ?? record, onKeyCreated: (_c, k) => created.push(k) })
   const listener = new TcpListener({ host, ports: [o.port ?? 0] })
   gateway.attach(listener)
   const [port] = (await listener.listen()) as [number]
@@ -92,6 +95,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     gateway,
     listener,
     encrypted,
+    created,
     waitEncrypted(pred = () => true, timeoutMs = 30_000) {
       const seen = encrypted.find(pred)
       if (seen !== undefined) return Promise.resolve(seen)
