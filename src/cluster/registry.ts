@@ -207,10 +207,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   private async keepRegistered(client: Etcd3): Promise<void> {
     const value = JSON.stringify(this.opts.self)
-    if (this.lease) {
+    const current = this.lease
+    if (current) {
       let alive = false
       try {
-        const res = await this.withTimeout('keepalive', this.lease.keepaliveOnce())
+        const res = await this.withTimeout('keepalive', current.keepaliveOnce())
         alive = Number(res.TTL) > 0
       } catch (e) {
         // etcd answers "lease not found" when it expired (or etcd was wiped): re-register below.
@@ -223,14 +224,15 @@ export class Registry extends EventEmitter<RegistryEvents> {
           this.registered = true
           return
         }
-        await this.withTimeout('put self', this.lease.put(this.key).value(value).exec())
+        if (this.deregistered) return
+        await this.withTimeout('put self', current.put(this.key).value(value).exec())
         this.opts.log.info({ key: this.key }, 'registry: own key was missing; put again')
         this.registered = true
         return
       }
       this.opts.log.info({ key: this.key }, 'registry: lease lost; registering again')
-      this.lease.release()
-      this.lease = undefined
+      current.release()
+      if (this.lease === current) this.lease = undefined
       this.registered = false
     }
     const lease = client.lease(this.ttl, { autoKeepAlive: false })
@@ -241,6 +243,10 @@ export class Registry extends EventEmitter<RegistryEvents> {
     } catch (e) {
       lease.release()
       throw e
+    }
+    if (this.deregistered) {
+      await this.withTimeout('revoke', lease.revoke()).catch(() => undefined)
+      return
     }
     this.lease = lease
     this.stats.leasesGranted++

@@ -25,6 +25,9 @@ import { RendezvousRing } from './ring.js'
 
 export type PeerState = 'connecting' | 'up' | 'draining' | 'down'
 
+/** How long a stream to a node that left the registry may stay open to deliver its last answers. */
+const REMOVED_GRACE_MS = 15_000
+
 export interface RemoteSessionsOptions {
   gatewayId: string
   log: Logger
@@ -54,6 +57,8 @@ class SessionPeer {
 
 export class RemoteSessions implements SessionService {
   private readonly peers = new Map<string, SessionPeer>()
+  /** Removed from the registry, stream still open (finishing). */
+  private readonly retired = new Set<SessionPeer>()
   readonly ring = new RendezvousRing()
   private link: GatewayLink | undefined
   /** connId → auth_key_id → session node the connection's messages for that key went to. */
@@ -295,19 +300,31 @@ export class RemoteSessions implements SessionService {
     p.backoffMs = Math.min(p.backoffMs * 2, 2000)
   }
 
+  /**
+   * The node left the registry (deregistered while draining, or its lease expired). It leaves the
+   * ring at once; an open stream is left to end by itself (a draining node still answers what it
+   * has, then ends it), or cut after the drain grace period. Connections are not closed for this: a
+   * dead node's stream breaks by itself (keepalive) and that path closes them.
+   */
   private removePeer(p: SessionPeer, why: string): void {
     p.removed = true
     this.peers.delete(p.id)
     if (p.retryTimer) clearTimeout(p.retryTimer)
     this.opts.log.info({ peer: p.id, why }, 'session node removed')
     const call = p.call
-    if (call) {
-      // Ends like a lost stream (its connections reconnect) unless it said goodbye.
-      this.streamLost(p, why)
-      call.end()
-      call.cancel()
-    }
-    p.client.close()
+    if (call && p.state !== 'down') {
+      if (p.state === 'up' || p.state === 'connecting') p.state = 'draining'
+      this.retired.add(p)
+      const t = setTimeout(() => {
+        call.cancel()
+      }, REMOVED_GRACE_MS)
+      t.unref()
+      call.on('close', () => {
+        clearTimeout(t)
+        this.retired.delete(p)
+        p.client.close()
+      })
+    } else p.client.close()
     this.updateRing()
   }
 
@@ -326,7 +343,7 @@ export class RemoteSessions implements SessionService {
   /** Ends every stream and closes the clients. */
   close(): void {
     this.stopped = true
-    for (const p of [...this.peers.values()]) {
+    for (const p of [...this.peers.values(), ...this.retired]) {
       p.removed = true
       if (p.retryTimer) clearTimeout(p.retryTimer)
       p.state = 'draining' // not a loss: do not close client connections from here
@@ -335,6 +352,7 @@ export class RemoteSessions implements SessionService {
       p.client.close()
     }
     this.peers.clear()
+    this.retired.clear()
     this.updateRing()
   }
 }

@@ -420,8 +420,11 @@ export class SessionNode {
     this.draining = true
     this.health.set('NOT_SERVING')
     this.log.info({ gateways: this.link.streams.size }, 'session node draining')
-    await this.registry.deregister()
+    // Goodbye first (gateways route around us at once), then leave etcd.
     for (const st of this.link.streams.values()) st.writer.push({ goodbye: { nodeId: this.nodeId } })
+    await this.registry.deregister()
+    // Messages the gateways sent before they read the Goodbye are still on the way: take them.
+    await new Promise((r) => setTimeout(r, 250))
     const until = Date.now() + this.config.server.limits.drainTimeoutMs
     while (this.router.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
     if (this.router.inFlight > 0) this.log.warn({ inFlight: this.router.inFlight }, 'drain timeout: stopping with RPCs in flight')
