@@ -50,6 +50,7 @@ export const MAX_CLOCK_STEP_BACK_MS = 30_000
 /** Generates server msg_ids: time-based, strictly increasing, with the requested residue mod 4. */
 export class ServerMsgIdGenerator {
   private last = 0n
+  private lastMs = -1
 
   constructor(private readonly clock: Clock) {}
 
@@ -57,8 +58,14 @@ export class ServerMsgIdGenerator {
   next(response: boolean): bigint {
     const want = response ? 1n : 3n
     const now = this.clock.now()
-    let id = msToMsgId(now)
-    if (id <= this.last && msgIdToMs(this.last) - now <= MAX_CLOCK_STEP_BACK_MS) id = this.last + 1n
+    let id: bigint
+    if (now === this.lastMs) {
+      id = this.last + 1n
+    } else {
+      id = msToMsgId(now)
+      if (id <= this.last && msgIdToMs(this.last) - now <= MAX_CLOCK_STEP_BACK_MS) id = this.last + 1n
+      this.lastMs = now
+    }
     id += (want - (id & 3n) + 4n) & 3n
     this.last = id
     return id

@@ -41,12 +41,17 @@ export class Outbox {
     return this.bytes
   }
 
+  /** Entries never sent yet (msgId unassigned); kept by Session when it assigns ids. */
+  unsent = 0
+
   add(e: OutEntry): void {
+    if (e.msgId === undefined) this.unsent++
     this.list.push(e)
     this.bytes += e.body.length
     while (this.list.length > 1 && (this.list.length > this.maxMessages || this.bytes > this.maxBytes)) {
       const old = this.list.shift()!
       this.bytes -= old.body.length
+      if (old.msgId === undefined) this.unsent--
       this.log.warn(
         { kind: old.kind, msgId: old.msgId?.toString(), bytes: old.body.length, queued: this.list.length },
         'session outbox full: dropping the oldest unacknowledged message',
@@ -56,6 +61,7 @@ export class Outbox {
 
   /** Drops the entry with this (sent) msg_id; true if there was one. */
   ack(msgId: bigint): boolean {
+    if (this.list.length === 0) return false
     const i = this.list.findIndex((e) => e.msgId === msgId)
     if (i < 0) return false
     this.bytes -= this.list[i]!.body.length
@@ -75,6 +81,7 @@ export class Outbox {
     const i = this.list.indexOf(e)
     if (i < 0) return
     this.bytes -= e.body.length
+    if (e.msgId === undefined) this.unsent--
     this.list.splice(i, 1)
   }
 

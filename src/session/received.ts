@@ -21,9 +21,9 @@ export interface ReceivedEntry {
 }
 
 export class ReceivedWindow {
-  /** Ascending. */
+  /** Ascending msg_ids and, in parallel, their entries (binary search; new ids usually append). */
   private readonly ids: bigint[] = []
-  private readonly entries = new Map<bigint, ReceivedEntry>()
+  private readonly entries: ReceivedEntry[] = []
   /** Ids at or below this may have been forgotten. */
   private forgottenBelow = -1n
 
@@ -34,7 +34,10 @@ export class ReceivedWindow {
   }
 
   get(msgId: bigint): ReceivedEntry | undefined {
-    return this.entries.get(msgId)
+    const n = this.ids.length
+    if (n === 0 || msgId > this.ids[n - 1]!) return undefined
+    const i = this.upperBound(msgId) - 1
+    return i >= 0 && this.ids[i] === msgId ? this.entries[i] : undefined
   }
 
   /**
@@ -46,32 +49,36 @@ export class ReceivedWindow {
     if (msgId <= this.forgottenBelow) return BadMsgCode.msgTooOld
     const i = this.upperBound(msgId)
     if (i > 0) {
-      const prev = this.entries.get(this.ids[i - 1]!)!
+      const prev = this.entries[i - 1]!
       if (prev.seqNo > seqNo || (prev.seqNo === seqNo && (seqNo & 1) === 1)) return BadMsgCode.seqNoTooLow
     }
     if (i < this.ids.length) {
-      const next = this.entries.get(this.ids[i]!)!
+      const next = this.entries[i]!
       if (next.seqNo < seqNo || (next.seqNo === seqNo && (seqNo & 1) === 1)) return BadMsgCode.seqNoTooHigh
     }
     return 0
   }
 
   add(msgId: bigint, entry: ReceivedEntry): void {
-    if (this.entries.has(msgId)) return
     const i = this.upperBound(msgId)
-    if (i === this.ids.length) this.ids.push(msgId)
-    else this.ids.splice(i, 0, msgId)
-    this.entries.set(msgId, entry)
-    while (this.ids.length > this.max) {
+    if (i > 0 && this.ids[i - 1] === msgId) return
+    if (i === this.ids.length) {
+      this.ids.push(msgId)
+      this.entries.push(entry)
+    } else {
+      this.ids.splice(i, 0, msgId)
+      this.entries.splice(i, 0, entry)
+    }
+    if (this.ids.length > this.max) {
       const old = this.ids.shift()!
-      this.entries.delete(old)
+      this.entries.shift()
       if (old > this.forgottenBelow) this.forgottenBelow = old
     }
   }
 
   /** The msgs_state_info byte for client msg_id `msgId`. */
   state(msgId: bigint): number {
-    const e = this.entries.get(msgId)
+    const e = this.get(msgId)
     if (e) {
       let s: number = MsgState.received
       if (e.acked || e.answered) s |= MsgState.flagAcked

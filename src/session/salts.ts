@@ -17,6 +17,9 @@ export const SALTS_AHEAD = 2
 
 export class SaltSet {
   private salts: ServerSalt[]
+  /** refresh() is a no-op until this second (nothing can change before). */
+  private stableUntil = -1
+  private cachedCurrent: bigint | undefined
 
   constructor(
     initial: readonly ServerSalt[],
@@ -35,6 +38,20 @@ export class SaltSet {
    * Returns true when the set changed (the caller persists it).
    */
   refresh(nowSec: number, ahead = SALTS_AHEAD): boolean {
+    if (nowSec < this.stableUntil && ahead <= SALTS_AHEAD) return false
+    const changed = this.refreshSlow(nowSec, ahead)
+    // nothing changes before the earliest expiry or the next window start
+    let until = Number.MAX_SAFE_INTEGER
+    for (const s of this.salts) {
+      if (s.validUntil < until) until = s.validUntil
+      if (s.validSince > nowSec && s.validSince < until) until = s.validSince
+    }
+    this.stableUntil = until
+    this.cachedCurrent = this.salts[this.currentIndex(nowSec)]!.salt
+    return changed
+  }
+
+  private refreshSlow(nowSec: number, ahead: number): boolean {
     let changed = false
     const before = this.salts.length
     this.salts = this.salts.filter((s) => s.validUntil > nowSec)
@@ -58,6 +75,7 @@ export class SaltSet {
 
   /** The salt the server hands out now (latest window that has started). Call refresh() first. */
   current(nowSec: number): bigint {
+    if (nowSec < this.stableUntil && this.cachedCurrent !== undefined) return this.cachedCurrent
     const i = this.currentIndex(nowSec)
     if (i < 0) throw new Error('SaltSet.current: no valid salt; call refresh() first')
     return this.salts[i]!.salt
@@ -65,6 +83,7 @@ export class SaltSet {
 
   /** True when `salt` is accepted at `nowSec` (any window covering now). */
   isValid(salt: bigint, nowSec: number): boolean {
+    if (salt === this.cachedCurrent && nowSec < this.stableUntil) return true
     for (const s of this.salts) {
       if (s.salt === salt && s.validSince <= nowSec && nowSec < s.validUntil) return true
     }

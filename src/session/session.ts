@@ -60,6 +60,8 @@ export const UNBOUND_TEMP_KEY_METHODS: ReadonlySet<string> = new Set([
 ])
 
 const reg = defaultRegistry
+const NONE: readonly OutEntry[] = []
+const ID_PONG = 0x347773c5
 function idOf(name: string): number {
   const id = reg.idOf(name)
   if (id === undefined) throw new Error(`session: TL registry lacks ${name}`)
@@ -362,6 +364,15 @@ export class Session {
   // -------------------------------------------------------------------------------------------
 
   private service(msgId: bigint, ctor: number, body: Buffer, outer: InboundMessage): void {
+    if (ctor === ID.ping && body.length === 12) {
+      // the hot path (keep-alives, benchmarks): pong#347773c5 msg_id:long ping_id:long
+      const pong = Buffer.allocUnsafe(20)
+      pong.writeUInt32LE(ID_PONG, 0)
+      pong.writeBigInt64LE(msgId, 4)
+      body.copy(pong, 12, 4, 12)
+      this.queue.push({ body: pong, response: true, content: false })
+      return
+    }
     let obj: TlObject
     try {
       obj = decode(body)
@@ -748,7 +759,7 @@ export class Session {
       this.queue = []
       return
     }
-    const fresh = this.outbox.entries().filter((e) => e.msgId === undefined)
+    const fresh = this.outbox.unsent > 0 ? this.outbox.entries().filter((e) => e.msgId === undefined) : NONE
     let resend: OutEntry[] = []
     if (this.resendAll) {
       resend = this.outbox.entries().filter((e) => e.msgId !== undefined)
@@ -777,6 +788,7 @@ export class Session {
       anyResponse ||= q.response
     }
     this.queue = []
+    this.outbox.unsent = 0
     for (const e of fresh) {
       e.msgId = this.host.msgIds.next(e.response)
       e.seqNo = this.seqNo(true)
@@ -788,10 +800,12 @@ export class Session {
 
   /** `resending`: items include old msg_ids, which may only go out inside a new container (spec). */
   private send(conn: ConnectionInfo, items: Message[], anyResponse: boolean, resending: boolean): void {
-    const base = { authKeyId: this.key.record.id, salt: this.host.currentSalt(this.key), sessionId: this.id }
+    const authKeyId = this.key.record.id
+    const salt = this.host.currentSalt(this.key)
+    const sessionId = this.id
     if (items.length === 1 && !resending) {
       const m = items[0]!
-      this.host.link.send(conn.connId, { ...base, msgId: m.msgId, seqNo: m.seqNo, body: m.body })
+      this.host.link.send(conn.connId, { authKeyId, salt, sessionId, msgId: m.msgId, seqNo: m.seqNo, body: m.body })
       return
     }
     let start = 0
@@ -805,10 +819,10 @@ export class Session {
       const chunk = items.slice(start, end)
       if (chunk.length === 1 && !resending) {
         const m = chunk[0]!
-        this.host.link.send(conn.connId, { ...base, msgId: m.msgId, seqNo: m.seqNo, body: m.body })
+        this.host.link.send(conn.connId, { authKeyId, salt, sessionId, msgId: m.msgId, seqNo: m.seqNo, body: m.body })
       } else {
         const body = buildContainer(chunk)
-        this.host.link.send(conn.connId, { ...base, msgId: this.host.msgIds.next(anyResponse), seqNo: this.seqNo(false), body })
+        this.host.link.send(conn.connId, { authKeyId, salt, sessionId, msgId: this.host.msgIds.next(anyResponse), seqNo: this.seqNo(false), body })
       }
       start = end
     }
