@@ -382,6 +382,7 @@ export class ConnectionHandshakes {
         throw new HandshakeError('close404', 'bad_padding', 'neither RSA_PAD nor legacy form')
       }
       if (!legacyHashMatches(plain, decoded.length)) throw new HandshakeError('close404', 'bad_padding', 'legacy SHA-1 mismatch')
+      this.log.debug('p_q_inner_data in the legacy SHA-1 RSA form')
       obj = decoded.obj
     }
     if (!PQ_INNER_TYPES.has(obj._)) throw new HandshakeError('close404', 'inner_wrong_type', `inner data is ${obj._}`)
