@@ -261,6 +261,13 @@ export class MtgateServer {
     return igeBackendReason ? `${igeBackend} (${igeBackendReason})` : igeBackend
   }
 
+  /** Closes every client connection (sessions stay; clients reconnect). Returns how many. */
+  closeConnections(reason: string): number {
+    const all = [...this.conns]
+    for (const c of all) c.close(reason)
+    return all.length
+  }
+
   get connectionCount(): number {
     return this.conns.size
   }

@@ -84,6 +84,8 @@ export class RawClient {
   private closedErr: Error | undefined
   readonly log: RawClientLog = { badServerSalt: 0, badMsg: [], newSessions: 0, quickAcks: [], acksReceived: 0, transportErrors: [], pushes: [] }
   onPush: ((body: Buffer) => void) | undefined
+  /** rpc_results for queries this client did not send on this connection (resent answers), by req_msg_id. */
+  readonly resultsFor = new Map<bigint, TlObject | Buffer>()
 
   private constructor(private readonly opts: RawClientOptions) {
     this.key = opts.key
@@ -236,9 +238,6 @@ export class RawClient {
         return
       case ID_RPC_RESULT: {
         const r = decodeRpcResult(body, { raw: true })
-        const p = this.pending.get(r.req_msg_id)
-        if (p === undefined) return
-        this.pending.delete(r.req_msg_id)
         const inner = unwrapGzip(r.result as Buffer)
         let out: TlObject | Buffer
         try {
@@ -246,6 +245,12 @@ export class RawClient {
         } catch {
           out = inner
         }
+        const p = this.pending.get(r.req_msg_id)
+        if (p === undefined) {
+          this.resultsFor.set(r.req_msg_id, out)
+          return
+        }
+        this.pending.delete(r.req_msg_id)
         p.resolve(out)
         return
       }
