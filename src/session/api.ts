@@ -62,6 +62,11 @@ export interface GatewayLink {
   send(connId: string, out: OutboundMessage): void
   /** Close connection `connId` (ping_delay_disconnect expiry, destroy_session, ...). */
   closeConnection(connId: string, reason: string): void
+  /**
+   * Optional: the key is gone (destroy_auth_key, temp key expired) — drop it from any cache so that
+   * the next packet with it gets the unknown-key answer (-404).
+   */
+  forgetAuthKey?(authKeyId: bigint): void
 }
 
 // ---------------------------------------------------------------------------------------------

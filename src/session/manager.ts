@@ -81,6 +81,7 @@ export class SessionManager implements SessionService, PushService {
       },
       destroySession: (key, sessionId) => this.destroySession(key, sessionId),
       destroyAuthKey: (key) => this.destroyAuthKey(key),
+      keyDestroyed: (key) => this.dropKey(key, 'destroy_auth_key'),
       bindTempAuthKey: (key, session, msgId, query) => this.bindTempAuthKey(key, session, msgId, query),
       setUserId: (key, userId) => this.setUserId(key.info, userId),
       connectionChanged: (session, oldConnId) => {
@@ -121,8 +122,28 @@ export class SessionManager implements SessionService, PushService {
 
   async queryAuthKey(authKeyId: bigint): Promise<AuthKeyRecord | undefined> {
     const cached = this.keys.get(authKeyId)
-    if (cached) return cached.record
+    if (cached) {
+      if (!this.expired(cached.record)) return cached.record
+      this.dropKey(cached, 'temp key expired')
+      return undefined
+    }
     return this.store.get(authKeyId)
+  }
+
+  private expired(r: AuthKeyRecord): boolean {
+    return r.expiresAt !== undefined && r.expiresAt <= this.nowSec()
+  }
+
+  /** Forgets a key and its sessions here and (if the link supports it) in the gateway's cache. */
+  private dropKey(key: KeyState, reason: string): void {
+    const id = key.record.id
+    this.log.info({ authKeyId: id.toString(), sessions: key.sessions.size, reason }, 'session: auth key dropped')
+    for (const s of key.sessions.values()) this.forget(s)
+    key.sessions.clear()
+    this.keys.delete(id)
+    key.info.keys.delete(key)
+    if (key.info.keys.size === 0 && key.info.userId === undefined) this.dropInfo(key.info)
+    this.host.link.forgetAuthKey?.(id)
   }
 
   sendData(msg: InboundMessage): void {
@@ -304,6 +325,10 @@ export class SessionManager implements SessionService, PushService {
 
   private processUnsafe(key: KeyState, msg: InboundMessage): void {
     const nowMs = this.host.clock.now()
+    if (key.record.expiresAt !== undefined && key.record.expiresAt * 1000 <= nowMs) {
+      this.dropKey(key, 'temp key expired')
+      return
+    }
     const existing = key.sessions.get(msg.sessionId)
     const code = checkClientMsgId(msg.msgId, nowMs)
     if (code !== 0) {

@@ -154,6 +154,8 @@ export interface SessionHost {
   destroySession(key: KeyState, sessionId: bigint, by: Session): boolean
   /** destroy_auth_key. */
   destroyAuthKey(key: KeyState): Promise<'ok' | 'none' | 'fail'>
+  /** After the destroy_auth_key answer went out: forget the key and its sessions. */
+  keyDestroyed(key: KeyState): void
   /** auth.bindTempAuthKey on a temp key. */
   bindTempAuthKey(key: KeyState, session: Session, msgId: bigint, query: TlObject): Promise<RpcOutcome>
   /** The handler changed ctx.userId. */
@@ -439,7 +441,8 @@ export class Session {
         void this.host.destroyAuthKey(this.key).then(
           (r) => {
             this.reply(r === 'ok' ? { _: 'destroy_auth_key_ok' } : r === 'none' ? { _: 'destroy_auth_key_none' } : { _: 'destroy_auth_key_fail' })
-            this.scheduleFlush()
+            this.flush(true)
+            if (r === 'ok') this.host.keyDestroyed(this.key)
           },
           (e: unknown) => {
             this.host.log.error({ err: (e as Error).message }, 'session: destroy_auth_key failed')

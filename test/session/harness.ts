@@ -43,6 +43,10 @@ export interface Sent {
 export class RecordingLink implements GatewayLink {
   sent: Sent[] = []
   closed: { connId: string; reason: string }[] = []
+  forgotten: bigint[] = []
+  forgetAuthKey(authKeyId: bigint): void {
+    this.forgotten.push(authKeyId)
+  }
   send(connId: string, out: OutboundMessage): void {
     this.sent.push({ connId, out })
   }

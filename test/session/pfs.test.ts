@@ -90,3 +90,20 @@ test('a temp key bound before (store binding) acts for its permanent key after a
   assert.deepEqual(await resultsOf(r), [{ _: 'boolTrue' }])
   assert.equal(r.dispatcher.calls[0]!.ctx.permAuthKeyId, perm.id)
 })
+
+test('an expired temp key is forgotten (sessions dropped, gateway told), its messages are not processed', async () => {
+  const r = await rig({}, AuthKeyType.temp)
+  const c = new TestClient(r)
+  await c.handshakeSalt()
+  c.send(nearest)
+  await settle()
+  r.link.take()
+  assert.equal(r.manager.sessionCount, 1)
+  r.clock.set((r.key.expiresAt! + 1) * 1000)
+  c.lastMsgId = 0n
+  c.send(nearest)
+  await settle()
+  assert.deepEqual(r.link.take(), [])
+  assert.equal(r.manager.sessionCount, 0)
+  assert.deepEqual(r.link.forgotten, [r.key.id])
+})

@@ -604,6 +604,9 @@ test('destroy_auth_key removes the key from the store', async () => {
   c.send({ _: 'destroy_auth_key' })
   assert.equal(only(await round(r), 'destroy_auth_key_ok').length, 1)
   assert.equal(await r.store.get(r.key.id), undefined)
+  assert.deepEqual(r.link.forgotten, [r.key.id], 'the gateway is told to forget the key')
+  assert.equal(r.manager.sessionCount, 0)
+  assert.equal(await r.manager.queryAuthKey(r.key.id), undefined)
 })
 
 test('http_wait is accepted silently; client status messages are noted', async () => {
