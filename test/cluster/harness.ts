@@ -148,6 +148,8 @@ export class Balancer {
   private next = 0
   private readonly sockets = new Set<Socket>()
   port = 0
+  /** Open client connections per backend port. */
+  readonly active = new Map<number, number>()
 
   constructor(
     readonly host: string,
@@ -175,10 +177,14 @@ export class Balancer {
     up.once('connect', () => {
       this.sockets.add(client)
       this.sockets.add(up)
+      this.active.set(b.port, (this.active.get(b.port) ?? 0) + 1)
+      let counted = true
       client.pipe(up)
       up.pipe(client)
       client.resume()
       const end = (): void => {
+        if (counted) this.active.set(b.port, (this.active.get(b.port) ?? 1) - 1)
+        counted = false
         client.destroy()
         up.destroy()
         this.sockets.delete(client)
