@@ -3,26 +3,32 @@
  *
  * Durability: WAL journal, synchronous=FULL by default, so the commit of put() is fsynced before the
  * promise resolves (a key is acknowledged to the client only once it survives a power loss).
- * better-sqlite3 is synchronous: each call runs on the event loop; measured on the CI machine a
- * lookup by primary key costs ~2 µs and a durable insert ~0.2 ms (one fsync), short enough not to
- * need a worker thread. Several processes may open the same file (WAL); a write lock held by another
- * process is waited for asynchronously, never by sleeping on the event loop.
+ *
+ * Event loop: reads run synchronously on the calling thread (a primary-key lookup costs a few µs;
+ * WAL readers never wait for writers). Writes go to a worker thread owning the write connection
+ * (sqlite-write-worker.ts), because a durable commit is an fsync (0.2 ms on an idle disk, several ms
+ * on a busy one) and waiting for another process's lock can take longer: neither happens on the event
+ * loop. Writes arriving together share one transaction and one fsync (group commit).
+ * ':memory:' databases (one connection only) write inline instead.
  */
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Worker } from 'node:worker_threads'
 import type { Logger } from '../util/log.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { isLive, validateBinding, validateId, validateRecord, validateSalts } from './codec.js'
-import { toStoreError } from './errors.js'
+import { toStoreError, withDeadline } from './errors.js'
 import { migrateSqlite } from './sqlite-schema.js'
+import { SqliteWriter, type WriteOp, type WriteResult } from './sqlite-writes.js'
+import type { FromWriter, ToWriter, WriterInit } from './sqlite-write-worker.js'
 import {
-  AuthKeyType,
   StoreError,
   type AuthKeyBinding,
   type AuthKeyRecord,
   type AuthKeyStore,
+  type AuthKeyType,
   type ServerSalt,
 } from './types.js'
 
@@ -30,8 +36,10 @@ export interface SqliteStoreOptions {
   /** Database file (its directory is created); ':memory:' for a private in-memory database. */
   path: string
   synchronous?: 'full' | 'normal'
-  /** How long a writer waits for another process's lock before failing with 'unavailable' (default 5000 ms). */
+  /** How long a write waits for another process's lock before failing with 'unavailable' (default 5000 ms). */
   busyTimeoutMs?: number
+  /** 'thread' (default for files): writes in a worker thread; 'inline': on the calling thread. */
+  writer?: 'thread' | 'inline'
   clock?: Clock
   log?: Logger
 }
@@ -49,35 +57,31 @@ interface BindingRow {
   expires_at: bigint
 }
 
+type Pending = { resolve: (r: WriteResult) => void }
+
 export class SqliteAuthKeyStore implements AuthKeyStore {
   readonly path: string
   readonly synchronous: 'full' | 'normal'
+  readonly writerMode: 'thread' | 'inline'
   private readonly db: Database.Database
   private readonly clock: Clock
-  private closed = false
+  private readonly log: Logger | undefined
   private readonly busyTimeoutMs: number
-  private readonly q: {
-    insert: Database.Statement
-    getAny: Database.Statement
-    get: Database.Statement
-    getType: Database.Statement
-    softDelete: Database.Statement
-    delBindingsOf: Database.Statement
-    delSalts: Database.Statement
-    upsertBinding: Database.Statement
-    getBinding: Database.Statement
-    expired: Database.Statement
-    insertSalt: Database.Statement
-    loadSalts: Database.Statement
-  }
-  private readonly destroyTx: Database.Transaction<(id: bigint) => boolean>
-  private readonly saveSaltsTx: Database.Transaction<(id: bigint, salts: ServerSalt[]) => void>
+  private closed = false
+  private readonly q: { get: Database.Statement; getBinding: Database.Statement; loadSalts: Database.Statement }
+  private readonly inline: SqliteWriter | undefined
+  private worker: Worker | undefined
+  private workerReady: Promise<void> | undefined
+  private seq = 0
+  private readonly pending = new Map<number, Pending>()
 
   constructor(opts: SqliteStoreOptions) {
     this.path = opts.path
     this.synchronous = opts.synchronous ?? 'full'
     this.clock = opts.clock ?? systemClock
+    this.log = opts.log
     this.busyTimeoutMs = Math.max(0, opts.busyTimeoutMs ?? 5000)
+    this.writerMode = opts.path === ':memory:' ? 'inline' : (opts.writer ?? 'thread')
     try {
       if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true })
       this.db = new Database(opts.path)
@@ -85,53 +89,28 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
       throw toStoreError(e, `sqlite: cannot open ${opts.path}`)
     }
     try {
-      // Opening and migrating may wait (blocking) for another process; afterwards waits are async.
+      // Opening and migrating may wait (blocking, once at start) for another process.
       this.db.pragma(`busy_timeout = ${Math.floor(this.busyTimeoutMs)}`)
       this.db.pragma('journal_mode = WAL')
       this.db.pragma(`synchronous = ${this.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
       this.db.defaultSafeIntegers(true)
       const m = migrateSqlite(this.db)
       if (m.from !== m.to) opts.log?.info({ path: opts.path, from: m.from, to: m.to }, 'sqlite store: schema migrated')
+      // From now on the event loop never sleeps in SQLite: lock waits are retried asynchronously.
+      this.db.pragma('busy_timeout = 0')
       const db = this.db
       this.q = {
-        insert: db.prepare(
-          'INSERT OR IGNORE INTO auth_keys (auth_key_id, body, auth_key_type, expires_at, created_at) VALUES (?, ?, ?, ?, ?)',
-        ),
-        getAny: db.prepare('SELECT body, deleted FROM auth_keys WHERE auth_key_id = ?'),
         get: db.prepare(
           'SELECT body, auth_key_type, expires_at, created_at FROM auth_keys WHERE auth_key_id = ? AND deleted = 0',
-        ),
-        getType: db.prepare('SELECT auth_key_type, expires_at FROM auth_keys WHERE auth_key_id = ? AND deleted = 0'),
-        softDelete: db.prepare('UPDATE auth_keys SET deleted = 1 WHERE auth_key_id = ? AND deleted = 0'),
-        delBindingsOf: db.prepare('DELETE FROM auth_key_bindings WHERE temp_auth_key_id = ? OR perm_auth_key_id = ?'),
-        delSalts: db.prepare('DELETE FROM server_salts WHERE auth_key_id = ?'),
-        upsertBinding: db.prepare(
-          `INSERT INTO auth_key_bindings (temp_auth_key_id, perm_auth_key_id, auth_key_type, expires_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (temp_auth_key_id) DO UPDATE SET perm_auth_key_id = excluded.perm_auth_key_id,
-             auth_key_type = excluded.auth_key_type, expires_at = excluded.expires_at`,
         ),
         getBinding: db.prepare(
           'SELECT perm_auth_key_id, auth_key_type, expires_at FROM auth_key_bindings WHERE temp_auth_key_id = ?',
         ),
-        expired: db
-          .prepare('SELECT auth_key_id FROM auth_keys WHERE expires_at IS NOT NULL AND expires_at < ? AND deleted = 0')
-          .pluck(),
-        insertSalt: db.prepare('INSERT INTO server_salts (auth_key_id, salt, valid_since, valid_until) VALUES (?, ?, ?, ?)'),
         loadSalts: db.prepare(
           'SELECT salt, valid_since, valid_until FROM server_salts WHERE auth_key_id = ? ORDER BY valid_since, salt',
         ),
       }
-      db.pragma('busy_timeout = 0')
-      this.destroyTx = db.transaction((id: bigint): boolean => {
-        const existed = this.q.softDelete.run(id).changes > 0
-        this.q.delBindingsOf.run(id, id)
-        this.q.delSalts.run(id)
-        return existed
-      })
-      this.saveSaltsTx = db.transaction((id: bigint, salts: ServerSalt[]) => {
-        this.q.delSalts.run(id)
-        for (const s of salts) this.q.insertSalt.run(id, s.salt, s.validSince, s.validUntil)
-      })
+      this.inline = this.writerMode === 'inline' ? new SqliteWriter(db) : undefined
     } catch (e) {
       this.db.close()
       throw toStoreError(e, `sqlite: cannot prepare ${opts.path}`)
@@ -143,9 +122,8 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
   }
 
   /**
-   * Runs a synchronous statement/transaction. A lock held by another process (SQLITE_BUSY) is waited
-   * for asynchronously (busy_timeout is 0, so SQLite itself never sleeps on the event loop): retry
-   * with a short backoff until busyTimeoutMs, then StoreError('unavailable').
+   * Runs a synchronous read (or an inline write). A lock held by another process (SQLITE_BUSY) is
+   * waited for asynchronously with a short backoff until busyTimeoutMs, then StoreError('unavailable').
    */
   private async run<T>(what: string, fn: () => T): Promise<T> {
     const start = Date.now()
@@ -162,15 +140,89 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
     }
   }
 
+  private startWorker(): Promise<void> {
+    const init: WriterInit = { path: this.path, synchronous: this.synchronous, busyTimeoutMs: this.busyTimeoutMs }
+    const w = new Worker(new URL('./sqlite-write-worker.js', import.meta.url), { workerData: init })
+    w.unref()
+    this.worker = w
+    const ready = new Promise<void>((resolve, reject) => {
+      w.on('message', (m: FromWriter) => {
+        if (m.type === 'ready') resolve()
+        else if (m.type === 'fatal') reject(new StoreError('unavailable', `sqlite writer: ${m.message}`))
+        else
+          m.results.forEach((r, i) => {
+            const seq = m.seqs[i] as number
+            const p = this.pending.get(seq)
+            if (!p) return
+            this.pending.delete(seq)
+            p.resolve(r)
+          })
+        if (this.pending.size === 0) w.unref()
+      })
+      const fail = (why: string): void => {
+        if (this.worker !== w) return
+        this.worker = undefined
+        this.workerReady = undefined
+        reject(new StoreError('unavailable', `sqlite writer: ${why}`))
+        if (!this.closed) this.log?.error({ reason: why }, 'sqlite store: writer thread failed; restarting on the next write')
+        for (const [seq, p] of this.pending) {
+          this.pending.delete(seq)
+          p.resolve({ ok: false, code: 'unavailable', message: `sqlite writer: ${why}` })
+        }
+      }
+      w.on('error', (e) => fail(e.message))
+      w.on('exit', (code) => fail(`exited with code ${code}`))
+    })
+    ready.catch(() => undefined)
+    this.workerReady = ready
+    return ready
+  }
+
+  /** Sends one write to the writer (thread or inline) and unwraps its result. */
+  private async write(op: WriteOp): Promise<WriteResult & { ok: true }> {
+    if (this.closed) throw new StoreError('unavailable', `sqlite ${op.op}: store closed`)
+    let r: WriteResult
+    if (this.inline) {
+      const inline = this.inline
+      r = await this.run(op.op, () => {
+        const res = inline.applyBatch([op])[0] as WriteResult
+        // A lock held by another process: surface it to run() so it is retried asynchronously.
+        if (!res.ok && res.code === 'unavailable' && /SQLITE_BUSY/.test(res.message))
+          throw Object.assign(new Error(res.message), { code: 'SQLITE_BUSY' })
+        return res
+      })
+    } else {
+      if (!this.workerReady) void this.startWorker()
+      await withDeadline(this.workerReady as Promise<void>, 10_000, 'sqlite writer start')
+      const w = this.worker
+      if (!w) throw new StoreError('unavailable', 'sqlite writer: not running')
+      const seq = ++this.seq
+      const result = new Promise<WriteResult>((resolve) => this.pending.set(seq, { resolve }))
+      w.ref()
+      w.postMessage({ type: 'write', seq, op } satisfies ToWriter)
+      r = await withDeadline(result, this.busyTimeoutMs + 10_000, `sqlite ${op.op}`).catch((e: unknown) => {
+        this.pending.delete(seq)
+        throw e
+      })
+    }
+    if (!r.ok) {
+      if (r.code === 'unavailable') this.log?.warn({ op: op.op, reason: r.message }, 'sqlite store: write failed')
+      throw new StoreError(r.code, r.message)
+    }
+    return r
+  }
+
   async put(record: AuthKeyRecord): Promise<'created' | 'exists'> {
     validateRecord(record)
-    return this.run('put', () => {
-      const r = this.q.insert.run(record.id, record.key, record.type, record.expiresAt ?? null, record.createdAt)
-      if (r.changes > 0) return 'created'
-      const had = this.q.getAny.get(record.id) as { body: Buffer; deleted: bigint } | undefined
-      // The same key stored before (a retried put) is idempotent; a destroyed or different key is a collision.
-      return had && had.deleted === 0n && had.body.equals(record.key) ? 'created' : 'exists'
+    const r = await this.write({
+      op: 'put',
+      id: record.id,
+      key: record.key,
+      type: record.type,
+      expiresAt: record.expiresAt ?? null,
+      createdAt: record.createdAt,
     })
+    return r.value === 'created' ? 'created' : 'exists'
   }
 
   async get(id: bigint): Promise<AuthKeyRecord | undefined> {
@@ -189,19 +241,7 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
 
   async bind(binding: AuthKeyBinding): Promise<void> {
     validateBinding(binding)
-    await this.run('bind', () => {
-      this.db
-        .transaction(() => {
-          const temp = this.q.getType.get(binding.tempId) as { auth_key_type: bigint } | undefined
-          const perm = this.q.getType.get(binding.permId) as { auth_key_type: bigint } | undefined
-          if (!temp || Number(temp.auth_key_type) === AuthKeyType.perm)
-            throw new StoreError('invalid', 'bind: unknown temporary key')
-          if (!perm || Number(perm.auth_key_type) !== AuthKeyType.perm)
-            throw new StoreError('invalid', 'bind: unknown permanent key')
-          this.q.upsertBinding.run(binding.tempId, binding.permId, binding.type, binding.expiresAt)
-        })
-        .immediate()
-    })
+    await this.write({ op: 'bind', ...binding })
   }
 
   async getBinding(tempId: bigint): Promise<AuthKeyBinding | undefined> {
@@ -219,25 +259,17 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
 
   async destroy(id: bigint): Promise<boolean> {
     validateId(id)
-    return this.run('destroy', () => this.destroyTx.immediate(id))
+    return (await this.write({ op: 'destroy', id })).value === true
   }
 
   async expireTemp(now: number): Promise<number> {
-    return this.run('expireTemp', () =>
-      this.db
-        .transaction(() => {
-          const ids = this.q.expired.all(now) as bigint[]
-          let n = 0
-          for (const id of ids) if (this.destroyTx(id)) n++
-          return n
-        })
-        .immediate(),
-    )
+    if (!Number.isInteger(now)) throw new StoreError('invalid', 'expireTemp: now must be unix seconds')
+    return Number((await this.write({ op: 'expireTemp', now })).value)
   }
 
   async saveSalts(authKeyId: bigint, salts: ServerSalt[]): Promise<void> {
     validateSalts(authKeyId, salts)
-    await this.run('saveSalts', () => this.saveSaltsTx.immediate(authKeyId, salts))
+    await this.write({ op: 'saveSalts', id: authKeyId, salts: salts.map((s) => ({ ...s })) })
   }
 
   async loadSalts(authKeyId: bigint): Promise<ServerSalt[]> {
@@ -249,9 +281,18 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
     return rows.map((r) => ({ salt: r.salt, validSince: Number(r.valid_since), validUntil: Number(r.valid_until) }))
   }
 
+  /** Waits for pending writes (up to busyTimeoutMs + 10 s), stops the writer thread, closes the file. */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    const w = this.worker
+    if (w) {
+      const deadline = Date.now() + this.busyTimeoutMs + 10_000
+      while (this.pending.size > 0 && Date.now() < deadline) await sleep(5)
+      const exited = new Promise<void>((res) => w.once('exit', () => res()))
+      w.postMessage({ type: 'close' } satisfies ToWriter)
+      await withDeadline(exited, 5000, 'sqlite writer close').catch(() => w.terminate())
+    }
     this.db.close()
   }
 

@@ -89,6 +89,40 @@ describe('SqliteAuthKeyStore', () => {
     }
   })
 
+  it("writes inline for ':memory:' and with writer: 'inline' (same semantics)", async () => {
+    for (const s of [
+      new SqliteAuthKeyStore({ path: ':memory:', clock }),
+      new SqliteAuthKeyStore({ path: join(dir, 'inline.sqlite'), writer: 'inline', clock }),
+    ]) {
+      assert.equal(s.writerMode, 'inline')
+      const r = permRecord(clock)
+      assert.equal(await s.put(r), 'created')
+      assert.equal(await s.put({ ...r, key: Buffer.alloc(256, 1) }), 'exists')
+      assert.ok((await s.get(r.id))?.key.equals(r.key))
+      assert.equal(await s.destroy(r.id), true)
+      assert.equal(await s.get(r.id), undefined)
+      await s.close()
+    }
+  })
+
+  it('concurrent writes share commits and each gets its own answer', async () => {
+    const s = new SqliteAuthKeyStore({ path: join(dir, 'group.sqlite'), clock })
+    try {
+      assert.equal(s.writerMode, 'thread')
+      const rs = Array.from({ length: 200 }, () => permRecord(clock))
+      const dup = { ...rs[0]!, key: Buffer.alloc(256, 2) }
+      const out = await Promise.all([...rs.map((r) => s.put(r)), s.put(dup), s.destroy(rs[1]!.id), s.put({ ...rs[2]!, key: Buffer.alloc(3) }).catch((e: unknown) => e)])
+      assert.ok(out.slice(0, 200).every((x) => x === 'created'))
+      assert.equal(out[200], 'exists', 'a collision inside a batch does not undo its neighbours')
+      assert.equal(out[201], true)
+      assert.ok(out[202] instanceof StoreError && out[202].code === 'invalid')
+      for (const r of rs.slice(2)) assert.ok((await s.get(r.id))?.key.equals(r.key))
+      assert.equal(await s.get(rs[1]!.id), undefined)
+    } finally {
+      await s.close()
+    }
+  })
+
   it('after close every call fails with unavailable', async () => {
     const s = new SqliteAuthKeyStore({ path: join(dir, 'closed.sqlite') })
     await s.close()
