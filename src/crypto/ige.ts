@@ -114,7 +114,7 @@ export const nativeMessageCore: NativeMessageCore | undefined = impl.message
 if (impl.backend === 'portable') {
   rootLogger.warn(
     { reason: impl.reason },
-    'AES-IGE: native addon not in use, falling back to the portable TypeScript implementation (several times slower); run `npm install` (node-gyp) to build build/Release/mtgate_ige.node',
+    'AES-IGE: native addon not in use, falling back to the portable TypeScript implementation (about 10x slower); run `npm install` (node-gyp) to build build/Release/mtgate_ige.node',
   )
 }
 
