@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads'
 import type { HandshakeCrypto } from './crypto-backend.js'
 import type { WorkerReply, WorkerRequest } from './crypto-protocol.js'
 import { RsaError } from './errors.js'
+import { rootLogger } from '../util/log.js'
 import type { RsaKeySet } from './rsa-keyset.js'
 
 interface Pending {
@@ -35,26 +36,40 @@ export class CryptoPool implements HandshakeCrypto {
    * established sessions is still scheduled first.
    */
   constructor(keys: RsaKeySet, size: number = availableParallelism(), nice = 10) {
-    const pems = keys.all().map((k) => k.toPem())
-    const url = new URL('./crypto-worker.js', import.meta.url)
-    for (let i = 0; i < Math.max(1, size); i++) {
-      const worker = new Worker(url, { workerData: { pems, nice } })
-      worker.unref()
-      let markReady: () => void = () => undefined
-      const ready = new Promise<void>((resolve) => (markReady = resolve))
-      const slot: Slot = { worker, inFlight: 0, pending: new Map(), ready }
-      worker.on('message', (r: WorkerReply) => {
-        if (r.id === 0) return markReady()
-        const p = slot.pending.get(r.id)
-        if (!p) return
-        slot.pending.delete(r.id)
-        slot.inFlight--
-        p.resolve(r)
-      })
-      worker.on('error', (err) => this.failAll(slot, err))
-      worker.on('exit', () => this.failAll(slot, new Error('crypto worker exited')))
-      this.slots.push(slot)
-    }
+    this.pems = keys.all().map((k) => k.toPem())
+    this.nice = nice
+    for (let i = 0; i < Math.max(1, size); i++) this.slots.push(this.spawn())
+  }
+
+  private readonly pems: string[]
+  private readonly nice: number
+
+  /** A worker with the current keys. One that dies is replaced (its pending calls reject). */
+  private spawn(): Slot {
+    const worker = new Worker(new URL('./crypto-worker.js', import.meta.url), { workerData: { pems: this.pems, nice: this.nice } })
+    worker.unref()
+    let markReady: () => void = () => undefined
+    const ready = new Promise<void>((resolve) => (markReady = resolve))
+    const slot: Slot = { worker, inFlight: 0, pending: new Map(), ready }
+    worker.on('message', (r: WorkerReply) => {
+      if (r.id === 0) return markReady()
+      const p = slot.pending.get(r.id)
+      if (!p) return
+      slot.pending.delete(r.id)
+      slot.inFlight--
+      p.resolve(r)
+    })
+    worker.on('error', (err) => this.failAll(slot, err))
+    worker.on('exit', () => {
+      this.failAll(slot, new Error('crypto worker exited'))
+      markReady()
+      const i = this.slots.indexOf(slot)
+      if (!this.closed && i >= 0) {
+        rootLogger.error('crypto worker exited; starting a new one')
+        this.slots[i] = this.spawn()
+      }
+    })
+    return slot
   }
 
   /** Resolves when every worker has built its DH engine (a one-off prime check of ~0.2-2 s). */
@@ -68,6 +83,7 @@ export class CryptoPool implements HandshakeCrypto {
 
   /** Sends a new key to every worker (rotation at run time). */
   async addKey(pem: string): Promise<void> {
+    this.pems.push(pem)
     await Promise.all(this.slots.map((s) => this.call(s, { id: 0, op: 'addKey', pem })))
   }
 

@@ -117,6 +117,22 @@ test('crypto pool: ready(), and a key added at run time decrypts in every worker
   }
 })
 
+test('crypto pool: a crashed worker is replaced and handshakes keep working', async () => {
+  const keys = new RsaKeySet([key])
+  const crypto = new CryptoPool(keys, 1)
+  try {
+    await crypto.ready()
+    // Kill the worker as a crash would.
+    await (crypto as unknown as { slots: Array<{ worker: { terminate(): Promise<number> } }> }).slots[0]!.worker.terminate()
+    await new Promise((r) => setTimeout(r, 50))
+    const { store, service } = setup({ crypto })
+    const res = await clientHandshake(new Loopback(service), client())
+    assert.ok(await store.get(res.authKeyId))
+  } finally {
+    await crypto.close()
+  }
+})
+
 test('rotation: retired key is not offered but still decrypts; new key offered', async () => {
   const retired = RsaPrivateKey.fromPem(key.toPem(), true)
   const keys = new RsaKeySet([retired, other])
