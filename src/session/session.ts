@@ -588,6 +588,8 @@ export class Session {
       }
       break
     }
+    // own copy: decoded bytes fields are views, and the call outlives the gateway's buffer
+    raw = Buffer.from(raw)
     if (withoutUpdates) {
       if (this.updates === 'unknown') this.updates = 'off'
     } else {
@@ -628,7 +630,7 @@ export class Session {
       userId: key.info.userId,
     }
     const before = ctx.userId
-    const call: RpcCall = { method, constructorId: ctor, query, raw: Buffer.from(raw), ctx }
+    const call: RpcCall = { method, constructorId: ctor, query, raw, ctx }
     let outcome: RpcOutcome
     try {
       outcome = await this.host.dispatcher.dispatch(call)

@@ -759,3 +759,25 @@ test('service messages are answered, not acknowledged; RPC queries are acknowled
   assert.deepEqual(only(got, 'msgs_ack'), [])
   assert.equal(only(got, 'pong').length, 1)
 })
+
+test('the call keeps its own copy of the query: the gateway may reuse its buffer after sendData', async () => {
+  const { r, c } = await start()
+  let seen: RpcCallLike | undefined
+  r.dispatcher.handlers.set('help.getNearestDc', async (call) => {
+    await settle()
+    seen = { raw: Buffer.from(call.raw), query: call.query }
+    return nearestResult()
+  })
+  const first = c.send(getConfig)
+  const body = encode({ _: 'invokeAfterMsg', msg_id: first, query: nearest } as TlObject)
+  c.send(body)
+  body.fill(0)
+  await round(r)
+  assert.deepEqual(seen?.raw, encode(nearest))
+  assert.deepEqual(seen?.query, nearest)
+})
+
+interface RpcCallLike {
+  raw: Buffer
+  query: TlObject | undefined
+}
