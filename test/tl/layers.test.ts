@@ -51,3 +51,18 @@ test('reader and writer take an explicit registry', () => {
   assert.equal(r.object()._, 'inputPhoneContact')
   assert.equal(w.finish().readUInt32LE(0), 0xf392b7f4)
 })
+
+test('true-flags a later layer added under the same id survive decoding (chatAdminRights.manage_ranks, 223)', () => {
+  const file = parseSchema(readFileSync(join(ROOT, 'schema', 'api-223.tl'), 'utf8'))
+  const e = file.entries.find((x) => x.name === 'chatAdminRights')!
+  const bit = e.args.find((a) => a.name === 'manage_ranks')!.cond!.bit
+  const in222 = parseSchema(readFileSync(join(ROOT, 'schema', 'api-222.tl'), 'utf8')).entries.find((x) => x.name === 'chatAdminRights')!
+  assert.equal(in222.id, e.id, 'same id in 222 and 223')
+  assert.ok(!in222.args.some((a) => a.name === 'manage_ranks'), '222 lacks the flag')
+  const w = new TlWriter()
+  w.int(e.id)
+  w.int(1 << bit)
+  const obj = decode(w.finish()) as unknown as Record<string, unknown>
+  assert.equal(obj.manage_ranks, true)
+  assert.deepEqual(encode(obj as never), w.finish())
+})

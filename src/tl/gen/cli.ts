@@ -30,13 +30,41 @@ export function loadSchema(root: string, file: string): TlEntry[] {
   return parseSchema(readFileSync(join(root, 'schema', file), 'utf8')).entries
 }
 
-export function generateAll(root: string): Record<string, string> {
+/**
+ * `flags.N?true` fields are not part of a constructor id, so one id can carry different true-flags in
+ * different layers (chatAdminRights gained manage_ranks in 223 under the same id). Merge them so the
+ * union decoder keeps every flag any layer defines. A bit already used under another name is kept as is.
+ */
+export function mergeTrueFlags(into: TlEntry, other: TlEntry): void {
+  for (const a of other.args) {
+    if (!a.cond || a.type !== 'true') continue
+    if (into.args.some((b) => b.name === a.name)) continue
+    if (into.args.some((b) => b.cond && b.cond.field === a.cond!.field && b.cond.bit === a.cond!.bit)) continue
+    const flagsAt = into.args.findIndex((b) => b.name === a.cond!.field && b.type === '#')
+    if (flagsAt < 0) continue
+    let at = flagsAt + 1
+    while (at < into.args.length && into.args[at]!.cond?.field === a.cond.field && into.args[at]!.type === 'true') at++
+    into.args.splice(at, 0, { ...a })
+  }
+}
+
+export interface TlModel {
+  /** mtproto + default layer, deduplicated by id, with true-flags merged from the other layers. */
+  main: TlEntry[]
+  /** Constructors of other layers whose ids the default layer lacks. */
+  extra: TlEntry[]
+  /** Per extra layer: (name, id) pairs that encode differently from the default layer. */
+  layers: Record<number, [string, number][]>
+}
+
+export function buildModel(root: string): TlModel {
   const main: TlEntry[] = []
-  const ids = new Set<number>()
+  const byId = new Map<number, TlEntry>()
+  const ids = { has: (id: number) => byId.has(id) }
   for (const f of MAIN_SCHEMAS) {
     for (const e of loadSchema(root, f)) {
       if (ids.has(e.id)) continue
-      ids.add(e.id)
+      byId.set(e.id, e)
       main.push(e)
     }
   }
@@ -47,12 +75,21 @@ export function generateAll(root: string): Record<string, string> {
     const pairs: [string, number][] = []
     for (const e of loadSchema(root, `api-${layer}.tl`)) {
       if (mainByName.get(e.name) !== e.id) pairs.push([e.name, e.id])
-      if (ids.has(e.id)) continue
-      ids.add(e.id)
+      const known = byId.get(e.id)
+      if (known) {
+        mergeTrueFlags(known, e)
+        continue
+      }
+      byId.set(e.id, e)
       extra.push(e)
     }
     layers[layer] = pairs
   }
+  return { main, extra, layers }
+}
+
+export function generateAll(root: string): Record<string, string> {
+  const { main, extra, layers } = buildModel(root)
   return {
     'schema.ts': generateMain(main),
     'extra.ts': generateExtra(extra, main, layers),

@@ -847,6 +847,9 @@ export interface C_user {
   bot_has_main_app?: boolean
   bot_forum_view?: boolean
   bot_forum_can_manage_topics?: boolean
+  bot_can_manage_bots?: boolean
+  bot_guestchat?: boolean
+  bot_guard?: boolean
   id: bigint
   access_hash?: bigint
   first_name?: string
@@ -2106,6 +2109,8 @@ export interface C_userFull {
   can_view_revenue?: boolean
   bot_can_manage_emoji_status?: boolean
   display_gifts_button?: boolean
+  noforwards_my_enabled?: boolean
+  noforwards_peer_enabled?: boolean
   id: bigint
   about?: string
   settings: T_PeerSettings
@@ -5707,6 +5712,7 @@ export interface C_pageBlockPullquote {
 
 export interface C_pageBlockPhoto {
   _: 'pageBlockPhoto'
+  spoiler?: boolean
   photo_id: bigint
   caption: T_PageCaption
   url?: string
@@ -5717,6 +5723,7 @@ export interface C_pageBlockVideo {
   _: 'pageBlockVideo'
   autoplay?: boolean
   loop?: boolean
+  spoiler?: boolean
   video_id: bigint
   caption: T_PageCaption
 }
@@ -6578,6 +6585,7 @@ export interface C_channelAdminLogEventsFilter {
   send?: boolean
   forums?: boolean
   sub_extend?: boolean
+  edit_rank?: boolean
 }
 
 export interface C_popularContact {
@@ -7234,6 +7242,7 @@ export interface C_chatAdminRights {
   edit_stories?: boolean
   delete_stories?: boolean
   manage_direct_messages?: boolean
+  manage_ranks?: boolean
 }
 
 export interface C_chatBannedRights {
@@ -7258,6 +7267,8 @@ export interface C_chatBannedRights {
   send_voices?: boolean
   send_docs?: boolean
   send_plain?: boolean
+  edit_rank?: boolean
+  send_reactions?: boolean
   until_date: number
 }
 
@@ -8417,6 +8428,7 @@ export interface C_webViewResultUrl {
   _: 'webViewResultUrl'
   fullsize?: boolean
   fullscreen?: boolean
+  same_origin?: boolean
   query_id?: bigint
   url: string
 }
@@ -12259,6 +12271,7 @@ export interface M_contacts$getTopPeers {
   groups?: boolean
   channels?: boolean
   bots_app?: boolean
+  bots_guestchat?: boolean
   offset: number
   limit: number
   hash: bigint
@@ -15207,6 +15220,7 @@ export interface M_payments$getResaleStarGifts {
   sort_by_price?: boolean
   sort_by_num?: boolean
   for_craft?: boolean
+  stars_only?: boolean
   attributes_hash?: bigint
   gift_id: bigint
   attributes?: T_StarGiftAttributeId[]
@@ -22065,32 +22079,35 @@ function d_31774388(r: TlReader): C_user {
   const v26 = (f_flags2 & 0x2000) !== 0
   const v27 = (f_flags2 & 0x10000) !== 0
   const v28 = (f_flags2 & 0x20000) !== 0
-  const v29 = r.long()
-  const v30 = (f_flags & 0x1) !== 0 ? r.long() : undefined
-  const v31 = (f_flags & 0x2) !== 0 ? r.string() : undefined
-  const v32 = (f_flags & 0x4) !== 0 ? r.string() : undefined
-  const v33 = (f_flags & 0x8) !== 0 ? r.string() : undefined
-  const v34 = (f_flags & 0x10) !== 0 ? r.string() : undefined
-  const v35 = (f_flags & 0x20) !== 0 ? r.object() as T_UserProfilePhoto : undefined
-  const v36 = (f_flags & 0x40) !== 0 ? r.object() as T_UserStatus : undefined
-  const v37 = (f_flags & 0x4000) !== 0 ? r.int() : undefined
-  const v38 = (f_flags & 0x40000) !== 0 ? r.vectorObject() as T_RestrictionReason[] : undefined
-  const v39 = (f_flags & 0x80000) !== 0 ? r.string() : undefined
-  const v40 = (f_flags & 0x400000) !== 0 ? r.string() : undefined
-  const v41 = (f_flags & 0x40000000) !== 0 ? r.object() as T_EmojiStatus : undefined
-  const v42 = (f_flags2 & 0x1) !== 0 ? r.vectorObject() as T_Username[] : undefined
-  const v43 = (f_flags2 & 0x20) !== 0 ? r.object() as T_RecentStory : undefined
-  const v44 = (f_flags2 & 0x100) !== 0 ? r.object() as T_PeerColor : undefined
-  const v45 = (f_flags2 & 0x200) !== 0 ? r.object() as T_PeerColor : undefined
-  const v46 = (f_flags2 & 0x1000) !== 0 ? r.int() : undefined
-  const v47 = (f_flags2 & 0x4000) !== 0 ? r.long() : undefined
-  const v48 = (f_flags2 & 0x8000) !== 0 ? r.long() : undefined
-  return { _: 'user', self: v1, contact: v2, mutual_contact: v3, deleted: v4, bot: v5, bot_chat_history: v6, bot_nochats: v7, verified: v8, restricted: v9, min: v10, bot_inline_geo: v11, support: v12, scam: v13, apply_min_photo: v14, fake: v15, bot_attach_menu: v16, premium: v17, attach_menu_enabled: v18, bot_can_edit: v20, close_friend: v21, stories_hidden: v22, stories_unavailable: v23, contact_require_premium: v24, bot_business: v25, bot_has_main_app: v26, bot_forum_view: v27, bot_forum_can_manage_topics: v28, id: v29, access_hash: v30, first_name: v31, last_name: v32, username: v33, phone: v34, photo: v35, status: v36, bot_info_version: v37, restriction_reason: v38, bot_inline_placeholder: v39, lang_code: v40, emoji_status: v41, usernames: v42, stories_max_id: v43, color: v44, profile_color: v45, bot_active_users: v46, bot_verification_icon: v47, send_paid_messages_stars: v48 }
+  const v29 = (f_flags2 & 0x40000) !== 0
+  const v30 = (f_flags2 & 0x80000) !== 0
+  const v31 = (f_flags2 & 0x100000) !== 0
+  const v32 = r.long()
+  const v33 = (f_flags & 0x1) !== 0 ? r.long() : undefined
+  const v34 = (f_flags & 0x2) !== 0 ? r.string() : undefined
+  const v35 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  const v36 = (f_flags & 0x8) !== 0 ? r.string() : undefined
+  const v37 = (f_flags & 0x10) !== 0 ? r.string() : undefined
+  const v38 = (f_flags & 0x20) !== 0 ? r.object() as T_UserProfilePhoto : undefined
+  const v39 = (f_flags & 0x40) !== 0 ? r.object() as T_UserStatus : undefined
+  const v40 = (f_flags & 0x4000) !== 0 ? r.int() : undefined
+  const v41 = (f_flags & 0x40000) !== 0 ? r.vectorObject() as T_RestrictionReason[] : undefined
+  const v42 = (f_flags & 0x80000) !== 0 ? r.string() : undefined
+  const v43 = (f_flags & 0x400000) !== 0 ? r.string() : undefined
+  const v44 = (f_flags & 0x40000000) !== 0 ? r.object() as T_EmojiStatus : undefined
+  const v45 = (f_flags2 & 0x1) !== 0 ? r.vectorObject() as T_Username[] : undefined
+  const v46 = (f_flags2 & 0x20) !== 0 ? r.object() as T_RecentStory : undefined
+  const v47 = (f_flags2 & 0x100) !== 0 ? r.object() as T_PeerColor : undefined
+  const v48 = (f_flags2 & 0x200) !== 0 ? r.object() as T_PeerColor : undefined
+  const v49 = (f_flags2 & 0x1000) !== 0 ? r.int() : undefined
+  const v50 = (f_flags2 & 0x4000) !== 0 ? r.long() : undefined
+  const v51 = (f_flags2 & 0x8000) !== 0 ? r.long() : undefined
+  return { _: 'user', self: v1, contact: v2, mutual_contact: v3, deleted: v4, bot: v5, bot_chat_history: v6, bot_nochats: v7, verified: v8, restricted: v9, min: v10, bot_inline_geo: v11, support: v12, scam: v13, apply_min_photo: v14, fake: v15, bot_attach_menu: v16, premium: v17, attach_menu_enabled: v18, bot_can_edit: v20, close_friend: v21, stories_hidden: v22, stories_unavailable: v23, contact_require_premium: v24, bot_business: v25, bot_has_main_app: v26, bot_forum_view: v27, bot_forum_can_manage_topics: v28, bot_can_manage_bots: v29, bot_guestchat: v30, bot_guard: v31, id: v32, access_hash: v33, first_name: v34, last_name: v35, username: v36, phone: v37, photo: v38, status: v39, bot_info_version: v40, restriction_reason: v41, bot_inline_placeholder: v42, lang_code: v43, emoji_status: v44, usernames: v45, stories_max_id: v46, color: v47, profile_color: v48, bot_active_users: v49, bot_verification_icon: v50, send_paid_messages_stars: v51 }
 }
 
 function e_31774388(w: TlWriter, o: C_user): void {
   const f_flags = (o.self ? 0x400 : 0) | (o.contact ? 0x800 : 0) | (o.mutual_contact ? 0x1000 : 0) | (o.deleted ? 0x2000 : 0) | (o.bot ? 0x4000 : 0) | (o.bot_chat_history ? 0x8000 : 0) | (o.bot_nochats ? 0x10000 : 0) | (o.verified ? 0x20000 : 0) | (o.restricted ? 0x40000 : 0) | (o.min ? 0x100000 : 0) | (o.bot_inline_geo ? 0x200000 : 0) | (o.support ? 0x800000 : 0) | (o.scam ? 0x1000000 : 0) | (o.apply_min_photo ? 0x2000000 : 0) | (o.fake ? 0x4000000 : 0) | (o.bot_attach_menu ? 0x8000000 : 0) | (o.premium ? 0x10000000 : 0) | (o.attach_menu_enabled ? 0x20000000 : 0) | (o.access_hash !== undefined ? 0x1 : 0) | (o.first_name !== undefined ? 0x2 : 0) | (o.last_name !== undefined ? 0x4 : 0) | (o.username !== undefined ? 0x8 : 0) | (o.phone !== undefined ? 0x10 : 0) | (o.photo !== undefined ? 0x20 : 0) | (o.status !== undefined ? 0x40 : 0) | (o.bot_info_version !== undefined ? 0x4000 : 0) | (o.restriction_reason !== undefined ? 0x40000 : 0) | (o.bot_inline_placeholder !== undefined ? 0x80000 : 0) | (o.lang_code !== undefined ? 0x400000 : 0) | (o.emoji_status !== undefined ? 0x40000000 : 0)
-  const f_flags2 = (o.bot_can_edit ? 0x2 : 0) | (o.close_friend ? 0x4 : 0) | (o.stories_hidden ? 0x8 : 0) | (o.stories_unavailable ? 0x10 : 0) | (o.contact_require_premium ? 0x400 : 0) | (o.bot_business ? 0x800 : 0) | (o.bot_has_main_app ? 0x2000 : 0) | (o.bot_forum_view ? 0x10000 : 0) | (o.bot_forum_can_manage_topics ? 0x20000 : 0) | (o.usernames !== undefined ? 0x1 : 0) | (o.stories_max_id !== undefined ? 0x20 : 0) | (o.color !== undefined ? 0x100 : 0) | (o.profile_color !== undefined ? 0x200 : 0) | (o.bot_active_users !== undefined ? 0x1000 : 0) | (o.bot_verification_icon !== undefined ? 0x4000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x8000 : 0)
+  const f_flags2 = (o.bot_can_edit ? 0x2 : 0) | (o.close_friend ? 0x4 : 0) | (o.stories_hidden ? 0x8 : 0) | (o.stories_unavailable ? 0x10 : 0) | (o.contact_require_premium ? 0x400 : 0) | (o.bot_business ? 0x800 : 0) | (o.bot_has_main_app ? 0x2000 : 0) | (o.bot_forum_view ? 0x10000 : 0) | (o.bot_forum_can_manage_topics ? 0x20000 : 0) | (o.bot_can_manage_bots ? 0x40000 : 0) | (o.bot_guestchat ? 0x80000 : 0) | (o.bot_guard ? 0x100000 : 0) | (o.usernames !== undefined ? 0x1 : 0) | (o.stories_max_id !== undefined ? 0x20 : 0) | (o.color !== undefined ? 0x100 : 0) | (o.profile_color !== undefined ? 0x200 : 0) | (o.bot_active_users !== undefined ? 0x1000 : 0) | (o.bot_verification_icon !== undefined ? 0x4000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x8000 : 0)
   w.int(f_flags)
   w.int(f_flags2)
   w.long(o.id)
@@ -24451,49 +24468,51 @@ function d_a02bc13e(r: TlReader): C_userFull {
   const v16 = (f_flags2 & 0x200) !== 0
   const v17 = (f_flags2 & 0x400) !== 0
   const v18 = (f_flags2 & 0x10000) !== 0
-  const v19 = r.long()
-  const v20 = (f_flags & 0x2) !== 0 ? r.string() : undefined
-  const v21 = r.object() as T_PeerSettings
-  const v22 = (f_flags & 0x200000) !== 0 ? r.object() as T_Photo : undefined
-  const v23 = (f_flags & 0x4) !== 0 ? r.object() as T_Photo : undefined
-  const v24 = (f_flags & 0x400000) !== 0 ? r.object() as T_Photo : undefined
-  const v25 = r.object() as T_PeerNotifySettings
-  const v26 = (f_flags & 0x8) !== 0 ? r.object() as T_BotInfo : undefined
-  const v27 = (f_flags & 0x40) !== 0 ? r.int() : undefined
-  const v28 = r.int()
-  const v29 = (f_flags & 0x800) !== 0 ? r.int() : undefined
-  const v30 = (f_flags & 0x4000) !== 0 ? r.int() : undefined
-  const v31 = (f_flags & 0x8000) !== 0 ? r.object() as T_ChatTheme : undefined
-  const v32 = (f_flags & 0x10000) !== 0 ? r.string() : undefined
-  const v33 = (f_flags & 0x20000) !== 0 ? r.object() as T_ChatAdminRights : undefined
-  const v34 = (f_flags & 0x40000) !== 0 ? r.object() as T_ChatAdminRights : undefined
-  const v35 = (f_flags & 0x1000000) !== 0 ? r.object() as T_WallPaper : undefined
-  const v36 = (f_flags & 0x2000000) !== 0 ? r.object() as T_PeerStories : undefined
-  const v37 = (f_flags2 & 0x1) !== 0 ? r.object() as T_BusinessWorkHours : undefined
-  const v38 = (f_flags2 & 0x2) !== 0 ? r.object() as T_BusinessLocation : undefined
-  const v39 = (f_flags2 & 0x4) !== 0 ? r.object() as T_BusinessGreetingMessage : undefined
-  const v40 = (f_flags2 & 0x8) !== 0 ? r.object() as T_BusinessAwayMessage : undefined
-  const v41 = (f_flags2 & 0x10) !== 0 ? r.object() as T_BusinessIntro : undefined
-  const v42 = (f_flags2 & 0x20) !== 0 ? r.object() as T_Birthday : undefined
-  const v43 = (f_flags2 & 0x40) !== 0 ? r.long() : undefined
-  const v44 = (f_flags2 & 0x40) !== 0 ? r.int() : undefined
-  const v45 = (f_flags2 & 0x100) !== 0 ? r.int() : undefined
-  const v46 = (f_flags2 & 0x800) !== 0 ? r.object() as T_StarRefProgram : undefined
-  const v47 = (f_flags2 & 0x1000) !== 0 ? r.object() as T_BotVerification : undefined
-  const v48 = (f_flags2 & 0x4000) !== 0 ? r.long() : undefined
-  const v49 = (f_flags2 & 0x8000) !== 0 ? r.object() as T_DisallowedGiftsSettings : undefined
-  const v50 = (f_flags2 & 0x20000) !== 0 ? r.object() as T_StarsRating : undefined
-  const v51 = (f_flags2 & 0x40000) !== 0 ? r.object() as T_StarsRating : undefined
-  const v52 = (f_flags2 & 0x40000) !== 0 ? r.int() : undefined
-  const v53 = (f_flags2 & 0x100000) !== 0 ? r.object() as T_ProfileTab : undefined
-  const v54 = (f_flags2 & 0x200000) !== 0 ? r.object() as T_Document : undefined
-  const v55 = (f_flags2 & 0x400000) !== 0 ? r.object() as T_TextWithEntities : undefined
-  return { _: 'userFull', blocked: v1, phone_calls_available: v2, phone_calls_private: v3, can_pin_message: v4, has_scheduled: v5, video_calls_available: v6, voice_messages_forbidden: v7, translations_disabled: v8, stories_pinned_available: v9, blocked_my_stories_from: v10, wallpaper_overridden: v11, contact_require_premium: v12, read_dates_private: v13, sponsored_enabled: v15, can_view_revenue: v16, bot_can_manage_emoji_status: v17, display_gifts_button: v18, id: v19, about: v20, settings: v21, personal_photo: v22, profile_photo: v23, fallback_photo: v24, notify_settings: v25, bot_info: v26, pinned_msg_id: v27, common_chats_count: v28, folder_id: v29, ttl_period: v30, theme: v31, private_forward_name: v32, bot_group_admin_rights: v33, bot_broadcast_admin_rights: v34, wallpaper: v35, stories: v36, business_work_hours: v37, business_location: v38, business_greeting_message: v39, business_away_message: v40, business_intro: v41, birthday: v42, personal_channel_id: v43, personal_channel_message: v44, stargifts_count: v45, starref_program: v46, bot_verification: v47, send_paid_messages_stars: v48, disallowed_gifts: v49, stars_rating: v50, stars_my_pending_rating: v51, stars_my_pending_rating_date: v52, main_tab: v53, saved_music: v54, note: v55 }
+  const v19 = (f_flags2 & 0x800000) !== 0
+  const v20 = (f_flags2 & 0x1000000) !== 0
+  const v21 = r.long()
+  const v22 = (f_flags & 0x2) !== 0 ? r.string() : undefined
+  const v23 = r.object() as T_PeerSettings
+  const v24 = (f_flags & 0x200000) !== 0 ? r.object() as T_Photo : undefined
+  const v25 = (f_flags & 0x4) !== 0 ? r.object() as T_Photo : undefined
+  const v26 = (f_flags & 0x400000) !== 0 ? r.object() as T_Photo : undefined
+  const v27 = r.object() as T_PeerNotifySettings
+  const v28 = (f_flags & 0x8) !== 0 ? r.object() as T_BotInfo : undefined
+  const v29 = (f_flags & 0x40) !== 0 ? r.int() : undefined
+  const v30 = r.int()
+  const v31 = (f_flags & 0x800) !== 0 ? r.int() : undefined
+  const v32 = (f_flags & 0x4000) !== 0 ? r.int() : undefined
+  const v33 = (f_flags & 0x8000) !== 0 ? r.object() as T_ChatTheme : undefined
+  const v34 = (f_flags & 0x10000) !== 0 ? r.string() : undefined
+  const v35 = (f_flags & 0x20000) !== 0 ? r.object() as T_ChatAdminRights : undefined
+  const v36 = (f_flags & 0x40000) !== 0 ? r.object() as T_ChatAdminRights : undefined
+  const v37 = (f_flags & 0x1000000) !== 0 ? r.object() as T_WallPaper : undefined
+  const v38 = (f_flags & 0x2000000) !== 0 ? r.object() as T_PeerStories : undefined
+  const v39 = (f_flags2 & 0x1) !== 0 ? r.object() as T_BusinessWorkHours : undefined
+  const v40 = (f_flags2 & 0x2) !== 0 ? r.object() as T_BusinessLocation : undefined
+  const v41 = (f_flags2 & 0x4) !== 0 ? r.object() as T_BusinessGreetingMessage : undefined
+  const v42 = (f_flags2 & 0x8) !== 0 ? r.object() as T_BusinessAwayMessage : undefined
+  const v43 = (f_flags2 & 0x10) !== 0 ? r.object() as T_BusinessIntro : undefined
+  const v44 = (f_flags2 & 0x20) !== 0 ? r.object() as T_Birthday : undefined
+  const v45 = (f_flags2 & 0x40) !== 0 ? r.long() : undefined
+  const v46 = (f_flags2 & 0x40) !== 0 ? r.int() : undefined
+  const v47 = (f_flags2 & 0x100) !== 0 ? r.int() : undefined
+  const v48 = (f_flags2 & 0x800) !== 0 ? r.object() as T_StarRefProgram : undefined
+  const v49 = (f_flags2 & 0x1000) !== 0 ? r.object() as T_BotVerification : undefined
+  const v50 = (f_flags2 & 0x4000) !== 0 ? r.long() : undefined
+  const v51 = (f_flags2 & 0x8000) !== 0 ? r.object() as T_DisallowedGiftsSettings : undefined
+  const v52 = (f_flags2 & 0x20000) !== 0 ? r.object() as T_StarsRating : undefined
+  const v53 = (f_flags2 & 0x40000) !== 0 ? r.object() as T_StarsRating : undefined
+  const v54 = (f_flags2 & 0x40000) !== 0 ? r.int() : undefined
+  const v55 = (f_flags2 & 0x100000) !== 0 ? r.object() as T_ProfileTab : undefined
+  const v56 = (f_flags2 & 0x200000) !== 0 ? r.object() as T_Document : undefined
+  const v57 = (f_flags2 & 0x400000) !== 0 ? r.object() as T_TextWithEntities : undefined
+  return { _: 'userFull', blocked: v1, phone_calls_available: v2, phone_calls_private: v3, can_pin_message: v4, has_scheduled: v5, video_calls_available: v6, voice_messages_forbidden: v7, translations_disabled: v8, stories_pinned_available: v9, blocked_my_stories_from: v10, wallpaper_overridden: v11, contact_require_premium: v12, read_dates_private: v13, sponsored_enabled: v15, can_view_revenue: v16, bot_can_manage_emoji_status: v17, display_gifts_button: v18, noforwards_my_enabled: v19, noforwards_peer_enabled: v20, id: v21, about: v22, settings: v23, personal_photo: v24, profile_photo: v25, fallback_photo: v26, notify_settings: v27, bot_info: v28, pinned_msg_id: v29, common_chats_count: v30, folder_id: v31, ttl_period: v32, theme: v33, private_forward_name: v34, bot_group_admin_rights: v35, bot_broadcast_admin_rights: v36, wallpaper: v37, stories: v38, business_work_hours: v39, business_location: v40, business_greeting_message: v41, business_away_message: v42, business_intro: v43, birthday: v44, personal_channel_id: v45, personal_channel_message: v46, stargifts_count: v47, starref_program: v48, bot_verification: v49, send_paid_messages_stars: v50, disallowed_gifts: v51, stars_rating: v52, stars_my_pending_rating: v53, stars_my_pending_rating_date: v54, main_tab: v55, saved_music: v56, note: v57 }
 }
 
 function e_a02bc13e(w: TlWriter, o: C_userFull): void {
   const f_flags = (o.blocked ? 0x1 : 0) | (o.phone_calls_available ? 0x10 : 0) | (o.phone_calls_private ? 0x20 : 0) | (o.can_pin_message ? 0x80 : 0) | (o.has_scheduled ? 0x1000 : 0) | (o.video_calls_available ? 0x2000 : 0) | (o.voice_messages_forbidden ? 0x100000 : 0) | (o.translations_disabled ? 0x800000 : 0) | (o.stories_pinned_available ? 0x4000000 : 0) | (o.blocked_my_stories_from ? 0x8000000 : 0) | (o.wallpaper_overridden ? 0x10000000 : 0) | (o.contact_require_premium ? 0x20000000 : 0) | (o.read_dates_private ? 0x40000000 : 0) | (o.about !== undefined ? 0x2 : 0) | (o.personal_photo !== undefined ? 0x200000 : 0) | (o.profile_photo !== undefined ? 0x4 : 0) | (o.fallback_photo !== undefined ? 0x400000 : 0) | (o.bot_info !== undefined ? 0x8 : 0) | (o.pinned_msg_id !== undefined ? 0x40 : 0) | (o.folder_id !== undefined ? 0x800 : 0) | (o.ttl_period !== undefined ? 0x4000 : 0) | (o.theme !== undefined ? 0x8000 : 0) | (o.private_forward_name !== undefined ? 0x10000 : 0) | (o.bot_group_admin_rights !== undefined ? 0x20000 : 0) | (o.bot_broadcast_admin_rights !== undefined ? 0x40000 : 0) | (o.wallpaper !== undefined ? 0x1000000 : 0) | (o.stories !== undefined ? 0x2000000 : 0)
-  const f_flags2 = (o.sponsored_enabled ? 0x80 : 0) | (o.can_view_revenue ? 0x200 : 0) | (o.bot_can_manage_emoji_status ? 0x400 : 0) | (o.display_gifts_button ? 0x10000 : 0) | (o.business_work_hours !== undefined ? 0x1 : 0) | (o.business_location !== undefined ? 0x2 : 0) | (o.business_greeting_message !== undefined ? 0x4 : 0) | (o.business_away_message !== undefined ? 0x8 : 0) | (o.business_intro !== undefined ? 0x10 : 0) | (o.birthday !== undefined ? 0x20 : 0) | (o.personal_channel_id !== undefined ? 0x40 : 0) | (o.personal_channel_message !== undefined ? 0x40 : 0) | (o.stargifts_count !== undefined ? 0x100 : 0) | (o.starref_program !== undefined ? 0x800 : 0) | (o.bot_verification !== undefined ? 0x1000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x4000 : 0) | (o.disallowed_gifts !== undefined ? 0x8000 : 0) | (o.stars_rating !== undefined ? 0x20000 : 0) | (o.stars_my_pending_rating !== undefined ? 0x40000 : 0) | (o.stars_my_pending_rating_date !== undefined ? 0x40000 : 0) | (o.main_tab !== undefined ? 0x100000 : 0) | (o.saved_music !== undefined ? 0x200000 : 0) | (o.note !== undefined ? 0x400000 : 0)
+  const f_flags2 = (o.sponsored_enabled ? 0x80 : 0) | (o.can_view_revenue ? 0x200 : 0) | (o.bot_can_manage_emoji_status ? 0x400 : 0) | (o.display_gifts_button ? 0x10000 : 0) | (o.noforwards_my_enabled ? 0x800000 : 0) | (o.noforwards_peer_enabled ? 0x1000000 : 0) | (o.business_work_hours !== undefined ? 0x1 : 0) | (o.business_location !== undefined ? 0x2 : 0) | (o.business_greeting_message !== undefined ? 0x4 : 0) | (o.business_away_message !== undefined ? 0x8 : 0) | (o.business_intro !== undefined ? 0x10 : 0) | (o.birthday !== undefined ? 0x20 : 0) | (o.personal_channel_id !== undefined ? 0x40 : 0) | (o.personal_channel_message !== undefined ? 0x40 : 0) | (o.stargifts_count !== undefined ? 0x100 : 0) | (o.starref_program !== undefined ? 0x800 : 0) | (o.bot_verification !== undefined ? 0x1000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x4000 : 0) | (o.disallowed_gifts !== undefined ? 0x8000 : 0) | (o.stars_rating !== undefined ? 0x20000 : 0) | (o.stars_my_pending_rating !== undefined ? 0x40000 : 0) | (o.stars_my_pending_rating_date !== undefined ? 0x40000 : 0) | (o.main_tab !== undefined ? 0x100000 : 0) | (o.saved_music !== undefined ? 0x200000 : 0) | (o.note !== undefined ? 0x400000 : 0)
   w.int(f_flags)
   w.int(f_flags2)
   w.long(o.id)
@@ -31383,15 +31402,16 @@ function e_4f4456d3(w: TlWriter, o: C_pageBlockPullquote): void {
 
 function d_1759c560(r: TlReader): C_pageBlockPhoto {
   const f_flags = r.int()
-  const v1 = r.long()
-  const v2 = r.object() as T_PageCaption
-  const v3 = (f_flags & 0x1) !== 0 ? r.string() : undefined
-  const v4 = (f_flags & 0x1) !== 0 ? r.long() : undefined
-  return { _: 'pageBlockPhoto', photo_id: v1, caption: v2, url: v3, webpage_id: v4 }
+  const v1 = (f_flags & 0x2) !== 0
+  const v2 = r.long()
+  const v3 = r.object() as T_PageCaption
+  const v4 = (f_flags & 0x1) !== 0 ? r.string() : undefined
+  const v5 = (f_flags & 0x1) !== 0 ? r.long() : undefined
+  return { _: 'pageBlockPhoto', spoiler: v1, photo_id: v2, caption: v3, url: v4, webpage_id: v5 }
 }
 
 function e_1759c560(w: TlWriter, o: C_pageBlockPhoto): void {
-  const f_flags = (o.url !== undefined ? 0x1 : 0) | (o.webpage_id !== undefined ? 0x1 : 0)
+  const f_flags = (o.spoiler ? 0x2 : 0) | (o.url !== undefined ? 0x1 : 0) | (o.webpage_id !== undefined ? 0x1 : 0)
   w.int(f_flags)
   w.long(o.photo_id)
   w.object(o.caption)
@@ -31403,13 +31423,14 @@ function d_7c8fe7b6(r: TlReader): C_pageBlockVideo {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
   const v2 = (f_flags & 0x2) !== 0
-  const v3 = r.long()
-  const v4 = r.object() as T_PageCaption
-  return { _: 'pageBlockVideo', autoplay: v1, loop: v2, video_id: v3, caption: v4 }
+  const v3 = (f_flags & 0x4) !== 0
+  const v4 = r.long()
+  const v5 = r.object() as T_PageCaption
+  return { _: 'pageBlockVideo', autoplay: v1, loop: v2, spoiler: v3, video_id: v4, caption: v5 }
 }
 
 function e_7c8fe7b6(w: TlWriter, o: C_pageBlockVideo): void {
-  const f_flags = (o.autoplay ? 0x1 : 0) | (o.loop ? 0x2 : 0)
+  const f_flags = (o.autoplay ? 0x1 : 0) | (o.loop ? 0x2 : 0) | (o.spoiler ? 0x4 : 0)
   w.int(f_flags)
   w.long(o.video_id)
   w.object(o.caption)
@@ -33028,11 +33049,12 @@ function d_ea107ae4(r: TlReader): C_channelAdminLogEventsFilter {
   const v17 = (f_flags & 0x10000) !== 0
   const v18 = (f_flags & 0x20000) !== 0
   const v19 = (f_flags & 0x40000) !== 0
-  return { _: 'channelAdminLogEventsFilter', join: v1, leave: v2, invite: v3, ban: v4, unban: v5, kick: v6, unkick: v7, promote: v8, demote: v9, info: v10, settings: v11, pinned: v12, edit: v13, delete: v14, group_call: v15, invites: v16, send: v17, forums: v18, sub_extend: v19 }
+  const v20 = (f_flags & 0x80000) !== 0
+  return { _: 'channelAdminLogEventsFilter', join: v1, leave: v2, invite: v3, ban: v4, unban: v5, kick: v6, unkick: v7, promote: v8, demote: v9, info: v10, settings: v11, pinned: v12, edit: v13, delete: v14, group_call: v15, invites: v16, send: v17, forums: v18, sub_extend: v19, edit_rank: v20 }
 }
 
 function e_ea107ae4(w: TlWriter, o: C_channelAdminLogEventsFilter): void {
-  const f_flags = (o.join ? 0x1 : 0) | (o.leave ? 0x2 : 0) | (o.invite ? 0x4 : 0) | (o.ban ? 0x8 : 0) | (o.unban ? 0x10 : 0) | (o.kick ? 0x20 : 0) | (o.unkick ? 0x40 : 0) | (o.promote ? 0x80 : 0) | (o.demote ? 0x100 : 0) | (o.info ? 0x200 : 0) | (o.settings ? 0x400 : 0) | (o.pinned ? 0x800 : 0) | (o.edit ? 0x1000 : 0) | (o.delete ? 0x2000 : 0) | (o.group_call ? 0x4000 : 0) | (o.invites ? 0x8000 : 0) | (o.send ? 0x10000 : 0) | (o.forums ? 0x20000 : 0) | (o.sub_extend ? 0x40000 : 0)
+  const f_flags = (o.join ? 0x1 : 0) | (o.leave ? 0x2 : 0) | (o.invite ? 0x4 : 0) | (o.ban ? 0x8 : 0) | (o.unban ? 0x10 : 0) | (o.kick ? 0x20 : 0) | (o.unkick ? 0x40 : 0) | (o.promote ? 0x80 : 0) | (o.demote ? 0x100 : 0) | (o.info ? 0x200 : 0) | (o.settings ? 0x400 : 0) | (o.pinned ? 0x800 : 0) | (o.edit ? 0x1000 : 0) | (o.delete ? 0x2000 : 0) | (o.group_call ? 0x4000 : 0) | (o.invites ? 0x8000 : 0) | (o.send ? 0x10000 : 0) | (o.forums ? 0x20000 : 0) | (o.sub_extend ? 0x40000 : 0) | (o.edit_rank ? 0x80000 : 0)
   w.int(f_flags)
 }
 
@@ -34240,11 +34262,12 @@ function d_5fb224d5(r: TlReader): C_chatAdminRights {
   const v14 = (f_flags & 0x8000) !== 0
   const v15 = (f_flags & 0x10000) !== 0
   const v16 = (f_flags & 0x20000) !== 0
-  return { _: 'chatAdminRights', change_info: v1, post_messages: v2, edit_messages: v3, delete_messages: v4, ban_users: v5, invite_users: v6, pin_messages: v7, add_admins: v8, anonymous: v9, manage_call: v10, other: v11, manage_topics: v12, post_stories: v13, edit_stories: v14, delete_stories: v15, manage_direct_messages: v16 }
+  const v17 = (f_flags & 0x40000) !== 0
+  return { _: 'chatAdminRights', change_info: v1, post_messages: v2, edit_messages: v3, delete_messages: v4, ban_users: v5, invite_users: v6, pin_messages: v7, add_admins: v8, anonymous: v9, manage_call: v10, other: v11, manage_topics: v12, post_stories: v13, edit_stories: v14, delete_stories: v15, manage_direct_messages: v16, manage_ranks: v17 }
 }
 
 function e_5fb224d5(w: TlWriter, o: C_chatAdminRights): void {
-  const f_flags = (o.change_info ? 0x1 : 0) | (o.post_messages ? 0x2 : 0) | (o.edit_messages ? 0x4 : 0) | (o.delete_messages ? 0x8 : 0) | (o.ban_users ? 0x10 : 0) | (o.invite_users ? 0x20 : 0) | (o.pin_messages ? 0x80 : 0) | (o.add_admins ? 0x200 : 0) | (o.anonymous ? 0x400 : 0) | (o.manage_call ? 0x800 : 0) | (o.other ? 0x1000 : 0) | (o.manage_topics ? 0x2000 : 0) | (o.post_stories ? 0x4000 : 0) | (o.edit_stories ? 0x8000 : 0) | (o.delete_stories ? 0x10000 : 0) | (o.manage_direct_messages ? 0x20000 : 0)
+  const f_flags = (o.change_info ? 0x1 : 0) | (o.post_messages ? 0x2 : 0) | (o.edit_messages ? 0x4 : 0) | (o.delete_messages ? 0x8 : 0) | (o.ban_users ? 0x10 : 0) | (o.invite_users ? 0x20 : 0) | (o.pin_messages ? 0x80 : 0) | (o.add_admins ? 0x200 : 0) | (o.anonymous ? 0x400 : 0) | (o.manage_call ? 0x800 : 0) | (o.other ? 0x1000 : 0) | (o.manage_topics ? 0x2000 : 0) | (o.post_stories ? 0x4000 : 0) | (o.edit_stories ? 0x8000 : 0) | (o.delete_stories ? 0x10000 : 0) | (o.manage_direct_messages ? 0x20000 : 0) | (o.manage_ranks ? 0x40000 : 0)
   w.int(f_flags)
 }
 
@@ -34270,12 +34293,14 @@ function d_9f120418(r: TlReader): C_chatBannedRights {
   const v18 = (f_flags & 0x800000) !== 0
   const v19 = (f_flags & 0x1000000) !== 0
   const v20 = (f_flags & 0x2000000) !== 0
-  const v21 = r.int()
-  return { _: 'chatBannedRights', view_messages: v1, send_messages: v2, send_media: v3, send_stickers: v4, send_gifs: v5, send_games: v6, send_inline: v7, embed_links: v8, send_polls: v9, change_info: v10, invite_users: v11, pin_messages: v12, manage_topics: v13, send_photos: v14, send_videos: v15, send_roundvideos: v16, send_audios: v17, send_voices: v18, send_docs: v19, send_plain: v20, until_date: v21 }
+  const v21 = (f_flags & 0x4000000) !== 0
+  const v22 = (f_flags & 0x8000000) !== 0
+  const v23 = r.int()
+  return { _: 'chatBannedRights', view_messages: v1, send_messages: v2, send_media: v3, send_stickers: v4, send_gifs: v5, send_games: v6, send_inline: v7, embed_links: v8, send_polls: v9, change_info: v10, invite_users: v11, pin_messages: v12, manage_topics: v13, send_photos: v14, send_videos: v15, send_roundvideos: v16, send_audios: v17, send_voices: v18, send_docs: v19, send_plain: v20, edit_rank: v21, send_reactions: v22, until_date: v23 }
 }
 
 function e_9f120418(w: TlWriter, o: C_chatBannedRights): void {
-  const f_flags = (o.view_messages ? 0x1 : 0) | (o.send_messages ? 0x2 : 0) | (o.send_media ? 0x4 : 0) | (o.send_stickers ? 0x8 : 0) | (o.send_gifs ? 0x10 : 0) | (o.send_games ? 0x20 : 0) | (o.send_inline ? 0x40 : 0) | (o.embed_links ? 0x80 : 0) | (o.send_polls ? 0x100 : 0) | (o.change_info ? 0x400 : 0) | (o.invite_users ? 0x8000 : 0) | (o.pin_messages ? 0x20000 : 0) | (o.manage_topics ? 0x40000 : 0) | (o.send_photos ? 0x80000 : 0) | (o.send_videos ? 0x100000 : 0) | (o.send_roundvideos ? 0x200000 : 0) | (o.send_audios ? 0x400000 : 0) | (o.send_voices ? 0x800000 : 0) | (o.send_docs ? 0x1000000 : 0) | (o.send_plain ? 0x2000000 : 0)
+  const f_flags = (o.view_messages ? 0x1 : 0) | (o.send_messages ? 0x2 : 0) | (o.send_media ? 0x4 : 0) | (o.send_stickers ? 0x8 : 0) | (o.send_gifs ? 0x10 : 0) | (o.send_games ? 0x20 : 0) | (o.send_inline ? 0x40 : 0) | (o.embed_links ? 0x80 : 0) | (o.send_polls ? 0x100 : 0) | (o.change_info ? 0x400 : 0) | (o.invite_users ? 0x8000 : 0) | (o.pin_messages ? 0x20000 : 0) | (o.manage_topics ? 0x40000 : 0) | (o.send_photos ? 0x80000 : 0) | (o.send_videos ? 0x100000 : 0) | (o.send_roundvideos ? 0x200000 : 0) | (o.send_audios ? 0x400000 : 0) | (o.send_voices ? 0x800000 : 0) | (o.send_docs ? 0x1000000 : 0) | (o.send_plain ? 0x2000000 : 0) | (o.edit_rank ? 0x4000000 : 0) | (o.send_reactions ? 0x8000000 : 0)
   w.int(f_flags)
   w.int(o.until_date)
 }
@@ -36468,13 +36493,14 @@ function d_4d22ff98(r: TlReader): C_webViewResultUrl {
   const f_flags = r.int()
   const v1 = (f_flags & 0x2) !== 0
   const v2 = (f_flags & 0x4) !== 0
-  const v3 = (f_flags & 0x1) !== 0 ? r.long() : undefined
-  const v4 = r.string()
-  return { _: 'webViewResultUrl', fullsize: v1, fullscreen: v2, query_id: v3, url: v4 }
+  const v3 = (f_flags & 0x8) !== 0
+  const v4 = (f_flags & 0x1) !== 0 ? r.long() : undefined
+  const v5 = r.string()
+  return { _: 'webViewResultUrl', fullsize: v1, fullscreen: v2, same_origin: v3, query_id: v4, url: v5 }
 }
 
 function e_4d22ff98(w: TlWriter, o: C_webViewResultUrl): void {
-  const f_flags = (o.fullsize ? 0x2 : 0) | (o.fullscreen ? 0x4 : 0) | (o.query_id !== undefined ? 0x1 : 0)
+  const f_flags = (o.fullsize ? 0x2 : 0) | (o.fullscreen ? 0x4 : 0) | (o.same_origin ? 0x8 : 0) | (o.query_id !== undefined ? 0x1 : 0)
   w.int(f_flags)
   if ((f_flags & 0x1) !== 0) w.long(o.query_id!)
   w.string(o.url)
@@ -43883,14 +43909,15 @@ function d_973478b6(r: TlReader): M_contacts$getTopPeers {
   const v7 = (f_flags & 0x400) !== 0
   const v8 = (f_flags & 0x8000) !== 0
   const v9 = (f_flags & 0x10000) !== 0
-  const v10 = r.int()
+  const v10 = (f_flags & 0x20000) !== 0
   const v11 = r.int()
-  const v12 = r.long()
-  return { _: 'contacts.getTopPeers', correspondents: v1, bots_pm: v2, bots_inline: v3, phone_calls: v4, forward_users: v5, forward_chats: v6, groups: v7, channels: v8, bots_app: v9, offset: v10, limit: v11, hash: v12 }
+  const v12 = r.int()
+  const v13 = r.long()
+  return { _: 'contacts.getTopPeers', correspondents: v1, bots_pm: v2, bots_inline: v3, phone_calls: v4, forward_users: v5, forward_chats: v6, groups: v7, channels: v8, bots_app: v9, bots_guestchat: v10, offset: v11, limit: v12, hash: v13 }
 }
 
 function e_973478b6(w: TlWriter, o: M_contacts$getTopPeers): void {
-  const f_flags = (o.correspondents ? 0x1 : 0) | (o.bots_pm ? 0x2 : 0) | (o.bots_inline ? 0x4 : 0) | (o.phone_calls ? 0x8 : 0) | (o.forward_users ? 0x10 : 0) | (o.forward_chats ? 0x20 : 0) | (o.groups ? 0x400 : 0) | (o.channels ? 0x8000 : 0) | (o.bots_app ? 0x10000 : 0)
+  const f_flags = (o.correspondents ? 0x1 : 0) | (o.bots_pm ? 0x2 : 0) | (o.bots_inline ? 0x4 : 0) | (o.phone_calls ? 0x8 : 0) | (o.forward_users ? 0x10 : 0) | (o.forward_chats ? 0x20 : 0) | (o.groups ? 0x400 : 0) | (o.channels ? 0x8000 : 0) | (o.bots_app ? 0x10000 : 0) | (o.bots_guestchat ? 0x20000 : 0)
   w.int(f_flags)
   w.int(o.offset)
   w.int(o.limit)
@@ -49590,16 +49617,17 @@ function d_7a5fa236(r: TlReader): M_payments$getResaleStarGifts {
   const v1 = (f_flags & 0x2) !== 0
   const v2 = (f_flags & 0x4) !== 0
   const v3 = (f_flags & 0x10) !== 0
-  const v4 = (f_flags & 0x1) !== 0 ? r.long() : undefined
-  const v5 = r.long()
-  const v6 = (f_flags & 0x8) !== 0 ? r.vectorObject() as T_StarGiftAttributeId[] : undefined
-  const v7 = r.string()
-  const v8 = r.int()
-  return { _: 'payments.getResaleStarGifts', sort_by_price: v1, sort_by_num: v2, for_craft: v3, attributes_hash: v4, gift_id: v5, attributes: v6, offset: v7, limit: v8 }
+  const v4 = (f_flags & 0x20) !== 0
+  const v5 = (f_flags & 0x1) !== 0 ? r.long() : undefined
+  const v6 = r.long()
+  const v7 = (f_flags & 0x8) !== 0 ? r.vectorObject() as T_StarGiftAttributeId[] : undefined
+  const v8 = r.string()
+  const v9 = r.int()
+  return { _: 'payments.getResaleStarGifts', sort_by_price: v1, sort_by_num: v2, for_craft: v3, stars_only: v4, attributes_hash: v5, gift_id: v6, attributes: v7, offset: v8, limit: v9 }
 }
 
 function e_7a5fa236(w: TlWriter, o: M_payments$getResaleStarGifts): void {
-  const f_flags = (o.sort_by_price ? 0x2 : 0) | (o.sort_by_num ? 0x4 : 0) | (o.for_craft ? 0x10 : 0) | (o.attributes_hash !== undefined ? 0x1 : 0) | (o.attributes !== undefined ? 0x8 : 0)
+  const f_flags = (o.sort_by_price ? 0x2 : 0) | (o.sort_by_num ? 0x4 : 0) | (o.for_craft ? 0x10 : 0) | (o.stars_only ? 0x20 : 0) | (o.attributes_hash !== undefined ? 0x1 : 0) | (o.attributes !== undefined ? 0x8 : 0)
   w.int(f_flags)
   if ((f_flags & 0x1) !== 0) w.long(o.attributes_hash!)
   w.long(o.gift_id)
