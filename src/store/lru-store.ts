@@ -50,9 +50,10 @@ export class LruAuthKeyStore implements CachingAuthKeyStore {
 
   /** The cached record itself (not a copy, for speed): callers must not modify it. */
   peek(id: bigint): AuthKeyRecord | undefined {
-    const r = this.keys.get(id)
+    const now = this.clock.now()
+    const r = this.keys.get(id, now)
     if (r === undefined) return undefined
-    if (r.expiresAt !== undefined && r.expiresAt * 1000 < this.clock.now()) {
+    if (r.expiresAt !== undefined && r.expiresAt * 1000 < now) {
       this.keys.delete(id)
       return undefined
     }
