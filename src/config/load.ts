@@ -75,7 +75,7 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
   if (isIP(host) === 0) throw new ConfigError('host', `not an IP address: ${host}`)
   const tcpPorts = portList(raw.tcp_ports, 'tcp_ports', [...DEFAULTS.tcpPorts])
   const wsPort = raw.ws_port === null ? null : port(raw.ws_port, 'ws_port', DEFAULTS.wsPort)
-  if (wsPort !== null && tcpPorts.includes(wsPort)) {
+  if (wsPort !== null && wsPort !== 0 && tcpPorts.includes(wsPort)) {
     throw new ConfigError('ws_port', `${wsPort} is also a TCP port`)
   }
   if (tcpPorts.length === 0 && wsPort === null) throw new ConfigError('tcp_ports', 'no listener: no TCP port and no ws_port')
@@ -182,7 +182,7 @@ function parseAddresses(v: unknown, dcId: number, host: string, tcpPorts: number
     checkKeys(raw, ['ip', 'port', 'dc_id', 'ipv6', 'media_only', 'tcpo_only', 'static', 'this_port_only'], path + '.')
     const ip = str(raw.ip, path + '.ip', '')
     if (isIP(ip) === 0) throw new ConfigError(path + '.ip', `not an IP address: ${ip}`)
-    const a = mk(ip, port(raw.port, path + '.port', 0), int(raw.dc_id, path + '.dc_id', dcId, 1, 1000))
+    const a = mk(ip, port(raw.port, path + '.port', 0, 1), int(raw.dc_id, path + '.dc_id', dcId, 1, 1000))
     a.ipv6 = bool(raw.ipv6, path + '.ipv6', isIP(ip) === 6)
     a.mediaOnly = bool(raw.media_only, path + '.media_only', false)
     a.tcpoOnly = bool(raw.tcpo_only, path + '.tcpo_only', false)
@@ -266,8 +266,9 @@ function int(v: unknown, path: string, def: number, min: number, max: number): n
   return v
 }
 
-function port(v: unknown, path: string, def: number): number {
-  return int(v, path, def, 1, 65535)
+/** A port to bind: 0 asks the OS for any free port (tests, benchmarks). */
+function port(v: unknown, path: string, def: number, min = 0): number {
+  return int(v, path, def, min, 65535)
 }
 
 function intList(v: unknown, path: string, def: number[]): number[] {
@@ -288,6 +289,6 @@ function portList(v: unknown, path: string, def: number[]): number[] {
   if (v === undefined) return def
   if (!Array.isArray(v)) throw new ConfigError(path, 'must be a list of ports')
   const ports = v.map((x, i) => port(x, `${path}[${i}]`, 0))
-  if (new Set(ports).size !== ports.length) throw new ConfigError(path, 'duplicate port')
+  if (new Set(ports.filter((p) => p !== 0)).size !== ports.filter((p) => p !== 0).length) throw new ConfigError(path, 'duplicate port')
   return ports
 }

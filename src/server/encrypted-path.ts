@@ -11,7 +11,6 @@
  */
 import { AuthKey, MessageCryptoError, decryptMessage, encryptMessage, quickAckToken } from '../crypto/message.js'
 import type { RandomSource } from '../crypto/random.js'
-import { secureRandom } from '../crypto/random.js'
 import type { GatewayLink, OutboundMessage, SessionService } from '../session/api.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
@@ -36,6 +35,7 @@ export interface EncryptedPathOptions {
   cacheSize?: number
   /** Packets held per connection while its key is being looked up; more → close. */
   maxPendingPerConn?: number
+  /** Padding randomness; default: message.ts's pooled CSPRNG (faster than a call per message). */
   random?: RandomSource
 }
 
@@ -67,13 +67,13 @@ export class EncryptedPath implements GatewayLink {
   private sessions: SessionService | undefined
   private readonly cacheSize: number
   private readonly maxPending: number
-  private readonly random: RandomSource
+  private readonly random: RandomSource | undefined
   readonly stats: EncryptedPathStats = { decrypted: 0, encrypted: 0, unknownKey: 0, decryptFailed: 0, quickAcks: 0, bytesOut: 0 }
 
   constructor(private readonly opts: EncryptedPathOptions) {
     this.cacheSize = opts.cacheSize ?? 100_000
     this.maxPending = opts.maxPendingPerConn ?? 256
-    this.random = opts.random ?? secureRandom
+    this.random = opts.random
   }
 
   /** The session layer is built after the gateway link it writes to: attach it here. */

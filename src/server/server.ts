@@ -147,7 +147,7 @@ export class MtgateServer {
         clock,
         log: log.child({ mod: 'gateway' }),
         cacheSize: config.limits.authKeyCacheSize,
-        random,
+        random: deps.random,
       })
       const allowed = new Set(config.apiIds)
       const sessions = new SessionManager({

@@ -124,6 +124,8 @@ test('bad input gives a ConfigError naming the key', () => {
     [{ tcp_port: [1] }, {}, 'tcp_port'],
     [{ host: 'localhost' }, {}, 'host'],
     [{ tcp_ports: [70000] }, {}, 'tcp_ports[0]'],
+    [{ tcp_ports: [-1] }, {}, 'tcp_ports[0]'],
+    [{ public_addresses: [{ ip: '1.2.3.4', port: 0 }] }, {}, 'public_addresses[0].port'],
     [{ tcp_ports: [1, 1] }, {}, 'tcp_ports'],
     [{ tcp_ports: [5], ws_port: 5 }, {}, 'ws_port'],
     [{ tcp_ports: [], ws_port: null }, {}, 'tcp_ports'],

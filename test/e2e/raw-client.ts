@@ -82,6 +82,8 @@ export class RawClient {
   /** container msg_id → the msg_id of the query inside it */
   private readonly containers = new Map<bigint, bigint>()
   private closedErr: Error | undefined
+  private corked = false
+  private pingSeq = BigInt(Date.now()) << 16n
   readonly log: RawClientLog = { badServerSalt: 0, badMsg: [], newSessions: 0, quickAcks: [], acksReceived: 0, transportErrors: [], pushes: [] }
   onPush: ((body: Buffer) => void) | undefined
   /** rpc_results for queries this client did not send on this connection (resent answers), by req_msg_id. */
@@ -139,7 +141,7 @@ export class RawClient {
 
   /** ping → pong round trip; resolves with the pong's msg_id field. */
   ping(): Promise<TlObject | Buffer> {
-    const pingId = randomBytes(8).readBigInt64LE(0)
+    const pingId = BigInt.asIntN(64, ++this.pingSeq)
     const body = encode({ _: 'ping', ping_id: pingId })
     return new Promise((resolve, reject) => {
       if (this.closedErr) return reject(this.closedErr)
@@ -192,6 +194,15 @@ export class RawClient {
     plain.writeInt32LE(body.length, 28)
     body.copy(plain, 32)
     const packet = encryptMessage(this.key, plain, 'client')
+    // one write per event-loop turn: everything sent in this tick leaves in one segment
+    if (!this.corked) {
+      this.corked = true
+      this.socket.cork()
+      process.nextTick(() => {
+        this.corked = false
+        this.socket.uncork()
+      })
+    }
     this.socket.write(this.codec.encodePacket(packet, this.opts.quickAck ?? false))
   }
 

@@ -1,0 +1,274 @@
+/**
+ * `npm run bench -- rpc`
+ *
+ * rpc.roundtrips.{100,1000}: encrypted ping → pong round trips/s through the whole server (transport,
+ *   gateway encrypted path, session layer) with 100 and 1000 concurrent sessions (one TCP
+ *   intermediate connection each) over loopback. The server runs in this process, the load
+ *   generator (test/e2e/raw-client.ts) in a child process, so each gets one of the 2 cores.
+ *   Baseline: the crypto-only cost of the same messages measured in this run — one round trip =
+ *   client encrypt + server decrypt + server encrypt + client decrypt of the same ping/pong plaintexts,
+ *   on one core. Then p50/p99 latency with pings paced at half the measured max rate.
+ * session.memory: heap bytes per idle authorised connection (auth key in the store, session created
+ *   by one ping). Measured at SESSION_MEMORY_CONNECTIONS connections, not 20k: the process file limit
+ *   here is 20000 (server and client sides are separate processes, but 20k leaves no headroom).
+ *
+ * Auth keys are put into the server's store directly (the handshake is benchmarked by bench/handshake.ts).
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { parseConfig } from '../src/config/index.js'
+import { AuthKey, decryptMessage, encryptMessage } from '../src/crypto/message.js'
+import { MtgateServer } from '../src/server/server.js'
+import { MemoryAuthKeyStore } from '../src/store/memory.js'
+import { encode } from '../src/tl/index.js'
+import { report } from './report.js'
+
+const SESSION_MEMORY_CONNECTIONS = Number(process.env.MTGATE_BENCH_MEMORY_CONNECTIONS ?? 10_000)
+const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
+
+type ToChild =
+  | { cmd: 'connect'; keys: string[]; port: number; window: number }
+  | { cmd: 'closed'; ms: number }
+  | { cmd: 'paced'; rate: number; ms: number }
+  | { cmd: 'idle' }
+  | { cmd: 'exit' }
+type FromChild =
+  | { ok: 'connected'; n: number }
+  | { ok: 'closed'; roundTrips: number; ms: number }
+  | { ok: 'paced'; sent: number; latenciesMs: number[] }
+  | { ok: 'error'; message: string }
+
+// ------------------------------------------------------------------------------------------------
+// load generator (child process)
+// ------------------------------------------------------------------------------------------------
+
+async function child(): Promise<void> {
+  const { RawClient } = await import('../test/e2e/raw-client.js')
+  let clients: Awaited<ReturnType<typeof RawClient.connect>>[] = []
+  let window = 1
+  const send = (m: FromChild) => process.send!(m)
+  process.on('message', async (m: ToChild) => {
+    try {
+      if (m.cmd === 'connect') {
+        window = m.window
+        clients = []
+        const batch = 200
+        for (let i = 0; i < m.keys.length; i += batch) {
+          const part = await Promise.all(
+            m.keys.slice(i, i + batch).map((hex) => RawClient.connect({ host: '127.0.0.1', port: m.port, key: new AuthKey(Buffer.from(hex, 'hex')), ack: true })),
+          )
+          // first ping: bad_server_salt → salt, new_session_created
+          await Promise.all(part.map((c) => c.ping()))
+          clients.push(...part)
+        }
+        send({ ok: 'connected', n: clients.length })
+      } else if (m.cmd === 'closed') {
+        let n = 0
+        let running = true
+        const t0 = performance.now()
+        const loop = async (c: (typeof clients)[number]) => {
+          while (running) {
+            await c.ping()
+            n++
+          }
+        }
+        const all = clients.flatMap((c) => Array.from({ length: window }, () => loop(c)))
+        await new Promise((r) => setTimeout(r, m.ms))
+        running = false
+        const ms = performance.now() - t0
+        const counted = n
+        await Promise.all(all)
+        send({ ok: 'closed', roundTrips: counted, ms })
+      } else if (m.cmd === 'paced') {
+        const lat: number[] = []
+        let sent = 0
+        let idx = 0
+        const t0 = performance.now()
+        const perMs = m.rate / 1000
+        let due = 0
+        const inflight: Promise<void>[] = []
+        await new Promise<void>((resolve) => {
+          const tick = () => {
+            const now = performance.now()
+            if (now - t0 >= m.ms) return resolve()
+            const target = Math.floor((now - t0) * perMs)
+            while (due < target) {
+              const c = clients[idx++ % clients.length]!
+              const s = performance.now()
+              inflight.push(c.ping().then(() => void lat.push(performance.now() - s)))
+              due++
+              sent++
+            }
+            setTimeout(tick, 1)
+          }
+          tick()
+        })
+        await Promise.all(inflight)
+        send({ ok: 'paced', sent, latenciesMs: lat })
+      } else if (m.cmd === 'idle') {
+        send({ ok: 'connected', n: clients.length })
+      } else if (m.cmd === 'exit') {
+        for (const c of clients) c.close()
+        process.exit(0)
+      }
+    } catch (e) {
+      send({ ok: 'error', message: (e as Error).stack ?? String(e) })
+    }
+  })
+}
+
+// ------------------------------------------------------------------------------------------------
+// server side (this process)
+// ------------------------------------------------------------------------------------------------
+
+function ask<T extends FromChild>(c: ChildProcess, m: ToChild): Promise<T> {
+  return new Promise((resolve, reject) => {
+    c.once('message', (r: FromChild) => (r.ok === 'error' ? reject(new Error(r.message)) : resolve(r as T)))
+    c.send(m)
+  })
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+/** Crypto-only round trips/s on one core: the four encrypt/decrypt steps of one ping/pong. */
+function cryptoOnly(): number {
+  const key = new AuthKey(randomBytes(256))
+  const frame = (body: Buffer): Buffer => {
+    const p = Buffer.alloc(32 + body.length)
+    p.writeBigInt64LE(1n, 0)
+    p.writeBigInt64LE(2n, 8)
+    p.writeBigInt64LE(3n, 16)
+    p.writeInt32LE(1, 24)
+    p.writeInt32LE(body.length, 28)
+    body.copy(p, 32)
+    return p
+  }
+  const ping = frame(encode({ _: 'ping', ping_id: 5n }))
+  const pong = frame(encode({ _: 'pong', msg_id: 3n, ping_id: 5n }))
+  const once = () => {
+    decryptMessage(key, encryptMessage(key, ping, 'client'), 'client')
+    decryptMessage(key, encryptMessage(key, pong, 'server'), 'server')
+  }
+  for (let i = 0; i < 2000; i++) once()
+  let n = 0
+  const t0 = performance.now()
+  while (performance.now() - t0 < 1500) {
+    for (let i = 0; i < 200; i++) once()
+    n += 200
+  }
+  return n / ((performance.now() - t0) / 1000)
+}
+
+function spawnClient(): ChildProcess {
+  return fork(fileURLToPath(import.meta.url), [], {
+    env: { ...process.env, MTGATE_BENCH_ROLE: 'client' },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  })
+}
+
+async function stopClient(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  const exited = new Promise((r) => child.once('exit', r))
+  child.send({ cmd: 'exit' } satisfies ToChild)
+  await exited
+}
+
+async function roundTrips(port: number, keys: string[], window: number, crypto: number): Promise<void> {
+  const child = spawnClient()
+  try {
+    await ask(child, { cmd: 'connect', keys, port, window })
+    await ask(child, { cmd: 'closed', ms: 500 }) // warm-up
+    const cpu0 = process.cpuUsage()
+    const r = await ask<Extract<FromChild, { ok: 'closed' }>>(child, { cmd: 'closed', ms: PHASE_MS })
+    const cpu = process.cpuUsage(cpu0)
+    const rate = r.roundTrips / (r.ms / 1000)
+    const serverUsPerRt = (cpu.user + cpu.system) / r.roundTrips
+    const paced = await ask<Extract<FromChild, { ok: 'paced' }>>(child, { cmd: 'paced', rate: rate / 2, ms: PHASE_MS })
+    const lat = paced.latenciesMs.sort((a, b) => a - b)
+    report({
+      bench: `rpc.roundtrips.${keys.length}`,
+      value: rate,
+      unit: 'round trips/s',
+      baseline: 'crypto-only: client encrypt + server decrypt + server encrypt + client decrypt of the same ping/pong, 1 core, same run',
+      baseline_value: crypto,
+      sessions: keys.length,
+      pings_in_flight_per_session: window,
+      p50_ms_at_half_rate: Math.round(pct(lat, 50) * 1000) / 1000,
+      p99_ms_at_half_rate: Math.round(pct(lat, 99) * 1000) / 1000,
+      half_rate_pings: paced.sent,
+      server_cpu_us_per_roundtrip: Math.round(serverUsPerRt * 100) / 100,
+      server_capacity_per_core: Math.round(1e6 / serverUsPerRt),
+      server_cpu_busy: Math.round(((cpu.user + cpu.system) / 1000 / r.ms) * 100) / 100,
+      note: 'server (this process) and load generator (child process) share the 2 cores',
+    })
+  } finally {
+    await stopClient(child)
+  }
+}
+
+async function main(): Promise<void> {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const dataDir = mkdtempSync(join(tmpdir(), 'mtgate-bench-rpc-'))
+  const store = new MemoryAuthKeyStore()
+  const config = parseConfig({ host: '127.0.0.1', tcp_ports: [0], ws_port: null, data_dir: dataDir, store: { backend: 'memory' } }, {})
+  const server = await MtgateServer.start(config, { store, inlineHandshakeCrypto: true, gatewayId: 'bench' })
+  const port = server.addresses[0]!.port
+  const newKeys = async (n: number): Promise<string[]> => {
+    const out: string[] = []
+    for (let i = 0; i < n; i++) {
+      const k = new AuthKey(randomBytes(256))
+      await store.put({ id: k.id, key: k.key, type: 0, createdAt: Math.floor(Date.now() / 1000) })
+      out.push(k.key.toString('hex'))
+    }
+    return out
+  }
+  try {
+    const crypto = cryptoOnly()
+    await roundTrips(port, await newKeys(100), 8, crypto)
+    await roundTrips(port, await newKeys(1000), 1, crypto)
+
+    // session.memory: keys go into the store first (their cost is the store's), then the connections
+    const keys = await newKeys(SESSION_MEMORY_CONNECTIONS)
+    await new Promise((r) => setTimeout(r, 1500)) // earlier connections close
+    gc()
+    gc()
+    const before = process.memoryUsage()
+    const conns0 = server.connectionCount
+    const sessions0 = server.sessions.sessionCount
+    const child = spawnClient()
+    try {
+      await ask(child, { cmd: 'connect', keys, port, window: 1 })
+      await new Promise((r) => setTimeout(r, 1000))
+      gc()
+      gc()
+      const after = process.memoryUsage()
+      const n = server.connectionCount - conns0
+      report({
+        bench: 'session.memory',
+        value: (after.heapUsed - before.heapUsed) / n,
+        unit: 'heap bytes/connection',
+        connections: n,
+        new_sessions: server.sessions.sessionCount - sessions0,
+        external_bytes_per_connection: Math.round((after.external - before.external) / n),
+        note: `idle authorised connections (key in the store beforehand, session created by one ping), measured at ${n} connections, not 20k (open-file limit 20000 here)`,
+      })
+    } finally {
+      await stopClient(child)
+    }
+  } finally {
+    await server.stop()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+if (process.env.MTGATE_BENCH_ROLE === 'client') await child()
+else await main()
