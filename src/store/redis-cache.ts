@@ -8,7 +8,10 @@
  *   the temp id in a per-perm-key set, so destroying the perm key tombstones its bindings too.
  * - Redis is optional: any Redis error or timeout logs a warning (once per outage) and the call falls
  *   back to the database; ioredis reconnects by itself. With enableOfflineQueue off and a command
- *   timeout, a dead Redis costs a fast rejection, never a queue.
+ *   timeout, a dead Redis costs a fast rejection, never a queue; after a failure Redis is skipped for
+ *   RETRY_AFTER_MS, so a hung Redis costs one timeout per half second, not one per lookup.
+ * - Invalidations that could not reach Redis (destroy, re-bind) are kept in memory and replayed when
+ *   it answers again, so a Redis that was unreachable but kept its data does not serve a destroyed key.
  * - Writes (put, bind, destroy, salts) always go to the database first; the cache never holds the only
  *   copy of anything.
  */
@@ -83,6 +86,9 @@ export function createRedisClient(o: RedisCacheOptions, log?: Logger): Redis {
   return client
 }
 
+const RETRY_AFTER_MS = 500
+const MAX_MISSED_INVALIDATIONS = 10_000
+
 export interface RedisCacheLayerOptions {
   ttlSeconds?: number
   keyPrefix?: string
@@ -99,6 +105,11 @@ export class RedisCachedAuthKeyStore implements AuthKeyStore {
   private readonly log: Logger | undefined
   private readonly ownsClient: boolean
   private down = false
+  /** While Redis is failing, calls skip it until this time (performance.now() ms): a hung Redis costs one timeout, not one per lookup. */
+  private skipUntil = 0
+  /** Invalidations (destroy tombstones, re-bind overwrites) that failed: replayed when Redis is back. */
+  private readonly missedInvalidations: (() => Promise<unknown>)[] = []
+  private lostInvalidations = false
   /** Counters for tests and metrics. */
   readonly stats = { hits: 0, misses: 0, errors: 0 }
 
@@ -137,30 +148,70 @@ export class RedisCachedAuthKeyStore implements AuthKeyStore {
   }
 
   private ok(): void {
-    if (this.down) {
-      this.down = false
-      this.log?.warn('redis cache: reachable again, caching resumed')
-    }
+    if (!this.down) return
+    this.down = false
+    this.log?.warn({ replaying: this.missedInvalidations.length }, 'redis cache: reachable again, caching resumed')
+    void this.replay()
   }
 
   private failed(op: string, e: unknown): void {
     this.stats.errors++
+    this.skipUntil = performance.now() + RETRY_AFTER_MS
     if (!this.down) {
       this.down = true
       this.log?.warn({ op, reason: e instanceof Error ? e.message : String(e) }, 'redis cache: unavailable, falling back to the database')
     }
   }
 
-  /** Runs a cache command; undefined (and a warning) when Redis fails. */
-  private async attempt<T>(op: string, fn: () => Promise<T>): Promise<T | undefined> {
+  private remember(fn: () => Promise<unknown>): void {
+    if (this.missedInvalidations.length >= MAX_MISSED_INVALIDATIONS) {
+      this.missedInvalidations.shift()
+      if (!this.lostInvalidations) {
+        this.lostInvalidations = true
+        this.log?.error('redis cache: too many invalidations missed during the outage; stale entries expire by TTL')
+      }
+    }
+    this.missedInvalidations.push(fn)
+  }
+
+  private async replay(): Promise<void> {
+    while (this.missedInvalidations.length > 0 && !this.down) {
+      const fn = this.missedInvalidations[0] as () => Promise<unknown>
+      try {
+        await fn()
+        this.missedInvalidations.shift()
+      } catch (e) {
+        this.failed('replay', e)
+        return
+      }
+    }
+    if (this.missedInvalidations.length === 0) this.lostInvalidations = false
+  }
+
+  /**
+   * Runs a cache command; undefined (and a warning) when Redis fails or is being skipped after a
+   * failure. When it cannot run, `invalidation` (an idempotent command making the cache forget what
+   * fn would have changed) is kept and replayed when Redis answers again.
+   */
+  private async attempt<T>(op: string, fn: () => Promise<T>, invalidation?: () => Promise<unknown>): Promise<T | undefined> {
+    if (this.down && performance.now() < this.skipUntil) {
+      if (invalidation) this.remember(invalidation)
+      return undefined
+    }
     try {
       const v = await fn()
       this.ok()
       return v
     } catch (e) {
       this.failed(op, e)
+      if (invalidation) this.remember(invalidation)
       return undefined
     }
+  }
+
+  /** Invalidations still waiting for Redis (for tests and metrics). */
+  get pendingInvalidations(): number {
+    return this.missedInvalidations.length
   }
 
   async put(record: AuthKeyRecord): Promise<'created' | 'exists'> {
@@ -203,6 +254,8 @@ export class RedisCachedAuthKeyStore implements AuthKeyStore {
         .sadd(this.kBound(binding.permId), binding.tempId.toString())
         .expire(this.kBound(binding.permId), this.ttlSeconds)
         .exec(),
+      // Replayed later, a DEL is safe whatever happened meanwhile (the next read refills from the DB).
+      () => this.redis.del(this.kBinding(binding.tempId)),
     )
   }
 
@@ -231,7 +284,7 @@ export class RedisCachedAuthKeyStore implements AuthKeyStore {
     const existed = await this.inner.destroy(id)
     // Tombstone only what existed: a destroyed id is never stored again (put answers 'exists'),
     // while a tombstone for an unknown id would hide a key put later.
-    await this.attempt('destroy', async () => {
+    const invalidate = async (): Promise<void> => {
       const bound = await this.redis.smembers(this.kBound(id))
       const m = this.redis.multi()
       if (existed) {
@@ -241,7 +294,8 @@ export class RedisCachedAuthKeyStore implements AuthKeyStore {
       for (const t of bound) m.set(`${this.prefix}akb:${t}`, TOMBSTONE, 'EX', this.ttlSeconds)
       m.del(this.kBound(id))
       await m.exec()
-    })
+    }
+    await this.attempt('destroy', invalidate, invalidate)
     return existed
   }
 

@@ -233,3 +233,49 @@ describe('database down and back (mysql+redis)', { skip }, () => {
     }
   })
 })
+
+describe('redis hung (SIGSTOP) and back (memory db)', { skip }, () => {
+  it('lookups skip a hung Redis after one timeout; a destroy made meanwhile reaches Redis once it answers', async () => {
+    const { log } = capturingLogger()
+    const { MemoryAuthKeyStore } = await import('../../src/store/memory.js')
+    const db = new MemoryAuthKeyStore()
+    const prefix = 'faults:hung:'
+    const ca = createRedisClient({ ...redis.connection, commandTimeoutMs: 200 }, log)
+    const cb = createRedisClient({ ...redis.connection, commandTimeoutMs: 200 }, log)
+    const a = new RedisCachedAuthKeyStore(db, ca, { log, keyPrefix: prefix })
+    const b = new RedisCachedAuthKeyStore(db, cb, { log, keyPrefix: prefix })
+    const pid = redis.pid
+    assert.ok(pid)
+    try {
+      await eventually(() => ca.status === 'ready' && cb.status === 'ready', 5000, 'redis connected')
+      const keep = permRecord(systemClock)
+      const gone = permRecord(systemClock)
+      await a.put(keep)
+      await a.put(gone)
+      assert.ok(await b.get(gone.id))
+      process.kill(pid, 'SIGSTOP')
+      let stopped = true
+      try {
+        const t0 = Date.now()
+        for (let i = 0; i < 30; i++) assert.ok((await a.get(keep.id))?.key.equals(keep.key))
+        const took = Date.now() - t0
+        assert.ok(took < 1500, `30 lookups took ${took} ms with Redis hung`)
+        assert.equal(await a.destroy(gone.id), true)
+        assert.ok(a.pendingInvalidations >= 1, 'the tombstone waits for Redis')
+        process.kill(pid, 'SIGCONT')
+        stopped = false
+        await eventually(async () => {
+          await a.get(keep.id)
+          return a.pendingInvalidations === 0
+        }, 10_000, 'invalidation replayed')
+        // The other gateway, reading the same Redis (which kept its data), does not see the destroyed key.
+        await eventually(async () => (await b.get(gone.id)) === undefined, 5000, 'gateway b sees the destroy')
+        assert.ok(await b.get(keep.id))
+      } finally {
+        if (stopped) process.kill(pid, 'SIGCONT')
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()])
+    }
+  })
+})
