@@ -37,9 +37,10 @@ export interface GatewayOptions {
 }
 
 interface ConnState {
-  hs: ConnectionHandshakes
+  /** Created at the first unencrypted message (connections of established keys never need it). */
+  hs?: ConnectionHandshakes
   lastMsgId: bigint
-  msgIds: ServerMsgIds
+  msgIds?: ServerMsgIds
 }
 
 export class Gateway {
@@ -64,7 +65,7 @@ export class Gateway {
   }
 
   accept(conn: GatewayConnection): void {
-    const state: ConnState = { hs: this.opts.handshake.connection(conn.info.remoteIp), lastMsgId: 0n, msgIds: new ServerMsgIds(this.clock) }
+    const state: ConnState = { lastMsgId: 0n }
     this.conns.set(conn, state)
     conn.on('packet', (payload: Buffer, quickAck: boolean) => {
       this.onPacket(conn, state, payload, quickAck).catch((err: unknown) => {
@@ -73,7 +74,7 @@ export class Gateway {
       })
     })
     conn.on('close', (reason: string) => {
-      state.hs.close()
+      state.hs?.close()
       this.conns.delete(conn)
       this.opts.onClose?.(conn, reason)
     })
@@ -101,9 +102,11 @@ export class Gateway {
       return this.reject(conn, 'body_not_tl')
     }
     if (!req) return this.reject(conn, 'not_a_handshake_method')
+    state.hs ??= this.opts.handshake.connection(conn.info.remoteIp)
     const step = await state.hs.handle(req, msg.body)
     if (conn.closed) return
     if (step.kind === 'error') return this.reject(conn, step.reason, step.code)
+    state.msgIds ??= new ServerMsgIds(this.clock)
     conn.send(buildUnencrypted(state.msgIds.next(), step.body))
     if (step.created) this.opts.onKeyCreated?.(conn, step.created)
   }

@@ -141,13 +141,17 @@ export class ConnectionHandshakes {
   private failed = false
   private closed = false
   private chain: Promise<unknown> = Promise.resolve()
-  private readonly log: Logger
+  private logger: Logger | undefined
 
   constructor(
     private readonly service: HandshakeService,
     readonly ip: string,
-  ) {
-    this.log = service.opts.log.child({ ip })
+  ) {}
+
+  /** Created on first use: most connections never log anything. */
+  private get log(): Logger {
+    this.logger ??= this.service.opts.log.child({ ip: this.ip })
+    return this.logger
   }
 
   /** Handles one decoded request; `raw` is its serialised body (for exact-repeat detection). */
