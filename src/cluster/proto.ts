@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
+import { decodeGatewayFrame, decodeSessionFrame, encodeGatewayFrame, encodeSessionFrame, type WireGatewayFrame, type WireSessionFrame } from './wire.js'
 
 /** int64 on the wire: a decimal string when decoded; string or number accepted when encoding. */
 export type Int64 = string
@@ -70,42 +71,6 @@ export interface PbCountReply {
 export type PbPushRequest = { body: Buffer; fanOut: boolean } & ({ authKeyId: Int64; userId?: undefined } | { userId: Int64; authKeyId?: undefined })
 export type PbEmpty = Record<string, never>
 
-export interface PbInboundMessage {
-  connId: string
-  clientAddr: string
-  authKeyId: Int64
-  salt: Int64
-  sessionId: Int64
-  msgId: Int64
-  seqNo: number
-  body: Buffer
-  receivedAt: Int64
-}
-export type PbGatewayItem =
-  | { data: PbInboundMessage; item?: 'data' }
-  | { closed: { connId: string }; item?: 'closed' }
-  | { hello: { gatewayId: string }; item?: 'hello' }
-export interface PbGatewayFrame {
-  items: PbGatewayItem[]
-}
-
-export interface PbOutboundMessage {
-  connId: string
-  authKeyId: Int64
-  salt: Int64
-  sessionId: Int64
-  msgId: Int64
-  seqNo: number
-  body: Buffer
-}
-export type PbSessionItem =
-  | { send: PbOutboundMessage; item?: 'send' }
-  | { close: { connId: string; reason: string }; item?: 'close' }
-  | { goodbye: { nodeId: string }; item?: 'goodbye' }
-export interface PbSessionFrame {
-  items: PbSessionItem[]
-}
-
 type Unary<Req, Res> = (req: Req, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall
 
 /** The generated client of mtgate.session.v1.Session, typed. */
@@ -119,7 +84,7 @@ export interface SessionClient extends grpc.Client {
   DestroyAuthKey: Unary<PbAuthKeyIdRequest, PbBoolReply>
   ExpireTemp: Unary<PbExpireTempRequest, PbCountReply>
   Push: Unary<PbPushRequest, PbCountReply>
-  Connect(meta: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientDuplexStream<PbGatewayFrame, PbSessionFrame>
+  Connect(meta: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientDuplexStream<WireGatewayFrame, WireSessionFrame>
 }
 
 type UnaryImpl<Req, Res> = grpc.handleUnaryCall<Req, Res>
@@ -135,7 +100,7 @@ export interface SessionServerImpl extends grpc.UntypedServiceImplementation {
   DestroyAuthKey: UnaryImpl<PbAuthKeyIdRequest, PbBoolReply>
   ExpireTemp: UnaryImpl<PbExpireTempRequest, PbCountReply>
   Push: UnaryImpl<PbPushRequest, PbCountReply>
-  Connect: grpc.handleBidiStreamingCall<PbGatewayFrame, PbSessionFrame>
+  Connect: grpc.handleBidiStreamingCall<WireGatewayFrame, WireSessionFrame>
 }
 
 export type HealthStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN'
@@ -170,7 +135,18 @@ export function protos(): Loaded {
   if (loaded) return loaded
   const dir = protoDir()
   const pkg = protoLoader.loadSync(['mtgate_session.proto', 'health.proto'], { ...LOADER_OPTIONS, includeDirs: [dir] })
-  const session = pkg['mtgate.session.v1.Session'] as unknown as grpc.ServiceDefinition<SessionServerImpl>
+  const loadedSession = pkg['mtgate.session.v1.Session'] as unknown as grpc.ServiceDefinition<SessionServerImpl>
+  // The hot-path stream uses the hand-written codec of the same messages (src/cluster/wire.ts).
+  const session = {
+    ...loadedSession,
+    Connect: {
+      ...loadedSession.Connect,
+      requestSerialize: encodeGatewayFrame,
+      requestDeserialize: decodeGatewayFrame,
+      responseSerialize: encodeSessionFrame,
+      responseDeserialize: decodeSessionFrame,
+    },
+  } as grpc.ServiceDefinition<SessionServerImpl>
   const health = pkg['grpc.health.v1.Health'] as unknown as grpc.ServiceDefinition
   loaded = {
     session,

@@ -20,7 +20,8 @@ import type { Logger } from '../util/log.js'
 import type { ClusterTls } from './config.js'
 import { FrameWriter } from './frame-writer.js'
 import { CHANNEL_OPTIONS, clientCredentials, deadline, GATEWAY_ID_HEADER } from './grpc.js'
-import { big, i64, protos, type PbQueryAuthKeyReply, type PbGatewayFrame, type PbGatewayItem, type PbSessionFrame, type SessionClient } from './proto.js'
+import { big, i64, protos, type PbQueryAuthKeyReply, type SessionClient } from './proto.js'
+import type { WireGatewayFrame, WireGatewayItem, WireSessionFrame } from './wire.js'
 import { RendezvousRing } from './ring.js'
 
 export type PeerState = 'connecting' | 'up' | 'draining' | 'down'
@@ -39,8 +40,8 @@ export interface RemoteSessionsOptions {
 class SessionPeer {
   readonly client: SessionClient
   state: PeerState = 'connecting'
-  call: grpc.ClientDuplexStream<PbGatewayFrame, PbSessionFrame> | undefined
-  writer: FrameWriter<PbGatewayItem> | undefined
+  call: grpc.ClientDuplexStream<WireGatewayFrame, WireSessionFrame> | undefined
+  writer: FrameWriter<WireGatewayItem> | undefined
   retryTimer: NodeJS.Timeout | undefined
   backoffMs = 100
   removed = false
@@ -141,13 +142,13 @@ export class RemoteSessions implements SessionService {
       data: {
         connId: msg.connId,
         clientAddr: msg.clientAddr,
-        authKeyId: i64(msg.authKeyId),
-        salt: i64(msg.salt),
-        sessionId: i64(msg.sessionId),
-        msgId: i64(msg.msgId),
+        authKeyId: msg.authKeyId,
+        salt: msg.salt,
+        sessionId: msg.sessionId,
+        msgId: msg.msgId,
         seqNo: msg.seqNo,
         body: msg.body,
-        receivedAt: String(msg.receivedAt),
+        receivedAt: msg.receivedAt,
       },
     })
     if (ok) {
@@ -223,10 +224,10 @@ export class RemoteSessions implements SessionService {
     meta.set(GATEWAY_ID_HEADER, this.opts.gatewayId)
     const call = p.client.Connect(meta)
     p.call = call
-    const writer = new FrameWriter<PbGatewayItem>((f) => call.write(f), { maxQueued: this.opts.streamQueueMax })
+    const writer = new FrameWriter<WireGatewayItem>((f) => call.write(f), { maxQueued: this.opts.streamQueueMax })
     p.writer = writer
     call.on('drain', () => writer.resume())
-    call.on('data', (frame: PbSessionFrame) => this.onFrame(p, call, frame))
+    call.on('data', (frame: WireSessionFrame) => this.onFrame(p, call, frame))
     let ended = false
     const end = (why: string): void => {
       if (ended) return
@@ -238,7 +239,7 @@ export class RemoteSessions implements SessionService {
     call.on('close', () => end('stream closed'))
   }
 
-  private onFrame(p: SessionPeer, call: grpc.ClientDuplexStream<PbGatewayFrame, PbSessionFrame>, frame: PbSessionFrame): void {
+  private onFrame(p: SessionPeer, call: grpc.ClientDuplexStream<WireGatewayFrame, WireSessionFrame>, frame: WireSessionFrame): void {
     if (p.call !== call) return
     this.lastInboundAt = Date.now()
     if (p.state === 'connecting') {
@@ -252,14 +253,7 @@ export class RemoteSessions implements SessionService {
       if ('send' in it && it.send) {
         const s = it.send
         this.stats.received++
-        const out: OutboundMessage = {
-          authKeyId: big(s.authKeyId),
-          salt: big(s.salt),
-          sessionId: big(s.sessionId),
-          msgId: big(s.msgId),
-          seqNo: s.seqNo,
-          body: s.body,
-        }
+        const out: OutboundMessage = { authKeyId: s.authKeyId, salt: s.salt, sessionId: s.sessionId, msgId: s.msgId, seqNo: s.seqNo, body: s.body }
         link?.send(s.connId, out)
       } else if ('close' in it && it.close) {
         link?.closeConnection(it.close.connId, it.close.reason)

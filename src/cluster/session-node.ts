@@ -26,13 +26,11 @@ import {
   i64,
   protos,
   type PbAuthKey,
-  type PbGatewayFrame,
-  type PbSessionFrame,
-  type PbSessionItem,
   type SessionClient,
   type SessionServerImpl,
 } from './proto.js'
 import { Registry } from './registry.js'
+import type { WireGatewayFrame, WireSessionFrame, WireSessionItem } from './wire.js'
 
 export interface SessionNodeDeps {
   clock?: Clock
@@ -58,8 +56,8 @@ export function clusterConnId(gatewayId: string, connId: string): string {
 
 interface GatewayStream {
   gatewayId: string
-  call: grpc.ServerDuplexStream<PbGatewayFrame, PbSessionFrame>
-  writer: FrameWriter<PbSessionItem>
+  call: grpc.ServerDuplexStream<WireGatewayFrame, WireSessionFrame>
+  writer: FrameWriter<WireSessionItem>
   /** Cluster connection ids seen on this stream and not closed yet. */
   conns: Set<string>
   ended: boolean
@@ -83,10 +81,10 @@ export class GatewayStreams implements GatewayLink {
     const ok = st.writer.push({
       send: {
         connId: connId.slice(i + 1),
-        authKeyId: i64(out.authKeyId),
-        salt: i64(out.salt),
-        sessionId: i64(out.sessionId),
-        msgId: i64(out.msgId),
+        authKeyId: out.authKeyId,
+        salt: out.salt,
+        sessionId: out.sessionId,
+        msgId: out.msgId,
         seqNo: out.seqNo,
         body: out.body,
       },
@@ -330,7 +328,7 @@ export class SessionNode {
     }
   }
 
-  private onStream(call: grpc.ServerDuplexStream<PbGatewayFrame, PbSessionFrame>): void {
+  private onStream(call: grpc.ServerDuplexStream<WireGatewayFrame, WireSessionFrame>): void {
     const gatewayId = String(call.metadata.get(GATEWAY_ID_HEADER)[0] ?? '')
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(gatewayId)) {
       this.log.warn({ peer: call.getPeer() }, 'stream without a valid gateway id: refused')
@@ -346,7 +344,7 @@ export class SessionNode {
     const st: GatewayStream = {
       gatewayId,
       call,
-      writer: new FrameWriter<PbSessionItem>((f) => call.write(f), { maxQueued: this.config.cluster.streamQueueMax }),
+      writer: new FrameWriter<WireSessionItem>((f) => call.write(f), { maxQueued: this.config.cluster.streamQueueMax }),
       conns: new Set(),
       ended: false,
     }
@@ -354,7 +352,7 @@ export class SessionNode {
     this.log.info({ gateway: gatewayId, peer: call.getPeer() }, 'gateway stream open')
     call.on('drain', () => st.writer.resume())
     call.write({ items: [] }) // tells the gateway the stream is up
-    call.on('data', (frame: PbGatewayFrame) => {
+    call.on('data', (frame: WireGatewayFrame) => {
       if (st.ended) return
       for (const it of frame.items) {
         if ('data' in it && it.data) {
@@ -365,13 +363,13 @@ export class SessionNode {
             gatewayId,
             connId,
             clientAddr: d.clientAddr,
-            authKeyId: big(d.authKeyId),
-            salt: big(d.salt),
-            sessionId: big(d.sessionId),
-            msgId: big(d.msgId),
+            authKeyId: d.authKeyId,
+            salt: d.salt,
+            sessionId: d.sessionId,
+            msgId: d.msgId,
             seqNo: d.seqNo,
             body: d.body,
-            receivedAt: Number(d.receivedAt),
+            receivedAt: d.receivedAt,
           })
         } else if ('closed' in it && it.closed) {
           const connId = clusterConnId(gatewayId, it.closed.connId)

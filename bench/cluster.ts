@@ -1,0 +1,295 @@
+/**
+ * `npm run bench -- cluster`
+ *
+ * cluster.roundtrips: encrypted ping → pong round trips/s through gateway → session node over gRPC
+ *   (one hot-path stream), 100 sessions × 8 pings in flight, TCP intermediate over loopback; as a
+ *   ratio to `mtgate serve` (MtgateServer) measured in the same run with the same load. The server
+ *   side (serve, or gateway + session node) runs in this process, the load generator
+ *   (test/e2e/raw-client.ts) in a child process: each gets one of the 2 cores. Then per-message
+ *   latency at half the measured max rate, p50/p99, for both; the difference is the added latency.
+ * cluster.failover_ms: time from kill -9 of the session node owning a client's key (nodes as child
+ *   processes, etcd, shared SQLite store) to the first successful RPC of that client (mtcute,
+ *   reconnecting by itself through the gateway; same auth key).
+ *
+ * Needs etcd (Debian etcd-server); without it only the round-trip figures are printed.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { GatewayNode } from '../src/cluster/gateway-node.js'
+import { RendezvousRing } from '../src/cluster/ring.js'
+import { SessionNode } from '../src/cluster/session-node.js'
+import { parseConfig } from '../src/config/index.js'
+import { AuthKey, authKeyId } from '../src/crypto/message.js'
+import { MtgateServer } from '../src/server/server.js'
+import { MemoryAuthKeyStore } from '../src/store/memory.js'
+import { SqliteAuthKeyStore } from '../src/store/sqlite.js'
+import type { AuthKeyStore } from '../src/store/types.js'
+import { clusterConfig, makeDataDir, mtcuteAuthKey, mtcuteClient, nodeDoc, publicKeyOf, spawnNode, waitFor, type ChildNode } from '../test/cluster/harness.js'
+import type { RawClient } from '../test/e2e/raw-client.js'
+import { freePort, serviceMissing, startEtcd, type EtcdInstance } from '../test/helpers/services.js'
+import { report } from './report.js'
+
+const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
+const SESSIONS = 100
+const WINDOW = 8
+
+type ToChild = { cmd: 'connect'; keys: string[]; port: number } | { cmd: 'closed'; ms: number } | { cmd: 'paced'; rate: number; ms: number } | { cmd: 'exit' }
+type FromChild =
+  | { ok: 'connected'; n: number }
+  | { ok: 'closed'; roundTrips: number; ms: number }
+  | { ok: 'paced'; sent: number; latenciesMs: number[] }
+  | { ok: 'error'; message: string }
+
+async function child(): Promise<void> {
+  const { RawClient } = await import('../test/e2e/raw-client.js')
+  let clients: RawClient[] = []
+  const send = (m: FromChild) => process.send!(m)
+  process.on('message', async (m: ToChild) => {
+    try {
+      if (m.cmd === 'connect') {
+        clients = await Promise.all(m.keys.map((hex) => RawClient.connect({ host: '127.0.0.1', port: m.port, key: new AuthKey(Buffer.from(hex, 'hex')), ack: true })))
+        await Promise.all(clients.map((c) => c.ping()))
+        send({ ok: 'connected', n: clients.length })
+      } else if (m.cmd === 'closed') {
+        let n = 0
+        let running = true
+        const t0 = performance.now()
+        const loop = async (c: (typeof clients)[number]) => {
+          while (running) {
+            await c.ping()
+            n++
+          }
+        }
+        const all = clients.flatMap((c) => Array.from({ length: WINDOW }, () => loop(c)))
+        await new Promise((r) => setTimeout(r, m.ms))
+        running = false
+        const ms = performance.now() - t0
+        const counted = n
+        await Promise.all(all)
+        send({ ok: 'closed', roundTrips: counted, ms })
+      } else if (m.cmd === 'paced') {
+        const lat: number[] = []
+        let sent = 0
+        let idx = 0
+        const t0 = performance.now()
+        const perMs = m.rate / 1000
+        let due = 0
+        const inflight: Promise<void>[] = []
+        await new Promise<void>((resolve) => {
+          const tick = () => {
+            const now = performance.now()
+            if (now - t0 >= m.ms) return resolve()
+            const target = Math.floor((now - t0) * perMs)
+            while (due < target) {
+              const c = clients[idx++ % clients.length]!
+              const s = performance.now()
+              inflight.push(c.ping().then(() => void lat.push(performance.now() - s)))
+              due++
+              sent++
+            }
+            setImmediate(tick)
+          }
+          tick()
+        })
+        await Promise.all(inflight)
+        send({ ok: 'paced', sent, latenciesMs: lat })
+      } else if (m.cmd === 'exit') {
+        for (const c of clients) c.close()
+        process.exit(0)
+      }
+    } catch (e) {
+      send({ ok: 'error', message: (e as Error).stack ?? String(e) })
+    }
+  })
+}
+
+function ask<T extends FromChild>(c: ChildProcess, m: ToChild): Promise<T> {
+  return new Promise((resolve, reject) => {
+    c.once('message', (r: FromChild) => (r.ok === 'error' ? reject(new Error(r.message)) : resolve(r as T)))
+    c.send(m)
+  })
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+interface Measured {
+  rate: number
+  p50: number
+  p99: number
+}
+
+/** Closed-loop max rate, then latency at half that rate. */
+async function measure(port: number, keys: string[]): Promise<Measured> {
+  const c = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, MTGATE_BENCH_ROLE: 'client' }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  try {
+    await ask(c, { cmd: 'connect', keys, port })
+    await ask(c, { cmd: 'closed', ms: 500 }) // warm-up
+    const r = await ask<Extract<FromChild, { ok: 'closed' }>>(c, { cmd: 'closed', ms: PHASE_MS })
+    const rate = r.roundTrips / (r.ms / 1000)
+    const paced = await ask<Extract<FromChild, { ok: 'paced' }>>(c, { cmd: 'paced', rate: rate / 2, ms: PHASE_MS })
+    const lat = paced.latenciesMs.sort((a, b) => a - b)
+    return { rate, p50: pct(lat, 50), p99: pct(lat, 99) }
+  } finally {
+    const exited = new Promise((r) => c.once('exit', r))
+    c.send({ cmd: 'exit' } satisfies ToChild)
+    await exited
+  }
+}
+
+async function newKeys(store: AuthKeyStore, n: number): Promise<string[]> {
+  const out: string[] = []
+  for (let i = 0; i < n; i++) {
+    const k = new AuthKey(randomBytes(256))
+    await store.put({ id: k.id, key: k.key, type: 0, createdAt: Math.floor(Date.now() / 1000) })
+    out.push(k.key.toString('hex'))
+  }
+  return out
+}
+
+const r3 = (x: number): number => Math.round(x * 1000) / 1000
+
+async function roundTrips(etcd: EtcdInstance): Promise<void> {
+  const dataDir = makeDataDir()
+  try {
+    // mtgate serve
+    const store = new MemoryAuthKeyStore()
+    const config = parseConfig({ host: '127.0.0.1', tcp_ports: [await freePort()], ws_port: null, data_dir: dataDir, store: { backend: 'memory' } }, {})
+    const server = await MtgateServer.start(config, { store, inlineHandshakeCrypto: true, gatewayId: 'bench' })
+    let serve: Measured
+    try {
+      serve = await measure(server.addresses[0]!.port, await newKeys(store, SESSIONS))
+    } finally {
+      await server.stop()
+    }
+    // gateway + session node (one each, this process), gRPC over loopback
+    const cstore = new MemoryAuthKeyStore()
+    const base = { etcd: etcd.endpoint, prefix: '/bench/', dataDir }
+    const session = await SessionNode.start(clusterConfig({ ...base, nodeId: 's1' }), { store: cstore })
+    const gateway = await GatewayNode.start(clusterConfig({ ...base, nodeId: 'g1', tcpPort: await freePort() }), { inlineHandshakeCrypto: true })
+    let cluster: Measured
+    try {
+      await waitFor(() => gateway.remote.ring.size === 1, 10_000, 'gateway sees the session node')
+      cluster = await measure(gateway.addresses[0]!.port, await newKeys(cstore, SESSIONS))
+    } finally {
+      await gateway.stop()
+      await session.stop()
+    }
+    // the same with the session node in its own process (shared SQLite store): 3 processes, 2 cores
+    const dir = mkdtempSync(join(tmpdir(), 'mtgate-bench-cluster-rt-'))
+    const sqlitePath = join(dir, 'keys.sqlite')
+    const sql = new SqliteAuthKeyStore({ path: sqlitePath, synchronous: 'normal' })
+    const keys2 = await newKeys(sql, SESSIONS)
+    const child = await spawnNode('session', nodeDoc({ nodeId: 's2', ...base, extra: { store: { backend: 'sqlite', sqlite_path: sqlitePath } } }), dir)
+    const gateway2 = await GatewayNode.start(clusterConfig({ ...base, nodeId: 'g2', tcpPort: await freePort() }), { inlineHandshakeCrypto: true })
+    let split: Measured
+    try {
+      await waitFor(() => gateway2.remote.ring.size === 1, 10_000, 'gateway sees the session process')
+      split = await measure(gateway2.addresses[0]!.port, keys2)
+    } finally {
+      await gateway2.stop()
+      await child.kill('SIGTERM')
+      await sql.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+    report({
+      bench: 'cluster.roundtrips.split',
+      value: split.rate,
+      unit: 'round trips/s',
+      baseline: 'mtgate serve (MtgateServer, one process), same load, same run',
+      baseline_value: serve.rate,
+      p50_ms_at_half_rate: r3(split.p50),
+      p99_ms_at_half_rate: r3(split.p99),
+      added_p50_ms: r3(split.p50 - serve.p50),
+      added_p99_ms: r3(split.p99 - serve.p99),
+      note: 'gateway in this process, session node in a child process (SQLite store), load generator in another child: 3 processes on 2 cores',
+    })
+    report({
+      bench: 'cluster.roundtrips',
+      value: cluster.rate,
+      unit: 'round trips/s',
+      baseline: 'mtgate serve (MtgateServer, one process), same load, same run',
+      baseline_value: serve.rate,
+      sessions: SESSIONS,
+      pings_in_flight_per_session: WINDOW,
+      p50_ms_at_half_rate: r3(cluster.p50),
+      p99_ms_at_half_rate: r3(cluster.p99),
+      serve_p50_ms_at_half_rate: r3(serve.p50),
+      serve_p99_ms_at_half_rate: r3(serve.p99),
+      added_p50_ms: r3(cluster.p50 - serve.p50),
+      added_p99_ms: r3(cluster.p99 - serve.p99),
+      note: 'gateway + session node in this process (one gRPC stream over loopback), load generator in a child; 2 cores',
+    })
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+async function failover(etcd: EtcdInstance): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mtgate-bench-cluster-'))
+  const dataDir = makeDataDir()
+  const children = new Map<string, ChildNode>()
+  const doc = (id: string, tcpPort?: number) =>
+    nodeDoc({ nodeId: id, etcd: etcd.endpoint, prefix: '/bench-failover/', dataDir, tcpPort, leaseTtl: 3, extra: { store: { backend: 'sqlite', sqlite_path: join(dir, 'keys.sqlite') } } })
+  try {
+    for (const id of ['s1', 's2']) children.set(id, await spawnNode('session', doc(id), dir))
+    const gwPort = await freePort()
+    children.set('g1', await spawnNode('gateway', doc('g1', gwPort), dir))
+    const tg = await mtcuteClient('127.0.0.1', gwPort, publicKeyOf(dataDir).pem)
+    try {
+      const call = () => tg.call({ _: 'help.getNearestDc' })
+      await call()
+      const key = (await mtcuteAuthKey(tg))!
+      const victim = new RendezvousRing(['s1', 's2']).owner(authKeyId(key))!
+      await new Promise((r) => setTimeout(r, 1000))
+      const t0 = performance.now()
+      await children.get(victim)!.kill('SIGKILL')
+      for (;;) {
+        try {
+          await call()
+          break
+        } catch {
+          await new Promise((r) => setTimeout(r, 20))
+        }
+      }
+      const ms = performance.now() - t0
+      const same = authKeyId((await mtcuteAuthKey(tg))!) === authKeyId(key)
+      report({
+        bench: 'cluster.failover_ms',
+        value: ms,
+        unit: 'ms',
+        same_auth_key: same,
+        note: 'kill -9 of the session node owning the key → first successful RPC of the client (mtcute, through the gateway; lease TTL 3 s is not on this path: the gateway sees the stream break)',
+      })
+    } finally {
+      await tg.destroy().catch(() => undefined)
+    }
+  } finally {
+    for (const c of children.values()) await c.kill('SIGTERM')
+    rmSync(dir, { recursive: true, force: true })
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+async function main(): Promise<void> {
+  const missing = serviceMissing('etcd')
+  if (missing) {
+    process.stderr.write(`cluster bench needs etcd: ${missing}\n`)
+    process.exit(1)
+  }
+  const etcd = await startEtcd()
+  try {
+    await roundTrips(etcd)
+    await failover(etcd)
+  } finally {
+    await etcd.destroy()
+  }
+}
+
+if (process.env.MTGATE_BENCH_ROLE === 'client') await child()
+else await main()
