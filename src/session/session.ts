@@ -777,9 +777,19 @@ export class Session {
     const sendAcks = this.pendingAcks.length > 0 && (hasOther || forceAcks || this.pendingAcks.length >= 16)
     if (!hasOther && !sendAcks) return
 
+    // Content first (resends, answers, pushes), then acks and service replies: clients handle a
+    // container in order, and mtcute treats a msgs_state_info saying "answer generated" before it
+    // sees the answer as a lost answer and re-sends its query (executed twice).
     const items: Message[] = []
     let anyResponse = false
     for (const e of resend) items.push({ msgId: e.msgId!, seqNo: e.seqNo!, body: e.body })
+    this.outbox.unsent = 0
+    for (const e of fresh) {
+      e.msgId = this.host.msgIds.next(e.response)
+      e.seqNo = this.seqNo(true)
+      items.push({ msgId: e.msgId, seqNo: e.seqNo, body: e.body })
+      anyResponse ||= e.response
+    }
     if (sendAcks) {
       for (let i = 0; i < this.pendingAcks.length; i += 8192) {
         const body = encode({ _: 'msgs_ack', msg_ids: this.pendingAcks.slice(i, i + 8192) })
@@ -793,13 +803,6 @@ export class Session {
       anyResponse ||= q.response
     }
     this.queue = []
-    this.outbox.unsent = 0
-    for (const e of fresh) {
-      e.msgId = this.host.msgIds.next(e.response)
-      e.seqNo = this.seqNo(true)
-      items.push({ msgId: e.msgId, seqNo: e.seqNo, body: e.body })
-      anyResponse ||= e.response
-    }
     this.send(conn, items, anyResponse, resend.length > 0)
   }
 

@@ -785,3 +785,30 @@ interface RpcCallLike {
   raw: Buffer
   query: TlObject | undefined
 }
+
+test('content goes first in a container: an answer finished while away precedes the msgs_state_info about it', async () => {
+  const { r, c } = await start()
+  let release: () => void = () => {}
+  const gate = new Promise<void>((res) => (release = res))
+  r.dispatcher.handlers.set('help.getConfig', async () => {
+    await gate
+    return nearestResult()
+  })
+  const q = c.send(getConfig)
+  await round(r)
+  r.manager.closeConnection('c1')
+  release()
+  await round(r)
+  assert.deepEqual(r.link.sent, [], 'nothing to send without a connection')
+  c.connId = 'c2'
+  c.sendContainer([
+    [{ _: 'ping', ping_id: 1n }, true],
+    [{ _: 'msgs_state_req', msg_ids: [q] }, true],
+  ])
+  const got = await round(r)
+  const iResult = got.findIndex((g) => g.reqMsgId === q)
+  const iInfo = got.findIndex((g) => g.obj._ === 'msgs_state_info')
+  assert.ok(iResult >= 0 && iInfo >= 0)
+  assert.ok(iResult < iInfo, 'the answer comes before the status message')
+  assert.equal(r.dispatcher.calls.length, 1)
+})
