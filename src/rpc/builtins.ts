@@ -81,5 +81,5 @@ export function registerBuiltins(router: RpcRouter, s: BuiltinSettings, clock: C
   return router
     .handle('help.getConfig', () => buildConfig(s, clock.now()))
     .handle('help.getNearestDc', () => buildNearestDc(s))
-    .handle('ping', (req, ctx) => ({ _: 'pong' as const, msg_id: ctx.msgId, ping_id: req.ping_id }))
+    .handle('ping', (req, ctx) => ({ _: 'pong', msg_id: ctx.msgId, ping_id: req.ping_id }))
 }

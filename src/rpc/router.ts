@@ -22,6 +22,9 @@ export type Handler<M extends MethodName> = (
   ctx: RpcContext,
 ) => Promise<TlMethodResult[M]> | TlMethodResult[M]
 
+/** The handler type of every method (indexing it keeps literal `_` values of returned objects). */
+export type HandlerMap = { [M in MethodName]: Handler<M> }
+
 /** Called for methods without a handler (e.g. forward upstream). */
 export type Fallback = (call: RpcCall) => Promise<RpcOutcome>
 
@@ -50,7 +53,7 @@ export class RpcRouter implements RpcDispatcher {
   }
 
   /** Registers (or replaces) the handler of `method`. */
-  handle<M extends MethodName>(method: M, handler: Handler<M>): this {
+  handle<M extends MethodName>(method: M, handler: HandlerMap[M]): this {
     this.handlers.set(method, handler as AnyHandler)
     return this
   }

@@ -15,7 +15,7 @@ import { createKeyFile, loadKeySet, type RsaKeySet } from '../handshake/rsa-keys
 import { HandshakeService } from '../handshake/server.js'
 import { Gateway } from '../gateway/gateway.js'
 import { registerBuiltins } from '../rpc/builtins.js'
-import { RpcRouter, type Handler, type MethodName } from '../rpc/router.js'
+import { RpcRouter, type HandlerMap, type MethodName } from '../rpc/router.js'
 import { SessionManager } from '../session/manager.js'
 import { createAuthKeyStore } from '../store/factory.js'
 import type { AuthKeyStore } from '../store/types.js'
@@ -235,7 +235,7 @@ export class MtgateServer {
   }
 
   /** Registers an RPC handler (see RpcRouter.handle). */
-  handle<M extends MethodName>(method: M, handler: Handler<M>): this {
+  handle<M extends MethodName>(method: M, handler: HandlerMap[M]): this {
     this.router.handle(method, handler)
     return this
   }
