@@ -36,9 +36,14 @@ export interface SessionManagerOptions {
   ackDelayMs?: number
   /** tick() period when start() runs the timer (default 1000 ms). */
   tickIntervalMs?: number
+  /** Sessions kept per auth key; beyond it the least recently active one is forgotten (default 256). */
+  maxSessionsPerKey?: number
 }
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60 * 1000
+export const DEFAULT_MAX_SESSIONS_PER_KEY = 256
+/** Messages held per auth key while the key is being loaded from the store. */
+export const MAX_BACKLOG_PER_KEY = 1024
 
 export class SessionManager implements SessionService, PushService {
   private readonly keys = new Map<bigint, KeyState>()
@@ -51,6 +56,7 @@ export class SessionManager implements SessionService, PushService {
   private readonly host: SessionHost
   private timer: NodeJS.Timeout | undefined
   private readonly tickIntervalMs: number
+  private readonly maxSessionsPerKey: number
 
   constructor(opts: SessionManagerOptions) {
     this.store = opts.store
@@ -64,6 +70,7 @@ export class SessionManager implements SessionService, PushService {
       ackDelayMs: opts.ackDelayMs ?? 500,
     }
     this.tickIntervalMs = opts.tickIntervalMs ?? 1000
+    this.maxSessionsPerKey = opts.maxSessionsPerKey ?? DEFAULT_MAX_SESSIONS_PER_KEY
     const log = opts.log ?? rootLogger.child({ layer: 'session' })
     this.host = {
       clock,
@@ -154,6 +161,10 @@ export class SessionManager implements SessionService, PushService {
     }
     let queue = this.backlog.get(msg.authKeyId)
     if (!queue) this.backlog.set(msg.authKeyId, (queue = []))
+    if (queue.length >= MAX_BACKLOG_PER_KEY) {
+      this.log.warn({ authKeyId: msg.authKeyId.toString(), queued: queue.length }, 'session: too many messages while the auth key loads; message dropped')
+      return
+    }
     queue.push(msg)
     if (queue.length > 1) return
     void this.loadKey(msg.authKeyId).then(
@@ -352,6 +363,7 @@ export class SessionManager implements SessionService, PushService {
     }
     let session = existing
     if (!session) {
+      if (key.sessions.size >= this.maxSessionsPerKey) this.evictOneSession(key)
       session = new Session(this.host, key, msg.sessionId, msg.msgId)
       key.sessions.set(msg.sessionId, session)
       this.log.debug({ authKeyId: key.record.id.toString(), sessionId: msg.sessionId.toString() }, 'session: new session')
@@ -369,6 +381,18 @@ export class SessionManager implements SessionService, PushService {
       seqNo: 0,
       body: encode(obj),
     })
+  }
+
+  /** Makes room for a new session: forgets the least recently active one (preferring unconnected). */
+  private evictOneSession(key: KeyState): void {
+    let victim: Session | undefined
+    for (const s of key.sessions.values()) {
+      if (!victim || (!s.conn && victim.conn) || (!s.conn === !victim.conn && s.lastActiveMs < victim.lastActiveMs)) victim = s
+    }
+    if (!victim) return
+    this.log.warn({ authKeyId: key.record.id.toString(), sessionId: victim.id.toString(), sessions: key.sessions.size }, 'session: too many sessions on one auth key; forgetting the least recently active')
+    key.sessions.delete(victim.id)
+    this.forget(victim)
   }
 
   private destroySession(key: KeyState, sessionId: bigint): boolean {

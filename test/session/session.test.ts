@@ -812,3 +812,27 @@ test('content goes first in a container: an answer finished while away precedes 
   assert.ok(iResult < iInfo, 'the answer comes before the status message')
   assert.equal(r.dispatcher.calls.length, 1)
 })
+
+test('sessions per auth key are bounded: the least recently active unconnected one goes first', async () => {
+  const { r, c } = await start({ maxSessionsPerKey: 3 })
+  c.send({ _: 'ping', ping_id: 1n })
+  await round(r)
+  for (const sid of [11n, 12n]) {
+    const o = new TestClient(r, sid)
+    o.salt = c.salt
+    o.connId = `conn-${sid}`
+    o.send({ _: 'ping', ping_id: 1n })
+    await round(r)
+    r.clock.advance(1000)
+  }
+  r.manager.closeConnection('conn-12')
+  const o = new TestClient(r, 13n)
+  o.salt = c.salt
+  o.connId = 'conn-13'
+  o.send({ _: 'ping', ping_id: 1n })
+  await round(r)
+  assert.equal(r.manager.sessionCount, 3)
+  assert.equal(r.manager.session(r.key.id, 12n), undefined, 'the unconnected one was forgotten')
+  assert.ok(r.manager.session(r.key.id, c.sessionId))
+  assert.ok(r.manager.session(r.key.id, 11n))
+})
