@@ -130,7 +130,8 @@ export class GatewayNode {
         leaseTtlSec: cc.leaseTtlSec,
         intervalMs: deps.registryIntervalMs,
         callTimeoutMs: Math.min(cc.callTimeoutMs, 2000),
-        tls: cc.tls,
+        // the nodes' certificates also serve for etcd when its endpoints are https
+        tls: cc.etcd.some((e) => e.startsWith('https:')) ? cc.tls : undefined,
         log: log.child({ mod: 'registry' }),
         self: { id: cc.nodeId, role: 'gateway', address, startedAt: Date.now() },
       })

@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js'
 import { mkdirSync } from 'node:fs'
 import { secureRandom, type RandomSource } from '../crypto/random.js'
 import { registerBuiltins } from '../rpc/builtins.js'
-import { RpcRouter, type Handler, type MethodName } from '../rpc/router.js'
+import { RpcRouter, type HandlerMap, type MethodName } from '../rpc/router.js'
 import type { GatewayLink, OutboundMessage } from '../session/api.js'
 import { SessionManager } from '../session/manager.js'
 import { createAuthKeyStore } from '../store/factory.js'
@@ -191,7 +191,8 @@ export class SessionNode {
       leaseTtlSec: cc.leaseTtlSec,
       intervalMs: deps.registryIntervalMs,
       callTimeoutMs: Math.min(cc.callTimeoutMs, 2000),
-      tls: cc.tls,
+      // the nodes' certificates also serve for etcd when its endpoints are https
+      tls: cc.etcd.some((e) => e.startsWith('https:')) ? cc.tls : undefined,
       log: log.child({ mod: 'registry' }),
       self: { id: cc.nodeId, role: 'session', address, startedAt: Date.now() },
     })
@@ -206,7 +207,7 @@ export class SessionNode {
   }
 
   /** Registers an RPC handler (see RpcRouter.handle). */
-  handle<M extends MethodName>(method: M, handler: Handler<M>): this {
+  handle<M extends MethodName>(method: M, handler: HandlerMap[M]): this {
     this.router.handle(method, handler)
     return this
   }

@@ -51,6 +51,8 @@ export interface NodeDoc {
   /** Extra top-level YAML keys (store, limits...). */
   extra?: Record<string, unknown>
   leaseTtl?: number
+  /** Extra keys of the cluster section (tls...). */
+  clusterExtra?: Record<string, unknown>
 }
 
 /** The YAML document (as an object) of one node. */
@@ -72,6 +74,7 @@ export function nodeDoc(o: NodeDoc): Record<string, unknown> {
       listen: '127.0.0.1:0',
       advertise: '127.0.0.1:0',
       call_timeout_ms: 2000,
+      ...o.clusterExtra,
     },
   }
 }
