@@ -12,6 +12,11 @@ export const SALT_PERIOD_SECONDS = 1800
 export const SALT_VALIDITY_SECONDS = 3600
 /** get_future_salts returns at most this many (the spec allows 1..64). */
 export const FUTURE_SALTS_MAX = 64
+/**
+ * A future salt is accepted this many seconds before its window starts (a client whose clock runs a
+ * little ahead switches early; the msg_id check tolerates the same +30 s).
+ */
+export const SALT_EARLY_ACCEPT_SECONDS = 30
 /** Salts generated ahead of time whenever the set is refreshed. */
 export const SALTS_AHEAD = 2
 
@@ -85,7 +90,7 @@ export class SaltSet {
   isValid(salt: bigint, nowSec: number): boolean {
     if (salt === this.cachedCurrent && nowSec < this.stableUntil) return true
     for (const s of this.salts) {
-      if (s.salt === salt && s.validSince <= nowSec && nowSec < s.validUntil) return true
+      if (s.salt === salt && s.validSince <= nowSec + SALT_EARLY_ACCEPT_SECONDS && nowSec < s.validUntil) return true
     }
     return false
   }

@@ -40,6 +40,8 @@ test('a future salt is not accepted before its window starts', () => {
   s.refresh(NOW)
   const later = s.snapshot()[2]!
   assert.equal(s.isValid(later.salt, NOW), false)
+  assert.equal(s.isValid(later.salt, later.validSince - 31), false)
+  assert.equal(s.isValid(later.salt, later.validSince - 30), true, 'a client slightly ahead may switch early')
   assert.equal(s.isValid(later.salt, later.validSince), true)
 })
 
