@@ -56,5 +56,8 @@ test('gzip out only when large and smaller; gzip in is bounded', () => {
   assert.deepEqual(unpackGzip(packed), big)
   const noise = randomBytes(8192)
   assert.equal(maybeGzip(noise), noise, 'incompressible data is sent as is')
+  assert.equal(maybeGzip(Buffer.concat([packed, Buffer.alloc(2048)])).readUInt32LE(0), ID_GZIP_PACKED)
+  const already = Buffer.concat([packed, Buffer.alloc(4096)])
+  assert.equal(maybeGzip(already), already, 'an already packed result is not packed again')
   assert.throws(() => unpackGzip(packed, 1000), /large/)
 })
