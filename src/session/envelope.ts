@@ -94,7 +94,7 @@ export function buildRpcResult(reqMsgId: bigint, result: Buffer): Buffer {
 
 /** The result, gzip_packed when larger than GZIP_MIN_BYTES and packing makes it smaller. */
 export function maybeGzip(result: Buffer, minBytes = GZIP_MIN_BYTES): Buffer {
-  if (result.length < minBytes || result.readUInt32LE(0) === ID_GZIP_PACKED) return result
+  if (result.length < minBytes || result.length < 4 || result.readUInt32LE(0) === ID_GZIP_PACKED) return result
   const packed = gzipSync(result)
   const w = new TlWriter(undefined, packed.length + 16)
   w.int(ID_GZIP_PACKED)
