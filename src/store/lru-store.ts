@@ -8,7 +8,7 @@
  * by another gateway becomes visible on its first lookup here).
  */
 import { systemClock, type Clock } from '../util/clock.js'
-import { isLive } from './codec.js'
+import { copyRecord, isLive } from './codec.js'
 import { LruCache } from './lru.js'
 import type {
   AuthKeyBinding,
@@ -90,7 +90,8 @@ export class LruAuthKeyStore implements CachingAuthKeyStore {
   async put(record: AuthKeyRecord): Promise<'created' | 'exists'> {
     const r = await this.inner.put(record)
     // The new key is about to be used by the client that made it.
-    if (r === 'created' && isLive(record, Math.floor(this.clock.now() / 1000))) this.keys.set(record.id, record)
+    // (A copy: the caller may wipe or reuse its buffer.)
+    if (r === 'created' && isLive(record, Math.floor(this.clock.now() / 1000))) this.keys.set(record.id, copyRecord(record))
     return r
   }
 
