@@ -33,11 +33,19 @@ export interface EncryptedPathOptions {
   log: Logger
   /** Max auth keys in the LRU cache. */
   cacheSize?: number
+  /**
+   * A cached key is looked up again (for new connections) after this long, so destroyed or expired
+   * keys stop working on new connections (default KEY_CACHE_TTL_MS). A live connection keeps its key.
+   */
+  cacheTtlMs?: number
   /** Packets held per connection while its key is being looked up; more → close. */
   maxPendingPerConn?: number
   /** Padding randomness; default: message.ts's pooled CSPRNG (faster than a call per message). */
   random?: RandomSource
 }
+
+/** Default lifetime of a gateway key-cache entry. */
+export const KEY_CACHE_TTL_MS = 60_000
 
 /** Transport error for an unknown auth key. */
 const UNKNOWN_KEY = -404
@@ -63,15 +71,17 @@ export interface EncryptedPathStats {
 
 export class EncryptedPath implements GatewayLink {
   private readonly conns = new Map<string, ConnState>()
-  private readonly cache = new Map<bigint, AuthKey>()
+  private readonly cache = new Map<bigint, { key: AuthKey; at: number }>()
   private sessions: SessionService | undefined
   private readonly cacheSize: number
+  private readonly cacheTtlMs: number
   private readonly maxPending: number
   private readonly random: RandomSource | undefined
   readonly stats: EncryptedPathStats = { decrypted: 0, encrypted: 0, unknownKey: 0, decryptFailed: 0, quickAcks: 0, bytesOut: 0 }
 
   constructor(private readonly opts: EncryptedPathOptions) {
     this.cacheSize = opts.cacheSize ?? 100_000
+    this.cacheTtlMs = opts.cacheTtlMs ?? KEY_CACHE_TTL_MS
     this.maxPending = opts.maxPendingPerConn ?? 256
     this.random = opts.random
   }
@@ -244,6 +254,11 @@ export class EncryptedPath implements GatewayLink {
     this.sessions?.closeConnection(connId)
   }
 
+  /** Puts a key the handshake just created into the cache (its first encrypted packet needs no lookup). */
+  warm(record: { id: bigint; key: Buffer }): void {
+    this.cachePut(record.id, new AuthKey(record.key))
+  }
+
   /** Drops a cached key (destroy_auth_key, expiry). */
   forgetKey(authKeyId: bigint): void {
     this.cache.delete(authKeyId)
@@ -259,18 +274,17 @@ export class EncryptedPath implements GatewayLink {
   }
 
   private cacheGet(id: bigint): AuthKey | undefined {
-    const k = this.cache.get(id)
-    if (k !== undefined) {
-      // refresh recency
-      this.cache.delete(id)
-      this.cache.set(id, k)
-    }
-    return k
+    const e = this.cache.get(id)
+    if (e === undefined) return undefined
+    this.cache.delete(id)
+    if (this.opts.clock.now() - e.at > this.cacheTtlMs) return undefined
+    this.cache.set(id, e) // refresh recency
+    return e.key
   }
 
   private cachePut(id: bigint, key: AuthKey): void {
     this.cache.delete(id)
-    this.cache.set(id, key)
+    this.cache.set(id, { key, at: this.opts.clock.now() })
     while (this.cache.size > this.cacheSize) {
       const oldest = this.cache.keys().next().value as bigint
       this.cache.delete(oldest)

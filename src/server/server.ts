@@ -175,6 +175,7 @@ export class MtgateServer {
           const c = live.get(conn.id)
           if (c !== undefined) encrypted.onPacket(c, p.payload, p.quickAck)
         },
+        onKeyCreated: (_conn, created) => encrypted.warm(created.record),
         onClose: (conn) => {
           live.delete(conn.id)
           encrypted.connectionClosed(conn.id)

@@ -50,7 +50,7 @@ class FakeSessions implements SessionService {
   }
 }
 
-function setup(opts: { cacheSize?: number } = {}) {
+function setup(opts: { cacheSize?: number; cacheTtlMs?: number } = {}) {
   const key = new AuthKey(randomBytes(256))
   const sessions = new FakeSessions(new Map([[key.id, key.key]]))
   const clock = new ManualClock(1_700_000_000_000)
@@ -213,4 +213,33 @@ test('LRU cache evicts; a connection keeps its own key', async () => {
   await flush()
   assert.equal(sessions.queries, 3)
   assert.equal(sessions.got.length, 4)
+})
+
+test('cache entries expire after cacheTtlMs: new connections look the key up again; live ones keep it', async () => {
+  const { key, path, sessions, clock } = setup({ cacheTtlMs: 1000 })
+  const c1 = new FakeConn('c1')
+  path.onPacket(c1, clientPacket(key, 4n, Buffer.alloc(4)), false)
+  await flush()
+  assert.equal(sessions.queries, 1)
+  clock.advance(500)
+  path.onPacket(new FakeConn('c2'), clientPacket(key, 8n, Buffer.alloc(4)), false)
+  assert.equal(sessions.queries, 1, 'still fresh')
+  clock.advance(1001)
+  ;(sessions as unknown as { keys: Map<bigint, Buffer> }).keys.delete(key.id) // destroyed meanwhile
+  const c3 = new FakeConn('c3')
+  path.onPacket(c3, clientPacket(key, 12n, Buffer.alloc(4)), false)
+  await flush()
+  assert.equal(sessions.queries, 2)
+  assert.deepEqual(c3.errors, [-404])
+  path.onPacket(c1, clientPacket(key, 16n, Buffer.alloc(4)), false) // the live connection keeps its key
+  assert.equal(sessions.got.length, 3)
+})
+
+test('warm(): a key created by the handshake is served without a lookup', async () => {
+  const { path, sessions } = setup()
+  const fresh = new AuthKey(randomBytes(256))
+  path.warm({ id: fresh.id, key: fresh.key })
+  path.onPacket(new FakeConn('w1'), clientPacket(fresh, 4n, Buffer.alloc(4)), false)
+  assert.equal(sessions.queries, 0)
+  assert.equal(sessions.got.length, 1)
 })
