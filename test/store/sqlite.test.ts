@@ -8,7 +8,8 @@ import { SqliteAuthKeyStore } from '../../src/store/sqlite.js'
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-schema.js'
 import { StoreError } from '../../src/store/types.js'
 import { ManualClock } from '../../src/util/clock.js'
-import { permRecord } from './fixtures.js'
+import type { Worker } from 'node:worker_threads'
+import { capturingLogger, permRecord } from './fixtures.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtgate-store-sqlite-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -118,6 +119,31 @@ describe('SqliteAuthKeyStore', () => {
       assert.ok(out[202] instanceof StoreError && out[202].code === 'invalid')
       for (const r of rs.slice(2)) assert.ok((await s.get(r.id))?.key.equals(r.key))
       assert.equal(await s.get(rs[1]!.id), undefined)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a writer thread that dies fails its pending writes with unavailable and is restarted on the next write', async () => {
+    const { log, lines } = capturingLogger()
+    const s = new SqliteAuthKeyStore({ path: join(dir, 'crash.sqlite'), clock, log })
+    try {
+      const a = permRecord(clock)
+      assert.equal(await s.put(a), 'created')
+      const worker = (s as unknown as { worker: Worker }).worker
+      const inFlight = s.put(permRecord(clock))
+      await worker.terminate()
+      const r = await inFlight.then(
+        (x) => x,
+        (e: unknown) => e,
+      )
+      // Either it was committed before the thread died, or it failed cleanly (never acknowledged).
+      assert.ok(r === 'created' || (r instanceof StoreError && r.code === 'unavailable'), String(r))
+      assert.ok(lines.some((l) => l.msg === 'sqlite store: writer thread failed; restarting on the next write'))
+      const b = permRecord(clock)
+      assert.equal(await s.put(b), 'created')
+      assert.ok(await s.get(a.id))
+      assert.ok(await s.get(b.id))
     } finally {
       await s.close()
     }
