@@ -50,6 +50,8 @@ import { ReceivedWindow, type ReceivedEntry } from './received.js'
 
 /** Cached rpc_result bodies per session (answers to duplicate queries). */
 export const RESULT_CACHE_MAX = 32
+/** Failed queries remembered per session for invokeAfterMsg. */
+export const FAILED_REMEMBERED = 32
 /** Most wrappers unwrapped around one query. */
 export const MAX_WRAPPER_DEPTH = 8
 /** Methods an unbound temp key may call (api-pfs.md). */
@@ -195,6 +197,7 @@ export class Session {
   private results: Map<bigint, Buffer> | undefined
   private inflight: Map<bigint, Promise<boolean>> | undefined
   private dropped: Set<bigint> | undefined
+  private failed: Set<bigint> | undefined
   private flushScheduled = false
   private destroyed = false
 
@@ -509,7 +512,15 @@ export class Session {
     )
     const inflight = (this.inflight ??= new Map())
     inflight.set(msgId, p)
-    void p.then(() => inflight.delete(msgId))
+    void p.then((ok) => {
+      inflight.delete(msgId)
+      if (!ok) {
+        // remembered (bounded) so that a later invokeAfterMsg on it answers MSG_WAIT_FAILED
+        const failed = (this.failed ??= new Set())
+        failed.add(msgId)
+        if (failed.size > FAILED_REMEMBERED) failed.delete(failed.values().next().value!)
+      }
+    })
   }
 
   private async runCall(msgId: bigint, body: Buffer, conn: ConnectionInfo): Promise<RpcOutcome> {
@@ -597,7 +608,8 @@ export class Session {
     }
     for (const id of waitFor) {
       const p = this.inflight?.get(id)
-      if (p && !(await p)) return this.fail(msgId, 400, 'MSG_WAIT_FAILED', `awaited message ${id} failed`)
+      const ok = p ? await p : !this.failed?.has(id)
+      if (!ok) return this.fail(msgId, 400, 'MSG_WAIT_FAILED', `awaited message ${id} failed`)
     }
 
     const ctor = constructorOf(raw)!

@@ -836,3 +836,16 @@ test('sessions per auth key are bounded: the least recently active unconnected o
   assert.ok(r.manager.session(r.key.id, c.sessionId))
   assert.ok(r.manager.session(r.key.id, 11n))
 })
+
+test('invokeAfterMsg on a query that already failed earlier → MSG_WAIT_FAILED; on a finished good one it runs', async () => {
+  const { r, c } = await start()
+  r.dispatcher.handlers.set('help.getNearestDc', nearestResult)
+  const bad = c.send(getConfig) // no handler: METHOD_INVALID
+  const good = c.send(nearest)
+  await round(r)
+  const a = c.send({ _: 'invokeAfterMsg', msg_id: bad, query: nearest } as TlObject)
+  const b = c.send({ _: 'invokeAfterMsg', msg_id: good, query: nearest } as TlObject)
+  const got = results(await round(r))
+  assert.deepEqual(got.find((g) => g.reqMsgId === a)!.obj, { _: 'rpc_error', error_code: 400, error_message: 'MSG_WAIT_FAILED' })
+  assert.equal(got.find((g) => g.reqMsgId === b)!.obj._, 'nearestDc')
+})
