@@ -24,7 +24,7 @@ describe('GramJS over TCP obfuscated: the full scenario', () => {
   let seen: Observed
 
   before(async () => {
-    e = await startE2eServer({ host: '127.0.0.21' })
+    e = await startE2eServer({ host: '127.0.77.21' })
     seen = installHandlers(e)
     client = gramjsClient(e, 'obfuscated')
     await client.connect()
@@ -39,7 +39,7 @@ describe('GramJS over TCP obfuscated: the full scenario', () => {
     assert.equal(cfg.className, 'Config')
     assert.equal(cfg.thisDc, 2)
     const opts = cfg.dcOptions as { ipAddress: string; port: number; id: number }[]
-    assert.deepEqual(opts.map((d) => [d.id, d.ipAddress, d.port]), [[2, '127.0.0.21', 80]])
+    assert.deepEqual(opts.map((d) => [d.id, d.ipAddress, d.port]), [[2, '127.0.77.21', 80]])
     assert.ok((cfg.expires as number) > (cfg.date as number))
     // the session layer saw GramJS's layer and initConnection
     await client.invoke(new Api.help.GetNearestDc())
@@ -109,7 +109,7 @@ for (const transport of ['full', 'abridged', 'websocket'] as const) {
   describe(`GramJS over ${transport === 'websocket' ? 'WebSocket (obfuscated, /apiws)' : `TCP ${transport}`}`, () => {
     let e: E2eServer
     let client: GramClient
-    const host = { full: '127.0.0.22', abridged: '127.0.0.23', websocket: '127.0.0.24' }[transport]
+    const host = { full: '127.0.77.22', abridged: '127.0.77.23', websocket: '127.0.77.24' }[transport]
 
     before(async () => {
       e = await startE2eServer(transport === 'websocket' ? { host, tcpPort: null, wsPort: 80 } : { host })

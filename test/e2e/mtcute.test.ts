@@ -56,7 +56,7 @@ describe('mtcute over TCP intermediate: the full scenario', () => {
   let seen: Observed
 
   before(async () => {
-    e = await startE2eServer({ host: '127.0.0.31', tcpPort: 10443 })
+    e = await startE2eServer({ host: '127.0.77.31', tcpPort: 10443 })
     seen = installHandlers(e, { countriesDelayMs: 0 })
     installGetState(e)
     tg = await mtcuteClient(e, { updates: true })
@@ -71,7 +71,7 @@ describe('mtcute over TCP intermediate: the full scenario', () => {
     assert.equal(cfg._, 'config')
     assert.equal(cfg.thisDc, 2)
     const opts = cfg.dcOptions as { ipAddress: string; port: number; id: number }[]
-    assert.deepEqual(opts.map((d) => [d.id, d.ipAddress, d.port]), [[2, '127.0.0.31', 10443]])
+    assert.deepEqual(opts.map((d) => [d.id, d.ipAddress, d.port]), [[2, '127.0.77.31', 10443]])
     await tg.call({ _: 'help.getNearestDc' })
     const ctx = seen.contexts.at(-1)!
     assert.equal(ctx.layer, 227)
@@ -132,7 +132,7 @@ describe('mtcute: reconnect of the same session gets the answer computed while i
   let seen: Observed
 
   before(async () => {
-    e = await startE2eServer({ host: '127.0.0.32', tcpPort: 10443 })
+    e = await startE2eServer({ host: '127.0.77.32', tcpPort: 10443 })
     seen = installHandlers(e, { countriesDelayMs: 400 })
     tg = await mtcuteClient(e)
     await tg.call({ _: 'help.getConfig' })
@@ -164,7 +164,7 @@ for (const transport of ['obfuscated', 'websocket'] as const) {
 
     before(async () => {
       e = await startE2eServer(
-        transport === 'websocket' ? { host: '127.0.0.33', tcpPort: null, wsPort: 11443 } : { host: '127.0.0.34', tcpPort: 5222 },
+        transport === 'websocket' ? { host: '127.0.77.33', tcpPort: null, wsPort: 11443 } : { host: '127.0.77.34', tcpPort: 5222 },
       )
       installHandlers(e)
       tg = await mtcuteClient(e, { transport })

@@ -48,7 +48,7 @@ describe('raw client through the whole server', () => {
   }
 
   before(async () => {
-    e = await startE2eServer({ host: '127.0.0.41', tcpPort: 10443, config: { api_ids: [4, 2040] } })
+    e = await startE2eServer({ host: '127.0.77.41', tcpPort: 10443, config: { api_ids: [4, 2040] } })
     seen = installHandlers(e, { countriesDelayMs: 300 })
     e.server.handle('help.getAppConfig', () => {
       throw new Error('handler bug')
