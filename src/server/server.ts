@@ -23,7 +23,7 @@ import { encode, type TlObject } from '../tl/index.js'
 import { TcpListener, WsListener, type Connection } from '../transport/index.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { rootLogger, type Logger } from '../util/log.js'
-import { EncryptedPath } from './encrypted-path.js'
+import { EncryptedPath } from '../gateway/encrypted.js'
 
 export interface ServerDeps {
   clock?: Clock

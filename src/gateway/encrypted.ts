@@ -1,0 +1,294 @@
+/**
+ * The gateway's encrypted path (Teamgram gnetway's onEncryptedMessage), one instance per gateway;
+ * Gateway (gateway.ts) hands it every packet whose auth_key_id is not 0:
+ *
+ *   packet (auth_key_id ≠ 0) → auth key (in-memory LRU in front of SessionService.queryAuthKey)
+ *     → decryptMessage + checks → QuickAck through the codec when asked → SessionService.sendData
+ *   GatewayLink.send(connId, out) → encryptMessage → connection.send
+ *
+ * Unknown auth_key_id → transport error -404 and close (clients then create a new key).
+ * A packet failing decryption (msg_key, length, padding) is discarded, logged with its reason and
+ * the connection closed, the same way for every reason (security guidelines).
+ */
+import { AuthKey, MessageCryptoError, decryptMessage, encryptMessage, quickAckToken } from '../crypto/message.js'
+import type { RandomSource } from '../crypto/random.js'
+import type { GatewayLink, OutboundMessage, SessionService } from '../session/api.js'
+import type { Clock } from '../util/clock.js'
+import type { Logger } from '../util/log.js'
+
+/** What the encrypted path needs from a transport connection. */
+export interface EncryptedConn {
+  readonly id: string
+  /** "ip:port" of the peer. */
+  readonly remoteAddress: string
+  send(payload: Buffer): void
+  /** Writes a quick-ack token through the codec (and obfuscation); no-op for framings without. */
+  sendQuickAck(token: number): void
+  sendTransportError(code: number): void
+  close(reason: string): void
+}
+
+export interface EncryptedPathOptions {
+  gatewayId: string
+  clock: Clock
+  log: Logger
+  /** Max auth keys in the LRU cache. */
+  cacheSize?: number
+  /**
+   * A cached key is looked up again (for new connections) after this long, so destroyed or expired
+   * keys stop working on new connections (default KEY_CACHE_TTL_MS). A live connection keeps its key.
+   */
+  cacheTtlMs?: number
+  /** Packets held per connection while its key is being looked up; more → close. */
+  maxPendingPerConn?: number
+  /** Padding randomness; default: message.ts's pooled CSPRNG (faster than a call per message). */
+  random?: RandomSource
+}
+
+/** Default lifetime of a gateway key-cache entry. */
+export const KEY_CACHE_TTL_MS = 60_000
+
+/** Transport error for an unknown auth key. */
+const UNKNOWN_KEY = -404
+
+interface ConnState {
+  conn: EncryptedConn
+  /** Keys this connection used (normally one); survive LRU eviction while the connection lives. */
+  keys: Map<bigint, AuthKey>
+  /** Packets queued behind an auth-key lookup, in arrival order. */
+  pending: { packet: Buffer; quickAck: boolean; receivedAt: number }[] | undefined
+  closed: boolean
+}
+
+export interface EncryptedPathStats {
+  decrypted: number
+  encrypted: number
+  unknownKey: number
+  decryptFailed: number
+  quickAcks: number
+  /** Encrypted bytes written (before transport framing). */
+  bytesOut: number
+}
+
+export class EncryptedPath implements GatewayLink {
+  private readonly conns = new Map<string, ConnState>()
+  private readonly cache = new Map<bigint, { key: AuthKey; at: number }>()
+  private sessions: SessionService | undefined
+  private readonly cacheSize: number
+  private readonly cacheTtlMs: number
+  private readonly maxPending: number
+  private readonly random: RandomSource | undefined
+  readonly stats: EncryptedPathStats = { decrypted: 0, encrypted: 0, unknownKey: 0, decryptFailed: 0, quickAcks: 0, bytesOut: 0 }
+
+  constructor(private readonly opts: EncryptedPathOptions) {
+    this.cacheSize = opts.cacheSize ?? 100_000
+    this.cacheTtlMs = opts.cacheTtlMs ?? KEY_CACHE_TTL_MS
+    this.maxPending = opts.maxPendingPerConn ?? 256
+    this.random = opts.random
+  }
+
+  /** The session layer is built after the gateway link it writes to: attach it here. */
+  attach(sessions: SessionService): void {
+    this.sessions = sessions
+  }
+
+  /** Number of connections the path currently tracks. */
+  get connections(): number {
+    return this.conns.size
+  }
+
+  /** One encrypted packet (first 8 bytes: a non-zero auth_key_id) from `conn`. */
+  onPacket(conn: EncryptedConn, packet: Buffer, quickAck: boolean): void {
+    let st = this.conns.get(conn.id)
+    if (st === undefined) {
+      st = { conn, keys: new Map(), pending: undefined, closed: false }
+      this.conns.set(conn.id, st)
+    }
+    if (st.closed) return
+    const receivedAt = this.opts.clock.now()
+    if (st.pending !== undefined) {
+      if (st.pending.length >= this.maxPending) {
+        this.opts.log.warn({ conn: conn.id, addr: conn.remoteAddress }, 'too many packets waiting for an auth key lookup: closing')
+        this.close(st, 'pending overflow')
+        return
+      }
+      st.pending.push({ packet, quickAck, receivedAt })
+      return
+    }
+    if (packet.length < 8) {
+      this.opts.log.info({ conn: conn.id, addr: conn.remoteAddress, len: packet.length }, 'packet shorter than auth_key_id: closing')
+      this.close(st, 'short packet')
+      return
+    }
+    const id = packet.readBigInt64LE(0)
+    const key = st.keys.get(id) ?? this.cacheGet(id)
+    if (key !== undefined) {
+      st.keys.set(id, key)
+      this.process(st, key, packet, quickAck, receivedAt)
+      return
+    }
+    st.pending = [{ packet, quickAck, receivedAt }]
+    void this.lookup(st, id)
+  }
+
+  private async lookup(st: ConnState, id: bigint): Promise<void> {
+    let key: AuthKey | undefined
+    try {
+      const sessions = this.sessions
+      if (sessions === undefined) throw new Error('encrypted path has no session service attached')
+      const rec = await sessions.queryAuthKey(id)
+      if (rec !== undefined) key = this.cacheGet(id) ?? new AuthKey(rec.key)
+    } catch (e) {
+      this.opts.log.error({ conn: st.conn.id, authKeyId: id.toString(16), err: e }, 'auth key lookup failed: closing')
+      this.close(st, 'auth key lookup failed')
+      return
+    }
+    if (st.closed) return
+    const queued = st.pending ?? []
+    st.pending = undefined
+    if (key === undefined) {
+      this.stats.unknownKey++
+      this.opts.log.info({ conn: st.conn.id, addr: st.conn.remoteAddress, authKeyId: id.toString(16) }, 'unknown auth_key_id: -404 and close')
+      st.conn.sendTransportError(UNKNOWN_KEY)
+      this.close(st, 'unknown auth key')
+      return
+    }
+    this.cachePut(id, key)
+    st.keys.set(id, key)
+    // Replay what queued behind the lookup, in order; a different key id goes through onPacket again.
+    for (let i = 0; i < queued.length; i++) {
+      const q = queued[i]!
+      if (st.closed) return
+      // onPacket below may have started another lookup (a packet with a different key id)
+      const again = st.pending as ConnState['pending']
+      if (again !== undefined) {
+        again.push(...queued.slice(i))
+        return
+      }
+      const qid = q.packet.length >= 8 ? q.packet.readBigInt64LE(0) : undefined
+      const k = qid === undefined ? undefined : st.keys.get(qid) ?? this.cacheGet(qid)
+      if (k === undefined) {
+        this.onPacket(st.conn, q.packet, q.quickAck)
+        continue
+      }
+      this.process(st, k, q.packet, q.quickAck, q.receivedAt)
+    }
+  }
+
+  private process(st: ConnState, key: AuthKey, packet: Buffer, quickAck: boolean, receivedAt: number): void {
+    // Padded intermediate appends 0..15 random bytes after the message: drop them (a corrupted
+    // packet still fails the msg_key check).
+    const extra = (packet.length - 24) % 16
+    if (extra > 0 && packet.length > 24 + extra) packet = packet.subarray(0, packet.length - extra)
+    let plaintext: Buffer
+    let msgKeyLarge: Buffer
+    try {
+      ;({ plaintext, msgKeyLarge } = decryptMessage(key, packet, 'client'))
+    } catch (e) {
+      if (!(e instanceof MessageCryptoError)) throw e
+      this.stats.decryptFailed++
+      this.opts.log.info({ conn: st.conn.id, addr: st.conn.remoteAddress, reason: e.reason }, 'encrypted packet rejected: discarded, closing')
+      this.close(st, 'decrypt failed')
+      return
+    }
+    this.stats.decrypted++
+    if (quickAck) {
+      this.stats.quickAcks++
+      st.conn.sendQuickAck(quickAckToken(msgKeyLarge))
+    }
+    const sessions = this.sessions
+    if (sessions === undefined) return
+    sessions.sendData({
+      gatewayId: this.opts.gatewayId,
+      connId: st.conn.id,
+      clientAddr: st.conn.remoteAddress,
+      authKeyId: key.id,
+      salt: plaintext.readBigInt64LE(0),
+      sessionId: plaintext.readBigInt64LE(8),
+      msgId: plaintext.readBigInt64LE(16),
+      seqNo: plaintext.readInt32LE(24),
+      body: plaintext.subarray(32),
+      receivedAt,
+    })
+  }
+
+  /** GatewayLink: encrypt one outbound message with its auth key and write it to the connection. */
+  send(connId: string, out: OutboundMessage): void {
+    const st = this.conns.get(connId)
+    if (st === undefined || st.closed) {
+      this.opts.log.debug({ conn: connId }, 'send to a closed connection: dropped')
+      return
+    }
+    const key = st.keys.get(out.authKeyId) ?? this.cacheGet(out.authKeyId)
+    if (key === undefined) {
+      this.opts.log.warn({ conn: connId, authKeyId: out.authKeyId.toString(16) }, 'send with a key the connection never used: dropped')
+      return
+    }
+    const plain = Buffer.allocUnsafe(32 + out.body.length)
+    plain.writeBigInt64LE(out.salt, 0)
+    plain.writeBigInt64LE(out.sessionId, 8)
+    plain.writeBigInt64LE(out.msgId, 16)
+    plain.writeInt32LE(out.seqNo, 24)
+    plain.writeInt32LE(out.body.length, 28)
+    out.body.copy(plain, 32)
+    const packet = encryptMessage(key, plain, 'server', this.random)
+    this.stats.encrypted++
+    this.stats.bytesOut += packet.length
+    st.conn.send(packet)
+  }
+
+  /** GatewayLink: the session layer closes a connection (ping_delay_disconnect, destroy_session...). */
+  closeConnection(connId: string, reason: string): void {
+    const st = this.conns.get(connId)
+    if (st === undefined) return
+    this.opts.log.debug({ conn: connId, reason }, 'session layer closes the connection')
+    this.close(st, reason)
+  }
+
+  /** The transport connection ended (either side): forget it and tell the session layer. */
+  connectionClosed(connId: string): void {
+    const st = this.conns.get(connId)
+    if (st === undefined) return
+    st.closed = true
+    st.pending = undefined
+    this.conns.delete(connId)
+    this.sessions?.closeConnection(connId)
+  }
+
+  /** Puts a key the handshake just created into the cache (its first encrypted packet needs no lookup). */
+  warm(record: { id: bigint; key: Buffer }): void {
+    this.cachePut(record.id, new AuthKey(record.key))
+  }
+
+  /** Drops a cached key (destroy_auth_key, expiry). */
+  forgetKey(authKeyId: bigint): void {
+    this.cache.delete(authKeyId)
+    for (const st of this.conns.values()) st.keys.delete(authKeyId)
+  }
+
+  private close(st: ConnState, reason: string): void {
+    if (st.closed) return
+    st.closed = true
+    st.pending = undefined
+    st.conn.close(reason)
+    this.connectionClosed(st.conn.id)
+  }
+
+  private cacheGet(id: bigint): AuthKey | undefined {
+    const e = this.cache.get(id)
+    if (e === undefined) return undefined
+    this.cache.delete(id)
+    if (this.opts.clock.now() - e.at > this.cacheTtlMs) return undefined
+    this.cache.set(id, e) // refresh recency
+    return e.key
+  }
+
+  private cachePut(id: bigint, key: AuthKey): void {
+    this.cache.delete(id)
+    this.cache.set(id, { key, at: this.opts.clock.now() })
+    while (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value as bigint
+      this.cache.delete(oldest)
+    }
+  }
+}
