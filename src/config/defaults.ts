@@ -30,7 +30,7 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  *   max_frame_bytes: 2097152
  *   auth_key_cache_size: 100000
  *   session_idle_seconds: 900
- *   push_queue_max: 1000
+ *   push_queue_max: 256
  *   drain_timeout_ms: 5000
  * ```
  *
@@ -90,6 +90,6 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxFrameBytes: 2 * 1024 * 1024,
   authKeyCacheSize: 100_000,
   sessionIdleSeconds: 900,
-  pushQueueMax: 1000,
+  pushQueueMax: 256,
   drainTimeoutMs: 5000,
 }

@@ -78,7 +78,10 @@ export interface ServerLimits {
   authKeyCacheSize: number
   /** Idle sessions are dropped after this many seconds without traffic. */
   sessionIdleSeconds: number
-  /** Pushes queued per session while it has no connection (oldest dropped beyond). */
+  /**
+   * Unacknowledged outgoing messages (answers and pushes) kept per session, e.g. while it has no
+   * connection; the oldest are dropped beyond (session layer's outbox bound).
+   */
   pushQueueMax: number
   /** On shutdown, wait at most this long for in-flight RPCs before closing connections. */
   drainTimeoutMs: number

@@ -159,6 +159,7 @@ export class MtgateServer {
         log: log.child({ layer: 'session' }),
         allowApiId: allowed.size === 0 ? () => true : (id) => allowed.has(id),
         idleTimeoutMs: config.limits.sessionIdleSeconds * 1000,
+        outboxMaxMessages: config.limits.pushQueueMax,
         tickIntervalMs: deps.tickIntervalMs,
       })
       encrypted.attach(sessions)
