@@ -53,6 +53,8 @@ const UNKNOWN_KEY = -404
 
 interface ConnState {
   conn: EncryptedConn
+  /** conn.remoteAddress, formatted once. */
+  addr: string
   /** Keys this connection used (normally one); survive LRU eviction while the connection lives. */
   keys: Map<bigint, AuthKey>
   /** Packets queued behind an auth-key lookup, in arrival order. */
@@ -101,7 +103,7 @@ export class EncryptedPath implements GatewayLink {
   onPacket(conn: EncryptedConn, packet: Buffer, quickAck: boolean): void {
     let st = this.conns.get(conn.id)
     if (st === undefined) {
-      st = { conn, keys: new Map(), pending: undefined, closed: false }
+      st = { conn, addr: conn.remoteAddress, keys: new Map(), pending: undefined, closed: false }
       this.conns.set(conn.id, st)
     }
     if (st.closed) return
@@ -201,7 +203,7 @@ export class EncryptedPath implements GatewayLink {
     sessions.sendData({
       gatewayId: this.opts.gatewayId,
       connId: st.conn.id,
-      clientAddr: st.conn.remoteAddress,
+      clientAddr: st.addr,
       authKeyId: key.id,
       salt: plaintext.readBigInt64LE(0),
       sessionId: plaintext.readBigInt64LE(8),
