@@ -233,7 +233,10 @@ export class RawClient {
         this.log.transportErrors.push(f.payload.readInt32LE(0))
         continue
       }
-      const { plaintext } = decryptMessage(this.key, f.payload, 'server')
+      // padded intermediate: drop the 0..15 random bytes after the message
+      const extra = (f.payload.length - 24) % 16
+      const packet = extra > 0 ? f.payload.subarray(0, f.payload.length - extra) : f.payload
+      const { plaintext } = decryptMessage(this.key, packet, 'server')
       const msgId = plaintext.readBigInt64LE(16)
       const seqNo = plaintext.readInt32LE(24)
       this.onMessage(msgId, seqNo, plaintext.subarray(32))

@@ -101,6 +101,15 @@ describe('raw client through the whole server', () => {
     for (const t of c.log.quickAcks) assert.ok(t >= 0x80000000)
   })
 
+  it('padded intermediate: the 0..15 random bytes after each encrypted message are ignored', async () => {
+    const c = await connect({ key: await newKey(e), codec: 'padded' })
+    for (let i = 0; i < 20; i++) {
+      const r = await c.invoke(i === 0 ? initConnection(4, { _: 'help.getNearestDc' }) : encode({ _: 'help.getNearestDc' }))
+      assert.ok(!Buffer.isBuffer(r) && r._ === 'nearestDc')
+    }
+    assert.equal(e.server.encrypted.stats.decryptFailed, 0)
+  })
+
   it('api_id outside the allow-list → rpc_error 400 API_ID_INVALID', async () => {
     const c = await connect({ key: await newKey(e) })
     const r = await c.invoke(initConnection(12345, { _: 'help.getConfig' }))
