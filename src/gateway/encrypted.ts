@@ -56,7 +56,9 @@ interface ConnState {
   /** conn.remoteAddress, formatted once. */
   addr: string
   /** Keys this connection used (normally one); survive LRU eviction while the connection lives. */
-  keys: Map<bigint, AuthKey>
+  /** The key this connection uses (almost always one); further ones in `more`. */
+  key: AuthKey | undefined
+  more: Map<bigint, AuthKey> | undefined
   /** Packets queued behind an auth-key lookup, in arrival order. */
   pending: { packet: Buffer; quickAck: boolean; receivedAt: number }[] | undefined
   closed: boolean
@@ -70,6 +72,15 @@ export interface EncryptedPathStats {
   quickAcks: number
   /** Encrypted bytes written (before transport framing). */
   bytesOut: number
+}
+
+function connKey(st: ConnState, id: bigint): AuthKey | undefined {
+  return st.key !== undefined && st.key.id === id ? st.key : st.more?.get(id)
+}
+
+function keepKey(st: ConnState, key: AuthKey): void {
+  if (st.key === undefined || st.key.id === key.id) st.key = key
+  else (st.more ??= new Map()).set(key.id, key)
 }
 
 export class EncryptedPath implements GatewayLink {
@@ -103,7 +114,7 @@ export class EncryptedPath implements GatewayLink {
   onPacket(conn: EncryptedConn, packet: Buffer, quickAck: boolean): void {
     let st = this.conns.get(conn.id)
     if (st === undefined) {
-      st = { conn, addr: conn.remoteAddress, keys: new Map(), pending: undefined, closed: false }
+      st = { conn, addr: conn.remoteAddress, key: undefined, more: undefined, pending: undefined, closed: false }
       this.conns.set(conn.id, st)
     }
     if (st.closed) return
@@ -123,9 +134,9 @@ export class EncryptedPath implements GatewayLink {
       return
     }
     const id = packet.readBigInt64LE(0)
-    const key = st.keys.get(id) ?? this.cacheGet(id)
+    const key = connKey(st, id) ?? this.cacheGet(id)
     if (key !== undefined) {
-      st.keys.set(id, key)
+      keepKey(st, key)
       this.process(st, key, packet, quickAck, receivedAt)
       return
     }
@@ -156,7 +167,7 @@ export class EncryptedPath implements GatewayLink {
       return
     }
     this.cachePut(id, key)
-    st.keys.set(id, key)
+    keepKey(st, key)
     // Replay what queued behind the lookup, in order; a different key id goes through onPacket again.
     for (let i = 0; i < queued.length; i++) {
       const q = queued[i]!
@@ -168,7 +179,7 @@ export class EncryptedPath implements GatewayLink {
         return
       }
       const qid = q.packet.length >= 8 ? q.packet.readBigInt64LE(0) : undefined
-      const k = qid === undefined ? undefined : st.keys.get(qid) ?? this.cacheGet(qid)
+      const k = qid === undefined ? undefined : connKey(st, qid) ?? this.cacheGet(qid)
       if (k === undefined) {
         this.onPacket(st.conn, q.packet, q.quickAck)
         continue
@@ -221,7 +232,7 @@ export class EncryptedPath implements GatewayLink {
       this.opts.log.debug({ conn: connId }, 'send to a closed connection: dropped')
       return
     }
-    const key = st.keys.get(out.authKeyId) ?? this.cacheGet(out.authKeyId)
+    const key = connKey(st, out.authKeyId) ?? this.cacheGet(out.authKeyId)
     if (key === undefined) {
       this.opts.log.warn({ conn: connId, authKeyId: out.authKeyId.toString(16) }, 'send with a key the connection never used: dropped')
       return
@@ -265,7 +276,10 @@ export class EncryptedPath implements GatewayLink {
   /** Drops a cached key (destroy_auth_key, expiry). */
   forgetKey(authKeyId: bigint): void {
     this.cache.delete(authKeyId)
-    for (const st of this.conns.values()) st.keys.delete(authKeyId)
+    for (const st of this.conns.values()) {
+      if (st.key?.id === authKeyId) st.key = undefined
+      st.more?.delete(authKeyId)
+    }
   }
 
   private close(st: ConnState, reason: string): void {
