@@ -1,7 +1,7 @@
 /** The auth-key handshake: public API for the gateway, the CLI and tests. */
 export { HandshakeService, ConnectionHandshakes, type HandshakeServiceOptions, type HandshakeStep, type CreatedKey } from './server.js'
 export { clientHandshake, ClientHandshakeError, type PlainRpc, type ClientHandshakeOptions, type ClientHandshakeResult } from './client.js'
-export { RsaPrivateKey, RsaPublicKey, rsaFingerprint, fingerprintHex } from './rsa-key.js'
+export { RsaPrivateKey, RsaPublicKey, rsaFingerprint, fingerprintHex, fingerprintClientSafe, nodeRsaKeySource, type RsaKeySource } from './rsa-key.js'
 export { RsaKeySet, loadKeySet, loadOrCreateKeySet, createKeyFile, retireKeyFile, describeKeys } from './rsa-keyset.js'
 export { InlineCrypto, type HandshakeCrypto } from './crypto-backend.js'
 export { CryptoPool } from './crypto-pool.js'

@@ -40,6 +40,22 @@ export function fingerprintHex(fp: bigint): string {
   return BigInt.asUintN(64, fp).toString(16).padStart(16, '0')
 }
 
+/**
+ * Whether every client can find a key with this fingerprint. The spec allows any 64-bit value, but
+ * mtcute (@mtcute/core utils/crypto/keys.js) indexes its keys by the zero-padded hex form and looks
+ * resPQ's fingerprints up by `toUnsigned().toString(16)`, which drops a leading 0 digit: such a key
+ * (1 in 16) is never found and mtcute cannot connect. The client wins over the spec: we never
+ * create one (existing keys still load).
+ */
+export function fingerprintClientSafe(fp: bigint): boolean {
+  return !fingerprintHex(fp).startsWith('0')
+}
+
+/** Makes one RSA private key of `bits` bits (injectable so tests can feed chosen keys). */
+export type RsaKeySource = (bits: number) => KeyObject
+
+export const nodeRsaKeySource: RsaKeySource = (bits) => generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 65537 }).privateKey
+
 function jwkComponents(key: KeyObject): { n: Buffer; e: Buffer } {
   const jwk = key.export({ format: 'jwk' })
   if (typeof jwk.n !== 'string' || typeof jwk.e !== 'string') throw new RsaError('not_rsa', 'not an RSA key')
@@ -119,9 +135,15 @@ export class RsaPrivateKey {
     }
   }
 
-  static generate(bits = 2048): RsaPrivateKey {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 65537 })
-    return new RsaPrivateKey(privateKey)
+  /**
+   * A new key whose fingerprint every client can look up: keys from `source` whose hex
+   * fingerprint starts with 0 are thrown away (see fingerprintClientSafe; 1 in 16 tries).
+   */
+  static generate(bits = 2048, source: RsaKeySource = nodeRsaKeySource): RsaPrivateKey {
+    for (;;) {
+      const key = new RsaPrivateKey(source(bits))
+      if (fingerprintClientSafe(key.fingerprint)) return key
+    }
   }
 
   /** PKCS#8 private PEM (secret: write with mode 0600, never log). */

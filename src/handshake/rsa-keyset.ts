@@ -8,7 +8,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { RsaPrivateKey, fingerprintHex } from './rsa-key.js'
+import { RsaPrivateKey, fingerprintHex, type RsaKeySource } from './rsa-key.js'
 import { RsaError } from './errors.js'
 
 export class RsaKeySet {
@@ -46,11 +46,14 @@ function rsaDir(dataDir: string): string {
   return join(dataDir, 'rsa')
 }
 
-/** Writes a new key into `dataDir`; returns it. */
-export function createKeyFile(dataDir: string, bits = 2048): RsaPrivateKey {
+/**
+ * Writes a new key into `dataDir`; returns it. Its fingerprint never starts with a 0 hex digit
+ * (RsaPrivateKey.generate: mtcute could not find such a key).
+ */
+export function createKeyFile(dataDir: string, bits = 2048, source?: RsaKeySource): RsaPrivateKey {
   const dir = rsaDir(dataDir)
   mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const key = RsaPrivateKey.generate(bits)
+  const key = RsaPrivateKey.generate(bits, source)
   const base = join(dir, fingerprintHex(key.fingerprint))
   writeFileSync(base + '.key', key.toPem(), { mode: 0o600 })
   chmodSync(base + '.key', 0o600)
@@ -82,10 +85,10 @@ export function loadKeySet(dataDir: string): RsaKeySet {
  * Loads the keys, generating a first one when there is none. `created` is set when a key was
  * generated (the caller prints its fingerprint).
  */
-export function loadOrCreateKeySet(dataDir: string): { keys: RsaKeySet; created?: RsaPrivateKey } {
+export function loadOrCreateKeySet(dataDir: string, source?: RsaKeySource): { keys: RsaKeySet; created?: RsaPrivateKey } {
   const keys = loadKeySet(dataDir)
   if (keys.offered().length > 0) return { keys }
-  const created = createKeyFile(dataDir)
+  const created = createKeyFile(dataDir, 2048, source)
   keys.add(created)
   return { keys, created }
 }

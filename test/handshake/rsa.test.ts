@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, statSync, readdirSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
-import { rsaFingerprint, RsaPrivateKey, RsaPublicKey, fingerprintHex, tlBytes } from '../../src/handshake/rsa-key.js'
+import type { KeyObject } from 'node:crypto'
+import { rsaFingerprint, RsaPrivateKey, RsaPublicKey, fingerprintHex, fingerprintClientSafe, nodeRsaKeySource, tlBytes, type RsaKeySource } from '../../src/handshake/rsa-key.js'
 import { createKeyFile, describeKeys, loadKeySet, loadOrCreateKeySet, retireKeyFile } from '../../src/handshake/rsa-keyset.js'
 import { rsaPadEncrypt, rsaPadUnwrap, legacyEncrypt, legacyCandidate, legacyHashMatches } from '../../src/handshake/rsa-pad.js'
 import { RsaError } from '../../src/handshake/errors.js'
@@ -91,6 +92,58 @@ test('key files: created 0600 / PKCS#1 public; loaded; rotation keeps retired ke
     assert.match(text, new RegExp(`${fingerprintHex(fp)} .* retired`))
     assert.match(text, new RegExp(`${fingerprintHex(second.fingerprint)} .* active`))
     assert.equal(readdirSync(join(dir, 'rsa')).filter((n) => n.endsWith('.key')).length, 2)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+/** 512-bit keys (fast to make): one whose hex fingerprint starts with 0, then one that does not. */
+function leadingZeroThenGood(): { source: RsaKeySource; bad: bigint; good: bigint; calls: () => number } {
+  let bad: KeyObject | undefined
+  let good: KeyObject | undefined
+  while (!bad || !good) {
+    const k = nodeRsaKeySource(512)
+    if (fingerprintHex(new RsaPrivateKey(k).fingerprint).startsWith('0')) bad ??= k
+    else good ??= k
+  }
+  const queue = [bad, good]
+  let calls = 0
+  const source: RsaKeySource = (bits) => {
+    assert.equal(bits, 512)
+    calls++
+    const k = queue.shift()
+    assert.ok(k, 'asked for more keys than fed')
+    return k
+  }
+  return { source, bad: new RsaPrivateKey(bad).fingerprint, good: new RsaPrivateKey(good).fingerprint, calls: () => calls }
+}
+
+test('generated keys never have a hex fingerprint starting with 0 (mtcute could not look them up)', () => {
+  const fed = leadingZeroThenGood()
+  assert.ok(!fingerprintClientSafe(fed.bad))
+  assert.ok(fingerprintClientSafe(fed.good))
+  const key = RsaPrivateKey.generate(512, fed.source)
+  assert.equal(fed.calls(), 2, 'the leading-zero key was thrown away')
+  assert.equal(key.fingerprint, fed.good)
+  assert.doesNotMatch(fingerprintHex(key.fingerprint), /^0/)
+})
+
+test('createKeyFile / loadOrCreateKeySet write only a key whose fingerprint has no leading 0 digit', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtgate-rsa-'))
+  try {
+    const fed = leadingZeroThenGood()
+    const key = createKeyFile(dir, 512, fed.source)
+    assert.equal(key.fingerprint, fed.good)
+    assert.deepEqual(readdirSync(join(dir, 'rsa')).sort(), [fingerprintHex(fed.good) + '.key', fingerprintHex(fed.good) + '.pub'])
+    rmSync(join(dir, 'rsa'), { recursive: true, force: true })
+    const again = leadingZeroThenGood()
+    let asked = 0
+    const { created } = loadOrCreateKeySet(dir, (bits) => {
+      asked = bits
+      return again.source(512)
+    })
+    assert.equal(asked, 2048, 'a production key is 2048 bits')
+    assert.equal(created?.fingerprint, again.good)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
