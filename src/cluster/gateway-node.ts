@@ -188,8 +188,8 @@ export class GatewayNode {
   }
 
   /**
-   * Graceful drain: stop accepting (listeners closed, health NOT_SERVING, out of etcd), let answers
-   * still coming from session nodes through (until 200 ms of quiet, at most limits.drainTimeoutMs),
+   * Graceful drain: stop accepting (new connections closed, health NOT_SERVING, out of etcd), let
+   * traffic in flight finish (until 200 ms without a message either way, at most limits.drainTimeoutMs),
    * then close the client connections (they reconnect through another gateway), end the streams.
    */
   stop(): Promise<void> {
@@ -200,15 +200,18 @@ export class GatewayNode {
   private async doStop(): Promise<void> {
     const t0 = Date.now()
     this.log.info({ connections: this.conns.size }, 'gateway draining')
+    // New connections are closed on arrival from here on (onConnection); the listeners stay open
+    // until the end because closing them destroys the sockets they accepted.
     this.health.set('NOT_SERVING')
-    await Promise.all([this.tcp?.close(), this.ws?.close()]).catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'listener close failed'))
     await this.registry.deregister()
     const until = Date.now() + this.config.server.limits.drainTimeoutMs
-    while (Date.now() < until && this.conns.size > 0 && (Date.now() - this.remote.lastInboundAt < 200 || this.remote.queued > 0)) {
+    const quietSince = (): number => Date.now() - Math.max(this.remote.lastInboundAt, this.remote.lastOutboundAt, t0)
+    while (Date.now() < until && (quietSince() < 200 || this.remote.queued > 0)) {
       await new Promise((r) => setTimeout(r, 20))
     }
     for (const c of [...this.conns]) c.close('gateway stopping')
     await new Promise((r) => setImmediate(r))
+    await Promise.all([this.tcp?.close(), this.ws?.close()]).catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'listener close failed'))
     this.remote.close()
     this.health.close()
     await new Promise<void>((resolve) => {

@@ -68,6 +68,8 @@ export class RemoteSessions implements SessionService {
   private stopped = false
   /** Last time a session node sent us something (drain uses it to wait for quiet). */
   lastInboundAt = 0
+  /** Last time a client message was forwarded to a session node. */
+  lastOutboundAt = 0
   readonly stats = { sent: 0, received: 0, refused: 0, peerLosses: 0, closedOnLoss: 0 }
 
   constructor(private readonly opts: RemoteSessionsOptions) {}
@@ -153,6 +155,7 @@ export class RemoteSessions implements SessionService {
     })
     if (ok) {
       this.stats.sent++
+      this.lastOutboundAt = Date.now()
       return
     }
     this.stats.refused++

@@ -206,4 +206,22 @@ describe('cluster in one process (real etcd)', { skip: skipWithout('etcd') }, ()
     // the key may have moved to s4: the client goes on (new_session_created at most)
     assert.equal(((await c.invoke({ _: 'help.getNearestDc' })) as TlObject)._, 'nearestDc')
   })
+  it('a gateway draining (SIGTERM path): answers still reach its clients, then their connections close; it leaves etcd', async () => {
+    const key = await storedRawKey(store)
+    const c = await RawClient.connect({ host: HOSTS[1]!, port: 80, key })
+    raws.push(c)
+    const g2 = gateways[1]!
+    assert.equal(((await c.invoke({ _: 'help.getNearestDc' })) as TlObject)._, 'nearestDc')
+    const answer = c.invoke({ _: 'help.getNearestDc' })
+    const stopped = g2.stop()
+    assert.equal(((await answer) as TlObject)._, 'nearestDc', 'the request in flight was answered')
+    await stopped
+    await waitFor(() => c.isClosed, 5000, 'the client connection closed')
+    const g1 = gateways[0]!
+    await waitFor(() => !g1.registry.members('gateway').some((m) => m.id === 'g2'), 5000, 'g2 gone from etcd')
+    // the other gateway still serves the same key
+    const again = await RawClient.connect({ host: HOSTS[0]!, port: 80, key })
+    raws.push(again)
+    assert.equal(((await again.invoke({ _: 'help.getNearestDc' })) as TlObject)._, 'nearestDc')
+  })
 })
