@@ -1,7 +1,7 @@
 import { secureRandom, type RandomSource } from '../crypto/random.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { rootLogger, type Logger } from '../util/log.js'
-import type { ByteSocket } from './byte-socket.js'
+import type { ByteSocket, ByteSocketHandlers } from './byte-socket.js'
 import type { Codec } from './codec.js'
 import { Connection } from './connection.js'
 import { createCodec } from './create-codec.js'
@@ -77,103 +77,150 @@ export function acceptSocket(
   requireObfuscation: boolean,
   onConnection: (c: Connection) => void,
 ): void {
-  const log = opts.log.child({ conn: id, remote: `${socket.remoteAddress}:${socket.remotePort}` })
-  let head: Buffer = Buffer.alloc(0)
-  let done = false
+  new Acceptance(socket, id, opts, requireObfuscation, onConnection).start()
+}
 
-  const timer = setTimeout(() => {
-    if (done) return
-    done = true
-    log.info({ received: head.length }, 'transport header not received in time; closing')
-    socket.destroy()
-  }, opts.limits.handshakeTimeoutMs)
-  timer.unref()
-
-  const reject = (reason: string): void => {
-    done = true
-    clearTimeout(timer)
-    log.warn({ reason }, 'rejecting connection')
-    socket.destroy()
-  }
-
-  socket.setHandlers({
-    data: (chunk) => {
-      if (done) return
-      head = head.length === 0 ? chunk : Buffer.concat([head, chunk])
-      const d = detectTransport(head, { maxFrameSize: opts.limits.maxFrameSize })
-      if (d.kind === 'more') return
-      if (d.kind === 'reject') return reject(d.reason)
-
-      let codec: Codec
-      let dcId: number | null = null
-      let secretIndex: number | null = null
-      let rest: Buffer
-      if (d.kind === 'plain') {
-        if (requireObfuscation) return reject(`plain ${d.codec} transport where obfuscation is required`)
-        codec = createCodec(d.codec, { side: 'server', maxFrameSize: opts.limits.maxFrameSize, random: opts.random })
-        rest = head.subarray(d.header)
-      } else {
-        try {
-          const acc = acceptObfuscatedInit(head.subarray(0, OBFUSCATED_INIT_LENGTH), {
-            codec: { maxFrameSize: opts.limits.maxFrameSize, random: opts.random },
-            secrets: opts.secrets,
-            allowPlain: opts.allowPlainObfuscated,
-          })
-          codec = acc.codec
-          dcId = acc.dcId
-          secretIndex = acc.secretIndex
-        } catch (e) {
-          if (e instanceof FramingError) return reject(e.message)
-          throw e
-        }
-        rest = head.subarray(OBFUSCATED_INIT_LENGTH)
-      }
-      done = true
-      clearTimeout(timer)
-      const conn = new Connection(
-        socket,
-        codec,
-        { id, obfuscated: d.kind === 'obfuscated', dcId, secretIndex },
-        { limits: opts.limits, clock: opts.clock, log: opts.log },
-      )
-      if (secretIndex !== null && dcId !== null && opts.mtproxyDcIds !== null) {
-        const dc = Math.abs(dcId) % 10000
-        if (!opts.mtproxyDcIds.includes(dc)) {
-          log.warn({ dcId }, 'MTProxy client asked for an unknown DC; sending -444')
-          conn.close('invalid dc', TRANSPORT_ERROR.INVALID_DC)
-          return
-        }
-      }
-      const ip = socket.remoteAddress
-      const open = opts.perIp.get(ip) ?? 0
-      if (opts.maxConnectionsPerIp !== null && open >= opts.maxConnectionsPerIp) {
-        log.warn({ open, max: opts.maxConnectionsPerIp }, 'too many connections from this address; sending -429')
-        conn.close('transport flood', TRANSPORT_ERROR.FLOOD)
-        return
-      }
-      opts.perIp.set(ip, open + 1)
-      conn.once('close', () => {
-        const n = (opts.perIp.get(ip) ?? 1) - 1
-        if (n <= 0) opts.perIp.delete(ip)
-        else opts.perIp.set(ip, n)
-      })
-      log.debug({ codec: codec.name, obfuscated: d.kind === 'obfuscated', dcId }, 'transport detected')
-      try {
-        onConnection(conn)
-      } catch (e) {
-        log.error({ err: e instanceof Error ? e.message : String(e) }, 'connection handler threw; closing')
-        conn.close('connection handler error')
-        return
-      }
-      if (rest.length > 0) conn.feed(rest)
-    },
-    drain: () => {},
-    close: () => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      log.debug({ received: head.length }, 'closed before the transport header')
-    },
-    error: (e) => log.debug({ err: e.message }, 'socket error before the transport header'),
+/** Releases a per-IP slot when its connection closes (its own scope: captures only these two). */
+function trackIp(conn: Connection, perIp: Map<string, number>, ip: string): void {
+  conn.once('close', () => {
+    const n = (perIp.get(ip) ?? 1) - 1
+    if (n <= 0) perIp.delete(ip)
+    else perIp.set(ip, n)
   })
 }
+
+function onHeaderTimeout(a: Acceptance): void {
+  a.timedOut()
+}
+
+/**
+ * The socket's handlers until the transport header is read; once the Connection takes over the
+ * socket nothing references this object any more (no per-connection closures or loggers retained).
+ */
+class Acceptance implements ByteSocketHandlers {
+  private head: Buffer = EMPTY
+  private done = false
+  private timer: NodeJS.Timeout | undefined
+  private logger: Logger | undefined
+
+  constructor(
+    private readonly socket: ByteSocket,
+    private readonly id: number,
+    private readonly opts: ResolvedAcceptorOptions,
+    private readonly requireObfuscation: boolean,
+    private readonly onConnection: (c: Connection) => void,
+  ) {}
+
+  start(): void {
+    this.timer = setTimeout(onHeaderTimeout, this.opts.limits.handshakeTimeoutMs, this)
+    this.timer.unref()
+    this.socket.setHandlers(this)
+  }
+
+  /** Created on first use: most accepted sockets never log here. */
+  private get log(): Logger {
+    return (this.logger ??= this.opts.log.child({ conn: this.id, remote: `${this.socket.remoteAddress}:${this.socket.remotePort}` }))
+  }
+
+  timedOut(): void {
+    if (this.done) return
+    this.finish()
+    this.log.info({ received: this.head.length }, 'transport header not received in time; closing')
+    this.socket.destroy()
+  }
+
+  private finish(): void {
+    this.done = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private reject(reason: string): void {
+    this.finish()
+    this.log.warn({ reason }, 'rejecting connection')
+    this.socket.destroy()
+  }
+
+  onSocketData(chunk: Buffer): void {
+    if (this.done) return
+    const head = (this.head = this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk]))
+    const opts = this.opts
+    const d = detectTransport(head, { maxFrameSize: opts.limits.maxFrameSize })
+    if (d.kind === 'more') return
+    if (d.kind === 'reject') return this.reject(d.reason)
+
+    let codec: Codec
+    let dcId: number | null = null
+    let secretIndex: number | null = null
+    let rest: Buffer
+    if (d.kind === 'plain') {
+      if (this.requireObfuscation) return this.reject(`plain ${d.codec} transport where obfuscation is required`)
+      codec = createCodec(d.codec, { side: 'server', maxFrameSize: opts.limits.maxFrameSize, random: opts.random })
+      rest = head.subarray(d.header)
+    } else {
+      try {
+        const acc = acceptObfuscatedInit(head.subarray(0, OBFUSCATED_INIT_LENGTH), {
+          codec: { maxFrameSize: opts.limits.maxFrameSize, random: opts.random },
+          secrets: opts.secrets,
+          allowPlain: opts.allowPlainObfuscated,
+        })
+        codec = acc.codec
+        dcId = acc.dcId
+        secretIndex = acc.secretIndex
+      } catch (e) {
+        if (e instanceof FramingError) return this.reject(e.message)
+        throw e
+      }
+      rest = head.subarray(OBFUSCATED_INIT_LENGTH)
+    }
+    this.finish()
+    this.head = EMPTY
+    const socket = this.socket
+    const conn = new Connection(
+      socket,
+      codec,
+      { id: this.id, obfuscated: d.kind === 'obfuscated', dcId, secretIndex },
+      { limits: opts.limits, clock: opts.clock, log: opts.log },
+    )
+    if (secretIndex !== null && dcId !== null && opts.mtproxyDcIds !== null) {
+      const dc = Math.abs(dcId) % 10000
+      if (!opts.mtproxyDcIds.includes(dc)) {
+        this.log.warn({ dcId }, 'MTProxy client asked for an unknown DC; sending -444')
+        conn.close('invalid dc', TRANSPORT_ERROR.INVALID_DC)
+        return
+      }
+    }
+    const ip = socket.remoteAddress
+    const open = opts.perIp.get(ip) ?? 0
+    if (opts.maxConnectionsPerIp !== null && open >= opts.maxConnectionsPerIp) {
+      this.log.warn({ open, max: opts.maxConnectionsPerIp }, 'too many connections from this address; sending -429')
+      conn.close('transport flood', TRANSPORT_ERROR.FLOOD)
+      return
+    }
+    opts.perIp.set(ip, open + 1)
+    trackIp(conn, opts.perIp, ip)
+    if (opts.log.isLevelEnabled('debug')) this.log.debug({ codec: codec.name, obfuscated: d.kind === 'obfuscated', dcId }, 'transport detected')
+    try {
+      this.onConnection(conn)
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'connection handler threw; closing')
+      conn.close('connection handler error')
+      return
+    }
+    if (rest.length > 0) conn.feed(rest)
+  }
+
+  onSocketDrain(): void {}
+
+  onSocketClose(): void {
+    if (this.done) return
+    this.finish()
+    if (this.opts.log.isLevelEnabled('debug')) this.log.debug({ received: this.head.length }, 'closed before the transport header')
+  }
+
+  onSocketError(e: Error): void {
+    if (this.opts.log.isLevelEnabled('debug')) this.log.debug({ err: e.message }, 'socket error before the transport header')
+  }
+}
+
+const EMPTY = Buffer.alloc(0)

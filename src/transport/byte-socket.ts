@@ -6,12 +6,40 @@ export class ByteSocketProtocolError extends Error {
   override readonly name = 'ByteSocketProtocolError'
 }
 
+/** Called with `this` = the handlers object (a Connection implements it: no closures per socket). */
 export interface ByteSocketHandlers {
-  data(chunk: Buffer): void
+  onSocketData(chunk: Buffer): void
   /** All queued writes have been flushed. */
-  drain(): void
-  close(): void
-  error(err: Error): void
+  onSocketDrain(): void
+  onSocketClose(): void
+  onSocketError(err: Error): void
+}
+
+/** Until setHandlers: bytes and events are dropped. */
+const NO_HANDLERS: ByteSocketHandlers = {
+  onSocketData() {},
+  onSocketDrain() {},
+  onSocketClose() {},
+  onSocketError() {},
+}
+
+// One set of listener functions shared by every TCP socket: `this` is the net.Socket, whose
+// byte socket is found through a symbol property (no closures per connection).
+const OWNER = Symbol('mtgate.byteSocket')
+interface OwnedSocket extends Socket {
+  [OWNER]: TcpByteSocket
+}
+function onTcpData(this: OwnedSocket, c: Buffer): void {
+  this[OWNER].handlers.onSocketData(c)
+}
+function onTcpDrain(this: OwnedSocket): void {
+  this[OWNER].handlers.onSocketDrain()
+}
+function onTcpClose(this: OwnedSocket): void {
+  this[OWNER].handlers.onSocketClose()
+}
+function onTcpError(this: OwnedSocket, e: Error): void {
+  this[OWNER].handlers.onSocketError(e)
 }
 
 /** The byte stream under a Connection: a TCP socket or the binary messages of a WebSocket. */
@@ -37,17 +65,19 @@ export class TcpByteSocket implements ByteSocket {
   readonly remoteAddress: string
   readonly remotePort: number
   readonly localPort: number
-  private handlers: ByteSocketHandlers | null = null
+  /** @internal */
+  handlers: ByteSocketHandlers = NO_HANDLERS
 
   constructor(private readonly socket: Socket) {
     this.remoteAddress = socket.remoteAddress ?? '?'
     this.remotePort = socket.remotePort ?? 0
     this.localPort = socket.localPort ?? 0
     socket.setNoDelay(true)
-    socket.on('data', (c: Buffer) => this.handlers?.data(c))
-    socket.on('drain', () => this.handlers?.drain())
-    socket.on('close', () => this.handlers?.close())
-    socket.on('error', (e) => this.handlers?.error(e))
+    ;(socket as OwnedSocket)[OWNER] = this
+    socket.on('data', onTcpData)
+    socket.on('drain', onTcpDrain)
+    socket.on('close', onTcpClose)
+    socket.on('error', onTcpError)
   }
 
   get pendingWriteBytes(): number {
@@ -85,7 +115,7 @@ export class TcpByteSocket implements ByteSocket {
  */
 export class WsByteSocket implements ByteSocket {
   readonly kind = 'ws' as const
-  private handlers: ByteSocketHandlers | null = null
+  private handlers: ByteSocketHandlers = NO_HANDLERS
   private pending = 0
 
   constructor(
@@ -96,16 +126,16 @@ export class WsByteSocket implements ByteSocket {
   ) {
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       if (!isBinary) {
-        this.handlers?.error(new ByteSocketProtocolError('text WebSocket message on a binary MTProto stream'))
+        this.handlers.onSocketError(new ByteSocketProtocolError('text WebSocket message on a binary MTProto stream'))
         this.destroy()
         return
       }
       const chunk = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
-      this.handlers?.data(chunk)
+      this.handlers.onSocketData(chunk)
     })
-    ws.on('close', () => this.handlers?.close())
+    ws.on('close', () => this.handlers.onSocketClose())
     // ws reports peer protocol violations (bad frames, maxPayload exceeded) as errors.
-    ws.on('error', (e) => this.handlers?.error(new ByteSocketProtocolError(e.message)))
+    ws.on('error', (e) => this.handlers.onSocketError(new ByteSocketProtocolError(e.message)))
   }
 
   get pendingWriteBytes(): number {
@@ -122,7 +152,7 @@ export class WsByteSocket implements ByteSocket {
     this.pending += n
     this.ws.send(data, { binary: true }, () => {
       this.pending -= n
-      if (this.pending === 0) this.handlers?.drain()
+      if (this.pending === 0) this.handlers.onSocketDrain()
     })
   }
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
-import { ByteSocketProtocolError, type ByteSocket } from './byte-socket.js'
+import { ByteSocketProtocolError, type ByteSocket, type ByteSocketHandlers } from './byte-socket.js'
 import type { Codec, CodecName, Frame } from './codec.js'
 import { FramingError } from './errors.js'
 import type { TransportLimits } from './limits.js'
@@ -29,6 +29,13 @@ export interface ConnectionEvents {
   close: [reason: string]
 }
 
+/** Queued frames are written at once when they reach this many bytes (no point holding big writes). */
+export const COALESCE_MAX_BYTES = 64 * 1024
+
+function flushConnection(c: Connection): void {
+  c.flushWrites()
+}
+
 export interface ConnectionDeps {
   limits: TransportLimits
   clock: Clock
@@ -40,18 +47,29 @@ export interface ConnectionDeps {
  * encodes everything the upper layers send through the same codec (and so through the same
  * obfuscation stream). Applies the limits: frame size, read buffer, write backpressure, idle.
  */
-export class Connection extends EventEmitter<ConnectionEvents> {
+export class Connection extends EventEmitter<ConnectionEvents> implements ByteSocketHandlers {
   readonly info: ConnectionInfo
+  /** The numeric id as a string (what the session layer keys connections by). */
+  readonly id: string
   private readonly limits: TransportLimits
   private readonly clock: Clock
-  private readonly log: Logger
+  /** The listener's logger; the per-connection child is made on first use (most connections never log). */
+  private readonly parentLog: Logger
+  private childLog: Logger | undefined
   private closedReason: string | null = null
   private closeEmitted = false
   private writePaused = false
   private userPauses = 0
   private readingPaused = false
-  /** Decoded frames not yet delivered because the upper layer paused us. */
-  private backlog: Frame[] = []
+  /** Decoded frames not yet delivered because the upper layer paused us (allocated when needed). */
+  private backlog: Frame[] | undefined
+  /**
+   * Frames written in this event-loop turn, not yet handed to the socket: one socket write per turn
+   * (flushed on process.nextTick, or at once above COALESCE_MAX_BYTES). Order is the encode order,
+   * so the obfuscation stream and quick acks stay in order.
+   */
+  private outq: Buffer[] | undefined
+  private outBytes = 0
   private lastActivity: number
   private idleTimer: NodeJS.Timeout | null = null
   private destroyTimer: NodeJS.Timeout | null = null
@@ -64,38 +82,52 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   ) {
     super()
     this.info = {
-      ...info,
-      codec: codec.name,
+      id: info.id,
       transport: socket.kind,
+      codec: codec.name,
+      obfuscated: info.obfuscated,
+      dcId: info.dcId,
+      secretIndex: info.secretIndex,
       remoteIp: socket.remoteAddress,
       remotePort: socket.remotePort,
       localPort: socket.localPort,
     }
+    this.id = String(info.id)
     this.limits = deps.limits
     this.clock = deps.clock
-    this.log = deps.log.child({
-      conn: info.id,
-      remote: `${socket.remoteAddress}:${socket.remotePort}`,
-      codec: codec.name,
-      obfuscated: info.obfuscated,
-      transport: socket.kind,
-    })
+    this.parentLog = deps.log
     this.lastActivity = this.clock.now()
-    socket.setHandlers({
-      data: (c) => this.feed(c),
-      drain: () => this.onDrain(),
-      close: () => this.onSocketClose(),
-      error: (e) => {
-        if (e instanceof ByteSocketProtocolError) this.log.warn({ reason: e.message }, 'carrier protocol error; closing')
-        else this.log.debug({ err: e.message }, 'socket error')
-      },
-    })
+    socket.setHandlers(this)
     this.armIdle(this.limits.idleTimeoutMs)
   }
 
-  /** The numeric id as a string (what the session layer keys connections by). */
-  get id(): string {
-    return String(this.info.id)
+  /** The per-connection logger (created on first use). */
+  private get log(): Logger {
+    return (this.childLog ??= this.parentLog.child({
+      conn: this.info.id,
+      remote: `${this.info.remoteIp}:${this.info.remotePort}`,
+      codec: this.info.codec,
+      obfuscated: this.info.obfuscated,
+      transport: this.info.transport,
+    }))
+  }
+
+  /** Debug lines do not create the per-connection logger when debug is off. */
+  private debug(a: object | string, msg?: string): void {
+    if (!this.parentLog.isLevelEnabled('debug')) return
+    if (typeof a === 'string') this.log.debug(a)
+    else this.log.debug(a, msg)
+  }
+
+  /** @internal ByteSocketHandlers: bytes from the socket. */
+  onSocketData(chunk: Buffer): void {
+    this.feed(chunk)
+  }
+
+  /** @internal ByteSocketHandlers: the carrier failed. */
+  onSocketError(e: Error): void {
+    if (e instanceof ByteSocketProtocolError) this.log.warn({ reason: e.message }, 'carrier protocol error; closing')
+    else this.debug({ err: e.message }, 'socket error')
   }
   get codecName(): CodecName {
     return this.info.codec
@@ -130,7 +162,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.closed) return false
     const frame = this.codec.encodeQuickAck(token)
     if (frame === null) {
-      this.log.debug('quick ack requested on a transport without quick acks; not sent')
+      this.debug('quick ack requested on a transport without quick acks; not sent')
       return false
     }
     return this.write(frame)
@@ -149,8 +181,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   close(reason: string, transportError?: number): void {
     if (this.closed) return
     if (transportError !== undefined) this.write(this.codec.encodeTransportError(transportError))
+    if (this.closed) return // the write above overflowed the write buffer
     this.closedReason = reason
     this.clearIdle()
+    this.flushWrites()
     this.socket.end()
     this.destroyTimer = setTimeout(() => this.socket.destroy(), this.limits.closeGraceMs)
     this.destroyTimer.unref()
@@ -190,51 +224,98 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }
       throw e
     }
+    if (frames.length === 0) return
+    if (this.backlog === undefined) {
+      // common case: nothing held back, deliver straight from the decoded list
+      for (let i = 0; i < frames.length; i++) {
+        if (this.userPauses > 0 || this.closed) {
+          if (!this.closed) this.backlog = frames.slice(i)
+          return
+        }
+        this.deliverOne(frames[i]!)
+      }
+      return
+    }
     for (const f of frames) this.backlog.push(f)
     this.deliver()
   }
 
   private deliver(): void {
-    while (this.backlog.length > 0 && this.userPauses === 0 && !this.closed) {
-      const f = this.backlog.shift()!
-      if (f.type !== 'packet') {
-        this.log.warn('quick-ack frame received on a server connection; ignored')
-        continue
-      }
-      try {
-        this.emit('packet', f.payload, f.quickAck)
-      } catch (e) {
-        // A throwing handler must not take the process down with it.
-        this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'packet handler threw; closing')
-        this.close('packet handler error')
-      }
+    const backlog = this.backlog
+    if (backlog === undefined) return
+    while (backlog.length > 0 && this.userPauses === 0 && !this.closed) this.deliverOne(backlog.shift()!)
+    if (backlog.length === 0 || this.closed) this.backlog = undefined
+  }
+
+  private deliverOne(f: Frame): void {
+    if (f.type !== 'packet') {
+      this.log.warn('quick-ack frame received on a server connection; ignored')
+      return
     }
-    if (this.closed) this.backlog.length = 0
+    try {
+      this.emit('packet', f.payload, f.quickAck)
+    } catch (e) {
+      // A throwing handler must not take the process down with it.
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'packet handler threw; closing')
+      this.close('packet handler error')
+    }
+  }
+
+  /** Bytes accepted by send() and not yet written to the kernel (queued here or in the socket). */
+  get pendingWriteBytes(): number {
+    return this.outBytes + this.socket.pendingWriteBytes
   }
 
   private write(frame: Buffer): boolean {
-    this.socket.write(frame)
-    const pending = this.socket.pendingWriteBytes
+    if (this.outq === undefined) {
+      this.outq = [frame]
+      process.nextTick(flushConnection, this)
+    } else this.outq.push(frame)
+    this.outBytes += frame.length
+    if (this.outBytes >= COALESCE_MAX_BYTES) this.flushWrites()
+    const pending = this.outBytes + this.socket.pendingWriteBytes
     if (pending > this.limits.maxWriteBuffer) {
       this.log.warn({ pending }, 'write buffer overflow (peer not reading); closing')
       this.closedReason = 'write buffer overflow'
       this.clearIdle()
+      this.dropWrites()
       this.socket.destroy()
       this.emitClose('write buffer overflow')
       return false
     }
     if (!this.writePaused && pending > this.limits.writeHighWaterMark) {
       this.writePaused = true
-      this.log.debug({ pending }, 'write backpressure: pausing reads')
+      this.debug({ pending }, 'write backpressure: pausing reads')
       this.updateReading()
     }
     return true
   }
 
+  /** @internal Writes what this turn queued in one socket write. */
+  flushWrites(): void {
+    const q = this.outq
+    if (q === undefined) return
+    this.outq = undefined
+    const n = this.outBytes
+    this.outBytes = 0
+    if (q.length === 0) return
+    this.socket.write(q.length === 1 ? q[0]! : Buffer.concat(q, n))
+  }
+
+  private dropWrites(): void {
+    if (this.outq !== undefined) this.outq.length = 0
+    this.outBytes = 0
+  }
+
+  /** @internal ByteSocketHandlers: the socket flushed everything it had queued. */
+  onSocketDrain(): void {
+    this.onDrain()
+  }
+
   private onDrain(): void {
     if (this.writePaused) {
       this.writePaused = false
-      this.log.debug('writes drained: resuming reads')
+      this.debug('writes drained: resuming reads')
       this.updateReading()
     }
   }
@@ -274,13 +355,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.idleTimer = null
   }
 
-  private onSocketClose(): void {
+  /** @internal ByteSocketHandlers: the socket is gone. */
+  onSocketClose(): void {
+    this.dropWrites()
     if (this.destroyTimer !== null) clearTimeout(this.destroyTimer)
     this.destroyTimer = null
     this.clearIdle()
     if (!this.closed) {
       this.closedReason = 'peer closed'
-      this.log.debug('peer closed')
+      this.debug('peer closed')
     }
     this.emitClose(this.closedReason ?? 'peer closed')
   }
