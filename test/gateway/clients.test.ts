@@ -1,13 +1,23 @@
 /**
  * Real clients from npm complete the handshake against our server and end up with the same
  * auth key (id) as the store: GramJS over full, abridged and obfuscated TCP; mtcute over
- * intermediate and obfuscated TCP, with the legacy RSA form, and with PFS (temp key).
+ * intermediate and obfuscated TCP, with the legacy RSA form, and with PFS (temp key). A key the
+ * server refuses (first byte 0: dh_gen_fail) is followed by a new exchange in both libraries.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { AuthKeyType, type AuthKeyRecord } from '../../src/store/types.js'
-import { authKeyId } from '../../src/handshake/kdf.js'
-import { startTestServer, gramjsHandshake, startMtcute, startGramJsClient, type TestServer, type GramTransport, type MtcuteOptions } from '../helpers/clients.js'
+import { AuthKeyType } from '../../src/store/types.js'
+import type { HandshakeCrypto } from '../../src/handshake/crypto-backend.js'
+import {
+  startTestServer,
+  gramjsHandshake,
+  startMtcute,
+  startGramJsClient,
+  zeroFirstKeys,
+  type TestServer,
+  type GramTransport,
+  type MtcuteOptions,
+} from '../helpers/clients.js'
 
 let server: TestServer
 
@@ -18,34 +28,9 @@ after(async () => {
   await server.close()
 })
 
-/**
- * Both libraries strip a leading zero byte of the auth key (GramJS getByteArray, mtcute
- * bigint.toBytes), so 1 key in 256 differs from the 256-byte key every other party uses.
- * That is their bug; a test that hits it retries once.
- */
-async function withLeadingZeroRetry<T>(run: () => Promise<T>, ok: (t: T) => Promise<boolean>): Promise<T> {
-  const first = await run()
-  if (await ok(first)) return first
-  return run()
-}
-
-/**
- * The stored record a client's auth_key_id refers to. Both libraries strip a leading zero byte
- * of the auth key (1 key in 256), and then their id is the id of our key without that byte;
- * anything else is a real mismatch (undefined).
- */
-async function storedKeyFor(s: TestServer, id: bigint): Promise<AuthKeyRecord | undefined> {
-  const rec = await s.store.get(id)
-  if (rec) return rec
-  return s.created.find((c) => c.record.key[0] === 0 && authKeyId(c.record.key.subarray(1)) === id)?.record
-}
-
 for (const transport of ['full', 'abridged', 'obfuscated'] as GramTransport[]) {
   test(`GramJS handshake over ${transport} TCP: same auth key on both sides`, async () => {
-    const res = await withLeadingZeroRetry(
-      () => gramjsHandshake(server, transport),
-      async (r) => r.authKey.length === 256,
-    )
+    const res = await gramjsHandshake(server, transport)
     const rec = await server.store.get(res.authKeyId)
     assert.ok(rec, 'the store holds the key GramJS computed')
     assert.deepEqual(rec.key, res.authKey)
@@ -67,7 +52,7 @@ for (const [name, opts, type] of mtcuteCases) {
     try {
       tg.poke()
       const id = await server.waitEncrypted((id) => server.encrypted.indexOf(id) >= before)
-      const rec = await storedKeyFor(server, id)
+      const rec = await server.store.get(id)
       assert.ok(rec, 'auth_key_id used by mtcute is in the store')
       assert.equal(rec.type, type)
       if (type === AuthKeyType.temp) assert.ok(rec.expiresAt! > Date.now() / 1000)
@@ -82,10 +67,60 @@ test('GramJS TelegramClient (whole client, obfuscated TCP): it encrypts with the
   const client = await startGramJsClient(s80, 'obfuscated')
   try {
     const id = await s80.waitEncrypted()
-    assert.ok(await storedKeyFor(s80, id), 'the key GramJS encrypts with is in the store')
+    assert.ok(await s80.store.get(id), 'the key GramJS encrypts with is in the store')
     assert.equal(client.authKeyId(), id, 'and it is the key in its session')
   } finally {
     await client.close()
     await s80.close()
+  }
+})
+
+/** A server whose first auth key comes out with a leading zero byte (refused with dh_gen_fail). */
+async function refusingServer(host: string): Promise<{ s: TestServer; zeroed: () => number }> {
+  let wrapped: (HandshakeCrypto & { zeroed: number }) | undefined
+  const s = await startTestServer({ host, wrapCrypto: (c) => (wrapped = zeroFirstKeys(c)) })
+  return { s, zeroed: () => wrapped!.zeroed }
+}
+
+test('mtcute after a refused leading-zero key (dh_gen_fail): reconnects, new exchange, stored key', async () => {
+  const { s, zeroed } = await refusingServer('127.0.12.2')
+  const tg = await startMtcute(s)
+  try {
+    tg.poke()
+    const id = await s.waitEncrypted()
+    assert.equal(zeroed(), 1, 'the first key was refused')
+    assert.equal(s.created.length, 1, 'only the second exchange ended in dh_gen_ok')
+    assert.ok(await s.store.get(id), 'mtcute encrypts with the stored key')
+  } finally {
+    await tg.close()
+    await s.close()
+  }
+})
+
+test('GramJS after a refused leading-zero key (dh_gen_fail): new exchange on the same connection', async () => {
+  const { s, zeroed } = await refusingServer('127.0.12.3')
+  try {
+    const res = await gramjsHandshake(s, 'obfuscated')
+    assert.equal(zeroed(), 1)
+    assert.equal(res.failures, 1, 'GramJS saw one failed exchange')
+    assert.deepEqual((await s.store.get(res.authKeyId))?.key, res.authKey)
+    assert.equal(s.created.length, 1)
+  } finally {
+    await s.close()
+  }
+})
+
+test('GramJS TelegramClient after a refused leading-zero key: its connect loop gets a stored key', async () => {
+  const { s, zeroed } = await refusingServer('127.0.12.4')
+  const client = await startGramJsClient(s, 'full')
+  try {
+    const id = await s.waitEncrypted()
+    assert.equal(zeroed(), 1)
+    assert.equal(s.created.length, 1, 'the refused key was never acknowledged')
+    assert.ok(await s.store.get(id))
+    assert.equal(client.authKeyId(), id)
+  } finally {
+    await client.close()
+    await s.close()
   }
 })

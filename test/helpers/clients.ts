@@ -38,6 +38,8 @@ export interface TestServerOptions {
   /** 'pool' runs the handshake crypto on worker threads (default 'inline'). */
   crypto?: 'inline' | 'pool'
   handshake?: Partial<HandshakeServiceOptions>
+  /** Wraps the handshake crypto backend (fault injection, e.g. zeroFirstKeys). */
+  wrapCrypto?: (c: HandshakeCrypto) => HandshakeCrypto
   /** Replaces the default encrypted-path handler (records the auth_key_id, closes unknown keys with -404). */
   onEncrypted?: GatewayOptions['onEncrypted']
 }
@@ -67,7 +69,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const keys = new RsaKeySet([key])
   const store = o.store ?? new MemoryAuthKeyStore()
   const crypto: HandshakeCrypto = o.crypto === 'pool' ? new CryptoPool(keys, 2) : new InlineCrypto(keys)
-  const service = new HandshakeService({ keys, crypto, store, dcId, ...o.handshake })
+  const service = new HandshakeService({ keys, crypto: o.wrapCrypto ? o.wrapCrypto(crypto) : crypto, store, dcId, ...o.handshake })
   const encrypted: bigint[] = []
   const waiters: Array<{ pred: (id: bigint) => boolean; resolve: (id: bigint) => void }> = []
   const record = async (conn: GatewayConnection, p: EncryptedPacket): Promise<void> => {
@@ -112,6 +114,28 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   }
 }
 
+/**
+ * Fault injection: the first `count` auth keys come out of dhFinish with their first byte set to
+ * 0, as 1 key in 256 really does. A client's random secret b cannot be chosen from outside, so
+ * this is how the server's refusal (dh_gen_fail) and the real clients' recovery are exercised.
+ */
+export function zeroFirstKeys(inner: HandshakeCrypto, count = 1): HandshakeCrypto & { zeroed: number } {
+  return {
+    zeroed: 0,
+    rsaDecrypt: (fp, data) => inner.rsaDecrypt(fp, data),
+    dhStart: () => inner.dhStart(),
+    async dhFinish(a, gB) {
+      const key = await inner.dhFinish(a, gB)
+      if (this.zeroed < count) {
+        this.zeroed++
+        key[0] = 0
+      }
+      return key
+    },
+    close: () => inner.close(),
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // GramJS
 // ---------------------------------------------------------------------------------------------
@@ -128,8 +152,10 @@ export function addKeyToGramJs(key: RsaPrivateKey): void {
 /**
  * Runs GramJS's own handshake (telegram/network/Authenticator doAuthentication over its
  * MTProtoPlainSender and its Connection class) against the server; returns GramJS's auth key.
+ * A failed exchange is started again on the same connection, `attempts` times in all, as
+ * GramJS's MTProtoSender.connect does (connectionRetries, 5 by default).
  */
-export async function gramjsHandshake(server: TestServer, transport: GramTransport): Promise<{ authKey: Buffer; authKeyId: bigint }> {
+export async function gramjsHandshake(server: TestServer, transport: GramTransport, attempts = 3): Promise<{ authKey: Buffer; authKeyId: bigint; failures: number }> {
   addKeyToGramJs(server.key)
   const net = require('telegram/network/index.js') as Record<string, new (o: Record<string, unknown>) => { connect(): Promise<void>; disconnect(): Promise<void> }>
   const ext = require('telegram/extensions/index.js') as { Logger: new (level: string) => unknown; PromisedNetSockets: unknown }
@@ -142,11 +168,17 @@ export async function gramjsHandshake(server: TestServer, transport: GramTranspo
   const conn = new Cls({ ip: server.host, port: server.port, dcId: server.dcId, loggers, proxy: undefined, socket: ext.PromisedNetSockets, testServers: false })
   await conn.connect()
   try {
-    const sender = new MTProtoPlainSender(conn, loggers)
-    const { authKey } = await doAuthentication(sender, loggers)
-    const key = authKey.getKey()
-    if (!key) throw new Error('GramJS returned no key')
-    return { authKey: key, authKeyId: authKeyId(key) }
+    for (let failures = 0; ; failures++) {
+      try {
+        const sender = new MTProtoPlainSender(conn, loggers)
+        const { authKey } = await doAuthentication(sender, loggers)
+        const key = authKey.getKey()
+        if (!key) throw new Error('GramJS returned no key')
+        return { authKey: key, authKeyId: authKeyId(key), failures }
+      } catch (err) {
+        if (failures + 1 >= attempts) throw err
+      }
+    }
   } finally {
     await conn.disconnect()
   }
@@ -159,7 +191,7 @@ export async function gramjsHandshake(server: TestServer, transport: GramTranspo
  * `connect()` is started but not awaited (it waits for the answer to invokeWithLayer, which a
  * handshake-only server never sends); `authKeyId()` reads the key GramJS saved in its session.
  */
-export async function startGramJsClient(server: TestServer, transport: GramTransport): Promise<{ authKeyId(): bigint | undefined; close(): Promise<void> }> {
+export async function startGramJsClient(server: TestServer, transport: GramTransport, connectionRetries = 3): Promise<{ authKeyId(): bigint | undefined; close(): Promise<void> }> {
   addKeyToGramJs(server.key)
   const tg = require('telegram') as { TelegramClient: new (...a: unknown[]) => GramClient }
   const { StringSession } = require('telegram/sessions/index.js') as { StringSession: new (s: string) => GramSession }
@@ -174,7 +206,7 @@ export async function startGramJsClient(server: TestServer, transport: GramTrans
       super({ ...o, port })
     }
   }
-  const client = new tg.TelegramClient(session, 1, '00000000000000000000000000000000', { connection: cls, connectionRetries: 1, autoReconnect: false, baseLogger: undefined })
+  const client = new tg.TelegramClient(session, 1, '00000000000000000000000000000000', { connection: cls, connectionRetries, autoReconnect: false, baseLogger: undefined })
   client.setLogLevel(LogLevel.NONE)
   client.connect().catch(() => undefined)
   return {
