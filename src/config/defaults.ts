@@ -32,6 +32,7 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  *   session_idle_seconds: 900
  *   push_queue_max: 256
  *   drain_timeout_ms: 5000
+ *   expire_temp_interval_seconds: 60   # store sweep of expired temp auth keys
  * ```
  *
  * Environment overrides (applied after the file): MTGATE_DC_ID, MTGATE_HOST, MTGATE_TCP_PORTS
@@ -92,4 +93,5 @@ export const DEFAULT_LIMITS: ServerLimits = {
   sessionIdleSeconds: 900,
   pushQueueMax: 256,
   drainTimeoutMs: 5000,
+  expireTempIntervalSeconds: 60,
 }

@@ -85,6 +85,8 @@ export interface ServerLimits {
   pushQueueMax: number
   /** On shutdown, wait at most this long for in-flight RPCs before closing connections. */
   drainTimeoutMs: number
+  /** Expired temporary auth keys (and their bindings, salts) are removed from the store this often. */
+  expireTempIntervalSeconds: number
 }
 
 export interface RpcErrorSpec {

@@ -59,6 +59,8 @@ export type PushTarget = { authKeyId: bigint } | { userId: bigint }
 export class MtgateServer {
   private stopping: Promise<void> | undefined
   private readonly conns = new Set<Connection>()
+  private expireTimer: NodeJS.Timeout | undefined
+  private expiring: Promise<number> | undefined
 
   private constructor(
     readonly config: ServerConfig,
@@ -77,6 +79,7 @@ export class MtgateServer {
     private readonly ws: WsListener | undefined,
     readonly addresses: ListenAddress[],
     private readonly log: Logger,
+    private readonly clock: Clock,
   ) {}
 
   /** Builds everything and starts listening. Throws (after cleaning up) if a port cannot be bound. */
@@ -219,9 +222,12 @@ export class MtgateServer {
         ws,
         addresses,
         log,
+        clock,
       )
       tcp?.on('connection', (c) => server.onConnection(c))
       ws?.on('connection', (c) => server.onConnection(c))
+      server.expireTimer = setInterval(() => void server.expireTempKeys(), config.limits.expireTempIntervalSeconds * 1000)
+      server.expireTimer.unref()
       return server
     } catch (e) {
       for (const f of cleanup.reverse()) {
@@ -249,6 +255,28 @@ export class MtgateServer {
   push(target: PushTarget, updates: TlObject | Buffer): number {
     const body = Buffer.isBuffer(updates) ? updates : encode(updates)
     return 'authKeyId' in target ? this.sessions.pushToAuthKey(target.authKeyId, body) : this.sessions.pushToUser(target.userId, body)
+  }
+
+  /**
+   * Removes expired temporary auth keys from the store (AuthKeyStore.expireTemp at the clock's
+   * now); runs every limits.expireTempIntervalSeconds. One sweep at a time (a slow store is not
+   * swept twice at once); a store failure is logged and the next sweep tries again. Returns how
+   * many keys were removed.
+   */
+  expireTempKeys(): Promise<number> {
+    this.expiring ??= this.sweep().finally(() => (this.expiring = undefined))
+    return this.expiring
+  }
+
+  private async sweep(): Promise<number> {
+    try {
+      const n = await this.store.expireTemp(Math.floor(this.clock.now() / 1000))
+      if (n > 0) this.log.info({ removed: n }, 'expired temporary auth keys removed')
+      return n
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'expired temporary auth keys: store sweep failed')
+      return 0
+    }
   }
 
   /** RSA keys in the data dir, for the start-up banner. */
@@ -296,6 +324,7 @@ export class MtgateServer {
 
   private async doStop(): Promise<void> {
     const t0 = Date.now()
+    clearInterval(this.expireTimer)
     this.log.info({ connections: this.conns.size }, 'stopping: draining')
     // New connections are refused from here on (onConnection); RPCs already dispatched get up to
     // drainTimeoutMs to answer, and one more turn of the event loop to be written out.
@@ -308,6 +337,7 @@ export class MtgateServer {
     this.sessions.stop()
     this.handshake.close()
     await this.handshakeCrypto.close?.()
+    await this.expiring // a sweep in progress finishes before the store closes
     if (this.ownsStore) await this.store.close().catch((e) => this.log.warn({ err: e }, 'store close failed'))
     this.log.info({ ms: Date.now() - t0 }, 'stopped')
   }

@@ -9,6 +9,8 @@ import { parseConfig } from '../../src/config/index.js'
 import { AuthKey } from '../../src/crypto/message.js'
 import { MtgateServer } from '../../src/server/server.js'
 import { MemoryAuthKeyStore } from '../../src/store/memory.js'
+import { AuthKeyType } from '../../src/store/types.js'
+import { ManualClock } from '../../src/util/clock.js'
 import { encode } from '../../src/tl/index.js'
 import { RawClient } from '../e2e/raw-client.js'
 
@@ -105,6 +107,43 @@ describe('MtgateServer', () => {
     await s.stop()
     assert.ok(Date.now() - t0 < 2000, 'stop() did not wait for the handler that never answers')
     assert.equal(await outcome, 'connection closed')
+  })
+
+  it('removes expired temporary auth keys every limits.expire_temp_interval_seconds (injected clock), not after stop()', async () => {
+    const clock = new ManualClock(1_700_000_000_000)
+    const sweeps: number[] = []
+    class SpyStore extends MemoryAuthKeyStore {
+      override async expireTemp(now: number): Promise<number> {
+        sweeps.push(now)
+        return super.expireTemp(now)
+      }
+    }
+    const store = new SpyStore(clock)
+    const nowSec = Math.floor(clock.now() / 1000)
+    const temp = new AuthKey(randomBytes(256))
+    const perm = new AuthKey(randomBytes(256))
+    const fresh = new AuthKey(randomBytes(256))
+    await store.put({ id: temp.id, key: temp.key, type: AuthKeyType.temp, createdAt: nowSec - 100, expiresAt: nowSec - 10 })
+    await store.put({ id: fresh.id, key: fresh.key, type: AuthKeyType.temp, createdAt: nowSec, expiresAt: nowSec + 3600 })
+    await store.put({ id: perm.id, key: perm.key, type: AuthKeyType.perm, createdAt: nowSec - 100 })
+    const config = parseConfig({ host: '127.0.0.1', tcp_ports: [0], ws_port: null, data_dir: dir, limits: { expire_temp_interval_seconds: 1 } }, {})
+    assert.equal(parseConfig({ data_dir: dir }, {}).limits.expireTempIntervalSeconds, 60, 'default: every minute')
+    const s = await MtgateServer.start(config, { inlineHandshakeCrypto: true, store, clock })
+    try {
+      const t0 = Date.now()
+      while (sweeps.length === 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50))
+      assert.ok(sweeps.length >= 1, 'expireTemp was called')
+      assert.equal(sweeps[0], nowSec, "with the injected clock's now")
+      // A destroyed id is remembered: putting the expired key again is refused, the others are still there.
+      assert.equal(await store.put({ id: temp.id, key: temp.key, type: AuthKeyType.temp, createdAt: nowSec - 100, expiresAt: nowSec + 10 }), 'exists')
+      assert.ok(await store.get(fresh.id))
+      assert.ok(await store.get(perm.id))
+    } finally {
+      await s.stop()
+    }
+    const after = sweeps.length
+    await new Promise((r) => setTimeout(r, 1300))
+    assert.equal(sweeps.length, after, 'no sweep after stop()')
   })
 
   it('push by auth key and by the user id a handler bound through ctx.userId', async () => {
