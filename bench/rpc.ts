@@ -7,7 +7,8 @@
  *   generator (test/e2e/raw-client.ts) in a child process, so each gets one of the 2 cores.
  *   Baseline: the crypto-only cost of the same messages measured in this run — one round trip =
  *   client encrypt + server decrypt + server encrypt + client decrypt of the same ping/pong plaintexts,
- *   on one core. Then p50/p99 latency with pings paced at half the measured max rate.
+ *   on one core. Then p50/p99 latency with pings paced at half the measured max rate, sent in the
+ *   closed-loop phase's shape (`window` pings to one session back to back, sessions in turn).
  * session.memory: heap bytes per idle authorised connection (auth key in the store, session created
  *   by one ping). Measured at SESSION_MEMORY_CONNECTIONS connections, not 20k: the process file limit
  *   here is 20000 (server and client sides are separate processes, but 20k leaves no headroom).
@@ -31,6 +32,8 @@ import { report } from './report.js'
 
 const SESSION_MEMORY_CONNECTIONS = Number(process.env.MTGATE_BENCH_MEMORY_CONNECTIONS ?? 10_000)
 const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
+/** Which parts run (for profiling one of them): comma-separated of 100, 1000, memory; default all. */
+const PARTS = new Set((process.env.MTGATE_BENCH_PARTS ?? '100,1000,memory').split(','))
 
 type ToChild =
   | { cmd: 'connect'; keys: string[]; port: number; window: number }
@@ -99,7 +102,9 @@ async function child(): Promise<void> {
             if (now - t0 >= m.ms) return resolve()
             const target = Math.floor((now - t0) * perMs)
             while (due < target) {
-              const c = clients[idx++ % clients.length]!
+              // same traffic shape as the closed-loop phase: `window` pings per session back to back
+              // (they leave in one write and come back in one container), sessions in turn
+              const c = clients[Math.floor(idx++ / window) % clients.length]!
               const s = performance.now()
               inflight.push(c.ping().then(() => void lat.push(performance.now() - s)))
               due++
@@ -233,8 +238,9 @@ async function main(): Promise<void> {
   }
   try {
     const crypto = cryptoOnly()
-    await roundTrips(port, await newKeys(100), 8, crypto)
-    await roundTrips(port, await newKeys(1000), 1, crypto)
+    if (PARTS.has('100')) await roundTrips(port, await newKeys(100), 8, crypto)
+    if (PARTS.has('1000')) await roundTrips(port, await newKeys(1000), 1, crypto)
+    if (!PARTS.has('memory')) return
 
     // session.memory: keys go into the store first (their cost is the store's), then the connections
     const keys = await newKeys(SESSION_MEMORY_CONNECTIONS)

@@ -175,6 +175,10 @@ interface PendingItem {
   content: boolean
 }
 
+function flushTicked(s: Session): void {
+  s.flushTick()
+}
+
 export class Session {
   /** The connection answers go to (the one that sent the latest message). */
   conn: ConnectionInfo | undefined
@@ -199,6 +203,7 @@ export class Session {
   private dropped: Set<bigint> | undefined
   private failed: Set<bigint> | undefined
   private flushScheduled = false
+  private flushTicked = false
   private destroyed = false
 
   constructor(
@@ -240,6 +245,17 @@ export class Session {
     const ctor = constructorOf(msg.body)
     if (ctor === ID_MSG_CONTAINER) this.handleContainer(msg)
     else this.handleOne({ msgId: msg.msgId, seqNo: msg.seqNo, body: msg.body }, msg)
+    // Answers wait until the current callback is done (process.nextTick): the messages of one read
+    // chunk (several packets of a pipelining client) are answered in one container, one encryption.
+    if (!this.flushTicked) {
+      this.flushTicked = true
+      process.nextTick(flushTicked, this)
+    }
+  }
+
+  /** @internal The nextTick flush scheduled by handle(). */
+  flushTick(): void {
+    this.flushTicked = false
     this.flush(false)
   }
 
