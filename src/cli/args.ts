@@ -1,6 +1,8 @@
 /** Command-line parsing for `mtgate <command> [--config file] [options]`. */
 
-export type Command = 'serve' | 'keygen' | 'keys' | 'help'
+export type Command = 'serve' | 'gateway' | 'session' | 'keygen' | 'keys' | 'help'
+
+const COMMANDS: readonly Command[] = ['serve', 'gateway', 'session', 'keygen', 'keys', 'help']
 
 export interface CliArgs {
   command: Command
@@ -17,6 +19,8 @@ export const USAGE = `usage: mtgate <command> [options]
 
 commands:
   serve     run the server (TCP 10443 + 5222, WebSocket 11443 on 127.0.0.1 by default)
+  gateway   run a cluster gateway node (listeners, handshake, crypto; needs a cluster: section)
+  session   run a cluster session node (session layer, RPC, store; needs a cluster: section)
   keygen    create a new RSA key in the data directory (offered next to existing ones)
   keys      list the RSA keys: fingerprint, state, public key file
   help      this text
@@ -32,10 +36,8 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const first = rest[0]
   if (first !== undefined && !first.startsWith('-')) {
     rest.shift()
-    if (first !== 'serve' && first !== 'keygen' && first !== 'keys' && first !== 'help') {
-      throw new UsageError(`unknown command: ${first}`)
-    }
-    out.command = first
+    if (!(COMMANDS as readonly string[]).includes(first)) throw new UsageError(`unknown command: ${first}`)
+    out.command = first as Command
   }
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!

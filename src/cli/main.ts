@@ -10,6 +10,9 @@ import { fingerprintHex } from '../handshake/rsa-key.js'
 import { createKeyFile, loadKeySet } from '../handshake/rsa-keyset.js'
 import { MtgateServer } from '../server/server.js'
 import { rootLogger } from '../util/log.js'
+import { loadClusterConfig, type ClusterConfig } from '../cluster/config.js'
+import { runGateway } from '../cluster/gateway-node.js'
+import { runSessionNode } from '../cluster/session-node.js'
 import { parseArgs, USAGE, UsageError, type CliArgs } from './args.js'
 
 const out = (line: string): void => {
@@ -66,6 +69,21 @@ async function serve(config: ServerConfig): Promise<void> {
   process.on('SIGTERM', onSignal)
 }
 
+async function runNode(role: 'gateway' | 'session', config: ClusterConfig): Promise<void> {
+  const { cluster } = config
+  if (role === 'session') {
+    const node = await runSessionNode(config)
+    out(`mtgate session node ${node.nodeId}: grpc ${node.address}, etcd ${cluster.etcd.join(', ')}`)
+    out(`  ${config.server.store.backend} store; keys are shared with the other session nodes through it`)
+    return
+  }
+  const node = await runGateway(config)
+  out(`mtgate gateway node ${node.nodeId}: grpc ${node.address}, etcd ${cluster.etcd.join(', ')}`)
+  for (const a of node.addresses) {
+    out(a.kind === 'tcp' ? `  tcp  ${a.host}:${a.port}` : `  ws   ws://${a.host}:${a.port}${config.server.wsPath}`)
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   let args: CliArgs
   try {
@@ -80,6 +98,20 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (args.command === 'help') {
     out(USAGE)
     return 0
+  }
+  if (args.command === 'gateway' || args.command === 'session') {
+    let cluster: ClusterConfig
+    try {
+      cluster = loadClusterConfig({ file: args.config })
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        process.stderr.write(`mtgate: ${e.message}\n`)
+        return 2
+      }
+      throw e
+    }
+    await runNode(args.command, cluster)
+    return -1 // keeps running; SIGTERM/SIGINT drain and exit
   }
   let config: ServerConfig
   try {

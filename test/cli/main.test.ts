@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, UsageError } from '../../src/cli/args.js'
+import { freePort, startEtcd, type EtcdInstance } from '../helpers/services.js'
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 
@@ -18,6 +19,8 @@ describe('argument parsing', () => {
     assert.deepEqual(parseArgs(['keys', '-c', 'x']), { command: 'keys', config: 'x', bits: 2048 })
     assert.deepEqual(parseArgs(['serve'], { MTGATE_CONFIG: '/etc/mtgate.yaml' }), { command: 'serve', config: '/etc/mtgate.yaml', bits: 2048 })
     assert.equal(parseArgs(['serve', '--help']).command, 'help')
+    assert.deepEqual(parseArgs(['gateway', '-c', 'g.yaml']), { command: 'gateway', config: 'g.yaml', bits: 2048 })
+    assert.deepEqual(parseArgs(['session', '-c', 's.yaml']), { command: 'session', config: 's.yaml', bits: 2048 })
   })
   it('bad input is a UsageError', () => {
     for (const argv of [['start'], ['serve', '--port', '1'], ['serve', '--config'], ['keygen', '--bits', '12'], ['keygen', '--bits', 'x']]) {
@@ -79,5 +82,58 @@ describe('mtgate command', () => {
     assert.equal(await code, 0)
     assert.match(out, /SIGTERM: draining/)
     assert.match(out, /stopped/)
+  })
+})
+
+describe('mtgate session / gateway (real etcd)', () => {
+  let dir: string
+  let etcd: EtcdInstance
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mtgate-cli-cluster-'))
+    etcd = await startEtcd()
+  })
+  after(async () => {
+    await etcd?.destroy()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const waitFor = async (p: ReturnType<typeof spawn>, text: string): Promise<string> => {
+    let out = ''
+    p.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+    const t0 = Date.now()
+    while (!out.includes(text) && Date.now() - t0 < 30_000 && p.exitCode === null) await new Promise((r) => setTimeout(r, 50))
+    return out
+  }
+  const stop = async (p: ReturnType<typeof spawn>): Promise<number | null> => {
+    const code = new Promise<number | null>((r) => p.once('exit', (c) => r(c)))
+    p.kill('SIGTERM')
+    return code
+  }
+
+  it('a config without a cluster node id is refused with exit 2 naming the key', () => {
+    const f = join(dir, 'plain.yaml')
+    writeFileSync(f, 'store: { backend: memory }\n')
+    const r = spawnSync(process.execPath, [MAIN, 'session', '--config', f], { encoding: 'utf8', env: { ...process.env, MTGATE_LOG_LEVEL: 'silent' } })
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /cluster/)
+  })
+
+  it('starts a session node and a gateway from YAML, both register and drain on SIGTERM', async () => {
+    const data = join(dir, 'data')
+    const common = ['host: 127.0.0.1', 'ws_port: null', `data_dir: ${data}`, `store: { backend: sqlite, sqlite_path: ${join(dir, 'keys.sqlite')} }`]
+    const s1 = join(dir, 's1.yaml')
+    writeFileSync(s1, [...common, 'tcp_ports: [0]', 'cluster:', '  node_id: s1', `  etcd: [${etcd.endpoint}]`, `  listen: 127.0.0.1:${await freePort()}`].join('\n'))
+    const g1 = join(dir, 'g1.yaml')
+    writeFileSync(g1, [...common, 'tcp_ports: [0]', 'cluster:', '  node_id: g1', `  etcd: [${etcd.endpoint}]`, `  listen: 127.0.0.1:${await freePort()}`].join('\n'))
+    const env = { ...process.env, MTGATE_LOG_LEVEL: 'silent' }
+    const session = spawn(process.execPath, [MAIN, 'session', '--config', s1], { env })
+    const sOut = await waitFor(session, 'store')
+    assert.match(sOut, /mtgate session node s1: grpc 127\.0\.0\.1:\d+, etcd http/)
+    const gateway = spawn(process.execPath, [MAIN, 'gateway', '--config', g1], { env })
+    const gOut = await waitFor(gateway, 'tcp ')
+    assert.match(gOut, /mtgate gateway node g1: grpc 127\.0\.0\.1:\d+/)
+    assert.match(gOut, /tcp {2}127\.0\.0\.1:\d+/)
+    assert.equal(await stop(gateway), 0)
+    assert.equal(await stop(session), 0)
   })
 })
