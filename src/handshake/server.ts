@@ -228,6 +228,18 @@ export class ConnectionHandshakes {
     return undefined
   }
 
+  /**
+   * `method` is allowed in `state` only (undefined: go on). In the state it leads to, an exact
+   * repeat gets the same answer again (a lost response); anything else is -404.
+   */
+  private expectState(ex: Exchange, state: 'pq_sent' | 'dh_sent', raw: Buffer, method: string): HandshakeStep | undefined {
+    if (ex.state === state) return undefined
+    const next: State = state === 'pq_sent' ? 'dh_sent' : 'done'
+    const again = ex.state === next ? this.repeat(ex, raw) : undefined
+    if (again) return again
+    throw new HandshakeError('close404', `unexpected_${method}`, `${method} in state ${ex.state}`)
+  }
+
   private now(): number {
     return this.service.opts.clock.now()
   }
@@ -301,11 +313,8 @@ export class ConnectionHandshakes {
 
   private async onReqDhParams(req: ReqDhParams, raw: Buffer): Promise<HandshakeStep> {
     const ex = this.lookup(req.nonce, req.server_nonce)
-    if (ex.state !== 'pq_sent') {
-      const again = ex.state === 'dh_sent' ? this.repeat(ex, raw) : undefined
-      if (again) return again
-      throw new HandshakeError('close404', 'unexpected_req_DH_params', `req_DH_params in state ${ex.state}`)
-    }
+    const early = this.expectState(ex, 'pq_sent', raw, 'req_DH_params')
+    if (early) return early
     if (bigFromBytes(req.p) !== ex.pair.p || bigFromBytes(req.q) !== ex.pair.q) throw new HandshakeError('close404', 'wrong_p_q', 'p, q do not factor our pq')
     const o = this.service.opts
     if (!o.keys.get(req.public_key_fingerprint)) throw new HandshakeError('close404', 'unknown_fingerprint', `no key ${BigInt.asUintN(64, req.public_key_fingerprint).toString(16)}`)
@@ -398,11 +407,8 @@ export class ConnectionHandshakes {
 
   private async onSetClientDhParams(req: SetClientDhParams, raw: Buffer): Promise<HandshakeStep> {
     const ex = this.lookup(req.nonce, req.server_nonce)
-    if (ex.state !== 'dh_sent') {
-      const again = ex.state === 'done' ? this.repeat(ex, raw) : undefined
-      if (again) return again
-      throw new HandshakeError('close404', 'unexpected_set_client_DH_params', `set_client_DH_params in state ${ex.state}`)
-    }
+    const early = this.expectState(ex, 'dh_sent', raw, 'set_client_DH_params')
+    if (early) return early
     const again = this.repeat(ex, raw)
     if (again) return again
     const o = this.service.opts
