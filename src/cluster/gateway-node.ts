@@ -19,6 +19,7 @@ import { EncryptedPath } from '../gateway/encrypted.js'
 import type { ListenAddress } from '../server/server.js'
 import { TcpListener, WsListener, type Connection } from '../transport/index.js'
 import { systemClock, type Clock } from '../util/clock.js'
+import { drainOnSignal } from './drain.js'
 import { rootLogger, type Logger } from '../util/log.js'
 import type { ClusterConfig } from './config.js'
 import { bindServer, HealthService, SERVER_OPTIONS, serverCredentials, withPort } from './grpc.js'
@@ -234,11 +235,6 @@ export class GatewayNode {
 /** `mtgate gateway`: starts a gateway node and drains it on SIGTERM / SIGINT. */
 export async function runGateway(config: ClusterConfig, deps: GatewayNodeDeps = {}): Promise<GatewayNode> {
   const node = await GatewayNode.start(config, deps)
-  const onSignal = (sig: string): void => {
-    ;(deps.log ?? rootLogger).info({ sig }, 'signal: draining')
-    void node.stop().then(() => process.exit(0))
-  }
-  process.once('SIGTERM', onSignal)
-  process.once('SIGINT', onSignal)
+  drainOnSignal(node, deps.log)
   return node
 }

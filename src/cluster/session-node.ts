@@ -17,6 +17,7 @@ import { createAuthKeyStore } from '../store/factory.js'
 import { StoreError, type AuthKeyStore, type AuthKeyType } from '../store/types.js'
 import { encode, type TlObject } from '../tl/index.js'
 import { systemClock, type Clock } from '../util/clock.js'
+import { drainOnSignal } from './drain.js'
 import { rootLogger, type Logger } from '../util/log.js'
 import type { ClusterConfig } from './config.js'
 import { FrameWriter } from './frame-writer.js'
@@ -455,11 +456,6 @@ export class SessionNode {
 /** `mtgate session`: starts a session node and drains it on SIGTERM / SIGINT. */
 export async function runSessionNode(config: ClusterConfig, deps: SessionNodeDeps = {}): Promise<SessionNode> {
   const node = await SessionNode.start(config, deps)
-  const onSignal = (sig: string): void => {
-    ;(deps.log ?? rootLogger).info({ sig }, 'signal: draining')
-    void node.stop().then(() => process.exit(0))
-  }
-  process.once('SIGTERM', onSignal)
-  process.once('SIGINT', onSignal)
+  drainOnSignal(node, deps.log)
   return node
 }
