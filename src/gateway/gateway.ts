@@ -48,11 +48,22 @@ export class Gateway {
   private readonly clock: Clock
   private readonly log: Logger
   private readonly maxBody: number
+  /** One pair of listeners shared by every connection (`this` = the connection): no closures per connection. */
+  private readonly packetListener: (this: GatewayConnection, payload: Buffer, quickAck: boolean) => void
+  private readonly closeListener: (this: GatewayConnection, reason: string) => void
 
   constructor(private readonly opts: GatewayOptions) {
     this.clock = opts.clock ?? systemClock
     this.log = opts.log ?? rootLogger.child({ mod: 'gateway' })
     this.maxBody = opts.maxUnencryptedBody ?? 1024
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const gw = this
+    this.packetListener = function (this: GatewayConnection, payload: Buffer, quickAck: boolean) {
+      gw.onPacketFrom(this, payload, quickAck)
+    }
+    this.closeListener = function (this: GatewayConnection, reason: string) {
+      gw.onCloseOf(this, reason)
+    }
   }
 
   /** Subscribes to a listener's 'connection' events. */
@@ -65,19 +76,42 @@ export class Gateway {
   }
 
   accept(conn: GatewayConnection): void {
-    const state: ConnState = { lastMsgId: 0n }
-    this.conns.set(conn, state)
-    conn.on('packet', (payload: Buffer, quickAck: boolean) => {
-      this.onPacket(conn, state, payload, quickAck).catch((err: unknown) => {
-        this.log.error({ conn: conn.id, err: (err as Error).message }, 'packet handler failed')
-        conn.close('internal_error', -404)
-      })
-    })
-    conn.on('close', (reason: string) => {
-      state.hs?.close()
-      this.conns.delete(conn)
-      this.opts.onClose?.(conn, reason)
-    })
+    this.conns.set(conn, { lastMsgId: 0n })
+    conn.on('packet', this.packetListener)
+    conn.on('close', this.closeListener)
+  }
+
+  private onCloseOf(conn: GatewayConnection, reason: string): void {
+    const state = this.conns.get(conn)
+    if (state === undefined) return
+    state.hs?.close()
+    this.conns.delete(conn)
+    this.opts.onClose?.(conn, reason)
+  }
+
+  private onPacketFrom(conn: GatewayConnection, payload: Buffer, quickAck: boolean): void {
+    const state = this.conns.get(conn)
+    if (state === undefined) return
+    if (payload.length < 8) return this.reject(conn, 'packet_too_short')
+    const authKeyId = payload.readBigInt64LE(0)
+    if (authKeyId !== 0n) {
+      // the hot path stays synchronous (no promise per packet unless the handler returns one)
+      let r: void | Promise<void>
+      try {
+        r = this.opts.onEncrypted(conn, { authKeyId, payload, quickAck })
+      } catch (err) {
+        this.failed(conn, err)
+        return
+      }
+      if (r !== undefined) r.catch((err: unknown) => this.failed(conn, err))
+      return
+    }
+    this.onUnencrypted(conn, state, payload).catch((err: unknown) => this.failed(conn, err))
+  }
+
+  private failed(conn: GatewayConnection, err: unknown): void {
+    this.log.error({ conn: conn.id, err: (err as Error)?.message }, 'packet handler failed')
+    conn.close('internal_error', -404)
   }
 
   private reject(conn: GatewayConnection, reason: string, code = -404): void {
@@ -85,13 +119,7 @@ export class Gateway {
     conn.close(reason, code)
   }
 
-  private async onPacket(conn: GatewayConnection, state: ConnState, payload: Buffer, quickAck: boolean): Promise<void> {
-    if (payload.length < 8) return this.reject(conn, 'packet_too_short')
-    const authKeyId = payload.readBigInt64LE(0)
-    if (authKeyId !== 0n) {
-      await this.opts.onEncrypted(conn, { authKeyId, payload, quickAck })
-      return
-    }
+  private async onUnencrypted(conn: GatewayConnection, state: ConnState, payload: Buffer): Promise<void> {
     const msg = parseUnencrypted(payload, state.lastMsgId, { maxBody: this.maxBody })
     if (typeof msg === 'string') return this.reject(conn, msg)
     state.lastMsgId = msg.msgId

@@ -51,7 +51,8 @@ export class SessionManager implements SessionService, PushService {
   private readonly backlog = new Map<bigint, InboundMessage[]>()
   private readonly infos = new Map<bigint, KeyInfo>()
   private readonly byUser = new Map<bigint, Set<KeyInfo>>()
-  private readonly byConn = new Map<string, Set<Session>>()
+  /** Sessions per connection: the session itself when one (the usual case), a Set when several. */
+  private readonly byConn = new Map<string, Session | Set<Session>>()
   private readonly store: AuthKeyStore
   private readonly host: SessionHost
   private timer: NodeJS.Timeout | undefined
@@ -92,12 +93,13 @@ export class SessionManager implements SessionService, PushService {
       bindTempAuthKey: (key, session, msgId, query) => this.bindTempAuthKey(key, session, msgId, query),
       setUserId: (key, userId) => this.setUserId(key.info, userId),
       connectionChanged: (session, oldConnId) => {
-        if (oldConnId !== undefined) this.byConn.get(oldConnId)?.delete(session)
+        if (oldConnId !== undefined) this.unlinkConn(oldConnId, session)
         const connId = session.conn?.connId
         if (connId !== undefined) {
-          let set = this.byConn.get(connId)
-          if (!set) this.byConn.set(connId, (set = new Set()))
-          set.add(session)
+          const cur = this.byConn.get(connId)
+          if (cur === undefined) this.byConn.set(connId, session)
+          else if (cur instanceof Set) cur.add(session)
+          else if (cur !== session) this.byConn.set(connId, new Set([cur, session]))
         }
       },
     }
@@ -177,10 +179,20 @@ export class SessionManager implements SessionService, PushService {
   }
 
   closeConnection(connId: string): void {
-    const set = this.byConn.get(connId)
-    if (!set) return
+    const cur = this.byConn.get(connId)
+    if (cur === undefined) return
     this.byConn.delete(connId)
-    for (const s of set) s.detach(connId)
+    if (cur instanceof Set) for (const s of cur) s.detach(connId)
+    else cur.detach(connId)
+  }
+
+  private unlinkConn(connId: string, session: Session): void {
+    const cur = this.byConn.get(connId)
+    if (cur === session) this.byConn.delete(connId)
+    else if (cur instanceof Set) {
+      cur.delete(session)
+      if (cur.size === 0) this.byConn.delete(connId)
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -406,11 +418,7 @@ export class SessionManager implements SessionService, PushService {
   private forget(s: Session): void {
     s.destroy()
     const connId = s.conn?.connId
-    if (connId !== undefined) {
-      const set = this.byConn.get(connId)
-      set?.delete(s)
-      if (set?.size === 0) this.byConn.delete(connId)
-    }
+    if (connId !== undefined) this.unlinkConn(connId, s)
   }
 
   private async destroyAuthKey(key: KeyState): Promise<'ok' | 'none' | 'fail'> {

@@ -24,7 +24,7 @@ export interface OutEntry {
 }
 
 export class Outbox {
-  private readonly list: OutEntry[] = []
+  private list: OutEntry[] = []
   private bytes = 0
 
   constructor(
@@ -46,7 +46,8 @@ export class Outbox {
 
   add(e: OutEntry): void {
     if (e.msgId === undefined) this.unsent++
-    this.list.push(e)
+    if (this.list.length === 0) this.list = [e] // exact-size array for the common single entry
+    else this.list.push(e)
     this.bytes += e.body.length
     while (this.list.length > 1 && (this.list.length > this.maxMessages || this.bytes > this.maxBytes)) {
       const old = this.list.shift()!

@@ -22,8 +22,8 @@ export interface ReceivedEntry {
 
 export class ReceivedWindow {
   /** Ascending msg_ids and, in parallel, their entries (binary search; new ids usually append). */
-  private readonly ids: bigint[] = []
-  private readonly entries: ReceivedEntry[] = []
+  private ids: bigint[] = []
+  private entries: ReceivedEntry[] = []
   /** Ids at or below this may have been forgotten. */
   private forgottenBelow = -1n
 
@@ -62,7 +62,11 @@ export class ReceivedWindow {
   add(msgId: bigint, entry: ReceivedEntry): void {
     const i = this.upperBound(msgId)
     if (i > 0 && this.ids[i - 1] === msgId) return
-    if (i === this.ids.length) {
+    if (this.ids.length === 0) {
+      // array literals of one element: an idle session keeps 1-element arrays, not 17-slot ones
+      this.ids = [msgId]
+      this.entries = [entry]
+    } else if (i === this.ids.length) {
       this.ids.push(msgId)
       this.entries.push(entry)
     } else {
