@@ -19,8 +19,7 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
-import { ConfigError, parseConfig, type Env } from '../config/index.js'
+import { ConfigError, parseConfig, readConfigFile, type Env } from '../config/index.js'
 import type { ServerConfig } from '../config/types.js'
 
 export interface ClusterTls {
@@ -56,20 +55,7 @@ const KEYS = ['node_id', 'etcd', 'etcd_prefix', 'lease_ttl', 'listen', 'advertis
 export function loadClusterConfig(opts: { file?: string; doc?: unknown; env?: Env; cwd?: string } = {}): ClusterConfig {
   const env = opts.env ?? process.env
   const cwd = opts.cwd ?? process.cwd()
-  let doc: unknown = opts.doc ?? {}
-  if (opts.file !== undefined) {
-    let text: string
-    try {
-      text = readFileSync(opts.file, 'utf8')
-    } catch (e) {
-      throw new ConfigError(opts.file, `cannot read: ${(e as Error).message}`)
-    }
-    try {
-      doc = parseYaml(text) ?? {}
-    } catch (e) {
-      throw new ConfigError(opts.file, `invalid YAML: ${(e as Error).message}`)
-    }
-  }
+  const doc: unknown = opts.file !== undefined ? readConfigFile(opts.file) : (opts.doc ?? {})
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('(root)', 'must be a mapping')
   const { cluster, ...rest } = doc as Raw
   return { server: parseConfig(rest, env, cwd), cluster: parseClusterSection(cluster, env, cwd) }

@@ -1,3 +1,3 @@
 export type * from './types.js'
 export { DEFAULTS, DEFAULT_LIMITS, DEFAULT_TELEGRAM_CONFIG } from './defaults.js'
-export { ConfigError, loadConfig, parseConfig, type Env, type LoadOptions } from './load.js'
+export { ConfigError, loadConfig, parseConfig, readConfigFile, type Env, type LoadOptions } from './load.js'

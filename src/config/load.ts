@@ -37,21 +37,23 @@ export interface LoadOptions {
 
 /** Reads the YAML file (if any), applies env overrides and defaults, validates. Throws ConfigError. */
 export function loadConfig(opts: LoadOptions = {}): ServerConfig {
-  let raw: unknown = {}
-  if (opts.file !== undefined) {
-    let text: string
-    try {
-      text = readFileSync(opts.file, 'utf8')
-    } catch (e) {
-      throw new ConfigError(opts.file, `cannot read: ${(e as Error).message}`)
-    }
-    try {
-      raw = parseYaml(text) ?? {}
-    } catch (e) {
-      throw new ConfigError(opts.file, `invalid YAML: ${(e as Error).message}`)
-    }
-  }
+  const raw = opts.file === undefined ? {} : readConfigFile(opts.file)
   return parseConfig(raw, opts.env ?? process.env, opts.cwd ?? process.cwd())
+}
+
+/** The parsed YAML document of a config file ({} when empty). Throws ConfigError. */
+export function readConfigFile(file: string): unknown {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new ConfigError(file, `cannot read: ${(e as Error).message}`)
+  }
+  try {
+    return parseYaml(text) ?? {}
+  } catch (e) {
+    throw new ConfigError(file, `invalid YAML: ${(e as Error).message}`)
+  }
 }
 
 type Raw = Record<string, unknown>
