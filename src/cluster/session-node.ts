@@ -13,7 +13,7 @@ import { registerBuiltins } from '../rpc/builtins.js'
 import { RpcRouter, type HandlerMap, type MethodName } from '../rpc/router.js'
 import type { GatewayLink, OutboundMessage } from '../session/api.js'
 import { SessionManager } from '../session/manager.js'
-import { createAuthKeyStore } from '../store/factory.js'
+import { openConfiguredStore } from '../server/store.js'
 import { StoreError, type AuthKeyStore, type AuthKeyType } from '../store/types.js'
 import { encode, type TlObject } from '../tl/index.js'
 import { systemClock, type Clock } from '../util/clock.js'
@@ -143,19 +143,7 @@ export class SessionNode {
     if (deps.store) store = deps.store
     else {
       mkdirSync(sc.dataDir, { recursive: true, mode: 0o700 })
-      store = await createAuthKeyStore(
-        {
-          store: sc.store.backend,
-          cache: sc.store.cache,
-          sqlite: { path: sc.store.sqlitePath },
-          mysql: sc.store.mysql,
-          redis: sc.store.redis,
-          lruSize: sc.store.lruSize,
-          cacheTtlSeconds: sc.store.cacheTtlSeconds,
-        },
-        log.child({ mod: 'store' }),
-        { clock },
-      )
+      store = await openConfiguredStore(sc.store, log, clock)
     }
     const router = registerBuiltins(
       new RpcRouter({ unknownMethodError: sc.unknownMethodError, log }),

@@ -17,7 +17,7 @@ import { Gateway } from '../gateway/gateway.js'
 import { registerBuiltins } from '../rpc/builtins.js'
 import { RpcRouter, type HandlerMap, type MethodName } from '../rpc/router.js'
 import { SessionManager } from '../session/manager.js'
-import { createAuthKeyStore } from '../store/factory.js'
+import { openConfiguredStore } from './store.js'
 import type { AuthKeyStore } from '../store/types.js'
 import { encode, type TlObject } from '../tl/index.js'
 import { TcpListener, WsListener, type Connection } from '../transport/index.js'
@@ -103,19 +103,7 @@ export class MtgateServer {
       store = deps.store
       storeDescription = 'auth keys: provided by the caller'
     } else {
-      const s = await createAuthKeyStore(
-        {
-          store: config.store.backend,
-          cache: config.store.cache,
-          sqlite: { path: config.store.sqlitePath },
-          mysql: config.store.mysql,
-          redis: config.store.redis,
-          lruSize: config.store.lruSize,
-          cacheTtlSeconds: config.store.cacheTtlSeconds,
-        },
-        log.child({ mod: 'store' }),
-        { clock },
-      )
+      const s = await openConfiguredStore(config.store, log, clock)
       store = s
       storeDescription = s.describe()
     }
