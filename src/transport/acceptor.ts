@@ -82,7 +82,8 @@ export function acceptSocket(
 
 /** Releases a per-IP slot when its connection closes (its own scope: captures only these two). */
 function trackIp(conn: Connection, perIp: Map<string, number>, ip: string): void {
-  conn.once('close', () => {
+  // 'close' is emitted once: on() spares the wrapper objects once() makes per connection
+  conn.on('close', () => {
     const n = (perIp.get(ip) ?? 1) - 1
     if (n <= 0) perIp.delete(ip)
     else perIp.set(ip, n)
