@@ -849,3 +849,42 @@ test('invokeAfterMsg on a query that already failed earlier → MSG_WAIT_FAILED;
   assert.deepEqual(got.find((g) => g.reqMsgId === a)!.obj, { _: 'rpc_error', error_code: 400, error_message: 'MSG_WAIT_FAILED' })
   assert.equal(got.find((g) => g.reqMsgId === b)!.obj._, 'nearestDc')
 })
+
+test('messages of one turn (several packets of a pipelining client) are answered in one container', async () => {
+  const { r, c } = await start()
+  c.send({ _: 'ping', ping_id: 1n })
+  await round(r)
+  const ids = [c.send({ _: 'ping', ping_id: 2n }), c.send({ _: 'ping', ping_id: 3n }), c.send({ _: 'ping', ping_id: 4n })]
+  assert.equal(r.link.sent.length, 0, 'nothing sent before the turn ends')
+  await new Promise<void>((res) => process.nextTick(res))
+  const sent = r.link.take()
+  assert.equal(sent.length, 1, 'one packet')
+  const got = unpack(sent)
+  assert.ok(got.every((g) => g.inContainer))
+  assert.deepEqual(
+    only(got, 'pong').map((p) => p.msg_id),
+    ids,
+  )
+})
+
+test('several sessions on one connection: closing it detaches each; a session moving away leaves the other', async () => {
+  const { r, c } = await start()
+  c.send({ _: 'ping', ping_id: 1n })
+  const o = new TestClient(r, 21n)
+  o.salt = c.salt
+  o.send({ _: 'ping', ping_id: 1n })
+  const p = new TestClient(r, 22n)
+  p.salt = c.salt
+  p.send({ _: 'ping', ping_id: 1n })
+  await round(r)
+  // p moves to another connection; c and o stay on c1
+  p.connId = 'c2'
+  p.send({ _: 'ping', ping_id: 2n })
+  await round(r)
+  r.manager.closeConnection('c1')
+  assert.equal(r.manager.session(r.key.id, c.sessionId)?.conn, undefined)
+  assert.equal(r.manager.session(r.key.id, 21n)?.conn, undefined)
+  assert.equal(r.manager.session(r.key.id, 22n)?.conn?.connId, 'c2')
+  r.manager.closeConnection('c2')
+  assert.equal(r.manager.session(r.key.id, 22n)?.conn, undefined)
+})
