@@ -300,6 +300,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     this.outBytes = 0
     if (q.length === 0) return
     this.socket.write(q.length === 1 ? q[0]! : Buffer.concat(q, n))
+    // Paused by bytes that were only queued here: if the socket took them below the high-water
+    // mark, no 'drain' will come for them.
+    if (this.writePaused && this.socket.pendingWriteBytes <= this.limits.writeHighWaterMark) this.onDrain()
   }
 
   private dropWrites(): void {

@@ -57,11 +57,11 @@ function countingLogger(): { log: Logger; children: () => number } {
   return { log: wrap(pino({ level: 'info' }, { write: () => {} })), children: () => n }
 }
 
-function makeConn(log: Logger = pino({ level: 'silent' })): { conn: Connection; sock: RecordingSocket } {
+function makeConn(log: Logger = pino({ level: 'silent' }), writeHighWaterMark?: number): { conn: Connection; sock: RecordingSocket } {
   const sock = new RecordingSocket()
   const codec = createCodec('intermediate', { side: 'server', maxFrameSize: 1 << 20 })
   const conn = new Connection(sock, codec, { id: 1, obfuscated: false, dcId: null, secretIndex: null }, {
-    limits: resolveLimits({ idleTimeoutMs: 0 }),
+    limits: resolveLimits(writeHighWaterMark === undefined ? { idleTimeoutMs: 0 } : { idleTimeoutMs: 0, writeHighWaterMark }),
     clock: systemClock,
     log,
   })
@@ -102,6 +102,15 @@ describe('write coalescing', () => {
     conn.send(Buffer.alloc(COALESCE_MAX_BYTES))
     assert.equal(sock.writes.length, 1, 'queued bytes reached the limit: flushed at once')
     assert.equal(decodeWrites(sock.writes).length, 2)
+  })
+
+  it('reads paused by queued bytes above the high-water mark resume once the socket took them', async () => {
+    const { conn, sock } = makeConn(undefined, 1024)
+    conn.send(Buffer.alloc(4096))
+    assert.equal(conn.readPaused, true)
+    await tick()
+    assert.equal(sock.writes.length, 1)
+    assert.equal(conn.readPaused, false, 'no drain event comes for bytes the socket never buffered')
   })
 
   it('close() writes what is queued (and the transport error) before ending the socket', () => {
