@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -197,7 +198,10 @@ async function roundTrips(port: number, keys: string[], window: number, crypto: 
     const cpu = process.cpuUsage(cpu0)
     const rate = r.roundTrips / (r.ms / 1000)
     const serverUsPerRt = (cpu.user + cpu.system) / r.roundTrips
+    const loop = monitorEventLoopDelay({ resolution: 1 })
+    loop.enable()
     const paced = await ask<Extract<FromChild, { ok: 'paced' }>>(child, { cmd: 'paced', rate: rate / 2, ms: PHASE_MS })
+    loop.disable()
     const lat = paced.latenciesMs.sort((a, b) => a - b)
     report({
       bench: `rpc.roundtrips.${keys.length}`,
@@ -210,6 +214,9 @@ async function roundTrips(port: number, keys: string[], window: number, crypto: 
       p50_ms_at_half_rate: Math.round(pct(lat, 50) * 1000) / 1000,
       p99_ms_at_half_rate: Math.round(pct(lat, 99) * 1000) / 1000,
       half_rate_pings: paced.sent,
+      // where a latency tail comes from: the server's own event-loop delay during the paced phase
+      server_loop_delay_p99_ms_at_half_rate: Math.round(loop.percentile(99) / 1e3) / 1e3,
+      server_loop_delay_max_ms_at_half_rate: Math.round(loop.max / 1e3) / 1e3,
       server_cpu_us_per_roundtrip: Math.round(serverUsPerRt * 100) / 100,
       server_capacity_per_core: Math.round(1e6 / serverUsPerRt),
       server_cpu_busy: Math.round(((cpu.user + cpu.system) / 1000 / r.ms) * 100) / 100,
