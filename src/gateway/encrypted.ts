@@ -273,8 +273,8 @@ export class EncryptedPath implements GatewayLink {
     this.cachePut(record.id, new AuthKey(record.key))
   }
 
-  /** Drops a cached key (destroy_auth_key, expiry). */
-  forgetKey(authKeyId: bigint): void {
+  /** Drops a cached key (GatewayLink.forgetAuthKey: destroy_auth_key, expiry); its next packet gets -404. */
+  forgetAuthKey(authKeyId: bigint): void {
     this.cache.delete(authKeyId)
     for (const st of this.conns.values()) {
       if (st.key?.id === authKeyId) st.key = undefined

@@ -135,6 +135,21 @@ describe('raw client through the whole server', () => {
     assert.equal(c.isClosed, false)
   })
 
+  it('destroy_auth_key (encrypted): the key is destroyed, then the gateway no longer knows the key (-404)', async () => {
+    const key = await newKey(e)
+    const c = await connect({ key })
+    assert.ok(!Buffer.isBuffer(await c.ping()))
+    // Answered as a plain message (as TDLib handles it), not inside rpc_result.
+    c.sendMessage(encode({ _: 'destroy_auth_key' }), true)
+    for (let t0 = Date.now(); (await e.server.store.get(key.id)) !== undefined; ) {
+      assert.ok(Date.now() - t0 < 5000, 'the key was not destroyed')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const again = await connect({ key })
+    await assert.rejects(again.ping())
+    assert.deepEqual(again.log.transportErrors, [-404])
+  })
+
   it('unknown auth_key_id → transport error -404 and the connection is closed', async () => {
     const c = await connect({ key: new AuthKey(randomBytes(256)) })
     const p = c.ping()
