@@ -13,12 +13,10 @@
  *
  * Needs etcd (Debian etcd-server); without it only the round-trip figures are printed.
  */
-import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { GatewayNode } from '../src/cluster/gateway-node.js'
 import { RendezvousRing } from '../src/cluster/ring.js'
 import { SessionNode } from '../src/cluster/session-node.js'
@@ -29,94 +27,13 @@ import { MemoryAuthKeyStore } from '../src/store/memory.js'
 import { SqliteAuthKeyStore } from '../src/store/sqlite.js'
 import type { AuthKeyStore } from '../src/store/types.js'
 import { clusterConfig, makeDataDir, mtcuteAuthKey, mtcuteClient, nodeDoc, publicKeyOf, spawnNode, waitFor, type ChildNode } from '../test/cluster/harness.js'
-import type { RawClient } from '../test/e2e/raw-client.js'
 import { freePort, serviceMissing, startEtcd, type EtcdInstance } from '../test/helpers/services.js'
+import { ask, pct, spawnClient, stopClient, type FromChild } from './ping-load.js'
 import { report } from './report.js'
 
 const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
 const SESSIONS = 100
 const WINDOW = 8
-
-type ToChild = { cmd: 'connect'; keys: string[]; port: number } | { cmd: 'closed'; ms: number } | { cmd: 'paced'; rate: number; ms: number } | { cmd: 'exit' }
-type FromChild =
-  | { ok: 'connected'; n: number }
-  | { ok: 'closed'; roundTrips: number; ms: number }
-  | { ok: 'paced'; sent: number; latenciesMs: number[] }
-  | { ok: 'error'; message: string }
-
-async function child(): Promise<void> {
-  const { RawClient } = await import('../test/e2e/raw-client.js')
-  let clients: RawClient[] = []
-  const send = (m: FromChild) => process.send!(m)
-  process.on('message', async (m: ToChild) => {
-    try {
-      if (m.cmd === 'connect') {
-        clients = await Promise.all(m.keys.map((hex) => RawClient.connect({ host: '127.0.0.1', port: m.port, key: new AuthKey(Buffer.from(hex, 'hex')), ack: true })))
-        await Promise.all(clients.map((c) => c.ping()))
-        send({ ok: 'connected', n: clients.length })
-      } else if (m.cmd === 'closed') {
-        let n = 0
-        let running = true
-        const t0 = performance.now()
-        const loop = async (c: (typeof clients)[number]) => {
-          while (running) {
-            await c.ping()
-            n++
-          }
-        }
-        const all = clients.flatMap((c) => Array.from({ length: WINDOW }, () => loop(c)))
-        await new Promise((r) => setTimeout(r, m.ms))
-        running = false
-        const ms = performance.now() - t0
-        const counted = n
-        await Promise.all(all)
-        send({ ok: 'closed', roundTrips: counted, ms })
-      } else if (m.cmd === 'paced') {
-        const lat: number[] = []
-        let sent = 0
-        let idx = 0
-        const t0 = performance.now()
-        const perMs = m.rate / 1000
-        let due = 0
-        const inflight: Promise<void>[] = []
-        await new Promise<void>((resolve) => {
-          const tick = () => {
-            const now = performance.now()
-            if (now - t0 >= m.ms) return resolve()
-            const target = Math.floor((now - t0) * perMs)
-            while (due < target) {
-              const c = clients[idx++ % clients.length]!
-              const s = performance.now()
-              inflight.push(c.ping().then(() => void lat.push(performance.now() - s)))
-              due++
-              sent++
-            }
-            setImmediate(tick)
-          }
-          tick()
-        })
-        await Promise.all(inflight)
-        send({ ok: 'paced', sent, latenciesMs: lat })
-      } else if (m.cmd === 'exit') {
-        for (const c of clients) c.close()
-        process.exit(0)
-      }
-    } catch (e) {
-      send({ ok: 'error', message: (e as Error).stack ?? String(e) })
-    }
-  })
-}
-
-function ask<T extends FromChild>(c: ChildProcess, m: ToChild): Promise<T> {
-  return new Promise((resolve, reject) => {
-    c.once('message', (r: FromChild) => (r.ok === 'error' ? reject(new Error(r.message)) : resolve(r as T)))
-    c.send(m)
-  })
-}
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
-}
 
 interface Measured {
   rate: number
@@ -126,9 +43,9 @@ interface Measured {
 
 /** Closed-loop max rate, then latency at half that rate. */
 async function measure(port: number, keys: string[]): Promise<Measured> {
-  const c = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, MTGATE_BENCH_ROLE: 'client' }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  const c = spawnClient()
   try {
-    await ask(c, { cmd: 'connect', keys, port })
+    await ask(c, { cmd: 'connect', keys, port, window: WINDOW })
     await ask(c, { cmd: 'closed', ms: 500 }) // warm-up
     const r = await ask<Extract<FromChild, { ok: 'closed' }>>(c, { cmd: 'closed', ms: PHASE_MS })
     const rate = r.roundTrips / (r.ms / 1000)
@@ -136,9 +53,7 @@ async function measure(port: number, keys: string[]): Promise<Measured> {
     const lat = paced.latenciesMs.sort((a, b) => a - b)
     return { rate, p50: pct(lat, 50), p99: pct(lat, 99) }
   } finally {
-    const exited = new Promise((r) => c.once('exit', r))
-    c.send({ cmd: 'exit' } satisfies ToChild)
-    await exited
+    await stopClient(c)
   }
 }
 
@@ -285,5 +200,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.env.MTGATE_BENCH_ROLE === 'client') await child()
-else await main()
+await main()
