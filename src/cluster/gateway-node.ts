@@ -14,10 +14,8 @@ import { InlineCrypto, type HandshakeCrypto } from '../handshake/crypto-backend.
 import { fingerprintHex } from '../handshake/rsa-key.js'
 import { createKeyFile, loadKeySet, type RsaKeySet } from '../handshake/rsa-keyset.js'
 import { HandshakeService } from '../handshake/server.js'
-import { Gateway } from '../gateway/gateway.js'
+import { GatewayFront, type ListenAddress } from '../gateway/front.js'
 import { EncryptedPath } from '../gateway/encrypted.js'
-import type { ListenAddress } from '../server/server.js'
-import { TcpListener, WsListener, type Connection } from '../transport/index.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { drainOnSignal } from './drain.js'
 import { rootLogger, type Logger } from '../util/log.js'
@@ -39,7 +37,6 @@ export interface GatewayNodeDeps {
 
 export class GatewayNode {
   private stopping: Promise<void> | undefined
-  private readonly conns = new Set<Connection>()
 
   private constructor(
     readonly config: ClusterConfig,
@@ -51,11 +48,7 @@ export class GatewayNode {
     private readonly handshake: HandshakeService,
     readonly remote: RemoteSessions,
     readonly encrypted: EncryptedPath,
-    private readonly gateway: Gateway,
-    private readonly live: Map<string, Connection>,
-    private readonly tcp: TcpListener | undefined,
-    private readonly ws: WsListener | undefined,
-    readonly addresses: ListenAddress[],
+    private readonly front: GatewayFront,
     readonly registry: Registry,
     private readonly server: grpc.Server,
     private readonly health: HealthService,
@@ -101,23 +94,6 @@ export class GatewayNode {
       const encrypted = new EncryptedPath({ gatewayId: cc.nodeId, clock, log: log.child({ mod: 'gateway' }), cacheSize: sc.limits.authKeyCacheSize, random })
       encrypted.attach(remote)
       remote.attach(encrypted)
-      // src/gateway's pipeline: auth_key_id 0 → handshake; otherwise the encrypted path, which
-      // needs the full transport Connection (quick acks, transport errors): looked up by id.
-      const live = new Map<string, Connection>()
-      const gateway = new Gateway({
-        handshake,
-        clock,
-        log: log.child({ mod: 'gateway' }),
-        onEncrypted: (conn, p) => {
-          const c = live.get(conn.id)
-          if (c !== undefined) encrypted.onPacket(c, p.payload, p.quickAck)
-        },
-        onClose: (conn) => {
-          live.delete(conn.id)
-          encrypted.connectionClosed(conn.id)
-        },
-      })
-
       const server = new grpc.Server(SERVER_OPTIONS)
       const health = new HealthService([])
       health.addTo(server)
@@ -141,25 +117,23 @@ export class GatewayNode {
       await registry.start()
       remote.setMembers(registry.members('session'))
 
-      const acceptor = { clock, random, log: log.child({ mod: 'transport' }), limits: { maxFrameSize: sc.limits.maxFrameBytes } }
-      const addresses: ListenAddress[] = []
-      let tcp: TcpListener | undefined
-      let ws: WsListener | undefined
-      if (sc.tcpPorts.length > 0) {
-        tcp = new TcpListener({ ...acceptor, host: sc.host, ports: sc.tcpPorts, maxConnections: sc.limits.maxConnections })
-        cleanup.push(() => tcp?.close())
-        for (const p of await tcp.listen()) addresses.push({ kind: 'tcp', host: sc.host, port: p })
-      }
-      if (sc.wsPort !== null) {
-        ws = new WsListener({ ...acceptor, host: sc.host, port: sc.wsPort, paths: [sc.wsPath] })
-        cleanup.push(() => ws?.close())
-        addresses.push({ kind: 'ws', host: sc.host, port: await ws.listen() })
-      }
-      const node = new GatewayNode(config, cc.nodeId, address, rsaKeys, handshakeCrypto, handshake, remote, encrypted, gateway, live, tcp, ws, addresses, registry, server, health, log)
-      tcp?.on('connection', (c) => node.onConnection(c))
-      ws?.on('connection', (c) => node.onConnection(c))
+      const front = await GatewayFront.listen({
+        handshake,
+        encrypted,
+        host: sc.host,
+        tcpPorts: sc.tcpPorts,
+        wsPort: sc.wsPort,
+        wsPath: sc.wsPath,
+        maxFrameBytes: sc.limits.maxFrameBytes,
+        maxConnections: sc.limits.maxConnections,
+        clock,
+        random,
+        log,
+      })
+      cleanup.push(() => front.closeListeners())
+      const node = new GatewayNode(config, cc.nodeId, address, rsaKeys, handshakeCrypto, handshake, remote, encrypted, front, registry, server, health, log)
       health.set('SERVING')
-      log.info({ listen: addresses.map((a) => `${a.kind}://${a.host}:${a.port}`), grpc: address, sessionNodes: registry.members('session').length }, 'gateway node started')
+      log.info({ listen: front.addresses.map((a) => `${a.kind}://${a.host}:${a.port}`), grpc: address, sessionNodes: registry.members('session').length }, 'gateway node started')
       return node
     } catch (e) {
       for (const f of cleanup.reverse()) {
@@ -173,19 +147,12 @@ export class GatewayNode {
     }
   }
 
-  get connectionCount(): number {
-    return this.conns.size
+  get addresses(): ListenAddress[] {
+    return this.front.addresses
   }
 
-  private onConnection(conn: Connection): void {
-    if (this.stopping !== undefined) {
-      conn.close('gateway stopping')
-      return
-    }
-    this.conns.add(conn)
-    this.live.set(conn.id, conn)
-    conn.on('close', () => this.conns.delete(conn))
-    this.gateway.accept(conn)
+  get connectionCount(): number {
+    return this.front.connectionCount
   }
 
   /**
@@ -200,8 +167,9 @@ export class GatewayNode {
 
   private async doStop(): Promise<void> {
     const t0 = Date.now()
-    this.log.info({ connections: this.conns.size }, 'gateway draining')
-    // New connections are closed on arrival from here on (onConnection); the listeners stay open
+    this.front.refuseNew('gateway stopping')
+    this.log.info({ connections: this.front.connectionCount }, 'gateway draining')
+    // New connections are closed on arrival from here on (refuseNew); the listeners stay open
     // until the end because closing them destroys the sockets they accepted.
     this.health.set('NOT_SERVING')
     await this.registry.deregister()
@@ -210,9 +178,9 @@ export class GatewayNode {
     while (Date.now() < until && (quietSince() < 200 || this.remote.queued > 0)) {
       await new Promise((r) => setTimeout(r, 20))
     }
-    for (const c of [...this.conns]) c.close('gateway stopping')
+    this.front.closeConnections('gateway stopping')
     await new Promise((r) => setImmediate(r))
-    await Promise.all([this.tcp?.close(), this.ws?.close()]).catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'listener close failed'))
+    await this.front.closeListeners()
     this.remote.close()
     this.health.close()
     await new Promise<void>((resolve) => {

@@ -13,14 +13,13 @@ import { InlineCrypto, type HandshakeCrypto } from '../handshake/crypto-backend.
 import { fingerprintHex } from '../handshake/rsa-key.js'
 import { createKeyFile, loadKeySet, type RsaKeySet } from '../handshake/rsa-keyset.js'
 import { HandshakeService } from '../handshake/server.js'
-import { Gateway } from '../gateway/gateway.js'
+import { GatewayFront, type ListenAddress } from '../gateway/front.js'
 import { registerBuiltins } from '../rpc/builtins.js'
 import { RpcRouter, type HandlerMap, type MethodName } from '../rpc/router.js'
 import { SessionManager } from '../session/manager.js'
 import { openConfiguredStore } from './store.js'
 import type { AuthKeyStore } from '../store/types.js'
 import { encode, type TlObject } from '../tl/index.js'
-import { TcpListener, WsListener, type Connection } from '../transport/index.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { rootLogger, type Logger } from '../util/log.js'
 import { EncryptedPath } from '../gateway/encrypted.js'
@@ -41,11 +40,7 @@ export interface ServerDeps {
   tickIntervalMs?: number
 }
 
-export interface ListenAddress {
-  kind: 'tcp' | 'ws'
-  host: string
-  port: number
-}
+export type { ListenAddress }
 
 export interface RsaKeyInfo {
   fingerprint: string
@@ -58,7 +53,6 @@ export type PushTarget = { authKeyId: bigint } | { userId: bigint }
 
 export class MtgateServer {
   private stopping: Promise<void> | undefined
-  private readonly conns = new Set<Connection>()
   private expireTimer: NodeJS.Timeout | undefined
   private expiring: Promise<number> | undefined
 
@@ -73,11 +67,7 @@ export class MtgateServer {
     readonly router: RpcRouter,
     readonly sessions: SessionManager,
     readonly encrypted: EncryptedPath,
-    private readonly gateway: Gateway,
-    private readonly live: Map<string, Connection>,
-    private readonly tcp: TcpListener | undefined,
-    private readonly ws: WsListener | undefined,
-    readonly addresses: ListenAddress[],
+    private readonly front: GatewayFront,
     private readonly log: Logger,
     private readonly clock: Clock,
   ) {}
@@ -156,43 +146,21 @@ export class MtgateServer {
       encrypted.attach(sessions)
       sessions.start()
       cleanup.push(() => sessions.stop())
-      // The gateway pipeline (src/gateway): auth_key_id 0 → handshake; otherwise our encrypted path,
-      // which needs the full transport Connection (quick acks, transport errors): looked up by id.
-      const live = new Map<string, Connection>()
-      const gateway = new Gateway({
+      const front = await GatewayFront.listen({
         handshake,
+        encrypted,
+        host: config.host,
+        tcpPorts: config.tcpPorts,
+        wsPort: config.wsPort,
+        wsPath: config.wsPath,
+        maxFrameBytes: config.limits.maxFrameBytes,
+        maxConnections: config.limits.maxConnections,
         clock,
-        log: log.child({ mod: 'gateway' }),
-        onEncrypted: (conn, p) => {
-          const c = live.get(conn.id)
-          if (c !== undefined) encrypted.onPacket(c, p.payload, p.quickAck)
-        },
-        onKeyCreated: (_conn, created) => encrypted.warm(created.record),
-        onClose: (conn) => {
-          live.delete(conn.id)
-          encrypted.connectionClosed(conn.id)
-        },
-      })
-
-      const acceptor = {
-        clock: deps.transportClock ?? clock,
+        transportClock: deps.transportClock,
         random,
-        log: log.child({ mod: 'transport' }),
-        limits: { maxFrameSize: config.limits.maxFrameBytes },
-      }
-      const addresses: ListenAddress[] = []
-      let tcp: TcpListener | undefined
-      let ws: WsListener | undefined
-      if (config.tcpPorts.length > 0) {
-        tcp = new TcpListener({ ...acceptor, host: config.host, ports: config.tcpPorts, maxConnections: config.limits.maxConnections })
-        cleanup.push(() => tcp?.close())
-        for (const port of await tcp.listen()) addresses.push({ kind: 'tcp', host: config.host, port })
-      }
-      if (config.wsPort !== null) {
-        ws = new WsListener({ ...acceptor, host: config.host, port: config.wsPort, paths: [config.wsPath] })
-        cleanup.push(() => ws?.close())
-        addresses.push({ kind: 'ws', host: config.host, port: await ws.listen() })
-      }
+        log,
+      })
+      cleanup.push(() => front.closeListeners())
       const server = new MtgateServer(
         config,
         store,
@@ -204,16 +172,10 @@ export class MtgateServer {
         router,
         sessions,
         encrypted,
-        gateway,
-        live,
-        tcp,
-        ws,
-        addresses,
+        front,
         log,
         clock,
       )
-      tcp?.on('connection', (c) => server.onConnection(c))
-      ws?.on('connection', (c) => server.onConnection(c))
       server.expireTimer = setInterval(() => void server.expireTempKeys(), config.limits.expireTempIntervalSeconds * 1000)
       server.expireTimer.unref()
       return server
@@ -279,26 +241,17 @@ export class MtgateServer {
     return igeBackendReason ? `${igeBackend} (${igeBackendReason})` : igeBackend
   }
 
+  get addresses(): ListenAddress[] {
+    return this.front.addresses
+  }
+
   /** Closes every client connection (sessions stay; clients reconnect). Returns how many. */
   closeConnections(reason: string): number {
-    const all = [...this.conns]
-    for (const c of all) c.close(reason)
-    return all.length
+    return this.front.closeConnections(reason)
   }
 
   get connectionCount(): number {
-    return this.conns.size
-  }
-
-  private onConnection(conn: Connection): void {
-    if (this.stopping !== undefined) {
-      conn.close('server stopping')
-      return
-    }
-    this.conns.add(conn)
-    this.live.set(conn.id, conn)
-    conn.on('close', () => this.conns.delete(conn))
-    this.gateway.accept(conn)
+    return this.front.connectionCount
   }
 
   /**
@@ -313,15 +266,16 @@ export class MtgateServer {
   private async doStop(): Promise<void> {
     const t0 = Date.now()
     clearInterval(this.expireTimer)
-    this.log.info({ connections: this.conns.size }, 'stopping: draining')
-    // New connections are refused from here on (onConnection); RPCs already dispatched get up to
+    this.front.refuseNew('server stopping')
+    this.log.info({ connections: this.front.connectionCount }, 'stopping: draining')
+    // New connections are refused from here on (refuseNew); RPCs already dispatched get up to
     // drainTimeoutMs to answer, and one more turn of the event loop to be written out.
     const deadline = Date.now() + this.config.limits.drainTimeoutMs
     while (this.router.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
     if (this.router.inFlight > 0) this.log.warn({ inFlight: this.router.inFlight }, 'drain timeout: closing with RPCs in flight')
     await new Promise((r) => setImmediate(r))
-    for (const c of [...this.conns]) c.close('server stopping')
-    await Promise.all([this.tcp?.close(), this.ws?.close()]).catch((e) => this.log.warn({ err: e }, 'listener close failed'))
+    this.front.closeConnections('server stopping')
+    await this.front.closeListeners()
     this.sessions.stop()
     this.handshake.close()
     await this.handshakeCrypto.close?.()

@@ -1,0 +1,120 @@
+/**
+ * The client-facing front of a gateway: TCP and WebSocket listeners, the Gateway pipeline
+ * (handshake for auth_key_id 0, the EncryptedPath otherwise) and the set of live connections.
+ * `mtgate serve` (src/server) and `mtgate gateway` (src/cluster) both run one; they differ only in
+ * what sits behind the EncryptedPath (the session layer in process, or session nodes over gRPC).
+ */
+import type { RandomSource } from '../crypto/random.js'
+import type { HandshakeService } from '../handshake/server.js'
+import { TcpListener, WsListener, type Connection } from '../transport/index.js'
+import type { Clock } from '../util/clock.js'
+import type { Logger } from '../util/log.js'
+import type { EncryptedPath } from './encrypted.js'
+import { Gateway } from './gateway.js'
+
+export interface ListenAddress {
+  kind: 'tcp' | 'ws'
+  host: string
+  port: number
+}
+
+export interface GatewayFrontOptions {
+  handshake: HandshakeService
+  encrypted: EncryptedPath
+  host: string
+  tcpPorts: readonly number[]
+  /** null: no WebSocket listener. */
+  wsPort: number | null
+  wsPath: string
+  maxFrameBytes: number
+  maxConnections: number
+  clock: Clock
+  /** Clock of the transport timers (idle, handshake timeouts); defaults to `clock`. */
+  transportClock?: Clock
+  random: RandomSource
+  log: Logger
+}
+
+export class GatewayFront {
+  private readonly conns = new Set<Connection>()
+  /** Connections by id: the Gateway hands the encrypted path a connection id. */
+  private readonly live = new Map<string, Connection>()
+  private readonly gateway: Gateway
+  private tcp: TcpListener | undefined
+  private ws: WsListener | undefined
+  private refusing: string | undefined
+  readonly addresses: ListenAddress[] = []
+
+  private constructor(private readonly o: GatewayFrontOptions) {
+    const { encrypted } = o
+    this.gateway = new Gateway({
+      handshake: o.handshake,
+      clock: o.clock,
+      log: o.log.child({ mod: 'gateway' }),
+      onEncrypted: (conn, p) => {
+        const c = this.live.get(conn.id)
+        if (c !== undefined) encrypted.onPacket(c, p.payload, p.quickAck)
+      },
+      // the key's first encrypted packet then needs no lookup
+      onKeyCreated: (_conn, created) => encrypted.warm(created.record),
+      onClose: (conn) => {
+        this.live.delete(conn.id)
+        encrypted.connectionClosed(conn.id)
+      },
+    })
+  }
+
+  /** Binds every listener; on failure closes what was bound and throws. */
+  static async listen(o: GatewayFrontOptions): Promise<GatewayFront> {
+    const front = new GatewayFront(o)
+    const acceptor = { clock: o.transportClock ?? o.clock, random: o.random, log: o.log.child({ mod: 'transport' }), limits: { maxFrameSize: o.maxFrameBytes } }
+    try {
+      if (o.tcpPorts.length > 0) {
+        front.tcp = new TcpListener({ ...acceptor, host: o.host, ports: [...o.tcpPorts], maxConnections: o.maxConnections })
+        for (const port of await front.tcp.listen()) front.addresses.push({ kind: 'tcp', host: o.host, port })
+        front.tcp.on('connection', (c) => front.accept(c))
+      }
+      if (o.wsPort !== null) {
+        front.ws = new WsListener({ ...acceptor, host: o.host, port: o.wsPort, paths: [o.wsPath] })
+        front.addresses.push({ kind: 'ws', host: o.host, port: await front.ws.listen() })
+        front.ws.on('connection', (c) => front.accept(c))
+      }
+    } catch (e) {
+      await front.closeListeners()
+      throw e
+    }
+    return front
+  }
+
+  get connectionCount(): number {
+    return this.conns.size
+  }
+
+  /** From now on new connections are closed on arrival with `reason` (drain). */
+  refuseNew(reason: string): void {
+    this.refusing = reason
+  }
+
+  /** Closes every client connection (sessions stay; clients reconnect). Returns how many. */
+  closeConnections(reason: string): number {
+    const all = [...this.conns]
+    for (const c of all) c.close(reason)
+    return all.length
+  }
+
+  /** Closes the listeners (which destroys the sockets they accepted: close connections first). */
+  async closeListeners(): Promise<void> {
+    await Promise.all([this.tcp?.close(), this.ws?.close()]).catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'listener close failed'))
+  }
+
+  private accept(conn: Connection): void {
+    if (this.refusing !== undefined) {
+      conn.close(this.refusing)
+      return
+    }
+    this.conns.add(conn)
+    this.live.set(conn.id, conn)
+    conn.on('close', () => this.conns.delete(conn))
+    this.gateway.accept(conn)
+  }
+}
