@@ -21,7 +21,7 @@ import { drainOnSignal } from './drain.js'
 import { rootLogger, type Logger } from '../util/log.js'
 import type { ClusterConfig } from './config.js'
 import { bindServer, HealthService, SERVER_OPTIONS, serverCredentials, withPort } from './grpc.js'
-import { Registry } from './registry.js'
+import { nodeRegistry, type Registry } from './registry.js'
 import { RemoteAuthKeyStore } from './remote-store.js'
 import { RemoteSessions } from './remote-sessions.js'
 
@@ -101,17 +101,7 @@ export class GatewayNode {
       const port = await bindServer(server, cc.listen, serverCredentials(cc.tls))
       const address = cc.advertise.endsWith(':0') ? withPort(cc.advertise, port) : cc.advertise
 
-      const registry = new Registry({
-        endpoints: cc.etcd,
-        prefix: cc.etcdPrefix,
-        leaseTtlSec: cc.leaseTtlSec,
-        intervalMs: deps.registryIntervalMs,
-        callTimeoutMs: Math.min(cc.callTimeoutMs, 2000),
-        // the nodes' certificates also serve for etcd when its endpoints are https
-        tls: cc.etcd.some((e) => e.startsWith('https:')) ? cc.tls : undefined,
-        log: log.child({ mod: 'registry' }),
-        self: { id: cc.nodeId, role: 'gateway', address, startedAt: Date.now() },
-      })
+      const registry = nodeRegistry(cc, 'gateway', address, log, deps.registryIntervalMs)
       cleanup.push(() => registry.stop())
       registry.on('change', () => remote.setMembers(registry.members('session')))
       await registry.start()

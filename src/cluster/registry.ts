@@ -17,6 +17,7 @@
 import { EventEmitter } from 'node:events'
 import { Etcd3, type IOptions, type Lease, type Watcher } from 'etcd3'
 import type { Logger } from '../util/log.js'
+import type { ClusterSettings } from './config.js'
 
 export type NodeRole = 'gateway' | 'session'
 
@@ -324,4 +325,25 @@ export class Registry extends EventEmitter<RegistryEvents> {
     p.catch(() => undefined) // a late rejection after the timeout is not unhandled
     return Promise.race([p, t]).finally(() => clearTimeout(timer))
   }
+}
+
+/** The registry of a cluster node as its `cluster:` config describes it (gateway and session nodes). */
+export function nodeRegistry(
+  cc: Pick<ClusterSettings, 'etcd' | 'etcdPrefix' | 'leaseTtlSec' | 'callTimeoutMs' | 'tls' | 'nodeId'>,
+  role: NodeRole,
+  address: string,
+  log: Logger,
+  intervalMs?: number,
+): Registry {
+  return new Registry({
+    endpoints: cc.etcd,
+    prefix: cc.etcdPrefix,
+    leaseTtlSec: cc.leaseTtlSec,
+    intervalMs,
+    callTimeoutMs: Math.min(cc.callTimeoutMs, 2000),
+    // the nodes' certificates also serve for etcd when its endpoints are https
+    tls: cc.etcd.some((e) => e.startsWith('https:')) ? cc.tls : undefined,
+    log: log.child({ mod: 'registry' }),
+    self: { id: cc.nodeId, role, address, startedAt: Date.now() },
+  })
 }

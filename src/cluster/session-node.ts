@@ -30,7 +30,7 @@ import {
   type SessionClient,
   type SessionServerImpl,
 } from './proto.js'
-import { Registry } from './registry.js'
+import { nodeRegistry, type Registry } from './registry.js'
 import type { WireGatewayFrame, WireSessionFrame, WireSessionItem } from './wire.js'
 
 export interface SessionNodeDeps {
@@ -174,17 +174,7 @@ export class SessionNode {
       throw e
     }
     const address = cc.advertise.endsWith(':0') ? withPort(cc.advertise, port) : cc.advertise
-    const registry = new Registry({
-      endpoints: cc.etcd,
-      prefix: cc.etcdPrefix,
-      leaseTtlSec: cc.leaseTtlSec,
-      intervalMs: deps.registryIntervalMs,
-      callTimeoutMs: Math.min(cc.callTimeoutMs, 2000),
-      // the nodes' certificates also serve for etcd when its endpoints are https
-      tls: cc.etcd.some((e) => e.startsWith('https:')) ? cc.tls : undefined,
-      log: log.child({ mod: 'registry' }),
-      self: { id: cc.nodeId, role: 'session', address, startedAt: Date.now() },
-    })
+    const registry = nodeRegistry(cc, 'session', address, log, deps.registryIntervalMs)
     const node = new SessionNode(config, cc.nodeId, address, store, ownsStore, router, sessions, link, registry, server, health, log)
     server.addService(protos().session, node.impl())
     sessions.start()
