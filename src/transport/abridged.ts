@@ -1,11 +1,9 @@
-import { ChunkBuffer } from './chunk-buffer.js'
+import { FramedCodec } from './framed.js'
 import {
   normaliseQuickAckToken,
   transportErrorPayload,
   type Codec,
-  type CodecOptions,
   type Frame,
-  type Side,
 } from './codec.js'
 import { FramingError } from './errors.js'
 
@@ -14,33 +12,11 @@ import { FramingError } from './errors.js'
  * Client→server: the top bit of the first byte requests a quick ack. Server→client: a quick-ack
  * token is sent as 4 bytes big-endian (bswapped), recognisable by its first byte's top bit.
  */
-export class AbridgedCodec implements Codec {
+export class AbridgedCodec extends FramedCodec implements Codec {
   readonly name = 'abridged' as const
   readonly supportsQuickAck = true
-  readonly side: Side
-  private readonly maxFrameSize: number
-  private readonly buf = new ChunkBuffer()
 
-  constructor(opts: CodecOptions) {
-    this.side = opts.side
-    this.maxFrameSize = opts.maxFrameSize
-  }
-
-  get buffered(): number {
-    return this.buf.length
-  }
-
-  push(chunk: Buffer): Frame[] {
-    this.buf.push(chunk)
-    const out: Frame[] = []
-    for (;;) {
-      const f = this.next()
-      if (f === null) return out
-      out.push(f)
-    }
-  }
-
-  private next(): Frame | null {
+  protected next(): Frame | null {
     const buf = this.buf
     if (buf.length < 1) return null
     const first = buf.byteAt(0)

@@ -1,5 +1,5 @@
-import { ChunkBuffer } from './chunk-buffer.js'
-import { transportErrorPayload, type Codec, type CodecOptions, type Frame, type Side } from './codec.js'
+import { FramedCodec } from './framed.js'
+import { transportErrorPayload, type Codec, type Frame } from './codec.js'
 import { crc32 } from './crc32.js'
 import { FramingError } from './errors.js'
 
@@ -7,35 +7,13 @@ import { FramingError } from './errors.js'
  * Full transport: LE length (of the whole frame) + LE seqno + payload + CRC32 over the rest.
  * Sequence numbers start at 0 per direction and are checked on every received frame. No quick acks.
  */
-export class FullCodec implements Codec {
+export class FullCodec extends FramedCodec implements Codec {
   readonly name = 'full' as const
   readonly supportsQuickAck = false
-  readonly side: Side
-  private readonly maxFrameSize: number
-  private readonly buf = new ChunkBuffer()
   private recvSeq = 0
   private sendSeq = 0
 
-  constructor(opts: CodecOptions) {
-    this.side = opts.side
-    this.maxFrameSize = opts.maxFrameSize
-  }
-
-  get buffered(): number {
-    return this.buf.length
-  }
-
-  push(chunk: Buffer): Frame[] {
-    this.buf.push(chunk)
-    const out: Frame[] = []
-    for (;;) {
-      const f = this.next()
-      if (f === null) return out
-      out.push(f)
-    }
-  }
-
-  private next(): Frame | null {
+  protected next(): Frame | null {
     const buf = this.buf
     if (buf.length < 8) return null
     const len = buf.uint32le(0)

@@ -1,13 +1,12 @@
 import type { RandomSource } from '../crypto/random.js'
 import { secureRandom } from '../crypto/random.js'
-import { ChunkBuffer } from './chunk-buffer.js'
+import { FramedCodec } from './framed.js'
 import {
   normaliseQuickAckToken,
   transportErrorPayload,
   type Codec,
   type CodecOptions,
   type Frame,
-  type Side,
 } from './codec.js'
 import { FramingError } from './errors.js'
 
@@ -16,31 +15,9 @@ import { FramingError } from './errors.js'
  * top bit requests a quick ack. Server→client: a quick-ack token is written in place of a length
  * (4 bytes LE, top bit set) — the form TDLib and Telegram Android read.
  */
-export class IntermediateCodec implements Codec {
+export class IntermediateCodec extends FramedCodec implements Codec {
   readonly name: 'intermediate' | 'padded' = 'intermediate'
   readonly supportsQuickAck = true
-  readonly side: Side
-  protected readonly maxFrameSize: number
-  private readonly buf = new ChunkBuffer()
-
-  constructor(opts: CodecOptions) {
-    this.side = opts.side
-    this.maxFrameSize = opts.maxFrameSize
-  }
-
-  get buffered(): number {
-    return this.buf.length
-  }
-
-  push(chunk: Buffer): Frame[] {
-    this.buf.push(chunk)
-    const out: Frame[] = []
-    for (;;) {
-      const f = this.next()
-      if (f === null) return out
-      out.push(f)
-    }
-  }
 
   /** Extra bytes a frame may carry beyond maxFrameSize (padded: up to 15 bytes of padding). */
   protected get slack(): number {
@@ -51,7 +28,7 @@ export class IntermediateCodec implements Codec {
     if (len % 4 !== 0) throw new FramingError('bad_length', `intermediate: length ${len} is not a multiple of 4`)
   }
 
-  private next(): Frame | null {
+  protected next(): Frame | null {
     const buf = this.buf
     if (buf.length < 4) return null
     const v = buf.uint32le(0)
