@@ -28,7 +28,7 @@ import { SqliteAuthKeyStore } from '../src/store/sqlite.js'
 import type { AuthKeyStore } from '../src/store/types.js'
 import { clusterConfig, makeDataDir, mtcuteAuthKey, mtcuteClient, nodeDoc, publicKeyOf, spawnNode, waitFor, type ChildNode } from '../test/cluster/harness.js'
 import { freePort, serviceMissing, startEtcd, type EtcdInstance } from '../test/helpers/services.js'
-import { ask, pct, spawnClient, stopClient, type FromChild } from './ping-load.js'
+import { ask, spawnClient, stopClient, type FromChild } from './ping-load.js'
 import { report } from './report.js'
 
 const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
@@ -50,8 +50,7 @@ async function measure(port: number, keys: string[]): Promise<Measured> {
     const r = await ask<Extract<FromChild, { ok: 'closed' }>>(c, { cmd: 'closed', ms: PHASE_MS })
     const rate = r.roundTrips / (r.ms / 1000)
     const paced = await ask<Extract<FromChild, { ok: 'paced' }>>(c, { cmd: 'paced', rate: rate / 2, ms: PHASE_MS })
-    const lat = paced.latenciesMs.sort((a, b) => a - b)
-    return { rate, p50: pct(lat, 50), p99: pct(lat, 99) }
+    return { rate, p50: paced.p50Ms, p99: paced.p99Ms }
   } finally {
     await stopClient(c)
   }

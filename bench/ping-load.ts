@@ -4,6 +4,7 @@
  * (max rate), paced phase (latency at a given rate).
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { AuthKey } from '../src/crypto/message.js'
 
@@ -16,7 +17,7 @@ export type ToChild =
 export type FromChild =
   | { ok: 'connected'; n: number }
   | { ok: 'closed'; roundTrips: number; ms: number }
-  | { ok: 'paced'; sent: number; latenciesMs: number[] }
+  | { ok: 'paced'; sent: number; p50Ms: number; p99Ms: number; loopDelayP99Ms: number; loopDelayMaxMs: number }
   | { ok: 'error'; message: string }
 
 // ------------------------------------------------------------------------------------------------
@@ -61,33 +62,58 @@ async function child(): Promise<void> {
         await Promise.all(all)
         send({ ok: 'closed', roundTrips: counted, ms })
       } else if (m.cmd === 'paced') {
-        const lat: number[] = []
+        // latencies go into a preallocated array and nothing is retained per ping, so the
+        // generator's own garbage collection stays out of the figures it measures
+        const lat = new Float64Array(Math.ceil((m.rate * m.ms) / 1000) + 1024)
+        const loop = monitorEventLoopDelay({ resolution: 1 })
+        loop.enable()
         let sent = 0
+        let done = 0
         let idx = 0
         const t0 = performance.now()
         const perMs = m.rate / 1000
-        let due = 0
-        const inflight: Promise<void>[] = []
+        let finished: (() => void) | undefined
+        let failure: unknown
+        const record = (s: number) => {
+          if (done < lat.length) lat[done] = performance.now() - s
+          done++
+          if (done === sent && finished !== undefined) finished()
+        }
         await new Promise<void>((resolve) => {
           const tick = () => {
             const now = performance.now()
             if (now - t0 >= m.ms) return resolve()
             const target = Math.floor((now - t0) * perMs)
-            while (due < target) {
+            while (sent < target) {
               // same traffic shape as the closed-loop phase: `window` pings per session back to back
               // (they leave in one write and come back in one container), sessions in turn
               const c = clients[Math.floor(idx++ / window) % clients.length]!
               const s = performance.now()
-              inflight.push(c.ping().then(() => void lat.push(performance.now() - s)))
-              due++
+              c.ping().then(
+                () => record(s),
+                (e: unknown) => {
+                  failure ??= e
+                  record(s)
+                },
+              )
               sent++
             }
             setTimeout(tick, 1)
           }
           tick()
         })
-        await Promise.all(inflight)
-        send({ ok: 'paced', sent, latenciesMs: lat })
+        if (done < sent) await new Promise<void>((r) => (finished = r))
+        loop.disable()
+        if (failure !== undefined) throw failure
+        const sorted = lat.subarray(0, Math.min(done, lat.length)).sort()
+        send({
+          ok: 'paced',
+          sent,
+          p50Ms: pct(sorted, 50),
+          p99Ms: pct(sorted, 99),
+          loopDelayP99Ms: loop.percentile(99) / 1e6,
+          loopDelayMaxMs: loop.max / 1e6,
+        })
       } else if (m.cmd === 'idle') {
         send({ ok: 'connected', n: clients.length })
       } else if (m.cmd === 'exit') {
@@ -107,7 +133,7 @@ export function ask<T extends FromChild>(c: ChildProcess, m: ToChild): Promise<T
   })
 }
 
-export function pct(sorted: number[], p: number): number {
+function pct(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
