@@ -3,7 +3,7 @@
  * plus the conversions the SQL backends share (signed int64 ids, base64 bodies).
  */
 import { sha1 } from '../crypto/hash.js'
-import { AuthKeyType, StoreError, type AuthKeyBinding, type AuthKeyRecord } from './types.js'
+import { AuthKeyType, StoreError, type AuthKeyBinding, type AuthKeyRecord, type AuthKeyState } from './types.js'
 
 export const AUTH_KEY_BYTES = 256
 const INT64_MIN = -(1n << 63n)
@@ -136,4 +136,32 @@ export function validateSalts(authKeyId: bigint, salts: readonly { salt: bigint;
     if (seen.has(s.salt)) throw new StoreError('invalid', 'duplicate salt')
     seen.add(s.salt)
   }
+}
+
+/** Largest `client` text of an AuthKeyState, in UTF-8 bytes. */
+export const MAX_STATE_CLIENT_BYTES = 16 * 1024
+const INT32_MAX = 0x7fffffff
+
+/** Throws StoreError('invalid') unless the state is storable (int64 user id, int32 layer ≥ 0, client ≤ 16 KB). */
+export function validateState(authKeyId: bigint, s: AuthKeyState): void {
+  validateId(authKeyId)
+  if (typeof s !== 'object' || s === null) throw new StoreError('invalid', 'state must be an object')
+  if (s.userId !== undefined && !isInt64(s.userId)) throw new StoreError('invalid', 'state userId is not an int64')
+  if (s.layer !== undefined && !(Number.isInteger(s.layer) && s.layer >= 0 && s.layer <= INT32_MAX))
+    throw new StoreError('invalid', 'state layer is not a non-negative int32')
+  if (s.client !== undefined) {
+    if (typeof s.client !== 'string') throw new StoreError('invalid', 'state client is not a string')
+    const n = Buffer.byteLength(s.client, 'utf8')
+    if (n > MAX_STATE_CLIENT_BYTES)
+      throw new StoreError('invalid', `state client is ${n} bytes (at most ${MAX_STATE_CLIENT_BYTES})`)
+  }
+}
+
+/** A copy holding only the defined fields (absent fields stay absent, never `undefined`-valued keys). */
+export function copyState(s: AuthKeyState): AuthKeyState {
+  const out: AuthKeyState = {}
+  if (s.userId !== undefined) out.userId = s.userId
+  if (s.layer !== undefined) out.layer = s.layer
+  if (s.client !== undefined) out.client = s.client
+  return out
 }

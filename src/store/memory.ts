@@ -1,10 +1,20 @@
 import { systemClock, type Clock } from '../util/clock.js'
-import { copyRecord, isLive, validateBinding, validateId, validateRecord, validateSalts } from './codec.js'
+import {
+  copyRecord,
+  copyState,
+  isLive,
+  validateBinding,
+  validateId,
+  validateRecord,
+  validateSalts,
+  validateState,
+} from './codec.js'
 import {
   AuthKeyType,
   StoreError,
   type AuthKeyBinding,
   type AuthKeyRecord,
+  type AuthKeyState,
   type AuthKeyStore,
   type ServerSalt,
 } from './types.js'
@@ -15,6 +25,7 @@ export class MemoryAuthKeyStore implements AuthKeyStore {
   private readonly destroyed = new Set<bigint>()
   private readonly bindings = new Map<bigint, AuthKeyBinding>()
   private readonly salts = new Map<bigint, ServerSalt[]>()
+  private readonly states = new Map<bigint, AuthKeyState>()
 
   constructor(private readonly clock: Clock = systemClock) {}
 
@@ -60,6 +71,7 @@ export class MemoryAuthKeyStore implements AuthKeyStore {
     this.bindings.delete(id)
     for (const [t, b] of this.bindings) if (b.permId === id) this.bindings.delete(t)
     this.salts.delete(id)
+    this.states.delete(id)
     return existed
   }
 
@@ -84,6 +96,19 @@ export class MemoryAuthKeyStore implements AuthKeyStore {
 
   async loadSalts(authKeyId: bigint): Promise<ServerSalt[]> {
     return (this.salts.get(authKeyId) ?? []).map((s) => ({ ...s })).sort((a, b) => a.validSince - b.validSince)
+  }
+
+  async saveState(authKeyId: bigint, state: AuthKeyState): Promise<void> {
+    validateState(authKeyId, state)
+    // A save racing a destroy must not resurrect the state of a destroyed key.
+    if (this.destroyed.has(authKeyId)) return
+    this.states.set(authKeyId, copyState(state))
+  }
+
+  async loadState(authKeyId: bigint): Promise<AuthKeyState | undefined> {
+    validateId(authKeyId)
+    const s = this.states.get(authKeyId)
+    return s && copyState(s)
   }
 
   async close(): Promise<void> {}

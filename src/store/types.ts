@@ -35,6 +35,16 @@ export interface ServerSalt {
   validUntil: number
 }
 
+/** What the session layer keeps per permanent auth key besides the key (survives restarts and key moves). */
+export interface AuthKeyState {
+  /** The authorised user a handler bound to the key; undefined when none (signed out / never). */
+  userId?: bigint
+  /** The last API layer the client announced (invokeWithLayer). */
+  layer?: number
+  /** initConnection data as JSON text (the session layer owns its shape; the store keeps it opaque, ≤ 16 KB). */
+  client?: string
+}
+
 export type StoreErrorCode = 'unavailable' | 'conflict' | 'invalid' | 'internal'
 
 export class StoreError extends Error {
@@ -61,13 +71,20 @@ export interface AuthKeyStore {
   bind(binding: AuthKeyBinding): Promise<void>
   /** The permanent key a temp key is bound to. */
   getBinding(tempId: bigint): Promise<AuthKeyBinding | undefined>
-  /** Soft delete (Teamgram sets `deleted = 1`); also drops bindings to or from it. True if it existed. */
+  /**
+   * Soft delete (Teamgram sets `deleted = 1`); also drops bindings to or from it, its salts and its
+   * state (saveState). True if it existed.
+   */
   destroy(id: bigint): Promise<boolean>
   /** Removes temp keys whose expiry is before `now` (unix seconds); returns how many. */
   expireTemp(now: number): Promise<number>
   /** Persists the current/future server salts of an auth key so sessions survive a restart. */
   saveSalts(authKeyId: bigint, salts: ServerSalt[]): Promise<void>
   loadSalts(authKeyId: bigint): Promise<ServerSalt[]>
+  /** Replaces the state of a key (fields left undefined are stored as absent). StoreError('invalid') when too large. */
+  saveState(authKeyId: bigint, state: AuthKeyState): Promise<void>
+  /** The saved state, or undefined when none was saved (or the key was destroyed). */
+  loadState(authKeyId: bigint): Promise<AuthKeyState | undefined>
   close(): Promise<void>
 }
 
