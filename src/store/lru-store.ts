@@ -13,6 +13,7 @@ import { LruCache } from './lru.js'
 import type {
   AuthKeyBinding,
   AuthKeyRecord,
+  AuthKeyState,
   AuthKeyStore,
   CachingAuthKeyStore,
   ServerSalt,
@@ -137,6 +138,15 @@ export class LruAuthKeyStore implements CachingAuthKeyStore {
 
   loadSalts(authKeyId: bigint): Promise<ServerSalt[]> {
     return this.inner.loadSalts(authKeyId)
+  }
+
+  /** Not cached: the session layer reads a key's state once when it first sees the key. */
+  saveState(authKeyId: bigint, state: AuthKeyState): Promise<void> {
+    return this.inner.saveState(authKeyId, state)
+  }
+
+  loadState(authKeyId: bigint): Promise<AuthKeyState | undefined> {
+    return this.inner.loadState(authKeyId)
   }
 
   async close(): Promise<void> {

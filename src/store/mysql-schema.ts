@@ -2,7 +2,8 @@
  * MySQL/MariaDB schema. `auth_keys` and `auth_key_infos` have exactly Teamgram's columns
  * (teamgramd/deploy/sql/1_teamgram.sql) so an existing Teamgram database is used unchanged:
  * CREATE TABLE IF NOT EXISTS leaves its tables alone. What Teamgram keeps only in Redis or not at all
- * (temp-key expiry, binding expiry, server salts) lives in our own `mtgate_*` tables.
+ * (temp-key expiry, binding expiry, server salts, the session layer's per-key state) lives in our own
+ * `mtgate_*` tables.
  */
 import type { PoolConnection } from 'mysql2/promise'
 import { StoreError } from './types.js'
@@ -54,6 +55,17 @@ export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
        \`valid_until\` bigint(20) NOT NULL,
        PRIMARY KEY (\`auth_key_id\`, \`salt\`)
      ) ENGINE=InnoDB`,
+  ],
+  // 1 → 2: what the session layer keeps per permanent key (AuthKeyState); NULL = field absent.
+  [
+    `CREATE TABLE IF NOT EXISTS \`mtgate_auth_key_states\` (
+       \`auth_key_id\` bigint(20) NOT NULL,
+       \`user_id\` bigint(20) NULL,
+       \`layer\` int(11) NULL,
+       \`client\` text NULL,
+       \`updated_at\` bigint(20) NOT NULL,
+       PRIMARY KEY (\`auth_key_id\`)
+     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
   ],
 ]
 

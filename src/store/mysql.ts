@@ -7,7 +7,8 @@
  *   auth_key_infos.id has no AUTO_INCREMENT in Teamgram's DDL, so we set it to auth_key_id.
  * - The UNIQUE index on auth_keys.auth_key_id detects collisions, also between gateways: the loser
  *   gets 'exists'.
- * - Temp-key expiry, binding expiry and server salts are in our `mtgate_*` tables.
+ * - Temp-key expiry, binding expiry, server salts and per-key state (saveState) are in our `mtgate_*`
+ *   tables.
  * - Every operation is bounded by opTimeoutMs (connect included): a database that is down or hung
  *   makes it reject with StoreError('unavailable') instead of waiting.
  */
@@ -15,7 +16,15 @@ import mysql from 'mysql2/promise'
 import type { Pool, PoolConnection, PoolOptions } from 'mysql2/promise'
 import type { Logger } from '../util/log.js'
 import { systemClock, type Clock } from '../util/clock.js'
-import { AUTH_KEY_BYTES, isLive, validateBinding, validateId, validateRecord, validateSalts } from './codec.js'
+import {
+  AUTH_KEY_BYTES,
+  isLive,
+  validateBinding,
+  validateId,
+  validateRecord,
+  validateSalts,
+  validateState,
+} from './codec.js'
 import { driverCode, toStoreError, withDeadline } from './errors.js'
 import { migrateMysql } from './mysql-schema.js'
 import {
@@ -23,6 +32,7 @@ import {
   StoreError,
   type AuthKeyBinding,
   type AuthKeyRecord,
+  type AuthKeyState,
   type AuthKeyStore,
   type MysqlStoreOptions,
   type ServerSalt,
@@ -384,6 +394,7 @@ export class MysqlAuthKeyStore implements AuthKeyStore {
       )
     await this.query(c, 'DELETE FROM mtgate_auth_key_bindings WHERE temp_auth_key_id = ? OR perm_auth_key_id = ?', [id, id])
     await this.query(c, 'DELETE FROM mtgate_server_salts WHERE auth_key_id = ?', [id])
+    await this.query(c, 'DELETE FROM mtgate_auth_key_states WHERE auth_key_id = ?', [id])
     return res.affectedRows > 0
   }
 
@@ -433,6 +444,39 @@ export class MysqlAuthKeyStore implements AuthKeyStore {
       ),
     )
     return rows.map((r) => ({ salt: big(r.salt), validSince: num(r.valid_since), validUntil: num(r.valid_until) }))
+  }
+
+  async saveState(authKeyId: bigint, state: AuthKeyState): Promise<void> {
+    validateState(authKeyId, state)
+    const id = authKeyId.toString()
+    await this.withConn('saveState', (c) =>
+      this.query(
+        c,
+        // One statement; a save racing a destroy must not resurrect the state of a destroyed key.
+        `INSERT INTO mtgate_auth_key_states (auth_key_id, user_id, layer, client, updated_at)
+         SELECT ?, ?, ?, ?, ? FROM DUAL
+          WHERE NOT EXISTS (SELECT 1 FROM auth_keys WHERE auth_key_id = ? AND deleted = 1)
+         ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), layer = VALUES(layer), client = VALUES(client),
+           updated_at = VALUES(updated_at)`,
+        [id, state.userId?.toString() ?? null, state.layer ?? null, state.client ?? null, this.now(), id],
+      ),
+    )
+  }
+
+  async loadState(authKeyId: bigint): Promise<AuthKeyState | undefined> {
+    validateId(authKeyId)
+    const rows = await this.withConn('loadState', (c) =>
+      this.query(c, 'SELECT user_id, layer, client FROM mtgate_auth_key_states WHERE auth_key_id = ?', [
+        authKeyId.toString(),
+      ]),
+    )
+    const row = rows[0]
+    if (!row) return undefined
+    const s: AuthKeyState = {}
+    if (row.user_id !== null && row.user_id !== undefined) s.userId = big(row.user_id)
+    if (row.layer !== null && row.layer !== undefined) s.layer = num(row.layer)
+    if (row.client !== null && row.client !== undefined) s.client = String(row.client)
+    return s
   }
 
   async close(): Promise<void> {

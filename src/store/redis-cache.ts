@@ -13,7 +13,7 @@
  * - Invalidations that could not reach Redis (destroy, re-bind) are kept in memory and replayed when
  *   it answers again, so a Redis that was unreachable but kept its data does not serve a destroyed key.
  * - Writes (put, bind, destroy, salts) always go to the database first; the cache never holds the only
- *   copy of anything.
+ *   copy of anything. Salts and per-key state (saveState/loadState) are not cached: they pass through.
  */
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Logger } from '../util/log.js'
@@ -23,6 +23,7 @@ import {
   StoreError,
   type AuthKeyBinding,
   type AuthKeyRecord,
+  type AuthKeyState,
   type AuthKeyStore,
   type RedisCacheOptions,
   type ServerSalt,
@@ -310,6 +311,14 @@ export class RedisCachedAuthKeyStore implements AuthKeyStore {
 
   loadSalts(authKeyId: bigint): Promise<ServerSalt[]> {
     return this.inner.loadSalts(authKeyId)
+  }
+
+  saveState(authKeyId: bigint, state: AuthKeyState): Promise<void> {
+    return this.inner.saveState(authKeyId, state)
+  }
+
+  loadState(authKeyId: bigint): Promise<AuthKeyState | undefined> {
+    return this.inner.loadState(authKeyId)
   }
 
   async close(): Promise<void> {

@@ -27,6 +27,14 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      valid_until INTEGER NOT NULL,
      PRIMARY KEY (auth_key_id, salt)
    ) WITHOUT ROWID;`,
+  // 1 → 2: what the session layer keeps per permanent key (AuthKeyState).
+  `CREATE TABLE auth_key_states (
+     auth_key_id INTEGER PRIMARY KEY,        -- signed int64
+     user_id     INTEGER,                    -- signed int64; NULL: no user bound
+     layer       INTEGER,                    -- last invokeWithLayer layer; NULL: none
+     client      TEXT,                       -- initConnection data (JSON, opaque); NULL: none
+     updated_at  INTEGER NOT NULL            -- unix seconds
+   ) WITHOUT ROWID;`,
 ]
 
 /**

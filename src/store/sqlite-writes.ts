@@ -15,6 +15,7 @@ export type WriteOp =
   | { op: 'destroy'; id: bigint }
   | { op: 'expireTemp'; now: number }
   | { op: 'saveSalts'; id: bigint; salts: ServerSalt[] }
+  | { op: 'saveState'; id: bigint; userId: bigint | null; layer: number | null; client: string | null; now: number }
 
 export type WriteResult = { ok: true; value: 'created' | 'exists' | boolean | number | null } | { ok: false; code: StoreErrorCode; message: string }
 
@@ -28,7 +29,10 @@ export class SqliteWriter {
     | 'delSalts'
     | 'upsertBinding'
     | 'expired'
-    | 'insertSalt',
+    | 'insertSalt'
+    | 'isDeleted'
+    | 'upsertState'
+    | 'delState',
     Statement
   >
 
@@ -51,6 +55,13 @@ export class SqliteWriter {
         .prepare('SELECT auth_key_id FROM auth_keys WHERE expires_at IS NOT NULL AND expires_at < ? AND deleted = 0')
         .pluck(),
       insertSalt: db.prepare('INSERT INTO server_salts (auth_key_id, salt, valid_since, valid_until) VALUES (?, ?, ?, ?)'),
+      isDeleted: db.prepare('SELECT 1 FROM auth_keys WHERE auth_key_id = ? AND deleted = 1').pluck(),
+      upsertState: db.prepare(
+        `INSERT INTO auth_key_states (auth_key_id, user_id, layer, client, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (auth_key_id) DO UPDATE SET user_id = excluded.user_id, layer = excluded.layer,
+           client = excluded.client, updated_at = excluded.updated_at`,
+      ),
+      delState: db.prepare('DELETE FROM auth_key_states WHERE auth_key_id = ?'),
     }
   }
 
@@ -116,6 +127,11 @@ export class SqliteWriter {
         this.q.delSalts.run(op.id)
         for (const s of op.salts) this.q.insertSalt.run(op.id, s.salt, s.validSince, s.validUntil)
         return null
+      case 'saveState':
+        // A save racing a destroy must not resurrect the state of a destroyed key.
+        if (this.q.isDeleted.get(op.id) !== undefined) return false
+        this.q.upsertState.run(op.id, op.userId, op.layer, op.client, op.now)
+        return true
     }
   }
 
@@ -123,6 +139,7 @@ export class SqliteWriter {
     const existed = this.q.softDelete.run(id).changes > 0
     this.q.delBindingsOf.run(id, id)
     this.q.delSalts.run(id)
+    this.q.delState.run(id)
     return existed
   }
 }

@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from '../util/log.js'
 import { systemClock, type Clock } from '../util/clock.js'
-import { isLive, validateBinding, validateId, validateRecord, validateSalts } from './codec.js'
+import { isLive, validateBinding, validateId, validateRecord, validateSalts, validateState } from './codec.js'
 import { toStoreError, withDeadline } from './errors.js'
 import { migrateSqlite } from './sqlite-schema.js'
 import { SqliteWriter, type WriteOp, type WriteResult } from './sqlite-writes.js'
@@ -27,6 +27,7 @@ import {
   StoreError,
   type AuthKeyBinding,
   type AuthKeyRecord,
+  type AuthKeyState,
   type AuthKeyStore,
   type AuthKeyType,
   type ServerSalt,
@@ -68,7 +69,12 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
   private readonly log: Logger | undefined
   private readonly busyTimeoutMs: number
   private closed = false
-  private readonly q: { get: Database.Statement; getBinding: Database.Statement; loadSalts: Database.Statement }
+  private readonly q: {
+    get: Database.Statement
+    getBinding: Database.Statement
+    loadSalts: Database.Statement
+    loadState: Database.Statement
+  }
   private readonly inline: SqliteWriter | undefined
   private worker: Worker | undefined
   private workerReady: Promise<void> | undefined
@@ -109,6 +115,7 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
         loadSalts: db.prepare(
           'SELECT salt, valid_since, valid_until FROM server_salts WHERE auth_key_id = ? ORDER BY valid_since, salt',
         ),
+        loadState: db.prepare('SELECT user_id, layer, client FROM auth_key_states WHERE auth_key_id = ?'),
       }
       this.inline = this.writerMode === 'inline' ? new SqliteWriter(db) : undefined
     } catch (e) {
@@ -279,6 +286,35 @@ export class SqliteAuthKeyStore implements AuthKeyStore {
       () => this.q.loadSalts.all(authKeyId) as { salt: bigint; valid_since: bigint; valid_until: bigint }[],
     )
     return rows.map((r) => ({ salt: r.salt, validSince: Number(r.valid_since), validUntil: Number(r.valid_until) }))
+  }
+
+  async saveState(authKeyId: bigint, state: AuthKeyState): Promise<void> {
+    validateState(authKeyId, state)
+    await this.write({
+      op: 'saveState',
+      id: authKeyId,
+      userId: state.userId ?? null,
+      layer: state.layer ?? null,
+      client: state.client ?? null,
+      now: this.now(),
+    })
+  }
+
+  async loadState(authKeyId: bigint): Promise<AuthKeyState | undefined> {
+    validateId(authKeyId)
+    const row = await this.run(
+      'loadState',
+      () =>
+        this.q.loadState.get(authKeyId) as
+          | { user_id: bigint | null; layer: bigint | null; client: string | null }
+          | undefined,
+    )
+    if (!row) return undefined
+    const s: AuthKeyState = {}
+    if (row.user_id !== null) s.userId = row.user_id
+    if (row.layer !== null) s.layer = Number(row.layer)
+    if (row.client !== null) s.client = row.client
+    return s
   }
 
   /** Waits for pending writes (up to busyTimeoutMs + 10 s), stops the writer thread, closes the file. */
