@@ -213,6 +213,94 @@ for (const name of BACKENDS) {
       assert.deepEqual(await store.loadSalts(p.id), [])
     })
 
+    it('saves, loads and replaces the per-key state; absent fields stay absent', async () => {
+      const p = permRecord(clock)
+      await store.put(p)
+      assert.equal(await store.loadState(p.id), undefined, 'nothing saved yet')
+      const client = JSON.stringify({ apiId: 4, deviceModel: 'Ünïcødé 📱', appVersion: '1.0', langCode: 'en' })
+      await store.saveState(p.id, { userId: 777_000n, layer: 201, client })
+      assert.deepEqual(await store.loadState(p.id), { userId: 777_000n, layer: 201, client })
+      // Replaced as a whole: a field left undefined is absent afterwards, never kept from before.
+      await store.saveState(p.id, { layer: 202 })
+      assert.deepEqual(await store.loadState(p.id), { layer: 202 })
+      await store.saveState(p.id, { userId: 5n, layer: undefined })
+      const got = await store.loadState(p.id)
+      assert.deepEqual(got, { userId: 5n })
+      assert.ok(got && !('layer' in got) && !('client' in got), 'absent fields are not undefined-valued keys')
+      await store.saveState(p.id, {})
+      assert.deepEqual(await store.loadState(p.id), {}, 'an empty state is saved, not the same as none')
+      // The state of one key does not leak into another, and a state may be saved before the key.
+      const q = permRecord(clock)
+      assert.equal(await store.loadState(q.id), undefined)
+      await store.saveState(q.id, { userId: 1n })
+      assert.deepEqual(await store.loadState(q.id), { userId: 1n })
+      assert.deepEqual(await store.loadState(p.id), {})
+    })
+
+    it('state keeps extreme values: int64 user ids, layer 0 and int32 max, client of exactly 16 KB', async () => {
+      const p = permRecord(clock)
+      await store.put(p)
+      for (const userId of [-(1n << 63n), (1n << 63n) - 1n, 0n]) {
+        await store.saveState(p.id, { userId })
+        assert.deepEqual(await store.loadState(p.id), { userId })
+      }
+      for (const layer of [0, 0x7fffffff]) {
+        await store.saveState(p.id, { layer })
+        assert.deepEqual(await store.loadState(p.id), { layer })
+      }
+      // 16384 UTF-8 bytes, multi-byte characters included.
+      const client = 'é'.repeat(4000) + 'x'.repeat(16 * 1024 - 8000)
+      assert.equal(Buffer.byteLength(client), 16 * 1024)
+      await store.saveState(p.id, { client })
+      assert.equal((await store.loadState(p.id))?.client, client)
+      await store.saveState(p.id, { client: '' })
+      assert.deepEqual(await store.loadState(p.id), { client: '' }, 'an empty client string is not absent')
+    })
+
+    it('refuses a state that is too large or malformed, keeping the saved one', async () => {
+      const p = permRecord(clock)
+      await store.put(p)
+      const saved = { userId: 9n, layer: 200, client: '{}' }
+      await store.saveState(p.id, saved)
+      await rejectsWith(store.saveState(p.id, { client: 'x'.repeat(16 * 1024 + 1) }), 'invalid')
+      await rejectsWith(store.saveState(p.id, { client: 'é'.repeat(8 * 1024 + 1) }), 'invalid')
+      await rejectsWith(store.saveState(p.id, { userId: 1n << 63n }), 'invalid')
+      await rejectsWith(store.saveState(p.id, { layer: -1 }), 'invalid')
+      await rejectsWith(store.saveState(p.id, { layer: 1.5 }), 'invalid')
+      await rejectsWith(store.saveState(p.id, { layer: 0x80000000 }), 'invalid')
+      await rejectsWith(store.saveState(p.id, { client: 5 as unknown as string }), 'invalid')
+      await rejectsWith(store.saveState(1n << 64n, saved), 'invalid')
+      await rejectsWith(store.loadState(1n << 64n), 'invalid')
+      assert.deepEqual(await store.loadState(p.id), saved)
+    })
+
+    it('destroy drops the state, and a later save does not bring it back', async () => {
+      const p = permRecord(clock)
+      const other = permRecord(clock)
+      await store.put(p)
+      await store.put(other)
+      await store.saveState(p.id, { userId: 42n, layer: 201, client: '{"a":1}' })
+      await store.saveState(other.id, { userId: 43n })
+      assert.equal(await store.destroy(p.id), true)
+      assert.equal(await store.loadState(p.id), undefined)
+      // A session that still held the key saves after the destroy: ignored.
+      await store.saveState(p.id, { userId: 42n })
+      assert.equal(await store.loadState(p.id), undefined)
+      assert.deepEqual(await store.loadState(other.id), { userId: 43n }, 'other keys keep theirs')
+    })
+
+    it('concurrent saves of one key leave one of the saved states whole', async () => {
+      const p = permRecord(clock)
+      await store.put(p)
+      const states = Array.from({ length: 20 }, (_, i) => ({ userId: BigInt(i + 1), layer: 180 + i, client: `{"n":${i}}` }))
+      await Promise.all(states.map((st) => store.saveState(p.id, st)))
+      const got = await store.loadState(p.id)
+      assert.ok(
+        states.some((st) => st.userId === got?.userId && st.layer === got.layer && st.client === got.client),
+        `a mix of saves: ${String(got?.userId)} ${String(got?.layer)} ${String(got?.client)}`,
+      )
+    })
+
     it('rejects malformed input with StoreError(invalid)', async () => {
       const r = permRecord(clock)
       await rejectsWith(store.put({ ...r, key: r.key.subarray(0, 255) }), 'invalid')
@@ -243,7 +331,7 @@ for (const name of BACKENDS) {
 
     // The memory store is not durable: this case exists for the others only.
     if (durable) {
-      it('keeps keys, bindings and salts across a restart', async () => {
+      it('keeps keys, bindings, salts and per-key state across a restart', async () => {
         const p = permRecord(clock)
         const t = tempRecord(clock)
         await store.put(p)
@@ -252,6 +340,11 @@ for (const name of BACKENDS) {
         await store.bind({ tempId: t.id, permId: p.id, type: AuthKeyType.temp, expiresAt: exp })
         const salts = [{ salt: 99n, validSince: nowSec(clock), validUntil: nowSec(clock) + 1800 }]
         await store.saveSalts(p.id, salts)
+        const state = { userId: 123_456_789_012n, layer: 201, client: '{"deviceModel":"test","apiId":4}' }
+        await store.saveState(p.id, state)
+        const signedOut = permRecord(clock)
+        await store.put(signedOut)
+        await store.saveState(signedOut.id, { layer: 198 })
         await store.close()
         store = await openStore(cfg, clock)
         assert.equal(store.peek(p.id), undefined, 'a new process starts with an empty LRU')
@@ -259,6 +352,8 @@ for (const name of BACKENDS) {
         assert.equal((await store.get(t.id))?.expiresAt, t.expiresAt)
         assert.deepEqual(await store.getBinding(t.id), { tempId: t.id, permId: p.id, type: AuthKeyType.temp, expiresAt: exp })
         assert.deepEqual(await store.loadSalts(p.id), salts)
+        assert.deepEqual(await store.loadState(p.id), state)
+        assert.deepEqual(await store.loadState(signedOut.id), { layer: 198 })
       })
     }
   })
