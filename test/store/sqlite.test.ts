@@ -6,10 +6,10 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { SqliteAuthKeyStore } from '../../src/store/sqlite.js'
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-schema.js'
-import { StoreError } from '../../src/store/types.js'
+import { AuthKeyType, StoreError } from '../../src/store/types.js'
 import { ManualClock } from '../../src/util/clock.js'
 import type { Worker } from 'node:worker_threads'
-import { capturingLogger, permRecord } from './fixtures.js'
+import { capturingLogger, permRecord, tempRecord } from './fixtures.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtgate-store-sqlite-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -45,6 +45,52 @@ describe('SqliteAuthKeyStore', () => {
     const b = new SqliteAuthKeyStore({ path, clock })
     assert.ok((await b.get(r.id))?.key.equals(r.key))
     await b.close()
+  })
+
+  it('upgrades a schema-1 file (before auth_key_states) in place: keys, bindings and salts kept, state stored', async () => {
+    const path = join(dir, 'schema1.sqlite')
+    const p = permRecord(clock)
+    const t = tempRecord(clock)
+    const exp = Math.floor(clock.now() / 1000) + 3600
+    // The file an earlier build left: migration 0 only, schema_version 1, rows as its writer wrote them.
+    const old = new Database(path)
+    old.pragma('journal_mode = WAL')
+    old.defaultSafeIntegers(true)
+    old.exec('CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1)')
+    old.exec(SQLITE_MIGRATIONS[0] as string)
+    const ins = old.prepare('INSERT INTO auth_keys (auth_key_id, body, auth_key_type, expires_at, created_at) VALUES (?, ?, ?, ?, ?)')
+    ins.run(p.id, p.key, p.type, null, p.createdAt)
+    ins.run(t.id, t.key, t.type, t.expiresAt, t.createdAt)
+    old.prepare('INSERT INTO auth_key_bindings VALUES (?, ?, ?, ?)').run(t.id, p.id, AuthKeyType.temp, exp)
+    old.prepare('INSERT INTO server_salts VALUES (?, ?, ?, ?)').run(p.id, 77n, exp - 3600, exp)
+    old.close()
+
+    const { log, lines } = capturingLogger()
+    const s = new SqliteAuthKeyStore({ path, clock, log })
+    try {
+      assert.ok(lines.some((l) => l.msg === 'sqlite store: schema migrated' && l.from === 1 && l.to === SQLITE_MIGRATIONS.length))
+      assert.ok((await s.get(p.id))?.key.equals(p.key))
+      assert.equal((await s.get(t.id))?.expiresAt, t.expiresAt)
+      assert.deepEqual(await s.getBinding(t.id), { tempId: t.id, permId: p.id, type: AuthKeyType.temp, expiresAt: exp })
+      assert.deepEqual(await s.loadSalts(p.id), [{ salt: 77n, validSince: exp - 3600, validUntil: exp }])
+      assert.equal(await s.loadState(p.id), undefined, 'no state before the upgrade')
+      await s.saveState(p.id, { userId: 1000n, layer: 201, client: '{"apiId":4}' })
+    } finally {
+      await s.close()
+    }
+    const again = new SqliteAuthKeyStore({ path, clock })
+    try {
+      assert.deepEqual(await again.loadState(p.id), { userId: 1000n, layer: 201, client: '{"apiId":4}' })
+      assert.ok((await again.get(p.id))?.key.equals(p.key))
+    } finally {
+      await again.close()
+    }
+    const db = new Database(path, { readonly: true })
+    try {
+      assert.deepEqual(db.prepare('SELECT version FROM schema_version').all(), [{ version: SQLITE_MIGRATIONS.length }])
+    } finally {
+      db.close()
+    }
   })
 
   it('refuses a file whose schema is newer than this build', () => {
@@ -100,8 +146,13 @@ describe('SqliteAuthKeyStore', () => {
       assert.equal(await s.put(r), 'created')
       assert.equal(await s.put({ ...r, key: Buffer.alloc(256, 1) }), 'exists')
       assert.ok((await s.get(r.id))?.key.equals(r.key))
+      await s.saveState(r.id, { userId: 3n, layer: 201 })
+      assert.deepEqual(await s.loadState(r.id), { userId: 3n, layer: 201 })
       assert.equal(await s.destroy(r.id), true)
       assert.equal(await s.get(r.id), undefined)
+      assert.equal(await s.loadState(r.id), undefined)
+      await s.saveState(r.id, { userId: 3n })
+      assert.equal(await s.loadState(r.id), undefined, 'a save after destroy is ignored')
       await s.close()
     }
   })
