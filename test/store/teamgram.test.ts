@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import mysql, { type Connection } from 'mysql2/promise'
 import { authKeyIdOf } from '../../src/store/codec.js'
 import { MysqlAuthKeyStore, UNKNOWN_BINDING_EXPIRY } from '../../src/store/mysql.js'
+import { MYSQL_MIGRATIONS } from '../../src/store/mysql-schema.js'
 import { AuthKeyType, StoreError } from '../../src/store/types.js'
 import { ManualClock } from '../../src/util/clock.js'
 import { skipWithout, startMariaDb, type MariaDbInstance } from '../helpers/services.js'
@@ -196,6 +197,60 @@ describe('a Teamgram database, used unchanged', { skip }, () => {
       )
     } finally {
       await b.end()
+    }
+  })
+})
+
+describe('a database of an earlier mtgate (schema 1) on Teamgram tables is upgraded in place', { skip }, () => {
+  const clock = new ManualClock(1_790_000_000_000)
+
+  it('keeps its keys, bindings and salts, adds mtgate_auth_key_states, leaves Teamgram tables alone', async () => {
+    mariadb.createDatabase('mtgate_v1')
+    const c = await mysql.createConnection({ ...mariadb.connection, database: 'mtgate_v1', multipleStatements: true, supportBigNumbers: true, bigNumberStrings: true })
+    let store: MysqlAuthKeyStore | undefined
+    try {
+      await c.query(TEAMGRAM_DDL)
+      // What the schema-1 build ran, and its version row.
+      for (const sql of MYSQL_MIGRATIONS[0] as readonly string[]) await c.query(sql)
+      await c.query('CREATE TABLE `mtgate_schema_version` (`version` int NOT NULL) ENGINE=InnoDB; INSERT INTO `mtgate_schema_version` VALUES (1)')
+      const p = permRecord(clock)
+      const t = tempRecord(clock)
+      const exp = t.expiresAt!
+      // Rows as the schema-1 store wrote them.
+      for (const r of [p, t]) {
+        await c.query('INSERT INTO auth_keys (auth_key_id, body, created_at) VALUES (?, ?, FROM_UNIXTIME(?))', [r.id.toString(), r.key.toString('base64'), r.createdAt])
+        await c.query('INSERT INTO auth_key_infos (id, auth_key_id, auth_key_type) VALUES (?, ?, ?)', [r.id.toString(), r.id.toString(), r.type])
+      }
+      await c.query('INSERT INTO mtgate_auth_key_expiry VALUES (?, ?)', [t.id.toString(), exp])
+      await c.query('INSERT INTO mtgate_auth_key_bindings VALUES (?, ?, 1, ?)', [t.id.toString(), p.id.toString(), exp])
+      await c.query('INSERT INTO mtgate_server_salts VALUES (?, 77, ?, ?)', [p.id.toString(), exp - 3600, exp])
+      const ddlBefore = [await showCreate(c, 'auth_keys'), await showCreate(c, 'auth_key_infos')]
+
+      store = await MysqlAuthKeyStore.open({ ...mariadb.connection, database: 'mtgate_v1' }, { clock })
+      const [v] = await c.query('SELECT version FROM mtgate_schema_version')
+      assert.deepEqual(v, [{ version: MYSQL_MIGRATIONS.length }])
+      assert.deepEqual([await showCreate(c, 'auth_keys'), await showCreate(c, 'auth_key_infos')], ddlBefore)
+      const ddl = await showCreate(c, 'mtgate_auth_key_states')
+      for (const col of [/`auth_key_id` bigint\(20\) NOT NULL/, /`user_id` bigint\(20\) DEFAULT NULL/, /`layer` int\(11\) DEFAULT NULL/, /`client` text/, /`updated_at` bigint\(20\) NOT NULL/, /PRIMARY KEY \(`auth_key_id`\)/])
+        assert.match(ddl, col)
+
+      assert.ok((await store.get(p.id))?.key.equals(p.key))
+      assert.equal((await store.get(t.id))?.expiresAt, exp)
+      assert.deepEqual(await store.getBinding(t.id), { tempId: t.id, permId: p.id, type: AuthKeyType.temp, expiresAt: exp })
+      assert.deepEqual(await store.loadSalts(p.id), [{ salt: 77n, validSince: exp - 3600, validUntil: exp }])
+      assert.equal(await store.loadState(p.id), undefined)
+      const state = { userId: (1n << 62n) + 5n, layer: 201, client: '{"deviceModel":"Pixel 📱"}' }
+      await store.saveState(p.id, state)
+      const [rows] = await c.query('SELECT auth_key_id, user_id, layer, client, updated_at FROM mtgate_auth_key_states')
+      assert.deepEqual(rows, [
+        { auth_key_id: p.id.toString(), user_id: state.userId.toString(), layer: 201, client: state.client, updated_at: String(Math.floor(clock.now() / 1000)) },
+      ])
+      await store.close()
+      store = await MysqlAuthKeyStore.open({ ...mariadb.connection, database: 'mtgate_v1' }, { clock })
+      assert.deepEqual(await store.loadState(p.id), state)
+    } finally {
+      await store?.close()
+      await c.end()
     }
   })
 })
