@@ -138,6 +138,8 @@ describe('database down and back (mysql+redis)', { skip }, () => {
         written.push(r)
       }
       for (const r of written) assert.ok(await store.get(r.id))
+      const state = { userId: 31n, layer: 201, client: '{}' }
+      await store.saveState(written[0]!.id, state)
 
       await mariadb.kill()
 
@@ -155,6 +157,9 @@ describe('database down and back (mysql+redis)', { skip }, () => {
 
       // An uncached key must not look unknown (that would make the client drop its key): it fails.
       await assert.rejects(store.get(permRecord(systemClock).id), isUnavailable)
+      // Per-key state: never "none" while the database is down (the user binding would look lost).
+      await assert.rejects(store.loadState(written[0]!.id), isUnavailable)
+      await assert.rejects(store.saveState(written[1]!.id, { userId: 32n }), isUnavailable)
 
       await mariadb.start()
       let after: AuthKeyRecord | undefined
@@ -175,6 +180,8 @@ describe('database down and back (mysql+redis)', { skip }, () => {
       const fresh = await MysqlAuthKeyStore.open({ ...mariadb.connection, database: 'faults_db' })
       try {
         for (const r of [...written, after]) assert.ok((await fresh.get(r.id))?.key.equals(r.key))
+        assert.deepEqual(await fresh.loadState(written[0]!.id), state)
+        assert.equal(await fresh.loadState(written[1]!.id), undefined, 'the refused save left nothing')
       } finally {
         await fresh.close()
       }
