@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
+import type { AuthKeyState } from '../store/types.js'
 import { decodeGatewayFrame, decodeSessionFrame, encodeGatewayFrame, encodeSessionFrame, type WireGatewayFrame, type WireSessionFrame } from './wire.js'
 
 /** int64 on the wire: a decimal string when decoded; string or number accepted when encoding. */
@@ -70,6 +71,27 @@ export interface PbCountReply {
 }
 export type PbPushRequest = { body: Buffer; fanOut: boolean } & ({ authKeyId: Int64; userId?: undefined } | { userId: Int64; authKeyId?: undefined })
 export type PbEmpty = Record<string, never>
+export interface PbAuthKeyState {
+  hasUserId: boolean
+  userId: Int64
+  hasLayer: boolean
+  layer: number
+  hasClient: boolean
+  client: string
+}
+export interface PbSaveStateRequest {
+  authKeyId: Int64
+  state: PbAuthKeyState | null
+}
+export interface PbStateReply {
+  found: boolean
+  state: PbAuthKeyState | null
+}
+export interface PbSessionRequest {
+  authKeyId: Int64
+  sessionId: Int64
+  forwarded: boolean
+}
 
 type Unary<Req, Res> = (req: Req, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall
 
@@ -83,6 +105,10 @@ export interface SessionClient extends grpc.Client {
   GetBinding: Unary<PbAuthKeyIdRequest, PbBindingReply>
   DestroyAuthKey: Unary<PbAuthKeyIdRequest, PbBoolReply>
   ExpireTemp: Unary<PbExpireTempRequest, PbCountReply>
+  SaveState: Unary<PbSaveStateRequest, PbEmpty>
+  LoadState: Unary<PbAuthKeyIdRequest, PbStateReply>
+  CreateSession: Unary<PbSessionRequest, PbBoolReply>
+  CloseSession: Unary<PbSessionRequest, PbBoolReply>
   Push: Unary<PbPushRequest, PbCountReply>
   Connect(meta: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientDuplexStream<WireGatewayFrame, WireSessionFrame>
 }
@@ -99,6 +125,10 @@ export interface SessionServerImpl extends grpc.UntypedServiceImplementation {
   GetBinding: UnaryImpl<PbAuthKeyIdRequest, PbBindingReply>
   DestroyAuthKey: UnaryImpl<PbAuthKeyIdRequest, PbBoolReply>
   ExpireTemp: UnaryImpl<PbExpireTempRequest, PbCountReply>
+  SaveState: UnaryImpl<PbSaveStateRequest, PbEmpty>
+  LoadState: UnaryImpl<PbAuthKeyIdRequest, PbStateReply>
+  CreateSession: UnaryImpl<PbSessionRequest, PbBoolReply>
+  CloseSession: UnaryImpl<PbSessionRequest, PbBoolReply>
   Push: UnaryImpl<PbPushRequest, PbCountReply>
   Connect: grpc.handleBidiStreamingCall<WireGatewayFrame, WireSessionFrame>
 }
@@ -161,6 +191,28 @@ export function protos(): Loaded {
 export function big(v: Int64 | number | undefined | null): bigint {
   if (v === undefined || v === null || v === '') return 0n
   return BigInt(v)
+}
+
+/** AuthKeyState → its message (has_* flags for the fields that are set). */
+export function pbState(s: AuthKeyState): PbAuthKeyState {
+  return {
+    hasUserId: s.userId !== undefined,
+    userId: i64(s.userId ?? 0n),
+    hasLayer: s.layer !== undefined,
+    layer: s.layer ?? 0,
+    hasClient: s.client !== undefined,
+    client: s.client ?? '',
+  }
+}
+
+/** The message → AuthKeyState (only the fields flagged as set). */
+export function fromPbState(p: PbAuthKeyState | null | undefined): AuthKeyState {
+  const s: AuthKeyState = {}
+  if (!p) return s
+  if (p.hasUserId) s.userId = big(p.userId)
+  if (p.hasLayer) s.layer = p.layer
+  if (p.hasClient) s.client = p.client
+  return s
 }
 
 /** bigint → int64 for the wire. */

@@ -1,13 +1,14 @@
 /**
  * The gateway's AuthKeyStore: every operation is a unary call (with a deadline) to the session node
  * owning the key (Teamgram's session_setAuthKey), so a gateway never opens the database. The
- * handshake uses put() and saveSalts(); the rest of the contract is there for tools and completeness.
+ * handshake uses put() and saveSalts(); the rest of the contract (state included) is there for
+ * tools and completeness.
  * Transport failures become StoreError('unavailable') (the handshake then refuses to acknowledge the
  * key, as the contract asks).
  */
 import * as grpc from '@grpc/grpc-js'
-import { StoreError, type AuthKeyBinding, type AuthKeyRecord, type AuthKeyStore, type AuthKeyType, type ServerSalt } from '../store/types.js'
-import { big, i64 } from './proto.js'
+import { StoreError, type AuthKeyBinding, type AuthKeyRecord, type AuthKeyState, type AuthKeyStore, type AuthKeyType, type ServerSalt } from '../store/types.js'
+import { big, fromPbState, i64, pbState, type PbStateReply } from './proto.js'
 import type { RemoteSessions } from './remote-sessions.js'
 
 function storeError(e: unknown, what: string): StoreError {
@@ -87,6 +88,15 @@ export class RemoteAuthKeyStore implements AuthKeyStore {
       c.LoadSalts({ authKeyId: i64(authKeyId) }, new grpc.Metadata(), o, cb),
     )
     return rep.salts.map((s) => ({ salt: big(s.salt), validSince: Number(s.validSince), validUntil: Number(s.validUntil) }))
+  }
+
+  async saveState(authKeyId: bigint, state: AuthKeyState): Promise<void> {
+    await this.call(authKeyId, 'SaveState', (c, o, cb) => c.SaveState({ authKeyId: i64(authKeyId), state: pbState(state) }, new grpc.Metadata(), o, cb))
+  }
+
+  async loadState(authKeyId: bigint): Promise<AuthKeyState | undefined> {
+    const rep = await this.call<PbStateReply>(authKeyId, 'LoadState', (c, o, cb) => c.LoadState({ authKeyId: i64(authKeyId) }, new grpc.Metadata(), o, cb))
+    return rep.found ? fromPbState(rep.state) : undefined
   }
 
   /** Nothing to release: the gRPC clients belong to RemoteSessions. */

@@ -12,7 +12,7 @@ import { secureRandom, type RandomSource } from '../crypto/random.js'
 import { registerBuiltins } from '../rpc/builtins.js'
 import { RpcRouter, type HandlerMap, type MethodName } from '../rpc/router.js'
 import type { GatewayLink, OutboundMessage } from '../session/api.js'
-import { SessionManager } from '../session/manager.js'
+import { SessionManager, UnknownAuthKeyError } from '../session/manager.js'
 import { openConfiguredStore } from '../server/store.js'
 import { StoreError, type AuthKeyStore, type AuthKeyType } from '../store/types.js'
 import { encode, type TlObject } from '../tl/index.js'
@@ -24,13 +24,20 @@ import { FrameWriter } from './frame-writer.js'
 import { bindServer, CHANNEL_OPTIONS, clientCredentials, deadline, GATEWAY_ID_HEADER, HealthService, SERVER_OPTIONS, serverCredentials, withPort } from './grpc.js'
 import {
   big,
+  fromPbState,
   i64,
+  pbState,
   protos,
   type PbAuthKey,
+  type PbBoolReply,
+  type PbCountReply,
+  type PbPushRequest,
+  type PbSessionRequest,
   type SessionClient,
   type SessionServerImpl,
 } from './proto.js'
 import { nodeRegistry, type Registry } from './registry.js'
+import { RendezvousRing } from './ring.js'
 import type { WireGatewayFrame, WireSessionFrame, WireSessionItem } from './wire.js'
 
 export interface SessionNodeDeps {
@@ -43,7 +50,16 @@ export interface SessionNodeDeps {
   tickIntervalMs?: number
   /** Registry loop period (ms); default lease_ttl/3. */
   registryIntervalMs?: number
+  /**
+   * How long after a membership change keys this node no longer owns are kept before they are
+   * forgotten (default 5000 ms): the gateways move their traffic once they see the change (their own
+   * etcd watch, then the new node's stream coming up); until then messages may still arrive here.
+   */
+  movedKeyGraceMs?: number
 }
+
+/** Default of SessionNodeDeps.movedKeyGraceMs. */
+export const MOVED_KEY_GRACE_MS = 5000
 
 /** Where a push goes: every session of an auth key, or of every auth key bound to a user id. */
 export type PushTarget = { authKeyId: bigint } | { userId: bigint }
@@ -108,6 +124,10 @@ export class GatewayStreams implements GatewayLink {
 }
 
 function toStoreCode(e: unknown): grpc.status {
+  if (e instanceof UnknownAuthKeyError) return grpc.status.NOT_FOUND
+  // a forwarded call's gRPC status passes through
+  const c = (e as { code?: unknown }).code
+  if (typeof c === 'number') return c
   if (e instanceof StoreError) return e.code === 'unavailable' ? grpc.status.UNAVAILABLE : e.code === 'invalid' ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL
   return grpc.status.INTERNAL
 }
@@ -116,6 +136,11 @@ export class SessionNode {
   private draining = false
   private stopping: Promise<void> | undefined
   private readonly peers = new Map<string, { address: string; client: SessionClient }>()
+  /** Rendezvous ring over the registered session nodes (self included): who owns which key. */
+  readonly ring = new RendezvousRing()
+  private movedTimer: NodeJS.Timeout | undefined
+  private readonly movedKeyGraceMs: number
+  readonly stats = { movedKeysDropped: 0, movedSessionsDropped: 0, forwarded: 0 }
 
   private constructor(
     readonly config: ClusterConfig,
@@ -131,7 +156,11 @@ export class SessionNode {
     private readonly server: grpc.Server,
     private readonly health: HealthService,
     private readonly log: Logger,
-  ) {}
+    movedKeyGraceMs: number,
+  ) {
+    this.movedKeyGraceMs = movedKeyGraceMs
+    this.ring.set([nodeId])
+  }
 
   static async start(config: ClusterConfig, deps: SessionNodeDeps = {}): Promise<SessionNode> {
     const { server: sc, cluster: cc } = config
@@ -175,11 +204,14 @@ export class SessionNode {
     }
     const address = cc.advertise.endsWith(':0') ? withPort(cc.advertise, port) : cc.advertise
     const registry = nodeRegistry(cc, 'session', address, log, deps.registryIntervalMs)
-    const node = new SessionNode(config, cc.nodeId, address, store, ownsStore, router, sessions, link, registry, server, health, log)
+    const node = new SessionNode(config, cc.nodeId, address, store, ownsStore, router, sessions, link, registry, server, health, log, deps.movedKeyGraceMs ?? MOVED_KEY_GRACE_MS)
     server.addService(protos().session, node.impl())
     sessions.start()
     health.set('SERVING')
-    registry.on('change', () => node.syncPeers())
+    registry.on('change', () => {
+      node.syncPeers()
+      node.syncRing()
+    })
     await registry.start()
     log.info({ address, etcd: registry.etcdReachable }, 'session node started')
     return node
@@ -192,36 +224,114 @@ export class SessionNode {
   }
 
   /**
-   * Pushes `updates` to every live session of the target on every session node (this one and each
-   * live peer). Resolves how many sessions got it; a peer that fails is logged and counted as 0.
+   * Pushes `updates` to every live session of the target in the cluster. Resolves how many sessions
+   * got it; a peer that fails is logged and counted as 0.
+   *
+   * - An auth key's push goes to the one node owning the key (the ring): the gateways send all of
+   *   that key's traffic there, so its sessions live there. (Sessions of a temp key bound to it live
+   *   on the temp key's owner, which may be another node: they are reached only when the temp key
+   *   hashes to the same node. Push to the temp key's id, or to the user, to reach them.)
+   * - A user's push fans out to every node: the user's keys are spread over the nodes by
+   *   auth_key_id, and no node knows which of them are bound to the user.
    */
   async push(target: PushTarget, updates: TlObject | Buffer): Promise<number> {
     const body = Buffer.isBuffer(updates) ? updates : encode(updates)
-    return this.pushFanOut(target, body)
+    return this.routePush(target, body)
   }
 
   private pushLocal(target: PushTarget, body: Buffer): number {
     return 'authKeyId' in target ? this.sessions.pushToAuthKey(target.authKeyId, body) : this.sessions.pushToUser(target.userId, body)
   }
 
-  private async pushFanOut(target: PushTarget, body: Buffer): Promise<number> {
-    let n = this.pushLocal(target, body)
-    const req = 'authKeyId' in target ? { authKeyId: i64(target.authKeyId), body, fanOut: false } : { userId: i64(target.userId), body, fanOut: false }
-    const results = await Promise.all(
-      [...this.peers].map(
-        ([id, p]) =>
-          new Promise<number>((resolve) => {
-            p.client.Push(req, new grpc.Metadata(), { deadline: deadline(this.config.cluster.callTimeoutMs) }, (err, res) => {
-              if (err) {
-                this.log.warn({ peer: id, err: err.message }, 'push: peer failed; its sessions missed this push')
-                resolve(0)
-              } else resolve(Number(res?.count ?? 0))
-            })
-          }),
-      ),
-    )
-    for (const r of results) n += r
-    return n
+  private async routePush(target: PushTarget, body: Buffer): Promise<number> {
+    if ('authKeyId' in target) {
+      const owner = this.ring.owner(target.authKeyId)
+      if (owner === undefined || owner === this.nodeId) return this.pushLocal(target, body)
+      return this.pushTo(owner, { authKeyId: i64(target.authKeyId), body, fanOut: false })
+    }
+    const req: PbPushRequest = { userId: i64(target.userId), body, fanOut: false }
+    const results = await Promise.all([this.pushLocal(target, body), ...[...this.peers.keys()].map((id) => this.pushTo(id, req))])
+    return results.reduce((a, b) => a + b, 0)
+  }
+
+  private pushTo(peerId: string, req: PbPushRequest): Promise<number> {
+    const p = this.peers.get(peerId)
+    if (!p) {
+      this.log.warn({ peer: peerId }, 'push: no client for the owning node; its sessions missed this push')
+      return Promise.resolve(0)
+    }
+    return new Promise<number>((resolve) => {
+      p.client.Push(req, new grpc.Metadata(), { deadline: deadline(this.config.cluster.callTimeoutMs) }, (err, res?: PbCountReply) => {
+        if (err) {
+          this.log.warn({ peer: peerId, err: err.message }, 'push: peer failed; its sessions missed this push')
+          resolve(0)
+        } else resolve(Number(res?.count ?? 0))
+      })
+    })
+  }
+
+  // ------------------------------------------------------------------ session control
+
+  /**
+   * Creates session `sessionId` of the key on the node owning it (this one, or the owner through one
+   * forwarded CreateSession call). True when created, false when it existed; rejects with
+   * UnknownAuthKeyError (NOT_FOUND over gRPC) for an unknown key.
+   */
+  createSession(authKeyId: bigint, sessionId: bigint): Promise<boolean> {
+    return this.sessionControl('CreateSession', { authKeyId: i64(authKeyId), sessionId: i64(sessionId), forwarded: false })
+  }
+
+  /** Forgets session `sessionId` of the key on the node owning it (as destroy_session). True if it existed. */
+  closeSession(authKeyId: bigint, sessionId: bigint): Promise<boolean> {
+    return this.sessionControl('CloseSession', { authKeyId: i64(authKeyId), sessionId: i64(sessionId), forwarded: false })
+  }
+
+  private async sessionControl(name: 'CreateSession' | 'CloseSession', req: PbSessionRequest): Promise<boolean> {
+    const authKeyId = big(req.authKeyId)
+    const sessionId = big(req.sessionId)
+    const owner = this.ring.owner(authKeyId)
+    if (req.forwarded || owner === undefined || owner === this.nodeId) {
+      return name === 'CreateSession' ? this.sessions.createSession(authKeyId, sessionId) : this.sessions.closeSession(authKeyId, sessionId)
+    }
+    const p = this.peers.get(owner)
+    if (!p) throw Object.assign(new Error(`${name}: owner ${owner} has no client here`), { code: grpc.status.UNAVAILABLE })
+    this.stats.forwarded++
+    const rep = await new Promise<PbBoolReply>((resolve, reject) => {
+      p.client[name]({ ...req, forwarded: true }, new grpc.Metadata(), { deadline: deadline(this.config.cluster.callTimeoutMs) }, (err, res) => (err ? reject(err) : resolve(res!)))
+    })
+    return rep.value
+  }
+
+  // ------------------------------------------------------------------ moved keys
+
+  /**
+   * The registry changed: recompute the ring (self always in it while serving) and, when keys loaded
+   * here now belong to another node, forget them after movedKeyGraceMs (re-checked then: a key that
+   * came back in the meantime stays).
+   */
+  private syncRing(): void {
+    const ids = this.registry.members('session').map((m) => m.id)
+    if (!this.draining && !ids.includes(this.nodeId)) ids.push(this.nodeId)
+    const before = this.ring.members.join(',')
+    this.ring.set(ids)
+    if (this.ring.members.join(',') === before) return
+    this.log.info({ ring: this.ring.members }, 'ring changed')
+    if (this.draining) return
+    if (this.movedTimer) clearTimeout(this.movedTimer)
+    this.movedTimer = setTimeout(() => {
+      this.movedTimer = undefined
+      this.dropMovedKeys()
+    }, this.movedKeyGraceMs)
+    this.movedTimer.unref()
+  }
+
+  /** Forgets the keys (sessions, outboxes, state) the ring now assigns to other nodes. */
+  dropMovedKeys(): { keys: number; sessions: number } {
+    const r = this.sessions.forgetKeys((id) => this.ring.owner(id) === this.nodeId)
+    this.stats.movedKeysDropped += r.keys
+    this.stats.movedSessionsDropped += r.sessions
+    if (r.keys > 0) this.log.info({ keys: r.keys, sessions: r.sessions, ring: this.ring.members }, 'keys moved to other session nodes: their sessions here dropped')
+    return r
   }
 
   private syncPeers(): void {
@@ -299,9 +409,19 @@ export class SessionNode {
       }),
       DestroyAuthKey: this.unary('DestroyAuthKey', async (req) => ({ value: await s.destroy(big(req.authKeyId)) })),
       ExpireTemp: this.unary('ExpireTemp', async (req) => ({ count: String(await s.expireTemp(Number(req.now))) })),
+      SaveState: this.unary('SaveState', async (req) => {
+        await s.saveState(big(req.authKeyId), fromPbState(req.state))
+        return {}
+      }),
+      LoadState: this.unary('LoadState', async (req) => {
+        const st = await s.loadState(big(req.authKeyId))
+        return st ? { found: true, state: pbState(st) } : { found: false, state: null }
+      }),
+      CreateSession: this.unary('CreateSession', async (req) => ({ value: await this.sessionControl('CreateSession', req) })),
+      CloseSession: this.unary('CloseSession', async (req) => ({ value: await this.sessionControl('CloseSession', req) })),
       Push: this.unary('Push', async (req) => {
         const target: PushTarget = req.authKeyId !== undefined && req.authKeyId !== null ? { authKeyId: big(req.authKeyId) } : { userId: big(req.userId) }
-        const n = req.fanOut ? await this.pushFanOut(target, req.body) : this.pushLocal(target, req.body)
+        const n = req.fanOut ? await this.routePush(target, req.body) : this.pushLocal(target, req.body)
         return { count: String(n) }
       }),
       Connect: (call) => this.onStream(call),
@@ -423,6 +543,7 @@ export class SessionNode {
       })
     })
     this.sessions.stop()
+    if (this.movedTimer) clearTimeout(this.movedTimer)
     await this.registry.stop()
     for (const p of this.peers.values()) p.client.close()
     this.peers.clear()

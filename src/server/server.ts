@@ -208,6 +208,19 @@ export class MtgateServer {
   }
 
   /**
+   * Creates session `sessionId` of the auth key unless it exists (Teamgram's session_createSession).
+   * True when created, false when it existed; rejects with UnknownAuthKeyError for an unknown key.
+   */
+  createSession(authKeyId: bigint, sessionId: bigint): Promise<boolean> {
+    return this.sessions.createSession(authKeyId, sessionId)
+  }
+
+  /** Forgets session `sessionId` of the auth key as destroy_session does; true if it existed. */
+  closeSession(authKeyId: bigint, sessionId: bigint): boolean {
+    return this.sessions.closeSession(authKeyId, sessionId)
+  }
+
+  /**
    * Removes expired temporary auth keys from the store (AuthKeyStore.expireTemp at the clock's
    * now); runs every limits.expireTempIntervalSeconds. One sweep at a time (a slow store is not
    * swept twice at once); a store failure is logged and the next sweep tries again. Returns how

@@ -2,7 +2,7 @@
  * Per-auth-key state the session layer keeps: the key record, its binding (temp → perm), its
  * salts, and the data that lives per (permanent) key — initConnection info, last layer, user id.
  */
-import type { AuthKeyRecord } from '../store/types.js'
+import type { AuthKeyRecord, AuthKeyState } from '../store/types.js'
 import type { ClientInfo } from './api.js'
 import type { SaltSet } from './salts.js'
 import type { Session } from './session.js'
@@ -25,4 +25,87 @@ export interface KeyState {
   info: KeyInfo
   readonly salts: SaltSet
   readonly sessions: Map<bigint, Session>
+}
+
+/**
+ * The KeyInfo the manager hands out. Sessions assign `layer` / `client` directly (invokeWithLayer,
+ * initConnection on every connection); the setters tell the owner only when the value really
+ * changed, so the state is saved once per change and never per message.
+ */
+export class KeyInfoRecord implements KeyInfo {
+  readonly keys = new Set<KeyState>()
+  userId: bigint | undefined = undefined
+  private layerValue: number | undefined = undefined
+  private clientValue: ClientInfo | undefined = undefined
+  /** JSON text of clientValue (compared on assignment, saved as AuthKeyState.client). */
+  private clientJson: string | undefined = undefined
+  /** A store write of this info is running / another change came in meanwhile. */
+  saving = false
+  dirty = false
+
+  constructor(
+    readonly id: bigint,
+    /** True when `id` is a permanent key: only then is the state persisted. */
+    readonly persistent: boolean,
+    private readonly changed: (info: KeyInfoRecord) => void,
+  ) {}
+
+  get layer(): number | undefined {
+    return this.layerValue
+  }
+
+  set layer(v: number | undefined) {
+    if (v === this.layerValue) return
+    this.layerValue = v
+    this.changed(this)
+  }
+
+  get client(): ClientInfo | undefined {
+    return this.clientValue
+  }
+
+  set client(v: ClientInfo | undefined) {
+    const json = v === undefined ? undefined : JSON.stringify(v)
+    this.clientValue = v
+    if (json === this.clientJson) return
+    this.clientJson = json
+    this.changed(this)
+  }
+
+  /** What the store keeps (AuthKeyStore.saveState). */
+  snapshot(): AuthKeyState {
+    const s: AuthKeyState = {}
+    if (this.userId !== undefined) s.userId = this.userId
+    if (this.layerValue !== undefined) s.layer = this.layerValue
+    if (this.clientJson !== undefined) s.client = this.clientJson
+    return s
+  }
+
+  /** Takes a loaded state without reporting a change; returns a reason when `client` was unusable. */
+  restore(s: AuthKeyState): string | undefined {
+    if (s.layer !== undefined) this.layerValue = s.layer
+    if (s.client === undefined) return undefined
+    const client = parseClientInfo(s.client)
+    if (client === undefined) return 'stored client info is not a ClientInfo object'
+    this.clientValue = client
+    this.clientJson = s.client
+    return undefined
+  }
+}
+
+/** ClientInfo from its JSON text; undefined when it is not JSON or lacks the required fields. */
+export function parseClientInfo(json: string): ClientInfo | undefined {
+  let v: unknown
+  try {
+    v = JSON.parse(json)
+  } catch {
+    return undefined
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined
+  const o = v as Record<string, unknown>
+  if (typeof o.apiId !== 'number') return undefined
+  for (const k of ['deviceModel', 'systemVersion', 'appVersion', 'systemLangCode', 'langPack', 'langCode']) {
+    if (typeof o[k] !== 'string') return undefined
+  }
+  return o as unknown as ClientInfo
 }

@@ -5,7 +5,7 @@
  * its session; expires idle sessions and ping_delay_disconnect deadlines on tick().
  */
 import { secureRandom, type RandomSource } from '../crypto/random.js'
-import { AuthKeyType, type AuthKeyRecord, type AuthKeyStore } from '../store/types.js'
+import { AuthKeyType, type AuthKeyRecord, type AuthKeyState, type AuthKeyStore } from '../store/types.js'
 import type { TlObject } from '../tl/index.js'
 import { encode } from '../tl/index.js'
 import { systemClock, type Clock } from '../util/clock.js'
@@ -13,7 +13,7 @@ import { rootLogger, type Logger } from '../util/log.js'
 import type { GatewayLink, InboundMessage, PushService, RpcDispatcher, RpcOutcome, SessionService } from './api.js'
 import { BindTempKeyError, validateBindTempAuthKey } from './bind-temp-key.js'
 import { BadMsgCode } from './codes.js'
-import type { KeyInfo, KeyState } from './key-state.js'
+import { KeyInfoRecord, type KeyInfo, type KeyState } from './key-state.js'
 import { checkClientMsgId, ServerMsgIdGenerator } from './msg-id.js'
 import { OUTBOX_MAX_BYTES, OUTBOX_MAX_MESSAGES } from './outbox.js'
 import { SaltSet } from './salts.js'
@@ -45,12 +45,20 @@ export const DEFAULT_MAX_SESSIONS_PER_KEY = 256
 /** Messages held per auth key while the key is being loaded from the store. */
 export const MAX_BACKLOG_PER_KEY = 1024
 
+/** createSession on a key the store does not know (or an expired temp key). */
+export class UnknownAuthKeyError extends Error {
+  constructor(readonly authKeyId: bigint) {
+    super(`unknown auth key ${authKeyId}`)
+    this.name = 'UnknownAuthKeyError'
+  }
+}
+
 export class SessionManager implements SessionService, PushService {
   private readonly keys = new Map<bigint, KeyState>()
   private readonly loading = new Map<bigint, Promise<KeyState | undefined>>()
   private readonly backlog = new Map<bigint, InboundMessage[]>()
-  private readonly infos = new Map<bigint, KeyInfo>()
-  private readonly byUser = new Map<bigint, Set<KeyInfo>>()
+  private readonly infos = new Map<bigint, KeyInfoRecord>()
+  private readonly byUser = new Map<bigint, Set<KeyInfoRecord>>()
   /** Sessions per connection: the session itself when one (the usual case), a Set when several. */
   private readonly byConn = new Map<string, Session | Set<Session>>()
   private readonly store: AuthKeyStore
@@ -58,6 +66,8 @@ export class SessionManager implements SessionService, PushService {
   private timer: NodeJS.Timeout | undefined
   private readonly tickIntervalMs: number
   private readonly maxSessionsPerKey: number
+  /** Counters (tests, metrics). */
+  readonly stats = { stateSaves: 0, stateSaveFailures: 0 }
 
   constructor(opts: SessionManagerOptions) {
     this.store = opts.store
@@ -91,7 +101,7 @@ export class SessionManager implements SessionService, PushService {
       destroyAuthKey: (key) => this.destroyAuthKey(key),
       keyDestroyed: (key) => this.dropKey(key, 'destroy_auth_key'),
       bindTempAuthKey: (key, session, msgId, query) => this.bindTempAuthKey(key, session, msgId, query),
-      setUserId: (key, userId) => this.setUserId(key.info, userId),
+      setUserId: (key, userId) => this.setUserId(key.info as KeyInfoRecord, userId),
       connectionChanged: (session, oldConnId) => {
         if (oldConnId !== undefined) this.unlinkConn(oldConnId, session)
         const connId = session.conn?.connId
@@ -147,12 +157,24 @@ export class SessionManager implements SessionService, PushService {
   private dropKey(key: KeyState, reason: string): void {
     const id = key.record.id
     this.log.info({ authKeyId: id.toString(), sessions: key.sessions.size, reason }, 'session: auth key dropped')
+    this.unloadKey(key)
+    this.host.link.forgetAuthKey?.(id)
+  }
+
+  /** Forgets a loaded key, its sessions, and its info when no other key shares it. */
+  private unloadKey(key: KeyState): void {
     for (const s of key.sessions.values()) this.forget(s)
     key.sessions.clear()
-    this.keys.delete(id)
-    key.info.keys.delete(key)
-    if (key.info.keys.size === 0 && key.info.userId === undefined) this.dropInfo(key.info)
-    this.host.link.forgetAuthKey?.(id)
+    if (this.keys.get(key.record.id) === key) this.keys.delete(key.record.id)
+    this.detachInfo(key)
+  }
+
+  private detachInfo(key: KeyState): void {
+    const info = key.info as KeyInfoRecord
+    info.keys.delete(key)
+    // The state is in the store: an info nobody uses is reloaded with its key (a save still
+    // running drops it when it ends, so a reload cannot read the state before that save lands).
+    if (info.keys.size === 0 && !info.saving) this.dropInfo(info)
   }
 
   sendData(msg: InboundMessage): void {
@@ -193,6 +215,62 @@ export class SessionManager implements SessionService, PushService {
       cur.delete(session)
       if (cur.size === 0) this.byConn.delete(connId)
     }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // session control (Teamgram's session_createSession / session_closeSession)
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Creates session `sessionId` of the key unless it exists (loading the key from the store if
+   * needed). Resolves true when it was created, false when it already existed; rejects with
+   * UnknownAuthKeyError when the key is unknown (or an expired temp key), or the store's error.
+   * A session created this way has no first client message: its new_session_created (sent with its
+   * first answer) carries first_msg_id 0, which makes clients resend nothing.
+   */
+  async createSession(authKeyId: bigint, sessionId: bigint): Promise<boolean> {
+    const key = await this.loadKey(authKeyId)
+    if (!key || this.expired(key.record)) throw new UnknownAuthKeyError(authKeyId)
+    if (key.sessions.has(sessionId)) return false
+    if (key.sessions.size >= this.maxSessionsPerKey) this.evictOneSession(key)
+    key.sessions.set(sessionId, new Session(this.host, key, sessionId, 0n))
+    this.log.info({ authKeyId: authKeyId.toString(), sessionId: sessionId.toString() }, 'session: created by a control call')
+    return true
+  }
+
+  /**
+   * Forgets session `sessionId` of the key as destroy_session does (its outbox and state), closing
+   * nothing else: its connection stays open and the key's other sessions stay. True if it existed.
+   */
+  closeSession(authKeyId: bigint, sessionId: bigint): boolean {
+    const key = this.keys.get(authKeyId)
+    if (!key) return false
+    const ok = this.destroySession(key, sessionId)
+    if (ok) this.log.info({ authKeyId: authKeyId.toString(), sessionId: sessionId.toString() }, 'session: closed by a control call')
+    return ok
+  }
+
+  /**
+   * Forgets every loaded key for which `keep` is false, with its sessions (outboxes included) and
+   * its info, without telling the gateways (the key is not destroyed: it lives on elsewhere). Used
+   * when the key moved to another session node: a key that later moves back starts clean. Keys
+   * still loading are left alone. Returns how many keys and sessions were dropped.
+   */
+  forgetKeys(keep: (authKeyId: bigint) => boolean): { keys: number; sessions: number } {
+    let keys = 0
+    let sessions = 0
+    for (const key of [...this.keys.values()]) {
+      if (keep(key.record.id) || this.backlog.has(key.record.id)) continue
+      keys++
+      sessions += key.sessions.size
+      this.unloadKey(key)
+    }
+    return { keys, sessions }
+  }
+
+  /** Auth key ids currently loaded (tests, the moved-key sweep). */
+  loadedKeys(): bigint[] {
+    return [...this.keys.keys()]
   }
 
   // -------------------------------------------------------------------------------------------
@@ -281,49 +359,99 @@ export class SessionManager implements SessionService, PushService {
       const b = await this.store.getBinding(authKeyId)
       if (b && b.expiresAt > this.nowSec()) permId = b.permId
     }
-    const salts = new SaltSet(await this.store.loadSalts(authKeyId), this.host.random)
+    // The state of the permanent key, unless its info is loaded already (then that one is newer).
+    // A failure fails the load like the salts': saving over a state we could not read would lose it.
+    const [savedSalts, state] = await Promise.all([
+      this.store.loadSalts(authKeyId),
+      permId !== undefined && !this.infos.has(permId) ? this.store.loadState(permId) : undefined,
+    ])
+    const salts = new SaltSet(savedSalts, this.host.random)
     const again = this.keys.get(authKeyId)
     if (again) return again
     const key: KeyState = { record, permId, info: undefined as unknown as KeyInfo, salts, sessions: new Map() }
-    this.setInfo(key, permId ?? record.id)
+    this.setInfo(key, permId ?? record.id, state)
     this.keys.set(authKeyId, key)
     if (salts.refresh(this.nowSec())) this.saveSalts(key)
     return key
   }
 
-  private setInfo(key: KeyState, infoId: bigint): void {
-    const old = key.info as KeyInfo | undefined
-    if (old) {
-      old.keys.delete(key)
-      if (old.keys.size === 0) this.dropInfo(old)
-    }
+  /**
+   * Points the key at the info of `infoId` (created, with the loaded `state`, when absent). A key
+   * that had an info (a temp key getting bound) carries its layer / initConnection data over when
+   * the new info lacks them.
+   */
+  private setInfo(key: KeyState, infoId: bigint, state?: AuthKeyState): void {
+    const old = key.info as KeyInfoRecord | undefined
+    if (old) this.detachInfo(key)
     let info = this.infos.get(infoId)
     if (!info) {
-      info = { id: infoId, client: undefined, layer: undefined, userId: undefined, keys: new Set() }
+      info = new KeyInfoRecord(infoId, key.permId === infoId, (i) => this.saveState(i))
       this.infos.set(infoId, info)
+      if (state) {
+        const bad = info.restore(state)
+        if (bad) this.log.warn({ authKeyId: infoId.toString(), reason: bad }, 'session: stored key state partly unusable; ignored that part')
+        if (state.userId !== undefined) this.indexUser(info, state.userId)
+      }
     }
     info.keys.add(key)
     key.info = info
+    if (old && old !== info) {
+      if (info.layer === undefined && old.layer !== undefined) info.layer = old.layer
+      if (info.client === undefined && old.client !== undefined) info.client = old.client
+    }
   }
 
-  private dropInfo(info: KeyInfo): void {
-    this.infos.delete(info.id)
-    if (info.userId !== undefined) this.byUser.get(info.userId)?.delete(info)
+  private dropInfo(info: KeyInfoRecord): void {
+    if (this.infos.get(info.id) === info) this.infos.delete(info.id)
+    if (info.userId !== undefined) this.unindexUser(info)
   }
 
-  private setUserId(info: KeyInfo, userId: bigint | undefined): void {
+  private setUserId(info: KeyInfoRecord, userId: bigint | undefined): void {
     if (info.userId === userId) return
-    if (info.userId !== undefined) {
-      const set = this.byUser.get(info.userId)
-      set?.delete(info)
-      if (set?.size === 0) this.byUser.delete(info.userId)
-    }
+    if (info.userId !== undefined) this.unindexUser(info)
+    if (userId !== undefined) this.indexUser(info, userId)
+    else info.userId = undefined
+    this.saveState(info)
+  }
+
+  private indexUser(info: KeyInfoRecord, userId: bigint): void {
     info.userId = userId
-    if (userId !== undefined) {
-      let set = this.byUser.get(userId)
-      if (!set) this.byUser.set(userId, (set = new Set()))
-      set.add(info)
+    let set = this.byUser.get(userId)
+    if (!set) this.byUser.set(userId, (set = new Set()))
+    set.add(info)
+  }
+
+  private unindexUser(info: KeyInfoRecord): void {
+    if (info.userId === undefined) return
+    const set = this.byUser.get(info.userId)
+    set?.delete(info)
+    if (set?.size === 0) this.byUser.delete(info.userId)
+  }
+
+  /**
+   * Writes the info's state to the store in the background (a permanent key's only): never blocks a
+   * message; a failure is logged. One write per info at a time, the latest state written last.
+   */
+  private saveState(info: KeyInfoRecord): void {
+    if (!info.persistent) return
+    if (info.saving) {
+      info.dirty = true
+      return
     }
+    info.saving = true
+    info.dirty = false
+    this.stats.stateSaves++
+    this.store
+      .saveState(info.id, info.snapshot())
+      .catch((e: unknown) => {
+        this.stats.stateSaveFailures++
+        this.log.warn({ authKeyId: info.id.toString(), err: (e as Error).message }, 'session: saving the auth key state failed')
+      })
+      .finally(() => {
+        info.saving = false
+        if (info.dirty && this.infos.get(info.id) === info) this.saveState(info)
+        else if (info.keys.size === 0) this.dropInfo(info)
+      })
   }
 
   private currentSalt(key: KeyState): bigint {
@@ -438,8 +566,9 @@ export class SessionManager implements SessionService, PushService {
         throw new BindTempKeyError(400, 'TEMP_AUTH_KEY_ALREADY_BOUND', 'temp key bound to another permanent key')
       }
       await this.store.bind({ tempId: key.record.id, permId: query.perm_auth_key_id, type: key.record.type, expiresAt })
+      const state = this.infos.has(query.perm_auth_key_id) ? undefined : await this.store.loadState(query.perm_auth_key_id)
       key.permId = query.perm_auth_key_id
-      this.setInfo(key, query.perm_auth_key_id)
+      this.setInfo(key, query.perm_auth_key_id, state)
       this.log.info({ tempAuthKeyId: key.record.id.toString(), permAuthKeyId: query.perm_auth_key_id.toString(), expiresAt }, 'session: temp key bound')
       return { kind: 'result', result: { _: 'boolTrue' } }
     } catch (e) {
@@ -474,8 +603,7 @@ export class SessionManager implements SessionService, PushService {
       }
       if (key.sessions.size === 0 && !this.backlog.has(id)) {
         this.keys.delete(id)
-        key.info.keys.delete(key)
-        if (key.info.keys.size === 0 && key.info.userId === undefined) this.dropInfo(key.info)
+        this.detachInfo(key)
       }
     }
   }
