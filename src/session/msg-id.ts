@@ -13,10 +13,31 @@ export const MSG_ID_MAX_AHEAD_SECONDS = 30
 
 const TWO_32 = 1n << 32n
 
+// The two 32-bit halves of a 64-bit id without allocating intermediate bigints (`id >> 32n`,
+// `id & 3n` each allocate one; these run for every message).
+const split64 = new BigInt64Array(1)
+const split32 = new Int32Array(split64.buffer)
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+const LO_WORD = LITTLE_ENDIAN ? 0 : 1
+const HI_WORD = LITTLE_ENDIAN ? 1 : 0
+
+/** Low 32 bits of a 64-bit id, unsigned. */
+export function msgIdLow32(id: bigint): number {
+  split64[0] = id
+  return split32[LO_WORD]! >>> 0
+}
+
+/** High 32 bits of a 64-bit id, signed (for a msg_id: the unix time in seconds). */
+export function msgIdHigh32(id: bigint): number {
+  split64[0] = id
+  return split32[HI_WORD]!
+}
+
 /** The (fractional) unix time a msg_id encodes, in milliseconds. */
 export function msgIdToMs(msgId: bigint): number {
-  const secs = Number(msgId >> 32n)
-  const frac = Number(msgId & 0xffffffffn)
+  split64[0] = msgId
+  const secs = split32[HI_WORD]!
+  const frac = split32[LO_WORD]! >>> 0
   return secs * 1000 + (frac * 1000) / 4294967296
 }
 
@@ -33,7 +54,7 @@ export function msToMsgId(ms: number): bigint {
  * Returns 0 when acceptable, else the bad_msg_notification code (18, 16 or 17).
  */
 export function checkClientMsgId(msgId: bigint, nowMs: number): 0 | 16 | 17 | 18 {
-  if ((msgId & 3n) !== 0n) return BadMsgCode.msgIdParity
+  if ((msgIdLow32(msgId) & 3) !== 0) return BadMsgCode.msgIdParity
   const t = msgIdToMs(msgId)
   if (t < nowMs - MSG_ID_MAX_AGE_SECONDS * 1000) return BadMsgCode.msgIdTooLow
   if (t > nowMs + MSG_ID_MAX_AHEAD_SECONDS * 1000) return BadMsgCode.msgIdTooHigh

@@ -1,43 +1,87 @@
 /**
  * The window of client msg_ids a session has accepted recently: duplicate detection, the seqno
  * order rules (codes 32/33), "too old to tell" (code 20) and msgs_state_info answers.
+ *
+ * Kept in one Int32Array (no object or bigint per message: a busy session receives hundreds of
+ * thousands of messages, and per-message objects living for a window's worth of messages survive
+ * scavenges and get promoted). Each entry is 4 ints — msg_id high (signed), msg_id low (unsigned
+ * bits), seqno, flags — in a ring ordered by msg_id, grown ×2 from one entry up to `max`, so an
+ * idle session stays small.
  */
 import { BadMsgCode, MsgState } from './codes.js'
 
 /** Accepted client msg_ids remembered per session. */
 export const RECEIVED_WINDOW_MAX = 256
 
-/** What we know of one received client message. */
-export interface ReceivedEntry {
-  seqNo: number
+/** What we know of one received client message: bits of the flags word. */
+export const Received = {
   /** Odd seqno: the message needs an acknowledgment. */
-  content: boolean
+  content: 1,
   /** It carried an RPC query. */
-  rpc: boolean
+  rpc: 2,
   /** The RPC answer has been generated. */
-  answered: boolean
+  answered: 4,
   /** We acknowledged it (msgs_ack or an answer sent). */
-  acked: boolean
+  acked: 8,
+} as const
+
+const STRIDE = 4
+const HI = 0
+const LO = 1
+const SEQ = 2
+const FLAGS = 3
+
+// msg_id → (hi, lo) without allocating: a bigint stored into a BigInt64Array is read back as two int32s
+const split64 = new BigInt64Array(1)
+const split32 = new Int32Array(split64.buffer)
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+const LO_WORD = LITTLE_ENDIAN ? 0 : 1
+const HI_WORD = LITTLE_ENDIAN ? 1 : 0
+
+/** -1 if a < b, 0 if equal, 1 if a > b; high words signed, low words unsigned. */
+function cmp(aHi: number, aLo: number, bHi: number, bLo: number): number {
+  if (aHi !== bHi) return aHi < bHi ? -1 : 1
+  const a = aLo >>> 0
+  const b = bLo >>> 0
+  return a === b ? 0 : a < b ? -1 : 1
 }
 
 export class ReceivedWindow {
-  /** Ascending msg_ids and, in parallel, their entries (binary search; new ids usually append). */
-  private ids: bigint[] = []
-  private entries: ReceivedEntry[] = []
-  /** Ids at or below this may have been forgotten. */
-  private forgottenBelow = -1n
+  /** Ring of entries, ascending by msg_id from `head`; capacity = data.length / STRIDE. */
+  private data: Int32Array
+  private head = 0
+  private n = 0
+  /** Ids at or below (forgotHi, forgotLo) may have been forgotten (initially -1). */
+  private forgotHi = -1
+  private forgotLo = -1
 
-  constructor(private readonly max = RECEIVED_WINDOW_MAX) {}
-
-  get size(): number {
-    return this.ids.length
+  constructor(private readonly max = RECEIVED_WINDOW_MAX) {
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`received window size must be a positive integer, got ${max}`)
+    this.data = new Int32Array(STRIDE)
   }
 
-  get(msgId: bigint): ReceivedEntry | undefined {
-    const n = this.ids.length
-    if (n === 0 || msgId > this.ids[n - 1]!) return undefined
-    const i = this.upperBound(msgId) - 1
-    return i >= 0 && this.ids[i] === msgId ? this.entries[i] : undefined
+  get size(): number {
+    return this.n
+  }
+
+  /** Whether msg_id `msgId` is in the window. */
+  has(msgId: bigint): boolean {
+    return this.find(msgId) >= 0
+  }
+
+  /** The Received.* flags of `msgId`, or -1 when it is not in the window. */
+  flags(msgId: bigint): number {
+    const p = this.find(msgId)
+    return p < 0 ? -1 : this.data[p + FLAGS]!
+  }
+
+  /** Sets Received.* `bits` on `msgId` if it is in the window; returns its flags after, or -1. */
+  mark(msgId: bigint, bits: number): number {
+    const p = this.find(msgId)
+    if (p < 0) return -1
+    const f = this.data[p + FLAGS]! | bits
+    this.data[p + FLAGS] = f
+    return f
   }
 
   /**
@@ -46,69 +90,151 @@ export class ReceivedWindow {
    * equal seqnos are only allowed when even).
    */
   check(msgId: bigint, seqNo: number): 0 | 20 | 32 | 33 {
-    if (msgId <= this.forgottenBelow) return BadMsgCode.msgTooOld
-    const i = this.upperBound(msgId)
+    split64[0] = msgId
+    const hi = split32[HI_WORD]!
+    const lo = split32[LO_WORD]!
+    if (cmp(hi, lo, this.forgotHi, this.forgotLo) <= 0) return BadMsgCode.msgTooOld
+    const i = this.upperBound(hi, lo)
+    const d = this.data
     if (i > 0) {
-      const prev = this.entries[i - 1]!
-      if (prev.seqNo > seqNo || (prev.seqNo === seqNo && (seqNo & 1) === 1)) return BadMsgCode.seqNoTooLow
+      const prev = d[this.at(i - 1) + SEQ]!
+      if (prev > seqNo || (prev === seqNo && (seqNo & 1) === 1)) return BadMsgCode.seqNoTooLow
     }
-    if (i < this.ids.length) {
-      const next = this.entries[i]!
-      if (next.seqNo < seqNo || (next.seqNo === seqNo && (seqNo & 1) === 1)) return BadMsgCode.seqNoTooHigh
+    if (i < this.n) {
+      const next = d[this.at(i) + SEQ]!
+      if (next < seqNo || (next === seqNo && (seqNo & 1) === 1)) return BadMsgCode.seqNoTooHigh
     }
     return 0
   }
 
-  add(msgId: bigint, entry: ReceivedEntry): void {
-    const i = this.upperBound(msgId)
-    if (i > 0 && this.ids[i - 1] === msgId) return
-    if (this.ids.length === 0) {
-      // array literals of one element: an idle session keeps 1-element arrays, not 17-slot ones
-      this.ids = [msgId]
-      this.entries = [entry]
-    } else if (i === this.ids.length) {
-      this.ids.push(msgId)
-      this.entries.push(entry)
-    } else {
-      this.ids.splice(i, 0, msgId)
-      this.entries.splice(i, 0, entry)
+  /** Remembers `msgId` with `seqNo` and Received.* `flags` (no-op when already there). */
+  add(msgId: bigint, seqNo: number, flags: number): void {
+    split64[0] = msgId
+    const hi = split32[HI_WORD]!
+    const lo = split32[LO_WORD]!
+    let i = this.upperBound(hi, lo)
+    if (i > 0) {
+      const p = this.at(i - 1)
+      if (this.data[p + HI] === hi && this.data[p + LO] === lo) return
     }
-    if (this.ids.length > this.max) {
-      const old = this.ids.shift()!
-      this.entries.shift()
-      if (old > this.forgottenBelow) this.forgottenBelow = old
+    if (this.n === this.max) {
+      // full: the oldest id goes (or the new one, when it would be the oldest)
+      if (i === 0) {
+        this.forget(hi, lo)
+        return
+      }
+      const p = this.head * STRIDE
+      this.forget(this.data[p + HI]!, this.data[p + LO]!)
+      this.head = this.head + 1 === this.capacity ? 0 : this.head + 1
+      this.n--
+      i--
+    } else if (this.n === this.capacity) {
+      this.grow()
     }
+    const d = this.data
+    // shift entries i..n-1 one slot up (usually none: new ids are the highest)
+    for (let k = this.n; k > i; k--) {
+      const to = this.at(k)
+      const from = this.at(k - 1)
+      d[to + HI] = d[from + HI]!
+      d[to + LO] = d[from + LO]!
+      d[to + SEQ] = d[from + SEQ]!
+      d[to + FLAGS] = d[from + FLAGS]!
+    }
+    const p = this.at(i)
+    d[p + HI] = hi
+    d[p + LO] = lo
+    d[p + SEQ] = seqNo
+    d[p + FLAGS] = flags
+    this.n++
   }
 
   /** The msgs_state_info byte for client msg_id `msgId`. */
   state(msgId: bigint): number {
-    const e = this.get(msgId)
-    if (e) {
+    split64[0] = msgId
+    const hi = split32[HI_WORD]!
+    const lo = split32[LO_WORD]!
+    const p = this.findSplit(hi, lo)
+    if (p >= 0) {
+      const f = this.data[p + FLAGS]!
       let s: number = MsgState.received
-      if (e.acked || e.answered) s |= MsgState.flagAcked
-      if (!e.content) s |= MsgState.flagNoAckNeeded
-      if (e.rpc) s |= MsgState.flagRpcProcessing
-      if (e.answered) s |= MsgState.flagAnswerGenerated
+      if ((f & (Received.acked | Received.answered)) !== 0) s |= MsgState.flagAcked
+      if ((f & Received.content) === 0) s |= MsgState.flagNoAckNeeded
+      if ((f & Received.rpc) !== 0) s |= MsgState.flagRpcProcessing
+      if ((f & Received.answered) !== 0) s |= MsgState.flagAnswerGenerated
       return s
     }
-    if (msgId <= this.forgottenBelow || this.ids.length === 0) return MsgState.unknown
-    if (msgId > this.ids[this.ids.length - 1]!) return MsgState.notReceivedTooHigh
-    if (msgId < this.ids[0]!) return MsgState.unknown
+    if (this.n === 0 || cmp(hi, lo, this.forgotHi, this.forgotLo) <= 0) return MsgState.unknown
+    const last = this.at(this.n - 1)
+    if (cmp(hi, lo, this.data[last + HI]!, this.data[last + LO]!) > 0) return MsgState.notReceivedTooHigh
+    const first = this.head * STRIDE
+    if (cmp(hi, lo, this.data[first + HI]!, this.data[first + LO]!) < 0) return MsgState.unknown
     return MsgState.notReceived
   }
 
-  /** First index whose id is greater than msgId. */
-  private upperBound(msgId: bigint): number {
-    const ids = this.ids
-    const n = ids.length
-    if (n === 0 || ids[n - 1]! < msgId) return n
-    let lo = 0
-    let hi = n
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (ids[mid]! <= msgId) lo = mid + 1
-      else hi = mid
+  private get capacity(): number {
+    return this.data.length / STRIDE
+  }
+
+  /** Offset into data of logical entry i. */
+  private at(i: number): number {
+    let s = this.head + i
+    const cap = this.data.length / STRIDE
+    if (s >= cap) s -= cap
+    return s * STRIDE
+  }
+
+  private forget(hi: number, lo: number): void {
+    if (cmp(hi, lo, this.forgotHi, this.forgotLo) > 0) {
+      this.forgotHi = hi
+      this.forgotLo = lo
     }
-    return lo
+  }
+
+  private grow(): void {
+    const cap = Math.min(this.capacity * 2, this.max)
+    const next = new Int32Array(cap * STRIDE)
+    const d = this.data
+    for (let i = 0; i < this.n; i++) {
+      const from = this.at(i)
+      const to = i * STRIDE
+      next[to + HI] = d[from + HI]!
+      next[to + LO] = d[from + LO]!
+      next[to + SEQ] = d[from + SEQ]!
+      next[to + FLAGS] = d[from + FLAGS]!
+    }
+    this.data = next
+    this.head = 0
+  }
+
+  /** Offset into data of msgId's entry, or -1. */
+  private find(msgId: bigint): number {
+    split64[0] = msgId
+    return this.findSplit(split32[HI_WORD]!, split32[LO_WORD]!)
+  }
+
+  private findSplit(hi: number, lo: number): number {
+    const i = this.upperBound(hi, lo)
+    if (i === 0) return -1
+    const p = this.at(i - 1)
+    return this.data[p + HI] === hi && this.data[p + LO] === lo ? p : -1
+  }
+
+  /** First logical index whose id is greater than (hi, lo). */
+  private upperBound(hi: number, lo: number): number {
+    const n = this.n
+    if (n === 0) return 0
+    const d = this.data
+    let p = this.at(n - 1)
+    if (cmp(d[p + HI]!, d[p + LO]!, hi, lo) < 0) return n
+    let a = 0
+    let b = n
+    while (a < b) {
+      const mid = (a + b) >>> 1
+      p = this.at(mid)
+      if (cmp(d[p + HI]!, d[p + LO]!, hi, lo) <= 0) a = mid + 1
+      else b = mid
+    }
+    return a
   }
 }

@@ -44,9 +44,9 @@ import {
   type Message,
 } from './envelope.js'
 import type { KeyState } from './key-state.js'
-import type { ServerMsgIdGenerator } from './msg-id.js'
+import { msgIdLow32, type ServerMsgIdGenerator } from './msg-id.js'
 import { Outbox, type OutEntry } from './outbox.js'
-import { ReceivedWindow, type ReceivedEntry } from './received.js'
+import { Received, ReceivedWindow } from './received.js'
 
 /** Cached rpc_result bodies per session (answers to duplicate queries). */
 export const RESULT_CACHE_MAX = 32
@@ -237,14 +237,14 @@ export class Session {
     if (this.destroyed) return
     this.lastActiveMs = this.host.clock.now()
     this.attach({ gatewayId: msg.gatewayId, connId: msg.connId, clientAddr: msg.clientAddr })
-    if (msg.msgId < this.firstMsgId && !this.received.get(msg.msgId)) {
+    if (msg.msgId < this.firstMsgId && !this.received.has(msg.msgId)) {
       // spec: a similar notification for a msg_id lower than the session's first one
       this.firstMsgId = msg.msgId
       this.queueNewSessionCreated(msg.msgId)
     }
     const ctor = constructorOf(msg.body)
     if (ctor === ID_MSG_CONTAINER) this.handleContainer(msg)
-    else this.handleOne({ msgId: msg.msgId, seqNo: msg.seqNo, body: msg.body }, msg)
+    else this.handleOne(msg.msgId, msg.seqNo, msg.body, msg)
     // Answers wait until the current callback is done (process.nextTick): the messages of one read
     // chunk (several packets of a pipelining client) are answered in one container, one encryption.
     if (!this.flushTicked) {
@@ -279,7 +279,7 @@ export class Session {
   }
 
   private handleContainer(msg: InboundMessage): void {
-    if (this.received.get(msg.msgId)) {
+    if (this.received.has(msg.msgId)) {
       this.badMsg(msg.msgId, msg.seqNo, BadMsgCode.containerMsgIdReused, 'container msg_id reused')
       return
     }
@@ -300,84 +300,91 @@ export class Session {
       this.badMsg(msg.msgId, msg.seqNo, BadMsgCode.invalidContainer, e.reason)
       return
     }
-    this.received.add(msg.msgId, { seqNo: msg.seqNo, content: false, rpc: false, answered: false, acked: true })
-    for (const m of inner) this.handleOne(m, msg)
+    this.received.add(msg.msgId, msg.seqNo, Received.acked)
+    for (const m of inner) this.handleOne(m.msgId, m.seqNo, m.body, msg)
   }
 
-  private handleOne(m: Message, outer: InboundMessage): void {
-    if ((m.msgId & 3n) !== 0n) {
-      this.badMsg(m.msgId, m.seqNo, BadMsgCode.msgIdParity, 'inner msg_id not divisible by 4')
+  private handleOne(msgId: bigint, seqNo: number, body: Buffer, outer: InboundMessage): void {
+    if ((msgIdLow32(msgId) & 3) !== 0) {
+      this.badMsg(msgId, seqNo, BadMsgCode.msgIdParity, 'inner msg_id not divisible by 4')
       return
     }
-    const seen = this.received.get(m.msgId)
-    if (seen) {
-      this.duplicate(m, seen)
+    const seen = this.received.flags(msgId)
+    if (seen >= 0) {
+      this.duplicate(msgId, seen)
       return
     }
-    const order = this.received.check(m.msgId, m.seqNo)
+    const order = this.received.check(msgId, seqNo)
     if (order !== 0) {
-      this.badMsg(m.msgId, m.seqNo, order, order === BadMsgCode.msgTooOld ? 'msg_id below the remembered window' : 'seqno out of order')
+      this.badMsg(msgId, seqNo, order, order === BadMsgCode.msgTooOld ? 'msg_id below the remembered window' : 'seqno out of order')
       return
     }
-    let body = m.body
+    const content = (seqNo & 1) === 1
     let ctor = constructorOf(body)
     if (ctor === undefined) {
-      this.host.log.warn({ msgId: m.msgId.toString(), bytes: body.length }, 'session: message body shorter than a constructor id; ignored')
+      this.host.log.warn({ msgId: msgId.toString(), bytes: body.length }, 'session: message body shorter than a constructor id; ignored')
       return
     }
     if (ctor === ID_GZIP_PACKED) {
       try {
         body = unpackGzip(body)
       } catch (e) {
-        this.host.log.warn({ msgId: m.msgId.toString(), err: (e as Error).message }, 'session: gzip_packed body does not inflate; ignored')
-        this.received.add(m.msgId, { seqNo: m.seqNo, content: (m.seqNo & 1) === 1, rpc: false, answered: false, acked: false })
+        this.host.log.warn({ msgId: msgId.toString(), err: (e as Error).message }, 'session: gzip_packed body does not inflate; ignored')
+        this.received.add(msgId, seqNo, content ? Received.content : 0)
         return
       }
       ctor = constructorOf(body)
       if (ctor === undefined || ctor === ID_MSG_CONTAINER || ctor === ID_GZIP_PACKED) {
-        this.badMsg(m.msgId, m.seqNo, BadMsgCode.invalidContainer, 'gzip_packed wraps a container or nothing')
+        this.badMsg(msgId, seqNo, BadMsgCode.invalidContainer, 'gzip_packed wraps a container or nothing')
         return
       }
     }
-    const content = (m.seqNo & 1) === 1
     const service = SERVICE_IDS.has(ctor)
     if (content && NEVER_CONTENT.has(ctor)) {
-      this.badMsg(m.msgId, m.seqNo, BadMsgCode.seqNoEvenExpected, 'service message marked content-related')
+      this.badMsg(msgId, seqNo, BadMsgCode.seqNoEvenExpected, 'service message marked content-related')
       return
     }
     if (!content && !service && !NEVER_CONTENT.has(ctor) && ctor !== ID.msgs_ack) {
-      this.badMsg(m.msgId, m.seqNo, BadMsgCode.seqNoOddExpected, 'RPC query not marked content-related')
+      this.badMsg(msgId, seqNo, BadMsgCode.seqNoOddExpected, 'RPC query not marked content-related')
       return
     }
-    const entry: ReceivedEntry = { seqNo: m.seqNo, content, rpc: false, answered: false, acked: false }
-    this.received.add(m.msgId, entry)
+    const call = !service && ctor !== ID_MSG_COPY
     // Only RPC queries are acknowledged with msgs_ack (when their answer is not ready in the same
     // flush): service messages get their answer (pong, future_salts, msgs_state_info, ...) as the
     // acknowledgment, and clients warn about acks of them ("unexpected ack for ping query").
-    if (content && !service) this.ack(m.msgId)
+    const acked = content && !service
+    let flags = 0
+    if (content) flags |= Received.content
+    if (acked) flags |= Received.acked
+    if (call) flags |= Received.rpc
+    this.received.add(msgId, seqNo, flags)
+    if (acked) this.ack(msgId, false)
     if (ctor === ID_MSG_COPY) {
-      this.host.log.info({ msgId: m.msgId.toString() }, 'session: msg_copy is not used by the protocol; ignored')
+      this.host.log.info({ msgId: msgId.toString() }, 'session: msg_copy is not used by the protocol; ignored')
       return
     }
-    if (service) this.service(m.msgId, ctor, body, outer)
-    else this.startCall(m.msgId, body, entry, outer)
+    if (service) this.service(msgId, ctor, body, outer)
+    else this.startCall(msgId, body, outer)
   }
 
-  private duplicate(m: Message, seen: ReceivedEntry): void {
-    this.host.log.debug({ msgId: m.msgId.toString(), rpc: seen.rpc, answered: seen.answered }, 'session: duplicate msg_id')
-    if (!seen.rpc) return
-    if (!seen.answered) {
-      if (seen.content) this.ack(m.msgId)
+  /** A msg_id already in the received window, with its Received.* flags. */
+  private duplicate(msgId: bigint, seen: number): void {
+    const rpc = (seen & Received.rpc) !== 0
+    const answered = (seen & Received.answered) !== 0
+    this.host.log.debug({ msgId: msgId.toString(), rpc, answered }, 'session: duplicate msg_id')
+    if (!rpc) return
+    if (!answered) {
+      if ((seen & Received.content) !== 0) this.ack(msgId, true)
       return
     }
-    const pending = this.outbox.byReqMsgId(m.msgId)
+    const pending = this.outbox.byReqMsgId(msgId)
     if (pending) {
       if (pending.msgId !== undefined && !this.resendSome.includes(pending)) this.resendSome.push(pending)
       return
     }
-    const cached = this.results?.get(m.msgId)
-    if (cached) this.enqueue({ body: cached, response: true, content: true }, 'result', m.msgId)
-    else this.host.log.info({ msgId: m.msgId.toString() }, 'session: duplicate query whose answer is forgotten; ignored')
+    const cached = this.results?.get(msgId)
+    if (cached) this.enqueue({ body: cached, response: true, content: true }, 'result', msgId)
+    else this.host.log.info({ msgId: msgId.toString() }, 'session: duplicate query whose answer is forgotten; ignored')
   }
 
   // -------------------------------------------------------------------------------------------
@@ -485,9 +492,9 @@ export class Session {
   }
 
   private dropAnswer(msgId: bigint, reqMsgId: bigint): void {
-    const e = this.received.get(reqMsgId)
+    const f = this.received.flags(reqMsgId)
     let answer: TlObject
-    if (e?.rpc && !e.answered) {
+    if (f >= 0 && (f & (Received.rpc | Received.answered)) === Received.rpc) {
       ;(this.dropped ??= new Set()).add(reqMsgId)
       answer = { _: 'rpc_answer_dropped_running' }
     } else {
@@ -501,19 +508,14 @@ export class Session {
     }
     this.results?.delete(reqMsgId)
     this.enqueueResult(msgId, encode(answer))
-    const self = this.received.get(msgId)
-    if (self) {
-      self.rpc = true
-      self.answered = true
-    }
+    this.received.mark(msgId, Received.rpc | Received.answered)
   }
 
   // -------------------------------------------------------------------------------------------
   // RPC queries
   // -------------------------------------------------------------------------------------------
 
-  private startCall(msgId: bigint, body: Buffer, entry: ReceivedEntry, outer: InboundMessage): void {
-    entry.rpc = true
+  private startCall(msgId: bigint, body: Buffer, outer: InboundMessage): void {
     const conn: ConnectionInfo = { gatewayId: outer.gatewayId, connId: outer.connId, clientAddr: outer.clientAddr }
     const p = this.runCall(msgId, body, conn).then(
       (outcome) => {
@@ -677,8 +679,7 @@ export class Session {
 
   private respond(reqMsgId: bigint, outcome: RpcOutcome): void {
     if (this.destroyed) return
-    const entry = this.received.get(reqMsgId)
-    if (entry) entry.answered = true
+    this.received.mark(reqMsgId, Received.answered)
     let result: Buffer
     if (this.dropped?.delete(reqMsgId)) {
       result = encode({ _: 'rpc_answer_dropped_running' })
@@ -752,11 +753,11 @@ export class Session {
     }
   }
 
-  private ack(msgId: bigint): void {
+  /** Queues a msgs_ack for `msgId`; `mark`: also record it as acknowledged in the received window. */
+  private ack(msgId: bigint, mark: boolean): void {
     if (this.pendingAcks.length === 0) this.pendingAcksSinceMs = this.host.clock.now()
     this.pendingAcks.push(msgId)
-    const e = this.received.get(msgId)
-    if (e) e.acked = true
+    if (mark) this.received.mark(msgId, Received.acked)
   }
 
   private badMsg(msgId: bigint, seqNo: number, code: number, reason: string): void {
