@@ -15,6 +15,7 @@ import { randomFillSync } from 'node:crypto'
 import { constantTimeEqual, sha1, sha256 } from './hash.js'
 import { igeDecryptInPlace, igeEncryptInPlace, nativeMessageCore } from './ige.js'
 import type { RandomSource } from './random.js'
+import { high32, low32, writeInt64LE } from '../util/int64.js'
 
 /** Who sent the message: decides x (0 for 'client', 8 for 'server'). */
 export type Direction = 'client' | 'server'
@@ -72,6 +73,9 @@ export class AuthKey {
   readonly id: bigint
   /** auth_key_id as it appears on the wire (SHA-1(auth_key)[12:20]). */
   readonly idBytes: Buffer
+  /** auth_key_id's high and low 32 bits as signed int32s (compare a packet's id without a bigint: equalsHalvesLE). */
+  readonly idHi: number
+  readonly idLo: number
   /** @internal key slices for messages sent by the client (x = 0) and by the server (x = 8). */
   readonly parts: Readonly<Record<Direction, DirectionParts>>
 
@@ -80,6 +84,8 @@ export class AuthKey {
     this.key = Buffer.from(key) // own copy: the caller may reuse its buffer
     this.idBytes = sha1(this.key).subarray(12, 20)
     this.id = this.idBytes.readBigInt64LE(0)
+    this.idHi = high32(this.id)
+    this.idLo = low32(this.id) | 0
     const parts = (x: number): DirectionParts => ({
       msgKeyPrefix: this.key.subarray(88 + x, 120 + x),
       kdfA: this.key.subarray(x, x + 36),
@@ -184,14 +190,14 @@ const PAD_POOL_SIZE = 4096
 const padPool = Buffer.allocUnsafe(PAD_POOL_SIZE)
 let padPoolPos = PAD_POOL_SIZE
 
-function fillPadding(dst: Buffer): void {
-  if (padPoolPos + dst.length > PAD_POOL_SIZE) {
+function fillPadding(dst: Buffer, at: number, n: number): void {
+  if (padPoolPos + n > PAD_POOL_SIZE) {
     randomFillSync(padPool)
     padPoolPos = 0
   }
-  padPool.copy(dst, 0, padPoolPos, padPoolPos + dst.length)
-  padPool.fill(0, padPoolPos, padPoolPos + dst.length)
-  padPoolPos += dst.length
+  padPool.copy(dst, at, padPoolPos, padPoolPos + n)
+  padPool.fill(0, padPoolPos, padPoolPos + n)
+  padPoolPos += n
 }
 
 /**
@@ -211,13 +217,48 @@ export function encryptMessage(key: AuthKey, plaintext: Uint8Array, dir: Directi
   const pad = paddingFor(plaintext.length)
   const out = Buffer.allocUnsafe(OUTER_HEADER_SIZE + plaintext.length + pad)
   out.set(plaintext, OUTER_HEADER_SIZE)
-  const padding = out.subarray(OUTER_HEADER_SIZE + plaintext.length)
+  return finishEncrypt(key, dir, out, OUTER_HEADER_SIZE + plaintext.length, random)
+}
+
+/** Fields of one message for sealMessage. */
+export interface MessageFields {
+  salt: bigint
+  sessionId: bigint
+  msgId: bigint
+  seqNo: number
+  /** message_data (boxed TL body); its length must be a multiple of 4. */
+  body: Uint8Array
+}
+
+/**
+ * encryptMessage for a message given by its fields: the plaintext header is written straight into
+ * the packet (no intermediate plaintext buffer, no bigint garbage). Same output as encryptMessage
+ * of the framed plaintext. Throws RangeError when the body length is not a multiple of 4.
+ */
+export function sealMessage(key: AuthKey, m: MessageFields, dir: Direction, random?: RandomSource): Buffer {
+  const bodyLength = m.body.length
+  if (bodyLength % 4 !== 0) throw new RangeError(`message_data must be a multiple of 4 bytes, got ${bodyLength}`)
+  const plainLength = INNER_HEADER_SIZE + bodyLength
+  const out = Buffer.allocUnsafe(OUTER_HEADER_SIZE + plainLength + paddingFor(plainLength))
+  const h = OUTER_HEADER_SIZE
+  writeInt64LE(out, m.salt, h)
+  writeInt64LE(out, m.sessionId, h + 8)
+  writeInt64LE(out, m.msgId, h + 16)
+  out.writeInt32LE(m.seqNo, h + 24)
+  out.writeInt32LE(bodyLength, h + 28)
+  out.set(m.body, h + INNER_HEADER_SIZE)
+  return finishEncrypt(key, dir, out, OUTER_HEADER_SIZE + plainLength, random)
+}
+
+/** out = 24 header bytes + plaintext (up to `padAt`) + room for padding: pads, sets auth_key_id, encrypts. */
+function finishEncrypt(key: AuthKey, dir: Direction, out: Buffer, padAt: number, random: RandomSource | undefined): Buffer {
+  const pad = out.length - padAt
   if (random) {
     const r = random(pad)
     if (r.length !== pad) throw new RangeError('random source returned the wrong number of bytes')
-    padding.set(r)
+    out.set(r, padAt)
   } else {
-    fillPadding(padding)
+    fillPadding(out, padAt, pad)
   }
   key.idBytes.copy(out, 0)
   core.encrypt(key, dir, out)
@@ -246,14 +287,37 @@ export function decryptMessage(key: AuthKey, packet: Uint8Array, dir: Direction)
     throw new MessageCryptoError('packet_length', `encrypted packet of ${packet.length} bytes is too short or unaligned`)
   }
   const buf = Buffer.isBuffer(packet) ? packet : Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength)
-  if (!key.idBytes.equals(buf.subarray(0, 8))) {
+  if (!equalsId(key, buf)) {
     throw new MessageCryptoError('auth_key_id', 'auth_key_id does not match the key')
   }
-  // one allocation: 32 bytes of msg_key_large followed by the plaintext
-  const both = Buffer.allocUnsafe(32 + encLength)
-  const msgKeyLarge = both.subarray(0, 32)
-  const plain = both.subarray(32)
-  if (!core.decrypt(key, dir, buf, plain, msgKeyLarge)) {
+  const msgKeyLarge = Buffer.allocUnsafe(32)
+  const plain = openChecked(key, buf, dir, msgKeyLarge)
+  return { plaintext: plain.subarray(0, INNER_HEADER_SIZE + plain.readInt32LE(28)), msgKeyLarge }
+}
+
+/**
+ * decryptMessage for hot paths: the same checks in the same order, but returns the decrypted part
+ * WITH its padding (message_data_length, at offset 28, has been checked against it) and writes
+ * msg_key_large into the caller's 32-byte `msgKeyLarge` (reusable scratch): one allocation per
+ * packet. `packet` must be a Buffer.
+ */
+export function openMessage(key: AuthKey, packet: Buffer, dir: Direction, msgKeyLarge: Buffer): Buffer {
+  const encLength = packet.length - OUTER_HEADER_SIZE
+  if (encLength < MIN_ENCRYPTED_SIZE || encLength % 16 !== 0) {
+    throw new MessageCryptoError('packet_length', `encrypted packet of ${packet.length} bytes is too short or unaligned`)
+  }
+  if (!equalsId(key, packet)) throw new MessageCryptoError('auth_key_id', 'auth_key_id does not match the key')
+  return openChecked(key, packet, dir, msgKeyLarge)
+}
+
+function equalsId(key: AuthKey, packet: Buffer): boolean {
+  return packet.readInt32LE(0) === key.idLo && packet.readInt32LE(4) === key.idHi
+}
+
+/** Decrypts a packet whose length and auth_key_id are checked; checks msg_key, then length and padding. */
+function openChecked(key: AuthKey, packet: Buffer, dir: Direction, msgKeyLarge: Buffer): Buffer {
+  const plain = Buffer.allocUnsafe(packet.length - OUTER_HEADER_SIZE)
+  if (!core.decrypt(key, dir, packet, plain, msgKeyLarge)) {
     throw new MessageCryptoError('msg_key', 'msg_key does not match the decrypted data')
   }
   const dataLength = plain.readInt32LE(28)
@@ -264,7 +328,7 @@ export function decryptMessage(key: AuthKey, packet: Uint8Array, dir: Direction)
   if (padding < MIN_PADDING || padding > MAX_PADDING) {
     throw new MessageCryptoError('padding', `padding of ${padding} bytes is outside 12..1024`)
   }
-  return { plaintext: plain.subarray(0, INNER_HEADER_SIZE + dataLength), msgKeyLarge }
+  return plain
 }
 
 /** QuickAck token for a message: LE uint32 of msg_key_large[0:4] with the top bit set. */

@@ -3,17 +3,18 @@
  * Gateway (gateway.ts) hands it every packet whose auth_key_id is not 0:
  *
  *   packet (auth_key_id ≠ 0) → auth key (in-memory LRU in front of SessionService.queryAuthKey)
- *     → decryptMessage + checks → QuickAck through the codec when asked → SessionService.sendData
- *   GatewayLink.send(connId, out) → encryptMessage → connection.send
+ *     → openMessage (decrypt + checks) → QuickAck through the codec when asked → SessionService.sendData
+ *   GatewayLink.send(connId, out) → sealMessage (encrypt) → connection.send
  *
  * Unknown auth_key_id → transport error -404 and close (clients then create a new key).
  * A packet failing decryption (msg_key, length, padding) is discarded, logged with its reason and
  * the connection closed, the same way for every reason (security guidelines).
  */
-import { AuthKey, MessageCryptoError, decryptMessage, encryptMessage, quickAckToken } from '../crypto/message.js'
+import { AuthKey, INNER_HEADER_SIZE, MessageCryptoError, openMessage, quickAckToken, sealMessage } from '../crypto/message.js'
 import type { RandomSource } from '../crypto/random.js'
 import type { GatewayLink, OutboundMessage, SessionService } from '../session/api.js'
 import type { Clock } from '../util/clock.js'
+import { equalsHalvesLE, readInt64LE } from '../util/int64.js'
 import type { Logger } from '../util/log.js'
 
 /** What the encrypted path needs from a transport connection. */
@@ -50,6 +51,9 @@ export const KEY_CACHE_TTL_MS = 60_000
 
 /** Transport error for an unknown auth key. */
 const UNKNOWN_KEY = -404
+
+/** msg_key_large of the packet being processed (only read synchronously, for the quick-ack token). */
+const msgKeyScratch = Buffer.alloc(32)
 
 interface ConnState {
   conn: EncryptedConn
@@ -133,7 +137,13 @@ export class EncryptedPath implements GatewayLink {
       this.close(st, 'short packet')
       return
     }
-    const id = packet.readBigInt64LE(0)
+    // the usual case: the connection's own key, recognised without reading the id as a bigint
+    const own = st.key
+    if (own !== undefined && equalsHalvesLE(packet, 0, own.idHi, own.idLo)) {
+      this.process(st, own, packet, quickAck, receivedAt)
+      return
+    }
+    const id = readInt64LE(packet, 0)
     const key = connKey(st, id) ?? this.cacheGet(id)
     if (key !== undefined) {
       keepKey(st, key)
@@ -193,10 +203,9 @@ export class EncryptedPath implements GatewayLink {
     // packet still fails the msg_key check).
     const extra = (packet.length - 24) % 16
     if (extra > 0 && packet.length > 24 + extra) packet = packet.subarray(0, packet.length - extra)
-    let plaintext: Buffer
-    let msgKeyLarge: Buffer
+    let plain: Buffer
     try {
-      ;({ plaintext, msgKeyLarge } = decryptMessage(key, packet, 'client'))
+      plain = openMessage(key, packet, 'client', msgKeyScratch)
     } catch (e) {
       if (!(e instanceof MessageCryptoError)) throw e
       this.stats.decryptFailed++
@@ -207,7 +216,7 @@ export class EncryptedPath implements GatewayLink {
     this.stats.decrypted++
     if (quickAck) {
       this.stats.quickAcks++
-      st.conn.sendQuickAck(quickAckToken(msgKeyLarge))
+      st.conn.sendQuickAck(quickAckToken(msgKeyScratch))
     }
     const sessions = this.sessions
     if (sessions === undefined) return
@@ -216,11 +225,12 @@ export class EncryptedPath implements GatewayLink {
       connId: st.conn.id,
       clientAddr: st.addr,
       authKeyId: key.id,
-      salt: plaintext.readBigInt64LE(0),
-      sessionId: plaintext.readBigInt64LE(8),
-      msgId: plaintext.readBigInt64LE(16),
-      seqNo: plaintext.readInt32LE(24),
-      body: plaintext.subarray(32),
+      salt: readInt64LE(plain, 0),
+      sessionId: readInt64LE(plain, 8),
+      msgId: readInt64LE(plain, 16),
+      seqNo: plain.readInt32LE(24),
+      // openMessage checked message_data_length against the decrypted length
+      body: plain.subarray(INNER_HEADER_SIZE, INNER_HEADER_SIZE + plain.readInt32LE(28)),
       receivedAt,
     })
   }
@@ -237,14 +247,7 @@ export class EncryptedPath implements GatewayLink {
       this.opts.log.warn({ conn: connId, authKeyId: out.authKeyId.toString(16) }, 'send with a key the connection never used: dropped')
       return
     }
-    const plain = Buffer.allocUnsafe(32 + out.body.length)
-    plain.writeBigInt64LE(out.salt, 0)
-    plain.writeBigInt64LE(out.sessionId, 8)
-    plain.writeBigInt64LE(out.msgId, 16)
-    plain.writeInt32LE(out.seqNo, 24)
-    plain.writeInt32LE(out.body.length, 28)
-    out.body.copy(plain, 32)
-    const packet = encryptMessage(key, plain, 'server', this.random)
+    const packet = sealMessage(key, out, 'server', this.random)
     this.stats.encrypted++
     this.stats.bytesOut += packet.length
     st.conn.send(packet)

@@ -6,6 +6,7 @@
 import type { Connection } from '../transport/connection.js'
 import type { Clock } from '../util/clock.js'
 import { systemClock } from '../util/clock.js'
+import { readInt64LE } from '../util/int64.js'
 import { rootLogger, type Logger } from '../util/log.js'
 import { decodeRequest } from '../handshake/messages.js'
 import type { ConnectionHandshakes, CreatedKey, HandshakeService } from '../handshake/server.js'
@@ -17,9 +18,21 @@ export type GatewayConnection = Pick<Connection, 'id' | 'remoteAddress' | 'send'
 }
 
 export interface EncryptedPacket {
-  authKeyId: bigint
-  payload: Buffer
-  quickAck: boolean
+  readonly authKeyId: bigint
+  readonly payload: Buffer
+  readonly quickAck: boolean
+}
+
+/** An EncryptedPacket whose auth_key_id is read only if asked for (the encrypted path matches it without a bigint). */
+class PacketView implements EncryptedPacket {
+  constructor(
+    readonly payload: Buffer,
+    readonly quickAck: boolean,
+  ) {}
+
+  get authKeyId(): bigint {
+    return readInt64LE(this.payload, 0)
+  }
 }
 
 export interface GatewayOptions {
@@ -93,12 +106,11 @@ export class Gateway {
     const state = this.conns.get(conn)
     if (state === undefined) return
     if (payload.length < 8) return this.reject(conn, 'packet_too_short')
-    const authKeyId = payload.readBigInt64LE(0)
-    if (authKeyId !== 0n) {
-      // the hot path stays synchronous (no promise per packet unless the handler returns one)
+    if (payload.readInt32LE(0) !== 0 || payload.readInt32LE(4) !== 0) {
+      // auth_key_id ≠ 0. The hot path stays synchronous (no promise per packet unless the handler returns one)
       let r: void | Promise<void>
       try {
-        r = this.opts.onEncrypted(conn, { authKeyId, payload, quickAck })
+        r = this.opts.onEncrypted(conn, new PacketView(payload, quickAck))
       } catch (err) {
         this.failed(conn, err)
         return

@@ -4,6 +4,7 @@
  */
 import { gzipSync } from 'node:zlib'
 import { TlReader, TlWriter, inflateGzip, ID_GZIP_PACKED, MAX_CONTAINER_MESSAGES } from '../tl/index.js'
+import { readInt64LE, writeInt64LE } from '../util/int64.js'
 
 export const ID_MSG_CONTAINER = 0x73f1f8dc
 export const ID_RPC_RESULT = 0xf35c6d01
@@ -49,7 +50,7 @@ export function parseContainer(body: Buffer, containerMsgId: bigint): Message[] 
   let o = 8
   for (let i = 0; i < count; i++) {
     if (o + 16 > body.length) throw new ContainerError(`message ${i} header truncated`)
-    const msgId = body.readBigInt64LE(o)
+    const msgId = readInt64LE(body, o)
     const seqNo = body.readInt32LE(o + 8)
     const len = body.readInt32LE(o + 12)
     o += 16
@@ -74,7 +75,7 @@ export function buildContainer(messages: readonly Message[]): Buffer {
   out.writeInt32LE(messages.length, 4)
   let o = 8
   for (const m of messages) {
-    out.writeBigInt64LE(m.msgId, o)
+    writeInt64LE(out, m.msgId, o)
     out.writeInt32LE(m.seqNo, o + 8)
     out.writeInt32LE(m.body.length, o + 12)
     m.body.copy(out, o + 16)
@@ -87,7 +88,7 @@ export function buildContainer(messages: readonly Message[]): Buffer {
 export function buildRpcResult(reqMsgId: bigint, result: Buffer): Buffer {
   const out = Buffer.allocUnsafe(12 + result.length)
   out.writeUInt32LE(ID_RPC_RESULT, 0)
-  out.writeBigInt64LE(reqMsgId, 4)
+  writeInt64LE(out, reqMsgId, 4)
   result.copy(out, 12)
   return out
 }

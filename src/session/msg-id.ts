@@ -4,6 +4,7 @@
  * responses to a client message and ≡ 3 otherwise, strictly increasing.
  */
 import type { Clock } from '../util/clock.js'
+import { fromHalves, high32, low32 } from '../util/int64.js'
 import { BadMsgCode } from './codes.js'
 
 /** A client msg_id older than this (seconds) is rejected with code 16. */
@@ -13,31 +14,10 @@ export const MSG_ID_MAX_AHEAD_SECONDS = 30
 
 const TWO_32 = 1n << 32n
 
-// The two 32-bit halves of a 64-bit id without allocating intermediate bigints (`id >> 32n`,
-// `id & 3n` each allocate one; these run for every message).
-const split64 = new BigInt64Array(1)
-const split32 = new Int32Array(split64.buffer)
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-const LO_WORD = LITTLE_ENDIAN ? 0 : 1
-const HI_WORD = LITTLE_ENDIAN ? 1 : 0
-
-/** Low 32 bits of a 64-bit id, unsigned. */
-export function msgIdLow32(id: bigint): number {
-  split64[0] = id
-  return split32[LO_WORD]! >>> 0
-}
-
-/** High 32 bits of a 64-bit id, signed (for a msg_id: the unix time in seconds). */
-export function msgIdHigh32(id: bigint): number {
-  split64[0] = id
-  return split32[HI_WORD]!
-}
-
 /** The (fractional) unix time a msg_id encodes, in milliseconds. */
 export function msgIdToMs(msgId: bigint): number {
-  split64[0] = msgId
-  const secs = split32[HI_WORD]!
-  const frac = split32[LO_WORD]! >>> 0
+  const secs = high32(msgId)
+  const frac = low32(msgId)
   return secs * 1000 + (frac * 1000) / 4294967296
 }
 
@@ -54,7 +34,7 @@ export function msToMsgId(ms: number): bigint {
  * Returns 0 when acceptable, else the bad_msg_notification code (18, 16 or 17).
  */
 export function checkClientMsgId(msgId: bigint, nowMs: number): 0 | 16 | 17 | 18 {
-  if ((msgIdLow32(msgId) & 3) !== 0) return BadMsgCode.msgIdParity
+  if ((low32(msgId) & 3) !== 0) return BadMsgCode.msgIdParity
   const t = msgIdToMs(msgId)
   if (t < nowMs - MSG_ID_MAX_AGE_SECONDS * 1000) return BadMsgCode.msgIdTooLow
   if (t > nowMs + MSG_ID_MAX_AHEAD_SECONDS * 1000) return BadMsgCode.msgIdTooHigh
@@ -70,25 +50,40 @@ export const MAX_CLOCK_STEP_BACK_MS = 30_000
 
 /** Generates server msg_ids: time-based, strictly increasing, with the requested residue mod 4. */
 export class ServerMsgIdGenerator {
-  private last = 0n
+  /** The last id as two numbers (seconds, 32-bit fraction): no bigint arithmetic per id. */
+  private lastHi = 0
+  private lastLo = 0
   private lastMs = -1
 
   constructor(private readonly clock: Clock) {}
 
   /** `response`: ≡ 1 mod 4 (answers to a client message); otherwise ≡ 3 mod 4. */
   next(response: boolean): bigint {
-    const want = response ? 1n : 3n
+    const want = response ? 1 : 3
     const now = this.clock.now()
-    let id: bigint
+    let hi: number
+    let lo: number
     if (now === this.lastMs) {
-      id = this.last + 1n
+      hi = this.lastHi
+      lo = this.lastLo + 1
     } else {
-      id = msToMsgId(now)
-      if (id <= this.last && msgIdToMs(this.last) - now <= MAX_CLOCK_STEP_BACK_MS) id = this.last + 1n
+      // msToMsgId(now), in numbers
+      hi = Math.floor(now / 1000)
+      lo = Math.floor(((now - hi * 1000) * 4294967296) / 1000)
+      const notAhead = hi < this.lastHi || (hi === this.lastHi && lo <= this.lastLo)
+      if (notAhead && this.lastHi * 1000 + (this.lastLo * 1000) / 4294967296 - now <= MAX_CLOCK_STEP_BACK_MS) {
+        hi = this.lastHi
+        lo = this.lastLo + 1
+      }
       this.lastMs = now
     }
-    id += (want - (id & 3n) + 4n) & 3n
-    this.last = id
-    return id
+    lo += (want - (lo & 3) + 4) & 3
+    if (lo >= 4294967296) {
+      lo -= 4294967296
+      hi++
+    }
+    this.lastHi = hi
+    this.lastLo = lo
+    return fromHalves(hi, lo)
   }
 }

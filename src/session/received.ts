@@ -8,6 +8,7 @@
  * bits), seqno, flags — in a ring ordered by msg_id, grown ×2 from one entry up to `max`, so an
  * idle session stays small.
  */
+import { high32, low32 } from '../util/int64.js'
 import { BadMsgCode, MsgState } from './codes.js'
 
 /** Accepted client msg_ids remembered per session. */
@@ -30,13 +31,6 @@ const HI = 0
 const LO = 1
 const SEQ = 2
 const FLAGS = 3
-
-// msg_id → (hi, lo) without allocating: a bigint stored into a BigInt64Array is read back as two int32s
-const split64 = new BigInt64Array(1)
-const split32 = new Int32Array(split64.buffer)
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-const LO_WORD = LITTLE_ENDIAN ? 0 : 1
-const HI_WORD = LITTLE_ENDIAN ? 1 : 0
 
 /** -1 if a < b, 0 if equal, 1 if a > b; high words signed, low words unsigned. */
 function cmp(aHi: number, aLo: number, bHi: number, bLo: number): number {
@@ -90,9 +84,8 @@ export class ReceivedWindow {
    * equal seqnos are only allowed when even).
    */
   check(msgId: bigint, seqNo: number): 0 | 20 | 32 | 33 {
-    split64[0] = msgId
-    const hi = split32[HI_WORD]!
-    const lo = split32[LO_WORD]!
+    const hi = high32(msgId)
+    const lo = low32(msgId) | 0
     if (cmp(hi, lo, this.forgotHi, this.forgotLo) <= 0) return BadMsgCode.msgTooOld
     const i = this.upperBound(hi, lo)
     const d = this.data
@@ -109,9 +102,8 @@ export class ReceivedWindow {
 
   /** Remembers `msgId` with `seqNo` and Received.* `flags` (no-op when already there). */
   add(msgId: bigint, seqNo: number, flags: number): void {
-    split64[0] = msgId
-    const hi = split32[HI_WORD]!
-    const lo = split32[LO_WORD]!
+    const hi = high32(msgId)
+    const lo = low32(msgId) | 0
     let i = this.upperBound(hi, lo)
     if (i > 0) {
       const p = this.at(i - 1)
@@ -151,9 +143,8 @@ export class ReceivedWindow {
 
   /** The msgs_state_info byte for client msg_id `msgId`. */
   state(msgId: bigint): number {
-    split64[0] = msgId
-    const hi = split32[HI_WORD]!
-    const lo = split32[LO_WORD]!
+    const hi = high32(msgId)
+    const lo = low32(msgId) | 0
     const p = this.findSplit(hi, lo)
     if (p >= 0) {
       const f = this.data[p + FLAGS]!
@@ -209,8 +200,7 @@ export class ReceivedWindow {
 
   /** Offset into data of msgId's entry, or -1. */
   private find(msgId: bigint): number {
-    split64[0] = msgId
-    return this.findSplit(split32[HI_WORD]!, split32[LO_WORD]!)
+    return this.findSplit(high32(msgId), low32(msgId) | 0)
   }
 
   private findSplit(hi: number, lo: number): number {

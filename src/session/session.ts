@@ -6,6 +6,7 @@
 import type { RandomSource } from '../crypto/random.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
+import { low32, writeInt64LE } from '../util/int64.js'
 import { AuthKeyType } from '../store/types.js'
 import {
   decode,
@@ -44,7 +45,7 @@ import {
   type Message,
 } from './envelope.js'
 import type { KeyState } from './key-state.js'
-import { msgIdLow32, type ServerMsgIdGenerator } from './msg-id.js'
+import type { ServerMsgIdGenerator } from './msg-id.js'
 import { Outbox, type OutEntry } from './outbox.js'
 import { Received, ReceivedWindow } from './received.js'
 
@@ -168,13 +169,6 @@ export interface SessionHost {
 
 type UpdatesMode = 'unknown' | 'on' | 'off'
 
-interface PendingItem {
-  body: Buffer
-  response: boolean
-  /** Content-related (odd seqno; kept in the outbox until acknowledged). */
-  content: boolean
-}
-
 function flushTicked(s: Session): void {
   s.flushTick()
 }
@@ -193,7 +187,8 @@ export class Session {
   private readonly received = new ReceivedWindow()
   private readonly outbox: Outbox
   private outSeq = 0
-  private queue: PendingItem[] = []
+  /** Service replies for the next flush (responses, not content-related: pong, bad_msg_notification, ...). */
+  private queue: Buffer[] = []
   private pendingAcks: bigint[] = []
   private pendingAcksSinceMs = 0
   private resendAll = false
@@ -236,7 +231,10 @@ export class Session {
   handle(msg: InboundMessage): void {
     if (this.destroyed) return
     this.lastActiveMs = this.host.clock.now()
-    this.attach({ gatewayId: msg.gatewayId, connId: msg.connId, clientAddr: msg.clientAddr })
+    const cur = this.conn
+    if (cur === undefined || cur.connId !== msg.connId || cur.gatewayId !== msg.gatewayId) {
+      this.attach({ gatewayId: msg.gatewayId, connId: msg.connId, clientAddr: msg.clientAddr })
+    }
     if (msg.msgId < this.firstMsgId && !this.received.has(msg.msgId)) {
       // spec: a similar notification for a msg_id lower than the session's first one
       this.firstMsgId = msg.msgId
@@ -305,7 +303,7 @@ export class Session {
   }
 
   private handleOne(msgId: bigint, seqNo: number, body: Buffer, outer: InboundMessage): void {
-    if ((msgIdLow32(msgId) & 3) !== 0) {
+    if ((low32(msgId) & 3) !== 0) {
       this.badMsg(msgId, seqNo, BadMsgCode.msgIdParity, 'inner msg_id not divisible by 4')
       return
     }
@@ -383,7 +381,7 @@ export class Session {
       return
     }
     const cached = this.results?.get(msgId)
-    if (cached) this.enqueue({ body: cached, response: true, content: true }, 'result', msgId)
+    if (cached) this.enqueue(cached, true, 'result', msgId)
     else this.host.log.info({ msgId: msgId.toString() }, 'session: duplicate query whose answer is forgotten; ignored')
   }
 
@@ -396,9 +394,9 @@ export class Session {
       // the hot path (keep-alives, benchmarks): pong#347773c5 msg_id:long ping_id:long
       const pong = Buffer.allocUnsafe(20)
       pong.writeUInt32LE(ID_PONG, 0)
-      pong.writeBigInt64LE(msgId, 4)
+      writeInt64LE(pong, msgId, 4)
       body.copy(pong, 12, 4, 12)
-      this.queue.push({ body: pong, response: true, content: false })
+      this.queue.push(pong)
       return
     }
     let obj: TlObject
@@ -715,7 +713,7 @@ export class Session {
     // the rpc_result acknowledges the query
     const i = this.pendingAcks.indexOf(reqMsgId)
     if (i >= 0) this.pendingAcks.splice(i, 1)
-    this.enqueue({ body, response: true, content: true }, 'result', reqMsgId)
+    this.enqueue(body, true, 'result', reqMsgId)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -725,12 +723,12 @@ export class Session {
   /** A pushed content-related message (updates etc.): kept until acknowledged. */
   push(body: Buffer): void {
     if (this.destroyed) return
-    this.enqueue({ body, response: false, content: true }, 'push')
+    this.enqueue(body, false, 'push')
     this.scheduleFlush()
   }
 
   private reply(obj: TlObject): void {
-    this.queue.push({ body: encode(obj), response: true, content: false })
+    this.queue.push(encode(obj))
   }
 
   private queueNewSessionCreated(firstMsgId: bigint): void {
@@ -740,17 +738,14 @@ export class Session {
       unique_id: this.uniqueId,
       server_salt: this.host.currentSalt(this.key),
     })
-    this.enqueue({ body, response: true, content: true }, 'service')
+    this.enqueue(body, true, 'service')
   }
 
-  private enqueue(item: PendingItem, kind: 'result' | 'push' | 'service', reqMsgId?: bigint): void {
-    if (item.content) {
-      const e: OutEntry = { kind, body: item.body, response: item.response }
-      if (reqMsgId !== undefined) e.reqMsgId = reqMsgId
-      this.outbox.add(e)
-    } else {
-      this.queue.push(item)
-    }
+  /** A content-related message: into the outbox, kept until acknowledged. */
+  private enqueue(body: Buffer, response: boolean, kind: 'result' | 'push' | 'service', reqMsgId?: bigint): void {
+    const e: OutEntry = { kind, body, response }
+    if (reqMsgId !== undefined) e.reqMsgId = reqMsgId
+    this.outbox.add(e)
   }
 
   /** Queues a msgs_ack for `msgId`; `mark`: also record it as acknowledged in the received window. */
@@ -789,32 +784,43 @@ export class Session {
     if (this.destroyed) return
     const conn = this.conn
     if (!conn) {
-      if (this.queue.length) this.host.log.debug({ sessionId: this.id.toString(), dropped: this.queue.length }, 'session: no connection; replies dropped')
-      this.queue = []
+      if (this.queue.length) {
+        this.host.log.debug({ sessionId: this.id.toString(), dropped: this.queue.length }, 'session: no connection; replies dropped')
+        this.queue = []
+      }
       return
     }
     const fresh = this.outbox.unsent > 0 ? this.outbox.entries().filter((e) => e.msgId === undefined) : NONE
-    let resend: OutEntry[] = []
+    let resend: readonly OutEntry[] = NONE
     if (this.resendAll) {
       resend = this.outbox.entries().filter((e) => e.msgId !== undefined)
       this.resendAll = false
     } else if (this.resendSome.length) {
       resend = this.resendSome.filter((e) => this.outbox.entries().includes(e))
     }
-    this.resendSome = []
-    const hasOther = this.queue.length > 0 || fresh.length > 0 || resend.length > 0
+    if (this.resendSome.length) this.resendSome = []
+    const queue = this.queue
+    const hasOther = queue.length > 0 || fresh.length > 0 || resend.length > 0
     const sendAcks = this.pendingAcks.length > 0 && (hasOther || forceAcks || this.pendingAcks.length >= 16)
     if (!hasOther && !sendAcks) return
 
     // Content first (resends, answers, pushes), then acks and service replies: clients handle a
     // container in order, and mtcute treats a msgs_state_info saying "answer generated" before it
     // sees the answer as a lost answer and re-sends its query (executed twice).
+    const msgIds = this.host.msgIds
+    // the usual turn of a pinging client: service replies only (pongs), no content, no acks
+    if (!sendAcks && fresh.length === 0 && resend.length === 0) {
+      this.queue = []
+      if (queue.length === 1) this.sendOne(conn, msgIds.next(true), this.seqNo(false), queue[0]!)
+      else this.send(conn, queue.map((body) => ({ msgId: msgIds.next(true), seqNo: this.seqNo(false), body })), true, false)
+      return
+    }
     const items: Message[] = []
     let anyResponse = false
     for (const e of resend) items.push({ msgId: e.msgId!, seqNo: e.seqNo!, body: e.body })
     this.outbox.unsent = 0
     for (const e of fresh) {
-      e.msgId = this.host.msgIds.next(e.response)
+      e.msgId = msgIds.next(e.response)
       e.seqNo = this.seqNo(true)
       items.push({ msgId: e.msgId, seqNo: e.seqNo, body: e.body })
       anyResponse ||= e.response
@@ -822,27 +828,29 @@ export class Session {
     if (sendAcks) {
       for (let i = 0; i < this.pendingAcks.length; i += 8192) {
         const body = encode({ _: 'msgs_ack', msg_ids: this.pendingAcks.slice(i, i + 8192) })
-        items.push({ msgId: this.host.msgIds.next(true), seqNo: this.seqNo(false), body })
+        items.push({ msgId: msgIds.next(true), seqNo: this.seqNo(false), body })
       }
       this.pendingAcks = []
       anyResponse = true
     }
-    for (const q of this.queue) {
-      items.push({ msgId: this.host.msgIds.next(q.response), seqNo: this.seqNo(false), body: q.body })
-      anyResponse ||= q.response
+    // service replies are all responses (≡ 1 mod 4)
+    for (const body of queue) items.push({ msgId: msgIds.next(true), seqNo: this.seqNo(false), body })
+    if (queue.length) {
+      this.queue = []
+      anyResponse = true
     }
-    this.queue = []
     this.send(conn, items, anyResponse, resend.length > 0)
+  }
+
+  private sendOne(conn: ConnectionInfo, msgId: bigint, seqNo: number, body: Buffer): void {
+    this.host.link.send(conn.connId, { authKeyId: this.key.record.id, salt: this.host.currentSalt(this.key), sessionId: this.id, msgId, seqNo, body })
   }
 
   /** `resending`: items include old msg_ids, which may only go out inside a new container (spec). */
   private send(conn: ConnectionInfo, items: Message[], anyResponse: boolean, resending: boolean): void {
-    const authKeyId = this.key.record.id
-    const salt = this.host.currentSalt(this.key)
-    const sessionId = this.id
     if (items.length === 1 && !resending) {
       const m = items[0]!
-      this.host.link.send(conn.connId, { authKeyId, salt, sessionId, msgId: m.msgId, seqNo: m.seqNo, body: m.body })
+      this.sendOne(conn, m.msgId, m.seqNo, m.body)
       return
     }
     let start = 0
@@ -853,13 +861,12 @@ export class Session {
         bytes += items[end]!.body.length + 16
         end++
       }
-      const chunk = items.slice(start, end)
-      if (chunk.length === 1 && !resending) {
-        const m = chunk[0]!
-        this.host.link.send(conn.connId, { authKeyId, salt, sessionId, msgId: m.msgId, seqNo: m.seqNo, body: m.body })
+      if (end - start === 1 && !resending) {
+        const m = items[start]!
+        this.sendOne(conn, m.msgId, m.seqNo, m.body)
       } else {
-        const body = buildContainer(chunk)
-        this.host.link.send(conn.connId, { authKeyId, salt, sessionId, msgId: this.host.msgIds.next(anyResponse), seqNo: this.seqNo(false), body })
+        const body = buildContainer(start === 0 && end === items.length ? items : items.slice(start, end))
+        this.sendOne(conn, this.host.msgIds.next(anyResponse), this.seqNo(false), body)
       }
       start = end
     }

@@ -13,8 +13,10 @@ import {
   jsMessageCore,
   MessageCryptoError,
   nativeCore,
+  openMessage,
   paddingFor,
   quickAckToken,
+  sealMessage,
   setMessageCore,
   type DecryptedMessage,
   type Direction,
@@ -228,6 +230,53 @@ test('native and js cores produce identical packets and results', () => {
     const rb: DecryptedMessage = withCore(nc, () => decryptMessage(key, a, dir))
     assert.deepEqual(ra, rb)
   }
+})
+
+test('sealMessage = encryptMessage of the framed plaintext; openMessage = decryptMessage with the padding kept', () => {
+  for (let i = 0; i < 100; i++) {
+    const key = new AuthKey(randomBytes(256))
+    const dir: Direction = i % 2 ? 'client' : 'server'
+    const body = randomBytes(4 * Math.floor(Math.random() * 300))
+    const fields = { salt: -(3n << 60n) + BigInt(i), sessionId: 0x1234_5678_9abc_def0n, msgId: (1_750_000_000n << 32n) + BigInt(4 * i + 1), seqNo: 2 * i + 1, body }
+    const plain = Buffer.alloc(32 + body.length)
+    plain.writeBigInt64LE(fields.salt, 0)
+    plain.writeBigInt64LE(fields.sessionId, 8)
+    plain.writeBigInt64LE(fields.msgId, 16)
+    plain.writeInt32LE(fields.seqNo, 24)
+    plain.writeInt32LE(body.length, 28)
+    body.copy(plain, 32)
+    const pad = randomBytes(paddingFor(plain.length))
+    const sealed = sealMessage(key, fields, dir, () => pad)
+    assert.deepEqual(sealed, encryptMessage(key, plain, dir, () => pad))
+    const mkl = Buffer.alloc(32)
+    const opened = openMessage(key, sealed, dir, mkl)
+    assert.deepEqual(opened, Buffer.concat([plain, pad]))
+    assert.deepEqual(mkl, decryptMessage(key, sealed, dir).msgKeyLarge)
+    // default padding: still opens to the same plaintext
+    assert.deepEqual(openMessage(key, sealMessage(key, fields, dir), dir, mkl).subarray(0, plain.length), plain)
+  }
+  const key = new AuthKey(randomBytes(256))
+  assert.throws(() => sealMessage(key, { salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: Buffer.alloc(6) }, 'server'), RangeError)
+  assert.equal(key.idHi, Number(key.id >> 32n))
+  assert.equal(key.idLo, Number(BigInt.asIntN(32, key.id)))
+})
+
+test('openMessage: the same checks and reasons as decryptMessage', () => {
+  const raw = randomBytes(256)
+  const key = new AuthKey(raw)
+  const mkl = Buffer.alloc(32)
+  const good = encryptMessage(key, makePlaintext(randomBytes(64)), 'client')
+  expectReason(() => openMessage(key, good.subarray(0, 24 + 32), 'client', mkl), 'packet_length')
+  expectReason(() => openMessage(key, good.subarray(0, good.length - 4), 'client', mkl), 'packet_length')
+  expectReason(() => openMessage(new AuthKey(randomBytes(256)), good, 'client', mkl), 'auth_key_id')
+  expectReason(() => openMessage(key, good, 'server', mkl), 'msg_key')
+  const craft = (data: Buffer, lengthField: number, pad: number): Buffer =>
+    specEncrypt(raw, Buffer.concat([makePlaintext(data, lengthField), randomBytes(pad)]), 'client')
+  expectReason(() => openMessage(key, craft(randomBytes(64), 62, 16), 'client', mkl), 'message_length')
+  expectReason(() => openMessage(key, craft(randomBytes(64), 64 + 12, 16), 'client', mkl), 'padding')
+  const copy = Buffer.from(good)
+  openMessage(key, good, 'client', mkl)
+  assert.deepEqual(good, copy, 'the packet is not modified')
 })
 
 test('encryptMessage rejects a malformed plaintext (programming error) with RangeError', () => {

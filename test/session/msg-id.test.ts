@@ -60,3 +60,34 @@ test('server msg_ids stay increasing when the clock goes backwards a little', ()
   const c = g.next(true)
   assert.equal(Number(c >> 32n), Math.floor((NOW + 5000) / 1000))
 })
+
+test('server msg_ids: the low word carries into the high word; the same ids as the bigint formula', () => {
+  // reference: the straightforward bigint version of the generator
+  const reference = (prev: bigint, prevMs: number, now: number, response: boolean): bigint => {
+    let id = now === prevMs ? prev + 1n : msToMsgId(now)
+    if (now !== prevMs && id <= prev && msgIdToMs(prev) - now <= 30_000) id = prev + 1n
+    return id + ((BigInt(response ? 1 : 3) - (id & 3n) + 4n) & 3n)
+  }
+  const clock = new ManualClock(NOW)
+  const g = new ServerMsgIdGenerator(clock)
+  let prev = 0n
+  let prevMs = -1
+  const steps = [0, 0, 1, 0, -3, 0, 997, -5000, 0, 40_000, -31_000, 1, 0]
+  let ms = NOW
+  for (let i = 0; i < steps.length * 20; i++) {
+    ms += steps[i % steps.length]!
+    clock.set(ms)
+    const resp = i % 2 === 0
+    const want = reference(prev, prevMs, ms, resp)
+    assert.equal(g.next(resp), want, `step ${i}`)
+    prev = want
+    prevMs = ms
+  }
+  // a fraction just below 2^32: the next ids at the same millisecond cross into the next second
+  const edge = new ManualClock(999.9999767) // fraction ≈ 2^32 − 100
+  const h = new ServerMsgIdGenerator(edge)
+  const ids = Array.from({ length: 200 }, () => h.next(true))
+  for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]! && (ids[i]! & 3n) === 1n)
+  assert.equal(ids[0]! >> 32n, 0n)
+  assert.equal(ids.at(-1)! >> 32n, 1n, 'carried into the seconds')
+})
