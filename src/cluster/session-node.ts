@@ -19,7 +19,7 @@ import { encode, type TlObject } from '../tl/index.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { drainOnSignal } from './drain.js'
 import { rootLogger, type Logger } from '../util/log.js'
-import type { ClusterConfig } from './config.js'
+import type { ClusterConfig } from '../config/cluster.js'
 import { FrameWriter } from './frame-writer.js'
 import { bindServer, CHANNEL_OPTIONS, clientCredentials, deadline, GATEWAY_ID_HEADER, HealthService, SERVER_OPTIONS, serverCredentials, withPort } from './grpc.js'
 import {
@@ -60,6 +60,8 @@ export interface SessionNodeDeps {
 
 /** Default of SessionNodeDeps.movedKeyGraceMs. */
 export const MOVED_KEY_GRACE_MS = 5000
+/** Sweeps after one ring change while foreign keys are still active here. */
+const MAX_MOVED_SWEEPS = 10
 
 /** Where a push goes: every session of an auth key, or of every auth key bound to a user id. */
 export type PushTarget = { authKeyId: bigint } | { userId: bigint }
@@ -140,6 +142,10 @@ export class SessionNode {
   readonly ring = new RendezvousRing()
   private movedTimer: NodeJS.Timeout | undefined
   private readonly movedKeyGraceMs: number
+  /** When the ring last changed (clock ms), and how many sweeps ran since. */
+  private ringChangedAt = 0
+  private movedSweeps = 0
+  private readonly clock: Clock
   readonly stats = { movedKeysDropped: 0, movedSessionsDropped: 0, forwarded: 0 }
 
   private constructor(
@@ -157,8 +163,10 @@ export class SessionNode {
     private readonly health: HealthService,
     private readonly log: Logger,
     movedKeyGraceMs: number,
+    clock: Clock,
   ) {
     this.movedKeyGraceMs = movedKeyGraceMs
+    this.clock = clock
     this.ring.set([nodeId])
   }
 
@@ -204,7 +212,7 @@ export class SessionNode {
     }
     const address = cc.advertise.endsWith(':0') ? withPort(cc.advertise, port) : cc.advertise
     const registry = nodeRegistry(cc, 'session', address, log, deps.registryIntervalMs)
-    const node = new SessionNode(config, cc.nodeId, address, store, ownsStore, router, sessions, link, registry, server, health, log, deps.movedKeyGraceMs ?? MOVED_KEY_GRACE_MS)
+    const node = new SessionNode(config, cc.nodeId, address, store, ownsStore, router, sessions, link, registry, server, health, log, deps.movedKeyGraceMs ?? MOVED_KEY_GRACE_MS, clock)
     server.addService(protos().session, node.impl())
     sessions.start()
     health.set('SERVING')
@@ -306,8 +314,13 @@ export class SessionNode {
 
   /**
    * The registry changed: recompute the ring (self always in it while serving) and, when keys loaded
-   * here now belong to another node, forget them after movedKeyGraceMs (re-checked then: a key that
-   * came back in the meantime stays).
+   * here now belong to another node, forget them once the gateways have moved their traffic.
+   *
+   * Order: the gateways learn the change from etcd too and route a key to its new owner once that
+   * node's stream is up; messages already on the way (or sent by a gateway that has not caught up)
+   * still arrive here meanwhile. So the sweep runs movedKeyGraceMs after the change and keeps a key
+   * that had a message since the change (a gateway still routes it here); such keys are looked at
+   * again after another grace period (up to MAX_MOVED_SWEEPS times).
    */
   private syncRing(): void {
     const ids = this.registry.members('session').map((m) => m.id)
@@ -317,21 +330,58 @@ export class SessionNode {
     if (this.ring.members.join(',') === before) return
     this.log.info({ ring: this.ring.members }, 'ring changed')
     if (this.draining) return
+    this.ringChangedAt = this.clock.now()
+    this.movedSweeps = 0
+    this.scheduleMovedSweep()
+  }
+
+  private scheduleMovedSweep(): void {
     if (this.movedTimer) clearTimeout(this.movedTimer)
     this.movedTimer = setTimeout(() => {
       this.movedTimer = undefined
-      this.dropMovedKeys()
+      const { kept } = this.dropMovedKeys()
+      if (kept > 0 && ++this.movedSweeps < MAX_MOVED_SWEEPS && !this.draining) {
+        this.ringChangedAt = this.clock.now()
+        this.scheduleMovedSweep()
+      }
     }, this.movedKeyGraceMs)
     this.movedTimer.unref()
   }
 
-  /** Forgets the keys (sessions, outboxes, state) the ring now assigns to other nodes. */
-  dropMovedKeys(): { keys: number; sessions: number } {
-    const r = this.sessions.forgetKeys((id) => this.ring.owner(id) === this.nodeId)
+  /**
+   * A gateway closed a connection here (the client left, or the gateway moved the key to its new
+   * owner: it tells the old one so). A key the ring gives to another node and that has no
+   * connection left here is forgotten at once: no gateway sends it here any more, and a copy kept
+   * would be stale if the key came back (say its new owner dies soon after).
+   */
+  private dropIfMoved(authKeyId: bigint): void {
+    if (this.draining || this.ring.owner(authKeyId) === this.nodeId) return
+    const n = this.sessions.forgetKeyIfDisconnected(authKeyId)
+    if (n === undefined) return
+    this.stats.movedKeysDropped++
+    this.stats.movedSessionsDropped += n
+    this.log.info({ authKeyId: authKeyId.toString(), sessions: n }, 'key moved to another session node and its last connection left: sessions here dropped')
+  }
+
+  /**
+   * Forgets the keys (sessions, outboxes, state) the ring assigns to other nodes, unless a gateway
+   * still sends them here (a message since the last ring change and a connection attached);
+   * `kept` counts those.
+   */
+  dropMovedKeys(): { keys: number; sessions: number; kept: number } {
+    let kept = 0
+    const r = this.sessions.forgetKeys((id, lastActiveMs, connected) => {
+      if (this.ring.owner(id) === this.nodeId) return true
+      if (connected && lastActiveMs >= this.ringChangedAt) {
+        kept++
+        return true
+      }
+      return false
+    })
     this.stats.movedKeysDropped += r.keys
     this.stats.movedSessionsDropped += r.sessions
-    if (r.keys > 0) this.log.info({ keys: r.keys, sessions: r.sessions, ring: this.ring.members }, 'keys moved to other session nodes: their sessions here dropped')
-    return r
+    if (r.keys > 0 || kept > 0) this.log.info({ keys: r.keys, sessions: r.sessions, stillActive: kept, ring: this.ring.members }, 'keys moved to other session nodes: their sessions here dropped')
+    return { ...r, kept }
   }
 
   private syncPeers(): void {
@@ -474,7 +524,9 @@ export class SessionNode {
         } else if ('closed' in it && it.closed) {
           const connId = clusterConnId(gatewayId, it.closed.connId)
           st.conns.delete(connId)
+          const keys = this.sessions.keysOfConnection(connId)
           this.sessions.closeConnection(connId)
+          for (const k of keys) this.dropIfMoved(k)
         }
       }
     })

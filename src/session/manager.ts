@@ -254,18 +254,47 @@ export class SessionManager implements SessionService, PushService {
    * Forgets every loaded key for which `keep` is false, with its sessions (outboxes included) and
    * its info, without telling the gateways (the key is not destroyed: it lives on elsewhere). Used
    * when the key moved to another session node: a key that later moves back starts clean. Keys
-   * still loading are left alone. Returns how many keys and sessions were dropped.
+   * still loading are left alone. `keep` gets the key's last activity (the latest message of any of
+   * its sessions, clock ms; 0 with no session) and whether a session of it has a connection now.
+   * Returns how many keys and sessions were dropped.
    */
-  forgetKeys(keep: (authKeyId: bigint) => boolean): { keys: number; sessions: number } {
+  forgetKeys(keep: (authKeyId: bigint, lastActiveMs: number, connected: boolean) => boolean): { keys: number; sessions: number } {
     let keys = 0
     let sessions = 0
     for (const key of [...this.keys.values()]) {
-      if (keep(key.record.id) || this.backlog.has(key.record.id)) continue
+      let last = 0
+      let connected = false
+      for (const s of key.sessions.values()) {
+        if (s.lastActiveMs > last) last = s.lastActiveMs
+        if (s.conn) connected = true
+      }
+      if (keep(key.record.id, last, connected) || this.backlog.has(key.record.id)) continue
       keys++
       sessions += key.sessions.size
       this.unloadKey(key)
     }
     return { keys, sessions }
+  }
+
+  /**
+   * Forgets one loaded key like forgetKeys, unless a session of it still has a connection. Returns
+   * the number of sessions dropped, or undefined when the key was kept (or is not loaded).
+   */
+  forgetKeyIfDisconnected(authKeyId: bigint): number | undefined {
+    const key = this.keys.get(authKeyId)
+    if (!key || this.backlog.has(authKeyId)) return undefined
+    for (const s of key.sessions.values()) if (s.conn) return undefined
+    const n = key.sessions.size
+    this.unloadKey(key)
+    return n
+  }
+
+  /** The auth keys whose sessions use connection `connId`. */
+  keysOfConnection(connId: string): bigint[] {
+    const cur = this.byConn.get(connId)
+    if (cur === undefined) return []
+    if (cur instanceof Set) return [...new Set([...cur].map((s) => s.key.record.id))]
+    return [cur.key.record.id]
   }
 
   /** Auth key ids currently loaded (tests, the moved-key sweep). */

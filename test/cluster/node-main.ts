@@ -4,7 +4,7 @@
  * Session nodes use a shared SQLite file when the config says so (the store survives kill -9).
  */
 import { readFileSync } from 'node:fs'
-import { loadClusterConfig } from '../../src/cluster/config.js'
+import { loadClusterConfig } from '../../src/config/cluster.js'
 import { runGateway } from '../../src/cluster/gateway-node.js'
 import { runSessionNode } from '../../src/cluster/session-node.js'
 
@@ -16,6 +16,11 @@ if (role === 'session') {
   const node = await runSessionNode(config, { registryIntervalMs: 300 })
   // help.getNearestDc answers with this node's id as `country`: tests see which node served a call.
   node.handle('help.getNearestDc', () => ({ _: 'nearestDc' as const, country: node.nodeId, this_dc: config.server.dcId, nearest_dc: config.server.dcId }))
+  // updates.getState "signs in" user 4242 on the calling key (tests of the per-key state)
+  node.handle('updates.getState', (_q, ctx) => {
+    ctx.userId = 4242n
+    return { _: 'updates.state' as const, pts: 1, qts: 0, date: Math.floor(Date.now() / 1000), seq: 1, unread_count: 0 }
+  })
   process.stdout.write(JSON.stringify({ ready: true, grpc: node.address }) + '\n')
 } else if (role === 'gateway') {
   const node = await runGateway(config, { inlineHandshakeCrypto: true, registryIntervalMs: 300 })
