@@ -3,6 +3,8 @@
  * turn (up to maxBatch items), and written while the stream accepts them. When write() returns false
  * the writer waits for 'drain' (gRPC's backpressure); the queue is bounded (maxQueued items) and a
  * push beyond it is refused so the caller can give the protocol's answer (close the connection).
+ * Between the two, `aboveHighWater` tells the caller to slow its producers down (the gateway pauses
+ * the client sockets feeding the stream) and onLowWater says when to let them go again.
  */
 
 export interface FrameWriterOptions {
@@ -10,6 +12,12 @@ export interface FrameWriterOptions {
   maxQueued?: number
   /** Items per frame (default 256). */
   maxBatch?: number
+  /** Queue length from which aboveHighWater is true (default maxQueued / 2). */
+  highWater?: number
+  /** Once above the high-water mark, onLowWater runs when the queue is back to this (default maxQueued / 8). */
+  lowWater?: number
+  /** The queue went from above the high-water mark down to the low-water mark. */
+  onLowWater?: () => void
 }
 
 export class FrameWriter<Item> {
@@ -19,15 +27,20 @@ export class FrameWriter<Item> {
   private closed = false
   private readonly maxQueued: number
   private readonly maxBatch: number
+  private readonly highWater: number
+  private readonly lowWater: number
+  private high = false
   readonly stats = { frames: 0, items: 0, blocked: 0, refused: 0 }
 
   /** `write` returns false when the stream's buffer is full (call resume() on its 'drain'). */
   constructor(
     private readonly write: (frame: { items: Item[] }) => boolean,
-    opts: FrameWriterOptions = {},
+    private readonly opts: FrameWriterOptions = {},
   ) {
     this.maxQueued = opts.maxQueued ?? 20_000
     this.maxBatch = opts.maxBatch ?? 256
+    this.highWater = Math.max(1, opts.highWater ?? Math.floor(this.maxQueued / 2))
+    this.lowWater = Math.min(this.highWater - 1, opts.lowWater ?? Math.floor(this.maxQueued / 8))
   }
 
   /** Queues one item; false when the queue is full or the writer is closed (the item is not sent). */
@@ -37,6 +50,7 @@ export class FrameWriter<Item> {
       return false
     }
     this.queue.push(item)
+    if (this.queue.length >= this.highWater) this.high = true
     if (!this.scheduled && !this.blocked) {
       this.scheduled = true
       setImmediate(() => this.flush())
@@ -51,6 +65,11 @@ export class FrameWriter<Item> {
 
   get isBlocked(): boolean {
     return this.blocked
+  }
+
+  /** The queue reached the high-water mark and has not come back to the low-water mark since. */
+  get aboveHighWater(): boolean {
+    return this.high
   }
 
   /** The stream drained: write what waits. */
@@ -73,11 +92,16 @@ export class FrameWriter<Item> {
         this.stats.blocked++
       }
     }
+    if (this.high && this.queue.length <= this.lowWater && !this.closed) {
+      this.high = false
+      this.opts.onLowWater?.()
+    }
   }
 
   /** No more writes; returns what was still queued (for the caller to account for). */
   close(): Item[] {
     this.closed = true
+    this.high = false
     const rest = this.queue
     this.queue = []
     return rest

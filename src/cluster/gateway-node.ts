@@ -19,7 +19,7 @@ import { EncryptedPath } from '../gateway/encrypted.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { drainOnSignal } from './drain.js'
 import { rootLogger, type Logger } from '../util/log.js'
-import type { ClusterConfig } from './config.js'
+import type { ClusterConfig } from '../config/cluster.js'
 import { bindServer, HealthService, SERVER_OPTIONS, serverCredentials, withPort } from './grpc.js'
 import { nodeRegistry, type Registry } from './registry.js'
 import { RemoteAuthKeyStore } from './remote-store.js'
@@ -75,6 +75,7 @@ export class GatewayNode {
         tls: cc.tls,
         callTimeoutMs: cc.callTimeoutMs,
         streamQueueMax: cc.streamQueueMax,
+        pauseTimeoutMs: cc.streamPauseTimeoutMs,
       })
       cleanup.push(() => remote.close())
       const handshakeCrypto: HandshakeCrypto & { close?: () => unknown } = deps.inlineHandshakeCrypto ? new InlineCrypto(rsaKeys) : new CryptoPool(rsaKeys)
@@ -121,6 +122,8 @@ export class GatewayNode {
         log,
       })
       cleanup.push(() => front.closeListeners())
+      // a full stream to a session node pauses the client sockets feeding it (not a close)
+      remote.attachFlow(front)
       const node = new GatewayNode(config, cc.nodeId, address, rsaKeys, handshakeCrypto, handshake, remote, encrypted, front, registry, server, health, log)
       health.set('SERVING')
       log.info({ listen: front.addresses.map((a) => `${a.kind}://${a.host}:${a.port}`), grpc: address, sessionNodes: registry.members('session').length }, 'gateway node started')

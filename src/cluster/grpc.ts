@@ -3,7 +3,7 @@
  * TLS), channel options, the grpc.health.v1 service, and a server bind helper.
  */
 import * as grpc from '@grpc/grpc-js'
-import type { ClusterTls } from './config.js'
+import type { ClusterTls } from '../config/cluster.js'
 import { protos, type HealthStatus } from './proto.js'
 
 /** Metadata key naming the gateway that opens a Connect stream. */

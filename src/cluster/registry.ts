@@ -17,7 +17,7 @@
 import { EventEmitter } from 'node:events'
 import { Etcd3, type IOptions, type Lease, type Watcher } from 'etcd3'
 import type { Logger } from '../util/log.js'
-import type { ClusterSettings } from './config.js'
+import type { ClusterSettings } from '../config/cluster.js'
 
 export type NodeRole = 'gateway' | 'session'
 

@@ -12,12 +12,19 @@
  *   messages go to the new owner.
  * - A key whose owner changes (join/leave) sends ConnectionClosed to the old owner for the
  *   connections it had, so it stops pushing to them.
+ *
+ * Backpressure toward a session node: when the stream's queue reaches its high-water mark (half of
+ * streamQueueMax) the client connections whose messages fill it are paused (their sockets are not
+ * read; TCP pushes back on the clients) and resumed when the queue is back to its low-water mark.
+ * Hard bounds: a stream that stays above the mark for pauseTimeoutMs closes the connections it
+ * paused; a message that finds the queue full (streamQueueMax) closes its connection. Either way the
+ * client reconnects and resends, as after any lost connection.
  */
 import * as grpc from '@grpc/grpc-js'
 import type { AuthKeyRecord, GatewayLink, InboundMessage, OutboundMessage, SessionService } from '../session/api.js'
 import type { AuthKeyType } from '../store/types.js'
 import type { Logger } from '../util/log.js'
-import type { ClusterTls } from './config.js'
+import type { ClusterTls } from '../config/cluster.js'
 import { FrameWriter } from './frame-writer.js'
 import { CHANNEL_OPTIONS, clientCredentials, deadline, GATEWAY_ID_HEADER } from './grpc.js'
 import { big, i64, protos, type PbQueryAuthKeyReply, type SessionClient } from './proto.js'
@@ -35,7 +42,17 @@ export interface RemoteSessionsOptions {
   tls: ClusterTls | undefined
   callTimeoutMs: number
   streamQueueMax: number
+  /** How long connections may stay paused behind a full stream before they are closed (default 10000 ms). */
+  pauseTimeoutMs?: number
 }
+
+/** Pauses / resumes reading a client connection (the gateway's front; calls nest). */
+export interface ConnectionFlow {
+  pauseConnection(connId: string): void
+  resumeConnection(connId: string): void
+}
+
+export const DEFAULT_PAUSE_TIMEOUT_MS = 10_000
 
 class SessionPeer {
   readonly client: SessionClient
@@ -45,6 +62,9 @@ class SessionPeer {
   retryTimer: NodeJS.Timeout | undefined
   backoffMs = 100
   removed = false
+  /** Client connections paused because this peer's stream is above its high-water mark. */
+  readonly paused = new Set<string>()
+  pauseTimer: NodeJS.Timeout | undefined
 
   constructor(
     readonly id: string,
@@ -62,6 +82,7 @@ export class RemoteSessions implements SessionService {
   private readonly retired = new Set<SessionPeer>()
   readonly ring = new RendezvousRing()
   private link: GatewayLink | undefined
+  private flow: ConnectionFlow | undefined
   /** connId → auth_key_id → session node the connection's messages for that key went to. */
   private readonly routes = new Map<string, Map<bigint, string>>()
   private ringWaiters: (() => void)[] = []
@@ -70,13 +91,18 @@ export class RemoteSessions implements SessionService {
   lastInboundAt = 0
   /** Last time a client message was forwarded to a session node. */
   lastOutboundAt = 0
-  readonly stats = { sent: 0, received: 0, refused: 0, peerLosses: 0, closedOnLoss: 0 }
+  readonly stats = { sent: 0, received: 0, refused: 0, peerLosses: 0, closedOnLoss: 0, paused: 0, resumed: 0, closedOnPauseTimeout: 0 }
 
   constructor(private readonly opts: RemoteSessionsOptions) {}
 
   /** The gateway's encrypted path: answers from session nodes are written through it. */
   attach(link: GatewayLink): void {
     this.link = link
+  }
+
+  /** Who can pause client connections (the gateway's front); without it a full stream closes them. */
+  attachFlow(flow: ConnectionFlow): void {
+    this.flow = flow
   }
 
   /** The session nodes in the registry (id → address). */
@@ -156,6 +182,7 @@ export class RemoteSessions implements SessionService {
     if (ok) {
       this.stats.sent++
       this.lastOutboundAt = Date.now()
+      if (peer.writer.aboveHighWater) this.pause(peer, msg.connId)
       return
     }
     this.stats.refused++
@@ -163,7 +190,50 @@ export class RemoteSessions implements SessionService {
     this.link?.closeConnection(msg.connId, 'session stream full')
   }
 
+  /** Stops reading `connId` until the peer's stream is back below its low-water mark. */
+  private pause(peer: SessionPeer, connId: string): void {
+    if (this.flow === undefined || peer.paused.has(connId)) return
+    peer.paused.add(connId)
+    this.stats.paused++
+    this.flow.pauseConnection(connId)
+    if (peer.paused.size === 1) {
+      this.opts.log.info({ peer: peer.id, queued: peer.writer?.queued }, 'stream to the session node above its high-water mark: pausing the client connections feeding it')
+      peer.pauseTimer = setTimeout(() => this.pauseTimedOut(peer), this.opts.pauseTimeoutMs ?? DEFAULT_PAUSE_TIMEOUT_MS)
+      peer.pauseTimer.unref()
+    }
+  }
+
+  /** Lets every connection paused for `peer` read again. */
+  private resumeAll(peer: SessionPeer): void {
+    if (peer.pauseTimer) clearTimeout(peer.pauseTimer)
+    peer.pauseTimer = undefined
+    if (peer.paused.size === 0) return
+    const conns = [...peer.paused]
+    peer.paused.clear()
+    this.stats.resumed += conns.length
+    this.opts.log.info({ peer: peer.id, connections: conns.length }, 'stream to the session node drained: resuming the client connections')
+    for (const c of conns) this.flow?.resumeConnection(c)
+  }
+
+  /** The hard bound: the stream stayed full; close the connections it holds paused. */
+  private pauseTimedOut(peer: SessionPeer): void {
+    peer.pauseTimer = undefined
+    const conns = [...peer.paused]
+    peer.paused.clear()
+    if (conns.length === 0) return
+    this.stats.closedOnPauseTimeout += conns.length
+    this.opts.log.warn(
+      { peer: peer.id, connections: conns.length, queued: peer.writer?.queued, ms: this.opts.pauseTimeoutMs ?? DEFAULT_PAUSE_TIMEOUT_MS },
+      'stream to the session node stayed full: closing the paused client connections (they reconnect and resend)',
+    )
+    for (const c of conns) {
+      this.flow?.resumeConnection(c)
+      this.link?.closeConnection(c, 'session stream full')
+    }
+  }
+
   closeConnection(connId: string): void {
+    for (const p of this.peers.values()) p.paused.delete(connId)
     const r = this.routes.get(connId)
     if (r === undefined) return
     this.routes.delete(connId)
@@ -227,7 +297,7 @@ export class RemoteSessions implements SessionService {
     meta.set(GATEWAY_ID_HEADER, this.opts.gatewayId)
     const call = p.client.Connect(meta)
     p.call = call
-    const writer = new FrameWriter<WireGatewayItem>((f) => call.write(f), { maxQueued: this.opts.streamQueueMax })
+    const writer = new FrameWriter<WireGatewayItem>((f) => call.write(f), { maxQueued: this.opts.streamQueueMax, onLowWater: () => this.resumeAll(p) })
     p.writer = writer
     call.on('drain', () => writer.resume())
     call.on('data', (frame: WireSessionFrame) => this.onFrame(p, call, frame))
@@ -275,6 +345,8 @@ export class RemoteSessions implements SessionService {
     const unsent = p.writer?.close().length ?? 0
     p.writer = undefined
     p.call = undefined
+    // connections paused for it read again (those with traffic on it are closed just below)
+    this.resumeAll(p)
     this.updateRing()
     if (wasUp) this.stats.peerLosses++
     if (!wasDraining) {
@@ -307,6 +379,7 @@ export class RemoteSessions implements SessionService {
     p.removed = true
     this.peers.delete(p.id)
     if (p.retryTimer) clearTimeout(p.retryTimer)
+    this.resumeAll(p)
     this.opts.log.info({ peer: p.id, why }, 'session node removed')
     const call = p.call
     if (call && p.state !== 'down') {
@@ -343,6 +416,7 @@ export class RemoteSessions implements SessionService {
     for (const p of [...this.peers.values(), ...this.retired]) {
       p.removed = true
       if (p.retryTimer) clearTimeout(p.retryTimer)
+      this.resumeAll(p)
       p.state = 'draining' // not a loss: do not close client connections from here
       p.writer?.flush()
       p.call?.end()

@@ -61,6 +61,8 @@ type Raw = Record<string, unknown>
 const TOP_KEYS = [
   'dc_id', 'host', 'tcp_ports', 'ws_port', 'ws_path', 'data_dir', 'store', 'api_ids',
   'public_addresses', 'unknown_method_error', 'telegram', 'limits',
+  // read by loadClusterConfig (src/config/cluster.ts) for `mtgate gateway` / `mtgate session`
+  'cluster',
 ] as const
 
 /** Validates a parsed YAML document (plus env overrides) into a ServerConfig. Throws ConfigError. */

@@ -102,6 +102,23 @@ export class GatewayFront {
     return all.length
   }
 
+  /**
+   * Stops reading client connection `connId` (backpressure from behind the encrypted path, e.g. a
+   * full stream to a session node); calls nest, each needs its resumeConnection. False when the
+   * connection is gone.
+   */
+  pauseConnection(connId: string): boolean {
+    const c = this.live.get(connId)
+    if (c === undefined) return false
+    c.pause()
+    return true
+  }
+
+  /** Undoes one pauseConnection (no-op when the connection is gone). */
+  resumeConnection(connId: string): void {
+    this.live.get(connId)?.resume()
+  }
+
   /** Closes the listeners (which destroys the sockets they accepted: close connections first). */
   async closeListeners(): Promise<void> {
     await Promise.all([this.tcp?.close(), this.ws?.close()]).catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'listener close failed'))

@@ -43,6 +43,36 @@ describe('FrameWriter', () => {
     assert.equal(w.queued, 0)
   })
 
+  it('high / low water: aboveHighWater from highWater queued items; onLowWater once the queue is back to lowWater', async () => {
+    let accept = false
+    let lows = 0
+    const w = new FrameWriter<number>(() => accept, { maxBatch: 1, maxQueued: 10, highWater: 6, lowWater: 2, onLowWater: () => lows++ })
+    w.push(0)
+    await tick() // written, blocked
+    for (let i = 1; i <= 5; i++) w.push(i)
+    assert.equal(w.aboveHighWater, false, '5 queued')
+    w.push(6)
+    assert.equal(w.aboveHighWater, true, '6 queued')
+    // a partial drain (blocked again after 2 writes) stays above the low-water mark
+    let n = 0
+    accept = true
+    const w2 = w as unknown as { write: () => boolean }
+    const orig = w2.write
+    w2.write = () => ++n < 3 && orig()
+    w.resume()
+    assert.equal(w.queued, 3)
+    assert.equal(w.aboveHighWater, true)
+    assert.equal(lows, 0)
+    w2.write = orig
+    w.resume()
+    assert.equal(w.queued, 0)
+    assert.equal(w.aboveHighWater, false)
+    assert.equal(lows, 1, 'called once')
+    w.push(7)
+    await tick()
+    assert.equal(lows, 1, 'not again without crossing the high-water mark')
+  })
+
   it('close() returns what was queued and refuses more', async () => {
     const w = new FrameWriter<string>(() => false)
     w.push('a')

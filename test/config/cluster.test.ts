@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { loadClusterConfig, parseClusterSection } from '../../src/cluster/config.js'
-import { ConfigError } from '../../src/config/index.js'
+import { loadClusterConfig, parseClusterSection } from '../../src/config/cluster.js'
+import { ConfigError, loadConfig, loadClusterConfig as fromIndex } from '../../src/config/index.js'
 
 const minimal = { node_id: 'session-1', etcd: ['http://127.0.0.1:2379'], listen: '127.0.0.1:7101' }
 
@@ -20,6 +20,7 @@ describe('cluster config section', () => {
       advertise: '127.0.0.1:7101',
       callTimeoutMs: 3000,
       streamQueueMax: 20000,
+      streamPauseTimeoutMs: 10000,
       tls: undefined,
     })
   })
@@ -42,6 +43,7 @@ describe('cluster config section', () => {
       [{ ...minimal, etcd_prefix: 'x' }, 'cluster.etcd_prefix'],
       [{ ...minimal, tls: { ca: '/nonexistent', cert: 'x', key: 'y' } }, 'cluster.tls.ca'],
       [{ ...minimal, colour: 'red' }, 'cluster.colour'],
+      [{ ...minimal, stream_pause_timeout_ms: 5 }, 'cluster.stream_pause_timeout_ms'],
     ]
     for (const [doc, path] of bad) {
       assert.throws(() => parseClusterSection(doc), (e: unknown) => e instanceof ConfigError && e.message.includes(path), path)
@@ -66,5 +68,9 @@ describe('cluster config section', () => {
     assert.equal(c.cluster.tls?.cert.toString(), 'CERT')
     assert.throws(() => loadClusterConfig({ doc: { cluster: minimal, bogus: 1 }, env: {} }), ConfigError)
     assert.throws(() => loadClusterConfig({ doc: { tcp_ports: [1] }, env: {} }), /cluster.node_id/)
+    // one file for every process: `mtgate serve` reads the same file and leaves the section alone
+    const serve = loadConfig({ file, env: {}, cwd: dir })
+    assert.deepEqual(serve.tcpPorts, [8443])
+    assert.equal(fromIndex, loadClusterConfig, 'exported by src/config')
   })
 })
