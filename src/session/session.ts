@@ -51,6 +51,12 @@ import { Received, ReceivedWindow } from './received.js'
 
 /** Cached rpc_result bodies per session (answers to duplicate queries). */
 export const RESULT_CACHE_MAX = 32
+/**
+ * A duplicate query whose answer (rpc_result) is at least this large and was already sent gets
+ * msg_detailed_info instead of the answer (mtproto-service_messages_about_messages.md); the client
+ * asks for the answer itself with msg_resend_req if it still needs it.
+ */
+export const DETAILED_INFO_MIN_BYTES = 4096
 /** Failed queries remembered per session for invokeAfterMsg. */
 export const FAILED_REMEMBERED = 32
 /** Most wrappers unwrapped around one query. */
@@ -138,6 +144,8 @@ export interface SessionOptions {
   gzipMinBytes: number
   /** Acknowledgments alone are sent after waiting this long for something to ride along with. */
   ackDelayMs: number
+  /** Answers from this size on are announced with msg_detailed_info to duplicate queries (default DETAILED_INFO_MIN_BYTES). */
+  detailedInfoMinBytes?: number
 }
 
 /** What a session needs from the manager that owns it. */
@@ -193,7 +201,8 @@ export class Session {
   private pendingAcksSinceMs = 0
   private resendAll = false
   private resendSome: OutEntry[] = []
-  private results: Map<bigint, Buffer> | undefined
+  /** Recent answers by query msg_id (the outbox entry: body and, once sent, its msg_id), acknowledged or not. */
+  private results: Map<bigint, OutEntry> | undefined
   private inflight: Map<bigint, Promise<boolean>> | undefined
   private dropped: Set<bigint> | undefined
   private failed: Set<bigint> | undefined
@@ -377,12 +386,31 @@ export class Session {
     }
     const pending = this.outbox.byReqMsgId(msgId)
     if (pending) {
-      if (pending.msgId !== undefined && !this.resendSome.includes(pending)) this.resendSome.push(pending)
+      if (pending.msgId === undefined) return // not sent yet: it goes out with the next flush
+      if (this.announceLarge(msgId, pending)) return
+      if (!this.resendSome.includes(pending)) this.resendSome.push(pending)
       return
     }
     const cached = this.results?.get(msgId)
-    if (cached) this.enqueue(cached, true, 'result', msgId)
-    else this.host.log.info({ msgId: msgId.toString() }, 'session: duplicate query whose answer is forgotten; ignored')
+    if (cached === undefined) {
+      this.host.log.info({ msgId: msgId.toString() }, 'session: duplicate query whose answer is forgotten; ignored')
+      return
+    }
+    if (this.announceLarge(msgId, cached)) return
+    this.results!.set(msgId, this.enqueue(cached.body, true, 'result', msgId))
+  }
+
+  /**
+   * spec: the answer to a duplicate query, when large and already sent, is announced with
+   * msg_detailed_info (status 0) rather than re-sent; the client sends msg_resend_req for it if it
+   * did not get it. False when the answer is small enough to be sent again.
+   */
+  private announceLarge(reqMsgId: bigint, answer: OutEntry): boolean {
+    const min = this.host.options.detailedInfoMinBytes ?? DETAILED_INFO_MIN_BYTES
+    if (answer.msgId === undefined || answer.body.length < min) return false
+    this.host.log.debug({ msgId: reqMsgId.toString(), answerMsgId: answer.msgId.toString(), bytes: answer.body.length }, 'session: duplicate query with a large answer: msg_detailed_info')
+    this.reply({ _: 'msg_detailed_info', msg_id: reqMsgId, answer_msg_id: answer.msgId, bytes: answer.body.length, status: 0 })
+    return true
   }
 
   // -------------------------------------------------------------------------------------------
@@ -435,13 +463,19 @@ export class Session {
         this.reply({ _: 'msgs_state_info', req_msg_id: msgId, info: this.states(obj.msg_ids) })
         return
       case 'msg_resend_req': {
+        // unacknowledged messages, and answers the client acknowledged but asks for again (after a
+        // msg_detailed_info): those go back into the outbox with their msg_id
         const found: OutEntry[] = []
         for (const id of obj.msg_ids) {
-          const e = this.outbox.byMsgId(id)
+          const e = this.outbox.byMsgId(id) ?? this.resultByAnswerId(id)
           if (e) found.push(e)
         }
         if (found.length === obj.msg_ids.length) {
-          for (const e of found) if (!this.resendSome.includes(e)) this.resendSome.push(e)
+          const queued = this.outbox.entries()
+          for (const e of found) {
+            if (!queued.includes(e)) this.outbox.add(e)
+            if (!this.resendSome.includes(e)) this.resendSome.push(e)
+          }
         } else {
           this.reply({ _: 'msgs_state_info', req_msg_id: msgId, info: this.states(obj.msg_ids) })
         }
@@ -481,6 +515,12 @@ export class Session {
       default:
         this.host.log.info({ msgId: msgId.toString(), kind: obj._ }, 'session: server-side message received from a client; ignored')
     }
+  }
+
+  private resultByAnswerId(answerMsgId: bigint): OutEntry | undefined {
+    if (this.results === undefined) return undefined
+    for (const e of this.results.values()) if (e.msgId === answerMsgId) return e
+    return undefined
   }
 
   private states(ids: readonly bigint[]): Buffer {
@@ -707,13 +747,13 @@ export class Session {
 
   private enqueueResult(reqMsgId: bigint, result: Buffer): void {
     const body = buildRpcResult(reqMsgId, result)
-    const cache = (this.results ??= new Map())
-    cache.set(reqMsgId, body)
-    if (cache.size > RESULT_CACHE_MAX) cache.delete(cache.keys().next().value!)
     // the rpc_result acknowledges the query
     const i = this.pendingAcks.indexOf(reqMsgId)
     if (i >= 0) this.pendingAcks.splice(i, 1)
-    this.enqueue(body, true, 'result', reqMsgId)
+    const entry = this.enqueue(body, true, 'result', reqMsgId)
+    const cache = (this.results ??= new Map())
+    cache.set(reqMsgId, entry)
+    if (cache.size > RESULT_CACHE_MAX) cache.delete(cache.keys().next().value!)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -742,10 +782,11 @@ export class Session {
   }
 
   /** A content-related message: into the outbox, kept until acknowledged. */
-  private enqueue(body: Buffer, response: boolean, kind: 'result' | 'push' | 'service', reqMsgId?: bigint): void {
+  private enqueue(body: Buffer, response: boolean, kind: 'result' | 'push' | 'service', reqMsgId?: bigint): OutEntry {
     const e: OutEntry = { kind, body, response }
     if (reqMsgId !== undefined) e.reqMsgId = reqMsgId
     this.outbox.add(e)
+    return e
   }
 
   /** Queues a msgs_ack for `msgId`; `mark`: also record it as acknowledged in the received window. */

@@ -225,6 +225,79 @@ test('a duplicate of an unacknowledged answer resends it with the same msg_id in
   assert.equal(r.dispatcher.calls.length, 1)
 })
 
+// a nearestDc of about 6 KB (above DETAILED_INFO_MIN_BYTES); gzip is switched off in these tests
+const bigCountry = 'x'.repeat(6000)
+const bigResult = (): { kind: 'result'; result: TlObject } => ({
+  kind: 'result',
+  result: { _: 'nearestDc', country: bigCountry, this_dc: 2, nearest_dc: 2 },
+})
+
+test('a duplicate query with a large unacknowledged answer gets msg_detailed_info; msg_resend_req then brings the answer', async () => {
+  const { r, c } = await start({ gzipMinBytes: 1 << 30 })
+  r.dispatcher.handlers.set('help.getNearestDc', bigResult)
+  const id = c.send(nearest)
+  const first = results(await round(r))[0]!
+  assert.equal((first.obj as { country: string }).country, bigCountry)
+  c.send(nearest, true, { msgId: id, seqNo: 1 })
+  const got = await round(r)
+  assert.equal(results(got).length, 0, 'the answer is not sent again')
+  const info = only(got, 'msg_detailed_info')
+  assert.equal(info.length, 1)
+  assert.equal(info[0]!.msg_id, id)
+  assert.equal(info[0]!.answer_msg_id, first.msgId)
+  assert.ok(info[0]!.bytes > 6000)
+  assert.equal(info[0]!.status, 0)
+  const infoMsg = got.find((g) => g.obj._ === 'msg_detailed_info')!
+  assert.equal(infoMsg.seqNo % 2, 0, 'not content-related (needs no acknowledgment)')
+  assert.equal(infoMsg.msgId % 4n, 1n, 'a response')
+  c.send({ _: 'msg_resend_req', msg_ids: [first.msgId] }, false)
+  const again = results(await round(r))
+  assert.equal(again.length, 1)
+  assert.equal(again[0]!.msgId, first.msgId, 'resent with its msg_id')
+  assert.equal(again[0]!.inContainer, true)
+  assert.equal(r.dispatcher.calls.length, 1, 'not executed again')
+})
+
+test('a large answer the client acknowledged: msg_detailed_info for the duplicate, msg_resend_req still gets it', async () => {
+  const { r, c } = await start({ gzipMinBytes: 1 << 30 })
+  r.dispatcher.handlers.set('help.getNearestDc', bigResult)
+  const id = c.send(nearest)
+  const first = results(await round(r))[0]!
+  c.send({ _: 'msgs_ack', msg_ids: [first.msgId] }, false)
+  await round(r)
+  const s = r.manager.session(r.key.id, c.sessionId)!
+  const unacked = s.unacked // the answer is no longer among them (new_session_created may be)
+  c.send(nearest, true, { msgId: id, seqNo: 1 })
+  const info = only(await round(r), 'msg_detailed_info')
+  assert.equal(info.length, 1)
+  assert.equal(info[0]!.answer_msg_id, first.msgId)
+  c.send({ _: 'msg_resend_req', msg_ids: [first.msgId] }, false)
+  const again = results(await round(r))
+  assert.equal(again.length, 1)
+  assert.equal(again[0]!.msgId, first.msgId)
+  assert.equal((again[0]!.obj as { country: string }).country, bigCountry)
+  assert.equal(s.unacked, unacked + 1, 'kept until acknowledged again')
+  c.send({ _: 'msgs_ack', msg_ids: [first.msgId] }, false)
+  await round(r)
+  assert.equal(s.unacked, unacked)
+  assert.equal(r.dispatcher.calls.length, 1)
+})
+
+test('a duplicate of a large query whose answer is not ready yet gets an acknowledgment only', async () => {
+  const { r, c } = await start({ gzipMinBytes: 1 << 30, ackDelayMs: 0 })
+  let release: (() => void) | undefined
+  r.dispatcher.handlers.set('help.getNearestDc', () => new Promise((ok) => (release = () => ok(bigResult()))))
+  const id = c.send(nearest)
+  await round(r)
+  c.send(nearest, true, { msgId: id, seqNo: 1 })
+  const got = await round(r)
+  assert.equal(only(got, 'msg_detailed_info').length, 0)
+  release!()
+  const done = await round(r)
+  assert.equal(results(done).length, 1)
+  assert.equal(r.dispatcher.calls.length, 1)
+})
+
 test('msgs_ack drops acknowledged messages from the outbox', async () => {
   const { r, c } = await start()
   r.dispatcher.handlers.set('help.getNearestDc', nearestResult)
