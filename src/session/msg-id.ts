@@ -59,6 +59,18 @@ export class ServerMsgIdGenerator {
 
   /** `response`: ≡ 1 mod 4 (answers to a client message); otherwise ≡ 3 mod 4. */
   next(response: boolean): bigint {
+    this.advance(response)
+    return fromHalves(this.lastHi, this.lastLo)
+  }
+
+  /** next(), written as a little-endian long into buf[offset..offset+8) (no bigint made). */
+  nextInto(buf: Buffer, offset: number, response: boolean): void {
+    this.advance(response)
+    buf.writeUInt32LE(this.lastLo, offset)
+    buf.writeInt32LE(this.lastHi, offset + 4)
+  }
+
+  private advance(response: boolean): void {
     const want = response ? 1 : 3
     const now = this.clock.now()
     let hi: number
@@ -84,6 +96,5 @@ export class ServerMsgIdGenerator {
     }
     this.lastHi = hi
     this.lastLo = lo
-    return fromHalves(hi, lo)
   }
 }

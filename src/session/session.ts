@@ -423,7 +423,7 @@ export class Session {
       const pong = Buffer.allocUnsafe(20)
       pong.writeUInt32LE(ID_PONG, 0)
       writeInt64LE(pong, msgId, 4)
-      body.copy(pong, 12, 4, 12)
+      for (let i = 4; i < 12; i++) pong[i + 8] = body[i]! // ping_id (no view made, unlike a partial Buffer.copy)
       this.queue.push(pong)
       return
     }
@@ -853,7 +853,7 @@ export class Session {
     if (!sendAcks && fresh.length === 0 && resend.length === 0) {
       this.queue = []
       if (queue.length === 1) this.sendOne(conn, msgIds.next(true), this.seqNo(false), queue[0]!)
-      else this.send(conn, queue.map((body) => ({ msgId: msgIds.next(true), seqNo: this.seqNo(false), body })), true, false)
+      else this.sendReplies(conn, queue)
       return
     }
     const items: Message[] = []
@@ -881,6 +881,33 @@ export class Session {
       anyResponse = true
     }
     this.send(conn, items, anyResponse, resend.length > 0)
+  }
+
+  /**
+   * Service replies only (msg_ids ≡ 1 mod 4, even seqnos): one container, ids written straight into
+   * it; more than a container holds goes through send().
+   */
+  private sendReplies(conn: ConnectionInfo, bodies: Buffer[]): void {
+    let size = 8
+    for (const b of bodies) size += 16 + b.length
+    const msgIds = this.host.msgIds
+    if (bodies.length > 1024 || size - 8 > CONTAINER_MAX_BYTES) {
+      this.send(conn, bodies.map((body) => ({ msgId: msgIds.next(true), seqNo: this.seqNo(false), body })), true, false)
+      return
+    }
+    const seqNo = this.seqNo(false)
+    const out = Buffer.allocUnsafe(size)
+    out.writeUInt32LE(ID_MSG_CONTAINER, 0)
+    out.writeInt32LE(bodies.length, 4)
+    let o = 8
+    for (const b of bodies) {
+      msgIds.nextInto(out, o, true)
+      out.writeInt32LE(seqNo, o + 8)
+      out.writeInt32LE(b.length, o + 12)
+      out.set(b, o + 16)
+      o += 16 + b.length
+    }
+    this.sendOne(conn, msgIds.next(true), seqNo, out)
   }
 
   private sendOne(conn: ConnectionInfo, msgId: bigint, seqNo: number, body: Buffer): void {

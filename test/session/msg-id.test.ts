@@ -91,3 +91,13 @@ test('server msg_ids: the low word carries into the high word; the same ids as t
   assert.equal(ids[0]! >> 32n, 0n)
   assert.equal(ids.at(-1)! >> 32n, 1n, 'carried into the seconds')
 })
+
+test('nextInto writes the same ids next() returns, little-endian', () => {
+  const a = new ServerMsgIdGenerator(new ManualClock(NOW))
+  const b = new ServerMsgIdGenerator(new ManualClock(NOW))
+  const buf = Buffer.alloc(12)
+  for (let i = 0; i < 50; i++) {
+    b.nextInto(buf, 2, i % 2 === 0)
+    assert.equal(buf.readBigInt64LE(2), a.next(i % 2 === 0))
+  }
+})
