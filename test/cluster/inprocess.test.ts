@@ -14,7 +14,7 @@ import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import { AuthKeyType } from '../../src/store/types.js'
 import { encode, type TlObject } from '../../src/tl/index.js'
 import { RawClient } from '../e2e/raw-client.js'
-import { skipWithout, startEtcd, type EtcdInstance } from '../helpers/services.js'
+import { skipWithout, type EtcdInstance } from '../helpers/services.js'
 import {
   gramjs,
   gramjsClient,
@@ -22,6 +22,7 @@ import {
   mtcuteAuthKey,
   mtcuteClient,
   publicKeyOf,
+  startEtcdRetrying,
   startGateway,
   startSession,
   waitFor,
@@ -55,7 +56,7 @@ describe('cluster in one process (real etcd)', { skip: skipWithout('etcd') }, ()
   let base: Omit<NodeDoc, 'nodeId'>
 
   before(async () => {
-    etcd = await startEtcd()
+    etcd = await startEtcdRetrying()
     dataDir = makeDataDir()
     base = { etcd: etcd.endpoint, prefix: '/inproc/', dataDir }
     sessions.push(await startSession({ ...base, nodeId: 's1' }, store), await startSession({ ...base, nodeId: 's2' }, store))
@@ -117,7 +118,7 @@ describe('cluster in one process (real etcd)', { skip: skipWithout('etcd') }, ()
     const other = sessions.find((s) => s.nodeId !== owner)!
     const got: { className: string }[] = []
     client.addEventHandler((u) => got.push(u), new Raw({}))
-    // pushed from the node that does NOT own the key: it fans out to the owner
+    // pushed from the node that does NOT own the key: it is routed to the owner (the ring)
     const n = await other.push({ authKeyId: id }, configPush())
     assert.ok(n >= 1, `reached ${n} sessions`)
     await waitFor(() => got.some((u) => u.className === 'UpdateConfig'), 10_000, 'UpdateConfig at the GramJS client')
