@@ -3,9 +3,11 @@
  * feeding the full stream are paused (not closed) and resumed when it drains; a stream that stays
  * full closes them after the pause timeout; a message that finds the queue full closes its
  * connection. The session node here is a gRPC server of our own service whose Connect handler stops
- * reading (no etcd needed).
+ * reading. Then the same through a real gateway node (etcd for its registration) and a raw client:
+ * its socket is paused, nothing is lost, everything arrives once the node reads again.
  */
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import * as grpc from '@grpc/grpc-js'
 import { bindServer } from '../../src/cluster/grpc.js'
@@ -13,8 +15,12 @@ import { protos } from '../../src/cluster/proto.js'
 import { RemoteSessions, type ConnectionFlow } from '../../src/cluster/remote-sessions.js'
 import type { WireGatewayFrame, WireSessionFrame } from '../../src/cluster/wire.js'
 import type { GatewayLink, InboundMessage, OutboundMessage } from '../../src/session/api.js'
+import { AuthKey } from '../../src/crypto/message.js'
 import { rootLogger } from '../../src/util/log.js'
-import { waitFor } from './harness.js'
+import { RawClient } from '../e2e/raw-client.js'
+import { skipWithout, type EtcdInstance } from '../helpers/services.js'
+import type { GatewayNode } from '../../src/cluster/gateway-node.js'
+import { makeDataDir, startEtcdRetrying, startGateway, waitFor } from './harness.js'
 
 class FakeLink implements GatewayLink {
   closed: { connId: string; reason: string }[] = []
@@ -166,6 +172,50 @@ describe('gateway backpressure toward a session node that stops reading', () => 
     } finally {
       remote.close()
       node.reading(true)
+    }
+  })
+})
+
+describe('gateway backpressure end to end: a real gateway node, a raw client, a stalling session node', { skip: skipWithout('etcd') }, () => {
+  let etcd: EtcdInstance
+  let gw: GatewayNode
+  const node = new StallingNode()
+  before(async () => {
+    etcd = await startEtcdRetrying()
+    await node.start()
+    gw = await startGateway({ nodeId: 'g-bp', etcd: etcd.endpoint, prefix: '/bp/', dataDir: makeDataDir(), clusterExtra: { stream_queue_max: 64, stream_pause_timeout_ms: 60_000 } })
+  })
+  after(async () => {
+    await gw.stop()
+    node.stop()
+    await etcd.destroy()
+  })
+
+  it('the client connection is paused (not closed) while the stream is full; every message arrives after the node reads again', async () => {
+    // the stalling node is not in etcd: hand it to the gateway directly (no other node ever joins here)
+    gw.remote.setMembers([{ id: 'stall', address: node.address }])
+    await waitFor(() => gw.remote.ring.size === 1, 5000, 'stream up')
+    node.reading(false)
+    const key = new AuthKey(randomBytes(256))
+    gw.encrypted.warm({ id: key.id, key: key.key })
+    const port = gw.addresses.find((a) => a.kind === 'tcp')!.port
+    const c = await RawClient.connect({ host: '127.0.0.1', port, key })
+    try {
+      const N = 300
+      const body = Buffer.alloc(48 * 1024, 1)
+      for (let i = 0; i < N; i++) c.sendMessage(body, true)
+      await waitFor(() => gw.remote.stats.paused >= 1, 10_000, 'the connection paused')
+      await new Promise((r) => setTimeout(r, 300))
+      assert.equal(c.isClosed, false, 'not closed')
+      assert.equal(gw.connectionCount, 1)
+      assert.equal(gw.remote.stats.refused, 0)
+      assert.ok(node.items < N, `the node has not read everything (${node.items})`)
+      node.reading(true)
+      await waitFor(() => node.items === N, 20_000, `all ${N} messages at the session node`)
+      assert.ok(gw.remote.stats.resumed >= 1)
+      assert.equal(c.isClosed, false)
+    } finally {
+      c.close()
     }
   })
 })
