@@ -5,6 +5,10 @@
  * Gateways open one Connect stream each; their messages go to SessionManager.sendData with the
  * connection id made cluster-unique as "<gatewayId>#<connId>", and GatewayStreams (the GatewayLink
  * of this process) sends answers back over the stream of the gateway named in that id.
+ *
+ * Every session node keeps the same rendezvous ring as the gateways (over the registered session
+ * nodes) to know who owns a key: CreateSession / CloseSession and auth-key pushes go to the owner,
+ * and keys the ring moved away are forgotten here (see syncRing) so they start clean if they return.
  */
 import * as grpc from '@grpc/grpc-js'
 import { mkdirSync } from 'node:fs'
