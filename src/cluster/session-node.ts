@@ -298,20 +298,37 @@ export class SessionNode {
     return this.sessionControl('CloseSession', { authKeyId: i64(authKeyId), sessionId: i64(sessionId), forwarded: false })
   }
 
+  /**
+   * Runs a session control call here when this node owns the key (or the call was forwarded to us),
+   * else forwards it to the owner; when the owner is unreachable (dead, its lease not expired yet)
+   * to the next node in the key's preference order, as the gateways route its traffic then.
+   */
   private async sessionControl(name: 'CreateSession' | 'CloseSession', req: PbSessionRequest): Promise<boolean> {
     const authKeyId = big(req.authKeyId)
     const sessionId = big(req.sessionId)
-    const owner = this.ring.owner(authKeyId)
-    if (req.forwarded || owner === undefined || owner === this.nodeId) {
-      return name === 'CreateSession' ? this.sessions.createSession(authKeyId, sessionId) : this.sessions.closeSession(authKeyId, sessionId)
+    const local = (): Promise<boolean> | boolean =>
+      name === 'CreateSession' ? this.sessions.createSession(authKeyId, sessionId) : this.sessions.closeSession(authKeyId, sessionId)
+    if (req.forwarded) return local()
+    let last: Error | undefined
+    for (const id of this.ring.preference(authKeyId).slice(0, 2)) {
+      if (id === this.nodeId) return local()
+      const p = this.peers.get(id)
+      if (!p) continue
+      this.stats.forwarded++
+      try {
+        const rep = await new Promise<PbBoolReply>((resolve, reject) => {
+          p.client[name]({ ...req, forwarded: true }, new grpc.Metadata(), { deadline: deadline(this.config.cluster.callTimeoutMs) }, (err, res) => (err ? reject(err) : resolve(res!)))
+        })
+        return rep.value
+      } catch (e) {
+        last = e as Error
+        const code = (e as grpc.ServiceError).code
+        if (code !== grpc.status.UNAVAILABLE && code !== grpc.status.DEADLINE_EXCEEDED) throw e
+        this.log.warn({ call: name, peer: id, err: last.message }, 'session control: owner unreachable; trying the next node for the key')
+      }
     }
-    const p = this.peers.get(owner)
-    if (!p) throw Object.assign(new Error(`${name}: owner ${owner} has no client here`), { code: grpc.status.UNAVAILABLE })
-    this.stats.forwarded++
-    const rep = await new Promise<PbBoolReply>((resolve, reject) => {
-      p.client[name]({ ...req, forwarded: true }, new grpc.Metadata(), { deadline: deadline(this.config.cluster.callTimeoutMs) }, (err, res) => (err ? reject(err) : resolve(res!)))
-    })
-    return rep.value
+    if (last) throw last
+    return local()
   }
 
   // ------------------------------------------------------------------ moved keys

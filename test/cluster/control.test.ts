@@ -187,4 +187,18 @@ describe('session control, push routing and moved keys (real etcd)', { skip: ski
     for (const n of nodes) await waitFor(() => n.ring.size === 2, 10_000, `${n.nodeId} sees s3 gone`)
     for (const id of moved) assert.equal(await s1.createSession(id, 5n), true, 'a fresh session, not the old one')
   })
+
+  it('the owner unreachable but still registered (dead, lease not expired): CreateSession goes to the next node for the key', async () => {
+    const [s1] = nodes as [SessionNode, SessionNode]
+    const s4 = await start('s4')
+    for (const n of nodes) await waitFor(() => n.ring.size === 3, 10_000, `${n.nodeId} sees s4`)
+    const id = await keyOwnedBy(s4)
+    // s4's gRPC server dies; its etcd registration stays until it stops
+    ;(s4 as unknown as { server: grpc.Server }).server.forceShutdown()
+    const next = s1.ring.preference(id)[1]!
+    assert.equal(await s1.createSession(id, 3n), true)
+    assert.ok(nodes.find((n) => n.nodeId === next)!.sessions.session(id, 3n), `created on ${next}`)
+    await s4.stop()
+    nodes.splice(nodes.indexOf(s4), 1)
+  })
 })
