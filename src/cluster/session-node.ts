@@ -240,7 +240,8 @@ export class SessionNode {
    * got it; a peer that fails is logged and counted as 0.
    *
    * - An auth key's push goes to the one node owning the key (the ring): the gateways send all of
-   *   that key's traffic there, so its sessions live there. (Sessions of a temp key bound to it live
+   *   that key's traffic there, so its sessions live there (the next node for the key when the
+   *   owner is unreachable). (Sessions of a temp key bound to it live
    *   on the temp key's owner, which may be another node: they are reached only when the temp key
    *   hashes to the same node. Push to the temp key's id, or to the user, to reach them.)
    * - A user's push fans out to every node: the user's keys are spread over the nodes by
@@ -257,26 +258,33 @@ export class SessionNode {
 
   private async routePush(target: PushTarget, body: Buffer): Promise<number> {
     if ('authKeyId' in target) {
-      const owner = this.ring.owner(target.authKeyId)
-      if (owner === undefined || owner === this.nodeId) return this.pushLocal(target, body)
-      return this.pushTo(owner, { authKeyId: i64(target.authKeyId), body, fanOut: false })
+      // the owner; when it is unreachable (dead, lease not expired) the next node for the key, where
+      // the gateways send the key's traffic meanwhile
+      const req: PbPushRequest = { authKeyId: i64(target.authKeyId), body, fanOut: false }
+      for (const id of this.ring.preference(target.authKeyId).slice(0, 2)) {
+        if (id === this.nodeId) return this.pushLocal(target, body)
+        const n = await this.pushTo(id, req)
+        if (n !== undefined) return n
+      }
+      return 0
     }
     const req: PbPushRequest = { userId: i64(target.userId), body, fanOut: false }
     const results = await Promise.all([this.pushLocal(target, body), ...[...this.peers.keys()].map((id) => this.pushTo(id, req))])
-    return results.reduce((a, b) => a + b, 0)
+    return results.reduce<number>((a, b) => a + (b ?? 0), 0)
   }
 
-  private pushTo(peerId: string, req: PbPushRequest): Promise<number> {
+  /** Push to one peer's sessions; undefined when the peer failed (logged: its sessions missed it). */
+  private pushTo(peerId: string, req: PbPushRequest): Promise<number | undefined> {
     const p = this.peers.get(peerId)
     if (!p) {
-      this.log.warn({ peer: peerId }, 'push: no client for the owning node; its sessions missed this push')
-      return Promise.resolve(0)
+      this.log.warn({ peer: peerId }, 'push: no client for this node; its sessions missed this push')
+      return Promise.resolve(undefined)
     }
-    return new Promise<number>((resolve) => {
+    return new Promise<number | undefined>((resolve) => {
       p.client.Push(req, new grpc.Metadata(), { deadline: deadline(this.config.cluster.callTimeoutMs) }, (err, res?: PbCountReply) => {
         if (err) {
           this.log.warn({ peer: peerId, err: err.message }, 'push: peer failed; its sessions missed this push')
-          resolve(0)
+          resolve(undefined)
         } else resolve(Number(res?.count ?? 0))
       })
     })

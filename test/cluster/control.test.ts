@@ -188,7 +188,7 @@ describe('session control, push routing and moved keys (real etcd)', { skip: ski
     for (const id of moved) assert.equal(await s1.createSession(id, 5n), true, 'a fresh session, not the old one')
   })
 
-  it('the owner unreachable but still registered (dead, lease not expired): CreateSession goes to the next node for the key', async () => {
+  it('the owner unreachable but still registered (dead, lease not expired): CreateSession and pushes go to the next node for the key', async () => {
     const [s1] = nodes as [SessionNode, SessionNode]
     const s4 = await start('s4')
     for (const n of nodes) await waitFor(() => n.ring.size === 3, 10_000, `${n.nodeId} sees s4`)
@@ -198,6 +198,8 @@ describe('session control, push routing and moved keys (real etcd)', { skip: ski
     const next = s1.ring.preference(id)[1]!
     assert.equal(await s1.createSession(id, 3n), true)
     assert.ok(nodes.find((n) => n.nodeId === next)!.sessions.session(id, 3n), `created on ${next}`)
+    // a push to the key reaches it there too
+    assert.equal(await s1.push({ authKeyId: id }, push()), 1)
     await s4.stop()
     nodes.splice(nodes.indexOf(s4), 1)
   })
