@@ -2,11 +2,13 @@
  * The window of client msg_ids a session has accepted recently: duplicate detection, the seqno
  * order rules (codes 32/33), "too old to tell" (code 20) and msgs_state_info answers.
  *
- * Kept in one Int32Array (no object or bigint per message: a busy session receives hundreds of
- * thousands of messages, and per-message objects living for a window's worth of messages survive
- * scavenges and get promoted). Each entry is 4 ints — msg_id high (signed), msg_id low (unsigned
- * bits), seqno, flags — in a ring ordered by msg_id, grown ×2 from one entry up to `max`, so an
- * idle session stays small.
+ * Kept in one array of small integers (no object or bigint per message: a busy session receives
+ * hundreds of thousands of messages, and per-message objects living for a window's worth of
+ * messages survive scavenges and get promoted). Each entry is 4 int32s — msg_id high (signed),
+ * msg_id low (its bits as a signed int32), seqno, flags — in a ring ordered by msg_id, grown ×2 from
+ * one entry up to `max`, so an idle session stays small. A plain array of int32s holds only Smis
+ * (no objects for the GC to trace) and, for an idle session's single entry, is smaller than an
+ * Int32Array with its ArrayBuffer.
  */
 import { high32, low32 } from '../util/int64.js'
 import { BadMsgCode, MsgState } from './codes.js'
@@ -42,7 +44,7 @@ function cmp(aHi: number, aLo: number, bHi: number, bLo: number): number {
 
 export class ReceivedWindow {
   /** Ring of entries, ascending by msg_id from `head`; capacity = data.length / STRIDE. */
-  private data: Int32Array
+  private data: number[]
   private head = 0
   private n = 0
   /** Ids at or below (forgotHi, forgotLo) may have been forgotten (initially -1). */
@@ -51,7 +53,7 @@ export class ReceivedWindow {
 
   constructor(private readonly max = RECEIVED_WINDOW_MAX) {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`received window size must be a positive integer, got ${max}`)
-    this.data = new Int32Array(STRIDE)
+    this.data = [0, 0, 0, 0]
   }
 
   get size(): number {
@@ -184,7 +186,7 @@ export class ReceivedWindow {
 
   private grow(): void {
     const cap = Math.min(this.capacity * 2, this.max)
-    const next = new Int32Array(cap * STRIDE)
+    const next = new Array<number>(cap * STRIDE).fill(0)
     const d = this.data
     for (let i = 0; i < this.n; i++) {
       const from = this.at(i)
