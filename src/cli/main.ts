@@ -4,13 +4,12 @@
  * Human-readable output goes to stdout; logs (pino) go to stderr.
  */
 import { join } from 'node:path'
-import { ConfigError, loadConfig } from '../config/load.js'
-import type { ServerConfig } from '../config/types.js'
+import { ConfigError, loadClusterConfig, loadConfig, type ClusterConfig } from '../config/index.js'
+import type { ServerConfig } from '../config/index.js'
 import { fingerprintHex } from '../handshake/rsa-key.js'
 import { createKeyFile, loadKeySet } from '../handshake/rsa-keyset.js'
 import { MtgateServer } from '../server/server.js'
 import { rootLogger } from '../util/log.js'
-import { loadClusterConfig, type ClusterConfig } from '../cluster/config.js'
 import { runGateway } from '../cluster/gateway-node.js'
 import { runSessionNode } from '../cluster/session-node.js'
 import { parseArgs, USAGE, UsageError, type CliArgs } from './args.js'

@@ -18,9 +18,9 @@ import type { GatewayLink, InboundMessage, OutboundMessage } from '../../src/ses
 import { AuthKey } from '../../src/crypto/message.js'
 import { rootLogger } from '../../src/util/log.js'
 import { RawClient } from '../e2e/raw-client.js'
-import { skipWithout, type EtcdInstance } from '../helpers/services.js'
+import { skipWithout, type EtcdInstance, startEtcd } from '../helpers/services.js'
 import type { GatewayNode } from '../../src/cluster/gateway-node.js'
-import { makeDataDir, startEtcdRetrying, startGateway, waitFor } from './harness.js'
+import { makeDataDir, startGateway, waitFor } from './harness.js'
 
 class FakeLink implements GatewayLink {
   closed: { connId: string; reason: string }[] = []
@@ -181,7 +181,7 @@ describe('gateway backpressure end to end: a real gateway node, a raw client, a 
   let gw: GatewayNode
   const node = new StallingNode()
   before(async () => {
-    etcd = await startEtcdRetrying()
+    etcd = await startEtcd()
     await node.start()
     gw = await startGateway({ nodeId: 'g-bp', etcd: etcd.endpoint, prefix: '/bp/', dataDir: makeDataDir(), clusterExtra: { stream_queue_max: 64, stream_pause_timeout_ms: 60_000 } })
   })

@@ -19,8 +19,8 @@ import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import { AuthKeyType } from '../../src/store/types.js'
 import { encode } from '../../src/tl/index.js'
 import { rootLogger } from '../../src/util/log.js'
-import { skipWithout, type EtcdInstance } from '../helpers/services.js'
-import { clusterConfig, makeDataDir, startEtcdRetrying, waitFor, type NodeDoc } from './harness.js'
+import { skipWithout, type EtcdInstance, startEtcd } from '../helpers/services.js'
+import { clusterConfig, makeDataDir, waitFor, type NodeDoc } from './harness.js'
 
 const push = (): Buffer => encode({ _: 'updatesTooLong' })
 
@@ -61,7 +61,7 @@ describe('session control, push routing and moved keys (real etcd)', { skip: ski
   }
 
   before(async () => {
-    etcd = await startEtcdRetrying()
+    etcd = await startEtcd()
     base = { etcd: etcd.endpoint, prefix: '/control/', dataDir: makeDataDir() }
     await start('s1')
     await start('s2')

@@ -23,8 +23,8 @@ import { i64, protos } from '../../src/cluster/proto.js'
 import { RendezvousRing } from '../../src/cluster/ring.js'
 import { encode } from '../../src/tl/index.js'
 import { authKeyId } from '../../src/crypto/message.js'
-import { skipWithout, freePort, type EtcdInstance } from '../helpers/services.js'
-import { Balancer, gramjs, gramjsClient, makeDataDir, mtcuteAuthKey, mtcuteClient, nodeDoc, publicKeyOf, spawnNode, startEtcdRetrying, type ChildNode, type GramClient, type MtcuteClient } from './harness.js'
+import { skipWithout, freePort, type EtcdInstance, startEtcd } from '../helpers/services.js'
+import { Balancer, gramjs, gramjsClient, makeDataDir, mtcuteAuthKey, mtcuteClient, nodeDoc, publicKeyOf, spawnNode, type ChildNode, type GramClient, type MtcuteClient } from './harness.js'
 
 /**
  * A call not answered in this time is given up and a new one made. GramJS 2.26 needs it: when its
@@ -108,7 +108,7 @@ describe('cluster failover with nodes as child processes (real etcd, kill -9)', 
   let docBase: (id: string, tcpPort?: number) => Record<string, unknown>
 
   before(async () => {
-    etcd = await startEtcdRetrying()
+    etcd = await startEtcd()
     dir = mkdtempSync(join(tmpdir(), 'mtgate-failover-'))
     dataDir = makeDataDir()
     const sqlite = join(dir, 'keys.sqlite')

@@ -19,8 +19,8 @@ import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import { AuthKeyType } from '../../src/store/types.js'
 import type { TlObject } from '../../src/tl/index.js'
 import { RawClient } from '../e2e/raw-client.js'
-import { findBinary, skipWithout, type EtcdInstance } from '../helpers/services.js'
-import { makeDataDir, startEtcdRetrying, startGateway, startSession, waitFor } from './harness.js'
+import { findBinary, skipWithout, type EtcdInstance, startEtcd } from '../helpers/services.js'
+import { makeDataDir, startGateway, startSession, waitFor } from './harness.js'
 
 function openssl(args: string[], cwd: string): void {
   const r = spawnSync(findBinary('openssl') ?? 'openssl', args, { cwd, encoding: 'utf8' })
@@ -60,7 +60,7 @@ describe('gRPC: health, mutual TLS, stream checks (real etcd)', { skip: skipWith
   const pem = (n: string): Buffer => readFileSync(join(dir, n))
 
   before(async () => {
-    etcd = await startEtcdRetrying()
+    etcd = await startEtcd()
     dir = mkdtempSync(join(tmpdir(), 'mtgate-tls-'))
     makeCerts(dir)
     const tls = { ca: join(dir, 'ca.pem'), cert: join(dir, 'node.pem'), key: join(dir, 'node.key') }

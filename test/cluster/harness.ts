@@ -16,7 +16,7 @@ import { GatewayNode } from '../../src/cluster/gateway-node.js'
 import { SessionNode } from '../../src/cluster/session-node.js'
 import { createKeyFile, loadKeySet } from '../../src/handshake/rsa-keyset.js'
 import type { AuthKeyStore } from '../../src/store/types.js'
-import { freePort, startEtcd, type EtcdInstance } from '../helpers/services.js'
+import { freePort } from '../helpers/services.js'
 
 const require = createRequire(import.meta.url)
 
@@ -297,15 +297,3 @@ export function gramjsClient(host: string, key: { fingerprint: bigint; modulus: 
 
 export { freePort }
 
-/**
- * startEtcd, once more when the first attempt loses its free port to another test file starting at
- * the same time (node --test runs files in parallel; freePort cannot reserve the port).
- */
-export async function startEtcdRetrying(): Promise<EtcdInstance> {
-  try {
-    return await startEtcd()
-  } catch (e) {
-    if (!/address already in use/.test((e as Error).message)) throw e
-    return startEtcd()
-  }
-}

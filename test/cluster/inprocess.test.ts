@@ -14,7 +14,7 @@ import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import { AuthKeyType } from '../../src/store/types.js'
 import { encode, type TlObject } from '../../src/tl/index.js'
 import { RawClient } from '../e2e/raw-client.js'
-import { skipWithout, type EtcdInstance } from '../helpers/services.js'
+import { skipWithout, type EtcdInstance, startEtcd } from '../helpers/services.js'
 import {
   gramjs,
   gramjsClient,
@@ -22,7 +22,6 @@ import {
   mtcuteAuthKey,
   mtcuteClient,
   publicKeyOf,
-  startEtcdRetrying,
   startGateway,
   startSession,
   waitFor,
@@ -56,7 +55,7 @@ describe('cluster in one process (real etcd)', { skip: skipWithout('etcd') }, ()
   let base: Omit<NodeDoc, 'nodeId'>
 
   before(async () => {
-    etcd = await startEtcdRetrying()
+    etcd = await startEtcd()
     dataDir = makeDataDir()
     base = { etcd: etcd.endpoint, prefix: '/inproc/', dataDir }
     sessions.push(await startSession({ ...base, nodeId: 's1' }, store), await startSession({ ...base, nodeId: 's2' }, store))

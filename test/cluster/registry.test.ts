@@ -11,8 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Etcd3 } from 'etcd3'
 import { Registry, type NodeInfo, type NodeRole } from '../../src/cluster/registry.js'
 import { rootLogger } from '../../src/util/log.js'
-import { skipWithout, type EtcdInstance } from '../helpers/services.js'
-import { startEtcdRetrying } from './harness.js'
+import { skipWithout, type EtcdInstance, startEtcd } from '../helpers/services.js'
+
 
 const log = rootLogger.child({ test: 'registry' })
 
@@ -39,7 +39,7 @@ describe('Registry (real etcd)', { skip: skipWithout('etcd') }, () => {
   }
 
   before(async () => {
-    etcd = await startEtcdRetrying()
+    etcd = await startEtcd()
   })
   after(async () => {
     for (const r of regs) await r.stop().catch(() => undefined)

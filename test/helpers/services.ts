@@ -365,18 +365,24 @@ export class EtcdInstance extends PrivateService {
   }
 }
 
+/**
+ * A private etcd on two free ports. freePort cannot reserve a port and node --test starts test files
+ * in parallel, so a start that loses its port to another file is retried on fresh ports.
+ */
 export async function startEtcd(): Promise<EtcdInstance> {
   const reason = serviceMissing('etcd')
   if (reason) throw new Error(reason)
-  const dir = mkdtempSync(join(tmpdir(), 'mtgate-etcd-'))
-  const e = new EtcdInstance(dir, await freePort(), await freePort())
-  try {
-    await e.start()
-  } catch (err) {
-    await e.destroy()
-    throw err
+  for (let attempt = 1; ; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), 'mtgate-etcd-'))
+    const e = new EtcdInstance(dir, await freePort(), await freePort())
+    try {
+      await e.start()
+      return e
+    } catch (err) {
+      await e.destroy()
+      if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err
+    }
   }
-  return e
 }
 
 /**
