@@ -7,8 +7,9 @@
  * of this process) sends answers back over the stream of the gateway named in that id.
  *
  * Every session node keeps the same rendezvous ring as the gateways (over the registered session
- * nodes) to know who owns a key: CreateSession / CloseSession and auth-key pushes go to the owner,
- * and keys the ring moved away are forgotten here (see syncRing) so they start clean if they return.
+ * nodes) to know who owns a key: CreateSession / CloseSession go to the owner, and keys the ring
+ * moved away are forgotten here (see syncRing) so they start clean if they return. Pushes fan out to
+ * every node (see push).
  */
 import * as grpc from '@grpc/grpc-js'
 import { mkdirSync } from 'node:fs'
@@ -239,13 +240,12 @@ export class SessionNode {
    * Pushes `updates` to every live session of the target in the cluster. Resolves how many sessions
    * got it; a peer that fails is logged and counted as 0.
    *
-   * - An auth key's push goes to the one node owning the key (the ring): the gateways send all of
-   *   that key's traffic there, so its sessions live there (the next node for the key when the
-   *   owner is unreachable). (Sessions of a temp key bound to it live
-   *   on the temp key's owner, which may be another node: they are reached only when the temp key
-   *   hashes to the same node. Push to the temp key's id, or to the user, to reach them.)
-   * - A user's push fans out to every node: the user's keys are spread over the nodes by
-   *   auth_key_id, and no node knows which of them are bound to the user.
+   * Both kinds of push fan out to every node, on purpose:
+   * - a user's keys are spread over the nodes by auth_key_id, and no node knows which are the user's;
+   * - an auth key's sessions include those of temp keys bound to it (PFS clients: TDLib, Telegram
+   *   Android), and the gateways place a temp key by its own id, so those sessions usually live on
+   *   another node than the permanent key's owner. Sending only to the owner would miss them.
+   * A node holding nothing for the target answers 0 from memory; the cost is one call per node.
    */
   async push(target: PushTarget, updates: TlObject | Buffer): Promise<number> {
     const body = Buffer.isBuffer(updates) ? updates : encode(updates)
@@ -257,18 +257,7 @@ export class SessionNode {
   }
 
   private async routePush(target: PushTarget, body: Buffer): Promise<number> {
-    if ('authKeyId' in target) {
-      // the owner; when it is unreachable (dead, lease not expired) the next node for the key, where
-      // the gateways send the key's traffic meanwhile
-      const req: PbPushRequest = { authKeyId: i64(target.authKeyId), body, fanOut: false }
-      for (const id of this.ring.preference(target.authKeyId).slice(0, 2)) {
-        if (id === this.nodeId) return this.pushLocal(target, body)
-        const n = await this.pushTo(id, req)
-        if (n !== undefined) return n
-      }
-      return 0
-    }
-    const req: PbPushRequest = { userId: i64(target.userId), body, fanOut: false }
+    const req: PbPushRequest = 'authKeyId' in target ? { authKeyId: i64(target.authKeyId), body, fanOut: false } : { userId: i64(target.userId), body, fanOut: false }
     const results = await Promise.all([this.pushLocal(target, body), ...[...this.peers.keys()].map((id) => this.pushTo(id, req))])
     return results.reduce<number>((a, b) => a + (b ?? 0), 0)
   }

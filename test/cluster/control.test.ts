@@ -1,8 +1,9 @@
 /**
  * Session control over gRPC with a real etcd and session nodes in this process (no gateway needed):
  * CreateSession / CloseSession reach the node owning the key from any node, SaveState / LoadState
- * through the gateway's RemoteAuthKeyStore, pushes routed by the ring (an auth key's to its owner
- * only, a user's to every node), and keys forgotten by a node the ring no longer assigns them to.
+ * through the gateway's RemoteAuthKeyStore, pushes fanned out to every node (a permanent key's
+ * sessions include those of bound temp keys placed elsewhere; a user's keys are spread), and keys
+ * forgotten by a node the ring no longer assigns them to.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -121,23 +122,34 @@ describe('session control, push routing and moved keys (real etcd)', { skip: ski
     }
   })
 
-  it('a push to an auth key goes to the owner only (a stale copy elsewhere gets nothing); a push to a user reaches every node', async () => {
+  it('a push to a permanent key reaches the sessions of a temp key bound to it on another node; a push to a user reaches every node', async () => {
     const [s1, s2] = nodes as [SessionNode, SessionNode]
-    const k1 = await keyOwnedBy(s1)
+    const perm = await keyOwnedBy(s1)
     const k2 = await keyOwnedBy(s2)
-    await store.saveState(k1, { userId: 777n })
+    // a PFS client: a temp key the ring puts on s2, bound to the permanent key owned by s1
+    let temp: bigint
+    for (;;) {
+      const k = new AuthKey(randomBytes(256))
+      if (s1.ring.owner(k.id) !== s2.nodeId) continue
+      const now = Math.floor(Date.now() / 1000)
+      await store.put({ id: k.id, key: k.key, type: AuthKeyType.temp, createdAt: now, expiresAt: now + 3600 })
+      await store.bind({ tempId: k.id, permId: perm, type: AuthKeyType.temp, expiresAt: now + 3600 })
+      temp = k.id
+      break
+    }
+    await store.saveState(perm, { userId: 777n })
     await store.saveState(k2, { userId: 777n })
-    await s1.createSession(k1, 1n)
+    await s2.createSession(perm, 1n) // forwarded to s1
+    await s1.createSession(temp, 2n) // forwarded to s2
     await s1.createSession(k2, 1n) // forwarded to s2
-    // a stale copy of k2 on s1 (as if the key had been served here before a ring change)
-    assert.equal(await s1.sessions.createSession(k2, 99n), true)
-    assert.equal(await s1.push({ authKeyId: k2 }, push()), 1, 'only the owner s2 pushed')
-    assert.equal(await s2.push({ authKeyId: k2 }, push()), 1)
-    assert.equal(await s2.push({ authKeyId: k1 }, push()), 1, 'routed to s1')
-    // the user's keys are on both nodes (and the stale copy on s1 counts too: it holds k2's state)
+    assert.equal(await s1.push({ authKeyId: perm }, push()), 2, 'the permanent key on s1 and its temp key on s2')
+    assert.equal(await s2.push({ authKeyId: perm }, push()), 2)
+    assert.equal(await s1.push({ authKeyId: temp }, push()), 1, 'the temp key alone')
+    assert.equal(await s1.push({ authKeyId: k2 }, push()), 1)
+    // the user's keys (and the temp key acting for one of them) are on both nodes
     assert.equal(await s1.push({ userId: 777n }, push()), 3)
     assert.equal(await s2.push({ userId: 777n }, push()), 3)
-    assert.equal(s1.sessions.closeSession(k2, 99n), true)
+    assert.equal(await s1.closeSession(temp, 2n), true)
     assert.equal(await s2.push({ userId: 777n }, push()), 2)
     assert.equal(await s1.push({ userId: 778n }, push()), 0)
   })
