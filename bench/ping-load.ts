@@ -4,7 +4,7 @@
  * (max rate), paced phase (latency at a given rate).
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { AuthKey } from '../src/crypto/message.js'
 
@@ -17,8 +17,38 @@ export type ToChild =
 export type FromChild =
   | { ok: 'connected'; n: number }
   | { ok: 'closed'; roundTrips: number; ms: number }
-  | { ok: 'paced'; sent: number; p50Ms: number; p99Ms: number; loopDelayP99Ms: number; loopDelayMaxMs: number }
+  | { ok: 'paced'; sent: number; p50Ms: number; p99Ms: number; client: ProcessStalls }
   | { ok: 'error'; message: string }
+
+/** Where a latency tail comes from: one process's event-loop delay and GC pauses over a phase (ms). */
+export interface ProcessStalls {
+  loopDelayP99: number
+  loopDelayMax: number
+  gcPauses: number
+  gcPauseMax: number
+  gcPauseTotal: number
+}
+
+/** Starts watching this process's event loop and GC; the returned function stops and reports. */
+export function watchStalls(): () => ProcessStalls {
+  const loop = monitorEventLoopDelay({ resolution: 1 })
+  loop.enable()
+  const pauses: number[] = []
+  const gc = new PerformanceObserver((l) => void pauses.push(...l.getEntries().map((e) => e.duration)))
+  gc.observe({ entryTypes: ['gc'] })
+  const r3 = (x: number) => Math.round(x * 1e3) / 1e3
+  return () => {
+    loop.disable()
+    gc.disconnect()
+    return {
+      loopDelayP99: r3(loop.percentile(99) / 1e6),
+      loopDelayMax: r3(loop.max / 1e6),
+      gcPauses: pauses.length,
+      gcPauseMax: r3(Math.max(0, ...pauses)),
+      gcPauseTotal: r3(pauses.reduce((a, b) => a + b, 0)),
+    }
+  }
+}
 
 // ------------------------------------------------------------------------------------------------
 // load generator (child process)
@@ -65,8 +95,7 @@ async function child(): Promise<void> {
         // latencies go into a preallocated array and nothing is retained per ping, so the
         // generator's own garbage collection stays out of the figures it measures
         const lat = new Float64Array(Math.ceil((m.rate * m.ms) / 1000) + 1024)
-        const loop = monitorEventLoopDelay({ resolution: 1 })
-        loop.enable()
+        const stalls = watchStalls()
         let sent = 0
         let done = 0
         let idx = 0
@@ -103,7 +132,7 @@ async function child(): Promise<void> {
           tick()
         })
         if (done < sent) await new Promise<void>((r) => (finished = r))
-        loop.disable()
+        const client = stalls()
         if (failure !== undefined) throw failure
         const sorted = lat.subarray(0, Math.min(done, lat.length)).sort()
         send({
@@ -111,8 +140,7 @@ async function child(): Promise<void> {
           sent,
           p50Ms: pct(sorted, 50),
           p99Ms: pct(sorted, 99),
-          loopDelayP99Ms: loop.percentile(99) / 1e6,
-          loopDelayMaxMs: loop.max / 1e6,
+          client,
         })
       } else if (m.cmd === 'idle') {
         send({ ok: 'connected', n: clients.length })
@@ -137,10 +165,15 @@ function pct(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
-/** Starts the load generator (this file, as a child process). */
+/**
+ * Starts the load generator (this file, as a child process). It runs with V8's single-threaded GC:
+ * on 2 cores its parallel scavenger threads otherwise run on the server's core, and its own GC
+ * pauses are the largest part of the latency tail it measures (see client_at_half_rate).
+ */
 export function spawnClient(): ChildProcess {
   return fork(fileURLToPath(import.meta.url), [], {
     env: { ...process.env, MTGATE_BENCH_ROLE: 'client' },
+    execArgv: [...process.execArgv, '--single-threaded-gc'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   })
 }

@@ -6,7 +6,8 @@
  */
 import { connect, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { AuthKey, decryptMessage, encryptMessage } from '../../src/crypto/message.js'
+import { AuthKey, openMessage, sealMessage } from '../../src/crypto/message.js'
+import { readInt64LE, writeInt64LE } from '../../src/util/int64.js'
 import { createCodec, type Codec } from '../../src/transport/index.js'
 import { codecTag } from '../../src/transport/codec.js'
 import {
@@ -84,6 +85,7 @@ export class RawClient {
   private readonly containers = new Map<bigint, bigint>()
   private closedErr: Error | undefined
   private corked = false
+  private readonly msgKeyScratch = Buffer.allocUnsafe(32)
   private pingSeq = BigInt(Date.now()) << 16n
   readonly log: RawClientLog = { badServerSalt: 0, badMsg: [], newSessions: 0, quickAcks: [], acksReceived: 0, transportErrors: [], pushes: [] }
   onPush: ((body: Buffer) => void) | undefined
@@ -145,7 +147,7 @@ export class RawClient {
     // by hand, not encode(): the bench's load generator sends millions of these
     const body = Buffer.allocUnsafe(12)
     body.writeUInt32LE(ID_PING, 0)
-    body.writeBigInt64LE(BigInt.asIntN(64, ++this.pingSeq), 4)
+    writeInt64LE(body, BigInt.asIntN(64, ++this.pingSeq), 4)
     return new Promise((resolve, reject) => {
       if (this.closedErr) return reject(this.closedErr)
       const p: Pending = { body, contentRelated: true, resolve: resolve as (v: TlObject | Buffer) => void, reject }
@@ -189,14 +191,7 @@ export class RawClient {
   }
 
   private writeEncrypted(msgId: bigint, seqNo: number, body: Buffer): void {
-    const plain = Buffer.allocUnsafe(32 + body.length)
-    plain.writeBigInt64LE(this.salt, 0)
-    plain.writeBigInt64LE(this.sessionId, 8)
-    plain.writeBigInt64LE(msgId, 16)
-    plain.writeInt32LE(seqNo, 24)
-    plain.writeInt32LE(body.length, 28)
-    body.copy(plain, 32)
-    const packet = encryptMessage(this.key, plain, 'client')
+    const packet = sealMessage(this.key, { salt: this.salt, sessionId: this.sessionId, msgId, seqNo, body }, 'client')
     // one write per event-loop turn: everything sent in this tick leaves in one segment
     if (!this.corked) {
       this.corked = true
@@ -239,10 +234,8 @@ export class RawClient {
       // padded intermediate: drop the 0..15 random bytes after the message
       const extra = (f.payload.length - 24) % 16
       const packet = extra > 0 ? f.payload.subarray(0, f.payload.length - extra) : f.payload
-      const { plaintext } = decryptMessage(this.key, packet, 'server')
-      const msgId = plaintext.readBigInt64LE(16)
-      const seqNo = plaintext.readInt32LE(24)
-      this.onMessage(msgId, seqNo, plaintext.subarray(32))
+      const plain = openMessage(this.key, packet, 'server', this.msgKeyScratch)
+      this.onMessage(readInt64LE(plain, 16), plain.readInt32LE(24), plain.subarray(32, 32 + plain.readInt32LE(28)))
     }
   }
 
@@ -272,7 +265,7 @@ export class RawClient {
         return
       }
       case ID_PONG: {
-        const reqId = body.readBigInt64LE(4)
+        const reqId = readInt64LE(body, 4)
         const p = this.pings.get(reqId)
         if (p === undefined) return
         this.pings.delete(reqId)
