@@ -32,6 +32,8 @@ import { ask, spawnClient, stopClient, type FromChild } from './ping-load.js'
 import { report } from './report.js'
 
 const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
+/** Which parts run (for profiling one of them): comma-separated of roundtrips, failover; default both. */
+const PARTS = new Set((process.env.MTGATE_BENCH_PARTS ?? 'roundtrips,failover').split(','))
 const SESSIONS = 100
 const WINDOW = 8
 
@@ -192,8 +194,8 @@ async function main(): Promise<void> {
   }
   const etcd = await startEtcd()
   try {
-    await roundTrips(etcd)
-    await failover(etcd)
+    if (PARTS.has('roundtrips')) await roundTrips(etcd)
+    if (PARTS.has('failover')) await failover(etcd)
   } finally {
     await etcd.destroy()
   }
