@@ -75,21 +75,32 @@ async function child(): Promise<void> {
         }
         send({ ok: 'connected', n: clients.length })
       } else if (m.cmd === 'closed') {
+        // `window` pings in flight per session: each pong sends the next ping on its session
         let n = 0
+        let inFlight = 0
         let running = true
-        const t0 = performance.now()
-        const loop = async (c: (typeof clients)[number]) => {
-          while (running) {
-            await c.ping()
-            n++
-          }
+        let failure: Error | undefined
+        let drained: (() => void) | undefined
+        const onPong = (tag: number, err?: Error) => {
+          failure ??= err
+          inFlight--
+          if (err === undefined) n++
+          if (running && err === undefined) {
+            inFlight++
+            clients[tag]!.sendPing(tag)
+          } else if (inFlight === 0) drained?.()
         }
-        const all = clients.flatMap((c) => Array.from({ length: window }, () => loop(c)))
+        const t0 = performance.now()
+        clients.forEach((c, i) => {
+          c.onPong = onPong
+          for (let w = 0; w < window; w++, inFlight++) c.sendPing(i)
+        })
         await new Promise((r) => setTimeout(r, m.ms))
         running = false
         const ms = performance.now() - t0
         const counted = n
-        await Promise.all(all)
+        if (inFlight > 0) await new Promise<void>((r) => (drained = r))
+        if (failure !== undefined) throw failure
         send({ ok: 'closed', roundTrips: counted, ms })
       } else if (m.cmd === 'paced') {
         // latencies go into a preallocated array and nothing is retained per ping, so the
@@ -102,29 +113,27 @@ async function child(): Promise<void> {
         const t0 = performance.now()
         const perMs = m.rate / 1000
         let finished: (() => void) | undefined
-        let failure: unknown
-        const record = (s: number) => {
-          if (done < lat.length) lat[done] = performance.now() - s
+        let failure: Error | undefined
+        // start time per ping, by tag (the ping's index): no closure or promise per ping
+        const started = new Float64Array(lat.length)
+        const onPong = (tag: number, err?: Error) => {
+          failure ??= err
+          if (done < lat.length) lat[done] = performance.now() - started[tag]!
           done++
           if (done === sent && finished !== undefined) finished()
         }
+        for (const c of clients) c.onPong = onPong
         await new Promise<void>((resolve) => {
           const tick = () => {
             const now = performance.now()
-            if (now - t0 >= m.ms) return resolve()
-            const target = Math.floor((now - t0) * perMs)
+            if (now - t0 >= m.ms || sent >= lat.length) return resolve()
+            const target = Math.min(lat.length, Math.floor((now - t0) * perMs))
             while (sent < target) {
               // same traffic shape as the closed-loop phase: `window` pings per session back to back
               // (they leave in one write and come back in one container), sessions in turn
               const c = clients[Math.floor(idx++ / window) % clients.length]!
-              const s = performance.now()
-              c.ping().then(
-                () => record(s),
-                (e: unknown) => {
-                  failure ??= e
-                  record(s)
-                },
-              )
+              started[sent] = performance.now()
+              c.sendPing(sent)
               sent++
             }
             setTimeout(tick, 1)

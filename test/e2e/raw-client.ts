@@ -7,7 +7,7 @@
 import { connect, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { AuthKey, openMessage, sealMessage } from '../../src/crypto/message.js'
-import { readInt64LE, writeInt64LE } from '../../src/util/int64.js'
+import { fromHalves, low32, readInt64LE, writeInt64LE } from '../../src/util/int64.js'
 import { createCodec, type Codec } from '../../src/transport/index.js'
 import { codecTag } from '../../src/transport/codec.js'
 import {
@@ -75,7 +75,9 @@ export class RawClient {
   readonly sessionId: bigint
   private readonly codec: Codec
   private socket!: Socket
-  private lastMsgId = 0n
+  /** Last msg_id sent, as its two 32-bit halves (time seconds, fraction; lo unsigned). */
+  private lastHi = 0
+  private lastLo = 0
   private contentCount = 0
   private timeOffsetSec: number
   private readonly pending = new Map<bigint, Pending>()
@@ -89,6 +91,11 @@ export class RawClient {
   private pingSeq = BigInt(Date.now()) << 16n
   readonly log: RawClientLog = { badServerSalt: 0, badMsg: [], newSessions: 0, quickAcks: [], acksReceived: 0, transportErrors: [], pushes: [] }
   onPush: ((body: Buffer) => void) | undefined
+  /** sendPing() pings in flight: low 32 bits of the msg_id / 4 → tag (small integers: no allocation per ping). */
+  private readonly taggedPings = new Map<number, number>()
+  private readonly taggedPingBody = Buffer.from([0xec, 0x77, 0xbe, 0x7a, 1, 0, 0, 0, 0, 0, 0, 0]) // ping ping_id:1
+  /** Called with the tag of each sendPing() whose pong arrived, or with an error when the connection fails. */
+  onPong: ((tag: number, err?: Error) => void) | undefined
   /** rpc_results for queries this client did not send on this connection (resent answers), by req_msg_id. */
   readonly resultsFor = new Map<bigint, TlObject | Buffer>()
 
@@ -156,6 +163,16 @@ export class RawClient {
     })
   }
 
+  /**
+   * The load generator's ping: no promise and no object per ping (its own garbage collection would
+   * be in the latencies it measures). onPong(tag) reports the pong; matched by the msg_id's low 32
+   * bits, unique among pings in flight for less than a second.
+   */
+  sendPing(tag: number): void {
+    if (this.closedErr) throw this.closedErr
+    this.taggedPings.set((low32(this.sendMessage(this.taggedPingBody, true)) >>> 2) | 0, tag)
+  }
+
   /** Sends any message as is; returns its msg_id. */
   sendMessage(body: Buffer, contentRelated: boolean): bigint {
     const msgId = this.nextMsgId()
@@ -204,13 +221,22 @@ export class RawClient {
     this.socket.write(this.codec.encodePacket(packet, this.opts.quickAck ?? false))
   }
 
+  /** Time-based, divisible by 4, strictly increasing; computed in numbers (one bigint per call). */
   private nextMsgId(): bigint {
     const nowMs = Date.now() + this.timeOffsetSec * 1000
-    let id = (BigInt(Math.floor(nowMs / 1000)) << 32n) | (BigInt((nowMs % 1000) * 4294967) & 0xfffffffcn)
-    id &= ~3n
-    if (id <= this.lastMsgId) id = this.lastMsgId + 4n
-    this.lastMsgId = id
-    return id
+    let hi = Math.floor(nowMs / 1000)
+    let lo = (Math.floor((nowMs - hi * 1000) * 4294967) & ~3) >>> 0
+    if (hi < this.lastHi || (hi === this.lastHi && lo <= this.lastLo)) {
+      hi = this.lastHi
+      lo = this.lastLo + 4
+      if (lo > 0xffffffff) {
+        hi++
+        lo = 0
+      }
+    }
+    this.lastHi = hi
+    this.lastLo = lo
+    return fromHalves(hi, lo)
   }
 
   private onData(chunk: Buffer): void {
@@ -265,6 +291,15 @@ export class RawClient {
         return
       }
       case ID_PONG: {
+        if (this.taggedPings.size > 0) {
+          const k = (body.readUInt32LE(4) >>> 2) | 0
+          const tag = this.taggedPings.get(k)
+          if (tag !== undefined) {
+            this.taggedPings.delete(k)
+            this.onPong?.(tag)
+            return
+          }
+        }
         const reqId = readInt64LE(body, 4)
         const p = this.pings.get(reqId)
         if (p === undefined) return
@@ -285,7 +320,8 @@ export class RawClient {
           // the server's msg_id carries its time: correct our offset, as clients do
           const serverSec = Number(msgId >> 32n)
           this.timeOffsetSec = serverSec - Date.now() / 1000
-          this.lastMsgId = 0n
+          this.lastHi = 0
+          this.lastLo = 0
         }
         if (code === 16 || code === 17 || code === 32 || code === 33) this.resend(body.readBigInt64LE(4))
         return
@@ -314,6 +350,12 @@ export class RawClient {
         return
       }
     }
+    const k = (low32(id) >>> 2) | 0
+    const tag = this.taggedPings.get(k)
+    if (tag !== undefined) {
+      this.taggedPings.delete(k)
+      this.sendPing(tag)
+    }
   }
 
   private fail(e: Error): void {
@@ -323,6 +365,8 @@ export class RawClient {
       for (const p of map.values()) p.reject(e)
       map.clear()
     }
+    for (const tag of this.taggedPings.values()) this.onPong?.(tag, e)
+    this.taggedPings.clear()
   }
 }
 
