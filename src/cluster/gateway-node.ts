@@ -27,6 +27,7 @@ import { RemoteSessions } from './remote-sessions.js'
 
 export interface GatewayNodeDeps {
   clock?: Clock
+  /** Handshake and transport randomness; message padding too when given (default: message.ts's pooled CSPRNG, as mtgate serve). */
   random?: RandomSource
   log?: Logger
   /** Run handshake crypto inline instead of a worker pool (tests with many nodes). */
@@ -92,7 +93,7 @@ export class GatewayNode {
       })
       cleanup.push(() => handshake.close())
       void handshake.warmUp()
-      const encrypted = new EncryptedPath({ gatewayId: cc.nodeId, clock, log: log.child({ mod: 'gateway' }), cacheSize: sc.limits.authKeyCacheSize, random })
+      const encrypted = new EncryptedPath({ gatewayId: cc.nodeId, clock, log: log.child({ mod: 'gateway' }), cacheSize: sc.limits.authKeyCacheSize, random: deps.random })
       encrypted.attach(remote)
       remote.attach(encrypted)
       const server = new grpc.Server(SERVER_OPTIONS)

@@ -21,7 +21,7 @@
  * client reconnects and resends, as after any lost connection.
  */
 import * as grpc from '@grpc/grpc-js'
-import type { AuthKeyRecord, GatewayLink, InboundMessage, OutboundMessage, SessionService } from '../session/api.js'
+import type { AuthKeyRecord, GatewayLink, InboundMessage, SessionService } from '../session/api.js'
 import type { AuthKeyType } from '../store/types.js'
 import type { Logger } from '../util/log.js'
 import type { ClusterTls } from '../config/cluster.js'
@@ -166,19 +166,8 @@ export class RemoteSessions implements SessionService {
         this.peers.get(prev)?.writer?.push({ closed: { connId: msg.connId } })
       }
     }
-    const ok = peer.writer.push({
-      data: {
-        connId: msg.connId,
-        clientAddr: msg.clientAddr,
-        authKeyId: msg.authKeyId,
-        salt: msg.salt,
-        sessionId: msg.sessionId,
-        msgId: msg.msgId,
-        seqNo: msg.seqNo,
-        body: msg.body,
-        receivedAt: msg.receivedAt,
-      },
-    })
+    // the message itself goes into the frame (InboundMessage is a WireInbound): no copy per message
+    const ok = peer.writer.push({ data: msg })
     if (ok) {
       this.stats.sent++
       this.lastOutboundAt = Date.now()
@@ -326,8 +315,8 @@ export class RemoteSessions implements SessionService {
       if ('send' in it && it.send) {
         const s = it.send
         this.stats.received++
-        const out: OutboundMessage = { authKeyId: s.authKeyId, salt: s.salt, sessionId: s.sessionId, msgId: s.msgId, seqNo: s.seqNo, body: s.body }
-        link?.send(s.connId, out)
+        // a WireOutbound is an OutboundMessage (plus its connId)
+        link?.send(s.connId, s)
       } else if ('close' in it && it.close) {
         link?.closeConnection(it.close.connId, it.close.reason)
       } else if ('goodbye' in it && it.goodbye) {

@@ -94,9 +94,19 @@ export class GatewayStreams implements GatewayLink {
 
   constructor(private readonly log: Logger) {}
 
+  /** The last cluster connection id sent to, split (answers come in runs per connection). */
+  private lastId = ''
+  private lastGateway = ''
+  private lastConn = ''
+
   send(connId: string, out: OutboundMessage): void {
-    const i = connId.indexOf(SEP)
-    const st = i > 0 ? this.streams.get(connId.slice(0, i)) : undefined
+    if (connId !== this.lastId) {
+      const i = connId.indexOf(SEP)
+      this.lastId = connId
+      this.lastGateway = i > 0 ? connId.slice(0, i) : ''
+      this.lastConn = connId.slice(i + 1)
+    }
+    const st = this.lastGateway === '' ? undefined : this.streams.get(this.lastGateway)
     if (st === undefined || st.ended) {
       this.stats.dropped++
       this.log.debug({ conn: connId }, 'send: the gateway has no stream to this node; dropped')
@@ -104,7 +114,7 @@ export class GatewayStreams implements GatewayLink {
     }
     const ok = st.writer.push({
       send: {
-        connId: connId.slice(i + 1),
+        connId: this.lastConn,
         authKeyId: out.authKeyId,
         salt: out.salt,
         sessionId: out.sessionId,
@@ -203,6 +213,7 @@ export class SessionNode {
       log: log.child({ layer: 'session' }),
       allowApiId: allowed.size === 0 ? () => true : (id) => allowed.has(id),
       idleTimeoutMs: sc.limits.sessionIdleSeconds * 1000,
+      outboxMaxMessages: sc.limits.pushQueueMax,
       tickIntervalMs: deps.tickIntervalMs,
     })
     const server = new grpc.Server(SERVER_OPTIONS)
@@ -520,28 +531,28 @@ export class SessionNode {
     this.log.info({ gateway: gatewayId, peer: call.getPeer() }, 'gateway stream open')
     call.on('drain', () => st.writer.resume())
     call.write({ items: [] }) // tells the gateway the stream is up
+    // A frame holds runs of messages of one connection: its cluster id is made once per run (the
+    // same string object each time, so the session layer's maps hash it once).
+    let lastConnId = ''
+    let lastClusterId = ''
     call.on('data', (frame: WireGatewayFrame) => {
       if (st.ended) return
       for (const it of frame.items) {
         if ('data' in it && it.data) {
+          // the decoded message becomes the session layer's InboundMessage (no copy)
           const d = it.data
-          const connId = clusterConnId(gatewayId, d.connId)
-          st.conns.add(connId)
-          this.sessions.sendData({
-            gatewayId,
-            connId,
-            clientAddr: d.clientAddr,
-            authKeyId: d.authKeyId,
-            salt: d.salt,
-            sessionId: d.sessionId,
-            msgId: d.msgId,
-            seqNo: d.seqNo,
-            body: d.body,
-            receivedAt: d.receivedAt,
-          })
+          if (d.connId !== lastConnId) {
+            lastConnId = d.connId
+            lastClusterId = clusterConnId(gatewayId, d.connId)
+            st.conns.add(lastClusterId)
+          }
+          d.gatewayId = gatewayId
+          d.connId = lastClusterId
+          this.sessions.sendData(d)
         } else if ('closed' in it && it.closed) {
           const connId = clusterConnId(gatewayId, it.closed.connId)
           st.conns.delete(connId)
+          if (it.closed.connId === lastConnId) lastConnId = lastClusterId = ''
           const keys = this.sessions.keysOfConnection(connId)
           this.sessions.closeConnection(connId)
           for (const k of keys) this.dropIfMoved(k)

@@ -4,9 +4,21 @@
  * protobuf implementation reads and writes it: test/cluster/wire.test.ts checks both directions
  * against protobufjs), but with bigint / number fields and no per-field object conversion, which the
  * generic loader spends most of a message's time on.
+ *
+ * Every message of a client passes through here twice (each way), so the codec allocates only what
+ * it returns: one object per item and per message, the body as a view of the frame, 64-bit fields
+ * through util/int64 (no intermediate bigints), no closures or reader objects. A frame usually holds
+ * runs of messages of one connection, so a string field equal to the same field of the previous
+ * message (compared as bytes) reuses that message's string instead of decoding a new one.
  */
+import { readInt64LE, writeInt64LE } from '../util/int64.js'
 
 export interface WireInbound {
+  /**
+   * Not on the wire: the gateway's InboundMessage carries it (ignored when encoding); '' when
+   * decoded, for the session node to fill in (the decoded object then is its InboundMessage).
+   */
+  gatewayId: string
   connId: string
   clientAddr: string
   authKeyId: bigint
@@ -44,11 +56,17 @@ export class WireError extends Error {
   }
 }
 
+const EMPTY = Buffer.alloc(0)
+
 // ------------------------------------------------------------------ sizes
 
 function varintLen(n: number): number {
   if (n < 0) return 10
-  let len = 1
+  if (n < 0x80) return 1
+  if (n < 0x4000) return 2
+  if (n < 0x200000) return 3
+  let len = 4
+  n = Math.floor(n / 0x200000)
   while (n >= 128) {
     n = Math.floor(n / 128)
     len++
@@ -56,320 +74,464 @@ function varintLen(n: number): number {
   return len
 }
 
-const strLen = (s: string): number => Buffer.byteLength(s, 'utf8')
 /** tag + length + bytes of a length-delimited field */
 const ldLen = (n: number): number => 1 + varintLen(n) + n
 
-function inboundLen(m: WireInbound): number {
-  return ldLen(strLen(m.connId)) + ldLen(strLen(m.clientAddr)) + 4 * 9 + 1 + varintLen(m.seqNo) + ldLen(m.body.length) + 1 + varintLen(m.receivedAt)
-}
-
-function outboundLen(m: WireOutbound): number {
-  return ldLen(strLen(m.connId)) + 4 * 9 + 1 + varintLen(m.seqNo) + ldLen(m.body.length)
-}
-
-// ------------------------------------------------------------------ writer
-
-class Writer {
-  pos = 0
-  constructor(readonly buf: Buffer) {}
-
-  varint(n: number): void {
-    if (n < 0) {
-      // int32/int64 negative: two's complement, 10 bytes
-      let v = BigInt.asUintN(64, BigInt(n))
-      for (let i = 0; i < 9; i++) {
-        this.buf[this.pos++] = Number(v & 0x7fn) | 0x80
-        v >>= 7n
-      }
-      this.buf[this.pos++] = Number(v)
-      return
+/**
+ * UTF-8 length of a string field, remembered for the last string seen in each slot (the same
+ * connection's id and address come many times in a row).
+ */
+class StrLen {
+  private s = ''
+  private n = 0
+  of(s: string): number {
+    if (s !== this.s) {
+      this.s = s
+      this.n = Buffer.byteLength(s, 'utf8')
     }
-    while (n >= 128) {
-      this.buf[this.pos++] = (n % 128) | 0x80
-      n = Math.floor(n / 128)
+    return this.n
+  }
+}
+const connLen = new StrLen()
+const addrLen = new StrLen()
+const otherLen = new StrLen()
+
+// ------------------------------------------------------------------ writer (module-level cursor)
+
+let wb: Buffer = EMPTY
+let wp = 0
+
+function wVarint(n: number): void {
+  if (n < 0) {
+    // int32/int64 negative: two's complement, 10 bytes
+    let v = BigInt.asUintN(64, BigInt(n))
+    for (let i = 0; i < 9; i++) {
+      wb[wp++] = Number(v & 0x7fn) | 0x80
+      v >>= 7n
     }
-    this.buf[this.pos++] = n
+    wb[wp++] = Number(v)
+    return
   }
-
-  tag(field: number, wireType: number): void {
-    this.buf[this.pos++] = (field << 3) | wireType
+  while (n >= 128) {
+    wb[wp++] = (n % 128) | 0x80
+    n = Math.floor(n / 128)
   }
-
-  string(field: number, s: string): void {
-    const n = strLen(s)
-    this.tag(field, 2)
-    this.varint(n)
-    this.buf.write(s, this.pos, 'utf8')
-    this.pos += n
-  }
-
-  bytes(field: number, b: Buffer): void {
-    this.tag(field, 2)
-    this.varint(b.length)
-    b.copy(this.buf, this.pos)
-    this.pos += b.length
-  }
-
-  sfixed64(field: number, v: bigint): void {
-    this.tag(field, 1)
-    this.buf.writeBigInt64LE(BigInt.asIntN(64, v), this.pos)
-    this.pos += 8
-  }
-
-  int(field: number, v: number): void {
-    this.tag(field, 0)
-    this.varint(v)
-  }
-
-  /** Starts a length-delimited sub-message of known size. */
-  sub(field: number, size: number): void {
-    this.tag(field, 2)
-    this.varint(size)
-  }
+  wb[wp++] = n
 }
 
-function itemLenG(it: WireGatewayItem): [number, number] {
-  if ('data' in it) return [1, inboundLen(it.data)]
-  if ('closed' in it) return [2, ldLen(strLen(it.closed.connId))]
-  return [3, ldLen(strLen(it.hello.gatewayId))]
+/** A string field whose UTF-8 length `n` is known. */
+function wString(tag: number, s: string, n: number): void {
+  wb[wp++] = tag
+  wVarint(n)
+  if (n === s.length && n <= 32) {
+    // ASCII (one byte per UTF-16 unit): short ids and addresses are copied here, without a native call
+    for (let i = 0; i < n; i++) wb[wp + i] = s.charCodeAt(i)
+  } else wb.write(s, wp, n, 'utf8')
+  wp += n
 }
 
-export function encodeGatewayFrame(f: WireGatewayFrame): Buffer {
-  const sizes = f.items.map(itemLenG)
-  let total = 0
-  for (const [, n] of sizes) total += ldLen(ldLen(n)) // items entry holding a message with one field
-  const w = new Writer(Buffer.allocUnsafe(total))
-  f.items.forEach((it, i) => {
-    const [field, n] = sizes[i]!
-    w.sub(1, ldLen(n)) // GatewayFrame.items
-    w.sub(field, n) // the oneof member
-    if ('data' in it) {
-      const m = it.data
-      w.string(1, m.connId)
-      w.string(2, m.clientAddr)
-      w.sfixed64(3, m.authKeyId)
-      w.sfixed64(4, m.salt)
-      w.sfixed64(5, m.sessionId)
-      w.sfixed64(6, m.msgId)
-      w.int(7, m.seqNo)
-      w.bytes(8, m.body)
-      w.int(9, m.receivedAt)
-    } else if ('closed' in it) w.string(1, it.closed.connId)
-    else w.string(1, it.hello.gatewayId)
-  })
-  if (w.pos !== total) throw new WireError(`gateway frame size mismatch ${w.pos} != ${total}`)
-  return w.buf
+function wBytes(tag: number, b: Buffer): void {
+  wb[wp++] = tag
+  wVarint(b.length)
+  wb.set(b, wp)
+  wp += b.length
 }
 
-function itemLenS(it: WireSessionItem): [number, number] {
-  if ('send' in it) return [1, outboundLen(it.send)]
-  if ('close' in it) return [2, ldLen(strLen(it.close.connId)) + ldLen(strLen(it.close.reason))]
-  return [3, ldLen(strLen(it.goodbye.nodeId))]
+function wFixed64(tag: number, v: bigint): void {
+  wb[wp++] = tag
+  writeInt64LE(wb, v, wp)
+  wp += 8
 }
 
-export function encodeSessionFrame(f: WireSessionFrame): Buffer {
-  const sizes = f.items.map(itemLenS)
-  let total = 0
-  for (const [, n] of sizes) total += ldLen(ldLen(n))
-  const w = new Writer(Buffer.allocUnsafe(total))
-  f.items.forEach((it, i) => {
-    const [field, n] = sizes[i]!
-    w.sub(1, ldLen(n))
-    w.sub(field, n)
-    if ('send' in it) {
-      const m = it.send
-      w.string(1, m.connId)
-      w.sfixed64(2, m.authKeyId)
-      w.sfixed64(3, m.salt)
-      w.sfixed64(4, m.sessionId)
-      w.sfixed64(5, m.msgId)
-      w.int(6, m.seqNo)
-      w.bytes(7, m.body)
-    } else if ('close' in it) {
-      w.string(1, it.close.connId)
-      w.string(2, it.close.reason)
-    } else w.string(1, it.goodbye.nodeId)
-  })
-  if (w.pos !== total) throw new WireError(`session frame size mismatch ${w.pos} != ${total}`)
-  return w.buf
+function wInt(tag: number, v: number): void {
+  wb[wp++] = tag
+  wVarint(v)
 }
 
-// ------------------------------------------------------------------ reader
-
-class Reader {
-  pos: number
-  constructor(
-    readonly buf: Buffer,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start
-  }
-
-  get done(): boolean {
-    return this.pos >= this.end
-  }
-
-  varint(): number {
-    let result = 0
-    let mul = 1
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new WireError('truncated varint')
-      const b = this.buf[this.pos++]!
-      if (i === 9 || (i >= 7 && mul * (b & 0x7f) > Number.MAX_SAFE_INTEGER)) {
-        // beyond 2^53: only negative int32/int64 are sent that large; decode exactly
-        return this.bigVarintFrom(result, i, b)
-      }
-      result += (b & 0x7f) * mul
-      if (b < 0x80) return result
-      mul *= 128
-    }
-    throw new WireError('varint too long')
-  }
-
-  private bigVarintFrom(low: number, i: number, b: number): number {
-    let v = BigInt(low) + (BigInt(b & 0x7f) << BigInt(7 * i))
-    let shift = BigInt(7 * (i + 1))
-    while (b >= 0x80) {
-      if (this.pos >= this.end) throw new WireError('truncated varint')
-      b = this.buf[this.pos++]!
-      v += BigInt(b & 0x7f) << shift
-      shift += 7n
-    }
-    return Number(BigInt.asIntN(64, v))
-  }
-
-  sfixed64(): bigint {
-    if (this.pos + 8 > this.end) throw new WireError('truncated fixed64')
-    const v = this.buf.readBigInt64LE(this.pos)
-    this.pos += 8
-    return v
-  }
-
-  /** [start, end) of a length-delimited field. */
-  span(): [number, number] {
-    const n = this.varint()
-    const s = this.pos
-    if (s + n > this.end) throw new WireError('truncated length-delimited field')
-    this.pos = s + n
-    return [s, s + n]
-  }
-
-  string(): string {
-    const [s, e] = this.span()
-    return this.buf.toString('utf8', s, e)
-  }
-
-  bytes(): Buffer {
-    const [s, e] = this.span()
-    return this.buf.subarray(s, e)
-  }
-
-  skip(wireType: number): void {
-    if (wireType === 0) this.varint()
-    else if (wireType === 1) this.pos += 8
-    else if (wireType === 2) this.span()
-    else if (wireType === 5) this.pos += 4
-    else throw new WireError(`unsupported wire type ${wireType}`)
-    if (this.pos > this.end) throw new WireError('truncated field')
-  }
-}
-
-/** Reads the fields of one message in [start, end), calling `field` for each. */
-function fields(buf: Buffer, start: number, end: number, field: (r: Reader, no: number, wt: number) => boolean): void {
-  const r = new Reader(buf, start, end)
-  while (!r.done) {
-    const key = r.varint()
-    const no = Math.floor(key / 8)
-    const wt = key & 7
-    if (!field(r, no, wt)) r.skip(wt)
-  }
-}
-
-function decodeInbound(buf: Buffer, s: number, e: number): WireInbound {
-  const m: WireInbound = { connId: '', clientAddr: '', authKeyId: 0n, salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: Buffer.alloc(0), receivedAt: 0 }
-  fields(buf, s, e, (r, no, wt) => {
-    if (no === 1 && wt === 2) m.connId = r.string()
-    else if (no === 2 && wt === 2) m.clientAddr = r.string()
-    else if (no === 3 && wt === 1) m.authKeyId = r.sfixed64()
-    else if (no === 4 && wt === 1) m.salt = r.sfixed64()
-    else if (no === 5 && wt === 1) m.sessionId = r.sfixed64()
-    else if (no === 6 && wt === 1) m.msgId = r.sfixed64()
-    else if (no === 7 && wt === 0) m.seqNo = r.varint() | 0
-    else if (no === 8 && wt === 2) m.body = r.bytes()
-    else if (no === 9 && wt === 0) m.receivedAt = r.varint()
-    else return false
-    return true
-  })
-  return m
-}
-
-function decodeOutbound(buf: Buffer, s: number, e: number): WireOutbound {
-  const m: WireOutbound = { connId: '', authKeyId: 0n, salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: Buffer.alloc(0) }
-  fields(buf, s, e, (r, no, wt) => {
-    if (no === 1 && wt === 2) m.connId = r.string()
-    else if (no === 2 && wt === 1) m.authKeyId = r.sfixed64()
-    else if (no === 3 && wt === 1) m.salt = r.sfixed64()
-    else if (no === 4 && wt === 1) m.sessionId = r.sfixed64()
-    else if (no === 5 && wt === 1) m.msgId = r.sfixed64()
-    else if (no === 6 && wt === 0) m.seqNo = r.varint() | 0
-    else if (no === 7 && wt === 2) m.body = r.bytes()
-    else return false
-    return true
-  })
-  return m
-}
-
-/** A message of string fields only (field number → value). */
-function decodeStrings(buf: Buffer, s: number, e: number): Map<number, string> {
-  const out = new Map<number, string>()
-  fields(buf, s, e, (r, no, wt) => {
-    if (wt !== 2) return false
-    out.set(no, r.string())
-    return true
-  })
+/** Takes the finished buffer and checks it was filled exactly. */
+function finish(total: number, what: string): Buffer {
+  const out = wb
+  const at = wp
+  wb = EMPTY
+  wp = 0
+  if (at !== total) throw new WireError(`${what} frame size mismatch ${at} != ${total}`)
   return out
 }
 
+// field tags (field number << 3 | wire type): 0 varint, 1 fixed64, 2 length-delimited
+const T_LD1 = 0x0a
+const T_LD2 = 0x12
+const T_LD3 = 0x1a
+
+/** Sizes of the items of the frame being encoded (reused between frames). */
+let sizes = new Float64Array(256)
+
+function sizesFor(n: number): Float64Array {
+  if (sizes.length < n) sizes = new Float64Array(Math.max(n, sizes.length * 2))
+  return sizes
+}
+
+function inboundLen(m: WireInbound): number {
+  return ldLen(connLen.of(m.connId)) + ldLen(addrLen.of(m.clientAddr)) + 4 * 9 + 1 + varintLen(m.seqNo) + ldLen(m.body.length) + 1 + varintLen(m.receivedAt)
+}
+
+function outboundLen(m: WireOutbound): number {
+  return ldLen(connLen.of(m.connId)) + 4 * 9 + 1 + varintLen(m.seqNo) + ldLen(m.body.length)
+}
+
+export function encodeGatewayFrame(f: WireGatewayFrame): Buffer {
+  const items = f.items
+  const sz = sizesFor(items.length)
+  let total = 0
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!
+    const n = 'data' in it ? inboundLen(it.data) : 'closed' in it ? ldLen(otherLen.of(it.closed.connId)) : ldLen(otherLen.of(it.hello.gatewayId))
+    sz[i] = n
+    total += ldLen(ldLen(n)) // items entry holding a message with one field
+  }
+  wb = Buffer.allocUnsafe(total)
+  wp = 0
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!
+    const n = sz[i]!
+    wb[wp++] = T_LD1 // GatewayFrame.items
+    wVarint(ldLen(n))
+    if ('data' in it) {
+      const m = it.data
+      wb[wp++] = T_LD1 // GatewayItem.data
+      wVarint(n)
+      wString(T_LD1, m.connId, connLen.of(m.connId))
+      wString(T_LD2, m.clientAddr, addrLen.of(m.clientAddr))
+      wFixed64((3 << 3) | 1, m.authKeyId)
+      wFixed64((4 << 3) | 1, m.salt)
+      wFixed64((5 << 3) | 1, m.sessionId)
+      wFixed64((6 << 3) | 1, m.msgId)
+      wInt(7 << 3, m.seqNo)
+      wBytes((8 << 3) | 2, m.body)
+      wInt(9 << 3, m.receivedAt)
+    } else if ('closed' in it) {
+      wb[wp++] = T_LD2
+      wVarint(n)
+      wString(T_LD1, it.closed.connId, otherLen.of(it.closed.connId))
+    } else {
+      wb[wp++] = T_LD3
+      wVarint(n)
+      wString(T_LD1, it.hello.gatewayId, otherLen.of(it.hello.gatewayId))
+    }
+  }
+  return finish(total, 'gateway')
+}
+
+export function encodeSessionFrame(f: WireSessionFrame): Buffer {
+  const items = f.items
+  const sz = sizesFor(items.length)
+  let total = 0
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!
+    const n =
+      'send' in it
+        ? outboundLen(it.send)
+        : 'close' in it
+          ? ldLen(otherLen.of(it.close.connId)) + ldLen(Buffer.byteLength(it.close.reason, 'utf8'))
+          : ldLen(otherLen.of(it.goodbye.nodeId))
+    sz[i] = n
+    total += ldLen(ldLen(n))
+  }
+  wb = Buffer.allocUnsafe(total)
+  wp = 0
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!
+    const n = sz[i]!
+    wb[wp++] = T_LD1 // SessionFrame.items
+    wVarint(ldLen(n))
+    if ('send' in it) {
+      const m = it.send
+      wb[wp++] = T_LD1
+      wVarint(n)
+      wString(T_LD1, m.connId, connLen.of(m.connId))
+      wFixed64((2 << 3) | 1, m.authKeyId)
+      wFixed64((3 << 3) | 1, m.salt)
+      wFixed64((4 << 3) | 1, m.sessionId)
+      wFixed64((5 << 3) | 1, m.msgId)
+      wInt(6 << 3, m.seqNo)
+      wBytes((7 << 3) | 2, m.body)
+    } else if ('close' in it) {
+      wb[wp++] = T_LD2
+      wVarint(n)
+      wString(T_LD1, it.close.connId, otherLen.of(it.close.connId))
+      wString(T_LD2, it.close.reason, Buffer.byteLength(it.close.reason, 'utf8'))
+    } else {
+      wb[wp++] = T_LD3
+      wVarint(n)
+      wString(T_LD1, it.goodbye.nodeId, otherLen.of(it.goodbye.nodeId))
+    }
+  }
+  return finish(total, 'session')
+}
+
+// ------------------------------------------------------------------ reader (module-level cursor)
+
+let rb: Buffer = EMPTY
+let rp = 0
+
+function rVarint(end: number): number {
+  if (rp >= end) throw new WireError('truncated varint')
+  const b0 = rb[rp++]!
+  if (b0 < 0x80) return b0
+  let result = b0 & 0x7f
+  let mul = 128
+  for (let i = 1; i < 10; i++) {
+    if (rp >= end) throw new WireError('truncated varint')
+    const b = rb[rp++]!
+    if (i === 9 || (i >= 7 && mul * (b & 0x7f) > Number.MAX_SAFE_INTEGER)) {
+      // beyond 2^53: only negative int32/int64 are sent that large; decode exactly
+      return bigVarintFrom(result, i, b, end)
+    }
+    result += (b & 0x7f) * mul
+    if (b < 0x80) return result
+    mul *= 128
+  }
+  throw new WireError('varint too long')
+}
+
+function bigVarintFrom(low: number, i: number, b: number, end: number): number {
+  let v = BigInt(low) + (BigInt(b & 0x7f) << BigInt(7 * i))
+  let shift = BigInt(7 * (i + 1))
+  while (b >= 0x80) {
+    if (rp >= end) throw new WireError('truncated varint')
+    b = rb[rp++]!
+    v += BigInt(b & 0x7f) << shift
+    shift += 7n
+  }
+  return Number(BigInt.asIntN(64, v))
+}
+
+function rFixed64(end: number): bigint {
+  if (rp + 8 > end) throw new WireError('truncated fixed64')
+  const v = readInt64LE(rb, rp)
+  rp += 8
+  return v
+}
+
+/** End of the length-delimited field at the cursor (the cursor moves to its start). */
+function rSpan(end: number): number {
+  const n = rVarint(end)
+  const e = rp + n
+  if (e > end) throw new WireError('truncated length-delimited field')
+  return e
+}
+
+function rString(end: number): string {
+  const e = rSpan(end)
+  const s = rb.toString('utf8', rp, e)
+  rp = e
+  return s
+}
+
+function rBytes(end: number): Buffer {
+  const e = rSpan(end)
+  const b = e === rp ? EMPTY : rb.subarray(rp, e)
+  rp = e
+  return b
+}
+
+function rSkip(wireType: number, end: number): void {
+  if (wireType === 0) rVarint(end)
+  else if (wireType === 1) rp += 8
+  else if (wireType === 2) rp = rSpan(end)
+  else if (wireType === 5) rp += 4
+  else throw new WireError(`unsupported wire type ${wireType}`)
+  if (rp > end) throw new WireError('truncated field')
+}
+
+/** The last string decoded in one slot, with its UTF-8 bytes, reused when the next is byte-equal. */
+class StrCache {
+  private readonly bytes = Buffer.alloc(64)
+  private n = -1
+  private s = ''
+  read(end: number): string {
+    const e = rSpan(end)
+    const n = e - rp
+    let same = n === this.n
+    if (same) {
+      const bytes = this.bytes
+      for (let i = 0; i < n; i++) {
+        if (bytes[i] !== rb[rp + i]) {
+          same = false
+          break
+        }
+      }
+    }
+    if (!same) {
+      this.s = rb.toString('utf8', rp, e)
+      if (n <= this.bytes.length) {
+        rb.copy(this.bytes, 0, rp, e)
+        this.n = n
+      } else this.n = -1
+    }
+    rp = e
+    return this.s
+  }
+}
+const connCache = new StrCache()
+const addrCache = new StrCache()
+
+function decodeInbound(end: number): WireInbound {
+  const m: WireInbound = { gatewayId: '', connId: '', clientAddr: '', authKeyId: 0n, salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: EMPTY, receivedAt: 0 }
+  while (rp < end) {
+    const key = rVarint(end)
+    switch (key) {
+      case T_LD1:
+        m.connId = connCache.read(end)
+        break
+      case T_LD2:
+        m.clientAddr = addrCache.read(end)
+        break
+      case (3 << 3) | 1:
+        m.authKeyId = rFixed64(end)
+        break
+      case (4 << 3) | 1:
+        m.salt = rFixed64(end)
+        break
+      case (5 << 3) | 1:
+        m.sessionId = rFixed64(end)
+        break
+      case (6 << 3) | 1:
+        m.msgId = rFixed64(end)
+        break
+      case 7 << 3:
+        m.seqNo = rVarint(end) | 0
+        break
+      case (8 << 3) | 2:
+        m.body = rBytes(end)
+        break
+      case 9 << 3:
+        m.receivedAt = rVarint(end)
+        break
+      default:
+        rSkip(key & 7, end)
+    }
+  }
+  return m
+}
+
+function decodeOutbound(end: number): WireOutbound {
+  const m: WireOutbound = { connId: '', authKeyId: 0n, salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: EMPTY }
+  while (rp < end) {
+    const key = rVarint(end)
+    switch (key) {
+      case T_LD1:
+        m.connId = connCache.read(end)
+        break
+      case (2 << 3) | 1:
+        m.authKeyId = rFixed64(end)
+        break
+      case (3 << 3) | 1:
+        m.salt = rFixed64(end)
+        break
+      case (4 << 3) | 1:
+        m.sessionId = rFixed64(end)
+        break
+      case (5 << 3) | 1:
+        m.msgId = rFixed64(end)
+        break
+      case 6 << 3:
+        m.seqNo = rVarint(end) | 0
+        break
+      case (7 << 3) | 2:
+        m.body = rBytes(end)
+        break
+      default:
+        rSkip(key & 7, end)
+    }
+  }
+  return m
+}
+
+/** Fields 1 and 2 of a message of string fields (others skipped). */
+function decodeStrings(end: number): [string, string] {
+  let a = ''
+  let b = ''
+  while (rp < end) {
+    const key = rVarint(end)
+    if (key === T_LD1) a = rString(end)
+    else if (key === T_LD2) b = rString(end)
+    else rSkip(key & 7, end)
+  }
+  return [a, b]
+}
+
+/** Runs `decode` over `buf` with the cursor set, and leaves no reference to it behind. */
+function withReader<T>(buf: Buffer, decode: (end: number) => T): T {
+  rb = buf
+  rp = 0
+  try {
+    return decode(buf.length)
+  } finally {
+    rb = EMPTY
+    rp = 0
+  }
+}
+
+function gatewayItem(end: number): WireGatewayItem | undefined {
+  let item: WireGatewayItem | undefined
+  while (rp < end) {
+    const key = rVarint(end)
+    if ((key & 7) !== 2) {
+      rSkip(key & 7, end)
+      continue
+    }
+    const e = rSpan(end)
+    if (key === T_LD1) item = { data: decodeInbound(e) }
+    else if (key === T_LD2) item = { closed: { connId: decodeStrings(e)[0] } }
+    else if (key === T_LD3) item = { hello: { gatewayId: decodeStrings(e)[0] } }
+    rp = e
+  }
+  return item
+}
+
+function sessionItem(end: number): WireSessionItem | undefined {
+  let item: WireSessionItem | undefined
+  while (rp < end) {
+    const key = rVarint(end)
+    if ((key & 7) !== 2) {
+      rSkip(key & 7, end)
+      continue
+    }
+    const e = rSpan(end)
+    if (key === T_LD1) item = { send: decodeOutbound(e) }
+    else if (key === T_LD2) {
+      const [connId, reason] = decodeStrings(e)
+      item = { close: { connId, reason } }
+    } else if (key === T_LD3) item = { goodbye: { nodeId: decodeStrings(e)[0] } }
+    rp = e
+  }
+  return item
+}
+
+function frameItems<I>(end: number, item: (end: number) => I | undefined): I[] {
+  const items: I[] = []
+  while (rp < end) {
+    const key = rVarint(end)
+    if (key !== T_LD1) {
+      rSkip(key & 7, end)
+      continue
+    }
+    const e = rSpan(end)
+    const it = item(e)
+    if (it !== undefined) items.push(it)
+    rp = e
+  }
+  return items
+}
+
+const gatewayItems = (end: number): WireGatewayItem[] => frameItems(end, gatewayItem)
+const sessionItems = (end: number): WireSessionItem[] => frameItems(end, sessionItem)
+
 export function decodeGatewayFrame(buf: Buffer): WireGatewayFrame {
-  const items: WireGatewayItem[] = []
-  fields(buf, 0, buf.length, (r, no, wt) => {
-    if (no !== 1 || wt !== 2) return false
-    const [s, e] = r.span()
-    let item: WireGatewayItem | undefined
-    fields(buf, s, e, (ir, ino, iwt) => {
-      if (iwt !== 2) return false
-      const [ms, me] = ir.span()
-      if (ino === 1) item = { data: decodeInbound(buf, ms, me) }
-      else if (ino === 2) item = { closed: { connId: decodeStrings(buf, ms, me).get(1) ?? '' } }
-      else if (ino === 3) item = { hello: { gatewayId: decodeStrings(buf, ms, me).get(1) ?? '' } }
-      return true
-    })
-    if (item) items.push(item)
-    return true
-  })
-  return { items }
+  return { items: withReader(buf, gatewayItems) }
 }
 
 export function decodeSessionFrame(buf: Buffer): WireSessionFrame {
-  const items: WireSessionItem[] = []
-  fields(buf, 0, buf.length, (r, no, wt) => {
-    if (no !== 1 || wt !== 2) return false
-    const [s, e] = r.span()
-    let item: WireSessionItem | undefined
-    fields(buf, s, e, (ir, ino, iwt) => {
-      if (iwt !== 2) return false
-      const [ms, me] = ir.span()
-      if (ino === 1) item = { send: decodeOutbound(buf, ms, me) }
-      else if (ino === 2) {
-        const f = decodeStrings(buf, ms, me)
-        item = { close: { connId: f.get(1) ?? '', reason: f.get(2) ?? '' } }
-      } else if (ino === 3) item = { goodbye: { nodeId: decodeStrings(buf, ms, me).get(1) ?? '' } }
-      return true
-    })
-    if (item) items.push(item)
-    return true
-  })
-  return { items }
+  return { items: withReader(buf, sessionItems) }
 }

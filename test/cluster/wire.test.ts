@@ -28,6 +28,7 @@ const gwFrame: WireGatewayFrame = {
     { hello: { gatewayId: 'gw-1' } },
     {
       data: {
+        gatewayId: '',
         connId: '17',
         clientAddr: '127.0.0.1:5555',
         authKeyId: -0x7123456789abcdefn,
@@ -39,7 +40,7 @@ const gwFrame: WireGatewayFrame = {
         receivedAt: 1795613932928,
       },
     },
-    { data: { connId: 'é✓', clientAddr: '', authKeyId: 1n, salt: 0n, sessionId: 0n, msgId: 4n, seqNo: -3, body: Buffer.alloc(0), receivedAt: 0 } },
+    { data: { gatewayId: '', connId: 'é✓', clientAddr: '', authKeyId: 1n, salt: 0n, sessionId: 0n, msgId: 4n, seqNo: -3, body: Buffer.alloc(0), receivedAt: 0 } },
     { closed: { connId: '17' } },
   ],
 }
@@ -94,6 +95,27 @@ describe('hot-path wire codec vs protobufjs', () => {
     assert.deepEqual(theirs.items[2]!.goodbye, { nodeId: 's1' })
     const ours = decodeSessionFrame(connect.responseSerialize(generic(sFrame) as object))
     assert.deepEqual(ours, sFrame)
+  })
+
+  it('runs of one connection (strings reused by bytes), ids of equal length, gatewayId not on the wire', () => {
+    const conns = ['17', '17', '18', '18', '17', 'é✓', 'é✓', 'x'.repeat(70), 'x'.repeat(70), 'x'.repeat(69) + 'y', '', '17']
+    const addrs = ['127.0.0.1:1', '127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:2', '127.0.0.1:1', '::1', '::1', 'a', 'a', 'b', '', '127.0.0.1:1']
+    const items: WireGatewayFrame['items'] = conns.map((connId, i) => ({
+      data: { gatewayId: 'gw-1', connId, clientAddr: addrs[i]!, authKeyId: BigInt(i) - 5n, salt: -BigInt(i), sessionId: 1n << BigInt(i * 5), msgId: BigInt(i), seqNo: i, body: randomBytes(i * 7), receivedAt: 1795613932928 + i },
+    }))
+    const frame: WireGatewayFrame = { items: [...items.slice(0, 6), { closed: { connId: '17' } }, ...items.slice(6)] }
+    // twice: the second decode starts with the strings of the first one's last item cached
+    for (let round = 0; round < 2; round++) {
+      const back = decodeGatewayFrame(encodeGatewayFrame(frame))
+      assert.deepEqual(back, { items: frame.items.map((it) => ('data' in it ? { data: { ...it.data, gatewayId: '' } } : it)) })
+      const theirs = connect.requestDeserialize(encodeGatewayFrame(frame)) as { items: { data?: { connId: string; clientAddr: string } }[] }
+      assert.deepEqual(
+        theirs.items.filter((it) => it.data).map((it) => [it.data!.connId, it.data!.clientAddr ?? '']),
+        conns.map((c, i) => [c, addrs[i]]),
+      )
+    }
+    const outs: WireSessionFrame['items'] = conns.map((connId, i) => ({ send: { connId, authKeyId: BigInt(i), salt: 0n, sessionId: -BigInt(i), msgId: 7n, seqNo: 1 - i, body: randomBytes(i) } }))
+    assert.deepEqual(decodeSessionFrame(encodeSessionFrame({ items: outs })), { items: outs })
   })
 
   it('an empty frame, unknown fields skipped, truncated input rejected with WireError', () => {
