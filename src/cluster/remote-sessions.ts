@@ -85,6 +85,10 @@ export class RemoteSessions implements SessionService {
   private flow: ConnectionFlow | undefined
   /** connId → auth_key_id → session node the connection's messages for that key went to. */
   private readonly routes = new Map<string, Map<bigint, string>>()
+  /** Where the last message went (its connection and key): the fast path of sendData. */
+  private lastRoute: SessionPeer | undefined
+  private lastConnId = ''
+  private lastKeyId = 0n
   private ringWaiters: (() => void)[] = []
   private stopped = false
   /** Last time a session node sent us something (drain uses it to wait for quiet). */
@@ -149,6 +153,14 @@ export class RemoteSessions implements SessionService {
   }
 
   sendData(msg: InboundMessage): void {
+    // A connection's messages come in runs: the next one of the same connection and key goes where
+    // the last one went, as long as nothing routing depends on changed (lastRoute is reset wherever the ring, a peer or a route changes).
+    const last = this.lastRoute
+    if (last !== undefined && msg.connId === this.lastConnId && msg.authKeyId === this.lastKeyId && last.writer !== undefined) {
+      this.forward(last, last.writer, msg)
+      return
+    }
+    this.lastRoute = undefined
     const owner = this.ring.owner(msg.authKeyId)
     const peer = owner === undefined ? undefined : this.peers.get(owner)
     if (peer === undefined || peer.writer === undefined) {
@@ -166,16 +178,24 @@ export class RemoteSessions implements SessionService {
         this.peers.get(prev)?.writer?.push({ closed: { connId: msg.connId } })
       }
     }
+    this.lastRoute = peer
+    this.lastConnId = msg.connId
+    this.lastKeyId = msg.authKeyId
+    this.forward(peer, peer.writer, msg)
+  }
+
+  /** Queues `msg` on the peer's stream; pauses its connection above the high-water mark, closes it when full. */
+  private forward(peer: SessionPeer, writer: FrameWriter<WireGatewayItem>, msg: InboundMessage): void {
     // the message itself goes into the frame (InboundMessage is a WireInbound): no copy per message
-    const ok = peer.writer.push({ data: msg })
+    const ok = writer.push({ data: msg })
     if (ok) {
       this.stats.sent++
       this.lastOutboundAt = Date.now()
-      if (peer.writer.aboveHighWater) this.pause(peer, msg.connId)
+      if (writer.aboveHighWater) this.pause(peer, msg.connId)
       return
     }
     this.stats.refused++
-    this.opts.log.warn({ conn: msg.connId, peer: peer.id, queued: peer.writer.queued }, 'stream to the session node is full: closing the connection (backpressure)')
+    this.opts.log.warn({ conn: msg.connId, peer: peer.id, queued: writer.queued }, 'stream to the session node is full: closing the connection (backpressure)')
     this.link?.closeConnection(msg.connId, 'session stream full')
   }
 
@@ -222,6 +242,7 @@ export class RemoteSessions implements SessionService {
   }
 
   closeConnection(connId: string): void {
+    this.lastRoute = undefined
     for (const p of this.peers.values()) p.paused.delete(connId)
     const r = this.routes.get(connId)
     if (r === undefined) return
@@ -328,6 +349,7 @@ export class RemoteSessions implements SessionService {
   }
 
   private streamLost(p: SessionPeer, why: string): void {
+    this.lastRoute = undefined
     const wasDraining = p.state === 'draining'
     const wasUp = p.state === 'up'
     p.state = 'down'
@@ -365,6 +387,7 @@ export class RemoteSessions implements SessionService {
    * dead node's stream breaks by itself (keepalive) and that path closes them.
    */
   private removePeer(p: SessionPeer, why: string): void {
+    this.lastRoute = undefined
     p.removed = true
     this.peers.delete(p.id)
     if (p.retryTimer) clearTimeout(p.retryTimer)
@@ -388,6 +411,7 @@ export class RemoteSessions implements SessionService {
   }
 
   private updateRing(): void {
+    this.lastRoute = undefined
     const live = [...this.peers.values()].filter((p) => p.state === 'up').map((p) => p.id)
     const before = this.ring.members.join(',')
     this.ring.set(live)

@@ -3,6 +3,7 @@
  * goes to the node with the highest score(node, key). A node joining takes ~1/n of the keys from the
  * others and a node leaving hands only its own keys over; every other key stays where it was.
  */
+import { high32, low32 } from '../util/int64.js'
 
 /** 32-bit FNV-1a of a string (the per-node seed). */
 function fnv1a(s: string): number {
@@ -65,9 +66,9 @@ export class RendezvousRing {
 
   /** The owner of `key`, or undefined when the ring is empty. Ties go to the smaller node id. */
   owner(key: bigint): string | undefined {
-    const u = BigInt.asUintN(64, key)
-    const lo = Number(u & 0xffffffffn)
-    const hi = Number(u >> 32n)
+    // the unsigned halves, without intermediate bigints (this runs for every client message)
+    const lo = low32(key)
+    const hi = high32(key) >>> 0
     let best: RingNode | undefined
     let bestScore = -1
     for (const n of this.nodes) {
@@ -82,9 +83,8 @@ export class RendezvousRing {
 
   /** Nodes ordered by preference for `key` (owner first): the fallback order when the owner fails. */
   preference(key: bigint): string[] {
-    const u = BigInt.asUintN(64, key)
-    const lo = Number(u & 0xffffffffn)
-    const hi = Number(u >> 32n)
+    const lo = low32(key)
+    const hi = high32(key) >>> 0
     return this.nodes
       .map((n) => ({ id: n.id, s: score(n, lo, hi) }))
       .sort((a, b) => b.s - a.s || (a.id < b.id ? -1 : 1))

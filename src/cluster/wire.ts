@@ -102,6 +102,15 @@ let wb: Buffer = EMPTY
 let wp = 0
 
 function wVarint(n: number): void {
+  if (n >= 0 && n <= 0x7fffffff) {
+    // lengths, seq_no: 32-bit arithmetic
+    while (n > 0x7f) {
+      wb[wp++] = (n & 0x7f) | 0x80
+      n >>>= 7
+    }
+    wb[wp++] = n
+    return
+  }
   if (n < 0) {
     // int32/int64 negative: two's complement, 10 bytes
     let v = BigInt.asUintN(64, BigInt(n))
@@ -112,11 +121,18 @@ function wVarint(n: number): void {
     wb[wp++] = Number(v)
     return
   }
-  while (n >= 128) {
-    wb[wp++] = (n % 128) | 0x80
-    n = Math.floor(n / 128)
+  // 2^31..2^53 (received_at in ms): the low 28 bits as four groups, the rest (< 2^25) as above
+  let lo = n % 0x10000000
+  let hi = (n - lo) / 0x10000000
+  for (let i = 0; i < 4; i++) {
+    wb[wp++] = (lo & 0x7f) | 0x80
+    lo >>>= 7
   }
-  wb[wp++] = n
+  while (hi > 0x7f) {
+    wb[wp++] = (hi & 0x7f) | 0x80
+    hi >>>= 7
+  }
+  wb[wp++] = hi
 }
 
 /** A string field whose UTF-8 length `n` is known. */

@@ -118,6 +118,22 @@ describe('hot-path wire codec vs protobufjs', () => {
     assert.deepEqual(decodeSessionFrame(encodeSessionFrame({ items: outs })), { items: outs })
   })
 
+  it('varints across their byte boundaries (received_at up to 2^53, seq_no of both signs)', () => {
+    const vals = [0, 1, 127, 128, 16383, 16384, 2 ** 28 - 1, 2 ** 28, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 35 - 1, 2 ** 35, 2 ** 42 + 5, 1795613932928, 2 ** 53 - 1]
+    const frame: WireGatewayFrame = {
+      items: vals.map((v, i) => ({
+        data: { gatewayId: '', connId: 'c', clientAddr: 'a', authKeyId: 1n, salt: 2n, sessionId: 3n, msgId: 4n, seqNo: i % 2 === 0 ? Math.min(v, 2 ** 31 - 1) : -Math.min(v, 2 ** 31), body: Buffer.alloc(i), receivedAt: v },
+      })),
+    }
+    const bytes = encodeGatewayFrame(frame)
+    assert.deepEqual(decodeGatewayFrame(bytes), frame)
+    const theirs = connect.requestDeserialize(bytes) as { items: { data: { receivedAt?: string; seqNo?: number } }[] }
+    assert.deepEqual(
+      theirs.items.map((it) => [it.data.receivedAt ?? '0', it.data.seqNo ?? 0]),
+      frame.items.map((it) => ('data' in it ? [String(it.data.receivedAt), it.data.seqNo] : [])),
+    )
+  })
+
   it('an empty frame, unknown fields skipped, truncated input rejected with WireError', () => {
     assert.deepEqual(decodeGatewayFrame(encodeGatewayFrame({ items: [] })), { items: [] })
     assert.equal(encodeSessionFrame({ items: [] }).length, 0)
