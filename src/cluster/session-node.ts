@@ -82,8 +82,8 @@ interface GatewayStream {
   gatewayId: string
   call: grpc.ServerDuplexStream<WireGatewayFrame, WireSessionFrame>
   writer: FrameWriter<WireSessionItem>
-  /** Cluster connection ids seen on this stream and not closed yet. */
-  conns: Set<string>
+  /** The connections seen on this stream and not closed yet: the gateway's id → the cluster id. */
+  conns: Map<string, string>
   ended: boolean
 }
 
@@ -524,35 +524,28 @@ export class SessionNode {
       gatewayId,
       call,
       writer: new FrameWriter<WireSessionItem>((f) => call.write(f), { maxQueued: this.config.cluster.streamQueueMax }),
-      conns: new Set(),
+      conns: new Map(),
       ended: false,
     }
     this.link.streams.set(gatewayId, st)
     this.log.info({ gateway: gatewayId, peer: call.getPeer() }, 'gateway stream open')
     call.on('drain', () => st.writer.resume())
     call.write({ items: [] }) // tells the gateway the stream is up
-    // A frame holds runs of messages of one connection: its cluster id is made once per run (the
-    // same string object each time, so the session layer's maps hash it once).
-    let lastConnId = ''
-    let lastClusterId = ''
     call.on('data', (frame: WireGatewayFrame) => {
       if (st.ended) return
       for (const it of frame.items) {
         if ('data' in it && it.data) {
-          // the decoded message becomes the session layer's InboundMessage (no copy)
+          // the decoded message becomes the session layer's InboundMessage (no copy); its cluster
+          // connection id is made once per connection (the same string each time: hashed once)
           const d = it.data
-          if (d.connId !== lastConnId) {
-            lastConnId = d.connId
-            lastClusterId = clusterConnId(gatewayId, d.connId)
-            st.conns.add(lastClusterId)
-          }
+          let connId = st.conns.get(d.connId)
+          if (connId === undefined) st.conns.set(d.connId, (connId = clusterConnId(gatewayId, d.connId)))
           d.gatewayId = gatewayId
-          d.connId = lastClusterId
+          d.connId = connId
           this.sessions.sendData(d)
         } else if ('closed' in it && it.closed) {
           const connId = clusterConnId(gatewayId, it.closed.connId)
-          st.conns.delete(connId)
-          if (it.closed.connId === lastConnId) lastConnId = lastClusterId = ''
+          st.conns.delete(it.closed.connId)
           const keys = this.sessions.keysOfConnection(connId)
           this.sessions.closeConnection(connId)
           for (const k of keys) this.dropIfMoved(k)
@@ -571,7 +564,7 @@ export class SessionNode {
     const lost = st.writer.close().length
     this.log.info({ gateway: st.gatewayId, reason, connections: st.conns.size, unsent: lost }, 'gateway stream closed')
     // The gateway's connections are gone from here: sessions stay (the clients may come back).
-    for (const c of st.conns) this.sessions.closeConnection(c)
+    for (const c of st.conns.values()) this.sessions.closeConnection(c)
     st.conns.clear()
     try {
       st.call.end()

@@ -7,9 +7,9 @@
  *
  * Every message of a client passes through here twice (each way), so the codec allocates only what
  * it returns: one object per item and per message, the body as a view of the frame, 64-bit fields
- * through util/int64 (no intermediate bigints), no closures or reader objects. A frame usually holds
- * runs of messages of one connection, so a string field equal to the same field of the previous
- * message (compared as bytes) reuses that message's string instead of decoding a new one.
+ * through util/int64 (no intermediate bigints), no closures or reader objects. Connection ids and
+ * addresses repeat from message to message: their decoded strings are reused (StrCache) and their
+ * encoded lengths measured without native calls.
  */
 import { readInt64LE, writeInt64LE } from '../util/int64.js'
 
@@ -77,17 +77,25 @@ function varintLen(n: number): number {
 /** tag + length + bytes of a length-delimited field */
 const ldLen = (n: number): number => 1 + varintLen(n) + n
 
-/**
- * UTF-8 length of a string field, remembered for the last string seen in each slot (the same
- * connection's id and address come many times in a row).
- */
+/** UTF-8 length of a string field: short ASCII strings (ids, addresses) are measured here, without a native call. */
+function utf8Len(s: string): number {
+  const n = s.length
+  if (n <= 32) {
+    let i = 0
+    while (i < n && s.charCodeAt(i) < 0x80) i++
+    if (i === n) return n
+  }
+  return Buffer.byteLength(s, 'utf8')
+}
+
+/** utf8Len, remembered for the last string seen in each slot (asked twice per item: size, then write). */
 class StrLen {
   private s = ''
   private n = 0
   of(s: string): number {
     if (s !== this.s) {
       this.s = s
-      this.n = Buffer.byteLength(s, 'utf8')
+      this.n = utf8Len(s)
     }
     return this.n
   }
@@ -103,12 +111,15 @@ let wp = 0
 
 function wVarint(n: number): void {
   if (n >= 0 && n <= 0x7fffffff) {
-    // lengths, seq_no: 32-bit arithmetic
+    // lengths, seq_no: 32-bit arithmetic (cursor in locals: module bindings are reloaded per access)
+    const b = wb
+    let p = wp
     while (n > 0x7f) {
-      wb[wp++] = (n & 0x7f) | 0x80
+      b[p++] = (n & 0x7f) | 0x80
       n >>>= 7
     }
-    wb[wp++] = n
+    b[p++] = n
+    wp = p
     return
   }
   if (n < 0) {
@@ -122,28 +133,34 @@ function wVarint(n: number): void {
     return
   }
   // 2^31..2^53 (received_at in ms): the low 28 bits as four groups, the rest (< 2^25) as above
-  let lo = n % 0x10000000
+  const b = wb
+  let p = wp
+  const lo = n % 0x10000000
   let hi = (n - lo) / 0x10000000
-  for (let i = 0; i < 4; i++) {
-    wb[wp++] = (lo & 0x7f) | 0x80
-    lo >>>= 7
-  }
+  b[p] = (lo & 0x7f) | 0x80
+  b[p + 1] = ((lo >>> 7) & 0x7f) | 0x80
+  b[p + 2] = ((lo >>> 14) & 0x7f) | 0x80
+  b[p + 3] = (lo >>> 21) | 0x80
+  p += 4
   while (hi > 0x7f) {
-    wb[wp++] = (hi & 0x7f) | 0x80
+    b[p++] = (hi & 0x7f) | 0x80
     hi >>>= 7
   }
-  wb[wp++] = hi
+  b[p++] = hi
+  wp = p
 }
 
 /** A string field whose UTF-8 length `n` is known. */
 function wString(tag: number, s: string, n: number): void {
   wb[wp++] = tag
   wVarint(n)
+  const b = wb
+  const p = wp
   if (n === s.length && n <= 32) {
     // ASCII (one byte per UTF-16 unit): short ids and addresses are copied here, without a native call
-    for (let i = 0; i < n; i++) wb[wp + i] = s.charCodeAt(i)
-  } else wb.write(s, wp, n, 'utf8')
-  wp += n
+    for (let i = 0; i < n; i++) b[p + i] = s.charCodeAt(i)
+  } else b.write(s, p, n, 'utf8')
+  wp = p + n
 }
 
 function wBytes(tag: number, b: Buffer): void {
@@ -360,33 +377,41 @@ function rSkip(wireType: number, end: number): void {
   if (rp > end) throw new WireError('truncated field')
 }
 
-/** The last string decoded in one slot, with its UTF-8 bytes, reused when the next is byte-equal. */
+/**
+ * Strings decoded recently, by their bytes: a small table indexed by a hash of the bytes, each slot
+ * holding the bytes and the string. A gateway's connection ids and addresses repeat from message to
+ * message, so they are decoded once and the same string object comes back each time (its hash is
+ * then computed once for the maps it is looked up in). Strings longer than SLOT_BYTES are decoded
+ * every time.
+ */
+const SLOTS = 512
+const SLOT_BYTES = 48
 class StrCache {
-  private readonly bytes = Buffer.alloc(64)
-  private n = -1
-  private s = ''
+  private readonly bytes = Buffer.alloc(SLOTS * SLOT_BYTES)
+  private readonly lens = new Int32Array(SLOTS).fill(-1)
+  private readonly strs: string[] = new Array<string>(SLOTS).fill('')
   read(end: number): string {
     const e = rSpan(end)
-    const n = e - rp
-    let same = n === this.n
-    if (same) {
-      const bytes = this.bytes
-      for (let i = 0; i < n; i++) {
-        if (bytes[i] !== rb[rp + i]) {
-          same = false
-          break
-        }
-      }
-    }
-    if (!same) {
-      this.s = rb.toString('utf8', rp, e)
-      if (n <= this.bytes.length) {
-        rb.copy(this.bytes, 0, rp, e)
-        this.n = n
-      } else this.n = -1
-    }
+    const start = rp
+    const n = e - start
     rp = e
-    return this.s
+    if (n > SLOT_BYTES) return rb.toString('utf8', start, e)
+    const b = rb
+    let h = 0x811c9dc5
+    for (let i = start; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193)
+    const slot = (h ^ (h >>> 15)) & (SLOTS - 1)
+    const bytes = this.bytes
+    const at = slot * SLOT_BYTES
+    if (this.lens[slot] === n) {
+      let i = 0
+      while (i < n && bytes[at + i] === b[start + i]) i++
+      if (i === n) return this.strs[slot]!
+    }
+    const str = b.toString('utf8', start, e)
+    for (let i = 0; i < n; i++) bytes[at + i] = b[start + i]!
+    this.lens[slot] = n
+    this.strs[slot] = str
+    return str
   }
 }
 const connCache = new StrCache()

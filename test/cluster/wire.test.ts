@@ -118,6 +118,15 @@ describe('hot-path wire codec vs protobufjs', () => {
     assert.deepEqual(decodeSessionFrame(encodeSessionFrame({ items: outs })), { items: outs })
   })
 
+  it('many connections interleaved (more ids than the decoder keeps: evictions, slot collisions)', () => {
+    const ids = Array.from({ length: 1500 }, (_, i) => String((i * 7919) % 1500))
+    const mk = (connId: string, i: number) => ({ data: { gatewayId: '', connId, clientAddr: `10.0.${i % 3}.1:${4000 + (i % 700)}`, authKeyId: 1n, salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: Buffer.alloc(0), receivedAt: 0 } })
+    for (let round = 0; round < 3; round++) {
+      const frame: WireGatewayFrame = { items: ids.map((c, i) => mk(round === 2 ? c + 'é' : c, i + round)) }
+      assert.deepEqual(decodeGatewayFrame(encodeGatewayFrame(frame)), frame)
+    }
+  })
+
   it('varints across their byte boundaries (received_at up to 2^53, seq_no of both signs)', () => {
     const vals = [0, 1, 127, 128, 16383, 16384, 2 ** 28 - 1, 2 ** 28, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 35 - 1, 2 ** 35, 2 ** 42 + 5, 1795613932928, 2 ** 53 - 1]
     const frame: WireGatewayFrame = {
