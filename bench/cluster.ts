@@ -13,7 +13,6 @@
  *
  * Needs etcd (Debian etcd-server); without it only the round-trip figures are printed.
  */
-import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,14 +20,13 @@ import { GatewayNode } from '../src/cluster/gateway-node.js'
 import { RendezvousRing } from '../src/cluster/ring.js'
 import { SessionNode } from '../src/cluster/session-node.js'
 import { parseConfig } from '../src/config/index.js'
-import { AuthKey, authKeyId } from '../src/crypto/message.js'
+import { authKeyId } from '../src/crypto/message.js'
 import { MtgateServer } from '../src/server/server.js'
 import { MemoryAuthKeyStore } from '../src/store/memory.js'
 import { SqliteAuthKeyStore } from '../src/store/sqlite.js'
-import type { AuthKeyStore } from '../src/store/types.js'
 import { clusterConfig, makeDataDir, mtcuteAuthKey, mtcuteClient, nodeDoc, publicKeyOf, spawnNode, waitFor, type ChildNode } from '../test/cluster/harness.js'
 import { freePort, serviceMissing, startEtcd, type EtcdInstance } from '../test/helpers/services.js'
-import { ask, spawnClient, stopClient, type FromChild } from './ping-load.js'
+import { ask, newKeys, spawnClient, stopClient, type FromChild } from './ping-load.js'
 import { report } from './report.js'
 
 const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
@@ -56,16 +54,6 @@ async function measure(port: number, keys: string[]): Promise<Measured> {
   } finally {
     await stopClient(c)
   }
-}
-
-async function newKeys(store: AuthKeyStore, n: number): Promise<string[]> {
-  const out: string[] = []
-  for (let i = 0; i < n; i++) {
-    const k = new AuthKey(randomBytes(256))
-    await store.put({ id: k.id, key: k.key, type: 0, createdAt: Math.floor(Date.now() / 1000) })
-    out.push(k.key.toString('hex'))
-  }
-  return out
 }
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000

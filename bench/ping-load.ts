@@ -6,7 +6,9 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { randomBytes } from 'node:crypto'
 import { AuthKey } from '../src/crypto/message.js'
+import type { AuthKeyStore } from '../src/store/types.js'
 
 export type ToChild =
   | { cmd: 'connect'; keys: string[]; port: number; window: number }
@@ -161,6 +163,17 @@ async function child(): Promise<void> {
       send({ ok: 'error', message: (e as Error).stack ?? String(e) })
     }
   })
+}
+
+/** `n` new auth keys put straight into `store` (the handshake has its own bench); their hex for connect. */
+export async function newKeys(store: AuthKeyStore, n: number): Promise<string[]> {
+  const out: string[] = []
+  for (let i = 0; i < n; i++) {
+    const k = new AuthKey(randomBytes(256))
+    await store.put({ id: k.id, key: k.key, type: 0, createdAt: Math.floor(Date.now() / 1000) })
+    out.push(k.key.toString('hex'))
+  }
+  return out
 }
 
 export function ask<T extends FromChild>(c: ChildProcess, m: ToChild): Promise<T> {

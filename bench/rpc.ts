@@ -27,7 +27,7 @@ import { AuthKey, decryptMessage, encryptMessage } from '../src/crypto/message.j
 import { MtgateServer } from '../src/server/server.js'
 import { MemoryAuthKeyStore } from '../src/store/memory.js'
 import { encode } from '../src/tl/index.js'
-import { ask, spawnClient, stopClient, watchStalls, type FromChild } from './ping-load.js'
+import { ask, newKeys, spawnClient, stopClient, watchStalls, type FromChild } from './ping-load.js'
 import { report } from './report.js'
 
 const SESSION_MEMORY_CONNECTIONS = Number(process.env.MTGATE_BENCH_MEMORY_CONNECTIONS ?? 19_000)
@@ -113,23 +113,15 @@ async function main(): Promise<void> {
   const config = parseConfig({ host: '127.0.0.1', tcp_ports: [0], ws_port: null, data_dir: dataDir, store: { backend: 'memory' } }, {})
   const server = await MtgateServer.start(config, { store, inlineHandshakeCrypto: true, gatewayId: 'bench' })
   const port = server.addresses[0]!.port
-  const newKeys = async (n: number): Promise<string[]> => {
-    const out: string[] = []
-    for (let i = 0; i < n; i++) {
-      const k = new AuthKey(randomBytes(256))
-      await store.put({ id: k.id, key: k.key, type: 0, createdAt: Math.floor(Date.now() / 1000) })
-      out.push(k.key.toString('hex'))
-    }
-    return out
-  }
+
   try {
     const crypto = cryptoOnly()
-    if (PARTS.has('100')) await roundTrips(port, await newKeys(100), 8, crypto)
-    if (PARTS.has('1000')) await roundTrips(port, await newKeys(1000), 1, crypto)
+    if (PARTS.has('100')) await roundTrips(port, await newKeys(store, 100), 8, crypto)
+    if (PARTS.has('1000')) await roundTrips(port, await newKeys(store, 1000), 1, crypto)
     if (!PARTS.has('memory')) return
 
     // session.memory: keys go into the store first (their cost is the store's), then the connections
-    const keys = await newKeys(SESSION_MEMORY_CONNECTIONS)
+    const keys = await newKeys(store, SESSION_MEMORY_CONNECTIONS)
     await new Promise((r) => setTimeout(r, 1500)) // earlier connections close
     gc()
     gc()
