@@ -11,38 +11,23 @@
  * addresses repeat from message to message: their decoded strings are reused (StrCache) and their
  * encoded lengths measured without native calls.
  */
+import type { InboundMessage, OutboundMessage } from '../session/api.js'
 import { readInt64LE, writeInt64LE } from '../util/int64.js'
 
-export interface WireInbound {
-  /**
-   * Not on the wire: the gateway's InboundMessage carries it (ignored when encoding); '' when
-   * decoded, for the session node to fill in (the decoded object then is its InboundMessage).
-   */
-  gatewayId: string
-  connId: string
-  clientAddr: string
-  authKeyId: bigint
-  salt: bigint
-  sessionId: bigint
-  msgId: bigint
-  seqNo: number
-  body: Buffer
-  /** ms since the epoch */
-  receivedAt: number
-}
+/**
+ * SendData's message is the session layer's InboundMessage itself: the gateway queues it as is and the
+ * session node hands the decoded object on. `gatewayId` is not on the wire (the stream names the
+ * gateway): ignored when encoding, '' when decoded, for the session node to fill in.
+ */
+export type WireInbound = InboundMessage
 export type WireGatewayItem = { data: WireInbound } | { closed: { connId: string } } | { hello: { gatewayId: string } }
 export interface WireGatewayFrame {
   items: WireGatewayItem[]
 }
 
-export interface WireOutbound {
+/** An OutboundMessage and the connection it goes to. */
+export interface WireOutbound extends OutboundMessage {
   connId: string
-  authKeyId: bigint
-  salt: bigint
-  sessionId: bigint
-  msgId: bigint
-  seqNo: number
-  body: Buffer
 }
 export type WireSessionItem = { send: WireOutbound } | { close: { connId: string; reason: string } } | { goodbye: { nodeId: string } }
 export interface WireSessionFrame {

@@ -43,6 +43,20 @@ async function started(r: Rig, sessionId?: bigint, authKeyId?: bigint): Promise<
   return c
 }
 
+/** A started client whose first call (layer 198, initConnection api_id 2040) a handler answers by binding user 7. */
+async function signedIn(): Promise<{ r: Rig; c: TestClient }> {
+  const r = await rig()
+  r.dispatcher.handlers.set('help.getNearestDc', (call) => {
+    call.ctx.userId = 7n
+    return nearestResult()
+  })
+  const c = await started(r)
+  c.send({ _: 'invokeWithLayer', layer: 198, query: initConnection(2040, nearest) } as TlObject)
+  await round(r)
+  await settle()
+  return { r, c }
+}
+
 test('key state: loaded with the key — user id, layer and client info reach ctx; pushToUser finds the key', async () => {
   const r = await rig()
   await r.store.saveState(r.key.id, { userId: 42n, layer: 181, client: JSON.stringify(CLIENT) })
@@ -61,15 +75,7 @@ test('key state: loaded with the key — user id, layer and client info reach ct
 })
 
 test('key state: saved when a handler binds / clears the user, and when layer or initConnection data change', async () => {
-  const r = await rig()
-  r.dispatcher.handlers.set('help.getNearestDc', (call) => {
-    call.ctx.userId = 7n
-    return nearestResult()
-  })
-  const c = await started(r)
-  c.send({ _: 'invokeWithLayer', layer: 198, query: initConnection(2040, nearest) } as TlObject)
-  await round(r)
-  await settle()
+  const { r, c } = await signedIn()
   const s = (await r.store.loadState(r.key.id)) as AuthKeyState
   assert.equal(s.userId, 7n)
   assert.equal(s.layer, 198)
@@ -95,15 +101,7 @@ test('key state: saved when a handler binds / clears the user, and when layer or
 })
 
 test('key state: not saved when nothing changed (same layer, same initConnection, same user)', async () => {
-  const r = await rig()
-  r.dispatcher.handlers.set('help.getNearestDc', (call) => {
-    call.ctx.userId = 7n
-    return nearestResult()
-  })
-  const c = await started(r)
-  c.send({ _: 'invokeWithLayer', layer: 198, query: initConnection(2040, nearest) } as TlObject)
-  await round(r)
-  await settle()
+  const { r, c } = await signedIn()
   const saves = r.manager.stats.stateSaves
   assert.ok(saves >= 1 && saves <= 3, `saves: ${saves}`)
   for (let i = 0; i < 5; i++) {
