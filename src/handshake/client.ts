@@ -48,11 +48,6 @@ export interface ClientHandshakeOptions {
   /** Use the legacy SHA-1 padded RSA form instead of RSA_PAD. */
   legacyRsa?: boolean
   random?: RandomSource
-  /**
-   * New exchanges (same connection) after the server refuses a key whose first byte is 0 with
-   * dh_gen_fail, as GramJS, mtcute and TDLib start again after dh_gen_fail (default 3).
-   */
-  maxRestarts?: number
   /** Load-generator mode: skip dh_prime/g_a checks and answer verification, reuse `fastSecret`. */
   fast?: { factor?: (pq: bigint) => { p: bigint; q: bigint }; b: Buffer; gB: Buffer }
   /** Test hooks to produce malformed requests. */
@@ -70,8 +65,6 @@ export interface ClientHandshakeResult {
   serverSalt: bigint
   serverTime: number
   retries: number
-  /** Exchanges started again after a refused leading-zero key. */
-  restarts: number
 }
 
 function expect<T extends { _: string }>(buf: Buffer, names: string[]): T {
@@ -80,22 +73,8 @@ function expect<T extends { _: string }>(buf: Buffer, names: string[]): T {
   return obj as unknown as T
 }
 
-/**
- * Runs the exchange; starts it again (up to maxRestarts) when the server refuses the key with
- * dh_gen_fail because its first byte is 0 (ClientHandshakeError 'key_refused' once they run out).
- */
+/** Runs the exchange (dh_gen_retry handled inside; every other failure throws ClientHandshakeError). */
 export async function clientHandshake(rpc: PlainRpc, opts: ClientHandshakeOptions): Promise<ClientHandshakeResult> {
-  const max = opts.maxRestarts ?? 3
-  for (let restarts = 0; ; restarts++) {
-    try {
-      return { ...(await exchange(rpc, opts)), restarts }
-    } catch (err) {
-      if (!(err instanceof ClientHandshakeError && err.reason === 'key_refused') || restarts >= max) throw err
-    }
-  }
-}
-
-async function exchange(rpc: PlainRpc, opts: ClientHandshakeOptions): Promise<Omit<ClientHandshakeResult, 'restarts'>> {
   const random = opts.random ?? secureRandom
   const nonce = random(16)
   const resPq = expect<ResPq>(await rpc.call(serialize({ _: 'req_pq_multi', nonce })), ['resPQ'])
@@ -177,14 +156,7 @@ async function exchange(rpc: PlainRpc, opts: ClientHandshakeOptions): Promise<Om
       ['dh_gen_ok', 'dh_gen_retry', 'dh_gen_fail'],
     )
     if (!constantTimeEqual(ans.nonce, nonce) || !constantTimeEqual(ans.server_nonce, serverNonce)) throw new ClientHandshakeError('nonce_mismatch')
-    if (ans._ === 'dh_gen_fail') {
-      // The load generator skips the modexp: a dh_gen_fail to its valid g_b can only be a refused key.
-      if (opts.fast) throw new ClientHandshakeError('key_refused', 'dh_gen_fail to a valid g_b')
-      const authKey = modPowDh(gA, b)
-      const refused =
-        authKey[0] === 0 && checkDhPublic(bigFromBytes(cInner.g_b)) === undefined && constantTimeEqual(ans.new_nonce_hash3, newNonceHash(newNonce, 3, authKey))
-      throw refused ? new ClientHandshakeError('key_refused', 'dh_gen_fail: the server refuses a key whose first byte is 0') : new ClientHandshakeError('dh_gen_fail')
-    }
+    if (ans._ === 'dh_gen_fail') throw new ClientHandshakeError('dh_gen_fail')
     if (opts.fast && ans._ === 'dh_gen_ok') {
       return { authKey: Buffer.alloc(0), authKeyId: 0n, serverSalt: firstServerSalt(newNonce, serverNonce), serverTime: dhInner.server_time, retries }
     }

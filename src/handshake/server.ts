@@ -5,8 +5,7 @@
  *   req_DH_params         ──► server_DH_params_ok | _fail | -404      state: dh_sent
  *   set_client_DH_params  ──► dh_gen_ok | dh_gen_retry | dh_gen_fail  state: done (retry: dh_sent)
  *
- * A key whose first byte is 0 is refused with dh_gen_fail and the connection stays open for a
- * new exchange (GramJS and mtcute would hold it without that byte: see onSetClientDhParams).
+ * A key whose first byte is 0 is stored and acknowledged like any other (see onSetClientDhParams).
  *
  * An exactly repeated request gets the same answer again (spec: lost responses); anything else
  * out of order, any check that fails before new_nonce is known, an unknown fingerprint, or a
@@ -430,11 +429,10 @@ export class ConnectionHandshakes {
 
     const newNonce = ex.newNonce!
     const base = { nonce: ex.nonce, server_nonce: ex.serverNonce }
-    /** `keepConnection`: the client may start a new exchange on this connection (see below). */
-    const genFail = (reason: string, authKey?: Buffer, keepConnection = false): HandshakeStep => {
+    const genFail = (reason: string, authKey?: Buffer): HandshakeStep => {
       this.log.info({ reason }, 'dh_gen_fail')
       this.finish(ex, 'failed')
-      if (!keepConnection) this.failed = true
+      this.failed = true
       const hash = authKey ? newNonceHash(newNonce, 3, authKey) : sha1(newNonce, Buffer.from([3]), Buffer.alloc(8)).subarray(4, 20)
       return this.reply({ _: 'dh_gen_fail', ...base, new_nonce_hash3: hash })
     }
@@ -449,16 +447,11 @@ export class ConnectionHandshakes {
     // Closed while the modexp ran: nobody would receive dh_gen_ok, so do not store an orphan key.
     if (this.closed) throw new HandshakeError('close404', 'connection_closed')
     if (range) return genFail(`g_b_${range}`, authKey)
-    // The spec's auth_key is g_ab as 256 big-endian bytes, leading zeros included; GramJS
-    // (Helpers.getByteArray) and mtcute (bigint.toBytes) drop a leading zero byte, so for 1 key
-    // in 256 they hold a 255-byte key with another auth_key_id and aux hash than ours and
-    // everything they encrypt is garbage to us. The client wins over the spec: such a key is never
-    // stored or acknowledged. dh_gen_fail (new_nonce_hash3 over the 256-byte key, as specified) is
-    // the answer every client recovers from: TDLib drops the exchange and starts again, mtcute
-    // reconnects and starts again, GramJS's connect loop starts a new exchange on the same
-    // connection, which is why this connection is not failed (dh_gen_retry would not do: TDLib
-    // and GramJS give up the exchange, and mtcute checks new_nonce_hash2 against its short key).
-    if (authKey[0] === 0) return genFail('auth_key_leading_zero', authKey, true)
+    // auth_key is g_ab as 256 big-endian bytes, a leading zero byte included (1 key in 256), and
+    // gets dh_gen_ok with new_nonce_hash1 over those 256 bytes, as Telegram answers. Clients that
+    // keep the zero (TDLib, tgnet, gotd, Pyrogram) use the key; clients that drop it (GramJS
+    // Helpers.getByteArray, mtcute bigint.toBytes, Telethon get_byte_array) fail their own
+    // new_nonce_hash1 check and start a new exchange, as they do against Telegram.
 
     const id = authKeyId(authKey)
     const nowSec = Math.floor(this.now() / 1000)

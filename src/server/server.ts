@@ -30,7 +30,7 @@ export interface ServerDeps {
   log?: Logger
   /** Use this store instead of building the configured one (tests); not closed by stop(). */
   store?: AuthKeyStore
-  /** Run handshake crypto inline instead of a worker pool (tests with many servers). */
+  /** Run handshake crypto inline (with `random` for the DH secrets) instead of a worker pool (tests with many servers). */
   inlineHandshakeCrypto?: boolean
   /** Gateway id in InboundMessage (default "gw-<pid>"). */
   gatewayId?: string
@@ -101,7 +101,7 @@ export class MtgateServer {
     const cleanup: (() => unknown)[] = []
     try {
       const handshakeCrypto: HandshakeCrypto & { close?: () => unknown } = deps.inlineHandshakeCrypto
-        ? new InlineCrypto(rsaKeys)
+        ? new InlineCrypto(rsaKeys, random)
         : new CryptoPool(rsaKeys)
       cleanup.push(() => handshakeCrypto.close?.())
       const handshake = new HandshakeService({

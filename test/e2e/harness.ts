@@ -14,6 +14,7 @@ import { parseConfig } from '../../src/config/index.js'
 import { createKeyFile, loadKeySet } from '../../src/handshake/rsa-keyset.js'
 import { MtgateServer } from '../../src/server/server.js'
 import { MemoryAuthKeyStore } from '../../src/store/memory.js'
+import type { RandomSource } from '../../src/crypto/random.js'
 
 const require = createRequire(import.meta.url)
 
@@ -55,6 +56,8 @@ export interface E2eServerOptions {
   wsPort?: number | null
   /** Extra config (YAML keys). */
   config?: Record<string, unknown>
+  /** The server's random source (e.g. firstSecret of a leading-zero pair: the DH secret a). */
+  random?: RandomSource
 }
 
 export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
@@ -75,6 +78,7 @@ export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
     store: new MemoryAuthKeyStore(),
     inlineHandshakeCrypto: true,
     gatewayId: 'e2e',
+    random: o.random,
   })
   const key = loadKeySet(config.dataDir).all()[0]!
   return {

@@ -12,6 +12,7 @@ export class TransportErrorReply extends Error {
 export class Loopback implements PlainRpc {
   readonly conn: ConnectionHandshakes
   readonly sent: Buffer[] = []
+  readonly answers: Buffer[] = []
   readonly created: CreatedKey[] = []
 
   constructor(service: HandshakeService, ip = '10.0.0.1') {
@@ -25,6 +26,7 @@ export class Loopback implements PlainRpc {
     const step = await this.conn.handle(req, body)
     if (step.kind === 'error') throw new TransportErrorReply(step.code, step.reason)
     if (step.created) this.created.push(step.created)
+    this.answers.push(step.body)
     return step.body
   }
 }

@@ -9,14 +9,12 @@ import { InlineCrypto } from '../../src/handshake/crypto-backend.js'
 import { CryptoPool } from '../../src/handshake/crypto-pool.js'
 import { HandshakeService, type HandshakeServiceOptions } from '../../src/handshake/server.js'
 import { clientHandshake, ClientHandshakeError, type ClientHandshakeOptions } from '../../src/handshake/client.js'
-import { serialize } from '../../src/handshake/messages.js'
+import { decodeWithLength, serialize } from '../../src/handshake/messages.js'
 import { DH_PRIME_BIG, bytesFromBig } from '../../src/handshake/dh.js'
 import { PqPool } from '../../src/handshake/pq.js'
-import { createHash } from 'node:crypto'
-import { dhPublic, modPowDh } from '../../src/handshake/dh-engine.js'
-import { authKeyId } from '../../src/handshake/kdf.js'
-import type { RandomSource } from '../../src/crypto/random.js'
+import { authKeyId, newNonceHash } from '../../src/handshake/kdf.js'
 import { Loopback, TransportErrorReply } from './harness.js'
+import { firstSecret, leadingZeroPair } from '../helpers/leading-zero.js'
 
 let key: RsaPrivateKey
 let other: RsaPrivateKey
@@ -320,63 +318,37 @@ test('unencrypted destroy_auth_key → destroy_auth_key_none', async () => {
 
 // ---- auth keys whose first byte is 0 (GramJS and mtcute would hold them without that byte)
 
-/** Deterministic secrets: the client's b and a server a with (g^b)^a mod p starting with a 0 byte. */
-const leadingZero = (() => {
-  let found: { a: Buffer; b: Buffer; key: Buffer } | undefined
-  return () => {
-    if (found) return found
-    const b = createHash('sha512').update('mtgate client b').digest()
-    const bFull = Buffer.concat([b, b, b, b])
-    const gB = dhPublic(bFull)
-    for (let i = 0; ; i++) {
-      const h = createHash('sha512').update(`mtgate server a ${i}`).digest()
-      const a = Buffer.concat([h, h, h, h])
-      const key = modPowDh(gB, a)
-      if (key[0] === 0) return (found = { a, b: bFull, key })
-    }
-  }
-})()
-
-/** secureRandom, except that the first request for 256 bytes (the DH secret) gets `secret`. */
-function firstSecret(secret: Buffer): RandomSource {
-  let used = false
-  return (n) => {
-    if (n === 256 && !used) {
-      used = true
-      return Buffer.from(secret)
-    }
-    return secureRandom(n)
-  }
-}
-
-test('an auth key whose first byte is 0 → dh_gen_fail (hash3 over the 256-byte key), nothing stored, connection kept', async () => {
-  const { a, b, key: zeroKey } = leadingZero()
+test('an auth key whose first byte is 0 → dh_gen_ok (hash1 over the 256-byte key), stored as 256 bytes', async () => {
+  const { a, b, key: zeroKey } = leadingZeroPair()
   assert.equal(zeroKey[0], 0)
   assert.equal(zeroKey.length, 256)
   const { keys, store } = setup()
-  const zeroed = setup({ store, crypto: new InlineCrypto(keys, firstSecret(a)) }).service
-  const lb = new Loopback(zeroed)
-  // 'key_refused' is only reported when new_nonce_hash3 is the spec's hash over the 256-byte key.
-  await rejects(clientHandshake(lb, client({ random: firstSecret(b), maxRestarts: 0 })), 'key_refused')
-  assert.equal(lb.created.length, 0, 'no dh_gen_ok')
-  assert.equal(await store.get(authKeyId(zeroKey)), undefined, 'our form of the key is not stored')
-  assert.equal(await store.get(authKeyId(zeroKey.subarray(1))), undefined, "nor the clients' short form")
-  assert.equal(zeroed.limiter.inFlight('10.0.0.1'), 0, 'slot released')
-  // Same connection, new exchange (what GramJS does after dh_gen_fail): accepted.
-  const res = await clientHandshake(lb, client())
-  assert.deepEqual((await store.get(res.authKeyId))?.key, res.authKey)
+  const service = setup({ store, crypto: new InlineCrypto(keys, firstSecret(a)) }).service
+  const lb = new Loopback(service)
+  // Our client checks new_nonce_hash1 over its own 256-byte key, as the spec (and TDLib) do.
+  const res = await clientHandshake(lb, client({ random: firstSecret(b) }))
+  assert.deepEqual(res.authKey, zeroKey)
   assert.equal(lb.created.length, 1)
+  assert.deepEqual((await store.get(authKeyId(zeroKey)))?.key, zeroKey, 'the 256-byte form is stored')
+  assert.equal(await store.get(authKeyId(zeroKey.subarray(1))), undefined, "not the short form some clients compute")
+  assert.equal(service.limiter.inFlight('10.0.0.1'), 0, 'slot released')
 })
 
-test('our client starts a new exchange by itself after a refused leading-zero key', async () => {
-  const { a, b } = leadingZero()
+test('a client that drops the leading zero byte fails its hash check; its next exchange on the connection succeeds', async () => {
+  const { a, b, key: zeroKey } = leadingZeroPair()
   const { keys, store } = setup()
   const service = setup({ store, crypto: new InlineCrypto(keys, firstSecret(a)) }).service
   const lb = new Loopback(service)
-  const res = await clientHandshake(lb, client({ random: firstSecret(b) }))
-  assert.equal(res.restarts, 1)
-  assert.notEqual(res.authKey[0], 0)
+  const draws: Buffer[] = []
+  const secret = firstSecret(b)
+  await clientHandshake(lb, client({ random: (n) => { const r = secret(n); draws.push(r); return r } }))
+  const newNonce = draws.find((d) => d.length === 32)!
+  const ok = decodeWithLength(lb.answers.at(-1)!).obj as unknown as { _: string; new_nonce_hash1: Buffer }
+  assert.equal(ok._, 'dh_gen_ok')
+  assert.deepEqual(ok.new_nonce_hash1, newNonceHash(newNonce, 1, zeroKey))
+  // What GramJS, mtcute and Telethon compute: the key without its zero byte, so their check fails.
+  assert.notDeepEqual(ok.new_nonce_hash1, newNonceHash(newNonce, 1, zeroKey.subarray(1)))
+  const res = await clientHandshake(lb, client())
   assert.deepEqual((await store.get(res.authKeyId))?.key, res.authKey)
-  assert.equal(lb.created.length, 1)
-  assert.equal(lb.sent.filter((m) => m.readUInt32LE(0) === 0xbe7e8ef1).length, 2, 'two req_pq_multi')
+  assert.equal(lb.created.length, 2, 'both exchanges ended in dh_gen_ok')
 })

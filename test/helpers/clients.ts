@@ -10,6 +10,7 @@ import { createCodec } from '../../src/transport/create-codec.js'
 import type { Codec } from '../../src/transport/codec.js'
 import { codecTag } from '../../src/transport/codec.js'
 import type { PlainRpc } from '../../src/handshake/client.js'
+import type { RandomSource } from '../../src/crypto/random.js'
 import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import type { AuthKeyStore } from '../../src/store/types.js'
 import { TcpListener } from '../../src/transport/tcp-listener.js'
@@ -38,6 +39,8 @@ export interface TestServerOptions {
   /** 'pool' runs the handshake crypto on worker threads (default 'inline'). */
   crypto?: 'inline' | 'pool'
   handshake?: Partial<HandshakeServiceOptions>
+  /** Random source of the handshake (nonces, DH secret a; e.g. firstSecret of a leading-zero pair). */
+  random?: RandomSource
   /** Wraps the handshake crypto backend (fault injection, e.g. zeroFirstKeys). */
   wrapCrypto?: (c: HandshakeCrypto) => HandshakeCrypto
   /** Replaces the default encrypted-path handler (records the auth_key_id, closes unknown keys with -404). */
@@ -68,8 +71,8 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const key = testRsaKey()
   const keys = new RsaKeySet([key])
   const store = o.store ?? new MemoryAuthKeyStore()
-  const crypto: HandshakeCrypto = o.crypto === 'pool' ? new CryptoPool(keys, 2) : new InlineCrypto(keys)
-  const service = new HandshakeService({ keys, crypto: o.wrapCrypto ? o.wrapCrypto(crypto) : crypto, store, dcId, ...o.handshake })
+  const crypto: HandshakeCrypto = o.crypto === 'pool' ? new CryptoPool(keys, 2) : new InlineCrypto(keys, o.random)
+  const service = new HandshakeService({ keys, crypto: o.wrapCrypto ? o.wrapCrypto(crypto) : crypto, store, dcId, random: o.random, ...o.handshake })
   const encrypted: bigint[] = []
   const waiters: Array<{ pred: (id: bigint) => boolean; resolve: (id: bigint) => void }> = []
   const record = async (conn: GatewayConnection, p: EncryptedPacket): Promise<void> => {
