@@ -8,13 +8,14 @@ import type { Clock } from '../util/clock.js'
 import { systemClock } from '../util/clock.js'
 import { readInt64LE } from '../util/int64.js'
 import { rootLogger, type Logger } from '../util/log.js'
-import { decodeRequest } from '../handshake/messages.js'
+import { decodeUnencryptedBody, type UnencryptedBody } from '../handshake/messages.js'
 import type { ConnectionHandshakes, CreatedKey, HandshakeService } from '../handshake/server.js'
-import { buildUnencrypted, parseUnencrypted, ServerMsgIds } from './unencrypted.js'
+import type { CodecName } from '../transport/codec.js'
+import { buildUnencrypted, describeUnencrypted, maxTrailingBytes, parseUnencrypted, ServerMsgIds } from './unencrypted.js'
 
 /** What the gateway needs from a transport connection (the transport's Connection satisfies it). */
 export type GatewayConnection = Pick<Connection, 'id' | 'remoteAddress' | 'send' | 'close' | 'closed' | 'on'> & {
-  readonly info: { readonly remoteIp: string }
+  readonly info: { readonly remoteIp: string; readonly codec: CodecName; readonly obfuscated: boolean }
 }
 
 export interface EncryptedPacket {
@@ -126,24 +127,30 @@ export class Gateway {
     conn.close('internal_error', -404)
   }
 
-  private reject(conn: GatewayConnection, reason: string, code = -404): void {
-    this.log.info({ conn: conn.id, remote: conn.remoteAddress, reason, code }, 'unencrypted message rejected')
+  /** Closes the connection with a transport error; the log line says what the client sent. */
+  private reject(conn: GatewayConnection, reason: string, code = -404, sent?: object): void {
+    const { codec, obfuscated } = conn.info
+    this.log.info({ conn: conn.id, remote: conn.remoteAddress, reason, code, codec, obfuscated, ...sent }, 'unencrypted message rejected')
     conn.close(reason, code)
   }
 
   private async onUnencrypted(conn: GatewayConnection, state: ConnState, payload: Buffer): Promise<void> {
-    const msg = parseUnencrypted(payload, state.lastMsgId, { maxBody: this.maxBody })
-    if (typeof msg === 'string') return this.reject(conn, msg)
-    state.lastMsgId = msg.msgId
-    let req
+    const msg = parseUnencrypted(payload, state.lastMsgId, { maxBody: this.maxBody, maxTrailing: maxTrailingBytes(conn.info.codec) })
+    if (typeof msg === 'string') return this.reject(conn, msg, -404, describeUnencrypted(payload))
+    if (msg.msgId > state.lastMsgId) state.lastMsgId = msg.msgId
+    let body: UnencryptedBody
     try {
-      req = decodeRequest(msg.body)
+      body = decodeUnencryptedBody(msg.body)
     } catch {
-      return this.reject(conn, 'body_not_tl')
+      return this.reject(conn, 'body_not_tl', -404, describeUnencrypted(payload))
     }
-    if (!req) return this.reject(conn, 'not_a_handshake_method')
+    if (body.kind === 'refused') return this.reject(conn, body.reason, -404, { ...describeUnencrypted(payload), constructor: body.name })
+    if (body.kind === 'ack') {
+      this.log.debug({ conn: conn.id, acked: body.msgIds.length }, 'unencrypted msgs_ack ignored')
+      return
+    }
     state.hs ??= this.opts.handshake.connection(conn.info.remoteIp)
-    const step = await state.hs.handle(req, msg.body)
+    const step = await state.hs.handle(body.req, msg.body)
     if (conn.closed) return
     if (step.kind === 'error') return this.reject(conn, step.reason, step.code)
     state.msgIds ??= new ServerMsgIds(this.clock)

@@ -2,6 +2,7 @@
  * Unencrypted MTProto messages (auth_key_id = 0): auth_key_id:long message_id:long
  * message_data_length:int message_data:bytes. Only the handshake uses them.
  */
+import type { CodecName } from '../transport/codec.js'
 import type { Clock } from '../util/clock.js'
 
 export interface UnencryptedMessage {
@@ -12,11 +13,31 @@ export interface UnencryptedMessage {
 export interface UnencryptedLimits {
   /** Largest message_data accepted (handshake bodies are < 400 bytes). */
   maxBody: number
+  /** Most bytes accepted after the message in the frame (see maxTrailingBytes). */
+  maxTrailing: number
 }
 
 /**
- * Parses and sanity-checks one unencrypted message. `lastMsgId` is the previous client msg_id on
- * this connection (ids must grow). Returns the message or a reason string for the log.
+ * Bytes a frame may carry after an unencrypted message. tgnet (Connection.cpp, sendData) appends
+ * 0..256 random bytes to every unencrypted message on padded intermediate (`dd` secrets, fake-TLS)
+ * and on plain intermediate (rounded up to 4); padded intermediate also pads encrypted ones by
+ * 0..15, and other framings carry no padding (0..15 tolerated).
+ */
+export function maxTrailingBytes(codec: CodecName): number {
+  return codec === 'padded' || codec === 'intermediate' ? 256 : 15
+}
+
+/** What the log says about a refused unencrypted packet (no secrets: nothing here is encrypted). */
+export function describeUnencrypted(payload: Buffer): { packetLength: number; bodyLength?: number; constructorId?: string } {
+  const d: { packetLength: number; bodyLength?: number; constructorId?: string } = { packetLength: payload.length }
+  if (payload.length >= 20) d.bodyLength = payload.readUInt32LE(16)
+  if (payload.length >= 24) d.constructorId = payload.readUInt32LE(20).toString(16).padStart(8, '0')
+  return d
+}
+
+/**
+ * Parses and sanity-checks one unencrypted message. `lastMsgId` is the largest client msg_id so far
+ * on this connection (ids must grow, apart from TDLib's 0 and 1). Returns the message or a reason string for the log.
  *
  * No server-time window is applied: before the handshake the client cannot know server time
  * (it learns it from server_DH_inner_data), so a skewed clock is legitimate here.
@@ -27,9 +48,12 @@ export function parseUnencrypted(payload: Buffer, lastMsgId: bigint, limits: Une
   const msgId = payload.readBigInt64LE(8)
   const len = payload.readUInt32LE(16)
   if (len > limits.maxBody) return 'oversized'
-  // Padded-intermediate framing may append 0..15 random bytes after the message.
-  if (len > payload.length - 20 || payload.length - 20 - len >= 16) return 'length_mismatch'
-  if (msgId <= 0n) return 'msg_id_not_positive'
+  if (len > payload.length - 20 || payload.length - 20 - len > limits.maxTrailing) return 'length_mismatch'
+  // TDLib sends its connection ping (req_pq_multi) with msg_id 1 and its key exchange with msg_id 0
+  // (td/mtproto/PingConnection.h, HandshakeConnection.h: NoCryptoImpl), on the same connection;
+  // Telegram answers both. They do not move the connection's last msg_id.
+  if (msgId === 0n || msgId === 1n) return { msgId, body: payload.subarray(20, 20 + len) }
+  if (msgId < 0n) return 'msg_id_not_positive'
   if (msgId % 4n !== 0n) return 'msg_id_not_client'
   if (msgId <= lastMsgId) return 'msg_id_not_increasing'
   return { msgId, body: payload.subarray(20, 20 + len) }

@@ -115,11 +115,27 @@ export function serialize(obj: HandshakeAnswer | HandshakeRequest | PQInnerData 
 }
 
 /**
- * Decodes an unencrypted message body. Returns undefined when it is not one of the handshake
- * methods (the only ones accepted with auth_key_id = 0); throws TlError when it is not TL at all.
+ * Bytes that may follow the TL object inside message_data of an unencrypted message: TDLib
+ * (td/mtproto/NoCryptoStorer.h, NoCryptoImpl) pads it to 16 and adds 0..15 more blocks of 16.
  */
-export function decodeRequest(body: Uint8Array): HandshakeRequest | undefined {
+export const MAX_BODY_PADDING = 255
+
+/** What an unencrypted message body holds. */
+export type UnencryptedBody =
+  | { readonly kind: 'request'; readonly req: HandshakeRequest }
+  /** msgs_ack: tgnet (Handshake.cpp, sendAckRequest) acknowledges each handshake answer with one. */
+  | { readonly kind: 'ack'; readonly msgIds: readonly bigint[] }
+  /** TL, but not allowed with auth_key_id = 0 (or followed by too many bytes): `name` for the log. */
+  | { readonly kind: 'refused'; readonly name: string; readonly reason: 'not_a_handshake_method' | 'body_trailing_bytes' }
+
+/**
+ * Decodes an unencrypted message body: a handshake method, a msgs_ack, or something refused.
+ * Throws TlError when it is not TL at all.
+ */
+export function decodeUnencryptedBody(body: Uint8Array): UnencryptedBody {
   const { obj, length } = decodeWithLength(body)
-  if (!HANDSHAKE_METHODS.has(obj._) || length !== body.length) return undefined
-  return obj as HandshakeRequest
+  if (body.length - length > MAX_BODY_PADDING) return { kind: 'refused', name: obj._, reason: 'body_trailing_bytes' }
+  if (obj._ === 'msgs_ack') return { kind: 'ack', msgIds: (obj as unknown as { msg_ids: bigint[] }).msg_ids }
+  if (!HANDSHAKE_METHODS.has(obj._)) return { kind: 'refused', name: obj._, reason: 'not_a_handshake_method' }
+  return { kind: 'request', req: obj as HandshakeRequest }
 }

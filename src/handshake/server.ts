@@ -266,6 +266,22 @@ export class ConnectionHandshakes {
     ex.a = undefined
   }
 
+  /**
+   * Ends the oldest exchange whose resPQ the client never followed up. TDLib opens every connection
+   * with one or two pings (req_pq_multi, td/mtproto/PingConnection.h) and then starts its key
+   * exchange on the same connection: its pings must not count against the per-connection limit.
+   * An exchange past resPQ is never dropped this way (tgnet loops if its exchange is replaced).
+   */
+  private dropOldestUnanswered(): void {
+    for (const [k, ex] of this.exchanges) {
+      if (ex.state !== 'pq_sent') continue
+      this.finish(ex, 'failed')
+      this.exchanges.delete(k)
+      this.log.debug('resPQ never followed up: exchange dropped for a new req_pq')
+      return
+    }
+  }
+
   private onReqPq(req: ReqPq, raw: Buffer): HandshakeStep {
     if (req.nonce.length !== 16) throw new HandshakeError('close404', 'bad_nonce')
     const key = req.nonce.toString('hex')
@@ -278,6 +294,7 @@ export class ConnectionHandshakes {
     // Forget finished exchanges of this connection; count the live ones.
     for (const [k, ex] of this.exchanges) if (ex.state === 'done' || ex.state === 'failed') this.exchanges.delete(k)
     const o = this.service.opts
+    if (this.inFlight >= o.maxPerConnection) this.dropOldestUnanswered()
     if (this.inFlight >= o.maxPerConnection) throw new HandshakeError('close429', 'per_connection_limit', 'too many handshakes on this connection')
     if (!this.service.limiter.tryAcquire(this.ip)) throw new HandshakeError('close429', 'per_ip_limit', 'too many handshakes from this IP')
     const ex: Exchange = {

@@ -32,6 +32,8 @@ export interface ServerDeps {
   store?: AuthKeyStore
   /** Run handshake crypto inline (with `random` for the DH secrets) instead of a worker pool (tests with many servers). */
   inlineHandshakeCrypto?: boolean
+  /** Wraps the handshake crypto backend (tests: fault injection such as zeroFirstKeys). */
+  wrapHandshakeCrypto?: (c: HandshakeCrypto) => HandshakeCrypto
   /** Gateway id in InboundMessage (default "gw-<pid>"). */
   gatewayId?: string
   /** Clock of the transport layer (idle timeouts); default `clock`. */
@@ -100,9 +102,8 @@ export class MtgateServer {
 
     const cleanup: (() => unknown)[] = []
     try {
-      const handshakeCrypto: HandshakeCrypto & { close?: () => unknown } = deps.inlineHandshakeCrypto
-        ? new InlineCrypto(rsaKeys, random)
-        : new CryptoPool(rsaKeys)
+      const baseCrypto: HandshakeCrypto = deps.inlineHandshakeCrypto ? new InlineCrypto(rsaKeys, random) : new CryptoPool(rsaKeys)
+      const handshakeCrypto: HandshakeCrypto = deps.wrapHandshakeCrypto ? deps.wrapHandshakeCrypto(baseCrypto) : baseCrypto
       cleanup.push(() => handshakeCrypto.close?.())
       const handshake = new HandshakeService({
         keys: rsaKeys,

@@ -66,6 +66,21 @@ export function parseContainer(body: Buffer, containerMsgId: bigint): Message[] 
   return out
 }
 
+/**
+ * The msg_id of the first message handled in a message `msgId` with `body`: a container's smallest
+ * inner msg_id (below the container's own), else `msgId`. A malformed container counts as itself.
+ */
+export function firstHandledMsgId(msgId: bigint, body: Buffer): bigint {
+  if (constructorOf(body) !== ID_MSG_CONTAINER) return msgId
+  let first = msgId
+  try {
+    for (const m of parseContainer(body, msgId)) if (m.msgId < first) first = m.msgId
+  } catch (e) {
+    if (!(e instanceof ContainerError)) throw e
+  }
+  return first
+}
+
 /** Serialises a msg_container of `messages`. */
 export function buildContainer(messages: readonly Message[]): Buffer {
   let size = 8

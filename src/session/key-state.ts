@@ -27,6 +27,9 @@ export interface KeyState {
   readonly sessions: Map<bigint, Session>
 }
 
+/** Orders announcements (invokeWithLayer / initConnection) across every KeyInfoRecord of the process. */
+let announcements = 0
+
 /**
  * The KeyInfo the manager hands out. Sessions assign `layer` / `client` directly (invokeWithLayer,
  * initConnection on every connection); the setters tell the owner only when the value really
@@ -39,6 +42,9 @@ export class KeyInfoRecord implements KeyInfo {
   private clientValue: ClientInfo | undefined = undefined
   /** JSON text of clientValue (compared on assignment, saved as AuthKeyState.client). */
   private clientJson: string | undefined = undefined
+  /** When layer / client were last announced by a client (0: loaded from the store or never). */
+  private layerAt = 0
+  private clientAt = 0
   /** A store write of this info is running / another change came in meanwhile. */
   saving = false
   dirty = false
@@ -55,6 +61,7 @@ export class KeyInfoRecord implements KeyInfo {
   }
 
   set layer(v: number | undefined) {
+    this.layerAt = ++announcements
     if (v === this.layerValue) return
     this.layerValue = v
     this.changed(this)
@@ -65,11 +72,21 @@ export class KeyInfoRecord implements KeyInfo {
   }
 
   set client(v: ClientInfo | undefined) {
+    this.clientAt = ++announcements
     const json = v === undefined ? undefined : JSON.stringify(v)
     this.clientValue = v
     if (json === this.clientJson) return
     this.clientJson = json
     this.changed(this)
+  }
+
+  /**
+   * Takes the layer and initConnection data of `other` where they were announced later than this
+   * record's (a temp key bound to this permanent key brings what the client just said on it).
+   */
+  adoptNewer(other: KeyInfoRecord): void {
+    if (other.layerValue !== undefined && other.layerAt > this.layerAt) this.layer = other.layerValue
+    if (other.clientValue !== undefined && other.clientAt > this.clientAt) this.client = other.clientValue
   }
 
   /** What the store keeps (AuthKeyStore.saveState). */

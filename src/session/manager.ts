@@ -13,6 +13,7 @@ import { rootLogger, type Logger } from '../util/log.js'
 import type { GatewayLink, InboundMessage, PushService, RpcDispatcher, RpcOutcome, SessionService } from './api.js'
 import { BindTempKeyError, validateBindTempAuthKey } from './bind-temp-key.js'
 import { BadMsgCode } from './codes.js'
+import { firstHandledMsgId } from './envelope.js'
 import { KeyInfoRecord, type KeyInfo, type KeyState } from './key-state.js'
 import { checkClientMsgId, ServerMsgIdGenerator } from './msg-id.js'
 import { OUTBOX_MAX_BYTES, OUTBOX_MAX_MESSAGES } from './outbox.js'
@@ -406,8 +407,9 @@ export class SessionManager implements SessionService, PushService {
 
   /**
    * Points the key at the info of `infoId` (created, with the loaded `state`, when absent). A key
-   * that had an info (a temp key getting bound) carries its layer / initConnection data over when
-   * the new info lacks them.
+   * that had an info (a temp key getting bound) carries over the layer / initConnection data
+   * announced on it later than the new info's: the newest announcement wins (an upgraded app
+   * sends its new layer in the same container as auth.bindTempAuthKey).
    */
   private setInfo(key: KeyState, infoId: bigint, state?: AuthKeyState): void {
     const old = key.info as KeyInfoRecord | undefined
@@ -424,10 +426,7 @@ export class SessionManager implements SessionService, PushService {
     }
     info.keys.add(key)
     key.info = info
-    if (old && old !== info) {
-      if (info.layer === undefined && old.layer !== undefined) info.layer = old.layer
-      if (info.client === undefined && old.client !== undefined) info.client = old.client
-    }
+    if (old && old !== info) info.adoptNewer(old)
   }
 
   private dropInfo(info: KeyInfoRecord): void {
@@ -533,7 +532,9 @@ export class SessionManager implements SessionService, PushService {
     let session = existing
     if (!session) {
       if (key.sessions.size >= this.maxSessionsPerKey) this.evictOneSession(key)
-      session = new Session(this.host, key, msg.sessionId, msg.msgId)
+      // new_session_created.first_msg_id: clients resend every request below it (tgnet,
+      // ConnectionsManager.cpp), so a first container announces its smallest inner msg_id.
+      session = new Session(this.host, key, msg.sessionId, firstHandledMsgId(msg.msgId, msg.body))
       key.sessions.set(msg.sessionId, session)
       this.log.debug({ authKeyId: key.record.id.toString(), sessionId: msg.sessionId.toString() }, 'session: new session')
     }

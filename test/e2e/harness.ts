@@ -15,6 +15,7 @@ import { createKeyFile, loadKeySet } from '../../src/handshake/rsa-keyset.js'
 import { MtgateServer } from '../../src/server/server.js'
 import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import type { RandomSource } from '../../src/crypto/random.js'
+import type { HandshakeCrypto } from '../../src/handshake/crypto-backend.js'
 
 const require = createRequire(import.meta.url)
 
@@ -58,6 +59,8 @@ export interface E2eServerOptions {
   config?: Record<string, unknown>
   /** The server's random source (e.g. firstSecret of a leading-zero pair: the DH secret a). */
   random?: RandomSource
+  /** Wraps the handshake crypto backend (fault injection, e.g. zeroFirstKeys of test/helpers/clients). */
+  wrapCrypto?: (c: HandshakeCrypto) => HandshakeCrypto
 }
 
 export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
@@ -79,6 +82,7 @@ export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
     inlineHandshakeCrypto: true,
     gatewayId: 'e2e',
     random: o.random,
+    wrapHandshakeCrypto: o.wrapCrypto,
   })
   const key = loadKeySet(config.dataDir).all()[0]!
   return {

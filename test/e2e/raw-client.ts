@@ -62,6 +62,8 @@ export interface RawClientLog {
   badServerSalt: number
   badMsg: number[]
   newSessions: number
+  /** first_msg_id of each new_session_created. */
+  newSessionFirstMsgIds: bigint[]
   quickAcks: number[]
   acksReceived: number
   transportErrors: number[]
@@ -89,7 +91,7 @@ export class RawClient {
   private corked = false
   private readonly msgKeyScratch = Buffer.allocUnsafe(32)
   private pingSeq = BigInt(Date.now()) << 16n
-  readonly log: RawClientLog = { badServerSalt: 0, badMsg: [], newSessions: 0, quickAcks: [], acksReceived: 0, transportErrors: [], pushes: [] }
+  readonly log: RawClientLog = { badServerSalt: 0, badMsg: [], newSessions: 0, newSessionFirstMsgIds: [], quickAcks: [], acksReceived: 0, transportErrors: [], pushes: [] }
   onPush: ((body: Buffer) => void) | undefined
   /** sendPing() pings in flight: low 32 bits of the msg_id / 4 → tag (small integers: no allocation per ping). */
   private readonly taggedPings = new Map<number, number>()
@@ -171,6 +173,43 @@ export class RawClient {
   sendPing(tag: number): void {
     if (this.closedErr) throw this.closedErr
     this.taggedPings.set((low32(this.sendMessage(this.taggedPingBody, true)) >>> 2) | 0, tag)
+  }
+
+  /** The next msg_id, for a message built by the caller (e.g. a bind message naming its own msg_id). */
+  allocMsgId(): bigint {
+    return this.nextMsgId()
+  }
+
+  /**
+   * Sends `messages` (msg_ids from allocMsgId, in order) in one container; resolves with the
+   * rpc_result of each message marked `query`, in order.
+   */
+  sendContainer(messages: ReadonlyArray<{ msgId: bigint; body: Buffer; contentRelated: boolean; query?: boolean }>): Promise<Array<TlObject | Buffer>> {
+    const results: Array<Promise<TlObject | Buffer>> = []
+    let size = 8
+    for (const m of messages) size += 16 + m.body.length
+    const w = Buffer.alloc(size)
+    w.writeUInt32LE(ID_MSG_CONTAINER, 0)
+    w.writeInt32LE(messages.length, 4)
+    let o = 8
+    for (const m of messages) {
+      const seqNo = m.contentRelated ? this.contentCount++ * 2 + 1 : this.contentCount * 2
+      w.writeBigInt64LE(m.msgId, o)
+      w.writeInt32LE(seqNo, o + 8)
+      w.writeInt32LE(m.body.length, o + 12)
+      m.body.copy(w, o + 16)
+      o += 16 + m.body.length
+      if (m.query) {
+        results.push(
+          new Promise((resolve, reject) => {
+            if (this.closedErr) return reject(this.closedErr)
+            this.pending.set(m.msgId, { body: m.body, contentRelated: true, resolve, reject })
+          }),
+        )
+      }
+    }
+    this.writeEncrypted(this.nextMsgId(), this.contentCount * 2, w)
+    return Promise.all(results)
   }
 
   /** Sends any message as is; returns its msg_id. */
@@ -328,6 +367,7 @@ export class RawClient {
       }
       case ID_NEW_SESSION:
         this.log.newSessions++
+        this.log.newSessionFirstMsgIds.push(body.readBigInt64LE(4))
         this.salt = body.readBigInt64LE(20)
         return
       case ID_MSGS_ACK:

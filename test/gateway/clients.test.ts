@@ -1,23 +1,26 @@
 /**
  * Real clients from npm complete the handshake against our server and end up with the same
  * auth key (id) as the store: GramJS over full, abridged and obfuscated TCP; mtcute over
- * intermediate and obfuscated TCP, with the legacy RSA form, and with PFS (temp key). A key the
- * server refuses (first byte 0: dh_gen_fail) is followed by a new exchange in both libraries.
+ * intermediate and obfuscated TCP, with the legacy RSA form, and with PFS (temp key). On a key
+ * whose first byte is 0 both libraries fail their own hash check and start a new exchange.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { AuthKeyType } from '../../src/store/types.js'
-import type { HandshakeCrypto } from '../../src/handshake/crypto-backend.js'
+import { createRequire } from 'node:module'
+import { authKeyId } from '../../src/handshake/kdf.js'
+import { firstSecret, leadingZeroPair } from '../helpers/leading-zero.js'
 import {
   startTestServer,
   gramjsHandshake,
   startMtcute,
   startGramJsClient,
-  zeroFirstKeys,
   type TestServer,
   type GramTransport,
   type MtcuteOptions,
 } from '../helpers/clients.js'
+
+const require = createRequire(import.meta.url)
 
 let server: TestServer
 
@@ -75,21 +78,41 @@ test('GramJS TelegramClient (whole client, obfuscated TCP): it encrypts with the
   }
 })
 
-/** A server whose first auth key comes out with a leading zero byte (refused with dh_gen_fail). */
-async function refusingServer(host: string): Promise<{ s: TestServer; zeroed: () => number }> {
-  let wrapped: (HandshakeCrypto & { zeroed: number }) | undefined
-  const s = await startTestServer({ host, wrapCrypto: (c) => (wrapped = zeroFirstKeys(c)) })
-  return { s, zeroed: () => wrapped!.zeroed }
+// ---- a forced leading-zero key: the server's DH secret a and the client's b (through the client's
+// own random source) are the pair of test/helpers/leading-zero.ts. The server answers dh_gen_ok
+// over the 256-byte key; GramJS and mtcute drop the zero byte, fail their own new_nonce_hash1
+// check and start a new exchange.
+
+function leadingZeroServer(host: string): Promise<TestServer> {
+  return startTestServer({ host, random: firstSecret(leadingZeroPair().a) })
 }
 
-test('mtcute after a refused leading-zero key (dh_gen_fail): reconnects, new exchange, stored key', async () => {
-  const { s, zeroed } = await refusingServer('127.0.12.2')
-  const tg = await startMtcute(s)
+/** GramJS draws its DH secret with Helpers.generateRandomBytes(256): the first such draw gets b. */
+function gramjsDrawsB(): () => void {
+  const helpers = require('telegram/Helpers.js') as { generateRandomBytes: (n: number) => Buffer }
+  const real = helpers.generateRandomBytes
+  const draw = firstSecret(leadingZeroPair().b, real)
+  helpers.generateRandomBytes = draw
+  return () => {
+    helpers.generateRandomBytes = real
+  }
+}
+
+async function assertZeroKeyAcknowledged(s: TestServer): Promise<void> {
+  const { key } = leadingZeroPair()
+  assert.deepEqual((await s.store.get(authKeyId(key)))?.key, key, 'the leading-zero key was stored with its 256 bytes')
+  assert.ok(s.created.some((c) => c.record.key.equals(key)), 'and acknowledged with dh_gen_ok')
+}
+
+test('mtcute on a forced leading-zero key: fails its hash check, reconnects, works with its next key', async () => {
+  const s = await leadingZeroServer('127.0.12.2')
+  const tg = await startMtcute(s, { firstDhSecret: leadingZeroPair().b })
   try {
     tg.poke()
     const id = await s.waitEncrypted()
-    assert.equal(zeroed(), 1, 'the first key was refused')
-    assert.equal(s.created.length, 1, 'only the second exchange ended in dh_gen_ok')
+    await assertZeroKeyAcknowledged(s)
+    assert.equal(s.created.length, 2, 'a second exchange')
+    assert.notEqual(id, authKeyId(leadingZeroPair().key))
     assert.ok(await s.store.get(id), 'mtcute encrypts with the stored key')
   } finally {
     await tg.close()
@@ -97,29 +120,33 @@ test('mtcute after a refused leading-zero key (dh_gen_fail): reconnects, new exc
   }
 })
 
-test('GramJS after a refused leading-zero key (dh_gen_fail): new exchange on the same connection', async () => {
-  const { s, zeroed } = await refusingServer('127.0.12.3')
+test('GramJS on a forced leading-zero key: fails its hash check, new exchange on the same connection', async () => {
+  const s = await leadingZeroServer('127.0.12.3')
+  const restore = gramjsDrawsB()
   try {
     const res = await gramjsHandshake(s, 'obfuscated')
-    assert.equal(zeroed(), 1)
+    await assertZeroKeyAcknowledged(s)
     assert.equal(res.failures, 1, 'GramJS saw one failed exchange')
     assert.deepEqual((await s.store.get(res.authKeyId))?.key, res.authKey)
-    assert.equal(s.created.length, 1)
+    assert.equal(s.created.length, 2)
   } finally {
+    restore()
     await s.close()
   }
 })
 
-test('GramJS TelegramClient after a refused leading-zero key: its connect loop gets a stored key', async () => {
-  const { s, zeroed } = await refusingServer('127.0.12.4')
+test('GramJS TelegramClient on a forced leading-zero key: its connect loop ends on a stored key', async () => {
+  const s = await leadingZeroServer('127.0.12.4')
+  const restore = gramjsDrawsB()
   const client = await startGramJsClient(s, 'full')
   try {
     const id = await s.waitEncrypted()
-    assert.equal(zeroed(), 1)
-    assert.equal(s.created.length, 1, 'the refused key was never acknowledged')
+    await assertZeroKeyAcknowledged(s)
     assert.ok(await s.store.get(id))
     assert.equal(client.authKeyId(), id)
+    assert.notEqual(id, authKeyId(leadingZeroPair().key))
   } finally {
+    restore()
     await client.close()
     await s.close()
   }

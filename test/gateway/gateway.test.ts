@@ -95,6 +95,29 @@ test('msg_id not divisible by 4, or not increasing → -404', async () => {
   d.close()
 })
 
+test("TDLib's connection: pings with msg_id 1, then the exchange with msg_id 0 and padding inside message_data (td/mtproto/NoCryptoStorer.h)", async () => {
+  const c = await connect()
+  try {
+    for (const n of [1, 2]) {
+      c.sendRaw(message(1n, serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, n) })))
+      assert.equal((await c.nextPacket()).readUInt32LE(20), 0x05162463, 'resPQ to the ping')
+    }
+    const rpc = {
+      async call(body: Buffer): Promise<Buffer> {
+        const pad = (-body.length & 15) + 16 * 15 // the most TDLib adds
+        c.sendRaw(message(0n, Buffer.concat([body, Buffer.alloc(pad, 7)])))
+        const ans = await c.nextPacket()
+        if (ans.length === 4) throw new TransportErrorPacket(ans.readInt32LE(0))
+        return ans.subarray(20, 20 + ans.readUInt32LE(16))
+      },
+    }
+    const res = await clientHandshake(rpc, { publicKeys: [server.key.publicKey], dcId: 2 })
+    assert.deepEqual((await server.store.get(res.authKeyId))?.key, res.authKey)
+  } finally {
+    c.close()
+  }
+})
+
 test('a non-handshake method or garbage in an unencrypted message → -404', async () => {
   const c = await connect()
   const ping = Buffer.alloc(12)

@@ -1,9 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ManualClock } from '../../src/util/clock.js'
-import { buildUnencrypted, parseUnencrypted, ServerMsgIds } from '../../src/gateway/unencrypted.js'
+import { buildUnencrypted, maxTrailingBytes, parseUnencrypted, ServerMsgIds } from '../../src/gateway/unencrypted.js'
 
-const limits = { maxBody: 1024 }
+const limits = { maxBody: 1024, maxTrailing: 15 }
 const id = (sec: number, n = 0) => (BigInt(sec) << 32n) | BigInt(n * 4)
 
 test('round trip and padded-intermediate trailing bytes', () => {
@@ -30,6 +30,19 @@ test('each check has its reason', () => {
   const short = buildUnencrypted(id(1700000000), body)
   short.writeUInt32LE(24, 16)
   assert.equal(parseUnencrypted(short, 0n, limits), 'length_mismatch')
+})
+
+test('framings with padding carry up to 256 bytes after an unencrypted message (tgnet Connection::sendData)', () => {
+  const m = buildUnencrypted(id(1700000000), Buffer.alloc(20))
+  for (const codec of ['padded', 'intermediate'] as const) {
+    const l = { maxBody: 1024, maxTrailing: maxTrailingBytes(codec) }
+    assert.ok(typeof parseUnencrypted(Buffer.concat([m, Buffer.alloc(256)]), 0n, l) !== 'string', codec)
+    assert.equal(parseUnencrypted(Buffer.concat([m, Buffer.alloc(257)]), 0n, l), 'length_mismatch', codec)
+  }
+  for (const codec of ['abridged', 'full'] as const) {
+    const l = { maxBody: 1024, maxTrailing: maxTrailingBytes(codec) }
+    assert.equal(parseUnencrypted(Buffer.concat([m, Buffer.alloc(16)]), 0n, l), 'length_mismatch', codec)
+  }
 })
 
 test('server msg_ids: ≡ 1 mod 4, time-based, strictly increasing even when the clock stands still', () => {

@@ -1,5 +1,5 @@
 /** In-process plumbing for handshake tests: a PlainRpc straight into ConnectionHandshakes. */
-import { decodeRequest } from '../../src/handshake/messages.js'
+import { decodeUnencryptedBody } from '../../src/handshake/messages.js'
 import type { PlainRpc } from '../../src/handshake/client.js'
 import type { ConnectionHandshakes, CreatedKey, HandshakeService } from '../../src/handshake/server.js'
 
@@ -21,9 +21,9 @@ export class Loopback implements PlainRpc {
 
   async call(body: Buffer): Promise<Buffer> {
     this.sent.push(Buffer.from(body))
-    const req = decodeRequest(body)
-    if (!req) throw new TransportErrorReply(-404, 'not a handshake method')
-    const step = await this.conn.handle(req, body)
+    const decoded = decodeUnencryptedBody(body)
+    if (decoded.kind !== 'request') throw new TransportErrorReply(-404, 'not a handshake method')
+    const step = await this.conn.handle(decoded.req, body)
     if (step.kind === 'error') throw new TransportErrorReply(step.code, step.reason)
     if (step.created) this.created.push(step.created)
     this.answers.push(step.body)

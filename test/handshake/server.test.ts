@@ -295,11 +295,19 @@ test('deadline: a step after the exchange deadline → -404', async () => {
   )
 })
 
+/** Runs our client's exchange on `lb` up to server_DH_params_ok and leaves it there (state dh_sent). */
+async function toDhSent(lb: Loopback): Promise<void> {
+  let calls = 0
+  const stop = new Error('stop at dh_sent')
+  const rpc = { call: async (b: Buffer) => { const r = await lb.call(b); if (++calls === 2) throw stop; return r } }
+  await assert.rejects(clientHandshake(rpc, client()), (e) => e === stop)
+}
+
 test('flood: handshakes in flight per connection and per IP → -429', async () => {
   const { service } = setup({ maxPerConnection: 2, maxPerIp: 3 })
   const lb = new Loopback(service, '10.9.9.9')
-  await lb.call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 1) }))
-  await lb.call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 2) }))
+  await toDhSent(lb)
+  await toDhSent(lb)
   await rejects(lb.call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 3) })), -429)
   const lb2 = new Loopback(service, '10.9.9.9')
   await lb2.call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 4) }))
@@ -308,6 +316,32 @@ test('flood: handshakes in flight per connection and per IP → -429', async () 
   lb.conn.close()
   assert.equal(service.limiter.inFlight('10.9.9.9'), 1, 'closing a connection releases its slots')
   await new Loopback(service, '10.9.9.9').call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 6) }))
+})
+
+test("TDLib's pings (td/mtproto/PingConnection.h): unanswered resPQs make way for the exchange on the same connection", async () => {
+  const { service, store } = setup({ maxPerConnection: 2 })
+  const lb = new Loopback(service, '10.9.9.8')
+  await lb.call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 1) }))
+  await lb.call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 2) }))
+  const res = await clientHandshake(lb, client())
+  assert.deepEqual((await store.get(res.authKeyId))?.key, res.authKey)
+  assert.equal(service.limiter.inFlight('10.9.9.8'), 1, 'the dropped ping released its slot; one ping left in flight')
+})
+
+test('tgnet (Handshake.cpp): a second exchange from the IP beyond the limit gets -429 and the first one completes', async () => {
+  const { service, store } = setup({ maxPerIp: 1 })
+  const first = new Loopback(service, '10.9.9.7')
+  let second: Promise<unknown> | undefined
+  const rpc = {
+    call: async (b: Buffer) => {
+      const r = await first.call(b)
+      second ??= rejects(new Loopback(service, '10.9.9.7').call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 9) })), -429)
+      await second
+      return r
+    },
+  }
+  const res = await clientHandshake(rpc, client())
+  assert.deepEqual((await store.get(res.authKeyId))?.key, res.authKey)
 })
 
 test('unencrypted destroy_auth_key → destroy_auth_key_none', async () => {

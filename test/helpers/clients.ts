@@ -11,6 +11,7 @@ import type { Codec } from '../../src/transport/codec.js'
 import { codecTag } from '../../src/transport/codec.js'
 import type { PlainRpc } from '../../src/handshake/client.js'
 import type { RandomSource } from '../../src/crypto/random.js'
+import { firstSecret } from './leading-zero.js'
 import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import type { AuthKeyStore } from '../../src/store/types.js'
 import { TcpListener } from '../../src/transport/tcp-listener.js'
@@ -72,7 +73,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const keys = new RsaKeySet([key])
   const store = o.store ?? new MemoryAuthKeyStore()
   const crypto: HandshakeCrypto = o.crypto === 'pool' ? new CryptoPool(keys, 2) : new InlineCrypto(keys, o.random)
-  const service = new HandshakeService({ keys, crypto: o.wrapCrypto ? o.wrapCrypto(crypto) : crypto, store, dcId, random: o.random, ...o.handshake })
+  const service = new HandshakeService({ keys, crypto: o.wrapCrypto ? o.wrapCrypto(crypto) : crypto, store, dcId, ...(o.random ? { random: o.random } : {}), ...o.handshake })
   const encrypted: bigint[] = []
   const waiters: Array<{ pred: (id: bigint) => boolean; resolve: (id: bigint) => void }> = []
   const record = async (conn: GatewayConnection, p: EncryptedPacket): Promise<void> => {
@@ -244,6 +245,8 @@ export interface MtcuteOptions {
   pfs?: boolean
   /** Register our key as "old" so mtcute uses the legacy SHA-1 RSA form. */
   legacyRsa?: boolean
+  /** Its first 256-byte random draw (the DH secret b) returns this (e.g. a leading-zero pair's b). */
+  firstDhSecret?: Buffer
 }
 
 export interface MtcuteHandle {
@@ -284,6 +287,11 @@ export async function startMtcute(server: TestServer, o: MtcuteOptions = {}): Pr
   })
   const crypto = (tg as unknown as { _client: { crypto: unknown } })._client.crypto
   utils.addPublicKey(crypto, server.key.publicKey.toPem(), o.legacyRsa ?? false)
+  if (o.firstDhSecret) {
+    const provider = crypto as { randomBytes(n: number): Uint8Array }
+    const real = provider.randomBytes.bind(provider)
+    provider.randomBytes = firstSecret(o.firstDhSecret, (n) => Buffer.from(real(n)))
+  }
   return {
     poke() {
       tg.call({ _: 'help.getConfig' }).catch(() => undefined)

@@ -46,7 +46,7 @@ test('auth.bindTempAuthKey with a valid binding message binds temp → perm; lat
   assert.deepEqual(await resultsOf(r), [{ _: 'boolTrue' }])
   const b = await r.store.getBinding(r.key.id)
   assert.equal(b?.permId, perm.id)
-  assert.equal(b?.expiresAt, expiresAt)
+  assert.equal(b?.expiresAt, r.key.expiresAt, 'the binding lasts as long as the temp key')
   c.send({ _: 'users.getFullUser', id: { _: 'inputUserSelf' } })
   assert.deepEqual(await resultsOf(r), [{ _: 'boolTrue' }])
   const call = r.dispatcher.calls[0]!
