@@ -209,7 +209,7 @@ export class EncryptedPath implements GatewayLink {
     } catch (e) {
       if (!(e instanceof MessageCryptoError)) throw e
       this.stats.decryptFailed++
-      this.opts.log.info({ conn: st.conn.id, addr: st.conn.remoteAddress, reason: e.reason }, 'encrypted packet rejected: discarded, closing')
+      this.opts.log.info({ conn: st.conn.id, addr: st.conn.remoteAddress, reason: e.reason, len: packet.length }, 'encrypted packet rejected: discarded, closing')
       this.close(st, 'decrypt failed')
       return
     }

@@ -144,7 +144,7 @@ export class Gateway {
     } catch {
       return this.reject(conn, 'body_not_tl', -404, describeUnencrypted(payload))
     }
-    if (body.kind === 'refused') return this.reject(conn, body.reason, -404, { ...describeUnencrypted(payload), constructor: body.name })
+    if (body.kind === 'refused') return this.reject(conn, body.reason, -404, { ...describeUnencrypted(payload), tlName: body.name })
     if (body.kind === 'ack') {
       this.log.debug({ conn: conn.id, acked: body.msgIds.length }, 'unencrypted msgs_ack ignored')
       return

@@ -5,6 +5,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { pino } from 'pino'
 import { clientHandshake } from '../../src/handshake/client.js'
 import { serialize } from '../../src/handshake/messages.js'
 import { startTestServer, PlainTcpClient, TransportErrorPacket, type TestServer } from '../helpers/clients.js'
@@ -129,6 +130,29 @@ test('a non-handshake method or garbage in an unencrypted message → -404', asy
   d.sendRaw(message(d.nextMsgId(), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8])))
   await expectError(d, -404)
   d.close()
+})
+
+test('the log line of a rejected unencrypted message says what the client sent: constructor, lengths, framing', async () => {
+  const lines: Array<Record<string, unknown>> = []
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) })
+  const s = await startTestServer({ host: '127.0.0.4', log })
+  try {
+    const c = await PlainTcpClient.connect(s.host, s.port, 'padded')
+    c.sendRaw(message(c.nextMsgId(), Buffer.from('ec77be7a0100000000000000', 'hex'))) // ping
+    await expectError(c, -404)
+    c.close()
+    const line = lines.find((l) => l.msg === 'unencrypted message rejected')
+    assert.ok(line, `logged: ${JSON.stringify(lines)}`)
+    assert.equal(line.reason, 'not_a_handshake_method')
+    assert.equal(line.tlName, 'ping')
+    assert.equal(line.constructorId, '7abe77ec')
+    assert.equal(line.bodyLength, 12)
+    assert.equal(line.codec, 'padded')
+    assert.equal(line.obfuscated, false)
+    assert.equal(typeof line.packetLength, 'number')
+  } finally {
+    await s.close()
+  }
 })
 
 test('an unknown auth_key_id on the encrypted path → -404 (test handler)', async () => {

@@ -44,6 +44,8 @@ export interface TestServerOptions {
   random?: RandomSource
   /** Wraps the handshake crypto backend (fault injection, e.g. zeroFirstKeys). */
   wrapCrypto?: (c: HandshakeCrypto) => HandshakeCrypto
+  /** The gateway's logger (e.g. to read what it logs). */
+  log?: GatewayOptions['log']
   /** Replaces the default encrypted-path handler (records the auth_key_id, closes unknown keys with -404). */
   onEncrypted?: GatewayOptions['onEncrypted']
 }
@@ -87,7 +89,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     if (!(await store.get(p.authKeyId))) conn.close('unknown_auth_key', -404)
   }
   const created: CreatedKey[] = []
-  const gateway = new Gateway({ handshake: service, onEncrypted: o.onEncrypted ?? record, onKeyCreated: (_c, k) => created.push(k) })
+  const gateway = new Gateway({ handshake: service, onEncrypted: o.onEncrypted ?? record, onKeyCreated: (_c, k) => created.push(k), log: o.log })
   const listener = new TcpListener({ host, ports: [o.port ?? 0] })
   gateway.attach(listener)
   const [port] = (await listener.listen()) as [number]
