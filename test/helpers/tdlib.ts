@@ -1,0 +1,188 @@
+/**
+ * TDLib (the reference client: `tdl` + `prebuilt-tdlib`) against our server. TDLib has no option
+ * for a server address or an RSA key, and dials Telegram's public addresses first, so:
+ * - patchTdjson: a copy of libtdjson.so whose PKCS#1 PEM bodies are our key's;
+ * - startSocks5Redirect: a SOCKS5 server that sends every CONNECT to our server (TDLib's proxy);
+ * - runInNetns: runs a node script in a fresh network namespace that has only loopback, the one
+ *   place TDLib may run; assertLoopbackOnly is the script's own guard.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { createServer, connect as netConnect, type Socket } from 'node:net'
+import { networkInterfaces } from 'node:os'
+import { join } from 'node:path'
+
+const require = createRequire(import.meta.url)
+
+const PEM_BLOCK = /-----BEGIN RSA PUBLIC KEY-----\n([A-Za-z0-9+/=\n]+?)\n-----END RSA PUBLIC KEY-----/g
+
+/** Path of prebuilt-tdlib's libtdjson.so (throws with a clear message when it is not installed). */
+export function tdjsonPath(): string {
+  try {
+    return (require('prebuilt-tdlib') as { getTdjson(): string }).getTdjson()
+  } catch (e) {
+    throw new Error(`TDLib missing: prebuilt-tdlib's libtdjson for this platform is not installed (npm install): ${(e as Error).message}`)
+  }
+}
+
+/**
+ * Writes `dir/libtdjson.so`: TDLib's library with the base64 body of every embedded RSA public key
+ * replaced by `pem`'s (a 2048-bit key with e = 65537 has the same length; TDLib's own line breaks
+ * are kept). Returns the path.
+ */
+export function patchTdjson(pem: string, dir: string, source = tdjsonPath()): string {
+  const ours = pem.replace(/-----[A-Z ]+-----|\s/g, '')
+  const lib = readFileSync(source)
+  const text = lib.toString('latin1')
+  let blocks = 0
+  for (const m of text.matchAll(PEM_BLOCK)) {
+    const body = m[1]!
+    if (body.replace(/\n/g, '').length !== ours.length) throw new Error(`embedded RSA key ${blocks} has another length than ours`)
+    let i = 0
+    const patched = body.replace(/[^\n]/g, () => ours[i++]!)
+    lib.write(patched, m.index + m[0].indexOf(body), 'latin1')
+    blocks++
+  }
+  if (blocks === 0) throw new Error(`no PKCS#1 PEM key found in ${source}`)
+  const out = join(dir, 'libtdjson.so')
+  writeFileSync(out, lib)
+  return out
+}
+
+export interface Socks5Redirect {
+  port: number
+  /** "host:port" of every CONNECT, in order. */
+  requests: string[]
+  close(): Promise<void>
+}
+
+/** A SOCKS5 server (no auth) on 127.0.0.1 that connects every CONNECT request to `target`. */
+export async function startSocks5Redirect(target: { host: string; port: number }): Promise<Socks5Redirect> {
+  const requests: string[] = []
+  const sockets = new Set<Socket>()
+  const server = createServer((c) => {
+    sockets.add(c)
+    c.on('close', () => sockets.delete(c))
+    c.on('error', () => c.destroy())
+    let buf = Buffer.alloc(0)
+    let greeted = false
+    const onData = (chunk: Buffer): void => {
+      buf = Buffer.concat([buf, chunk])
+      if (!greeted) {
+        if (buf.length < 2 || buf.length < 2 + buf[1]!) return
+        if (buf[0] !== 5) return void c.destroy()
+        c.write(Buffer.from([5, 0]))
+        buf = buf.subarray(2 + buf[1]!)
+        greeted = true
+      }
+      const dest = parseConnect(buf)
+      if (dest === undefined) return
+      if (dest === null) return void c.end(Buffer.from([5, 7, 0, 1, 0, 0, 0, 0, 0, 0]))
+      c.off('data', onData)
+      requests.push(dest.name)
+      const up = netConnect(target, () => {
+        c.write(Buffer.from([5, 0, 0, 1, 127, 0, 0, 1, 0, 0]))
+        if (buf.length > dest.size) up.write(buf.subarray(dest.size))
+        c.pipe(up).pipe(c)
+      })
+      sockets.add(up)
+      up.on('close', () => (sockets.delete(up), c.destroy()))
+      up.on('error', () => c.end(Buffer.from([5, 5, 0, 1, 0, 0, 0, 0, 0, 0])))
+      c.on('close', () => up.destroy())
+    }
+    c.on('data', onData)
+  })
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as { port: number }).port,
+    requests,
+    close: () => {
+      for (const s of sockets) s.destroy()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+/** A SOCKS5 request: undefined while incomplete, null when not a CONNECT we understand. */
+function parseConnect(b: Buffer): { name: string; size: number } | null | undefined {
+  if (b.length < 5) return undefined
+  if (b[0] !== 5 || b[1] !== 1) return null
+  const atyp = b[3]
+  const addrLen = atyp === 1 ? 4 : atyp === 4 ? 16 : atyp === 3 ? 1 + b[4]! : -1
+  if (addrLen < 0) return null
+  const size = 4 + addrLen + 2
+  if (b.length < size) return undefined
+  const a = b.subarray(4, 4 + addrLen)
+  const host =
+    atyp === 1 ? [...a].join('.') : atyp === 3 ? a.subarray(1).toString('latin1') : (a.toString('hex').match(/.{4}/g) ?? []).join(':')
+  return { name: `${host}:${b.readUInt16BE(4 + addrLen)}`, size }
+}
+
+/** Throws unless this process sees no network interface but loopback (run TDLib only then). */
+export function assertLoopbackOnly(): void {
+  const names = Object.keys(networkInterfaces()).filter((n) => n !== 'lo')
+  if (names.length > 0) throw new Error(`refusing to run TDLib: network interfaces besides lo: ${names.join(', ')}`)
+}
+
+export interface NetnsRun {
+  code: number | null
+  signal: NodeJS.Signals | null
+  timedOut: boolean
+  stdout: string
+  stderr: string
+  ms: number
+}
+
+function ip(args: string[]): void {
+  const r = spawnSync('ip', args, { encoding: 'utf8' })
+  if (r.error) throw new Error(`network namespaces unavailable: cannot run \`ip\` (install iproute2: bash .ci/deps/tdlib.sh): ${r.error.message}`)
+  if (r.status !== 0) throw new Error(`network namespaces unavailable: \`ip ${args.join(' ')}\` failed (needs root): ${r.stderr.trim()}`)
+}
+
+/**
+ * Runs `node script ...args` in a new network namespace with only loopback up (created and
+ * deleted here), killing it after `timeoutMs`. `env` is added to this process's environment (an
+ * undefined value removes a variable). Throws when namespaces are unavailable.
+ */
+export async function runInNetns(script: string, args: string[], o: { timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<NetnsRun> {
+  const ns = `mtgate-td-${process.pid}-${randomBytes(3).toString('hex')}`
+  ip(['netns', 'add', ns])
+  try {
+    ip(['-n', ns, 'link', 'set', 'lo', 'up'])
+    const t0 = Date.now()
+    const env = { ...process.env, ...o.env }
+    for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k]
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, script, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-200_000)))
+    let timedOut = false
+    const timer = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), o.timeoutMs)
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      child.once('error', reject)
+      child.once('close', (c, s) => resolve([c, s]))
+    })
+    clearTimeout(timer)
+    return { code, signal, timedOut, stdout, stderr, ms: Date.now() - t0 }
+  } finally {
+    ip(['netns', 'delete', ns])
+  }
+}
+
+/** The last stdout line that parses as JSON (a driver's result). */
+export function lastJsonLine<T>(stdout: string): T | undefined {
+  for (const line of stdout.trim().split('\n').reverse()) {
+    try {
+      return JSON.parse(line) as T
+    } catch {
+      // not the result line
+    }
+  }
+  return undefined
+}
