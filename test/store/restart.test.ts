@@ -92,8 +92,8 @@ for (const c of cases) {
 
       let server = await start()
       assert.match(server.storeDescription, c.name === 'sqlite' ? /^auth keys: sqlite .*\(WAL, synchronous=FULL\)/ : /^auth keys: mysql .* \+ redis /)
-      // The server refuses (dh_gen_fail) the 1-in-256 keys GramJS would hold without their leading
-      // zero byte, so the first connect always ends with a full 256-byte key.
+      // GramJS drops a leading zero byte of the key and then fails its own new_nonce_hash1 check
+      // (1 key in 256) and starts again, so the first connect always ends with a full 256-byte key.
       let saved: string
       let keyBytes: Buffer
       const first = gram(c.host, '', key.publicKey.modulus, key.fingerprint)
