@@ -1,10 +1,10 @@
 /**
  * The gRPC service definitions (proto/mtgate_session.proto, proto/health.proto), loaded at start-up
- * with @grpc/proto-loader, and hand-written TS types matching them on both ends.
- *
- * Loader options: camelCase field names, int64 as decimal strings (converted to bigint at the edges
- * by the helpers below), bytes as Buffer, `oneofs: true` (the decoded object names the set member of
- * a oneof in a virtual field, e.g. `item: 'data'`).
+ * with @grpc/proto-loader, and the typed clients and server implementations of them. The message
+ * types are generated from the .proto files (./generated/proto.ts, `npm run gen:proto`), together with
+ * the loader options they describe: camelCase field names, int64 as decimal strings (converted to
+ * bigint at the edges by the helpers below), bytes as Buffer, `oneofs: true` (the decoded object
+ * names the set member of a oneof in a virtual field, e.g. `item: 'data'`).
  */
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -12,131 +12,42 @@ import { fileURLToPath } from 'node:url'
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import type { AuthKeyState } from '../store/types.js'
+import { LOADER_OPTIONS, type Int64, type PbAuthKeyState, type PbHealthCheckResponse_ServingStatus, type PbHealthService, type PbSessionService } from './generated/proto.js'
 import { decodeGatewayFrame, decodeSessionFrame, encodeGatewayFrame, encodeSessionFrame, type WireGatewayFrame, type WireSessionFrame } from './wire.js'
 
-/** int64 on the wire: a decimal string when decoded; string or number accepted when encoding. */
-export type Int64 = string
-
-export interface PbAuthKey {
-  id: Int64
-  key: Buffer
-  type: number
-  expiresAt: Int64
-  createdAt: Int64
-}
-export interface PbAuthKeyIdRequest {
-  authKeyId: Int64
-}
-export interface PbQueryAuthKeyRequest {
-  authKeyId: Int64
-  gatewayId: string
-}
-export interface PbQueryAuthKeyReply {
-  found: boolean
-  key: PbAuthKey | null
-}
-export interface PbPutAuthKeyReply {
-  created: boolean
-}
-export interface PbServerSalt {
-  salt: Int64
-  validSince: Int64
-  validUntil: Int64
-}
-export interface PbSaveSaltsRequest {
-  authKeyId: Int64
-  salts: PbServerSalt[]
-}
-export interface PbSaltsReply {
-  salts: PbServerSalt[]
-}
-export interface PbBinding {
-  tempId: Int64
-  permId: Int64
-  type: number
-  expiresAt: Int64
-}
-export interface PbBindingReply {
-  found: boolean
-  binding: PbBinding | null
-}
-export interface PbBoolReply {
-  value: boolean
-}
-export interface PbExpireTempRequest {
-  now: Int64
-}
-export interface PbCountReply {
-  count: Int64
-}
-export type PbPushRequest = { body: Buffer; fanOut: boolean } & ({ authKeyId: Int64; userId?: undefined } | { userId: Int64; authKeyId?: undefined })
-export type PbEmpty = Record<string, never>
-export interface PbAuthKeyState {
-  hasUserId: boolean
-  userId: Int64
-  hasLayer: boolean
-  layer: number
-  hasClient: boolean
-  client: string
-}
-export interface PbSaveStateRequest {
-  authKeyId: Int64
-  state: PbAuthKeyState | null
-}
-export interface PbStateReply {
-  found: boolean
-  state: PbAuthKeyState | null
-}
-export interface PbSessionRequest {
-  authKeyId: Int64
-  sessionId: Int64
-  forwarded: boolean
-}
+export type * from './generated/proto.js'
 
 type Unary<Req, Res> = (req: Req, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall
 
-/** The generated client of mtgate.session.v1.Session, typed. */
-export interface SessionClient extends grpc.Client {
-  QueryAuthKey: Unary<PbQueryAuthKeyRequest, PbQueryAuthKeyReply>
-  PutAuthKey: Unary<PbAuthKey, PbPutAuthKeyReply>
-  SaveSalts: Unary<PbSaveSaltsRequest, PbEmpty>
-  LoadSalts: Unary<PbAuthKeyIdRequest, PbSaltsReply>
-  BindAuthKey: Unary<PbBinding, PbEmpty>
-  GetBinding: Unary<PbAuthKeyIdRequest, PbBindingReply>
-  DestroyAuthKey: Unary<PbAuthKeyIdRequest, PbBoolReply>
-  ExpireTemp: Unary<PbExpireTempRequest, PbCountReply>
-  SaveState: Unary<PbSaveStateRequest, PbEmpty>
-  LoadState: Unary<PbAuthKeyIdRequest, PbStateReply>
-  CreateSession: Unary<PbSessionRequest, PbBoolReply>
-  CloseSession: Unary<PbSessionRequest, PbBoolReply>
-  Push: Unary<PbPushRequest, PbCountReply>
+/** An rpc of a generated service description (Pb<Service>Service) with no stream on either side. */
+interface UnaryRpc<Req = unknown, Res = unknown> {
+  request: Req
+  response: Res
+  requestStream: false
+  responseStream: false
+}
+
+/** The unary rpcs of a service as client methods. */
+type UnaryClient<S> = { [K in keyof S as S[K] extends UnaryRpc ? K : never]: S[K] extends UnaryRpc<infer Req, infer Res> ? Unary<Req, Res> : never }
+
+/** The unary rpcs of a service as server handlers. */
+type UnaryServer<S> = { [K in keyof S as S[K] extends UnaryRpc ? K : never]: S[K] extends UnaryRpc<infer Req, infer Res> ? grpc.handleUnaryCall<Req, Res> : never }
+
+/**
+ * The client of mtgate.session.v1.Session, typed. Connect carries the stream messages in the shapes
+ * of the hand-written codec (src/cluster/wire.ts).
+ */
+export interface SessionClient extends grpc.Client, UnaryClient<PbSessionService> {
   Connect(meta: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientDuplexStream<WireGatewayFrame, WireSessionFrame>
 }
 
-type UnaryImpl<Req, Res> = grpc.handleUnaryCall<Req, Res>
-
 /** What a session node implements. */
-export interface SessionServerImpl extends grpc.UntypedServiceImplementation {
-  QueryAuthKey: UnaryImpl<PbQueryAuthKeyRequest, PbQueryAuthKeyReply>
-  PutAuthKey: UnaryImpl<PbAuthKey, PbPutAuthKeyReply>
-  SaveSalts: UnaryImpl<PbSaveSaltsRequest, PbEmpty>
-  LoadSalts: UnaryImpl<PbAuthKeyIdRequest, PbSaltsReply>
-  BindAuthKey: UnaryImpl<PbBinding, PbEmpty>
-  GetBinding: UnaryImpl<PbAuthKeyIdRequest, PbBindingReply>
-  DestroyAuthKey: UnaryImpl<PbAuthKeyIdRequest, PbBoolReply>
-  ExpireTemp: UnaryImpl<PbExpireTempRequest, PbCountReply>
-  SaveState: UnaryImpl<PbSaveStateRequest, PbEmpty>
-  LoadState: UnaryImpl<PbAuthKeyIdRequest, PbStateReply>
-  CreateSession: UnaryImpl<PbSessionRequest, PbBoolReply>
-  CloseSession: UnaryImpl<PbSessionRequest, PbBoolReply>
-  Push: UnaryImpl<PbPushRequest, PbCountReply>
+export interface SessionServerImpl extends grpc.UntypedServiceImplementation, UnaryServer<PbSessionService> {
   Connect: grpc.handleBidiStreamingCall<WireGatewayFrame, WireSessionFrame>
 }
 
-export type HealthStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN'
-export interface HealthClient extends grpc.Client {
-  Check: Unary<{ service: string }, { status: HealthStatus }>
-}
+export type HealthStatus = PbHealthCheckResponse_ServingStatus
+export interface HealthClient extends grpc.Client, UnaryClient<PbHealthService> {}
 
 /** The directory holding the .proto files: `proto/` at the repository root (found upwards from here). */
 export function protoDir(): string {
@@ -148,8 +59,6 @@ export function protoDir(): string {
   }
   throw new Error('proto/mtgate_session.proto not found above ' + dirname(fileURLToPath(import.meta.url)))
 }
-
-const LOADER_OPTIONS: protoLoader.Options = { keepCase: false, longs: String, enums: String, bytes: Buffer, defaults: true, oneofs: true }
 
 interface Loaded {
   session: grpc.ServiceDefinition<SessionServerImpl>

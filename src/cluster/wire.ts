@@ -10,9 +10,30 @@
  * through util/int64 (no intermediate bigints), no closures or reader objects. Connection ids and
  * addresses repeat from message to message: their decoded strings are reused (StrCache) and their
  * encoded lengths measured without native calls.
+ *
+ * Field keys (field number << 3 | wire type) come from the generated module (const enums: the
+ * compiler writes the numbers in). Every key here is one byte (field numbers below 16), as the sizes
+ * count them.
+ *
+ * The cursors are module-level (no reader or writer objects). Each encode and decode puts back the
+ * cursor it found when done, and an encode running inside another gets its own sizes table, so an
+ * encode or decode started while another is under way (e.g. from a getter of the objects being
+ * encoded) leaves the outer one intact.
  */
 import type { InboundMessage, OutboundMessage } from '../session/api.js'
 import { readInt64LE, writeInt64LE } from '../util/int64.js'
+import {
+  PbCloseConnectionTag,
+  PbConnectionClosedTag,
+  PbGatewayFrameTag,
+  PbGatewayHelloTag,
+  PbGatewayItemTag,
+  PbGoodbyeTag,
+  PbInboundMessageTag,
+  PbOutboundMessageTag,
+  PbSessionFrameTag,
+  PbSessionItemTag,
+} from './generated/proto.js'
 
 /**
  * SendData's message is the session layer's InboundMessage itself: the gateway queues it as is and the
@@ -59,7 +80,7 @@ function varintLen(n: number): number {
   return len
 }
 
-/** tag + length + bytes of a length-delimited field */
+/** key + length + bytes of a length-delimited field */
 const ldLen = (n: number): number => 1 + varintLen(n) + n
 
 /** UTF-8 length of a string field: short ASCII strings (ids, addresses) are measured here, without a native call. */
@@ -166,27 +187,39 @@ function wInt(tag: number, v: number): void {
   wVarint(v)
 }
 
-/** Takes the finished buffer and checks it was filled exactly. */
+/** The finished buffer, checked to be filled exactly. */
 function finish(total: number, what: string): Buffer {
-  const out = wb
-  const at = wp
-  wb = EMPTY
-  wp = 0
-  if (at !== total) throw new WireError(`${what} frame size mismatch ${at} != ${total}`)
-  return out
+  if (wp !== total) throw new WireError(`${what} frame size mismatch ${wp} != ${total}`)
+  return wb
 }
 
-// field tags (field number << 3 | wire type): 0 varint, 1 fixed64, 2 length-delimited
-const T_LD1 = 0x0a
-const T_LD2 = 0x12
-const T_LD3 = 0x1a
-
 /** Sizes of the items of the frame being encoded (reused between frames). */
-let sizes = new Float64Array(256)
+let sizes: Float64Array = new Float64Array(256)
+/** `sizes` while an encode holds the table: an encode nested in it allocates its own. */
+const TAKEN = new Float64Array(0)
 
-function sizesFor(n: number): Float64Array {
-  if (sizes.length < n) sizes = new Float64Array(Math.max(n, sizes.length * 2))
-  return sizes
+function takeSizes(n: number): Float64Array {
+  let s = sizes
+  if (s.length < n) s = new Float64Array(Math.max(n, s.length * 2))
+  sizes = TAKEN
+  return s
+}
+
+/**
+ * Runs `encode` over a frame's items with a sizes table to itself, and puts back the cursor (and
+ * the table) it found: at the top level, no reference to the buffer is left behind.
+ */
+function withWriter<I>(items: I[], encode: (items: I[], sz: Float64Array) => Buffer): Buffer {
+  const outerB = wb
+  const outerP = wp
+  const sz = takeSizes(items.length)
+  try {
+    return encode(items, sz)
+  } finally {
+    sizes = sz
+    wb = outerB
+    wp = outerP
+  }
 }
 
 function inboundLen(m: WireInbound): number {
@@ -198,8 +231,14 @@ function outboundLen(m: WireOutbound): number {
 }
 
 export function encodeGatewayFrame(f: WireGatewayFrame): Buffer {
-  const items = f.items
-  const sz = sizesFor(items.length)
+  return withWriter(f.items, gatewayFrame)
+}
+
+export function encodeSessionFrame(f: WireSessionFrame): Buffer {
+  return withWriter(f.items, sessionFrame)
+}
+
+function gatewayFrame(items: WireGatewayItem[], sz: Float64Array): Buffer {
   let total = 0
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!
@@ -212,37 +251,35 @@ export function encodeGatewayFrame(f: WireGatewayFrame): Buffer {
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!
     const n = sz[i]!
-    wb[wp++] = T_LD1 // GatewayFrame.items
+    wb[wp++] = PbGatewayFrameTag.items
     wVarint(ldLen(n))
     if ('data' in it) {
       const m = it.data
-      wb[wp++] = T_LD1 // GatewayItem.data
+      wb[wp++] = PbGatewayItemTag.data
       wVarint(n)
-      wString(T_LD1, m.connId, connLen.of(m.connId))
-      wString(T_LD2, m.clientAddr, addrLen.of(m.clientAddr))
-      wFixed64((3 << 3) | 1, m.authKeyId)
-      wFixed64((4 << 3) | 1, m.salt)
-      wFixed64((5 << 3) | 1, m.sessionId)
-      wFixed64((6 << 3) | 1, m.msgId)
-      wInt(7 << 3, m.seqNo)
-      wBytes((8 << 3) | 2, m.body)
-      wInt(9 << 3, m.receivedAt)
+      wString(PbInboundMessageTag.connId, m.connId, connLen.of(m.connId))
+      wString(PbInboundMessageTag.clientAddr, m.clientAddr, addrLen.of(m.clientAddr))
+      wFixed64(PbInboundMessageTag.authKeyId, m.authKeyId)
+      wFixed64(PbInboundMessageTag.salt, m.salt)
+      wFixed64(PbInboundMessageTag.sessionId, m.sessionId)
+      wFixed64(PbInboundMessageTag.msgId, m.msgId)
+      wInt(PbInboundMessageTag.seqNo, m.seqNo)
+      wBytes(PbInboundMessageTag.body, m.body)
+      wInt(PbInboundMessageTag.receivedAt, m.receivedAt)
     } else if ('closed' in it) {
-      wb[wp++] = T_LD2
+      wb[wp++] = PbGatewayItemTag.closed
       wVarint(n)
-      wString(T_LD1, it.closed.connId, otherLen.of(it.closed.connId))
+      wString(PbConnectionClosedTag.connId, it.closed.connId, otherLen.of(it.closed.connId))
     } else {
-      wb[wp++] = T_LD3
+      wb[wp++] = PbGatewayItemTag.hello
       wVarint(n)
-      wString(T_LD1, it.hello.gatewayId, otherLen.of(it.hello.gatewayId))
+      wString(PbGatewayHelloTag.gatewayId, it.hello.gatewayId, otherLen.of(it.hello.gatewayId))
     }
   }
   return finish(total, 'gateway')
 }
 
-export function encodeSessionFrame(f: WireSessionFrame): Buffer {
-  const items = f.items
-  const sz = sizesFor(items.length)
+function sessionFrame(items: WireSessionItem[], sz: Float64Array): Buffer {
   let total = 0
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!
@@ -260,28 +297,28 @@ export function encodeSessionFrame(f: WireSessionFrame): Buffer {
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!
     const n = sz[i]!
-    wb[wp++] = T_LD1 // SessionFrame.items
+    wb[wp++] = PbSessionFrameTag.items
     wVarint(ldLen(n))
     if ('send' in it) {
       const m = it.send
-      wb[wp++] = T_LD1
+      wb[wp++] = PbSessionItemTag.send
       wVarint(n)
-      wString(T_LD1, m.connId, connLen.of(m.connId))
-      wFixed64((2 << 3) | 1, m.authKeyId)
-      wFixed64((3 << 3) | 1, m.salt)
-      wFixed64((4 << 3) | 1, m.sessionId)
-      wFixed64((5 << 3) | 1, m.msgId)
-      wInt(6 << 3, m.seqNo)
-      wBytes((7 << 3) | 2, m.body)
+      wString(PbOutboundMessageTag.connId, m.connId, connLen.of(m.connId))
+      wFixed64(PbOutboundMessageTag.authKeyId, m.authKeyId)
+      wFixed64(PbOutboundMessageTag.salt, m.salt)
+      wFixed64(PbOutboundMessageTag.sessionId, m.sessionId)
+      wFixed64(PbOutboundMessageTag.msgId, m.msgId)
+      wInt(PbOutboundMessageTag.seqNo, m.seqNo)
+      wBytes(PbOutboundMessageTag.body, m.body)
     } else if ('close' in it) {
-      wb[wp++] = T_LD2
+      wb[wp++] = PbSessionItemTag.close
       wVarint(n)
-      wString(T_LD1, it.close.connId, otherLen.of(it.close.connId))
-      wString(T_LD2, it.close.reason, Buffer.byteLength(it.close.reason, 'utf8'))
+      wString(PbCloseConnectionTag.connId, it.close.connId, otherLen.of(it.close.connId))
+      wString(PbCloseConnectionTag.reason, it.close.reason, Buffer.byteLength(it.close.reason, 'utf8'))
     } else {
-      wb[wp++] = T_LD3
+      wb[wp++] = PbSessionItemTag.goodbye
       wVarint(n)
-      wString(T_LD1, it.goodbye.nodeId, otherLen.of(it.goodbye.nodeId))
+      wString(PbGoodbyeTag.nodeId, it.goodbye.nodeId, otherLen.of(it.goodbye.nodeId))
     }
   }
   return finish(total, 'session')
@@ -407,31 +444,31 @@ function decodeInbound(end: number): WireInbound {
   while (rp < end) {
     const key = rVarint(end)
     switch (key) {
-      case T_LD1:
+      case PbInboundMessageTag.connId:
         m.connId = connCache.read(end)
         break
-      case T_LD2:
+      case PbInboundMessageTag.clientAddr:
         m.clientAddr = addrCache.read(end)
         break
-      case (3 << 3) | 1:
+      case PbInboundMessageTag.authKeyId:
         m.authKeyId = rFixed64(end)
         break
-      case (4 << 3) | 1:
+      case PbInboundMessageTag.salt:
         m.salt = rFixed64(end)
         break
-      case (5 << 3) | 1:
+      case PbInboundMessageTag.sessionId:
         m.sessionId = rFixed64(end)
         break
-      case (6 << 3) | 1:
+      case PbInboundMessageTag.msgId:
         m.msgId = rFixed64(end)
         break
-      case 7 << 3:
+      case PbInboundMessageTag.seqNo:
         m.seqNo = rVarint(end) | 0
         break
-      case (8 << 3) | 2:
+      case PbInboundMessageTag.body:
         m.body = rBytes(end)
         break
-      case 9 << 3:
+      case PbInboundMessageTag.receivedAt:
         m.receivedAt = rVarint(end)
         break
       default:
@@ -446,25 +483,25 @@ function decodeOutbound(end: number): WireOutbound {
   while (rp < end) {
     const key = rVarint(end)
     switch (key) {
-      case T_LD1:
+      case PbOutboundMessageTag.connId:
         m.connId = connCache.read(end)
         break
-      case (2 << 3) | 1:
+      case PbOutboundMessageTag.authKeyId:
         m.authKeyId = rFixed64(end)
         break
-      case (3 << 3) | 1:
+      case PbOutboundMessageTag.salt:
         m.salt = rFixed64(end)
         break
-      case (4 << 3) | 1:
+      case PbOutboundMessageTag.sessionId:
         m.sessionId = rFixed64(end)
         break
-      case (5 << 3) | 1:
+      case PbOutboundMessageTag.msgId:
         m.msgId = rFixed64(end)
         break
-      case 6 << 3:
+      case PbOutboundMessageTag.seqNo:
         m.seqNo = rVarint(end) | 0
         break
-      case (7 << 3) | 2:
+      case PbOutboundMessageTag.body:
         m.body = rBytes(end)
         break
       default:
@@ -474,28 +511,43 @@ function decodeOutbound(end: number): WireOutbound {
   return m
 }
 
-/** Fields 1 and 2 of a message of string fields (others skipped). */
-function decodeStrings(end: number): [string, string] {
-  let a = ''
-  let b = ''
+/** The string field with key `tag` of a message (other fields skipped). */
+function decodeString(end: number, tag: number): string {
+  let s = ''
   while (rp < end) {
     const key = rVarint(end)
-    if (key === T_LD1) a = rString(end)
-    else if (key === T_LD2) b = rString(end)
+    if (key === tag) s = rString(end)
     else rSkip(key & 7, end)
   }
-  return [a, b]
+  return s
 }
 
-/** Runs `decode` over `buf` with the cursor set, and leaves no reference to it behind. */
+function decodeCloseConnection(end: number): { connId: string; reason: string } {
+  let connId = ''
+  let reason = ''
+  while (rp < end) {
+    const key = rVarint(end)
+    if (key === PbCloseConnectionTag.connId) connId = rString(end)
+    else if (key === PbCloseConnectionTag.reason) reason = rString(end)
+    else rSkip(key & 7, end)
+  }
+  return { connId, reason }
+}
+
+/**
+ * Runs `decode` over `buf` with the cursor set, and puts back the cursor it found: at the top level,
+ * no reference to the buffer is left behind.
+ */
 function withReader<T>(buf: Buffer, decode: (end: number) => T): T {
+  const outerB = rb
+  const outerP = rp
   rb = buf
   rp = 0
   try {
     return decode(buf.length)
   } finally {
-    rb = EMPTY
-    rp = 0
+    rb = outerB
+    rp = outerP
   }
 }
 
@@ -508,9 +560,9 @@ function gatewayItem(end: number): WireGatewayItem | undefined {
       continue
     }
     const e = rSpan(end)
-    if (key === T_LD1) item = { data: decodeInbound(e) }
-    else if (key === T_LD2) item = { closed: { connId: decodeStrings(e)[0] } }
-    else if (key === T_LD3) item = { hello: { gatewayId: decodeStrings(e)[0] } }
+    if (key === PbGatewayItemTag.data) item = { data: decodeInbound(e) }
+    else if (key === PbGatewayItemTag.closed) item = { closed: { connId: decodeString(e, PbConnectionClosedTag.connId) } }
+    else if (key === PbGatewayItemTag.hello) item = { hello: { gatewayId: decodeString(e, PbGatewayHelloTag.gatewayId) } }
     rp = e
   }
   return item
@@ -525,21 +577,20 @@ function sessionItem(end: number): WireSessionItem | undefined {
       continue
     }
     const e = rSpan(end)
-    if (key === T_LD1) item = { send: decodeOutbound(e) }
-    else if (key === T_LD2) {
-      const [connId, reason] = decodeStrings(e)
-      item = { close: { connId, reason } }
-    } else if (key === T_LD3) item = { goodbye: { nodeId: decodeStrings(e)[0] } }
+    if (key === PbSessionItemTag.send) item = { send: decodeOutbound(e) }
+    else if (key === PbSessionItemTag.close) item = { close: decodeCloseConnection(e) }
+    else if (key === PbSessionItemTag.goodbye) item = { goodbye: { nodeId: decodeString(e, PbGoodbyeTag.nodeId) } }
     rp = e
   }
   return item
 }
 
-function frameItems<I>(end: number, item: (end: number) => I | undefined): I[] {
+/** The items (key `tag`) of a frame, each decoded by `item`. */
+function frameItems<I>(end: number, tag: number, item: (end: number) => I | undefined): I[] {
   const items: I[] = []
   while (rp < end) {
     const key = rVarint(end)
-    if (key !== T_LD1) {
+    if (key !== tag) {
       rSkip(key & 7, end)
       continue
     }
@@ -551,8 +602,8 @@ function frameItems<I>(end: number, item: (end: number) => I | undefined): I[] {
   return items
 }
 
-const gatewayItems = (end: number): WireGatewayItem[] => frameItems(end, gatewayItem)
-const sessionItems = (end: number): WireSessionItem[] => frameItems(end, sessionItem)
+const gatewayItems = (end: number): WireGatewayItem[] => frameItems(end, PbGatewayFrameTag.items, gatewayItem)
+const sessionItems = (end: number): WireSessionItem[] => frameItems(end, PbSessionFrameTag.items, sessionItem)
 
 export function decodeGatewayFrame(buf: Buffer): WireGatewayFrame {
   return { items: withReader(buf, gatewayItems) }

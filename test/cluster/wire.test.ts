@@ -143,6 +143,50 @@ describe('hot-path wire codec vs protobufjs', () => {
     )
   })
 
+  it('an encode or a decode inside another (from a getter of the frame, from the input buffer) leaves both results intact', () => {
+    const many: WireSessionFrame = {
+      items: Array.from({ length: 40 }, (_, i) => ({ send: { connId: `c${i}`, authKeyId: BigInt(i), salt: 1n, sessionId: -2n, msgId: 3n, seqNo: i, body: randomBytes(i * 3) } })),
+    }
+    const manyBytes = encodeSessionFrame(many)
+
+    // encodes and decodes inside an encode: the body getter of item 1 (read while sizing and while writing)
+    const items = gwFrame.items.map((it) => ('data' in it ? { data: { ...it.data } } : it))
+    const data = (items[1] as { data: { body: Buffer } }).data
+    const body = data.body
+    let gets = 0
+    Object.defineProperty(data, 'body', {
+      enumerable: true,
+      get() {
+        gets++
+        assert.deepEqual(encodeSessionFrame(many), manyBytes)
+        assert.deepEqual(decodeSessionFrame(manyBytes), many)
+        assert.deepEqual(decodeGatewayFrame(encodeGatewayFrame({ items: [{ closed: { connId: 'inner' } }] })), { items: [{ closed: { connId: 'inner' } }] })
+        return body
+      },
+    })
+    const gwBytes = encodeGatewayFrame(gwFrame)
+    assert.deepEqual(encodeGatewayFrame({ items }), gwBytes)
+    assert.equal(gets, 2)
+
+    // encodes and decodes inside a decode: the input buffer's subarray (taking item 1's body)
+    const plain = decodeGatewayFrame(gwBytes)
+    const hooked = Buffer.from(gwBytes)
+    let calls = 0
+    Object.defineProperty(hooked, 'subarray', {
+      value(this: Buffer, start?: number, end?: number): Buffer {
+        calls++
+        assert.deepEqual(decodeSessionFrame(manyBytes), many)
+        assert.deepEqual(encodeSessionFrame(many), manyBytes)
+        return Buffer.prototype.subarray.call(this, start, end)
+      },
+    })
+    assert.deepEqual(decodeGatewayFrame(hooked), plain)
+    assert.equal(calls, 1)
+
+    // and the codec is left as a top-level call finds it
+    assert.deepEqual(decodeSessionFrame(encodeSessionFrame(sFrame)), sFrame)
+  })
+
   it('an empty frame, unknown fields skipped, truncated input rejected with WireError', () => {
     assert.deepEqual(decodeGatewayFrame(encodeGatewayFrame({ items: [] })), { items: [] })
     assert.equal(encodeSessionFrame({ items: [] }).length, 0)
