@@ -16,6 +16,8 @@ import type { GatewayLink, OutboundMessage, SessionService } from '../session/ap
 import type { Clock } from '../util/clock.js'
 import { equalsHalvesLE, readInt64LE } from '../util/int64.js'
 import type { Logger } from '../util/log.js'
+import { LruCache } from '../util/lru.js'
+import { TRANSPORT_ERROR } from '../transport/errors.js'
 
 /** What the encrypted path needs from a transport connection. */
 export interface EncryptedConn {
@@ -48,9 +50,6 @@ export interface EncryptedPathOptions {
 
 /** Default lifetime of a gateway key-cache entry. */
 export const KEY_CACHE_TTL_MS = 60_000
-
-/** Transport error for an unknown auth key. */
-const UNKNOWN_KEY = -404
 
 /** msg_key_large of the packet being processed (only read synchronously, for the quick-ack token). */
 const msgKeyScratch = Buffer.alloc(32)
@@ -89,17 +88,15 @@ function keepKey(st: ConnState, key: AuthKey): void {
 
 export class EncryptedPath implements GatewayLink {
   private readonly conns = new Map<string, ConnState>()
-  private readonly cache = new Map<bigint, { key: AuthKey; at: number }>()
+  /** Keys by id (TTL from insertion, so destroyed keys stop working on new connections). */
+  private readonly cache: LruCache<bigint, AuthKey>
   private sessions: SessionService | undefined
-  private readonly cacheSize: number
-  private readonly cacheTtlMs: number
   private readonly maxPending: number
   private readonly random: RandomSource | undefined
   readonly stats: EncryptedPathStats = { decrypted: 0, encrypted: 0, unknownKey: 0, decryptFailed: 0, quickAcks: 0, bytesOut: 0 }
 
   constructor(private readonly opts: EncryptedPathOptions) {
-    this.cacheSize = opts.cacheSize ?? 100_000
-    this.cacheTtlMs = opts.cacheTtlMs ?? KEY_CACHE_TTL_MS
+    this.cache = new LruCache(opts.cacheSize ?? 100_000, opts.cacheTtlMs ?? KEY_CACHE_TTL_MS, opts.clock)
     this.maxPending = opts.maxPendingPerConn ?? 256
     this.random = opts.random
   }
@@ -144,7 +141,7 @@ export class EncryptedPath implements GatewayLink {
       return
     }
     const id = readInt64LE(packet, 0)
-    const key = connKey(st, id) ?? this.cacheGet(id)
+    const key = connKey(st, id) ?? this.cache.get(id, receivedAt)
     if (key !== undefined) {
       keepKey(st, key)
       this.process(st, key, packet, quickAck, receivedAt)
@@ -160,7 +157,7 @@ export class EncryptedPath implements GatewayLink {
       const sessions = this.sessions
       if (sessions === undefined) throw new Error('encrypted path has no session service attached')
       const rec = await sessions.queryAuthKey(id)
-      if (rec !== undefined) key = this.cacheGet(id) ?? new AuthKey(rec.key)
+      if (rec !== undefined) key = this.cache.get(id) ?? new AuthKey(rec.key)
     } catch (e) {
       this.opts.log.error({ conn: st.conn.id, authKeyId: id.toString(16), err: e }, 'auth key lookup failed: closing')
       this.close(st, 'auth key lookup failed')
@@ -172,11 +169,11 @@ export class EncryptedPath implements GatewayLink {
     if (key === undefined) {
       this.stats.unknownKey++
       this.opts.log.info({ conn: st.conn.id, addr: st.conn.remoteAddress, authKeyId: id.toString(16) }, 'unknown auth_key_id: -404 and close')
-      st.conn.sendTransportError(UNKNOWN_KEY)
+      st.conn.sendTransportError(TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND)
       this.close(st, 'unknown auth key')
       return
     }
-    this.cachePut(id, key)
+    this.cache.set(id, key)
     keepKey(st, key)
     // Replay what queued behind the lookup, in order; a different key id goes through onPacket again.
     for (let i = 0; i < queued.length; i++) {
@@ -189,7 +186,7 @@ export class EncryptedPath implements GatewayLink {
         return
       }
       const qid = q.packet.length >= 8 ? q.packet.readBigInt64LE(0) : undefined
-      const k = qid === undefined ? undefined : connKey(st, qid) ?? this.cacheGet(qid)
+      const k = qid === undefined ? undefined : connKey(st, qid) ?? this.cache.get(qid)
       if (k === undefined) {
         this.onPacket(st.conn, q.packet, q.quickAck)
         continue
@@ -242,7 +239,7 @@ export class EncryptedPath implements GatewayLink {
       this.opts.log.debug({ conn: connId }, 'send to a closed connection: dropped')
       return
     }
-    const key = connKey(st, out.authKeyId) ?? this.cacheGet(out.authKeyId)
+    const key = connKey(st, out.authKeyId) ?? this.cache.get(out.authKeyId)
     if (key === undefined) {
       this.opts.log.warn({ conn: connId, authKeyId: out.authKeyId.toString(16) }, 'send with a key the connection never used: dropped')
       return
@@ -273,7 +270,7 @@ export class EncryptedPath implements GatewayLink {
 
   /** Puts a key the handshake just created into the cache (its first encrypted packet needs no lookup). */
   warm(record: { id: bigint; key: Buffer }): void {
-    this.cachePut(record.id, new AuthKey(record.key))
+    this.cache.set(record.id, new AuthKey(record.key))
   }
 
   /** Drops a cached key (GatewayLink.forgetAuthKey: destroy_auth_key, expiry); its next packet gets -404. */
@@ -293,21 +290,4 @@ export class EncryptedPath implements GatewayLink {
     this.connectionClosed(st.conn.id)
   }
 
-  private cacheGet(id: bigint): AuthKey | undefined {
-    const e = this.cache.get(id)
-    if (e === undefined) return undefined
-    this.cache.delete(id)
-    if (this.opts.clock.now() - e.at > this.cacheTtlMs) return undefined
-    this.cache.set(id, e) // refresh recency
-    return e.key
-  }
-
-  private cachePut(id: bigint, key: AuthKey): void {
-    this.cache.delete(id)
-    this.cache.set(id, { key, at: this.opts.clock.now() })
-    while (this.cache.size > this.cacheSize) {
-      const oldest = this.cache.keys().next().value as bigint
-      this.cache.delete(oldest)
-    }
-  }
 }

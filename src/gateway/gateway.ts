@@ -11,7 +11,9 @@ import { rootLogger, type Logger } from '../util/log.js'
 import { decodeUnencryptedBody, type UnencryptedBody } from '../handshake/messages.js'
 import type { ConnectionHandshakes, CreatedKey, HandshakeService } from '../handshake/server.js'
 import type { CodecName } from '../transport/codec.js'
-import { buildUnencrypted, describeUnencrypted, maxTrailingBytes, parseUnencrypted, ServerMsgIds } from './unencrypted.js'
+import { TRANSPORT_ERROR } from '../transport/errors.js'
+import { ServerMsgIdGenerator } from '../util/server-msg-id.js'
+import { buildUnencrypted, describeUnencrypted, maxTrailingBytes, parseUnencrypted } from './unencrypted.js'
 
 /** What the gateway needs from a transport connection (the transport's Connection satisfies it). */
 export type GatewayConnection = Pick<Connection, 'id' | 'remoteAddress' | 'send' | 'close' | 'closed' | 'on'> & {
@@ -54,7 +56,7 @@ interface ConnState {
   /** Created at the first unencrypted message (connections of established keys never need it). */
   hs?: ConnectionHandshakes
   lastMsgId: bigint
-  msgIds?: ServerMsgIds
+  msgIds?: ServerMsgIdGenerator
 }
 
 export class Gateway {
@@ -124,11 +126,11 @@ export class Gateway {
 
   private failed(conn: GatewayConnection, err: unknown): void {
     this.log.error({ conn: conn.id, err: (err as Error)?.message }, 'packet handler failed')
-    conn.close('internal_error', -404)
+    conn.close('internal_error', TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND)
   }
 
   /** Closes the connection with a transport error; the log line says what the client sent. */
-  private reject(conn: GatewayConnection, reason: string, code = -404, sent?: object): void {
+  private reject(conn: GatewayConnection, reason: string, code: number = TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND, sent?: object): void {
     const { codec, obfuscated } = conn.info
     this.log.info({ conn: conn.id, remote: conn.remoteAddress, reason, code, codec, obfuscated, ...sent }, 'unencrypted message rejected')
     conn.close(reason, code)
@@ -136,15 +138,15 @@ export class Gateway {
 
   private async onUnencrypted(conn: GatewayConnection, state: ConnState, payload: Buffer): Promise<void> {
     const msg = parseUnencrypted(payload, state.lastMsgId, { maxBody: this.maxBody, maxTrailing: maxTrailingBytes(conn.info.codec) })
-    if (typeof msg === 'string') return this.reject(conn, msg, -404, describeUnencrypted(payload))
+    if (typeof msg === 'string') return this.reject(conn, msg, TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND, describeUnencrypted(payload))
     if (msg.msgId > state.lastMsgId) state.lastMsgId = msg.msgId
     let body: UnencryptedBody
     try {
       body = decodeUnencryptedBody(msg.body)
     } catch {
-      return this.reject(conn, 'body_not_tl', -404, describeUnencrypted(payload))
+      return this.reject(conn, 'body_not_tl', TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND, describeUnencrypted(payload))
     }
-    if (body.kind === 'refused') return this.reject(conn, body.reason, -404, { ...describeUnencrypted(payload), tlName: body.name })
+    if (body.kind === 'refused') return this.reject(conn, body.reason, TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND, { ...describeUnencrypted(payload), tlName: body.name })
     if (body.kind === 'ack') {
       this.log.debug({ conn: conn.id, acked: body.msgIds.length }, 'unencrypted msgs_ack ignored')
       return
@@ -153,8 +155,8 @@ export class Gateway {
     const step = await state.hs.handle(body.req, msg.body)
     if (conn.closed) return
     if (step.kind === 'error') return this.reject(conn, step.reason, step.code)
-    state.msgIds ??= new ServerMsgIds(this.clock)
-    conn.send(buildUnencrypted(state.msgIds.next(), step.body))
+    state.msgIds ??= new ServerMsgIdGenerator(this.clock)
+    conn.send(buildUnencrypted(state.msgIds.next(true), step.body))
     if (step.created) this.opts.onKeyCreated?.(conn, step.created)
   }
 }

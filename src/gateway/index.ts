@@ -1,2 +1,2 @@
 export { Gateway, type GatewayOptions, type GatewayConnection, type EncryptedPacket } from './gateway.js'
-export { parseUnencrypted, buildUnencrypted, ServerMsgIds, type UnencryptedMessage } from './unencrypted.js'
+export { parseUnencrypted, buildUnencrypted, type UnencryptedMessage } from './unencrypted.js'

@@ -3,7 +3,6 @@
  * message_data_length:int message_data:bytes. Only the handshake uses them.
  */
 import type { CodecName } from '../transport/codec.js'
-import type { Clock } from '../util/clock.js'
 
 export interface UnencryptedMessage {
   msgId: bigint
@@ -66,21 +65,4 @@ export function buildUnencrypted(msgId: bigint, body: Uint8Array): Buffer {
   out.writeUInt32LE(body.length, 16)
   out.set(body, 20)
   return out
-}
-
-/** Server msg_ids for unencrypted answers: unixtime·2^32 + fraction, ≡ 1 mod 4, strictly increasing. */
-export class ServerMsgIds {
-  private last = 0n
-
-  constructor(private readonly clock: Clock) {}
-
-  next(): bigint {
-    const ms = this.clock.now()
-    const sec = BigInt(Math.floor(ms / 1000))
-    const frac = BigInt(Math.floor(((ms % 1000) / 1000) * 2 ** 32))
-    let id = (sec << 32n) | (frac & ~3n) | 1n
-    if (id <= this.last) id = this.last + 4n
-    this.last = id
-    return id
-  }
 }

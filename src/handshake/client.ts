@@ -87,17 +87,16 @@ export async function clientHandshake(rpc: PlainRpc, opts: ClientHandshakeOption
   const newNonce = random(32)
   const temp = opts.expiresIn !== undefined
   const withDc = opts.dcId !== undefined
-  let inner: PQInnerData = {
-    _: temp ? (withDc ? 'p_q_inner_data_temp_dc' : 'p_q_inner_data_temp') : withDc ? 'p_q_inner_data_dc' : 'p_q_inner_data',
-    pq: bigToMinBytes(pq),
-    p: bigToMinBytes(p),
-    q: bigToMinBytes(q),
-    nonce,
-    server_nonce: serverNonce,
-    new_nonce: newNonce,
-  }
-  if (withDc) inner.dc = opts.media ? -opts.dcId! : opts.dcId!
-  if (temp) inner.expires_in = opts.expiresIn
+  const fields = { pq: bigToMinBytes(pq), p: bigToMinBytes(p), q: bigToMinBytes(q), nonce, server_nonce: serverNonce, new_nonce: newNonce }
+  const dc = opts.media ? -opts.dcId! : opts.dcId!
+  const expires_in = opts.expiresIn!
+  let inner: PQInnerData = temp
+    ? withDc
+      ? { _: 'p_q_inner_data_temp_dc', ...fields, dc, expires_in }
+      : { _: 'p_q_inner_data_temp', ...fields, expires_in }
+    : withDc
+      ? { _: 'p_q_inner_data_dc', ...fields, dc }
+      : { _: 'p_q_inner_data', ...fields }
   if (opts.tamper?.innerData) inner = opts.tamper.innerData(inner)
   const innerBytes = serialize(inner)
   const req = {

@@ -6,7 +6,6 @@ export { RsaKeySet, loadKeySet, loadOrCreateKeySet, createKeyFile, retireKeyFile
 export { InlineCrypto, type HandshakeCrypto } from './crypto-backend.js'
 export { CryptoPool } from './crypto-pool.js'
 export { PqPool, type PqSource, type PqPair } from './pq.js'
-export { destroyAuthKey } from './destroy.js'
 export { DH_PRIME, DH_G, checkDhParams, checkDhPublic } from './dh.js'
 export { authKeyId, authKeyAuxHash, firstServerSalt } from './kdf.js'
 export { HandshakeError, RsaError, type HandshakeReaction } from './errors.js'

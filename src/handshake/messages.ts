@@ -1,104 +1,33 @@
 /**
- * Typed views of the handshake's TL objects (schema/mtproto.tl, field names as in the schema)
- * and the two decode helpers the exchange needs. Encoding/decoding itself is the generated TL
- * codec (src/tl); these types narrow its objects after a check on `_`.
+ * The handshake's TL objects (schema/mtproto.tl, field names as in the schema) as the generated
+ * types of src/tl name them, and the two decode helpers the exchange needs. Encoding/decoding
+ * itself is the generated TL codec; these types narrow its objects after a check on `_`.
  */
-import { TlReader, TlWriter, type TlAnyObject } from '../tl/index.js'
+import { TlReader, TlWriter, type TlAnyObject, type TlObjectByName, type TlTypeByName } from '../tl/index.js'
 
-export interface ReqPq {
-  _: 'req_pq' | 'req_pq_multi'
-  nonce: Buffer
-}
-export interface ResPq {
-  _: 'resPQ'
-  nonce: Buffer
-  server_nonce: Buffer
-  pq: Buffer
-  server_public_key_fingerprints: bigint[]
-}
-export interface ReqDhParams {
-  _: 'req_DH_params'
-  nonce: Buffer
-  server_nonce: Buffer
-  p: Buffer
-  q: Buffer
-  public_key_fingerprint: bigint
-  encrypted_data: Buffer
-}
-export interface PQInnerData {
-  _: 'p_q_inner_data' | 'p_q_inner_data_dc' | 'p_q_inner_data_temp' | 'p_q_inner_data_temp_dc'
-  pq: Buffer
-  p: Buffer
-  q: Buffer
-  nonce: Buffer
-  server_nonce: Buffer
-  new_nonce: Buffer
-  dc?: number
-  expires_in?: number
-}
-export interface ServerDhParamsOk {
-  _: 'server_DH_params_ok'
-  nonce: Buffer
-  server_nonce: Buffer
-  encrypted_answer: Buffer
-}
-export interface ServerDhParamsFail {
-  _: 'server_DH_params_fail'
-  nonce: Buffer
-  server_nonce: Buffer
-  new_nonce_hash: Buffer
-}
-export interface ServerDhInnerData {
-  _: 'server_DH_inner_data'
-  nonce: Buffer
-  server_nonce: Buffer
-  g: number
-  dh_prime: Buffer
-  g_a: Buffer
-  server_time: number
-}
-export interface SetClientDhParams {
-  _: 'set_client_DH_params'
-  nonce: Buffer
-  server_nonce: Buffer
-  encrypted_data: Buffer
-}
-export interface ClientDhInnerData {
-  _: 'client_DH_inner_data'
-  nonce: Buffer
-  server_nonce: Buffer
-  retry_id: bigint
-  g_b: Buffer
-}
-export interface DhGenOk {
-  _: 'dh_gen_ok'
-  nonce: Buffer
-  server_nonce: Buffer
-  new_nonce_hash1: Buffer
-}
-export interface DhGenRetry {
-  _: 'dh_gen_retry'
-  nonce: Buffer
-  server_nonce: Buffer
-  new_nonce_hash2: Buffer
-}
-export interface DhGenFail {
-  _: 'dh_gen_fail'
-  nonce: Buffer
-  server_nonce: Buffer
-  new_nonce_hash3: Buffer
-}
-export interface DestroyAuthKey {
-  _: 'destroy_auth_key'
-}
-export type DestroyAuthKeyRes = { _: 'destroy_auth_key_ok' } | { _: 'destroy_auth_key_none' } | { _: 'destroy_auth_key_fail' }
+export type ReqPq = TlObjectByName['req_pq' | 'req_pq_multi']
+export type ResPq = TlObjectByName['resPQ']
+export type ReqDhParams = TlObjectByName['req_DH_params']
+/** p_q_inner_data, _dc, _temp or _temp_dc: `dc` and `expires_in` exist only where the name says. */
+export type PQInnerData = TlTypeByName['P_Q_inner_data']
+export type ServerDhParamsOk = TlObjectByName['server_DH_params_ok']
+export type ServerDhParamsFail = TlObjectByName['server_DH_params_fail']
+export type ServerDhInnerData = TlObjectByName['server_DH_inner_data']
+export type SetClientDhParams = TlObjectByName['set_client_DH_params']
+export type ClientDhInnerData = TlObjectByName['client_DH_inner_data']
+export type DhGenOk = TlObjectByName['dh_gen_ok']
+export type DhGenRetry = TlObjectByName['dh_gen_retry']
+export type DhGenFail = TlObjectByName['dh_gen_fail']
+export type DestroyAuthKey = TlObjectByName['destroy_auth_key']
+export type DestroyAuthKeyRes = TlTypeByName['DestroyAuthKeyRes']
+type MsgsAck = TlObjectByName['msgs_ack']
 
 export type HandshakeRequest = ReqPq | ReqDhParams | SetClientDhParams | DestroyAuthKey
 export type HandshakeAnswer = ResPq | ServerDhParamsOk | ServerDhParamsFail | DhGenOk | DhGenRetry | DhGenFail | DestroyAuthKeyRes
-export type SetClientDhAnswer = DhGenOk | DhGenRetry | DhGenFail
+export type SetClientDhAnswer = TlTypeByName['Set_client_DH_params_answer']
 
-export const HANDSHAKE_METHODS: ReadonlySet<string> = new Set(['req_pq', 'req_pq_multi', 'req_DH_params', 'set_client_DH_params', 'destroy_auth_key'])
-export const PQ_INNER_TYPES: ReadonlySet<string> = new Set(['p_q_inner_data', 'p_q_inner_data_dc', 'p_q_inner_data_temp', 'p_q_inner_data_temp_dc'])
+export const HANDSHAKE_METHODS: ReadonlySet<string> = new Set<HandshakeRequest['_']>(['req_pq', 'req_pq_multi', 'req_DH_params', 'set_client_DH_params', 'destroy_auth_key'])
+export const PQ_INNER_TYPES: ReadonlySet<string> = new Set<PQInnerData['_']>(['p_q_inner_data', 'p_q_inner_data_dc', 'p_q_inner_data_temp', 'p_q_inner_data_temp_dc'])
 
 /** Decodes one boxed object at the start of `buf`; returns it and the bytes it used. Throws TlError. */
 export function decodeWithLength(buf: Uint8Array): { obj: TlAnyObject; length: number } {
@@ -135,7 +64,7 @@ export type UnencryptedBody =
 export function decodeUnencryptedBody(body: Uint8Array): UnencryptedBody {
   const { obj, length } = decodeWithLength(body)
   if (body.length - length > MAX_BODY_PADDING) return { kind: 'refused', name: obj._, reason: 'body_trailing_bytes' }
-  if (obj._ === 'msgs_ack') return { kind: 'ack', msgIds: (obj as unknown as { msg_ids: bigint[] }).msg_ids }
+  if (obj._ === 'msgs_ack') return { kind: 'ack', msgIds: (obj as MsgsAck).msg_ids }
   if (!HANDSHAKE_METHODS.has(obj._)) return { kind: 'refused', name: obj._, reason: 'not_a_handshake_method' }
   return { kind: 'request', req: obj as HandshakeRequest }
 }

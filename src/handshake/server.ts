@@ -18,6 +18,7 @@ import { secureRandom, type RandomSource } from '../crypto/random.js'
 import { StoreError, type AuthKeyRecord, type AuthKeyStore, AuthKeyType } from '../store/types.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { rootLogger, type Logger } from '../util/log.js'
+import { TRANSPORT_ERROR } from '../transport/errors.js'
 import type { HandshakeCrypto } from './crypto-backend.js'
 import { bigFromBytes, checkDhPublic, DH_G, DH_PRIME } from './dh.js'
 import { HandshakeError, RsaError } from './errors.js'
@@ -178,7 +179,7 @@ export class ConnectionHandshakes {
   }
 
   private async handleNow(req: HandshakeRequest, raw: Buffer): Promise<HandshakeStep> {
-    if (this.closed) return { kind: 'error', code: -404, reason: 'connection_closed' }
+    if (this.closed) return { kind: 'error', code: TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND, reason: 'connection_closed' }
     try {
       if (this.failed) throw new HandshakeError('close404', 'after_failure', 'request after a failed exchange')
       switch (req._) {
@@ -200,14 +201,19 @@ export class ConnectionHandshakes {
 
   private fail(err: unknown): HandshakeStep {
     if (err instanceof HandshakeError) {
-      const code = err.reaction === 'close429' ? -429 : err.reaction === 'close444' ? -444 : -404
+      const code =
+        err.reaction === 'close429'
+          ? TRANSPORT_ERROR.FLOOD
+          : err.reaction === 'close444'
+            ? TRANSPORT_ERROR.INVALID_DC
+            : TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND
       if (err.reaction !== 'close429') this.failed = true
       this.log.info({ reason: err.reason, code }, `handshake rejected: ${err.message}`)
       return { kind: 'error', code, reason: err.reason }
     }
     this.failed = true
     this.log.error({ err }, 'handshake internal error')
-    return { kind: 'error', code: -404, reason: 'internal' }
+    return { kind: 'error', code: TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND, reason: 'internal' }
   }
 
   private reply(answer: HandshakeAnswer, ex?: Exchange, raw?: Buffer, created?: CreatedKey): HandshakeStep {
@@ -356,7 +362,7 @@ export class ConnectionHandshakes {
     }
     if (bigFromBytes(inner.pq) !== ex.pair.pq || bigFromBytes(inner.p) !== ex.pair.p || bigFromBytes(inner.q) !== ex.pair.q) return dhFail('inner_p_q_mismatch')
     let media = false
-    if (inner.dc !== undefined) {
+    if ('dc' in inner) {
       const expected = o.testMode ? o.dcId + 10000 : o.dcId
       const other = o.testMode ? o.dcId : o.dcId + 10000
       const abs = Math.abs(inner.dc)

@@ -73,8 +73,8 @@ export interface GatewayLink {
 // session → rpc
 // ---------------------------------------------------------------------------------------------
 
-/** The connection a call arrived on. */
-export interface ConnectionInfo {
+/** The client's connection a call arrived on: which gateway, which of its connections, from where. */
+export interface ClientConnection {
   gatewayId: string
   connId: string
   clientAddr: string
@@ -112,7 +112,7 @@ export interface RpcContext {
   readonly layer: number | undefined
   /** initConnection data (this call's, else the auth key's last), undefined if never sent. */
   readonly client: ClientInfo | undefined
-  readonly connection: ConnectionInfo
+  readonly connection: ClientConnection
   /** The query was wrapped in invokeWithoutUpdates. */
   readonly withoutUpdates: boolean
   /**

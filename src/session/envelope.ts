@@ -3,12 +3,12 @@
  * (mtproto-service_messages.md): msg_container, message, rpc_result and gzip_packed.
  */
 import { gzipSync } from 'node:zlib'
-import { TlReader, TlWriter, inflateGzip, ID_GZIP_PACKED, MAX_CONTAINER_MESSAGES } from '../tl/index.js'
+import { TlReader, TlWriter, inflateGzip, ID_GZIP_PACKED, MAX_CONTAINER_MESSAGES, MT_ID } from '../tl/index.js'
 import { readInt64LE, writeInt64LE } from '../util/int64.js'
 
-export const ID_MSG_CONTAINER = 0x73f1f8dc
-export const ID_RPC_RESULT = 0xf35c6d01
-export const ID_MSG_COPY = 0xe06046b2
+export const ID_MSG_CONTAINER = MT_ID.msg_container
+export const ID_RPC_RESULT = MT_ID.rpc_result
+export const ID_MSG_COPY = MT_ID.msg_copy
 export { ID_GZIP_PACKED }
 
 /** Results whose serialisation is larger than this are sent gzip_packed (when that is smaller). */

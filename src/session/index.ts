@@ -1,7 +1,7 @@
 /** The session layer's public surface (see api.ts for the interfaces crossing its boundaries). */
 export type {
   ClientInfo,
-  ConnectionInfo,
+  ClientConnection,
   GatewayLink,
   InboundMessage,
   JsonValue,

@@ -16,11 +16,13 @@ import {
   SUPPORTED_LAYERS,
   TlError,
   TlReader,
+  API_ID,
+  MT_ID,
   type TlObject,
 } from '../tl/index.js'
 import type {
   ClientInfo,
-  ConnectionInfo,
+  ClientConnection,
   GatewayLink,
   InboundMessage,
   JsonValue,
@@ -45,7 +47,7 @@ import {
   type Message,
 } from './envelope.js'
 import type { KeyState } from './key-state.js'
-import type { ServerMsgIdGenerator } from './msg-id.js'
+import type { ServerMsgIdGenerator } from '../util/server-msg-id.js'
 import { Outbox, type OutEntry } from './outbox.js'
 import { Received, ReceivedWindow } from './received.js'
 
@@ -70,59 +72,29 @@ export const UNBOUND_TEMP_KEY_METHODS: ReadonlySet<string> = new Set([
 
 const reg = defaultRegistry
 const NONE: readonly OutEntry[] = []
-const ID_PONG = 0x347773c5
-function idOf(name: string): number {
-  const id = reg.idOf(name)
-  if (id === undefined) throw new Error(`session: TL registry lacks ${name}`)
-  return id >>> 0
-}
-
-const ID = {
-  msgs_ack: idOf('msgs_ack'),
-  ping: idOf('ping'),
-  ping_delay_disconnect: idOf('ping_delay_disconnect'),
-  get_future_salts: idOf('get_future_salts'),
-  msgs_state_req: idOf('msgs_state_req'),
-  msgs_state_info: idOf('msgs_state_info'),
-  msgs_all_info: idOf('msgs_all_info'),
-  msg_resend_req: idOf('msg_resend_req'),
-  msg_detailed_info: idOf('msg_detailed_info'),
-  msg_new_detailed_info: idOf('msg_new_detailed_info'),
-  rpc_drop_answer: idOf('rpc_drop_answer'),
-  destroy_session: idOf('destroy_session'),
-  destroy_auth_key: idOf('destroy_auth_key'),
-  http_wait: idOf('http_wait'),
-  invokeWithLayer: idOf('invokeWithLayer'),
-  initConnection: idOf('initConnection'),
-  invokeAfterMsg: idOf('invokeAfterMsg'),
-  invokeAfterMsgs: idOf('invokeAfterMsgs'),
-  invokeWithoutUpdates: idOf('invokeWithoutUpdates'),
-  invokeWithMessagesRange: idOf('invokeWithMessagesRange'),
-  invokeWithTakeout: idOf('invokeWithTakeout'),
-} as const
 
 /** Service messages a client may send that are handled here (not RPC queries for the dispatcher). */
 const SERVICE_IDS: ReadonlySet<number> = new Set([
-  ID.msgs_ack,
-  ID.ping,
-  ID.ping_delay_disconnect,
-  ID.get_future_salts,
-  ID.msgs_state_req,
-  ID.msgs_state_info,
-  ID.msgs_all_info,
-  ID.msg_resend_req,
-  ID.msg_detailed_info,
-  ID.msg_new_detailed_info,
-  ID.rpc_drop_answer,
-  ID.destroy_session,
-  ID.destroy_auth_key,
-  ID.http_wait,
-  idOf('pong'),
-  idOf('bad_msg_notification'),
-  idOf('bad_server_salt'),
-  idOf('new_session_created'),
-  idOf('future_salts'),
-  0xf35c6d01, // rpc_result
+  MT_ID.msgs_ack,
+  MT_ID.ping,
+  MT_ID.ping_delay_disconnect,
+  MT_ID.get_future_salts,
+  MT_ID.msgs_state_req,
+  MT_ID.msgs_state_info,
+  MT_ID.msgs_all_info,
+  MT_ID.msg_resend_req,
+  MT_ID.msg_detailed_info,
+  MT_ID.msg_new_detailed_info,
+  MT_ID.rpc_drop_answer,
+  MT_ID.destroy_session,
+  MT_ID.destroy_auth_key,
+  MT_ID.http_wait,
+  MT_ID.pong,
+  MT_ID.bad_msg_notification,
+  MT_ID.bad_server_salt,
+  MT_ID.new_session_created,
+  MT_ID.future_salts,
+  MT_ID.rpc_result,
 ])
 
 /**
@@ -183,7 +155,7 @@ function flushTicked(s: Session): void {
 
 export class Session {
   /** The connection answers go to (the one that sent the latest message). */
-  conn: ConnectionInfo | undefined
+  conn: ClientConnection | undefined
   layer: number | undefined
   lastActiveMs: number
   /** ping_delay_disconnect deadline for a connection. */
@@ -266,7 +238,7 @@ export class Session {
     this.flush(false)
   }
 
-  private attach(conn: ConnectionInfo): void {
+  private attach(conn: ClientConnection): void {
     const old = this.conn
     if (old && old.connId === conn.connId && old.gatewayId === conn.gatewayId) return
     this.conn = conn
@@ -351,7 +323,7 @@ export class Session {
       this.badMsg(msgId, seqNo, BadMsgCode.seqNoEvenExpected, 'service message marked content-related')
       return
     }
-    if (!content && !service && !NEVER_CONTENT.has(ctor) && ctor !== ID.msgs_ack) {
+    if (!content && !service && !NEVER_CONTENT.has(ctor) && ctor !== MT_ID.msgs_ack) {
       this.badMsg(msgId, seqNo, BadMsgCode.seqNoOddExpected, 'RPC query not marked content-related')
       return
     }
@@ -418,10 +390,10 @@ export class Session {
   // -------------------------------------------------------------------------------------------
 
   private service(msgId: bigint, ctor: number, body: Buffer, outer: InboundMessage): void {
-    if (ctor === ID.ping && body.length === 12) {
+    if (ctor === MT_ID.ping && body.length === 12) {
       // the hot path (keep-alives, benchmarks): pong#347773c5 msg_id:long ping_id:long
       const pong = Buffer.allocUnsafe(20)
-      pong.writeUInt32LE(ID_PONG, 0)
+      pong.writeUInt32LE(MT_ID.pong, 0)
       writeInt64LE(pong, msgId, 4)
       for (let i = 4; i < 12; i++) pong[i + 8] = body[i]! // ping_id (no view made, unlike a partial Buffer.copy)
       this.queue.push(pong)
@@ -554,7 +526,7 @@ export class Session {
   // -------------------------------------------------------------------------------------------
 
   private startCall(msgId: bigint, body: Buffer, outer: InboundMessage): void {
-    const conn: ConnectionInfo = { gatewayId: outer.gatewayId, connId: outer.connId, clientAddr: outer.clientAddr }
+    const conn: ClientConnection = { gatewayId: outer.gatewayId, connId: outer.connId, clientAddr: outer.clientAddr }
     const p = this.runCall(msgId, body, conn).then(
       (outcome) => {
         this.respond(msgId, outcome)
@@ -579,7 +551,7 @@ export class Session {
     })
   }
 
-  private async runCall(msgId: bigint, body: Buffer, conn: ConnectionInfo): Promise<RpcOutcome> {
+  private async runCall(msgId: bigint, body: Buffer, conn: ClientConnection): Promise<RpcOutcome> {
     let raw = body
     let withoutUpdates = false
     let client: ClientInfo | undefined
@@ -597,7 +569,7 @@ export class Session {
         continue
       }
       try {
-        if (ctor === ID.invokeWithLayer) {
+        if (ctor === API_ID.invokeWithLayer) {
           const r = new TlReader(raw, 4)
           const layer = r.int()
           raw = raw.subarray(r.offset)
@@ -605,7 +577,7 @@ export class Session {
           this.key.info.layer = layer
           continue
         }
-        if (ctor === ID.initConnection) {
+        if (ctor === API_ID.initConnection) {
           const o = decode(raw, { rawObjects: true })
           if (o._ !== 'initConnection' || !Buffer.isBuffer(o.query)) throw new TlError('BAD_VALUE', 'initConnection without a query', 0, 'query')
           if (!this.host.options.allowApiId(o.api_id)) {
@@ -626,27 +598,27 @@ export class Session {
           raw = o.query
           continue
         }
-        if (ctor === ID.invokeAfterMsg) {
+        if (ctor === API_ID.invokeAfterMsg) {
           const r = new TlReader(raw, 4)
           waitFor.push(r.long())
           raw = raw.subarray(r.offset)
           continue
         }
-        if (ctor === ID.invokeAfterMsgs) {
+        if (ctor === API_ID.invokeAfterMsgs) {
           const r = new TlReader(raw, 4)
           waitFor.push(...r.vectorLong())
           raw = raw.subarray(r.offset)
           continue
         }
-        if (ctor === ID.invokeWithoutUpdates) {
+        if (ctor === API_ID.invokeWithoutUpdates) {
           withoutUpdates = true
           raw = raw.subarray(4)
           continue
         }
-        if (ctor === ID.invokeWithMessagesRange) {
+        if (ctor === API_ID.invokeWithMessagesRange) {
           return this.fail(msgId, 400, 'RANGES_INVALID', 'invokeWithMessagesRange: message ranges are not served by this server')
         }
-        if (ctor === ID.invokeWithTakeout) {
+        if (ctor === API_ID.invokeWithTakeout) {
           return this.fail(msgId, 400, 'TAKEOUT_INVALID', 'invokeWithTakeout: no takeout sessions exist on this server')
         }
       } catch (e) {
@@ -887,7 +859,7 @@ export class Session {
    * Service replies only (msg_ids ≡ 1 mod 4, even seqnos): one container, ids written straight into
    * it; more than a container holds goes through send().
    */
-  private sendReplies(conn: ConnectionInfo, bodies: Buffer[]): void {
+  private sendReplies(conn: ClientConnection, bodies: Buffer[]): void {
     let size = 8
     for (const b of bodies) size += 16 + b.length
     const msgIds = this.host.msgIds
@@ -910,12 +882,12 @@ export class Session {
     this.sendOne(conn, msgIds.next(true), seqNo, out)
   }
 
-  private sendOne(conn: ConnectionInfo, msgId: bigint, seqNo: number, body: Buffer): void {
+  private sendOne(conn: ClientConnection, msgId: bigint, seqNo: number, body: Buffer): void {
     this.host.link.send(conn.connId, { authKeyId: this.key.record.id, salt: this.host.currentSalt(this.key), sessionId: this.id, msgId, seqNo, body })
   }
 
   /** `resending`: items include old msg_ids, which may only go out inside a new container (spec). */
-  private send(conn: ConnectionInfo, items: Message[], anyResponse: boolean, resending: boolean): void {
+  private send(conn: ClientConnection, items: Message[], anyResponse: boolean, resending: boolean): void {
     if (items.length === 1 && !resending) {
       const m = items[0]!
       this.sendOne(conn, m.msgId, m.seqNo, m.body)

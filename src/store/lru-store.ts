@@ -9,7 +9,7 @@
  */
 import { systemClock, type Clock } from '../util/clock.js'
 import { copyRecord, isLive } from './codec.js'
-import { LruCache } from './lru.js'
+import { LruCache } from '../util/lru.js'
 import type {
   AuthKeyBinding,
   AuthKeyRecord,

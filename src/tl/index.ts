@@ -1,6 +1,6 @@
 /**
- * The TL layer: schema-generated types and codecs, the runtime reader/writer, the registry of
- * constructors (several layers at once) and the manually parsed service structures.
+ * The TL layer: schema-generated types and codecs, the runtime reader/writer and the registry of
+ * constructors (several layers at once).
  */
 import { defaultRegistry, registryForLayer } from './layers.js'
 import { MAX_MESSAGE_SIZE, TlError } from './runtime/errors.js'
@@ -16,7 +16,6 @@ export type { TlReaderOptions } from './runtime/reader.js'
 export { TlWriter } from './runtime/writer.js'
 export { TlRegistry, type TlAnyObject, type TlDecoder, type TlEncoder, type TlCodecEntry } from './runtime/registry.js'
 export { DEFAULT_LAYER, SUPPORTED_LAYERS, defaultRegistry, registryForLayer } from './layers.js'
-export * from './service.js'
 export type {
   TlObject,
   TlObjectByName,
@@ -25,6 +24,7 @@ export type {
   TlMethodName,
 } from './generated/schema.js'
 export { resultDecoders, resultEncoders } from './generated/schema.js'
+export { API_ID, API_LAYER, MT_ID } from './generated/ids.js'
 
 /** One reusable writer per registry (layer); output is copied out, so callers own their Buffer. */
 const pool = new Map<TlRegistry, TlWriter>()

@@ -1,6 +1,6 @@
 import { FramedCodec } from './framed.js'
 import { transportErrorPayload, type Codec, type Frame } from './codec.js'
-import { crc32 } from './crc32.js'
+import { crc32 } from '../util/crc32.js'
 import { FramingError } from './errors.js'
 
 /**

@@ -10,17 +10,17 @@ import { AuthKey, openMessage, sealMessage } from '../../src/crypto/message.js'
 import { fromHalves, low32, readInt64LE, writeInt64LE } from '../../src/util/int64.js'
 import { createCodec, type Codec } from '../../src/transport/index.js'
 import { codecTag } from '../../src/transport/codec.js'
+import { decode, encode, type TlObject } from '../../src/tl/index.js'
 import {
-  decode,
-  decodeMsgContainer,
-  decodeRpcResult,
-  encode,
+  buildContainer,
+  constructorOf,
+  ID_GZIP_PACKED,
   ID_MSG_CONTAINER,
   ID_RPC_RESULT,
-  peekId,
-  unwrapGzip,
-  type TlObject,
-} from '../../src/tl/index.js'
+  parseContainer,
+  unpackGzip,
+  type Message,
+} from '../../src/session/envelope.js'
 
 const ID_PING = 0x7abe77ec
 const ID_PONG = 0x347773c5
@@ -186,19 +186,10 @@ export class RawClient {
    */
   sendContainer(messages: ReadonlyArray<{ msgId: bigint; body: Buffer; contentRelated: boolean; query?: boolean }>): Promise<Array<TlObject | Buffer>> {
     const results: Array<Promise<TlObject | Buffer>> = []
-    let size = 8
-    for (const m of messages) size += 16 + m.body.length
-    const w = Buffer.alloc(size)
-    w.writeUInt32LE(ID_MSG_CONTAINER, 0)
-    w.writeInt32LE(messages.length, 4)
-    let o = 8
+    const inner: Message[] = []
     for (const m of messages) {
       const seqNo = m.contentRelated ? this.contentCount++ * 2 + 1 : this.contentCount * 2
-      w.writeBigInt64LE(m.msgId, o)
-      w.writeInt32LE(seqNo, o + 8)
-      w.writeInt32LE(m.body.length, o + 12)
-      m.body.copy(w, o + 16)
-      o += 16 + m.body.length
+      inner.push({ msgId: m.msgId, seqNo, body: m.body })
       if (m.query) {
         results.push(
           new Promise((resolve, reject) => {
@@ -208,7 +199,7 @@ export class RawClient {
         )
       }
     }
-    this.writeEncrypted(this.nextMsgId(), this.contentCount * 2, w)
+    this.writeEncrypted(this.nextMsgId(), this.contentCount * 2, buildContainer(inner))
     return Promise.all(results)
   }
 
@@ -225,20 +216,10 @@ export class RawClient {
       const ackId = this.nextMsgId()
       outerId = this.nextMsgId()
       outerSeq = this.contentCount * 2
-      const w = Buffer.alloc(8 + 16 + ack.length + 16 + body.length)
-      w.writeUInt32LE(ID_MSG_CONTAINER, 0)
-      w.writeInt32LE(2, 4)
-      let o = 8
-      w.writeBigInt64LE(ackId, o)
-      w.writeInt32LE(this.contentCount * 2, o + 8)
-      w.writeInt32LE(ack.length, o + 12)
-      ack.copy(w, o + 16)
-      o += 16 + ack.length
-      w.writeBigInt64LE(msgId, o)
-      w.writeInt32LE(seqNo, o + 8)
-      w.writeInt32LE(body.length, o + 12)
-      body.copy(w, o + 16)
-      payload = w
+      payload = buildContainer([
+        { msgId: ackId, seqNo: this.contentCount * 2, body: ack },
+        { msgId, seqNo, body },
+      ])
       this.containers.set(outerId, msgId)
       if (this.containers.size > 1000) this.containers.delete(this.containers.keys().next().value as bigint)
     }
@@ -306,26 +287,27 @@ export class RawClient {
 
   private onMessage(msgId: bigint, seqNo: number, body: Buffer): void {
     if ((seqNo & 1) === 1) this.toAck.push(msgId)
-    const id = peekId(body)
+    const id = constructorOf(body)
     switch (id) {
       case ID_MSG_CONTAINER:
-        for (const m of decodeMsgContainer(body)) this.onMessage(m.msg_id, m.seqno, m.body)
+        for (const m of parseContainer(body, msgId)) this.onMessage(m.msgId, m.seqNo, m.body)
         return
       case ID_RPC_RESULT: {
-        const r = decodeRpcResult(body, { raw: true })
-        const inner = unwrapGzip(r.result as Buffer)
+        const reqMsgId = readInt64LE(body, 4)
+        let inner = body.subarray(12)
+        if (constructorOf(inner) === ID_GZIP_PACKED) inner = unpackGzip(inner)
         let out: TlObject | Buffer
         try {
           out = decode(inner)
         } catch {
           out = inner
         }
-        const p = this.pending.get(r.req_msg_id)
+        const p = this.pending.get(reqMsgId)
         if (p === undefined) {
-          this.resultsFor.set(r.req_msg_id, out)
+          this.resultsFor.set(reqMsgId, out)
           return
         }
-        this.pending.delete(r.req_msg_id)
+        this.pending.delete(reqMsgId)
         p.resolve(out)
         return
       }

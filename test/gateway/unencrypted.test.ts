@@ -1,7 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ManualClock } from '../../src/util/clock.js'
-import { buildUnencrypted, maxTrailingBytes, parseUnencrypted, ServerMsgIds } from '../../src/gateway/unencrypted.js'
+import { buildUnencrypted, maxTrailingBytes, parseUnencrypted } from '../../src/gateway/unencrypted.js'
 
 const limits = { maxBody: 1024, maxTrailing: 15 }
 const id = (sec: number, n = 0) => (BigInt(sec) << 32n) | BigInt(n * 4)
@@ -43,16 +42,4 @@ test('framings with padding carry up to 256 bytes after an unencrypted message (
     const l = { maxBody: 1024, maxTrailing: maxTrailingBytes(codec) }
     assert.equal(parseUnencrypted(Buffer.concat([m, Buffer.alloc(16)]), 0n, l), 'length_mismatch', codec)
   }
-})
-
-test('server msg_ids: ≡ 1 mod 4, time-based, strictly increasing even when the clock stands still', () => {
-  const clock = new ManualClock(1_700_000_000_500)
-  const ids = new ServerMsgIds(clock)
-  const a = ids.next()
-  const b = ids.next()
-  clock.advance(-1000)
-  const c = ids.next()
-  for (const x of [a, b, c]) assert.equal(x % 4n, 1n)
-  assert.ok(b > a && c > b)
-  assert.equal(a >> 32n, 1_700_000_000n)
 })

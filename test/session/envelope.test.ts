@@ -10,7 +10,8 @@ import {
   parseContainer,
   unpackGzip,
 } from '../../src/session/envelope.js'
-import { decode, encode } from '../../src/tl/index.js'
+import { decode, encode, TlWriter } from '../../src/tl/index.js'
+import { mutate, rng } from '../tl/random-object.js'
 
 test('container round trip (also through the TL decoder of each body)', () => {
   const msgs = [
@@ -18,9 +19,14 @@ test('container round trip (also through the TL decoder of each body)', () => {
     { msgId: 104n, seqNo: 2, body: encode({ _: 'msgs_ack', msg_ids: [1n, 2n] }) },
   ]
   const c = buildContainer(msgs)
+  assert.equal(c.readInt32LE(4), 2)
+  assert.equal(c.readBigInt64LE(8), 100n)
+  assert.equal(c.readInt32LE(16), 1)
+  assert.equal(c.readInt32LE(20), msgs[0]!.body.length)
   const back = parseContainer(c, 200n)
   assert.deepEqual(back, msgs)
   assert.deepEqual(decode(back[1]!.body), { _: 'msgs_ack', msg_ids: [1n, 2n] })
+  assert.deepEqual(parseContainer(buildContainer([]), 200n), [])
 })
 
 test('invalid containers are rejected with a reason', () => {
@@ -37,6 +43,35 @@ test('invalid containers are rejected with a reason', () => {
   many.writeUInt32LE(0x73f1f8dc, 0)
   many.writeInt32LE(1025, 4)
   assert.throws(() => parseContainer(many, 200n), /1025/)
+  const claims = Buffer.from(ok)
+  claims.writeInt32LE(50, 4)
+  assert.throws(() => parseContainer(claims, 200n), /truncated/)
+  assert.throws(() => parseContainer(encode({ _: 'ping', ping_id: 5n }), 200n), /not a msg_container/)
+})
+
+test('fuzz: mutated containers parse or give a ContainerError, never anything else', () => {
+  const r = rng(0xc0de)
+  const seeds = [
+    buildContainer([
+      { msgId: 100n, seqNo: 1, body: encode({ _: 'ping', ping_id: 5n }) },
+      { msgId: 104n, seqNo: 2, body: encode({ _: 'msgs_ack', msg_ids: [1n, 2n] }) },
+    ]),
+    buildContainer([]),
+  ]
+  let ok = 0
+  let errors = 0
+  for (let i = 0; i < 20_000; i++) {
+    let buf = mutate(seeds[i % seeds.length]!, r)
+    if (i % 3 === 0) buf = mutate(buf, r)
+    try {
+      for (const m of parseContainer(buf, 200n)) assert.ok(m.msgId < 200n && m.body.length >= 4 && m.body.length % 4 === 0)
+      ok++
+    } catch (e) {
+      if (!(e instanceof ContainerError)) throw e
+      errors++
+    }
+  }
+  assert.ok(ok > 100 && errors > 100, `both outcomes exercised: ok ${ok}, errors ${errors}`)
 })
 
 test('rpc_result framing', () => {
@@ -60,4 +95,10 @@ test('gzip out only when large and smaller; gzip in is bounded', () => {
   const already = Buffer.concat([packed, Buffer.alloc(4096)])
   assert.equal(maybeGzip(already), already, 'an already packed result is not packed again')
   assert.throws(() => unpackGzip(packed, 1000), /large/)
+  assert.throws(() => unpackGzip(Buffer.concat([packed, Buffer.alloc(4)])), /after gzip_packed/)
+  assert.throws(() => unpackGzip(packed.subarray(0, packed.length - 8)))
+  const garbage = new TlWriter()
+  garbage.int(ID_GZIP_PACKED)
+  garbage.bytes(Buffer.from('garbage!'))
+  assert.throws(() => unpackGzip(garbage.finish()))
 })

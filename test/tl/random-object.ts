@@ -1,5 +1,6 @@
-/** Random TL objects built from the parsed schema, for round-trip and fuzz tests. */
+/** Random TL objects built from the parsed schema, and mutated buffers, for round-trip and fuzz tests. */
 import type { TlEntry } from '../../src/tl/parser/parse.js'
+import { ID_GZIP_PACKED, ID_VECTOR } from '../../src/tl/index.js'
 
 export type Rng = () => number
 
@@ -125,5 +126,36 @@ export class RandomObjects {
       }
     }
     return o
+  }
+}
+
+const INTERESTING = [0, 1, 3, 4, 253, 254, 255, -1, 0x7fffffff, -0x80000000, 0x100000, ID_VECTOR, ID_GZIP_PACKED, 0x997275b5, 0xbc799737, 0x73f1f8dc, 0xf35c6d01]
+
+/**
+ * `src` with one random mutation: flipped bits, a random byte, an interesting int32, truncation,
+ * 4 bytes dropped or duplicated, or garbage appended.
+ */
+export function mutate(src: Buffer, r: Rng): Buffer {
+  const b = Buffer.from(src)
+  const kind = (r() * 7) | 0
+  const pos = (r() * Math.max(1, b.length)) | 0
+  switch (kind) {
+    case 0: // flip bits
+      for (let i = 0, n = 1 + ((r() * 4) | 0); i < n && b.length; i++) b[(r() * b.length) | 0]! ^= 1 << ((r() * 8) | 0)
+      return b
+    case 1: // random byte
+      if (b.length) b[pos] = (r() * 256) | 0
+      return b
+    case 2: // interesting int32 at an aligned position
+      if (b.length >= 4) b.writeInt32LE(INTERESTING[(r() * INTERESTING.length) | 0]! | 0, Math.min(pos & ~3, b.length - 4))
+      return b
+    case 3: // truncate
+      return b.subarray(0, pos)
+    case 4: // drop 4 bytes
+      return Buffer.concat([b.subarray(0, pos & ~3), b.subarray((pos & ~3) + 4)])
+    case 5: // duplicate 4 bytes
+      return Buffer.concat([b.subarray(0, pos & ~3), b.subarray(pos & ~3, (pos & ~3) + 4), b.subarray(pos & ~3)])
+    default: // append garbage
+      return Buffer.concat([b, Buffer.from([(r() * 256) | 0, 0, 0, 0])])
   }
 }

@@ -213,3 +213,20 @@ test('gzip_packed inside an object field is inflated transparently', async () =>
   bad.bytes(Buffer.from('not gzip at all'))
   assert.throws(() => decode(bad.finish()), isTlError('BAD_VALUE', 0))
 })
+
+test('method results: vectors, Bool and objects per the schema', async () => {
+  const { encodeResult, decodeResult } = await import('../../src/tl/index.js')
+  const b = encodeResult('account.updateStatus', true)
+  assert.deepEqual([...b], [0xb5, 0x75, 0x72, 0x99])
+  assert.equal(decodeResult('account.updateStatus', b), true)
+  const users = [{ _: 'userEmpty', id: 5n }] as const
+  const u = encodeResult('users.getUsers', [...users])
+  assert.equal(u.readUInt32LE(0), 0x1cb5c415)
+  assert.deepStrictEqual(decodeResult('users.getUsers', u), [...users])
+  const views = encodeResult('messages.getMessagesViews', { _: 'messages.messageViews', views: [], chats: [], users: [] })
+  assert.deepStrictEqual(decodeResult('messages.getMessagesViews', views), { _: 'messages.messageViews', views: [], chats: [], users: [] })
+  const ids = encodeResult('contacts.getContactIDs', [1, 2, 3])
+  assert.deepStrictEqual(decodeResult('contacts.getContactIDs', ids), [1, 2, 3])
+  assert.throws(() => decodeResult('contacts.getContactIDs', Buffer.concat([ids, Buffer.alloc(4)])), isTlError('TRAILING'))
+  assert.throws(() => encodeResult('contacts.getContactIDs', [1n] as never), isTlError('ENCODE'))
+})

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { createCodec } from '../../src/transport/create-codec.js'
 import { parseTransportError, type CodecName, type Frame } from '../../src/transport/codec.js'
-import { crc32, crc32Portable } from '../../src/transport/crc32.js'
 import { FramingError } from '../../src/transport/errors.js'
 import { Prng, pushAll, splitRandom } from './helpers.js'
 
@@ -30,18 +29,6 @@ function samePayload(name: CodecName, got: Buffer, want: Buffer): void {
     assert.deepEqual(got.subarray(0, want.length), want)
   } else assert.deepEqual(got, want)
 }
-
-describe('crc32', () => {
-  it('matches the IEEE check value and the portable table', () => {
-    assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926)
-    assert.equal(crc32Portable(Buffer.from('123456789')), 0xcbf43926)
-    const rng = new Prng(3)
-    for (let i = 0; i < 50; i++) {
-      const b = rng.bytes(rng.int(300))
-      assert.equal(crc32(b), crc32Portable(b))
-    }
-  })
-})
 
 for (const name of ALL) {
   describe(`codec ${name}`, () => {

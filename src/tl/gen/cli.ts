@@ -5,11 +5,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join, resolve } from 'node:path'
-import { parseSchema, type TlEntry } from '../parser/parse.js'
-import { generateExtra, generateMain } from './generate.js'
+import { parseEntry, parseSchema, type TlEntry } from '../parser/parse.js'
+import { generateExtra, generateIds, generateMain, hexId } from './generate.js'
 
 export const DEFAULT_LAYER = 222
-export const MAIN_SCHEMAS = ['mtproto.tl', `api-${DEFAULT_LAYER}.tl`]
+export const MTPROTO_SCHEMA = 'mtproto.tl'
+export const MAIN_SCHEMAS = [MTPROTO_SCHEMA, `api-${DEFAULT_LAYER}.tl`]
 export const EXTRA_LAYERS = [198, 223, 227]
 
 export function repoRoot(): string {
@@ -28,6 +29,28 @@ export function repoRoot(): string {
 
 export function loadSchema(root: string, file: string): TlEntry[] {
   return parseSchema(readFileSync(join(root, 'schema', file), 'utf8')).entries
+}
+
+/** `//name#id args = Type; // parsed manually`: a definition the schema keeps as a comment. */
+const MANUAL_LINE = /^\s*\/\/\s*([a-zA-Z][\w.]*#[0-9a-fA-F]{1,8}\s[^;]*);\s*\/\/\s*parsed manually\b/
+
+/**
+ * The structures a schema declares only in comments because they are parsed by hand (mtproto.tl:
+ * rpc_result, msg_container, msg_copy, gzip_packed). Only those with a stated id are returned, and
+ * that id must match the one computed from the definition.
+ */
+export function parseManualEntries(text: string, file = 'schema'): TlEntry[] {
+  const out: TlEntry[] = []
+  text.split(/\r?\n/).forEach((line, i) => {
+    const m = MANUAL_LINE.exec(line)
+    if (!m) return
+    const e = parseEntry(m[1]!, 'constructor', i + 1)
+    if (e.statedId !== e.computedId) {
+      throw new Error(`${file} line ${i + 1}: ${e.name} states #${hexId(e.id)} but its definition hashes to #${hexId(e.computedId)}`)
+    }
+    out.push(e)
+  })
+  return out
 }
 
 /**
@@ -55,10 +78,15 @@ export interface TlModel {
   extra: TlEntry[]
   /** Per extra layer: (name, id) pairs that encode differently from the default layer. */
   layers: Record<number, [string, number][]>
+  /** The entries of `main` that come from mtproto.tl (their ids are the same in every layer). */
+  mtproto: TlEntry[]
+  /** What mtproto.tl declares in comments as parsed by hand: ids only, no codecs. */
+  manual: TlEntry[]
 }
 
 export function buildModel(root: string): TlModel {
   const main: TlEntry[] = []
+  const mtproto: TlEntry[] = []
   const byId = new Map<number, TlEntry>()
   const ids = { has: (id: number) => byId.has(id) }
   for (const f of MAIN_SCHEMAS) {
@@ -66,8 +94,10 @@ export function buildModel(root: string): TlModel {
       if (ids.has(e.id)) continue
       byId.set(e.id, e)
       main.push(e)
+      if (f === MTPROTO_SCHEMA) mtproto.push(e)
     }
   }
+  const manual = parseManualEntries(readFileSync(join(root, 'schema', MTPROTO_SCHEMA), 'utf8'), MTPROTO_SCHEMA)
   const mainByName = new Map(main.map((e) => [e.name, e.id]))
   const extra: TlEntry[] = []
   const layers: Record<number, [string, number][]> = {}
@@ -85,14 +115,17 @@ export function buildModel(root: string): TlModel {
     }
     layers[layer] = pairs
   }
-  return { main, extra, layers }
+  return { main, extra, layers, mtproto, manual }
 }
 
 export function generateAll(root: string): Record<string, string> {
-  const { main, extra, layers } = buildModel(root)
+  const { main, extra, layers, mtproto, manual } = buildModel(root)
+  const fromMtproto = new Set(mtproto)
+  const api = main.filter((e) => !fromMtproto.has(e))
   return {
     'schema.ts': generateMain(main),
     'extra.ts': generateExtra(extra, main, layers),
+    'ids.ts': generateIds(mtproto, manual, api, DEFAULT_LAYER),
   }
 }
 

@@ -352,3 +352,42 @@ export function generateExtra(extra: TlEntry[], base: TlEntry[], layers: Record<
   out.push('}', '')
   return out.join('\n')
 }
+
+function idTable(out: string[], entries: TlEntry[], seen: Set<string>): void {
+  for (const e of entries) {
+    if (seen.has(e.name)) throw new Error(`two entries named ${e.name}: names are unique across MT_ID and API_ID`)
+    seen.add(e.name)
+    out.push(`  ${/^[A-Za-z_$][\w$]*$/.test(e.name) ? e.name : `'${e.name}'`}: 0x${hexId(e.id)},`)
+  }
+}
+
+/**
+ * Named constructor and method ids. `mtproto` and `manual` (the hand-parsed structures mtproto.tl
+ * keeps in comments) go to MT_ID, the same in every layer; `api` (the default layer's own entries)
+ * to API_ID, the ids those names encode with in `layer`.
+ */
+export function generateIds(mtproto: TlEntry[], manual: TlEntry[], api: TlEntry[], layer: number): string {
+  const out: string[] = [HEADER]
+  out.push(
+    '/**',
+    ' * Constructor and method ids by schema name (`MT_ID.msgs_ack`, `API_ID[\'help.getConfig\']`). The',
+    ' * registries decode every vendored layer at once, but each encodes a name with the id of its own',
+    ' * layer: MT_ID (schema/mtproto.tl) is the same in every layer, API_ID is the default layer\'s',
+    ' * (API_LAYER). Where another layer gives a name another id, layerOverrides (extra.ts) says so.',
+    ' */',
+    '',
+    '/** The layer whose ids API_ID holds. */',
+    `export const API_LAYER = ${layer}`,
+    '',
+    '/** schema/mtproto.tl, then the structures it declares as parsed by hand (src/session/envelope.ts). */',
+    'export const MT_ID = {',
+  )
+  const seen = new Set<string>()
+  idTable(out, mtproto, seen)
+  out.push('  // parsed by hand: not in the registries')
+  idTable(out, manual, seen)
+  out.push('} as const', '', `/** schema/api-${layer}.tl: the id each name encodes with in layer API_LAYER. */`, 'export const API_ID = {')
+  idTable(out, api, seen)
+  out.push('} as const', '')
+  return out.join('\n')
+}

@@ -1,4 +1,4 @@
-import { crc32 } from './crc32.js'
+import { crc32 } from '../../util/crc32.js'
 
 /**
  * Parser for the TL schema language as the schema files use it: `//` comments, `---functions---` /
@@ -174,5 +174,5 @@ export function idString(e: Pick<TlEntry, 'name' | 'generics' | 'args' | 'result
 }
 
 export function computeId(e: Pick<TlEntry, 'name' | 'generics' | 'args' | 'result'>): number {
-  return crc32(idString(e))
+  return crc32(Buffer.from(idString(e), 'utf8'))
 }

@@ -1,11 +1,12 @@
 /**
  * A small synchronous LRU with a time-to-live per entry (from insertion, not refreshed by reads:
- * the TTL bounds how stale an entry can be when another process changed the store).
+ * the TTL bounds how stale an entry can be when its source changed meanwhile, e.g. a store another
+ * process writes to, or a key destroyed elsewhere).
  * A Map keeps insertion order and eviction takes the oldest. A hit re-inserts the entry (marks it most
  * recently used) only when it has drifted into the older half of the map: hits on recent entries cost
  * one Map lookup, and an entry in use is still never the next one evicted.
  */
-import type { Clock } from '../util/clock.js'
+import type { Clock } from './clock.js'
 
 interface Entry<V> {
   value: V

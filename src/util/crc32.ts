@@ -1,6 +1,10 @@
+/**
+ * CRC-32 (IEEE 802.3, the zlib polynomial): the full transport's frame checksum and TL's
+ * constructor ids (the CRC32 of the normalised schema line). Uses zlib.crc32 where Node has it
+ * (≥ 20.15), else a table.
+ */
 import * as zlib from 'node:zlib'
 
-/** CRC32 (IEEE, as zlib) for the full transport. Uses zlib.crc32 where Node has it (≥ 20.15). */
 type Crc32Fn = (data: Uint8Array, value?: number) => number
 
 const TABLE = (() => {
@@ -22,5 +26,5 @@ export function crc32Portable(data: Uint8Array, value = 0): number {
 
 const native = (zlib as unknown as { crc32?: Crc32Fn }).crc32
 
-/** CRC32 of `data`, continuing from `value` (0 to start). */
+/** CRC32 of `data` (unsigned), continuing from `value` (0 to start). */
 export const crc32: Crc32Fn = typeof native === 'function' ? (d, v = 0) => native(d, v) >>> 0 : crc32Portable
