@@ -1,7 +1,7 @@
 /**
  * The per-connection pipeline in front of the session layer. For every packet of a transport
  * Connection: auth_key_id = 0 → unencrypted-message checks → the handshake; otherwise → the
- * injected `onEncrypted` handler (the encrypted path, issue D).
+ * injected `onEncrypted` handler (the encrypted path).
  */
 import type { Connection } from '../transport/connection.js'
 import type { Clock } from '../util/clock.js'

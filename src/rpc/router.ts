@@ -5,7 +5,7 @@
  *
  * Handler results are typed by the generated TlMethodResult map. A thrown RpcError becomes
  * rpc_error; any other exception becomes rpc_error 500 INTERNAL plus a log line (never a crash).
- * Methods with no handler go to the fallback (an upstream forwarder, issue F) or get the
+ * Methods with no handler go to the fallback (e.g. an upstream forwarder) or get the
  * configured rpc_error (default 400 INPUT_METHOD_INVALID, as Telegram answers unknown methods).
  */
 import type { RpcCall, RpcContext, RpcDispatcher, RpcOutcome } from '../session/api.js'

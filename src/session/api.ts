@@ -3,7 +3,7 @@
  * SendData / QueryAuthKey / CloseSession / push), and between the session layer and RPC routing.
  *
  * Everything crossing these interfaces is plain data (bigint / Buffer / string / number / plain
- * objects), so that a later issue can put gRPC between the two sides without changing their logic.
+ * objects), so that gRPC can sit between the two sides (src/cluster) without changing their logic.
  */
 import type { AuthKeyRecord, AuthKeyType } from '../store/types.js'
 import type { TlObject } from '../tl/index.js'
@@ -146,7 +146,7 @@ export interface RpcDispatcher {
   dispatch(call: RpcCall): Promise<RpcOutcome>
 }
 
-/** Push entry points (part 2 exposes them as server.push). */
+/** Push entry points (MtgateServer.push). */
 export interface PushService {
   /**
    * Queues a content-related message (a boxed TL body, e.g. `updates`) to every live session of the

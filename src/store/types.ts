@@ -1,5 +1,5 @@
 /**
- * The auth-key store contract (issue C defines it, issue E makes it durable).
+ * The auth-key store contract.
  * Every method is async; every failure is a StoreError.
  */
 
