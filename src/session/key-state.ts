@@ -4,27 +4,27 @@
  */
 import type { AuthKeyRecord, AuthKeyState } from '../store/types.js'
 import type { ClientInfo } from './api.js'
+import { parseClientInfo } from './client-info.js'
 import type { SaltSet } from './salts.js'
-import type { Session } from './session.js'
 
-/** Shared by a permanent key and every temp key bound to it. */
-export interface KeyInfo {
+/** Shared by a permanent key and every temp key bound to it; `S`: the session type. */
+export interface KeyInfo<S = unknown> {
   /** The permanent key id (or the key's own id for an unbound temp key). */
   readonly id: bigint
   client: ClientInfo | undefined
   layer: number | undefined
   userId: bigint | undefined
   /** Key states currently sharing this info. */
-  readonly keys: Set<KeyState>
+  readonly keys: Set<KeyState<S>>
 }
 
-export interface KeyState {
+export interface KeyState<S = unknown> {
   readonly record: AuthKeyRecord
   /** Perm key id: own id for a permanent key, the bound key for a temp key, undefined if unbound. */
   permId: bigint | undefined
-  info: KeyInfo
+  info: KeyInfo<S>
   readonly salts: SaltSet
-  readonly sessions: Map<bigint, Session>
+  readonly sessions: Map<bigint, S>
 }
 
 /** Orders announcements (invokeWithLayer / initConnection) across every KeyInfoRecord of the process. */
@@ -35,8 +35,8 @@ let announcements = 0
  * initConnection on every connection); the setters tell the owner only when the value really
  * changed, so the state is saved once per change and never per message.
  */
-export class KeyInfoRecord implements KeyInfo {
-  readonly keys = new Set<KeyState>()
+export class KeyInfoRecord<S = unknown> implements KeyInfo<S> {
+  readonly keys = new Set<KeyState<S>>()
   userId: bigint | undefined = undefined
   private layerValue: number | undefined = undefined
   private clientValue: ClientInfo | undefined = undefined
@@ -53,7 +53,7 @@ export class KeyInfoRecord implements KeyInfo {
     readonly id: bigint,
     /** True when `id` is a permanent key: only then is the state persisted. */
     readonly persistent: boolean,
-    private readonly changed: (info: KeyInfoRecord) => void,
+    private readonly changed: (info: KeyInfoRecord<S>) => void,
   ) {}
 
   get layer(): number | undefined {
@@ -84,7 +84,7 @@ export class KeyInfoRecord implements KeyInfo {
    * Takes the layer and initConnection data of `other` where they were announced later than this
    * record's (a temp key bound to this permanent key brings what the client just said on it).
    */
-  adoptNewer(other: KeyInfoRecord): void {
+  adoptNewer(other: KeyInfoRecord<S>): void {
     if (other.layerValue !== undefined && other.layerAt > this.layerAt) this.layer = other.layerValue
     if (other.clientValue !== undefined && other.clientAt > this.clientAt) this.client = other.clientValue
   }
@@ -110,19 +110,4 @@ export class KeyInfoRecord implements KeyInfo {
   }
 }
 
-/** ClientInfo from its JSON text; undefined when it is not JSON or lacks the required fields. */
-export function parseClientInfo(json: string): ClientInfo | undefined {
-  let v: unknown
-  try {
-    v = JSON.parse(json)
-  } catch {
-    return undefined
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined
-  const o = v as Record<string, unknown>
-  if (typeof o.apiId !== 'number') return undefined
-  for (const k of ['deviceModel', 'systemVersion', 'appVersion', 'systemLangCode', 'langPack', 'langCode']) {
-    if (typeof o[k] !== 'string') return undefined
-  }
-  return o as unknown as ClientInfo
-}
+export { parseClientInfo }
