@@ -10,8 +10,9 @@ import { fingerprintHex } from '../handshake/rsa-key.js'
 import { createKeyFile, loadKeySet } from '../handshake/rsa-keyset.js'
 import { MtgateServer } from '../server/server.js'
 import { rootLogger } from '../util/log.js'
-import { runGateway } from '../cluster/gateway-node.js'
-import { runSessionNode } from '../cluster/session-node.js'
+import { GatewayNode } from '../cluster/gateway-node.js'
+import { SessionNode } from '../cluster/session-node.js'
+import { drainOnSignal } from './signals.js'
 import { parseArgs, USAGE, UsageError, type CliArgs } from './args.js'
 
 const out = (line: string): void => {
@@ -45,41 +46,36 @@ async function serve(config: ServerConfig): Promise<void> {
   out(`  api_id allowed: ${config.apiIds.length === 0 ? 'any' : config.apiIds.join(', ')}`)
   out(`  dc_options: ${config.publicAddresses.map((a) => `${a.dcId}@${a.ip}:${a.port}`).join(', ')}`)
 
-  let signals = 0
-  const onSignal = (sig: NodeJS.Signals): void => {
-    signals++
-    if (signals > 1) {
-      rootLogger.warn({ sig }, 'second signal: exiting without draining')
-      process.exit(130)
-    }
-    out(`${sig}: draining…`)
-    server.stop().then(
-      () => {
-        out('stopped')
-        process.exit(0)
-      },
-      (e: unknown) => {
-        rootLogger.error({ err: e }, 'stop failed')
-        process.exit(1)
-      },
-    )
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  drainOnSignal(server, { say: out })
 }
 
 async function runNode(role: 'gateway' | 'session', config: ClusterConfig): Promise<void> {
   const { cluster } = config
   if (role === 'session') {
-    const node = await runSessionNode(config)
+    const node = await SessionNode.start(config)
+    drainOnSignal(node)
     out(`mtgate session node ${node.nodeId}: grpc ${node.address}, etcd ${cluster.etcd.join(', ')}`)
     out(`  ${config.server.store.backend} store; keys are shared with the other session nodes through it`)
     return
   }
-  const node = await runGateway(config)
+  const node = await GatewayNode.start(config)
+  drainOnSignal(node)
   out(`mtgate gateway node ${node.nodeId}: grpc ${node.address}, etcd ${cluster.etcd.join(', ')}`)
   for (const a of node.addresses) {
     out(a.kind === 'tcp' ? `  tcp  ${a.host}:${a.port}` : `  ws   ws://${a.host}:${a.port}${config.server.wsPath}`)
+  }
+}
+
+/** The loaded configuration; undefined after printing a ConfigError (the caller exits 2). */
+function configOrReport<C>(load: () => C): C | undefined {
+  try {
+    return load()
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`mtgate: ${e.message}\n`)
+      return undefined
+    }
+    throw e
   }
 }
 
@@ -99,29 +95,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0
   }
   if (args.command === 'gateway' || args.command === 'session') {
-    let cluster: ClusterConfig
-    try {
-      cluster = loadClusterConfig({ file: args.config })
-    } catch (e) {
-      if (e instanceof ConfigError) {
-        process.stderr.write(`mtgate: ${e.message}\n`)
-        return 2
-      }
-      throw e
-    }
+    const cluster = configOrReport(() => loadClusterConfig({ file: args.config }))
+    if (cluster === undefined) return 2
     await runNode(args.command, cluster)
     return -1 // keeps running; SIGTERM/SIGINT drain and exit
   }
-  let config: ServerConfig
-  try {
-    config = loadConfig({ file: args.config })
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`mtgate: ${e.message}\n`)
-      return 2
-    }
-    throw e
-  }
+  const config = configOrReport(() => loadConfig({ file: args.config }))
+  if (config === undefined) return 2
   switch (args.command) {
     case 'keys':
       listKeys(config)

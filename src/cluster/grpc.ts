@@ -1,9 +1,9 @@
 /**
  * gRPC plumbing shared by both node kinds: credentials (insecure on a private network, or mutual
- * TLS), channel options, the grpc.health.v1 service, and a server bind helper.
+ * TLS), channel options, the grpc.health.v1 service, and a node's server (bind, stop).
  */
 import * as grpc from '@grpc/grpc-js'
-import type { ClusterTls } from '../config/cluster.js'
+import type { ClusterSettings, ClusterTls } from '../config/cluster.js'
 import { protos, type HealthStatus } from './proto.js'
 
 /** Metadata key naming the gateway that opens a Connect stream. */
@@ -96,4 +96,44 @@ export function withPort(address: string, port: number): string {
 /** A deadline `ms` from now, for CallOptions. */
 export function deadline(ms: number): Date {
   return new Date(Date.now() + ms)
+}
+
+/** A cluster node's gRPC server with grpc.health.v1, bound to cluster.listen. */
+export interface NodeServer {
+  server: grpc.Server
+  health: HealthService
+  /** The advertised address (cluster.advertise, with the bound port when it says port 0). */
+  address: string
+}
+
+/**
+ * Creates the gRPC server of a node with grpc.health.v1 (for `services`) and binds it (mutual TLS
+ * when cluster.tls is set); the node adds its own services to `server`.
+ */
+export async function startNodeServer(cc: ClusterSettings, services: string[]): Promise<NodeServer> {
+  const server = new grpc.Server(SERVER_OPTIONS)
+  const health = new HealthService(services)
+  health.addTo(server)
+  try {
+    const port = await bindServer(server, cc.listen, serverCredentials(cc.tls))
+    return { server, health, address: cc.advertise.endsWith(':0') ? withPort(cc.advertise, port) : cc.advertise }
+  } catch (e) {
+    server.forceShutdown()
+    throw e
+  }
+}
+
+/** Stops a node's gRPC server: health closed, calls in progress get up to `graceMs`, then it is forced down. */
+export async function stopNodeServer(n: NodeServer, graceMs = 2000): Promise<void> {
+  n.health.close()
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      n.server.forceShutdown()
+      resolve()
+    }, graceMs)
+    n.server.tryShutdown(() => {
+      clearTimeout(t)
+      resolve()
+    })
+  })
 }

@@ -1,10 +1,8 @@
 /**
- * `mtgate session`: the session layer (SessionManager), RPC routing (RpcRouter + built-ins) and the
- * auth-key store behind the gRPC Session service, registered in etcd as role "session".
- *
- * Gateways open one Connect stream each; their messages go to SessionManager.sendData with the
- * connection id made cluster-unique as "<gatewayId>#<connId>", and GatewayStreams (the GatewayLink
- * of this process) sends answers back over the stream of the gateway named in that id.
+ * `mtgate session`: the session side (SessionSide: store, SessionManager, RpcRouter + built-ins)
+ * behind the gRPC Session service, registered in etcd as role "session". The store calls of the
+ * service are store-service.ts; the gateways' Connect streams, which carry the client messages and
+ * are the session layer's GatewayLink, are gateway-streams.ts.
  *
  * Every session node keeps the same rendezvous ring as the gateways (over the registered session
  * nodes) to know who owns a key: CreateSession / CloseSession go to the owner, and keys the ring
@@ -12,38 +10,21 @@
  * every node (see push).
  */
 import * as grpc from '@grpc/grpc-js'
-import { mkdirSync } from 'node:fs'
 import { secureRandom, type RandomSource } from '../crypto/random.js'
-import { registerBuiltins } from '../rpc/builtins.js'
-import { RpcRouter, type HandlerMap, type MethodName } from '../rpc/router.js'
-import type { GatewayLink, OutboundMessage } from '../session/api.js'
-import { SessionManager, UnknownAuthKeyError } from '../session/manager.js'
-import { openConfiguredStore } from '../server/store.js'
-import { StoreError, type AuthKeyStore, type AuthKeyType } from '../store/types.js'
+import type { HandlerMap, MethodName, RpcRouter } from '../rpc/router.js'
+import type { SessionManager } from '../session/manager.js'
+import type { AuthKeyStore } from '../store/types.js'
 import { encode, type TlObject } from '../tl/index.js'
 import { systemClock, type Clock } from '../util/clock.js'
-import { drainOnSignal } from './drain.js'
 import { rootLogger, type Logger } from '../util/log.js'
 import type { ClusterConfig } from '../config/cluster.js'
-import { FrameWriter } from './frame-writer.js'
-import { bindServer, CHANNEL_OPTIONS, clientCredentials, deadline, GATEWAY_ID_HEADER, HealthService, SERVER_OPTIONS, serverCredentials, withPort } from './grpc.js'
-import {
-  big,
-  fromPbState,
-  i64,
-  pbState,
-  protos,
-  type PbAuthKey,
-  type PbBoolReply,
-  type PbCountReply,
-  type PbPushRequest,
-  type PbSessionRequest,
-  type SessionClient,
-  type SessionServerImpl,
-} from './proto.js'
+import { GatewayStreams } from './gateway-streams.js'
+import { CHANNEL_OPTIONS, clientCredentials, deadline, startNodeServer, stopNodeServer, type NodeServer } from './grpc.js'
+import { big, i64, protos, type PbBoolReply, type PbCountReply, type PbPushRequest, type PbSessionRequest, type SessionClient, type SessionServerImpl } from './proto.js'
 import { nodeRegistry, type Registry } from './registry.js'
 import { RendezvousRing } from './ring.js'
-import type { WireGatewayFrame, WireSessionFrame, WireSessionItem } from './wire.js'
+import { SessionSide, type PushTarget } from './session-side.js'
+import { storeService, unaryHandler } from './store-service.js'
 
 export interface SessionNodeDeps {
   clock?: Clock
@@ -68,86 +49,7 @@ export const MOVED_KEY_GRACE_MS = 5000
 /** Sweeps after one ring change while foreign keys are still active here. */
 const MAX_MOVED_SWEEPS = 10
 
-/** Where a push goes: every session of an auth key, or of every auth key bound to a user id. */
-export type PushTarget = { authKeyId: bigint } | { userId: bigint }
-
-const SEP = '#'
-
-/** "<gatewayId>#<connId>": the connection id the session layer sees. */
-export function clusterConnId(gatewayId: string, connId: string): string {
-  return gatewayId + SEP + connId
-}
-
-interface GatewayStream {
-  gatewayId: string
-  call: grpc.ServerDuplexStream<WireGatewayFrame, WireSessionFrame>
-  writer: FrameWriter<WireSessionItem>
-  /** The connections seen on this stream and not closed yet: the gateway's id → the cluster id. */
-  conns: Map<string, string>
-  ended: boolean
-}
-
-/** The GatewayLink of a session node: answers go back over the stream of the connection's gateway. */
-export class GatewayStreams implements GatewayLink {
-  readonly streams = new Map<string, GatewayStream>()
-  readonly stats = { sent: 0, dropped: 0 }
-
-  constructor(private readonly log: Logger) {}
-
-  /** The last cluster connection id sent to, split (answers come in runs per connection). */
-  private lastId = ''
-  private lastGateway = ''
-  private lastConn = ''
-
-  send(connId: string, out: OutboundMessage): void {
-    if (connId !== this.lastId) {
-      const i = connId.indexOf(SEP)
-      this.lastId = connId
-      this.lastGateway = i > 0 ? connId.slice(0, i) : ''
-      this.lastConn = connId.slice(i + 1)
-    }
-    const st = this.lastGateway === '' ? undefined : this.streams.get(this.lastGateway)
-    if (st === undefined || st.ended) {
-      this.stats.dropped++
-      this.log.debug({ conn: connId }, 'send: the gateway has no stream to this node; dropped')
-      return
-    }
-    const ok = st.writer.push({
-      send: {
-        connId: this.lastConn,
-        authKeyId: out.authKeyId,
-        salt: out.salt,
-        sessionId: out.sessionId,
-        msgId: out.msgId,
-        seqNo: out.seqNo,
-        body: out.body,
-      },
-    })
-    if (ok) this.stats.sent++
-    else {
-      this.stats.dropped++
-      this.log.warn({ conn: connId, queued: st.writer.queued }, 'send: stream queue to the gateway is full; message dropped')
-    }
-  }
-
-  closeConnection(connId: string, reason: string): void {
-    const i = connId.indexOf(SEP)
-    const st = i > 0 ? this.streams.get(connId.slice(0, i)) : undefined
-    if (st === undefined || st.ended) return
-    if (!st.writer.push({ close: { connId: connId.slice(i + 1), reason } })) {
-      this.log.warn({ conn: connId }, 'closeConnection: stream queue to the gateway is full; close dropped')
-    }
-  }
-}
-
-function toStoreCode(e: unknown): grpc.status {
-  if (e instanceof UnknownAuthKeyError) return grpc.status.NOT_FOUND
-  // a forwarded call's gRPC status passes through
-  const c = (e as { code?: unknown }).code
-  if (typeof c === 'number') return c
-  if (e instanceof StoreError) return e.code === 'unavailable' ? grpc.status.UNAVAILABLE : e.code === 'invalid' ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL
-  return grpc.status.INTERNAL
-}
+export type { PushTarget }
 
 export class SessionNode {
   private draining = false
@@ -163,23 +65,27 @@ export class SessionNode {
   private readonly clock: Clock
   readonly stats = { movedKeysDropped: 0, movedSessionsDropped: 0, forwarded: 0 }
 
+  readonly store: AuthKeyStore
+  readonly router: RpcRouter
+  readonly sessions: SessionManager
+  /** The advertised gRPC address (with the bound port). */
+  readonly address: string
+
   private constructor(
     readonly config: ClusterConfig,
     readonly nodeId: string,
-    /** The advertised gRPC address (with the bound port). */
-    readonly address: string,
-    readonly store: AuthKeyStore,
-    private readonly ownsStore: boolean,
-    readonly router: RpcRouter,
-    readonly sessions: SessionManager,
+    private readonly side: SessionSide,
     readonly link: GatewayStreams,
     readonly registry: Registry,
-    private readonly server: grpc.Server,
-    private readonly health: HealthService,
+    private readonly grpc: NodeServer,
     private readonly log: Logger,
     movedKeyGraceMs: number,
     clock: Clock,
   ) {
+    this.store = side.store
+    this.router = side.router
+    this.sessions = side.sessions
+    this.address = grpc.address
     this.movedKeyGraceMs = movedKeyGraceMs
     this.clock = clock
     this.ring.set([nodeId])
@@ -190,55 +96,35 @@ export class SessionNode {
     const clock = deps.clock ?? systemClock
     const random = deps.random ?? secureRandom
     const log = (deps.log ?? rootLogger).child({ node: cc.nodeId, role: 'session' })
-    let store: AuthKeyStore
-    const ownsStore = deps.store === undefined
-    if (deps.store) store = deps.store
-    else {
-      mkdirSync(sc.dataDir, { recursive: true, mode: 0o700 })
-      store = await openConfiguredStore(sc.store, log, clock)
-    }
-    const router = registerBuiltins(
-      new RpcRouter({ unknownMethodError: sc.unknownMethodError, log }),
-      { dcId: sc.dcId, publicAddresses: sc.publicAddresses, telegram: sc.telegram },
-      clock,
-    )
-    const link = new GatewayStreams(log.child({ mod: 'link' }))
-    const allowed = new Set(sc.apiIds)
-    const sessions = new SessionManager({
-      store,
-      link,
-      dispatcher: router,
-      clock,
-      random,
-      log: log.child({ layer: 'session' }),
-      allowApiId: allowed.size === 0 ? () => true : (id) => allowed.has(id),
-      idleTimeoutMs: sc.limits.sessionIdleSeconds * 1000,
-      outboxMaxMessages: sc.limits.pushQueueMax,
-      tickIntervalMs: deps.tickIntervalMs,
+    const side = await SessionSide.open(sc, { store: deps.store, clock, random, log, tickIntervalMs: deps.tickIntervalMs })
+    let node: SessionNode | undefined
+    const link = new GatewayStreams({
+      log: log.child({ mod: 'link' }),
+      maxQueued: cc.streamQueueMax,
+      onConnectionClosed: (keys) => {
+        for (const k of keys) node?.dropIfMoved(k)
+      },
     })
-    const server = new grpc.Server(SERVER_OPTIONS)
-    const health = new HealthService(['mtgate.session.v1.Session'])
-    health.addTo(server)
-    let port: number
+    let grpc: NodeServer
     try {
-      port = await bindServer(server, cc.listen, serverCredentials(cc.tls))
+      link.attach(side.start(link))
+      grpc = await startNodeServer(cc, ['mtgate.session.v1.Session'])
     } catch (e) {
-      if (ownsStore) await store.close().catch(() => undefined)
+      await side.close()
       throw e
     }
-    const address = cc.advertise.endsWith(':0') ? withPort(cc.advertise, port) : cc.advertise
-    const registry = nodeRegistry(cc, 'session', address, log, deps.registryIntervalMs)
-    const node = new SessionNode(config, cc.nodeId, address, store, ownsStore, router, sessions, link, registry, server, health, log, deps.movedKeyGraceMs ?? MOVED_KEY_GRACE_MS, clock)
-    server.addService(protos().session, node.impl())
-    sessions.start()
-    health.set('SERVING')
+    const registry = nodeRegistry(cc, 'session', grpc.address, log, deps.registryIntervalMs)
+    node = new SessionNode(config, cc.nodeId, side, link, registry, grpc, log, deps.movedKeyGraceMs ?? MOVED_KEY_GRACE_MS, clock)
+    const n = node
+    grpc.server.addService(protos().session, n.impl())
+    grpc.health.set('SERVING')
     registry.on('change', () => {
-      node.syncPeers()
-      node.syncRing()
+      n.syncPeers()
+      n.syncRing()
     })
     await registry.start()
-    log.info({ address, etcd: registry.etcdReachable }, 'session node started')
-    return node
+    log.info({ address: grpc.address, etcd: registry.etcdReachable }, 'session node started')
+    return n
   }
 
   /** Registers an RPC handler (see RpcRouter.handle). */
@@ -259,17 +145,12 @@ export class SessionNode {
    * A node holding nothing for the target answers 0 from memory; the cost is one call per node.
    */
   async push(target: PushTarget, updates: TlObject | Buffer): Promise<number> {
-    const body = Buffer.isBuffer(updates) ? updates : encode(updates)
-    return this.routePush(target, body)
-  }
-
-  private pushLocal(target: PushTarget, body: Buffer): number {
-    return 'authKeyId' in target ? this.sessions.pushToAuthKey(target.authKeyId, body) : this.sessions.pushToUser(target.userId, body)
+    return this.routePush(target, Buffer.isBuffer(updates) ? updates : encode(updates))
   }
 
   private async routePush(target: PushTarget, body: Buffer): Promise<number> {
     const req: PbPushRequest = 'authKeyId' in target ? { authKeyId: i64(target.authKeyId), body, fanOut: false } : { userId: i64(target.userId), body, fanOut: false }
-    const results = await Promise.all([this.pushLocal(target, body), ...[...this.peers.keys()].map((id) => this.pushTo(id, req))])
+    const results = await Promise.all([this.side.push(target, body), ...[...this.peers.keys()].map((id) => this.pushTo(id, req))])
     return results.reduce<number>((a, b) => a + (b ?? 0), 0)
   }
 
@@ -427,155 +308,24 @@ export class SessionNode {
     }
   }
 
-  private unary<Req, Res>(name: string, f: (req: Req) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
-    return (call, cb) => {
-      Promise.resolve()
-        .then(() => f(call.request))
-        .then(
-          (res) => cb(null, res),
-          (e: unknown) => {
-            this.log.warn({ call: name, err: (e as Error).message }, 'unary call failed')
-            cb({ code: toStoreCode(e), details: (e as Error).message })
-          },
-        )
-    }
-  }
-
   private impl(): SessionServerImpl {
-    const s = this.store
-    const key = (r: { id: bigint; key: Buffer; type: number; expiresAt?: number; createdAt: number }): PbAuthKey => ({
-      id: i64(r.id),
-      key: r.key,
-      type: r.type,
-      expiresAt: String(r.expiresAt ?? 0),
-      createdAt: String(r.createdAt),
-    })
+    const unary = unaryHandler(this.log)
     return {
-      QueryAuthKey: this.unary('QueryAuthKey', async (req) => {
-        const rec = await this.sessions.queryAuthKey(big(req.authKeyId))
-        return rec ? { found: true, key: key(rec) } : { found: false, key: null }
-      }),
-      PutAuthKey: this.unary('PutAuthKey', async (req) => {
-        const expiresAt = Number(req.expiresAt)
-        const r = await s.put({
-          id: big(req.id),
-          key: req.key,
-          type: req.type as AuthKeyType,
-          createdAt: Number(req.createdAt),
-          ...(expiresAt > 0 ? { expiresAt } : {}),
-        })
-        return { created: r === 'created' }
-      }),
-      SaveSalts: this.unary('SaveSalts', async (req) => {
-        await s.saveSalts(
-          big(req.authKeyId),
-          req.salts.map((x) => ({ salt: big(x.salt), validSince: Number(x.validSince), validUntil: Number(x.validUntil) })),
-        )
-        return {}
-      }),
-      LoadSalts: this.unary('LoadSalts', async (req) => ({
-        salts: (await s.loadSalts(big(req.authKeyId))).map((x) => ({ salt: i64(x.salt), validSince: String(x.validSince), validUntil: String(x.validUntil) })),
-      })),
-      BindAuthKey: this.unary('BindAuthKey', async (req) => {
-        await s.bind({ tempId: big(req.tempId), permId: big(req.permId), type: req.type as AuthKeyType, expiresAt: Number(req.expiresAt) })
-        return {}
-      }),
-      GetBinding: this.unary('GetBinding', async (req) => {
-        const b = await s.getBinding(big(req.authKeyId))
-        return b
-          ? { found: true, binding: { tempId: i64(b.tempId), permId: i64(b.permId), type: b.type, expiresAt: String(b.expiresAt) } }
-          : { found: false, binding: null }
-      }),
-      DestroyAuthKey: this.unary('DestroyAuthKey', async (req) => ({ value: await s.destroy(big(req.authKeyId)) })),
-      ExpireTemp: this.unary('ExpireTemp', async (req) => ({ count: String(await s.expireTemp(Number(req.now))) })),
-      SaveState: this.unary('SaveState', async (req) => {
-        await s.saveState(big(req.authKeyId), fromPbState(req.state))
-        return {}
-      }),
-      LoadState: this.unary('LoadState', async (req) => {
-        const st = await s.loadState(big(req.authKeyId))
-        return st ? { found: true, state: pbState(st) } : { found: false, state: null }
-      }),
-      CreateSession: this.unary('CreateSession', async (req) => ({ value: await this.sessionControl('CreateSession', req) })),
-      CloseSession: this.unary('CloseSession', async (req) => ({ value: await this.sessionControl('CloseSession', req) })),
-      Push: this.unary('Push', async (req) => {
+      ...storeService(this.store, (id) => this.sessions.queryAuthKey(id), unary),
+      CreateSession: unary('CreateSession', async (req: PbSessionRequest) => ({ value: await this.sessionControl('CreateSession', req) })),
+      CloseSession: unary('CloseSession', async (req: PbSessionRequest) => ({ value: await this.sessionControl('CloseSession', req) })),
+      Push: unary('Push', async (req: PbPushRequest) => {
         const target: PushTarget = req.authKeyId !== undefined && req.authKeyId !== null ? { authKeyId: big(req.authKeyId) } : { userId: big(req.userId) }
-        const n = req.fanOut ? await this.routePush(target, req.body) : this.pushLocal(target, req.body)
+        const n = req.fanOut ? await this.routePush(target, req.body) : this.side.push(target, req.body)
         return { count: String(n) }
       }),
-      Connect: (call) => this.onStream(call),
-    }
-  }
-
-  private onStream(call: grpc.ServerDuplexStream<WireGatewayFrame, WireSessionFrame>): void {
-    const gatewayId = String(call.metadata.get(GATEWAY_ID_HEADER)[0] ?? '')
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(gatewayId)) {
-      this.log.warn({ peer: call.getPeer() }, 'stream without a valid gateway id: refused')
-      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `missing or bad ${GATEWAY_ID_HEADER}` })
-      return
-    }
-    if (this.draining) {
-      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'session node draining' })
-      return
-    }
-    const prev = this.link.streams.get(gatewayId)
-    if (prev) this.endStream(prev, 'replaced by a new stream from the same gateway')
-    const st: GatewayStream = {
-      gatewayId,
-      call,
-      writer: new FrameWriter<WireSessionItem>((f) => call.write(f), { maxQueued: this.config.cluster.streamQueueMax }),
-      conns: new Map(),
-      ended: false,
-    }
-    this.link.streams.set(gatewayId, st)
-    this.log.info({ gateway: gatewayId, peer: call.getPeer() }, 'gateway stream open')
-    call.on('drain', () => st.writer.resume())
-    call.write({ items: [] }) // tells the gateway the stream is up
-    call.on('data', (frame: WireGatewayFrame) => {
-      if (st.ended) return
-      for (const it of frame.items) {
-        if ('data' in it && it.data) {
-          // the decoded message becomes the session layer's InboundMessage (no copy); its cluster
-          // connection id is made once per connection (the same string each time: hashed once)
-          const d = it.data
-          let connId = st.conns.get(d.connId)
-          if (connId === undefined) st.conns.set(d.connId, (connId = clusterConnId(gatewayId, d.connId)))
-          d.gatewayId = gatewayId
-          d.connId = connId
-          this.sessions.sendData(d)
-        } else if ('closed' in it && it.closed) {
-          const connId = clusterConnId(gatewayId, it.closed.connId)
-          st.conns.delete(it.closed.connId)
-          const keys = this.sessions.keysOfConnection(connId)
-          this.sessions.closeConnection(connId)
-          for (const k of keys) this.dropIfMoved(k)
-        }
-      }
-    })
-    call.on('end', () => this.endStream(st, 'gateway ended the stream'))
-    call.on('error', (e) => this.endStream(st, `stream error: ${e.message}`))
-    call.on('cancelled', () => this.endStream(st, 'stream cancelled'))
-  }
-
-  private endStream(st: GatewayStream, reason: string): void {
-    if (st.ended) return
-    st.ended = true
-    if (this.link.streams.get(st.gatewayId) === st) this.link.streams.delete(st.gatewayId)
-    const lost = st.writer.close().length
-    this.log.info({ gateway: st.gatewayId, reason, connections: st.conns.size, unsent: lost }, 'gateway stream closed')
-    // The gateway's connections are gone from here: sessions stay (the clients may come back).
-    for (const c of st.conns.values()) this.sessions.closeConnection(c)
-    st.conns.clear()
-    try {
-      st.call.end()
-    } catch {
-      // already closed
+      Connect: (call) => this.link.accept(call),
     }
   }
 
   /** Live gateway streams (tests, metrics). */
   get gatewayCount(): number {
-    return this.link.streams.size
+    return this.link.size
   }
 
   /**
@@ -590,45 +340,23 @@ export class SessionNode {
   private async doStop(): Promise<void> {
     const t0 = Date.now()
     this.draining = true
-    this.health.set('NOT_SERVING')
-    this.log.info({ gateways: this.link.streams.size }, 'session node draining')
+    this.grpc.health.set('NOT_SERVING')
+    this.log.info({ gateways: this.link.size }, 'session node draining')
     // Goodbye first (gateways route around us at once), then leave etcd.
-    for (const st of this.link.streams.values()) st.writer.push({ goodbye: { nodeId: this.nodeId } })
+    this.link.goodbye(this.nodeId)
     await this.registry.deregister()
     // Messages the gateways sent before they read the Goodbye are still on the way: take them.
     await new Promise((r) => setTimeout(r, 250))
-    const until = Date.now() + this.config.server.limits.drainTimeoutMs
-    while (this.router.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
-    if (this.router.inFlight > 0) this.log.warn({ inFlight: this.router.inFlight }, 'drain timeout: stopping with RPCs in flight')
-    await new Promise((r) => setImmediate(r))
-    const flushUntil = Date.now() + 1000
-    for (const st of this.link.streams.values()) st.writer.flush()
-    while ([...this.link.streams.values()].some((s) => s.writer.queued > 0) && Date.now() < flushUntil) await new Promise((r) => setTimeout(r, 10))
-    for (const st of [...this.link.streams.values()]) this.endStream(st, 'session node stopping')
-    this.health.close()
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.server.forceShutdown()
-        resolve()
-      }, 2000)
-      this.server.tryShutdown(() => {
-        clearTimeout(t)
-        resolve()
-      })
-    })
-    this.sessions.stop()
+    await this.side.drainRpcs()
+    await this.link.flush(1000)
+    this.link.endAll('session node stopping')
+    await stopNodeServer(this.grpc)
+    this.side.stopSessions()
     if (this.movedTimer) clearTimeout(this.movedTimer)
     await this.registry.stop()
     for (const p of this.peers.values()) p.client.close()
     this.peers.clear()
-    if (this.ownsStore) await this.store.close().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'store close failed'))
+    await this.side.close()
     this.log.info({ ms: Date.now() - t0 }, 'session node stopped')
   }
-}
-
-/** `mtgate session`: starts a session node and drains it on SIGTERM / SIGINT. */
-export async function runSessionNode(config: ClusterConfig, deps: SessionNodeDeps = {}): Promise<SessionNode> {
-  const node = await SessionNode.start(config, deps)
-  drainOnSignal(node, deps.log)
-  return node
 }

@@ -1,15 +1,23 @@
 /**
  * The client-facing front of a gateway: TCP and WebSocket listeners, the Gateway pipeline
  * (handshake for auth_key_id 0, the EncryptedPath otherwise) and the set of live connections.
- * `mtgate serve` (src/server) and `mtgate gateway` (src/cluster) both run one; they differ only in
- * what sits behind the EncryptedPath (the session layer in process, or session nodes over gRPC).
+ * `mtgate serve` (src/server) and `mtgate gateway` (src/cluster) both build it with GatewaySide
+ * (RSA keys, handshake, EncryptedPath, listeners from config); they differ only in what sits behind
+ * the EncryptedPath (the session layer in process, or session nodes over gRPC).
  */
+import { mkdirSync } from 'node:fs'
+import type { ServerConfig } from '../config/types.js'
 import type { RandomSource } from '../crypto/random.js'
-import type { HandshakeService } from '../handshake/server.js'
+import { InlineCrypto, type HandshakeCrypto } from '../handshake/crypto-backend.js'
+import { CryptoPool } from '../handshake/crypto-pool.js'
+import { fingerprintHex } from '../handshake/rsa-key.js'
+import { loadOrCreateKeySet, type RsaKeySet } from '../handshake/rsa-keyset.js'
+import { HandshakeService } from '../handshake/server.js'
+import type { AuthKeyStore } from '../store/types.js'
 import { TcpListener, WsListener, type Connection } from '../transport/index.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
-import type { EncryptedPath } from './encrypted.js'
+import { EncryptedPath } from './encrypted.js'
 import { Gateway } from './gateway.js'
 
 export interface ListenAddress {
@@ -133,5 +141,117 @@ export class GatewayFront {
     this.live.set(conn.id, conn)
     conn.on('close', () => this.conns.delete(conn))
     this.gateway.accept(conn)
+  }
+}
+
+export interface GatewaySideOptions {
+  config: ServerConfig
+  /** Where the handshake stores new keys. */
+  store: AuthKeyStore
+  /** Gateway id in InboundMessage. */
+  gatewayId: string
+  clock: Clock
+  /** Clock of the transport timers; default `clock`. */
+  transportClock?: Clock
+  /** Handshake, transport and inline handshake crypto randomness. */
+  random: RandomSource
+  /** Message padding of the encrypted path; default message.ts's pooled CSPRNG. */
+  paddingRandom?: RandomSource
+  log: Logger
+  /** Run handshake crypto inline instead of a worker pool. */
+  inlineHandshakeCrypto?: boolean
+  /** Wraps the handshake crypto backend (tests: fault injection). */
+  wrapHandshakeCrypto?: (c: HandshakeCrypto) => HandshakeCrypto
+  /** Called with the fingerprint (hex) of a key generated because data_dir/rsa offered none. */
+  onKeyCreated?: (fingerprint: string) => void
+}
+
+/**
+ * The gateway side of `mtgate serve` and of a cluster gateway, built from config: the RSA keys of
+ * data_dir/rsa (one generated when none is offered), the handshake service and its crypto backend
+ * (worker pool or inline), the EncryptedPath (attach what sits behind it before listen()) and,
+ * once listen() has bound them, the GatewayFront listeners.
+ */
+export class GatewaySide {
+  private listening: GatewayFront | undefined
+
+  private constructor(
+    private readonly o: GatewaySideOptions,
+    readonly rsaKeys: RsaKeySet,
+    private readonly crypto: HandshakeCrypto,
+    readonly handshake: HandshakeService,
+    readonly encrypted: EncryptedPath,
+  ) {}
+
+  static create(o: GatewaySideOptions): GatewaySide {
+    const { config, clock, random, log } = o
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+    const { keys, created } = loadOrCreateKeySet(config.dataDir)
+    if (created) o.onKeyCreated?.(fingerprintHex(created.fingerprint))
+    const base: HandshakeCrypto = o.inlineHandshakeCrypto ? new InlineCrypto(keys, random) : new CryptoPool(keys)
+    const crypto = o.wrapHandshakeCrypto ? o.wrapHandshakeCrypto(base) : base
+    let handshake: HandshakeService
+    try {
+      handshake = new HandshakeService({
+        keys,
+        crypto,
+        store: o.store,
+        dcId: config.dcId,
+        testMode: config.telegram.testMode,
+        clock,
+        random,
+        log: log.child({ mod: 'handshake' }),
+      })
+    } catch (e) {
+      void crypto.close?.()
+      throw e
+    }
+    void handshake.warmUp()
+    const encrypted = new EncryptedPath({
+      gatewayId: o.gatewayId,
+      clock,
+      log: log.child({ mod: 'gateway' }),
+      cacheSize: config.limits.authKeyCacheSize,
+      random: o.paddingRandom,
+    })
+    return new GatewaySide(o, keys, crypto, handshake, encrypted)
+  }
+
+  /** Binds the configured TCP / WebSocket listeners (throws, with nothing left bound, on failure). */
+  async listen(): Promise<GatewayFront> {
+    const { config, clock, random, log } = this.o
+    this.listening = await GatewayFront.listen({
+      handshake: this.handshake,
+      encrypted: this.encrypted,
+      host: config.host,
+      tcpPorts: config.tcpPorts,
+      wsPort: config.wsPort,
+      wsPath: config.wsPath,
+      maxFrameBytes: config.limits.maxFrameBytes,
+      maxConnections: config.limits.maxConnections,
+      clock,
+      transportClock: this.o.transportClock,
+      random,
+      log,
+    })
+    return this.listening
+  }
+
+  get front(): GatewayFront {
+    if (this.listening === undefined) throw new Error('GatewaySide: not listening')
+    return this.listening
+  }
+
+  /** Closes every client connection, lets the closes go out (one turn of the event loop), then the listeners. */
+  async closeFront(reason: string): Promise<void> {
+    this.listening?.closeConnections(reason)
+    await new Promise((r) => setImmediate(r))
+    await this.listening?.closeListeners()
+  }
+
+  /** Stops the handshake service and its crypto backend (after closeFront). */
+  async close(): Promise<void> {
+    this.handshake.close()
+    await this.crypto.close?.()
   }
 }

@@ -3,26 +3,22 @@
  * handshake, the session layer, RPC routing, the gateway (handshake + encrypted path) and the
  * TCP / WebSocket listeners. start → serve → stop (drain).
  */
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { SessionSide, type PushTarget } from '../cluster/session-side.js'
 import { igeBackend, igeBackendReason } from '../crypto/ige.js'
 import { secureRandom, type RandomSource } from '../crypto/random.js'
 import type { ServerConfig } from '../config/types.js'
-import { CryptoPool } from '../handshake/crypto-pool.js'
-import { InlineCrypto, type HandshakeCrypto } from '../handshake/crypto-backend.js'
+import type { HandshakeCrypto } from '../handshake/crypto-backend.js'
 import { fingerprintHex } from '../handshake/rsa-key.js'
-import { createKeyFile, loadKeySet, type RsaKeySet } from '../handshake/rsa-keyset.js'
-import { HandshakeService } from '../handshake/server.js'
-import { GatewayFront, type ListenAddress } from '../gateway/front.js'
-import { registerBuiltins } from '../rpc/builtins.js'
-import { RpcRouter, type HandlerMap, type MethodName } from '../rpc/router.js'
-import { SessionManager } from '../session/manager.js'
-import { openConfiguredStore } from './store.js'
+import type { RsaKeySet } from '../handshake/rsa-keyset.js'
+import { GatewaySide, type ListenAddress } from '../gateway/front.js'
+import type { EncryptedPath } from '../gateway/encrypted.js'
+import type { RpcRouter, HandlerMap, MethodName } from '../rpc/router.js'
+import type { SessionManager } from '../session/manager.js'
 import type { AuthKeyStore } from '../store/types.js'
 import { encode, type TlObject } from '../tl/index.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { rootLogger, type Logger } from '../util/log.js'
-import { EncryptedPath } from '../gateway/encrypted.js'
 
 export interface ServerDeps {
   clock?: Clock
@@ -50,147 +46,68 @@ export interface RsaKeyInfo {
   retired: boolean
 }
 
-/** Where a push goes: every session of an auth key, or of every auth key bound to a user id. */
-export type PushTarget = { authKeyId: bigint } | { userId: bigint }
+export type { PushTarget }
 
 export class MtgateServer {
   private stopping: Promise<void> | undefined
   private expireTimer: NodeJS.Timeout | undefined
   private expiring: Promise<number> | undefined
 
+  readonly store: AuthKeyStore
+  readonly storeDescription: string
+  readonly rsaKeys: RsaKeySet
+  readonly router: RpcRouter
+  readonly sessions: SessionManager
+  readonly encrypted: EncryptedPath
+
   private constructor(
     readonly config: ServerConfig,
-    readonly store: AuthKeyStore,
-    private readonly ownsStore: boolean,
-    readonly storeDescription: string,
-    readonly rsaKeys: RsaKeySet,
-    private readonly handshakeCrypto: HandshakeCrypto & { close?: () => unknown },
-    private readonly handshake: HandshakeService,
-    readonly router: RpcRouter,
-    readonly sessions: SessionManager,
-    readonly encrypted: EncryptedPath,
-    private readonly front: GatewayFront,
+    private readonly sessionSide: SessionSide,
+    private readonly gatewaySide: GatewaySide,
     private readonly log: Logger,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.store = sessionSide.store
+    this.storeDescription = sessionSide.storeDescription
+    this.rsaKeys = gatewaySide.rsaKeys
+    this.router = sessionSide.router
+    this.sessions = sessionSide.sessions
+    this.encrypted = gatewaySide.encrypted
+  }
 
   /** Builds everything and starts listening. Throws (after cleaning up) if a port cannot be bound. */
   static async start(config: ServerConfig, deps: ServerDeps = {}): Promise<MtgateServer> {
     const clock = deps.clock ?? systemClock
     const random = deps.random ?? secureRandom
     const log = deps.log ?? rootLogger
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
-
-    let rsaKeys = loadKeySet(config.dataDir)
-    if (rsaKeys.offered().length === 0) {
-      const k = createKeyFile(config.dataDir)
-      log.info({ fingerprint: fingerprintHex(k.fingerprint) }, 'generated a new RSA key')
-      rsaKeys = loadKeySet(config.dataDir)
-    }
-
-    let store: AuthKeyStore
-    let storeDescription: string
-    const ownsStore = deps.store === undefined
-    if (deps.store !== undefined) {
-      store = deps.store
-      storeDescription = 'auth keys: provided by the caller'
-    } else {
-      const s = await openConfiguredStore(config.store, log, clock)
-      store = s
-      storeDescription = s.describe()
-    }
-
-    const cleanup: (() => unknown)[] = []
+    const sessionSide = await SessionSide.open(config, { store: deps.store, clock, random, log, tickIntervalMs: deps.tickIntervalMs })
+    let gatewaySide: GatewaySide | undefined
     try {
-      const baseCrypto: HandshakeCrypto = deps.inlineHandshakeCrypto ? new InlineCrypto(rsaKeys, random) : new CryptoPool(rsaKeys)
-      const handshakeCrypto: HandshakeCrypto = deps.wrapHandshakeCrypto ? deps.wrapHandshakeCrypto(baseCrypto) : baseCrypto
-      cleanup.push(() => handshakeCrypto.close?.())
-      const handshake = new HandshakeService({
-        keys: rsaKeys,
-        crypto: handshakeCrypto,
-        store,
-        dcId: config.dcId,
-        testMode: config.telegram.testMode,
-        clock,
-        random,
-        log: log.child({ mod: 'handshake' }),
-      })
-      cleanup.push(() => handshake.close())
-      void handshake.warmUp()
-
-      const router = registerBuiltins(
-        new RpcRouter({ unknownMethodError: config.unknownMethodError, log }),
-        { dcId: config.dcId, publicAddresses: config.publicAddresses, telegram: config.telegram },
-        clock,
-      )
-      const gatewayId = deps.gatewayId ?? `gw-${process.pid}`
-      const encrypted = new EncryptedPath({
-        gatewayId,
-        clock,
-        log: log.child({ mod: 'gateway' }),
-        cacheSize: config.limits.authKeyCacheSize,
-        random: deps.random,
-      })
-      const allowed = new Set(config.apiIds)
-      const sessions = new SessionManager({
-        store,
-        link: encrypted,
-        dispatcher: router,
-        clock,
-        random,
-        log: log.child({ layer: 'session' }),
-        allowApiId: allowed.size === 0 ? () => true : (id) => allowed.has(id),
-        idleTimeoutMs: config.limits.sessionIdleSeconds * 1000,
-        outboxMaxMessages: config.limits.pushQueueMax,
-        tickIntervalMs: deps.tickIntervalMs,
-      })
-      encrypted.attach(sessions)
-      sessions.start()
-      cleanup.push(() => sessions.stop())
-      const front = await GatewayFront.listen({
-        handshake,
-        encrypted,
-        host: config.host,
-        tcpPorts: config.tcpPorts,
-        wsPort: config.wsPort,
-        wsPath: config.wsPath,
-        maxFrameBytes: config.limits.maxFrameBytes,
-        maxConnections: config.limits.maxConnections,
+      gatewaySide = GatewaySide.create({
+        config,
+        store: sessionSide.store,
+        gatewayId: deps.gatewayId ?? `gw-${process.pid}`,
         clock,
         transportClock: deps.transportClock,
         random,
+        paddingRandom: deps.random,
         log,
+        inlineHandshakeCrypto: deps.inlineHandshakeCrypto,
+        wrapHandshakeCrypto: deps.wrapHandshakeCrypto,
+        onKeyCreated: (fingerprint) => log.info({ fingerprint }, 'generated a new RSA key'),
       })
-      cleanup.push(() => front.closeListeners())
-      const server = new MtgateServer(
-        config,
-        store,
-        ownsStore,
-        storeDescription,
-        rsaKeys,
-        handshakeCrypto,
-        handshake,
-        router,
-        sessions,
-        encrypted,
-        front,
-        log,
-        clock,
-      )
-      server.expireTimer = setInterval(() => void server.expireTempKeys(), config.limits.expireTempIntervalSeconds * 1000)
-      server.expireTimer.unref()
-      return server
+      gatewaySide.encrypted.attach(sessionSide.start(gatewaySide.encrypted))
+      await gatewaySide.listen()
     } catch (e) {
-      for (const f of cleanup.reverse()) {
-        try {
-          await f()
-        } catch {
-          // best effort
-        }
-      }
-      if (ownsStore) await store.close().catch(() => undefined)
+      await gatewaySide?.closeFront('start failed').catch(() => undefined)
+      await gatewaySide?.close().catch(() => undefined)
+      await sessionSide.close()
       throw e
     }
+    const server = new MtgateServer(config, sessionSide, gatewaySide, log, clock)
+    server.expireTimer = setInterval(() => void server.expireTempKeys(), config.limits.expireTempIntervalSeconds * 1000)
+    server.expireTimer.unref()
+    return server
   }
 
   /** Registers an RPC handler (see RpcRouter.handle). */
@@ -204,8 +121,7 @@ export class MtgateServer {
    * sessions without a connection queue it (bounded). Returns how many sessions got it.
    */
   push(target: PushTarget, updates: TlObject | Buffer): number {
-    const body = Buffer.isBuffer(updates) ? updates : encode(updates)
-    return 'authKeyId' in target ? this.sessions.pushToAuthKey(target.authKeyId, body) : this.sessions.pushToUser(target.userId, body)
+    return this.sessionSide.push(target, Buffer.isBuffer(updates) ? updates : encode(updates))
   }
 
   /**
@@ -256,16 +172,16 @@ export class MtgateServer {
   }
 
   get addresses(): ListenAddress[] {
-    return this.front.addresses
+    return this.gatewaySide.front.addresses
   }
 
   /** Closes every client connection (sessions stay; clients reconnect). Returns how many. */
   closeConnections(reason: string): number {
-    return this.front.closeConnections(reason)
+    return this.gatewaySide.front.closeConnections(reason)
   }
 
   get connectionCount(): number {
-    return this.front.connectionCount
+    return this.gatewaySide.front.connectionCount
   }
 
   /**
@@ -280,21 +196,16 @@ export class MtgateServer {
   private async doStop(): Promise<void> {
     const t0 = Date.now()
     clearInterval(this.expireTimer)
-    this.front.refuseNew('server stopping')
-    this.log.info({ connections: this.front.connectionCount }, 'stopping: draining')
+    this.gatewaySide.front.refuseNew('server stopping')
+    this.log.info({ connections: this.gatewaySide.front.connectionCount }, 'stopping: draining')
     // New connections are refused from here on (refuseNew); RPCs already dispatched get up to
-    // drainTimeoutMs to answer, and one more turn of the event loop to be written out.
-    const deadline = Date.now() + this.config.limits.drainTimeoutMs
-    while (this.router.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
-    if (this.router.inFlight > 0) this.log.warn({ inFlight: this.router.inFlight }, 'drain timeout: closing with RPCs in flight')
-    await new Promise((r) => setImmediate(r))
-    this.front.closeConnections('server stopping')
-    await this.front.closeListeners()
-    this.sessions.stop()
-    this.handshake.close()
-    await this.handshakeCrypto.close?.()
+    // drainTimeoutMs to answer.
+    await this.sessionSide.drainRpcs()
+    await this.gatewaySide.closeFront('server stopping')
+    this.sessionSide.stopSessions()
+    await this.gatewaySide.close()
     await this.expiring // a sweep in progress finishes before the store closes
-    if (this.ownsStore) await this.store.close().catch((e) => this.log.warn({ err: e }, 'store close failed'))
+    await this.sessionSide.close()
     this.log.info({ ms: Date.now() - t0 }, 'stopped')
   }
 }

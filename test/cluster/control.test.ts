@@ -206,7 +206,7 @@ describe('session control, push routing and moved keys (real etcd)', { skip: ski
     for (const n of nodes) await waitFor(() => n.ring.size === 3, 10_000, `${n.nodeId} sees s4`)
     const id = await keyOwnedBy(s4)
     // s4's gRPC server dies; its etcd registration stays until it stops
-    ;(s4 as unknown as { server: grpc.Server }).server.forceShutdown()
+    ;(s4 as unknown as { grpc: { server: grpc.Server } }).grpc.server.forceShutdown()
     const next = s1.ring.preference(id)[1]!
     assert.equal(await s1.createSession(id, 3n), true)
     assert.ok(nodes.find((n) => n.nodeId === next)!.sessions.session(id, 3n), `created on ${next}`)

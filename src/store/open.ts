@@ -1,7 +1,7 @@
 import type { StoreSettings } from '../config/types.js'
-import { createAuthKeyStore, type ConfiguredAuthKeyStore } from '../store/factory.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
+import { createAuthKeyStore, type ConfiguredAuthKeyStore } from './factory.js'
 
 /** The auth-key store a `store:` config section describes (serve and cluster session nodes). */
 export function openConfiguredStore(settings: StoreSettings, log: Logger, clock: Clock): Promise<ConfiguredAuthKeyStore> {

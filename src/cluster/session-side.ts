@@ -1,0 +1,113 @@
+/**
+ * The session side of `mtgate serve` and of a cluster session node, built from config: the
+ * auth-key store (the configured one, or one the caller provides), the RpcRouter with the
+ * built-in methods, and the SessionManager behind a GatewayLink (the in-process EncryptedPath, or
+ * the gRPC streams of the gateways).
+ */
+import { mkdirSync } from 'node:fs'
+import type { ServerConfig } from '../config/types.js'
+import type { RandomSource } from '../crypto/random.js'
+import { registerBuiltins } from '../rpc/builtins.js'
+import { RpcRouter } from '../rpc/router.js'
+import type { GatewayLink } from '../session/api.js'
+import { SessionManager } from '../session/manager.js'
+import { openConfiguredStore } from '../store/open.js'
+import type { AuthKeyStore } from '../store/types.js'
+import type { Clock } from '../util/clock.js'
+import type { Logger } from '../util/log.js'
+
+/** Where a push goes: every session of an auth key, or of every auth key bound to a user id. */
+export type PushTarget = { authKeyId: bigint } | { userId: bigint }
+
+export interface SessionSideOptions {
+  /** Use this store instead of opening the configured one; not closed by close(). */
+  store?: AuthKeyStore
+  clock: Clock
+  random: RandomSource
+  log: Logger
+  /** Session-layer tick period (ms); default 1000. */
+  tickIntervalMs?: number
+}
+
+export class SessionSide {
+  private manager: SessionManager | undefined
+
+  private constructor(
+    private readonly config: ServerConfig,
+    private readonly o: SessionSideOptions,
+    readonly store: AuthKeyStore,
+    private readonly ownsStore: boolean,
+    readonly storeDescription: string,
+    readonly router: RpcRouter,
+  ) {}
+
+  /** Opens (or adopts) the store and builds the router. */
+  static async open(config: ServerConfig, o: SessionSideOptions): Promise<SessionSide> {
+    let store: AuthKeyStore
+    let description: string
+    if (o.store !== undefined) {
+      store = o.store
+      description = 'auth keys: provided by the caller'
+    } else {
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+      const s = await openConfiguredStore(config.store, o.log, o.clock)
+      store = s
+      description = s.describe()
+    }
+    const router = registerBuiltins(
+      new RpcRouter({ unknownMethodError: config.unknownMethodError, log: o.log }),
+      { dcId: config.dcId, publicAddresses: config.publicAddresses, telegram: config.telegram },
+      o.clock,
+    )
+    return new SessionSide(config, o, store, o.store === undefined, description, router)
+  }
+
+  /** Builds the session layer on `link` and starts its tick. */
+  start(link: GatewayLink): SessionManager {
+    const { config, o } = this
+    const allowed = new Set(config.apiIds)
+    this.manager = new SessionManager({
+      store: this.store,
+      link,
+      dispatcher: this.router,
+      clock: o.clock,
+      random: o.random,
+      log: o.log.child({ layer: 'session' }),
+      allowApiId: allowed.size === 0 ? () => true : (id) => allowed.has(id),
+      idleTimeoutMs: config.limits.sessionIdleSeconds * 1000,
+      outboxMaxMessages: config.limits.pushQueueMax,
+      tickIntervalMs: o.tickIntervalMs,
+    })
+    this.manager.start()
+    return this.manager
+  }
+
+  get sessions(): SessionManager {
+    if (this.manager === undefined) throw new Error('SessionSide: not started')
+    return this.manager
+  }
+
+  /** Pushes `body` to the target's sessions in this process; returns how many got it. */
+  push(target: PushTarget, body: Buffer): number {
+    return 'authKeyId' in target ? this.sessions.pushToAuthKey(target.authKeyId, body) : this.sessions.pushToUser(target.userId, body)
+  }
+
+  /** Gives the RPCs in flight up to limits.drainTimeoutMs to answer, then one more turn of the event loop to be written out. */
+  async drainRpcs(): Promise<void> {
+    const deadline = Date.now() + this.config.limits.drainTimeoutMs
+    while (this.router.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    if (this.router.inFlight > 0) this.o.log.warn({ inFlight: this.router.inFlight }, 'drain timeout: stopping with RPCs in flight')
+    await new Promise((r) => setImmediate(r))
+  }
+
+  /** Stops the session layer (its tick). */
+  stopSessions(): void {
+    this.manager?.stop()
+  }
+
+  /** Stops the session layer and closes the store when it was opened here. */
+  async close(): Promise<void> {
+    this.stopSessions()
+    if (this.ownsStore) await this.store.close().catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'store close failed'))
+  }
+}
