@@ -6,7 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,12 +15,10 @@ import { GatewayNode } from '../../src/cluster/gateway-node.js'
 import { SessionNode } from '../../src/cluster/session-node.js'
 import { createKeyFile, loadKeySet } from '../../src/handshake/rsa-keyset.js'
 import type { AuthKeyStore } from '../../src/store/types.js'
+import { gramjs, gramjsClient as newGramJsClient, type GramClient, type GramKey } from '../helpers/gramjs.js'
+import { mtcuteAuthKey, mtcuteClient as newMtcuteClient, type MtcuteClient, type TlResult } from '../helpers/mtcute.js'
 import { freePort } from '../helpers/services.js'
-
-const require = createRequire(import.meta.url)
-
-export const API_ID = 4
-export const API_HASH = '014b35b6184100b085b0d0572f9b5103'
+import { waitFor } from '../helpers/wait.js'
 
 /** A data dir with one RSA key (createKeyFile never makes one mtcute cannot look up). */
 export function makeDataDir(): string {
@@ -84,15 +81,6 @@ export async function startSession(o: NodeDoc, store?: AuthKeyStore): Promise<Se
 
 export async function startGateway(o: NodeDoc): Promise<GatewayNode> {
   return GatewayNode.start(clusterConfig({ ...o, tcpPort: o.tcpPort ?? (await freePort()) }), { inlineHandshakeCrypto: true, registryIntervalMs: 300 })
-}
-
-/** Resolves when `pred` holds (polled), rejects after `ms`. */
-export async function waitFor(pred: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
-  const t0 = Date.now()
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,97 +191,23 @@ export class Balancer {
 }
 
 // ---------------------------------------------------------------------------------------------
-// real clients
+// real clients (test/helpers/mtcute.ts, test/helpers/gramjs.ts) with the cluster tests' settings
 // ---------------------------------------------------------------------------------------------
 
-export type TlResult = Record<string, unknown> & { _: string }
-
-export interface MtcuteClient {
-  call(req: Record<string, unknown>): Promise<TlResult>
-  connect(): Promise<void>
-  destroy(): Promise<void>
-  on(ev: 'raw_update', cb: (u: TlResult) => void): void
-  _client: { crypto: unknown; network: unknown; storage: unknown }
-}
-
 /** An mtcute TelegramClient (memory storage, TCP intermediate) pointed at host:port. */
-export async function mtcuteClient(host: string, port: number, pem: string, updates = false): Promise<MtcuteClient> {
-  const node = (await import('@mtcute/node')) as unknown as Record<string, unknown>
-  const core = (await import('@mtcute/core')) as unknown as Record<string, unknown>
-  const utils = (await import('@mtcute/core/utils.js')) as unknown as { addPublicKey: (c: unknown, pem: string) => void }
-  const TcpTransport = node.TcpTransport as new () => unknown
-  const MemoryStorage = core.MemoryStorage as new () => unknown
-  const TelegramClient = node.TelegramClient as new (o: Record<string, unknown>) => MtcuteClient
-  const dc = { id: 2, ipAddress: host, port }
-  const storage = new MemoryStorage()
-  const tg = new TelegramClient({
-    apiId: API_ID,
-    apiHash: API_HASH,
-    storage,
-    defaultDcs: { main: dc, media: dc },
-    transport: new TcpTransport(),
-    logLevel: Number(process.env.MTCUTE_LOG ?? 0),
-    disableUpdates: !updates,
-    reconnectionStrategy: () => 100,
-  })
-  utils.addPublicKey(tg._client.crypto, pem)
-  keysOf.set(tg, storage as { authKeys: { get(dc: number): Promise<Uint8Array | null> | Uint8Array | null } })
-  return tg
-}
-
-const keysOf = new WeakMap<MtcuteClient, { authKeys: { get(dc: number): Promise<Uint8Array | null> | Uint8Array | null } }>()
-
-/** The auth key mtcute uses for DC 2 (from its storage), or undefined. */
-export async function mtcuteAuthKey(tg: MtcuteClient): Promise<Buffer | undefined> {
-  const k = await keysOf.get(tg)?.authKeys.get(2)
-  return k ? Buffer.from(k) : undefined
-}
-
-export interface GramClient {
-  connect(): Promise<boolean>
-  invoke<R = Record<string, unknown>>(req: unknown): Promise<R>
-  destroy(): Promise<void>
-  disconnect(): Promise<void>
-  addEventHandler(cb: (u: Record<string, unknown> & { className: string }) => void, ev: unknown): void
-  session: { getAuthKey(): { getKey(): Buffer | undefined } | undefined }
-}
-
-export interface GramJs {
-  Api: Record<string, unknown> & { help: Record<string, new (a?: Record<string, unknown>) => unknown> }
-  bigInt: (v: string | number) => unknown
-  Raw: new (a: Record<string, unknown>) => unknown
-}
-
-export function gramjs(): GramJs {
-  const tg = require('telegram') as { Api: GramJs['Api'] }
-  const bigInt = require('big-integer') as GramJs['bigInt']
-  const { Raw } = require('telegram/events/index.js') as { Raw: GramJs['Raw'] }
-  return { Api: tg.Api, bigInt, Raw }
+export function mtcuteClient(host: string, port: number, pem: string, updates = false): Promise<MtcuteClient> {
+  return newMtcuteClient({ host, port, pem, updates, params: { reconnectionStrategy: () => 100 } })
 }
 
 /** A GramJS TelegramClient (TCP abridged) on host:80 (GramJS always dials port 80). */
-export function gramjsClient(host: string, key: { fingerprint: bigint; modulus: bigint }, autoReconnect = false): GramClient {
-  const rsa = require('telegram/crypto/RSA.js') as { _serverKeys: Map<string, { n: unknown; e: number }> }
-  const { bigInt } = gramjs()
-  rsa._serverKeys.set(key.fingerprint.toString(), { n: bigInt(key.modulus.toString()), e: 65537 })
-  const { TelegramClient } = require('telegram') as { TelegramClient: new (...a: unknown[]) => GramClient & { setLogLevel(l: string): void } }
-  const { StringSession } = require('telegram/sessions/index.js') as { StringSession: new (s: string) => { setDC(dc: number, ip: string, port: number): void } }
-  const net = require('telegram/network/index.js') as Record<string, unknown>
-  const ext = require('telegram/extensions/index.js') as Record<string, unknown>
-  const session = new StringSession('')
-  session.setDC(2, host, 80)
-  const client = new TelegramClient(session, API_ID, API_HASH, {
-    connection: net.ConnectionTCPAbridged,
-    networkSocket: ext.PromisedNetSockets,
-    connectionRetries: 5,
-    retryDelay: 200,
-    requestRetries: 3,
-    useWSS: false,
-    autoReconnect,
+export function gramjsClient(host: string, key: GramKey, autoReconnect = false): GramClient {
+  return newGramJsClient({
+    host,
+    key,
+    transport: 'abridged',
+    params: { connectionRetries: 5, retryDelay: 200, requestRetries: 3, autoReconnect },
   })
-  client.setLogLevel(process.env.GRAMJS_LOG ?? 'none')
-  return client
 }
 
-export { freePort }
+export { freePort, gramjs, mtcuteAuthKey, waitFor, type GramClient, type MtcuteClient, type TlResult }
 

@@ -7,10 +7,21 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { authKeyId } from '../../src/crypto/message.js'
-import { gramjs, gramjsClient, startE2eServer, waitFor, type E2eServer, type GramClient, type GramObject } from './harness.js'
+import { gramjs, gramjsClient, type GramClient, type GramObject, type GramTransport } from '../helpers/gramjs.js'
+import { startE2eServer, waitFor, type E2eServer } from './harness.js'
 import { COUNTRIES, configPush, installHandlers, type Observed } from './scenario.js'
 
 const { Api, bigInt, Raw } = gramjs()
+
+/** A GramJS client on the server's address, port 80. */
+function client80(e: E2eServer, transport: GramTransport): GramClient {
+  return gramjsClient({
+    host: e.host,
+    key: e,
+    transport,
+    params: { connectionRetries: 2, retryDelay: 200, requestRetries: 2, autoReconnect: false },
+  })
+}
 
 function keyIdOf(client: GramClient): bigint {
   const key = client.session.getAuthKey()?.getKey()
@@ -26,7 +37,7 @@ describe('GramJS over TCP obfuscated: the full scenario', () => {
   before(async () => {
     e = await startE2eServer({ host: '127.0.77.21' })
     seen = installHandlers(e)
-    client = gramjsClient(e, 'obfuscated')
+    client = client80(e, 'obfuscated')
     await client.connect()
   })
   after(async () => {
@@ -114,7 +125,7 @@ for (const transport of ['full', 'abridged', 'websocket'] as const) {
     before(async () => {
       e = await startE2eServer(transport === 'websocket' ? { host, tcpPort: null, wsPort: 80 } : { host })
       installHandlers(e)
-      client = gramjsClient(e, transport)
+      client = client80(e, transport)
       await client.connect()
     })
     after(async () => {

@@ -8,7 +8,8 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { authKeyId } from '../../src/crypto/message.js'
-import { mtcuteClient, startE2eServer, waitFor, type E2eServer, type MtcuteClient } from './harness.js'
+import { mtcuteClient, type MtcuteClient, type MtcuteTransport } from '../helpers/mtcute.js'
+import { startE2eServer, waitFor, type E2eServer } from './harness.js'
 import { COUNTRIES, configPush, installHandlers, type Observed } from './scenario.js'
 
 const { Long } = (await import('@mtcute/core')) as unknown as {
@@ -27,6 +28,13 @@ interface MtSession {
   _authKey: { key: Uint8Array }
   _salts: { currentSalt: LongLike }
   lastPingRtt: number
+}
+
+/** An mtcute client on the server's TCP port (WebSocket port for 'websocket'). */
+async function clientOf(e: E2eServer, o: { transport?: MtcuteTransport; updates?: boolean } = {}): Promise<MtcuteClient> {
+  const port = o.transport === 'websocket' ? e.wsPort : e.tcpPort
+  if (port === undefined) throw new Error(`server has no ${o.transport === 'websocket' ? 'WebSocket' : 'TCP'} port`)
+  return mtcuteClient({ host: e.host, port, pem: e.publicPem, ...o })
 }
 
 function mtSession(tg: MtcuteClient): MtSession {
@@ -59,7 +67,7 @@ describe('mtcute over TCP intermediate: the full scenario', () => {
     e = await startE2eServer({ host: '127.0.77.31', tcpPort: 10443 })
     seen = installHandlers(e, { countriesDelayMs: 0 })
     installGetState(e)
-    tg = await mtcuteClient(e, { updates: true })
+    tg = await clientOf(e, { updates: true })
   })
   after(async () => {
     await tg?.destroy()
@@ -134,7 +142,7 @@ describe('mtcute: reconnect of the same session gets the answer computed while i
   before(async () => {
     e = await startE2eServer({ host: '127.0.77.32', tcpPort: 10443 })
     seen = installHandlers(e, { countriesDelayMs: 400 })
-    tg = await mtcuteClient(e)
+    tg = await clientOf(e)
     await tg.call({ _: 'help.getConfig' })
   })
   after(async () => {
@@ -167,7 +175,7 @@ for (const transport of ['obfuscated', 'websocket'] as const) {
         transport === 'websocket' ? { host: '127.0.77.33', tcpPort: null, wsPort: 11443 } : { host: '127.0.77.34', tcpPort: 5222 },
       )
       installHandlers(e)
-      tg = await mtcuteClient(e, { transport })
+      tg = await clientOf(e, { transport })
     })
     after(async () => {
       await tg?.destroy()

@@ -10,15 +10,9 @@ import { AuthKeyType } from '../../src/store/types.js'
 import { createRequire } from 'node:module'
 import { authKeyId } from '../../src/handshake/kdf.js'
 import { firstSecret, leadingZeroPair } from '../helpers/leading-zero.js'
-import {
-  startTestServer,
-  gramjsHandshake,
-  startMtcute,
-  startGramJsClient,
-  type TestServer,
-  type GramTransport,
-  type MtcuteOptions,
-} from '../helpers/clients.js'
+import { startTestServer, type TestServer } from '../helpers/clients.js'
+import { gramjsHandshake, startGramJsClient } from '../helpers/gramjs.js'
+import { startMtcute, type MtcuteHandshakeOptions } from '../helpers/mtcute.js'
 
 const require = createRequire(import.meta.url)
 
@@ -31,7 +25,7 @@ after(async () => {
   await server.close()
 })
 
-for (const transport of ['full', 'abridged', 'obfuscated'] as GramTransport[]) {
+for (const transport of ['full', 'abridged', 'obfuscated'] as const) {
   test(`GramJS handshake over ${transport} TCP: same auth key on both sides`, async () => {
     const res = await gramjsHandshake(server, transport)
     const rec = await server.store.get(res.authKeyId)
@@ -41,7 +35,7 @@ for (const transport of ['full', 'abridged', 'obfuscated'] as GramTransport[]) {
   })
 }
 
-const mtcuteCases: Array<[string, MtcuteOptions, number]> = [
+const mtcuteCases: Array<[string, MtcuteHandshakeOptions, number]> = [
   ['intermediate', {}, AuthKeyType.perm],
   ['obfuscated', { obfuscated: true }, AuthKeyType.perm],
   ['intermediate, legacy RSA form', { legacyRsa: true }, AuthKeyType.perm],

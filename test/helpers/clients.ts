@@ -1,17 +1,14 @@
 /**
  * Test harness shared by the handshake, session (D) and store (E) tests: our server (TCP listener
- * + Gateway + HandshakeService) started in-process on 127.x.y.z, and helpers that drive the real
- * client libraries from npm (GramJS `telegram`, mtcute `@mtcute/node`) against it, unmodified
- * apart from the address and our RSA public key.
+ * + Gateway + HandshakeService) started in-process on 127.x.y.z, for the real client libraries
+ * (test/helpers/gramjs.ts, test/helpers/mtcute.ts) and our own plain client below.
  */
-import { createRequire } from 'node:module'
 import { connect as netConnect, type Socket } from 'node:net'
 import { createCodec } from '../../src/transport/create-codec.js'
 import type { Codec } from '../../src/transport/codec.js'
 import { codecTag } from '../../src/transport/codec.js'
 import type { PlainRpc } from '../../src/handshake/client.js'
 import type { RandomSource } from '../../src/crypto/random.js'
-import { firstSecret } from './leading-zero.js'
 import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import type { AuthKeyStore } from '../../src/store/types.js'
 import { TcpListener } from '../../src/transport/tcp-listener.js'
@@ -21,9 +18,6 @@ import { RsaPrivateKey } from '../../src/handshake/rsa-key.js'
 import { RsaKeySet } from '../../src/handshake/rsa-keyset.js'
 import { InlineCrypto, type HandshakeCrypto } from '../../src/handshake/crypto-backend.js'
 import { CryptoPool } from '../../src/handshake/crypto-pool.js'
-import { authKeyId } from '../../src/handshake/kdf.js'
-
-const require = createRequire(import.meta.url)
 
 let sharedKey: RsaPrivateKey | undefined
 /** One 2048-bit test key per process (generation costs up to a second on a busy machine). */
@@ -139,169 +133,6 @@ export function zeroFirstKeys(inner: HandshakeCrypto, count = 1): HandshakeCrypt
       return key
     },
     close: () => inner.close(),
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// GramJS
-// ---------------------------------------------------------------------------------------------
-
-export type GramTransport = 'full' | 'abridged' | 'obfuscated'
-
-/** Registers our public key in GramJS's key table (`_serverKeys` of telegram/crypto/RSA). */
-export function addKeyToGramJs(key: RsaPrivateKey): void {
-  const rsa = require('telegram/crypto/RSA.js') as { _serverKeys: Map<string, { n: unknown; e: number }> }
-  const bigInt = require('big-integer') as (s: string) => unknown
-  rsa._serverKeys.set(key.fingerprint.toString(), { n: bigInt(key.publicKey.modulus.toString()), e: 65537 })
-}
-
-/**
- * Runs GramJS's own handshake (telegram/network/Authenticator doAuthentication over its
- * MTProtoPlainSender and its Connection class) against the server; returns GramJS's auth key.
- * A failed exchange is started again on the same connection, `attempts` times in all, as
- * GramJS's MTProtoSender.connect does (connectionRetries, 5 by default).
- */
-export async function gramjsHandshake(server: TestServer, transport: GramTransport, attempts = 3): Promise<{ authKey: Buffer; authKeyId: bigint; failures: number }> {
-  addKeyToGramJs(server.key)
-  const net = require('telegram/network/index.js') as Record<string, new (o: Record<string, unknown>) => { connect(): Promise<void>; disconnect(): Promise<void> }>
-  const ext = require('telegram/extensions/index.js') as { Logger: new (level: string) => unknown; PromisedNetSockets: unknown }
-  const { MTProtoPlainSender } = require('telegram/network/MTProtoPlainSender.js') as { MTProtoPlainSender: new (c: unknown, l: unknown) => unknown }
-  const { doAuthentication } = require('telegram/network/Authenticator.js') as {
-    doAuthentication: (s: unknown, log: unknown) => Promise<{ authKey: { getKey(): Buffer | undefined } }>
-  }
-  const Cls = { full: net.ConnectionTCPFull, abridged: net.ConnectionTCPAbridged, obfuscated: net.ConnectionTCPObfuscated }[transport]!
-  const loggers = new ext.Logger('none')
-  const conn = new Cls({ ip: server.host, port: server.port, dcId: server.dcId, loggers, proxy: undefined, socket: ext.PromisedNetSockets, testServers: false })
-  await conn.connect()
-  try {
-    for (let failures = 0; ; failures++) {
-      try {
-        const sender = new MTProtoPlainSender(conn, loggers)
-        const { authKey } = await doAuthentication(sender, loggers)
-        const key = authKey.getKey()
-        if (!key) throw new Error('GramJS returned no key')
-        return { authKey: key, authKeyId: authKeyId(key), failures }
-      } catch (err) {
-        if (failures + 1 >= attempts) throw err
-      }
-    }
-  } finally {
-    await conn.disconnect()
-  }
-}
-
-/**
- * A whole GramJS TelegramClient (StringSession, `connection` class by name) pointed at the server.
- * GramJS always dials port 80; rather than needing root for that, its connection class is
- * subclassed only to replace the port with the server's (the address is the one thing changed).
- * `connect()` is started but not awaited (it waits for the answer to invokeWithLayer, which a
- * handshake-only server never sends); `authKeyId()` reads the key GramJS saved in its session.
- */
-export async function startGramJsClient(server: TestServer, transport: GramTransport, connectionRetries = 3): Promise<{ authKeyId(): bigint | undefined; close(): Promise<void> }> {
-  addKeyToGramJs(server.key)
-  const tg = require('telegram') as { TelegramClient: new (...a: unknown[]) => GramClient }
-  const { StringSession } = require('telegram/sessions/index.js') as { StringSession: new (s: string) => GramSession }
-  const net = require('telegram/network/index.js') as Record<string, unknown>
-  const { LogLevel } = require('telegram/extensions/Logger.js') as { LogLevel: { NONE: string } }
-  const session = new StringSession('')
-  session.setDC(server.dcId, server.host, 80)
-  const base = { full: net.ConnectionTCPFull, abridged: net.ConnectionTCPAbridged, obfuscated: net.ConnectionTCPObfuscated }[transport] as new (o: Record<string, unknown>) => object
-  const port = server.port
-  const cls = class extends base {
-    constructor(o: Record<string, unknown>) {
-      super({ ...o, port })
-    }
-  }
-  const client = new tg.TelegramClient(session, 1, '00000000000000000000000000000000', { connection: cls, connectionRetries, autoReconnect: false, baseLogger: undefined })
-  client.setLogLevel(LogLevel.NONE)
-  client.connect().catch(() => undefined)
-  return {
-    authKeyId() {
-      const key = session.getAuthKey()?.getKey()
-      return key ? authKeyId(key) : undefined
-    },
-    async close() {
-      await Promise.race([client.destroy().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))])
-    },
-  }
-}
-
-interface GramSession {
-  setDC(dc: number, ip: string, port: number): void
-  getAuthKey(): { getKey(): Buffer | undefined } | undefined
-}
-interface GramClient {
-  connect(): Promise<unknown>
-  destroy(): Promise<void>
-  setLogLevel(l: string): void
-}
-
-// ---------------------------------------------------------------------------------------------
-// mtcute
-// ---------------------------------------------------------------------------------------------
-
-export interface MtcuteOptions {
-  /** obfuscated2 over intermediate instead of plain intermediate. */
-  obfuscated?: boolean
-  /** mtcute's PFS: a temp key (p_q_inner_data_temp_dc) bound to the permanent one. */
-  pfs?: boolean
-  /** Register our key as "old" so mtcute uses the legacy SHA-1 RSA form. */
-  legacyRsa?: boolean
-  /** Its first 256-byte random draw (the DH secret b) returns this (e.g. a leading-zero pair's b). */
-  firstDhSecret?: Buffer
-}
-
-export interface MtcuteHandle {
-  /** Sends help.getConfig (not awaited: the test server may not answer) to trigger the handshake. */
-  poke(): void
-  close(): Promise<void>
-}
-
-/** Starts an mtcute TelegramClient (memory storage) pointed at the server. */
-export async function startMtcute(server: TestServer, o: MtcuteOptions = {}): Promise<MtcuteHandle> {
-  const node = (await import('@mtcute/node')) as unknown as Record<string, unknown>
-  const core = (await import('@mtcute/core')) as unknown as Record<string, unknown>
-  const utils = (await import('@mtcute/core/utils.js')) as unknown as { addPublicKey: (c: unknown, pem: string, old?: boolean) => void }
-  const TcpTransport = node.TcpTransport as new () => { connect(dc: unknown): Promise<unknown>; packetCodec(): unknown }
-  const ObfuscatedPacketCodec = core.ObfuscatedPacketCodec as new (inner: unknown) => unknown
-  const IntermediatePacketCodec = core.IntermediatePacketCodec as new () => unknown
-  const MemoryStorage = core.MemoryStorage as new () => unknown
-  const TelegramClient = node.TelegramClient as new (o: Record<string, unknown>) => {
-    _client?: { crypto: unknown }
-    call(req: unknown): Promise<unknown>
-    destroy?(): Promise<void>
-    close?(): Promise<void>
-  }
-  const tcp = new TcpTransport()
-  const transport = o.obfuscated
-    ? { connect: (dc: unknown) => tcp.connect(dc), packetCodec: () => new ObfuscatedPacketCodec(new IntermediatePacketCodec()) }
-    : tcp
-  const dc = { id: server.dcId, ipAddress: server.host, port: server.port }
-  const tg = new TelegramClient({
-    apiId: 1,
-    apiHash: '00000000000000000000000000000000',
-    storage: new MemoryStorage(),
-    defaultDcs: { main: dc, media: dc },
-    transport,
-    logLevel: 0,
-    disableUpdates: true,
-    network: { usePfs: o.pfs ?? false },
-  })
-  const crypto = (tg as unknown as { _client: { crypto: unknown } })._client.crypto
-  utils.addPublicKey(crypto, server.key.publicKey.toPem(), o.legacyRsa ?? false)
-  if (o.firstDhSecret) {
-    const provider = crypto as { randomBytes(n: number): Uint8Array }
-    const real = provider.randomBytes.bind(provider)
-    provider.randomBytes = firstSecret(o.firstDhSecret, (n) => Buffer.from(real(n)))
-  }
-  return {
-    poke() {
-      tg.call({ _: 'help.getConfig' }).catch(() => undefined)
-    },
-    async close() {
-      if (tg.destroy) await tg.destroy()
-      else if (tg.close) await tg.close()
-    },
   }
 }
 

@@ -15,7 +15,6 @@ import { Prng, splitRandom } from './helpers.js'
 
 const MAX = 2048
 const CASES = 10_000
-let totalCases = 0
 
 type Make = (rng: Prng) => { sender: Codec; receiver: Codec }
 
@@ -55,8 +54,10 @@ function mutate(wire: Buffer, rng: Prng): Buffer {
   }
 }
 
-function runTarget(label: string, make: Make, seed: number): void {
+/** Runs CASES cases against one target; returns how many ran to the end. */
+function runTarget(label: string, make: Make, seed: number): number {
   const rng = new Prng(seed)
+  let ran = 0
   let clean = 0
   let rejected = 0
   for (let i = 0; i < CASES; i++) {
@@ -82,10 +83,11 @@ function runTarget(label: string, make: Make, seed: number): void {
       assert.ok(mutated, `${label}: clean stream rejected: ${e.message}`)
       rejected++
     }
-    totalCases++
+    ran++
   }
   assert.ok(clean > CASES / 8, `${label}: enough clean cases`)
   assert.ok(rejected > 0, `${label}: mutations are detected at least sometimes`)
+  return ran
 }
 
 describe('fuzz', () => {
@@ -103,11 +105,12 @@ describe('fuzz', () => {
     ['obfuscated padded', obfuscated('padded')],
   ]
   targets.forEach(([label, make], i) => {
-    it(label, () => runTarget(label, make, 1000 + i))
+    it(label, () => assert.equal(runTarget(label, make, 1000 + i), CASES, `${label}: every case ran`))
   })
 
   it('detection and obfuscated init parsing on random and near-miss heads', () => {
     const rng = new Prng(99)
+    let ran = 0
     const prefixes = [[0xef], [0xee, 0xee, 0xee, 0xee], [0xdd, 0xdd, 0xdd, 0xdd], [0x10, 0, 0, 0, 0, 0, 0, 0], [], [0x50, 0x4f, 0x53, 0x54]]
     for (let i = 0; i < CASES; i++) {
       const head = Buffer.concat([Buffer.from(prefixes[rng.int(prefixes.length)]!), rng.bytes(rng.int(80))])
@@ -119,11 +122,13 @@ describe('fuzz', () => {
           if (!(e instanceof FramingError)) throw e
         }
       }
-      totalCases++
+      ran++
     }
+    assert.equal(ran, CASES, 'every case ran')
   })
 
-  it('ran at least 100k cases', () => {
-    assert.ok(totalCases >= 100_000, `${totalCases} cases`)
+  it('the targets and the detection test together run at least 100k cases', () => {
+    const total = (targets.length + 1) * CASES
+    assert.ok(total >= 100_000, `${total} cases`)
   })
 })
