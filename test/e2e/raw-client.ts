@@ -395,3 +395,22 @@ export class RawClient {
 export function isRpcError(v: TlObject | Buffer): v is TlObject & RpcErrorResult {
   return !Buffer.isBuffer(v) && v._ === 'rpc_error'
 }
+
+/** invokeWithLayer(layer, initConnection(api_id, query)), the wrapper a client puts on its first request. */
+export function withInitConnection(layer: number, apiId: number, query: Record<string, unknown>): Buffer {
+  return encode({
+    _: 'invokeWithLayer',
+    layer,
+    query: {
+      _: 'initConnection',
+      api_id: apiId,
+      device_model: 'raw',
+      system_version: '1',
+      app_version: '1',
+      system_lang_code: 'en',
+      lang_pack: '',
+      lang_code: 'en',
+      query,
+    },
+  } as never)
+}

@@ -11,7 +11,7 @@ import { AuthKey } from '../../src/crypto/message.js'
 import { RpcError } from '../../src/rpc/errors.js'
 import { encode } from '../../src/tl/index.js'
 import { startE2eServer, waitFor, type E2eServer } from './harness.js'
-import { isRpcError, RawClient } from './raw-client.js'
+import { isRpcError, RawClient, withInitConnection } from './raw-client.js'
 import { COUNTRIES, installHandlers, type Observed } from './scenario.js'
 
 async function newKey(e: E2eServer): Promise<AuthKey> {
@@ -20,22 +20,7 @@ async function newKey(e: E2eServer): Promise<AuthKey> {
   return key
 }
 
-const initConnection = (apiId: number, query: Record<string, unknown>) =>
-  encode({
-    _: 'invokeWithLayer',
-    layer: 222,
-    query: {
-      _: 'initConnection',
-      api_id: apiId,
-      device_model: 'raw',
-      system_version: '1',
-      app_version: '1',
-      system_lang_code: 'en',
-      lang_pack: '',
-      lang_code: 'en',
-      query,
-    },
-  } as never)
+const initConnection = (apiId: number, query: Record<string, unknown>): Buffer => withInitConnection(222, apiId, query)
 
 describe('raw client through the whole server', () => {
   let e: E2eServer

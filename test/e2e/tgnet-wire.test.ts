@@ -14,29 +14,13 @@ import { encode, type TlObject } from '../../src/tl/index.js'
 import { PlainTcpClient, TransportErrorPacket } from '../helpers/clients.js'
 import { buildBindMessage } from '../session/harness.js'
 import { startE2eServer, waitFor, type E2eServer } from './harness.js'
-import { isRpcError, RawClient } from './raw-client.js'
+import { isRpcError, RawClient, withInitConnection } from './raw-client.js'
 import { TgnetPlainRpc } from './tgnet-wire.js'
 
 const nowSec = (): number => Math.floor(Date.now() / 1000)
 
-/** invokeWithLayer(layer, initConnection(api_id 4, query)) as tgnet wraps its first request. */
-function withInit(layer: number, query: TlObject): Buffer {
-  return encode({
-    _: 'invokeWithLayer',
-    layer,
-    query: {
-      _: 'initConnection',
-      api_id: 4,
-      device_model: 'tgnet-wire',
-      system_version: '1',
-      app_version: '12.4.1',
-      system_lang_code: 'en',
-      lang_pack: 'android',
-      lang_code: 'en',
-      query,
-    },
-  } as never)
-}
+/** invokeWithLayer(layer, initConnection(api_id 4, query)), as tgnet wraps its first request. */
+const withInit = (layer: number, query: TlObject): Buffer => withInitConnection(layer, 4, query as unknown as Record<string, unknown>)
 
 describe('tgnet on the wire', () => {
   let e: E2eServer
