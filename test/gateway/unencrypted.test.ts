@@ -31,6 +31,16 @@ test('each check has its reason', () => {
   assert.equal(parseUnencrypted(short, 0n, limits), 'length_mismatch')
 })
 
+test("msg_ids 0 and 1 (TDLib's exchange and pings) are accepted and do not count as the last msg_id", () => {
+  const body = Buffer.alloc(20)
+  for (const msgId of [0n, 1n]) {
+    const p = parseUnencrypted(buildUnencrypted(msgId, body), id(1700000000), limits)
+    assert.ok(typeof p !== 'string', String(msgId))
+    assert.equal(p.msgId, msgId)
+  }
+  assert.equal(parseUnencrypted(buildUnencrypted(2n, body), 0n, limits), 'msg_id_not_client')
+})
+
 test('framings with padding carry up to 256 bytes after an unencrypted message (tgnet Connection::sendData)', () => {
   const m = buildUnencrypted(id(1700000000), Buffer.alloc(20))
   for (const codec of ['padded', 'intermediate'] as const) {
