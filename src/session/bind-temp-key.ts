@@ -51,7 +51,6 @@ export interface BindContext {
   sessionId: bigint
   /** msg_id of the message carrying the request. */
   msgId: bigint
-  nowSec: number
   /** The permanent key named by the request (from the store), undefined when unknown. */
   permKey: AuthKeyRecord | undefined
 }

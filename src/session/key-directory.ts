@@ -276,7 +276,7 @@ export class KeyDirectory implements SessionHost {
     const nowSec = this.nowSec()
     try {
       const permKey = await this.store.get(query.perm_auth_key_id)
-      const expiresAt = validateBindTempAuthKey(query, { tempKey: key.record, sessionId: session.id, msgId, nowSec, permKey })
+      const expiresAt = validateBindTempAuthKey(query, { tempKey: key.record, sessionId: session.id, msgId, permKey })
       const existing = await this.store.getBinding(key.record.id)
       if (existing && existing.permId !== query.perm_auth_key_id && existing.expiresAt > nowSec) {
         throw new BindTempKeyError(400, 'TEMP_AUTH_KEY_ALREADY_BOUND', 'temp key bound to another permanent key')

@@ -115,9 +115,10 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
 }
 
 /**
- * Fault injection: the first `count` auth keys come out of dhFinish with their first byte set to
- * 0, as 1 key in 256 really does. A client's random secret b cannot be chosen from outside, so
- * this is how the server's refusal (dh_gen_fail) and the real clients' recovery are exercised.
+ * Fault injection: the first `count` server-side auth keys come out of dhFinish with their first
+ * byte set to 0, so the server's key differs from the client's: the client gets a dh_gen_ok whose
+ * new_nonce_hash1 it cannot verify, as a client that drops a real key's zero byte does. For
+ * clients whose DH secret cannot be injected (TDLib; see leading-zero.ts for the others).
  */
 export function zeroFirstKeys(inner: HandshakeCrypto, count = 1): HandshakeCrypto & { zeroed: number } {
   return {

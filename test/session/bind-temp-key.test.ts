@@ -66,7 +66,7 @@ async function buildBind(over: Partial<Parts> = {}): Promise<BindRequest> {
   return { perm_auth_key_id: perm.id, nonce: 0x55n, expires_at: NOW + 3000, encrypted_message: Buffer.concat([idBuf, msgKey, enc]) }
 }
 
-const ctx = { tempKey: temp, sessionId: SESSION, msgId: MSG_ID, nowSec: NOW, permKey: perm }
+const ctx = { tempKey: temp, sessionId: SESSION, msgId: MSG_ID, permKey: perm }
 
 function rejects(fn: () => unknown, message: string, reason: RegExp): void {
   assert.throws(fn, (e: unknown) => e instanceof BindTempKeyError && e.rpcMessage === message && reason.test(e.reason))
