@@ -26,8 +26,24 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  *   expires_seconds: 3600
  *   chat_size_max: 200
  * limits:
- *   max_connections: 100000
+ *   max_connections: 100000             # lowered to fit the open-file limit (warned at start)
  *   max_frame_bytes: 2097152
+ *   max_inflated_bytes: 2097152         # all gzip_packed of one packet together; more → close
+ *   inflate_bytes_per_second: 16777216  # per connection, burst 2 × max_inflated_bytes; more → close
+ *   header_timeout_ms: 10000            # transport tag / obfuscated init
+ *   first_packet_timeout_ms: 15000      # until a packet decrypts or the handshake answers one
+ *   idle_timeout_ms: 300000
+ *   frame_timeout_ms: 20000             # a frame must finish within this + its size at
+ *   min_frame_bytes_per_second: 4096    #   this rate after its first byte
+ *   read_buffer_total_bytes: 268435456  # partial frames of all connections; slowest closed above
+ *   max_connections_per_ip: 256
+ *   max_connections_per_prefix: 1024    # IPv4 /24, IPv6 /64
+ *   new_connections_per_second_per_ip: 16
+ *   new_connections_burst_per_ip: 64
+ *   new_connections_per_second_per_prefix: 64
+ *   new_connections_burst_per_prefix: 256
+ *   handshakes_per_second_per_prefix: 16   # req_pq token bucket; empty → -429
+ *   handshakes_burst_per_prefix: 128
  *   auth_key_cache_size: 100000
  *   session_idle_seconds: 900
  *   push_queue_max: 256
@@ -89,6 +105,22 @@ export const DEFAULT_TELEGRAM_CONFIG: TelegramConfigValues = {
 export const DEFAULT_LIMITS: ServerLimits = {
   maxConnections: 100_000,
   maxFrameBytes: 2 * 1024 * 1024,
+  maxInflatedBytes: 2 * 1024 * 1024,
+  inflateBytesPerSecond: 16 * 1024 * 1024,
+  headerTimeoutMs: 10_000,
+  firstPacketTimeoutMs: 15_000,
+  idleTimeoutMs: 300_000,
+  frameTimeoutMs: 20_000,
+  minFrameBytesPerSecond: 4096,
+  readBufferTotalBytes: 256 * 1024 * 1024,
+  maxConnectionsPerIp: 256,
+  maxConnectionsPerPrefix: 1024,
+  newConnectionsPerSecondPerIp: 16,
+  newConnectionsBurstPerIp: 64,
+  newConnectionsPerSecondPerPrefix: 64,
+  newConnectionsBurstPerPrefix: 256,
+  handshakesPerSecondPerPrefix: 16,
+  handshakesBurstPerPrefix: 128,
   authKeyCacheSize: 100_000,
   sessionIdleSeconds: 900,
   pushQueueMax: 256,

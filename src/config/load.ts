@@ -234,6 +234,7 @@ function parseLimits(v: unknown): ServerLimits {
     out[key] = int(raw[snake(key)], 'limits.' + snake(key), DEFAULT_LIMITS[key], 1, Number.MAX_SAFE_INTEGER)
   }
   if (out.maxFrameBytes < 1024) throw new ConfigError('limits.max_frame_bytes', 'must be at least 1024')
+  if (raw.max_inflated_bytes === undefined) out.maxInflatedBytes = out.maxFrameBytes
   return out
 }
 

@@ -68,12 +68,44 @@ export interface TelegramConfigValues {
   country: string
 }
 
-/** Server-side limits. */
+/** Server-side limits (the YAML names are the snake_case of these; documented in defaults.ts). */
 export interface ServerLimits {
-  /** Max simultaneous client connections over all listeners (further ones are closed at accept). */
+  /**
+   * Max simultaneous client connections over all listeners (further ones are closed at accept);
+   * lowered at start to what the open-file limit leaves, with a warning.
+   */
   maxConnections: number
   /** Max transport frame (bytes); bigger frames → -404 and close. */
   maxFrameBytes: number
+  /** Total bytes every gzip_packed of one packet may inflate to; more → the connection is closed. */
+  maxInflatedBytes: number
+  /**
+   * Bytes a connection may make the server expand (gzip_packed inflation, resent answers) per
+   * second, with a burst of 2 × maxInflatedBytes; more → the connection is closed.
+   */
+  inflateBytesPerSecond: number
+  /** The transport header (tag or 64-byte obfuscated init) must arrive within this, ms. */
+  headerTimeoutMs: number
+  /** A connection must send a valid packet (decrypting, or an answered handshake message) within this, ms. */
+  firstPacketTimeoutMs: number
+  /** Connections silent for this long are closed, ms. */
+  idleTimeoutMs: number
+  /** A frame must be complete frameTimeoutMs + its size at minFrameBytesPerSecond after its first byte. */
+  frameTimeoutMs: number
+  minFrameBytesPerSecond: number
+  /** Bytes held in incomplete frames over all connections; above it the slowest senders are closed. */
+  readBufferTotalBytes: number
+  /** Open connections per client address, and per IPv4 /24 or IPv6 /64. */
+  maxConnectionsPerIp: number
+  maxConnectionsPerPrefix: number
+  /** New connections per second (token bucket: rate and burst) per address and per prefix. */
+  newConnectionsPerSecondPerIp: number
+  newConnectionsBurstPerIp: number
+  newConnectionsPerSecondPerPrefix: number
+  newConnectionsBurstPerPrefix: number
+  /** Handshakes started (req_pq) per second per prefix (token bucket); more → -429. */
+  handshakesPerSecondPerPrefix: number
+  handshakesBurstPerPrefix: number
   /** Auth keys kept in the gateway's in-memory key cache. */
   authKeyCacheSize: number
   /** Idle sessions are dropped after this many seconds without traffic. */

@@ -29,6 +29,8 @@ export interface EncryptedConn {
   sendQuickAck(token: number): void
   sendTransportError(code: number): void
   close(reason: string): void
+  /** A packet decrypted under a known key (Connection.markValid: its first-packet deadline ends). */
+  markValid?(): void
 }
 
 export interface EncryptedPathOptions {
@@ -211,6 +213,7 @@ export class EncryptedPath implements GatewayLink {
       return
     }
     this.stats.decrypted++
+    st.conn.markValid?.()
     if (quickAck) {
       this.stats.quickAcks++
       st.conn.sendQuickAck(quickAckToken(msgKeyScratch))

@@ -6,7 +6,7 @@
  * the EncryptedPath (the session layer in process, or session nodes over gRPC).
  */
 import { mkdirSync } from 'node:fs'
-import type { ServerConfig } from '../config/types.js'
+import type { ServerConfig, ServerLimits } from '../config/types.js'
 import type { RandomSource } from '../crypto/random.js'
 import { InlineCrypto, type HandshakeCrypto } from '../handshake/crypto-backend.js'
 import { CryptoPool } from '../handshake/crypto-pool.js'
@@ -14,8 +14,9 @@ import { fingerprintHex } from '../handshake/rsa-key.js'
 import { loadOrCreateKeySet, type RsaKeySet } from '../handshake/rsa-keyset.js'
 import { HandshakeService } from '../handshake/server.js'
 import type { AuthKeyStore } from '../store/types.js'
-import { TcpListener, WsListener, type Connection } from '../transport/index.js'
+import { connectionsAllowedBy, ReadBudget, SourceLimiter, TcpListener, WsListener, type Connection } from '../transport/index.js'
 import type { Clock } from '../util/clock.js'
+import { LogLimiter } from '../util/log-limiter.js'
 import type { Logger } from '../util/log.js'
 import { EncryptedPath } from './encrypted.js'
 import { Gateway } from './gateway.js'
@@ -34,8 +35,7 @@ export interface GatewayFrontOptions {
   /** null: no WebSocket listener. */
   wsPort: number | null
   wsPath: string
-  maxFrameBytes: number
-  maxConnections: number
+  limits: ServerLimits
   clock: Clock
   /** Clock of the transport timers (idle, handshake timeouts); defaults to `clock`. */
   transportClock?: Clock
@@ -52,9 +52,26 @@ export class GatewayFront {
   private ws: WsListener | undefined
   private refusing: string | undefined
   readonly addresses: ListenAddress[] = []
+  /** Source limits and the read budget, shared by every listener of this front. */
+  readonly sources: SourceLimiter
+  readonly readBudget: ReadBudget
 
   private constructor(private readonly o: GatewayFrontOptions) {
-    const { encrypted } = o
+    const { encrypted, limits } = o
+    const fit = connectionsAllowedBy(limits.maxConnections)
+    if (fit.clamped) {
+      o.log.warn({ maxConnections: limits.maxConnections, openFileLimit: fit.limit, clampedTo: fit.max }, 'limits.max_connections is above what the open-file limit allows; lowered (raise ulimit -n to serve more)')
+    }
+    this.sources = new SourceLimiter({
+      maxConnections: fit.max,
+      maxConnectionsPerIp: limits.maxConnectionsPerIp,
+      maxConnectionsPerPrefix: limits.maxConnectionsPerPrefix,
+      newConnectionsPerSecondPerIp: limits.newConnectionsPerSecondPerIp,
+      newConnectionsBurstPerIp: limits.newConnectionsBurstPerIp,
+      newConnectionsPerSecondPerPrefix: limits.newConnectionsPerSecondPerPrefix,
+      newConnectionsBurstPerPrefix: limits.newConnectionsBurstPerPrefix,
+    })
+    this.readBudget = new ReadBudget(limits.readBufferTotalBytes)
     this.gateway = new Gateway({
       handshake: o.handshake,
       clock: o.clock,
@@ -75,10 +92,28 @@ export class GatewayFront {
   /** Binds every listener; on failure closes what was bound and throws. */
   static async listen(o: GatewayFrontOptions): Promise<GatewayFront> {
     const front = new GatewayFront(o)
-    const acceptor = { clock: o.transportClock ?? o.clock, random: o.random, log: o.log.child({ mod: 'transport' }), limits: { maxFrameSize: o.maxFrameBytes } }
+    const l = o.limits
+    const clock = o.transportClock ?? o.clock
+    const log = o.log.child({ mod: 'transport' })
+    const acceptor = {
+      clock,
+      random: o.random,
+      log,
+      limits: {
+        maxFrameSize: l.maxFrameBytes,
+        headerTimeoutMs: l.headerTimeoutMs,
+        firstPacketTimeoutMs: l.firstPacketTimeoutMs,
+        idleTimeoutMs: l.idleTimeoutMs,
+        frameTimeoutMs: l.frameTimeoutMs,
+        minFrameBytesPerSecond: l.minFrameBytesPerSecond,
+      },
+      sources: front.sources,
+      readBudget: front.readBudget,
+      limitedLog: new LogLimiter(log, undefined, clock),
+    }
     try {
       if (o.tcpPorts.length > 0) {
-        front.tcp = new TcpListener({ ...acceptor, host: o.host, ports: [...o.tcpPorts], maxConnections: o.maxConnections })
+        front.tcp = new TcpListener({ ...acceptor, host: o.host, ports: [...o.tcpPorts] })
         for (const port of await front.tcp.listen()) front.addresses.push({ kind: 'tcp', host: o.host, port })
         front.tcp.on('connection', (c) => front.accept(c))
       }
@@ -227,8 +262,7 @@ export class GatewaySide {
       tcpPorts: config.tcpPorts,
       wsPort: config.wsPort,
       wsPath: config.wsPath,
-      maxFrameBytes: config.limits.maxFrameBytes,
-      maxConnections: config.limits.maxConnections,
+      limits: config.limits,
       clock,
       transportClock: this.o.transportClock,
       random,

@@ -18,6 +18,8 @@ import { buildUnencrypted, describeUnencrypted, maxTrailingBytes, parseUnencrypt
 /** What the gateway needs from a transport connection (the transport's Connection satisfies it). */
 export type GatewayConnection = Pick<Connection, 'id' | 'remoteAddress' | 'send' | 'close' | 'closed' | 'on'> & {
   readonly info: { readonly remoteIp: string; readonly codec: CodecName; readonly obfuscated: boolean }
+  /** The connection sent a valid packet (Connection.markValid: its first-packet deadline ends). */
+  markValid?(): void
 }
 
 export interface EncryptedPacket {
@@ -156,6 +158,7 @@ export class Gateway {
     if (conn.closed) return
     if (step.kind === 'error') return this.reject(conn, step.reason, step.code)
     state.msgIds ??= new ServerMsgIdGenerator(this.clock)
+    conn.markValid?.()
     conn.send(buildUnencrypted(state.msgIds.next(true), step.body))
     if (step.created) this.opts.onKeyCreated?.(conn, step.created)
   }

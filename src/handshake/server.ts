@@ -10,7 +10,7 @@
  * An exactly repeated request gets the same answer again (spec: lost responses); anything else
  * out of order, any check that fails before new_nonce is known, an unknown fingerprint, or a
  * message after a failure gets transport error -404 (and the connection closes). Limits: a
- * deadline per exchange, exchanges in flight per connection and per IP (→ -429).
+ * deadline per exchange, exchanges in flight per connection and started per source prefix (→ -429).
  */
 import { constantTimeEqual, sha1 } from '../crypto/hash.js'
 import { igeDecrypt, igeEncrypt } from '../crypto/ige.js'
@@ -23,7 +23,7 @@ import type { HandshakeCrypto } from './crypto-backend.js'
 import { bigFromBytes, checkDhPublic, DH_G, DH_PRIME } from './dh.js'
 import { HandshakeError, RsaError } from './errors.js'
 import { authKeyAuxHash, authKeyId, firstServerSalt, newNonceHash, newNonceHashPlain, tmpAesKeyIv } from './kdf.js'
-import { InFlightLimiter } from './limits.js'
+import { DEFAULT_HANDSHAKE_RATE, HandshakeRateLimiter, type HandshakeRateOptions } from './limits.js'
 import {
   decodeWithLength,
   PQ_INNER_TYPES,
@@ -55,8 +55,8 @@ export interface HandshakeServiceOptions {
   deadlineMs?: number
   /** Exchanges in flight on one connection (default 2). */
   maxPerConnection?: number
-  /** Exchanges in flight per remote IP (default 32). */
-  maxPerIp?: number
+  /** Exchanges started per second per source prefix (token bucket; default 16/s, burst 128). */
+  rate?: HandshakeRateOptions
   /** Temp keys live at most this long regardless of expires_in (default 86400 s). */
   maxTempSeconds?: number
   /** dh_gen_retry answers per exchange before dh_gen_fail (default 3). */
@@ -84,7 +84,6 @@ interface Exchange {
   state: State
   deadline: number
   timer?: NodeJS.Timeout
-  holdsSlot: boolean
   lastRequest?: Buffer
   lastAnswer?: { answer: HandshakeAnswer; body: Buffer }
   newNonce?: Buffer
@@ -102,7 +101,7 @@ const eq = (a: Uint8Array, b: Uint8Array): boolean => constantTimeEqual(a, b)
 /** Shared by all connections of a server: keys, crypto backend, store, limits. */
 export class HandshakeService {
   readonly opts: Required<Omit<HandshakeServiceOptions, 'testMode'>> & { testMode: boolean }
-  readonly limiter: InFlightLimiter
+  readonly limiter: HandshakeRateLimiter
   private readonly ownedPool: PqPool | undefined
 
   constructor(options: HandshakeServiceOptions) {
@@ -114,14 +113,14 @@ export class HandshakeService {
       log: rootLogger.child({ mod: 'handshake' }),
       deadlineMs: 60_000,
       maxPerConnection: 2,
-      maxPerIp: 32,
+      rate: DEFAULT_HANDSHAKE_RATE,
       maxTempSeconds: 86_400,
       maxRetries: 3,
       firstSaltSeconds: 1800,
       ...options,
       pq: options.pq ?? this.ownedPool!,
     }
-    this.limiter = new InFlightLimiter(this.opts.maxPerIp)
+    this.limiter = new HandshakeRateLimiter(this.opts.rate, this.opts.clock)
   }
 
   /** Starts background pq precomputation (when the service owns its pool). */
@@ -265,10 +264,6 @@ export class ConnectionHandshakes {
     ex.state = state
     if (ex.timer) clearTimeout(ex.timer)
     ex.timer = undefined
-    if (ex.holdsSlot) {
-      ex.holdsSlot = false
-      this.service.limiter.release(this.ip)
-    }
     ex.a = undefined
   }
 
@@ -302,14 +297,13 @@ export class ConnectionHandshakes {
     const o = this.service.opts
     if (this.inFlight >= o.maxPerConnection) this.dropOldestUnanswered()
     if (this.inFlight >= o.maxPerConnection) throw new HandshakeError('close429', 'per_connection_limit', 'too many handshakes on this connection')
-    if (!this.service.limiter.tryAcquire(this.ip)) throw new HandshakeError('close429', 'per_ip_limit', 'too many handshakes from this IP')
+    if (!this.service.limiter.tryStart(this.ip)) throw new HandshakeError('close429', 'rate_limit', 'too many handshakes from this address prefix')
     const ex: Exchange = {
       nonce: Buffer.from(req.nonce),
       serverNonce: o.random(16),
       pair: o.pq.take(),
       state: 'pq_sent',
       deadline: this.now() + o.deadlineMs,
-      holdsSlot: true,
       retries: 0,
     }
     ex.timer = setTimeout(() => {

@@ -1,5 +1,6 @@
 import { secureRandom, type RandomSource } from '../crypto/random.js'
 import { systemClock, type Clock } from '../util/clock.js'
+import { LogLimiter } from '../util/log-limiter.js'
 import { rootLogger, type Logger } from '../util/log.js'
 import type { ByteSocket, ByteSocketHandlers } from './byte-socket.js'
 import type { Codec } from './codec.js'
@@ -9,6 +10,8 @@ import { detectTransport } from './detect.js'
 import { FramingError, TRANSPORT_ERROR } from './errors.js'
 import { resolveLimits, type TransportLimits } from './limits.js'
 import { acceptObfuscatedInit, OBFUSCATED_INIT_LENGTH } from './obfuscated.js'
+import type { ReadBudget } from './read-budget.js'
+import type { SourceLimiter } from './source-limits.js'
 
 let connectionCounter = 0
 
@@ -26,8 +29,15 @@ export interface AcceptorOptions {
   allowPlainObfuscated?: boolean
   /** DC ids a secret-keyed (MTProxy) client may ask for; others get -444. Unset = any. */
   mtproxyDcIds?: readonly number[]
-  /** Open connections allowed per remote IP (per listener); more get -429 (transport flood). */
-  maxConnectionsPerIp?: number
+  /**
+   * Limits per source address (shared by every listener of the process); a refused socket is
+   * closed before anything is read from it.
+   */
+  sources?: SourceLimiter
+  /** The process-wide budget for bytes in partial frames (shared by every listener). */
+  readBudget?: ReadBudget
+  /** Rate-limits lines clients can cause (shared); default: one per listener. */
+  limitedLog?: LogLimiter
   clock?: Clock
   random?: RandomSource
   log?: Logger
@@ -38,9 +48,9 @@ export interface ResolvedAcceptorOptions {
   secrets: readonly Uint8Array[]
   allowPlainObfuscated: boolean
   mtproxyDcIds: readonly number[] | null
-  maxConnectionsPerIp: number | null
-  /** Open detected connections per remote IP (one map per listener). */
-  perIp: Map<string, number>
+  sources: SourceLimiter | undefined
+  readBudget: ReadBudget | undefined
+  limitedLog: LogLimiter
   clock: Clock
   random: RandomSource
   log: Logger
@@ -52,23 +62,27 @@ export function resolveAcceptorOptions(o: AcceptorOptions, name: string): Resolv
     if (s.length !== 16) throw new RangeError('MTProxy secret must be 16 bytes (or 17 with a 0xdd prefix)')
     return s
   })
+  const log = (o.log ?? rootLogger).child({ component: name })
+  const clock = o.clock ?? systemClock
   return {
     limits: resolveLimits(o.limits),
     secrets,
     allowPlainObfuscated: o.allowPlainObfuscated ?? true,
     mtproxyDcIds: o.mtproxyDcIds ?? null,
-    maxConnectionsPerIp: o.maxConnectionsPerIp ?? null,
-    perIp: new Map(),
-    clock: o.clock ?? systemClock,
+    sources: o.sources,
+    readBudget: o.readBudget,
+    limitedLog: o.limitedLog ?? new LogLimiter(log, undefined, clock),
+    clock,
     random: o.random ?? secureRandom,
-    log: (o.log ?? rootLogger).child({ component: name }),
+    log,
   }
 }
 
 /**
- * Reads the first bytes of a fresh socket, decides the transport and hands a Connection to
- * `onConnection` (synchronously, before any bytes that followed the header are decoded, so the
- * handler can attach its listeners). Rejected sockets are logged and destroyed.
+ * Admits a fresh socket against the source limits, reads its first bytes, decides the transport
+ * and hands a Connection to `onConnection` (synchronously, before any bytes that followed the
+ * header are decoded, so the handler can attach its listeners). Refused and rejected sockets are
+ * logged (rate-limited) and destroyed.
  */
 export function acceptSocket(
   socket: ByteSocket,
@@ -77,17 +91,23 @@ export function acceptSocket(
   requireObfuscation: boolean,
   onConnection: (c: Connection) => void,
 ): void {
-  new Acceptance(socket, id, opts, requireObfuscation, onConnection).start()
+  let release: (() => void) | undefined
+  if (opts.sources !== undefined) {
+    const r = opts.sources.admit(socket.remoteAddress, opts.clock.now())
+    if (typeof r === 'string') {
+      opts.limitedLog.warn(`refused_${r}`, { remote: socket.remoteAddress, limit: r }, 'connection refused by a source limit')
+      socket.destroy()
+      return
+    }
+    release = r
+  }
+  new Acceptance(socket, id, opts, requireObfuscation, onConnection, release).start()
 }
 
-/** Releases a per-IP slot when its connection closes (its own scope: captures only these two). */
-function trackIp(conn: Connection, perIp: Map<string, number>, ip: string): void {
+/** Gives the source-limit slot back when the connection closes (its own scope: captures only `release`). */
+function releaseOnClose(conn: Connection, release: () => void): void {
   // 'close' is emitted once: on() spares the wrapper objects once() makes per connection
-  conn.on('close', () => {
-    const n = (perIp.get(ip) ?? 1) - 1
-    if (n <= 0) perIp.delete(ip)
-    else perIp.set(ip, n)
-  })
+  conn.on('close', release)
 }
 
 function onHeaderTimeout(a: Acceptance): void {
@@ -110,10 +130,11 @@ class Acceptance implements ByteSocketHandlers {
     private readonly opts: ResolvedAcceptorOptions,
     private readonly requireObfuscation: boolean,
     private readonly onConnection: (c: Connection) => void,
+    private release: (() => void) | undefined,
   ) {}
 
   start(): void {
-    this.timer = setTimeout(onHeaderTimeout, this.opts.limits.handshakeTimeoutMs, this)
+    this.timer = setTimeout(onHeaderTimeout, this.opts.limits.headerTimeoutMs, this)
     this.timer.unref()
     this.socket.setHandlers(this)
   }
@@ -126,8 +147,13 @@ class Acceptance implements ByteSocketHandlers {
   timedOut(): void {
     if (this.done) return
     this.finish()
-    this.log.info({ received: this.head.length }, 'transport header not received in time; closing')
+    this.releaseSlot()
+    this.opts.limitedLog.info('header_timeout', this.where({ received: this.head.length }), 'transport header not received in time; closing')
     this.socket.destroy()
+  }
+
+  private where(obj: object): object {
+    return { conn: this.id, remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`, ...obj }
   }
 
   private finish(): void {
@@ -136,9 +162,15 @@ class Acceptance implements ByteSocketHandlers {
     this.timer = undefined
   }
 
+  private releaseSlot(): void {
+    this.release?.()
+    this.release = undefined
+  }
+
   private reject(reason: string): void {
     this.finish()
-    this.log.warn({ reason }, 'rejecting connection')
+    this.releaseSlot()
+    this.opts.limitedLog.warn('transport_rejected', this.where({ err: reason }), 'rejecting connection')
     this.socket.destroy()
   }
 
@@ -181,25 +213,20 @@ class Acceptance implements ByteSocketHandlers {
       socket,
       codec,
       { id: this.id, obfuscated: d.kind === 'obfuscated', dcId, secretIndex },
-      { limits: opts.limits, clock: opts.clock, log: opts.log },
+      { limits: opts.limits, clock: opts.clock, log: opts.log, readBudget: opts.readBudget, limitedLog: opts.limitedLog },
     )
+    if (this.release !== undefined) {
+      releaseOnClose(conn, this.release)
+      this.release = undefined
+    }
     if (secretIndex !== null && dcId !== null && opts.mtproxyDcIds !== null) {
       const dc = Math.abs(dcId) % 10000
       if (!opts.mtproxyDcIds.includes(dc)) {
-        this.log.warn({ dcId }, 'MTProxy client asked for an unknown DC; sending -444')
+        opts.limitedLog.warn('mtproxy_unknown_dc', this.where({ dcId }), 'MTProxy client asked for an unknown DC; sending -444')
         conn.close('invalid dc', TRANSPORT_ERROR.INVALID_DC)
         return
       }
     }
-    const ip = socket.remoteAddress
-    const open = opts.perIp.get(ip) ?? 0
-    if (opts.maxConnectionsPerIp !== null && open >= opts.maxConnectionsPerIp) {
-      this.log.warn({ open, max: opts.maxConnectionsPerIp }, 'too many connections from this address; sending -429')
-      conn.close('transport flood', TRANSPORT_ERROR.FLOOD)
-      return
-    }
-    opts.perIp.set(ip, open + 1)
-    trackIp(conn, opts.perIp, ip)
     if (opts.log.isLevelEnabled('debug')) this.log.debug({ codec: codec.name, obfuscated: d.kind === 'obfuscated', dcId }, 'transport detected')
     try {
       this.onConnection(conn)
@@ -216,6 +243,7 @@ class Acceptance implements ByteSocketHandlers {
   onSocketClose(): void {
     if (this.done) return
     this.finish()
+    this.releaseSlot()
     if (this.opts.log.isLevelEnabled('debug')) this.log.debug({ received: this.head.length }, 'closed before the transport header')
   }
 

@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
+import type { LogLimiter } from '../util/log-limiter.js'
 import { ByteSocketProtocolError, type ByteSocket, type ByteSocketHandlers } from './byte-socket.js'
 import type { Codec, CodecName, Frame } from './codec.js'
 import { FramingError } from './errors.js'
 import type { TransportLimits } from './limits.js'
+import type { BudgetHolder, ReadBudget } from './read-budget.js'
 
 /** What is known about a connection once its transport header has been read. */
 export interface ConnectionInfo {
@@ -31,23 +33,38 @@ export interface ConnectionEvents {
 
 /** Queued frames are written at once when they reach this many bytes (no point holding big writes). */
 export const COALESCE_MAX_BYTES = 64 * 1024
+/** A connection growing a partial frame while the global read budget is above its soft limit stops being read this long, ms. */
+export const BUDGET_PAUSE_MS = 200
 
 function flushConnection(c: Connection): void {
   c.flushWrites()
+}
+
+function checkTimers(c: Connection): void {
+  c.checkTimers()
+}
+
+function endBudgetPause(c: Connection): void {
+  c.endBudgetPause()
 }
 
 export interface ConnectionDeps {
   limits: TransportLimits
   clock: Clock
   log: Logger
+  /** The process-wide budget for bytes held in partial frames (none: only maxReadBuffer applies). */
+  readBudget?: ReadBudget
+  /** Rate-limits the lines a client can cause (closes for timeouts, framing errors); none: every line is written. */
+  limitedLog?: LogLimiter
 }
 
 /**
  * One client connection after transport detection: decodes frames into 'packet' events and
  * encodes everything the upper layers send through the same codec (and so through the same
- * obfuscation stream). Applies the limits: frame size, read buffer, write backpressure, idle.
+ * obfuscation stream). Applies the limits: frame size, read buffer (its own and the global
+ * budget), write backpressure, and the deadlines: first valid packet, idle, frame completion.
  */
-export class Connection extends EventEmitter<ConnectionEvents> implements ByteSocketHandlers {
+export class Connection extends EventEmitter<ConnectionEvents> implements ByteSocketHandlers, BudgetHolder {
   readonly info: ConnectionInfo
   /** The numeric id as a string (what the session layer keys connections by). */
   readonly id: string
@@ -71,7 +88,19 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
   private outq: Buffer[] | undefined
   private outBytes = 0
   private lastActivity: number
-  private idleTimer: NodeJS.Timeout | null = null
+  private readonly openedAt: number
+  /** An upper layer vouched for a packet of this connection (markValid). */
+  private valid = false
+  /** Bytes of the partial frame the codec holds (as last reported to the read budget). */
+  private partialBytes = 0
+  /** Clock ms the current partial frame began (meaningful while partialBytes > 0). */
+  partialSince = 0
+  private pausedAt: number | undefined
+  private budgetPaused = false
+  private readonly budget: ReadBudget | undefined
+  private readonly limitedLog: LogLimiter | undefined
+  private timer: NodeJS.Timeout | null = null
+  private timerAt = Infinity
   private destroyTimer: NodeJS.Timeout | null = null
 
   constructor(
@@ -96,9 +125,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     this.limits = deps.limits
     this.clock = deps.clock
     this.parentLog = deps.log
-    this.lastActivity = this.clock.now()
+    this.budget = deps.readBudget
+    this.limitedLog = deps.limitedLog
+    this.lastActivity = this.openedAt = this.clock.now()
     socket.setHandlers(this)
-    this.armIdle(this.limits.idleTimeoutMs)
+    this.scheduleCheck(this.nextDeadline())
   }
 
   /** The per-connection logger (created on first use). */
@@ -110,6 +141,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
       obfuscated: this.info.obfuscated,
       transport: this.info.transport,
     }))
+  }
+
+  /** A line a client can cause: through the shared LogLimiter (keyed by `reason`) when there is one. */
+  private note(level: 'info' | 'warn', reason: string, obj: object, msg: string): void {
+    const l = this.limitedLog
+    if (l === undefined) this.log[level](obj, msg)
+    else l[level](reason, { conn: this.info.id, remote: this.remoteAddress, codec: this.info.codec, ...obj }, msg)
   }
 
   /** Debug lines do not create the per-connection logger when debug is off. */
@@ -126,7 +164,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
 
   /** @internal ByteSocketHandlers: the carrier failed. */
   onSocketError(e: Error): void {
-    if (e instanceof ByteSocketProtocolError) this.log.warn({ reason: e.message }, 'carrier protocol error; closing')
+    if (e instanceof ByteSocketProtocolError) this.note('warn', 'carrier_protocol_error', { err: e.message }, 'carrier protocol error; closing')
     else this.debug({ err: e.message }, 'socket error')
   }
   get codecName(): CodecName {
@@ -142,6 +180,18 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
   }
   get closed(): boolean {
     return this.closedReason !== null
+  }
+  /** Whether markValid() was called. */
+  get validated(): boolean {
+    return this.valid
+  }
+
+  /**
+   * An upper layer accepted a packet of this connection (it decrypted under a known key, or the
+   * handshake answered it): the first-packet deadline no longer applies, the idle timeout does.
+   */
+  markValid(): void {
+    this.valid = true
   }
   /** True when reading is paused (write backpressure or pause()). */
   get readPaused(): boolean {
@@ -183,7 +233,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     if (transportError !== undefined) this.write(this.codec.encodeTransportError(transportError))
     if (this.closed) return // the write above overflowed the write buffer
     this.closedReason = reason
-    this.clearIdle()
+    this.clearTimer()
+    this.releaseBudget()
     this.flushWrites()
     this.socket.end()
     this.destroyTimer = setTimeout(() => this.socket.destroy(), this.limits.closeGraceMs)
@@ -209,7 +260,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
   /** Feeds received bytes (also used by the acceptor for bytes that followed the header). */
   feed(chunk: Buffer): void {
     if (this.closed || chunk.length === 0) return
-    this.lastActivity = this.clock.now()
+    const now = (this.lastActivity = this.clock.now())
     let frames
     try {
       frames = this.codec.push(chunk)
@@ -218,12 +269,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
       }
     } catch (e) {
       if (e instanceof FramingError) {
-        this.log.warn({ kind: e.kind, reason: e.message }, 'framing error; closing')
+        this.note('warn', `framing_${e.kind}`, { err: e.message }, 'framing error; closing')
         this.close(`framing error: ${e.kind}`, e.wireCode ?? undefined)
         return
       }
       throw e
     }
+    this.trackPartial(now)
+    if (this.closed) return
     if (frames.length === 0) return
     if (this.backlog === undefined) {
       // common case: nothing held back, deliver straight from the decoded list
@@ -249,7 +302,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
 
   private deliverOne(f: Frame): void {
     if (f.type !== 'packet') {
-      this.log.warn('quick-ack frame received on a server connection; ignored')
+      this.note('warn', 'quick_ack_from_client', {}, 'quick-ack frame received on a server connection; ignored')
       return
     }
     try {
@@ -275,9 +328,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     if (this.outBytes >= COALESCE_MAX_BYTES) this.flushWrites()
     const pending = this.outBytes + this.socket.pendingWriteBytes
     if (pending > this.limits.maxWriteBuffer) {
-      this.log.warn({ pending }, 'write buffer overflow (peer not reading); closing')
+      this.note('warn', 'write_buffer_overflow', { pending }, 'write buffer overflow (peer not reading); closing')
       this.closedReason = 'write buffer overflow'
-      this.clearIdle()
+      this.clearTimer()
+      this.releaseBudget()
       this.dropWrites()
       this.socket.destroy()
       this.emitClose('write buffer overflow')
@@ -327,35 +381,115 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     const shouldPause = !this.closed && (this.writePaused || this.userPauses > 0)
     if (shouldPause === this.readingPaused) return
     this.readingPaused = shouldPause
-    if (shouldPause) this.socket.pause()
-    else {
-      // Time spent paused by us is not the peer being idle.
-      this.lastActivity = this.clock.now()
+    if (shouldPause) {
+      this.pausedAt = this.clock.now()
+      this.socket.pause()
+    } else {
+      // Time spent paused by us is neither the peer being idle nor the peer being slow.
+      const now = this.clock.now()
+      if (this.pausedAt !== undefined && this.partialBytes > 0) this.partialSince += now - this.pausedAt
+      this.pausedAt = undefined
+      this.lastActivity = now
       this.socket.resume()
     }
   }
 
-  private armIdle(ms: number): void {
-    if (this.limits.idleTimeoutMs <= 0) return
-    this.idleTimer = setTimeout(() => this.checkIdle(), Math.max(1, ms))
-    this.idleTimer.unref()
-  }
-
-  private checkIdle(): void {
-    this.idleTimer = null
-    if (this.closed) return
-    const idle = this.clock.now() - this.lastActivity
-    if (!this.readingPaused && idle >= this.limits.idleTimeoutMs) {
-      this.log.info({ idleMs: idle }, 'idle timeout; closing')
-      this.close('idle timeout')
-      return
+  /** Reports the codec's partial frame to the read budget; starts or ends the frame deadline. */
+  private trackPartial(now: number): void {
+    const bytes = this.codec.buffered
+    const before = this.partialBytes
+    if (bytes === before) return
+    this.partialBytes = bytes
+    if (bytes > 0 && before === 0) {
+      this.partialSince = now
+      this.scheduleCheck(this.nextDeadline())
     }
-    this.armIdle(this.readingPaused ? this.limits.idleTimeoutMs : this.limits.idleTimeoutMs - idle)
+    const budget = this.budget
+    if (budget === undefined) return
+    budget.set(this, bytes)
+    if (bytes > before && !this.closed && !this.budgetPaused && budget.overSoftLimit) {
+      budget.stats.paused++
+      this.budgetPaused = true
+      this.pause()
+      setTimeout(endBudgetPause, BUDGET_PAUSE_MS, this).unref()
+    }
   }
 
-  private clearIdle(): void {
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer)
-    this.idleTimer = null
+  /** @internal The backpressure pause of the read budget is over. */
+  endBudgetPause(): void {
+    if (!this.budgetPaused) return
+    this.budgetPaused = false
+    this.resume()
+  }
+
+  /** @internal ReadBudget: closes the connection to bring the global total down. */
+  evict(reason: string): void {
+    this.note('warn', 'read_budget_evict', { bufferedBytes: this.partialBytes }, `${reason}; closing`)
+    this.close(reason)
+  }
+
+  private releaseBudget(): void {
+    this.partialBytes = 0
+    this.budget?.set(this, 0)
+  }
+
+  /** The earliest deadline that applies now (Infinity: none). */
+  private nextDeadline(): number {
+    const l = this.limits
+    let at = Infinity
+    if (!this.valid && l.firstPacketTimeoutMs > 0) at = this.openedAt + l.firstPacketTimeoutMs
+    if (l.idleTimeoutMs > 0) at = Math.min(at, this.lastActivity + l.idleTimeoutMs)
+    if (this.partialBytes > 0 && l.frameTimeoutMs > 0) at = Math.min(at, this.frameDeadline())
+    return at
+  }
+
+  private frameDeadline(): number {
+    return this.partialSince + this.limits.frameTimeoutMs + (this.partialBytes * 1000) / this.limits.minFrameBytesPerSecond
+  }
+
+  private scheduleCheck(at: number): void {
+    if (at === Infinity || this.closed) return
+    if (this.timer !== null && this.timerAt <= at) return
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timerAt = at
+    this.timer = setTimeout(checkTimers, Math.max(1, at - this.clock.now()), this)
+    this.timer.unref()
+  }
+
+  /** @internal The deadline timer fired: close on an expired deadline, else re-arm. */
+  checkTimers(): void {
+    this.timer = null
+    this.timerAt = Infinity
+    if (this.closed) return
+    const now = this.clock.now()
+    if (!this.readingPaused) {
+      const l = this.limits
+      if (!this.valid && l.firstPacketTimeoutMs > 0 && now - this.openedAt >= l.firstPacketTimeoutMs) {
+        this.note('info', 'first_packet_timeout', { ms: now - this.openedAt }, 'no valid packet in time; closing')
+        this.close('first packet timeout')
+        return
+      }
+      if (this.partialBytes > 0 && l.frameTimeoutMs > 0 && now >= this.frameDeadline()) {
+        this.note('info', 'frame_timeout', { ms: now - this.partialSince, bufferedBytes: this.partialBytes }, 'frame not completed in time; closing')
+        this.close('frame timeout')
+        return
+      }
+      if (l.idleTimeoutMs > 0 && now - this.lastActivity >= l.idleTimeoutMs) {
+        this.note('info', 'idle_timeout', { idleMs: now - this.lastActivity }, 'idle timeout; closing')
+        this.close('idle timeout')
+        return
+      }
+      this.scheduleCheck(this.nextDeadline())
+    } else {
+      // paused by us: nothing the peer does counts; look again later
+      this.scheduleCheck(now + Math.max(1000, Math.min(this.limits.idleTimeoutMs || 1000, 10_000)))
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+    this.timerAt = Infinity
   }
 
   /** @internal ByteSocketHandlers: the socket is gone. */
@@ -363,7 +497,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     this.dropWrites()
     if (this.destroyTimer !== null) clearTimeout(this.destroyTimer)
     this.destroyTimer = null
-    this.clearIdle()
+    this.clearTimer()
+    this.releaseBudget()
     if (!this.closed) {
       this.closedReason = 'peer closed'
       this.debug('peer closed')

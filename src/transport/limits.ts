@@ -11,7 +11,18 @@ export interface TransportLimits {
   /** Close a connection that sent nothing for this long, ms. */
   idleTimeoutMs: number
   /** Close a connection whose transport header (tag / obfuscated init) is not complete after this, ms. */
-  handshakeTimeoutMs: number
+  headerTimeoutMs: number
+  /**
+   * Close a connection that has not sent a valid packet (one that decrypted, or a handshake message
+   * that was answered) this long after its header, ms.
+   */
+  firstPacketTimeoutMs: number
+  /**
+   * A frame must be complete within frameTimeoutMs plus its bytes at minFrameBytesPerSecond after
+   * its first byte arrived; otherwise the connection is closed (a slow sender holding a buffer).
+   */
+  frameTimeoutMs: number
+  minFrameBytesPerSecond: number
   /** After close(): wait this long for the write side to flush before destroying the socket, ms. */
   closeGraceMs: number
 }
@@ -23,7 +34,10 @@ export const DEFAULT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   writeHighWaterMark: 1024 * 1024,
   maxWriteBuffer: 16 * 1024 * 1024,
   idleTimeoutMs: 5 * 60 * 1000,
-  handshakeTimeoutMs: 10 * 1000,
+  headerTimeoutMs: 10 * 1000,
+  firstPacketTimeoutMs: 15 * 1000,
+  frameTimeoutMs: 20 * 1000,
+  minFrameBytesPerSecond: 4096,
   closeGraceMs: 2000,
 })
 
@@ -32,7 +46,7 @@ export function resolveLimits(partial: Partial<TransportLimits> = {}): Transport
   const l: TransportLimits = { ...DEFAULT_LIMITS, ...partial }
   if (partial.maxReadBuffer === undefined) l.maxReadBuffer = l.maxFrameSize + 64
   for (const [k, v] of Object.entries(l)) {
-    if (!Number.isFinite(v) || v < 0) throw new RangeError(`transport limit ${k} must be a non-negative number`)
+    if (!Number.isFinite(v) || v < 0 || (k === 'minFrameBytesPerSecond' && v === 0)) throw new RangeError(`transport limit ${k} must be a non-negative number`)
   }
   if (l.maxReadBuffer < l.maxFrameSize + 16) throw new RangeError('maxReadBuffer must be at least maxFrameSize + 16')
   return l

@@ -9,8 +9,6 @@ export interface TcpListenerOptions extends AcceptorOptions {
   host?: string
   /** Ports to listen on, one server each, all with auto-detected transports (0 = any free port). */
   ports: readonly number[]
-  /** Sockets above this many open ones are refused (logged and destroyed). Default unlimited. */
-  maxConnections?: number
 }
 
 export interface ListenerEvents {
@@ -22,6 +20,8 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
   private readonly opts: ResolvedAcceptorOptions
   private readonly servers: Server[] = []
   private readonly sockets = new Set<Socket>()
+  /** accept() failures by errno code (EMFILE, ENFILE, ...); accepting goes on after each. */
+  readonly acceptErrors: Record<string, number> = {}
 
   constructor(private readonly config: TcpListenerOptions) {
     super()
@@ -41,7 +41,7 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
           resolve()
         })
       })
-      server.on('error', (e) => this.opts.log.error({ err: e.message }, 'tcp server error'))
+      server.on('error', (e: NodeJS.ErrnoException) => this.onServerError(e))
       this.servers.push(server)
       const addr = server.address()
       ports.push(typeof addr === 'object' && addr !== null ? addr.port : p)
@@ -55,13 +55,19 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
     return this.sockets.size
   }
 
+  /**
+   * A listening server's error: accept() failing (EMFILE / ENFILE when descriptors run out) is
+   * counted and logged (rate-limited); the server keeps listening and accepts again once
+   * descriptors free up.
+   */
+  private onServerError(e: NodeJS.ErrnoException): void {
+    const code = e.code ?? 'unknown'
+    this.acceptErrors[code] = (this.acceptErrors[code] ?? 0) + 1
+    const fd = code === 'EMFILE' || code === 'ENFILE'
+    this.opts.limitedLog.error(`accept_${code}`, { err: e.message, code, open: this.sockets.size, count: this.acceptErrors[code] }, fd ? 'accept failed: out of file descriptors (raise the open-file limit or lower limits.max_connections)' : 'tcp server error')
+  }
+
   private onSocket(s: Socket): void {
-    const max = this.config.maxConnections
-    if (max !== undefined && this.sockets.size >= max) {
-      this.opts.log.warn({ remote: s.remoteAddress, max }, 'connection limit reached; refusing')
-      s.destroy()
-      return
-    }
     this.sockets.add(s)
     s.once('close', () => this.sockets.delete(s))
     acceptSocket(new TcpByteSocket(s), nextConnectionId(), this.opts, false, (c) => this.emit('connection', c))

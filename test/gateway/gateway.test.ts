@@ -164,8 +164,8 @@ test('an unknown auth_key_id on the encrypted path → -404 (test handler)', asy
   c.close()
 })
 
-test('flood of handshakes from one IP → -429', async () => {
-  const s = await startTestServer({ host: '127.0.0.3', handshake: { maxPerIp: 2 } })
+test('flood of handshakes from one address prefix → -429', async () => {
+  const s = await startTestServer({ host: '127.0.0.3', handshake: { rate: { perSecond: 0.001, burst: 2 } } })
   const cs: PlainTcpClient[] = []
   try {
     for (let i = 0; i < 2; i++) {
