@@ -76,6 +76,7 @@ export class SessionSide {
       allowApiId: allowed.size === 0 ? () => true : (id) => allowed.has(id),
       idleTimeoutMs: config.limits.sessionIdleSeconds * 1000,
       outboxMaxMessages: config.limits.pushQueueMax,
+      expansion: { perPacket: config.limits.maxInflatedBytes, perSecond: config.limits.inflateBytesPerSecond },
       tickIntervalMs: o.tickIntervalMs,
     })
     this.manager.start()

@@ -16,6 +16,7 @@ import type { GatewayLink, OutboundMessage, SessionService } from '../session/ap
 import type { Clock } from '../util/clock.js'
 import { equalsHalvesLE, readInt64LE } from '../util/int64.js'
 import type { Logger } from '../util/log.js'
+import { LogLimiter } from '../util/log-limiter.js'
 import { LruCache } from '../util/lru.js'
 import { TRANSPORT_ERROR } from '../transport/errors.js'
 
@@ -46,6 +47,8 @@ export interface EncryptedPathOptions {
   cacheTtlMs?: number
   /** Packets held per connection while its key is being looked up; more → close. */
   maxPendingPerConn?: number
+  /** Bytes of those packets held per connection; more → close (default 4 MiB). */
+  maxPendingBytesPerConn?: number
   /** Padding randomness; default: message.ts's pooled CSPRNG (faster than a call per message). */
   random?: RandomSource
 }
@@ -66,6 +69,7 @@ interface ConnState {
   more: Map<bigint, AuthKey> | undefined
   /** Packets queued behind an auth-key lookup, in arrival order. */
   pending: { packet: Buffer; quickAck: boolean; receivedAt: number }[] | undefined
+  pendingBytes: number
   closed: boolean
 }
 
@@ -94,12 +98,16 @@ export class EncryptedPath implements GatewayLink {
   private readonly cache: LruCache<bigint, AuthKey>
   private sessions: SessionService | undefined
   private readonly maxPending: number
+  private readonly maxPendingBytes: number
   private readonly random: RandomSource | undefined
+  private readonly limitedLog: LogLimiter
   readonly stats: EncryptedPathStats = { decrypted: 0, encrypted: 0, unknownKey: 0, decryptFailed: 0, quickAcks: 0, bytesOut: 0 }
 
   constructor(private readonly opts: EncryptedPathOptions) {
     this.cache = new LruCache(opts.cacheSize ?? 100_000, opts.cacheTtlMs ?? KEY_CACHE_TTL_MS, opts.clock)
     this.maxPending = opts.maxPendingPerConn ?? 256
+    this.maxPendingBytes = opts.maxPendingBytesPerConn ?? 4 * 1024 * 1024
+    this.limitedLog = new LogLimiter(opts.log, undefined, opts.clock)
     this.random = opts.random
   }
 
@@ -117,22 +125,23 @@ export class EncryptedPath implements GatewayLink {
   onPacket(conn: EncryptedConn, packet: Buffer, quickAck: boolean): void {
     let st = this.conns.get(conn.id)
     if (st === undefined) {
-      st = { conn, addr: conn.remoteAddress, key: undefined, more: undefined, pending: undefined, closed: false }
+      st = { conn, addr: conn.remoteAddress, key: undefined, more: undefined, pending: undefined, pendingBytes: 0, closed: false }
       this.conns.set(conn.id, st)
     }
     if (st.closed) return
     const receivedAt = this.opts.clock.now()
     if (st.pending !== undefined) {
-      if (st.pending.length >= this.maxPending) {
-        this.opts.log.warn({ conn: conn.id, addr: conn.remoteAddress }, 'too many packets waiting for an auth key lookup: closing')
+      if (st.pending.length >= this.maxPending || st.pendingBytes + packet.length > this.maxPendingBytes) {
+        this.limitedLog.warn('pending_overflow', { conn: conn.id, addr: conn.remoteAddress, packets: st.pending.length, bytes: st.pendingBytes }, 'too much waiting for an auth key lookup: closing')
         this.close(st, 'pending overflow')
         return
       }
       st.pending.push({ packet, quickAck, receivedAt })
+      st.pendingBytes += packet.length
       return
     }
     if (packet.length < 8) {
-      this.opts.log.info({ conn: conn.id, addr: conn.remoteAddress, len: packet.length }, 'packet shorter than auth_key_id: closing')
+      this.limitedLog.info('short_packet', { conn: conn.id, addr: conn.remoteAddress, len: packet.length }, 'packet shorter than auth_key_id: closing')
       this.close(st, 'short packet')
       return
     }
@@ -150,6 +159,7 @@ export class EncryptedPath implements GatewayLink {
       return
     }
     st.pending = [{ packet, quickAck, receivedAt }]
+    st.pendingBytes = packet.length
     void this.lookup(st, id)
   }
 
@@ -168,9 +178,10 @@ export class EncryptedPath implements GatewayLink {
     if (st.closed) return
     const queued = st.pending ?? []
     st.pending = undefined
+    st.pendingBytes = 0
     if (key === undefined) {
       this.stats.unknownKey++
-      this.opts.log.info({ conn: st.conn.id, addr: st.conn.remoteAddress, authKeyId: id.toString(16) }, 'unknown auth_key_id: -404 and close')
+      this.limitedLog.info('unknown_auth_key', { conn: st.conn.id, addr: st.conn.remoteAddress, authKeyId: id.toString(16) }, 'unknown auth_key_id: -404 and close')
       st.conn.sendTransportError(TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND)
       this.close(st, 'unknown auth key')
       return
@@ -184,7 +195,10 @@ export class EncryptedPath implements GatewayLink {
       // onPacket below may have started another lookup (a packet with a different key id)
       const again = st.pending as ConnState['pending']
       if (again !== undefined) {
-        again.push(...queued.slice(i))
+        for (const rest of queued.slice(i)) {
+          again.push(rest)
+          st.pendingBytes += rest.packet.length
+        }
         return
       }
       const qid = q.packet.length >= 8 ? q.packet.readBigInt64LE(0) : undefined
@@ -208,7 +222,7 @@ export class EncryptedPath implements GatewayLink {
     } catch (e) {
       if (!(e instanceof MessageCryptoError)) throw e
       this.stats.decryptFailed++
-      this.opts.log.info({ conn: st.conn.id, addr: st.conn.remoteAddress, reason: e.reason, len: packet.length }, 'encrypted packet rejected: discarded, closing')
+      this.limitedLog.info(`decrypt_${e.reason}`, { conn: st.conn.id, addr: st.conn.remoteAddress, len: packet.length }, 'encrypted packet rejected: discarded, closing')
       this.close(st, 'decrypt failed')
       return
     }

@@ -233,6 +233,7 @@ export class GatewaySide {
         store: o.store,
         dcId: config.dcId,
         testMode: config.telegram.testMode,
+        rate: { perSecond: config.limits.handshakesPerSecondPerPrefix, burst: config.limits.handshakesBurstPerPrefix },
         clock,
         random,
         log: log.child({ mod: 'handshake' }),

@@ -7,6 +7,7 @@ import type { Connection } from '../transport/connection.js'
 import type { Clock } from '../util/clock.js'
 import { systemClock } from '../util/clock.js'
 import { readInt64LE } from '../util/int64.js'
+import { LogLimiter } from '../util/log-limiter.js'
 import { rootLogger, type Logger } from '../util/log.js'
 import { decodeUnencryptedBody, type UnencryptedBody } from '../handshake/messages.js'
 import type { ConnectionHandshakes, CreatedKey, HandshakeService } from '../handshake/server.js'
@@ -65,6 +66,7 @@ export class Gateway {
   private readonly conns = new Map<GatewayConnection, ConnState>()
   private readonly clock: Clock
   private readonly log: Logger
+  private readonly limitedLog: LogLimiter
   private readonly maxBody: number
   /** One pair of listeners shared by every connection (`this` = the connection): no closures per connection. */
   private readonly packetListener: (this: GatewayConnection, payload: Buffer, quickAck: boolean) => void
@@ -73,6 +75,7 @@ export class Gateway {
   constructor(private readonly opts: GatewayOptions) {
     this.clock = opts.clock ?? systemClock
     this.log = opts.log ?? rootLogger.child({ mod: 'gateway' })
+    this.limitedLog = new LogLimiter(this.log, undefined, this.clock)
     this.maxBody = opts.maxUnencryptedBody ?? 1024
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const gw = this
@@ -134,7 +137,7 @@ export class Gateway {
   /** Closes the connection with a transport error; the log line says what the client sent. */
   private reject(conn: GatewayConnection, reason: string, code: number = TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND, sent?: object): void {
     const { codec, obfuscated } = conn.info
-    this.log.info({ conn: conn.id, remote: conn.remoteAddress, reason, code, codec, obfuscated, ...sent }, 'unencrypted message rejected')
+    this.limitedLog.info(`unencrypted_${reason}`, { conn: conn.id, remote: conn.remoteAddress, reason, code, codec, obfuscated, ...sent }, 'unencrypted message rejected')
     conn.close(reason, code)
   }
 

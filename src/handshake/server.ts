@@ -23,6 +23,7 @@ import type { HandshakeCrypto } from './crypto-backend.js'
 import { bigFromBytes, checkDhPublic, DH_G, DH_PRIME } from './dh.js'
 import { HandshakeError, RsaError } from './errors.js'
 import { authKeyAuxHash, authKeyId, firstServerSalt, newNonceHash, newNonceHashPlain, tmpAesKeyIv } from './kdf.js'
+import { LogLimiter } from '../util/log-limiter.js'
 import { DEFAULT_HANDSHAKE_RATE, HandshakeRateLimiter, type HandshakeRateOptions } from './limits.js'
 import {
   decodeWithLength,
@@ -102,6 +103,8 @@ const eq = (a: Uint8Array, b: Uint8Array): boolean => constantTimeEqual(a, b)
 export class HandshakeService {
   readonly opts: Required<Omit<HandshakeServiceOptions, 'testMode'>> & { testMode: boolean }
   readonly limiter: HandshakeRateLimiter
+  /** Lines a client can cause (rejections, expiries), rate-limited per reason. */
+  readonly limitedLog: LogLimiter
   private readonly ownedPool: PqPool | undefined
 
   constructor(options: HandshakeServiceOptions) {
@@ -121,6 +124,7 @@ export class HandshakeService {
       pq: options.pq ?? this.ownedPool!,
     }
     this.limiter = new HandshakeRateLimiter(this.opts.rate, this.opts.clock)
+    this.limitedLog = new LogLimiter(this.opts.log, undefined, this.opts.clock)
   }
 
   /** Starts background pq precomputation (when the service owns its pool). */
@@ -154,6 +158,11 @@ export class ConnectionHandshakes {
   private get log(): Logger {
     this.logger ??= this.service.opts.log.child({ ip: this.ip })
     return this.logger
+  }
+
+  /** A line the client can cause, rate-limited per reason. */
+  private note(reason: string, obj: object, msg: string): void {
+    this.service.limitedLog.info(reason, { ip: this.ip, ...obj }, msg)
   }
 
   /** Handles one decoded request; `raw` is its serialised body (for exact-repeat detection). */
@@ -207,7 +216,7 @@ export class ConnectionHandshakes {
             ? TRANSPORT_ERROR.INVALID_DC
             : TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND
       if (err.reaction !== 'close429') this.failed = true
-      this.log.info({ reason: err.reason, code }, `handshake rejected: ${err.message}`)
+      this.note(`rejected_${err.reason}`, { code, err: err.message }, 'handshake rejected')
       return { kind: 'error', code, reason: err.reason }
     }
     this.failed = true
@@ -308,7 +317,7 @@ export class ConnectionHandshakes {
     }
     ex.timer = setTimeout(() => {
       if (ex.state === 'pq_sent' || ex.state === 'dh_sent') {
-        this.log.info({ reason: 'deadline' }, 'handshake expired')
+        this.note('deadline', {}, 'handshake expired')
         this.finish(ex, 'failed')
       }
     }, o.deadlineMs)
@@ -349,7 +358,7 @@ export class ConnectionHandshakes {
     if (!eq(inner.nonce, ex.nonce) || !eq(inner.server_nonce, ex.serverNonce)) throw new HandshakeError('close404', 'inner_nonce_mismatch')
     if (inner.new_nonce.length !== 32) throw new HandshakeError('close404', 'bad_new_nonce')
     const dhFail = (reason: string): HandshakeStep => {
-      this.log.info({ reason }, 'server_DH_params_fail')
+      this.note(`server_DH_params_fail_${reason}`, {}, 'server_DH_params_fail')
       this.finish(ex, 'failed')
       this.failed = true
       return this.reply({ _: 'server_DH_params_fail', nonce: ex.nonce, server_nonce: ex.serverNonce, new_nonce_hash: newNonceHashPlain(inner.new_nonce) })
@@ -447,7 +456,7 @@ export class ConnectionHandshakes {
     const newNonce = ex.newNonce!
     const base = { nonce: ex.nonce, server_nonce: ex.serverNonce }
     const genFail = (reason: string, authKey?: Buffer): HandshakeStep => {
-      this.log.info({ reason }, 'dh_gen_fail')
+      this.note(`dh_gen_fail_${reason}`, {}, 'dh_gen_fail')
       this.finish(ex, 'failed')
       this.failed = true
       const hash = authKey ? newNonceHash(newNonce, 3, authKey) : sha1(newNonce, Buffer.from([3]), Buffer.alloc(8)).subarray(4, 20)

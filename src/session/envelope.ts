@@ -3,7 +3,7 @@
  * (mtproto-service_messages.md): msg_container, message, rpc_result and gzip_packed.
  */
 import { gzipSync } from 'node:zlib'
-import { TlReader, TlWriter, inflateGzip, ID_GZIP_PACKED, MAX_CONTAINER_MESSAGES, MT_ID } from '../tl/index.js'
+import { TlReader, TlWriter, inflateGzip, ID_GZIP_PACKED, MAX_CONTAINER_MESSAGES, MT_ID, type InflateBudget } from '../tl/index.js'
 import { readInt64LE, writeInt64LE } from '../util/int64.js'
 
 export const ID_MSG_CONTAINER = MT_ID.msg_container
@@ -13,7 +13,7 @@ export { ID_GZIP_PACKED }
 
 /** Results whose serialisation is larger than this are sent gzip_packed (when that is smaller). */
 export const GZIP_MIN_BYTES = 1024
-/** Largest inflated body accepted from a client's gzip_packed. */
+/** Largest inflated body accepted from a gzip_packed when no budget is given. */
 export const MAX_INFLATED_BYTES = 16 * 1024 * 1024
 /** Outgoing containers are cut at this many bytes of content. */
 export const CONTAINER_MAX_BYTES = 1024 * 1024
@@ -119,10 +119,13 @@ export function maybeGzip(result: Buffer, minBytes = GZIP_MIN_BYTES): Buffer {
   return out.length < result.length ? Buffer.from(out) : result
 }
 
-/** Inflates `gzip_packed#3072cfa1 packed_data:bytes` (body includes the constructor id). */
-export function unpackGzip(body: Buffer, maxOutput = MAX_INFLATED_BYTES): Buffer {
+/**
+ * Inflates `gzip_packed#3072cfa1 packed_data:bytes` (body includes the constructor id) within
+ * `budget` (a byte count, or an InflateBudget shared with the packet's other gzip_packed).
+ */
+export function unpackGzip(body: Buffer, budget: InflateBudget | number = MAX_INFLATED_BYTES): Buffer {
   const r = new TlReader(body, 4)
   const packed = r.bytes()
   if (r.remaining() !== 0) throw new Error(`${r.remaining()} bytes after gzip_packed`)
-  return inflateGzip(packed, maxOutput)
+  return inflateGzip(packed, budget)
 }

@@ -69,14 +69,14 @@ export function handleOne(s: Session, msgId: bigint, seqNo: number, body: Buffer
   const content = (seqNo & 1) === 1
   let ctor = constructorOf(body)
   if (ctor === undefined) {
-    s.host.log.warn({ msgId: msgId.toString(), bytes: body.length }, 'session: message body shorter than a constructor id; ignored')
+    s.host.limitedLog.warn('short_body', { msgId: msgId.toString(), bytes: body.length }, 'session: message body shorter than a constructor id; ignored')
     return
   }
   if (ctor === ID_GZIP_PACKED) {
     try {
-      body = unpackGzip(body)
+      body = unpackGzip(body, s.budget)
     } catch (e) {
-      s.host.log.warn({ msgId: msgId.toString(), err: (e as Error).message }, 'session: gzip_packed body does not inflate; ignored')
+      s.host.limitedLog.warn('gzip_failed', { msgId: msgId.toString(), err: (e as Error).message }, 'session: gzip_packed body does not inflate; ignored')
       s.received.add(msgId, seqNo, content ? Received.content : 0)
       return
     }
@@ -107,7 +107,7 @@ export function handleOne(s: Session, msgId: bigint, seqNo: number, body: Buffer
   s.received.add(msgId, seqNo, flags)
   if (acked) s.ack(msgId, false)
   if (ctor === ID_MSG_COPY) {
-    s.host.log.info({ msgId: msgId.toString() }, 'session: msg_copy is not used by the protocol; ignored')
+    s.host.limitedLog.info('msg_copy', { msgId: msgId.toString() }, 'session: msg_copy is not used by the protocol; ignored')
     return
   }
   if (service) handleService(s, msgId, ctor, body, outer)

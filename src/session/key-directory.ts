@@ -9,6 +9,7 @@ import { AuthKeyType, type AuthKeyRecord, type AuthKeyState, type AuthKeyStore }
 import type { TlObject } from '../tl/index.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
+import { LogLimiter } from '../util/log-limiter.js'
 import { ServerMsgIdGenerator } from '../util/server-msg-id.js'
 import type { GatewayLink, InboundMessage, RpcDispatcher, RpcOutcome } from './api.js'
 import { BindTempKeyError, validateBindTempAuthKey } from './bind-temp-key.js'
@@ -42,6 +43,8 @@ export class KeyDirectory implements SessionHost {
   readonly dispatcher: RpcDispatcher
   readonly msgIds: ServerMsgIdGenerator
   readonly log: Logger
+  /** Lines a client can cause, rate-limited per reason. */
+  readonly limitedLog: LogLimiter
   readonly options: SessionOptions
   /** Counters (tests, metrics). */
   readonly stats = { stateSaves: 0, stateSaveFailures: 0 }
@@ -54,6 +57,7 @@ export class KeyDirectory implements SessionHost {
     this.dispatcher = o.dispatcher
     this.msgIds = new ServerMsgIdGenerator(o.clock)
     this.log = o.log
+    this.limitedLog = new LogLimiter(o.log, undefined, o.clock)
     this.options = o.options
   }
 

@@ -12,6 +12,7 @@ import { rootLogger, type Logger } from '../util/log.js'
 import type { GatewayLink, InboundMessage, PushService, RpcDispatcher, SessionService } from './api.js'
 import { BadMsgCode } from './codes.js'
 import { firstHandledMsgId } from './envelope.js'
+import { ExpansionBudgets, type ExpansionLimits, type PacketBudget } from './expansion.js'
 import { UnknownAuthKeyError } from './errors.js'
 import { KeyDirectory } from './key-directory.js'
 import type { KeyInfo } from './key-state.js'
@@ -40,6 +41,8 @@ export interface SessionManagerOptions {
   tickIntervalMs?: number
   /** Sessions kept per auth key; beyond it the least recently active one is forgotten (default 256). */
   maxSessionsPerKey?: number
+  /** What one packet may inflate, and a connection expand per second (expansion.ts). */
+  expansion?: Partial<ExpansionLimits>
 }
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60 * 1000
@@ -52,8 +55,9 @@ export class SessionManager implements SessionService, PushService {
   private timer: NodeJS.Timeout | undefined
   private readonly tickIntervalMs: number
   private readonly maxSessionsPerKey: number
+  private readonly expansion: ExpansionBudgets
   /** Counters (tests, metrics). */
-  readonly stats: { stateSaves: number; stateSaveFailures: number }
+  readonly stats: { stateSaves: number; stateSaveFailures: number; expansionCloses: number }
 
   constructor(opts: SessionManagerOptions) {
     const clock = opts.clock ?? systemClock
@@ -76,7 +80,8 @@ export class SessionManager implements SessionService, PushService {
       log: opts.log ?? rootLogger.child({ layer: 'session' }),
       options,
     })
-    this.stats = this.dir.stats
+    this.expansion = new ExpansionBudgets(opts.expansion)
+    this.stats = Object.assign(this.dir.stats, { expansionCloses: 0 })
   }
 
   private get log(): Logger {
@@ -118,7 +123,7 @@ export class SessionManager implements SessionService, PushService {
     let queue = this.dir.backlog.get(msg.authKeyId)
     if (!queue) this.dir.backlog.set(msg.authKeyId, (queue = []))
     if (queue.length >= MAX_BACKLOG_PER_KEY) {
-      this.log.warn({ authKeyId: msg.authKeyId.toString(), queued: queue.length }, 'session: too many messages while the auth key loads; message dropped')
+      this.dir.limitedLog.warn('backlog_full', { authKeyId: msg.authKeyId.toString(), queued: queue.length }, 'session: too many messages while the auth key loads; message dropped')
       return
     }
     queue.push(msg)
@@ -133,6 +138,7 @@ export class SessionManager implements SessionService, PushService {
   }
 
   closeConnection(connId: string): void {
+    this.expansion.forget(connId)
     this.dir.closeConnection(connId)
   }
 
@@ -289,15 +295,22 @@ export class SessionManager implements SessionService, PushService {
   }
 
   private process(key: KeyState, msg: InboundMessage): void {
+    const nowMs = this.dir.clock.now()
+    const budget = this.expansion.packet(msg.connId, nowMs)
     try {
-      this.processUnsafe(key, msg)
+      this.processUnsafe(key, msg, budget, nowMs)
     } catch (e) {
       this.log.error({ authKeyId: msg.authKeyId.toString(), msgId: msg.msgId.toString(), err: (e as Error).message, stack: (e as Error).stack }, 'session: message processing failed')
     }
+    if (this.expansion.settle(msg.connId, budget, nowMs)) {
+      this.stats.expansionCloses++
+      this.dir.limitedLog.warn('expansion_budget', { connId: msg.connId, clientAddr: msg.clientAddr, spent: budget.spent, exceeded: budget.exceeded }, 'session: the client made the server inflate or re-send more than its budget; closing the connection')
+      this.dir.link.closeConnection(msg.connId, 'expansion budget exceeded')
+      this.closeConnection(msg.connId)
+    }
   }
 
-  private processUnsafe(key: KeyState, msg: InboundMessage): void {
-    const nowMs = this.dir.clock.now()
+  private processUnsafe(key: KeyState, msg: InboundMessage, budget: PacketBudget, nowMs: number): void {
     if (key.record.expiresAt !== undefined && key.record.expiresAt * 1000 <= nowMs) {
       this.dir.dropKey(key, 'temp key expired')
       return
@@ -305,7 +318,7 @@ export class SessionManager implements SessionService, PushService {
     const existing = key.sessions.get(msg.sessionId)
     const code = checkClientMsgId(msg.msgId, nowMs)
     if (code !== 0) {
-      this.log.info({ authKeyId: key.record.id.toString(), msgId: msg.msgId.toString(), code, skewMs: Number(msg.msgId >> 32n) * 1000 - nowMs }, 'session: bad msg_id')
+      this.dir.limitedLog.info(`bad_msg_id_${code}`, { authKeyId: key.record.id.toString(), msgId: msg.msgId.toString(), code, skewMs: Number(msg.msgId >> 32n) * 1000 - nowMs }, 'session: bad msg_id')
       this.sendLoose(key, msg, { _: 'bad_msg_notification', bad_msg_id: msg.msgId, bad_msg_seqno: msg.seqNo, error_code: code })
       return
     }
@@ -313,7 +326,7 @@ export class SessionManager implements SessionService, PushService {
     if (key.salts.refresh(nowSec)) this.dir.saveSalts(key)
     if (!key.salts.isValid(msg.salt, nowSec)) {
       const salt = key.salts.current(nowSec)
-      this.log.info({ authKeyId: key.record.id.toString(), msgId: msg.msgId.toString() }, 'session: bad server salt')
+      this.dir.limitedLog.info('bad_server_salt', { authKeyId: key.record.id.toString(), msgId: msg.msgId.toString() }, 'session: bad server salt')
       this.sendLoose(key, msg, {
         _: 'bad_server_salt',
         bad_msg_id: msg.msgId,
@@ -332,7 +345,7 @@ export class SessionManager implements SessionService, PushService {
       key.sessions.set(msg.sessionId, session)
       this.log.debug({ authKeyId: key.record.id.toString(), sessionId: msg.sessionId.toString() }, 'session: new session')
     }
-    session.handle(msg)
+    session.handle(msg, budget)
   }
 
   /** A notification about a message that did not reach a session (bad msg_id / salt). */
@@ -354,7 +367,7 @@ export class SessionManager implements SessionService, PushService {
       if (!victim || (!s.conn && victim.conn) || (!s.conn === !victim.conn && s.lastActiveMs < victim.lastActiveMs)) victim = s
     }
     if (!victim) return
-    this.log.warn({ authKeyId: key.record.id.toString(), sessionId: victim.id.toString(), sessions: key.sessions.size }, 'session: too many sessions on one auth key; forgetting the least recently active')
+    this.dir.limitedLog.warn('session_evicted', { authKeyId: key.record.id.toString(), sessionId: victim.id.toString(), sessions: key.sessions.size }, 'session: too many sessions on one auth key; forgetting the least recently active')
     key.sessions.delete(victim.id)
     this.dir.forget(victim)
   }

@@ -128,16 +128,22 @@ export function onMsgsStateReq(s: Session, msgId: bigint, obj: Obj<'msgs_state_r
  * states of all of them instead.
  */
 export function onMsgResendReq(s: Session, msgId: bigint, obj: Obj<'msg_resend_req'>): void {
-  const found: OutEntry[] = []
-  for (const id of obj.msg_ids) {
-    const e = s.outbox.byMsgId(id) ?? resultByAnswerId(s, id)
-    if (e) found.push(e)
+  const ids = new Set(obj.msg_ids)
+  const byAnswerId = answersByMsgId(s)
+  const found = new Set<OutEntry>()
+  for (const id of ids) {
+    const e = s.outbox.byMsgId(id) ?? byAnswerId?.get(id)
+    if (e) found.add(e)
   }
-  if (found.length === obj.msg_ids.length) {
-    const queued = s.outbox.entries()
+  if (found.size === ids.size) {
+    const queued = new Set(s.outbox.entries())
+    const resending = new Set(s.resendSome)
     for (const e of found) {
-      if (!queued.includes(e)) s.outbox.add(e)
-      if (!s.resendSome.includes(e)) s.resendSome.push(e)
+      if (!queued.has(e)) s.outbox.add(e)
+      if (resending.has(e)) continue
+      s.resendSome.push(e)
+      // re-sends are expansion the client asked for: they spend its connection's budget
+      s.budget.resent += e.body.length
     }
   } else {
     s.reply({ _: 'msgs_state_info', req_msg_id: msgId, info: states(s, obj.msg_ids) })
@@ -185,11 +191,12 @@ export function onDestroyAuthKey(s: Session): void {
   )
 }
 
-/** An answer still remembered by the msg_id it went out with. */
-function resultByAnswerId(s: Session, answerMsgId: bigint): OutEntry | undefined {
+/** Remembered answers by the msg_id they went out with. */
+function answersByMsgId(s: Session): Map<bigint, OutEntry> | undefined {
   if (s.results === undefined) return undefined
-  for (const e of s.results.values()) if (e.msgId === answerMsgId) return e
-  return undefined
+  const m = new Map<bigint, OutEntry>()
+  for (const e of s.results.values()) if (e.msgId !== undefined) m.set(e.msgId, e)
+  return m
 }
 
 /** msgs_state_info bytes: one status byte per id. */

@@ -8,6 +8,7 @@
 import type { RandomSource } from '../crypto/random.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
+import type { LogLimiter } from '../util/log-limiter.js'
 import type { ServerMsgIdGenerator } from '../util/server-msg-id.js'
 import { AuthKeyType } from '../store/types.js'
 import { decode, encode, registryForLayer, defaultRegistry, SUPPORTED_LAYERS, TlError, type TlObject } from '../tl/index.js'
@@ -20,7 +21,9 @@ import type {
   RpcDispatcher,
   RpcOutcome,
 } from './api.js'
+import { BadMsgCode } from './codes.js'
 import { buildRpcResult, constructorOf, ID_MSG_CONTAINER, maybeGzip } from './envelope.js'
+import { PacketBudget } from './expansion.js'
 import type { KeyState as KeyStateOf } from './key-state.js'
 import { Outbox, type OutEntry } from './outbox.js'
 import { flushSession } from './outgoing.js'
@@ -72,6 +75,8 @@ export interface SessionHost {
   readonly dispatcher: RpcDispatcher
   readonly msgIds: ServerMsgIdGenerator
   readonly log: Logger
+  /** Lines a client can cause, rate-limited per reason. */
+  readonly limitedLog: LogLimiter
   readonly options: SessionOptions
   /** The salt to put in outgoing messages / bad_server_salt / new_session_created. */
   currentSalt(key: KeyState): bigint
@@ -92,6 +97,9 @@ export interface SessionHost {
 }
 
 type UpdatesMode = 'unknown' | 'on' | 'off'
+
+/** A session's budget before its first packet (nothing inflates outside handle()). */
+const NO_BUDGET = new PacketBudget(0, 0)
 
 function flushTicked(s: Session): void {
   s.flushTick()
@@ -126,6 +134,8 @@ export class Session {
   resendAll = false
   /** @internal */
   resendSome: OutEntry[] = []
+  /** @internal What the packet being handled may still make the server expand (set by handle()). */
+  budget: PacketBudget = NO_BUDGET
   /** Recent answers by query msg_id (the outbox entry: body and, once sent, its msg_id), acknowledged or not. */
   /** @internal */
   results: Map<bigint, OutEntry> | undefined
@@ -165,13 +175,19 @@ export class Session {
   // inbound
   // -------------------------------------------------------------------------------------------
 
-  /** One message that passed the key-level checks (msg_id parity/time and salt). */
-  handle(msg: InboundMessage): void {
+  /**
+   * One message that passed the key-level checks (msg_id parity/time and salt); `budget` is what
+   * its packet may still make the server expand (gzip_packed, re-sends).
+   */
+  handle(msg: InboundMessage, budget: PacketBudget): void {
     if (this.destroyed) return
     this.lastActiveMs = this.host.clock.now()
+    this.budget = budget
     const cur = this.conn
     if (cur === undefined || cur.connId !== msg.connId || cur.gatewayId !== msg.gatewayId) {
-      this.attach({ gatewayId: msg.gatewayId, connId: msg.connId, clientAddr: msg.clientAddr })
+      // The session follows the client to another connection only for a message it has not seen:
+      // a captured packet replayed on another socket must not take the answers and pushes with it.
+      if (cur === undefined || this.isNew(msg)) this.attach({ gatewayId: msg.gatewayId, connId: msg.connId, clientAddr: msg.clientAddr })
     }
     if (msg.msgId < this.firstMsgId && !this.received.has(msg.msgId)) {
       // spec: a similar notification for a msg_id lower than the session's first one
@@ -187,6 +203,11 @@ export class Session {
       this.flushTicked = true
       process.nextTick(flushTicked, this)
     }
+  }
+
+  /** Not in the received window and not below it. */
+  private isNew(msg: InboundMessage): boolean {
+    return !this.received.has(msg.msgId) && this.received.check(msg.msgId, msg.seqNo) !== BadMsgCode.msgTooOld
   }
 
   /** @internal The nextTick flush scheduled by handle(). */
@@ -246,7 +267,8 @@ export class Session {
   }
 
   private async runCall(msgId: bigint, body: Buffer, conn: ClientConnection): Promise<RpcOutcome> {
-    const u = unwrapQuery(body, this.host.options.allowApiId)
+    const inflate = this.budget
+    const u = unwrapQuery(body, this.host.options.allowApiId, inflate)
     if (u.layer !== undefined) {
       this.layer = u.layer
       this.key.info.layer = u.layer
@@ -273,7 +295,7 @@ export class Session {
     const ctor = constructorOf(raw)!
     let query: TlObject | undefined
     try {
-      query = decode(raw)
+      query = decode(raw, { inflate })
     } catch (e) {
       if (!(e instanceof TlError)) throw e
       if (reg.has(ctor)) return this.fail(msgId, 400, 'INPUT_REQUEST_INVALID', `malformed ${reg.nameOf(ctor)}: ${e.message}`)

@@ -3,7 +3,7 @@
  * invokeAfterMsg(s), invokeWithoutUpdates, gzip_packed; invokeWithMessagesRange and
  * invokeWithTakeout are refused). Pure: the caller applies what was found to its session and key.
  */
-import { API_ID, decode, TlError, TlReader } from '../tl/index.js'
+import { API_ID, decode, TlError, TlReader, type InflateBudget } from '../tl/index.js'
 import type { ClientInfo } from './api.js'
 import { clientInfoOf } from './client-info.js'
 import { constructorOf, ID_GZIP_PACKED, unpackGzip } from './envelope.js'
@@ -37,9 +37,10 @@ export interface Unwrapped {
 
 /**
  * Strips the wrappers off `body` (a boxed query). `allowApiId` filters initConnection's api_id
- * (false → 400 API_ID_INVALID). Throws only what is not a TlError from the decoder.
+ * (false → 400 API_ID_INVALID); `inflate` bounds what gzip_packed wrappers may inflate to.
+ * Throws only what is not a TlError from the decoder.
  */
-export function unwrapQuery(body: Buffer, allowApiId: (apiId: number) => boolean): Unwrapped {
+export function unwrapQuery(body: Buffer, allowApiId: (apiId: number) => boolean, inflate?: InflateBudget): Unwrapped {
   const u: Unwrapped = { raw: body, layer: undefined, client: undefined, withoutUpdates: false, waitFor: undefined, error: undefined }
   let raw = body
   for (let depth = 0; ; depth++) {
@@ -48,7 +49,7 @@ export function unwrapQuery(body: Buffer, allowApiId: (apiId: number) => boolean
     if (ctor === undefined) return refuse(u, raw, 400, 'INPUT_REQUEST_INVALID', 'empty query')
     if (ctor === ID_GZIP_PACKED) {
       try {
-        raw = unpackGzip(raw)
+        raw = unpackGzip(raw, inflate)
       } catch (e) {
         return refuse(u, raw, 400, 'INPUT_REQUEST_INVALID', `gzip_packed query: ${(e as Error).message}`)
       }
@@ -62,7 +63,7 @@ export function unwrapQuery(body: Buffer, allowApiId: (apiId: number) => boolean
         continue
       }
       if (ctor === API_ID.initConnection) {
-        const o = decode(raw, { rawObjects: true })
+        const o = decode(raw, { rawObjects: true, inflate })
         if (o._ !== 'initConnection' || !Buffer.isBuffer(o.query)) throw new TlError('BAD_VALUE', 'initConnection without a query', 0, 'query')
         if (!allowApiId(o.api_id)) return refuse(u, raw, 400, 'API_ID_INVALID', `api_id ${o.api_id} not allowed by configuration`)
         u.client = clientInfoOf(o)

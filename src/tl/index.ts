@@ -11,7 +11,7 @@ import type { TlObject, TlMethodName, TlMethodResult } from './generated/schema.
 import { resultDecoders, resultEncoders } from './generated/schema.js'
 
 export * from './runtime/errors.js'
-export { TlReader, inflateGzip, ID_VECTOR, ID_BOOL_TRUE, ID_BOOL_FALSE, ID_GZIP_PACKED } from './runtime/reader.js'
+export { TlReader, inflateGzip, type InflateBudget, ID_VECTOR, ID_BOOL_TRUE, ID_BOOL_FALSE, ID_GZIP_PACKED } from './runtime/reader.js'
 export type { TlReaderOptions } from './runtime/reader.js'
 export { TlWriter } from './runtime/writer.js'
 export { TlRegistry, type TlAnyObject, type TlDecoder, type TlEncoder, type TlCodecEntry } from './runtime/registry.js'

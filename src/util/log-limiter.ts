@@ -18,7 +18,8 @@ export const LOG_INTERVAL_MS = 10_000
 /**
  * Rate-limited logging for events a client can trigger: per reason, the first line of an interval
  * is written at once and the rest are counted; when the interval ends with a count, one line with
- * `suppressed: n` (and the last event's fields) is written. Reasons are short fixed strings.
+ * `suppressed: n` (and the last event's fields) is written. Reasons are short strings from a fixed
+ * set; a line carries its reason as `reason` unless its fields name one.
  */
 export class LogLimiter {
   private readonly windows = new Map<string, Window>()
@@ -56,7 +57,7 @@ export class LogLimiter {
       }
       return
     }
-    this.log[level]({ ...obj, reason }, msg)
+    this.log[level]({ reason, ...obj }, msg)
     this.windows.set(reason, { until: now + this.intervalMs, suppressed: 0, level, obj, msg, timer: undefined })
   }
 
@@ -66,7 +67,7 @@ export class LogLimiter {
     if (w === undefined) return
     w.timer = undefined
     if (w.suppressed === 0) return
-    this.log[w.level]({ ...w.obj, reason, suppressed: w.suppressed }, w.msg)
+    this.log[w.level]({ reason, ...w.obj, suppressed: w.suppressed }, w.msg)
     w.suppressed = 0
     w.until = this.clock.now() + this.intervalMs
   }

@@ -29,6 +29,15 @@ export interface TlReaderOptions {
   rawObjects?: boolean
   /** Inflate `gzip_packed` transparently where an object is expected (default true). */
   unzip?: boolean
+  /** What every gzip_packed of this input may inflate to in total (default MAX_GZIP_OUTPUT per reader). */
+  inflate?: InflateBudget
+}
+
+/** Bytes inflation may still produce; shared by every gzip_packed it is passed to, and lowered by each. */
+export interface InflateBudget {
+  left: number
+  /** Set when a gzip_packed was refused because it would go over the budget. */
+  exceeded?: boolean
 }
 
 /**
@@ -45,6 +54,7 @@ export class TlReader {
   private readonly table: IdTable
   rawObjects: boolean
   unzip: boolean
+  private inflateBudget: InflateBudget | undefined
   depth = 0
 
   constructor(buf: Uint8Array, offset = 0, registry?: TlRegistry, options?: TlReaderOptions) {
@@ -56,6 +66,7 @@ export class TlReader {
     this.table = this.registry.table
     this.rawObjects = options?.rawObjects ?? false
     this.unzip = options?.unzip ?? true
+    this.inflateBudget = options?.inflate
   }
 
   remaining(): number {
@@ -209,7 +220,7 @@ export class TlReader {
     const packed = this.bytes()
     let data: Buffer
     try {
-      data = inflateGzip(packed)
+      data = inflateGzip(packed, (this.inflateBudget ??= { left: MAX_GZIP_OUTPUT }))
     } catch (e) {
       if (e instanceof TlError) throw new TlError(e.code, e.message, at, e.expected)
       throw new TlError('BAD_VALUE', `gzip_packed does not inflate: ${(e as Error).message}`, at, 'gzip data')
@@ -294,14 +305,37 @@ export class TlReader {
   }
 }
 
-/** Inflates gzip data with a bounded output size ({@link MAX_GZIP_OUTPUT} by default). */
-export function inflateGzip(packed: Uint8Array, maxOutput = MAX_GZIP_OUTPUT): Buffer {
+/**
+ * Inflates gzip data within a budget: a number (the most bytes this call may produce) or an
+ * InflateBudget shared with other calls, lowered by what this one produced. A gzip stream whose
+ * trailer (ISIZE) announces more than the budget is refused before anything is inflated; one that
+ * announces less and produces more stops at the budget. Over budget → TlError LIMIT.
+ */
+export function inflateGzip(packed: Uint8Array, budget: InflateBudget | number = MAX_GZIP_OUTPUT): Buffer {
+  const b = typeof budget === 'number' ? { left: budget } : budget
+  const left = Math.floor(b.left)
+  if (packed.length >= 18 && packed[0] === 0x1f && packed[1] === 0x8b) {
+    const claimed = (packed[packed.length - 4]! | (packed[packed.length - 3]! << 8) | (packed[packed.length - 2]! << 16) | (packed[packed.length - 1]! << 24)) >>> 0
+    if (claimed > left) {
+      b.exceeded = true
+      throw new TlError('LIMIT', `gzip_packed announces ${claimed} inflated bytes: too large`, 0, `<= ${left} bytes`)
+    }
+  }
+  if (left <= 0) {
+    b.exceeded = true
+    throw new TlError('LIMIT', 'inflate budget spent', 0, 'no more gzip_packed')
+  }
+  let out: Buffer
   try {
-    return unzipSync(packed, { maxOutputLength: maxOutput })
+    out = unzipSync(packed, { maxOutputLength: left })
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new TlError('LIMIT', 'gzip_packed inflates too large', 0, `<= ${maxOutput} bytes`)
+      b.left = 0
+      b.exceeded = true
+      throw new TlError('LIMIT', 'gzip_packed inflates too large', 0, `<= ${left} bytes`)
     }
     throw e
   }
+  b.left = left - out.length
+  return out
 }
