@@ -35,7 +35,8 @@ export function jsonValue(v: TlObject): JsonValue {
       return v.value.map((x) => jsonValue(x))
     case 'jsonObject': {
       const o: { [key: string]: JsonValue } = {}
-      for (const kv of v.value) o[kv.key] = jsonValue(kv.value)
+      // the decoder takes any boxed object where a type is expected: entries of another type are skipped
+      for (const kv of v.value as TlObject[]) if (kv._ === 'jsonObjectValue') o[kv.key] = jsonValue(kv.value)
       return o
     }
     default:

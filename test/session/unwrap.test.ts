@@ -224,3 +224,21 @@ test('unwrapQuery: refusals carry the rpc_error and keep what the outer wrappers
   for (let i = 0; i < MAX_WRAPPER_DEPTH; i++) ok = { _: 'invokeWithoutUpdates', query: ok } as TlObject
   assert.equal(unwrapQuery(encode(ok), everyApiId).error, undefined)
 })
+
+test('initConnection params: an object of another type where a jsonObjectValue belongs is skipped, not a crash', () => {
+  const body = encode({
+    _: 'initConnection',
+    api_id: 4,
+    device_model: 'd',
+    system_version: 's',
+    app_version: 'a',
+    system_lang_code: 'en',
+    lang_pack: '',
+    lang_code: 'en',
+    params: { _: 'jsonObject', value: [{ _: 'help.getConfig' } as never, { _: 'jsonObjectValue', key: 'k', value: { _: 'jsonNumber', value: 1 } }] },
+    query: { _: 'help.getConfig' },
+  })
+  const u = unwrapQuery(body, () => true)
+  assert.equal(u.error, undefined)
+  assert.deepEqual(u.client?.params, { k: 1 })
+})

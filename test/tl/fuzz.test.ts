@@ -6,6 +6,7 @@ import { buildContainer, buildRpcResult } from '../../src/session/envelope.js'
 import { RandomObjects, mutate, rng } from './random-object.js'
 import { mainEntries } from './helpers.js'
 import { corpus } from './corpus.js'
+import { crashReport, fuzzRun, tlTarget } from '../helpers/fuzz-targets.js'
 
 const CASES = 120_000
 
@@ -54,4 +55,12 @@ test(`fuzz: ${CASES} mutated and random buffers give a value or a TlError, never
     if (i % 4 === 0) attempt(() => decode(buf, { rawObjects: true }))
   }
   assert.ok(ok > 1000 && errors > 1000, `both outcomes exercised: ok ${ok}, errors ${errors}`)
+})
+
+// A share of the bench's TL target (`npm run bench -- fuzz` runs 1M): mutations of valid encodings
+// in every supported layer (huge vector counts, gzip_packed around parts, splices), decoded with
+// every layer's registry, plain, rawObjects and without unzip. Only TlError is allowed.
+test('fuzz target: 25k inputs decoded in every supported layer, 0 crashes', () => {
+  const crashes = fuzzRun(tlTarget, 0x71a7, 25_000)
+  assert.equal(crashes.length, 0, crashReport(crashes))
 })

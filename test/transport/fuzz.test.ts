@@ -3,6 +3,8 @@
  * obfuscated init parser get valid, mutated and random streams split at random chunk
  * boundaries. Allowed outcomes: frames, or a FramingError. Never another exception, never more
  * buffered than one maximal frame plus header and padding. 120k cases, seeded, a few seconds.
+ * Then a share of the bench's framer and obfuscation targets (test/helpers/fuzz-targets.ts;
+ * `npm run bench -- fuzz` runs 1M inputs of each).
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -11,7 +13,7 @@ import { createCodec } from '../../src/transport/create-codec.js'
 import { detectTransport } from '../../src/transport/detect.js'
 import { FramingError } from '../../src/transport/errors.js'
 import { acceptObfuscatedInit, createObfuscatedClient } from '../../src/transport/obfuscated.js'
-import { Prng, splitRandom } from './helpers.js'
+import { crashReport, framerTarget, fuzzRun, mutateWire as mutate, obfuscationTarget, Prng, splitRandom } from '../helpers/fuzz-targets.js'
 
 const MAX = 2048
 const CASES = 10_000
@@ -31,26 +33,6 @@ function obfuscated(name: Exclude<CodecName, 'full'>): Make {
     const cl = createObfuscatedClient({ codec: name, maxFrameSize: 1 << 20, random: rng.source() })
     const sv = acceptObfuscatedInit(cl.init, { codec: { maxFrameSize: MAX, random: rng.source() } })
     return { sender: cl.codec, receiver: sv.codec }
-  }
-}
-
-function mutate(wire: Buffer, rng: Prng): Buffer {
-  const b = Buffer.from(wire)
-  switch (rng.int(5)) {
-    case 0: // flip a few bytes
-      for (let i = 0, n = 1 + rng.int(4); i < n && b.length > 0; i++) b[rng.int(b.length)] ^= 1 + rng.int(255)
-      return b
-    case 1: // insert garbage
-      {
-        const at = rng.int(b.length + 1)
-        return Buffer.concat([b.subarray(0, at), rng.bytes(1 + rng.int(16)), b.subarray(at)])
-      }
-    case 2: // truncate
-      return b.subarray(0, rng.int(b.length + 1))
-    case 3: // huge length header up front
-      return Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0x7f]), b])
-    default: // pure noise
-      return rng.bytes(rng.int(600))
   }
 }
 
@@ -125,6 +107,16 @@ describe('fuzz', () => {
       ran++
     }
     assert.equal(ran, CASES, 'every case ran')
+  })
+
+  it('framer target (every server codec in random chunks + detection): 20k inputs, 0 crashes', () => {
+    const crashes = fuzzRun(framerTarget, 0xf4a3e, 20_000)
+    assert.equal(crashes.length, 0, crashReport(crashes))
+  })
+
+  it('obfuscation target (init accept + inner codec): 20k inputs, 0 crashes', () => {
+    const crashes = fuzzRun(obfuscationTarget, 0x0bf5, 20_000)
+    assert.equal(crashes.length, 0, crashReport(crashes))
   })
 
   it('the targets and the detection test together run at least 100k cases', () => {
