@@ -28,6 +28,7 @@ import { clusterConfig, makeDataDir, mtcuteAuthKey, mtcuteClient, nodeDoc, publi
 import { freePort, serviceMissing, startEtcd, type EtcdInstance } from '../test/helpers/services.js'
 import { ask, newKeys, spawnClient, stopClient, type FromChild } from './ping-load.js'
 import { report } from './report.js'
+import { LOAD_TEST_LIMITS } from './load-limits.js'
 
 const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
 /** Which parts run (for profiling one of them): comma-separated of roundtrips, failover; default both. */
@@ -66,7 +67,7 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
     // Everything is started first; the machine is shared, so serve is measured before and after the
     // cluster variants and its mean is the baseline (order: serve, cluster, split, serve).
     const store = new MemoryAuthKeyStore()
-    const config = parseConfig({ host: '127.0.0.1', tcp_ports: [await freePort()], ws_port: null, data_dir: dataDir, store: { backend: 'memory' } }, {})
+    const config = parseConfig({ host: '127.0.0.1', tcp_ports: [await freePort()], ws_port: null, data_dir: dataDir, store: { backend: 'memory' }, limits: LOAD_TEST_LIMITS }, {})
     const server = await MtgateServer.start(config, { store, inlineHandshakeCrypto: true, gatewayId: 'bench' })
     cleanup.push(() => server.stop())
     // gateway + session node in this process, gRPC over loopback

@@ -29,6 +29,7 @@ import { MemoryAuthKeyStore } from '../src/store/memory.js'
 import { encode } from '../src/tl/index.js'
 import { ask, newKeys, spawnClient, stopClient, watchStalls, type FromChild } from './ping-load.js'
 import { report } from './report.js'
+import { LOAD_TEST_LIMITS } from './load-limits.js'
 
 const SESSION_MEMORY_CONNECTIONS = Number(process.env.MTGATE_BENCH_MEMORY_CONNECTIONS ?? 19_000)
 const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
   const gc = runInNewContext('gc') as () => void
   const dataDir = mkdtempSync(join(tmpdir(), 'mtgate-bench-rpc-'))
   const store = new MemoryAuthKeyStore()
-  const config = parseConfig({ host: '127.0.0.1', tcp_ports: [0], ws_port: null, data_dir: dataDir, store: { backend: 'memory' } }, {})
+  const config = parseConfig({ host: '127.0.0.1', tcp_ports: [0], ws_port: null, data_dir: dataDir, store: { backend: 'memory' }, limits: LOAD_TEST_LIMITS }, {})
   const server = await MtgateServer.start(config, { store, inlineHandshakeCrypto: true, gatewayId: 'bench' })
   const port = server.addresses[0]!.port
 

@@ -1,9 +1,13 @@
 /**
- * What a client may make the session layer expand, per connection: bytes inflated from gzip_packed
- * and answers re-sent on request. One packet may inflate at most `perPacket` bytes in total (over
- * every gzip_packed in it, containers and query wrappers included); every connection has a token
- * bucket of `perSecond` expansion bytes (burst 2 × perPacket) that inflation and re-sends spend. A
- * packet that hits its limit, or a connection whose bucket runs dry, is closed.
+ * What a client may make the session layer expand or repeat, per connection, in one unit
+ * ("expansion bytes"): bytes inflated from gzip_packed, answers re-sent on request, and the work of
+ * containers and service messages (MESSAGE_COST per message in a container, SERVICE_BYTE_COST per
+ * byte of msgs_ack, msgs_state_req, msg_resend_req and the like: each msg_id in them is looked up
+ * and answered). One packet may spend at most `perPacket` (its gzip_packed, containers and query
+ * wrappers included); every connection has a token bucket of `perSecond` (burst 2 × perPacket)
+ * that every packet's spending draws on. A packet that hits its limit, or a connection whose bucket
+ * runs dry, is closed; the costs are set so that legitimate traffic (a few acks, a dozen messages
+ * per container) spends a small fraction.
  */
 import type { InflateBudget } from '../tl/index.js'
 import { TokenBucket } from '../util/token-bucket.js'
@@ -16,6 +20,11 @@ export interface ExpansionLimits {
 }
 
 export const DEFAULT_EXPANSION_LIMITS: Readonly<ExpansionLimits> = Object.freeze({ perPacket: 2 * 1024 * 1024, perSecond: 16 * 1024 * 1024 })
+
+/** Charged per message of a container (parsing, checks, an answer each). */
+export const MESSAGE_COST = 256
+/** Charged per byte of a service message (8 bytes per msg_id: ~128 per id looked up and answered). */
+export const SERVICE_BYTE_COST = 16
 
 /** Connections remembered before full (idle) buckets are dropped. */
 const MAX_TRACKED = 100_000
@@ -32,9 +41,16 @@ export class PacketBudget implements InflateBudget {
     readonly initial: number,
   ) {}
 
-  /** Bytes this packet made the server produce. */
+  /** Bytes this packet made the server produce or work through. */
   get spent(): number {
     return this.initial - Math.max(0, this.left) + this.resent
+  }
+
+  /** Spends `n` of the packet's allowance; false (and `exceeded`) when that goes over it. */
+  spend(n: number): boolean {
+    this.left -= n
+    if (this.left < 0) this.exceeded = true
+    return !this.exceeded
   }
 }
 

@@ -7,6 +7,7 @@ import { MT_ID } from '../tl/index.js'
 import type { InboundMessage } from './api.js'
 import { BadMsgCode } from './codes.js'
 import { constructorOf, ContainerError, ID_GZIP_PACKED, ID_MSG_CONTAINER, ID_MSG_COPY, parseContainer, unpackGzip, type Message } from './envelope.js'
+import { MESSAGE_COST, SERVICE_BYTE_COST } from './expansion.js'
 import type { OutEntry } from './outbox.js'
 import { Received } from './received.js'
 import { handleService, SERVICE_IDS } from './service-messages.js'
@@ -48,7 +49,12 @@ export function handleContainer(s: Session, msg: InboundMessage): void {
     return
   }
   s.received.add(msg.msgId, msg.seqNo, Received.acked)
-  for (const m of inner) handleOne(s, m.msgId, m.seqNo, m.body, msg)
+  // over its budget the packet is not worked through: the connection is being closed
+  if (!s.budget.spend(inner.length * MESSAGE_COST)) return
+  for (const m of inner) {
+    if (s.budget.exceeded) return
+    handleOne(s, m.msgId, m.seqNo, m.body, msg)
+  }
 }
 
 export function handleOne(s: Session, msgId: bigint, seqNo: number, body: Buffer, outer: InboundMessage): void {
@@ -110,8 +116,8 @@ export function handleOne(s: Session, msgId: bigint, seqNo: number, body: Buffer
     s.host.limitedLog.info('msg_copy', { msgId: msgId.toString() }, 'session: msg_copy is not used by the protocol; ignored')
     return
   }
-  if (service) handleService(s, msgId, ctor, body, outer)
-  else s.startCall(msgId, body, outer)
+  if (!service) s.startCall(msgId, body, outer)
+  else if (s.budget.spend(body.length * SERVICE_BYTE_COST)) handleService(s, msgId, ctor, body, outer)
 }
 
 /** A msg_id already in the received window, with its Received.* flags. */

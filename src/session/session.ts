@@ -98,9 +98,6 @@ export interface SessionHost {
 
 type UpdatesMode = 'unknown' | 'on' | 'off'
 
-/** A session's budget before its first packet (nothing inflates outside handle()). */
-const NO_BUDGET = new PacketBudget(0, 0)
-
 function flushTicked(s: Session): void {
   s.flushTick()
 }
@@ -135,7 +132,7 @@ export class Session {
   /** @internal */
   resendSome: OutEntry[] = []
   /** @internal What the packet being handled may still make the server expand (set by handle()). */
-  budget: PacketBudget = NO_BUDGET
+  budget: PacketBudget = new PacketBudget(0, 0)
   /** Recent answers by query msg_id (the outbox entry: body and, once sent, its msg_id), acknowledged or not. */
   /** @internal */
   results: Map<bigint, OutEntry> | undefined

@@ -236,6 +236,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     this.clearTimer()
     this.releaseBudget()
     this.flushWrites()
+    // nothing more is read: a peer still sending fills its own buffers, not our CPU
+    this.socket.pause()
     this.socket.end()
     this.destroyTimer = setTimeout(() => this.socket.destroy(), this.limits.closeGraceMs)
     this.destroyTimer.unref()

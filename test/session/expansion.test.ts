@@ -114,3 +114,25 @@ test('a replayed message on another connection does not move the session; a new 
   await round(r)
   assert.equal(s.conn?.connId, 'c2')
 })
+
+test('service-message work is charged: a container of msgs_state_req with huge id vectors closes the connection before it is worked through', async () => {
+  const { r, c } = await start({ expansion: { perPacket: 2 * 1024 * 1024 } })
+  const ids = Array.from({ length: 2000 }, (_, i) => BigInt(i + 1) << 32n)
+  c.sendContainer(Array.from({ length: 100 }, () => [{ _: 'msgs_state_req', msg_ids: ids } as TlObject, false] as [TlObject, boolean]))
+  const got = await round(r)
+  assert.deepEqual(r.link.closed.map((x) => x.reason), ['expansion budget exceeded'])
+  assert.ok(only(got, 'msgs_state_info').length < 10, 'the rest of the container was not answered')
+})
+
+test('ordinary traffic spends little: containers of pings and acks stay well inside the budget', async () => {
+  const { r, c } = await start({ expansion: { perPacket: 2 * 1024 * 1024, perSecond: 16 * 1024 * 1024 } })
+  for (let round_ = 0; round_ < 50; round_++) {
+    c.sendContainer([
+      [ping(BigInt(round_)), false],
+      [{ _: 'msgs_ack', msg_ids: Array.from({ length: 30 }, (_, i) => BigInt(i + 1) << 32n) }, false],
+      ...Array.from({ length: 20 }, (_, i) => [ping(BigInt(1000 + i)), false] as [TlObject, boolean]),
+    ])
+  }
+  await round(r)
+  assert.deepEqual(r.link.closed, [])
+})
