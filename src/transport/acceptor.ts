@@ -79,10 +79,23 @@ export function resolveAcceptorOptions(o: AcceptorOptions, name: string): Resolv
 }
 
 /**
- * Admits a fresh socket against the source limits, reads its first bytes, decides the transport
- * and hands a Connection to `onConnection` (synchronously, before any bytes that followed the
- * header are decoded, so the handler can attach its listeners). Refused and rejected sockets are
- * logged (rate-limited) and destroyed.
+ * A new socket from `ip` against the source limits: the function that gives its slot back (call it
+ * once, when the socket closes), undefined when there are no limits, or null when it is refused
+ * (logged, rate-limited; the caller destroys it).
+ */
+export function admitSource(ip: string, opts: ResolvedAcceptorOptions): (() => void) | undefined | null {
+  if (opts.sources === undefined) return undefined
+  const r = opts.sources.admit(ip, opts.clock.now())
+  if (typeof r !== 'string') return r
+  opts.limitedLog.warn(`refused_${r}`, { remote: ip, limit: r }, 'connection refused by a source limit')
+  return null
+}
+
+/**
+ * Reads the first bytes of a fresh (admitted) socket, decides the transport and hands a Connection
+ * to `onConnection` (synchronously, before any bytes that followed the header are decoded, so the
+ * handler can attach its listeners). Rejected sockets are logged (rate-limited) and destroyed.
+ * `release` (from admitSource) is called once when the socket or its Connection closes.
  */
 export function acceptSocket(
   socket: ByteSocket,
@@ -90,17 +103,8 @@ export function acceptSocket(
   opts: ResolvedAcceptorOptions,
   requireObfuscation: boolean,
   onConnection: (c: Connection) => void,
+  release?: () => void,
 ): void {
-  let release: (() => void) | undefined
-  if (opts.sources !== undefined) {
-    const r = opts.sources.admit(socket.remoteAddress, opts.clock.now())
-    if (typeof r === 'string') {
-      opts.limitedLog.warn(`refused_${r}`, { remote: socket.remoteAddress, limit: r }, 'connection refused by a source limit')
-      socket.destroy()
-      return
-    }
-    release = r
-  }
   new Acceptance(socket, id, opts, requireObfuscation, onConnection, release).start()
 }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
-import { acceptSocket, nextConnectionId, resolveAcceptorOptions, type AcceptorOptions, type ResolvedAcceptorOptions } from './acceptor.js'
+import { acceptSocket, admitSource, nextConnectionId, resolveAcceptorOptions, type AcceptorOptions, type ResolvedAcceptorOptions } from './acceptor.js'
 import { TcpByteSocket } from './byte-socket.js'
 import type { Connection } from './connection.js'
 
@@ -68,9 +68,14 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
   }
 
   private onSocket(s: Socket): void {
+    const release = admitSource(s.remoteAddress ?? '?', this.opts)
+    if (release === null) {
+      s.destroy()
+      return
+    }
     this.sockets.add(s)
     s.once('close', () => this.sockets.delete(s))
-    acceptSocket(new TcpByteSocket(s), nextConnectionId(), this.opts, false, (c) => this.emit('connection', c))
+    acceptSocket(new TcpByteSocket(s), nextConnectionId(), this.opts, false, (c) => this.emit('connection', c), release)
   }
 
   /** Stops listening and destroys every open socket. */

@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { acceptSocket, nextConnectionId, resolveAcceptorOptions, type AcceptorOptions, type ResolvedAcceptorOptions } from './acceptor.js'
+import { acceptSocket, admitSource, nextConnectionId, resolveAcceptorOptions, type AcceptorOptions, type ResolvedAcceptorOptions } from './acceptor.js'
 import { WsByteSocket } from './byte-socket.js'
 import type { ListenerEvents } from './tcp-listener.js'
 
@@ -40,8 +41,16 @@ export class WsListener extends EventEmitter<ListenerEvents> {
   }
 
   async listen(): Promise<number> {
-    const server = createServer((_req, res) => {
+    // a request must arrive as fast as a transport header would
+    const headerMs = this.opts.limits.headerTimeoutMs
+    const server = createServer({ headersTimeout: headerMs, requestTimeout: headerMs, connectionsCheckingInterval: Math.max(100, Math.min(headerMs / 2, 30_000)) }, (_req, res) => {
       res.writeHead(404).end()
+    })
+    // source limits apply to the TCP connection, before any HTTP is parsed
+    server.on('connection', (socket: Socket) => {
+      const release = admitSource(socket.remoteAddress ?? '?', this.opts)
+      if (release === null) socket.destroy()
+      else if (release !== undefined) socket.once('close', release)
     })
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))
     await new Promise<void>((resolve, reject) => {
@@ -62,7 +71,7 @@ export class WsListener extends EventEmitter<ListenerEvents> {
     const path = (req.url ?? '').split('?')[0] ?? ''
     const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim())
     const refuse = (status: number, reason: string): void => {
-      this.opts.log.warn({ path, remote: req.socket.remoteAddress, reason }, 'websocket upgrade refused')
+      this.opts.limitedLog.warn('ws_upgrade_refused', { path, remote: req.socket.remoteAddress, err: reason }, 'websocket upgrade refused')
       socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
     }
     if (!this.paths.has(path)) return refuse(404, 'unknown path')

@@ -61,3 +61,33 @@ describe('open-file limit', () => {
     if (process.platform === 'linux') assert.ok(live === undefined || live > 0)
   })
 })
+
+describe('WebSocket listener', () => {
+  it('source limits apply to the TCP connection before any HTTP is read; the slot frees on close', async () => {
+    const { WebSocket } = await import('ws')
+    const { WsListener } = await import('../../src/transport/ws-listener.js')
+    const sources = new SourceLimiter({ maxConnectionsPerIp: 1 })
+    const l = new WsListener({ port: 0, paths: ['/apiws'], sources })
+    const port = await l.listen()
+    const open = (): Promise<InstanceType<typeof WebSocket> | Error> =>
+      new Promise((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/apiws`, 'binary')
+        ws.once('open', () => resolve(ws))
+        ws.once('error', (e) => resolve(e))
+      })
+    try {
+      const first = await open()
+      assert.ok(!(first instanceof Error))
+      const second = await open()
+      assert.ok(second instanceof Error, 'the second connection from the address is refused')
+      assert.equal(sources.stats.refused.per_ip, 1)
+      first.close()
+      await new Promise((r) => setTimeout(r, 100))
+      const third = await open()
+      assert.ok(!(third instanceof Error))
+      third.close()
+    } finally {
+      await l.close()
+    }
+  })
+})
