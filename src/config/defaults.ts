@@ -21,6 +21,9 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  * api_ids: []              # allowed initConnection api_id values; empty = any
  * public_addresses:        # help.getConfig dc_options
  *   - { ip: 203.0.113.5, port: 443 }
+ * proxy_protocol:          # PROXY protocol v1/v2 (haproxy send-proxy / send-proxy-v2) on these ports
+ *   ports: [10443]
+ *   trusted: [10.0.0.0/8]  # only these may (and must) send the header; the client address comes from it
  * unknown_method_error: { code: 400, message: INPUT_METHOD_INVALID }
  * telegram:                # help.getConfig values (snake_case of the config constructor's fields)
  *   expires_seconds: 3600
@@ -33,8 +36,8 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  *   header_timeout_ms: 10000            # transport tag / obfuscated init
  *   first_packet_timeout_ms: 15000      # until a packet decrypts or the handshake answers one
  *   idle_timeout_ms: 300000
- *   frame_timeout_ms: 20000             # a frame must finish within this + its size at
- *   min_frame_bytes_per_second: 4096    #   this rate after its first byte
+ *   frame_timeout_ms: 20000             # a frame must finish within this + (its bytes so far
+ *   min_frame_bytes_per_second: 4096    #   at this rate) after its first byte
  *   read_buffer_total_bytes: 268435456  # partial frames of all connections; slowest closed above
  *   max_connections_per_ip: 256
  *   max_connections_per_prefix: 1024    # IPv4 /24, IPv6 /64

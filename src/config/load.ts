@@ -3,6 +3,7 @@ import { resolve, join } from 'node:path'
 import { isIP } from 'node:net'
 import { parse as parseYaml } from 'yaml'
 import { DEFAULTS, DEFAULT_LIMITS, DEFAULT_TELEGRAM_CONFIG } from './defaults.js'
+import { TrustedProxies } from '../transport/proxy-protocol.js'
 import type {
   CacheBackend,
   PublicAddress,
@@ -60,7 +61,7 @@ type Raw = Record<string, unknown>
 
 const TOP_KEYS = [
   'dc_id', 'host', 'tcp_ports', 'ws_port', 'ws_path', 'data_dir', 'store', 'api_ids',
-  'public_addresses', 'unknown_method_error', 'telegram', 'limits',
+  'public_addresses', 'unknown_method_error', 'telegram', 'limits', 'proxy_protocol',
   // read by loadClusterConfig (src/config/cluster.ts) for `mtgate gateway` / `mtgate session`
   'cluster',
 ] as const
@@ -92,6 +93,7 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
   const unknownMethodError = parseErrorSpec(raw.unknown_method_error)
   const telegram = parseTelegram(raw.telegram)
   const limits = parseLimits(raw.limits)
+  const proxyProtocol = parseProxyProtocol(raw.proxy_protocol, tcpPorts)
   return {
     dcId,
     host,
@@ -105,7 +107,25 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
     unknownMethodError,
     telegram,
     limits,
+    proxyProtocol,
   }
+}
+
+function parseProxyProtocol(v: unknown, tcpPorts: number[]): ServerConfig['proxyProtocol'] {
+  if (v === undefined || v === null) return { ports: [], trusted: [] }
+  const raw = mapping(v, 'proxy_protocol')
+  checkKeys(raw, ['ports', 'trusted'], 'proxy_protocol.')
+  const ports = portList(raw.ports, 'proxy_protocol.ports', [])
+  for (const p of ports) if (!tcpPorts.includes(p)) throw new ConfigError('proxy_protocol.ports', `${p} is not one of tcp_ports`)
+  if (!Array.isArray(raw.trusted) || raw.trusted.some((t) => typeof t !== 'string')) throw new ConfigError('proxy_protocol.trusted', 'must be a list of addresses or CIDR blocks')
+  const trusted = raw.trusted as string[]
+  try {
+    new TrustedProxies(trusted)
+  } catch (e) {
+    throw new ConfigError('proxy_protocol.trusted', (e as Error).message)
+  }
+  if (ports.length > 0 && trusted.length === 0) throw new ConfigError('proxy_protocol.trusted', 'no trusted proxy for the PROXY protocol ports')
+  return { ports, trusted }
 }
 
 function applyEnv(raw: Raw, env: Env): void {

@@ -90,7 +90,10 @@ export interface ServerLimits {
   firstPacketTimeoutMs: number
   /** Connections silent for this long are closed, ms. */
   idleTimeoutMs: number
-  /** A frame must be complete frameTimeoutMs + its size at minFrameBytesPerSecond after its first byte. */
+  /**
+   * A frame must be complete frameTimeoutMs after its first byte, plus its bytes received so far
+   * at minFrameBytesPerSecond (a sender slower than that runs out of time).
+   */
   frameTimeoutMs: number
   minFrameBytesPerSecond: number
   /** Bytes held in incomplete frames over all connections; above it the slowest senders are closed. */
@@ -147,4 +150,10 @@ export interface ServerConfig {
   unknownMethodError: RpcErrorSpec
   telegram: TelegramConfigValues
   limits: ServerLimits
+  /**
+   * PROXY protocol v1/v2 on these TCP ports: connections from the `trusted` proxies (addresses or
+   * CIDR blocks) must start with a PROXY header and get the client's address from it; a PROXY
+   * header from anyone else is refused.
+   */
+  proxyProtocol: { ports: number[]; trusted: string[] }
 }

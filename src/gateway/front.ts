@@ -36,6 +36,7 @@ export interface GatewayFrontOptions {
   wsPort: number | null
   wsPath: string
   limits: ServerLimits
+  proxyProtocol: ServerConfig['proxyProtocol']
   clock: Clock
   /** Clock of the transport timers (idle, handshake timeouts); defaults to `clock`. */
   transportClock?: Clock
@@ -113,7 +114,7 @@ export class GatewayFront {
     }
     try {
       if (o.tcpPorts.length > 0) {
-        front.tcp = new TcpListener({ ...acceptor, host: o.host, ports: [...o.tcpPorts] })
+        front.tcp = new TcpListener({ ...acceptor, host: o.host, ports: [...o.tcpPorts], proxyProtocol: o.proxyProtocol })
         for (const port of await front.tcp.listen()) front.addresses.push({ kind: 'tcp', host: o.host, port })
         front.tcp.on('connection', (c) => front.accept(c))
       }
@@ -264,6 +265,7 @@ export class GatewaySide {
       wsPort: config.wsPort,
       wsPath: config.wsPath,
       limits: config.limits,
+      proxyProtocol: config.proxyProtocol,
       clock,
       transportClock: this.o.transportClock,
       random,

@@ -10,6 +10,7 @@ import { detectTransport } from './detect.js'
 import { FramingError, TRANSPORT_ERROR } from './errors.js'
 import { resolveLimits, type TransportLimits } from './limits.js'
 import { acceptObfuscatedInit, OBFUSCATED_INIT_LENGTH } from './obfuscated.js'
+import { parseProxyHeader, startsWithProxyHeader } from './proxy-protocol.js'
 import type { ReadBudget } from './read-budget.js'
 import type { SourceLimiter } from './source-limits.js'
 
@@ -91,21 +92,31 @@ export function admitSource(ip: string, opts: ResolvedAcceptorOptions): (() => v
   return null
 }
 
+/** How one socket is accepted. */
+export interface AcceptPlan {
+  requireObfuscation: boolean
+  /**
+   * 'expect': the peer is a trusted proxy: the connection must start with a PROXY protocol header,
+   * whose client address replaces the peer's (and is what the source limits see). 'refuse': a
+   * PROXY header is refused (the peer is not trusted to send one).
+   */
+  proxy?: 'expect' | 'refuse'
+  /**
+   * Whether the caller already admitted the socket against the source limits (with `release`,
+   * called once when it closes); otherwise it is admitted here, after the PROXY header if expected.
+   */
+  admitted?: boolean
+  release?: () => void
+}
+
 /**
- * Reads the first bytes of a fresh (admitted) socket, decides the transport and hands a Connection
- * to `onConnection` (synchronously, before any bytes that followed the header are decoded, so the
- * handler can attach its listeners). Rejected sockets are logged (rate-limited) and destroyed.
- * `release` (from admitSource) is called once when the socket or its Connection closes.
+ * Reads the first bytes of a fresh socket (a PROXY header first when expected), admits it against
+ * the source limits, decides the transport and hands a Connection to `onConnection`
+ * (synchronously, before any bytes that followed the header are decoded, so the handler can attach
+ * its listeners). Refused and rejected sockets are logged (rate-limited) and destroyed.
  */
-export function acceptSocket(
-  socket: ByteSocket,
-  id: number,
-  opts: ResolvedAcceptorOptions,
-  requireObfuscation: boolean,
-  onConnection: (c: Connection) => void,
-  release?: () => void,
-): void {
-  new Acceptance(socket, id, opts, requireObfuscation, onConnection, release).start()
+export function acceptSocket(socket: ByteSocket, id: number, opts: ResolvedAcceptorOptions, plan: AcceptPlan, onConnection: (c: Connection) => void): void {
+  new Acceptance(socket, id, opts, plan, onConnection).start()
 }
 
 /** Gives the source-limit slot back when the connection closes (its own scope: captures only `release`). */
@@ -127,20 +138,58 @@ class Acceptance implements ByteSocketHandlers {
   private done = false
   private timer: NodeJS.Timeout | undefined
   private logger: Logger | undefined
+  private release: (() => void) | undefined
+  private readonly requireObfuscation: boolean
+  /** Still to read: the PROXY header of a trusted proxy. */
+  private proxyPending: boolean
 
   constructor(
     private readonly socket: ByteSocket,
     private readonly id: number,
     private readonly opts: ResolvedAcceptorOptions,
-    private readonly requireObfuscation: boolean,
+    private readonly plan: AcceptPlan,
     private readonly onConnection: (c: Connection) => void,
-    private release: (() => void) | undefined,
-  ) {}
+  ) {
+    this.requireObfuscation = plan.requireObfuscation
+    this.release = plan.release
+    this.proxyPending = plan.proxy === 'expect'
+  }
 
   start(): void {
+    if (!this.proxyPending && !this.admit()) return
     this.timer = setTimeout(onHeaderTimeout, this.opts.limits.headerTimeoutMs, this)
     this.timer.unref()
     this.socket.setHandlers(this)
+  }
+
+  /** Admits the socket against the source limits unless the caller did; false when refused (destroyed). */
+  private admit(): boolean {
+    if (this.plan.admitted) return true
+    const r = admitSource(this.socket.remoteAddress, this.opts)
+    if (r === null) {
+      this.finish()
+      this.socket.destroy()
+      return false
+    }
+    this.release = r
+    return true
+  }
+
+  /** Reads the PROXY header; false while more bytes are needed or when the socket was closed. */
+  private readProxyHeader(): boolean {
+    const h = parseProxyHeader(this.head)
+    if (h.kind === 'more') return false
+    if (h.kind === 'bad') {
+      this.reject(`from a trusted proxy: ${h.reason}`)
+      return false
+    }
+    this.proxyPending = false
+    if (h.source !== undefined) {
+      this.socket.remoteAddress = h.source.ip
+      this.socket.remotePort = h.source.port
+    }
+    this.head = this.head.subarray(h.length)
+    return this.admit()
   }
 
   /** Created on first use: most accepted sockets never log here. */
@@ -180,7 +229,15 @@ class Acceptance implements ByteSocketHandlers {
 
   onSocketData(chunk: Buffer): void {
     if (this.done) return
-    const head = (this.head = this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk]))
+    this.head = this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk])
+    if (this.proxyPending && !this.readProxyHeader()) return
+    if (this.plan.proxy === 'refuse') {
+      const p = startsWithProxyHeader(this.head)
+      if (p === 'more') return
+      if (p === 'yes') return this.reject('PROXY protocol header from an address not trusted as a proxy')
+    }
+    if (this.head.length === 0) return
+    const head = this.head
     const opts = this.opts
     const d = detectTransport(head, { maxFrameSize: opts.limits.maxFrameSize })
     if (d.kind === 'more') return

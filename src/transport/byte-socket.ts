@@ -45,8 +45,9 @@ function onTcpError(this: OwnedSocket, e: Error): void {
 /** The byte stream under a Connection: a TCP socket or the binary messages of a WebSocket. */
 export interface ByteSocket {
   readonly kind: 'tcp' | 'ws'
-  readonly remoteAddress: string
-  readonly remotePort: number
+  /** The peer's address; replaced by the client's when a trusted proxy sends a PROXY header. */
+  remoteAddress: string
+  remotePort: number
   readonly localPort: number
   /** Bytes accepted by write() and not yet handed to the kernel. */
   readonly pendingWriteBytes: number
@@ -62,8 +63,9 @@ export interface ByteSocket {
 
 export class TcpByteSocket implements ByteSocket {
   readonly kind = 'tcp' as const
-  readonly remoteAddress: string
-  readonly remotePort: number
+  /** The peer; a PROXY protocol header from a trusted proxy replaces it with the client's. */
+  remoteAddress: string
+  remotePort: number
   readonly localPort: number
   /** @internal */
   handlers: ByteSocketHandlers = NO_HANDLERS

@@ -95,7 +95,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
   private partialBytes = 0
   /** Clock ms the current partial frame began (meaningful while partialBytes > 0). */
   partialSince = 0
-  private pausedAt: number | undefined
   private budgetPaused = false
   private readonly budget: ReadBudget | undefined
   private readonly limitedLog: LogLimiter | undefined
@@ -383,15 +382,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     const shouldPause = !this.closed && (this.writePaused || this.userPauses > 0)
     if (shouldPause === this.readingPaused) return
     this.readingPaused = shouldPause
-    if (shouldPause) {
-      this.pausedAt = this.clock.now()
-      this.socket.pause()
-    } else {
-      // Time spent paused by us is neither the peer being idle nor the peer being slow.
-      const now = this.clock.now()
-      if (this.pausedAt !== undefined && this.partialBytes > 0) this.partialSince += now - this.pausedAt
-      this.pausedAt = undefined
-      this.lastActivity = now
+    if (shouldPause) this.socket.pause()
+    else {
+      // Time spent paused by us is not the peer being idle. (The frame deadline keeps running: a
+      // partial frame holds memory whoever is waiting for whom.)
+      this.lastActivity = this.clock.now()
       this.socket.resume()
     }
   }
@@ -464,16 +459,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     this.timerAt = Infinity
     if (this.closed) return
     const now = this.clock.now()
+    const l = this.limits
+    if (this.partialBytes > 0 && l.frameTimeoutMs > 0 && now >= this.frameDeadline()) {
+      this.note('info', 'frame_timeout', { ms: now - this.partialSince, bufferedBytes: this.partialBytes }, 'frame not completed in time; closing')
+      this.close('frame timeout')
+      return
+    }
     if (!this.readingPaused) {
-      const l = this.limits
       if (!this.valid && l.firstPacketTimeoutMs > 0 && now - this.openedAt >= l.firstPacketTimeoutMs) {
         this.note('info', 'first_packet_timeout', { ms: now - this.openedAt }, 'no valid packet in time; closing')
         this.close('first packet timeout')
-        return
-      }
-      if (this.partialBytes > 0 && l.frameTimeoutMs > 0 && now >= this.frameDeadline()) {
-        this.note('info', 'frame_timeout', { ms: now - this.partialSince, bufferedBytes: this.partialBytes }, 'frame not completed in time; closing')
-        this.close('frame timeout')
         return
       }
       if (l.idleTimeoutMs > 0 && now - this.lastActivity >= l.idleTimeoutMs) {
@@ -483,8 +478,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
       }
       this.scheduleCheck(this.nextDeadline())
     } else {
-      // paused by us: nothing the peer does counts; look again later
-      this.scheduleCheck(now + Math.max(1000, Math.min(this.limits.idleTimeoutMs || 1000, 10_000)))
+      // paused by us: the first-packet and idle deadlines wait; look again later
+      const later = now + Math.max(1000, Math.min(l.idleTimeoutMs || 1000, 10_000))
+      this.scheduleCheck(this.partialBytes > 0 && l.frameTimeoutMs > 0 ? Math.min(later, this.frameDeadline()) : later)
     }
   }
 

@@ -22,5 +22,6 @@ export { acceptSocket, admitSource, resolveAcceptorOptions, type AcceptorOptions
 export * from './source-limits.js'
 export * from './read-budget.js'
 export * from './fd-limit.js'
+export * from './proxy-protocol.js'
 export * from './tcp-listener.js'
 export * from './ws-listener.js'

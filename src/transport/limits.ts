@@ -18,8 +18,9 @@ export interface TransportLimits {
    */
   firstPacketTimeoutMs: number
   /**
-   * A frame must be complete within frameTimeoutMs plus its bytes at minFrameBytesPerSecond after
-   * its first byte arrived; otherwise the connection is closed (a slow sender holding a buffer).
+   * A frame must be complete within frameTimeoutMs, plus the time its bytes received so far take at
+   * minFrameBytesPerSecond, after its first byte arrived; otherwise the connection is closed (a
+   * slow sender holding a buffer). The deadline runs while reading is paused too.
    */
   frameTimeoutMs: number
   minFrameBytesPerSecond: number

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
-import { acceptSocket, admitSource, nextConnectionId, resolveAcceptorOptions, type AcceptorOptions, type ResolvedAcceptorOptions } from './acceptor.js'
+import { acceptSocket, nextConnectionId, resolveAcceptorOptions, type AcceptorOptions, type ResolvedAcceptorOptions } from './acceptor.js'
 import { TcpByteSocket } from './byte-socket.js'
+import { TrustedProxies } from './proxy-protocol.js'
 import type { Connection } from './connection.js'
 
 export interface TcpListenerOptions extends AcceptorOptions {
@@ -9,6 +10,12 @@ export interface TcpListenerOptions extends AcceptorOptions {
   host?: string
   /** Ports to listen on, one server each, all with auto-detected transports (0 = any free port). */
   ports: readonly number[]
+  /**
+   * PROXY protocol (v1 and v2): on these of `ports`, connections from `trusted` addresses (CIDR
+   * blocks) must start with a PROXY header, whose client address is the connection's; a PROXY
+   * header from any other address is refused.
+   */
+  proxyProtocol?: { ports: readonly number[]; trusted: readonly string[] }
 }
 
 export interface ListenerEvents {
@@ -20,12 +27,18 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
   private readonly opts: ResolvedAcceptorOptions
   private readonly servers: Server[] = []
   private readonly sockets = new Set<Socket>()
+  private readonly trusted: TrustedProxies | undefined
   /** accept() failures by errno code (EMFILE, ENFILE, ...); accepting goes on after each. */
   readonly acceptErrors: Record<string, number> = {}
 
   constructor(private readonly config: TcpListenerOptions) {
     super()
     this.opts = resolveAcceptorOptions(config, 'tcp-listener')
+    const pp = config.proxyProtocol
+    if (pp !== undefined && pp.ports.length > 0) {
+      for (const p of pp.ports) if (!config.ports.includes(p)) throw new RangeError(`PROXY protocol port ${p} is not one of the listener's ports`)
+      this.trusted = new TrustedProxies(pp.trusted)
+    }
   }
 
   /** Starts listening; resolves with the bound ports (in the order given). */
@@ -33,7 +46,8 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
     const host = this.config.host ?? '127.0.0.1'
     const ports: number[] = []
     for (const p of this.config.ports) {
-      const server = createServer((s) => this.onSocket(s))
+      const proxied = this.config.proxyProtocol?.ports.includes(p) === true
+      const server = createServer((s) => this.onSocket(s, proxied))
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
         server.listen(p, host, () => {
@@ -67,15 +81,11 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
     this.opts.limitedLog.error(`accept_${code}`, { err: e.message, code, open: this.sockets.size, count: this.acceptErrors[code] }, fd ? 'accept failed: out of file descriptors (raise the open-file limit or lower limits.max_connections)' : 'tcp server error')
   }
 
-  private onSocket(s: Socket): void {
-    const release = admitSource(s.remoteAddress ?? '?', this.opts)
-    if (release === null) {
-      s.destroy()
-      return
-    }
+  private onSocket(s: Socket, proxied: boolean): void {
     this.sockets.add(s)
     s.once('close', () => this.sockets.delete(s))
-    acceptSocket(new TcpByteSocket(s), nextConnectionId(), this.opts, false, (c) => this.emit('connection', c), release)
+    const proxy = proxied ? (this.trusted!.has(s.remoteAddress ?? '') ? 'expect' : 'refuse') : undefined
+    acceptSocket(new TcpByteSocket(s), nextConnectionId(), this.opts, { requireObfuscation: false, proxy }, (c) => this.emit('connection', c))
   }
 
   /** Stops listening and destroys every open socket. */

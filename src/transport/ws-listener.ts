@@ -81,7 +81,8 @@ export class WsListener extends EventEmitter<ListenerEvents> {
       ws.once('close', () => this.clients.delete(ws))
       const local = req.socket.localPort ?? 0
       const bs = new WsByteSocket(ws, req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0, local)
-      acceptSocket(bs, nextConnectionId(), this.opts, this.config.requireObfuscation ?? true, (c) => this.emit('connection', c))
+      // admitted with its TCP connection (listen())
+      acceptSocket(bs, nextConnectionId(), this.opts, { requireObfuscation: this.config.requireObfuscation ?? true, admitted: true }, (c) => this.emit('connection', c))
     })
   }
 

@@ -42,6 +42,8 @@ export interface RawClientOptions {
   ack?: boolean
   /** Request a quick ack on every packet. */
   quickAck?: boolean
+  /** Local address to bind the socket to (e.g. 127.0.1.1, for per-IP limits). */
+  localAddress?: string
 }
 
 export interface RpcErrorResult {
@@ -117,7 +119,7 @@ export class RawClient {
 
   private open(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const s = connect({ host: this.opts.host, port: this.opts.port, noDelay: true })
+      const s = connect({ host: this.opts.host, port: this.opts.port, noDelay: true, localAddress: this.opts.localAddress })
       this.socket = s
       s.once('connect', () => {
         s.write(codecTag(this.codec.name))
