@@ -163,3 +163,12 @@ test('unreadable file and invalid YAML are ConfigErrors', () => {
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('proxy_protocol: ports among tcp_ports, trusted addresses or CIDR blocks', () => {
+  const ok = parseConfig({ tcp_ports: [10443, 5222], proxy_protocol: { ports: [10443], trusted: ['10.0.0.0/8', '192.0.2.1'] } }, {})
+  assert.deepEqual(ok.proxyProtocol, { ports: [10443], trusted: ['10.0.0.0/8', '192.0.2.1'] })
+  assert.deepEqual(parseConfig({}, {}).proxyProtocol, { ports: [], trusted: [] })
+  assert.throws(() => parseConfig({ tcp_ports: [10443], proxy_protocol: { ports: [443], trusted: ['10.0.0.1'] } }, {}), /proxy_protocol.ports/)
+  assert.throws(() => parseConfig({ tcp_ports: [10443], proxy_protocol: { ports: [10443], trusted: ['nope'] } }, {}), /proxy_protocol.trusted/)
+  assert.throws(() => parseConfig({ tcp_ports: [10443], proxy_protocol: { ports: [10443], trusted: [] } }, {}), /proxy_protocol.trusted/)
+})
