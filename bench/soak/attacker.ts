@@ -14,22 +14,9 @@
  */
 import { randomBytes } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
-import type { AttackReport, FromAttacker, ToAttacker } from './protocol.js'
+import type { AttackOptions, AttackReport, AttackTarget } from '../../test/adversarial/attacks.js'
+import type { FromAttacker, ToAttacker } from './protocol.js'
 
-interface AttackTarget {
-  host: string
-  port: number
-  rsaPublicKeyPem: string
-  dcId: number
-}
-interface AttackOptions {
-  target: AttackTarget
-  localAddress: string
-  durationMs: number
-  signal?: AbortSignal
-  intensity?: number
-  params?: Record<string, unknown>
-}
 type Attack = (o: AttackOptions) => Promise<AttackReport>
 
 /** Overridable for a run against another copy of the module (SOAK_ATTACKS_MODULE, a path or URL). */

@@ -1,4 +1,5 @@
 /** IPC messages between bench/soak.ts (the parent) and its children (server, legit, attacker). */
+import type { AttackReport } from '../../test/adversarial/attacks.js'
 
 /** The server child's per-second sample. */
 export interface ServerSample {
@@ -50,14 +51,7 @@ export type ToLegit =
   | { cmd: 'start'; host: string; port: number; keys: string[]; localAddresses: string[]; pingsPerSecPerClient: number; invokeEverySec: number }
   | { cmd: 'stop' }
 
-/** The adversarial module's report (test/adversarial/attacks.ts). */
-export interface AttackReport {
-  name: string
-  sent: number
-  bytes: number
-  errors: number
-  [k: string]: unknown
-}
+export type { AttackReport }
 
 export type ToAttacker =
   | {

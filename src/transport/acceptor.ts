@@ -102,11 +102,10 @@ export interface AcceptPlan {
    */
   proxy?: 'expect' | 'refuse'
   /**
-   * Whether the caller already admitted the socket against the source limits (with `release`,
-   * called once when it closes); otherwise it is admitted here, after the PROXY header if expected.
+   * Whether the caller already admitted the socket against the source limits (and gives the slot
+   * back itself); otherwise it is admitted here, after the PROXY header if expected.
    */
   admitted?: boolean
-  release?: () => void
 }
 
 /**
@@ -151,7 +150,6 @@ class Acceptance implements ByteSocketHandlers {
     private readonly onConnection: (c: Connection) => void,
   ) {
     this.requireObfuscation = plan.requireObfuscation
-    this.release = plan.release
     this.proxyPending = plan.proxy === 'expect'
   }
 

@@ -276,7 +276,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
       }
       throw e
     }
-    this.trackPartial(now)
+    this.trackPartial(now, frames.length > 0)
     if (this.closed) return
     if (frames.length === 0) return
     if (this.backlog === undefined) {
@@ -391,16 +391,19 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     }
   }
 
-  /** Reports the codec's partial frame to the read budget; starts or ends the frame deadline. */
-  private trackPartial(now: number): void {
+  /**
+   * Reports the codec's partial frame to the read budget; starts or ends the frame deadline. After
+   * a completed frame, what is buffered is the next frame's beginning: its deadline starts now.
+   */
+  private trackPartial(now: number, completed: boolean): void {
     const bytes = this.codec.buffered
     const before = this.partialBytes
-    if (bytes === before) return
     this.partialBytes = bytes
-    if (bytes > 0 && before === 0) {
+    if (bytes > 0 && (before === 0 || completed)) {
       this.partialSince = now
       this.scheduleCheck(this.nextDeadline())
     }
+    if (bytes === before) return
     const budget = this.budget
     if (budget === undefined) return
     budget.set(this, bytes)

@@ -22,6 +22,7 @@ import { decodeWithLength, serialize, type ResPq } from '../../src/handshake/mes
 import { bigToMinBytes, factorPq } from '../../src/handshake/pq.js'
 import { bigFromBytes } from '../../src/handshake/dh.js'
 import { rsaPadEncrypt } from '../../src/handshake/rsa-pad.js'
+import { PlainTcpClient, TransportErrorPacket } from '../helpers/clients.js'
 
 // ---------------------------------------------------------------------------------------------
 // Public interface
@@ -194,110 +195,6 @@ function intermediateFrame(payload: Buffer): Buffer {
 // Unencrypted RPC over one socket (handshakes)
 // ---------------------------------------------------------------------------------------------
 
-export class TransportErrorAnswer extends Error {
-  constructor(readonly code: number) {
-    super(`transport error ${code}`)
-    this.name = 'TransportErrorAnswer'
-  }
-}
-
-/** Unencrypted MTProto messages over intermediate framing from a chosen local address. */
-export class PlainConn implements PlainRpc {
-  private readonly codec: Codec = createCodec('intermediate', { side: 'client', maxFrameSize: 1 << 20 })
-  private readonly queue: Buffer[] = []
-  private readonly waiting: Array<{ resolve: (b: Buffer) => void; reject: (e: Error) => void }> = []
-  private ended: Error | undefined
-  private lastMsgId = 0n
-  bytes = 0
-
-  private constructor(readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        for (const f of this.codec.push(chunk)) if (f.type === 'packet') this.deliver(f.payload)
-      } catch (e) {
-        this.fail(e as Error)
-        socket.destroy()
-      }
-    })
-    socket.on('close', () => this.fail(new Error('connection closed')))
-  }
-
-  static async open(target: { host: string; port: number }, localAddress: string, timeoutMs = 5000): Promise<PlainConn> {
-    const s = await rawConnect(target, localAddress, timeoutMs)
-    s.write(codecTag('intermediate'))
-    return new PlainConn(s)
-  }
-
-  get closed(): boolean {
-    return this.ended !== undefined
-  }
-
-  nextMsgId(): bigint {
-    let id = (BigInt(Math.floor(Date.now() / 1000)) << 32n) | (BigInt(Math.floor(Math.random() * 2 ** 30)) << 2n)
-    if (id <= this.lastMsgId) id = this.lastMsgId + 4n
-    this.lastMsgId = id
-    return id
-  }
-
-  send(body: Buffer): void {
-    const msg = Buffer.alloc(20 + body.length)
-    msg.writeBigInt64LE(this.nextMsgId(), 8)
-    msg.writeUInt32LE(body.length, 16)
-    body.copy(msg, 20)
-    const framed = this.codec.encodePacket(msg)
-    this.bytes += framed.length
-    this.socket.write(framed)
-  }
-
-  /** Sends a body, resolves with the answer's body; a 4-byte packet rejects with TransportErrorAnswer. */
-  call(body: Buffer, timeoutMs = 10_000): Promise<Buffer> {
-    this.send(body)
-    return this.next(timeoutMs).then((ans) => {
-      if (ans.length === 4) throw new TransportErrorAnswer(ans.readInt32LE(0))
-      if (ans.length < 20 || ans.readBigInt64LE(0) !== 0n) throw new Error('not an unencrypted answer')
-      return ans.subarray(20, 20 + ans.readUInt32LE(16))
-    })
-  }
-
-  private next(timeoutMs: number): Promise<Buffer> {
-    const p = this.queue.shift()
-    if (p) return Promise.resolve(p)
-    if (this.ended) return Promise.reject(this.ended)
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => {
-        const i = this.waiting.indexOf(w)
-        if (i >= 0) this.waiting.splice(i, 1)
-        reject(new Error(`no answer within ${timeoutMs} ms`))
-      }, timeoutMs)
-      const w = {
-        resolve: (b: Buffer) => {
-          clearTimeout(t)
-          resolve(b)
-        },
-        reject: (e: Error) => {
-          clearTimeout(t)
-          reject(e)
-        },
-      }
-      this.waiting.push(w)
-    })
-  }
-
-  close(): void {
-    this.socket.destroy()
-  }
-
-  private deliver(p: Buffer): void {
-    const w = this.waiting.shift()
-    if (w) w.resolve(p)
-    else this.queue.push(p)
-  }
-
-  private fail(e: Error): void {
-    this.ended ??= e
-    for (const w of this.waiting.splice(0)) w.reject(e)
-  }
-}
 
 export interface HandshakeOutcome {
   authKey: AuthKey
@@ -306,7 +203,7 @@ export interface HandshakeOutcome {
 
 /** A complete auth-key exchange from `localAddress` (permanent key). The socket is closed after. */
 export async function handshake(target: AttackTarget, localAddress: string, timeoutMs = 15_000): Promise<HandshakeOutcome> {
-  const conn = await PlainConn.open(target, localAddress)
+  const conn = await PlainTcpClient.connect(target.host, target.port, 'intermediate', { localAddress })
   const timer = setTimeout(() => conn.close(), timeoutMs)
   try {
     const r = await clientHandshake(conn, { publicKeys: [RsaPublicKey.fromPem(target.rsaPublicKeyPem)], dcId: target.dcId })
@@ -322,7 +219,7 @@ export async function handshake(target: AttackTarget, localAddress: string, time
  * computes g_a), then nothing: set_client_DH_params is never sent. Resolves with what the server
  * answered to req_DH_params.
  */
-export async function halfHandshake(conn: PlainConn, key: RsaPublicKey, dcId: number): Promise<string> {
+export async function halfHandshake(conn: PlainTcpClient, key: RsaPublicKey, dcId: number): Promise<string> {
   const nonce = secureRandom(16)
   const { obj } = decodeWithLength(await conn.call(serialize({ _: 'req_pq_multi', nonce })))
   if (obj._ !== 'resPQ') throw new Error(`expected resPQ, got ${obj._}`)
@@ -789,9 +686,9 @@ async function handshakeFloodAttack(o: AttackOptions): Promise<AttackReport> {
   const key = RsaPublicKey.fromPem(o.target.rsaPublicKeyPem)
   const mode = (o.params?.mode as string | undefined) ?? 'flood'
   const report: AttackReport = { name: 'handshake-flood', mode, sent: 0, bytes: 0, errors: 0, connections: 0, resPq: 0, dhParamsOk: 0, rejected429: 0, holding: 0 }
-  const conns = new Set<PlainConn>()
+  const conns = new Set<PlainTcpClient>()
   const count = (e: unknown): void => {
-    if (e instanceof TransportErrorAnswer && e.code === -429) report.rejected429 = (report.rejected429 as number) + 1
+    if (e instanceof TransportErrorPacket && e.code === -429) report.rejected429 = (report.rejected429 as number) + 1
     else report.errors++
   }
   if (mode === 'hold') {
@@ -799,9 +696,9 @@ async function handshakeFloodAttack(o: AttackOptions): Promise<AttackReport> {
     await Promise.all(
       Array.from({ length: hold }, async () => {
         for (let attempt = 0; attempt < 5 && !signal.aborted; attempt++) {
-          let c: PlainConn
+          let c: PlainTcpClient
           try {
-            c = await PlainConn.open(o.target, o.localAddress)
+            c = await PlainTcpClient.connect(o.target.host, o.target.port, 'intermediate', { localAddress: o.localAddress })
           } catch (e) {
             count(e)
             await sleep(200, signal)
@@ -831,9 +728,9 @@ async function handshakeFloodAttack(o: AttackOptions): Promise<AttackReport> {
   } else {
     const worker = async (): Promise<void> => {
       while (!signal.aborted) {
-        let c: PlainConn
+        let c: PlainTcpClient
         try {
-          c = await PlainConn.open(o.target, o.localAddress)
+          c = await PlainTcpClient.connect(o.target.host, o.target.port, 'intermediate', { localAddress: o.localAddress })
         } catch (e) {
           count(e)
           await sleep(100, signal)
@@ -855,7 +752,7 @@ async function handshakeFloodAttack(o: AttackOptions): Promise<AttackReport> {
             }
           } catch (e) {
             count(e)
-            if (!(e instanceof TransportErrorAnswer)) break
+            if (!(e instanceof TransportErrorPacket)) break
             await sleep(20, signal)
           }
         }

@@ -157,6 +157,8 @@ export class PlainTcpClient implements PlainRpc {
   private readonly waiting: Array<{ resolve: (b: Buffer) => void; reject: (e: Error) => void }> = []
   private ended: Error | undefined
   private lastMsgId = 0n
+  /** Bytes written (framed). */
+  bytes = 0
 
   private constructor(
     private readonly socket: Socket,
@@ -167,22 +169,42 @@ export class PlainTcpClient implements PlainRpc {
         for (const f of this.codec.push(chunk)) if (f.type === 'packet') this.deliver(f.payload)
       } catch (err) {
         this.fail(err as Error)
+        socket.destroy()
       }
     })
     socket.on('close', () => this.fail(new Error('connection closed')))
     socket.on('error', (err) => this.fail(err))
   }
 
-  static connect(host: string, port: number, codecName: 'intermediate' | 'abridged' | 'padded' = 'intermediate'): Promise<PlainTcpClient> {
+  /** Connects (from `localAddress` when given) and sends the framing's tag; rejects after `timeoutMs`. */
+  static connect(
+    host: string,
+    port: number,
+    codecName: 'intermediate' | 'abridged' | 'padded' = 'intermediate',
+    o: { localAddress?: string; timeoutMs?: number } = {},
+  ): Promise<PlainTcpClient> {
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host, port }, () => {
+      const socket = netConnect({ host, port, localAddress: o.localAddress }, () => {
+        clearTimeout(timer)
         socket.setNoDelay(true)
         socket.off('error', reject)
         socket.write(codecTag(codecName))
         resolve(new PlainTcpClient(socket, createCodec(codecName, { side: 'client', maxFrameSize: 1 << 20 })))
       })
-      socket.once('error', reject)
+      const timer = setTimeout(() => {
+        socket.destroy()
+        reject(new Error('connect timeout'))
+      }, o.timeoutMs ?? 5000)
+      socket.once('error', (e) => {
+        clearTimeout(timer)
+        reject(e)
+      })
     })
+  }
+
+  /** The connection ended (closed by either side, or failed). */
+  get closed(): boolean {
+    return this.ended !== undefined
   }
 
   nextMsgId(): bigint {
@@ -194,24 +216,48 @@ export class PlainTcpClient implements PlainRpc {
 
   /** Sends one payload as it is (already an MTProto message). */
   sendRaw(payload: Uint8Array): void {
-    this.socket.write(this.codec.encodePacket(payload))
+    const framed = this.codec.encodePacket(payload)
+    this.bytes += framed.length
+    this.socket.write(framed)
   }
 
-  /** The next packet from the server (raw payload). */
-  nextPacket(): Promise<Buffer> {
-    const p = this.queue.shift()
-    if (p) return Promise.resolve(p)
-    if (this.ended) return Promise.reject(this.ended)
-    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }))
-  }
-
-  async call(body: Buffer): Promise<Buffer> {
+  /** Sends `body` in an unencrypted message, answer not awaited. */
+  send(body: Buffer): void {
     const msg = Buffer.alloc(20 + body.length)
     msg.writeBigInt64LE(this.nextMsgId(), 8)
     msg.writeUInt32LE(body.length, 16)
     body.copy(msg, 20)
     this.sendRaw(msg)
-    const ans = await this.nextPacket()
+  }
+
+  /** The next packet from the server (raw payload); rejects after `timeoutMs` when given. */
+  nextPacket(timeoutMs?: number): Promise<Buffer> {
+    const p = this.queue.shift()
+    if (p) return Promise.resolve(p)
+    if (this.ended) return Promise.reject(this.ended)
+    return new Promise((resolve, reject) => {
+      const w: { resolve: (b: Buffer) => void; reject: (e: Error) => void } = { resolve, reject }
+      this.waiting.push(w)
+      if (timeoutMs === undefined) return
+      const t = setTimeout(() => {
+        const i = this.waiting.indexOf(w)
+        if (i >= 0) this.waiting.splice(i, 1)
+        reject(new Error(`no answer within ${timeoutMs} ms`))
+      }, timeoutMs)
+      w.resolve = (b: Buffer) => {
+        clearTimeout(t)
+        resolve(b)
+      }
+      w.reject = (e: Error) => {
+        clearTimeout(t)
+        reject(e)
+      }
+    })
+  }
+
+  async call(body: Buffer, timeoutMs?: number): Promise<Buffer> {
+    this.send(body)
+    const ans = await this.nextPacket(timeoutMs)
     if (ans.length === 4) throw new TransportErrorPacket(ans.readInt32LE(0))
     if (ans.length < 20 || ans.readBigInt64LE(0) !== 0n) throw new Error('not an unencrypted answer')
     const len = ans.readUInt32LE(16)

@@ -56,8 +56,11 @@ describe('connection deadlines', () => {
       slow.writeRaw(header(1 << 20))
       const t0 = Date.now()
       const feeding = setInterval(() => slow.writeRaw(Buffer.alloc(1)), 50)
-      await slow.waitClosed(5000)
-      clearInterval(feeding)
+      try {
+        await slow.waitClosed(5000)
+      } finally {
+        clearInterval(feeding)
+      }
       assert.ok(Date.now() - t0 < 2000, 'closed near the deadline, not at the idle timeout')
       await sleep(50)
       assert.deepEqual(reasons, ['frame timeout'])
@@ -133,6 +136,31 @@ describe('global read budget', () => {
       await sleep(500)
       assert.ok(budget.stats.paused >= 1)
       assert.equal(got, 1)
+      assert.deepEqual(reasons, [])
+      c.close()
+    } finally {
+      await l.close()
+    }
+  })
+})
+
+describe('frame deadline and a steady stream of frames', () => {
+  it('each frame gets its own deadline: a long pipelined upload is not cut', async () => {
+    const l = new TcpListener({ ports: [0], limits: { frameTimeoutMs: 300, minFrameBytesPerSecond: 1 << 30, firstPacketTimeoutMs: 60_000 } })
+    const reasons: string[] = []
+    let got = 0
+    const port = await listen(l, reasons, (c) => c.on('packet', () => got++))
+    try {
+      const c = await TestClient.tcp(port, { codec: 'intermediate' })
+      // 16 KB frames written in 12 KB slices: a frame's beginning is always buffered, for 1.2 s
+      const frame = Buffer.concat([header(16 * 1024), Buffer.alloc(16 * 1024)])
+      const stream = Buffer.concat(Array.from({ length: 40 }, () => frame))
+      for (let o = 0; o < stream.length; o += 12 * 1024) {
+        c.writeRaw(stream.subarray(o, o + 12 * 1024))
+        await sleep(20)
+      }
+      await sleep(100)
+      assert.equal(got, 40)
       assert.deepEqual(reasons, [])
       c.close()
     } finally {
