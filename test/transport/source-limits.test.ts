@@ -92,3 +92,28 @@ describe('WebSocket listener', () => {
     }
   })
 })
+
+describe('accept errors', () => {
+  it('EMFILE from accept() is counted and logged; the listener keeps accepting', async () => {
+    const { TcpListener } = await import('../../src/transport/tcp-listener.js')
+    const { TestClient } = await import('./helpers.js')
+    const l = new TcpListener({ ports: [0] })
+    let got = 0
+    l.on('connection', (c) => c.on('packet', () => got++))
+    const [port] = await l.listen()
+    try {
+      // what net.Server emits when accept() fails for want of descriptors
+      const server = (l as unknown as { servers: import('node:net').Server[] }).servers[0]!
+      server.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' }))
+      server.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' }))
+      assert.deepEqual(l.acceptErrors, { EMFILE: 2 })
+      const c = await TestClient.tcp(port!, { codec: 'abridged' })
+      c.send(Buffer.alloc(8, 1))
+      await new Promise((r) => setTimeout(r, 100))
+      assert.equal(got, 1)
+      c.close()
+    } finally {
+      await l.close()
+    }
+  })
+})
