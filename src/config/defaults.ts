@@ -1,3 +1,6 @@
+import { DEFAULT_HANDSHAKE_RATE } from '../handshake/limits.js'
+import { DEFAULT_EXPANSION_LIMITS } from '../session/expansion.js'
+import { DEFAULT_LIMITS as TRANSPORT, DEFAULT_SOURCE_LIMITS } from '../transport/index.js'
 import type { ServerLimits, TelegramConfigValues } from './types.js'
 
 /**
@@ -105,25 +108,20 @@ export const DEFAULT_TELEGRAM_CONFIG: TelegramConfigValues = {
   country: 'ZZ',
 }
 
+/** The limits of each layer are that layer's own defaults. */
 export const DEFAULT_LIMITS: ServerLimits = {
-  maxConnections: 100_000,
-  maxFrameBytes: 2 * 1024 * 1024,
-  maxInflatedBytes: 2 * 1024 * 1024,
-  inflateBytesPerSecond: 16 * 1024 * 1024,
-  headerTimeoutMs: 10_000,
-  firstPacketTimeoutMs: 15_000,
-  idleTimeoutMs: 300_000,
-  frameTimeoutMs: 20_000,
-  minFrameBytesPerSecond: 4096,
+  ...DEFAULT_SOURCE_LIMITS,
+  maxFrameBytes: TRANSPORT.maxFrameSize,
+  maxInflatedBytes: DEFAULT_EXPANSION_LIMITS.perPacket,
+  inflateBytesPerSecond: DEFAULT_EXPANSION_LIMITS.perSecond,
+  headerTimeoutMs: TRANSPORT.headerTimeoutMs,
+  firstPacketTimeoutMs: TRANSPORT.firstPacketTimeoutMs,
+  idleTimeoutMs: TRANSPORT.idleTimeoutMs,
+  frameTimeoutMs: TRANSPORT.frameTimeoutMs,
+  minFrameBytesPerSecond: TRANSPORT.minFrameBytesPerSecond,
   readBufferTotalBytes: 256 * 1024 * 1024,
-  maxConnectionsPerIp: 256,
-  maxConnectionsPerPrefix: 1024,
-  newConnectionsPerSecondPerIp: 16,
-  newConnectionsBurstPerIp: 64,
-  newConnectionsPerSecondPerPrefix: 64,
-  newConnectionsBurstPerPrefix: 256,
-  handshakesPerSecondPerPrefix: 16,
-  handshakesBurstPerPrefix: 128,
+  handshakesPerSecondPerPrefix: DEFAULT_HANDSHAKE_RATE.perSecond,
+  handshakesBurstPerPrefix: DEFAULT_HANDSHAKE_RATE.burst,
   authKeyCacheSize: 100_000,
   sessionIdleSeconds: 900,
   pushQueueMax: 256,

@@ -63,15 +63,8 @@ export class GatewayFront {
     if (fit.clamped) {
       o.log.warn({ maxConnections: limits.maxConnections, openFileLimit: fit.limit, clampedTo: fit.max }, 'limits.max_connections is above what the open-file limit allows; lowered (raise ulimit -n to serve more)')
     }
-    this.sources = new SourceLimiter({
-      maxConnections: fit.max,
-      maxConnectionsPerIp: limits.maxConnectionsPerIp,
-      maxConnectionsPerPrefix: limits.maxConnectionsPerPrefix,
-      newConnectionsPerSecondPerIp: limits.newConnectionsPerSecondPerIp,
-      newConnectionsBurstPerIp: limits.newConnectionsBurstPerIp,
-      newConnectionsPerSecondPerPrefix: limits.newConnectionsPerSecondPerPrefix,
-      newConnectionsBurstPerPrefix: limits.newConnectionsBurstPerPrefix,
-    })
+    // ServerLimits carries every SourceLimits field under the same name
+    this.sources = new SourceLimiter({ ...limits, maxConnections: fit.max })
     this.readBudget = new ReadBudget(limits.readBufferTotalBytes)
     this.gateway = new Gateway({
       handshake: o.handshake,

@@ -65,6 +65,11 @@ export class ReceivedWindow {
     return this.find(msgId) >= 0
   }
 
+  /** Whether `msgId` is new: neither in the window nor below what it remembers. */
+  isNew(msgId: bigint): boolean {
+    return cmp(high32(msgId), low32(msgId) | 0, this.forgotHi, this.forgotLo) > 0 && !this.has(msgId)
+  }
+
   /** The Received.* flags of `msgId`, or -1 when it is not in the window. */
   flags(msgId: bigint): number {
     const p = this.find(msgId)

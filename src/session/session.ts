@@ -21,7 +21,6 @@ import type {
   RpcDispatcher,
   RpcOutcome,
 } from './api.js'
-import { BadMsgCode } from './codes.js'
 import { buildRpcResult, constructorOf, ID_MSG_CONTAINER, maybeGzip } from './envelope.js'
 import { PacketBudget } from './expansion.js'
 import type { KeyState as KeyStateOf } from './key-state.js'
@@ -184,7 +183,7 @@ export class Session {
     if (cur === undefined || cur.connId !== msg.connId || cur.gatewayId !== msg.gatewayId) {
       // The session follows the client to another connection only for a message it has not seen:
       // a captured packet replayed on another socket must not take the answers and pushes with it.
-      if (cur === undefined || this.isNew(msg)) this.attach({ gatewayId: msg.gatewayId, connId: msg.connId, clientAddr: msg.clientAddr })
+      if (cur === undefined || this.received.isNew(msg.msgId)) this.attach({ gatewayId: msg.gatewayId, connId: msg.connId, clientAddr: msg.clientAddr })
     }
     if (msg.msgId < this.firstMsgId && !this.received.has(msg.msgId)) {
       // spec: a similar notification for a msg_id lower than the session's first one
@@ -200,11 +199,6 @@ export class Session {
       this.flushTicked = true
       process.nextTick(flushTicked, this)
     }
-  }
-
-  /** Not in the received window and not below it. */
-  private isNew(msg: InboundMessage): boolean {
-    return !this.received.has(msg.msgId) && this.received.check(msg.msgId, msg.seqNo) !== BadMsgCode.msgTooOld
   }
 
   /** @internal The nextTick flush scheduled by handle(). */

@@ -6,6 +6,7 @@ import { ByteSocketProtocolError, type ByteSocket, type ByteSocketHandlers } fro
 import type { Codec, CodecName, Frame } from './codec.js'
 import { FramingError } from './errors.js'
 import type { TransportLimits } from './limits.js'
+import { Deadlines, type DeadlineOwner, type Expiry } from './deadlines.js'
 import type { BudgetHolder, ReadBudget } from './read-budget.js'
 
 /** What is known about a connection once its transport header has been read. */
@@ -40,10 +41,6 @@ function flushConnection(c: Connection): void {
   c.flushWrites()
 }
 
-function checkTimers(c: Connection): void {
-  c.checkTimers()
-}
-
 function endBudgetPause(c: Connection): void {
   c.endBudgetPause()
 }
@@ -64,7 +61,7 @@ export interface ConnectionDeps {
  * obfuscation stream). Applies the limits: frame size, read buffer (its own and the global
  * budget), write backpressure, and the deadlines: first valid packet, idle, frame completion.
  */
-export class Connection extends EventEmitter<ConnectionEvents> implements ByteSocketHandlers, BudgetHolder {
+export class Connection extends EventEmitter<ConnectionEvents> implements ByteSocketHandlers, BudgetHolder, DeadlineOwner {
   readonly info: ConnectionInfo
   /** The numeric id as a string (what the session layer keys connections by). */
   readonly id: string
@@ -87,19 +84,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
    */
   private outq: Buffer[] | undefined
   private outBytes = 0
-  private lastActivity: number
-  private readonly openedAt: number
-  /** An upper layer vouched for a packet of this connection (markValid). */
-  private valid = false
-  /** Bytes of the partial frame the codec holds (as last reported to the read budget). */
-  private partialBytes = 0
-  /** Clock ms the current partial frame began (meaningful while partialBytes > 0). */
-  partialSince = 0
+  private readonly deadlines: Deadlines
   private budgetPaused = false
   private readonly budget: ReadBudget | undefined
   private readonly limitedLog: LogLimiter | undefined
-  private timer: NodeJS.Timeout | null = null
-  private timerAt = Infinity
   private destroyTimer: NodeJS.Timeout | null = null
 
   constructor(
@@ -126,9 +114,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     this.parentLog = deps.log
     this.budget = deps.readBudget
     this.limitedLog = deps.limitedLog
-    this.lastActivity = this.openedAt = this.clock.now()
     socket.setHandlers(this)
-    this.scheduleCheck(this.nextDeadline())
+    this.deadlines = new Deadlines(this.limits, this.clock, this)
   }
 
   /** The per-connection logger (created on first use). */
@@ -180,17 +167,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
   get closed(): boolean {
     return this.closedReason !== null
   }
-  /** Whether markValid() was called. */
-  get validated(): boolean {
-    return this.valid
-  }
-
   /**
    * An upper layer accepted a packet of this connection (it decrypted under a known key, or the
    * handshake answered it): the first-packet deadline no longer applies, the idle timeout does.
    */
   markValid(): void {
-    this.valid = true
+    this.deadlines.markValid()
+  }
+
+  /** BudgetHolder: when the frame in progress began. */
+  get partialSince(): number {
+    return this.deadlines.partialSince
   }
   /** True when reading is paused (write backpressure or pause()). */
   get readPaused(): boolean {
@@ -232,7 +219,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     if (transportError !== undefined) this.write(this.codec.encodeTransportError(transportError))
     if (this.closed) return // the write above overflowed the write buffer
     this.closedReason = reason
-    this.clearTimer()
+    this.deadlines.stop()
     this.releaseBudget()
     this.flushWrites()
     // nothing more is read: a peer still sending fills its own buffers, not our CPU
@@ -261,7 +248,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
   /** Feeds received bytes (also used by the acceptor for bytes that followed the header). */
   feed(chunk: Buffer): void {
     if (this.closed || chunk.length === 0) return
-    const now = (this.lastActivity = this.clock.now())
+    const now = this.clock.now()
+    this.deadlines.activity(now)
     let frames
     try {
       frames = this.codec.push(chunk)
@@ -331,7 +319,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     if (pending > this.limits.maxWriteBuffer) {
       this.note('warn', 'write_buffer_overflow', { pending }, 'write buffer overflow (peer not reading); closing')
       this.closedReason = 'write buffer overflow'
-      this.clearTimer()
+      this.deadlines.stop()
       this.releaseBudget()
       this.dropWrites()
       this.socket.destroy()
@@ -386,7 +374,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     else {
       // Time spent paused by us is not the peer being idle. (The frame deadline keeps running: a
       // partial frame holds memory whoever is waiting for whom.)
-      this.lastActivity = this.clock.now()
+      this.deadlines.activity(this.clock.now())
       this.socket.resume()
     }
   }
@@ -397,12 +385,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
    */
   private trackPartial(now: number, completed: boolean): void {
     const bytes = this.codec.buffered
-    const before = this.partialBytes
-    this.partialBytes = bytes
-    if (bytes > 0 && (before === 0 || completed)) {
-      this.partialSince = now
-      this.scheduleCheck(this.nextDeadline())
-    }
+    const before = this.deadlines.partialBytes
+    this.deadlines.partial(bytes, now, completed)
     if (bytes === before) return
     const budget = this.budget
     if (budget === undefined) return
@@ -424,73 +408,21 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
 
   /** @internal ReadBudget: closes the connection to bring the global total down. */
   evict(reason: string): void {
-    this.note('warn', 'read_budget_evict', { bufferedBytes: this.partialBytes }, `${reason}; closing`)
+    this.note('warn', 'read_budget_evict', { bufferedBytes: this.deadlines.partialBytes }, `${reason}; closing`)
     this.close(reason)
   }
 
   private releaseBudget(): void {
-    this.partialBytes = 0
     this.budget?.set(this, 0)
   }
 
-  /** The earliest deadline that applies now (Infinity: none). */
-  private nextDeadline(): number {
-    const l = this.limits
-    let at = Infinity
-    if (!this.valid && l.firstPacketTimeoutMs > 0) at = this.openedAt + l.firstPacketTimeoutMs
-    if (l.idleTimeoutMs > 0) at = Math.min(at, this.lastActivity + l.idleTimeoutMs)
-    if (this.partialBytes > 0 && l.frameTimeoutMs > 0) at = Math.min(at, this.frameDeadline())
-    return at
-  }
-
-  private frameDeadline(): number {
-    return this.partialSince + this.limits.frameTimeoutMs + (this.partialBytes * 1000) / this.limits.minFrameBytesPerSecond
-  }
-
-  private scheduleCheck(at: number): void {
-    if (at === Infinity || this.closed) return
-    if (this.timer !== null && this.timerAt <= at) return
-    if (this.timer !== null) clearTimeout(this.timer)
-    this.timerAt = at
-    this.timer = setTimeout(checkTimers, Math.max(1, at - this.clock.now()), this)
-    this.timer.unref()
-  }
-
-  /** @internal The deadline timer fired: close on an expired deadline, else re-arm. */
-  checkTimers(): void {
-    this.timer = null
-    this.timerAt = Infinity
-    if (this.closed) return
-    const now = this.clock.now()
-    const l = this.limits
-    if (this.partialBytes > 0 && l.frameTimeoutMs > 0 && now >= this.frameDeadline()) {
-      this.note('info', 'frame_timeout', { ms: now - this.partialSince, bufferedBytes: this.partialBytes }, 'frame not completed in time; closing')
-      this.close('frame timeout')
-      return
-    }
-    if (!this.readingPaused) {
-      if (!this.valid && l.firstPacketTimeoutMs > 0 && now - this.openedAt >= l.firstPacketTimeoutMs) {
-        this.note('info', 'first_packet_timeout', { ms: now - this.openedAt }, 'no valid packet in time; closing')
-        this.close('first packet timeout')
-        return
-      }
-      if (l.idleTimeoutMs > 0 && now - this.lastActivity >= l.idleTimeoutMs) {
-        this.note('info', 'idle_timeout', { idleMs: now - this.lastActivity }, 'idle timeout; closing')
-        this.close('idle timeout')
-        return
-      }
-      this.scheduleCheck(this.nextDeadline())
-    } else {
-      // paused by us: the first-packet and idle deadlines wait; look again later
-      const later = now + Math.max(1000, Math.min(l.idleTimeoutMs || 1000, 10_000))
-      this.scheduleCheck(this.partialBytes > 0 && l.frameTimeoutMs > 0 ? Math.min(later, this.frameDeadline()) : later)
-    }
-  }
-
-  private clearTimer(): void {
-    if (this.timer !== null) clearTimeout(this.timer)
-    this.timer = null
-    this.timerAt = Infinity
+  /** @internal DeadlineOwner: a deadline passed. */
+  expired(what: Expiry, ms: number, bytes: number): void {
+    const reason = what.replace(/ /g, '_')
+    if (what === 'frame timeout') this.note('info', reason, { ms, bufferedBytes: bytes }, 'frame not completed in time; closing')
+    else if (what === 'first packet timeout') this.note('info', reason, { ms }, 'no valid packet in time; closing')
+    else this.note('info', reason, { idleMs: ms }, 'idle timeout; closing')
+    this.close(what)
   }
 
   /** @internal ByteSocketHandlers: the socket is gone. */
@@ -498,7 +430,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
     this.dropWrites()
     if (this.destroyTimer !== null) clearTimeout(this.destroyTimer)
     this.destroyTimer = null
-    this.clearTimer()
+    this.deadlines.stop()
     this.releaseBudget()
     if (!this.closed) {
       this.closedReason = 'peer closed'

@@ -157,3 +157,12 @@ test('ring: grows from one entry, wraps around and stays sorted with late arriva
     }
   }
 })
+
+test('isNew: neither in the window nor below what it remembers', () => {
+  const w = new ReceivedWindow(4)
+  const id = (i: number): bigint => (BigInt(1_700_000_000 + i) << 32n) | 4n
+  for (let i = 1; i <= 6; i++) w.add(id(i), i * 2, 0)
+  assert.equal(w.isNew(id(6)), false, 'in the window')
+  assert.equal(w.isNew(id(1)), false, 'forgotten: below the window')
+  assert.equal(w.isNew(id(7)), true)
+})
