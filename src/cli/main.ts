@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import { ConfigError, loadClusterConfig, loadConfig, type ClusterConfig } from '../config/index.js'
-import type { ServerConfig } from '../config/index.js'
+import type { PublicAddress, ServerConfig } from '../config/index.js'
 import { fingerprintHex } from '../handshake/rsa-key.js'
 import { createKeyFile, loadKeySet } from '../handshake/rsa-keyset.js'
 import { MtgateServer } from '../server/server.js'
@@ -33,7 +33,7 @@ function listKeys(config: ServerConfig): void {
 
 async function serve(config: ServerConfig): Promise<void> {
   const server = await MtgateServer.start(config)
-  out(`mtgate serving (dc ${config.dcId})`)
+  out(`mtgate serving (dc ${config.dcIds.join(', ')}; default ${config.dcId})`)
   for (const a of server.addresses) {
     out(a.kind === 'tcp' ? `  tcp  ${a.host}:${a.port}  (abridged, intermediate, padded, full, obfuscated)` : `  ws   ws://${a.host}:${a.port}${config.wsPath}  (subprotocol binary)`)
   }
@@ -44,9 +44,19 @@ async function serve(config: ServerConfig): Promise<void> {
   out(`  aes-ige backend: ${server.igeBackend}`)
   out(`  data dir: ${config.dataDir}`)
   out(`  api_id allowed: ${config.apiIds.length === 0 ? 'any' : config.apiIds.join(', ')}`)
-  out(`  dc_options: ${config.publicAddresses.map((a) => `${a.dcId}@${a.ip}:${a.port}`).join(', ')}`)
+  out(`  dc_options: ${describeDcOptions(config.publicAddresses)}`)
 
   drainOnSignal(server, { say: out })
+}
+
+/** "ip:port (dc 1, 2)" per address, in config order. */
+function describeDcOptions(addresses: readonly PublicAddress[]): string {
+  const byAddress = new Map<string, number[]>()
+  for (const a of addresses) {
+    const where = `${a.ipv6 ? `[${a.ip}]` : a.ip}:${a.port}${a.mediaOnly ? ' media' : ''}`
+    byAddress.set(where, [...(byAddress.get(where) ?? []), a.dcId])
+  }
+  return [...byAddress].map(([where, dcs]) => `${where} (dc ${dcs.join(', ')})`).join(', ')
 }
 
 async function runNode(role: 'gateway' | 'session', config: ClusterConfig): Promise<void> {

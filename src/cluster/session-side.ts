@@ -56,7 +56,7 @@ export class SessionSide {
     }
     const router = registerBuiltins(
       new RpcRouter({ unknownMethodError: config.unknownMethodError, log: o.log }),
-      { dcId: config.dcId, publicAddresses: config.publicAddresses, telegram: config.telegram },
+      { publicAddresses: config.publicAddresses, telegram: config.telegram },
       o.clock,
     )
     return new SessionSide(config, o, store, o.store === undefined, description, router)

@@ -223,7 +223,7 @@ function withWriter<I>(items: I[], encode: (items: I[], sz: Float64Array) => Buf
 }
 
 function inboundLen(m: WireInbound): number {
-  return ldLen(connLen.of(m.connId)) + ldLen(addrLen.of(m.clientAddr)) + 4 * 9 + 1 + varintLen(m.seqNo) + ldLen(m.body.length) + 1 + varintLen(m.receivedAt)
+  return ldLen(connLen.of(m.connId)) + ldLen(addrLen.of(m.clientAddr)) + 4 * 9 + 1 + varintLen(m.seqNo) + ldLen(m.body.length) + 1 + varintLen(m.receivedAt) + 1 + varintLen(m.dcId)
 }
 
 function outboundLen(m: WireOutbound): number {
@@ -266,6 +266,7 @@ function gatewayFrame(items: WireGatewayItem[], sz: Float64Array): Buffer {
       wInt(PbInboundMessageTag.seqNo, m.seqNo)
       wBytes(PbInboundMessageTag.body, m.body)
       wInt(PbInboundMessageTag.receivedAt, m.receivedAt)
+      wInt(PbInboundMessageTag.dcId, m.dcId)
     } else if ('closed' in it) {
       wb[wp++] = PbGatewayItemTag.closed
       wVarint(n)
@@ -440,7 +441,7 @@ const connCache = new StrCache()
 const addrCache = new StrCache()
 
 function decodeInbound(end: number): WireInbound {
-  const m: WireInbound = { gatewayId: '', connId: '', clientAddr: '', authKeyId: 0n, salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: EMPTY, receivedAt: 0 }
+  const m: WireInbound = { gatewayId: '', connId: '', clientAddr: '', dcId: 0, authKeyId: 0n, salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: EMPTY, receivedAt: 0 }
   while (rp < end) {
     const key = rVarint(end)
     switch (key) {
@@ -470,6 +471,9 @@ function decodeInbound(end: number): WireInbound {
         break
       case PbInboundMessageTag.receivedAt:
         m.receivedAt = rVarint(end)
+        break
+      case PbInboundMessageTag.dcId:
+        m.dcId = rVarint(end) | 0
         break
       default:
         rSkip(key & 7, end)

@@ -7,7 +7,8 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  * Defaults. A YAML config file uses these snake_case keys (every key optional):
  *
  * ```yaml
- * dc_id: 2
+ * dc_ids: [1, 2, 3, 4, 5]  # the DCs this deployment answers as (key exchanges, dc_options)
+ * dc_id: 2                 # the DC of a connection that names none (obfuscated header, key exchange)
  * host: 127.0.0.1          # bind address of every listener (0.0.0.0 to serve other machines)
  * tcp_ports: [10443, 5222] # every TCP transport auto-detected on each
  * ws_port: 11443           # null disables WebSocket
@@ -22,8 +23,9 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  *   lru_size: 100000
  *   cache_ttl_seconds: 3600
  * api_ids: []              # allowed initConnection api_id values; empty = any
- * public_addresses:        # help.getConfig dc_options
+ * public_addresses:        # help.getConfig dc_options; an entry without dc_id serves every DC
  *   - { ip: 203.0.113.5, port: 443 }
+ *   - { ip: 203.0.113.6, port: 443, dc_id: 4, media_only: true }
  * proxy_protocol:          # PROXY protocol v1/v2 (haproxy send-proxy / send-proxy-v2) on these ports
  *   ports: [10443]
  *   trusted: [10.0.0.0/8]  # only these may (and must) send the header; the client address comes from it
@@ -57,13 +59,14 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  *   expire_temp_interval_seconds: 60   # store sweep of expired temp auth keys
  * ```
  *
- * Environment overrides (applied after the file): MTGATE_DC_ID, MTGATE_HOST, MTGATE_TCP_PORTS
+ * Environment overrides (applied after the file): MTGATE_DC_ID, MTGATE_DC_IDS (comma list), MTGATE_HOST, MTGATE_TCP_PORTS
  * (comma list), MTGATE_WS_PORT ('' or 'off' disables), MTGATE_DATA_DIR, MTGATE_STORE,
  * MTGATE_CACHE, MTGATE_SQLITE_PATH, MTGATE_API_IDS (comma list), MTGATE_PUBLIC_ADDRESSES
  * (comma list of ip:port).
  */
 export const DEFAULTS = {
   dcId: 2,
+  dcIds: [1, 2, 3, 4, 5],
   host: '127.0.0.1',
   tcpPorts: [10443, 5222],
   wsPort: 11443,

@@ -60,7 +60,7 @@ export function readConfigFile(file: string): unknown {
 type Raw = Record<string, unknown>
 
 const TOP_KEYS = [
-  'dc_id', 'host', 'tcp_ports', 'ws_port', 'ws_path', 'data_dir', 'store', 'api_ids',
+  'dc_id', 'dc_ids', 'host', 'tcp_ports', 'ws_port', 'ws_path', 'data_dir', 'store', 'api_ids',
   'public_addresses', 'unknown_method_error', 'telegram', 'limits', 'proxy_protocol',
   // read by loadClusterConfig (src/config/cluster.ts) for `mtgate gateway` / `mtgate session`
   'cluster',
@@ -75,7 +75,7 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
   checkKeys(raw, TOP_KEYS, '')
   applyEnv(raw, env)
 
-  const dcId = int(raw.dc_id, 'dc_id', DEFAULTS.dcId, 1, 1000)
+  const { dcId, dcIds } = parseDcs(raw.dc_id, raw.dc_ids)
   const host = str(raw.host, 'host', DEFAULTS.host)
   if (isIP(host) === 0) throw new ConfigError('host', `not an IP address: ${host}`)
   const tcpPorts = portList(raw.tcp_ports, 'tcp_ports', [...DEFAULTS.tcpPorts])
@@ -89,13 +89,14 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
   const dataDir = resolve(cwd, str(raw.data_dir, 'data_dir', DEFAULTS.dataDir))
   const store = parseStore(raw.store, dataDir, cwd)
   const apiIds = intList(raw.api_ids, 'api_ids', [])
-  const publicAddresses = parseAddresses(raw.public_addresses, dcId, host, tcpPorts)
+  const publicAddresses = parseAddresses(raw.public_addresses, dcIds, host, tcpPorts)
   const unknownMethodError = parseErrorSpec(raw.unknown_method_error)
   const telegram = parseTelegram(raw.telegram)
   const limits = parseLimits(raw.limits)
   const proxyProtocol = parseProxyProtocol(raw.proxy_protocol, tcpPorts)
   return {
     dcId,
+    dcIds,
     host,
     tcpPorts,
     wsPort,
@@ -136,6 +137,7 @@ function applyEnv(raw: Raw, env: Env): void {
   const list = (v: string, name: string): number[] =>
     v === '' ? [] : v.split(',').map((s) => envInt(s.trim(), name))
   set('MTGATE_DC_ID', (v) => (raw.dc_id = envInt(v, 'MTGATE_DC_ID')))
+  set('MTGATE_DC_IDS', (v) => (raw.dc_ids = list(v, 'MTGATE_DC_IDS')))
   set('MTGATE_HOST', (v) => (raw.host = v))
   set('MTGATE_TCP_PORTS', (v) => (raw.tcp_ports = list(v, 'MTGATE_TCP_PORTS')))
   set('MTGATE_WS_PORT', (v) => (raw.ws_port = v === '' || v === 'off' ? null : envInt(v, 'MTGATE_WS_PORT')))
@@ -184,8 +186,36 @@ function parseStore(v: unknown, dataDir: string, cwd: string): StoreSettings {
   return out
 }
 
-function parseAddresses(v: unknown, dcId: number, host: string, tcpPorts: number[]): PublicAddress[] {
-  const mk = (ip: string, p: number, id = dcId): PublicAddress => ({
+/**
+ * dc_ids: the DCs this deployment answers as (default 1–5, plus dc_id). dc_id: the DC of a
+ * connection that names none (default 2, or the first of dc_ids when 2 is not one of them).
+ */
+function parseDcs(rawId: unknown, rawIds: unknown): { dcId: number; dcIds: number[] } {
+  const dcInt = (v: unknown, path: string): number => int(v, path, 0, 1, MAX_DC_ID)
+  if (rawIds === undefined || rawIds === null) {
+    const dcId = rawId === undefined ? DEFAULTS.dcId : dcInt(rawId, 'dc_id')
+    const dcIds: number[] = [...DEFAULTS.dcIds]
+    if (!dcIds.includes(dcId)) dcIds.push(dcId)
+    return { dcId, dcIds }
+  }
+  if (!Array.isArray(rawIds) || rawIds.length === 0) throw new ConfigError('dc_ids', 'must be a non-empty list of DC ids')
+  const dcIds = rawIds.map((v, i) => dcInt(v, `dc_ids[${i}]`))
+  if (new Set(dcIds).size !== dcIds.length) throw new ConfigError('dc_ids', 'duplicate DC id')
+  if (rawId === undefined) return { dcId: dcIds.includes(DEFAULTS.dcId) ? DEFAULTS.dcId : dcIds[0]!, dcIds }
+  const dcId = dcInt(rawId, 'dc_id')
+  if (!dcIds.includes(dcId)) throw new ConfigError('dc_id', `${dcId} is not one of dc_ids (${dcIds.join(', ')})`)
+  return { dcId, dcIds }
+}
+
+/** Largest DC id: test-mode DCs are announced as id + 10000 in an int16. */
+const MAX_DC_ID = 1000
+
+/**
+ * help.getConfig's dc_options. Default: for every served DC, host (127.0.0.1 for 0.0.0.0) with
+ * every TCP port. An entry without dc_id is listed for every served DC; every served DC needs one.
+ */
+function parseAddresses(v: unknown, dcIds: readonly number[], host: string, tcpPorts: number[]): PublicAddress[] {
+  const mk = (ip: string, p: number, id: number): PublicAddress => ({
     ip,
     port: p,
     dcId: id,
@@ -197,23 +227,31 @@ function parseAddresses(v: unknown, dcId: number, host: string, tcpPorts: number
   })
   if (v === undefined || (Array.isArray(v) && v.length === 0)) {
     const ip = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
-    return tcpPorts.map((p) => mk(ip, p))
+    return dcIds.flatMap((id) => tcpPorts.map((p, i) => ({ ...mk(ip, p, id), listener: i })))
   }
   if (!Array.isArray(v)) throw new ConfigError('public_addresses', 'must be a list')
-  return v.map((item, i) => {
+  const out = v.flatMap((item, i) => {
     const path = `public_addresses[${i}]`
     const raw = mapping(item, path)
     checkKeys(raw, ['ip', 'port', 'dc_id', 'ipv6', 'media_only', 'tcpo_only', 'static', 'this_port_only'], path + '.')
     const ip = str(raw.ip, path + '.ip', '')
     if (isIP(ip) === 0) throw new ConfigError(path + '.ip', `not an IP address: ${ip}`)
-    const a = mk(ip, port(raw.port, path + '.port', 0, 1), int(raw.dc_id, path + '.dc_id', dcId, 1, 1000))
-    a.ipv6 = bool(raw.ipv6, path + '.ipv6', isIP(ip) === 6)
-    a.mediaOnly = bool(raw.media_only, path + '.media_only', false)
-    a.tcpoOnly = bool(raw.tcpo_only, path + '.tcpo_only', false)
-    a.static = bool(raw.static, path + '.static', false)
-    a.thisPortOnly = bool(raw.this_port_only, path + '.this_port_only', false)
-    return a
+    const p = port(raw.port, path + '.port', 0, 1)
+    const ids = raw.dc_id === undefined ? dcIds : [int(raw.dc_id, path + '.dc_id', 0, 1, MAX_DC_ID)]
+    if (!dcIds.includes(ids[0]!)) throw new ConfigError(path + '.dc_id', `${ids[0]} is not one of dc_ids (${dcIds.join(', ')})`)
+    return ids.map((id) => {
+      const a = mk(ip, p, id)
+      a.ipv6 = bool(raw.ipv6, path + '.ipv6', isIP(ip) === 6)
+      a.mediaOnly = bool(raw.media_only, path + '.media_only', false)
+      a.tcpoOnly = bool(raw.tcpo_only, path + '.tcpo_only', false)
+      a.static = bool(raw.static, path + '.static', false)
+      a.thisPortOnly = bool(raw.this_port_only, path + '.this_port_only', false)
+      return a
+    })
   })
+  const bare = dcIds.filter((id) => !out.some((a) => a.dcId === id && !a.mediaOnly))
+  if (bare.length > 0) throw new ConfigError('public_addresses', `no address for dc ${bare.join(', ')} (every DC of dc_ids needs one)`)
+  return out
 }
 
 function parseErrorSpec(v: unknown): { code: number; message: string } {

@@ -23,8 +23,10 @@ export interface StoreSettings {
 export interface PublicAddress {
   ip: string
   port: number
-  /** Defaults to the server's dcId. */
+  /** One of the served DCs (ServerConfig.dcIds). */
   dcId: number
+  /** Index in tcpPorts of the listener this default address names (its port is 0 until that listener is bound). */
+  listener?: number
   ipv6: boolean
   mediaOnly: boolean
   tcpoOnly: boolean
@@ -130,8 +132,13 @@ export interface RpcErrorSpec {
 }
 
 export interface ServerConfig {
-  /** This server's DC id (config.this_dc, help.getNearestDc). */
+  /**
+   * The DC of a connection that names none (config.this_dc for it); one of dcIds. A connection
+   * names its DC in the obfuscated header (TDLib, mtcute, tgnet) or its key exchange.
+   */
   dcId: number
+  /** The DCs this deployment answers as: key exchanges and help.getConfig's dc_options cover each. */
+  dcIds: number[]
   /** Bind address of every listener. */
   host: string
   /** TCP ports; every transport (abridged, intermediate, padded, full, obfuscated) auto-detected. */

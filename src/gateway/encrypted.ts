@@ -63,6 +63,8 @@ interface ConnState {
   conn: EncryptedConn
   /** conn.remoteAddress, formatted once. */
   addr: string
+  /** The DC the connection came for (the gateway's, with its latest packet). */
+  dcId: number
   /** Keys this connection used (normally one); survive LRU eviction while the connection lives. */
   /** The key this connection uses (almost always one); further ones in `more`. */
   key: AuthKey | undefined
@@ -121,13 +123,14 @@ export class EncryptedPath implements GatewayLink {
     return this.conns.size
   }
 
-  /** One encrypted packet (first 8 bytes: a non-zero auth_key_id) from `conn`. */
-  onPacket(conn: EncryptedConn, packet: Buffer, quickAck: boolean): void {
+  /** One encrypted packet (first 8 bytes: a non-zero auth_key_id) from `conn`, which came for DC `dcId`. */
+  onPacket(conn: EncryptedConn, packet: Buffer, quickAck: boolean, dcId: number): void {
     let st = this.conns.get(conn.id)
     if (st === undefined) {
-      st = { conn, addr: conn.remoteAddress, key: undefined, more: undefined, pending: undefined, pendingBytes: 0, closed: false }
+      st = { conn, addr: conn.remoteAddress, dcId, key: undefined, more: undefined, pending: undefined, pendingBytes: 0, closed: false }
       this.conns.set(conn.id, st)
     }
+    st.dcId = dcId
     if (st.closed) return
     const receivedAt = this.opts.clock.now()
     if (st.pending !== undefined) {
@@ -204,7 +207,7 @@ export class EncryptedPath implements GatewayLink {
       const qid = q.packet.length >= 8 ? q.packet.readBigInt64LE(0) : undefined
       const k = qid === undefined ? undefined : connKey(st, qid) ?? this.cache.get(qid)
       if (k === undefined) {
-        this.onPacket(st.conn, q.packet, q.quickAck)
+        this.onPacket(st.conn, q.packet, q.quickAck, st.dcId)
         continue
       }
       this.process(st, k, q.packet, q.quickAck, q.receivedAt)
@@ -238,6 +241,7 @@ export class EncryptedPath implements GatewayLink {
       gatewayId: this.opts.gatewayId,
       connId: st.conn.id,
       clientAddr: st.addr,
+      dcId: st.dcId,
       authKeyId: key.id,
       salt: readInt64LE(plain, 0),
       sessionId: readInt64LE(plain, 8),

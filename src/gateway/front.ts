@@ -35,6 +35,9 @@ export interface GatewayFrontOptions {
   /** null: no WebSocket listener. */
   wsPort: number | null
   wsPath: string
+  /** The DCs served, and the DC of a connection that names none. */
+  dcIds: readonly number[]
+  dcId: number
   limits: ServerLimits
   proxyProtocol: ServerConfig['proxyProtocol']
   clock: Clock
@@ -70,9 +73,11 @@ export class GatewayFront {
       handshake: o.handshake,
       clock: o.clock,
       log: o.log.child({ mod: 'gateway' }),
-      onEncrypted: (conn, p) => {
+      dcIds: o.dcIds,
+      dcId: o.dcId,
+      onEncrypted: (conn, p, dcId) => {
         const c = this.live.get(conn.id)
-        if (c !== undefined) encrypted.onPacket(c, p.payload, p.quickAck)
+        if (c !== undefined) encrypted.onPacket(c, p.payload, p.quickAck, dcId)
       },
       // the key's first encrypted packet then needs no lookup
       onKeyCreated: (_conn, created) => encrypted.warm(created.record),
@@ -225,7 +230,7 @@ export class GatewaySide {
         keys,
         crypto,
         store: o.store,
-        dcId: config.dcId,
+        dcIds: config.dcIds,
         testMode: config.telegram.testMode,
         rate: { perSecond: config.limits.handshakesPerSecondPerPrefix, burst: config.limits.handshakesBurstPerPrefix },
         clock,
@@ -257,6 +262,8 @@ export class GatewaySide {
       tcpPorts: config.tcpPorts,
       wsPort: config.wsPort,
       wsPath: config.wsPath,
+      dcIds: config.dcIds,
+      dcId: config.dcId,
       limits: config.limits,
       proxyProtocol: config.proxyProtocol,
       clock,

@@ -18,7 +18,7 @@ import { buildUnencrypted, describeUnencrypted, maxTrailingBytes, parseUnencrypt
 
 /** What the gateway needs from a transport connection (the transport's Connection satisfies it). */
 export type GatewayConnection = Pick<Connection, 'id' | 'remoteAddress' | 'send' | 'close' | 'closed' | 'on'> & {
-  readonly info: { readonly remoteIp: string; readonly codec: CodecName; readonly obfuscated: boolean }
+  readonly info: { readonly remoteIp: string; readonly codec: CodecName; readonly obfuscated: boolean; readonly dcId?: number | null }
   /** The connection sent a valid packet (Connection.markValid: its first-packet deadline ends). */
   markValid?(): void
 }
@@ -43,8 +43,8 @@ class PacketView implements EncryptedPacket {
 
 export interface GatewayOptions {
   handshake: HandshakeService
-  /** The encrypted path (auth_key_id ≠ 0). */
-  onEncrypted: (conn: GatewayConnection, packet: EncryptedPacket) => void | Promise<void>
+  /** The encrypted path (auth_key_id ≠ 0); `dcId` is the DC the connection came for. */
+  onEncrypted: (conn: GatewayConnection, packet: EncryptedPacket, dcId: number) => void | Promise<void>
   /** Called after dh_gen_ok (e.g. to warm a key cache). */
   onKeyCreated?: (conn: GatewayConnection, created: CreatedKey) => void
   /** Called when a connection ends (e.g. SessionService.closeConnection). */
@@ -53,9 +53,19 @@ export interface GatewayOptions {
   log?: Logger
   /** Largest unencrypted message body (default 1024 bytes). */
   maxUnencryptedBody?: number
+  /** The DCs served (default [dcId]). */
+  dcIds?: readonly number[]
+  /** The DC of a connection that names none (default 2). */
+  dcId?: number
 }
 
 interface ConnState {
+  /**
+   * The DC the connection came for: the one its obfuscated header names (TDLib, mtcute and tgnet
+   * write it there; GramJS, Telethon and Pyrogram leave random bytes, so an unserved value is not
+   * a request), then the one its last key exchange named, else the default.
+   */
+  dcId: number
   /** Created at the first unencrypted message (connections of established keys never need it). */
   hs?: ConnectionHandshakes
   lastMsgId: bigint
@@ -68,6 +78,8 @@ export class Gateway {
   private readonly log: Logger
   private readonly limitedLog: LogLimiter
   private readonly maxBody: number
+  private readonly dcId: number
+  private readonly dcIds: readonly number[]
   /** One pair of listeners shared by every connection (`this` = the connection): no closures per connection. */
   private readonly packetListener: (this: GatewayConnection, payload: Buffer, quickAck: boolean) => void
   private readonly closeListener: (this: GatewayConnection, reason: string) => void
@@ -77,6 +89,8 @@ export class Gateway {
     this.log = opts.log ?? rootLogger.child({ mod: 'gateway' })
     this.limitedLog = new LogLimiter(this.log, undefined, this.clock)
     this.maxBody = opts.maxUnencryptedBody ?? 1024
+    this.dcId = opts.dcId ?? 2
+    this.dcIds = opts.dcIds ?? [this.dcId]
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const gw = this
     this.packetListener = function (this: GatewayConnection, payload: Buffer, quickAck: boolean) {
@@ -97,9 +111,16 @@ export class Gateway {
   }
 
   accept(conn: GatewayConnection): void {
-    this.conns.set(conn, { lastMsgId: 0n })
+    this.conns.set(conn, { dcId: this.headerDc(conn.info.dcId) ?? this.dcId, lastMsgId: 0n })
     conn.on('packet', this.packetListener)
     conn.on('close', this.closeListener)
+  }
+
+  /** A served DC from an obfuscated header's ±dc (+10000 in test mode), else undefined. */
+  private headerDc(raw: number | null | undefined): number | undefined {
+    if (raw === null || raw === undefined) return undefined
+    const dc = Math.abs(raw) % 10000
+    return this.dcIds.includes(dc) ? dc : undefined
   }
 
   private onCloseOf(conn: GatewayConnection, reason: string): void {
@@ -118,7 +139,7 @@ export class Gateway {
       // auth_key_id ≠ 0. The hot path stays synchronous (no promise per packet unless the handler returns one)
       let r: void | Promise<void>
       try {
-        r = this.opts.onEncrypted(conn, new PacketView(payload, quickAck))
+        r = this.opts.onEncrypted(conn, new PacketView(payload, quickAck), state.dcId)
       } catch (err) {
         this.failed(conn, err)
         return
@@ -163,6 +184,8 @@ export class Gateway {
     state.msgIds ??= new ServerMsgIdGenerator(this.clock)
     conn.markValid?.()
     conn.send(buildUnencrypted(state.msgIds.next(true), step.body))
-    if (step.created) this.opts.onKeyCreated?.(conn, step.created)
+    if (step.created === undefined) return
+    if (step.created.dcId !== undefined) state.dcId = step.created.dcId
+    this.opts.onKeyCreated?.(conn, step.created)
   }
 }

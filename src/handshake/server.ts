@@ -45,8 +45,11 @@ export interface HandshakeServiceOptions {
   keys: RsaKeySet
   crypto: HandshakeCrypto
   store: AuthKeyStore
-  /** This server's DC id; p_q_inner_data_dc must carry ±dcId (+10000 when testMode). */
-  dcId: number
+  /**
+   * The DCs this server answers as: p_q_inner_data_dc must carry ±one of them (+10000 when
+   * testMode); another DC gets server_DH_params_fail, a test/production mix-up -444.
+   */
+  dcIds: readonly number[]
   testMode?: boolean
   pq?: PqSource
   clock?: Clock
@@ -70,6 +73,8 @@ export interface HandshakeServiceOptions {
 export interface CreatedKey {
   record: AuthKeyRecord
   serverSalt: bigint
+  /** The DC the exchange named (p_q_inner_data_dc / _temp_dc, without sign and test offset); undefined for forms without one. */
+  dcId?: number
 }
 
 export type HandshakeStep =
@@ -93,6 +98,7 @@ interface Exchange {
   tmpIv?: Buffer
   type?: AuthKeyType
   expiresIn?: number
+  dcId?: number
   retries: number
   lastAuxHash?: Buffer
 }
@@ -357,8 +363,8 @@ export class ConnectionHandshakes {
     // new_nonce is known from here on: mismatches are answered with server_DH_params_fail.
     if (!eq(inner.nonce, ex.nonce) || !eq(inner.server_nonce, ex.serverNonce)) throw new HandshakeError('close404', 'inner_nonce_mismatch')
     if (inner.new_nonce.length !== 32) throw new HandshakeError('close404', 'bad_new_nonce')
-    const dhFail = (reason: string): HandshakeStep => {
-      this.note(`server_DH_params_fail_${reason}`, {}, 'server_DH_params_fail')
+    const dhFail = (reason: string, detail: object = {}, msg = 'server_DH_params_fail'): HandshakeStep => {
+      this.note(`server_DH_params_fail_${reason}`, detail, msg)
       this.finish(ex, 'failed')
       this.failed = true
       return this.reply({ _: 'server_DH_params_fail', nonce: ex.nonce, server_nonce: ex.serverNonce, new_nonce_hash: newNonceHashPlain(inner.new_nonce) })
@@ -366,12 +372,14 @@ export class ConnectionHandshakes {
     if (bigFromBytes(inner.pq) !== ex.pair.pq || bigFromBytes(inner.p) !== ex.pair.p || bigFromBytes(inner.q) !== ex.pair.q) return dhFail('inner_p_q_mismatch')
     let media = false
     if ('dc' in inner) {
-      const expected = o.testMode ? o.dcId + 10000 : o.dcId
-      const other = o.testMode ? o.dcId : o.dcId + 10000
       const abs = Math.abs(inner.dc)
-      if (abs === other) throw new HandshakeError('close444', 'test_prod_mismatch')
-      if (abs !== expected) return dhFail(`wrong_dc_${inner.dc}`)
+      const dc = o.testMode ? abs - 10000 : abs
+      if (!o.dcIds.includes(dc)) {
+        if (o.dcIds.includes(o.testMode ? abs : abs - 10000)) throw new HandshakeError('close444', 'test_prod_mismatch')
+        return dhFail('wrong_dc', { dc: inner.dc, served: o.dcIds }, `server_DH_params_fail: the client asked for dc ${inner.dc}, which is not served (dc_ids)`)
+      }
       media = inner.dc < 0
+      ex.dcId = dc
     }
     const temp = inner._ === 'p_q_inner_data_temp' || inner._ === 'p_q_inner_data_temp_dc'
     if (temp) {
@@ -508,6 +516,6 @@ export class ConnectionHandshakes {
     }
     this.finish(ex, 'done')
     this.log.debug({ type: ex.type }, 'auth key created')
-    return this.reply({ _: 'dh_gen_ok', ...base, new_nonce_hash1: newNonceHash(newNonce, 1, authKey) }, ex, raw, { record, serverSalt })
+    return this.reply({ _: 'dh_gen_ok', ...base, new_nonce_hash1: newNonceHash(newNonce, 1, authKey) }, ex, raw, ex.dcId === undefined ? { record, serverSalt } : { record, serverSalt, dcId: ex.dcId })
   }
 }

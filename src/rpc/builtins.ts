@@ -1,6 +1,7 @@
 /**
- * Built-in handlers: help.getConfig (dc_options = this server's public addresses, this_dc, expiry and
- * limits from the config) and help.getNearestDc.
+ * Built-in handlers: help.getConfig (dc_options = this deployment's public addresses of every DC it
+ * serves, this_dc = the DC the connection came for, expiry and limits from the config) and
+ * help.getNearestDc (the connection's DC: one deployment is equally near from every DC).
  */
 import type { PublicAddress, TelegramConfigValues } from '../config/types.js'
 import type { TlMethodResult } from '../tl/index.js'
@@ -8,7 +9,6 @@ import type { Clock } from '../util/clock.js'
 import type { RpcRouter } from './router.js'
 
 export interface BuiltinSettings {
-  dcId: number
   publicAddresses: readonly PublicAddress[]
   telegram: TelegramConfigValues
 }
@@ -16,8 +16,8 @@ export interface BuiltinSettings {
 type Config = TlMethodResult['help.getConfig']
 type NearestDc = TlMethodResult['help.getNearestDc']
 
-/** The `config` object help.getConfig answers at time `nowMs`. */
-export function buildConfig(s: BuiltinSettings, nowMs: number): Config {
+/** The `config` object help.getConfig answers at time `nowMs` on a connection that came for `thisDc`. */
+export function buildConfig(s: BuiltinSettings, nowMs: number, thisDc: number): Config {
   const t = s.telegram
   const date = Math.floor(nowMs / 1000)
   const config: Config = {
@@ -25,7 +25,7 @@ export function buildConfig(s: BuiltinSettings, nowMs: number): Config {
     date,
     expires: date + t.expiresSeconds,
     test_mode: t.testMode,
-    this_dc: s.dcId,
+    this_dc: thisDc,
     dc_options: s.publicAddresses.map((a) => ({
       _: 'dcOption' as const,
       ipv6: a.ipv6 || undefined,
@@ -68,8 +68,8 @@ export function buildConfig(s: BuiltinSettings, nowMs: number): Config {
   return config
 }
 
-export function buildNearestDc(s: BuiltinSettings): NearestDc {
-  return { _: 'nearestDc', country: s.telegram.country, this_dc: s.dcId, nearest_dc: s.dcId }
+export function buildNearestDc(s: BuiltinSettings, thisDc: number): NearestDc {
+  return { _: 'nearestDc', country: s.telegram.country, this_dc: thisDc, nearest_dc: thisDc }
 }
 
 /**
@@ -79,7 +79,7 @@ export function buildNearestDc(s: BuiltinSettings): NearestDc {
  */
 export function registerBuiltins(router: RpcRouter, s: BuiltinSettings, clock: Clock): RpcRouter {
   return router
-    .handle('help.getConfig', () => buildConfig(s, clock.now()))
-    .handle('help.getNearestDc', () => buildNearestDc(s))
+    .handle('help.getConfig', (_req, ctx) => buildConfig(s, clock.now(), ctx.connection.dcId))
+    .handle('help.getNearestDc', (_req, ctx) => buildNearestDc(s, ctx.connection.dcId))
     .handle('ping', (req, ctx) => ({ _: 'pong', msg_id: ctx.msgId, ping_id: req.ping_id }))
 }

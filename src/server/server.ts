@@ -97,7 +97,8 @@ export class MtgateServer {
         onKeyCreated: (fingerprint) => log.info({ fingerprint }, 'generated a new RSA key'),
       })
       gatewaySide.encrypted.attach(sessionSide.start(gatewaySide.encrypted))
-      await gatewaySide.listen()
+      const front = await gatewaySide.listen()
+      advertiseBoundPorts(config, front.addresses)
     } catch (e) {
       await gatewaySide?.closeFront('start failed').catch(() => undefined)
       await gatewaySide?.close().catch(() => undefined)
@@ -207,5 +208,13 @@ export class MtgateServer {
     await this.expiring // a sweep in progress finishes before the store closes
     await this.sessionSide.close()
     this.log.info({ ms: Date.now() - t0 }, 'stopped')
+  }
+}
+
+/** Default dc_options name the TCP listeners: one configured as port 0 advertises the port it was given. */
+function advertiseBoundPorts(config: ServerConfig, bound: readonly ListenAddress[]): void {
+  const tcp = bound.filter((a) => a.kind === 'tcp')
+  for (const a of config.publicAddresses) {
+    if (a.port === 0 && a.listener !== undefined) a.port = tcp[a.listener]?.port ?? 0
   }
 }

@@ -22,6 +22,8 @@ export interface InboundMessage {
   connId: string
   /** Peer address, e.g. "127.0.0.1:53211" (for logs and RpcContext). */
   clientAddr: string
+  /** The DC the connection came for (obfuscated header, key exchange, else the configured dc_id). */
+  dcId: number
   authKeyId: bigint
   salt: bigint
   sessionId: bigint
@@ -78,6 +80,8 @@ export interface ClientConnection {
   gatewayId: string
   connId: string
   clientAddr: string
+  /** The DC the connection came for (help.getConfig's this_dc). */
+  dcId: number
 }
 
 /** A JSON value (initConnection `params`, converted from TL JSONValue). */

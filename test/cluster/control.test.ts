@@ -179,6 +179,7 @@ describe('session control, push routing and moved keys (real etcd)', { skip: ski
       gatewayId: 'gx',
       connId: 'gx#c1',
       clientAddr: '127.0.0.1:1',
+      dcId: 2,
       authKeyId: busy,
       salt: h.saltOf(busy)!,
       sessionId: 6n,

@@ -31,6 +31,7 @@ const gwFrame: WireGatewayFrame = {
         gatewayId: '',
         connId: '17',
         clientAddr: '127.0.0.1:5555',
+        dcId: 4,
         authKeyId: -0x7123456789abcdefn,
         salt: 0x1122334455667788n,
         sessionId: -1n,
@@ -40,7 +41,7 @@ const gwFrame: WireGatewayFrame = {
         receivedAt: 1795613932928,
       },
     },
-    { data: { gatewayId: '', connId: 'é✓', clientAddr: '', authKeyId: 1n, salt: 0n, sessionId: 0n, msgId: 4n, seqNo: -3, body: Buffer.alloc(0), receivedAt: 0 } },
+    { data: { gatewayId: '', connId: 'é✓', clientAddr: '', dcId: 0, authKeyId: 1n, salt: 0n, sessionId: 0n, msgId: 4n, seqNo: -3, body: Buffer.alloc(0), receivedAt: 0 } },
     { closed: { connId: '17' } },
   ],
 }
@@ -101,7 +102,7 @@ describe('hot-path wire codec vs protobufjs', () => {
     const conns = ['17', '17', '18', '18', '17', 'é✓', 'é✓', 'x'.repeat(70), 'x'.repeat(70), 'x'.repeat(69) + 'y', '', '17']
     const addrs = ['127.0.0.1:1', '127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:2', '127.0.0.1:1', '::1', '::1', 'a', 'a', 'b', '', '127.0.0.1:1']
     const items: WireGatewayFrame['items'] = conns.map((connId, i) => ({
-      data: { gatewayId: 'gw-1', connId, clientAddr: addrs[i]!, authKeyId: BigInt(i) - 5n, salt: -BigInt(i), sessionId: 1n << BigInt(i * 5), msgId: BigInt(i), seqNo: i, body: randomBytes(i * 7), receivedAt: 1795613932928 + i },
+      data: { gatewayId: 'gw-1', connId, clientAddr: addrs[i]!, dcId: i % 6, authKeyId: BigInt(i) - 5n, salt: -BigInt(i), sessionId: 1n << BigInt(i * 5), msgId: BigInt(i), seqNo: i, body: randomBytes(i * 7), receivedAt: 1795613932928 + i },
     }))
     const frame: WireGatewayFrame = { items: [...items.slice(0, 6), { closed: { connId: '17' } }, ...items.slice(6)] }
     // twice: the second decode starts with the strings of the first one's last item cached
@@ -120,7 +121,7 @@ describe('hot-path wire codec vs protobufjs', () => {
 
   it('many connections interleaved (more ids than the decoder keeps: evictions, slot collisions)', () => {
     const ids = Array.from({ length: 1500 }, (_, i) => String((i * 7919) % 1500))
-    const mk = (connId: string, i: number) => ({ data: { gatewayId: '', connId, clientAddr: `10.0.${i % 3}.1:${4000 + (i % 700)}`, authKeyId: 1n, salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: Buffer.alloc(0), receivedAt: 0 } })
+    const mk = (connId: string, i: number) => ({ data: { gatewayId: '', connId, clientAddr: `10.0.${i % 3}.1:${4000 + (i % 700)}`, dcId: 2, authKeyId: 1n, salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: Buffer.alloc(0), receivedAt: 0 } })
     for (let round = 0; round < 3; round++) {
       const frame: WireGatewayFrame = { items: ids.map((c, i) => mk(round === 2 ? c + 'é' : c, i + round)) }
       assert.deepEqual(decodeGatewayFrame(encodeGatewayFrame(frame)), frame)
@@ -131,7 +132,7 @@ describe('hot-path wire codec vs protobufjs', () => {
     const vals = [0, 1, 127, 128, 16383, 16384, 2 ** 28 - 1, 2 ** 28, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 35 - 1, 2 ** 35, 2 ** 42 + 5, 1795613932928, 2 ** 53 - 1]
     const frame: WireGatewayFrame = {
       items: vals.map((v, i) => ({
-        data: { gatewayId: '', connId: 'c', clientAddr: 'a', authKeyId: 1n, salt: 2n, sessionId: 3n, msgId: 4n, seqNo: i % 2 === 0 ? Math.min(v, 2 ** 31 - 1) : -Math.min(v, 2 ** 31), body: Buffer.alloc(i), receivedAt: v },
+        data: { gatewayId: '', connId: 'c', clientAddr: 'a', dcId: v % 1000, authKeyId: 1n, salt: 2n, sessionId: 3n, msgId: 4n, seqNo: i % 2 === 0 ? Math.min(v, 2 ** 31 - 1) : -Math.min(v, 2 ** 31), body: Buffer.alloc(i), receivedAt: v },
       })),
     }
     const bytes = encodeGatewayFrame(frame)

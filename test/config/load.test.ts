@@ -17,25 +17,48 @@ test('defaults: 127.0.0.1, TCP 10443+5222, WS 11443, ./data, sqlite, no cache, a
   assert.equal(c.store.sqlitePath, '/srv/x/data/mtgate.sqlite')
   assert.deepEqual(c.apiIds, [])
   assert.equal(c.dcId, 2)
+  assert.deepEqual(c.dcIds, [1, 2, 3, 4, 5])
   assert.deepEqual(c.unknownMethodError, { code: 400, message: 'INPUT_METHOD_INVALID' })
   assert.deepEqual(c.telegram, DEFAULT_TELEGRAM_CONFIG)
-  // dc_options default to the bind address with every TCP port
+  // dc_options default to the bind address with every TCP port, for every served DC
   assert.deepEqual(
     c.publicAddresses.map((a) => [a.ip, a.port, a.dcId, a.ipv6]),
-    [
-      ['127.0.0.1', 10443, 2, false],
-      ['127.0.0.1', 5222, 2, false],
-    ],
+    [1, 2, 3, 4, 5].flatMap((dc) => [
+      ['127.0.0.1', 10443, dc, false],
+      ['127.0.0.1', 5222, dc, false],
+    ]),
   )
 })
 
 test('0.0.0.0 bind advertises loopback unless public_addresses is set', () => {
-  const c = parseConfig({ host: '0.0.0.0', tcp_ports: [443] })
+  const c = parseConfig({ host: '0.0.0.0', tcp_ports: [443], dc_ids: [2] })
   assert.deepEqual(c.publicAddresses.map((a) => `${a.ip}:${a.port}`), ['127.0.0.1:443'])
   const d = parseConfig({ host: '0.0.0.0', public_addresses: [{ ip: '203.0.113.5', port: 443, media_only: true }, { ip: '2001:db8::1', port: 443 }] })
   assert.equal(d.publicAddresses[0]!.ip, '203.0.113.5')
   assert.equal(d.publicAddresses[0]!.mediaOnly, true)
   assert.equal(d.publicAddresses[1]!.ipv6, true)
+})
+
+test('dc_ids: the DCs served; dc_id the one of a connection that names none; per-DC addresses', () => {
+  // dc_id outside the default 1–5 joins them
+  assert.deepEqual(parseConfig({ dc_id: 7 }).dcIds, [1, 2, 3, 4, 5, 7])
+  // without dc_id: 2 when served, else the first
+  assert.equal(parseConfig({ dc_ids: [4, 2] }).dcId, 2)
+  assert.equal(parseConfig({ dc_ids: [4, 5] }).dcId, 4)
+  const c = parseConfig({
+    dc_ids: [1, 2],
+    public_addresses: [
+      { ip: '203.0.113.1', port: 443, dc_id: 1 },
+      { ip: '203.0.113.2', port: 443, dc_id: 2 },
+      { ip: '203.0.113.9', port: 443 },
+    ],
+  })
+  assert.deepEqual(c.publicAddresses.map((a) => `${a.dcId}@${a.ip}`), ['1@203.0.113.1', '2@203.0.113.2', '1@203.0.113.9', '2@203.0.113.9'])
+  // a DC whose only address is media_only has none for its main connection
+  assert.throws(
+    () => parseConfig({ dc_ids: [1, 2], public_addresses: [{ ip: '203.0.113.1', port: 443, dc_id: 1 }, { ip: '203.0.113.2', port: 443, dc_id: 2, media_only: true }] }),
+    (e: unknown) => e instanceof ConfigError && e.reason.includes('no address for dc 2'),
+  )
 })
 
 test('YAML file with every section, then env overrides win', () => {
@@ -84,7 +107,8 @@ test('YAML file with every section, then env overrides win', () => {
     assert.equal(c.telegram.testMode, true)
     assert.equal(c.telegram.meUrlPrefix, 'https://example.test/')
     assert.equal(c.limits.sessionIdleSeconds, 30)
-    assert.equal(c.publicAddresses[0]!.dcId, 4)
+    assert.deepEqual(c.dcIds, [1, 2, 3, 4, 5])
+    assert.deepEqual(new Set(c.publicAddresses.map((a) => a.dcId)), new Set(c.dcIds))
 
     const e = loadConfig({
       file,
@@ -97,6 +121,7 @@ test('YAML file with every section, then env overrides win', () => {
         MTGATE_CACHE: 'none',
         MTGATE_API_IDS: '7',
         MTGATE_DC_ID: '1',
+        MTGATE_DC_IDS: '1, 3',
         MTGATE_PUBLIC_ADDRESSES: '198.51.100.1:443,[2001:db8::2]:80',
         MTGATE_DATA_DIR: '/var/lib/mtgate',
       },
@@ -108,10 +133,13 @@ test('YAML file with every section, then env overrides win', () => {
     assert.equal(e.store.cache, 'none')
     assert.deepEqual(e.apiIds, [7])
     assert.equal(e.dcId, 1)
+    assert.deepEqual(e.dcIds, [1, 3])
     assert.equal(e.dataDir, '/var/lib/mtgate')
     assert.deepEqual(e.publicAddresses.map((a) => [a.ip, a.port, a.ipv6, a.dcId]), [
       ['198.51.100.1', 443, false, 1],
+      ['198.51.100.1', 443, false, 3],
       ['2001:db8::2', 80, true, 1],
+      ['2001:db8::2', 80, true, 3],
     ])
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -140,6 +168,14 @@ test('bad input gives a ConfigError naming the key', () => {
     [{ limits: { max_frame_bytes: 10 } }, {}, 'limits.max_frame_bytes'],
     [{}, { MTGATE_WS_PORT: 'abc' }, 'MTGATE_WS_PORT'],
     [{}, { MTGATE_PUBLIC_ADDRESSES: 'nope' }, 'MTGATE_PUBLIC_ADDRESSES'],
+    [{ dc_ids: [] }, {}, 'dc_ids'],
+    [{ dc_ids: [1, 1] }, {}, 'dc_ids'],
+    [{ dc_ids: [0] }, {}, 'dc_ids[0]'],
+    [{ dc_ids: [1, 1001] }, {}, 'dc_ids[1]'],
+    [{ dc_ids: [1, 2], dc_id: 3 }, {}, 'dc_id'],
+    [{ dc_ids: [1, 2], public_addresses: [{ ip: '1.2.3.4', port: 1, dc_id: 3 }] }, {}, 'public_addresses[0].dc_id'],
+    [{ dc_ids: [1, 2], public_addresses: [{ ip: '1.2.3.4', port: 1, dc_id: 1 }] }, {}, 'public_addresses'],
+    [{}, { MTGATE_DC_IDS: '1,x' }, 'MTGATE_DC_IDS'],
   ]
   for (const [raw, env, path] of bad) {
     assert.throws(

@@ -10,6 +10,7 @@ import { AuthKey, openMessage, sealMessage } from '../../src/crypto/message.js'
 import { fromHalves, low32, readInt64LE, writeInt64LE } from '../../src/util/int64.js'
 import { createCodec, type Codec } from '../../src/transport/index.js'
 import { codecTag } from '../../src/transport/codec.js'
+import { createObfuscatedClient } from '../../src/transport/obfuscated.js'
 import { decode, encode, type TlObject } from '../../src/tl/index.js'
 import {
   buildContainer,
@@ -44,6 +45,8 @@ export interface RawClientOptions {
   quickAck?: boolean
   /** Local address to bind the socket to (e.g. 127.0.1.1, for per-IP limits). */
   localAddress?: string
+  /** obfuscated2 around the codec, naming this DC at offset 60 of its init (as TDLib, mtcute and tgnet do). */
+  obfuscatedDc?: number
 }
 
 export interface RpcErrorResult {
@@ -78,6 +81,8 @@ export class RawClient {
   salt: bigint
   readonly sessionId: bigint
   private readonly codec: Codec
+  /** The first bytes on the wire: the codec's tag, or the obfuscated2 init. */
+  private readonly preamble: Buffer
   private socket!: Socket
   /** Last msg_id sent, as its two 32-bit halves (time seconds, fraction; lo unsigned). */
   private lastHi = 0
@@ -108,7 +113,16 @@ export class RawClient {
     this.salt = opts.salt ?? 0n
     this.sessionId = opts.sessionId ?? randomBytes(8).readBigInt64LE(0)
     this.timeOffsetSec = opts.clockSkewSec ?? 0
-    this.codec = createCodec(opts.codec ?? 'intermediate', { side: 'client', maxFrameSize: 16 * 1024 * 1024 })
+    const codec = opts.codec ?? 'intermediate'
+    const maxFrameSize = 16 * 1024 * 1024
+    if (opts.obfuscatedDc === undefined) {
+      this.codec = createCodec(codec, { side: 'client', maxFrameSize })
+      this.preamble = codecTag(codec)
+    } else {
+      const o = createObfuscatedClient({ codec, maxFrameSize, dcId: opts.obfuscatedDc })
+      this.codec = o.codec
+      this.preamble = o.init
+    }
   }
 
   static async connect(opts: RawClientOptions): Promise<RawClient> {
@@ -122,7 +136,7 @@ export class RawClient {
       const s = connect({ host: this.opts.host, port: this.opts.port, noDelay: true, localAddress: this.opts.localAddress })
       this.socket = s
       s.once('connect', () => {
-        s.write(codecTag(this.codec.name))
+        s.write(this.preamble)
         resolve()
       })
       s.once('error', reject)

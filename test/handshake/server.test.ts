@@ -32,7 +32,7 @@ function setup(over: Partial<HandshakeServiceOptions> = {}) {
   const keys = new RsaKeySet([key])
   const store = new MemoryAuthKeyStore()
   const clock = new ManualClock()
-  const service = new HandshakeService({ keys, crypto: new InlineCrypto(keys), store, dcId: 2, pq: pool, clock, ...over })
+  const service = new HandshakeService({ keys, crypto: new InlineCrypto(keys), store, dcIds: [2], pq: pool, clock, ...over })
   return { keys, store, clock, service }
 }
 
@@ -226,6 +226,29 @@ test('wrong dc → server_DH_params_fail; test DC id at a production DC → -444
   const { service } = setup()
   await rejects(clientHandshake(new Loopback(service), client({ dcId: 3 })), 'server_DH_params_fail')
   await rejects(clientHandshake(new Loopback(service), client({ dcId: 10002 })), -444)
+})
+
+test('every DC of dcIds is served (main, media, temp): the created key says which; another DC is named in the log', async () => {
+  const lines: Array<Record<string, unknown>> = []
+  const log = { info: (o: Record<string, unknown>, msg: string) => lines.push({ ...o, msg }), child: () => log, debug: () => {}, warn: () => {}, isLevelEnabled: () => true }
+  const { service } = setup({ dcIds: [1, 3, 5], log: log as unknown as HandshakeServiceOptions['log'] })
+  const cases: Array<[Partial<ClientHandshakeOptions>, number | undefined]> = [
+    [{ dcId: 1 }, 1],
+    [{ dcId: 3, expiresIn: 600 }, 3],
+    [{ dcId: 5, media: true, expiresIn: 600 }, 5],
+    [{ dcId: undefined }, undefined],
+  ]
+  for (const [o, dc] of cases) {
+    const lb = new Loopback(service)
+    await clientHandshake(lb, client(o))
+    assert.equal(lb.created[0]!.dcId, dc, JSON.stringify(o))
+  }
+  await rejects(clientHandshake(new Loopback(service), client({ dcId: 2 })), 'server_DH_params_fail')
+  const line = lines.find((l) => l.reason === 'server_DH_params_fail_wrong_dc')
+  assert.ok(line, JSON.stringify(lines))
+  assert.equal(line.dc, 2)
+  assert.match(String(line.msg), /dc 2, which is not served/)
+  await rejects(clientHandshake(new Loopback(service), client({ dcId: 10003 })), -444)
 })
 
 test('wrong nonce inside the encrypted data → -404', async () => {

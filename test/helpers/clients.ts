@@ -69,7 +69,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const keys = new RsaKeySet([key])
   const store = o.store ?? new MemoryAuthKeyStore()
   const crypto: HandshakeCrypto = o.crypto === 'pool' ? new CryptoPool(keys, 2) : new InlineCrypto(keys, o.random)
-  const service = new HandshakeService({ keys, crypto: o.wrapCrypto ? o.wrapCrypto(crypto) : crypto, store, dcId, ...(o.random ? { random: o.random } : {}), ...o.handshake })
+  const service = new HandshakeService({ keys, crypto: o.wrapCrypto ? o.wrapCrypto(crypto) : crypto, store, dcIds: [dcId], ...(o.random ? { random: o.random } : {}), ...o.handshake })
   const encrypted: bigint[] = []
   const waiters: Array<{ pred: (id: bigint) => boolean; resolve: (id: bigint) => void }> = []
   const record = async (conn: GatewayConnection, p: EncryptedPacket): Promise<void> => {

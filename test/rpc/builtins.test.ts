@@ -10,7 +10,7 @@ import { ManualClock } from '../../src/util/clock.js'
 const require = createRequire(import.meta.url)
 
 const settings = parseConfig({
-  dc_id: 3,
+  dc_ids: [3, 4],
   host: '0.0.0.0',
   tcp_ports: [443],
   public_addresses: [
@@ -21,9 +21,9 @@ const settings = parseConfig({
   telegram: { expires_seconds: 120, chat_size_max: 50, tmp_sessions: 3, test_mode: true },
 })
 
-test('help.getConfig: this_dc, dc_options from public addresses, date/expires from the clock, limits from config', () => {
+test('help.getConfig: this_dc, dc_options from public addresses (an entry without dc_id serves each DC), date/expires from the clock, limits from config', () => {
   const now = 1_700_000_000_123
-  const c = buildConfig(settings, now)
+  const c = buildConfig(settings, now, 3)
   assert.equal(c._, 'config')
   assert.equal(c.this_dc, 3)
   assert.equal(c.date, 1_700_000_000)
@@ -35,10 +35,13 @@ test('help.getConfig: this_dc, dc_options from public addresses, date/expires fr
     c.dc_options.map((d) => [d.id, d.ip_address, d.port, !!d.ipv6, !!d.media_only, !!d.static, !!d.this_port_only]),
     [
       [3, '203.0.113.5', 443, false, false, false, false],
+      [4, '203.0.113.5', 443, false, false, false, false],
       [3, '2001:db8::1', 443, true, true, false, false],
+      [4, '2001:db8::1', 443, true, true, false, false],
       [4, '203.0.113.6', 80, false, false, true, true],
     ],
   )
+  assert.equal(buildConfig(settings, now, 4).this_dc, 4)
   // round trip through our codec
   const back = decode(encode(c)) as TlObject
   assert.equal(back._, 'config')
@@ -48,20 +51,22 @@ test('help.getConfig bytes parse in GramJS (a client nobody here wrote)', () => 
   const { BinaryReader } = require('telegram/extensions/index.js') as {
     BinaryReader: new (b: Buffer) => { tgReadObject(): Record<string, unknown> }
   }
-  const o = new BinaryReader(encode(buildConfig(settings, 1_700_000_000_000))).tgReadObject()
+  const o = new BinaryReader(encode(buildConfig(settings, 1_700_000_000_000, 3))).tgReadObject()
   assert.equal(o.className, 'Config')
   assert.equal(o.thisDc, 3)
   assert.equal(o.expires, 1_700_000_120)
   const opts = o.dcOptions as { ipAddress: string; port: number; ipv6?: boolean; mediaOnly?: boolean }[]
   assert.deepEqual(opts.map((d) => [d.ipAddress, d.port, !!d.ipv6, !!d.mediaOnly]), [
     ['203.0.113.5', 443, false, false],
+    ['203.0.113.5', 443, false, false],
+    ['2001:db8::1', 443, true, true],
     ['2001:db8::1', 443, true, true],
     ['203.0.113.6', 80, false, false],
   ])
 })
 
-test('help.getNearestDc answers this DC', () => {
-  assert.deepEqual(buildNearestDc(settings), { _: 'nearestDc', country: 'ZZ', this_dc: 3, nearest_dc: 3 })
+test('help.getNearestDc answers the DC the connection came for', () => {
+  assert.deepEqual(buildNearestDc(settings, 4), { _: 'nearestDc', country: 'ZZ', this_dc: 4, nearest_dc: 4 })
 })
 
 test('registerBuiltins wires both methods into a router, using the injected clock', async () => {
@@ -80,7 +85,7 @@ test('registerBuiltins wires both methods into a router, using the injected cloc
       msgId: 4n,
       layer: 198,
       client: undefined,
-      connection: { gatewayId: 'g', connId: 'c', clientAddr: '127.0.0.1:1' },
+      connection: { gatewayId: 'g', connId: 'c', clientAddr: '127.0.0.1:1', dcId: 3 },
       withoutUpdates: false,
       userId: undefined,
     },

@@ -193,6 +193,7 @@ export class TestClient {
       gatewayId: 'g1',
       connId: this.connId,
       clientAddr: '127.0.0.1:5000',
+      dcId: 2,
       authKeyId: this.authKeyId,
       salt: this.salt,
       sessionId: this.sessionId,

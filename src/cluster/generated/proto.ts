@@ -333,6 +333,8 @@ export interface PbInboundMessage {
   body: Buffer
   /** ms since the epoch when the gateway read the packet */
   receivedAt: Int64
+  /** the DC the connection came for (help.getConfig's this_dc) */
+  dcId: number
 }
 
 /** InboundMessage: the key before each field on the wire. */
@@ -346,6 +348,7 @@ export const enum PbInboundMessageTag {
   seqNo = 0x38,
   body = 0x42,
   receivedAt = 0x48,
+  dcId = 0x50,
 }
 
 export interface PbConnectionClosed {
