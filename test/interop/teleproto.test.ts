@@ -38,6 +38,14 @@ const HOSTS: Record<(typeof TRANSPORTS)[number], string> = {
   websocket: '127.0.214.4',
 }
 
+/** teleproto's connection class of each transport (WebSocket carries the obfuscated one). */
+const CONNECTION_CLASS: Record<(typeof TRANSPORTS)[number], string> = {
+  full: 'ConnectionTCPFull',
+  abridged: 'ConnectionTCPAbridged',
+  obfuscated: 'ConnectionTCPObfuscated',
+  websocket: 'ConnectionTCPObfuscated',
+}
+
 /** The ids of the keys `store` newly stored from now on (its put() answered 'created'). */
 function recordNewKeys(store: AuthKeyStore): bigint[] {
   const created: bigint[] = []
@@ -113,12 +121,21 @@ for (const transport of TRANSPORTS) {
 
     it('fresh handshake: the server stored one new key, the one teleproto holds', async () => {
       const key = keyOf(client)
-      assert.deepEqual(created, [authKeyId(key)])
+      assert.equal(created.at(-1), authKeyId(key), 'the last key stored is the one teleproto holds')
+      // a key starting with a 0 byte (1 in 256) GramJS's code computes without that byte: its
+      // new_nonce_hash check fails and it starts another exchange; the server stored that key too
+      for (const id of created.slice(0, -1)) {
+        assert.equal((await e.server.store.get(id))?.key[0], 0, `an earlier key (${id}) is one with a leading 0 byte`)
+      }
       const stored = await e.server.store.get(authKeyId(key))
       assert.ok(stored, 'the key is in the store')
       assert.deepEqual(stored.key, key)
       assert.equal(stored.type, AuthKeyType.perm)
       assert.equal(e.server.addresses[0]!.kind, transport === 'websocket' ? 'ws' : 'tcp')
+      // the client dialled with the transport's connection and socket classes
+      const conn = (client._sender as unknown as { _connection: { constructor: { name: string }; socket: object } })._connection
+      assert.equal(conn.constructor.name, CONNECTION_CLASS[transport])
+      assert.equal(conn.socket.constructor.name, transport === 'websocket' ? 'PromisedWebSockets' : 'PromisedNetSockets')
     })
 
     it('help.getConfig inside invokeWithLayer(214, initConnection) as teleproto sends it: the config as served, parsed', async () => {
@@ -153,6 +170,7 @@ for (const transport of TRANSPORTS) {
 
     it('reconnect with the same session: no new key on the server, the RPCs go on with the same auth key id', async () => {
       const id = authKeyId(keyOf(client))
+      const stored = [...created]
       const saved = client.session.save()
       const conns = [(await contextOfCall(client, seen)).connection.connId]
       await client.disconnect()
@@ -173,7 +191,7 @@ for (const transport of TRANSPORTS) {
       assert.equal(new Set(conns).size, 3, `each connect a new connection: ${conns.join(', ')}`)
       const pong = await again.invoke<GramObject>(new Api.Ping({ pingId: bigInt(214) }))
       assert.equal(String(pong.pingId), '214')
-      assert.deepEqual(created, [id], 'no key stored after the first handshake')
+      assert.deepEqual(created, stored, 'no key stored after the first handshake')
     })
   })
 }
