@@ -1,8 +1,10 @@
 /**
- * GramJS (npm `telegram`), unmodified apart from the address and our RSA public key: its module
- * handles, a whole TelegramClient pointed at a server, and its own handshake run alone.
+ * GramJS (npm `telegram`) and its fork teleproto (npm `teleproto`: the same module layout and
+ * client API, its own TL layer), unmodified apart from the address and our RSA public key: their
+ * module handles, a whole TelegramClient pointed at a server, and GramJS's own handshake run alone.
+ * The functions take the library (default `telegram`); each library has its own key table.
  *
- * GramJS on Node always dials port 80 (TCP and WebSocket); a client either gets a 127.x.y.z
+ * Both always dial port 80 on Node (TCP and WebSocket); a client either gets a 127.x.y.z
  * address of its own with port 80, or a connection class subclassed only to replace the port.
  */
 import { createRequire } from 'node:module'
@@ -11,6 +13,14 @@ import { API_HASH, API_ID } from './api.js'
 import type { TestServer } from './clients.js'
 
 const require = createRequire(import.meta.url)
+
+/** The npm package of a GramJS-family library. */
+export type GramLibrary = 'telegram' | 'teleproto'
+
+/** A module of `lib` by its path inside the package ('' for the package itself). */
+function load<T>(lib: GramLibrary, path = ''): T {
+  return require(path === '' ? lib : `${lib}/${path}`) as T
+}
 
 export type GramTransport = 'full' | 'abridged' | 'obfuscated' | 'websocket'
 
@@ -23,7 +33,7 @@ export interface GramClient {
   destroy(): Promise<void>
   disconnect(): Promise<void>
   addEventHandler(cb: (u: GramObject) => void, ev: unknown): void
-  session: { getAuthKey(): { getKey(): Buffer | undefined } | undefined }
+  session: { getAuthKey(): { getKey(): Buffer | undefined } | undefined; save(): string }
   _sender: { _state: { salt: unknown; timeOffset: number; _lastMsgId: unknown } } | undefined
 }
 
@@ -34,13 +44,18 @@ export interface GramJs {
   }
   bigInt: (v: string | number) => unknown
   Raw: new (a: Record<string, unknown>) => unknown
+  /** The TL layer the library speaks (its invokeWithLayer). */
+  layer: number
+  /** The package's own version string. */
+  version: string
 }
 
-export function gramjs(): GramJs {
-  const tg = require('telegram') as { Api: GramJs['Api'] }
+export function gramjs(lib: GramLibrary = 'telegram'): GramJs {
+  const tg = load<{ Api: GramJs['Api']; version: string }>(lib)
   const bigInt = require('big-integer') as GramJs['bigInt']
-  const { Raw } = require('telegram/events/index.js') as { Raw: GramJs['Raw'] }
-  return { Api: tg.Api, bigInt, Raw }
+  const { Raw } = load<{ Raw: GramJs['Raw'] }>(lib, 'events/index.js')
+  const { LAYER } = load<{ LAYER: number }>(lib, 'tl/AllTLObjects.js')
+  return { Api: tg.Api, bigInt, Raw, layer: LAYER, version: tg.version }
 }
 
 /** The RSA public key a client is given: fingerprint and modulus (exponent 65537). */
@@ -49,20 +64,24 @@ export interface GramKey {
   modulus: bigint
 }
 
-/** Registers our public key in GramJS's key table (`_serverKeys` of telegram/crypto/RSA). */
-export function addKeyToGramJs(key: GramKey): void {
-  const rsa = require('telegram/crypto/RSA.js') as { _serverKeys: Map<string, { n: unknown; e: number }> }
-  const { bigInt } = gramjs()
+/** Registers our public key in the library's key table (`_serverKeys` of <lib>/crypto/RSA). */
+export function addKeyToGramJs(key: GramKey, lib: GramLibrary = 'telegram'): void {
+  const rsa = load<{ _serverKeys: Map<string, { n: unknown; e: number }> }>(lib, 'crypto/RSA.js')
+  const { bigInt } = gramjs(lib)
   rsa._serverKeys.set(key.fingerprint.toString(), { n: bigInt(key.modulus.toString()), e: 65537 })
 }
 
-/** GramJS's connection class of a transport (WebSocket: obfuscated over PromisedWebSockets). */
-function connectionClass(transport: GramTransport): new (o: Record<string, unknown>) => object {
-  const net = require('telegram/network/index.js') as Record<string, new (o: Record<string, unknown>) => object>
+/** The library's connection class of a transport (WebSocket: obfuscated over PromisedWebSockets). */
+function connectionClass(transport: GramTransport, lib: GramLibrary): new (o: Record<string, unknown>) => object {
+  const net = load<Record<string, new (o: Record<string, unknown>) => object>>(lib, 'network/index.js')
   return { full: net.ConnectionTCPFull, abridged: net.ConnectionTCPAbridged, obfuscated: net.ConnectionTCPObfuscated, websocket: net.ConnectionTCPObfuscated }[transport]!
 }
 
 export interface GramJsClientOptions {
+  /** The library (default `telegram`). */
+  lib?: GramLibrary
+  /** A saved StringSession (its DC, address and auth key); without it the session is new. */
+  session?: string
   host: string
   key: GramKey
   transport: GramTransport
@@ -76,15 +95,16 @@ export interface GramJsClientOptions {
   params?: Record<string, unknown>
 }
 
-/** A GramJS TelegramClient (StringSession) pointed at host:80, or at host:port. */
+/** A TelegramClient of the library (StringSession) pointed at host:80, or at host:port. */
 export function gramjsClient(o: GramJsClientOptions): GramClient {
-  addKeyToGramJs(o.key)
-  const { TelegramClient } = require('telegram') as { TelegramClient: new (...a: unknown[]) => GramClient & { setLogLevel(l: string): void } }
-  const { StringSession } = require('telegram/sessions/index.js') as { StringSession: new (s: string) => { setDC(dc: number, ip: string, port: number): void } }
-  const ext = require('telegram/extensions/index.js') as Record<string, unknown>
-  const session = new StringSession('')
-  session.setDC(o.dcId ?? 2, o.host, 80)
-  const base = connectionClass(o.transport)
+  const lib = o.lib ?? 'telegram'
+  addKeyToGramJs(o.key, lib)
+  const { TelegramClient } = load<{ TelegramClient: new (...a: unknown[]) => GramClient & { setLogLevel(l: string): void } }>(lib)
+  const { StringSession } = load<{ StringSession: new (s: string) => { setDC(dc: number, ip: string, port: number): void } }>(lib, 'sessions/index.js')
+  const ext = load<Record<string, unknown>>(lib, 'extensions/index.js')
+  const session = new StringSession(o.session ?? '')
+  if (o.session === undefined) session.setDC(o.dcId ?? 2, o.host, 80)
+  const base = connectionClass(o.transport, lib)
   const port = o.port
   const connection =
     port === undefined
@@ -98,6 +118,7 @@ export function gramjsClient(o: GramJsClientOptions): GramClient {
     connection,
     networkSocket: o.transport === 'websocket' ? ext.PromisedWebSockets : ext.PromisedNetSockets,
     useWSS: false,
+    baseLogger: new (ext.Logger as new (level: string) => unknown)(process.env.GRAMJS_LOG ?? 'none'),
     ...o.params,
   })
   client.setLogLevel(process.env.GRAMJS_LOG ?? 'none')
@@ -117,7 +138,7 @@ export async function gramjsHandshake(server: TestServer, transport: Exclude<Gra
   const { doAuthentication } = require('telegram/network/Authenticator.js') as {
     doAuthentication: (s: unknown, log: unknown) => Promise<{ authKey: { getKey(): Buffer | undefined } }>
   }
-  const Cls = connectionClass(transport) as new (o: Record<string, unknown>) => { connect(): Promise<void>; disconnect(): Promise<void> }
+  const Cls = connectionClass(transport, 'telegram') as new (o: Record<string, unknown>) => { connect(): Promise<void>; disconnect(): Promise<void> }
   const loggers = new ext.Logger('none')
   const conn = new Cls({ ip: server.host, port: server.port, dcId: server.dcId, loggers, proxy: undefined, socket: ext.PromisedNetSockets, testServers: false })
   await conn.connect()
