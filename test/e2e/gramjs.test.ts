@@ -50,7 +50,7 @@ describe('GramJS over TCP obfuscated: the full scenario', () => {
     assert.equal(cfg.className, 'Config')
     assert.equal(cfg.thisDc, 2)
     const opts = cfg.dcOptions as { ipAddress: string; port: number; id: number }[]
-    assert.deepEqual(opts.map((d) => [d.id, d.ipAddress, d.port]), [[2, '127.0.77.21', 80]])
+    assert.deepEqual(opts.map((d) => [d.id, d.ipAddress, d.port]), [1, 2, 3, 4, 5].map((dc) => [dc, '127.0.77.21', 80])) // every DC of dc_ids, at the server
     assert.ok((cfg.expires as number) > (cfg.date as number))
     // the session layer saw GramJS's layer and initConnection
     await client.invoke(new Api.help.GetNearestDc())

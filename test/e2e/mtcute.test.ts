@@ -79,7 +79,7 @@ describe('mtcute over TCP intermediate: the full scenario', () => {
     assert.equal(cfg._, 'config')
     assert.equal(cfg.thisDc, 2)
     const opts = cfg.dcOptions as { ipAddress: string; port: number; id: number }[]
-    assert.deepEqual(opts.map((d) => [d.id, d.ipAddress, d.port]), [[2, '127.0.77.31', 10443]])
+    assert.deepEqual(opts.map((d) => [d.id, d.ipAddress, d.port]), [1, 2, 3, 4, 5].map((dc) => [dc, '127.0.77.31', 10443])) // every DC of dc_ids, at the server
     await tg.call({ _: 'help.getNearestDc' })
     const ctx = seen.contexts.at(-1)!
     assert.equal(ctx.layer, 227)

@@ -145,14 +145,14 @@ for (const transport of TRANSPORTS) {
       assert.equal(cfg.className, 'Config')
       assert.equal(cfg.thisDc, 2)
       const opts = cfg.dcOptions as { ipAddress: string; port: number; id: number }[]
-      assert.deepEqual(opts.map((d) => [d.id, d.ipAddress, d.port]), [[2, host, 80]])
+      assert.deepEqual(opts.map((d) => [d.id, d.ipAddress, d.port]), [1, 2, 3, 4, 5].map((dc) => [dc, host, 80])) // every DC of dc_ids, at the server
       assert.deepEqual(
         opts.map((d) => [d.id, d.ipAddress, d.port]),
         e.server.config.publicAddresses.map((a) => [a.dcId, a.ip, a.port]),
       )
       assert.ok((cfg.expires as number) > (cfg.date as number))
       // served in the default layer: its config constructor is the one teleproto's layer 214 has
-      const served = encode(buildConfig(e.server.config, Date.now()), DEFAULT_LAYER)
+      const served = encode(buildConfig(e.server.config, Date.now(), 2), DEFAULT_LAYER)
       assert.equal(served.readUInt32LE(0), TeleApi.Config.CONSTRUCTOR_ID >>> 0)
       const ctx = await contextOfCall(client, seen)
       assert.equal(ctx.layer, 214)
