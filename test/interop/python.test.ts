@@ -45,6 +45,8 @@ interface Library_ {
   transports: Record<string, WireTransport>
   /** TCP connections one run opens: the first session's (with the exchange), then the reconnect's. */
   connections: number
+  /** The session (session_id) the client continues after the reconnect: its first one, or a new one. */
+  reconnectSession: 'same' | 'new'
 }
 
 const LIBRARIES: Library_[] = [
@@ -60,6 +62,7 @@ const LIBRARIES: Library_[] = [
     },
     // connect() runs the exchange on the connection it then keeps
     connections: 2,
+    reconnectSession: 'same',
   },
   {
     library: 'pyrogram',
@@ -75,6 +78,7 @@ const LIBRARIES: Library_[] = [
     },
     // Auth.create() has a connection of its own, then Session.start() twice
     connections: 3,
+    reconnectSession: 'same',
   },
 ]
 
@@ -122,17 +126,40 @@ function keyOf(res: ScenarioResult): { key: Buffer; id: bigint } {
   return { key, id: authKeyId(key) }
 }
 
+/** f over items, at most `width` at a time (the drivers are mostly Python start-up: CPU). */
+async function inPool<T, R>(items: T[], width: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = []
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await f(items[i]!)
+    }
+  }
+  await Promise.all(Array.from({ length: width }, worker))
+  return out
+}
+
 for (const lib of LIBRARIES) {
   describe(`${lib.name} over each of its TCP transports`, () => {
+    const runs = new Map<string, Run>()
+    before(async () => {
+      const names = Object.keys(lib.transports)
+      const done = await inPool(names, 2, (t) => runScenario(lib, t))
+      names.forEach((t, i) => runs.set(t, done[i]!))
+    })
+    after(async () => {
+      for (const run of runs.values()) {
+        await run.tap.close()
+        await run.e.close()
+      }
+    })
+
     for (const [transport, framing] of Object.entries(lib.transports)) {
       describe(transport, () => {
         let run: Run
-        before(async () => {
-          run = await runScenario(lib, transport)
-        })
-        after(async () => {
-          await run?.tap.close()
-          await run?.e.close()
+        before(() => {
+          run = runs.get(transport)!
         })
 
         it(`every connection opens with ${framing} framing`, () => {
@@ -193,8 +220,9 @@ for (const lib of LIBRARIES) {
           assert.equal(ctx.authKeyId, id)
           assert.equal(ctx.layer, CLIENT_LAYER)
           assert.equal(ctx.client?.apiId, API_ID)
-          const first = run.getConfig[0]!.connection.connId
-          assert.notEqual(ctx.connection.connId, first, 'served on another connection than the first session')
+          const first = run.getConfig[0]!
+          assert.notEqual(ctx.connection.connId, first.connection.connId, 'served on another connection than the first session')
+          assert.equal(ctx.sessionId === first.sessionId ? 'same' : 'new', lib.reconnectSession, 'session after the reconnect')
           if (lib.library === 'telethon') {
             // connect() asks for itself each time (get_me), on the same key
             assert.equal(run.getMe.length, 2)
