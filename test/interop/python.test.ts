@@ -37,7 +37,7 @@ interface ScenarioResult extends DriverOutput {
 /** The layer the libraries declare (telethon.tl.alltlobjects.LAYER, pyrogram.raw.all.layer). */
 const CLIENT_LAYER = 229
 
-interface Library_ {
+interface Subject {
   library: Library
   name: string
   host: string
@@ -49,7 +49,7 @@ interface Library_ {
   reconnectSession: 'same' | 'new'
 }
 
-const LIBRARIES: Library_[] = [
+const LIBRARIES: Subject[] = [
   {
     library: 'telethon',
     name: 'Telethon',
@@ -86,8 +86,9 @@ interface Run {
   e: E2eServer
   tap: WireTap
   seen: Observed
-  /** Contexts of help.getConfig calls and of Telethon's get_me (users.getUsers). */
+  /** Contexts of the help.getConfig calls. */
   getConfig: RpcContext[]
+  /** Contexts of Telethon's get_me (users.getUsers). */
   getMe: RpcContext[]
   /** Auth key ids the store was asked to put (one per completed exchange). */
   puts: bigint[]
@@ -96,7 +97,7 @@ interface Run {
 }
 
 /** A server (help.getConfig recording its callers, store puts counted) behind a wire tap, and one run. */
-async function runScenario(lib: Library_, transport: string): Promise<Run> {
+async function runScenario(lib: Subject, transport: string): Promise<Run> {
   const e = await startE2eServer({ host: lib.host, tcpPort: 0 })
   const s = e.server.config
   const getConfig: RpcContext[] = []
