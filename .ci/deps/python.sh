@@ -1,28 +1,24 @@
 #!/usr/bin/env bash
-# PyPI clients of test/e2e/python.test.ts (driver test/e2e/python/leading_zero.py), installed into
-# the `python3` on PATH, the interpreter the test runs. Pinned, with their dependencies; a no-op
-# when these versions are already there.
+# PyPI clients of test/interop/python*.test.ts (drivers in test/interop/python/), installed into
+# the `python3` on PATH, the interpreter the tests run, from test/interop/python/requirements.txt
+# (exact pins, dependencies included); a no-op when those versions are already there.
 set -euo pipefail
 
-PINS=(
-  telethon==1.45.0      # Telethon 1.x; needs pyaes, rsa
-  kurigram==2.2.26      # Pyrogram fork, imports as `pyrogram`; needs pyaes, python-socks
-  pyaes==1.6.1
-  rsa==4.7.2
-  pyasn1==0.6.3
-  python-socks==3.2.2
-)
+REQUIREMENTS="$(cd "$(dirname "$0")/../.." && pwd)/test/interop/python/requirements.txt"
 
 if ! command -v python3 >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 >/dev/null
 fi
 
-# Exit 0 when every pin is installed at its version.
+# Exit 0 when every pin of the requirements file is installed at its version.
 installed() {
-  python3 - "${PINS[@]}" <<'PY'
+  python3 - "$REQUIREMENTS" <<'PY'
 import sys
 from importlib.metadata import PackageNotFoundError, version
-for pin in sys.argv[1:]:
+for line in open(sys.argv[1]):
+    pin = line.split('#', 1)[0].strip()
+    if not pin:
+        continue
     name, want = pin.split('==')
     try:
         if version(name) != want:
@@ -43,5 +39,5 @@ FLAGS=(-q --disable-pip-version-check --no-input --root-user-action=ignore)
 if python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
   FLAGS+=(--break-system-packages)
 fi
-python3 -m pip install "${FLAGS[@]}" "${PINS[@]}"
+python3 -m pip install "${FLAGS[@]}" -r "$REQUIREMENTS"
 installed || { echo ".ci/deps/python.sh: pinned versions not installed after pip install" >&2; exit 1; }

@@ -2,91 +2,36 @@
  * Python clients from PyPI (Telethon 1.x, and Kurigram, a Pyrogram fork that imports as
  * `pyrogram`) against the whole server on an auth key whose first byte is 0 (1 key in 256): the
  * server answers dh_gen_ok with new_nonce_hash1 over the 256-byte key and stores those 256 bytes.
- * test/e2e/python/leading_zero.py runs each library's own exchange and session; we inject only our
- * address, our RSA key and the client's DH secret b (its first os.urandom(256)). The packages come
- * from .ci/deps/python.sh.
+ * test/interop/python/leading_zero.py runs each library's own exchange and session; we inject only
+ * our address, our RSA key and the client's DH secret b (its first os.urandom(256)).
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { authKeyId } from '../../src/handshake/kdf.js'
-import { RpcError } from '../../src/rpc/errors.js'
 import { firstSecret, leadingZeroPair } from '../helpers/leading-zero.js'
-import { startE2eServer, type E2eServer } from './harness.js'
-import { installHandlers, type Observed } from './scenario.js'
+import { startE2eServer, type E2eServer } from '../e2e/harness.js'
+import { installHandlers, type Observed } from '../e2e/scenario.js'
+import { answerGetMeUnauthorized, drive as runDriver, ok, type DriverOutput, type Library } from './python/driver.js'
 
-const DRIVER = join(dirname(fileURLToPath(import.meta.url)), '../../../test/e2e/python/leading_zero.py')
-const DRIVER_TIMEOUT_S = 30
-const KILL_AFTER_MS = 45_000
-const INSTALL = 'the Python clients are not installed: run `bash .ci/deps/python.sh` (CI runs it before npm test)'
-
-interface DriverResult {
-  library: string
-  distribution?: string
-  version?: string
-  missing?: string
-  error?: string
+interface DriverResult extends DriverOutput {
   /** The key the client ended on (hex). */
   auth_key?: string
   rpc?: { type: string; this_dc: number; nearest_dc: number }
   /** How many os.urandom(256) draws the client made (the first one was our b). */
   draws256?: number
-  /** The library's own INFO+ log lines. */
-  log?: string[]
 }
 
-/** Runs the driver for `library` against `e` (SIGKILL after KILL_AFTER_MS); its JSON line. */
-function drive(library: 'telethon' | 'pyrogram', e: E2eServer, b: Buffer): Promise<DriverResult> {
-  const cfg = {
-    host: e.host,
-    port: e.tcpPort,
-    pem: e.publicPem,
-    fingerprint: e.fingerprint.toString(),
-    modulus: e.modulus.toString(16),
-    b: b.toString('hex'),
-    timeout: DRIVER_TIMEOUT_S,
-  }
-  return new Promise((resolve, reject) => {
-    execFile('python3', [DRIVER, library, JSON.stringify(cfg)], { timeout: KILL_AFTER_MS, killSignal: 'SIGKILL', maxBuffer: 1 << 22 }, (err, stdout, stderr) => {
-      const code = (err as { code?: unknown } | null)?.code
-      if (code === 'ENOENT') return reject(new Error(`python3 not found; ${INSTALL}`))
-      const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1)
-      if (line === undefined) {
-        const why = err?.killed ? `killed after ${KILL_AFTER_MS} ms` : (err?.message ?? 'exit 0')
-        return reject(new Error(`${library} driver printed no result (${why})\nstdout: ${stdout}\nstderr: ${stderr}`))
-      }
-      const res = JSON.parse(line) as DriverResult
-      if (res.missing !== undefined) return reject(new Error(`Python module ${res.missing} missing (${res.error}); ${INSTALL}`))
-      if (res.error !== undefined) {
-        return reject(new Error(`${library} failed: ${res.error}\nlog:\n${(res.log ?? []).join('\n')}\nstderr: ${stderr}`))
-      }
-      resolve(res)
-    })
-  })
-}
-
-/** The driver's result, or its failure (thrown in every test that reads it, so each one fails with it). */
-function ok(run: DriverResult | Error): DriverResult {
-  if (run instanceof Error) throw run
-  return run
+function drive(library: Library, e: E2eServer, b: Buffer): Promise<DriverResult> {
+  return runDriver<DriverResult>('leading_zero.py', library, e, { b: b.toString('hex') })
 }
 
 const pair = leadingZeroPair()
 const zeroId = authKeyId(pair.key)
 
-/**
- * A server whose first DH secret is `pair.a`, with help.getNearestDc recording its callers.
- * users.getUsers gets what Telegram answers on a key that is not signed in: Telethon's connect()
- * asks for itself (get_me) and takes 401 as "not logged in" (400 INPUT_METHOD_INVALID, our answer
- * to methods without a handler, would make connect() throw).
- */
+/** A server whose first DH secret is `pair.a`, with help.getNearestDc recording its callers. */
 async function zeroKeyServer(host: string): Promise<{ e: E2eServer; seen: Observed }> {
   const e = await startE2eServer({ host, tcpPort: 0, random: firstSecret(pair.a) })
-  e.server.handle('users.getUsers', () => {
-    throw new RpcError(401, 'AUTH_KEY_UNREGISTERED')
-  })
+  answerGetMeUnauthorized(e)
   return { e, seen: installHandlers(e) }
 }
 

@@ -1,0 +1,89 @@
+/**
+ * Runs a Python driver of this directory (common.py's protocol: `python3 SCRIPT LIBRARY JSON`, one
+ * JSON line on stdout) against an in-process server. The packages come from
+ * test/interop/python/requirements.txt, installed by .ci/deps/python.sh.
+ */
+import { execFile } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { RpcError } from '../../../src/rpc/errors.js'
+import type { RpcContext } from '../../../src/session/api.js'
+import { API_HASH, API_ID } from '../../helpers/api.js'
+import type { E2eServer } from '../../e2e/harness.js'
+
+/** The Python sources (this file runs from dist/test/interop/python). */
+const DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../../test/interop/python')
+const DRIVER_TIMEOUT_S = 30
+const KILL_AFTER_MS = 45_000
+const INSTALL = 'the Python clients are not installed: run `bash .ci/deps/python.sh` (CI runs it before npm test)'
+
+export type Library = 'telethon' | 'pyrogram'
+
+/** What every driver prints. */
+export interface DriverOutput {
+  library: Library
+  distribution?: string
+  version?: string
+  missing?: string
+  error?: string
+  elapsed_ms?: number
+  /** The library's own INFO+ log lines. */
+  log?: string[]
+}
+
+/**
+ * Runs `script` for `library` against `e` with `extra` config (SIGKILL after KILL_AFTER_MS). Rejects
+ * when the driver printed nothing, the package is missing, or the client failed (with its log).
+ */
+export function drive<T extends DriverOutput>(script: string, library: Library, e: E2eServer, extra: Record<string, unknown>): Promise<T> {
+  const cfg = {
+    host: e.host,
+    port: e.tcpPort,
+    pem: e.publicPem,
+    fingerprint: e.fingerprint.toString(),
+    modulus: e.modulus.toString(16),
+    api_id: API_ID,
+    api_hash: API_HASH,
+    timeout: DRIVER_TIMEOUT_S,
+    ...extra,
+  }
+  const opts = { timeout: KILL_AFTER_MS, killSignal: 'SIGKILL' as const, maxBuffer: 1 << 22 }
+  return new Promise((resolve, reject) => {
+    execFile('python3', [join(DIR, script), library, JSON.stringify(cfg)], opts, (err, stdout, stderr) => {
+      const code = (err as { code?: unknown } | null)?.code
+      if (code === 'ENOENT') return reject(new Error(`python3 not found; ${INSTALL}`))
+      const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1)
+      if (line === undefined) {
+        const why = err?.killed ? `killed after ${KILL_AFTER_MS} ms` : `exit ${code ?? 0}`
+        return reject(new Error(`${library} driver printed no result (${why})\nstdout: ${stdout}\nstderr: ${stderr}`))
+      }
+      const res = JSON.parse(line) as T
+      if (res.missing !== undefined) return reject(new Error(`Python module ${res.missing} missing (${res.error}); ${INSTALL}`))
+      if (res.error !== undefined) {
+        const { log, ...rest } = res
+        return reject(new Error(`${library} failed: ${res.error}\nresult: ${JSON.stringify(rest)}\nlog:\n${(log ?? []).join('\n')}\nstderr: ${stderr}`))
+      }
+      resolve(res)
+    })
+  })
+}
+
+/** A driver's result, or its failure (thrown in every test that reads it, so each one fails with it). */
+export function ok<T>(run: T | Error): T {
+  if (run instanceof Error) throw run
+  return run
+}
+
+/**
+ * users.getUsers gets what Telegram answers on a key that is not signed in: Telethon's connect()
+ * asks for itself (get_me) and takes 401 as "not logged in" (400 INPUT_METHOD_INVALID, our answer
+ * to methods without a handler, would make connect() throw). Records the calls' contexts.
+ */
+export function answerGetMeUnauthorized(e: E2eServer): RpcContext[] {
+  const seen: RpcContext[] = []
+  e.server.handle('users.getUsers', (_req, ctx) => {
+    seen.push(ctx)
+    throw new RpcError(401, 'AUTH_KEY_UNREGISTERED')
+  })
+  return seen
+}
