@@ -18,9 +18,10 @@
  *
  * test/interop/gotd (its own Go module) is built once per run into a temp dir and run once per
  * scenario with flags; it sets only public options: the address (dcs.List + dcs.Plain with a dial
- * function recording the first bytes each TCP connection writes, or dcs.Websocket), our RSA key,
- * a file session, timeouts and telegram.Options.Random (crypto/rand that counts gotd's draws of its
- * DH secret b and, for the forced key, hands out our b as the first one).
+ * function recording the first bytes each TCP connection writes, or dcs.Websocket with its default
+ * options, http.DefaultTransport dialling through that function), our RSA key, a file session,
+ * timeouts and telegram.Options.Random (crypto/rand that counts gotd's draws of its DH secret b
+ * and, for the forced key, hands out our b as the first one).
  * The Go modules come from .ci/deps/gotd.sh; the build runs offline (GOPROXY=off).
  */
 import { after, before, describe, it } from 'node:test'
@@ -85,7 +86,7 @@ interface ProbeResult {
   b_given: boolean
   /** How many DH secrets gotd drew (one per exchange). */
   dh_draws: number
-  /** First bytes (hex, up to 64) of every TCP connection gotd opened, in dial order. */
+  /** First bytes (hex; 64, or 1024 for WebSocket) of every TCP connection gotd opened, in dial order. */
   heads: string[]
   /** gotd's OnConnectionState ("connecting", "ready", "disconnected"). */
   states: string[]
@@ -144,6 +145,26 @@ function assertRpcs(r: Probe): void {
   assert.equal(r.res.nearest_dc!.this_dc, 2)
   assert.ok(r.res.pong, 'ping answered by its pong')
   assert.deepEqual(r.res.dead_errors, [])
+}
+
+/**
+ * The first message of a client's WebSocket connection, from its first bytes: asserts the upgrade
+ * request (GET /apiws, subprotocol binary), then unmasks the first frame (FIN, binary, < 126 bytes).
+ */
+function wsFirstMessage(raw: Buffer): Buffer {
+  const end = raw.indexOf('\r\n\r\n')
+  assert.ok(end > 0, 'an HTTP request')
+  const request = raw.subarray(0, end).toString('latin1')
+  assert.match(request, /^GET \/apiws HTTP\/1\.1\r\n/)
+  assert.match(request, /^Upgrade: websocket$/im)
+  assert.match(request, /^Sec-WebSocket-Protocol: binary$/im)
+  const frame = raw.subarray(end + 4)
+  assert.equal(frame[0], 0x82, 'FIN, binary')
+  assert.equal(frame[1]! & 0x80, 0x80, 'masked')
+  const len = frame[1]! & 0x7f
+  assert.ok(len < 126 && frame.length >= 6 + len)
+  const mask = frame.subarray(2, 6)
+  return Buffer.from(frame.subarray(6, 6 + len).map((b, i) => b ^ mask[i % 4]!))
 }
 
 /** Ids of the keys the server's store created, in order (its put() observed). */
@@ -229,12 +250,14 @@ describe('gotd/td (Go) against our server', () => {
     return ['-transport', t.name, ...target, '-pem', s.pem, '-session', join(dir, `${s.e.host}-${t.name}.session.json`)]
   }
 
-  /** Asserts each TCP connection's first bytes: the framing's tag, or an obfuscated2 init for it (no secret, DC 2). */
+  /**
+   * Asserts each TCP connection's first bytes: the framing's tag, or an obfuscated2 init for it (no
+   * secret, DC 2); for WebSocket the upgrade request and, as the first message, that init.
+   */
   function assertOnTheWire(t: Transport, hexHeads: string[]): void {
-    const heads = hexHeads.map((h) => Buffer.from(h, 'hex'))
-    if (t.name === 'websocket') return assert.deepEqual(heads, [], 'no plain TCP dial')
-    assert.ok(heads.length >= 1)
-    for (const head of heads) {
+    assert.ok(hexHeads.length >= 1)
+    for (const hex of hexHeads) {
+      const head = t.name === 'websocket' ? wsFirstMessage(Buffer.from(hex, 'hex')) : Buffer.from(hex, 'hex')
       const d = detectTransport(head, { maxFrameSize: MAX_FRAME })
       if (!t.obfuscated) {
         assert.deepEqual(d, { kind: 'plain', codec: t.framing, header: { abridged: 1, intermediate: 4, padded: 4, full: 0 }[t.framing] })
@@ -274,10 +297,10 @@ describe('gotd/td (Go) against our server', () => {
         assert.equal(s.created.filter((c) => c === id).length, 1, 'the server created that key once')
       })
 
-      it(`on the wire: ${t.name === 'websocket' ? 'WebSocket' : t.obfuscated ? `obfuscated2 over ${t.framing}` : t.framing}`, () => {
+      it(`on the wire: ${t.name === 'websocket' ? 'WebSocket /apiws, binary, ' : ''}${t.obfuscated ? `obfuscated2 over ${t.framing}` : t.framing}`, () => {
         assertOk(fresh)
-        assert.equal(fresh.res.heads.length, t.name === 'websocket' ? 0 : 1, 'one TCP connection per run')
-        assert.equal(again.res.heads.length, t.name === 'websocket' ? 0 : 1, 'one TCP connection per run')
+        assert.equal(fresh.res.heads.length, 1, 'one TCP connection per run')
+        assert.equal(again.res.heads.length, 1, 'one TCP connection per run')
         assertOnTheWire(t, [...fresh.res.heads, ...again.res.heads])
       })
 

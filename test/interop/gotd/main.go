@@ -3,8 +3,9 @@
 // its encrypted session and prints one JSON line describing what happened.
 //
 // Only public options are set: the server's address (dcs.List + dcs.Plain with a recording dial
-// function, or dcs.Websocket), its RSA public key, a file session (-session: a second run on the
-// same file reuses the key), timeouts, a reconnection backoff that gives up after two retries, and
+// function, or dcs.Websocket with its defaults and http.DefaultTransport dialling through that
+// function), its RSA public key, a file session (-session: a second run on the same file reuses
+// the key), timeouts, a reconnection backoff that gives up after two retries, and
 // telegram.Options.Random (secret.go: crypto/rand that counts gotd's DH draws and, when GOTD_B_HEX
 // is given, hands out that value as the first b).
 //
@@ -80,7 +81,7 @@ type result struct {
 	BInjected bool `json:"b_injected"`
 	BGiven    bool `json:"b_given"`
 	DHDraws   int  `json:"dh_draws"` // draws of b seen (one per exchange)
-	// Heads: the first bytes (hex, up to 64) each TCP connection wrote, in dial order.
+	// Heads: the first bytes (hex; 64, or 1024 for WebSocket) each TCP connection wrote, in dial order.
 	Heads []string `json:"heads"`
 	// Connection lifecycle as reported by gotd's OnConnectionState / OnDead.
 	States     []string `json:"states"`

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 
@@ -22,12 +23,16 @@ var plainProtocols = map[string]transport.Protocol{
 	"full":         transport.Full,
 }
 
-// headLen is how many of the first bytes each TCP connection writes are recorded: the plain tag
-// or the whole 64-byte obfuscated2 init.
-const headLen = 64
+// Recorded first bytes of each TCP connection: the plain tag or the whole 64-byte obfuscated2
+// init; for WebSocket the HTTP upgrade request and the first message (the init).
+const (
+	tcpHeadLen = 64
+	wsHeadLen  = 1024
+)
 
-// heads records the first bytes every TCP connection gotd opens writes, in dial order.
+// heads records the first bytes (up to limit) every TCP connection gotd opens writes, in dial order.
 type heads struct {
+	limit int
 	mu    sync.Mutex
 	conns []*recordingConn
 }
@@ -38,7 +43,7 @@ func (h *heads) dial(ctx context.Context, network, addr string) (net.Conn, error
 	if err != nil {
 		return nil, err
 	}
-	rc := &recordingConn{Conn: c}
+	rc := &recordingConn{Conn: c, limit: h.limit}
 	h.mu.Lock()
 	h.conns = append(h.conns, rc)
 	h.mu.Unlock()
@@ -59,13 +64,14 @@ func (h *heads) hex() []string {
 
 type recordingConn struct {
 	net.Conn
-	mu   sync.Mutex
-	head []byte
+	limit int
+	mu    sync.Mutex
+	head  []byte
 }
 
 func (c *recordingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	if n := headLen - len(c.head); n > 0 {
+	if n := c.limit - len(c.head); n > 0 {
 		c.head = append(c.head, p[:min(n, len(p))]...)
 	}
 	c.mu.Unlock()
@@ -73,15 +79,19 @@ func (c *recordingConn) Write(p []byte) (int, error) {
 }
 
 // resolver builds gotd's DC list and resolver for one transport: "<framing>" or
-// "obfuscated-<framing>" over TCP at addr, or "websocket" at wsURL (dcs.Websocket: obfuscated2
-// over intermediate inside binary WebSocket messages).
+// "obfuscated-<framing>" over TCP at addr, or "websocket" at wsURL (dcs.Websocket with its default
+// options: obfuscated2 over intermediate inside binary WebSocket messages; its dialer,
+// coder/websocket, uses http.DefaultClient, whose transport gets the recording dial function).
 func resolver(name, addr, wsURL string, dc int, h *heads) (dcs.List, dcs.Resolver, error) {
 	if name == "websocket" {
 		if wsURL == "" {
 			return dcs.List{}, nil, fmt.Errorf("-ws is required for websocket")
 		}
+		h.limit = wsHeadLen
+		http.DefaultTransport.(*http.Transport).DialContext = h.dial
 		return dcs.List{Domains: map[int]string{dc: wsURL}}, dcs.Websocket(dcs.WebsocketOptions{}), nil
 	}
+	h.limit = tcpHeadLen
 	obfuscated := false
 	framing := name
 	if len(name) > len("obfuscated-") && name[:len("obfuscated-")] == "obfuscated-" {
