@@ -1,4 +1,4 @@
-module mtgate/test/e2e/gotd
+module mtgate/test/interop/gotd
 
 go 1.25.0
 
