@@ -2,13 +2,15 @@
  * The client snippets of README "Pointing clients at it", run for real: each one against its own
  * in-process server (test/e2e/harness.ts) on a 127.0.88.x address, with the placeholders
  * `<fingerprint>`, `127.0.0.1` and `10443` replaced by that server's, in a directory holding
- * `data/rsa/<fingerprint>.pub`. A snippet is a whole program: it creates an auth key, calls
+ * `data/rsa/<fingerprint>.pub`. The servers' key has a negative fingerprint (as a signed int64), the
+ * case a wrong signed/unsigned conversion fails on. A snippet is a whole program: it creates an auth key, calls
  * help.getConfig and prints `this_dc 2`; the server records which auth key asked.
  */
 import assert from 'node:assert/strict'
-import { rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fingerprintHex } from '../../src/handshake/rsa-key.js'
+import { createKeyFile } from '../../src/handshake/rsa-keyset.js'
 import { buildConfig } from '../../src/rpc/builtins.js'
 import { RpcError } from '../../src/rpc/errors.js'
 import { startE2eServer, type E2eServer } from '../e2e/harness.js'
@@ -77,7 +79,8 @@ export const CLIENT_CHECKS: ClientCheck[] = [
 
 /** Starts a server for `check`, runs the snippet of `b` against it and asserts what it did. */
 export async function runClientSnippet(check: ClientCheck, b: Block): Promise<void> {
-  const e: E2eServer = await startE2eServer({ host: check.host, tcpPort: check.port })
+  const e: E2eServer = await startE2eServer({ host: check.host, tcpPort: check.port, config: { data_dir: negativeKeyDataDir() } })
+  assert.ok(e.fingerprint < 0n)
   check.handlers?.(e)
   const asked: bigint[] = []
   e.server.handle('help.getConfig', (_req, ctx) => {
@@ -100,6 +103,21 @@ export async function runClientSnippet(check: ClientCheck, b: Block): Promise<vo
     rmSync(dir, { recursive: true, force: true })
     await e.close()
   }
+}
+
+let keyDir: string | undefined
+
+/**
+ * A data dir whose one RSA key has a fingerprint with its top bit set (negative as a signed int64),
+ * so that a snippet converting it to GramJS's or Kurigram's signed form wrongly fails.
+ */
+function negativeKeyDataDir(): string {
+  if (keyDir !== undefined) return keyDir
+  mkdirSync(SCRATCH_PARENT, { recursive: true })
+  const dir = mkdtempSync(join(SCRATCH_PARENT, 'key-'))
+  while (createKeyFile(dir).fingerprint >= 0n) rmSync(join(dir, 'rsa'), { recursive: true, force: true })
+  keyDir = dir
+  return dir
 }
 
 /**

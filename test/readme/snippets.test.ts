@@ -87,7 +87,7 @@ describe('README.md code blocks', () => {
 
   it('commands: each is in the CLI usage and parses; keygen adds keys that keys lists', async () => {
     const commands = assertCommandsBlock(only(isCommands, 'commands'))
-    assert.deepEqual([...commands].sort(), ['keygen', 'keys', 'serve'])
+    for (const c of ['serve', 'keygen', 'keys']) assert.ok(commands.includes(c), `the commands block lists ${c}`)
     await assertKeygenAndKeys()
   })
 
