@@ -15,7 +15,7 @@ import { loadClusterConfig } from '../../src/config/index.js'
 import { where, ROOT, type Block } from './blocks.js'
 import { describeRun, run, SCRATCH_PARENT } from './run.js'
 
-const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> }
 const START_TIMEOUT_MS = 20_000
 const STOP_TIMEOUT_MS = 15_000
 
@@ -144,7 +144,11 @@ export function assertCommandsBlock(b: Block): string[] {
     const parsed = parseArgs(argv)
     assert.equal(parsed.command, command)
     if (argv.includes('--config')) assert.equal(parsed.config, argv[argv.indexOf('--config') + 1])
-    if (text!.includes('npm start')) assert.deepEqual(nodeScript('start').slice(1), [command], `npm start runs mtgate ${command}`)
+    if (text!.includes('npm start')) {
+      const [main, ...args] = nodeScript('start')
+      assert.equal(main, PACKAGE.bin.mtgate, 'npm start runs the `mtgate` of package.json bin')
+      assert.deepEqual(args, [command], `npm start runs mtgate ${command}`)
+    }
     commands.push(command!)
   }
   return commands
