@@ -85,6 +85,8 @@ export class IntermediateCodec extends FramedCodec implements Codec {
  * Padded intermediate (0xdddddddd): as intermediate, with 0–15 random bytes after the payload,
  * counted in the length. Received payloads therefore include the sender's padding; the crypto
  * layer trims an encrypted message to a multiple of 16 (unencrypted messages carry their length).
+ * The server side pads 0–3 bytes: gotd (proto/codec readPaddedIntermediate) and Telethon
+ * (RandomizedIntermediatePacketCodec) strip only `length % 4` bytes from what they receive.
  * Quick acks use the intermediate form (TDLib and Telegram Android read the padded transport with
  * the same code), not the spec page's `tlen|FFFFFFFF|token|pad` variant.
  */
@@ -96,10 +98,12 @@ export class PaddedIntermediateCodec extends IntermediateCodec {
   /** Random bytes fetched in bulk: one RandomSource call per POOL bytes, not two per frame. */
   private pool: Buffer = Buffer.alloc(0)
   private poolPos = 0
+  private readonly padMask: number
 
   constructor(opts: CodecOptions) {
     super(opts)
     this.random = opts.random ?? secureRandom
+    this.padMask = opts.side === 'server' ? 3 : 15
   }
 
   private take(n: number): Buffer {
@@ -119,7 +123,7 @@ export class PaddedIntermediateCodec extends IntermediateCodec {
   protected override checkLength(_len: number): void {}
 
   protected override paddingLength(): number {
-    return this.take(1)[0]! & 15
+    return this.take(1)[0]! & this.padMask
   }
 
   protected override fillPadding(into: Buffer): void {

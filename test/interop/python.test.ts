@@ -103,7 +103,7 @@ async function runScenario(lib: Subject, transport: string): Promise<Run> {
   const getConfig: RpcContext[] = []
   e.server.handle('help.getConfig', (_req, ctx) => {
     getConfig.push(ctx)
-    return buildConfig({ dcId: s.dcId, publicAddresses: s.publicAddresses, telegram: s.telegram }, Date.now())
+    return buildConfig({ publicAddresses: s.publicAddresses, telegram: s.telegram }, Date.now(), ctx.connection.dcId)
   })
   const getMe = answerGetMeUnauthorized(e)
   const seen = installHandlers(e)

@@ -85,7 +85,7 @@ export async function runClientSnippet(check: ClientCheck, b: Block): Promise<vo
   const asked: bigint[] = []
   e.server.handle('help.getConfig', (_req, ctx) => {
     asked.push(ctx.authKeyId)
-    return buildConfig(e.server.config, Date.now())
+    return buildConfig(e.server.config, Date.now(), ctx.connection.dcId)
   })
   const fp = fingerprintHex(e.fingerprint)
   const dir = snippetDir(check.parent, fp, e.publicPem)

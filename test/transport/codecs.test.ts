@@ -170,3 +170,17 @@ describe('malformed input', () => {
     assert.throws(() => c.encodePacket(Buffer.alloc(5)), RangeError)
   })
 })
+
+describe('codec padded: how much each side pads', () => {
+  it('a client pads 0–15 bytes; the server 0–3 (gotd and Telethon strip only length % 4)', () => {
+    const rng = new Prng(11)
+    const { client, server } = pair('padded', rng)
+    const pads = (codec: typeof client): Set<number> => {
+      const seen = new Set<number>()
+      for (let i = 0; i < 400; i++) seen.add(codec.encodePacket(Buffer.alloc(16)).readUInt32LE(0) - 16)
+      return seen
+    }
+    assert.deepEqual([...pads(server)].sort((a, b) => a - b), [0, 1, 2, 3])
+    assert.deepEqual([...pads(client)].sort((a, b) => a - b), Array.from({ length: 16 }, (_, i) => i))
+  })
+})
