@@ -189,11 +189,11 @@ describe('TDLib and a server restart', () => {
       assert.deepEqual(new Set(after.map((c) => c.authKeyId)), new Set([k.id]))
       assert.ok(r.rpcs.filter((c) => c.server === 0).some((c) => c.authKeyId === k.id), 'the key was not the one used before the restart')
       // on the wire: new connections, pinged (req_pq_multi) and then encrypted with the old key
-      const later = r.wire.filter((w) => w.openedMs >= rs.listeningMs)
-      assert.ok(later.length > 0, `no connection after the restart: ${JSON.stringify(r.wire)}`)
+      const later = r.wire.filter((w) => w.openedMs >= rs.stoppedMs)
+      assert.ok(later.some((w) => w.encrypted.length > 0), `no traffic after the restart: ${JSON.stringify(r.wire)}`)
       for (const w of later) {
         assert.ok(w.unencrypted.every((m) => m === 'req_pq_multi'), `an exchange after the restart: ${JSON.stringify(w)}`)
-        assert.deepEqual(new Set(w.encrypted), new Set([k.id]))
+        assert.ok(w.encrypted.every((id) => id === k.id), `another key after the restart: ${JSON.stringify(w)}`)
       }
     })
   }

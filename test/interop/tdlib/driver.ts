@@ -18,7 +18,7 @@ import type { RpcCall } from '../../../src/session/api.js'
 import type { SourceStats } from '../../../src/transport/index.js'
 import { zeroFirstKeys } from '../../helpers/clients.js'
 import { assertLoopbackOnly, patchTdjson, startSocks5Redirect, type ClientWire } from '../../helpers/tdlib.js'
-import { API_HASH, API_ID, startE2eServer } from '../../e2e/harness.js'
+import { API_HASH, API_ID, startE2eServer, waitFor } from '../../e2e/harness.js'
 
 export interface DriverArgs {
   /** Work directory (patched libtdjson, TDLib's database); the caller removes it. */
@@ -176,6 +176,7 @@ async function main(a: DriverArgs): Promise<DriverResult> {
   }
   const e = await startE2eServer({ host: '127.0.0.1', tcpPort: 0, config: { dc_id: 1, telegram: { country: COUNTRY } }, wrapCrypto })
   let server = observe(e.server, 0)
+  const servers = [server]
   const socks = await startSocks5Redirect({ host: '127.0.0.1', port: e.tcpPort! })
   const tdl = require('tdl') as { configure(o: Record<string, unknown>): void; createClient(o: Record<string, unknown>): TdClient }
   tdl.configure({ tdjson: patchTdjson(e.publicPem, a.dir), verbosityLevel: a.verbosity ?? 1 })
@@ -209,6 +210,8 @@ async function main(a: DriverArgs): Promise<DriverResult> {
       mark(res.restart === undefined ? s : `${s} after restart`)
     }
   })
+  /** Exchanges and keys when the restarted server started listening. */
+  const before = { exchanges: 0, keys: 0 }
   try {
     if (a.pfs) await call({ _: 'setOption', name: 'use_pfs', value: { _: 'optionValueBoolean', value: true } }, 'setOption use_pfs')
     await call({ _: 'addProxy', proxy: { _: 'proxy', server: '127.0.0.1', port: socks.port, type: { _: 'proxyTypeSocks5' } }, enable: true }, 'addProxy')
@@ -216,43 +219,37 @@ async function main(a: DriverArgs): Promise<DriverResult> {
     res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode')).text)
     res.testNetwork = (await call({ _: 'testNetwork' }, 'rpc:testNetwork'))._
     if (a.unknownMethod) {
-      const r = await bounded(client.invoke({ _: 'setAuthenticationPhoneNumber', phone_number: PHONE }).then(
-        (ok) => ok,
-        (err: { code?: number; message?: string }) => ({ _: 'error', code: err.code, message: err.message }) as Td,
-      ), a.stageMs, 'setAuthenticationPhoneNumber')
+      const sent = client.invoke({ _: 'setAuthenticationPhoneNumber', phone_number: PHONE })
+      const failed = sent.then(
+        () => undefined,
+        (err: { code?: number; message?: string }) => ({ code: Number(err.code), message: String(err.message) }),
+      )
+      res.unknownMethodError = await bounded(failed, a.stageMs, 'setAuthenticationPhoneNumber')
       mark('rpc:setAuthenticationPhoneNumber')
-      if (r._ === 'error') res.unknownMethodError = { code: Number(r.code), message: String(r.message) }
     }
     if (a.restart) {
-      addRefusals(res, server)
       await server.stop()
       const stoppedMs = since()
-      const [exchanges, keys] = [res.exchangesStarted, made.length]
       const config = { ...server.config, tcpPorts: [e.tcpPort!] }
       server = observe(await MtgateServer.start(config, { store: e.server.store, inlineHandshakeCrypto: true, gatewayId: 'e2e', wrapHandshakeCrypto: wrapCrypto }), 1)
+      servers.push(server)
       const restart: Restart = { stoppedMs, listeningMs: since(), exchangesAfter: 0, keysAfter: 0 }
+      before.exchanges = res.exchangesStarted
+      before.keys = made.length
       res.restart = restart
       const restarted = server
-      await bounded(
-        new Promise<void>((resolve) => {
-          const poll = setInterval(() => {
-            if (restarted.sessions.loadedKeys().length === 0) return
-            clearInterval(poll)
-            restart.trafficMs = since()
-            resolve()
-          }, 20)
-        }),
-        a.stageMs,
-        'traffic from TDLib on the restarted server',
-      )
+      await waitFor(() => restarted.sessions.loadedKeys().length > 0, a.stageMs, 'traffic from TDLib on the restarted server')
+      restart.trafficMs = since()
       await until(['connectionStateReady after restart'], 'connectionStateReady after the restart')
       res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode after restart')).text)
-      restart.exchangesAfter = res.exchangesStarted - exchanges
-      restart.keysAfter = made.length - keys
     }
     res.ok = true
   } catch (err) {
     res.error ??= (err as Error).message
+  }
+  if (res.restart) {
+    res.restart.exchangesAfter = res.exchangesStarted - before.exchanges
+    res.restart.keysAfter = made.length - before.keys
   }
   const used = new Set(server.sessions.loadedKeys())
   for (const k of made) {
@@ -268,7 +265,7 @@ async function main(a: DriverArgs): Promise<DriverResult> {
     })
   }
   res.zeroed = zeros.reduce((n, z) => n + z.zeroed, 0)
-  addRefusals(res, server)
+  for (const s of servers) addRefusals(res, s)
   await bounded(client.close(), 5000, 'TDLib close').catch((err: Error) => (res.error ??= err.message))
   res.socksRequests = [...socks.requests]
   res.wire = socks.wire.map(({ openedAt, ...w }) => ({ ...w, openedMs: openedAt - t0 }))
