@@ -2,7 +2,8 @@
  * TDLib (the reference client: `tdl` + `prebuilt-tdlib`) against our server. TDLib has no option
  * for a server address or an RSA key, and dials Telegram's public addresses first, so:
  * - patchTdjson: a copy of libtdjson.so whose PKCS#1 PEM bodies are our key's;
- * - startSocks5Redirect: a SOCKS5 server that sends every CONNECT to our server (TDLib's proxy);
+ * - startSocks5Redirect: a SOCKS5 server that sends every CONNECT to our server (TDLib's proxy)
+ *   and reads what the client sends with our own transport detection and codecs (ClientWire);
  * - runInNetns: runs a node script in a fresh network namespace that has only loopback, the one
  *   place TDLib may run; assertLoopbackOnly is the script's own guard.
  */
@@ -13,6 +14,8 @@ import { createRequire } from 'node:module'
 import { createServer, connect as netConnect, type Socket } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
+import { MT_ID } from '../../src/tl/index.js'
+import { acceptObfuscatedInit, createCodec, DEFAULT_LIMITS, detectTransport, type Codec } from '../../src/transport/index.js'
 
 const require = createRequire(import.meta.url)
 
@@ -55,12 +58,15 @@ export interface Socks5Redirect {
   port: number
   /** "host:port" of every CONNECT, in order. */
   requests: string[]
+  /** What the client sent through each CONNECT, in the order of `requests`. */
+  wire: ClientWire[]
   close(): Promise<void>
 }
 
 /** A SOCKS5 server (no auth) on 127.0.0.1 that connects every CONNECT request to `target`. */
 export async function startSocks5Redirect(target: { host: string; port: number }): Promise<Socks5Redirect> {
   const requests: string[] = []
+  const wire: ClientWire[] = []
   const sockets = new Set<Socket>()
   const server = createServer((c) => {
     sockets.add(c)
@@ -82,6 +88,10 @@ export async function startSocks5Redirect(target: { host: string; port: number }
       if (dest === null) return void c.end(Buffer.from([5, 7, 0, 1, 0, 0, 0, 0, 0, 0]))
       c.off('data', onData)
       requests.push(dest.name)
+      const tap = new ClientWireTap(dest.name)
+      wire.push(tap.wire)
+      tap.push(buf.subarray(dest.size))
+      c.on('data', (d: Buffer) => tap.push(d))
       const up = netConnect(target, () => {
         c.write(Buffer.from([5, 0, 0, 1, 127, 0, 0, 1, 0, 0]))
         if (buf.length > dest.size) up.write(buf.subarray(dest.size))
@@ -98,10 +108,76 @@ export async function startSocks5Redirect(target: { host: string; port: number }
   return {
     port: (server.address() as { port: number }).port,
     requests,
+    wire,
     close: () => {
       for (const s of sockets) s.destroy()
       return new Promise((resolve) => server.close(() => resolve()))
     },
+  }
+}
+
+/** What a client sent on one connection, read with the server's own detection and codecs. */
+export interface ClientWire {
+  dest: string
+  /** Date.now() when the CONNECT came. */
+  openedAt: number
+  /**
+   * "abridged", "intermediate", "padded", "full", or "obfuscated <inner codec> dc <n>" (an
+   * obfuscated2 init without an MTProxy secret holds the key its protocol tag and DC id are
+   * encrypted with); "incomplete (n bytes)" when the client sent too little to tell.
+   */
+  transport: string
+  /** The constructor of each unencrypted message (auth_key_id 0), in order. */
+  unencrypted: string[]
+  /** The auth_key_id (signed, hex) of each encrypted packet, in order. */
+  encrypted: string[]
+  /** Why decoding stopped (a framing error), if it did. */
+  error?: string
+}
+
+const MT_NAMES = new Map<number, string>(Object.entries(MT_ID).map(([name, id]) => [id, name]))
+const MAX_FRAME = DEFAULT_LIMITS.maxFrameSize
+
+/** Decodes the client-to-server bytes of one connection into a ClientWire. */
+class ClientWireTap {
+  readonly wire: ClientWire
+  private head = Buffer.alloc(0)
+  private codec: Codec | undefined
+
+  constructor(dest: string) {
+    this.wire = { dest, openedAt: Date.now(), transport: 'incomplete (0 bytes)', unencrypted: [], encrypted: [] }
+  }
+
+  push(chunk: Buffer): void {
+    if (this.wire.error !== undefined || chunk.length === 0) return
+    try {
+      if (this.codec === undefined) {
+        this.head = Buffer.concat([this.head, chunk])
+        const d = detectTransport(this.head, { maxFrameSize: MAX_FRAME })
+        if (d.kind === 'more') return void (this.wire.transport = `incomplete (${this.head.length} bytes)`)
+        if (d.kind === 'reject') return void (this.wire.transport = this.wire.error = `rejected: ${d.reason}`)
+        if (d.kind === 'plain') {
+          this.codec = createCodec(d.codec, { side: 'server', maxFrameSize: MAX_FRAME })
+          this.wire.transport = d.codec
+        } else {
+          const o = acceptObfuscatedInit(this.head.subarray(0, d.header), { codec: { maxFrameSize: MAX_FRAME } })
+          this.codec = o.codec
+          this.wire.transport = `obfuscated ${o.codec.name} dc ${o.dcId}`
+        }
+        chunk = this.head.subarray(d.header)
+      }
+      for (const f of this.codec.push(chunk)) {
+        if (f.type !== 'packet' || f.payload.length < 8) continue
+        const keyId = f.payload.readBigInt64LE(0)
+        if (keyId !== 0n) this.wire.encrypted.push(keyId.toString(16))
+        else if (f.payload.length >= 24) {
+          const id = f.payload.readUInt32LE(20)
+          this.wire.unencrypted.push(MT_NAMES.get(id) ?? `#${id.toString(16)}`)
+        }
+      }
+    } catch (e) {
+      this.wire.error = (e as Error).message
+    }
   }
 }
 
@@ -144,9 +220,14 @@ function ip(args: string[]): void {
 /**
  * Runs `node script ...args` in a new network namespace with only loopback up (created and
  * deleted here), killing it after `timeoutMs`. `env` is added to this process's environment (an
- * undefined value removes a variable). Throws when namespaces are unavailable.
+ * undefined value removes a variable); `onStderrLine` sees every stderr line (`stderr` keeps the
+ * last 200 000 characters only). Throws when namespaces are unavailable.
  */
-export async function runInNetns(script: string, args: string[], o: { timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<NetnsRun> {
+export async function runInNetns(
+  script: string,
+  args: string[],
+  o: { timeoutMs: number; env?: NodeJS.ProcessEnv; onStderrLine?: (line: string) => void },
+): Promise<NetnsRun> {
   const ns = `mtgate-td-${process.pid}-${randomBytes(3).toString('hex')}`
   ip(['netns', 'add', ns])
   try {
@@ -161,7 +242,15 @@ export async function runInNetns(script: string, args: string[], o: { timeoutMs:
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-200_000)))
+    let partial = ''
+    child.stderr.on('data', (d: Buffer) => {
+      const text = d.toString()
+      stderr = (stderr + text).slice(-200_000)
+      if (o.onStderrLine === undefined) return
+      const lines = (partial + text).split('\n')
+      partial = lines.pop()!
+      for (const line of lines) o.onStderrLine(line)
+    })
     let timedOut = false
     const timer = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), o.timeoutMs)
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
@@ -169,6 +258,7 @@ export async function runInNetns(script: string, args: string[], o: { timeoutMs:
       child.once('close', (c, s) => resolve([c, s]))
     })
     clearTimeout(timer)
+    if (partial !== '') o.onStderrLine?.(partial)
     return { code, signal, timedOut, stdout, stderr, ms: Date.now() - t0 }
   } finally {
     ip(['netns', 'delete', ns])

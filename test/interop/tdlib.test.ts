@@ -1,0 +1,225 @@
+/**
+ * TDLib 1.8.65 (prebuilt-tdlib, driven through tdl) against the whole server with its default
+ * limits. Each case runs test/interop/tdlib/driver.js in its own loopback-only network namespace
+ * (TDLib dials Telegram's public addresses; there they lead nowhere but to our SOCKS5 redirector
+ * and server).
+ *
+ * TDLib's only transport is obfuscated2 TCP (here through SOCKS5); every case checks the
+ * transport of each connection and that no limit refused anything: neither the servers' counters
+ * (handshake rate, source limits) nor their log (-429, "connection refused by a source limit").
+ *
+ * TDLib's defaults use the permanent key for traffic; with the option use_pfs it creates a
+ * temp key and binds it (auth.bindTempAuthKey). A key whose first byte the server zeroes
+ * (zeroFirstKeys) is what a leading-zero key looks like to a client that computed another key:
+ * its dh_gen_ok fails new_nonce_hash1, and TDLib must run a new exchange by itself.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { lastJsonLine, runInNetns, tdjsonPath, type NetnsRun } from '../helpers/tdlib.js'
+import type { DriverArgs, DriverResult, ServedRpc, ServerKey } from './tdlib/driver.js'
+
+const require = createRequire(import.meta.url)
+const DRIVER = fileURLToPath(new URL('./tdlib/driver.js', import.meta.url))
+/** Each stage (ready, each RPC, the reconnect); recovery from a zeroed key took 1.2–2.3 s here. */
+const STAGE_MS = 15_000
+const RUN_MS = 45_000
+/** The transport of every TDLib connection: obfuscated2 around intermediate (not padded), for DC 1. */
+const TRANSPORT = 'obfuscated intermediate dc 1'
+
+interface Run extends DriverResult {
+  /** Server log lines of a limit refusal: a -429 or a connection refused by a source limit. */
+  limitLines: string[]
+}
+
+/** Throws a clear error when TDLib or tdl is not installed. */
+function assertTdlibInstalled(): void {
+  tdjsonPath()
+  try {
+    require.resolve('tdl')
+  } catch {
+    throw new Error('TDLib missing: the tdl package is not installed (npm install)')
+  }
+}
+
+/** A server log line (pino JSON) that reports a limit refusal. */
+function isLimitRefusal(line: string): boolean {
+  if (!line.startsWith('{')) return false
+  try {
+    const o = JSON.parse(line) as { code?: number; msg?: string }
+    return o.code === -429 || o.msg === 'connection refused by a source limit'
+  } catch {
+    return false
+  }
+}
+
+async function drive(args: Omit<DriverArgs, 'stageMs' | 'dir'>): Promise<Run> {
+  assertTdlibInstalled()
+  const dir = mkdtempSync(join(tmpdir(), 'mtgate-tdlib-'))
+  const level = process.env.MTGATE_LOG_LEVEL
+  const limitLines: string[] = []
+  let run: NetnsRun
+  try {
+    run = await runInNetns(DRIVER, [JSON.stringify({ stageMs: STAGE_MS, dir, ...args })], {
+      timeoutMs: RUN_MS,
+      // refusals are logged at info and warn: the log must hold them
+      env: { MTGATE_LOG_LEVEL: level === 'debug' || level === 'trace' ? level : 'info', NODE_TEST_CONTEXT: undefined },
+      onStderrLine: (line) => void (isLimitRefusal(line) && limitLines.push(line)),
+    })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+  const r = lastJsonLine<DriverResult>(run.stdout)
+  if (!r?.ok) assert.fail(`TDLib driver failed: ${r?.error ?? 'no result line'}\n${diagnostics(run, r)}`)
+  return { ...r, limitLines }
+}
+
+function diagnostics(run: NetnsRun, r: DriverResult | undefined): string {
+  const how = run.timedOut ? `killed after ${RUN_MS} ms` : `exit ${run.code ?? run.signal}`
+  return `${how}; result: ${JSON.stringify(r)}\nlog (server + TDLib), last lines:\n${run.stderr.split('\n').slice(-40).join('\n')}`
+}
+
+/**
+ * What every run shows: TDLib reached authorizationStateWaitPhoneNumber and connectionStateReady
+ * and its RPCs reached our server (country XT is help.getNearestDc's answer from our config),
+ * every connection went through the redirector in obfuscated2, and no limit refused anything.
+ */
+function assertServed(r: Run): void {
+  for (const s of ['authorizationStateWaitPhoneNumber', 'connectionStateReady', 'rpc:getCountryCode', 'rpc:testNetwork']) {
+    assert.ok(s in r.stages, `${s} not reached: ${JSON.stringify(r.stages)}`)
+  }
+  assert.equal(r.countryCode, 'XT')
+  assert.equal(r.testNetwork, 'ok')
+  assert.ok(r.socksRequests.length > 0, 'TDLib did not go through the SOCKS5 redirector')
+  assert.ok(r.exchangesStarted >= r.keys.length)
+  assert.ok(served(r, 'help.getNearestDc').length > 0, `help.getNearestDc not served: ${JSON.stringify(r.rpcs)}`)
+  for (const w of r.wire) {
+    assert.equal(w.transport, TRANSPORT, `a connection to ${w.dest}: ${JSON.stringify(w)}`)
+    assert.equal(w.error, undefined, `a connection to ${w.dest}: ${JSON.stringify(w)}`)
+  }
+  assert.equal(r.refusals.handshakeRate, 0, 'handshakes refused by the per-prefix rate')
+  assert.deepEqual(r.refusals.sources, { max_connections: 0, per_ip: 0, per_prefix: 0, rate_ip: 0, rate_prefix: 0 })
+  assert.deepEqual(r.limitLines, [], 'the server logged a limit refusal')
+}
+
+/** The RPCs `method` the server dispatched (answered by a result unless said otherwise). */
+function served(r: DriverResult, method: string, outcome = 'result'): ServedRpc[] {
+  return r.rpcs.filter((c) => c.method === method && c.outcome === outcome)
+}
+
+/**
+ * Connections on which TDLib pinged (req_pq_multi, answered with resPQ) before running an exchange
+ * (req_pq_multi, req_DH_params, set_client_DH_params): every req_pq_multi is a handshake start for
+ * the server's rate limit.
+ */
+function pingedThenExchanged(r: DriverResult): DriverResult['wire'] {
+  return r.wire.filter((w) => {
+    const dh = w.unencrypted.indexOf('req_DH_params')
+    return dh >= 2 && w.unencrypted.slice(0, dh).every((m) => m === 'req_pq_multi')
+  })
+}
+
+/** The key TDLib works with: stored, not zeroed, and (temp) bound to a stored, unzeroed perm key. */
+function workingKey(r: DriverResult, pfs: boolean): ServerKey {
+  const used = r.keys.filter((k) => k.used)
+  assert.equal(used.length, 1, `keys with traffic: ${JSON.stringify(r.keys)}`)
+  const k = used[0]!
+  assert.equal(k.zeroed, false)
+  assert.equal(k.type, pfs ? 'temp' : 'perm')
+  if (pfs) {
+    const perm = r.keys.find((p) => p.id === k.boundTo)
+    assert.ok(perm, `temp key bound to no key of this run: ${JSON.stringify(r.keys)}`)
+    assert.equal(perm.type, 'perm')
+    assert.equal(perm.zeroed, false)
+  }
+  return k
+}
+
+describe('TDLib connects through the redirector', () => {
+  it('fresh start with its defaults: one exchange, help.getNearestDc on the permanent key', async () => {
+    const r = await drive({})
+    assertServed(r)
+    assert.equal(r.keys.length, 1)
+    const k = workingKey(r, false)
+    assert.deepEqual(new Set(served(r, 'help.getNearestDc').map((c) => c.authKeyId)), new Set([k.id]))
+    assert.ok(r.stages.connectionStateReady! < r.stages['rpc:getCountryCode']!)
+  })
+
+  it('with use_pfs: a temp key bound to the permanent one carries the traffic', async () => {
+    const r = await drive({ pfs: true })
+    assertServed(r)
+    assert.deepEqual(r.keys.map((k) => k.type), ['perm', 'temp'])
+    const k = workingKey(r, true)
+    assert.deepEqual(new Set(served(r, 'help.getNearestDc').map((c) => c.authKeyId)), new Set([k.id]))
+    assert.ok(pingedThenExchanged(r).length > 0, `no ping before an exchange: ${JSON.stringify(r.wire)}`)
+  })
+})
+
+describe('TDLib and a method the server has no handler for', () => {
+  it('setAuthenticationPhoneNumber: auth.sendCode gets 400 INPUT_METHOD_INVALID, which TDLib reports', async () => {
+    const r = await drive({ unknownMethod: true })
+    assertServed(r)
+    const k = workingKey(r, false)
+    const sent = r.rpcs.filter((c) => c.method === 'auth.sendCode')
+    assert.ok(sent.length > 0, `the server never received auth.sendCode: ${JSON.stringify(r.rpcs)}`)
+    assert.deepEqual(new Set(sent.map((c) => c.outcome)), new Set(['error 400 INPUT_METHOD_INVALID']))
+    assert.deepEqual(new Set(sent.map((c) => c.authKeyId)), new Set([k.id]))
+    assert.deepEqual(r.unknownMethodError, { code: 400, message: 'INPUT_METHOD_INVALID' })
+  })
+})
+
+describe('TDLib and a server restart', () => {
+  for (const pfs of [false, true]) {
+    it(`${pfs ? 'use_pfs' : 'defaults'}: TDLib reconnects by itself on the same key, no new exchange`, async () => {
+      const r = await drive({ pfs, restart: true })
+      assertServed(r)
+      const rs = r.restart
+      assert.ok(rs?.trafficMs !== undefined, `no restart result: ${JSON.stringify(rs)}`)
+      assert.equal(rs.exchangesAfter, 0, 'TDLib started a handshake with the restarted server')
+      assert.equal(rs.keysAfter, 0, 'the restarted server computed a key')
+      assert.ok('rpc:getCountryCode after restart' in r.stages)
+      assert.equal(r.countryCode, 'XT')
+      const k = workingKey(r, pfs)
+      const after = served(r, 'help.getNearestDc').filter((c) => c.server === 1)
+      assert.ok(after.length > 0, `help.getNearestDc not served after the restart: ${JSON.stringify(r.rpcs)}`)
+      assert.deepEqual(new Set(after.map((c) => c.authKeyId)), new Set([k.id]))
+      assert.ok(r.rpcs.filter((c) => c.server === 0).some((c) => c.authKeyId === k.id), 'the key was not the one used before the restart')
+      // on the wire: new connections, pinged (req_pq_multi) and then encrypted with the old key
+      const later = r.wire.filter((w) => w.openedMs >= rs.stoppedMs)
+      assert.ok(later.some((w) => w.encrypted.length > 0), `no traffic after the restart: ${JSON.stringify(r.wire)}`)
+      for (const w of later) {
+        assert.ok(w.unencrypted.every((m) => m === 'req_pq_multi'), `an exchange after the restart: ${JSON.stringify(w)}`)
+        assert.ok(w.encrypted.every((id) => id === k.id), `another key after the restart: ${JSON.stringify(w)}`)
+      }
+    })
+  }
+})
+
+describe('TDLib recovers from a dh_gen_ok it cannot verify', () => {
+  const cases: Array<{ name: string; pfs: boolean; zeroKey: number; zeroedType: string }> = [
+    { name: 'permanent key, defaults', pfs: false, zeroKey: 1, zeroedType: 'perm' },
+    { name: 'permanent key, use_pfs', pfs: true, zeroKey: 1, zeroedType: 'perm' },
+    { name: 'temp key, use_pfs', pfs: true, zeroKey: 2, zeroedType: 'temp' },
+  ]
+  for (const c of cases) {
+    it(`${c.name}: a new exchange by itself, then a working key`, async () => {
+      const r = await drive({ pfs: c.pfs, zeroKey: c.zeroKey })
+      assertServed(r)
+      assert.equal(r.zeroed, 1, 'the wrapper zeroed no key')
+      const bad = r.keys[c.zeroKey - 1]!
+      assert.ok(bad.zeroed)
+      assert.equal(bad.type, c.zeroedType)
+      assert.equal(bad.used, false, 'TDLib cannot have used the key it could not verify')
+      const good = workingKey(r, c.pfs)
+      assert.notEqual(good.id, bad.id)
+      assert.notEqual(good.boundTo, bad.id)
+      const again = r.keys.filter((k) => k.type === c.zeroedType && !k.zeroed && k.atMs > bad.atMs)
+      assert.ok(again.length > 0, `no new ${c.zeroedType} exchange after the zeroed one: ${JSON.stringify(r.keys)}`)
+      assert.ok(pingedThenExchanged(r).length > 0, `no ping before an exchange: ${JSON.stringify(r.wire)}`)
+    })
+  }
+})

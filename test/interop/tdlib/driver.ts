@@ -1,0 +1,287 @@
+/**
+ * Runs inside a loopback-only network namespace (test/helpers/tdlib runInNetns): our whole server,
+ * the SOCKS5 redirector and TDLib (tdl, patched libtdjson) in one process. argv[2] is a JSON
+ * DriverArgs; prints one JSON DriverResult line on stdout. TDLib's log goes to stderr, the
+ * server's too (MTGATE_LOG_LEVEL).
+ *
+ * Steps: TDLib starts and gets ready (authorizationStateWaitPhoneNumber, connectionStateReady),
+ * then getCountryCode (help.getNearestDc) and testNetwork; then, when asked,
+ * setAuthenticationPhoneNumber (auth.sendCode, a method the server has no handler for) and a
+ * server restart (stop, then a new server on the same port with the same store object).
+ */
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { authKeyId } from '../../../src/handshake/kdf.js'
+import type { HandshakeCrypto } from '../../../src/handshake/crypto-backend.js'
+import { MtgateServer } from '../../../src/server/server.js'
+import type { RpcCall } from '../../../src/session/api.js'
+import type { SourceStats } from '../../../src/transport/index.js'
+import { zeroFirstKeys } from '../../helpers/clients.js'
+import { assertLoopbackOnly, patchTdjson, startSocks5Redirect, type ClientWire } from '../../helpers/tdlib.js'
+import { API_HASH, API_ID, startE2eServer, waitFor } from '../../e2e/harness.js'
+
+export interface DriverArgs {
+  /** Work directory (patched libtdjson, TDLib's database); the caller removes it. */
+  dir: string
+  /** Which auth key the server computes (1 = first) gets its first byte zeroed: its dh_gen_ok cannot be verified. */
+  zeroKey?: number
+  /** Bound of each stage (ready, RPC, reconnect). */
+  stageMs: number
+  /** TDLib option use_pfs: temp keys bound to the permanent one with auth.bindTempAuthKey. */
+  pfs?: boolean
+  /** TDLib's log verbosity (default 1). */
+  verbosity?: number
+  /** Call setAuthenticationPhoneNumber (auth.sendCode: no handler on the server). */
+  unknownMethod?: boolean
+  /** Stop the server, start a new one on the same port and store, wait for TDLib's traffic on it, then getCountryCode. */
+  restart?: boolean
+}
+
+/** A key the server computed in dhFinish (a zeroed one as stored: with its first byte 0). */
+export interface ServerKey {
+  id: string
+  zeroed: boolean
+  atMs: number
+  /** 'perm' | 'temp' | 'mediaTemp' from the store; 'absent' when not stored. */
+  type: string
+  /** The permanent key a temp key is bound to (auth.bindTempAuthKey). */
+  boundTo?: string
+  /** The session layer of the server that ran last loaded it: encrypted messages with this key were accepted. */
+  used: boolean
+}
+
+/** An RPC the server's router dispatched, with what it answered. */
+export interface ServedRpc {
+  atMs: number
+  /** 0: the first server; 1: the one started by the restart. */
+  server: number
+  method: string
+  authKeyId: string
+  layer?: number
+  /** "result" or "error <code> <message>". */
+  outcome: string
+}
+
+export interface Restart {
+  /** ms since TDLib started: the old server stopped / the new one listened. */
+  stoppedMs: number
+  listeningMs: number
+  /** First encrypted traffic TDLib sent the new server without being asked (its key loaded there). */
+  trafficMs?: number
+  /** Exchanges (req_pq) and keys the new server saw. */
+  exchangesAfter: number
+  keysAfter: number
+}
+
+export interface DriverResult {
+  ok: boolean
+  error?: string
+  /** ms since TDLib started, per event: "authorizationStateWaitPhoneNumber", "connectionStateReady", "rpc:getCountryCode", ... */
+  stages: Record<string, number>
+  connectionStates: Array<[number, string]>
+  countryCode?: string
+  testNetwork?: string
+  /** What setAuthenticationPhoneNumber failed with. */
+  unknownMethodError?: { code: number; message: string }
+  restart?: Restart
+  exchangesStarted: number
+  keys: ServerKey[]
+  zeroed: number
+  rpcs: ServedRpc[]
+  socksRequests: string[]
+  /** What TDLib sent on each connection through the redirector; openedMs: ms since TDLib started. */
+  wire: Array<Omit<ClientWire, 'openedAt'> & { openedMs: number }>
+  /** Limit refusals the servers counted: handshakes over the per-prefix rate, connections per source limit. */
+  refusals: { handshakeRate: number; sources: SourceStats['refused'] }
+}
+
+const require = createRequire(import.meta.url)
+const TYPES = ['perm', 'temp', 'mediaTemp']
+const COUNTRY = 'XT'
+/** A phone number for auth.sendCode (Telegram's test-number range). */
+const PHONE = '+9996621234'
+
+type Td = { _: string; [k: string]: unknown }
+interface TdClient {
+  invoke(q: Td): Promise<Td>
+  on(ev: 'update', cb: (u: Td) => void): void
+  on(ev: 'error', cb: (e: unknown) => void): void
+  close(): Promise<void>
+}
+
+/** The server's limiters, which MtgateServer does not expose (read-only counters). */
+interface LimitCounters {
+  gatewaySide: { handshake: { limiter: { refused: number } }; front: { sources: { stats: SourceStats } } }
+}
+
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
+  })
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t))
+}
+
+function addRefusals(res: DriverResult, server: MtgateServer): void {
+  const g = (server as unknown as LimitCounters).gatewaySide
+  res.refusals.handshakeRate += g.handshake.limiter.refused
+  for (const [k, n] of Object.entries(g.front.sources.stats.refused)) res.refusals.sources[k as keyof SourceStats['refused']] += n
+}
+
+async function main(a: DriverArgs): Promise<DriverResult> {
+  assertLoopbackOnly()
+  const res: DriverResult = {
+    ok: false,
+    stages: {},
+    connectionStates: [],
+    exchangesStarted: 0,
+    keys: [],
+    zeroed: 0,
+    rpcs: [],
+    socksRequests: [],
+    wire: [],
+    refusals: { handshakeRate: 0, sources: { max_connections: 0, per_ip: 0, per_prefix: 0, rate_ip: 0, rate_prefix: 0 } },
+  }
+  const made: Array<{ id: bigint; zeroed: boolean; atMs: number }> = []
+  let t0 = Date.now()
+  const since = (): number => Date.now() - t0
+  const zeros: Array<HandshakeCrypto & { zeroed: number }> = []
+  let finished = 0
+  const wrapCrypto = (inner: HandshakeCrypto): HandshakeCrypto => {
+    const z = zeroFirstKeys(inner)
+    zeros.push(z)
+    return {
+      rsaDecrypt: (fp, d) => inner.rsaDecrypt(fp, d),
+      dhStart: () => (res.exchangesStarted++, inner.dhStart()),
+      async dhFinish(x, gB) {
+        const zeroed = ++finished === a.zeroKey
+        const key = zeroed ? await z.dhFinish(x, gB) : await inner.dhFinish(x, gB)
+        made.push({ id: authKeyId(key), zeroed, atMs: since() })
+        return key
+      },
+      close: () => inner.close(),
+    }
+  }
+  const observe = (server: MtgateServer, index: number): MtgateServer => {
+    const router = server.router
+    const dispatch = router.dispatch.bind(router)
+    router.dispatch = async (call: RpcCall) => {
+      const rpc: ServedRpc = { atMs: since(), server: index, method: call.method, authKeyId: call.ctx.authKeyId.toString(16), layer: call.ctx.layer, outcome: '' }
+      res.rpcs.push(rpc)
+      const out = await dispatch(call)
+      rpc.outcome = out.kind === 'error' ? `error ${out.code} ${out.message}` : 'result'
+      return out
+    }
+    return server
+  }
+  const e = await startE2eServer({ host: '127.0.0.1', tcpPort: 0, config: { dc_id: 1, telegram: { country: COUNTRY } }, wrapCrypto })
+  let server = observe(e.server, 0)
+  const servers = [server]
+  const socks = await startSocks5Redirect({ host: '127.0.0.1', port: e.tcpPort! })
+  const tdl = require('tdl') as { configure(o: Record<string, unknown>): void; createClient(o: Record<string, unknown>): TdClient }
+  tdl.configure({ tdjson: patchTdjson(e.publicPem, a.dir), verbosityLevel: a.verbosity ?? 1 })
+  t0 = Date.now()
+  const client = tdl.createClient({ apiId: API_ID, apiHash: API_HASH, databaseDirectory: join(a.dir, 'db'), filesDirectory: join(a.dir, 'files') })
+  const waiters: Array<() => void> = []
+  const mark = (name: string): void => {
+    res.stages[name] ??= since()
+    for (const w of waiters.splice(0)) w()
+  }
+  const until = (names: string[], what: string): Promise<void> =>
+    bounded(
+      new Promise<void>((resolve) => {
+        const check = (): void => (names.every((n) => n in res.stages) ? resolve() : void waiters.push(check))
+        check()
+      }),
+      a.stageMs,
+      what,
+    )
+  const call = async (q: Td, stage: string): Promise<Td> => {
+    const r = await bounded(client.invoke(q), a.stageMs, q._)
+    mark(stage)
+    return r
+  }
+  client.on('error', (err) => (res.error ??= `tdl error: ${String(err)}`))
+  client.on('update', (u) => {
+    if (u._ === 'updateAuthorizationState') mark((u.authorization_state as Td)._)
+    if (u._ === 'updateConnectionState') {
+      const s = (u.state as Td)._
+      res.connectionStates.push([since(), s])
+      mark(res.restart === undefined ? s : `${s} after restart`)
+    }
+  })
+  /** Exchanges and keys when the restarted server started listening. */
+  const before = { exchanges: 0, keys: 0 }
+  try {
+    if (a.pfs) await call({ _: 'setOption', name: 'use_pfs', value: { _: 'optionValueBoolean', value: true } }, 'setOption use_pfs')
+    await call({ _: 'addProxy', proxy: { _: 'proxy', server: '127.0.0.1', port: socks.port, type: { _: 'proxyTypeSocks5' } }, enable: true }, 'addProxy')
+    await until(['authorizationStateWaitPhoneNumber', 'connectionStateReady'], 'authorizationStateWaitPhoneNumber and connectionStateReady')
+    res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode')).text)
+    res.testNetwork = (await call({ _: 'testNetwork' }, 'rpc:testNetwork'))._
+    if (a.unknownMethod) {
+      const sent = client.invoke({ _: 'setAuthenticationPhoneNumber', phone_number: PHONE })
+      const failed = sent.then(
+        () => undefined,
+        (err: { code?: number; message?: string }) => ({ code: Number(err.code), message: String(err.message) }),
+      )
+      res.unknownMethodError = await bounded(failed, a.stageMs, 'setAuthenticationPhoneNumber')
+      mark('rpc:setAuthenticationPhoneNumber')
+    }
+    if (a.restart) {
+      await server.stop()
+      const stoppedMs = since()
+      const config = { ...server.config, tcpPorts: [e.tcpPort!] }
+      server = observe(await MtgateServer.start(config, { store: e.server.store, inlineHandshakeCrypto: true, gatewayId: 'e2e', wrapHandshakeCrypto: wrapCrypto }), 1)
+      servers.push(server)
+      const restart: Restart = { stoppedMs, listeningMs: since(), exchangesAfter: 0, keysAfter: 0 }
+      before.exchanges = res.exchangesStarted
+      before.keys = made.length
+      res.restart = restart
+      const restarted = server
+      await waitFor(() => restarted.sessions.loadedKeys().length > 0, a.stageMs, 'traffic from TDLib on the restarted server')
+      restart.trafficMs = since()
+      await until(['connectionStateReady after restart'], 'connectionStateReady after the restart')
+      res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode after restart')).text)
+    }
+    res.ok = true
+  } catch (err) {
+    res.error ??= (err as Error).message
+  }
+  if (res.restart) {
+    res.restart.exchangesAfter = res.exchangesStarted - before.exchanges
+    res.restart.keysAfter = made.length - before.keys
+  }
+  const used = new Set(server.sessions.loadedKeys())
+  for (const k of made) {
+    const rec = await server.store.get(k.id)
+    const binding = rec && rec.type !== 0 ? await server.store.getBinding(k.id) : undefined
+    res.keys.push({
+      id: k.id.toString(16),
+      zeroed: k.zeroed,
+      atMs: k.atMs,
+      type: rec ? TYPES[rec.type]! : 'absent',
+      boundTo: binding?.permId.toString(16),
+      used: used.has(k.id),
+    })
+  }
+  res.zeroed = zeros.reduce((n, z) => n + z.zeroed, 0)
+  for (const s of servers) addRefusals(res, s)
+  await bounded(client.close(), 5000, 'TDLib close').catch((err: Error) => (res.error ??= err.message))
+  res.socksRequests = [...socks.requests]
+  res.wire = socks.wire.map(({ openedAt, ...w }) => ({ ...w, openedMs: openedAt - t0 }))
+  await socks.close()
+  await server.stop()
+  await server.store.close()
+  return res
+}
+
+main(JSON.parse(process.argv[2] ?? '{}') as DriverArgs).then(
+  (r) => {
+    process.stdout.write(JSON.stringify(r) + '\n')
+    process.exit(0)
+  },
+  (err: Error) => {
+    process.stdout.write(JSON.stringify({ ok: false, error: err.stack ?? String(err) }) + '\n')
+    process.exit(1)
+  },
+)
