@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# TDLib interop test (test/e2e/tdlib.test.ts): TDLib itself comes from npm (prebuilt-tdlib, tdl);
+# TDLib interop test (test/interop/tdlib.test.ts): TDLib itself comes from npm (prebuilt-tdlib, tdl);
 # the test runs it in a loopback-only network namespace, which needs `ip` from iproute2 (and root).
 set -euo pipefail
 if ! command -v ip >/dev/null 2>&1; then

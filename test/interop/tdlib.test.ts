@@ -97,6 +97,8 @@ function assertServed(r: Run): void {
   assert.ok(r.socksRequests.length > 0, 'TDLib did not go through the SOCKS5 redirector')
   assert.ok(r.exchangesStarted >= r.keys.length)
   assert.ok(served(r, 'help.getNearestDc').length > 0, `help.getNearestDc not served: ${JSON.stringify(r.rpcs)}`)
+  // a fresh database starts on DC 1, served by default (dc_ids 1–5): every call came for DC 1
+  assert.deepEqual([...new Set(r.rpcs.map((c) => c.dcId))], [1])
   for (const w of r.wire) {
     assert.equal(w.transport, TRANSPORT, `a connection to ${w.dest}: ${JSON.stringify(w)}`)
     assert.equal(w.error, undefined, `a connection to ${w.dest}: ${JSON.stringify(w)}`)

@@ -50,12 +50,11 @@ export const JS_PARENT = join(ROOT, 'dist', 'test', 'readme', 'tmp')
 
 export const SCRATCH_PARENT = join(tmpdir(), 'mtgate-readme')
 
-/** The Go module that pins gotd/td (go.mod, go.sum): test/interop/gotd or test/e2e/gotd. */
+/** The Go module that pins gotd/td (go.mod, go.sum). */
 export function gotdModuleDir(): string {
-  const dirs = ['test/interop/gotd', 'test/e2e/gotd'].map((d) => join(ROOT, d))
-  const found = dirs.find((d) => existsSync(join(d, 'go.mod')) && existsSync(join(d, 'go.sum')))
-  if (found === undefined) throw new Error(`no Go module with go.mod and go.sum in ${dirs.join(' or ')}`)
-  return found
+  const dir = join(ROOT, 'test/interop/gotd')
+  if (!existsSync(join(dir, 'go.mod')) || !existsSync(join(dir, 'go.sum'))) throw new Error(`no Go module with go.mod and go.sum in ${dir}`)
+  return dir
 }
 
 /** Copies the gotd module's go.mod and go.sum into `dir` (so a main.go there builds with its pins). */

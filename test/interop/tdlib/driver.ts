@@ -58,6 +58,8 @@ export interface ServedRpc {
   method: string
   authKeyId: string
   layer?: number
+  /** The DC the connection came for (help.getConfig's this_dc). */
+  dcId: number
   /** "result" or "error <code> <message>". */
   outcome: string
 }
@@ -166,7 +168,7 @@ async function main(a: DriverArgs): Promise<DriverResult> {
     const router = server.router
     const dispatch = router.dispatch.bind(router)
     router.dispatch = async (call: RpcCall) => {
-      const rpc: ServedRpc = { atMs: since(), server: index, method: call.method, authKeyId: call.ctx.authKeyId.toString(16), layer: call.ctx.layer, outcome: '' }
+      const rpc: ServedRpc = { atMs: since(), server: index, method: call.method, authKeyId: call.ctx.authKeyId.toString(16), layer: call.ctx.layer, dcId: call.ctx.connection.dcId, outcome: '' }
       res.rpcs.push(rpc)
       const out = await dispatch(call)
       rpc.outcome = out.kind === 'error' ? `error ${out.code} ${out.message}` : 'result'
@@ -174,7 +176,7 @@ async function main(a: DriverArgs): Promise<DriverResult> {
     }
     return server
   }
-  const e = await startE2eServer({ host: '127.0.0.1', tcpPort: 0, config: { dc_id: 1, telegram: { country: COUNTRY } }, wrapCrypto })
+  const e = await startE2eServer({ host: '127.0.0.1', tcpPort: 0, config: { telegram: { country: COUNTRY } }, wrapCrypto })
   let server = observe(e.server, 0)
   const servers = [server]
   const socks = await startSocks5Redirect({ host: '127.0.0.1', port: e.tcpPort! })
