@@ -68,7 +68,6 @@ interface ConnState {
   dcId: number
   /** Created at the first unencrypted message (connections of established keys never need it). */
   hs?: ConnectionHandshakes
-  lastMsgId: bigint
   msgIds?: ServerMsgIdGenerator
 }
 
@@ -111,7 +110,7 @@ export class Gateway {
   }
 
   accept(conn: GatewayConnection): void {
-    this.conns.set(conn, { dcId: this.headerDc(conn.info.dcId) ?? this.dcId, lastMsgId: 0n })
+    this.conns.set(conn, { dcId: this.headerDc(conn.info.dcId) ?? this.dcId })
     conn.on('packet', this.packetListener)
     conn.on('close', this.closeListener)
   }
@@ -163,9 +162,8 @@ export class Gateway {
   }
 
   private async onUnencrypted(conn: GatewayConnection, state: ConnState, payload: Buffer): Promise<void> {
-    const msg = parseUnencrypted(payload, state.lastMsgId, { maxBody: this.maxBody, maxTrailing: maxTrailingBytes(conn.info.codec) })
+    const msg = parseUnencrypted(payload, { maxBody: this.maxBody, maxTrailing: maxTrailingBytes(conn.info.codec) })
     if (typeof msg === 'string') return this.reject(conn, msg, TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND, describeUnencrypted(payload))
-    if (msg.msgId > state.lastMsgId) state.lastMsgId = msg.msgId
     let body: UnencryptedBody
     try {
       body = decodeUnencryptedBody(msg.body)

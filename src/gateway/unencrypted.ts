@@ -19,8 +19,9 @@ export interface UnencryptedLimits {
 /**
  * Bytes a frame may carry after an unencrypted message. tgnet (Connection.cpp, sendData) appends
  * 0..256 random bytes to every unencrypted message on padded intermediate (`dd` secrets, fake-TLS)
- * and on plain intermediate (rounded up to 4); padded intermediate also pads encrypted ones by
- * 0..15, and other framings carry no padding (0..15 tolerated).
+ * and on plain intermediate (rounded up to 4); Telegram iOS (MtProtoKit MTProto.m,
+ * _dataForPlainMessage) appends 0..236 on padded intermediate, whose framing adds 0..15 more
+ * (tdesktop's 0..15 too). Other framings carry no padding (0..15 tolerated).
  */
 export function maxTrailingBytes(codec: CodecName): number {
   return codec === 'padded' || codec === 'intermediate' ? 256 : 15
@@ -35,13 +36,16 @@ export function describeUnencrypted(payload: Buffer): { packetLength: number; bo
 }
 
 /**
- * Parses and sanity-checks one unencrypted message. `lastMsgId` is the largest client msg_id so far
- * on this connection (ids must grow, apart from TDLib's 0 and 1). Returns the message or a reason string for the log.
+ * Parses and sanity-checks one unencrypted message. Returns the message or a reason string for the log.
  *
  * No server-time window is applied: before the handshake the client cannot know server time
- * (it learns it from server_DH_inner_data), so a skewed clock is legitimate here.
+ * (it learns it from server_DH_inner_data), so a skewed clock is legitimate here. Nor must msg_ids
+ * grow: Telegram Desktop rebases its msg_ids on server_time between req_DH_params and
+ * set_client_DH_params (lib_base unixtime.cpp, update: a difference of 3 s or more), so a client
+ * whose clock runs fast sends a smaller one; Telegram iOS does when its clock steps back. The
+ * exchange's own state machine orders the requests.
  */
-export function parseUnencrypted(payload: Buffer, lastMsgId: bigint, limits: UnencryptedLimits): UnencryptedMessage | string {
+export function parseUnencrypted(payload: Buffer, limits: UnencryptedLimits): UnencryptedMessage | string {
   if (payload.length < 20) return 'too_short'
   if (payload.readBigInt64LE(0) !== 0n) return 'auth_key_id_not_zero'
   const msgId = payload.readBigInt64LE(8)
@@ -50,11 +54,10 @@ export function parseUnencrypted(payload: Buffer, lastMsgId: bigint, limits: Une
   if (len > payload.length - 20 || payload.length - 20 - len > limits.maxTrailing) return 'length_mismatch'
   // TDLib sends its connection ping (req_pq_multi) with msg_id 1 and its key exchange with msg_id 0
   // (td/mtproto/PingConnection.h, HandshakeConnection.h: NoCryptoImpl), on the same connection;
-  // Telegram answers both. They do not move the connection's last msg_id.
+  // Telegram answers both.
   if (msgId === 0n || msgId === 1n) return { msgId, body: payload.subarray(20, 20 + len) }
   if (msgId < 0n) return 'msg_id_not_positive'
   if (msgId % 4n !== 0n) return 'msg_id_not_client'
-  if (msgId <= lastMsgId) return 'msg_id_not_increasing'
   return { msgId, body: payload.subarray(20, 20 + len) }
 }
 

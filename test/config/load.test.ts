@@ -33,7 +33,7 @@ test('defaults: 127.0.0.1, TCP 10443+5222, WS 11443, ./data, sqlite, no cache, a
 test('0.0.0.0 bind advertises loopback unless public_addresses is set', () => {
   const c = parseConfig({ host: '0.0.0.0', tcp_ports: [443], dc_ids: [2] })
   assert.deepEqual(c.publicAddresses.map((a) => `${a.ip}:${a.port}`), ['127.0.0.1:443'])
-  const d = parseConfig({ host: '0.0.0.0', public_addresses: [{ ip: '203.0.113.5', port: 443, media_only: true }, { ip: '2001:db8::1', port: 443 }] })
+  const d = parseConfig({ host: '0.0.0.0', dc_ids: [2], public_addresses: [{ ip: '203.0.113.5', port: 443, media_only: true }, { ip: '2001:db8::1', port: 443 }] })
   assert.equal(d.publicAddresses[0]!.ip, '203.0.113.5')
   assert.equal(d.publicAddresses[0]!.mediaOnly, true)
   assert.equal(d.publicAddresses[1]!.ipv6, true)

@@ -15,6 +15,7 @@ import { MtgateServer } from '../../src/server/server.js'
 import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import type { RandomSource } from '../../src/crypto/random.js'
 import type { HandshakeCrypto } from '../../src/handshake/crypto-backend.js'
+import type { AuthKeyStore } from '../../src/store/types.js'
 
 export { API_HASH, API_ID } from '../helpers/api.js'
 export { waitFor } from '../helpers/wait.js'
@@ -97,3 +98,14 @@ export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
   }
 }
 
+/** The ids of the keys `store` newly stored from now on (its put() answered 'created'). */
+export function recordNewKeys(store: AuthKeyStore): bigint[] {
+  const created: bigint[] = []
+  const put = store.put.bind(store)
+  store.put = async (record) => {
+    const r = await put(record)
+    if (r === 'created') created.push(record.id)
+    return r
+  }
+  return created
+}

@@ -165,15 +165,19 @@ describe('mtcute: reconnect of the same session gets the answer computed while i
   })
 })
 
-for (const transport of ['obfuscated', 'websocket'] as const) {
-  describe(`mtcute over ${transport === 'websocket' ? 'WebSocket (obfuscated, /apiws)' : 'TCP obfuscated'}`, () => {
+const OTHER_TRANSPORTS: Array<[MtcuteTransport, string, string]> = [
+  ['obfuscated', 'TCP obfuscated', '127.0.77.34'],
+  ['padded', 'TCP padded intermediate', '127.0.77.35'],
+  ['obfuscated-padded', 'TCP obfuscated padded intermediate', '127.0.77.36'],
+  ['websocket', 'WebSocket (obfuscated, /apiws)', '127.0.77.33'],
+]
+for (const [transport, name, host] of OTHER_TRANSPORTS) {
+  describe(`mtcute over ${name}`, () => {
     let e: E2eServer
     let tg: MtcuteClient
 
     before(async () => {
-      e = await startE2eServer(
-        transport === 'websocket' ? { host: '127.0.77.33', tcpPort: null, wsPort: 11443 } : { host: '127.0.77.34', tcpPort: 5222 },
-      )
+      e = await startE2eServer(transport === 'websocket' ? { host, tcpPort: null, wsPort: 11443 } : { host, tcpPort: 5222 })
       installHandlers(e)
       tg = await clientOf(e, { transport })
     })

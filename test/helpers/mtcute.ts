@@ -7,7 +7,7 @@ import { API_HASH, API_ID } from './api.js'
 import type { TestServer } from './clients.js'
 import { firstSecret } from './leading-zero.js'
 
-export type MtcuteTransport = 'intermediate' | 'obfuscated' | 'websocket'
+export type MtcuteTransport = 'intermediate' | 'padded' | 'obfuscated' | 'obfuscated-padded' | 'websocket'
 
 export type TlResult = Record<string, unknown> & { _: string }
 
@@ -48,11 +48,15 @@ async function transportOf(kind: MtcuteTransport): Promise<unknown> {
   const TcpTransport = node.TcpTransport as new () => { connect(dc: unknown): Promise<unknown>; packetCodec(): unknown }
   const ObfuscatedPacketCodec = core.ObfuscatedPacketCodec as new (inner: unknown) => unknown
   const IntermediatePacketCodec = core.IntermediatePacketCodec as new () => unknown
+  const PaddedIntermediatePacketCodec = core.PaddedIntermediatePacketCodec as new () => unknown
   if (kind === 'intermediate') return new TcpTransport()
-  if (kind === 'obfuscated') {
+  const tcpWith = (packetCodec: () => unknown) => {
     const tcp = new TcpTransport()
-    return { connect: (dc: unknown) => tcp.connect(dc), packetCodec: () => new ObfuscatedPacketCodec(new IntermediatePacketCodec()) }
+    return { connect: (dc: unknown) => tcp.connect(dc), packetCodec }
   }
+  if (kind === 'padded') return tcpWith(() => new PaddedIntermediatePacketCodec())
+  if (kind === 'obfuscated') return tcpWith(() => new ObfuscatedPacketCodec(new IntermediatePacketCodec()))
+  if (kind === 'obfuscated-padded') return tcpWith(() => new ObfuscatedPacketCodec(new PaddedIntermediatePacketCodec()))
   // What @mtcute/web's WebSocketTransport does: obfuscated intermediate over ws://host:port/apiws.
   const { connectWs } = (await import('@fuman/net')) as unknown as { connectWs: (ep: Record<string, unknown>) => Promise<unknown> }
   const { WebSocket } = (await import('ws')) as unknown as { WebSocket: unknown }

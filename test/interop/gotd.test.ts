@@ -33,7 +33,7 @@ import { authKeyId } from '../../src/handshake/kdf.js'
 import { detectTransport } from '../../src/transport/detect.js'
 import { acceptObfuscatedInit } from '../../src/transport/obfuscated.js'
 import { firstSecret, leadingZeroPair } from '../helpers/leading-zero.js'
-import { API_ID, startE2eServer, type E2eServer, type E2eServerOptions } from '../e2e/harness.js'
+import { API_ID, recordNewKeys, startE2eServer, type E2eServer, type E2eServerOptions } from '../e2e/harness.js'
 import { installHandlers, type Observed } from '../e2e/scenario.js'
 
 const MODULE_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../test/interop/gotd')
@@ -162,18 +162,6 @@ function wsFirstMessage(raw: Buffer): Buffer {
   return Buffer.from(frame.subarray(6, 6 + len).map((b, i) => b ^ mask[i % 4]!))
 }
 
-/** Ids of the keys the server's store created, in order (its put() observed). */
-function recordCreatedKeys(e: E2eServer): bigint[] {
-  const created: bigint[] = []
-  const store = e.server.store
-  const put = store.put.bind(store)
-  store.put = async (record) => {
-    const r = await put(record)
-    if (r === 'created') created.push(record.id)
-    return r
-  }
-  return created
-}
 
 
 /** Fixed ports, below the ephemeral range. */
@@ -211,7 +199,7 @@ describe('gotd/td (Go) against our server', () => {
       const e = await startE2eServer({ ...o, tcpPort: TCP_PORT, wsPort: WS_PORT })
       const pem = join(dir, `${o.host}.pub`)
       writeFileSync(pem, e.publicPem)
-      s = { e, seen: installHandlers(e), created: recordCreatedKeys(e), pem }
+      s = { e, seen: installHandlers(e), created: recordNewKeys(e.server.store), pem }
     })
     after(async () => {
       await s?.e.close()

@@ -17,10 +17,10 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { authKeyId } from '../../src/crypto/message.js'
 import { buildConfig } from '../../src/rpc/builtins.js'
-import { AuthKeyType, type AuthKeyStore } from '../../src/store/types.js'
+import { AuthKeyType } from '../../src/store/types.js'
 import { DEFAULT_LAYER, SUPPORTED_LAYERS, encode } from '../../src/tl/index.js'
 import { gramjs, gramjsClient, type GramClient, type GramObject, type GramTransport } from '../helpers/gramjs.js'
-import { API_ID, startE2eServer, type E2eServer } from '../e2e/harness.js'
+import { API_ID, recordNewKeys, startE2eServer, type E2eServer } from '../e2e/harness.js'
 import { installHandlers, type Observed } from '../e2e/scenario.js'
 
 const LIB = 'teleproto'
@@ -46,17 +46,6 @@ const CONNECTION_CLASS: Record<(typeof TRANSPORTS)[number], string> = {
   websocket: 'ConnectionTCPObfuscated',
 }
 
-/** The ids of the keys `store` newly stored from now on (its put() answered 'created'). */
-function recordNewKeys(store: AuthKeyStore): bigint[] {
-  const created: bigint[] = []
-  const put = store.put.bind(store)
-  store.put = async (record) => {
-    const r = await put(record)
-    if (r === 'created') created.push(record.id)
-    return r
-  }
-  return created
-}
 
 /** A teleproto client of the server at its address, port 80; `session` is a saved StringSession. */
 function teleproto(e: E2eServer, transport: GramTransport, session?: string): GramClient {
