@@ -9,7 +9,7 @@
  * configured rpc_error (default 400 INPUT_METHOD_INVALID, as Telegram answers unknown methods).
  */
 import type { RpcCall, RpcContext, RpcDispatcher, RpcOutcome } from '../session/api.js'
-import type { TlMethodResult, TlObjectByName } from '../tl/index.js'
+import { resultEncoders, type TlMethodResult, type TlObjectByName } from '../tl/index.js'
 import type { Logger } from '../util/log.js'
 import { rootLogger } from '../util/log.js'
 import { RpcError, RpcErrors } from './errors.js'
@@ -101,10 +101,11 @@ export class RpcRouter implements RpcDispatcher {
         return { kind: 'error', code: this.unknown.code, message: this.unknown.message }
       }
       const result = await (handler as (req: unknown, ctx: RpcContext) => unknown)(call.query, ctx)
-      if (result === null || typeof result !== 'object' || typeof (result as { _?: unknown })._ !== 'string') {
+      const boxed = result !== null && typeof result === 'object' && typeof (result as { _?: unknown })._ === 'string'
+      if (!boxed && (result === null || result === undefined || !(call.method in resultEncoders))) {
         throw new TypeError(`handler of ${call.method} returned a non-TL value`)
       }
-      return { kind: 'result', result: result as Extract<RpcOutcome, { kind: 'result' }>['result'] }
+      return { kind: 'result', result: result as Extract<RpcOutcome, { kind: 'result' }>['result'], method: call.method }
     } catch (e) {
       if (e instanceof RpcError) {
         this.log.debug({ method: call.method, code: e.code, error: e.errorMessage }, 'rpc_error from handler')

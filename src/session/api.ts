@@ -139,9 +139,16 @@ export interface RpcCall {
   ctx: RpcContext
 }
 
+/** A method result that is not a boxed object: Bool, Vector<T>, int, long... */
+export type BareResult = boolean | number | bigint | string | Uint8Array | readonly unknown[]
+
 export type RpcOutcome =
-  /** A result object the session layer serialises (gzip when large). */
-  | { kind: 'result'; result: TlObject }
+  /**
+   * A result the session layer serialises in the client's layer (gzip when large): a TL object, or
+   * the bare value of a method whose result is Bool, a vector or a primitive (account.updateStatus →
+   * boolean, users.getUsers → User[]), written by `method`'s result schema.
+   */
+  | { kind: 'result'; result: TlObject | BareResult; method?: string }
   /** An already serialised boxed result (forwarded from an upstream, or another layer's encoding). */
   | { kind: 'raw'; body: Buffer }
   | { kind: 'error'; code: number; message: string }

@@ -18,6 +18,7 @@ import { KeyDirectory } from './key-directory.js'
 import type { KeyInfo } from './key-state.js'
 import { checkClientMsgId } from './msg-id.js'
 import { OUTBOX_MAX_BYTES, OUTBOX_MAX_MESSAGES } from './outbox.js'
+import { PushBody } from './push-body.js'
 import { Session, type KeyState, type SessionOptions } from './session.js'
 
 export { UnknownAuthKeyError } from './errors.js'
@@ -234,16 +235,26 @@ export class SessionManager implements SessionService, PushService {
   pushToAuthKey(authKeyId: bigint, body: Buffer): number {
     const info = this.dir.infos.get(authKeyId) ?? this.dir.keys.get(authKeyId)?.info
     if (!info) return 0
-    return this.pushToInfo(info, body)
+    const layered = new PushBody(body)
+    return this.pushed(layered, this.pushToInfo(info, layered))
   }
 
   pushToUser(userId: bigint, body: Buffer): number {
+    const layered = new PushBody(body)
     let n = 0
-    for (const info of this.dir.byUser.get(userId) ?? []) n += this.pushToInfo(info, body)
+    for (const info of this.dir.byUser.get(userId) ?? []) n += this.pushToInfo(info, layered)
+    return this.pushed(layered, n)
+  }
+
+  /** Logs the layers a push could not be written in (it went out as given there); returns n. */
+  private pushed(body: PushBody, n: number): number {
+    for (const [layer, err] of body.failed) {
+      this.dir.limitedLog.warn(`push_layer_${layer}`, { layer, err }, 'session: a push does not encode in a recipient layer; sent in the default layer')
+    }
     return n
   }
 
-  private pushToInfo(info: KeyInfo<Session>, body: Buffer): number {
+  private pushToInfo(info: KeyInfo<Session>, body: PushBody): number {
     let n = 0
     for (const key of info.keys) {
       for (const s of key.sessions.values()) {

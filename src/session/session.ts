@@ -11,7 +11,7 @@ import type { Logger } from '../util/log.js'
 import type { LogLimiter } from '../util/log-limiter.js'
 import type { ServerMsgIdGenerator } from '../util/server-msg-id.js'
 import { AuthKeyType } from '../store/types.js'
-import { decode, encode, registryForLayer, defaultRegistry, SUPPORTED_LAYERS, TlError, type TlObject } from '../tl/index.js'
+import { decode, encode, encodeResult, encodingLayer, defaultRegistry, TlError, type TlMethodName, type TlObject } from '../tl/index.js'
 import type {
   ClientConnection,
   GatewayLink,
@@ -23,6 +23,7 @@ import type {
 } from './api.js'
 import { buildRpcResult, constructorOf, ID_MSG_CONTAINER, maybeGzip } from './envelope.js'
 import { PacketBudget } from './expansion.js'
+import type { PushBody } from './push-body.js'
 import type { KeyState as KeyStateOf } from './key-state.js'
 import { Outbox, type OutEntry } from './outbox.js'
 import { flushSession } from './outgoing.js'
@@ -343,9 +344,9 @@ export class Session {
     } else {
       let bytes: Buffer
       try {
-        bytes = this.encodeForLayer(outcome.result)
+        bytes = this.encodeForLayer(outcome)
       } catch (e) {
-        this.host.log.error({ msgId: reqMsgId.toString(), kind: outcome.result._, err: (e as Error).message }, 'session: result does not encode; answering INTERNAL')
+        this.host.log.error({ msgId: reqMsgId.toString(), method: outcome.method, err: (e as Error).message }, 'session: result does not encode; answering INTERNAL')
         bytes = encode({ _: 'rpc_error', error_code: 500, error_message: 'INTERNAL' })
       }
       result = maybeGzip(bytes, this.host.options.gzipMinBytes)
@@ -354,10 +355,17 @@ export class Session {
     this.scheduleFlush()
   }
 
-  private encodeForLayer(obj: TlObject): Buffer {
-    const layer = this.layer ?? this.key.info.layer
-    if (layer !== undefined && layer !== reg.layer && SUPPORTED_LAYERS.includes(layer)) return encode(obj, registryForLayer(layer))
-    return encode(obj)
+  /** The client's layer: the session's invokeWithLayer, else the auth key's last known. */
+  get clientLayer(): number | undefined {
+    return this.layer ?? this.key.info.layer
+  }
+
+  private encodeForLayer(outcome: Extract<RpcOutcome, { kind: 'result' }>): Buffer {
+    const layer = encodingLayer(this.clientLayer)
+    const r = outcome.result
+    if (r !== null && typeof r === 'object' && '_' in r) return encode(r as TlObject, layer)
+    if (outcome.method === undefined) throw new TypeError('a bare result without its method')
+    return encodeResult(outcome.method as TlMethodName, r as never, layer)
   }
 
   /** @internal */
@@ -376,10 +384,10 @@ export class Session {
   // outbound
   // -------------------------------------------------------------------------------------------
 
-  /** A pushed content-related message (updates etc.): kept until acknowledged. */
-  push(body: Buffer): void {
+  /** A pushed content-related message (updates etc.) in the client's layer: kept until acknowledged. */
+  push(body: PushBody): void {
     if (this.destroyed) return
-    this.enqueue(body, false, 'push')
+    this.enqueue(body.forLayer(this.clientLayer), false, 'push')
     this.scheduleFlush()
   }
 

@@ -15,7 +15,7 @@ export { TlReader, inflateGzip, type InflateBudget, ID_VECTOR, ID_BOOL_TRUE, ID_
 export type { TlReaderOptions } from './runtime/reader.js'
 export { TlWriter } from './runtime/writer.js'
 export { TlRegistry, type TlAnyObject, type TlDecoder, type TlEncoder, type TlCodecEntry } from './runtime/registry.js'
-export { DEFAULT_LAYER, SUPPORTED_LAYERS, defaultRegistry, registryForLayer } from './layers.js'
+export { DEFAULT_LAYER, SUPPORTED_LAYERS, defaultRegistry, encodingLayer, registryForLayer } from './layers.js'
 export type {
   TlObject,
   TlObjectByName,

@@ -35,5 +35,10 @@ export function registryForLayer(layer: number = DEFAULT_LAYER): TlRegistry {
   return r
 }
 
+/** The layer answers to a client at `layer` are encoded in: its own when vendored, else the default. */
+export function encodingLayer(layer: number | undefined): number {
+  return layer !== undefined && SUPPORTED_LAYERS.includes(layer) ? layer : DEFAULT_LAYER
+}
+
 export const defaultRegistry: TlRegistry = registryForLayer(DEFAULT_LAYER)
 setDefaultRegistry(defaultRegistry)

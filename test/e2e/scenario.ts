@@ -54,3 +54,12 @@ export function installHandlers(e: E2eServer, opts: { countriesDelayMs?: number 
 export function configPush(): Buffer {
   return encode({ _: 'updateShort', update: { _: 'updateConfig' }, date: Math.floor(Date.now() / 1000) })
 }
+
+/** updateShort(updateNewMessage(message)): `message` has another constructor id in each vendored layer. */
+export function newMessagePush(text: string, date = Math.floor(Date.now() / 1000)): Buffer {
+  return encode({
+    _: 'updateShort',
+    update: { _: 'updateNewMessage', message: { _: 'message', id: 5, peer_id: { _: 'peerUser', user_id: 7n }, date, message: text }, pts: 1, pts_count: 1 },
+    date,
+  })
+}

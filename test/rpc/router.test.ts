@@ -47,8 +47,19 @@ test('a registered handler gets the typed query and context; its result is the o
   })
   const c = ctx({})
   const out = await r.dispatch(call({ _: 'help.getNearestDc' }, c))
-  assert.deepEqual(out, { kind: 'result', result: nearest })
+  assert.deepEqual(out, { kind: 'result', result: nearest, method: 'help.getNearestDc' })
   assert.equal(seen, c)
+})
+
+test('a method whose result is bare (Bool, Vector<User>) may return the bare value; a boxed one may not', async () => {
+  const user = { _: 'userEmpty', id: 5n } as const
+  const r = new RpcRouter()
+    .handle('account.updateStatus', () => true)
+    .handle('users.getUsers', () => [user])
+    .handle('help.getNearestDc', () => true as never)
+  assert.deepEqual(await r.dispatch(call({ _: 'account.updateStatus', offline: false })), { kind: 'result', result: true, method: 'account.updateStatus' })
+  assert.deepEqual(await r.dispatch(call({ _: 'users.getUsers', id: [] })), { kind: 'result', result: [user], method: 'users.getUsers' })
+  assert.deepEqual(await r.dispatch(call({ _: 'help.getNearestDc' })), { kind: 'error', code: 500, message: 'INTERNAL' })
 })
 
 test('synchronous handlers work too, and handlers may set ctx.userId', async () => {

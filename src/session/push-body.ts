@@ -1,0 +1,42 @@
+/**
+ * A pushed body (a boxed TL object, e.g. `updates`, as the pusher serialised it in the default
+ * layer) re-encoded for each recipient session's layer: decoded once when a recipient needs
+ * another layer, encoded once per distinct layer, shared by every session at that layer.
+ */
+import { decode, DEFAULT_LAYER, encode, encodingLayer, type TlAnyObject } from '../tl/index.js'
+
+export class PushBody {
+  private readonly byLayer = new Map<number, Buffer>()
+  private obj: TlAnyObject | undefined
+  /** Layers the body could not be written in (sent as given there), with the reason. */
+  readonly failed = new Map<number, string>()
+
+  constructor(readonly body: Buffer) {
+    this.byLayer.set(DEFAULT_LAYER, body)
+  }
+
+  /** The body in the layer answers to a client at `layer` are written in. */
+  forLayer(layer: number | undefined): Buffer {
+    const target = encodingLayer(layer)
+    const hit = this.byLayer.get(target)
+    if (hit !== undefined) return hit
+    let out = this.body
+    try {
+      if (this.obj === undefined) this.obj = decodeAny(this.body)
+      out = encode(this.obj, target)
+    } catch (e) {
+      this.failed.set(target, (e as Error).message)
+    }
+    this.byLayer.set(target, out)
+    return out
+  }
+
+  /** How many distinct encodings were made besides the one given. */
+  get encodings(): number {
+    return this.byLayer.size - 1
+  }
+}
+
+function decodeAny(body: Buffer): TlAnyObject {
+  return decode(body)
+}
