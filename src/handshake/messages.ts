@@ -45,7 +45,8 @@ export function serialize(obj: HandshakeAnswer | HandshakeRequest | PQInnerData 
 
 /**
  * Bytes that may follow the TL object inside message_data of an unencrypted message: TDLib
- * (td/mtproto/NoCryptoStorer.h, NoCryptoImpl) pads it to 16 and adds 0..15 more blocks of 16.
+ * (td/mtproto/NoCryptoStorer.h, NoCryptoImpl) pads it to 16 and adds 0..15 more blocks of 16;
+ * Telegram Desktop (mtproto/connection_abstract.h, prepareNotSecurePacket) adds 0..63 random ints.
  */
 export const MAX_BODY_PADDING = 255
 
