@@ -66,6 +66,8 @@ interface ConnState {
    * a request), then the one its last key exchange named, else the default.
    */
   dcId: number
+  /** dcId came from the obfuscated header (a key exchange does not change it then). */
+  dcFromHeader: boolean
   /** Created at the first unencrypted message (connections of established keys never need it). */
   hs?: ConnectionHandshakes
   msgIds?: ServerMsgIdGenerator
@@ -110,7 +112,8 @@ export class Gateway {
   }
 
   accept(conn: GatewayConnection): void {
-    this.conns.set(conn, { dcId: this.headerDc(conn.info.dcId) ?? this.dcId })
+    const header = this.headerDc(conn.info.dcId)
+    this.conns.set(conn, { dcId: header ?? this.dcId, dcFromHeader: header !== undefined })
     conn.on('packet', this.packetListener)
     conn.on('close', this.closeListener)
   }
@@ -183,7 +186,7 @@ export class Gateway {
     conn.markValid?.()
     conn.send(buildUnencrypted(state.msgIds.next(true), step.body))
     if (step.created === undefined) return
-    if (step.created.dcId !== undefined) state.dcId = step.created.dcId
+    if (step.created.dcId !== undefined && !state.dcFromHeader) state.dcId = step.created.dcId
     this.opts.onKeyCreated?.(conn, step.created)
   }
 }
