@@ -1,7 +1,8 @@
 /**
  * Runs a Python driver of this directory (common.py's protocol: `python3 SCRIPT LIBRARY JSON`, one
- * JSON line on stdout) against an in-process server. The packages come from
- * test/interop/python/requirements.txt, installed by .ci/deps/python.sh.
+ * JSON line on stdout) against an in-process server. By default `python3` on PATH runs it, with the
+ * packages of test/interop/python/requirements.txt, installed by .ci/deps/python.sh; an Interpreter
+ * names another one (e.g. Debian's /usr/bin/python3 with a distribution package).
  */
 import { execFile } from 'node:child_process'
 import { dirname, join } from 'node:path'
@@ -31,11 +32,26 @@ export interface DriverOutput {
   log?: string[]
 }
 
+/** Which interpreter runs a driver, and how its packages get installed (for the error messages). */
+export interface Interpreter {
+  python: string
+  install: string
+}
+
+/** The `python3` on PATH with the packages of requirements.txt. */
+export const PYPI: Interpreter = { python: 'python3', install: INSTALL }
+
 /**
  * Runs `script` for `library` against `e` with `extra` config (SIGKILL after KILL_AFTER_MS). Rejects
  * when the driver printed nothing, the package is missing, or the client failed (with its log).
  */
-export function drive<T extends DriverOutput>(script: string, library: Library, e: E2eServer, extra: Record<string, unknown>): Promise<T> {
+export function drive<T extends DriverOutput>(
+  script: string,
+  library: Library,
+  e: E2eServer,
+  extra: Record<string, unknown>,
+  { python, install }: Interpreter = PYPI,
+): Promise<T> {
   const cfg = {
     host: e.host,
     port: e.tcpPort,
@@ -49,16 +65,16 @@ export function drive<T extends DriverOutput>(script: string, library: Library, 
   }
   const opts = { timeout: KILL_AFTER_MS, killSignal: 'SIGKILL' as const, maxBuffer: 1 << 22 }
   return new Promise((resolve, reject) => {
-    execFile('python3', [join(DIR, script), library, JSON.stringify(cfg)], opts, (err, stdout, stderr) => {
+    execFile(python, [join(DIR, script), library, JSON.stringify(cfg)], opts, (err, stdout, stderr) => {
       const code = (err as { code?: unknown } | null)?.code
-      if (code === 'ENOENT') return reject(new Error(`python3 not found; ${INSTALL}`))
+      if (code === 'ENOENT') return reject(new Error(`${python} not found; ${install}`))
       const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1)
       if (line === undefined) {
         const why = err?.killed ? `killed after ${KILL_AFTER_MS} ms` : `exit ${code ?? 0}`
         return reject(new Error(`${library} driver printed no result (${why})\nstdout: ${stdout}\nstderr: ${stderr}`))
       }
       const res = JSON.parse(line) as T
-      if (res.missing !== undefined) return reject(new Error(`Python module ${res.missing} missing (${res.error}); ${INSTALL}`))
+      if (res.missing !== undefined) return reject(new Error(`Python module ${res.missing} missing (${res.error}); ${install}`))
       if (res.error !== undefined) {
         const { log, ...rest } = res
         return reject(new Error(`${library} failed: ${res.error}\nresult: ${JSON.stringify(rest)}\nlog:\n${(log ?? []).join('\n')}\nstderr: ${stderr}`))
