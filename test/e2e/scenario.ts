@@ -1,5 +1,5 @@
 /** Server-side handlers the end-to-end tests install, and what they observed. */
-import { buildNearestDc } from '../../src/rpc/builtins.js'
+import { buildConfig, buildNearestDc } from '../../src/rpc/builtins.js'
 import type { RpcContext } from '../../src/session/api.js'
 import { encode, type TlObjectByName } from '../../src/tl/index.js'
 import type { E2eServer } from './harness.js'
@@ -62,4 +62,15 @@ export function newMessagePush(text: string, date = Math.floor(Date.now() / 1000
     update: { _: 'updateNewMessage', message: { _: 'message', id: 5, peer_id: { _: 'peerUser', user_id: 7n }, date, message: text }, pts: 1, pts_count: 1 },
     date,
   })
+}
+
+/** help.getConfig answered as the built-in answers it, recording each caller's context. */
+export function recordGetConfig(e: E2eServer): RpcContext[] {
+  const seen: RpcContext[] = []
+  const s = e.server.config
+  e.server.handle('help.getConfig', (_req, ctx) => {
+    seen.push(ctx)
+    return buildConfig({ publicAddresses: s.publicAddresses, telegram: s.telegram }, Date.now(), ctx.connection.dcId)
+  })
+  return seen
 }

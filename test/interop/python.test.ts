@@ -15,12 +15,11 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { authKeyId } from '../../src/handshake/kdf.js'
-import { buildConfig } from '../../src/rpc/builtins.js'
 import type { RpcContext } from '../../src/session/api.js'
 import { DEFAULT_LAYER, SUPPORTED_LAYERS } from '../../src/tl/index.js'
 import { API_ID } from '../helpers/api.js'
 import { startE2eServer, type E2eServer } from '../e2e/harness.js'
-import { installHandlers, type Observed } from '../e2e/scenario.js'
+import { installHandlers, recordGetConfig, type Observed } from '../e2e/scenario.js'
 import { answerGetMeUnauthorized, drive, ok, type DriverOutput, type Library } from './python/driver.js'
 import { startWireTap, type WireTap, type WireTransport } from './python/wire-tap.js'
 
@@ -99,12 +98,7 @@ interface Run {
 /** A server (help.getConfig recording its callers, store puts counted) behind a wire tap, and one run. */
 async function runScenario(lib: Subject, transport: string): Promise<Run> {
   const e = await startE2eServer({ host: lib.host, tcpPort: 0 })
-  const s = e.server.config
-  const getConfig: RpcContext[] = []
-  e.server.handle('help.getConfig', (_req, ctx) => {
-    getConfig.push(ctx)
-    return buildConfig({ publicAddresses: s.publicAddresses, telegram: s.telegram }, Date.now(), ctx.connection.dcId)
-  })
+  const getConfig = recordGetConfig(e)
   const getMe = answerGetMeUnauthorized(e)
   const seen = installHandlers(e)
   const puts: bigint[] = []

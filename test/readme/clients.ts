@@ -11,9 +11,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fingerprintHex } from '../../src/handshake/rsa-key.js'
 import { createKeyFile } from '../../src/handshake/rsa-keyset.js'
-import { buildConfig } from '../../src/rpc/builtins.js'
 import { RpcError } from '../../src/rpc/errors.js'
 import { startE2eServer, type E2eServer } from '../e2e/harness.js'
+import { recordGetConfig } from '../e2e/scenario.js'
 import { substitute, where, type Block } from './blocks.js'
 import { copyGotdModule, describeRun, goEnv, JS_PARENT, run, SCRATCH_PARENT, snippetDir, type RunResult } from './run.js'
 
@@ -82,11 +82,7 @@ export async function runClientSnippet(check: ClientCheck, b: Block): Promise<vo
   const e: E2eServer = await startE2eServer({ host: check.host, tcpPort: check.port, config: { data_dir: negativeKeyDataDir() } })
   assert.ok(e.fingerprint < 0n)
   check.handlers?.(e)
-  const asked: bigint[] = []
-  e.server.handle('help.getConfig', (_req, ctx) => {
-    asked.push(ctx.authKeyId)
-    return buildConfig(e.server.config, Date.now(), ctx.connection.dcId)
-  })
+  const asked = recordGetConfig(e)
   const fp = fingerprintHex(e.fingerprint)
   const dir = snippetDir(check.parent, fp, e.publicPem)
   try {
@@ -98,7 +94,7 @@ export async function runClientSnippet(check: ClientCheck, b: Block): Promise<vo
     assert.equal(r.code, 0, `${check.name} snippet at ${where(b)} failed: ${describeRun(r)}`)
     assert.ok(lines.includes('this_dc 2'), `${check.name} snippet printed no "this_dc 2": ${describeRun(r)}`)
     assert.ok(asked.length >= 1, `the server never got help.getConfig from ${check.name}`)
-    for (const id of asked) assert.ok((await e.server.store.get(id)) !== undefined, `help.getConfig came on auth key ${id}, which the server created and stored`)
+    for (const { authKeyId: id } of asked) assert.ok((await e.server.store.get(id)) !== undefined, `help.getConfig came on auth key ${id}, which the server created and stored`)
   } finally {
     rmSync(dir, { recursive: true, force: true })
     await e.close()
