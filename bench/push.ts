@@ -40,7 +40,7 @@ import { SessionManager } from '../src/session/manager.js'
 import { msToMsgId } from '../src/session/msg-id.js'
 import { MemoryAuthKeyStore } from '../src/store/memory.js'
 import { AuthKeyType, type AuthKeyRecord } from '../src/store/types.js'
-import { PushBody } from '../src/session/push-body.js'
+import { PushBody } from '../src/session/layered.js'
 import { encode, encodingLayer, TlReader, type TlObject } from '../src/tl/index.js'
 import { opsPerSec, report } from './report.js'
 

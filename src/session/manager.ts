@@ -18,7 +18,7 @@ import { KeyDirectory } from './key-directory.js'
 import type { KeyInfo } from './key-state.js'
 import { checkClientMsgId } from './msg-id.js'
 import { OUTBOX_MAX_BYTES, OUTBOX_MAX_MESSAGES } from './outbox.js'
-import { PushBody } from './push-body.js'
+import { PushBody } from './layered.js'
 import { Session, type KeyState, type SessionOptions } from './session.js'
 
 export { UnknownAuthKeyError } from './errors.js'

@@ -11,7 +11,7 @@ import type { Logger } from '../util/log.js'
 import type { LogLimiter } from '../util/log-limiter.js'
 import type { ServerMsgIdGenerator } from '../util/server-msg-id.js'
 import { AuthKeyType } from '../store/types.js'
-import { decode, encode, encodeResult, encodingLayer, defaultRegistry, TlError, type TlMethodName, type TlObject } from '../tl/index.js'
+import { decode, encode, defaultRegistry, TlError, type TlObject } from '../tl/index.js'
 import type {
   ClientConnection,
   GatewayLink,
@@ -23,7 +23,7 @@ import type {
 } from './api.js'
 import { buildRpcResult, constructorOf, ID_MSG_CONTAINER, maybeGzip } from './envelope.js'
 import { PacketBudget } from './expansion.js'
-import type { PushBody } from './push-body.js'
+import { encodeOutcome, type PushBody } from './layered.js'
 import type { KeyState as KeyStateOf } from './key-state.js'
 import { Outbox, type OutEntry } from './outbox.js'
 import { flushSession } from './outgoing.js'
@@ -344,7 +344,7 @@ export class Session {
     } else {
       let bytes: Buffer
       try {
-        bytes = this.encodeForLayer(outcome)
+        bytes = encodeOutcome(outcome, this.clientLayer)
       } catch (e) {
         this.host.log.error({ msgId: reqMsgId.toString(), method: outcome.method, err: (e as Error).message }, 'session: result does not encode; answering INTERNAL')
         bytes = encode({ _: 'rpc_error', error_code: 500, error_message: 'INTERNAL' })
@@ -358,14 +358,6 @@ export class Session {
   /** The client's layer: the session's invokeWithLayer, else the auth key's last known. */
   get clientLayer(): number | undefined {
     return this.layer ?? this.key.info.layer
-  }
-
-  private encodeForLayer(outcome: Extract<RpcOutcome, { kind: 'result' }>): Buffer {
-    const layer = encodingLayer(this.clientLayer)
-    const r = outcome.result
-    if (r !== null && typeof r === 'object' && '_' in r) return encode(r as TlObject, layer)
-    if (outcome.method === undefined) throw new TypeError('a bare result without its method')
-    return encodeResult(outcome.method as TlMethodName, r as never, layer)
   }
 
   /** @internal */

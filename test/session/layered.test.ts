@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { PushBody } from '../../src/session/push-body.js'
+import { PushBody } from '../../src/session/layered.js'
 import { decode, registryForLayer } from '../../src/tl/index.js'
 import { newMessagePush } from '../e2e/scenario.js'
 
