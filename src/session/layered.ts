@@ -19,7 +19,6 @@ export function encodeOutcome(outcome: Extract<RpcOutcome, { kind: 'result' }>, 
  * layer) re-encoded for each recipient session's layer: decoded once when a recipient needs
  * another layer, encoded once per distinct layer, shared by every session at that layer.
  */
-
 export class PushBody {
   private readonly byLayer = new Map<number, Buffer>()
   private obj: TlAnyObject | undefined
@@ -52,6 +51,7 @@ export class PushBody {
   }
 }
 
+/** decode() as a TlAnyObject (typed inline, its result union is too large for the compiler). */
 function decodeAny(body: Buffer): TlAnyObject {
   return decode(body)
 }
