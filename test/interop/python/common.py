@@ -75,6 +75,20 @@ def pyrogram_session(client, cfg, key):
     return Session(client, DC_ID, cfg['host'], cfg['port'], key, False)
 
 
+async def pyrogram_keyed_session(client, cfg, out):
+    """The library's own key exchange with us (the key recorded in out['auth_key']), then its Session on that key, started."""
+    from pyrogram.session import Auth
+    key = await Auth(client, DC_ID, cfg['host'], cfg['port'], False).create()
+    out['auth_key'] = key.hex()
+    session = pyrogram_session(client, cfg, key)
+    try:
+        await pyrogram_start(session)
+    except BaseException:
+        await session.stop()
+        raise
+    return session
+
+
 async def pyrogram_start(session):
     """Session.start(): ping, then invokeWithLayer(initConnection(help.getConfig)); errors raise."""
     await session.start()

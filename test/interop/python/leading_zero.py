@@ -56,7 +56,6 @@ async def run_telethon(cfg, out):
 async def run_pyrogram(cfg, out):
     import pyrogram
     from pyrogram import raw
-    from pyrogram.session import Auth
     from pyrogram.session import auth as auth_module
 
     draws = Draws(bytes.fromhex(cfg['b']))
@@ -66,10 +65,7 @@ async def run_pyrogram(cfg, out):
     out['version'] = pyrogram.__version__
     session = None
     try:
-        key = await Auth(client, common.DC_ID, cfg['host'], cfg['port'], False).create()
-        out['auth_key'] = key.hex()
-        session = common.pyrogram_session(client, cfg, key)
-        await common.pyrogram_start(session)
+        session = await common.pyrogram_keyed_session(client, cfg, out)
         nearest = await session.invoke(raw.functions.help.GetNearestDc(), retries=1, timeout=10)
         out['rpc'] = nearest_json(nearest)
     finally:

@@ -73,16 +73,12 @@ async def run_pyrogram(cfg, out):
     from pyrogram import raw
     from pyrogram.connection import transport
     from pyrogram.raw.all import layer
-    from pyrogram.session import Auth
 
     out.update(version=pyrogram.__version__, layer=layer, transport=cfg['transport'])
     client = await common.pyrogram_client(cfg, protocol_factory=getattr(transport, cfg['transport']))
     session = None
     try:
-        key = await Auth(client, common.DC_ID, cfg['host'], cfg['port'], False).create()
-        out['auth_key'] = key.hex()
-        session = common.pyrogram_session(client, cfg, key)
-        await common.pyrogram_start(session)
+        session = await common.pyrogram_keyed_session(client, cfg, out)
         invoke = session.invoke
         await get_config(lambda: invoke(raw.functions.help.GetConfig(), retries=1, timeout=10), out)
         out['pong'] = pong_json(await invoke(raw.functions.Ping(ping_id=int(cfg['ping_id'])), retries=1, timeout=10))
