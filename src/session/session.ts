@@ -23,7 +23,7 @@ import type {
 } from './api.js'
 import { buildRpcResult, constructorOf, ID_MSG_CONTAINER, maybeGzip } from './envelope.js'
 import { PacketBudget } from './expansion.js'
-import { encodeOutcome, type PushBody } from './layered.js'
+import { encodeOutcome, readQuery, refusedLayer, type PushBody } from './layered.js'
 import type { KeyState as KeyStateOf } from './key-state.js'
 import { Outbox, type OutEntry } from './outbox.js'
 import { flushSession } from './outgoing.js'
@@ -261,6 +261,8 @@ export class Session {
   private async runCall(msgId: bigint, body: Buffer, conn: ClientConnection): Promise<RpcOutcome> {
     const inflate = this.budget
     const u = unwrapQuery(body, this.host.options.allowApiId, inflate)
+    const refused = refusedLayer(u.layer)
+    if (refused !== undefined) return this.fail(msgId, 400, 'LAYER_INVALID', refused)
     if (u.layer !== undefined) {
       this.layer = u.layer
       this.key.info.layer = u.layer
@@ -287,7 +289,7 @@ export class Session {
     const ctor = constructorOf(raw)!
     let query: TlObject | undefined
     try {
-      query = decode(raw, { inflate })
+      query = readQuery(raw, this.clientLayer, inflate)
     } catch (e) {
       if (!(e instanceof TlError)) throw e
       if (reg.has(ctor)) return this.fail(msgId, 400, 'INPUT_REQUEST_INVALID', `malformed ${reg.nameOf(ctor)}: ${e.message}`)

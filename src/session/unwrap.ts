@@ -3,7 +3,7 @@
  * invokeAfterMsg(s), invokeWithoutUpdates, gzip_packed; invokeWithMessagesRange and
  * invokeWithTakeout are refused). Pure: the caller applies what was found to its session and key.
  */
-import { API_ID, decode, TlError, TlReader, type InflateBudget } from '../tl/index.js'
+import { API_ID, decode, defaultRegistry, TlError, TlReader, type InflateBudget } from '../tl/index.js'
 import type { ClientInfo } from './api.js'
 import { clientInfoOf } from './client-info.js'
 import { constructorOf, ID_GZIP_PACKED, unpackGzip } from './envelope.js'
@@ -62,7 +62,7 @@ export function unwrapQuery(body: Buffer, allowApiId: (apiId: number) => boolean
         raw = raw.subarray(r.offset)
         continue
       }
-      if (ctor === API_ID.initConnection) {
+      if (ctor === API_ID.initConnection || defaultRegistry.nameOf(ctor) === 'initConnection') {
         const o = decode(raw, { rawObjects: true, inflate })
         if (o._ !== 'initConnection' || !Buffer.isBuffer(o.query)) throw new TlError('BAD_VALUE', 'initConnection without a query', 0, 'query')
         if (!allowApiId(o.api_id)) return refuse(u, raw, 400, 'API_ID_INVALID', `api_id ${o.api_id} not allowed by configuration`)

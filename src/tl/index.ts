@@ -14,8 +14,10 @@ export * from './runtime/errors.js'
 export { TlReader, inflateGzip, type InflateBudget, ID_VECTOR, ID_BOOL_TRUE, ID_BOOL_FALSE, ID_GZIP_PACKED } from './runtime/reader.js'
 export type { TlReaderOptions } from './runtime/reader.js'
 export { TlWriter } from './runtime/writer.js'
-export { TlRegistry, type TlAnyObject, type TlDecoder, type TlEncoder, type TlCodecEntry } from './runtime/registry.js'
-export { DEFAULT_LAYER, SUPPORTED_LAYERS, defaultRegistry, encodingLayer, registryForLayer } from './layers.js'
+export { TlDecoders, TlRegistry, type TlAnyObject, type TlDecoder, type TlEncoder, type TlCodecEntry } from './runtime/registry.js'
+export { NEWEST_LAYER, OLDEST_LAYER, VENDORED_LAYERS, defaultRegistry, encodingLayer, registryForLayer, servedLayer } from './layers.js'
+export { FALLBACKS, converter, fromLayer, resultTypeOf, toLayer } from './convert.js'
+export { layerSchema } from './schemas.js'
 export type {
   TlObject,
   TlObjectByName,

@@ -13,7 +13,7 @@ import { describeUnencrypted, maxTrailingBytes, parseUnencrypted, buildUnencrypt
 import { decodeUnencryptedBody } from '../../src/handshake/messages.js'
 import { buildContainer, buildRpcResult, ContainerError, firstHandledMsgId, parseContainer, unpackGzip } from '../../src/session/envelope.js'
 import { unwrapQuery } from '../../src/session/unwrap.js'
-import { decode, encode, ID_GZIP_PACKED, ID_VECTOR, registryForLayer, SUPPORTED_LAYERS, TlError, TlWriter } from '../../src/tl/index.js'
+import { decode, encode, ID_GZIP_PACKED, ID_VECTOR, registryForLayer, VENDORED_LAYERS, TlError, TlWriter } from '../../src/tl/index.js'
 import type { TlAnyObject, TlRegistry } from '../../src/tl/index.js'
 import { codecTag, type Codec, type CodecName } from '../../src/transport/codec.js'
 import { createCodec } from '../../src/transport/create-codec.js'
@@ -385,7 +385,7 @@ export function tlSeedPool(): TlSeeds {
     }
   }
   const seeds: Buffer[] = []
-  for (const layer of SUPPORTED_LAYERS) {
+  for (const layer of VENDORED_LAYERS) {
     for (const o of objects) {
       try {
         const b = encode(o, layer)
@@ -397,7 +397,7 @@ export function tlSeedPool(): TlSeeds {
   }
   const first = seeds[0]!
   seeds.push(buildContainer([{ msgId: 1n, seqNo: 1, body: first }, { msgId: 2n, seqNo: 3, body: seeds[1]! }]), buildRpcResult(5n, first), buildRpcResult(6n, gzipPacked(first)), gzipPacked(seeds[2]!))
-  tlSeeds = { registries: SUPPORTED_LAYERS.map((l) => registryForLayer(l)), seeds }
+  tlSeeds = { registries: VENDORED_LAYERS.map((l) => registryForLayer(l)), seeds }
   return tlSeeds
 }
 

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict'
 import { authKeyId } from '../../src/crypto/message.js'
 import { buildConfig } from '../../src/rpc/builtins.js'
 import { AuthKeyType } from '../../src/store/types.js'
-import { DEFAULT_LAYER, SUPPORTED_LAYERS, encode } from '../../src/tl/index.js'
+import { NEWEST_LAYER, VENDORED_LAYERS, encode } from '../../src/tl/index.js'
 import { gramjs, gramjsClient, type GramClient, type GramObject, type GramTransport } from '../helpers/gramjs.js'
 import { API_ID, recordNewKeys, startE2eServer, type E2eServer } from '../e2e/harness.js'
 import { installHandlers, type Observed } from '../e2e/scenario.js'
@@ -75,9 +75,9 @@ async function contextOfCall(client: GramClient, seen: Observed) {
   return seen.contexts.at(-1)!
 }
 
-it(`teleproto ${VERSION} speaks layer 214, which the server does not vendor (answers in ${DEFAULT_LAYER})`, () => {
+it(`teleproto ${VERSION} speaks layer 214, which the server does not vendor (answers in ${NEWEST_LAYER})`, () => {
   assert.equal(LAYER, 214)
-  assert.ok(!SUPPORTED_LAYERS.includes(LAYER), `${LAYER} is not in ${SUPPORTED_LAYERS.join(', ')}`)
+  assert.ok(!VENDORED_LAYERS.includes(LAYER), `${LAYER} is not in ${VENDORED_LAYERS.join(', ')}`)
 })
 
 for (const transport of TRANSPORTS) {
@@ -141,7 +141,7 @@ for (const transport of TRANSPORTS) {
       )
       assert.ok((cfg.expires as number) > (cfg.date as number))
       // served in the default layer: its config constructor is the one teleproto's layer 214 has
-      const served = encode(buildConfig(e.server.config, Date.now(), 2), DEFAULT_LAYER)
+      const served = encode(buildConfig(e.server.config, Date.now(), 2), NEWEST_LAYER)
       assert.equal(served.readUInt32LE(0), TeleApi.Config.CONSTRUCTOR_ID >>> 0)
       const ctx = await contextOfCall(client, seen)
       assert.equal(ctx.layer, 214)

@@ -16,7 +16,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { authKeyId } from '../../src/handshake/kdf.js'
 import type { RpcContext } from '../../src/session/api.js'
-import { API_ID as TL_ID, API_LAYER, SUPPORTED_LAYERS } from '../../src/tl/index.js'
+import { API_ID as TL_ID, API_LAYER, VENDORED_LAYERS } from '../../src/tl/index.js'
 import { API_ID } from '../helpers/api.js'
 import { recordNewKeys, startE2eServer, type E2eServer } from '../e2e/harness.js'
 import { recordGetConfig } from '../e2e/scenario.js'
@@ -162,7 +162,7 @@ describe('Telethon 1.25 (Debian python3-telethon, layer 144) over each of its TC
 
       it(`layer ${CLIENT_LAYER} is not served yet: help.getConfig is answered in layer ${API_LAYER} (config#${TL_ID.config.toString(16)}), Telethon raises TypeNotFoundError on it, so connect() fails before get_me`, () => {
         const res = ok(run.result)
-        assert.ok(!SUPPORTED_LAYERS.includes(CLIENT_LAYER), `layer ${CLIENT_LAYER} is vendored now: answers are in that layer`)
+        assert.ok(!VENDORED_LAYERS.includes(CLIENT_LAYER), `layer ${CLIENT_LAYER} is vendored now: answers are in that layer`)
         assert.equal(TL_ID.config, 0xcc1a241e)
         assert.notEqual(TL_ID.config, CONFIG_144)
         // connect(): invokeWithLayer(initConnection(help.getConfig)) gets the unknown config

@@ -2,16 +2,14 @@
  * Regenerates src/tl/generated/ from schema/*.tl:   node dist/src/tl/gen/cli.js
  * (run from anywhere; paths are resolved from the repository root).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join, resolve } from 'node:path'
 import { parseEntry, parseSchema, type TlEntry } from '../parser/parse.js'
-import { generateExtra, generateIds, generateMain, hexId } from './generate.js'
+import { generateIds, generateMain, hexId } from './generate.js'
+import { generateLayers } from './layers.js'
 
-export const DEFAULT_LAYER = 222
 export const MTPROTO_SCHEMA = 'mtproto.tl'
-export const MAIN_SCHEMAS = [MTPROTO_SCHEMA, `api-${DEFAULT_LAYER}.tl`]
-export const EXTRA_LAYERS = [198, 223, 227]
 
 export function repoRoot(): string {
   // dist*/src/tl/gen/cli.js or src/tl/gen/cli.ts → four levels up (dist) / three (src)
@@ -53,79 +51,66 @@ export function parseManualEntries(text: string, file = 'schema'): TlEntry[] {
   return out
 }
 
-/**
- * `flags.N?true` fields are not part of a constructor id, so one id can carry different true-flags in
- * different layers (chatAdminRights gained manage_ranks in 223 under the same id). Merge them so the
- * union decoder keeps every flag any layer defines. A bit already used under another name is kept as is.
- */
-export function mergeTrueFlags(into: TlEntry, other: TlEntry): void {
-  for (const a of other.args) {
-    if (!a.cond || a.type !== 'true') continue
-    if (into.args.some((b) => b.name === a.name)) continue
-    if (into.args.some((b) => b.cond && b.cond.field === a.cond!.field && b.cond.bit === a.cond!.bit)) continue
-    const flagsAt = into.args.findIndex((b) => b.name === a.cond!.field && b.type === '#')
-    if (flagsAt < 0) continue
-    let at = flagsAt + 1
-    while (at < into.args.length && into.args[at]!.cond?.field === a.cond.field && into.args[at]!.type === 'true') at++
-    into.args.splice(at, 0, { ...a })
+/** Vendored API layers: schema/api-N.tl and schema/history/api-N.tl, by layer, oldest first. */
+export function vendoredLayers(root: string): Map<number, string> {
+  const found: [number, string][] = []
+  for (const dir of ['', 'history']) {
+    const abs = join(root, 'schema', dir)
+    if (!existsSync(abs)) continue
+    for (const f of readdirSync(abs)) {
+      const m = /^api-(\d+)\.tl$/.exec(f)
+      if (m) found.push([Number(m[1]), dir ? `${dir}/${f}` : f])
+    }
   }
+  found.sort((a, b) => a[0] - b[0])
+  for (let i = 1; i < found.length; i++) {
+    if (found[i]![0] === found[i - 1]![0]) throw new Error(`layer ${found[i]![0]} vendored twice: ${found[i - 1]![1]}, ${found[i]![1]}`)
+  }
+  return new Map(found)
 }
 
 export interface TlModel {
-  /** mtproto + default layer, deduplicated by id, with true-flags merged from the other layers. */
+  /** The newest vendored layer: the one compiled into schema.ts, the handlers' world. */
+  newest: number
+  /** mtproto + the newest layer, deduplicated by id. */
   main: TlEntry[]
-  /** Constructors of other layers whose ids the default layer lacks. */
-  extra: TlEntry[]
-  /** Per extra layer: (name, id) pairs that encode differently from the default layer. */
-  layers: Record<number, [string, number][]>
   /** The entries of `main` that come from mtproto.tl (their ids are the same in every layer). */
   mtproto: TlEntry[]
   /** What mtproto.tl declares in comments as parsed by hand: ids only, no codecs. */
   manual: TlEntry[]
+  /** Every vendored layer's own entries (api-N.tl), by layer, oldest first. */
+  layers: Map<number, TlEntry[]>
 }
 
 export function buildModel(root: string): TlModel {
+  const files = vendoredLayers(root)
+  if (files.size === 0) throw new Error('no schema/api-N.tl vendored')
+  const layers = new Map<number, TlEntry[]>()
+  for (const [layer, file] of files) layers.set(layer, loadSchema(root, file))
+  const newest = Math.max(...files.keys())
   const main: TlEntry[] = []
   const mtproto: TlEntry[] = []
-  const byId = new Map<number, TlEntry>()
-  const ids = { has: (id: number) => byId.has(id) }
-  for (const f of MAIN_SCHEMAS) {
-    for (const e of loadSchema(root, f)) {
-      if (ids.has(e.id)) continue
-      byId.set(e.id, e)
+  const seen = new Set<number>()
+  for (const [from, list] of [[MTPROTO_SCHEMA, loadSchema(root, MTPROTO_SCHEMA)], ['api', layers.get(newest)!]] as const) {
+    for (const e of list) {
+      if (seen.has(e.id)) continue
+      seen.add(e.id)
       main.push(e)
-      if (f === MTPROTO_SCHEMA) mtproto.push(e)
+      if (from === MTPROTO_SCHEMA) mtproto.push(e)
     }
   }
   const manual = parseManualEntries(readFileSync(join(root, 'schema', MTPROTO_SCHEMA), 'utf8'), MTPROTO_SCHEMA)
-  const mainByName = new Map(main.map((e) => [e.name, e.id]))
-  const extra: TlEntry[] = []
-  const layers: Record<number, [string, number][]> = {}
-  for (const layer of EXTRA_LAYERS) {
-    const pairs: [string, number][] = []
-    for (const e of loadSchema(root, `api-${layer}.tl`)) {
-      if (mainByName.get(e.name) !== e.id) pairs.push([e.name, e.id])
-      const known = byId.get(e.id)
-      if (known) {
-        mergeTrueFlags(known, e)
-        continue
-      }
-      byId.set(e.id, e)
-      extra.push(e)
-    }
-    layers[layer] = pairs
-  }
-  return { main, extra, layers, mtproto, manual }
+  return { newest, main, mtproto, manual, layers }
 }
 
 export function generateAll(root: string): Record<string, string> {
-  const { main, extra, layers, mtproto, manual } = buildModel(root)
+  const { newest, main, mtproto, manual, layers } = buildModel(root)
   const fromMtproto = new Set(mtproto)
   const api = main.filter((e) => !fromMtproto.has(e))
   return {
     'schema.ts': generateMain(main),
-    'extra.ts': generateExtra(extra, main, layers),
-    'ids.ts': generateIds(mtproto, manual, api, DEFAULT_LAYER),
+    'ids.ts': generateIds(mtproto, manual, api, newest),
+    'layers.ts': generateLayers(mtproto, layers),
   }
 }
 

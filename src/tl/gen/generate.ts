@@ -56,18 +56,10 @@ export function hexId(id: number): string {
   return (id >>> 0).toString(16).padStart(8, '0')
 }
 
-export interface GenModule {
-  /** Entries with full types (the default layer + mtproto). */
-  entries: TlEntry[]
-  /** Extra decode-only/other-layer entries (ids not in `entries`), loosely typed. */
-  extra: TlEntry[]
-}
-
 interface Ctx {
   byName: Map<string, TlEntry>
   /** Abstract type → constructors. */
   types: Map<string, TlEntry[]>
-  loose: boolean
 }
 
 function vecInner(t: string): { inner: string; boxed: boolean } | undefined {
@@ -97,18 +89,18 @@ function bareCtor(ctx: Ctx, t: string): TlEntry | undefined {
   return undefined
 }
 
-function ctorTypeName(e: TlEntry, loose: boolean): string {
-  return loose ? `X_${mangle(e.name)}_${hexId(e.id)}` : `${e.kind === 'method' ? 'M' : 'C'}_${mangle(e.name)}`
+function ctorTypeName(e: TlEntry): string {
+  return `${e.kind === 'method' ? 'M' : 'C'}_${mangle(e.name)}`
 }
 
 function tsType(ctx: Ctx, e: TlEntry, t: string): string {
   if (t in PRIM_TS) return PRIM_TS[t]!
   const v = vecInner(t)
   if (v) return `${tsType(ctx, e, v.inner)}[]`
-  if (isGeneric(e, t)) return ctx.loose ? 'TlAnyObject | Buffer' : 'TlObject | Buffer'
+  if (isGeneric(e, t)) return 'TlObject | Buffer'
   const bare = bareCtor(ctx, t)
-  if (bare) return ctx.loose ? 'TlAnyObject' : ctorTypeName(bare, false)
-  if (ctx.loose || !ctx.types.has(t)) return 'TlAnyObject'
+  if (bare) return ctorTypeName(bare)
+  if (!ctx.types.has(t)) return 'TlAnyObject'
   return `T_${mangle(t)}`
 }
 
@@ -118,7 +110,7 @@ function decodeFn(ctx: Ctx, e: TlEntry, t: string): { fn: string; min: number } 
   if (v) return { fn: `(r) => ${decodeExpr(ctx, e, t, false)}`, min: 4 }
   const bare = bareCtor(ctx, t)
   if (bare) return { fn: `d_${hexId(bare.id)}`, min: 0 }
-  const cast = ctx.loose ? '' : ` as ${tsType(ctx, e, t)}`
+  const cast = ` as ${tsType(ctx, e, t)}`
   if (isGeneric(e, t)) return { fn: `(r) => r.objectOrRaw(false)${cast}`, min: 4 }
   return { fn: `(r) => r.object()${cast}`, min: 4 }
 }
@@ -136,10 +128,10 @@ function decodeExpr(ctx: Ctx, e: TlEntry, t: string, last: boolean): string {
     const f = decodeFn(ctx, e, v.inner)
     return `r.vector<${ts}>(${f.fn}, ${f.min}, ${v.boxed})`
   }
-  if (isGeneric(e, t)) return `r.objectOrRaw(${last})${ctx.loose ? '' : ' as TlObject | Buffer'}`
+  if (isGeneric(e, t)) return `r.objectOrRaw(${last}) as TlObject | Buffer`
   const bare = bareCtor(ctx, t)
   if (bare) return `d_${hexId(bare.id)}(r)`
-  return `r.object()${ctx.loose ? '' : ` as ${tsType(ctx, e, t)}`}`
+  return `r.object() as ${tsType(ctx, e, t)}`
 }
 
 function encodeFn(ctx: Ctx, e: TlEntry, t: string): string {
@@ -170,7 +162,7 @@ function prop(name: string): string {
 }
 
 function genInterface(ctx: Ctx, e: TlEntry): string {
-  const lines = [`export interface ${ctorTypeName(e, ctx.loose)} {`, `  _: '${e.name}'`]
+  const lines = [`export interface ${ctorTypeName(e)} {`, `  _: '${e.name}'`]
   for (const a of e.args) {
     if (a.type === '#') continue
     const t = tsType(ctx, e, a.type)
@@ -186,7 +178,7 @@ function flagMask(bit: number): string {
 }
 
 function genDecoder(ctx: Ctx, e: TlEntry): string {
-  const T = ctorTypeName(e, ctx.loose)
+  const T = ctorTypeName(e)
   const body: string[] = []
   const fields: string[] = [`_: '${e.name}'`]
   const lastIdx = e.args.length - 1
@@ -215,7 +207,7 @@ function genDecoder(ctx: Ctx, e: TlEntry): string {
 }
 
 function genEncoder(ctx: Ctx, e: TlEntry): string {
-  const T = ctorTypeName(e, ctx.loose)
+  const T = ctorTypeName(e)
   const body: string[] = []
   const flagFields = e.args.filter((a) => a.type === '#')
   for (const f of flagFields) {
@@ -242,7 +234,7 @@ function genEncoder(ctx: Ctx, e: TlEntry): string {
   return `function e_${hexId(e.id)}(w: TlWriter, ${used ? 'o' : '_o'}: ${T}): void {\n${body.join('\n')}${body.length ? '\n' : ''}}`
 }
 
-function buildCtx(all: TlEntry[], loose: boolean): Ctx {
+function buildCtx(all: TlEntry[]): Ctx {
   const byName = new Map<string, TlEntry>()
   const types = new Map<string, TlEntry[]>()
   for (const e of all) {
@@ -252,7 +244,7 @@ function buildCtx(all: TlEntry[], loose: boolean): Ctx {
     if (!l) types.set(e.result, (l = []))
     l.push(e)
   }
-  return { byName, types, loose }
+  return { byName, types }
 }
 
 /** Entries that are special (built-in types handled by the runtime) and never generated. */
@@ -261,7 +253,7 @@ export function isBuiltinEntry(e: TlEntry): boolean {
 }
 
 export function generateMain(entries: TlEntry[]): string {
-  const ctx = buildCtx(entries, false)
+  const ctx = buildCtx(entries)
   const out: string[] = [HEADER]
   out.push(
     "import type { TlReader } from '../runtime/reader.js'",
@@ -273,10 +265,10 @@ export function generateMain(entries: TlEntry[]): string {
   const methods = entries.filter((e) => e.kind === 'method')
   for (const e of entries) out.push(genInterface(ctx, e), '')
   for (const [t, list] of [...ctx.types].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    out.push(`export type T_${mangle(t)} = ${list.map((c) => ctorTypeName(c, false)).join(' | ')}`)
+    out.push(`export type T_${mangle(t)} = ${list.map((c) => ctorTypeName(c)).join(' | ')}`)
   }
   out.push('', '/** Every constructor and method, by its schema name. */', 'export interface TlObjectByName {')
-  for (const e of entries) out.push(`  '${e.name}': ${ctorTypeName(e, false)}`)
+  for (const e of entries) out.push(`  '${e.name}': ${ctorTypeName(e)}`)
   out.push('}', '', '/** Every abstract type, by its schema name. */', 'export interface TlTypeByName {')
   for (const t of [...ctx.types.keys()].sort()) out.push(`  '${t}': T_${mangle(t)}`)
   out.push('}', '', 'export type TlObject = TlObjectByName[keyof TlObjectByName]', '')
@@ -289,7 +281,7 @@ export function generateMain(entries: TlEntry[]): string {
   out.push(`export const CONSTRUCTOR_COUNT = ${ctors.length}`, `export const METHOD_COUNT = ${methods.length}`, '')
   for (const e of entries) out.push(genDecoder(ctx, e), '', genEncoder(ctx, e), '')
   out.push(...resultCodecs(ctx, methods))
-  out.push(...entryTable(entries, false))
+  out.push(...entryTable(entries))
   return out.join('\n')
 }
 
@@ -314,43 +306,14 @@ function resultCodecs(ctx: Ctx, methods: TlEntry[]): string[] {
   return [...out, ...enc]
 }
 
-function entryTable(entries: TlEntry[], loose: boolean): string[] {
-  const out = [`export const ${loose ? 'extraCodecs' : 'codecs'}: TlCodecEntry[] = [`]
+function entryTable(entries: TlEntry[]): string[] {
+  const out = ['export const codecs: TlCodecEntry[] = [']
   for (const e of entries) {
     const h = hexId(e.id)
     out.push(`  { id: 0x${h}, name: '${e.name}', decode: d_${h} as TlDecoder, encode: e_${h} as TlEncoder },`)
   }
   out.push(']', '')
   return out
-}
-
-/**
- * Extra constructors of other layers (ids the main module lacks), loosely typed. `base` resolves
- * bare references and is not emitted.
- */
-export function generateExtra(extra: TlEntry[], base: TlEntry[], layers: Record<number, [string, number][]>): string {
-  const ctx = buildCtx([...extra, ...base.filter((b) => !extra.some((x) => x.name === b.name))], true)
-  const out: string[] = [HEADER]
-  out.push(
-    "import type { TlReader } from '../runtime/reader.js'",
-    "import type { TlWriter } from '../runtime/writer.js'",
-    "import type { TlAnyObject, TlCodecEntry, TlDecoder, TlEncoder } from '../runtime/registry.js'",
-    '',
-  )
-  for (const e of extra) out.push(genInterface(ctx, e), '')
-  for (const e of extra) out.push(genDecoder(ctx, e), '', genEncoder(ctx, e), '')
-  out.push(...entryTable(extra, true))
-  out.push(
-    '/** Per layer: the (name, id) pairs whose id differs from the default layer or that it lacks. */',
-    'export const layerOverrides: Record<number, [string, number][]> = {',
-  )
-  for (const [layer, pairs] of Object.entries(layers)) {
-    out.push(`  ${layer}: [`)
-    for (const [n, id] of pairs) out.push(`    ['${n}', 0x${hexId(id)}],`)
-    out.push('  ],')
-  }
-  out.push('}', '')
-  return out.join('\n')
 }
 
 function idTable(out: string[], entries: TlEntry[], seen: Set<string>): void {
@@ -372,8 +335,8 @@ export function generateIds(mtproto: TlEntry[], manual: TlEntry[], api: TlEntry[
     '/**',
     ' * Constructor and method ids by schema name (`MT_ID.msgs_ack`, `API_ID[\'help.getConfig\']`). The',
     ' * registries decode every vendored layer at once, but each encodes a name with the id of its own',
-    ' * layer: MT_ID (schema/mtproto.tl) is the same in every layer, API_ID is the default layer\'s',
-    ' * (API_LAYER). Where another layer gives a name another id, layerOverrides (extra.ts) says so.',
+    ' * layer: MT_ID (schema/mtproto.tl) is the same in every layer, API_ID is the newest layer\'s',
+    ' * (API_LAYER); the other layers\' ids are in layers.ts.',
     ' */',
     '',
     '/** The layer whose ids API_ID holds. */',

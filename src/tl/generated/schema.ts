@@ -392,14 +392,14 @@ export interface C_true {
   _: 'true'
 }
 
+export interface C_null {
+  _: 'null'
+}
+
 export interface C_error {
   _: 'error'
   code: number
   text: string
-}
-
-export interface C_null {
-  _: 'null'
 }
 
 export interface C_inputPeerEmpty {
@@ -498,16 +498,20 @@ export interface C_inputMediaEmpty {
 export interface C_inputMediaUploadedPhoto {
   _: 'inputMediaUploadedPhoto'
   spoiler?: boolean
+  live_photo?: boolean
   file: T_InputFile
   stickers?: T_InputDocument[]
   ttl_seconds?: number
+  video?: T_InputDocument
 }
 
 export interface C_inputMediaPhoto {
   _: 'inputMediaPhoto'
   spoiler?: boolean
+  live_photo?: boolean
   id: T_InputPhoto
   ttl_seconds?: number
+  video?: T_InputDocument
 }
 
 export interface C_inputMediaGeoPoint {
@@ -604,9 +608,11 @@ export interface C_inputMediaGeoLive {
 export interface C_inputMediaPoll {
   _: 'inputMediaPoll'
   poll: T_Poll
-  correct_answers?: Buffer[]
+  correct_answers?: number[]
+  attached_media?: T_InputMedia
   solution?: string
   solution_entities?: T_MessageEntity[]
+  solution_media?: T_InputMedia
 }
 
 export interface C_inputMediaDice {
@@ -1100,6 +1106,7 @@ export interface C_channelFull {
   stargifts_count?: number
   send_paid_messages_stars?: bigint
   main_tab?: T_ProfileTab
+  guard_bot_id?: bigint
 }
 
 export interface C_chatParticipant {
@@ -1107,11 +1114,13 @@ export interface C_chatParticipant {
   user_id: bigint
   inviter_id: bigint
   date: number
+  rank?: string
 }
 
 export interface C_chatParticipantCreator {
   _: 'chatParticipantCreator'
   user_id: bigint
+  rank?: string
 }
 
 export interface C_chatParticipantAdmin {
@@ -1119,6 +1128,7 @@ export interface C_chatParticipantAdmin {
   user_id: bigint
   inviter_id: bigint
   date: number
+  rank?: string
 }
 
 export interface C_chatParticipantsForbidden {
@@ -1172,11 +1182,13 @@ export interface C_message {
   id: number
   from_id?: T_Peer
   from_boosts_applied?: number
+  from_rank?: string
   peer_id: T_Peer
   saved_peer_id?: T_Peer
   fwd_from?: T_MessageFwdHeader
   via_bot_id?: bigint
   via_business_bot_id?: bigint
+  guestchat_via_from?: T_Peer
   reply_to?: T_MessageReplyHeader
   date: number
   message: string
@@ -1200,6 +1212,7 @@ export interface C_message {
   suggested_post?: T_SuggestedPost
   schedule_repeat_period?: number
   summary_from_language?: string
+  rich_message?: T_RichMessage
 }
 
 export interface C_messageService {
@@ -1229,8 +1242,10 @@ export interface C_messageMediaEmpty {
 export interface C_messageMediaPhoto {
   _: 'messageMediaPhoto'
   spoiler?: boolean
+  live_photo?: boolean
   photo?: T_Photo
   ttl_seconds?: number
+  video?: T_Document
 }
 
 export interface C_messageMediaGeo {
@@ -1315,6 +1330,7 @@ export interface C_messageMediaPoll {
   _: 'messageMediaPoll'
   poll: T_Poll
   results: T_PollResults
+  attached_media?: T_MessageMedia
 }
 
 export interface C_messageMediaDice {
@@ -1811,6 +1827,34 @@ export interface C_messageActionChangeCreator {
   new_creator_id: bigint
 }
 
+export interface C_messageActionNoForwardsToggle {
+  _: 'messageActionNoForwardsToggle'
+  prev_value: boolean
+  new_value: boolean
+}
+
+export interface C_messageActionNoForwardsRequest {
+  _: 'messageActionNoForwardsRequest'
+  expired?: boolean
+  prev_value: boolean
+  new_value: boolean
+}
+
+export interface C_messageActionPollAppendAnswer {
+  _: 'messageActionPollAppendAnswer'
+  answer: T_PollAnswer
+}
+
+export interface C_messageActionPollDeleteAnswer {
+  _: 'messageActionPollDeleteAnswer'
+  answer: T_PollAnswer
+}
+
+export interface C_messageActionManagedBotCreated {
+  _: 'messageActionManagedBotCreated'
+  bot_id: bigint
+}
+
 export interface C_dialog {
   _: 'dialog'
   pinned?: boolean
@@ -1823,6 +1867,7 @@ export interface C_dialog {
   unread_count: number
   unread_mentions_count: number
   unread_reactions_count: number
+  unread_poll_votes_count: number
   notify_settings: T_PeerNotifySettings
   pts?: number
   draft?: T_DraftMessage
@@ -1931,6 +1976,7 @@ export interface C_auth$sentCodePaymentRequired {
   phone_code_hash: string
   support_email_address: string
   support_email_subject: string
+  premium_days: number
   currency: string
   amount: bigint
 }
@@ -2111,6 +2157,7 @@ export interface C_userFull {
   display_gifts_button?: boolean
   noforwards_my_enabled?: boolean
   noforwards_peer_enabled?: boolean
+  unofficial_security_risk?: boolean
   id: bigint
   about?: string
   settings: T_PeerSettings
@@ -2148,6 +2195,7 @@ export interface C_userFull {
   main_tab?: T_ProfileTab
   saved_music?: T_Document
   note?: T_TextWithEntities
+  bot_manager_id?: bigint
 }
 
 export interface C_contact {
@@ -2354,6 +2402,10 @@ export interface C_inputMessagesFilterContacts {
 
 export interface C_inputMessagesFilterPinned {
   _: 'inputMessagesFilterPinned'
+}
+
+export interface C_inputMessagesFilterPoll {
+  _: 'inputMessagesFilterPoll'
 }
 
 export interface C_updateNewMessage {
@@ -2780,6 +2832,9 @@ export interface C_updateDialogUnreadMark {
 
 export interface C_updateMessagePoll {
   _: 'updateMessagePoll'
+  peer?: T_Peer
+  msg_id?: number
+  top_msg_id?: number
   poll_id: bigint
   poll?: T_Poll
   results: T_PollResults
@@ -2842,6 +2897,7 @@ export interface C_updateMessagePollVote {
   poll_id: bigint
   peer: T_Peer
   options: Buffer[]
+  positions: number[]
   qts: number
 }
 
@@ -3008,6 +3064,7 @@ export interface C_updateBotChatInviteRequester {
   about: string
   invite: T_ExportedChatInvite
   qts: number
+  query_id?: bigint
 }
 
 export interface C_updateMessageReactions {
@@ -3360,6 +3417,62 @@ export interface C_updateEmojiGameInfo {
 
 export interface C_updateStarGiftCraftFail {
   _: 'updateStarGiftCraftFail'
+}
+
+export interface C_updateChatParticipantRank {
+  _: 'updateChatParticipantRank'
+  chat_id: bigint
+  user_id: bigint
+  rank: string
+  version: number
+}
+
+export interface C_updateManagedBot {
+  _: 'updateManagedBot'
+  user_id: bigint
+  bot_id: bigint
+  qts: number
+}
+
+export interface C_updateBotGuestChatQuery {
+  _: 'updateBotGuestChatQuery'
+  query_id: bigint
+  message: T_Message
+  reference_messages?: T_Message[]
+  qts: number
+}
+
+export interface C_updateAiComposeTones {
+  _: 'updateAiComposeTones'
+}
+
+export interface C_updateJoinChatWebViewDecision {
+  _: 'updateJoinChatWebViewDecision'
+  peer: T_Peer
+  query_id: bigint
+  result: T_JoinChatBotResult
+}
+
+export interface C_updateNewBotConnection {
+  _: 'updateNewBotConnection'
+  confirmed?: boolean
+  bot_id: bigint
+  date?: number
+  device?: string
+  location?: string
+}
+
+export interface C_updateWebBrowserSettings {
+  _: 'updateWebBrowserSettings'
+  open_external_browser?: boolean
+  display_close_button?: boolean
+}
+
+export interface C_updateWebBrowserException {
+  _: 'updateWebBrowserException'
+  delete?: boolean
+  open_external_browser?: boolean
+  exception: T_WebDomainException
 }
 
 export interface C_updates$state {
@@ -3882,6 +3995,18 @@ export interface C_sendMessageTextDraftAction {
   _: 'sendMessageTextDraftAction'
   random_id: bigint
   text: T_TextWithEntities
+}
+
+export interface C_inputSendMessageRichMessageDraftAction {
+  _: 'inputSendMessageRichMessageDraftAction'
+  random_id: bigint
+  rich_message: T_InputRichMessage
+}
+
+export interface C_sendMessageRichMessageDraftAction {
+  _: 'sendMessageRichMessageDraftAction'
+  random_id: bigint
+  rich_message: T_RichMessage
 }
 
 export interface C_contacts$found {
@@ -4783,6 +4908,38 @@ export interface C_messageEntityBlockquote {
   length: number
 }
 
+export interface C_messageEntityFormattedDate {
+  _: 'messageEntityFormattedDate'
+  relative?: boolean
+  short_time?: boolean
+  long_time?: boolean
+  short_date?: boolean
+  long_date?: boolean
+  day_of_week?: boolean
+  offset: number
+  length: number
+  date: number
+}
+
+export interface C_messageEntityDiffInsert {
+  _: 'messageEntityDiffInsert'
+  offset: number
+  length: number
+}
+
+export interface C_messageEntityDiffReplace {
+  _: 'messageEntityDiffReplace'
+  offset: number
+  length: number
+  old_text: string
+}
+
+export interface C_messageEntityDiffDelete {
+  _: 'messageEntityDiffDelete'
+  offset: number
+  length: number
+}
+
 export interface C_inputChannelEmpty {
   _: 'inputChannelEmpty'
 }
@@ -4856,6 +5013,7 @@ export interface C_channelParticipant {
   user_id: bigint
   date: number
   subscription_until_date?: number
+  rank?: string
 }
 
 export interface C_channelParticipantSelf {
@@ -4865,6 +5023,7 @@ export interface C_channelParticipantSelf {
   inviter_id: bigint
   date: number
   subscription_until_date?: number
+  rank?: string
 }
 
 export interface C_channelParticipantCreator {
@@ -4893,6 +5052,7 @@ export interface C_channelParticipantBanned {
   kicked_by: bigint
   date: number
   banned_rights: T_ChatBannedRights
+  rank?: string
 }
 
 export interface C_channelParticipantLeft {
@@ -5051,6 +5211,12 @@ export interface C_inputBotInlineMessageMediaWebPage {
   reply_markup?: T_ReplyMarkup
 }
 
+export interface C_inputBotInlineMessageRichMessage {
+  _: 'inputBotInlineMessageRichMessage'
+  reply_markup?: T_ReplyMarkup
+  rich_message: T_InputRichMessage
+}
+
 export interface C_inputBotInlineResult {
   _: 'inputBotInlineResult'
   id: string
@@ -5157,6 +5323,12 @@ export interface C_botInlineMessageMediaWebPage {
   entities?: T_MessageEntity[]
   url: string
   reply_markup?: T_ReplyMarkup
+}
+
+export interface C_botInlineMessageRichMessage {
+  _: 'botInlineMessageRichMessage'
+  reply_markup?: T_ReplyMarkup
+  rich_message: T_RichMessage
 }
 
 export interface C_botInlineResult {
@@ -5392,6 +5564,10 @@ export interface C_topPeerCategoryBotsApp {
   _: 'topPeerCategoryBotsApp'
 }
 
+export interface C_topPeerCategoryBotsGuestChat {
+  _: 'topPeerCategoryBotsGuestChat'
+}
+
 export interface C_topPeerCategoryPeers {
   _: 'topPeerCategoryPeers'
   category: T_TopPeerCategory
@@ -5430,6 +5606,7 @@ export interface C_draftMessage {
   date: number
   effect?: bigint
   suggested_post?: T_SuggestedPost
+  rich_message?: T_RichMessage
 }
 
 export interface C_messages$featuredStickersNotModified {
@@ -5638,6 +5815,80 @@ export interface C_textAnchor {
   name: string
 }
 
+export interface C_textMath {
+  _: 'textMath'
+  source: string
+}
+
+export interface C_textCustomEmoji {
+  _: 'textCustomEmoji'
+  document_id: bigint
+  alt: string
+}
+
+export interface C_textSpoiler {
+  _: 'textSpoiler'
+  text: T_RichText
+}
+
+export interface C_textMention {
+  _: 'textMention'
+  text: T_RichText
+}
+
+export interface C_textHashtag {
+  _: 'textHashtag'
+  text: T_RichText
+}
+
+export interface C_textBotCommand {
+  _: 'textBotCommand'
+  text: T_RichText
+}
+
+export interface C_textCashtag {
+  _: 'textCashtag'
+  text: T_RichText
+}
+
+export interface C_textAutoUrl {
+  _: 'textAutoUrl'
+  text: T_RichText
+}
+
+export interface C_textAutoEmail {
+  _: 'textAutoEmail'
+  text: T_RichText
+}
+
+export interface C_textAutoPhone {
+  _: 'textAutoPhone'
+  text: T_RichText
+}
+
+export interface C_textBankCard {
+  _: 'textBankCard'
+  text: T_RichText
+}
+
+export interface C_textMentionName {
+  _: 'textMentionName'
+  text: T_RichText
+  user_id: bigint
+}
+
+export interface C_textDate {
+  _: 'textDate'
+  relative?: boolean
+  short_time?: boolean
+  long_time?: boolean
+  short_date?: boolean
+  long_date?: boolean
+  day_of_week?: boolean
+  text: T_RichText
+  date: number
+}
+
 export interface C_pageBlockUnsupported {
   _: 'pageBlockUnsupported'
 }
@@ -5794,7 +6045,10 @@ export interface C_pageBlockTable {
 
 export interface C_pageBlockOrderedList {
   _: 'pageBlockOrderedList'
+  reversed?: boolean
   items: T_PageListOrderedItem[]
+  start?: number
+  type?: string
 }
 
 export interface C_pageBlockDetails {
@@ -5817,6 +6071,61 @@ export interface C_pageBlockMap {
   w: number
   h: number
   caption: T_PageCaption
+}
+
+export interface C_pageBlockHeading1 {
+  _: 'pageBlockHeading1'
+  text: T_RichText
+}
+
+export interface C_pageBlockHeading2 {
+  _: 'pageBlockHeading2'
+  text: T_RichText
+}
+
+export interface C_pageBlockHeading3 {
+  _: 'pageBlockHeading3'
+  text: T_RichText
+}
+
+export interface C_pageBlockHeading4 {
+  _: 'pageBlockHeading4'
+  text: T_RichText
+}
+
+export interface C_pageBlockHeading5 {
+  _: 'pageBlockHeading5'
+  text: T_RichText
+}
+
+export interface C_pageBlockHeading6 {
+  _: 'pageBlockHeading6'
+  text: T_RichText
+}
+
+export interface C_pageBlockMath {
+  _: 'pageBlockMath'
+  source: string
+}
+
+export interface C_pageBlockThinking {
+  _: 'pageBlockThinking'
+  text: T_RichText
+}
+
+export interface C_inputPageBlockMap {
+  _: 'inputPageBlockMap'
+  geo: T_InputGeoPoint
+  zoom: number
+  w: number
+  h: number
+  caption: T_PageCaption
+}
+
+export interface C_pageBlockBlockquoteBlocks {
+  _: 'pageBlockBlockquoteBlocks'
+  blocks: T_PageBlock[]
+  caption: T_RichText
 }
 
 export interface C_phoneCallDiscardReasonMissed {
@@ -6549,6 +6858,13 @@ export interface C_channelAdminLogEventActionToggleAutotranslation {
   new_value: boolean
 }
 
+export interface C_channelAdminLogEventActionParticipantEditRank {
+  _: 'channelAdminLogEventActionParticipantEditRank'
+  user_id: bigint
+  prev_rank: string
+  new_rank: string
+}
+
 export interface C_channelAdminLogEvent {
   _: 'channelAdminLogEvent'
   id: bigint
@@ -7117,24 +7433,36 @@ export interface C_pageCaption {
 
 export interface C_pageListItemText {
   _: 'pageListItemText'
+  checkbox?: boolean
+  checked?: boolean
   text: T_RichText
 }
 
 export interface C_pageListItemBlocks {
   _: 'pageListItemBlocks'
+  checkbox?: boolean
+  checked?: boolean
   blocks: T_PageBlock[]
 }
 
 export interface C_pageListOrderedItemText {
   _: 'pageListOrderedItemText'
-  num: string
+  checkbox?: boolean
+  checked?: boolean
+  num?: string
   text: T_RichText
+  value?: number
+  type?: string
 }
 
 export interface C_pageListOrderedItemBlocks {
   _: 'pageListOrderedItemBlocks'
-  num: string
+  checkbox?: boolean
+  checked?: boolean
+  num?: string
   blocks: T_PageBlock[]
+  value?: number
+  type?: string
 }
 
 export interface C_pageRelatedArticle {
@@ -7181,6 +7509,15 @@ export interface C_pollAnswer {
   _: 'pollAnswer'
   text: T_TextWithEntities
   option: Buffer
+  media?: T_MessageMedia
+  added_by?: T_Peer
+  date?: number
+}
+
+export interface C_inputPollAnswer {
+  _: 'inputPollAnswer'
+  text: T_TextWithEntities
+  media?: T_InputMedia
 }
 
 export interface C_poll {
@@ -7190,10 +7527,18 @@ export interface C_poll {
   public_voters?: boolean
   multiple_choice?: boolean
   quiz?: boolean
+  open_answers?: boolean
+  revoting_disabled?: boolean
+  shuffle_answers?: boolean
+  hide_results_until_close?: boolean
+  creator?: boolean
+  subscribers_only?: boolean
   question: T_TextWithEntities
   answers: T_PollAnswer[]
   close_period?: number
   close_date?: number
+  countries_iso2?: string[]
+  hash: bigint
 }
 
 export interface C_pollAnswerVoters {
@@ -7201,17 +7546,21 @@ export interface C_pollAnswerVoters {
   chosen?: boolean
   correct?: boolean
   option: Buffer
-  voters: number
+  voters?: number
+  recent_voters?: T_Peer[]
 }
 
 export interface C_pollResults {
   _: 'pollResults'
   min?: boolean
+  has_unread_votes?: boolean
+  can_view_stats?: boolean
   results?: T_PollAnswerVoters[]
   total_voters?: number
   recent_voters?: T_Peer[]
   solution?: string
   solution_entities?: T_MessageEntity[]
+  solution_media?: T_MessageMedia
 }
 
 export interface C_chatOnlines {
@@ -7409,12 +7758,17 @@ export interface C_urlAuthResultRequest {
   _: 'urlAuthResultRequest'
   request_write_access?: boolean
   request_phone_number?: boolean
+  match_codes_first?: boolean
+  is_app?: boolean
   bot: T_User
   domain: string
   browser?: string
   platform?: string
   ip?: string
   region?: string
+  match_codes?: string[]
+  user_id_hint?: bigint
+  verified_app_name?: string
 }
 
 export interface C_urlAuthResultAccepted {
@@ -7596,6 +7950,11 @@ export interface C_webPageAttributeStarGiftAuction {
   _: 'webPageAttributeStarGiftAuction'
   gift: T_StarGift
   end_date: number
+}
+
+export interface C_webPageAttributeAiComposeTone {
+  _: 'webPageAttributeAiComposeTone'
+  emoji_id: bigint
 }
 
 export interface C_messages$votesList {
@@ -7881,6 +8240,8 @@ export interface C_messageReplyHeader {
   quote_entities?: T_MessageEntity[]
   quote_offset?: number
   todo_item_id?: number
+  poll_option?: Buffer
+  reply_to_ephemeral?: boolean
 }
 
 export interface C_messageReplyStoryHeader {
@@ -8701,6 +9062,7 @@ export interface C_inputStorePaymentAuthCode {
   restore?: boolean
   phone_number: string
   phone_code_hash: string
+  premium_days: number
   currency: string
   amount: bigint
 }
@@ -8902,6 +9264,7 @@ export interface C_forumTopic {
   unread_count: number
   unread_mentions_count: number
   unread_reactions_count: number
+  unread_poll_votes_count: number
   from_id: T_Peer
   notify_settings: T_PeerNotifySettings
   draft?: T_DraftMessage
@@ -8951,6 +9314,13 @@ export interface C_requestPeerTypeBroadcast {
   has_username?: boolean
   user_admin_rights?: T_ChatAdminRights
   bot_admin_rights?: T_ChatAdminRights
+}
+
+export interface C_requestPeerTypeCreateBot {
+  _: 'requestPeerTypeCreateBot'
+  bot_managed?: boolean
+  suggested_name?: string
+  suggested_username?: string
 }
 
 export interface C_emojiListNotModified {
@@ -9211,6 +9581,7 @@ export interface C_storyItem {
   views?: T_StoryViews
   sent_reaction?: T_Reaction
   albums?: number[]
+  music?: T_Document
 }
 
 export interface C_stories$allStoriesNotModified {
@@ -9291,6 +9662,7 @@ export interface C_inputReplyToMessage {
   quote_offset?: number
   monoforum_peer_id?: T_InputPeer
   todo_item_id?: number
+  poll_option?: Buffer
 }
 
 export interface C_inputReplyToStory {
@@ -9883,6 +10255,9 @@ export interface C_connectedBot {
   bot_id: bigint
   recipients: T_BusinessBotRecipients
   rights: T_BusinessBotRights
+  device?: string
+  date?: number
+  location?: string
 }
 
 export interface C_account$connectedBots {
@@ -10089,6 +10464,7 @@ export interface C_reactionsNotifySettings {
   _: 'reactionsNotifySettings'
   messages_notify_from?: T_ReactionNotificationsFrom
   stories_notify_from?: T_ReactionNotificationsFrom
+  poll_votes_notify_from?: T_ReactionNotificationsFrom
   sound: T_NotificationSound
   show_previews: boolean
 }
@@ -11234,6 +11610,194 @@ export interface C_keyboardButtonStyle {
   icon?: bigint
 }
 
+export interface C_inputMessageReadMetric {
+  _: 'inputMessageReadMetric'
+  msg_id: number
+  view_id: bigint
+  time_in_view_ms: number
+  active_time_in_view_ms: number
+  height_to_viewport_ratio_permille: number
+  seen_range_ratio_permille: number
+}
+
+export interface C_bots$exportedBotToken {
+  _: 'bots.exportedBotToken'
+  token: string
+}
+
+export interface C_bots$requestedButton {
+  _: 'bots.requestedButton'
+  webapp_req_id: string
+}
+
+export interface C_messages$composedMessageWithAI {
+  _: 'messages.composedMessageWithAI'
+  result_text: T_TextWithEntities
+  diff_text?: T_TextWithEntities
+}
+
+export interface C_stats$pollStats {
+  _: 'stats.pollStats'
+  votes_graph: T_StatsGraph
+}
+
+export interface C_inputAiComposeToneDefault {
+  _: 'inputAiComposeToneDefault'
+  tone: string
+}
+
+export interface C_inputAiComposeToneID {
+  _: 'inputAiComposeToneID'
+  id: bigint
+  access_hash: bigint
+}
+
+export interface C_inputAiComposeToneSlug {
+  _: 'inputAiComposeToneSlug'
+  slug: string
+}
+
+export interface C_aiComposeTone {
+  _: 'aiComposeTone'
+  creator?: boolean
+  id: bigint
+  access_hash: bigint
+  slug: string
+  title: string
+  emoji_id?: bigint
+  prompt?: string
+  installs_count?: number
+  author_id?: bigint
+  example_english?: T_AiComposeToneExample
+}
+
+export interface C_aiComposeToneDefault {
+  _: 'aiComposeToneDefault'
+  tone: string
+  emoji_id: bigint
+  title: string
+}
+
+export interface C_aicompose$tonesNotModified {
+  _: 'aicompose.tonesNotModified'
+}
+
+export interface C_aicompose$tones {
+  _: 'aicompose.tones'
+  hash: bigint
+  tones: T_AiComposeTone[]
+  users: T_User[]
+}
+
+export interface C_aiComposeToneExample {
+  _: 'aiComposeToneExample'
+  from: T_TextWithEntities
+  to: T_TextWithEntities
+}
+
+export interface C_bots$accessSettings {
+  _: 'bots.accessSettings'
+  restricted?: boolean
+  add_users?: T_User[]
+}
+
+export interface C_messages$chatInviteJoinResultOk {
+  _: 'messages.chatInviteJoinResultOk'
+  updates: T_Updates
+}
+
+export interface C_messages$chatInviteJoinResultWebView {
+  _: 'messages.chatInviteJoinResultWebView'
+  bot_id: bigint
+  webview: T_WebViewResult
+  users: T_User[]
+}
+
+export interface C_joinChatBotResultApproved {
+  _: 'joinChatBotResultApproved'
+}
+
+export interface C_joinChatBotResultDeclined {
+  _: 'joinChatBotResultDeclined'
+}
+
+export interface C_joinChatBotResultQueued {
+  _: 'joinChatBotResultQueued'
+}
+
+export interface C_joinChatBotResultWebView {
+  _: 'joinChatBotResultWebView'
+  url: string
+}
+
+export interface C_webDomainException {
+  _: 'webDomainException'
+  domain: string
+  url: string
+  title: string
+  favicon?: bigint
+}
+
+export interface C_account$webBrowserSettingsNotModified {
+  _: 'account.webBrowserSettingsNotModified'
+}
+
+export interface C_account$webBrowserSettings {
+  _: 'account.webBrowserSettings'
+  open_external_browser?: boolean
+  display_close_button?: boolean
+  external_exceptions: T_WebDomainException[]
+  inapp_exceptions: T_WebDomainException[]
+  hash: bigint
+}
+
+export interface C_inputRichFilePhoto {
+  _: 'inputRichFilePhoto'
+  id: string
+  photo: T_InputPhoto
+}
+
+export interface C_inputRichFileDocument {
+  _: 'inputRichFileDocument'
+  id: string
+  document: T_InputDocument
+}
+
+export interface C_inputRichMessage {
+  _: 'inputRichMessage'
+  rtl?: boolean
+  noautolink?: boolean
+  blocks: T_PageBlock[]
+  photos?: T_InputPhoto[]
+  documents?: T_InputDocument[]
+  users?: T_InputUser[]
+}
+
+export interface C_inputRichMessageHTML {
+  _: 'inputRichMessageHTML'
+  rtl?: boolean
+  noautolink?: boolean
+  html: string
+  files?: T_InputRichFile[]
+}
+
+export interface C_inputRichMessageMarkdown {
+  _: 'inputRichMessageMarkdown'
+  rtl?: boolean
+  noautolink?: boolean
+  markdown: string
+  files?: T_InputRichFile[]
+}
+
+export interface C_richMessage {
+  _: 'richMessage'
+  rtl?: boolean
+  part?: boolean
+  blocks: T_PageBlock[]
+  photos: T_Photo[]
+  documents: T_Document[]
+}
+
 export interface M_invokeAfterMsg {
   _: 'invokeAfterMsg'
   msg_id: bigint
@@ -12159,6 +12723,33 @@ export interface M_account$deletePasskey {
   id: string
 }
 
+export interface M_account$confirmBotConnection {
+  _: 'account.confirmBotConnection'
+  bot_id: T_InputUser
+}
+
+export interface M_account$getWebBrowserSettings {
+  _: 'account.getWebBrowserSettings'
+  hash: bigint
+}
+
+export interface M_account$updateWebBrowserSettings {
+  _: 'account.updateWebBrowserSettings'
+  open_external_browser?: boolean
+  display_close_button?: boolean
+}
+
+export interface M_account$toggleWebBrowserSettingsException {
+  _: 'account.toggleWebBrowserSettingsException'
+  delete?: boolean
+  open_external_browser?: boolean
+  url: string
+}
+
+export interface M_account$deleteWebBrowserSettingsExceptions {
+  _: 'account.deleteWebBrowserSettingsExceptions'
+}
+
 export interface M_users$getUsers {
   _: 'users.getUsers'
   id: T_InputUser[]
@@ -12250,6 +12841,8 @@ export interface M_contacts$getBlocked {
 
 export interface M_contacts$search {
   _: 'contacts.search'
+  broadcasts?: boolean
+  bots?: boolean
   q: string
   limit: number
 }
@@ -12471,6 +13064,7 @@ export interface M_messages$sendMessage {
   effect?: bigint
   allow_paid_stars?: bigint
   suggested_post?: T_SuggestedPost
+  rich_message?: T_InputRichMessage
 }
 
 export interface M_messages$sendMedia {
@@ -12841,6 +13435,7 @@ export interface M_messages$editMessage {
   schedule_date?: number
   schedule_repeat_period?: number
   quick_reply_shortcut_id?: number
+  rich_message?: T_InputRichMessage
 }
 
 export interface M_messages$editInlineBotMessage {
@@ -12852,6 +13447,7 @@ export interface M_messages$editInlineBotMessage {
   media?: T_InputMedia
   reply_markup?: T_ReplyMarkup
   entities?: T_MessageEntity[]
+  rich_message?: T_InputRichMessage
 }
 
 export interface M_messages$getBotCallbackAnswer {
@@ -12888,6 +13484,7 @@ export interface M_messages$saveDraft {
   media?: T_InputMedia
   effect?: bigint
   suggested_post?: T_SuggestedPost
+  rich_message?: T_InputRichMessage
 }
 
 export interface M_messages$getAllDrafts {
@@ -13138,6 +13735,7 @@ export interface M_messages$getPollResults {
   _: 'messages.getPollResults'
   peer: T_InputPeer
   msg_id: number
+  poll_hash: bigint
 }
 
 export interface M_messages$getOnlines {
@@ -13192,6 +13790,7 @@ export interface M_messages$requestUrlAuth {
   msg_id?: number
   button_id?: number
   url?: string
+  in_app_origin?: string
 }
 
 export interface M_messages$acceptUrlAuth {
@@ -13202,6 +13801,7 @@ export interface M_messages$acceptUrlAuth {
   msg_id?: number
   button_id?: number
   url?: string
+  match_code?: string
 }
 
 export interface M_messages$hidePeerSettingsBar {
@@ -13460,6 +14060,7 @@ export interface M_messages$toggleNoForwards {
   _: 'messages.toggleNoForwards'
   peer: T_InputPeer
   enabled: boolean
+  request_msg_id?: number
 }
 
 export interface M_messages$saveDefaultSendAs {
@@ -13516,6 +14117,7 @@ export interface M_messages$translateText {
   id?: number[]
   text?: T_TextWithEntities[]
   to_lang: string
+  tone?: string
 }
 
 export interface M_messages$getUnreadReactions {
@@ -13684,7 +14286,8 @@ export interface M_messages$getDefaultHistoryTTL {
 export interface M_messages$sendBotRequestedPeer {
   _: 'messages.sendBotRequestedPeer'
   peer: T_InputPeer
-  msg_id: number
+  msg_id?: number
+  webapp_req_id?: string
   button_id: number
   requested_peers: T_InputPeer[]
 }
@@ -14099,6 +14702,123 @@ export interface M_messages$summarizeText {
   peer: T_InputPeer
   id: number
   to_lang?: string
+  tone?: string
+}
+
+export interface M_messages$editChatCreator {
+  _: 'messages.editChatCreator'
+  peer: T_InputPeer
+  user_id: T_InputUser
+  password: T_InputCheckPasswordSRP
+}
+
+export interface M_messages$getFutureChatCreatorAfterLeave {
+  _: 'messages.getFutureChatCreatorAfterLeave'
+  peer: T_InputPeer
+}
+
+export interface M_messages$editChatParticipantRank {
+  _: 'messages.editChatParticipantRank'
+  peer: T_InputPeer
+  participant: T_InputPeer
+  rank: string
+}
+
+export interface M_messages$declineUrlAuth {
+  _: 'messages.declineUrlAuth'
+  url: string
+}
+
+export interface M_messages$checkUrlAuthMatchCode {
+  _: 'messages.checkUrlAuthMatchCode'
+  url: string
+  match_code: string
+}
+
+export interface M_messages$composeMessageWithAI {
+  _: 'messages.composeMessageWithAI'
+  proofread?: boolean
+  emojify?: boolean
+  text: T_TextWithEntities
+  translate_to_lang?: string
+  tone?: T_InputAiComposeTone
+}
+
+export interface M_messages$reportReadMetrics {
+  _: 'messages.reportReadMetrics'
+  peer: T_InputPeer
+  metrics: T_InputMessageReadMetric[]
+}
+
+export interface M_messages$reportMusicListen {
+  _: 'messages.reportMusicListen'
+  id: T_InputDocument
+  listened_duration: number
+}
+
+export interface M_messages$addPollAnswer {
+  _: 'messages.addPollAnswer'
+  peer: T_InputPeer
+  msg_id: number
+  answer: T_PollAnswer
+}
+
+export interface M_messages$deletePollAnswer {
+  _: 'messages.deletePollAnswer'
+  peer: T_InputPeer
+  msg_id: number
+  option: Buffer
+}
+
+export interface M_messages$getUnreadPollVotes {
+  _: 'messages.getUnreadPollVotes'
+  peer: T_InputPeer
+  top_msg_id?: number
+  offset_id: number
+  add_offset: number
+  limit: number
+  max_id: number
+  min_id: number
+}
+
+export interface M_messages$readPollVotes {
+  _: 'messages.readPollVotes'
+  peer: T_InputPeer
+  top_msg_id?: number
+}
+
+export interface M_messages$setBotGuestChatResult {
+  _: 'messages.setBotGuestChatResult'
+  query_id: bigint
+  result: T_InputBotInlineResult
+}
+
+export interface M_messages$deleteParticipantReactions {
+  _: 'messages.deleteParticipantReactions'
+  peer: T_InputPeer
+  participant: T_InputPeer
+}
+
+export interface M_messages$deleteParticipantReaction {
+  _: 'messages.deleteParticipantReaction'
+  peer: T_InputPeer
+  msg_id: number
+  participant: T_InputPeer
+}
+
+export interface M_messages$getPersonalChannelHistory {
+  _: 'messages.getPersonalChannelHistory'
+  user_id: T_InputUser
+  limit: number
+  max_id: number
+  min_id: number
+  hash: bigint
+}
+
+export interface M_messages$getRichMessage {
+  _: 'messages.getRichMessage'
+  peer: T_InputPeer
+  id: number
 }
 
 export interface M_updates$getState {
@@ -14410,7 +15130,7 @@ export interface M_channels$editAdmin {
   channel: T_InputChannel
   user_id: T_InputUser
   admin_rights: T_ChatAdminRights
-  rank: string
+  rank?: string
 }
 
 export interface M_channels$editTitle {
@@ -14538,13 +15258,6 @@ export interface M_channels$setDiscussionGroup {
   group: T_InputChannel
 }
 
-export interface M_channels$editCreator {
-  _: 'channels.editCreator'
-  channel: T_InputChannel
-  user_id: T_InputUser
-  password: T_InputCheckPasswordSRP
-}
-
 export interface M_channels$editLocation {
   _: 'channels.editLocation'
   channel: T_InputChannel
@@ -14588,8 +15301,10 @@ export interface M_channels$toggleJoinToSend {
 
 export interface M_channels$toggleJoinRequest {
   _: 'channels.toggleJoinRequest'
+  apply_to_invites?: boolean
   channel: T_InputChannel
   enabled: boolean
+  guard_bot?: T_InputUser
 }
 
 export interface M_channels$reorderUsernames {
@@ -14717,11 +15432,6 @@ export interface M_channels$setMainProfileTab {
   _: 'channels.setMainProfileTab'
   channel: T_InputChannel
   tab: T_ProfileTab
-}
-
-export interface M_channels$getFutureCreatorAfterLeave {
-  _: 'channels.getFutureCreatorAfterLeave'
-  channel: T_InputChannel
 }
 
 export interface M_bots$sendCustomRequest {
@@ -14908,6 +15618,55 @@ export interface M_bots$setCustomVerification {
 export interface M_bots$getBotRecommendations {
   _: 'bots.getBotRecommendations'
   bot: T_InputUser
+}
+
+export interface M_bots$checkUsername {
+  _: 'bots.checkUsername'
+  username: string
+}
+
+export interface M_bots$createBot {
+  _: 'bots.createBot'
+  via_deeplink?: boolean
+  name: string
+  username: string
+  manager_id: T_InputUser
+}
+
+export interface M_bots$exportBotToken {
+  _: 'bots.exportBotToken'
+  bot: T_InputUser
+  revoke: boolean
+}
+
+export interface M_bots$requestWebViewButton {
+  _: 'bots.requestWebViewButton'
+  user_id: T_InputUser
+  button: T_KeyboardButton
+}
+
+export interface M_bots$getRequestedWebViewButton {
+  _: 'bots.getRequestedWebViewButton'
+  bot: T_InputUser
+  webapp_req_id: string
+}
+
+export interface M_bots$getAccessSettings {
+  _: 'bots.getAccessSettings'
+  bot: T_InputUser
+}
+
+export interface M_bots$editAccessSettings {
+  _: 'bots.editAccessSettings'
+  restricted?: boolean
+  bot: T_InputUser
+  add_users?: T_InputUser[]
+}
+
+export interface M_bots$setJoinChatResults {
+  _: 'bots.setJoinChatResults'
+  query_id: bigint
+  result: T_JoinChatBotResult
 }
 
 export interface M_payments$getPaymentForm {
@@ -15784,6 +16543,13 @@ export interface M_stats$getStoryPublicForwards {
   limit: number
 }
 
+export interface M_stats$getPollStats {
+  _: 'stats.getPollStats'
+  dark?: boolean
+  peer: T_InputPeer
+  msg_id: number
+}
+
 export interface M_chatlists$exportChatlistInvite {
   _: 'chatlists.exportChatlistInvite'
   chatlist: T_InputChatlist
@@ -15869,6 +16635,7 @@ export interface M_stories$sendStory {
   fwd_from_id?: T_InputPeer
   fwd_from_story?: number
   albums?: number[]
+  music?: T_InputDocument
 }
 
 export interface M_stories$editStory {
@@ -15880,6 +16647,7 @@ export interface M_stories$editStory {
   caption?: string
   entities?: T_MessageEntity[]
   privacy_rules?: T_InputPrivacyRule[]
+  music?: T_InputDocument
 }
 
 export interface M_stories$deleteStories {
@@ -16157,8 +16925,54 @@ export interface M_fragment$getCollectibleInfo {
   collectible: T_InputCollectible
 }
 
+export interface M_aicompose$createTone {
+  _: 'aicompose.createTone'
+  display_author?: boolean
+  emoji_id: bigint
+  title: string
+  prompt: string
+}
+
+export interface M_aicompose$updateTone {
+  _: 'aicompose.updateTone'
+  tone: T_InputAiComposeTone
+  display_author?: boolean
+  emoji_id?: bigint
+  title?: string
+  prompt?: string
+}
+
+export interface M_aicompose$saveTone {
+  _: 'aicompose.saveTone'
+  tone: T_InputAiComposeTone
+  unsave: boolean
+}
+
+export interface M_aicompose$deleteTone {
+  _: 'aicompose.deleteTone'
+  tone: T_InputAiComposeTone
+}
+
+export interface M_aicompose$getTone {
+  _: 'aicompose.getTone'
+  tone: T_InputAiComposeTone
+}
+
+export interface M_aicompose$getTones {
+  _: 'aicompose.getTones'
+  hash: bigint
+}
+
+export interface M_aicompose$getToneExample {
+  _: 'aicompose.getToneExample'
+  tone: T_InputAiComposeTone
+  num: number
+}
+
 export type T_AccessPointRule = C_accessPointRule
 export type T_AccountDaysTTL = C_accountDaysTTL
+export type T_AiComposeTone = C_aiComposeTone | C_aiComposeToneDefault
+export type T_AiComposeToneExample = C_aiComposeToneExample
 export type T_AttachMenuBot = C_attachMenuBot
 export type T_AttachMenuBotIcon = C_attachMenuBotIcon
 export type T_AttachMenuBotIconColor = C_attachMenuBotIconColor
@@ -16185,7 +16999,7 @@ export type T_BotBusinessConnection = C_botBusinessConnection
 export type T_BotCommand = C_botCommand
 export type T_BotCommandScope = C_botCommandScopeDefault | C_botCommandScopeUsers | C_botCommandScopeChats | C_botCommandScopeChatAdmins | C_botCommandScopePeer | C_botCommandScopePeerAdmins | C_botCommandScopePeerUser
 export type T_BotInfo = C_botInfo
-export type T_BotInlineMessage = C_botInlineMessageMediaAuto | C_botInlineMessageText | C_botInlineMessageMediaGeo | C_botInlineMessageMediaVenue | C_botInlineMessageMediaContact | C_botInlineMessageMediaInvoice | C_botInlineMessageMediaWebPage
+export type T_BotInlineMessage = C_botInlineMessageMediaAuto | C_botInlineMessageText | C_botInlineMessageMediaGeo | C_botInlineMessageMediaVenue | C_botInlineMessageMediaContact | C_botInlineMessageMediaInvoice | C_botInlineMessageMediaWebPage | C_botInlineMessageRichMessage
 export type T_BotInlineResult = C_botInlineResult | C_botInlineMediaResult
 export type T_BotMenuButton = C_botMenuButtonDefault | C_botMenuButtonCommands | C_botMenuButton
 export type T_BotPreviewMedia = C_botPreviewMedia
@@ -16205,7 +17019,7 @@ export type T_BusinessWorkHours = C_businessWorkHours
 export type T_CdnConfig = C_cdnConfig
 export type T_CdnPublicKey = C_cdnPublicKey
 export type T_ChannelAdminLogEvent = C_channelAdminLogEvent
-export type T_ChannelAdminLogEventAction = C_channelAdminLogEventActionChangeTitle | C_channelAdminLogEventActionChangeAbout | C_channelAdminLogEventActionChangeUsername | C_channelAdminLogEventActionChangePhoto | C_channelAdminLogEventActionToggleInvites | C_channelAdminLogEventActionToggleSignatures | C_channelAdminLogEventActionUpdatePinned | C_channelAdminLogEventActionEditMessage | C_channelAdminLogEventActionDeleteMessage | C_channelAdminLogEventActionParticipantJoin | C_channelAdminLogEventActionParticipantLeave | C_channelAdminLogEventActionParticipantInvite | C_channelAdminLogEventActionParticipantToggleBan | C_channelAdminLogEventActionParticipantToggleAdmin | C_channelAdminLogEventActionChangeStickerSet | C_channelAdminLogEventActionTogglePreHistoryHidden | C_channelAdminLogEventActionDefaultBannedRights | C_channelAdminLogEventActionStopPoll | C_channelAdminLogEventActionChangeLinkedChat | C_channelAdminLogEventActionChangeLocation | C_channelAdminLogEventActionToggleSlowMode | C_channelAdminLogEventActionStartGroupCall | C_channelAdminLogEventActionDiscardGroupCall | C_channelAdminLogEventActionParticipantMute | C_channelAdminLogEventActionParticipantUnmute | C_channelAdminLogEventActionToggleGroupCallSetting | C_channelAdminLogEventActionParticipantJoinByInvite | C_channelAdminLogEventActionExportedInviteDelete | C_channelAdminLogEventActionExportedInviteRevoke | C_channelAdminLogEventActionExportedInviteEdit | C_channelAdminLogEventActionParticipantVolume | C_channelAdminLogEventActionChangeHistoryTTL | C_channelAdminLogEventActionParticipantJoinByRequest | C_channelAdminLogEventActionToggleNoForwards | C_channelAdminLogEventActionSendMessage | C_channelAdminLogEventActionChangeAvailableReactions | C_channelAdminLogEventActionChangeUsernames | C_channelAdminLogEventActionToggleForum | C_channelAdminLogEventActionCreateTopic | C_channelAdminLogEventActionEditTopic | C_channelAdminLogEventActionDeleteTopic | C_channelAdminLogEventActionPinTopic | C_channelAdminLogEventActionToggleAntiSpam | C_channelAdminLogEventActionChangePeerColor | C_channelAdminLogEventActionChangeProfilePeerColor | C_channelAdminLogEventActionChangeWallpaper | C_channelAdminLogEventActionChangeEmojiStatus | C_channelAdminLogEventActionChangeEmojiStickerSet | C_channelAdminLogEventActionToggleSignatureProfiles | C_channelAdminLogEventActionParticipantSubExtend | C_channelAdminLogEventActionToggleAutotranslation
+export type T_ChannelAdminLogEventAction = C_channelAdminLogEventActionChangeTitle | C_channelAdminLogEventActionChangeAbout | C_channelAdminLogEventActionChangeUsername | C_channelAdminLogEventActionChangePhoto | C_channelAdminLogEventActionToggleInvites | C_channelAdminLogEventActionToggleSignatures | C_channelAdminLogEventActionUpdatePinned | C_channelAdminLogEventActionEditMessage | C_channelAdminLogEventActionDeleteMessage | C_channelAdminLogEventActionParticipantJoin | C_channelAdminLogEventActionParticipantLeave | C_channelAdminLogEventActionParticipantInvite | C_channelAdminLogEventActionParticipantToggleBan | C_channelAdminLogEventActionParticipantToggleAdmin | C_channelAdminLogEventActionChangeStickerSet | C_channelAdminLogEventActionTogglePreHistoryHidden | C_channelAdminLogEventActionDefaultBannedRights | C_channelAdminLogEventActionStopPoll | C_channelAdminLogEventActionChangeLinkedChat | C_channelAdminLogEventActionChangeLocation | C_channelAdminLogEventActionToggleSlowMode | C_channelAdminLogEventActionStartGroupCall | C_channelAdminLogEventActionDiscardGroupCall | C_channelAdminLogEventActionParticipantMute | C_channelAdminLogEventActionParticipantUnmute | C_channelAdminLogEventActionToggleGroupCallSetting | C_channelAdminLogEventActionParticipantJoinByInvite | C_channelAdminLogEventActionExportedInviteDelete | C_channelAdminLogEventActionExportedInviteRevoke | C_channelAdminLogEventActionExportedInviteEdit | C_channelAdminLogEventActionParticipantVolume | C_channelAdminLogEventActionChangeHistoryTTL | C_channelAdminLogEventActionParticipantJoinByRequest | C_channelAdminLogEventActionToggleNoForwards | C_channelAdminLogEventActionSendMessage | C_channelAdminLogEventActionChangeAvailableReactions | C_channelAdminLogEventActionChangeUsernames | C_channelAdminLogEventActionToggleForum | C_channelAdminLogEventActionCreateTopic | C_channelAdminLogEventActionEditTopic | C_channelAdminLogEventActionDeleteTopic | C_channelAdminLogEventActionPinTopic | C_channelAdminLogEventActionToggleAntiSpam | C_channelAdminLogEventActionChangePeerColor | C_channelAdminLogEventActionChangeProfilePeerColor | C_channelAdminLogEventActionChangeWallpaper | C_channelAdminLogEventActionChangeEmojiStatus | C_channelAdminLogEventActionChangeEmojiStickerSet | C_channelAdminLogEventActionToggleSignatureProfiles | C_channelAdminLogEventActionParticipantSubExtend | C_channelAdminLogEventActionToggleAutotranslation | C_channelAdminLogEventActionParticipantEditRank
 export type T_ChannelAdminLogEventsFilter = C_channelAdminLogEventsFilter
 export type T_ChannelLocation = C_channelLocationEmpty | C_channelLocation
 export type T_ChannelMessagesFilter = C_channelMessagesFilterEmpty | C_channelMessagesFilter
@@ -16288,9 +17102,10 @@ export type T_ImportedContact = C_importedContact
 export type T_InlineBotSwitchPM = C_inlineBotSwitchPM
 export type T_InlineBotWebView = C_inlineBotWebView
 export type T_InlineQueryPeerType = C_inlineQueryPeerTypeSameBotPM | C_inlineQueryPeerTypePM | C_inlineQueryPeerTypeChat | C_inlineQueryPeerTypeMegagroup | C_inlineQueryPeerTypeBroadcast | C_inlineQueryPeerTypeBotPM
+export type T_InputAiComposeTone = C_inputAiComposeToneDefault | C_inputAiComposeToneID | C_inputAiComposeToneSlug
 export type T_InputAppEvent = C_inputAppEvent
 export type T_InputBotApp = C_inputBotAppID | C_inputBotAppShortName
-export type T_InputBotInlineMessage = C_inputBotInlineMessageMediaAuto | C_inputBotInlineMessageText | C_inputBotInlineMessageMediaGeo | C_inputBotInlineMessageMediaVenue | C_inputBotInlineMessageMediaContact | C_inputBotInlineMessageGame | C_inputBotInlineMessageMediaInvoice | C_inputBotInlineMessageMediaWebPage
+export type T_InputBotInlineMessage = C_inputBotInlineMessageMediaAuto | C_inputBotInlineMessageText | C_inputBotInlineMessageMediaGeo | C_inputBotInlineMessageMediaVenue | C_inputBotInlineMessageMediaContact | C_inputBotInlineMessageGame | C_inputBotInlineMessageMediaInvoice | C_inputBotInlineMessageMediaWebPage | C_inputBotInlineMessageRichMessage
 export type T_InputBotInlineMessageID = C_inputBotInlineMessageID | C_inputBotInlineMessageID64
 export type T_InputBotInlineResult = C_inputBotInlineResult | C_inputBotInlineResultPhoto | C_inputBotInlineResultDocument | C_inputBotInlineResultGame
 export type T_InputBusinessAwayMessage = C_inputBusinessAwayMessage
@@ -16320,6 +17135,7 @@ export type T_InputGroupCall = C_inputGroupCall | C_inputGroupCallSlug | C_input
 export type T_InputInvoice = C_inputInvoiceMessage | C_inputInvoiceSlug | C_inputInvoicePremiumGiftCode | C_inputInvoiceStars | C_inputInvoiceChatInviteSubscription | C_inputInvoiceStarGift | C_inputInvoiceStarGiftUpgrade | C_inputInvoiceStarGiftTransfer | C_inputInvoicePremiumGiftStars | C_inputInvoiceBusinessBotTransferStars | C_inputInvoiceStarGiftResale | C_inputInvoiceStarGiftPrepaidUpgrade | C_inputInvoicePremiumAuthCode | C_inputInvoiceStarGiftDropOriginalDetails | C_inputInvoiceStarGiftAuctionBid
 export type T_InputMedia = C_inputMediaEmpty | C_inputMediaUploadedPhoto | C_inputMediaPhoto | C_inputMediaGeoPoint | C_inputMediaContact | C_inputMediaUploadedDocument | C_inputMediaDocument | C_inputMediaVenue | C_inputMediaPhotoExternal | C_inputMediaDocumentExternal | C_inputMediaGame | C_inputMediaInvoice | C_inputMediaGeoLive | C_inputMediaPoll | C_inputMediaDice | C_inputMediaStory | C_inputMediaWebPage | C_inputMediaPaidMedia | C_inputMediaTodo | C_inputMediaStakeDice
 export type T_InputMessage = C_inputMessageID | C_inputMessageReplyTo | C_inputMessagePinned | C_inputMessageCallbackQuery
+export type T_InputMessageReadMetric = C_inputMessageReadMetric
 export type T_InputNotifyPeer = C_inputNotifyPeer | C_inputNotifyUsers | C_inputNotifyChats | C_inputNotifyBroadcasts | C_inputNotifyForumTopic
 export type T_InputPasskeyCredential = C_inputPasskeyCredentialPublicKey | C_inputPasskeyCredentialFirebasePNV
 export type T_InputPasskeyResponse = C_inputPasskeyResponseRegister | C_inputPasskeyResponseLogin
@@ -16332,6 +17148,8 @@ export type T_InputPrivacyKey = C_inputPrivacyKeyStatusTimestamp | C_inputPrivac
 export type T_InputPrivacyRule = C_inputPrivacyValueAllowContacts | C_inputPrivacyValueAllowAll | C_inputPrivacyValueAllowUsers | C_inputPrivacyValueDisallowContacts | C_inputPrivacyValueDisallowAll | C_inputPrivacyValueDisallowUsers | C_inputPrivacyValueAllowChatParticipants | C_inputPrivacyValueDisallowChatParticipants | C_inputPrivacyValueAllowCloseFriends | C_inputPrivacyValueAllowPremium | C_inputPrivacyValueAllowBots | C_inputPrivacyValueDisallowBots
 export type T_InputQuickReplyShortcut = C_inputQuickReplyShortcut | C_inputQuickReplyShortcutId
 export type T_InputReplyTo = C_inputReplyToMessage | C_inputReplyToStory | C_inputReplyToMonoForum
+export type T_InputRichFile = C_inputRichFilePhoto | C_inputRichFileDocument
+export type T_InputRichMessage = C_inputRichMessage | C_inputRichMessageHTML | C_inputRichMessageMarkdown
 export type T_InputSavedStarGift = C_inputSavedStarGiftUser | C_inputSavedStarGiftChat | C_inputSavedStarGiftSlug
 export type T_InputSecureFile = C_inputSecureFileUploaded | C_inputSecureFile
 export type T_InputSecureValue = C_inputSecureValue
@@ -16352,6 +17170,7 @@ export type T_Invoice = C_invoice
 export type T_IpPort = C_ipPort | C_ipPortSecret
 export type T_JSONObjectValue = C_jsonObjectValue
 export type T_JSONValue = C_jsonNull | C_jsonBool | C_jsonNumber | C_jsonString | C_jsonArray | C_jsonObject
+export type T_JoinChatBotResult = C_joinChatBotResultApproved | C_joinChatBotResultDeclined | C_joinChatBotResultQueued | C_joinChatBotResultWebView
 export type T_KeyboardButton = C_keyboardButton | C_keyboardButtonUrl | C_keyboardButtonCallback | C_keyboardButtonRequestPhone | C_keyboardButtonRequestGeoLocation | C_keyboardButtonSwitchInline | C_keyboardButtonGame | C_keyboardButtonBuy | C_keyboardButtonUrlAuth | C_inputKeyboardButtonUrlAuth | C_keyboardButtonRequestPoll | C_inputKeyboardButtonUserProfile | C_keyboardButtonUserProfile | C_keyboardButtonWebView | C_keyboardButtonSimpleWebView | C_keyboardButtonRequestPeer | C_inputKeyboardButtonRequestPeer | C_keyboardButtonCopy
 export type T_KeyboardButtonRow = C_keyboardButtonRow
 export type T_KeyboardButtonStyle = C_keyboardButtonStyle
@@ -16363,8 +17182,8 @@ export type T_MaskCoords = C_maskCoords
 export type T_MediaArea = C_mediaAreaVenue | C_inputMediaAreaVenue | C_mediaAreaGeoPoint | C_mediaAreaSuggestedReaction | C_mediaAreaChannelPost | C_inputMediaAreaChannelPost | C_mediaAreaUrl | C_mediaAreaWeather | C_mediaAreaStarGift
 export type T_MediaAreaCoordinates = C_mediaAreaCoordinates
 export type T_Message = C_messageEmpty | C_message | C_messageService
-export type T_MessageAction = C_messageActionEmpty | C_messageActionChatCreate | C_messageActionChatEditTitle | C_messageActionChatEditPhoto | C_messageActionChatDeletePhoto | C_messageActionChatAddUser | C_messageActionChatDeleteUser | C_messageActionChatJoinedByLink | C_messageActionChannelCreate | C_messageActionChatMigrateTo | C_messageActionChannelMigrateFrom | C_messageActionPinMessage | C_messageActionHistoryClear | C_messageActionGameScore | C_messageActionPaymentSentMe | C_messageActionPaymentSent | C_messageActionPhoneCall | C_messageActionScreenshotTaken | C_messageActionCustomAction | C_messageActionBotAllowed | C_messageActionSecureValuesSentMe | C_messageActionSecureValuesSent | C_messageActionContactSignUp | C_messageActionGeoProximityReached | C_messageActionGroupCall | C_messageActionInviteToGroupCall | C_messageActionSetMessagesTTL | C_messageActionGroupCallScheduled | C_messageActionSetChatTheme | C_messageActionChatJoinedByRequest | C_messageActionWebViewDataSentMe | C_messageActionWebViewDataSent | C_messageActionGiftPremium | C_messageActionTopicCreate | C_messageActionTopicEdit | C_messageActionSuggestProfilePhoto | C_messageActionRequestedPeer | C_messageActionSetChatWallPaper | C_messageActionGiftCode | C_messageActionGiveawayLaunch | C_messageActionGiveawayResults | C_messageActionBoostApply | C_messageActionRequestedPeerSentMe | C_messageActionPaymentRefunded | C_messageActionGiftStars | C_messageActionPrizeStars | C_messageActionStarGift | C_messageActionStarGiftUnique | C_messageActionPaidMessagesRefunded | C_messageActionPaidMessagesPrice | C_messageActionConferenceCall | C_messageActionTodoCompletions | C_messageActionTodoAppendTasks | C_messageActionSuggestedPostApproval | C_messageActionSuggestedPostSuccess | C_messageActionSuggestedPostRefund | C_messageActionGiftTon | C_messageActionSuggestBirthday | C_messageActionStarGiftPurchaseOffer | C_messageActionStarGiftPurchaseOfferDeclined | C_messageActionNewCreatorPending | C_messageActionChangeCreator
-export type T_MessageEntity = C_messageEntityUnknown | C_messageEntityMention | C_messageEntityHashtag | C_messageEntityBotCommand | C_messageEntityUrl | C_messageEntityEmail | C_messageEntityBold | C_messageEntityItalic | C_messageEntityCode | C_messageEntityPre | C_messageEntityTextUrl | C_messageEntityMentionName | C_inputMessageEntityMentionName | C_messageEntityPhone | C_messageEntityCashtag | C_messageEntityUnderline | C_messageEntityStrike | C_messageEntityBankCard | C_messageEntitySpoiler | C_messageEntityCustomEmoji | C_messageEntityBlockquote
+export type T_MessageAction = C_messageActionEmpty | C_messageActionChatCreate | C_messageActionChatEditTitle | C_messageActionChatEditPhoto | C_messageActionChatDeletePhoto | C_messageActionChatAddUser | C_messageActionChatDeleteUser | C_messageActionChatJoinedByLink | C_messageActionChannelCreate | C_messageActionChatMigrateTo | C_messageActionChannelMigrateFrom | C_messageActionPinMessage | C_messageActionHistoryClear | C_messageActionGameScore | C_messageActionPaymentSentMe | C_messageActionPaymentSent | C_messageActionPhoneCall | C_messageActionScreenshotTaken | C_messageActionCustomAction | C_messageActionBotAllowed | C_messageActionSecureValuesSentMe | C_messageActionSecureValuesSent | C_messageActionContactSignUp | C_messageActionGeoProximityReached | C_messageActionGroupCall | C_messageActionInviteToGroupCall | C_messageActionSetMessagesTTL | C_messageActionGroupCallScheduled | C_messageActionSetChatTheme | C_messageActionChatJoinedByRequest | C_messageActionWebViewDataSentMe | C_messageActionWebViewDataSent | C_messageActionGiftPremium | C_messageActionTopicCreate | C_messageActionTopicEdit | C_messageActionSuggestProfilePhoto | C_messageActionRequestedPeer | C_messageActionSetChatWallPaper | C_messageActionGiftCode | C_messageActionGiveawayLaunch | C_messageActionGiveawayResults | C_messageActionBoostApply | C_messageActionRequestedPeerSentMe | C_messageActionPaymentRefunded | C_messageActionGiftStars | C_messageActionPrizeStars | C_messageActionStarGift | C_messageActionStarGiftUnique | C_messageActionPaidMessagesRefunded | C_messageActionPaidMessagesPrice | C_messageActionConferenceCall | C_messageActionTodoCompletions | C_messageActionTodoAppendTasks | C_messageActionSuggestedPostApproval | C_messageActionSuggestedPostSuccess | C_messageActionSuggestedPostRefund | C_messageActionGiftTon | C_messageActionSuggestBirthday | C_messageActionStarGiftPurchaseOffer | C_messageActionStarGiftPurchaseOfferDeclined | C_messageActionNewCreatorPending | C_messageActionChangeCreator | C_messageActionNoForwardsToggle | C_messageActionNoForwardsRequest | C_messageActionPollAppendAnswer | C_messageActionPollDeleteAnswer | C_messageActionManagedBotCreated
+export type T_MessageEntity = C_messageEntityUnknown | C_messageEntityMention | C_messageEntityHashtag | C_messageEntityBotCommand | C_messageEntityUrl | C_messageEntityEmail | C_messageEntityBold | C_messageEntityItalic | C_messageEntityCode | C_messageEntityPre | C_messageEntityTextUrl | C_messageEntityMentionName | C_inputMessageEntityMentionName | C_messageEntityPhone | C_messageEntityCashtag | C_messageEntityUnderline | C_messageEntityStrike | C_messageEntityBankCard | C_messageEntitySpoiler | C_messageEntityCustomEmoji | C_messageEntityBlockquote | C_messageEntityFormattedDate | C_messageEntityDiffInsert | C_messageEntityDiffReplace | C_messageEntityDiffDelete
 export type T_MessageExtendedMedia = C_messageExtendedMediaPreview | C_messageExtendedMedia
 export type T_MessageFwdHeader = C_messageFwdHeader
 export type T_MessageMedia = C_messageMediaEmpty | C_messageMediaPhoto | C_messageMediaGeo | C_messageMediaContact | C_messageMediaUnsupported | C_messageMediaDocument | C_messageMediaWebPage | C_messageMediaVenue | C_messageMediaGame | C_messageMediaInvoice | C_messageMediaGeoLive | C_messageMediaPoll | C_messageMediaDice | C_messageMediaStory | C_messageMediaGiveaway | C_messageMediaGiveawayResults | C_messageMediaPaidMedia | C_messageMediaToDo | C_messageMediaVideoStream
@@ -16377,7 +17196,7 @@ export type T_MessageReplies = C_messageReplies
 export type T_MessageReplyHeader = C_messageReplyHeader | C_messageReplyStoryHeader
 export type T_MessageReportOption = C_messageReportOption
 export type T_MessageViews = C_messageViews
-export type T_MessagesFilter = C_inputMessagesFilterEmpty | C_inputMessagesFilterPhotos | C_inputMessagesFilterVideo | C_inputMessagesFilterPhotoVideo | C_inputMessagesFilterDocument | C_inputMessagesFilterUrl | C_inputMessagesFilterGif | C_inputMessagesFilterVoice | C_inputMessagesFilterMusic | C_inputMessagesFilterChatPhotos | C_inputMessagesFilterPhoneCalls | C_inputMessagesFilterRoundVoice | C_inputMessagesFilterRoundVideo | C_inputMessagesFilterMyMentions | C_inputMessagesFilterGeo | C_inputMessagesFilterContacts | C_inputMessagesFilterPinned
+export type T_MessagesFilter = C_inputMessagesFilterEmpty | C_inputMessagesFilterPhotos | C_inputMessagesFilterVideo | C_inputMessagesFilterPhotoVideo | C_inputMessagesFilterDocument | C_inputMessagesFilterUrl | C_inputMessagesFilterGif | C_inputMessagesFilterVoice | C_inputMessagesFilterMusic | C_inputMessagesFilterChatPhotos | C_inputMessagesFilterPhoneCalls | C_inputMessagesFilterRoundVoice | C_inputMessagesFilterRoundVideo | C_inputMessagesFilterMyMentions | C_inputMessagesFilterGeo | C_inputMessagesFilterContacts | C_inputMessagesFilterPinned | C_inputMessagesFilterPoll
 export type T_MissingInvitee = C_missingInvitee
 export type T_MsgDetailedInfo = C_msg_detailed_info | C_msg_new_detailed_info
 export type T_MsgResendReq = C_msg_resend_req | C_msg_resend_ans_req
@@ -16394,7 +17213,7 @@ export type T_Null = C_null
 export type T_OutboxReadDate = C_outboxReadDate
 export type T_P_Q_inner_data = C_p_q_inner_data | C_p_q_inner_data_dc | C_p_q_inner_data_temp | C_p_q_inner_data_temp_dc
 export type T_Page = C_page
-export type T_PageBlock = C_pageBlockUnsupported | C_pageBlockTitle | C_pageBlockSubtitle | C_pageBlockAuthorDate | C_pageBlockHeader | C_pageBlockSubheader | C_pageBlockParagraph | C_pageBlockPreformatted | C_pageBlockFooter | C_pageBlockDivider | C_pageBlockAnchor | C_pageBlockList | C_pageBlockBlockquote | C_pageBlockPullquote | C_pageBlockPhoto | C_pageBlockVideo | C_pageBlockCover | C_pageBlockEmbed | C_pageBlockEmbedPost | C_pageBlockCollage | C_pageBlockSlideshow | C_pageBlockChannel | C_pageBlockAudio | C_pageBlockKicker | C_pageBlockTable | C_pageBlockOrderedList | C_pageBlockDetails | C_pageBlockRelatedArticles | C_pageBlockMap
+export type T_PageBlock = C_pageBlockUnsupported | C_pageBlockTitle | C_pageBlockSubtitle | C_pageBlockAuthorDate | C_pageBlockHeader | C_pageBlockSubheader | C_pageBlockParagraph | C_pageBlockPreformatted | C_pageBlockFooter | C_pageBlockDivider | C_pageBlockAnchor | C_pageBlockList | C_pageBlockBlockquote | C_pageBlockPullquote | C_pageBlockPhoto | C_pageBlockVideo | C_pageBlockCover | C_pageBlockEmbed | C_pageBlockEmbedPost | C_pageBlockCollage | C_pageBlockSlideshow | C_pageBlockChannel | C_pageBlockAudio | C_pageBlockKicker | C_pageBlockTable | C_pageBlockOrderedList | C_pageBlockDetails | C_pageBlockRelatedArticles | C_pageBlockMap | C_pageBlockHeading1 | C_pageBlockHeading2 | C_pageBlockHeading3 | C_pageBlockHeading4 | C_pageBlockHeading5 | C_pageBlockHeading6 | C_pageBlockMath | C_pageBlockThinking | C_inputPageBlockMap | C_pageBlockBlockquoteBlocks
 export type T_PageCaption = C_pageCaption
 export type T_PageListItem = C_pageListItemText | C_pageListItemBlocks
 export type T_PageListOrderedItem = C_pageListOrderedItemText | C_pageListOrderedItemBlocks
@@ -16423,7 +17242,7 @@ export type T_PhoneConnection = C_phoneConnection | C_phoneConnectionWebrtc
 export type T_Photo = C_photoEmpty | C_photo
 export type T_PhotoSize = C_photoSizeEmpty | C_photoSize | C_photoCachedSize | C_photoStrippedSize | C_photoSizeProgressive | C_photoPathSize
 export type T_Poll = C_poll
-export type T_PollAnswer = C_pollAnswer
+export type T_PollAnswer = C_pollAnswer | C_inputPollAnswer
 export type T_PollAnswerVoters = C_pollAnswerVoters
 export type T_PollResults = C_pollResults
 export type T_Pong = C_pong
@@ -16449,12 +17268,13 @@ export type T_RecentStory = C_recentStory
 export type T_ReplyMarkup = C_replyKeyboardHide | C_replyKeyboardForceReply | C_replyKeyboardMarkup | C_replyInlineMarkup
 export type T_ReportReason = C_inputReportReasonSpam | C_inputReportReasonViolence | C_inputReportReasonPornography | C_inputReportReasonChildAbuse | C_inputReportReasonOther | C_inputReportReasonCopyright | C_inputReportReasonGeoIrrelevant | C_inputReportReasonFake | C_inputReportReasonIllegalDrugs | C_inputReportReasonPersonalDetails
 export type T_ReportResult = C_reportResultChooseOption | C_reportResultAddComment | C_reportResultReported
-export type T_RequestPeerType = C_requestPeerTypeUser | C_requestPeerTypeChat | C_requestPeerTypeBroadcast
+export type T_RequestPeerType = C_requestPeerTypeUser | C_requestPeerTypeChat | C_requestPeerTypeBroadcast | C_requestPeerTypeCreateBot
 export type T_RequestedPeer = C_requestedPeerUser | C_requestedPeerChat | C_requestedPeerChannel
 export type T_RequirementToContact = C_requirementToContactEmpty | C_requirementToContactPremium | C_requirementToContactPaidMessages
 export type T_ResPQ = C_resPQ
 export type T_RestrictionReason = C_restrictionReason
-export type T_RichText = C_textEmpty | C_textPlain | C_textBold | C_textItalic | C_textUnderline | C_textStrike | C_textFixed | C_textUrl | C_textEmail | C_textConcat | C_textSubscript | C_textSuperscript | C_textMarked | C_textPhone | C_textImage | C_textAnchor
+export type T_RichMessage = C_richMessage
+export type T_RichText = C_textEmpty | C_textPlain | C_textBold | C_textItalic | C_textUnderline | C_textStrike | C_textFixed | C_textUrl | C_textEmail | C_textConcat | C_textSubscript | C_textSuperscript | C_textMarked | C_textPhone | C_textImage | C_textAnchor | C_textMath | C_textCustomEmoji | C_textSpoiler | C_textMention | C_textHashtag | C_textBotCommand | C_textCashtag | C_textAutoUrl | C_textAutoEmail | C_textAutoPhone | C_textBankCard | C_textMentionName | C_textDate
 export type T_RpcDropAnswer = C_rpc_answer_unknown | C_rpc_answer_dropped_running | C_rpc_answer_dropped
 export type T_RpcError = C_rpc_error
 export type T_SavedContact = C_savedPhoneContact
@@ -16476,7 +17296,7 @@ export type T_SecureValueError = C_secureValueErrorData | C_secureValueErrorFron
 export type T_SecureValueHash = C_secureValueHash
 export type T_SecureValueType = C_secureValueTypePersonalDetails | C_secureValueTypePassport | C_secureValueTypeDriverLicense | C_secureValueTypeIdentityCard | C_secureValueTypeInternalPassport | C_secureValueTypeAddress | C_secureValueTypeUtilityBill | C_secureValueTypeBankStatement | C_secureValueTypeRentalAgreement | C_secureValueTypePassportRegistration | C_secureValueTypeTemporaryRegistration | C_secureValueTypePhone | C_secureValueTypeEmail
 export type T_SendAsPeer = C_sendAsPeer
-export type T_SendMessageAction = C_sendMessageTypingAction | C_sendMessageCancelAction | C_sendMessageRecordVideoAction | C_sendMessageUploadVideoAction | C_sendMessageRecordAudioAction | C_sendMessageUploadAudioAction | C_sendMessageUploadPhotoAction | C_sendMessageUploadDocumentAction | C_sendMessageGeoLocationAction | C_sendMessageChooseContactAction | C_sendMessageGamePlayAction | C_sendMessageRecordRoundAction | C_sendMessageUploadRoundAction | C_speakingInGroupCallAction | C_sendMessageHistoryImportAction | C_sendMessageChooseStickerAction | C_sendMessageEmojiInteraction | C_sendMessageEmojiInteractionSeen | C_sendMessageTextDraftAction
+export type T_SendMessageAction = C_sendMessageTypingAction | C_sendMessageCancelAction | C_sendMessageRecordVideoAction | C_sendMessageUploadVideoAction | C_sendMessageRecordAudioAction | C_sendMessageUploadAudioAction | C_sendMessageUploadPhotoAction | C_sendMessageUploadDocumentAction | C_sendMessageGeoLocationAction | C_sendMessageChooseContactAction | C_sendMessageGamePlayAction | C_sendMessageRecordRoundAction | C_sendMessageUploadRoundAction | C_speakingInGroupCallAction | C_sendMessageHistoryImportAction | C_sendMessageChooseStickerAction | C_sendMessageEmojiInteraction | C_sendMessageEmojiInteractionSeen | C_sendMessageTextDraftAction | C_inputSendMessageRichMessageDraftAction | C_sendMessageRichMessageDraftAction
 export type T_Server_DH_Params = C_server_DH_params_fail | C_server_DH_params_ok
 export type T_Server_DH_inner_data = C_server_DH_inner_data
 export type T_Set_client_DH_params_answer = C_dh_gen_ok | C_dh_gen_retry | C_dh_gen_fail
@@ -16540,10 +17360,10 @@ export type T_TodoCompletion = C_todoCompletion
 export type T_TodoItem = C_todoItem
 export type T_TodoList = C_todoList
 export type T_TopPeer = C_topPeer
-export type T_TopPeerCategory = C_topPeerCategoryBotsPM | C_topPeerCategoryBotsInline | C_topPeerCategoryCorrespondents | C_topPeerCategoryGroups | C_topPeerCategoryChannels | C_topPeerCategoryPhoneCalls | C_topPeerCategoryForwardUsers | C_topPeerCategoryForwardChats | C_topPeerCategoryBotsApp
+export type T_TopPeerCategory = C_topPeerCategoryBotsPM | C_topPeerCategoryBotsInline | C_topPeerCategoryCorrespondents | C_topPeerCategoryGroups | C_topPeerCategoryChannels | C_topPeerCategoryPhoneCalls | C_topPeerCategoryForwardUsers | C_topPeerCategoryForwardChats | C_topPeerCategoryBotsApp | C_topPeerCategoryBotsGuestChat
 export type T_TopPeerCategoryPeers = C_topPeerCategoryPeers
 export type T_True = C_true
-export type T_Update = C_updateNewMessage | C_updateMessageID | C_updateDeleteMessages | C_updateUserTyping | C_updateChatUserTyping | C_updateChatParticipants | C_updateUserStatus | C_updateUserName | C_updateNewAuthorization | C_updateNewEncryptedMessage | C_updateEncryptedChatTyping | C_updateEncryption | C_updateEncryptedMessagesRead | C_updateChatParticipantAdd | C_updateChatParticipantDelete | C_updateDcOptions | C_updateNotifySettings | C_updateServiceNotification | C_updatePrivacy | C_updateUserPhone | C_updateReadHistoryInbox | C_updateReadHistoryOutbox | C_updateWebPage | C_updateReadMessagesContents | C_updateChannelTooLong | C_updateChannel | C_updateNewChannelMessage | C_updateReadChannelInbox | C_updateDeleteChannelMessages | C_updateChannelMessageViews | C_updateChatParticipantAdmin | C_updateNewStickerSet | C_updateStickerSetsOrder | C_updateStickerSets | C_updateSavedGifs | C_updateBotInlineQuery | C_updateBotInlineSend | C_updateEditChannelMessage | C_updateBotCallbackQuery | C_updateEditMessage | C_updateInlineBotCallbackQuery | C_updateReadChannelOutbox | C_updateDraftMessage | C_updateReadFeaturedStickers | C_updateRecentStickers | C_updateConfig | C_updatePtsChanged | C_updateChannelWebPage | C_updateDialogPinned | C_updatePinnedDialogs | C_updateBotWebhookJSON | C_updateBotWebhookJSONQuery | C_updateBotShippingQuery | C_updateBotPrecheckoutQuery | C_updatePhoneCall | C_updateLangPackTooLong | C_updateLangPack | C_updateFavedStickers | C_updateChannelReadMessagesContents | C_updateContactsReset | C_updateChannelAvailableMessages | C_updateDialogUnreadMark | C_updateMessagePoll | C_updateChatDefaultBannedRights | C_updateFolderPeers | C_updatePeerSettings | C_updatePeerLocated | C_updateNewScheduledMessage | C_updateDeleteScheduledMessages | C_updateTheme | C_updateGeoLiveViewed | C_updateLoginToken | C_updateMessagePollVote | C_updateDialogFilter | C_updateDialogFilterOrder | C_updateDialogFilters | C_updatePhoneCallSignalingData | C_updateChannelMessageForwards | C_updateReadChannelDiscussionInbox | C_updateReadChannelDiscussionOutbox | C_updatePeerBlocked | C_updateChannelUserTyping | C_updatePinnedMessages | C_updatePinnedChannelMessages | C_updateChat | C_updateGroupCallParticipants | C_updateGroupCall | C_updatePeerHistoryTTL | C_updateChatParticipant | C_updateChannelParticipant | C_updateBotStopped | C_updateGroupCallConnection | C_updateBotCommands | C_updatePendingJoinRequests | C_updateBotChatInviteRequester | C_updateMessageReactions | C_updateAttachMenuBots | C_updateWebViewResultSent | C_updateBotMenuButton | C_updateSavedRingtones | C_updateTranscribedAudio | C_updateReadFeaturedEmojiStickers | C_updateUserEmojiStatus | C_updateRecentEmojiStatuses | C_updateRecentReactions | C_updateMoveStickerSetToTop | C_updateMessageExtendedMedia | C_updateUser | C_updateAutoSaveSettings | C_updateStory | C_updateReadStories | C_updateStoryID | C_updateStoriesStealthMode | C_updateSentStoryReaction | C_updateBotChatBoost | C_updateChannelViewForumAsMessages | C_updatePeerWallpaper | C_updateBotMessageReaction | C_updateBotMessageReactions | C_updateSavedDialogPinned | C_updatePinnedSavedDialogs | C_updateSavedReactionTags | C_updateSmsJob | C_updateQuickReplies | C_updateNewQuickReply | C_updateDeleteQuickReply | C_updateQuickReplyMessage | C_updateDeleteQuickReplyMessages | C_updateBotBusinessConnect | C_updateBotNewBusinessMessage | C_updateBotEditBusinessMessage | C_updateBotDeleteBusinessMessage | C_updateNewStoryReaction | C_updateStarsBalance | C_updateBusinessBotCallbackQuery | C_updateStarsRevenueStatus | C_updateBotPurchasedPaidMedia | C_updatePaidReactionPrivacy | C_updateSentPhoneCode | C_updateGroupCallChainBlocks | C_updateReadMonoForumInbox | C_updateReadMonoForumOutbox | C_updateMonoForumNoPaidException | C_updateGroupCallMessage | C_updateGroupCallEncryptedMessage | C_updatePinnedForumTopic | C_updatePinnedForumTopics | C_updateDeleteGroupCallMessages | C_updateStarGiftAuctionState | C_updateStarGiftAuctionUserState | C_updateEmojiGameInfo | C_updateStarGiftCraftFail
+export type T_Update = C_updateNewMessage | C_updateMessageID | C_updateDeleteMessages | C_updateUserTyping | C_updateChatUserTyping | C_updateChatParticipants | C_updateUserStatus | C_updateUserName | C_updateNewAuthorization | C_updateNewEncryptedMessage | C_updateEncryptedChatTyping | C_updateEncryption | C_updateEncryptedMessagesRead | C_updateChatParticipantAdd | C_updateChatParticipantDelete | C_updateDcOptions | C_updateNotifySettings | C_updateServiceNotification | C_updatePrivacy | C_updateUserPhone | C_updateReadHistoryInbox | C_updateReadHistoryOutbox | C_updateWebPage | C_updateReadMessagesContents | C_updateChannelTooLong | C_updateChannel | C_updateNewChannelMessage | C_updateReadChannelInbox | C_updateDeleteChannelMessages | C_updateChannelMessageViews | C_updateChatParticipantAdmin | C_updateNewStickerSet | C_updateStickerSetsOrder | C_updateStickerSets | C_updateSavedGifs | C_updateBotInlineQuery | C_updateBotInlineSend | C_updateEditChannelMessage | C_updateBotCallbackQuery | C_updateEditMessage | C_updateInlineBotCallbackQuery | C_updateReadChannelOutbox | C_updateDraftMessage | C_updateReadFeaturedStickers | C_updateRecentStickers | C_updateConfig | C_updatePtsChanged | C_updateChannelWebPage | C_updateDialogPinned | C_updatePinnedDialogs | C_updateBotWebhookJSON | C_updateBotWebhookJSONQuery | C_updateBotShippingQuery | C_updateBotPrecheckoutQuery | C_updatePhoneCall | C_updateLangPackTooLong | C_updateLangPack | C_updateFavedStickers | C_updateChannelReadMessagesContents | C_updateContactsReset | C_updateChannelAvailableMessages | C_updateDialogUnreadMark | C_updateMessagePoll | C_updateChatDefaultBannedRights | C_updateFolderPeers | C_updatePeerSettings | C_updatePeerLocated | C_updateNewScheduledMessage | C_updateDeleteScheduledMessages | C_updateTheme | C_updateGeoLiveViewed | C_updateLoginToken | C_updateMessagePollVote | C_updateDialogFilter | C_updateDialogFilterOrder | C_updateDialogFilters | C_updatePhoneCallSignalingData | C_updateChannelMessageForwards | C_updateReadChannelDiscussionInbox | C_updateReadChannelDiscussionOutbox | C_updatePeerBlocked | C_updateChannelUserTyping | C_updatePinnedMessages | C_updatePinnedChannelMessages | C_updateChat | C_updateGroupCallParticipants | C_updateGroupCall | C_updatePeerHistoryTTL | C_updateChatParticipant | C_updateChannelParticipant | C_updateBotStopped | C_updateGroupCallConnection | C_updateBotCommands | C_updatePendingJoinRequests | C_updateBotChatInviteRequester | C_updateMessageReactions | C_updateAttachMenuBots | C_updateWebViewResultSent | C_updateBotMenuButton | C_updateSavedRingtones | C_updateTranscribedAudio | C_updateReadFeaturedEmojiStickers | C_updateUserEmojiStatus | C_updateRecentEmojiStatuses | C_updateRecentReactions | C_updateMoveStickerSetToTop | C_updateMessageExtendedMedia | C_updateUser | C_updateAutoSaveSettings | C_updateStory | C_updateReadStories | C_updateStoryID | C_updateStoriesStealthMode | C_updateSentStoryReaction | C_updateBotChatBoost | C_updateChannelViewForumAsMessages | C_updatePeerWallpaper | C_updateBotMessageReaction | C_updateBotMessageReactions | C_updateSavedDialogPinned | C_updatePinnedSavedDialogs | C_updateSavedReactionTags | C_updateSmsJob | C_updateQuickReplies | C_updateNewQuickReply | C_updateDeleteQuickReply | C_updateQuickReplyMessage | C_updateDeleteQuickReplyMessages | C_updateBotBusinessConnect | C_updateBotNewBusinessMessage | C_updateBotEditBusinessMessage | C_updateBotDeleteBusinessMessage | C_updateNewStoryReaction | C_updateStarsBalance | C_updateBusinessBotCallbackQuery | C_updateStarsRevenueStatus | C_updateBotPurchasedPaidMedia | C_updatePaidReactionPrivacy | C_updateSentPhoneCode | C_updateGroupCallChainBlocks | C_updateReadMonoForumInbox | C_updateReadMonoForumOutbox | C_updateMonoForumNoPaidException | C_updateGroupCallMessage | C_updateGroupCallEncryptedMessage | C_updatePinnedForumTopic | C_updatePinnedForumTopics | C_updateDeleteGroupCallMessages | C_updateStarGiftAuctionState | C_updateStarGiftAuctionUserState | C_updateEmojiGameInfo | C_updateStarGiftCraftFail | C_updateChatParticipantRank | C_updateManagedBot | C_updateBotGuestChatQuery | C_updateAiComposeTones | C_updateJoinChatWebViewDecision | C_updateNewBotConnection | C_updateWebBrowserSettings | C_updateWebBrowserException
 export type T_Updates = C_updatesTooLong | C_updateShortMessage | C_updateShortChatMessage | C_updateShort | C_updatesCombined | C_updates | C_updateShortSentMessage
 export type T_UrlAuthResult = C_urlAuthResultRequest | C_urlAuthResultAccepted | C_urlAuthResultDefault
 export type T_User = C_userEmpty | C_user
@@ -16556,8 +17376,9 @@ export type T_WallPaper = C_wallPaper | C_wallPaperNoFile
 export type T_WallPaperSettings = C_wallPaperSettings
 export type T_WebAuthorization = C_webAuthorization
 export type T_WebDocument = C_webDocument | C_webDocumentNoProxy
+export type T_WebDomainException = C_webDomainException
 export type T_WebPage = C_webPageEmpty | C_webPagePending | C_webPage | C_webPageNotModified
-export type T_WebPageAttribute = C_webPageAttributeTheme | C_webPageAttributeStory | C_webPageAttributeStickerSet | C_webPageAttributeUniqueStarGift | C_webPageAttributeStarGiftCollection | C_webPageAttributeStarGiftAuction
+export type T_WebPageAttribute = C_webPageAttributeTheme | C_webPageAttributeStory | C_webPageAttributeStickerSet | C_webPageAttributeUniqueStarGift | C_webPageAttributeStarGiftCollection | C_webPageAttributeStarGiftAuction | C_webPageAttributeAiComposeTone
 export type T_WebViewMessageSent = C_webViewMessageSent
 export type T_WebViewResult = C_webViewResultUrl
 export type T_account$AuthorizationForm = C_account$authorizationForm
@@ -16588,6 +17409,8 @@ export type T_account$Themes = C_account$themesNotModified | C_account$themes
 export type T_account$TmpPassword = C_account$tmpPassword
 export type T_account$WallPapers = C_account$wallPapersNotModified | C_account$wallPapers
 export type T_account$WebAuthorizations = C_account$webAuthorizations
+export type T_account$WebBrowserSettings = C_account$webBrowserSettingsNotModified | C_account$webBrowserSettings
+export type T_aicompose$Tones = C_aicompose$tonesNotModified | C_aicompose$tones
 export type T_auth$Authorization = C_auth$authorization | C_auth$authorizationSignUpRequired
 export type T_auth$CodeType = C_auth$codeTypeSms | C_auth$codeTypeCall | C_auth$codeTypeFlashCall | C_auth$codeTypeMissedCall | C_auth$codeTypeFragmentSms
 export type T_auth$ExportedAuthorization = C_auth$exportedAuthorization
@@ -16597,9 +17420,12 @@ export type T_auth$PasskeyLoginOptions = C_auth$passkeyLoginOptions
 export type T_auth$PasswordRecovery = C_auth$passwordRecovery
 export type T_auth$SentCode = C_auth$sentCode | C_auth$sentCodeSuccess | C_auth$sentCodePaymentRequired
 export type T_auth$SentCodeType = C_auth$sentCodeTypeApp | C_auth$sentCodeTypeSms | C_auth$sentCodeTypeCall | C_auth$sentCodeTypeFlashCall | C_auth$sentCodeTypeMissedCall | C_auth$sentCodeTypeEmailCode | C_auth$sentCodeTypeSetUpEmailRequired | C_auth$sentCodeTypeFragmentSms | C_auth$sentCodeTypeFirebaseSms | C_auth$sentCodeTypeSmsWord | C_auth$sentCodeTypeSmsPhrase
+export type T_bots$AccessSettings = C_bots$accessSettings
 export type T_bots$BotInfo = C_bots$botInfo
+export type T_bots$ExportedBotToken = C_bots$exportedBotToken
 export type T_bots$PopularAppBots = C_bots$popularAppBots
 export type T_bots$PreviewInfo = C_bots$previewInfo
+export type T_bots$RequestedButton = C_bots$requestedButton
 export type T_channels$AdminLogResults = C_channels$adminLogResults
 export type T_channels$ChannelParticipant = C_channels$channelParticipant
 export type T_channels$ChannelParticipants = C_channels$channelParticipants | C_channels$channelParticipantsNotModified
@@ -16653,8 +17479,10 @@ export type T_messages$BotResults = C_messages$botResults
 export type T_messages$ChatAdminsWithInvites = C_messages$chatAdminsWithInvites
 export type T_messages$ChatFull = C_messages$chatFull
 export type T_messages$ChatInviteImporters = C_messages$chatInviteImporters
+export type T_messages$ChatInviteJoinResult = C_messages$chatInviteJoinResultOk | C_messages$chatInviteJoinResultWebView
 export type T_messages$Chats = C_messages$chats | C_messages$chatsSlice
 export type T_messages$CheckedHistoryImportPeer = C_messages$checkedHistoryImportPeer
+export type T_messages$ComposedMessageWithAI = C_messages$composedMessageWithAI
 export type T_messages$DhConfig = C_messages$dhConfigNotModified | C_messages$dhConfig
 export type T_messages$DialogFilters = C_messages$dialogFilters
 export type T_messages$Dialogs = C_messages$dialogs | C_messages$dialogsSlice | C_messages$dialogsNotModified
@@ -16747,6 +17575,7 @@ export type T_smsjobs$Status = C_smsjobs$status
 export type T_stats$BroadcastStats = C_stats$broadcastStats
 export type T_stats$MegagroupStats = C_stats$megagroupStats
 export type T_stats$MessageStats = C_stats$messageStats
+export type T_stats$PollStats = C_stats$pollStats
 export type T_stats$PublicForwards = C_stats$publicForwards
 export type T_stats$StoryStats = C_stats$storyStats
 export type T_stickers$SuggestedShortName = C_stickers$suggestedShortName
@@ -16834,8 +17663,8 @@ export interface TlObjectByName {
   'boolFalse': C_boolFalse
   'boolTrue': C_boolTrue
   'true': C_true
-  'error': C_error
   'null': C_null
+  'error': C_error
   'inputPeerEmpty': C_inputPeerEmpty
   'inputPeerSelf': C_inputPeerSelf
   'inputPeerChat': C_inputPeerChat
@@ -17009,6 +17838,11 @@ export interface TlObjectByName {
   'messageActionStarGiftPurchaseOfferDeclined': C_messageActionStarGiftPurchaseOfferDeclined
   'messageActionNewCreatorPending': C_messageActionNewCreatorPending
   'messageActionChangeCreator': C_messageActionChangeCreator
+  'messageActionNoForwardsToggle': C_messageActionNoForwardsToggle
+  'messageActionNoForwardsRequest': C_messageActionNoForwardsRequest
+  'messageActionPollAppendAnswer': C_messageActionPollAppendAnswer
+  'messageActionPollDeleteAnswer': C_messageActionPollDeleteAnswer
+  'messageActionManagedBotCreated': C_messageActionManagedBotCreated
   'dialog': C_dialog
   'dialogFolder': C_dialogFolder
   'photoEmpty': C_photoEmpty
@@ -17084,6 +17918,7 @@ export interface TlObjectByName {
   'inputMessagesFilterGeo': C_inputMessagesFilterGeo
   'inputMessagesFilterContacts': C_inputMessagesFilterContacts
   'inputMessagesFilterPinned': C_inputMessagesFilterPinned
+  'inputMessagesFilterPoll': C_inputMessagesFilterPoll
   'updateNewMessage': C_updateNewMessage
   'updateMessageID': C_updateMessageID
   'updateDeleteMessages': C_updateDeleteMessages
@@ -17236,6 +18071,14 @@ export interface TlObjectByName {
   'updateStarGiftAuctionUserState': C_updateStarGiftAuctionUserState
   'updateEmojiGameInfo': C_updateEmojiGameInfo
   'updateStarGiftCraftFail': C_updateStarGiftCraftFail
+  'updateChatParticipantRank': C_updateChatParticipantRank
+  'updateManagedBot': C_updateManagedBot
+  'updateBotGuestChatQuery': C_updateBotGuestChatQuery
+  'updateAiComposeTones': C_updateAiComposeTones
+  'updateJoinChatWebViewDecision': C_updateJoinChatWebViewDecision
+  'updateNewBotConnection': C_updateNewBotConnection
+  'updateWebBrowserSettings': C_updateWebBrowserSettings
+  'updateWebBrowserException': C_updateWebBrowserException
   'updates.state': C_updates$state
   'updates.differenceEmpty': C_updates$differenceEmpty
   'updates.difference': C_updates$difference
@@ -17306,6 +18149,8 @@ export interface TlObjectByName {
   'sendMessageEmojiInteraction': C_sendMessageEmojiInteraction
   'sendMessageEmojiInteractionSeen': C_sendMessageEmojiInteractionSeen
   'sendMessageTextDraftAction': C_sendMessageTextDraftAction
+  'inputSendMessageRichMessageDraftAction': C_inputSendMessageRichMessageDraftAction
+  'sendMessageRichMessageDraftAction': C_sendMessageRichMessageDraftAction
   'contacts.found': C_contacts$found
   'inputPrivacyKeyStatusTimestamp': C_inputPrivacyKeyStatusTimestamp
   'inputPrivacyKeyChatInvite': C_inputPrivacyKeyChatInvite
@@ -17452,6 +18297,10 @@ export interface TlObjectByName {
   'messageEntitySpoiler': C_messageEntitySpoiler
   'messageEntityCustomEmoji': C_messageEntityCustomEmoji
   'messageEntityBlockquote': C_messageEntityBlockquote
+  'messageEntityFormattedDate': C_messageEntityFormattedDate
+  'messageEntityDiffInsert': C_messageEntityDiffInsert
+  'messageEntityDiffReplace': C_messageEntityDiffReplace
+  'messageEntityDiffDelete': C_messageEntityDiffDelete
   'inputChannelEmpty': C_inputChannelEmpty
   'inputChannel': C_inputChannel
   'inputChannelFromMessage': C_inputChannelFromMessage
@@ -17490,6 +18339,7 @@ export interface TlObjectByName {
   'inputBotInlineMessageGame': C_inputBotInlineMessageGame
   'inputBotInlineMessageMediaInvoice': C_inputBotInlineMessageMediaInvoice
   'inputBotInlineMessageMediaWebPage': C_inputBotInlineMessageMediaWebPage
+  'inputBotInlineMessageRichMessage': C_inputBotInlineMessageRichMessage
   'inputBotInlineResult': C_inputBotInlineResult
   'inputBotInlineResultPhoto': C_inputBotInlineResultPhoto
   'inputBotInlineResultDocument': C_inputBotInlineResultDocument
@@ -17501,6 +18351,7 @@ export interface TlObjectByName {
   'botInlineMessageMediaContact': C_botInlineMessageMediaContact
   'botInlineMessageMediaInvoice': C_botInlineMessageMediaInvoice
   'botInlineMessageMediaWebPage': C_botInlineMessageMediaWebPage
+  'botInlineMessageRichMessage': C_botInlineMessageRichMessage
   'botInlineResult': C_botInlineResult
   'botInlineMediaResult': C_botInlineMediaResult
   'messages.botResults': C_messages$botResults
@@ -17538,6 +18389,7 @@ export interface TlObjectByName {
   'topPeerCategoryForwardUsers': C_topPeerCategoryForwardUsers
   'topPeerCategoryForwardChats': C_topPeerCategoryForwardChats
   'topPeerCategoryBotsApp': C_topPeerCategoryBotsApp
+  'topPeerCategoryBotsGuestChat': C_topPeerCategoryBotsGuestChat
   'topPeerCategoryPeers': C_topPeerCategoryPeers
   'contacts.topPeersNotModified': C_contacts$topPeersNotModified
   'contacts.topPeers': C_contacts$topPeers
@@ -17579,6 +18431,19 @@ export interface TlObjectByName {
   'textPhone': C_textPhone
   'textImage': C_textImage
   'textAnchor': C_textAnchor
+  'textMath': C_textMath
+  'textCustomEmoji': C_textCustomEmoji
+  'textSpoiler': C_textSpoiler
+  'textMention': C_textMention
+  'textHashtag': C_textHashtag
+  'textBotCommand': C_textBotCommand
+  'textCashtag': C_textCashtag
+  'textAutoUrl': C_textAutoUrl
+  'textAutoEmail': C_textAutoEmail
+  'textAutoPhone': C_textAutoPhone
+  'textBankCard': C_textBankCard
+  'textMentionName': C_textMentionName
+  'textDate': C_textDate
   'pageBlockUnsupported': C_pageBlockUnsupported
   'pageBlockTitle': C_pageBlockTitle
   'pageBlockSubtitle': C_pageBlockSubtitle
@@ -17608,6 +18473,16 @@ export interface TlObjectByName {
   'pageBlockDetails': C_pageBlockDetails
   'pageBlockRelatedArticles': C_pageBlockRelatedArticles
   'pageBlockMap': C_pageBlockMap
+  'pageBlockHeading1': C_pageBlockHeading1
+  'pageBlockHeading2': C_pageBlockHeading2
+  'pageBlockHeading3': C_pageBlockHeading3
+  'pageBlockHeading4': C_pageBlockHeading4
+  'pageBlockHeading5': C_pageBlockHeading5
+  'pageBlockHeading6': C_pageBlockHeading6
+  'pageBlockMath': C_pageBlockMath
+  'pageBlockThinking': C_pageBlockThinking
+  'inputPageBlockMap': C_inputPageBlockMap
+  'pageBlockBlockquoteBlocks': C_pageBlockBlockquoteBlocks
   'phoneCallDiscardReasonMissed': C_phoneCallDiscardReasonMissed
   'phoneCallDiscardReasonDisconnect': C_phoneCallDiscardReasonDisconnect
   'phoneCallDiscardReasonHangup': C_phoneCallDiscardReasonHangup
@@ -17714,6 +18589,7 @@ export interface TlObjectByName {
   'channelAdminLogEventActionToggleSignatureProfiles': C_channelAdminLogEventActionToggleSignatureProfiles
   'channelAdminLogEventActionParticipantSubExtend': C_channelAdminLogEventActionParticipantSubExtend
   'channelAdminLogEventActionToggleAutotranslation': C_channelAdminLogEventActionToggleAutotranslation
+  'channelAdminLogEventActionParticipantEditRank': C_channelAdminLogEventActionParticipantEditRank
   'channelAdminLogEvent': C_channelAdminLogEvent
   'channels.adminLogResults': C_channels$adminLogResults
   'channelAdminLogEventsFilter': C_channelAdminLogEventsFilter
@@ -17815,6 +18691,7 @@ export interface TlObjectByName {
   'help.userInfoEmpty': C_help$userInfoEmpty
   'help.userInfo': C_help$userInfo
   'pollAnswer': C_pollAnswer
+  'inputPollAnswer': C_inputPollAnswer
   'poll': C_poll
   'pollAnswerVoters': C_pollAnswerVoters
   'pollResults': C_pollResults
@@ -17871,6 +18748,7 @@ export interface TlObjectByName {
   'webPageAttributeUniqueStarGift': C_webPageAttributeUniqueStarGift
   'webPageAttributeStarGiftCollection': C_webPageAttributeStarGiftCollection
   'webPageAttributeStarGiftAuction': C_webPageAttributeStarGiftAuction
+  'webPageAttributeAiComposeTone': C_webPageAttributeAiComposeTone
   'messages.votesList': C_messages$votesList
   'bankCardOpenUrl': C_bankCardOpenUrl
   'payments.bankCardData': C_payments$bankCardData
@@ -18060,6 +18938,7 @@ export interface TlObjectByName {
   'requestPeerTypeUser': C_requestPeerTypeUser
   'requestPeerTypeChat': C_requestPeerTypeChat
   'requestPeerTypeBroadcast': C_requestPeerTypeBroadcast
+  'requestPeerTypeCreateBot': C_requestPeerTypeCreateBot
   'emojiListNotModified': C_emojiListNotModified
   'emojiList': C_emojiList
   'emojiGroup': C_emojiGroup
@@ -18371,6 +19250,35 @@ export interface TlObjectByName {
   'starGiftAttributeRarityEpic': C_starGiftAttributeRarityEpic
   'starGiftAttributeRarityLegendary': C_starGiftAttributeRarityLegendary
   'keyboardButtonStyle': C_keyboardButtonStyle
+  'inputMessageReadMetric': C_inputMessageReadMetric
+  'bots.exportedBotToken': C_bots$exportedBotToken
+  'bots.requestedButton': C_bots$requestedButton
+  'messages.composedMessageWithAI': C_messages$composedMessageWithAI
+  'stats.pollStats': C_stats$pollStats
+  'inputAiComposeToneDefault': C_inputAiComposeToneDefault
+  'inputAiComposeToneID': C_inputAiComposeToneID
+  'inputAiComposeToneSlug': C_inputAiComposeToneSlug
+  'aiComposeTone': C_aiComposeTone
+  'aiComposeToneDefault': C_aiComposeToneDefault
+  'aicompose.tonesNotModified': C_aicompose$tonesNotModified
+  'aicompose.tones': C_aicompose$tones
+  'aiComposeToneExample': C_aiComposeToneExample
+  'bots.accessSettings': C_bots$accessSettings
+  'messages.chatInviteJoinResultOk': C_messages$chatInviteJoinResultOk
+  'messages.chatInviteJoinResultWebView': C_messages$chatInviteJoinResultWebView
+  'joinChatBotResultApproved': C_joinChatBotResultApproved
+  'joinChatBotResultDeclined': C_joinChatBotResultDeclined
+  'joinChatBotResultQueued': C_joinChatBotResultQueued
+  'joinChatBotResultWebView': C_joinChatBotResultWebView
+  'webDomainException': C_webDomainException
+  'account.webBrowserSettingsNotModified': C_account$webBrowserSettingsNotModified
+  'account.webBrowserSettings': C_account$webBrowserSettings
+  'inputRichFilePhoto': C_inputRichFilePhoto
+  'inputRichFileDocument': C_inputRichFileDocument
+  'inputRichMessage': C_inputRichMessage
+  'inputRichMessageHTML': C_inputRichMessageHTML
+  'inputRichMessageMarkdown': C_inputRichMessageMarkdown
+  'richMessage': C_richMessage
   'invokeAfterMsg': M_invokeAfterMsg
   'invokeAfterMsgs': M_invokeAfterMsgs
   'initConnection': M_initConnection
@@ -18531,6 +19439,11 @@ export interface TlObjectByName {
   'account.registerPasskey': M_account$registerPasskey
   'account.getPasskeys': M_account$getPasskeys
   'account.deletePasskey': M_account$deletePasskey
+  'account.confirmBotConnection': M_account$confirmBotConnection
+  'account.getWebBrowserSettings': M_account$getWebBrowserSettings
+  'account.updateWebBrowserSettings': M_account$updateWebBrowserSettings
+  'account.toggleWebBrowserSettingsException': M_account$toggleWebBrowserSettingsException
+  'account.deleteWebBrowserSettingsExceptions': M_account$deleteWebBrowserSettingsExceptions
   'users.getUsers': M_users$getUsers
   'users.getFullUser': M_users$getFullUser
   'users.setSecureValueErrors': M_users$setSecureValueErrors
@@ -18805,6 +19718,23 @@ export interface TlObjectByName {
   'messages.deleteTopicHistory': M_messages$deleteTopicHistory
   'messages.getEmojiGameInfo': M_messages$getEmojiGameInfo
   'messages.summarizeText': M_messages$summarizeText
+  'messages.editChatCreator': M_messages$editChatCreator
+  'messages.getFutureChatCreatorAfterLeave': M_messages$getFutureChatCreatorAfterLeave
+  'messages.editChatParticipantRank': M_messages$editChatParticipantRank
+  'messages.declineUrlAuth': M_messages$declineUrlAuth
+  'messages.checkUrlAuthMatchCode': M_messages$checkUrlAuthMatchCode
+  'messages.composeMessageWithAI': M_messages$composeMessageWithAI
+  'messages.reportReadMetrics': M_messages$reportReadMetrics
+  'messages.reportMusicListen': M_messages$reportMusicListen
+  'messages.addPollAnswer': M_messages$addPollAnswer
+  'messages.deletePollAnswer': M_messages$deletePollAnswer
+  'messages.getUnreadPollVotes': M_messages$getUnreadPollVotes
+  'messages.readPollVotes': M_messages$readPollVotes
+  'messages.setBotGuestChatResult': M_messages$setBotGuestChatResult
+  'messages.deleteParticipantReactions': M_messages$deleteParticipantReactions
+  'messages.deleteParticipantReaction': M_messages$deleteParticipantReaction
+  'messages.getPersonalChannelHistory': M_messages$getPersonalChannelHistory
+  'messages.getRichMessage': M_messages$getRichMessage
   'updates.getState': M_updates$getState
   'updates.getDifference': M_updates$getDifference
   'updates.getChannelDifference': M_updates$getChannelDifference
@@ -18876,7 +19806,6 @@ export interface TlObjectByName {
   'channels.getLeftChannels': M_channels$getLeftChannels
   'channels.getGroupsForDiscussion': M_channels$getGroupsForDiscussion
   'channels.setDiscussionGroup': M_channels$setDiscussionGroup
-  'channels.editCreator': M_channels$editCreator
   'channels.editLocation': M_channels$editLocation
   'channels.toggleSlowMode': M_channels$toggleSlowMode
   'channels.getInactiveChannels': M_channels$getInactiveChannels
@@ -18905,7 +19834,6 @@ export interface TlObjectByName {
   'channels.getMessageAuthor': M_channels$getMessageAuthor
   'channels.checkSearchPostsFlood': M_channels$checkSearchPostsFlood
   'channels.setMainProfileTab': M_channels$setMainProfileTab
-  'channels.getFutureCreatorAfterLeave': M_channels$getFutureCreatorAfterLeave
   'bots.sendCustomRequest': M_bots$sendCustomRequest
   'bots.answerWebhookJSONQuery': M_bots$answerWebhookJSONQuery
   'bots.setBotCommands': M_bots$setBotCommands
@@ -18936,6 +19864,14 @@ export interface TlObjectByName {
   'bots.updateStarRefProgram': M_bots$updateStarRefProgram
   'bots.setCustomVerification': M_bots$setCustomVerification
   'bots.getBotRecommendations': M_bots$getBotRecommendations
+  'bots.checkUsername': M_bots$checkUsername
+  'bots.createBot': M_bots$createBot
+  'bots.exportBotToken': M_bots$exportBotToken
+  'bots.requestWebViewButton': M_bots$requestWebViewButton
+  'bots.getRequestedWebViewButton': M_bots$getRequestedWebViewButton
+  'bots.getAccessSettings': M_bots$getAccessSettings
+  'bots.editAccessSettings': M_bots$editAccessSettings
+  'bots.setJoinChatResults': M_bots$setJoinChatResults
   'payments.getPaymentForm': M_payments$getPaymentForm
   'payments.getPaymentReceipt': M_payments$getPaymentReceipt
   'payments.validateRequestedInfo': M_payments$validateRequestedInfo
@@ -19068,6 +20004,7 @@ export interface TlObjectByName {
   'stats.getMessageStats': M_stats$getMessageStats
   'stats.getStoryStats': M_stats$getStoryStats
   'stats.getStoryPublicForwards': M_stats$getStoryPublicForwards
+  'stats.getPollStats': M_stats$getPollStats
   'chatlists.exportChatlistInvite': M_chatlists$exportChatlistInvite
   'chatlists.deleteExportedInvite': M_chatlists$deleteExportedInvite
   'chatlists.editExportedInvite': M_chatlists$editExportedInvite
@@ -19125,12 +20062,21 @@ export interface TlObjectByName {
   'smsjobs.getSmsJob': M_smsjobs$getSmsJob
   'smsjobs.finishJob': M_smsjobs$finishJob
   'fragment.getCollectibleInfo': M_fragment$getCollectibleInfo
+  'aicompose.createTone': M_aicompose$createTone
+  'aicompose.updateTone': M_aicompose$updateTone
+  'aicompose.saveTone': M_aicompose$saveTone
+  'aicompose.deleteTone': M_aicompose$deleteTone
+  'aicompose.getTone': M_aicompose$getTone
+  'aicompose.getTones': M_aicompose$getTones
+  'aicompose.getToneExample': M_aicompose$getToneExample
 }
 
 /** Every abstract type, by its schema name. */
 export interface TlTypeByName {
   'AccessPointRule': T_AccessPointRule
   'AccountDaysTTL': T_AccountDaysTTL
+  'AiComposeTone': T_AiComposeTone
+  'AiComposeToneExample': T_AiComposeToneExample
   'AttachMenuBot': T_AttachMenuBot
   'AttachMenuBotIcon': T_AttachMenuBotIcon
   'AttachMenuBotIconColor': T_AttachMenuBotIconColor
@@ -19260,6 +20206,7 @@ export interface TlTypeByName {
   'InlineBotSwitchPM': T_InlineBotSwitchPM
   'InlineBotWebView': T_InlineBotWebView
   'InlineQueryPeerType': T_InlineQueryPeerType
+  'InputAiComposeTone': T_InputAiComposeTone
   'InputAppEvent': T_InputAppEvent
   'InputBotApp': T_InputBotApp
   'InputBotInlineMessage': T_InputBotInlineMessage
@@ -19292,6 +20239,7 @@ export interface TlTypeByName {
   'InputInvoice': T_InputInvoice
   'InputMedia': T_InputMedia
   'InputMessage': T_InputMessage
+  'InputMessageReadMetric': T_InputMessageReadMetric
   'InputNotifyPeer': T_InputNotifyPeer
   'InputPasskeyCredential': T_InputPasskeyCredential
   'InputPasskeyResponse': T_InputPasskeyResponse
@@ -19304,6 +20252,8 @@ export interface TlTypeByName {
   'InputPrivacyRule': T_InputPrivacyRule
   'InputQuickReplyShortcut': T_InputQuickReplyShortcut
   'InputReplyTo': T_InputReplyTo
+  'InputRichFile': T_InputRichFile
+  'InputRichMessage': T_InputRichMessage
   'InputSavedStarGift': T_InputSavedStarGift
   'InputSecureFile': T_InputSecureFile
   'InputSecureValue': T_InputSecureValue
@@ -19324,6 +20274,7 @@ export interface TlTypeByName {
   'IpPort': T_IpPort
   'JSONObjectValue': T_JSONObjectValue
   'JSONValue': T_JSONValue
+  'JoinChatBotResult': T_JoinChatBotResult
   'KeyboardButton': T_KeyboardButton
   'KeyboardButtonRow': T_KeyboardButtonRow
   'KeyboardButtonStyle': T_KeyboardButtonStyle
@@ -19426,6 +20377,7 @@ export interface TlTypeByName {
   'RequirementToContact': T_RequirementToContact
   'ResPQ': T_ResPQ
   'RestrictionReason': T_RestrictionReason
+  'RichMessage': T_RichMessage
   'RichText': T_RichText
   'RpcDropAnswer': T_RpcDropAnswer
   'RpcError': T_RpcError
@@ -19528,6 +20480,7 @@ export interface TlTypeByName {
   'WallPaperSettings': T_WallPaperSettings
   'WebAuthorization': T_WebAuthorization
   'WebDocument': T_WebDocument
+  'WebDomainException': T_WebDomainException
   'WebPage': T_WebPage
   'WebPageAttribute': T_WebPageAttribute
   'WebViewMessageSent': T_WebViewMessageSent
@@ -19560,6 +20513,8 @@ export interface TlTypeByName {
   'account.TmpPassword': T_account$TmpPassword
   'account.WallPapers': T_account$WallPapers
   'account.WebAuthorizations': T_account$WebAuthorizations
+  'account.WebBrowserSettings': T_account$WebBrowserSettings
+  'aicompose.Tones': T_aicompose$Tones
   'auth.Authorization': T_auth$Authorization
   'auth.CodeType': T_auth$CodeType
   'auth.ExportedAuthorization': T_auth$ExportedAuthorization
@@ -19569,9 +20524,12 @@ export interface TlTypeByName {
   'auth.PasswordRecovery': T_auth$PasswordRecovery
   'auth.SentCode': T_auth$SentCode
   'auth.SentCodeType': T_auth$SentCodeType
+  'bots.AccessSettings': T_bots$AccessSettings
   'bots.BotInfo': T_bots$BotInfo
+  'bots.ExportedBotToken': T_bots$ExportedBotToken
   'bots.PopularAppBots': T_bots$PopularAppBots
   'bots.PreviewInfo': T_bots$PreviewInfo
+  'bots.RequestedButton': T_bots$RequestedButton
   'channels.AdminLogResults': T_channels$AdminLogResults
   'channels.ChannelParticipant': T_channels$ChannelParticipant
   'channels.ChannelParticipants': T_channels$ChannelParticipants
@@ -19625,8 +20583,10 @@ export interface TlTypeByName {
   'messages.ChatAdminsWithInvites': T_messages$ChatAdminsWithInvites
   'messages.ChatFull': T_messages$ChatFull
   'messages.ChatInviteImporters': T_messages$ChatInviteImporters
+  'messages.ChatInviteJoinResult': T_messages$ChatInviteJoinResult
   'messages.Chats': T_messages$Chats
   'messages.CheckedHistoryImportPeer': T_messages$CheckedHistoryImportPeer
+  'messages.ComposedMessageWithAI': T_messages$ComposedMessageWithAI
   'messages.DhConfig': T_messages$DhConfig
   'messages.DialogFilters': T_messages$DialogFilters
   'messages.Dialogs': T_messages$Dialogs
@@ -19719,6 +20679,7 @@ export interface TlTypeByName {
   'stats.BroadcastStats': T_stats$BroadcastStats
   'stats.MegagroupStats': T_stats$MegagroupStats
   'stats.MessageStats': T_stats$MessageStats
+  'stats.PollStats': T_stats$PollStats
   'stats.PublicForwards': T_stats$PublicForwards
   'stats.StoryStats': T_stats$StoryStats
   'stickers.SuggestedShortName': T_stickers$SuggestedShortName
@@ -19917,6 +20878,11 @@ export interface TlMethodResult {
   'account.registerPasskey': T_Passkey
   'account.getPasskeys': T_account$Passkeys
   'account.deletePasskey': boolean
+  'account.confirmBotConnection': boolean
+  'account.getWebBrowserSettings': T_account$WebBrowserSettings
+  'account.updateWebBrowserSettings': T_account$WebBrowserSettings
+  'account.toggleWebBrowserSettingsException': T_Updates
+  'account.deleteWebBrowserSettingsExceptions': T_account$WebBrowserSettings
   'users.getUsers': T_User[]
   'users.getFullUser': T_users$UserFull
   'users.setSecureValueErrors': boolean
@@ -19991,7 +20957,7 @@ export interface TlMethodResult {
   'messages.getWebPagePreview': T_messages$WebPagePreview
   'messages.exportChatInvite': T_ExportedChatInvite
   'messages.checkChatInvite': T_ChatInvite
-  'messages.importChatInvite': T_Updates
+  'messages.importChatInvite': T_messages$ChatInviteJoinResult
   'messages.getStickerSet': T_messages$StickerSet
   'messages.installStickerSet': T_messages$StickerSetInstallResult
   'messages.uninstallStickerSet': boolean
@@ -20191,6 +21157,23 @@ export interface TlMethodResult {
   'messages.deleteTopicHistory': T_messages$AffectedHistory
   'messages.getEmojiGameInfo': T_messages$EmojiGameInfo
   'messages.summarizeText': T_TextWithEntities
+  'messages.editChatCreator': T_Updates
+  'messages.getFutureChatCreatorAfterLeave': T_User
+  'messages.editChatParticipantRank': T_Updates
+  'messages.declineUrlAuth': boolean
+  'messages.checkUrlAuthMatchCode': boolean
+  'messages.composeMessageWithAI': T_messages$ComposedMessageWithAI
+  'messages.reportReadMetrics': boolean
+  'messages.reportMusicListen': boolean
+  'messages.addPollAnswer': T_Updates
+  'messages.deletePollAnswer': T_Updates
+  'messages.getUnreadPollVotes': T_messages$Messages
+  'messages.readPollVotes': T_messages$AffectedHistory
+  'messages.setBotGuestChatResult': T_InputBotInlineMessageID
+  'messages.deleteParticipantReactions': boolean
+  'messages.deleteParticipantReaction': T_Updates
+  'messages.getPersonalChannelHistory': T_messages$Messages
+  'messages.getRichMessage': T_messages$Messages
   'updates.getState': T_updates$State
   'updates.getDifference': T_updates$Difference
   'updates.getChannelDifference': T_updates$ChannelDifference
@@ -20246,7 +21229,7 @@ export interface TlMethodResult {
   'channels.editPhoto': T_Updates
   'channels.checkUsername': boolean
   'channels.updateUsername': boolean
-  'channels.joinChannel': T_Updates
+  'channels.joinChannel': T_messages$ChatInviteJoinResult
   'channels.leaveChannel': T_Updates
   'channels.inviteToChannel': T_messages$InvitedUsers
   'channels.deleteChannel': T_Updates
@@ -20262,7 +21245,6 @@ export interface TlMethodResult {
   'channels.getLeftChannels': T_messages$Chats
   'channels.getGroupsForDiscussion': T_messages$Chats
   'channels.setDiscussionGroup': boolean
-  'channels.editCreator': T_Updates
   'channels.editLocation': boolean
   'channels.toggleSlowMode': T_Updates
   'channels.getInactiveChannels': T_messages$InactiveChats
@@ -20291,7 +21273,6 @@ export interface TlMethodResult {
   'channels.getMessageAuthor': T_User
   'channels.checkSearchPostsFlood': T_SearchPostsFlood
   'channels.setMainProfileTab': boolean
-  'channels.getFutureCreatorAfterLeave': T_User
   'bots.sendCustomRequest': T_DataJSON
   'bots.answerWebhookJSONQuery': boolean
   'bots.setBotCommands': boolean
@@ -20322,6 +21303,14 @@ export interface TlMethodResult {
   'bots.updateStarRefProgram': T_StarRefProgram
   'bots.setCustomVerification': boolean
   'bots.getBotRecommendations': T_users$Users
+  'bots.checkUsername': boolean
+  'bots.createBot': T_User
+  'bots.exportBotToken': T_bots$ExportedBotToken
+  'bots.requestWebViewButton': T_bots$RequestedButton
+  'bots.getRequestedWebViewButton': T_KeyboardButton
+  'bots.getAccessSettings': T_bots$AccessSettings
+  'bots.editAccessSettings': boolean
+  'bots.setJoinChatResults': boolean
   'payments.getPaymentForm': T_payments$PaymentForm
   'payments.getPaymentReceipt': T_payments$PaymentReceipt
   'payments.validateRequestedInfo': T_payments$ValidatedRequestedInfo
@@ -20454,6 +21443,7 @@ export interface TlMethodResult {
   'stats.getMessageStats': T_stats$MessageStats
   'stats.getStoryStats': T_stats$StoryStats
   'stats.getStoryPublicForwards': T_stats$PublicForwards
+  'stats.getPollStats': T_stats$PollStats
   'chatlists.exportChatlistInvite': T_chatlists$ExportedChatlistInvite
   'chatlists.deleteExportedInvite': boolean
   'chatlists.editExportedInvite': T_ExportedChatlistInvite
@@ -20511,12 +21501,19 @@ export interface TlMethodResult {
   'smsjobs.getSmsJob': T_SmsJob
   'smsjobs.finishJob': boolean
   'fragment.getCollectibleInfo': T_fragment$CollectibleInfo
+  'aicompose.createTone': T_AiComposeTone
+  'aicompose.updateTone': T_AiComposeTone
+  'aicompose.saveTone': boolean
+  'aicompose.deleteTone': boolean
+  'aicompose.getTone': T_aicompose$Tones
+  'aicompose.getTones': T_aicompose$Tones
+  'aicompose.getToneExample': T_AiComposeToneExample
 }
 
 export type TlMethodName = keyof TlMethodResult
 
-export const CONSTRUCTOR_COUNT = 1589
-export const METHOD_COUNT = 764
+export const CONSTRUCTOR_COUNT = 1668
+export const METHOD_COUNT = 800
 
 function d_05162463(r: TlReader): C_resPQ {
   const v0 = r.int128()
@@ -21230,6 +22227,13 @@ function d_3fedd339(r: TlReader): C_true {
 function e_3fedd339(w: TlWriter, _o: C_true): void {
 }
 
+function d_56730bcc(r: TlReader): C_null {
+  return { _: 'null' }
+}
+
+function e_56730bcc(w: TlWriter, _o: C_null): void {
+}
+
 function d_c4b9f9bb(r: TlReader): C_error {
   const v0 = r.int()
   const v1 = r.string()
@@ -21239,13 +22243,6 @@ function d_c4b9f9bb(r: TlReader): C_error {
 function e_c4b9f9bb(w: TlWriter, o: C_error): void {
   w.int(o.code)
   w.string(o.text)
-}
-
-function d_56730bcc(r: TlReader): C_null {
-  return { _: 'null' }
-}
-
-function e_56730bcc(w: TlWriter, _o: C_null): void {
 }
 
 function d_7f3b18ea(r: TlReader): C_inputPeerEmpty {
@@ -21421,36 +22418,42 @@ function d_9664f57f(r: TlReader): C_inputMediaEmpty {
 function e_9664f57f(w: TlWriter, _o: C_inputMediaEmpty): void {
 }
 
-function d_1e287d04(r: TlReader): C_inputMediaUploadedPhoto {
+function d_7d8375da(r: TlReader): C_inputMediaUploadedPhoto {
   const f_flags = r.int()
   const v1 = (f_flags & 0x4) !== 0
-  const v2 = r.object() as T_InputFile
-  const v3 = (f_flags & 0x1) !== 0 ? r.vectorObject() as T_InputDocument[] : undefined
-  const v4 = (f_flags & 0x2) !== 0 ? r.int() : undefined
-  return { _: 'inputMediaUploadedPhoto', spoiler: v1, file: v2, stickers: v3, ttl_seconds: v4 }
+  const v2 = (f_flags & 0x8) !== 0
+  const v3 = r.object() as T_InputFile
+  const v4 = (f_flags & 0x1) !== 0 ? r.vectorObject() as T_InputDocument[] : undefined
+  const v5 = (f_flags & 0x2) !== 0 ? r.int() : undefined
+  const v6 = (f_flags & 0x8) !== 0 ? r.object() as T_InputDocument : undefined
+  return { _: 'inputMediaUploadedPhoto', spoiler: v1, live_photo: v2, file: v3, stickers: v4, ttl_seconds: v5, video: v6 }
 }
 
-function e_1e287d04(w: TlWriter, o: C_inputMediaUploadedPhoto): void {
-  const f_flags = (o.spoiler ? 0x4 : 0) | (o.stickers !== undefined ? 0x1 : 0) | (o.ttl_seconds !== undefined ? 0x2 : 0)
+function e_7d8375da(w: TlWriter, o: C_inputMediaUploadedPhoto): void {
+  const f_flags = (o.spoiler ? 0x4 : 0) | (o.live_photo ? 0x8 : 0) | (o.stickers !== undefined ? 0x1 : 0) | (o.ttl_seconds !== undefined ? 0x2 : 0) | (o.video !== undefined ? 0x8 : 0)
   w.int(f_flags)
   w.object(o.file)
   if ((f_flags & 0x1) !== 0) w.vectorObject(o.stickers!)
   if ((f_flags & 0x2) !== 0) w.int(o.ttl_seconds!)
+  if ((f_flags & 0x8) !== 0) w.object(o.video!)
 }
 
-function d_b3ba0635(r: TlReader): C_inputMediaPhoto {
+function d_e3af4434(r: TlReader): C_inputMediaPhoto {
   const f_flags = r.int()
   const v1 = (f_flags & 0x2) !== 0
-  const v2 = r.object() as T_InputPhoto
-  const v3 = (f_flags & 0x1) !== 0 ? r.int() : undefined
-  return { _: 'inputMediaPhoto', spoiler: v1, id: v2, ttl_seconds: v3 }
+  const v2 = (f_flags & 0x4) !== 0
+  const v3 = r.object() as T_InputPhoto
+  const v4 = (f_flags & 0x1) !== 0 ? r.int() : undefined
+  const v5 = (f_flags & 0x4) !== 0 ? r.object() as T_InputDocument : undefined
+  return { _: 'inputMediaPhoto', spoiler: v1, live_photo: v2, id: v3, ttl_seconds: v4, video: v5 }
 }
 
-function e_b3ba0635(w: TlWriter, o: C_inputMediaPhoto): void {
-  const f_flags = (o.spoiler ? 0x2 : 0) | (o.ttl_seconds !== undefined ? 0x1 : 0)
+function e_e3af4434(w: TlWriter, o: C_inputMediaPhoto): void {
+  const f_flags = (o.spoiler ? 0x2 : 0) | (o.live_photo ? 0x4 : 0) | (o.ttl_seconds !== undefined ? 0x1 : 0) | (o.video !== undefined ? 0x4 : 0)
   w.int(f_flags)
   w.object(o.id)
   if ((f_flags & 0x1) !== 0) w.int(o.ttl_seconds!)
+  if ((f_flags & 0x4) !== 0) w.object(o.video!)
 }
 
 function d_f9c44144(r: TlReader): C_inputMediaGeoPoint {
@@ -21636,22 +22639,26 @@ function e_971fa843(w: TlWriter, o: C_inputMediaGeoLive): void {
   if ((f_flags & 0x8) !== 0) w.int(o.proximity_notification_radius!)
 }
 
-function d_0f94e5f1(r: TlReader): C_inputMediaPoll {
+function d_883a4108(r: TlReader): C_inputMediaPoll {
   const f_flags = r.int()
   const v1 = r.object() as T_Poll
-  const v2 = (f_flags & 0x1) !== 0 ? r.vectorBytes() : undefined
-  const v3 = (f_flags & 0x2) !== 0 ? r.string() : undefined
-  const v4 = (f_flags & 0x2) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
-  return { _: 'inputMediaPoll', poll: v1, correct_answers: v2, solution: v3, solution_entities: v4 }
+  const v2 = (f_flags & 0x1) !== 0 ? r.vectorInt() : undefined
+  const v3 = (f_flags & 0x8) !== 0 ? r.object() as T_InputMedia : undefined
+  const v4 = (f_flags & 0x2) !== 0 ? r.string() : undefined
+  const v5 = (f_flags & 0x2) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
+  const v6 = (f_flags & 0x4) !== 0 ? r.object() as T_InputMedia : undefined
+  return { _: 'inputMediaPoll', poll: v1, correct_answers: v2, attached_media: v3, solution: v4, solution_entities: v5, solution_media: v6 }
 }
 
-function e_0f94e5f1(w: TlWriter, o: C_inputMediaPoll): void {
-  const f_flags = (o.correct_answers !== undefined ? 0x1 : 0) | (o.solution !== undefined ? 0x2 : 0) | (o.solution_entities !== undefined ? 0x2 : 0)
+function e_883a4108(w: TlWriter, o: C_inputMediaPoll): void {
+  const f_flags = (o.correct_answers !== undefined ? 0x1 : 0) | (o.attached_media !== undefined ? 0x8 : 0) | (o.solution !== undefined ? 0x2 : 0) | (o.solution_entities !== undefined ? 0x2 : 0) | (o.solution_media !== undefined ? 0x4 : 0)
   w.int(f_flags)
   w.object(o.poll)
-  if ((f_flags & 0x1) !== 0) w.vectorBytes(o.correct_answers!)
+  if ((f_flags & 0x1) !== 0) w.vectorInt(o.correct_answers!)
+  if ((f_flags & 0x8) !== 0) w.object(o.attached_media!)
   if ((f_flags & 0x2) !== 0) w.string(o.solution!)
   if ((f_flags & 0x2) !== 0) w.vectorObject(o.solution_entities!)
+  if ((f_flags & 0x4) !== 0) w.object(o.solution_media!)
 }
 
 function d_e66fbf7b(r: TlReader): C_inputMediaDice {
@@ -22420,7 +23427,7 @@ function e_2633421b(w: TlWriter, o: C_chatFull): void {
   if ((f_flags & 0x100000) !== 0) w.int(o.reactions_limit!)
 }
 
-function d_e4e0b29d(r: TlReader): C_channelFull {
+function d_a04e8d3a(r: TlReader): C_channelFull {
   const f_flags = r.int()
   const v1 = (f_flags & 0x8) !== 0
   const v2 = (f_flags & 0x40) !== 0
@@ -22489,12 +23496,13 @@ function d_e4e0b29d(r: TlReader): C_channelFull {
   const v65 = (f_flags2 & 0x40000) !== 0 ? r.int() : undefined
   const v66 = (f_flags2 & 0x200000) !== 0 ? r.long() : undefined
   const v67 = (f_flags2 & 0x400000) !== 0 ? r.object() as T_ProfileTab : undefined
-  return { _: 'channelFull', can_view_participants: v1, can_set_username: v2, can_set_stickers: v3, hidden_prehistory: v4, can_set_location: v5, has_scheduled: v6, can_view_stats: v7, blocked: v8, can_delete_channel: v10, antispam: v11, participants_hidden: v12, translations_disabled: v13, stories_pinned_available: v14, view_forum_as_messages: v15, restricted_sponsored: v16, can_view_revenue: v17, paid_media_allowed: v18, can_view_stars_revenue: v19, paid_reactions_available: v20, stargifts_available: v21, paid_messages_available: v22, id: v23, about: v24, participants_count: v25, admins_count: v26, kicked_count: v27, banned_count: v28, online_count: v29, read_inbox_max_id: v30, read_outbox_max_id: v31, unread_count: v32, chat_photo: v33, notify_settings: v34, exported_invite: v35, bot_info: v36, migrated_from_chat_id: v37, migrated_from_max_id: v38, pinned_msg_id: v39, stickerset: v40, available_min_id: v41, folder_id: v42, linked_chat_id: v43, location: v44, slowmode_seconds: v45, slowmode_next_send_date: v46, stats_dc: v47, pts: v48, call: v49, ttl_period: v50, pending_suggestions: v51, groupcall_default_join_as: v52, theme_emoticon: v53, requests_pending: v54, recent_requesters: v55, default_send_as: v56, available_reactions: v57, reactions_limit: v58, stories: v59, wallpaper: v60, boosts_applied: v61, boosts_unrestrict: v62, emojiset: v63, bot_verification: v64, stargifts_count: v65, send_paid_messages_stars: v66, main_tab: v67 }
+  const v68 = (f_flags2 & 0x800000) !== 0 ? r.long() : undefined
+  return { _: 'channelFull', can_view_participants: v1, can_set_username: v2, can_set_stickers: v3, hidden_prehistory: v4, can_set_location: v5, has_scheduled: v6, can_view_stats: v7, blocked: v8, can_delete_channel: v10, antispam: v11, participants_hidden: v12, translations_disabled: v13, stories_pinned_available: v14, view_forum_as_messages: v15, restricted_sponsored: v16, can_view_revenue: v17, paid_media_allowed: v18, can_view_stars_revenue: v19, paid_reactions_available: v20, stargifts_available: v21, paid_messages_available: v22, id: v23, about: v24, participants_count: v25, admins_count: v26, kicked_count: v27, banned_count: v28, online_count: v29, read_inbox_max_id: v30, read_outbox_max_id: v31, unread_count: v32, chat_photo: v33, notify_settings: v34, exported_invite: v35, bot_info: v36, migrated_from_chat_id: v37, migrated_from_max_id: v38, pinned_msg_id: v39, stickerset: v40, available_min_id: v41, folder_id: v42, linked_chat_id: v43, location: v44, slowmode_seconds: v45, slowmode_next_send_date: v46, stats_dc: v47, pts: v48, call: v49, ttl_period: v50, pending_suggestions: v51, groupcall_default_join_as: v52, theme_emoticon: v53, requests_pending: v54, recent_requesters: v55, default_send_as: v56, available_reactions: v57, reactions_limit: v58, stories: v59, wallpaper: v60, boosts_applied: v61, boosts_unrestrict: v62, emojiset: v63, bot_verification: v64, stargifts_count: v65, send_paid_messages_stars: v66, main_tab: v67, guard_bot_id: v68 }
 }
 
-function e_e4e0b29d(w: TlWriter, o: C_channelFull): void {
+function e_a04e8d3a(w: TlWriter, o: C_channelFull): void {
   const f_flags = (o.can_view_participants ? 0x8 : 0) | (o.can_set_username ? 0x40 : 0) | (o.can_set_stickers ? 0x80 : 0) | (o.hidden_prehistory ? 0x400 : 0) | (o.can_set_location ? 0x10000 : 0) | (o.has_scheduled ? 0x80000 : 0) | (o.can_view_stats ? 0x100000 : 0) | (o.blocked ? 0x400000 : 0) | (o.participants_count !== undefined ? 0x1 : 0) | (o.admins_count !== undefined ? 0x2 : 0) | (o.kicked_count !== undefined ? 0x4 : 0) | (o.banned_count !== undefined ? 0x4 : 0) | (o.online_count !== undefined ? 0x2000 : 0) | (o.exported_invite !== undefined ? 0x800000 : 0) | (o.migrated_from_chat_id !== undefined ? 0x10 : 0) | (o.migrated_from_max_id !== undefined ? 0x10 : 0) | (o.pinned_msg_id !== undefined ? 0x20 : 0) | (o.stickerset !== undefined ? 0x100 : 0) | (o.available_min_id !== undefined ? 0x200 : 0) | (o.folder_id !== undefined ? 0x800 : 0) | (o.linked_chat_id !== undefined ? 0x4000 : 0) | (o.location !== undefined ? 0x8000 : 0) | (o.slowmode_seconds !== undefined ? 0x20000 : 0) | (o.slowmode_next_send_date !== undefined ? 0x40000 : 0) | (o.stats_dc !== undefined ? 0x1000 : 0) | (o.call !== undefined ? 0x200000 : 0) | (o.ttl_period !== undefined ? 0x1000000 : 0) | (o.pending_suggestions !== undefined ? 0x2000000 : 0) | (o.groupcall_default_join_as !== undefined ? 0x4000000 : 0) | (o.theme_emoticon !== undefined ? 0x8000000 : 0) | (o.requests_pending !== undefined ? 0x10000000 : 0) | (o.recent_requesters !== undefined ? 0x10000000 : 0) | (o.default_send_as !== undefined ? 0x20000000 : 0) | (o.available_reactions !== undefined ? 0x40000000 : 0)
-  const f_flags2 = (o.can_delete_channel ? 0x1 : 0) | (o.antispam ? 0x2 : 0) | (o.participants_hidden ? 0x4 : 0) | (o.translations_disabled ? 0x8 : 0) | (o.stories_pinned_available ? 0x20 : 0) | (o.view_forum_as_messages ? 0x40 : 0) | (o.restricted_sponsored ? 0x800 : 0) | (o.can_view_revenue ? 0x1000 : 0) | (o.paid_media_allowed ? 0x4000 : 0) | (o.can_view_stars_revenue ? 0x8000 : 0) | (o.paid_reactions_available ? 0x10000 : 0) | (o.stargifts_available ? 0x80000 : 0) | (o.paid_messages_available ? 0x100000 : 0) | (o.reactions_limit !== undefined ? 0x2000 : 0) | (o.stories !== undefined ? 0x10 : 0) | (o.wallpaper !== undefined ? 0x80 : 0) | (o.boosts_applied !== undefined ? 0x100 : 0) | (o.boosts_unrestrict !== undefined ? 0x200 : 0) | (o.emojiset !== undefined ? 0x400 : 0) | (o.bot_verification !== undefined ? 0x20000 : 0) | (o.stargifts_count !== undefined ? 0x40000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x200000 : 0) | (o.main_tab !== undefined ? 0x400000 : 0)
+  const f_flags2 = (o.can_delete_channel ? 0x1 : 0) | (o.antispam ? 0x2 : 0) | (o.participants_hidden ? 0x4 : 0) | (o.translations_disabled ? 0x8 : 0) | (o.stories_pinned_available ? 0x20 : 0) | (o.view_forum_as_messages ? 0x40 : 0) | (o.restricted_sponsored ? 0x800 : 0) | (o.can_view_revenue ? 0x1000 : 0) | (o.paid_media_allowed ? 0x4000 : 0) | (o.can_view_stars_revenue ? 0x8000 : 0) | (o.paid_reactions_available ? 0x10000 : 0) | (o.stargifts_available ? 0x80000 : 0) | (o.paid_messages_available ? 0x100000 : 0) | (o.reactions_limit !== undefined ? 0x2000 : 0) | (o.stories !== undefined ? 0x10 : 0) | (o.wallpaper !== undefined ? 0x80 : 0) | (o.boosts_applied !== undefined ? 0x100 : 0) | (o.boosts_unrestrict !== undefined ? 0x200 : 0) | (o.emojiset !== undefined ? 0x400 : 0) | (o.bot_verification !== undefined ? 0x20000 : 0) | (o.stargifts_count !== undefined ? 0x40000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x200000 : 0) | (o.main_tab !== undefined ? 0x400000 : 0) | (o.guard_bot_id !== undefined ? 0x800000 : 0)
   w.int(f_flags)
   w.int(f_flags2)
   w.long(o.id)
@@ -22542,41 +23550,57 @@ function e_e4e0b29d(w: TlWriter, o: C_channelFull): void {
   if ((f_flags2 & 0x40000) !== 0) w.int(o.stargifts_count!)
   if ((f_flags2 & 0x200000) !== 0) w.long(o.send_paid_messages_stars!)
   if ((f_flags2 & 0x400000) !== 0) w.object(o.main_tab!)
+  if ((f_flags2 & 0x800000) !== 0) w.long(o.guard_bot_id!)
 }
 
-function d_c02d4007(r: TlReader): C_chatParticipant {
-  const v0 = r.long()
+function d_38e79fde(r: TlReader): C_chatParticipant {
+  const f_flags = r.int()
   const v1 = r.long()
-  const v2 = r.int()
-  return { _: 'chatParticipant', user_id: v0, inviter_id: v1, date: v2 }
+  const v2 = r.long()
+  const v3 = r.int()
+  const v4 = (f_flags & 0x1) !== 0 ? r.string() : undefined
+  return { _: 'chatParticipant', user_id: v1, inviter_id: v2, date: v3, rank: v4 }
 }
 
-function e_c02d4007(w: TlWriter, o: C_chatParticipant): void {
+function e_38e79fde(w: TlWriter, o: C_chatParticipant): void {
+  const f_flags = (o.rank !== undefined ? 0x1 : 0)
+  w.int(f_flags)
   w.long(o.user_id)
   w.long(o.inviter_id)
   w.int(o.date)
+  if ((f_flags & 0x1) !== 0) w.string(o.rank!)
 }
 
-function d_e46bcee4(r: TlReader): C_chatParticipantCreator {
-  const v0 = r.long()
-  return { _: 'chatParticipantCreator', user_id: v0 }
-}
-
-function e_e46bcee4(w: TlWriter, o: C_chatParticipantCreator): void {
-  w.long(o.user_id)
-}
-
-function d_a0933f5b(r: TlReader): C_chatParticipantAdmin {
-  const v0 = r.long()
+function d_e1f867b8(r: TlReader): C_chatParticipantCreator {
+  const f_flags = r.int()
   const v1 = r.long()
-  const v2 = r.int()
-  return { _: 'chatParticipantAdmin', user_id: v0, inviter_id: v1, date: v2 }
+  const v2 = (f_flags & 0x1) !== 0 ? r.string() : undefined
+  return { _: 'chatParticipantCreator', user_id: v1, rank: v2 }
 }
 
-function e_a0933f5b(w: TlWriter, o: C_chatParticipantAdmin): void {
+function e_e1f867b8(w: TlWriter, o: C_chatParticipantCreator): void {
+  const f_flags = (o.rank !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  w.long(o.user_id)
+  if ((f_flags & 0x1) !== 0) w.string(o.rank!)
+}
+
+function d_0360d5d2(r: TlReader): C_chatParticipantAdmin {
+  const f_flags = r.int()
+  const v1 = r.long()
+  const v2 = r.long()
+  const v3 = r.int()
+  const v4 = (f_flags & 0x1) !== 0 ? r.string() : undefined
+  return { _: 'chatParticipantAdmin', user_id: v1, inviter_id: v2, date: v3, rank: v4 }
+}
+
+function e_0360d5d2(w: TlWriter, o: C_chatParticipantAdmin): void {
+  const f_flags = (o.rank !== undefined ? 0x1 : 0)
+  w.int(f_flags)
   w.long(o.user_id)
   w.long(o.inviter_id)
   w.int(o.date)
+  if ((f_flags & 0x1) !== 0) w.string(o.rank!)
 }
 
 function d_8763d3e1(r: TlReader): C_chatParticipantsForbidden {
@@ -22644,7 +23668,7 @@ function e_90a6ca84(w: TlWriter, o: C_messageEmpty): void {
   if ((f_flags & 0x1) !== 0) w.object(o.peer_id!)
 }
 
-function d_9cb490e9(r: TlReader): C_message {
+function d_7600b9d3(r: TlReader): C_message {
   const f_flags = r.int()
   const v1 = (f_flags & 0x2) !== 0
   const v2 = (f_flags & 0x10) !== 0
@@ -22665,50 +23689,55 @@ function d_9cb490e9(r: TlReader): C_message {
   const v17 = r.int()
   const v18 = (f_flags & 0x100) !== 0 ? r.object() as T_Peer : undefined
   const v19 = (f_flags & 0x20000000) !== 0 ? r.int() : undefined
-  const v20 = r.object() as T_Peer
-  const v21 = (f_flags & 0x10000000) !== 0 ? r.object() as T_Peer : undefined
-  const v22 = (f_flags & 0x4) !== 0 ? r.object() as T_MessageFwdHeader : undefined
-  const v23 = (f_flags & 0x800) !== 0 ? r.long() : undefined
-  const v24 = (f_flags2 & 0x1) !== 0 ? r.long() : undefined
-  const v25 = (f_flags & 0x8) !== 0 ? r.object() as T_MessageReplyHeader : undefined
-  const v26 = r.int()
-  const v27 = r.string()
-  const v28 = (f_flags & 0x200) !== 0 ? r.object() as T_MessageMedia : undefined
-  const v29 = (f_flags & 0x40) !== 0 ? r.object() as T_ReplyMarkup : undefined
-  const v30 = (f_flags & 0x80) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
-  const v31 = (f_flags & 0x400) !== 0 ? r.int() : undefined
-  const v32 = (f_flags & 0x400) !== 0 ? r.int() : undefined
-  const v33 = (f_flags & 0x800000) !== 0 ? r.object() as T_MessageReplies : undefined
-  const v34 = (f_flags & 0x8000) !== 0 ? r.int() : undefined
-  const v35 = (f_flags & 0x10000) !== 0 ? r.string() : undefined
-  const v36 = (f_flags & 0x20000) !== 0 ? r.long() : undefined
-  const v37 = (f_flags & 0x100000) !== 0 ? r.object() as T_MessageReactions : undefined
-  const v38 = (f_flags & 0x400000) !== 0 ? r.vectorObject() as T_RestrictionReason[] : undefined
-  const v39 = (f_flags & 0x2000000) !== 0 ? r.int() : undefined
-  const v40 = (f_flags & 0x40000000) !== 0 ? r.int() : undefined
-  const v41 = (f_flags2 & 0x4) !== 0 ? r.long() : undefined
-  const v42 = (f_flags2 & 0x8) !== 0 ? r.object() as T_FactCheck : undefined
-  const v43 = (f_flags2 & 0x20) !== 0 ? r.int() : undefined
-  const v44 = (f_flags2 & 0x40) !== 0 ? r.long() : undefined
-  const v45 = (f_flags2 & 0x80) !== 0 ? r.object() as T_SuggestedPost : undefined
-  const v46 = (f_flags2 & 0x400) !== 0 ? r.int() : undefined
-  const v47 = (f_flags2 & 0x800) !== 0 ? r.string() : undefined
-  return { _: 'message', out: v1, mentioned: v2, media_unread: v3, silent: v4, post: v5, from_scheduled: v6, legacy: v7, edit_hide: v8, pinned: v9, noforwards: v10, invert_media: v11, offline: v13, video_processing_pending: v14, paid_suggested_post_stars: v15, paid_suggested_post_ton: v16, id: v17, from_id: v18, from_boosts_applied: v19, peer_id: v20, saved_peer_id: v21, fwd_from: v22, via_bot_id: v23, via_business_bot_id: v24, reply_to: v25, date: v26, message: v27, media: v28, reply_markup: v29, entities: v30, views: v31, forwards: v32, replies: v33, edit_date: v34, post_author: v35, grouped_id: v36, reactions: v37, restriction_reason: v38, ttl_period: v39, quick_reply_shortcut_id: v40, effect: v41, factcheck: v42, report_delivery_until_date: v43, paid_message_stars: v44, suggested_post: v45, schedule_repeat_period: v46, summary_from_language: v47 }
+  const v20 = (f_flags2 & 0x1000) !== 0 ? r.string() : undefined
+  const v21 = r.object() as T_Peer
+  const v22 = (f_flags & 0x10000000) !== 0 ? r.object() as T_Peer : undefined
+  const v23 = (f_flags & 0x4) !== 0 ? r.object() as T_MessageFwdHeader : undefined
+  const v24 = (f_flags & 0x800) !== 0 ? r.long() : undefined
+  const v25 = (f_flags2 & 0x1) !== 0 ? r.long() : undefined
+  const v26 = (f_flags2 & 0x80000) !== 0 ? r.object() as T_Peer : undefined
+  const v27 = (f_flags & 0x8) !== 0 ? r.object() as T_MessageReplyHeader : undefined
+  const v28 = r.int()
+  const v29 = r.string()
+  const v30 = (f_flags & 0x200) !== 0 ? r.object() as T_MessageMedia : undefined
+  const v31 = (f_flags & 0x40) !== 0 ? r.object() as T_ReplyMarkup : undefined
+  const v32 = (f_flags & 0x80) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
+  const v33 = (f_flags & 0x400) !== 0 ? r.int() : undefined
+  const v34 = (f_flags & 0x400) !== 0 ? r.int() : undefined
+  const v35 = (f_flags & 0x800000) !== 0 ? r.object() as T_MessageReplies : undefined
+  const v36 = (f_flags & 0x8000) !== 0 ? r.int() : undefined
+  const v37 = (f_flags & 0x10000) !== 0 ? r.string() : undefined
+  const v38 = (f_flags & 0x20000) !== 0 ? r.long() : undefined
+  const v39 = (f_flags & 0x100000) !== 0 ? r.object() as T_MessageReactions : undefined
+  const v40 = (f_flags & 0x400000) !== 0 ? r.vectorObject() as T_RestrictionReason[] : undefined
+  const v41 = (f_flags & 0x2000000) !== 0 ? r.int() : undefined
+  const v42 = (f_flags & 0x40000000) !== 0 ? r.int() : undefined
+  const v43 = (f_flags2 & 0x4) !== 0 ? r.long() : undefined
+  const v44 = (f_flags2 & 0x8) !== 0 ? r.object() as T_FactCheck : undefined
+  const v45 = (f_flags2 & 0x20) !== 0 ? r.int() : undefined
+  const v46 = (f_flags2 & 0x40) !== 0 ? r.long() : undefined
+  const v47 = (f_flags2 & 0x80) !== 0 ? r.object() as T_SuggestedPost : undefined
+  const v48 = (f_flags2 & 0x400) !== 0 ? r.int() : undefined
+  const v49 = (f_flags2 & 0x800) !== 0 ? r.string() : undefined
+  const v50 = (f_flags2 & 0x2000) !== 0 ? r.object() as T_RichMessage : undefined
+  return { _: 'message', out: v1, mentioned: v2, media_unread: v3, silent: v4, post: v5, from_scheduled: v6, legacy: v7, edit_hide: v8, pinned: v9, noforwards: v10, invert_media: v11, offline: v13, video_processing_pending: v14, paid_suggested_post_stars: v15, paid_suggested_post_ton: v16, id: v17, from_id: v18, from_boosts_applied: v19, from_rank: v20, peer_id: v21, saved_peer_id: v22, fwd_from: v23, via_bot_id: v24, via_business_bot_id: v25, guestchat_via_from: v26, reply_to: v27, date: v28, message: v29, media: v30, reply_markup: v31, entities: v32, views: v33, forwards: v34, replies: v35, edit_date: v36, post_author: v37, grouped_id: v38, reactions: v39, restriction_reason: v40, ttl_period: v41, quick_reply_shortcut_id: v42, effect: v43, factcheck: v44, report_delivery_until_date: v45, paid_message_stars: v46, suggested_post: v47, schedule_repeat_period: v48, summary_from_language: v49, rich_message: v50 }
 }
 
-function e_9cb490e9(w: TlWriter, o: C_message): void {
+function e_7600b9d3(w: TlWriter, o: C_message): void {
   const f_flags = (o.out ? 0x2 : 0) | (o.mentioned ? 0x10 : 0) | (o.media_unread ? 0x20 : 0) | (o.silent ? 0x2000 : 0) | (o.post ? 0x4000 : 0) | (o.from_scheduled ? 0x40000 : 0) | (o.legacy ? 0x80000 : 0) | (o.edit_hide ? 0x200000 : 0) | (o.pinned ? 0x1000000 : 0) | (o.noforwards ? 0x4000000 : 0) | (o.invert_media ? 0x8000000 : 0) | (o.from_id !== undefined ? 0x100 : 0) | (o.from_boosts_applied !== undefined ? 0x20000000 : 0) | (o.saved_peer_id !== undefined ? 0x10000000 : 0) | (o.fwd_from !== undefined ? 0x4 : 0) | (o.via_bot_id !== undefined ? 0x800 : 0) | (o.reply_to !== undefined ? 0x8 : 0) | (o.media !== undefined ? 0x200 : 0) | (o.reply_markup !== undefined ? 0x40 : 0) | (o.entities !== undefined ? 0x80 : 0) | (o.views !== undefined ? 0x400 : 0) | (o.forwards !== undefined ? 0x400 : 0) | (o.replies !== undefined ? 0x800000 : 0) | (o.edit_date !== undefined ? 0x8000 : 0) | (o.post_author !== undefined ? 0x10000 : 0) | (o.grouped_id !== undefined ? 0x20000 : 0) | (o.reactions !== undefined ? 0x100000 : 0) | (o.restriction_reason !== undefined ? 0x400000 : 0) | (o.ttl_period !== undefined ? 0x2000000 : 0) | (o.quick_reply_shortcut_id !== undefined ? 0x40000000 : 0)
-  const f_flags2 = (o.offline ? 0x2 : 0) | (o.video_processing_pending ? 0x10 : 0) | (o.paid_suggested_post_stars ? 0x100 : 0) | (o.paid_suggested_post_ton ? 0x200 : 0) | (o.via_business_bot_id !== undefined ? 0x1 : 0) | (o.effect !== undefined ? 0x4 : 0) | (o.factcheck !== undefined ? 0x8 : 0) | (o.report_delivery_until_date !== undefined ? 0x20 : 0) | (o.paid_message_stars !== undefined ? 0x40 : 0) | (o.suggested_post !== undefined ? 0x80 : 0) | (o.schedule_repeat_period !== undefined ? 0x400 : 0) | (o.summary_from_language !== undefined ? 0x800 : 0)
+  const f_flags2 = (o.offline ? 0x2 : 0) | (o.video_processing_pending ? 0x10 : 0) | (o.paid_suggested_post_stars ? 0x100 : 0) | (o.paid_suggested_post_ton ? 0x200 : 0) | (o.from_rank !== undefined ? 0x1000 : 0) | (o.via_business_bot_id !== undefined ? 0x1 : 0) | (o.guestchat_via_from !== undefined ? 0x80000 : 0) | (o.effect !== undefined ? 0x4 : 0) | (o.factcheck !== undefined ? 0x8 : 0) | (o.report_delivery_until_date !== undefined ? 0x20 : 0) | (o.paid_message_stars !== undefined ? 0x40 : 0) | (o.suggested_post !== undefined ? 0x80 : 0) | (o.schedule_repeat_period !== undefined ? 0x400 : 0) | (o.summary_from_language !== undefined ? 0x800 : 0) | (o.rich_message !== undefined ? 0x2000 : 0)
   w.int(f_flags)
   w.int(f_flags2)
   w.int(o.id)
   if ((f_flags & 0x100) !== 0) w.object(o.from_id!)
   if ((f_flags & 0x20000000) !== 0) w.int(o.from_boosts_applied!)
+  if ((f_flags2 & 0x1000) !== 0) w.string(o.from_rank!)
   w.object(o.peer_id)
   if ((f_flags & 0x10000000) !== 0) w.object(o.saved_peer_id!)
   if ((f_flags & 0x4) !== 0) w.object(o.fwd_from!)
   if ((f_flags & 0x800) !== 0) w.long(o.via_bot_id!)
   if ((f_flags2 & 0x1) !== 0) w.long(o.via_business_bot_id!)
+  if ((f_flags2 & 0x80000) !== 0) w.object(o.guestchat_via_from!)
   if ((f_flags & 0x8) !== 0) w.object(o.reply_to!)
   w.int(o.date)
   w.string(o.message)
@@ -22732,6 +23761,7 @@ function e_9cb490e9(w: TlWriter, o: C_message): void {
   if ((f_flags2 & 0x80) !== 0) w.object(o.suggested_post!)
   if ((f_flags2 & 0x400) !== 0) w.int(o.schedule_repeat_period!)
   if ((f_flags2 & 0x800) !== 0) w.string(o.summary_from_language!)
+  if ((f_flags2 & 0x2000) !== 0) w.object(o.rich_message!)
 }
 
 function d_7a800e0a(r: TlReader): C_messageService {
@@ -22776,19 +23806,22 @@ function d_3ded6320(r: TlReader): C_messageMediaEmpty {
 function e_3ded6320(w: TlWriter, _o: C_messageMediaEmpty): void {
 }
 
-function d_695150d7(r: TlReader): C_messageMediaPhoto {
+function d_e216eb63(r: TlReader): C_messageMediaPhoto {
   const f_flags = r.int()
   const v1 = (f_flags & 0x8) !== 0
-  const v2 = (f_flags & 0x1) !== 0 ? r.object() as T_Photo : undefined
-  const v3 = (f_flags & 0x4) !== 0 ? r.int() : undefined
-  return { _: 'messageMediaPhoto', spoiler: v1, photo: v2, ttl_seconds: v3 }
+  const v2 = (f_flags & 0x10) !== 0
+  const v3 = (f_flags & 0x1) !== 0 ? r.object() as T_Photo : undefined
+  const v4 = (f_flags & 0x4) !== 0 ? r.int() : undefined
+  const v5 = (f_flags & 0x10) !== 0 ? r.object() as T_Document : undefined
+  return { _: 'messageMediaPhoto', spoiler: v1, live_photo: v2, photo: v3, ttl_seconds: v4, video: v5 }
 }
 
-function e_695150d7(w: TlWriter, o: C_messageMediaPhoto): void {
-  const f_flags = (o.spoiler ? 0x8 : 0) | (o.photo !== undefined ? 0x1 : 0) | (o.ttl_seconds !== undefined ? 0x4 : 0)
+function e_e216eb63(w: TlWriter, o: C_messageMediaPhoto): void {
+  const f_flags = (o.spoiler ? 0x8 : 0) | (o.live_photo ? 0x10 : 0) | (o.photo !== undefined ? 0x1 : 0) | (o.ttl_seconds !== undefined ? 0x4 : 0) | (o.video !== undefined ? 0x10 : 0)
   w.int(f_flags)
   if ((f_flags & 0x1) !== 0) w.object(o.photo!)
   if ((f_flags & 0x4) !== 0) w.int(o.ttl_seconds!)
+  if ((f_flags & 0x10) !== 0) w.object(o.video!)
 }
 
 function d_56e0d474(r: TlReader): C_messageMediaGeo {
@@ -22939,15 +23972,20 @@ function e_b940c666(w: TlWriter, o: C_messageMediaGeoLive): void {
   if ((f_flags & 0x2) !== 0) w.int(o.proximity_notification_radius!)
 }
 
-function d_4bd6e798(r: TlReader): C_messageMediaPoll {
-  const v0 = r.object() as T_Poll
-  const v1 = r.object() as T_PollResults
-  return { _: 'messageMediaPoll', poll: v0, results: v1 }
+function d_773f4e66(r: TlReader): C_messageMediaPoll {
+  const f_flags = r.int()
+  const v1 = r.object() as T_Poll
+  const v2 = r.object() as T_PollResults
+  const v3 = (f_flags & 0x1) !== 0 ? r.object() as T_MessageMedia : undefined
+  return { _: 'messageMediaPoll', poll: v1, results: v2, attached_media: v3 }
 }
 
-function e_4bd6e798(w: TlWriter, o: C_messageMediaPoll): void {
+function e_773f4e66(w: TlWriter, o: C_messageMediaPoll): void {
+  const f_flags = (o.attached_media !== undefined ? 0x1 : 0)
+  w.int(f_flags)
   w.object(o.poll)
   w.object(o.results)
+  if ((f_flags & 0x1) !== 0) w.object(o.attached_media!)
 }
 
 function d_08cbec07(r: TlReader): C_messageMediaDice {
@@ -23915,7 +24953,60 @@ function e_e188503b(w: TlWriter, o: C_messageActionChangeCreator): void {
   w.long(o.new_creator_id)
 }
 
-function d_d58a08c6(r: TlReader): C_dialog {
+function d_bf7d6572(r: TlReader): C_messageActionNoForwardsToggle {
+  const v0 = r.bool()
+  const v1 = r.bool()
+  return { _: 'messageActionNoForwardsToggle', prev_value: v0, new_value: v1 }
+}
+
+function e_bf7d6572(w: TlWriter, o: C_messageActionNoForwardsToggle): void {
+  w.bool(o.prev_value)
+  w.bool(o.new_value)
+}
+
+function d_3e2793ba(r: TlReader): C_messageActionNoForwardsRequest {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.bool()
+  const v3 = r.bool()
+  return { _: 'messageActionNoForwardsRequest', expired: v1, prev_value: v2, new_value: v3 }
+}
+
+function e_3e2793ba(w: TlWriter, o: C_messageActionNoForwardsRequest): void {
+  const f_flags = (o.expired ? 0x1 : 0)
+  w.int(f_flags)
+  w.bool(o.prev_value)
+  w.bool(o.new_value)
+}
+
+function d_9da1cd6c(r: TlReader): C_messageActionPollAppendAnswer {
+  const v0 = r.object() as T_PollAnswer
+  return { _: 'messageActionPollAppendAnswer', answer: v0 }
+}
+
+function e_9da1cd6c(w: TlWriter, o: C_messageActionPollAppendAnswer): void {
+  w.object(o.answer)
+}
+
+function d_399674dc(r: TlReader): C_messageActionPollDeleteAnswer {
+  const v0 = r.object() as T_PollAnswer
+  return { _: 'messageActionPollDeleteAnswer', answer: v0 }
+}
+
+function e_399674dc(w: TlWriter, o: C_messageActionPollDeleteAnswer): void {
+  w.object(o.answer)
+}
+
+function d_16605e3e(r: TlReader): C_messageActionManagedBotCreated {
+  const v0 = r.long()
+  return { _: 'messageActionManagedBotCreated', bot_id: v0 }
+}
+
+function e_16605e3e(w: TlWriter, o: C_messageActionManagedBotCreated): void {
+  w.long(o.bot_id)
+}
+
+function d_fc89f7f3(r: TlReader): C_dialog {
   const f_flags = r.int()
   const v1 = (f_flags & 0x4) !== 0
   const v2 = (f_flags & 0x8) !== 0
@@ -23927,15 +25018,16 @@ function d_d58a08c6(r: TlReader): C_dialog {
   const v8 = r.int()
   const v9 = r.int()
   const v10 = r.int()
-  const v11 = r.object() as T_PeerNotifySettings
-  const v12 = (f_flags & 0x1) !== 0 ? r.int() : undefined
-  const v13 = (f_flags & 0x2) !== 0 ? r.object() as T_DraftMessage : undefined
-  const v14 = (f_flags & 0x10) !== 0 ? r.int() : undefined
-  const v15 = (f_flags & 0x20) !== 0 ? r.int() : undefined
-  return { _: 'dialog', pinned: v1, unread_mark: v2, view_forum_as_messages: v3, peer: v4, top_message: v5, read_inbox_max_id: v6, read_outbox_max_id: v7, unread_count: v8, unread_mentions_count: v9, unread_reactions_count: v10, notify_settings: v11, pts: v12, draft: v13, folder_id: v14, ttl_period: v15 }
+  const v11 = r.int()
+  const v12 = r.object() as T_PeerNotifySettings
+  const v13 = (f_flags & 0x1) !== 0 ? r.int() : undefined
+  const v14 = (f_flags & 0x2) !== 0 ? r.object() as T_DraftMessage : undefined
+  const v15 = (f_flags & 0x10) !== 0 ? r.int() : undefined
+  const v16 = (f_flags & 0x20) !== 0 ? r.int() : undefined
+  return { _: 'dialog', pinned: v1, unread_mark: v2, view_forum_as_messages: v3, peer: v4, top_message: v5, read_inbox_max_id: v6, read_outbox_max_id: v7, unread_count: v8, unread_mentions_count: v9, unread_reactions_count: v10, unread_poll_votes_count: v11, notify_settings: v12, pts: v13, draft: v14, folder_id: v15, ttl_period: v16 }
 }
 
-function e_d58a08c6(w: TlWriter, o: C_dialog): void {
+function e_fc89f7f3(w: TlWriter, o: C_dialog): void {
   const f_flags = (o.pinned ? 0x4 : 0) | (o.unread_mark ? 0x8 : 0) | (o.view_forum_as_messages ? 0x40 : 0) | (o.pts !== undefined ? 0x1 : 0) | (o.draft !== undefined ? 0x2 : 0) | (o.folder_id !== undefined ? 0x10 : 0) | (o.ttl_period !== undefined ? 0x20 : 0)
   w.int(f_flags)
   w.object(o.peer)
@@ -23945,6 +25037,7 @@ function e_d58a08c6(w: TlWriter, o: C_dialog): void {
   w.int(o.unread_count)
   w.int(o.unread_mentions_count)
   w.int(o.unread_reactions_count)
+  w.int(o.unread_poll_votes_count)
   w.object(o.notify_settings)
   if ((f_flags & 0x1) !== 0) w.int(o.pts!)
   if ((f_flags & 0x2) !== 0) w.object(o.draft!)
@@ -24139,21 +25232,23 @@ function e_2390fe44(w: TlWriter, o: C_auth$sentCodeSuccess): void {
   w.object(o.authorization)
 }
 
-function d_e0955a3c(r: TlReader): C_auth$sentCodePaymentRequired {
+function d_f8827ebf(r: TlReader): C_auth$sentCodePaymentRequired {
   const v0 = r.string()
   const v1 = r.string()
   const v2 = r.string()
   const v3 = r.string()
-  const v4 = r.string()
-  const v5 = r.long()
-  return { _: 'auth.sentCodePaymentRequired', store_product: v0, phone_code_hash: v1, support_email_address: v2, support_email_subject: v3, currency: v4, amount: v5 }
+  const v4 = r.int()
+  const v5 = r.string()
+  const v6 = r.long()
+  return { _: 'auth.sentCodePaymentRequired', store_product: v0, phone_code_hash: v1, support_email_address: v2, support_email_subject: v3, premium_days: v4, currency: v5, amount: v6 }
 }
 
-function e_e0955a3c(w: TlWriter, o: C_auth$sentCodePaymentRequired): void {
+function e_f8827ebf(w: TlWriter, o: C_auth$sentCodePaymentRequired): void {
   w.string(o.store_product)
   w.string(o.phone_code_hash)
   w.string(o.support_email_address)
   w.string(o.support_email_subject)
+  w.int(o.premium_days)
   w.string(o.currency)
   w.long(o.amount)
 }
@@ -24448,7 +25543,7 @@ function d_9ec7863d(r: TlReader): C_inputReportReasonPersonalDetails {
 function e_9ec7863d(w: TlWriter, _o: C_inputReportReasonPersonalDetails): void {
 }
 
-function d_a02bc13e(r: TlReader): C_userFull {
+function d_06cbe645(r: TlReader): C_userFull {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
   const v2 = (f_flags & 0x10) !== 0
@@ -24470,49 +25565,51 @@ function d_a02bc13e(r: TlReader): C_userFull {
   const v18 = (f_flags2 & 0x10000) !== 0
   const v19 = (f_flags2 & 0x800000) !== 0
   const v20 = (f_flags2 & 0x1000000) !== 0
-  const v21 = r.long()
-  const v22 = (f_flags & 0x2) !== 0 ? r.string() : undefined
-  const v23 = r.object() as T_PeerSettings
-  const v24 = (f_flags & 0x200000) !== 0 ? r.object() as T_Photo : undefined
-  const v25 = (f_flags & 0x4) !== 0 ? r.object() as T_Photo : undefined
-  const v26 = (f_flags & 0x400000) !== 0 ? r.object() as T_Photo : undefined
-  const v27 = r.object() as T_PeerNotifySettings
-  const v28 = (f_flags & 0x8) !== 0 ? r.object() as T_BotInfo : undefined
-  const v29 = (f_flags & 0x40) !== 0 ? r.int() : undefined
-  const v30 = r.int()
-  const v31 = (f_flags & 0x800) !== 0 ? r.int() : undefined
-  const v32 = (f_flags & 0x4000) !== 0 ? r.int() : undefined
-  const v33 = (f_flags & 0x8000) !== 0 ? r.object() as T_ChatTheme : undefined
-  const v34 = (f_flags & 0x10000) !== 0 ? r.string() : undefined
-  const v35 = (f_flags & 0x20000) !== 0 ? r.object() as T_ChatAdminRights : undefined
-  const v36 = (f_flags & 0x40000) !== 0 ? r.object() as T_ChatAdminRights : undefined
-  const v37 = (f_flags & 0x1000000) !== 0 ? r.object() as T_WallPaper : undefined
-  const v38 = (f_flags & 0x2000000) !== 0 ? r.object() as T_PeerStories : undefined
-  const v39 = (f_flags2 & 0x1) !== 0 ? r.object() as T_BusinessWorkHours : undefined
-  const v40 = (f_flags2 & 0x2) !== 0 ? r.object() as T_BusinessLocation : undefined
-  const v41 = (f_flags2 & 0x4) !== 0 ? r.object() as T_BusinessGreetingMessage : undefined
-  const v42 = (f_flags2 & 0x8) !== 0 ? r.object() as T_BusinessAwayMessage : undefined
-  const v43 = (f_flags2 & 0x10) !== 0 ? r.object() as T_BusinessIntro : undefined
-  const v44 = (f_flags2 & 0x20) !== 0 ? r.object() as T_Birthday : undefined
-  const v45 = (f_flags2 & 0x40) !== 0 ? r.long() : undefined
-  const v46 = (f_flags2 & 0x40) !== 0 ? r.int() : undefined
-  const v47 = (f_flags2 & 0x100) !== 0 ? r.int() : undefined
-  const v48 = (f_flags2 & 0x800) !== 0 ? r.object() as T_StarRefProgram : undefined
-  const v49 = (f_flags2 & 0x1000) !== 0 ? r.object() as T_BotVerification : undefined
-  const v50 = (f_flags2 & 0x4000) !== 0 ? r.long() : undefined
-  const v51 = (f_flags2 & 0x8000) !== 0 ? r.object() as T_DisallowedGiftsSettings : undefined
-  const v52 = (f_flags2 & 0x20000) !== 0 ? r.object() as T_StarsRating : undefined
-  const v53 = (f_flags2 & 0x40000) !== 0 ? r.object() as T_StarsRating : undefined
-  const v54 = (f_flags2 & 0x40000) !== 0 ? r.int() : undefined
-  const v55 = (f_flags2 & 0x100000) !== 0 ? r.object() as T_ProfileTab : undefined
-  const v56 = (f_flags2 & 0x200000) !== 0 ? r.object() as T_Document : undefined
-  const v57 = (f_flags2 & 0x400000) !== 0 ? r.object() as T_TextWithEntities : undefined
-  return { _: 'userFull', blocked: v1, phone_calls_available: v2, phone_calls_private: v3, can_pin_message: v4, has_scheduled: v5, video_calls_available: v6, voice_messages_forbidden: v7, translations_disabled: v8, stories_pinned_available: v9, blocked_my_stories_from: v10, wallpaper_overridden: v11, contact_require_premium: v12, read_dates_private: v13, sponsored_enabled: v15, can_view_revenue: v16, bot_can_manage_emoji_status: v17, display_gifts_button: v18, noforwards_my_enabled: v19, noforwards_peer_enabled: v20, id: v21, about: v22, settings: v23, personal_photo: v24, profile_photo: v25, fallback_photo: v26, notify_settings: v27, bot_info: v28, pinned_msg_id: v29, common_chats_count: v30, folder_id: v31, ttl_period: v32, theme: v33, private_forward_name: v34, bot_group_admin_rights: v35, bot_broadcast_admin_rights: v36, wallpaper: v37, stories: v38, business_work_hours: v39, business_location: v40, business_greeting_message: v41, business_away_message: v42, business_intro: v43, birthday: v44, personal_channel_id: v45, personal_channel_message: v46, stargifts_count: v47, starref_program: v48, bot_verification: v49, send_paid_messages_stars: v50, disallowed_gifts: v51, stars_rating: v52, stars_my_pending_rating: v53, stars_my_pending_rating_date: v54, main_tab: v55, saved_music: v56, note: v57 }
+  const v21 = (f_flags2 & 0x4000000) !== 0
+  const v22 = r.long()
+  const v23 = (f_flags & 0x2) !== 0 ? r.string() : undefined
+  const v24 = r.object() as T_PeerSettings
+  const v25 = (f_flags & 0x200000) !== 0 ? r.object() as T_Photo : undefined
+  const v26 = (f_flags & 0x4) !== 0 ? r.object() as T_Photo : undefined
+  const v27 = (f_flags & 0x400000) !== 0 ? r.object() as T_Photo : undefined
+  const v28 = r.object() as T_PeerNotifySettings
+  const v29 = (f_flags & 0x8) !== 0 ? r.object() as T_BotInfo : undefined
+  const v30 = (f_flags & 0x40) !== 0 ? r.int() : undefined
+  const v31 = r.int()
+  const v32 = (f_flags & 0x800) !== 0 ? r.int() : undefined
+  const v33 = (f_flags & 0x4000) !== 0 ? r.int() : undefined
+  const v34 = (f_flags & 0x8000) !== 0 ? r.object() as T_ChatTheme : undefined
+  const v35 = (f_flags & 0x10000) !== 0 ? r.string() : undefined
+  const v36 = (f_flags & 0x20000) !== 0 ? r.object() as T_ChatAdminRights : undefined
+  const v37 = (f_flags & 0x40000) !== 0 ? r.object() as T_ChatAdminRights : undefined
+  const v38 = (f_flags & 0x1000000) !== 0 ? r.object() as T_WallPaper : undefined
+  const v39 = (f_flags & 0x2000000) !== 0 ? r.object() as T_PeerStories : undefined
+  const v40 = (f_flags2 & 0x1) !== 0 ? r.object() as T_BusinessWorkHours : undefined
+  const v41 = (f_flags2 & 0x2) !== 0 ? r.object() as T_BusinessLocation : undefined
+  const v42 = (f_flags2 & 0x4) !== 0 ? r.object() as T_BusinessGreetingMessage : undefined
+  const v43 = (f_flags2 & 0x8) !== 0 ? r.object() as T_BusinessAwayMessage : undefined
+  const v44 = (f_flags2 & 0x10) !== 0 ? r.object() as T_BusinessIntro : undefined
+  const v45 = (f_flags2 & 0x20) !== 0 ? r.object() as T_Birthday : undefined
+  const v46 = (f_flags2 & 0x40) !== 0 ? r.long() : undefined
+  const v47 = (f_flags2 & 0x40) !== 0 ? r.int() : undefined
+  const v48 = (f_flags2 & 0x100) !== 0 ? r.int() : undefined
+  const v49 = (f_flags2 & 0x800) !== 0 ? r.object() as T_StarRefProgram : undefined
+  const v50 = (f_flags2 & 0x1000) !== 0 ? r.object() as T_BotVerification : undefined
+  const v51 = (f_flags2 & 0x4000) !== 0 ? r.long() : undefined
+  const v52 = (f_flags2 & 0x8000) !== 0 ? r.object() as T_DisallowedGiftsSettings : undefined
+  const v53 = (f_flags2 & 0x20000) !== 0 ? r.object() as T_StarsRating : undefined
+  const v54 = (f_flags2 & 0x40000) !== 0 ? r.object() as T_StarsRating : undefined
+  const v55 = (f_flags2 & 0x40000) !== 0 ? r.int() : undefined
+  const v56 = (f_flags2 & 0x100000) !== 0 ? r.object() as T_ProfileTab : undefined
+  const v57 = (f_flags2 & 0x200000) !== 0 ? r.object() as T_Document : undefined
+  const v58 = (f_flags2 & 0x400000) !== 0 ? r.object() as T_TextWithEntities : undefined
+  const v59 = (f_flags2 & 0x2000000) !== 0 ? r.long() : undefined
+  return { _: 'userFull', blocked: v1, phone_calls_available: v2, phone_calls_private: v3, can_pin_message: v4, has_scheduled: v5, video_calls_available: v6, voice_messages_forbidden: v7, translations_disabled: v8, stories_pinned_available: v9, blocked_my_stories_from: v10, wallpaper_overridden: v11, contact_require_premium: v12, read_dates_private: v13, sponsored_enabled: v15, can_view_revenue: v16, bot_can_manage_emoji_status: v17, display_gifts_button: v18, noforwards_my_enabled: v19, noforwards_peer_enabled: v20, unofficial_security_risk: v21, id: v22, about: v23, settings: v24, personal_photo: v25, profile_photo: v26, fallback_photo: v27, notify_settings: v28, bot_info: v29, pinned_msg_id: v30, common_chats_count: v31, folder_id: v32, ttl_period: v33, theme: v34, private_forward_name: v35, bot_group_admin_rights: v36, bot_broadcast_admin_rights: v37, wallpaper: v38, stories: v39, business_work_hours: v40, business_location: v41, business_greeting_message: v42, business_away_message: v43, business_intro: v44, birthday: v45, personal_channel_id: v46, personal_channel_message: v47, stargifts_count: v48, starref_program: v49, bot_verification: v50, send_paid_messages_stars: v51, disallowed_gifts: v52, stars_rating: v53, stars_my_pending_rating: v54, stars_my_pending_rating_date: v55, main_tab: v56, saved_music: v57, note: v58, bot_manager_id: v59 }
 }
 
-function e_a02bc13e(w: TlWriter, o: C_userFull): void {
+function e_06cbe645(w: TlWriter, o: C_userFull): void {
   const f_flags = (o.blocked ? 0x1 : 0) | (o.phone_calls_available ? 0x10 : 0) | (o.phone_calls_private ? 0x20 : 0) | (o.can_pin_message ? 0x80 : 0) | (o.has_scheduled ? 0x1000 : 0) | (o.video_calls_available ? 0x2000 : 0) | (o.voice_messages_forbidden ? 0x100000 : 0) | (o.translations_disabled ? 0x800000 : 0) | (o.stories_pinned_available ? 0x4000000 : 0) | (o.blocked_my_stories_from ? 0x8000000 : 0) | (o.wallpaper_overridden ? 0x10000000 : 0) | (o.contact_require_premium ? 0x20000000 : 0) | (o.read_dates_private ? 0x40000000 : 0) | (o.about !== undefined ? 0x2 : 0) | (o.personal_photo !== undefined ? 0x200000 : 0) | (o.profile_photo !== undefined ? 0x4 : 0) | (o.fallback_photo !== undefined ? 0x400000 : 0) | (o.bot_info !== undefined ? 0x8 : 0) | (o.pinned_msg_id !== undefined ? 0x40 : 0) | (o.folder_id !== undefined ? 0x800 : 0) | (o.ttl_period !== undefined ? 0x4000 : 0) | (o.theme !== undefined ? 0x8000 : 0) | (o.private_forward_name !== undefined ? 0x10000 : 0) | (o.bot_group_admin_rights !== undefined ? 0x20000 : 0) | (o.bot_broadcast_admin_rights !== undefined ? 0x40000 : 0) | (o.wallpaper !== undefined ? 0x1000000 : 0) | (o.stories !== undefined ? 0x2000000 : 0)
-  const f_flags2 = (o.sponsored_enabled ? 0x80 : 0) | (o.can_view_revenue ? 0x200 : 0) | (o.bot_can_manage_emoji_status ? 0x400 : 0) | (o.display_gifts_button ? 0x10000 : 0) | (o.noforwards_my_enabled ? 0x800000 : 0) | (o.noforwards_peer_enabled ? 0x1000000 : 0) | (o.business_work_hours !== undefined ? 0x1 : 0) | (o.business_location !== undefined ? 0x2 : 0) | (o.business_greeting_message !== undefined ? 0x4 : 0) | (o.business_away_message !== undefined ? 0x8 : 0) | (o.business_intro !== undefined ? 0x10 : 0) | (o.birthday !== undefined ? 0x20 : 0) | (o.personal_channel_id !== undefined ? 0x40 : 0) | (o.personal_channel_message !== undefined ? 0x40 : 0) | (o.stargifts_count !== undefined ? 0x100 : 0) | (o.starref_program !== undefined ? 0x800 : 0) | (o.bot_verification !== undefined ? 0x1000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x4000 : 0) | (o.disallowed_gifts !== undefined ? 0x8000 : 0) | (o.stars_rating !== undefined ? 0x20000 : 0) | (o.stars_my_pending_rating !== undefined ? 0x40000 : 0) | (o.stars_my_pending_rating_date !== undefined ? 0x40000 : 0) | (o.main_tab !== undefined ? 0x100000 : 0) | (o.saved_music !== undefined ? 0x200000 : 0) | (o.note !== undefined ? 0x400000 : 0)
+  const f_flags2 = (o.sponsored_enabled ? 0x80 : 0) | (o.can_view_revenue ? 0x200 : 0) | (o.bot_can_manage_emoji_status ? 0x400 : 0) | (o.display_gifts_button ? 0x10000 : 0) | (o.noforwards_my_enabled ? 0x800000 : 0) | (o.noforwards_peer_enabled ? 0x1000000 : 0) | (o.unofficial_security_risk ? 0x4000000 : 0) | (o.business_work_hours !== undefined ? 0x1 : 0) | (o.business_location !== undefined ? 0x2 : 0) | (o.business_greeting_message !== undefined ? 0x4 : 0) | (o.business_away_message !== undefined ? 0x8 : 0) | (o.business_intro !== undefined ? 0x10 : 0) | (o.birthday !== undefined ? 0x20 : 0) | (o.personal_channel_id !== undefined ? 0x40 : 0) | (o.personal_channel_message !== undefined ? 0x40 : 0) | (o.stargifts_count !== undefined ? 0x100 : 0) | (o.starref_program !== undefined ? 0x800 : 0) | (o.bot_verification !== undefined ? 0x1000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x4000 : 0) | (o.disallowed_gifts !== undefined ? 0x8000 : 0) | (o.stars_rating !== undefined ? 0x20000 : 0) | (o.stars_my_pending_rating !== undefined ? 0x40000 : 0) | (o.stars_my_pending_rating_date !== undefined ? 0x40000 : 0) | (o.main_tab !== undefined ? 0x100000 : 0) | (o.saved_music !== undefined ? 0x200000 : 0) | (o.note !== undefined ? 0x400000 : 0) | (o.bot_manager_id !== undefined ? 0x2000000 : 0)
   w.int(f_flags)
   w.int(f_flags2)
   w.long(o.id)
@@ -24552,6 +25649,7 @@ function e_a02bc13e(w: TlWriter, o: C_userFull): void {
   if ((f_flags2 & 0x100000) !== 0) w.object(o.main_tab!)
   if ((f_flags2 & 0x200000) !== 0) w.object(o.saved_music!)
   if ((f_flags2 & 0x400000) !== 0) w.object(o.note!)
+  if ((f_flags2 & 0x2000000) !== 0) w.long(o.bot_manager_id!)
 }
 
 function d_145ade0b(r: TlReader): C_contact {
@@ -24934,6 +26032,13 @@ function d_1bb00451(r: TlReader): C_inputMessagesFilterPinned {
 }
 
 function e_1bb00451(w: TlWriter, _o: C_inputMessagesFilterPinned): void {
+}
+
+function d_fa2bc90a(r: TlReader): C_inputMessagesFilterPoll {
+  return { _: 'inputMessagesFilterPoll' }
+}
+
+function e_fa2bc90a(w: TlWriter, _o: C_inputMessagesFilterPoll): void {
 }
 
 function d_1f2b0afd(r: TlReader): C_updateNewMessage {
@@ -25766,17 +26871,23 @@ function e_b658f23e(w: TlWriter, o: C_updateDialogUnreadMark): void {
   if ((f_flags & 0x2) !== 0) w.object(o.saved_peer_id!)
 }
 
-function d_aca1657b(r: TlReader): C_updateMessagePoll {
+function d_d64c522b(r: TlReader): C_updateMessagePoll {
   const f_flags = r.int()
-  const v1 = r.long()
-  const v2 = (f_flags & 0x1) !== 0 ? r.object() as T_Poll : undefined
-  const v3 = r.object() as T_PollResults
-  return { _: 'updateMessagePoll', poll_id: v1, poll: v2, results: v3 }
+  const v1 = (f_flags & 0x2) !== 0 ? r.object() as T_Peer : undefined
+  const v2 = (f_flags & 0x2) !== 0 ? r.int() : undefined
+  const v3 = (f_flags & 0x4) !== 0 ? r.int() : undefined
+  const v4 = r.long()
+  const v5 = (f_flags & 0x1) !== 0 ? r.object() as T_Poll : undefined
+  const v6 = r.object() as T_PollResults
+  return { _: 'updateMessagePoll', peer: v1, msg_id: v2, top_msg_id: v3, poll_id: v4, poll: v5, results: v6 }
 }
 
-function e_aca1657b(w: TlWriter, o: C_updateMessagePoll): void {
-  const f_flags = (o.poll !== undefined ? 0x1 : 0)
+function e_d64c522b(w: TlWriter, o: C_updateMessagePoll): void {
+  const f_flags = (o.peer !== undefined ? 0x2 : 0) | (o.msg_id !== undefined ? 0x2 : 0) | (o.top_msg_id !== undefined ? 0x4 : 0) | (o.poll !== undefined ? 0x1 : 0)
   w.int(f_flags)
+  if ((f_flags & 0x2) !== 0) w.object(o.peer!)
+  if ((f_flags & 0x2) !== 0) w.int(o.msg_id!)
+  if ((f_flags & 0x4) !== 0) w.int(o.top_msg_id!)
   w.long(o.poll_id)
   if ((f_flags & 0x1) !== 0) w.object(o.poll!)
   w.object(o.results)
@@ -25880,18 +26991,20 @@ function d_564fe691(r: TlReader): C_updateLoginToken {
 function e_564fe691(w: TlWriter, _o: C_updateLoginToken): void {
 }
 
-function d_24f40e77(r: TlReader): C_updateMessagePollVote {
+function d_7699f014(r: TlReader): C_updateMessagePollVote {
   const v0 = r.long()
   const v1 = r.object() as T_Peer
   const v2 = r.vectorBytes()
-  const v3 = r.int()
-  return { _: 'updateMessagePollVote', poll_id: v0, peer: v1, options: v2, qts: v3 }
+  const v3 = r.vectorInt()
+  const v4 = r.int()
+  return { _: 'updateMessagePollVote', poll_id: v0, peer: v1, options: v2, positions: v3, qts: v4 }
 }
 
-function e_24f40e77(w: TlWriter, o: C_updateMessagePollVote): void {
+function e_7699f014(w: TlWriter, o: C_updateMessagePollVote): void {
   w.long(o.poll_id)
   w.object(o.peer)
   w.vectorBytes(o.options)
+  w.vectorInt(o.positions)
   w.int(o.qts)
 }
 
@@ -26210,23 +27323,28 @@ function e_7063c3db(w: TlWriter, o: C_updatePendingJoinRequests): void {
   w.vectorLong(o.recent_requesters)
 }
 
-function d_11dfa986(r: TlReader): C_updateBotChatInviteRequester {
-  const v0 = r.object() as T_Peer
-  const v1 = r.int()
-  const v2 = r.long()
-  const v3 = r.string()
-  const v4 = r.object() as T_ExportedChatInvite
-  const v5 = r.int()
-  return { _: 'updateBotChatInviteRequester', peer: v0, date: v1, user_id: v2, about: v3, invite: v4, qts: v5 }
+function d_7cb34d79(r: TlReader): C_updateBotChatInviteRequester {
+  const f_flags = r.int()
+  const v1 = r.object() as T_Peer
+  const v2 = r.int()
+  const v3 = r.long()
+  const v4 = r.string()
+  const v5 = r.object() as T_ExportedChatInvite
+  const v6 = r.int()
+  const v7 = (f_flags & 0x1) !== 0 ? r.long() : undefined
+  return { _: 'updateBotChatInviteRequester', peer: v1, date: v2, user_id: v3, about: v4, invite: v5, qts: v6, query_id: v7 }
 }
 
-function e_11dfa986(w: TlWriter, o: C_updateBotChatInviteRequester): void {
+function e_7cb34d79(w: TlWriter, o: C_updateBotChatInviteRequester): void {
+  const f_flags = (o.query_id !== undefined ? 0x1 : 0)
+  w.int(f_flags)
   w.object(o.peer)
   w.int(o.date)
   w.long(o.user_id)
   w.string(o.about)
   w.object(o.invite)
   w.int(o.qts)
+  if ((f_flags & 0x1) !== 0) w.long(o.query_id!)
 }
 
 function d_1e297bfa(r: TlReader): C_updateMessageReactions {
@@ -26903,6 +28021,118 @@ function d_ac072444(r: TlReader): C_updateStarGiftCraftFail {
 }
 
 function e_ac072444(w: TlWriter, _o: C_updateStarGiftCraftFail): void {
+}
+
+function d_bd8367b9(r: TlReader): C_updateChatParticipantRank {
+  const v0 = r.long()
+  const v1 = r.long()
+  const v2 = r.string()
+  const v3 = r.int()
+  return { _: 'updateChatParticipantRank', chat_id: v0, user_id: v1, rank: v2, version: v3 }
+}
+
+function e_bd8367b9(w: TlWriter, o: C_updateChatParticipantRank): void {
+  w.long(o.chat_id)
+  w.long(o.user_id)
+  w.string(o.rank)
+  w.int(o.version)
+}
+
+function d_4880ed9a(r: TlReader): C_updateManagedBot {
+  const v0 = r.long()
+  const v1 = r.long()
+  const v2 = r.int()
+  return { _: 'updateManagedBot', user_id: v0, bot_id: v1, qts: v2 }
+}
+
+function e_4880ed9a(w: TlWriter, o: C_updateManagedBot): void {
+  w.long(o.user_id)
+  w.long(o.bot_id)
+  w.int(o.qts)
+}
+
+function d_cdd4093d(r: TlReader): C_updateBotGuestChatQuery {
+  const f_flags = r.int()
+  const v1 = r.long()
+  const v2 = r.object() as T_Message
+  const v3 = (f_flags & 0x1) !== 0 ? r.vectorObject() as T_Message[] : undefined
+  const v4 = r.int()
+  return { _: 'updateBotGuestChatQuery', query_id: v1, message: v2, reference_messages: v3, qts: v4 }
+}
+
+function e_cdd4093d(w: TlWriter, o: C_updateBotGuestChatQuery): void {
+  const f_flags = (o.reference_messages !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  w.long(o.query_id)
+  w.object(o.message)
+  if ((f_flags & 0x1) !== 0) w.vectorObject(o.reference_messages!)
+  w.int(o.qts)
+}
+
+function d_8c0f91fb(r: TlReader): C_updateAiComposeTones {
+  return { _: 'updateAiComposeTones' }
+}
+
+function e_8c0f91fb(w: TlWriter, _o: C_updateAiComposeTones): void {
+}
+
+function d_bdac7e70(r: TlReader): C_updateJoinChatWebViewDecision {
+  const v0 = r.object() as T_Peer
+  const v1 = r.long()
+  const v2 = r.object() as T_JoinChatBotResult
+  return { _: 'updateJoinChatWebViewDecision', peer: v0, query_id: v1, result: v2 }
+}
+
+function e_bdac7e70(w: TlWriter, o: C_updateJoinChatWebViewDecision): void {
+  w.object(o.peer)
+  w.long(o.query_id)
+  w.object(o.result)
+}
+
+function d_b22083a6(r: TlReader): C_updateNewBotConnection {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.long()
+  const v3 = (f_flags & 0x2) !== 0 ? r.int() : undefined
+  const v4 = (f_flags & 0x2) !== 0 ? r.string() : undefined
+  const v5 = (f_flags & 0x2) !== 0 ? r.string() : undefined
+  return { _: 'updateNewBotConnection', confirmed: v1, bot_id: v2, date: v3, device: v4, location: v5 }
+}
+
+function e_b22083a6(w: TlWriter, o: C_updateNewBotConnection): void {
+  const f_flags = (o.confirmed ? 0x1 : 0) | (o.date !== undefined ? 0x2 : 0) | (o.device !== undefined ? 0x2 : 0) | (o.location !== undefined ? 0x2 : 0)
+  w.int(f_flags)
+  w.long(o.bot_id)
+  if ((f_flags & 0x2) !== 0) w.int(o.date!)
+  if ((f_flags & 0x2) !== 0) w.string(o.device!)
+  if ((f_flags & 0x2) !== 0) w.string(o.location!)
+}
+
+function d_c39a2ade(r: TlReader): C_updateWebBrowserSettings {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  return { _: 'updateWebBrowserSettings', open_external_browser: v1, display_close_button: v2 }
+}
+
+function e_c39a2ade(w: TlWriter, o: C_updateWebBrowserSettings): void {
+  const f_flags = (o.open_external_browser ? 0x1 : 0) | (o.display_close_button ? 0x2 : 0)
+  w.int(f_flags)
+}
+
+function d_140502d1(r: TlReader): C_updateWebBrowserException {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x2) !== 0
+  const v2 = (f_flags & 0x1) !== 0 ? r.bool() : undefined
+  const v3 = r.object() as T_WebDomainException
+  return { _: 'updateWebBrowserException', delete: v1, open_external_browser: v2, exception: v3 }
+}
+
+function e_140502d1(w: TlWriter, o: C_updateWebBrowserException): void {
+  const f_flags = (o.delete ? 0x2 : 0) | (o.open_external_browser !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x1) !== 0) w.bool(o.open_external_browser!)
+  w.object(o.exception)
 }
 
 function d_a56c2a3e(r: TlReader): C_updates$state {
@@ -27882,6 +29112,28 @@ function d_376d975c(r: TlReader): C_sendMessageTextDraftAction {
 function e_376d975c(w: TlWriter, o: C_sendMessageTextDraftAction): void {
   w.long(o.random_id)
   w.object(o.text)
+}
+
+function d_e2b23b51(r: TlReader): C_inputSendMessageRichMessageDraftAction {
+  const v0 = r.long()
+  const v1 = r.object() as T_InputRichMessage
+  return { _: 'inputSendMessageRichMessageDraftAction', random_id: v0, rich_message: v1 }
+}
+
+function e_e2b23b51(w: TlWriter, o: C_inputSendMessageRichMessageDraftAction): void {
+  w.long(o.random_id)
+  w.object(o.rich_message)
+}
+
+function d_a2cb24f9(r: TlReader): C_sendMessageRichMessageDraftAction {
+  const v0 = r.long()
+  const v1 = r.object() as T_RichMessage
+  return { _: 'sendMessageRichMessageDraftAction', random_id: v0, rich_message: v1 }
+}
+
+function e_a2cb24f9(w: TlWriter, o: C_sendMessageRichMessageDraftAction): void {
+  w.long(o.random_id)
+  w.object(o.rich_message)
 }
 
 function d_b3134d9d(r: TlReader): C_contacts$found {
@@ -29598,6 +30850,63 @@ function e_f1ccaaac(w: TlWriter, o: C_messageEntityBlockquote): void {
   w.int(o.length)
 }
 
+function d_904ac7c7(r: TlReader): C_messageEntityFormattedDate {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = (f_flags & 0x4) !== 0
+  const v4 = (f_flags & 0x8) !== 0
+  const v5 = (f_flags & 0x10) !== 0
+  const v6 = (f_flags & 0x20) !== 0
+  const v7 = r.int()
+  const v8 = r.int()
+  const v9 = r.int()
+  return { _: 'messageEntityFormattedDate', relative: v1, short_time: v2, long_time: v3, short_date: v4, long_date: v5, day_of_week: v6, offset: v7, length: v8, date: v9 }
+}
+
+function e_904ac7c7(w: TlWriter, o: C_messageEntityFormattedDate): void {
+  const f_flags = (o.relative ? 0x1 : 0) | (o.short_time ? 0x2 : 0) | (o.long_time ? 0x4 : 0) | (o.short_date ? 0x8 : 0) | (o.long_date ? 0x10 : 0) | (o.day_of_week ? 0x20 : 0)
+  w.int(f_flags)
+  w.int(o.offset)
+  w.int(o.length)
+  w.int(o.date)
+}
+
+function d_71777116(r: TlReader): C_messageEntityDiffInsert {
+  const v0 = r.int()
+  const v1 = r.int()
+  return { _: 'messageEntityDiffInsert', offset: v0, length: v1 }
+}
+
+function e_71777116(w: TlWriter, o: C_messageEntityDiffInsert): void {
+  w.int(o.offset)
+  w.int(o.length)
+}
+
+function d_c6c1e5a7(r: TlReader): C_messageEntityDiffReplace {
+  const v0 = r.int()
+  const v1 = r.int()
+  const v2 = r.string()
+  return { _: 'messageEntityDiffReplace', offset: v0, length: v1, old_text: v2 }
+}
+
+function e_c6c1e5a7(w: TlWriter, o: C_messageEntityDiffReplace): void {
+  w.int(o.offset)
+  w.int(o.length)
+  w.string(o.old_text)
+}
+
+function d_0652c1c5(r: TlReader): C_messageEntityDiffDelete {
+  const v0 = r.int()
+  const v1 = r.int()
+  return { _: 'messageEntityDiffDelete', offset: v0, length: v1 }
+}
+
+function e_0652c1c5(w: TlWriter, o: C_messageEntityDiffDelete): void {
+  w.int(o.offset)
+  w.int(o.length)
+}
+
 function d_ee8c1e86(r: TlReader): C_inputChannelEmpty {
   return { _: 'inputChannelEmpty' }
 }
@@ -29732,39 +31041,43 @@ function e_cd77d957(w: TlWriter, o: C_channelMessagesFilter): void {
   w.vectorObject(o.ranges)
 }
 
-function d_cb397619(r: TlReader): C_channelParticipant {
+function d_1bd54456(r: TlReader): C_channelParticipant {
   const f_flags = r.int()
   const v1 = r.long()
   const v2 = r.int()
   const v3 = (f_flags & 0x1) !== 0 ? r.int() : undefined
-  return { _: 'channelParticipant', user_id: v1, date: v2, subscription_until_date: v3 }
+  const v4 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  return { _: 'channelParticipant', user_id: v1, date: v2, subscription_until_date: v3, rank: v4 }
 }
 
-function e_cb397619(w: TlWriter, o: C_channelParticipant): void {
-  const f_flags = (o.subscription_until_date !== undefined ? 0x1 : 0)
+function e_1bd54456(w: TlWriter, o: C_channelParticipant): void {
+  const f_flags = (o.subscription_until_date !== undefined ? 0x1 : 0) | (o.rank !== undefined ? 0x4 : 0)
   w.int(f_flags)
   w.long(o.user_id)
   w.int(o.date)
   if ((f_flags & 0x1) !== 0) w.int(o.subscription_until_date!)
+  if ((f_flags & 0x4) !== 0) w.string(o.rank!)
 }
 
-function d_4f607bef(r: TlReader): C_channelParticipantSelf {
+function d_a9478a1a(r: TlReader): C_channelParticipantSelf {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
   const v2 = r.long()
   const v3 = r.long()
   const v4 = r.int()
   const v5 = (f_flags & 0x2) !== 0 ? r.int() : undefined
-  return { _: 'channelParticipantSelf', via_request: v1, user_id: v2, inviter_id: v3, date: v4, subscription_until_date: v5 }
+  const v6 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  return { _: 'channelParticipantSelf', via_request: v1, user_id: v2, inviter_id: v3, date: v4, subscription_until_date: v5, rank: v6 }
 }
 
-function e_4f607bef(w: TlWriter, o: C_channelParticipantSelf): void {
-  const f_flags = (o.via_request ? 0x1 : 0) | (o.subscription_until_date !== undefined ? 0x2 : 0)
+function e_a9478a1a(w: TlWriter, o: C_channelParticipantSelf): void {
+  const f_flags = (o.via_request ? 0x1 : 0) | (o.subscription_until_date !== undefined ? 0x2 : 0) | (o.rank !== undefined ? 0x4 : 0)
   w.int(f_flags)
   w.long(o.user_id)
   w.long(o.inviter_id)
   w.int(o.date)
   if ((f_flags & 0x2) !== 0) w.int(o.subscription_until_date!)
+  if ((f_flags & 0x4) !== 0) w.string(o.rank!)
 }
 
 function d_2fe601d3(r: TlReader): C_channelParticipantCreator {
@@ -29807,23 +31120,25 @@ function e_34c3bb53(w: TlWriter, o: C_channelParticipantAdmin): void {
   if ((f_flags & 0x4) !== 0) w.string(o.rank!)
 }
 
-function d_6df8014e(r: TlReader): C_channelParticipantBanned {
+function d_d5f0ad91(r: TlReader): C_channelParticipantBanned {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
   const v2 = r.object() as T_Peer
   const v3 = r.long()
   const v4 = r.int()
   const v5 = r.object() as T_ChatBannedRights
-  return { _: 'channelParticipantBanned', left: v1, peer: v2, kicked_by: v3, date: v4, banned_rights: v5 }
+  const v6 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  return { _: 'channelParticipantBanned', left: v1, peer: v2, kicked_by: v3, date: v4, banned_rights: v5, rank: v6 }
 }
 
-function e_6df8014e(w: TlWriter, o: C_channelParticipantBanned): void {
-  const f_flags = (o.left ? 0x1 : 0)
+function e_d5f0ad91(w: TlWriter, o: C_channelParticipantBanned): void {
+  const f_flags = (o.left ? 0x1 : 0) | (o.rank !== undefined ? 0x4 : 0)
   w.int(f_flags)
   w.object(o.peer)
   w.long(o.kicked_by)
   w.int(o.date)
   w.object(o.banned_rights)
+  if ((f_flags & 0x4) !== 0) w.string(o.rank!)
 }
 
 function d_1b03f006(r: TlReader): C_channelParticipantLeft {
@@ -30137,6 +31452,20 @@ function e_bddcc510(w: TlWriter, o: C_inputBotInlineMessageMediaWebPage): void {
   if ((f_flags & 0x4) !== 0) w.object(o.reply_markup!)
 }
 
+function d_b43df56c(r: TlReader): C_inputBotInlineMessageRichMessage {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x4) !== 0 ? r.object() as T_ReplyMarkup : undefined
+  const v2 = r.object() as T_InputRichMessage
+  return { _: 'inputBotInlineMessageRichMessage', reply_markup: v1, rich_message: v2 }
+}
+
+function e_b43df56c(w: TlWriter, o: C_inputBotInlineMessageRichMessage): void {
+  const f_flags = (o.reply_markup !== undefined ? 0x4 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x4) !== 0) w.object(o.reply_markup!)
+  w.object(o.rich_message)
+}
+
 function d_88bf9319(r: TlReader): C_inputBotInlineResult {
   const f_flags = r.int()
   const v1 = r.string()
@@ -30357,6 +31686,20 @@ function e_809ad9a6(w: TlWriter, o: C_botInlineMessageMediaWebPage): void {
   if ((f_flags & 0x2) !== 0) w.vectorObject(o.entities!)
   w.string(o.url)
   if ((f_flags & 0x4) !== 0) w.object(o.reply_markup!)
+}
+
+function d_0a617e7b(r: TlReader): C_botInlineMessageRichMessage {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x4) !== 0 ? r.object() as T_ReplyMarkup : undefined
+  const v2 = r.object() as T_RichMessage
+  return { _: 'botInlineMessageRichMessage', reply_markup: v1, rich_message: v2 }
+}
+
+function e_0a617e7b(w: TlWriter, o: C_botInlineMessageRichMessage): void {
+  const f_flags = (o.reply_markup !== undefined ? 0x4 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x4) !== 0) w.object(o.reply_markup!)
+  w.object(o.rich_message)
 }
 
 function d_11965f3a(r: TlReader): C_botInlineResult {
@@ -30810,6 +32153,13 @@ function d_fd9e7bec(r: TlReader): C_topPeerCategoryBotsApp {
 function e_fd9e7bec(w: TlWriter, _o: C_topPeerCategoryBotsApp): void {
 }
 
+function d_6c24f3dd(r: TlReader): C_topPeerCategoryBotsGuestChat {
+  return { _: 'topPeerCategoryBotsGuestChat' }
+}
+
+function e_6c24f3dd(w: TlWriter, _o: C_topPeerCategoryBotsGuestChat): void {
+}
+
 function d_fb834291(r: TlReader): C_topPeerCategoryPeers {
   const v0 = r.object() as T_TopPeerCategory
   const v1 = r.int()
@@ -30862,7 +32212,7 @@ function e_1b0c841a(w: TlWriter, o: C_draftMessageEmpty): void {
   if ((f_flags & 0x1) !== 0) w.int(o.date!)
 }
 
-function d_96eaa5eb(r: TlReader): C_draftMessage {
+function d_60fe3294(r: TlReader): C_draftMessage {
   const f_flags = r.int()
   const v1 = (f_flags & 0x2) !== 0
   const v2 = (f_flags & 0x40) !== 0
@@ -30873,11 +32223,12 @@ function d_96eaa5eb(r: TlReader): C_draftMessage {
   const v7 = r.int()
   const v8 = (f_flags & 0x80) !== 0 ? r.long() : undefined
   const v9 = (f_flags & 0x100) !== 0 ? r.object() as T_SuggestedPost : undefined
-  return { _: 'draftMessage', no_webpage: v1, invert_media: v2, reply_to: v3, message: v4, entities: v5, media: v6, date: v7, effect: v8, suggested_post: v9 }
+  const v10 = (f_flags & 0x200) !== 0 ? r.object() as T_RichMessage : undefined
+  return { _: 'draftMessage', no_webpage: v1, invert_media: v2, reply_to: v3, message: v4, entities: v5, media: v6, date: v7, effect: v8, suggested_post: v9, rich_message: v10 }
 }
 
-function e_96eaa5eb(w: TlWriter, o: C_draftMessage): void {
-  const f_flags = (o.no_webpage ? 0x2 : 0) | (o.invert_media ? 0x40 : 0) | (o.reply_to !== undefined ? 0x10 : 0) | (o.entities !== undefined ? 0x8 : 0) | (o.media !== undefined ? 0x20 : 0) | (o.effect !== undefined ? 0x80 : 0) | (o.suggested_post !== undefined ? 0x100 : 0)
+function e_60fe3294(w: TlWriter, o: C_draftMessage): void {
+  const f_flags = (o.no_webpage ? 0x2 : 0) | (o.invert_media ? 0x40 : 0) | (o.reply_to !== undefined ? 0x10 : 0) | (o.entities !== undefined ? 0x8 : 0) | (o.media !== undefined ? 0x20 : 0) | (o.effect !== undefined ? 0x80 : 0) | (o.suggested_post !== undefined ? 0x100 : 0) | (o.rich_message !== undefined ? 0x200 : 0)
   w.int(f_flags)
   if ((f_flags & 0x10) !== 0) w.object(o.reply_to!)
   w.string(o.message)
@@ -30886,6 +32237,7 @@ function e_96eaa5eb(w: TlWriter, o: C_draftMessage): void {
   w.int(o.date)
   if ((f_flags & 0x80) !== 0) w.long(o.effect!)
   if ((f_flags & 0x100) !== 0) w.object(o.suggested_post!)
+  if ((f_flags & 0x200) !== 0) w.object(o.rich_message!)
 }
 
 function d_c6dc0c66(r: TlReader): C_messages$featuredStickersNotModified {
@@ -31270,6 +32622,138 @@ function e_35553762(w: TlWriter, o: C_textAnchor): void {
   w.string(o.name)
 }
 
+function d_9d2eac97(r: TlReader): C_textMath {
+  const v0 = r.string()
+  return { _: 'textMath', source: v0 }
+}
+
+function e_9d2eac97(w: TlWriter, o: C_textMath): void {
+  w.string(o.source)
+}
+
+function d_a26156c0(r: TlReader): C_textCustomEmoji {
+  const v0 = r.long()
+  const v1 = r.string()
+  return { _: 'textCustomEmoji', document_id: v0, alt: v1 }
+}
+
+function e_a26156c0(w: TlWriter, o: C_textCustomEmoji): void {
+  w.long(o.document_id)
+  w.string(o.alt)
+}
+
+function d_4c2a5d62(r: TlReader): C_textSpoiler {
+  const v0 = r.object() as T_RichText
+  return { _: 'textSpoiler', text: v0 }
+}
+
+function e_4c2a5d62(w: TlWriter, o: C_textSpoiler): void {
+  w.object(o.text)
+}
+
+function d_cd24cf44(r: TlReader): C_textMention {
+  const v0 = r.object() as T_RichText
+  return { _: 'textMention', text: v0 }
+}
+
+function e_cd24cf44(w: TlWriter, o: C_textMention): void {
+  w.object(o.text)
+}
+
+function d_519524ea(r: TlReader): C_textHashtag {
+  const v0 = r.object() as T_RichText
+  return { _: 'textHashtag', text: v0 }
+}
+
+function e_519524ea(w: TlWriter, o: C_textHashtag): void {
+  w.object(o.text)
+}
+
+function d_02ff29d3(r: TlReader): C_textBotCommand {
+  const v0 = r.object() as T_RichText
+  return { _: 'textBotCommand', text: v0 }
+}
+
+function e_02ff29d3(w: TlWriter, o: C_textBotCommand): void {
+  w.object(o.text)
+}
+
+function d_7b9e1801(r: TlReader): C_textCashtag {
+  const v0 = r.object() as T_RichText
+  return { _: 'textCashtag', text: v0 }
+}
+
+function e_7b9e1801(w: TlWriter, o: C_textCashtag): void {
+  w.object(o.text)
+}
+
+function d_ac6a83aa(r: TlReader): C_textAutoUrl {
+  const v0 = r.object() as T_RichText
+  return { _: 'textAutoUrl', text: v0 }
+}
+
+function e_ac6a83aa(w: TlWriter, o: C_textAutoUrl): void {
+  w.object(o.text)
+}
+
+function d_c556a45d(r: TlReader): C_textAutoEmail {
+  const v0 = r.object() as T_RichText
+  return { _: 'textAutoEmail', text: v0 }
+}
+
+function e_c556a45d(w: TlWriter, o: C_textAutoEmail): void {
+  w.object(o.text)
+}
+
+function d_24c26789(r: TlReader): C_textAutoPhone {
+  const v0 = r.object() as T_RichText
+  return { _: 'textAutoPhone', text: v0 }
+}
+
+function e_24c26789(w: TlWriter, o: C_textAutoPhone): void {
+  w.object(o.text)
+}
+
+function d_b956812d(r: TlReader): C_textBankCard {
+  const v0 = r.object() as T_RichText
+  return { _: 'textBankCard', text: v0 }
+}
+
+function e_b956812d(w: TlWriter, o: C_textBankCard): void {
+  w.object(o.text)
+}
+
+function d_01a9fbfc(r: TlReader): C_textMentionName {
+  const v0 = r.object() as T_RichText
+  const v1 = r.long()
+  return { _: 'textMentionName', text: v0, user_id: v1 }
+}
+
+function e_01a9fbfc(w: TlWriter, o: C_textMentionName): void {
+  w.object(o.text)
+  w.long(o.user_id)
+}
+
+function d_a5b45e2b(r: TlReader): C_textDate {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = (f_flags & 0x4) !== 0
+  const v4 = (f_flags & 0x8) !== 0
+  const v5 = (f_flags & 0x10) !== 0
+  const v6 = (f_flags & 0x20) !== 0
+  const v7 = r.object() as T_RichText
+  const v8 = r.int()
+  return { _: 'textDate', relative: v1, short_time: v2, long_time: v3, short_date: v4, long_date: v5, day_of_week: v6, text: v7, date: v8 }
+}
+
+function e_a5b45e2b(w: TlWriter, o: C_textDate): void {
+  const f_flags = (o.relative ? 0x1 : 0) | (o.short_time ? 0x2 : 0) | (o.long_time ? 0x4 : 0) | (o.short_date ? 0x8 : 0) | (o.long_date ? 0x10 : 0) | (o.day_of_week ? 0x20 : 0)
+  w.int(f_flags)
+  w.object(o.text)
+  w.int(o.date)
+}
+
 function d_13567e8a(r: TlReader): C_pageBlockUnsupported {
   return { _: 'pageBlockUnsupported' }
 }
@@ -31557,13 +33041,21 @@ function e_bf4dea82(w: TlWriter, o: C_pageBlockTable): void {
   w.vectorObject(o.rows)
 }
 
-function d_9a8ae1e1(r: TlReader): C_pageBlockOrderedList {
-  const v0 = r.vectorObject() as T_PageListOrderedItem[]
-  return { _: 'pageBlockOrderedList', items: v0 }
+function d_1fd6f6c1(r: TlReader): C_pageBlockOrderedList {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x4) !== 0
+  const v2 = r.vectorObject() as T_PageListOrderedItem[]
+  const v3 = (f_flags & 0x1) !== 0 ? r.int() : undefined
+  const v4 = (f_flags & 0x2) !== 0 ? r.string() : undefined
+  return { _: 'pageBlockOrderedList', reversed: v1, items: v2, start: v3, type: v4 }
 }
 
-function e_9a8ae1e1(w: TlWriter, o: C_pageBlockOrderedList): void {
+function e_1fd6f6c1(w: TlWriter, o: C_pageBlockOrderedList): void {
+  const f_flags = (o.reversed ? 0x4 : 0) | (o.start !== undefined ? 0x1 : 0) | (o.type !== undefined ? 0x2 : 0)
+  w.int(f_flags)
   w.vectorObject(o.items)
+  if ((f_flags & 0x1) !== 0) w.int(o.start!)
+  if ((f_flags & 0x2) !== 0) w.string(o.type!)
 }
 
 function d_76768bed(r: TlReader): C_pageBlockDetails {
@@ -31606,6 +33098,106 @@ function e_a44f3ef6(w: TlWriter, o: C_pageBlockMap): void {
   w.int(o.zoom)
   w.int(o.w)
   w.int(o.h)
+  w.object(o.caption)
+}
+
+function d_baff072f(r: TlReader): C_pageBlockHeading1 {
+  const v0 = r.object() as T_RichText
+  return { _: 'pageBlockHeading1', text: v0 }
+}
+
+function e_baff072f(w: TlWriter, o: C_pageBlockHeading1): void {
+  w.object(o.text)
+}
+
+function d_096b2aec(r: TlReader): C_pageBlockHeading2 {
+  const v0 = r.object() as T_RichText
+  return { _: 'pageBlockHeading2', text: v0 }
+}
+
+function e_096b2aec(w: TlWriter, o: C_pageBlockHeading2): void {
+  w.object(o.text)
+}
+
+function d_67e731ad(r: TlReader): C_pageBlockHeading3 {
+  const v0 = r.object() as T_RichText
+  return { _: 'pageBlockHeading3', text: v0 }
+}
+
+function e_67e731ad(w: TlWriter, o: C_pageBlockHeading3): void {
+  w.object(o.text)
+}
+
+function d_b532772b(r: TlReader): C_pageBlockHeading4 {
+  const v0 = r.object() as T_RichText
+  return { _: 'pageBlockHeading4', text: v0 }
+}
+
+function e_b532772b(w: TlWriter, o: C_pageBlockHeading4): void {
+  w.object(o.text)
+}
+
+function d_dbbe6c6a(r: TlReader): C_pageBlockHeading5 {
+  const v0 = r.object() as T_RichText
+  return { _: 'pageBlockHeading5', text: v0 }
+}
+
+function e_dbbe6c6a(w: TlWriter, o: C_pageBlockHeading5): void {
+  w.object(o.text)
+}
+
+function d_682a41a9(r: TlReader): C_pageBlockHeading6 {
+  const v0 = r.object() as T_RichText
+  return { _: 'pageBlockHeading6', text: v0 }
+}
+
+function e_682a41a9(w: TlWriter, o: C_pageBlockHeading6): void {
+  w.object(o.text)
+}
+
+function d_59080c20(r: TlReader): C_pageBlockMath {
+  const v0 = r.string()
+  return { _: 'pageBlockMath', source: v0 }
+}
+
+function e_59080c20(w: TlWriter, o: C_pageBlockMath): void {
+  w.string(o.source)
+}
+
+function d_3c29a3e2(r: TlReader): C_pageBlockThinking {
+  const v0 = r.object() as T_RichText
+  return { _: 'pageBlockThinking', text: v0 }
+}
+
+function e_3c29a3e2(w: TlWriter, o: C_pageBlockThinking): void {
+  w.object(o.text)
+}
+
+function d_574b617f(r: TlReader): C_inputPageBlockMap {
+  const v0 = r.object() as T_InputGeoPoint
+  const v1 = r.int()
+  const v2 = r.int()
+  const v3 = r.int()
+  const v4 = r.object() as T_PageCaption
+  return { _: 'inputPageBlockMap', geo: v0, zoom: v1, w: v2, h: v3, caption: v4 }
+}
+
+function e_574b617f(w: TlWriter, o: C_inputPageBlockMap): void {
+  w.object(o.geo)
+  w.int(o.zoom)
+  w.int(o.w)
+  w.int(o.h)
+  w.object(o.caption)
+}
+
+function d_0e6e47c4(r: TlReader): C_pageBlockBlockquoteBlocks {
+  const v0 = r.vectorObject() as T_PageBlock[]
+  const v1 = r.object() as T_RichText
+  return { _: 'pageBlockBlockquoteBlocks', blocks: v0, caption: v1 }
+}
+
+function e_0e6e47c4(w: TlWriter, o: C_pageBlockBlockquoteBlocks): void {
+  w.vectorObject(o.blocks)
   w.object(o.caption)
 }
 
@@ -33000,6 +34592,19 @@ function e_c517f77e(w: TlWriter, o: C_channelAdminLogEventActionToggleAutotransl
   w.bool(o.new_value)
 }
 
+function d_5806b4ec(r: TlReader): C_channelAdminLogEventActionParticipantEditRank {
+  const v0 = r.long()
+  const v1 = r.string()
+  const v2 = r.string()
+  return { _: 'channelAdminLogEventActionParticipantEditRank', user_id: v0, prev_rank: v1, new_rank: v2 }
+}
+
+function e_5806b4ec(w: TlWriter, o: C_channelAdminLogEventActionParticipantEditRank): void {
+  w.long(o.user_id)
+  w.string(o.prev_rank)
+  w.string(o.new_rank)
+}
+
 function d_1fad68cd(r: TlReader): C_channelAdminLogEvent {
   const v0 = r.long()
   const v1 = r.int()
@@ -34036,44 +35641,72 @@ function e_6f747657(w: TlWriter, o: C_pageCaption): void {
   w.object(o.credit)
 }
 
-function d_b92fb6cd(r: TlReader): C_pageListItemText {
-  const v0 = r.object() as T_RichText
-  return { _: 'pageListItemText', text: v0 }
+function d_2f58683c(r: TlReader): C_pageListItemText {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = r.object() as T_RichText
+  return { _: 'pageListItemText', checkbox: v1, checked: v2, text: v3 }
 }
 
-function e_b92fb6cd(w: TlWriter, o: C_pageListItemText): void {
+function e_2f58683c(w: TlWriter, o: C_pageListItemText): void {
+  const f_flags = (o.checkbox ? 0x1 : 0) | (o.checked ? 0x2 : 0)
+  w.int(f_flags)
   w.object(o.text)
 }
 
-function d_25e073fc(r: TlReader): C_pageListItemBlocks {
-  const v0 = r.vectorObject() as T_PageBlock[]
-  return { _: 'pageListItemBlocks', blocks: v0 }
+function d_63ca67aa(r: TlReader): C_pageListItemBlocks {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = r.vectorObject() as T_PageBlock[]
+  return { _: 'pageListItemBlocks', checkbox: v1, checked: v2, blocks: v3 }
 }
 
-function e_25e073fc(w: TlWriter, o: C_pageListItemBlocks): void {
+function e_63ca67aa(w: TlWriter, o: C_pageListItemBlocks): void {
+  const f_flags = (o.checkbox ? 0x1 : 0) | (o.checked ? 0x2 : 0)
+  w.int(f_flags)
   w.vectorObject(o.blocks)
 }
 
-function d_5e068047(r: TlReader): C_pageListOrderedItemText {
-  const v0 = r.string()
-  const v1 = r.object() as T_RichText
-  return { _: 'pageListOrderedItemText', num: v0, text: v1 }
+function d_15031189(r: TlReader): C_pageListOrderedItemText {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  const v4 = r.object() as T_RichText
+  const v5 = (f_flags & 0x8) !== 0 ? r.int() : undefined
+  const v6 = (f_flags & 0x10) !== 0 ? r.string() : undefined
+  return { _: 'pageListOrderedItemText', checkbox: v1, checked: v2, num: v3, text: v4, value: v5, type: v6 }
 }
 
-function e_5e068047(w: TlWriter, o: C_pageListOrderedItemText): void {
-  w.string(o.num)
+function e_15031189(w: TlWriter, o: C_pageListOrderedItemText): void {
+  const f_flags = (o.checkbox ? 0x1 : 0) | (o.checked ? 0x2 : 0) | (o.num !== undefined ? 0x4 : 0) | (o.value !== undefined ? 0x8 : 0) | (o.type !== undefined ? 0x10 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x4) !== 0) w.string(o.num!)
   w.object(o.text)
+  if ((f_flags & 0x8) !== 0) w.int(o.value!)
+  if ((f_flags & 0x10) !== 0) w.string(o.type!)
 }
 
-function d_98dd8936(r: TlReader): C_pageListOrderedItemBlocks {
-  const v0 = r.string()
-  const v1 = r.vectorObject() as T_PageBlock[]
-  return { _: 'pageListOrderedItemBlocks', num: v0, blocks: v1 }
+function d_8ff2d5f0(r: TlReader): C_pageListOrderedItemBlocks {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  const v4 = r.vectorObject() as T_PageBlock[]
+  const v5 = (f_flags & 0x8) !== 0 ? r.int() : undefined
+  const v6 = (f_flags & 0x10) !== 0 ? r.string() : undefined
+  return { _: 'pageListOrderedItemBlocks', checkbox: v1, checked: v2, num: v3, blocks: v4, value: v5, type: v6 }
 }
 
-function e_98dd8936(w: TlWriter, o: C_pageListOrderedItemBlocks): void {
-  w.string(o.num)
+function e_8ff2d5f0(w: TlWriter, o: C_pageListOrderedItemBlocks): void {
+  const f_flags = (o.checkbox ? 0x1 : 0) | (o.checked ? 0x2 : 0) | (o.num !== undefined ? 0x4 : 0) | (o.value !== undefined ? 0x8 : 0) | (o.type !== undefined ? 0x10 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x4) !== 0) w.string(o.num!)
   w.vectorObject(o.blocks)
+  if ((f_flags & 0x8) !== 0) w.int(o.value!)
+  if ((f_flags & 0x10) !== 0) w.string(o.type!)
 }
 
 function d_b390dc08(r: TlReader): C_pageRelatedArticle {
@@ -34154,76 +35787,115 @@ function e_01eb3758(w: TlWriter, o: C_help$userInfo): void {
   w.int(o.date)
 }
 
-function d_ff16e2ca(r: TlReader): C_pollAnswer {
-  const v0 = r.object() as T_TextWithEntities
-  const v1 = r.bytes()
-  return { _: 'pollAnswer', text: v0, option: v1 }
+function d_4b7d786a(r: TlReader): C_pollAnswer {
+  const f_flags = r.int()
+  const v1 = r.object() as T_TextWithEntities
+  const v2 = r.bytes()
+  const v3 = (f_flags & 0x1) !== 0 ? r.object() as T_MessageMedia : undefined
+  const v4 = (f_flags & 0x2) !== 0 ? r.object() as T_Peer : undefined
+  const v5 = (f_flags & 0x2) !== 0 ? r.int() : undefined
+  return { _: 'pollAnswer', text: v1, option: v2, media: v3, added_by: v4, date: v5 }
 }
 
-function e_ff16e2ca(w: TlWriter, o: C_pollAnswer): void {
+function e_4b7d786a(w: TlWriter, o: C_pollAnswer): void {
+  const f_flags = (o.media !== undefined ? 0x1 : 0) | (o.added_by !== undefined ? 0x2 : 0) | (o.date !== undefined ? 0x2 : 0)
+  w.int(f_flags)
   w.object(o.text)
   w.bytes(o.option)
+  if ((f_flags & 0x1) !== 0) w.object(o.media!)
+  if ((f_flags & 0x2) !== 0) w.object(o.added_by!)
+  if ((f_flags & 0x2) !== 0) w.int(o.date!)
 }
 
-function d_58747131(r: TlReader): C_poll {
+function d_199fed96(r: TlReader): C_inputPollAnswer {
+  const f_flags = r.int()
+  const v1 = r.object() as T_TextWithEntities
+  const v2 = (f_flags & 0x1) !== 0 ? r.object() as T_InputMedia : undefined
+  return { _: 'inputPollAnswer', text: v1, media: v2 }
+}
+
+function e_199fed96(w: TlWriter, o: C_inputPollAnswer): void {
+  const f_flags = (o.media !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  w.object(o.text)
+  if ((f_flags & 0x1) !== 0) w.object(o.media!)
+}
+
+function d_966e2dbf(r: TlReader): C_poll {
   const v0 = r.long()
   const f_flags = r.int()
   const v2 = (f_flags & 0x1) !== 0
   const v3 = (f_flags & 0x2) !== 0
   const v4 = (f_flags & 0x4) !== 0
   const v5 = (f_flags & 0x8) !== 0
-  const v6 = r.object() as T_TextWithEntities
-  const v7 = r.vectorObject() as T_PollAnswer[]
-  const v8 = (f_flags & 0x10) !== 0 ? r.int() : undefined
-  const v9 = (f_flags & 0x20) !== 0 ? r.int() : undefined
-  return { _: 'poll', id: v0, closed: v2, public_voters: v3, multiple_choice: v4, quiz: v5, question: v6, answers: v7, close_period: v8, close_date: v9 }
+  const v6 = (f_flags & 0x40) !== 0
+  const v7 = (f_flags & 0x80) !== 0
+  const v8 = (f_flags & 0x100) !== 0
+  const v9 = (f_flags & 0x200) !== 0
+  const v10 = (f_flags & 0x400) !== 0
+  const v11 = (f_flags & 0x800) !== 0
+  const v12 = r.object() as T_TextWithEntities
+  const v13 = r.vectorObject() as T_PollAnswer[]
+  const v14 = (f_flags & 0x10) !== 0 ? r.int() : undefined
+  const v15 = (f_flags & 0x20) !== 0 ? r.int() : undefined
+  const v16 = (f_flags & 0x1000) !== 0 ? r.vectorString() : undefined
+  const v17 = r.long()
+  return { _: 'poll', id: v0, closed: v2, public_voters: v3, multiple_choice: v4, quiz: v5, open_answers: v6, revoting_disabled: v7, shuffle_answers: v8, hide_results_until_close: v9, creator: v10, subscribers_only: v11, question: v12, answers: v13, close_period: v14, close_date: v15, countries_iso2: v16, hash: v17 }
 }
 
-function e_58747131(w: TlWriter, o: C_poll): void {
-  const f_flags = (o.closed ? 0x1 : 0) | (o.public_voters ? 0x2 : 0) | (o.multiple_choice ? 0x4 : 0) | (o.quiz ? 0x8 : 0) | (o.close_period !== undefined ? 0x10 : 0) | (o.close_date !== undefined ? 0x20 : 0)
+function e_966e2dbf(w: TlWriter, o: C_poll): void {
+  const f_flags = (o.closed ? 0x1 : 0) | (o.public_voters ? 0x2 : 0) | (o.multiple_choice ? 0x4 : 0) | (o.quiz ? 0x8 : 0) | (o.open_answers ? 0x40 : 0) | (o.revoting_disabled ? 0x80 : 0) | (o.shuffle_answers ? 0x100 : 0) | (o.hide_results_until_close ? 0x200 : 0) | (o.creator ? 0x400 : 0) | (o.subscribers_only ? 0x800 : 0) | (o.close_period !== undefined ? 0x10 : 0) | (o.close_date !== undefined ? 0x20 : 0) | (o.countries_iso2 !== undefined ? 0x1000 : 0)
   w.long(o.id)
   w.int(f_flags)
   w.object(o.question)
   w.vectorObject(o.answers)
   if ((f_flags & 0x10) !== 0) w.int(o.close_period!)
   if ((f_flags & 0x20) !== 0) w.int(o.close_date!)
+  if ((f_flags & 0x1000) !== 0) w.vectorString(o.countries_iso2!)
+  w.long(o.hash)
 }
 
-function d_3b6ddad2(r: TlReader): C_pollAnswerVoters {
+function d_3645230a(r: TlReader): C_pollAnswerVoters {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
   const v2 = (f_flags & 0x2) !== 0
   const v3 = r.bytes()
-  const v4 = r.int()
-  return { _: 'pollAnswerVoters', chosen: v1, correct: v2, option: v3, voters: v4 }
+  const v4 = (f_flags & 0x4) !== 0 ? r.int() : undefined
+  const v5 = (f_flags & 0x4) !== 0 ? r.vectorObject() as T_Peer[] : undefined
+  return { _: 'pollAnswerVoters', chosen: v1, correct: v2, option: v3, voters: v4, recent_voters: v5 }
 }
 
-function e_3b6ddad2(w: TlWriter, o: C_pollAnswerVoters): void {
-  const f_flags = (o.chosen ? 0x1 : 0) | (o.correct ? 0x2 : 0)
+function e_3645230a(w: TlWriter, o: C_pollAnswerVoters): void {
+  const f_flags = (o.chosen ? 0x1 : 0) | (o.correct ? 0x2 : 0) | (o.voters !== undefined ? 0x4 : 0) | (o.recent_voters !== undefined ? 0x4 : 0)
   w.int(f_flags)
   w.bytes(o.option)
-  w.int(o.voters)
+  if ((f_flags & 0x4) !== 0) w.int(o.voters!)
+  if ((f_flags & 0x4) !== 0) w.vectorObject(o.recent_voters!)
 }
 
-function d_7adf2420(r: TlReader): C_pollResults {
+function d_ba7bb15e(r: TlReader): C_pollResults {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
-  const v2 = (f_flags & 0x2) !== 0 ? r.vectorObject() as T_PollAnswerVoters[] : undefined
-  const v3 = (f_flags & 0x4) !== 0 ? r.int() : undefined
-  const v4 = (f_flags & 0x8) !== 0 ? r.vectorObject() as T_Peer[] : undefined
-  const v5 = (f_flags & 0x10) !== 0 ? r.string() : undefined
-  const v6 = (f_flags & 0x10) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
-  return { _: 'pollResults', min: v1, results: v2, total_voters: v3, recent_voters: v4, solution: v5, solution_entities: v6 }
+  const v2 = (f_flags & 0x40) !== 0
+  const v3 = (f_flags & 0x80) !== 0
+  const v4 = (f_flags & 0x2) !== 0 ? r.vectorObject() as T_PollAnswerVoters[] : undefined
+  const v5 = (f_flags & 0x4) !== 0 ? r.int() : undefined
+  const v6 = (f_flags & 0x8) !== 0 ? r.vectorObject() as T_Peer[] : undefined
+  const v7 = (f_flags & 0x10) !== 0 ? r.string() : undefined
+  const v8 = (f_flags & 0x10) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
+  const v9 = (f_flags & 0x20) !== 0 ? r.object() as T_MessageMedia : undefined
+  return { _: 'pollResults', min: v1, has_unread_votes: v2, can_view_stats: v3, results: v4, total_voters: v5, recent_voters: v6, solution: v7, solution_entities: v8, solution_media: v9 }
 }
 
-function e_7adf2420(w: TlWriter, o: C_pollResults): void {
-  const f_flags = (o.min ? 0x1 : 0) | (o.results !== undefined ? 0x2 : 0) | (o.total_voters !== undefined ? 0x4 : 0) | (o.recent_voters !== undefined ? 0x8 : 0) | (o.solution !== undefined ? 0x10 : 0) | (o.solution_entities !== undefined ? 0x10 : 0)
+function e_ba7bb15e(w: TlWriter, o: C_pollResults): void {
+  const f_flags = (o.min ? 0x1 : 0) | (o.has_unread_votes ? 0x40 : 0) | (o.can_view_stats ? 0x80 : 0) | (o.results !== undefined ? 0x2 : 0) | (o.total_voters !== undefined ? 0x4 : 0) | (o.recent_voters !== undefined ? 0x8 : 0) | (o.solution !== undefined ? 0x10 : 0) | (o.solution_entities !== undefined ? 0x10 : 0) | (o.solution_media !== undefined ? 0x20 : 0)
   w.int(f_flags)
   if ((f_flags & 0x2) !== 0) w.vectorObject(o.results!)
   if ((f_flags & 0x4) !== 0) w.int(o.total_voters!)
   if ((f_flags & 0x8) !== 0) w.vectorObject(o.recent_voters!)
   if ((f_flags & 0x10) !== 0) w.string(o.solution!)
   if ((f_flags & 0x10) !== 0) w.vectorObject(o.solution_entities!)
+  if ((f_flags & 0x20) !== 0) w.object(o.solution_media!)
 }
 
 function d_f041e250(r: TlReader): C_chatOnlines {
@@ -34551,21 +36223,26 @@ function e_e844ebff(w: TlWriter, o: C_messages$searchCounter): void {
   w.int(o.count)
 }
 
-function d_32fabf1a(r: TlReader): C_urlAuthResultRequest {
+function d_3cd623ec(r: TlReader): C_urlAuthResultRequest {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
   const v2 = (f_flags & 0x2) !== 0
-  const v3 = r.object() as T_User
-  const v4 = r.string()
-  const v5 = (f_flags & 0x4) !== 0 ? r.string() : undefined
-  const v6 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  const v3 = (f_flags & 0x20) !== 0
+  const v4 = (f_flags & 0x40) !== 0
+  const v5 = r.object() as T_User
+  const v6 = r.string()
   const v7 = (f_flags & 0x4) !== 0 ? r.string() : undefined
   const v8 = (f_flags & 0x4) !== 0 ? r.string() : undefined
-  return { _: 'urlAuthResultRequest', request_write_access: v1, request_phone_number: v2, bot: v3, domain: v4, browser: v5, platform: v6, ip: v7, region: v8 }
+  const v9 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  const v10 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  const v11 = (f_flags & 0x8) !== 0 ? r.vectorString() : undefined
+  const v12 = (f_flags & 0x10) !== 0 ? r.long() : undefined
+  const v13 = (f_flags & 0x80) !== 0 ? r.string() : undefined
+  return { _: 'urlAuthResultRequest', request_write_access: v1, request_phone_number: v2, match_codes_first: v3, is_app: v4, bot: v5, domain: v6, browser: v7, platform: v8, ip: v9, region: v10, match_codes: v11, user_id_hint: v12, verified_app_name: v13 }
 }
 
-function e_32fabf1a(w: TlWriter, o: C_urlAuthResultRequest): void {
-  const f_flags = (o.request_write_access ? 0x1 : 0) | (o.request_phone_number ? 0x2 : 0) | (o.browser !== undefined ? 0x4 : 0) | (o.platform !== undefined ? 0x4 : 0) | (o.ip !== undefined ? 0x4 : 0) | (o.region !== undefined ? 0x4 : 0)
+function e_3cd623ec(w: TlWriter, o: C_urlAuthResultRequest): void {
+  const f_flags = (o.request_write_access ? 0x1 : 0) | (o.request_phone_number ? 0x2 : 0) | (o.match_codes_first ? 0x20 : 0) | (o.is_app ? 0x40 : 0) | (o.browser !== undefined ? 0x4 : 0) | (o.platform !== undefined ? 0x4 : 0) | (o.ip !== undefined ? 0x4 : 0) | (o.region !== undefined ? 0x4 : 0) | (o.match_codes !== undefined ? 0x8 : 0) | (o.user_id_hint !== undefined ? 0x10 : 0) | (o.verified_app_name !== undefined ? 0x80 : 0)
   w.int(f_flags)
   w.object(o.bot)
   w.string(o.domain)
@@ -34573,6 +36250,9 @@ function e_32fabf1a(w: TlWriter, o: C_urlAuthResultRequest): void {
   if ((f_flags & 0x4) !== 0) w.string(o.platform!)
   if ((f_flags & 0x4) !== 0) w.string(o.ip!)
   if ((f_flags & 0x4) !== 0) w.string(o.region!)
+  if ((f_flags & 0x8) !== 0) w.vectorString(o.match_codes!)
+  if ((f_flags & 0x10) !== 0) w.long(o.user_id_hint!)
+  if ((f_flags & 0x80) !== 0) w.string(o.verified_app_name!)
 }
 
 function d_623a8fa0(r: TlReader): C_urlAuthResultAccepted {
@@ -34920,6 +36600,15 @@ function d_01c641c2(r: TlReader): C_webPageAttributeStarGiftAuction {
 function e_01c641c2(w: TlWriter, o: C_webPageAttributeStarGiftAuction): void {
   w.object(o.gift)
   w.int(o.end_date)
+}
+
+function d_7781fe18(r: TlReader): C_webPageAttributeAiComposeTone {
+  const v0 = r.long()
+  return { _: 'webPageAttributeAiComposeTone', emoji_id: v0 }
+}
+
+function e_7781fe18(w: TlWriter, o: C_webPageAttributeAiComposeTone): void {
+  w.long(o.emoji_id)
 }
 
 function d_4899484e(r: TlReader): C_messages$votesList {
@@ -35443,7 +37132,7 @@ function e_a6341782(w: TlWriter, o: C_messages$discussionMessage): void {
   w.vectorObject(o.users)
 }
 
-function d_6917560b(r: TlReader): C_messageReplyHeader {
+function d_1b97dd66(r: TlReader): C_messageReplyHeader {
   const f_flags = r.int()
   const v1 = (f_flags & 0x4) !== 0
   const v2 = (f_flags & 0x8) !== 0
@@ -35457,11 +37146,13 @@ function d_6917560b(r: TlReader): C_messageReplyHeader {
   const v10 = (f_flags & 0x80) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
   const v11 = (f_flags & 0x400) !== 0 ? r.int() : undefined
   const v12 = (f_flags & 0x800) !== 0 ? r.int() : undefined
-  return { _: 'messageReplyHeader', reply_to_scheduled: v1, forum_topic: v2, quote: v3, reply_to_msg_id: v4, reply_to_peer_id: v5, reply_from: v6, reply_media: v7, reply_to_top_id: v8, quote_text: v9, quote_entities: v10, quote_offset: v11, todo_item_id: v12 }
+  const v13 = (f_flags & 0x1000) !== 0 ? r.bytes() : undefined
+  const v14 = (f_flags & 0x2000) !== 0
+  return { _: 'messageReplyHeader', reply_to_scheduled: v1, forum_topic: v2, quote: v3, reply_to_msg_id: v4, reply_to_peer_id: v5, reply_from: v6, reply_media: v7, reply_to_top_id: v8, quote_text: v9, quote_entities: v10, quote_offset: v11, todo_item_id: v12, poll_option: v13, reply_to_ephemeral: v14 }
 }
 
-function e_6917560b(w: TlWriter, o: C_messageReplyHeader): void {
-  const f_flags = (o.reply_to_scheduled ? 0x4 : 0) | (o.forum_topic ? 0x8 : 0) | (o.quote ? 0x200 : 0) | (o.reply_to_msg_id !== undefined ? 0x10 : 0) | (o.reply_to_peer_id !== undefined ? 0x1 : 0) | (o.reply_from !== undefined ? 0x20 : 0) | (o.reply_media !== undefined ? 0x100 : 0) | (o.reply_to_top_id !== undefined ? 0x2 : 0) | (o.quote_text !== undefined ? 0x40 : 0) | (o.quote_entities !== undefined ? 0x80 : 0) | (o.quote_offset !== undefined ? 0x400 : 0) | (o.todo_item_id !== undefined ? 0x800 : 0)
+function e_1b97dd66(w: TlWriter, o: C_messageReplyHeader): void {
+  const f_flags = (o.reply_to_scheduled ? 0x4 : 0) | (o.forum_topic ? 0x8 : 0) | (o.quote ? 0x200 : 0) | (o.reply_to_msg_id !== undefined ? 0x10 : 0) | (o.reply_to_peer_id !== undefined ? 0x1 : 0) | (o.reply_from !== undefined ? 0x20 : 0) | (o.reply_media !== undefined ? 0x100 : 0) | (o.reply_to_top_id !== undefined ? 0x2 : 0) | (o.quote_text !== undefined ? 0x40 : 0) | (o.quote_entities !== undefined ? 0x80 : 0) | (o.quote_offset !== undefined ? 0x400 : 0) | (o.todo_item_id !== undefined ? 0x800 : 0) | (o.poll_option !== undefined ? 0x1000 : 0) | (o.reply_to_ephemeral ? 0x2000 : 0)
   w.int(f_flags)
   if ((f_flags & 0x10) !== 0) w.int(o.reply_to_msg_id!)
   if ((f_flags & 0x1) !== 0) w.object(o.reply_to_peer_id!)
@@ -35472,6 +37163,7 @@ function e_6917560b(w: TlWriter, o: C_messageReplyHeader): void {
   if ((f_flags & 0x80) !== 0) w.vectorObject(o.quote_entities!)
   if ((f_flags & 0x400) !== 0) w.int(o.quote_offset!)
   if ((f_flags & 0x800) !== 0) w.int(o.todo_item_id!)
+  if ((f_flags & 0x1000) !== 0) w.bytes(o.poll_option!)
 }
 
 function d_0e5af939(r: TlReader): C_messageReplyStoryHeader {
@@ -37013,21 +38705,23 @@ function e_751f08fa(w: TlWriter, o: C_inputStorePaymentStarsGiveaway): void {
   w.int(o.users)
 }
 
-function d_9bb2636d(r: TlReader): C_inputStorePaymentAuthCode {
+function d_3fc18057(r: TlReader): C_inputStorePaymentAuthCode {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
   const v2 = r.string()
   const v3 = r.string()
-  const v4 = r.string()
-  const v5 = r.long()
-  return { _: 'inputStorePaymentAuthCode', restore: v1, phone_number: v2, phone_code_hash: v3, currency: v4, amount: v5 }
+  const v4 = r.int()
+  const v5 = r.string()
+  const v6 = r.long()
+  return { _: 'inputStorePaymentAuthCode', restore: v1, phone_number: v2, phone_code_hash: v3, premium_days: v4, currency: v5, amount: v6 }
 }
 
-function e_9bb2636d(w: TlWriter, o: C_inputStorePaymentAuthCode): void {
+function e_3fc18057(w: TlWriter, o: C_inputStorePaymentAuthCode): void {
   const f_flags = (o.restore ? 0x1 : 0)
   w.int(f_flags)
   w.string(o.phone_number)
   w.string(o.phone_code_hash)
+  w.int(o.premium_days)
   w.string(o.currency)
   w.long(o.amount)
 }
@@ -37373,7 +39067,7 @@ function e_023f109b(w: TlWriter, o: C_forumTopicDeleted): void {
   w.int(o.id)
 }
 
-function d_cdff0eca(r: TlReader): C_forumTopic {
+function d_fcdad815(r: TlReader): C_forumTopic {
   const f_flags = r.int()
   const v1 = (f_flags & 0x2) !== 0
   const v2 = (f_flags & 0x4) !== 0
@@ -37393,13 +39087,14 @@ function d_cdff0eca(r: TlReader): C_forumTopic {
   const v16 = r.int()
   const v17 = r.int()
   const v18 = r.int()
-  const v19 = r.object() as T_Peer
-  const v20 = r.object() as T_PeerNotifySettings
-  const v21 = (f_flags & 0x10) !== 0 ? r.object() as T_DraftMessage : undefined
-  return { _: 'forumTopic', my: v1, closed: v2, pinned: v3, short: v4, hidden: v5, title_missing: v6, id: v7, date: v8, peer: v9, title: v10, icon_color: v11, icon_emoji_id: v12, top_message: v13, read_inbox_max_id: v14, read_outbox_max_id: v15, unread_count: v16, unread_mentions_count: v17, unread_reactions_count: v18, from_id: v19, notify_settings: v20, draft: v21 }
+  const v19 = r.int()
+  const v20 = r.object() as T_Peer
+  const v21 = r.object() as T_PeerNotifySettings
+  const v22 = (f_flags & 0x10) !== 0 ? r.object() as T_DraftMessage : undefined
+  return { _: 'forumTopic', my: v1, closed: v2, pinned: v3, short: v4, hidden: v5, title_missing: v6, id: v7, date: v8, peer: v9, title: v10, icon_color: v11, icon_emoji_id: v12, top_message: v13, read_inbox_max_id: v14, read_outbox_max_id: v15, unread_count: v16, unread_mentions_count: v17, unread_reactions_count: v18, unread_poll_votes_count: v19, from_id: v20, notify_settings: v21, draft: v22 }
 }
 
-function e_cdff0eca(w: TlWriter, o: C_forumTopic): void {
+function e_fcdad815(w: TlWriter, o: C_forumTopic): void {
   const f_flags = (o.my ? 0x2 : 0) | (o.closed ? 0x4 : 0) | (o.pinned ? 0x8 : 0) | (o.short ? 0x20 : 0) | (o.hidden ? 0x40 : 0) | (o.title_missing ? 0x80 : 0) | (o.icon_emoji_id !== undefined ? 0x1 : 0) | (o.draft !== undefined ? 0x10 : 0)
   w.int(f_flags)
   w.int(o.id)
@@ -37414,6 +39109,7 @@ function e_cdff0eca(w: TlWriter, o: C_forumTopic): void {
   w.int(o.unread_count)
   w.int(o.unread_mentions_count)
   w.int(o.unread_reactions_count)
+  w.int(o.unread_poll_votes_count)
   w.object(o.from_id)
   w.object(o.notify_settings)
   if ((f_flags & 0x10) !== 0) w.object(o.draft!)
@@ -37511,6 +39207,21 @@ function e_339bef6c(w: TlWriter, o: C_requestPeerTypeBroadcast): void {
   if ((f_flags & 0x8) !== 0) w.bool(o.has_username!)
   if ((f_flags & 0x2) !== 0) w.object(o.user_admin_rights!)
   if ((f_flags & 0x4) !== 0) w.object(o.bot_admin_rights!)
+}
+
+function d_3e81e078(r: TlReader): C_requestPeerTypeCreateBot {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0 ? r.string() : undefined
+  const v3 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  return { _: 'requestPeerTypeCreateBot', bot_managed: v1, suggested_name: v2, suggested_username: v3 }
+}
+
+function e_3e81e078(w: TlWriter, o: C_requestPeerTypeCreateBot): void {
+  const f_flags = (o.bot_managed ? 0x1 : 0) | (o.suggested_name !== undefined ? 0x2 : 0) | (o.suggested_username !== undefined ? 0x4 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x2) !== 0) w.string(o.suggested_name!)
+  if ((f_flags & 0x4) !== 0) w.string(o.suggested_username!)
 }
 
 function d_481eadfa(r: TlReader): C_emojiListNotModified {
@@ -37958,7 +39669,7 @@ function e_ffadc913(w: TlWriter, o: C_storyItemSkipped): void {
   w.int(o.expire_date)
 }
 
-function d_edf164f1(r: TlReader): C_storyItem {
+function d_16a4b93c(r: TlReader): C_storyItem {
   const f_flags = r.int()
   const v1 = (f_flags & 0x20) !== 0
   const v2 = (f_flags & 0x80) !== 0
@@ -37982,11 +39693,12 @@ function d_edf164f1(r: TlReader): C_storyItem {
   const v20 = (f_flags & 0x8) !== 0 ? r.object() as T_StoryViews : undefined
   const v21 = (f_flags & 0x8000) !== 0 ? r.object() as T_Reaction : undefined
   const v22 = (f_flags & 0x80000) !== 0 ? r.vectorInt() : undefined
-  return { _: 'storyItem', pinned: v1, public: v2, close_friends: v3, min: v4, noforwards: v5, edited: v6, contacts: v7, selected_contacts: v8, out: v9, id: v10, date: v11, from_id: v12, fwd_from: v13, expire_date: v14, caption: v15, entities: v16, media: v17, media_areas: v18, privacy: v19, views: v20, sent_reaction: v21, albums: v22 }
+  const v23 = (f_flags & 0x100000) !== 0 ? r.object() as T_Document : undefined
+  return { _: 'storyItem', pinned: v1, public: v2, close_friends: v3, min: v4, noforwards: v5, edited: v6, contacts: v7, selected_contacts: v8, out: v9, id: v10, date: v11, from_id: v12, fwd_from: v13, expire_date: v14, caption: v15, entities: v16, media: v17, media_areas: v18, privacy: v19, views: v20, sent_reaction: v21, albums: v22, music: v23 }
 }
 
-function e_edf164f1(w: TlWriter, o: C_storyItem): void {
-  const f_flags = (o.pinned ? 0x20 : 0) | (o.public ? 0x80 : 0) | (o.close_friends ? 0x100 : 0) | (o.min ? 0x200 : 0) | (o.noforwards ? 0x400 : 0) | (o.edited ? 0x800 : 0) | (o.contacts ? 0x1000 : 0) | (o.selected_contacts ? 0x2000 : 0) | (o.out ? 0x10000 : 0) | (o.from_id !== undefined ? 0x40000 : 0) | (o.fwd_from !== undefined ? 0x20000 : 0) | (o.caption !== undefined ? 0x1 : 0) | (o.entities !== undefined ? 0x2 : 0) | (o.media_areas !== undefined ? 0x4000 : 0) | (o.privacy !== undefined ? 0x4 : 0) | (o.views !== undefined ? 0x8 : 0) | (o.sent_reaction !== undefined ? 0x8000 : 0) | (o.albums !== undefined ? 0x80000 : 0)
+function e_16a4b93c(w: TlWriter, o: C_storyItem): void {
+  const f_flags = (o.pinned ? 0x20 : 0) | (o.public ? 0x80 : 0) | (o.close_friends ? 0x100 : 0) | (o.min ? 0x200 : 0) | (o.noforwards ? 0x400 : 0) | (o.edited ? 0x800 : 0) | (o.contacts ? 0x1000 : 0) | (o.selected_contacts ? 0x2000 : 0) | (o.out ? 0x10000 : 0) | (o.from_id !== undefined ? 0x40000 : 0) | (o.fwd_from !== undefined ? 0x20000 : 0) | (o.caption !== undefined ? 0x1 : 0) | (o.entities !== undefined ? 0x2 : 0) | (o.media_areas !== undefined ? 0x4000 : 0) | (o.privacy !== undefined ? 0x4 : 0) | (o.views !== undefined ? 0x8 : 0) | (o.sent_reaction !== undefined ? 0x8000 : 0) | (o.albums !== undefined ? 0x80000 : 0) | (o.music !== undefined ? 0x100000 : 0)
   w.int(f_flags)
   w.int(o.id)
   w.int(o.date)
@@ -38001,6 +39713,7 @@ function e_edf164f1(w: TlWriter, o: C_storyItem): void {
   if ((f_flags & 0x8) !== 0) w.object(o.views!)
   if ((f_flags & 0x8000) !== 0) w.object(o.sent_reaction!)
   if ((f_flags & 0x80000) !== 0) w.vectorInt(o.albums!)
+  if ((f_flags & 0x100000) !== 0) w.object(o.music!)
 }
 
 function d_1158fe3e(r: TlReader): C_stories$allStoriesNotModified {
@@ -38145,7 +39858,7 @@ function e_de9eed1d(w: TlWriter, o: C_stories$storyViews): void {
   w.vectorObject(o.users)
 }
 
-function d_869fbe10(r: TlReader): C_inputReplyToMessage {
+function d_3bd4b7c2(r: TlReader): C_inputReplyToMessage {
   const f_flags = r.int()
   const v1 = r.int()
   const v2 = (f_flags & 0x1) !== 0 ? r.int() : undefined
@@ -38155,11 +39868,12 @@ function d_869fbe10(r: TlReader): C_inputReplyToMessage {
   const v6 = (f_flags & 0x10) !== 0 ? r.int() : undefined
   const v7 = (f_flags & 0x20) !== 0 ? r.object() as T_InputPeer : undefined
   const v8 = (f_flags & 0x40) !== 0 ? r.int() : undefined
-  return { _: 'inputReplyToMessage', reply_to_msg_id: v1, top_msg_id: v2, reply_to_peer_id: v3, quote_text: v4, quote_entities: v5, quote_offset: v6, monoforum_peer_id: v7, todo_item_id: v8 }
+  const v9 = (f_flags & 0x80) !== 0 ? r.bytes() : undefined
+  return { _: 'inputReplyToMessage', reply_to_msg_id: v1, top_msg_id: v2, reply_to_peer_id: v3, quote_text: v4, quote_entities: v5, quote_offset: v6, monoforum_peer_id: v7, todo_item_id: v8, poll_option: v9 }
 }
 
-function e_869fbe10(w: TlWriter, o: C_inputReplyToMessage): void {
-  const f_flags = (o.top_msg_id !== undefined ? 0x1 : 0) | (o.reply_to_peer_id !== undefined ? 0x2 : 0) | (o.quote_text !== undefined ? 0x4 : 0) | (o.quote_entities !== undefined ? 0x8 : 0) | (o.quote_offset !== undefined ? 0x10 : 0) | (o.monoforum_peer_id !== undefined ? 0x20 : 0) | (o.todo_item_id !== undefined ? 0x40 : 0)
+function e_3bd4b7c2(w: TlWriter, o: C_inputReplyToMessage): void {
+  const f_flags = (o.top_msg_id !== undefined ? 0x1 : 0) | (o.reply_to_peer_id !== undefined ? 0x2 : 0) | (o.quote_text !== undefined ? 0x4 : 0) | (o.quote_entities !== undefined ? 0x8 : 0) | (o.quote_offset !== undefined ? 0x10 : 0) | (o.monoforum_peer_id !== undefined ? 0x20 : 0) | (o.todo_item_id !== undefined ? 0x40 : 0) | (o.poll_option !== undefined ? 0x80 : 0)
   w.int(f_flags)
   w.int(o.reply_to_msg_id)
   if ((f_flags & 0x1) !== 0) w.int(o.top_msg_id!)
@@ -38169,6 +39883,7 @@ function e_869fbe10(w: TlWriter, o: C_inputReplyToMessage): void {
   if ((f_flags & 0x10) !== 0) w.int(o.quote_offset!)
   if ((f_flags & 0x20) !== 0) w.object(o.monoforum_peer_id!)
   if ((f_flags & 0x40) !== 0) w.int(o.todo_item_id!)
+  if ((f_flags & 0x80) !== 0) w.bytes(o.poll_option!)
 }
 
 function d_5881323a(r: TlReader): C_inputReplyToStory {
@@ -39319,20 +41034,26 @@ function d_5f91eb5b(r: TlReader): C_messages$quickRepliesNotModified {
 function e_5f91eb5b(w: TlWriter, _o: C_messages$quickRepliesNotModified): void {
 }
 
-function d_cd64636c(r: TlReader): C_connectedBot {
+function d_033ed001(r: TlReader): C_connectedBot {
   const f_flags = r.int()
   const v1 = r.long()
   const v2 = r.object() as T_BusinessBotRecipients
   const v3 = r.object() as T_BusinessBotRights
-  return { _: 'connectedBot', bot_id: v1, recipients: v2, rights: v3 }
+  const v4 = (f_flags & 0x1) !== 0 ? r.string() : undefined
+  const v5 = (f_flags & 0x2) !== 0 ? r.int() : undefined
+  const v6 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  return { _: 'connectedBot', bot_id: v1, recipients: v2, rights: v3, device: v4, date: v5, location: v6 }
 }
 
-function e_cd64636c(w: TlWriter, o: C_connectedBot): void {
-  const f_flags = 0
+function e_033ed001(w: TlWriter, o: C_connectedBot): void {
+  const f_flags = (o.device !== undefined ? 0x1 : 0) | (o.date !== undefined ? 0x2 : 0) | (o.location !== undefined ? 0x4 : 0)
   w.int(f_flags)
   w.long(o.bot_id)
   w.object(o.recipients)
   w.object(o.rights)
+  if ((f_flags & 0x1) !== 0) w.string(o.device!)
+  if ((f_flags & 0x2) !== 0) w.int(o.date!)
+  if ((f_flags & 0x4) !== 0) w.string(o.location!)
 }
 
 function d_17d7f87b(r: TlReader): C_account$connectedBots {
@@ -39734,20 +41455,22 @@ function d_4b9e22a0(r: TlReader): C_reactionNotificationsFromAll {
 function e_4b9e22a0(w: TlWriter, _o: C_reactionNotificationsFromAll): void {
 }
 
-function d_56e34970(r: TlReader): C_reactionsNotifySettings {
+function d_71e4ea58(r: TlReader): C_reactionsNotifySettings {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0 ? r.object() as T_ReactionNotificationsFrom : undefined
   const v2 = (f_flags & 0x2) !== 0 ? r.object() as T_ReactionNotificationsFrom : undefined
-  const v3 = r.object() as T_NotificationSound
-  const v4 = r.bool()
-  return { _: 'reactionsNotifySettings', messages_notify_from: v1, stories_notify_from: v2, sound: v3, show_previews: v4 }
+  const v3 = (f_flags & 0x4) !== 0 ? r.object() as T_ReactionNotificationsFrom : undefined
+  const v4 = r.object() as T_NotificationSound
+  const v5 = r.bool()
+  return { _: 'reactionsNotifySettings', messages_notify_from: v1, stories_notify_from: v2, poll_votes_notify_from: v3, sound: v4, show_previews: v5 }
 }
 
-function e_56e34970(w: TlWriter, o: C_reactionsNotifySettings): void {
-  const f_flags = (o.messages_notify_from !== undefined ? 0x1 : 0) | (o.stories_notify_from !== undefined ? 0x2 : 0)
+function e_71e4ea58(w: TlWriter, o: C_reactionsNotifySettings): void {
+  const f_flags = (o.messages_notify_from !== undefined ? 0x1 : 0) | (o.stories_notify_from !== undefined ? 0x2 : 0) | (o.poll_votes_notify_from !== undefined ? 0x4 : 0)
   w.int(f_flags)
   if ((f_flags & 0x1) !== 0) w.object(o.messages_notify_from!)
   if ((f_flags & 0x2) !== 0) w.object(o.stories_notify_from!)
+  if ((f_flags & 0x4) !== 0) w.object(o.poll_votes_notify_from!)
   w.object(o.sound)
   w.bool(o.show_previews)
 }
@@ -41941,6 +43664,368 @@ function e_4fdd3430(w: TlWriter, o: C_keyboardButtonStyle): void {
   if ((f_flags & 0x8) !== 0) w.long(o.icon!)
 }
 
+function d_402b4495(r: TlReader): C_inputMessageReadMetric {
+  const v0 = r.int()
+  const v1 = r.long()
+  const v2 = r.int()
+  const v3 = r.int()
+  const v4 = r.int()
+  const v5 = r.int()
+  return { _: 'inputMessageReadMetric', msg_id: v0, view_id: v1, time_in_view_ms: v2, active_time_in_view_ms: v3, height_to_viewport_ratio_permille: v4, seen_range_ratio_permille: v5 }
+}
+
+function e_402b4495(w: TlWriter, o: C_inputMessageReadMetric): void {
+  w.int(o.msg_id)
+  w.long(o.view_id)
+  w.int(o.time_in_view_ms)
+  w.int(o.active_time_in_view_ms)
+  w.int(o.height_to_viewport_ratio_permille)
+  w.int(o.seen_range_ratio_permille)
+}
+
+function d_3c60b621(r: TlReader): C_bots$exportedBotToken {
+  const v0 = r.string()
+  return { _: 'bots.exportedBotToken', token: v0 }
+}
+
+function e_3c60b621(w: TlWriter, o: C_bots$exportedBotToken): void {
+  w.string(o.token)
+}
+
+function d_f13bbcd7(r: TlReader): C_bots$requestedButton {
+  const v0 = r.string()
+  return { _: 'bots.requestedButton', webapp_req_id: v0 }
+}
+
+function e_f13bbcd7(w: TlWriter, o: C_bots$requestedButton): void {
+  w.string(o.webapp_req_id)
+}
+
+function d_90d7adfa(r: TlReader): C_messages$composedMessageWithAI {
+  const f_flags = r.int()
+  const v1 = r.object() as T_TextWithEntities
+  const v2 = (f_flags & 0x1) !== 0 ? r.object() as T_TextWithEntities : undefined
+  return { _: 'messages.composedMessageWithAI', result_text: v1, diff_text: v2 }
+}
+
+function e_90d7adfa(w: TlWriter, o: C_messages$composedMessageWithAI): void {
+  const f_flags = (o.diff_text !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  w.object(o.result_text)
+  if ((f_flags & 0x1) !== 0) w.object(o.diff_text!)
+}
+
+function d_2999beed(r: TlReader): C_stats$pollStats {
+  const v0 = r.object() as T_StatsGraph
+  return { _: 'stats.pollStats', votes_graph: v0 }
+}
+
+function e_2999beed(w: TlWriter, o: C_stats$pollStats): void {
+  w.object(o.votes_graph)
+}
+
+function d_1fe9a9bf(r: TlReader): C_inputAiComposeToneDefault {
+  const v0 = r.string()
+  return { _: 'inputAiComposeToneDefault', tone: v0 }
+}
+
+function e_1fe9a9bf(w: TlWriter, o: C_inputAiComposeToneDefault): void {
+  w.string(o.tone)
+}
+
+function d_0773c080(r: TlReader): C_inputAiComposeToneID {
+  const v0 = r.long()
+  const v1 = r.long()
+  return { _: 'inputAiComposeToneID', id: v0, access_hash: v1 }
+}
+
+function e_0773c080(w: TlWriter, o: C_inputAiComposeToneID): void {
+  w.long(o.id)
+  w.long(o.access_hash)
+}
+
+function d_1fa01357(r: TlReader): C_inputAiComposeToneSlug {
+  const v0 = r.string()
+  return { _: 'inputAiComposeToneSlug', slug: v0 }
+}
+
+function e_1fa01357(w: TlWriter, o: C_inputAiComposeToneSlug): void {
+  w.string(o.slug)
+}
+
+function d_cff63ea9(r: TlReader): C_aiComposeTone {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.long()
+  const v3 = r.long()
+  const v4 = r.string()
+  const v5 = r.string()
+  const v6 = (f_flags & 0x2) !== 0 ? r.long() : undefined
+  const v7 = (f_flags & 0x10) !== 0 ? r.string() : undefined
+  const v8 = (f_flags & 0x4) !== 0 ? r.int() : undefined
+  const v9 = (f_flags & 0x8) !== 0 ? r.long() : undefined
+  const v10 = (f_flags & 0x20) !== 0 ? r.object() as T_AiComposeToneExample : undefined
+  return { _: 'aiComposeTone', creator: v1, id: v2, access_hash: v3, slug: v4, title: v5, emoji_id: v6, prompt: v7, installs_count: v8, author_id: v9, example_english: v10 }
+}
+
+function e_cff63ea9(w: TlWriter, o: C_aiComposeTone): void {
+  const f_flags = (o.creator ? 0x1 : 0) | (o.emoji_id !== undefined ? 0x2 : 0) | (o.prompt !== undefined ? 0x10 : 0) | (o.installs_count !== undefined ? 0x4 : 0) | (o.author_id !== undefined ? 0x8 : 0) | (o.example_english !== undefined ? 0x20 : 0)
+  w.int(f_flags)
+  w.long(o.id)
+  w.long(o.access_hash)
+  w.string(o.slug)
+  w.string(o.title)
+  if ((f_flags & 0x2) !== 0) w.long(o.emoji_id!)
+  if ((f_flags & 0x10) !== 0) w.string(o.prompt!)
+  if ((f_flags & 0x4) !== 0) w.int(o.installs_count!)
+  if ((f_flags & 0x8) !== 0) w.long(o.author_id!)
+  if ((f_flags & 0x20) !== 0) w.object(o.example_english!)
+}
+
+function d_9bad6414(r: TlReader): C_aiComposeToneDefault {
+  const v0 = r.string()
+  const v1 = r.long()
+  const v2 = r.string()
+  return { _: 'aiComposeToneDefault', tone: v0, emoji_id: v1, title: v2 }
+}
+
+function e_9bad6414(w: TlWriter, o: C_aiComposeToneDefault): void {
+  w.string(o.tone)
+  w.long(o.emoji_id)
+  w.string(o.title)
+}
+
+function d_c1f46103(r: TlReader): C_aicompose$tonesNotModified {
+  return { _: 'aicompose.tonesNotModified' }
+}
+
+function e_c1f46103(w: TlWriter, _o: C_aicompose$tonesNotModified): void {
+}
+
+function d_6c9d0efe(r: TlReader): C_aicompose$tones {
+  const v0 = r.long()
+  const v1 = r.vectorObject() as T_AiComposeTone[]
+  const v2 = r.vectorObject() as T_User[]
+  return { _: 'aicompose.tones', hash: v0, tones: v1, users: v2 }
+}
+
+function e_6c9d0efe(w: TlWriter, o: C_aicompose$tones): void {
+  w.long(o.hash)
+  w.vectorObject(o.tones)
+  w.vectorObject(o.users)
+}
+
+function d_f1d628ec(r: TlReader): C_aiComposeToneExample {
+  const v0 = r.object() as T_TextWithEntities
+  const v1 = r.object() as T_TextWithEntities
+  return { _: 'aiComposeToneExample', from: v0, to: v1 }
+}
+
+function e_f1d628ec(w: TlWriter, o: C_aiComposeToneExample): void {
+  w.object(o.from)
+  w.object(o.to)
+}
+
+function d_dd1fbf93(r: TlReader): C_bots$accessSettings {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0 ? r.vectorObject() as T_User[] : undefined
+  return { _: 'bots.accessSettings', restricted: v1, add_users: v2 }
+}
+
+function e_dd1fbf93(w: TlWriter, o: C_bots$accessSettings): void {
+  const f_flags = (o.restricted ? 0x1 : 0) | (o.add_users !== undefined ? 0x2 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x2) !== 0) w.vectorObject(o.add_users!)
+}
+
+function d_445663a7(r: TlReader): C_messages$chatInviteJoinResultOk {
+  const v0 = r.object() as T_Updates
+  return { _: 'messages.chatInviteJoinResultOk', updates: v0 }
+}
+
+function e_445663a7(w: TlWriter, o: C_messages$chatInviteJoinResultOk): void {
+  w.object(o.updates)
+}
+
+function d_2f51c337(r: TlReader): C_messages$chatInviteJoinResultWebView {
+  const v0 = r.long()
+  const v1 = r.object() as T_WebViewResult
+  const v2 = r.vectorObject() as T_User[]
+  return { _: 'messages.chatInviteJoinResultWebView', bot_id: v0, webview: v1, users: v2 }
+}
+
+function e_2f51c337(w: TlWriter, o: C_messages$chatInviteJoinResultWebView): void {
+  w.long(o.bot_id)
+  w.object(o.webview)
+  w.vectorObject(o.users)
+}
+
+function d_ae152a69(r: TlReader): C_joinChatBotResultApproved {
+  return { _: 'joinChatBotResultApproved' }
+}
+
+function e_ae152a69(w: TlWriter, _o: C_joinChatBotResultApproved): void {
+}
+
+function d_0efa0194(r: TlReader): C_joinChatBotResultDeclined {
+  return { _: 'joinChatBotResultDeclined' }
+}
+
+function e_0efa0194(w: TlWriter, _o: C_joinChatBotResultDeclined): void {
+}
+
+function d_98a3a840(r: TlReader): C_joinChatBotResultQueued {
+  return { _: 'joinChatBotResultQueued' }
+}
+
+function e_98a3a840(w: TlWriter, _o: C_joinChatBotResultQueued): void {
+}
+
+function d_d6e3b813(r: TlReader): C_joinChatBotResultWebView {
+  const v0 = r.string()
+  return { _: 'joinChatBotResultWebView', url: v0 }
+}
+
+function e_d6e3b813(w: TlWriter, o: C_joinChatBotResultWebView): void {
+  w.string(o.url)
+}
+
+function d_933ca597(r: TlReader): C_webDomainException {
+  const f_flags = r.int()
+  const v1 = r.string()
+  const v2 = r.string()
+  const v3 = r.string()
+  const v4 = (f_flags & 0x1) !== 0 ? r.long() : undefined
+  return { _: 'webDomainException', domain: v1, url: v2, title: v3, favicon: v4 }
+}
+
+function e_933ca597(w: TlWriter, o: C_webDomainException): void {
+  const f_flags = (o.favicon !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  w.string(o.domain)
+  w.string(o.url)
+  w.string(o.title)
+  if ((f_flags & 0x1) !== 0) w.long(o.favicon!)
+}
+
+function d_c31c8f4e(r: TlReader): C_account$webBrowserSettingsNotModified {
+  return { _: 'account.webBrowserSettingsNotModified' }
+}
+
+function e_c31c8f4e(w: TlWriter, _o: C_account$webBrowserSettingsNotModified): void {
+}
+
+function d_79eb8cb3(r: TlReader): C_account$webBrowserSettings {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = r.vectorObject() as T_WebDomainException[]
+  const v4 = r.vectorObject() as T_WebDomainException[]
+  const v5 = r.long()
+  return { _: 'account.webBrowserSettings', open_external_browser: v1, display_close_button: v2, external_exceptions: v3, inapp_exceptions: v4, hash: v5 }
+}
+
+function e_79eb8cb3(w: TlWriter, o: C_account$webBrowserSettings): void {
+  const f_flags = (o.open_external_browser ? 0x1 : 0) | (o.display_close_button ? 0x2 : 0)
+  w.int(f_flags)
+  w.vectorObject(o.external_exceptions)
+  w.vectorObject(o.inapp_exceptions)
+  w.long(o.hash)
+}
+
+function d_9b00622b(r: TlReader): C_inputRichFilePhoto {
+  const v0 = r.string()
+  const v1 = r.object() as T_InputPhoto
+  return { _: 'inputRichFilePhoto', id: v0, photo: v1 }
+}
+
+function e_9b00622b(w: TlWriter, o: C_inputRichFilePhoto): void {
+  w.string(o.id)
+  w.object(o.photo)
+}
+
+function d_83281dbd(r: TlReader): C_inputRichFileDocument {
+  const v0 = r.string()
+  const v1 = r.object() as T_InputDocument
+  return { _: 'inputRichFileDocument', id: v0, document: v1 }
+}
+
+function e_83281dbd(w: TlWriter, o: C_inputRichFileDocument): void {
+  w.string(o.id)
+  w.object(o.document)
+}
+
+function d_e4c449fc(r: TlReader): C_inputRichMessage {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = r.vectorObject() as T_PageBlock[]
+  const v4 = (f_flags & 0x4) !== 0 ? r.vectorObject() as T_InputPhoto[] : undefined
+  const v5 = (f_flags & 0x8) !== 0 ? r.vectorObject() as T_InputDocument[] : undefined
+  const v6 = (f_flags & 0x10) !== 0 ? r.vectorObject() as T_InputUser[] : undefined
+  return { _: 'inputRichMessage', rtl: v1, noautolink: v2, blocks: v3, photos: v4, documents: v5, users: v6 }
+}
+
+function e_e4c449fc(w: TlWriter, o: C_inputRichMessage): void {
+  const f_flags = (o.rtl ? 0x1 : 0) | (o.noautolink ? 0x2 : 0) | (o.photos !== undefined ? 0x4 : 0) | (o.documents !== undefined ? 0x8 : 0) | (o.users !== undefined ? 0x10 : 0)
+  w.int(f_flags)
+  w.vectorObject(o.blocks)
+  if ((f_flags & 0x4) !== 0) w.vectorObject(o.photos!)
+  if ((f_flags & 0x8) !== 0) w.vectorObject(o.documents!)
+  if ((f_flags & 0x10) !== 0) w.vectorObject(o.users!)
+}
+
+function d_dacb836a(r: TlReader): C_inputRichMessageHTML {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = r.string()
+  const v4 = (f_flags & 0x4) !== 0 ? r.vectorObject() as T_InputRichFile[] : undefined
+  return { _: 'inputRichMessageHTML', rtl: v1, noautolink: v2, html: v3, files: v4 }
+}
+
+function e_dacb836a(w: TlWriter, o: C_inputRichMessageHTML): void {
+  const f_flags = (o.rtl ? 0x1 : 0) | (o.noautolink ? 0x2 : 0) | (o.files !== undefined ? 0x4 : 0)
+  w.int(f_flags)
+  w.string(o.html)
+  if ((f_flags & 0x4) !== 0) w.vectorObject(o.files!)
+}
+
+function d_004b572c(r: TlReader): C_inputRichMessageMarkdown {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = r.string()
+  const v4 = (f_flags & 0x4) !== 0 ? r.vectorObject() as T_InputRichFile[] : undefined
+  return { _: 'inputRichMessageMarkdown', rtl: v1, noautolink: v2, markdown: v3, files: v4 }
+}
+
+function e_004b572c(w: TlWriter, o: C_inputRichMessageMarkdown): void {
+  const f_flags = (o.rtl ? 0x1 : 0) | (o.noautolink ? 0x2 : 0) | (o.files !== undefined ? 0x4 : 0)
+  w.int(f_flags)
+  w.string(o.markdown)
+  if ((f_flags & 0x4) !== 0) w.vectorObject(o.files!)
+}
+
+function d_baf39d8b(r: TlReader): C_richMessage {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = r.vectorObject() as T_PageBlock[]
+  const v4 = r.vectorObject() as T_Photo[]
+  const v5 = r.vectorObject() as T_Document[]
+  return { _: 'richMessage', rtl: v1, part: v2, blocks: v3, photos: v4, documents: v5 }
+}
+
+function e_baf39d8b(w: TlWriter, o: C_richMessage): void {
+  const f_flags = (o.rtl ? 0x1 : 0) | (o.part ? 0x2 : 0)
+  w.int(f_flags)
+  w.vectorObject(o.blocks)
+  w.vectorObject(o.photos)
+  w.vectorObject(o.documents)
+}
+
 function d_cb9f372d(r: TlReader): M_invokeAfterMsg {
   const v0 = r.long()
   const v1 = r.objectOrRaw(true) as TlObject | Buffer
@@ -43705,6 +45790,58 @@ function e_f5b5563f(w: TlWriter, o: M_account$deletePasskey): void {
   w.string(o.id)
 }
 
+function d_67ed1f68(r: TlReader): M_account$confirmBotConnection {
+  const v0 = r.object() as T_InputUser
+  return { _: 'account.confirmBotConnection', bot_id: v0 }
+}
+
+function e_67ed1f68(w: TlWriter, o: M_account$confirmBotConnection): void {
+  w.object(o.bot_id)
+}
+
+function d_56655768(r: TlReader): M_account$getWebBrowserSettings {
+  const v0 = r.long()
+  return { _: 'account.getWebBrowserSettings', hash: v0 }
+}
+
+function e_56655768(w: TlWriter, o: M_account$getWebBrowserSettings): void {
+  w.long(o.hash)
+}
+
+function d_9adf82fe(r: TlReader): M_account$updateWebBrowserSettings {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  return { _: 'account.updateWebBrowserSettings', open_external_browser: v1, display_close_button: v2 }
+}
+
+function e_9adf82fe(w: TlWriter, o: M_account$updateWebBrowserSettings): void {
+  const f_flags = (o.open_external_browser ? 0x1 : 0) | (o.display_close_button ? 0x2 : 0)
+  w.int(f_flags)
+}
+
+function d_60ed4229(r: TlReader): M_account$toggleWebBrowserSettingsException {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x2) !== 0
+  const v2 = (f_flags & 0x1) !== 0 ? r.bool() : undefined
+  const v3 = r.string()
+  return { _: 'account.toggleWebBrowserSettingsException', delete: v1, open_external_browser: v2, url: v3 }
+}
+
+function e_60ed4229(w: TlWriter, o: M_account$toggleWebBrowserSettingsException): void {
+  const f_flags = (o.delete ? 0x2 : 0) | (o.open_external_browser !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x1) !== 0) w.bool(o.open_external_browser!)
+  w.string(o.url)
+}
+
+function d_86a0765d(r: TlReader): M_account$deleteWebBrowserSettingsExceptions {
+  return { _: 'account.deleteWebBrowserSettingsExceptions' }
+}
+
+function e_86a0765d(w: TlWriter, _o: M_account$deleteWebBrowserSettingsExceptions): void {
+}
+
 function d_0d91a548(r: TlReader): M_users$getUsers {
   const v0 = r.vectorObject() as T_InputUser[]
   return { _: 'users.getUsers', id: v0 }
@@ -43873,13 +46010,18 @@ function e_9a868f80(w: TlWriter, o: M_contacts$getBlocked): void {
   w.int(o.limit)
 }
 
-function d_11f812d8(r: TlReader): M_contacts$search {
-  const v0 = r.string()
-  const v1 = r.int()
-  return { _: 'contacts.search', q: v0, limit: v1 }
+function d_05f58d0f(r: TlReader): M_contacts$search {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = r.string()
+  const v4 = r.int()
+  return { _: 'contacts.search', broadcasts: v1, bots: v2, q: v3, limit: v4 }
 }
 
-function e_11f812d8(w: TlWriter, o: M_contacts$search): void {
+function e_05f58d0f(w: TlWriter, o: M_contacts$search): void {
+  const f_flags = (o.broadcasts ? 0x1 : 0) | (o.bots ? 0x2 : 0)
+  w.int(f_flags)
   w.string(o.q)
   w.int(o.limit)
 }
@@ -44258,7 +46400,7 @@ function e_58943ee2(w: TlWriter, o: M_messages$setTyping): void {
   w.object(o.action)
 }
 
-function d_545cd15a(r: TlReader): M_messages$sendMessage {
+function d_fef48f62(r: TlReader): M_messages$sendMessage {
   const f_flags = r.int()
   const v1 = (f_flags & 0x2) !== 0
   const v2 = (f_flags & 0x20) !== 0
@@ -44281,11 +46423,12 @@ function d_545cd15a(r: TlReader): M_messages$sendMessage {
   const v19 = (f_flags & 0x40000) !== 0 ? r.long() : undefined
   const v20 = (f_flags & 0x200000) !== 0 ? r.long() : undefined
   const v21 = (f_flags & 0x400000) !== 0 ? r.object() as T_SuggestedPost : undefined
-  return { _: 'messages.sendMessage', no_webpage: v1, silent: v2, background: v3, clear_draft: v4, noforwards: v5, update_stickersets_order: v6, invert_media: v7, allow_paid_floodskip: v8, peer: v9, reply_to: v10, message: v11, random_id: v12, reply_markup: v13, entities: v14, schedule_date: v15, schedule_repeat_period: v16, send_as: v17, quick_reply_shortcut: v18, effect: v19, allow_paid_stars: v20, suggested_post: v21 }
+  const v22 = (f_flags & 0x800000) !== 0 ? r.object() as T_InputRichMessage : undefined
+  return { _: 'messages.sendMessage', no_webpage: v1, silent: v2, background: v3, clear_draft: v4, noforwards: v5, update_stickersets_order: v6, invert_media: v7, allow_paid_floodskip: v8, peer: v9, reply_to: v10, message: v11, random_id: v12, reply_markup: v13, entities: v14, schedule_date: v15, schedule_repeat_period: v16, send_as: v17, quick_reply_shortcut: v18, effect: v19, allow_paid_stars: v20, suggested_post: v21, rich_message: v22 }
 }
 
-function e_545cd15a(w: TlWriter, o: M_messages$sendMessage): void {
-  const f_flags = (o.no_webpage ? 0x2 : 0) | (o.silent ? 0x20 : 0) | (o.background ? 0x40 : 0) | (o.clear_draft ? 0x80 : 0) | (o.noforwards ? 0x4000 : 0) | (o.update_stickersets_order ? 0x8000 : 0) | (o.invert_media ? 0x10000 : 0) | (o.allow_paid_floodskip ? 0x80000 : 0) | (o.reply_to !== undefined ? 0x1 : 0) | (o.reply_markup !== undefined ? 0x4 : 0) | (o.entities !== undefined ? 0x8 : 0) | (o.schedule_date !== undefined ? 0x400 : 0) | (o.schedule_repeat_period !== undefined ? 0x1000000 : 0) | (o.send_as !== undefined ? 0x2000 : 0) | (o.quick_reply_shortcut !== undefined ? 0x20000 : 0) | (o.effect !== undefined ? 0x40000 : 0) | (o.allow_paid_stars !== undefined ? 0x200000 : 0) | (o.suggested_post !== undefined ? 0x400000 : 0)
+function e_fef48f62(w: TlWriter, o: M_messages$sendMessage): void {
+  const f_flags = (o.no_webpage ? 0x2 : 0) | (o.silent ? 0x20 : 0) | (o.background ? 0x40 : 0) | (o.clear_draft ? 0x80 : 0) | (o.noforwards ? 0x4000 : 0) | (o.update_stickersets_order ? 0x8000 : 0) | (o.invert_media ? 0x10000 : 0) | (o.allow_paid_floodskip ? 0x80000 : 0) | (o.reply_to !== undefined ? 0x1 : 0) | (o.reply_markup !== undefined ? 0x4 : 0) | (o.entities !== undefined ? 0x8 : 0) | (o.schedule_date !== undefined ? 0x400 : 0) | (o.schedule_repeat_period !== undefined ? 0x1000000 : 0) | (o.send_as !== undefined ? 0x2000 : 0) | (o.quick_reply_shortcut !== undefined ? 0x20000 : 0) | (o.effect !== undefined ? 0x40000 : 0) | (o.allow_paid_stars !== undefined ? 0x200000 : 0) | (o.suggested_post !== undefined ? 0x400000 : 0) | (o.rich_message !== undefined ? 0x800000 : 0)
   w.int(f_flags)
   w.object(o.peer)
   if ((f_flags & 0x1) !== 0) w.object(o.reply_to!)
@@ -44300,6 +46443,7 @@ function e_545cd15a(w: TlWriter, o: M_messages$sendMessage): void {
   if ((f_flags & 0x40000) !== 0) w.long(o.effect!)
   if ((f_flags & 0x200000) !== 0) w.long(o.allow_paid_stars!)
   if ((f_flags & 0x400000) !== 0) w.object(o.suggested_post!)
+  if ((f_flags & 0x800000) !== 0) w.object(o.rich_message!)
 }
 
 function d_0330e77f(r: TlReader): M_messages$sendMedia {
@@ -44722,12 +46866,12 @@ function e_3eadb1bb(w: TlWriter, o: M_messages$checkChatInvite): void {
   w.string(o.hash)
 }
 
-function d_6c50051c(r: TlReader): M_messages$importChatInvite {
+function d_de91436e(r: TlReader): M_messages$importChatInvite {
   const v0 = r.string()
   return { _: 'messages.importChatInvite', hash: v0 }
 }
 
-function e_6c50051c(w: TlWriter, o: M_messages$importChatInvite): void {
+function e_de91436e(w: TlWriter, o: M_messages$importChatInvite): void {
   w.string(o.hash)
 }
 
@@ -44977,7 +47121,7 @@ function e_fda68d36(w: TlWriter, o: M_messages$getMessageEditData): void {
   w.int(o.id)
 }
 
-function d_51e842e1(r: TlReader): M_messages$editMessage {
+function d_b106e66c(r: TlReader): M_messages$editMessage {
   const f_flags = r.int()
   const v1 = (f_flags & 0x2) !== 0
   const v2 = (f_flags & 0x10000) !== 0
@@ -44990,11 +47134,12 @@ function d_51e842e1(r: TlReader): M_messages$editMessage {
   const v9 = (f_flags & 0x8000) !== 0 ? r.int() : undefined
   const v10 = (f_flags & 0x40000) !== 0 ? r.int() : undefined
   const v11 = (f_flags & 0x20000) !== 0 ? r.int() : undefined
-  return { _: 'messages.editMessage', no_webpage: v1, invert_media: v2, peer: v3, id: v4, message: v5, media: v6, reply_markup: v7, entities: v8, schedule_date: v9, schedule_repeat_period: v10, quick_reply_shortcut_id: v11 }
+  const v12 = (f_flags & 0x800000) !== 0 ? r.object() as T_InputRichMessage : undefined
+  return { _: 'messages.editMessage', no_webpage: v1, invert_media: v2, peer: v3, id: v4, message: v5, media: v6, reply_markup: v7, entities: v8, schedule_date: v9, schedule_repeat_period: v10, quick_reply_shortcut_id: v11, rich_message: v12 }
 }
 
-function e_51e842e1(w: TlWriter, o: M_messages$editMessage): void {
-  const f_flags = (o.no_webpage ? 0x2 : 0) | (o.invert_media ? 0x10000 : 0) | (o.message !== undefined ? 0x800 : 0) | (o.media !== undefined ? 0x4000 : 0) | (o.reply_markup !== undefined ? 0x4 : 0) | (o.entities !== undefined ? 0x8 : 0) | (o.schedule_date !== undefined ? 0x8000 : 0) | (o.schedule_repeat_period !== undefined ? 0x40000 : 0) | (o.quick_reply_shortcut_id !== undefined ? 0x20000 : 0)
+function e_b106e66c(w: TlWriter, o: M_messages$editMessage): void {
+  const f_flags = (o.no_webpage ? 0x2 : 0) | (o.invert_media ? 0x10000 : 0) | (o.message !== undefined ? 0x800 : 0) | (o.media !== undefined ? 0x4000 : 0) | (o.reply_markup !== undefined ? 0x4 : 0) | (o.entities !== undefined ? 0x8 : 0) | (o.schedule_date !== undefined ? 0x8000 : 0) | (o.schedule_repeat_period !== undefined ? 0x40000 : 0) | (o.quick_reply_shortcut_id !== undefined ? 0x20000 : 0) | (o.rich_message !== undefined ? 0x800000 : 0)
   w.int(f_flags)
   w.object(o.peer)
   w.int(o.id)
@@ -45005,9 +47150,10 @@ function e_51e842e1(w: TlWriter, o: M_messages$editMessage): void {
   if ((f_flags & 0x8000) !== 0) w.int(o.schedule_date!)
   if ((f_flags & 0x40000) !== 0) w.int(o.schedule_repeat_period!)
   if ((f_flags & 0x20000) !== 0) w.int(o.quick_reply_shortcut_id!)
+  if ((f_flags & 0x800000) !== 0) w.object(o.rich_message!)
 }
 
-function d_83557dba(r: TlReader): M_messages$editInlineBotMessage {
+function d_a423bb51(r: TlReader): M_messages$editInlineBotMessage {
   const f_flags = r.int()
   const v1 = (f_flags & 0x2) !== 0
   const v2 = (f_flags & 0x10000) !== 0
@@ -45016,17 +47162,19 @@ function d_83557dba(r: TlReader): M_messages$editInlineBotMessage {
   const v5 = (f_flags & 0x4000) !== 0 ? r.object() as T_InputMedia : undefined
   const v6 = (f_flags & 0x4) !== 0 ? r.object() as T_ReplyMarkup : undefined
   const v7 = (f_flags & 0x8) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
-  return { _: 'messages.editInlineBotMessage', no_webpage: v1, invert_media: v2, id: v3, message: v4, media: v5, reply_markup: v6, entities: v7 }
+  const v8 = (f_flags & 0x800000) !== 0 ? r.object() as T_InputRichMessage : undefined
+  return { _: 'messages.editInlineBotMessage', no_webpage: v1, invert_media: v2, id: v3, message: v4, media: v5, reply_markup: v6, entities: v7, rich_message: v8 }
 }
 
-function e_83557dba(w: TlWriter, o: M_messages$editInlineBotMessage): void {
-  const f_flags = (o.no_webpage ? 0x2 : 0) | (o.invert_media ? 0x10000 : 0) | (o.message !== undefined ? 0x800 : 0) | (o.media !== undefined ? 0x4000 : 0) | (o.reply_markup !== undefined ? 0x4 : 0) | (o.entities !== undefined ? 0x8 : 0)
+function e_a423bb51(w: TlWriter, o: M_messages$editInlineBotMessage): void {
+  const f_flags = (o.no_webpage ? 0x2 : 0) | (o.invert_media ? 0x10000 : 0) | (o.message !== undefined ? 0x800 : 0) | (o.media !== undefined ? 0x4000 : 0) | (o.reply_markup !== undefined ? 0x4 : 0) | (o.entities !== undefined ? 0x8 : 0) | (o.rich_message !== undefined ? 0x800000 : 0)
   w.int(f_flags)
   w.object(o.id)
   if ((f_flags & 0x800) !== 0) w.string(o.message!)
   if ((f_flags & 0x4000) !== 0) w.object(o.media!)
   if ((f_flags & 0x4) !== 0) w.object(o.reply_markup!)
   if ((f_flags & 0x8) !== 0) w.vectorObject(o.entities!)
+  if ((f_flags & 0x800000) !== 0) w.object(o.rich_message!)
 }
 
 function d_9342ca07(r: TlReader): M_messages$getBotCallbackAnswer {
@@ -45076,7 +47224,7 @@ function e_e470bcfd(w: TlWriter, o: M_messages$getPeerDialogs): void {
   w.vectorObject(o.peers)
 }
 
-function d_54ae308e(r: TlReader): M_messages$saveDraft {
+function d_ad0fa15c(r: TlReader): M_messages$saveDraft {
   const f_flags = r.int()
   const v1 = (f_flags & 0x2) !== 0
   const v2 = (f_flags & 0x40) !== 0
@@ -45087,11 +47235,12 @@ function d_54ae308e(r: TlReader): M_messages$saveDraft {
   const v7 = (f_flags & 0x20) !== 0 ? r.object() as T_InputMedia : undefined
   const v8 = (f_flags & 0x80) !== 0 ? r.long() : undefined
   const v9 = (f_flags & 0x100) !== 0 ? r.object() as T_SuggestedPost : undefined
-  return { _: 'messages.saveDraft', no_webpage: v1, invert_media: v2, reply_to: v3, peer: v4, message: v5, entities: v6, media: v7, effect: v8, suggested_post: v9 }
+  const v10 = (f_flags & 0x200) !== 0 ? r.object() as T_InputRichMessage : undefined
+  return { _: 'messages.saveDraft', no_webpage: v1, invert_media: v2, reply_to: v3, peer: v4, message: v5, entities: v6, media: v7, effect: v8, suggested_post: v9, rich_message: v10 }
 }
 
-function e_54ae308e(w: TlWriter, o: M_messages$saveDraft): void {
-  const f_flags = (o.no_webpage ? 0x2 : 0) | (o.invert_media ? 0x40 : 0) | (o.reply_to !== undefined ? 0x10 : 0) | (o.entities !== undefined ? 0x8 : 0) | (o.media !== undefined ? 0x20 : 0) | (o.effect !== undefined ? 0x80 : 0) | (o.suggested_post !== undefined ? 0x100 : 0)
+function e_ad0fa15c(w: TlWriter, o: M_messages$saveDraft): void {
+  const f_flags = (o.no_webpage ? 0x2 : 0) | (o.invert_media ? 0x40 : 0) | (o.reply_to !== undefined ? 0x10 : 0) | (o.entities !== undefined ? 0x8 : 0) | (o.media !== undefined ? 0x20 : 0) | (o.effect !== undefined ? 0x80 : 0) | (o.suggested_post !== undefined ? 0x100 : 0) | (o.rich_message !== undefined ? 0x200 : 0)
   w.int(f_flags)
   if ((f_flags & 0x10) !== 0) w.object(o.reply_to!)
   w.object(o.peer)
@@ -45100,6 +47249,7 @@ function e_54ae308e(w: TlWriter, o: M_messages$saveDraft): void {
   if ((f_flags & 0x20) !== 0) w.object(o.media!)
   if ((f_flags & 0x80) !== 0) w.long(o.effect!)
   if ((f_flags & 0x100) !== 0) w.object(o.suggested_post!)
+  if ((f_flags & 0x200) !== 0) w.object(o.rich_message!)
 }
 
 function d_6a3f8d65(r: TlReader): M_messages$getAllDrafts {
@@ -45584,15 +47734,17 @@ function e_10ea6184(w: TlWriter, o: M_messages$sendVote): void {
   w.vectorBytes(o.options)
 }
 
-function d_73bb643b(r: TlReader): M_messages$getPollResults {
+function d_eda3e33b(r: TlReader): M_messages$getPollResults {
   const v0 = r.object() as T_InputPeer
   const v1 = r.int()
-  return { _: 'messages.getPollResults', peer: v0, msg_id: v1 }
+  const v2 = r.long()
+  return { _: 'messages.getPollResults', peer: v0, msg_id: v1, poll_hash: v2 }
 }
 
-function e_73bb643b(w: TlWriter, o: M_messages$getPollResults): void {
+function e_eda3e33b(w: TlWriter, o: M_messages$getPollResults): void {
   w.object(o.peer)
   w.int(o.msg_id)
+  w.long(o.poll_hash)
 }
 
 function d_6e2be050(r: TlReader): M_messages$getOnlines {
@@ -45682,25 +47834,27 @@ function e_1bbcf300(w: TlWriter, o: M_messages$getSearchCounters): void {
   w.vectorObject(o.filters)
 }
 
-function d_198fb446(r: TlReader): M_messages$requestUrlAuth {
+function d_894cc99c(r: TlReader): M_messages$requestUrlAuth {
   const f_flags = r.int()
   const v1 = (f_flags & 0x2) !== 0 ? r.object() as T_InputPeer : undefined
   const v2 = (f_flags & 0x2) !== 0 ? r.int() : undefined
   const v3 = (f_flags & 0x2) !== 0 ? r.int() : undefined
   const v4 = (f_flags & 0x4) !== 0 ? r.string() : undefined
-  return { _: 'messages.requestUrlAuth', peer: v1, msg_id: v2, button_id: v3, url: v4 }
+  const v5 = (f_flags & 0x8) !== 0 ? r.string() : undefined
+  return { _: 'messages.requestUrlAuth', peer: v1, msg_id: v2, button_id: v3, url: v4, in_app_origin: v5 }
 }
 
-function e_198fb446(w: TlWriter, o: M_messages$requestUrlAuth): void {
-  const f_flags = (o.peer !== undefined ? 0x2 : 0) | (o.msg_id !== undefined ? 0x2 : 0) | (o.button_id !== undefined ? 0x2 : 0) | (o.url !== undefined ? 0x4 : 0)
+function e_894cc99c(w: TlWriter, o: M_messages$requestUrlAuth): void {
+  const f_flags = (o.peer !== undefined ? 0x2 : 0) | (o.msg_id !== undefined ? 0x2 : 0) | (o.button_id !== undefined ? 0x2 : 0) | (o.url !== undefined ? 0x4 : 0) | (o.in_app_origin !== undefined ? 0x8 : 0)
   w.int(f_flags)
   if ((f_flags & 0x2) !== 0) w.object(o.peer!)
   if ((f_flags & 0x2) !== 0) w.int(o.msg_id!)
   if ((f_flags & 0x2) !== 0) w.int(o.button_id!)
   if ((f_flags & 0x4) !== 0) w.string(o.url!)
+  if ((f_flags & 0x8) !== 0) w.string(o.in_app_origin!)
 }
 
-function d_b12c7125(r: TlReader): M_messages$acceptUrlAuth {
+function d_67a3f0de(r: TlReader): M_messages$acceptUrlAuth {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
   const v2 = (f_flags & 0x8) !== 0
@@ -45708,16 +47862,18 @@ function d_b12c7125(r: TlReader): M_messages$acceptUrlAuth {
   const v4 = (f_flags & 0x2) !== 0 ? r.int() : undefined
   const v5 = (f_flags & 0x2) !== 0 ? r.int() : undefined
   const v6 = (f_flags & 0x4) !== 0 ? r.string() : undefined
-  return { _: 'messages.acceptUrlAuth', write_allowed: v1, share_phone_number: v2, peer: v3, msg_id: v4, button_id: v5, url: v6 }
+  const v7 = (f_flags & 0x10) !== 0 ? r.string() : undefined
+  return { _: 'messages.acceptUrlAuth', write_allowed: v1, share_phone_number: v2, peer: v3, msg_id: v4, button_id: v5, url: v6, match_code: v7 }
 }
 
-function e_b12c7125(w: TlWriter, o: M_messages$acceptUrlAuth): void {
-  const f_flags = (o.write_allowed ? 0x1 : 0) | (o.share_phone_number ? 0x8 : 0) | (o.peer !== undefined ? 0x2 : 0) | (o.msg_id !== undefined ? 0x2 : 0) | (o.button_id !== undefined ? 0x2 : 0) | (o.url !== undefined ? 0x4 : 0)
+function e_67a3f0de(w: TlWriter, o: M_messages$acceptUrlAuth): void {
+  const f_flags = (o.write_allowed ? 0x1 : 0) | (o.share_phone_number ? 0x8 : 0) | (o.peer !== undefined ? 0x2 : 0) | (o.msg_id !== undefined ? 0x2 : 0) | (o.button_id !== undefined ? 0x2 : 0) | (o.url !== undefined ? 0x4 : 0) | (o.match_code !== undefined ? 0x10 : 0)
   w.int(f_flags)
   if ((f_flags & 0x2) !== 0) w.object(o.peer!)
   if ((f_flags & 0x2) !== 0) w.int(o.msg_id!)
   if ((f_flags & 0x2) !== 0) w.int(o.button_id!)
   if ((f_flags & 0x4) !== 0) w.string(o.url!)
+  if ((f_flags & 0x10) !== 0) w.string(o.match_code!)
 }
 
 function d_4facb138(r: TlReader): M_messages$hidePeerSettingsBar {
@@ -46213,15 +48369,20 @@ function e_e085f4ea(w: TlWriter, o: M_messages$hideAllChatJoinRequests): void {
   if ((f_flags & 0x2) !== 0) w.string(o.link!)
 }
 
-function d_b11eafa2(r: TlReader): M_messages$toggleNoForwards {
-  const v0 = r.object() as T_InputPeer
-  const v1 = r.bool()
-  return { _: 'messages.toggleNoForwards', peer: v0, enabled: v1 }
+function d_b2081a35(r: TlReader): M_messages$toggleNoForwards {
+  const f_flags = r.int()
+  const v1 = r.object() as T_InputPeer
+  const v2 = r.bool()
+  const v3 = (f_flags & 0x1) !== 0 ? r.int() : undefined
+  return { _: 'messages.toggleNoForwards', peer: v1, enabled: v2, request_msg_id: v3 }
 }
 
-function e_b11eafa2(w: TlWriter, o: M_messages$toggleNoForwards): void {
+function e_b2081a35(w: TlWriter, o: M_messages$toggleNoForwards): void {
+  const f_flags = (o.request_msg_id !== undefined ? 0x1 : 0)
+  w.int(f_flags)
   w.object(o.peer)
   w.bool(o.enabled)
+  if ((f_flags & 0x1) !== 0) w.int(o.request_msg_id!)
 }
 
 function d_ccfddf96(r: TlReader): M_messages$saveDefaultSendAs {
@@ -46320,22 +48481,24 @@ function e_4f47a016(w: TlWriter, o: M_messages$setDefaultReaction): void {
   w.object(o.reaction)
 }
 
-function d_63183030(r: TlReader): M_messages$translateText {
+function d_a5eec345(r: TlReader): M_messages$translateText {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0 ? r.object() as T_InputPeer : undefined
   const v2 = (f_flags & 0x1) !== 0 ? r.vectorInt() : undefined
   const v3 = (f_flags & 0x2) !== 0 ? r.vectorObject() as T_TextWithEntities[] : undefined
   const v4 = r.string()
-  return { _: 'messages.translateText', peer: v1, id: v2, text: v3, to_lang: v4 }
+  const v5 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  return { _: 'messages.translateText', peer: v1, id: v2, text: v3, to_lang: v4, tone: v5 }
 }
 
-function e_63183030(w: TlWriter, o: M_messages$translateText): void {
-  const f_flags = (o.peer !== undefined ? 0x1 : 0) | (o.id !== undefined ? 0x1 : 0) | (o.text !== undefined ? 0x2 : 0)
+function e_a5eec345(w: TlWriter, o: M_messages$translateText): void {
+  const f_flags = (o.peer !== undefined ? 0x1 : 0) | (o.id !== undefined ? 0x1 : 0) | (o.text !== undefined ? 0x2 : 0) | (o.tone !== undefined ? 0x4 : 0)
   w.int(f_flags)
   if ((f_flags & 0x1) !== 0) w.object(o.peer!)
   if ((f_flags & 0x1) !== 0) w.vectorInt(o.id!)
   if ((f_flags & 0x2) !== 0) w.vectorObject(o.text!)
   w.string(o.to_lang)
+  if ((f_flags & 0x4) !== 0) w.string(o.tone!)
 }
 
 function d_bd7f90ac(r: TlReader): M_messages$getUnreadReactions {
@@ -46649,17 +48812,22 @@ function d_658b7188(r: TlReader): M_messages$getDefaultHistoryTTL {
 function e_658b7188(w: TlWriter, _o: M_messages$getDefaultHistoryTTL): void {
 }
 
-function d_91b2d060(r: TlReader): M_messages$sendBotRequestedPeer {
-  const v0 = r.object() as T_InputPeer
-  const v1 = r.int()
-  const v2 = r.int()
-  const v3 = r.vectorObject() as T_InputPeer[]
-  return { _: 'messages.sendBotRequestedPeer', peer: v0, msg_id: v1, button_id: v2, requested_peers: v3 }
+function d_6c5cf2a7(r: TlReader): M_messages$sendBotRequestedPeer {
+  const f_flags = r.int()
+  const v1 = r.object() as T_InputPeer
+  const v2 = (f_flags & 0x1) !== 0 ? r.int() : undefined
+  const v3 = (f_flags & 0x2) !== 0 ? r.string() : undefined
+  const v4 = r.int()
+  const v5 = r.vectorObject() as T_InputPeer[]
+  return { _: 'messages.sendBotRequestedPeer', peer: v1, msg_id: v2, webapp_req_id: v3, button_id: v4, requested_peers: v5 }
 }
 
-function e_91b2d060(w: TlWriter, o: M_messages$sendBotRequestedPeer): void {
+function e_6c5cf2a7(w: TlWriter, o: M_messages$sendBotRequestedPeer): void {
+  const f_flags = (o.msg_id !== undefined ? 0x1 : 0) | (o.webapp_req_id !== undefined ? 0x2 : 0)
+  w.int(f_flags)
   w.object(o.peer)
-  w.int(o.msg_id)
+  if ((f_flags & 0x1) !== 0) w.int(o.msg_id!)
+  if ((f_flags & 0x2) !== 0) w.string(o.webapp_req_id!)
   w.int(o.button_id)
   w.vectorObject(o.requested_peers)
 }
@@ -47471,20 +49639,244 @@ function d_fb7e8ca7(r: TlReader): M_messages$getEmojiGameInfo {
 function e_fb7e8ca7(w: TlWriter, _o: M_messages$getEmojiGameInfo): void {
 }
 
-function d_9d4104e2(r: TlReader): M_messages$summarizeText {
+function d_abbbd346(r: TlReader): M_messages$summarizeText {
   const f_flags = r.int()
   const v1 = r.object() as T_InputPeer
   const v2 = r.int()
   const v3 = (f_flags & 0x1) !== 0 ? r.string() : undefined
-  return { _: 'messages.summarizeText', peer: v1, id: v2, to_lang: v3 }
+  const v4 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  return { _: 'messages.summarizeText', peer: v1, id: v2, to_lang: v3, tone: v4 }
 }
 
-function e_9d4104e2(w: TlWriter, o: M_messages$summarizeText): void {
-  const f_flags = (o.to_lang !== undefined ? 0x1 : 0)
+function e_abbbd346(w: TlWriter, o: M_messages$summarizeText): void {
+  const f_flags = (o.to_lang !== undefined ? 0x1 : 0) | (o.tone !== undefined ? 0x4 : 0)
   w.int(f_flags)
   w.object(o.peer)
   w.int(o.id)
   if ((f_flags & 0x1) !== 0) w.string(o.to_lang!)
+  if ((f_flags & 0x4) !== 0) w.string(o.tone!)
+}
+
+function d_f743b857(r: TlReader): M_messages$editChatCreator {
+  const v0 = r.object() as T_InputPeer
+  const v1 = r.object() as T_InputUser
+  const v2 = r.object() as T_InputCheckPasswordSRP
+  return { _: 'messages.editChatCreator', peer: v0, user_id: v1, password: v2 }
+}
+
+function e_f743b857(w: TlWriter, o: M_messages$editChatCreator): void {
+  w.object(o.peer)
+  w.object(o.user_id)
+  w.object(o.password)
+}
+
+function d_3b7d0ea6(r: TlReader): M_messages$getFutureChatCreatorAfterLeave {
+  const v0 = r.object() as T_InputPeer
+  return { _: 'messages.getFutureChatCreatorAfterLeave', peer: v0 }
+}
+
+function e_3b7d0ea6(w: TlWriter, o: M_messages$getFutureChatCreatorAfterLeave): void {
+  w.object(o.peer)
+}
+
+function d_a00f32b0(r: TlReader): M_messages$editChatParticipantRank {
+  const v0 = r.object() as T_InputPeer
+  const v1 = r.object() as T_InputPeer
+  const v2 = r.string()
+  return { _: 'messages.editChatParticipantRank', peer: v0, participant: v1, rank: v2 }
+}
+
+function e_a00f32b0(w: TlWriter, o: M_messages$editChatParticipantRank): void {
+  w.object(o.peer)
+  w.object(o.participant)
+  w.string(o.rank)
+}
+
+function d_35436bbc(r: TlReader): M_messages$declineUrlAuth {
+  const v0 = r.string()
+  return { _: 'messages.declineUrlAuth', url: v0 }
+}
+
+function e_35436bbc(w: TlWriter, o: M_messages$declineUrlAuth): void {
+  w.string(o.url)
+}
+
+function d_c9a47b0b(r: TlReader): M_messages$checkUrlAuthMatchCode {
+  const v0 = r.string()
+  const v1 = r.string()
+  return { _: 'messages.checkUrlAuthMatchCode', url: v0, match_code: v1 }
+}
+
+function e_c9a47b0b(w: TlWriter, o: M_messages$checkUrlAuthMatchCode): void {
+  w.string(o.url)
+  w.string(o.match_code)
+}
+
+function d_daecc589(r: TlReader): M_messages$composeMessageWithAI {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x8) !== 0
+  const v3 = r.object() as T_TextWithEntities
+  const v4 = (f_flags & 0x2) !== 0 ? r.string() : undefined
+  const v5 = (f_flags & 0x4) !== 0 ? r.object() as T_InputAiComposeTone : undefined
+  return { _: 'messages.composeMessageWithAI', proofread: v1, emojify: v2, text: v3, translate_to_lang: v4, tone: v5 }
+}
+
+function e_daecc589(w: TlWriter, o: M_messages$composeMessageWithAI): void {
+  const f_flags = (o.proofread ? 0x1 : 0) | (o.emojify ? 0x8 : 0) | (o.translate_to_lang !== undefined ? 0x2 : 0) | (o.tone !== undefined ? 0x4 : 0)
+  w.int(f_flags)
+  w.object(o.text)
+  if ((f_flags & 0x2) !== 0) w.string(o.translate_to_lang!)
+  if ((f_flags & 0x4) !== 0) w.object(o.tone!)
+}
+
+function d_4067c5e6(r: TlReader): M_messages$reportReadMetrics {
+  const v0 = r.object() as T_InputPeer
+  const v1 = r.vectorObject() as T_InputMessageReadMetric[]
+  return { _: 'messages.reportReadMetrics', peer: v0, metrics: v1 }
+}
+
+function e_4067c5e6(w: TlWriter, o: M_messages$reportReadMetrics): void {
+  w.object(o.peer)
+  w.vectorObject(o.metrics)
+}
+
+function d_ddbcd819(r: TlReader): M_messages$reportMusicListen {
+  const v0 = r.object() as T_InputDocument
+  const v1 = r.int()
+  return { _: 'messages.reportMusicListen', id: v0, listened_duration: v1 }
+}
+
+function e_ddbcd819(w: TlWriter, o: M_messages$reportMusicListen): void {
+  w.object(o.id)
+  w.int(o.listened_duration)
+}
+
+function d_19bc4b6d(r: TlReader): M_messages$addPollAnswer {
+  const v0 = r.object() as T_InputPeer
+  const v1 = r.int()
+  const v2 = r.object() as T_PollAnswer
+  return { _: 'messages.addPollAnswer', peer: v0, msg_id: v1, answer: v2 }
+}
+
+function e_19bc4b6d(w: TlWriter, o: M_messages$addPollAnswer): void {
+  w.object(o.peer)
+  w.int(o.msg_id)
+  w.object(o.answer)
+}
+
+function d_ac8505a5(r: TlReader): M_messages$deletePollAnswer {
+  const v0 = r.object() as T_InputPeer
+  const v1 = r.int()
+  const v2 = r.bytes()
+  return { _: 'messages.deletePollAnswer', peer: v0, msg_id: v1, option: v2 }
+}
+
+function e_ac8505a5(w: TlWriter, o: M_messages$deletePollAnswer): void {
+  w.object(o.peer)
+  w.int(o.msg_id)
+  w.bytes(o.option)
+}
+
+function d_43286cf2(r: TlReader): M_messages$getUnreadPollVotes {
+  const f_flags = r.int()
+  const v1 = r.object() as T_InputPeer
+  const v2 = (f_flags & 0x1) !== 0 ? r.int() : undefined
+  const v3 = r.int()
+  const v4 = r.int()
+  const v5 = r.int()
+  const v6 = r.int()
+  const v7 = r.int()
+  return { _: 'messages.getUnreadPollVotes', peer: v1, top_msg_id: v2, offset_id: v3, add_offset: v4, limit: v5, max_id: v6, min_id: v7 }
+}
+
+function e_43286cf2(w: TlWriter, o: M_messages$getUnreadPollVotes): void {
+  const f_flags = (o.top_msg_id !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  w.object(o.peer)
+  if ((f_flags & 0x1) !== 0) w.int(o.top_msg_id!)
+  w.int(o.offset_id)
+  w.int(o.add_offset)
+  w.int(o.limit)
+  w.int(o.max_id)
+  w.int(o.min_id)
+}
+
+function d_1720b4d8(r: TlReader): M_messages$readPollVotes {
+  const f_flags = r.int()
+  const v1 = r.object() as T_InputPeer
+  const v2 = (f_flags & 0x1) !== 0 ? r.int() : undefined
+  return { _: 'messages.readPollVotes', peer: v1, top_msg_id: v2 }
+}
+
+function e_1720b4d8(w: TlWriter, o: M_messages$readPollVotes): void {
+  const f_flags = (o.top_msg_id !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  w.object(o.peer)
+  if ((f_flags & 0x1) !== 0) w.int(o.top_msg_id!)
+}
+
+function d_b8f106e3(r: TlReader): M_messages$setBotGuestChatResult {
+  const v0 = r.long()
+  const v1 = r.object() as T_InputBotInlineResult
+  return { _: 'messages.setBotGuestChatResult', query_id: v0, result: v1 }
+}
+
+function e_b8f106e3(w: TlWriter, o: M_messages$setBotGuestChatResult): void {
+  w.long(o.query_id)
+  w.object(o.result)
+}
+
+function d_a0b80cf8(r: TlReader): M_messages$deleteParticipantReactions {
+  const v0 = r.object() as T_InputPeer
+  const v1 = r.object() as T_InputPeer
+  return { _: 'messages.deleteParticipantReactions', peer: v0, participant: v1 }
+}
+
+function e_a0b80cf8(w: TlWriter, o: M_messages$deleteParticipantReactions): void {
+  w.object(o.peer)
+  w.object(o.participant)
+}
+
+function d_e3b7f82c(r: TlReader): M_messages$deleteParticipantReaction {
+  const v0 = r.object() as T_InputPeer
+  const v1 = r.int()
+  const v2 = r.object() as T_InputPeer
+  return { _: 'messages.deleteParticipantReaction', peer: v0, msg_id: v1, participant: v2 }
+}
+
+function e_e3b7f82c(w: TlWriter, o: M_messages$deleteParticipantReaction): void {
+  w.object(o.peer)
+  w.int(o.msg_id)
+  w.object(o.participant)
+}
+
+function d_55fb0996(r: TlReader): M_messages$getPersonalChannelHistory {
+  const v0 = r.object() as T_InputUser
+  const v1 = r.int()
+  const v2 = r.int()
+  const v3 = r.int()
+  const v4 = r.long()
+  return { _: 'messages.getPersonalChannelHistory', user_id: v0, limit: v1, max_id: v2, min_id: v3, hash: v4 }
+}
+
+function e_55fb0996(w: TlWriter, o: M_messages$getPersonalChannelHistory): void {
+  w.object(o.user_id)
+  w.int(o.limit)
+  w.int(o.max_id)
+  w.int(o.min_id)
+  w.long(o.hash)
+}
+
+function d_501569cf(r: TlReader): M_messages$getRichMessage {
+  const v0 = r.object() as T_InputPeer
+  const v1 = r.int()
+  return { _: 'messages.getRichMessage', peer: v0, id: v1 }
+}
+
+function e_501569cf(w: TlWriter, o: M_messages$getRichMessage): void {
+  w.object(o.peer)
+  w.int(o.id)
 }
 
 function d_edd4882a(r: TlReader): M_updates$getState {
@@ -48055,19 +50447,22 @@ function e_91006707(w: TlWriter, o: M_channels$createChannel): void {
   if ((f_flags & 0x10) !== 0) w.int(o.ttl_period!)
 }
 
-function d_d33c8902(r: TlReader): M_channels$editAdmin {
-  const v0 = r.object() as T_InputChannel
-  const v1 = r.object() as T_InputUser
-  const v2 = r.object() as T_ChatAdminRights
-  const v3 = r.string()
-  return { _: 'channels.editAdmin', channel: v0, user_id: v1, admin_rights: v2, rank: v3 }
+function d_9a98ad68(r: TlReader): M_channels$editAdmin {
+  const f_flags = r.int()
+  const v1 = r.object() as T_InputChannel
+  const v2 = r.object() as T_InputUser
+  const v3 = r.object() as T_ChatAdminRights
+  const v4 = (f_flags & 0x1) !== 0 ? r.string() : undefined
+  return { _: 'channels.editAdmin', channel: v1, user_id: v2, admin_rights: v3, rank: v4 }
 }
 
-function e_d33c8902(w: TlWriter, o: M_channels$editAdmin): void {
+function e_9a98ad68(w: TlWriter, o: M_channels$editAdmin): void {
+  const f_flags = (o.rank !== undefined ? 0x1 : 0)
+  w.int(f_flags)
   w.object(o.channel)
   w.object(o.user_id)
   w.object(o.admin_rights)
-  w.string(o.rank)
+  if ((f_flags & 0x1) !== 0) w.string(o.rank!)
 }
 
 function d_566decd0(r: TlReader): M_channels$editTitle {
@@ -48114,12 +50509,12 @@ function e_3514b3de(w: TlWriter, o: M_channels$updateUsername): void {
   w.string(o.username)
 }
 
-function d_24b524c5(r: TlReader): M_channels$joinChannel {
+function d_7f6a1e22(r: TlReader): M_channels$joinChannel {
   const v0 = r.object() as T_InputChannel
   return { _: 'channels.joinChannel', channel: v0 }
 }
 
-function e_24b524c5(w: TlWriter, o: M_channels$joinChannel): void {
+function e_7f6a1e22(w: TlWriter, o: M_channels$joinChannel): void {
   w.object(o.channel)
 }
 
@@ -48307,19 +50702,6 @@ function e_40582bb2(w: TlWriter, o: M_channels$setDiscussionGroup): void {
   w.object(o.group)
 }
 
-function d_8f38cd1f(r: TlReader): M_channels$editCreator {
-  const v0 = r.object() as T_InputChannel
-  const v1 = r.object() as T_InputUser
-  const v2 = r.object() as T_InputCheckPasswordSRP
-  return { _: 'channels.editCreator', channel: v0, user_id: v1, password: v2 }
-}
-
-function e_8f38cd1f(w: TlWriter, o: M_channels$editCreator): void {
-  w.object(o.channel)
-  w.object(o.user_id)
-  w.object(o.password)
-}
-
 function d_58e63f6d(r: TlReader): M_channels$editLocation {
   const v0 = r.object() as T_InputChannel
   const v1 = r.object() as T_InputGeoPoint
@@ -48396,15 +50778,21 @@ function e_e4cb9580(w: TlWriter, o: M_channels$toggleJoinToSend): void {
   w.bool(o.enabled)
 }
 
-function d_4c2985b6(r: TlReader): M_channels$toggleJoinRequest {
-  const v0 = r.object() as T_InputChannel
-  const v1 = r.bool()
-  return { _: 'channels.toggleJoinRequest', channel: v0, enabled: v1 }
+function d_0ecc2618(r: TlReader): M_channels$toggleJoinRequest {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x2) !== 0
+  const v2 = r.object() as T_InputChannel
+  const v3 = r.bool()
+  const v4 = (f_flags & 0x1) !== 0 ? r.object() as T_InputUser : undefined
+  return { _: 'channels.toggleJoinRequest', apply_to_invites: v1, channel: v2, enabled: v3, guard_bot: v4 }
 }
 
-function e_4c2985b6(w: TlWriter, o: M_channels$toggleJoinRequest): void {
+function e_0ecc2618(w: TlWriter, o: M_channels$toggleJoinRequest): void {
+  const f_flags = (o.apply_to_invites ? 0x2 : 0) | (o.guard_bot !== undefined ? 0x1 : 0)
+  w.int(f_flags)
   w.object(o.channel)
   w.bool(o.enabled)
+  if ((f_flags & 0x1) !== 0) w.object(o.guard_bot!)
 }
 
 function d_b45ced1d(r: TlReader): M_channels$reorderUsernames {
@@ -48652,15 +51040,6 @@ function d_3583fcb1(r: TlReader): M_channels$setMainProfileTab {
 function e_3583fcb1(w: TlWriter, o: M_channels$setMainProfileTab): void {
   w.object(o.channel)
   w.object(o.tab)
-}
-
-function d_a00918af(r: TlReader): M_channels$getFutureCreatorAfterLeave {
-  const v0 = r.object() as T_InputChannel
-  return { _: 'channels.getFutureCreatorAfterLeave', channel: v0 }
-}
-
-function e_a00918af(w: TlWriter, o: M_channels$getFutureCreatorAfterLeave): void {
-  w.object(o.channel)
 }
 
 function d_aa2769ed(r: TlReader): M_bots$sendCustomRequest {
@@ -49014,6 +51393,100 @@ function d_a1b70815(r: TlReader): M_bots$getBotRecommendations {
 
 function e_a1b70815(w: TlWriter, o: M_bots$getBotRecommendations): void {
   w.object(o.bot)
+}
+
+function d_87f2219b(r: TlReader): M_bots$checkUsername {
+  const v0 = r.string()
+  return { _: 'bots.checkUsername', username: v0 }
+}
+
+function e_87f2219b(w: TlWriter, o: M_bots$checkUsername): void {
+  w.string(o.username)
+}
+
+function d_e5b17f2b(r: TlReader): M_bots$createBot {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.string()
+  const v3 = r.string()
+  const v4 = r.object() as T_InputUser
+  return { _: 'bots.createBot', via_deeplink: v1, name: v2, username: v3, manager_id: v4 }
+}
+
+function e_e5b17f2b(w: TlWriter, o: M_bots$createBot): void {
+  const f_flags = (o.via_deeplink ? 0x1 : 0)
+  w.int(f_flags)
+  w.string(o.name)
+  w.string(o.username)
+  w.object(o.manager_id)
+}
+
+function d_bd0d99eb(r: TlReader): M_bots$exportBotToken {
+  const v0 = r.object() as T_InputUser
+  const v1 = r.bool()
+  return { _: 'bots.exportBotToken', bot: v0, revoke: v1 }
+}
+
+function e_bd0d99eb(w: TlWriter, o: M_bots$exportBotToken): void {
+  w.object(o.bot)
+  w.bool(o.revoke)
+}
+
+function d_31a2a35e(r: TlReader): M_bots$requestWebViewButton {
+  const v0 = r.object() as T_InputUser
+  const v1 = r.object() as T_KeyboardButton
+  return { _: 'bots.requestWebViewButton', user_id: v0, button: v1 }
+}
+
+function e_31a2a35e(w: TlWriter, o: M_bots$requestWebViewButton): void {
+  w.object(o.user_id)
+  w.object(o.button)
+}
+
+function d_bf25b7f3(r: TlReader): M_bots$getRequestedWebViewButton {
+  const v0 = r.object() as T_InputUser
+  const v1 = r.string()
+  return { _: 'bots.getRequestedWebViewButton', bot: v0, webapp_req_id: v1 }
+}
+
+function e_bf25b7f3(w: TlWriter, o: M_bots$getRequestedWebViewButton): void {
+  w.object(o.bot)
+  w.string(o.webapp_req_id)
+}
+
+function d_213853a3(r: TlReader): M_bots$getAccessSettings {
+  const v0 = r.object() as T_InputUser
+  return { _: 'bots.getAccessSettings', bot: v0 }
+}
+
+function e_213853a3(w: TlWriter, o: M_bots$getAccessSettings): void {
+  w.object(o.bot)
+}
+
+function d_31813cd8(r: TlReader): M_bots$editAccessSettings {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.object() as T_InputUser
+  const v3 = (f_flags & 0x2) !== 0 ? r.vectorObject() as T_InputUser[] : undefined
+  return { _: 'bots.editAccessSettings', restricted: v1, bot: v2, add_users: v3 }
+}
+
+function e_31813cd8(w: TlWriter, o: M_bots$editAccessSettings): void {
+  const f_flags = (o.restricted ? 0x1 : 0) | (o.add_users !== undefined ? 0x2 : 0)
+  w.int(f_flags)
+  w.object(o.bot)
+  if ((f_flags & 0x2) !== 0) w.vectorObject(o.add_users!)
+}
+
+function d_e71a4810(r: TlReader): M_bots$setJoinChatResults {
+  const v0 = r.long()
+  const v1 = r.object() as T_JoinChatBotResult
+  return { _: 'bots.setJoinChatResults', query_id: v0, result: v1 }
+}
+
+function e_e71a4810(w: TlWriter, o: M_bots$setJoinChatResults): void {
+  w.long(o.query_id)
+  w.object(o.result)
 }
 
 function d_37148dbb(r: TlReader): M_payments$getPaymentForm {
@@ -50719,6 +53192,21 @@ function e_a6437ef6(w: TlWriter, o: M_stats$getStoryPublicForwards): void {
   w.int(o.limit)
 }
 
+function d_c27dfa68(r: TlReader): M_stats$getPollStats {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.object() as T_InputPeer
+  const v3 = r.int()
+  return { _: 'stats.getPollStats', dark: v1, peer: v2, msg_id: v3 }
+}
+
+function e_c27dfa68(w: TlWriter, o: M_stats$getPollStats): void {
+  const f_flags = (o.dark ? 0x1 : 0)
+  w.int(f_flags)
+  w.object(o.peer)
+  w.int(o.msg_id)
+}
+
 function d_8472478e(r: TlReader): M_chatlists$exportChatlistInvite {
   const v0 = r.object() as T_InputChatlist
   const v1 = r.string()
@@ -50848,7 +53336,7 @@ function e_30eb63f0(w: TlWriter, o: M_stories$canSendStory): void {
   w.object(o.peer)
 }
 
-function d_737fc2ec(r: TlReader): M_stories$sendStory {
+function d_8f9e6898(r: TlReader): M_stories$sendStory {
   const f_flags = r.int()
   const v1 = (f_flags & 0x4) !== 0
   const v2 = (f_flags & 0x10) !== 0
@@ -50864,11 +53352,12 @@ function d_737fc2ec(r: TlReader): M_stories$sendStory {
   const v12 = (f_flags & 0x40) !== 0 ? r.object() as T_InputPeer : undefined
   const v13 = (f_flags & 0x40) !== 0 ? r.int() : undefined
   const v14 = (f_flags & 0x100) !== 0 ? r.vectorInt() : undefined
-  return { _: 'stories.sendStory', pinned: v1, noforwards: v2, fwd_modified: v3, peer: v4, media: v5, media_areas: v6, caption: v7, entities: v8, privacy_rules: v9, random_id: v10, period: v11, fwd_from_id: v12, fwd_from_story: v13, albums: v14 }
+  const v15 = (f_flags & 0x200) !== 0 ? r.object() as T_InputDocument : undefined
+  return { _: 'stories.sendStory', pinned: v1, noforwards: v2, fwd_modified: v3, peer: v4, media: v5, media_areas: v6, caption: v7, entities: v8, privacy_rules: v9, random_id: v10, period: v11, fwd_from_id: v12, fwd_from_story: v13, albums: v14, music: v15 }
 }
 
-function e_737fc2ec(w: TlWriter, o: M_stories$sendStory): void {
-  const f_flags = (o.pinned ? 0x4 : 0) | (o.noforwards ? 0x10 : 0) | (o.fwd_modified ? 0x80 : 0) | (o.media_areas !== undefined ? 0x20 : 0) | (o.caption !== undefined ? 0x1 : 0) | (o.entities !== undefined ? 0x2 : 0) | (o.period !== undefined ? 0x8 : 0) | (o.fwd_from_id !== undefined ? 0x40 : 0) | (o.fwd_from_story !== undefined ? 0x40 : 0) | (o.albums !== undefined ? 0x100 : 0)
+function e_8f9e6898(w: TlWriter, o: M_stories$sendStory): void {
+  const f_flags = (o.pinned ? 0x4 : 0) | (o.noforwards ? 0x10 : 0) | (o.fwd_modified ? 0x80 : 0) | (o.media_areas !== undefined ? 0x20 : 0) | (o.caption !== undefined ? 0x1 : 0) | (o.entities !== undefined ? 0x2 : 0) | (o.period !== undefined ? 0x8 : 0) | (o.fwd_from_id !== undefined ? 0x40 : 0) | (o.fwd_from_story !== undefined ? 0x40 : 0) | (o.albums !== undefined ? 0x100 : 0) | (o.music !== undefined ? 0x200 : 0)
   w.int(f_flags)
   w.object(o.peer)
   w.object(o.media)
@@ -50881,9 +53370,10 @@ function e_737fc2ec(w: TlWriter, o: M_stories$sendStory): void {
   if ((f_flags & 0x40) !== 0) w.object(o.fwd_from_id!)
   if ((f_flags & 0x40) !== 0) w.int(o.fwd_from_story!)
   if ((f_flags & 0x100) !== 0) w.vectorInt(o.albums!)
+  if ((f_flags & 0x200) !== 0) w.object(o.music!)
 }
 
-function d_b583ba46(r: TlReader): M_stories$editStory {
+function d_2c63a72b(r: TlReader): M_stories$editStory {
   const f_flags = r.int()
   const v1 = r.object() as T_InputPeer
   const v2 = r.int()
@@ -50892,11 +53382,12 @@ function d_b583ba46(r: TlReader): M_stories$editStory {
   const v5 = (f_flags & 0x2) !== 0 ? r.string() : undefined
   const v6 = (f_flags & 0x2) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
   const v7 = (f_flags & 0x4) !== 0 ? r.vectorObject() as T_InputPrivacyRule[] : undefined
-  return { _: 'stories.editStory', peer: v1, id: v2, media: v3, media_areas: v4, caption: v5, entities: v6, privacy_rules: v7 }
+  const v8 = (f_flags & 0x10) !== 0 ? r.object() as T_InputDocument : undefined
+  return { _: 'stories.editStory', peer: v1, id: v2, media: v3, media_areas: v4, caption: v5, entities: v6, privacy_rules: v7, music: v8 }
 }
 
-function e_b583ba46(w: TlWriter, o: M_stories$editStory): void {
-  const f_flags = (o.media !== undefined ? 0x1 : 0) | (o.media_areas !== undefined ? 0x8 : 0) | (o.caption !== undefined ? 0x2 : 0) | (o.entities !== undefined ? 0x2 : 0) | (o.privacy_rules !== undefined ? 0x4 : 0)
+function e_2c63a72b(w: TlWriter, o: M_stories$editStory): void {
+  const f_flags = (o.media !== undefined ? 0x1 : 0) | (o.media_areas !== undefined ? 0x8 : 0) | (o.caption !== undefined ? 0x2 : 0) | (o.entities !== undefined ? 0x2 : 0) | (o.privacy_rules !== undefined ? 0x4 : 0) | (o.music !== undefined ? 0x10 : 0)
   w.int(f_flags)
   w.object(o.peer)
   w.int(o.id)
@@ -50905,6 +53396,7 @@ function e_b583ba46(w: TlWriter, o: M_stories$editStory): void {
   if ((f_flags & 0x2) !== 0) w.string(o.caption!)
   if ((f_flags & 0x2) !== 0) w.vectorObject(o.entities!)
   if ((f_flags & 0x4) !== 0) w.vectorObject(o.privacy_rules!)
+  if ((f_flags & 0x10) !== 0) w.object(o.music!)
 }
 
 function d_ae59db5f(r: TlReader): M_stories$deleteStories {
@@ -51436,6 +53928,92 @@ function e_be1e85ba(w: TlWriter, o: M_fragment$getCollectibleInfo): void {
   w.object(o.collectible)
 }
 
+function d_4aa83913(r: TlReader): M_aicompose$createTone {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.long()
+  const v3 = r.string()
+  const v4 = r.string()
+  return { _: 'aicompose.createTone', display_author: v1, emoji_id: v2, title: v3, prompt: v4 }
+}
+
+function e_4aa83913(w: TlWriter, o: M_aicompose$createTone): void {
+  const f_flags = (o.display_author ? 0x1 : 0)
+  w.int(f_flags)
+  w.long(o.emoji_id)
+  w.string(o.title)
+  w.string(o.prompt)
+}
+
+function d_903bcf59(r: TlReader): M_aicompose$updateTone {
+  const f_flags = r.int()
+  const v1 = r.object() as T_InputAiComposeTone
+  const v2 = (f_flags & 0x1) !== 0 ? r.bool() : undefined
+  const v3 = (f_flags & 0x2) !== 0 ? r.long() : undefined
+  const v4 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  const v5 = (f_flags & 0x8) !== 0 ? r.string() : undefined
+  return { _: 'aicompose.updateTone', tone: v1, display_author: v2, emoji_id: v3, title: v4, prompt: v5 }
+}
+
+function e_903bcf59(w: TlWriter, o: M_aicompose$updateTone): void {
+  const f_flags = (o.display_author !== undefined ? 0x1 : 0) | (o.emoji_id !== undefined ? 0x2 : 0) | (o.title !== undefined ? 0x4 : 0) | (o.prompt !== undefined ? 0x8 : 0)
+  w.int(f_flags)
+  w.object(o.tone)
+  if ((f_flags & 0x1) !== 0) w.bool(o.display_author!)
+  if ((f_flags & 0x2) !== 0) w.long(o.emoji_id!)
+  if ((f_flags & 0x4) !== 0) w.string(o.title!)
+  if ((f_flags & 0x8) !== 0) w.string(o.prompt!)
+}
+
+function d_1782cbb1(r: TlReader): M_aicompose$saveTone {
+  const v0 = r.object() as T_InputAiComposeTone
+  const v1 = r.bool()
+  return { _: 'aicompose.saveTone', tone: v0, unsave: v1 }
+}
+
+function e_1782cbb1(w: TlWriter, o: M_aicompose$saveTone): void {
+  w.object(o.tone)
+  w.bool(o.unsave)
+}
+
+function d_dd39316a(r: TlReader): M_aicompose$deleteTone {
+  const v0 = r.object() as T_InputAiComposeTone
+  return { _: 'aicompose.deleteTone', tone: v0 }
+}
+
+function e_dd39316a(w: TlWriter, o: M_aicompose$deleteTone): void {
+  w.object(o.tone)
+}
+
+function d_b2e8ba03(r: TlReader): M_aicompose$getTone {
+  const v0 = r.object() as T_InputAiComposeTone
+  return { _: 'aicompose.getTone', tone: v0 }
+}
+
+function e_b2e8ba03(w: TlWriter, o: M_aicompose$getTone): void {
+  w.object(o.tone)
+}
+
+function d_abd59201(r: TlReader): M_aicompose$getTones {
+  const v0 = r.long()
+  return { _: 'aicompose.getTones', hash: v0 }
+}
+
+function e_abd59201(w: TlWriter, o: M_aicompose$getTones): void {
+  w.long(o.hash)
+}
+
+function d_d1b4ab14(r: TlReader): M_aicompose$getToneExample {
+  const v0 = r.object() as T_InputAiComposeTone
+  const v1 = r.int()
+  return { _: 'aicompose.getToneExample', tone: v0, num: v1 }
+}
+
+function e_d1b4ab14(w: TlWriter, o: M_aicompose$getToneExample): void {
+  w.object(o.tone)
+  w.int(o.num)
+}
+
 /** Method name → reader of its result (for results that are not a plain boxed object). */
 export const resultDecoders: Record<string, (r: TlReader) => unknown> = {
   'auth.resetAuthorizations': (r) => r.bool(),
@@ -51506,6 +54084,7 @@ export const resultDecoders: Record<string, (r: TlReader) => unknown> = {
   'account.setMainProfileTab': (r) => r.bool(),
   'account.saveMusic': (r) => r.bool(),
   'account.deletePasskey': (r) => r.bool(),
+  'account.confirmBotConnection': (r) => r.bool(),
   'users.getUsers': (r) => r.vectorObject() as T_User[],
   'users.setSecureValueErrors': (r) => r.bool(),
   'users.getRequirementsToContact': (r) => r.vectorObject() as T_RequirementToContact[],
@@ -51589,6 +54168,11 @@ export const resultDecoders: Record<string, (r: TlReader) => unknown> = {
   'messages.clickSponsoredMessage': (r) => r.bool(),
   'messages.reportMessagesDelivery': (r) => r.bool(),
   'messages.readSavedHistory': (r) => r.bool(),
+  'messages.declineUrlAuth': (r) => r.bool(),
+  'messages.checkUrlAuthMatchCode': (r) => r.bool(),
+  'messages.reportReadMetrics': (r) => r.bool(),
+  'messages.reportMusicListen': (r) => r.bool(),
+  'messages.deleteParticipantReactions': (r) => r.bool(),
   'photos.deletePhotos': (r) => r.vectorLong(),
   'upload.saveFilePart': (r) => r.bool(),
   'upload.saveBigFilePart': (r) => r.bool(),
@@ -51633,6 +54217,9 @@ export const resultDecoders: Record<string, (r: TlReader) => unknown> = {
   'bots.checkDownloadFileParams': (r) => r.bool(),
   'bots.getAdminedBots': (r) => r.vectorObject() as T_User[],
   'bots.setCustomVerification': (r) => r.bool(),
+  'bots.checkUsername': (r) => r.bool(),
+  'bots.editAccessSettings': (r) => r.bool(),
+  'bots.setJoinChatResults': (r) => r.bool(),
   'payments.clearSavedInfo': (r) => r.bool(),
   'payments.getPremiumGiftCodeOptions': (r) => r.vectorObject() as T_PremiumGiftCodeOption[],
   'payments.getStarsTopupOptions': (r) => r.vectorObject() as T_StarsTopupOption[],
@@ -51677,6 +54264,8 @@ export const resultDecoders: Record<string, (r: TlReader) => unknown> = {
   'smsjobs.leave': (r) => r.bool(),
   'smsjobs.updateSettings': (r) => r.bool(),
   'smsjobs.finishJob': (r) => r.bool(),
+  'aicompose.saveTone': (r) => r.bool(),
+  'aicompose.deleteTone': (r) => r.bool(),
 }
 
 /** Method name → writer of its result (for results that are not a plain boxed object). */
@@ -51749,6 +54338,7 @@ export const resultEncoders: Record<string, (w: TlWriter, v: never) => void> = {
   'account.setMainProfileTab': (w, v: boolean) => { w.bool(v) },
   'account.saveMusic': (w, v: boolean) => { w.bool(v) },
   'account.deletePasskey': (w, v: boolean) => { w.bool(v) },
+  'account.confirmBotConnection': (w, v: boolean) => { w.bool(v) },
   'users.getUsers': (w, v: T_User[]) => { w.vectorObject(v) },
   'users.setSecureValueErrors': (w, v: boolean) => { w.bool(v) },
   'users.getRequirementsToContact': (w, v: T_RequirementToContact[]) => { w.vectorObject(v) },
@@ -51832,6 +54422,11 @@ export const resultEncoders: Record<string, (w: TlWriter, v: never) => void> = {
   'messages.clickSponsoredMessage': (w, v: boolean) => { w.bool(v) },
   'messages.reportMessagesDelivery': (w, v: boolean) => { w.bool(v) },
   'messages.readSavedHistory': (w, v: boolean) => { w.bool(v) },
+  'messages.declineUrlAuth': (w, v: boolean) => { w.bool(v) },
+  'messages.checkUrlAuthMatchCode': (w, v: boolean) => { w.bool(v) },
+  'messages.reportReadMetrics': (w, v: boolean) => { w.bool(v) },
+  'messages.reportMusicListen': (w, v: boolean) => { w.bool(v) },
+  'messages.deleteParticipantReactions': (w, v: boolean) => { w.bool(v) },
   'photos.deletePhotos': (w, v: bigint[]) => { w.vectorLong(v) },
   'upload.saveFilePart': (w, v: boolean) => { w.bool(v) },
   'upload.saveBigFilePart': (w, v: boolean) => { w.bool(v) },
@@ -51876,6 +54471,9 @@ export const resultEncoders: Record<string, (w: TlWriter, v: never) => void> = {
   'bots.checkDownloadFileParams': (w, v: boolean) => { w.bool(v) },
   'bots.getAdminedBots': (w, v: T_User[]) => { w.vectorObject(v) },
   'bots.setCustomVerification': (w, v: boolean) => { w.bool(v) },
+  'bots.checkUsername': (w, v: boolean) => { w.bool(v) },
+  'bots.editAccessSettings': (w, v: boolean) => { w.bool(v) },
+  'bots.setJoinChatResults': (w, v: boolean) => { w.bool(v) },
   'payments.clearSavedInfo': (w, v: boolean) => { w.bool(v) },
   'payments.getPremiumGiftCodeOptions': (w, v: T_PremiumGiftCodeOption[]) => { w.vectorObject(v) },
   'payments.getStarsTopupOptions': (w, v: T_StarsTopupOption[]) => { w.vectorObject(v) },
@@ -51920,6 +54518,8 @@ export const resultEncoders: Record<string, (w: TlWriter, v: never) => void> = {
   'smsjobs.leave': (w, v: boolean) => { w.bool(v) },
   'smsjobs.updateSettings': (w, v: boolean) => { w.bool(v) },
   'smsjobs.finishJob': (w, v: boolean) => { w.bool(v) },
+  'aicompose.saveTone': (w, v: boolean) => { w.bool(v) },
+  'aicompose.deleteTone': (w, v: boolean) => { w.bool(v) },
 }
 
 export const codecs: TlCodecEntry[] = [
@@ -51985,8 +54585,8 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xbc799737, name: 'boolFalse', decode: d_bc799737 as TlDecoder, encode: e_bc799737 as TlEncoder },
   { id: 0x997275b5, name: 'boolTrue', decode: d_997275b5 as TlDecoder, encode: e_997275b5 as TlEncoder },
   { id: 0x3fedd339, name: 'true', decode: d_3fedd339 as TlDecoder, encode: e_3fedd339 as TlEncoder },
-  { id: 0xc4b9f9bb, name: 'error', decode: d_c4b9f9bb as TlDecoder, encode: e_c4b9f9bb as TlEncoder },
   { id: 0x56730bcc, name: 'null', decode: d_56730bcc as TlDecoder, encode: e_56730bcc as TlEncoder },
+  { id: 0xc4b9f9bb, name: 'error', decode: d_c4b9f9bb as TlDecoder, encode: e_c4b9f9bb as TlEncoder },
   { id: 0x7f3b18ea, name: 'inputPeerEmpty', decode: d_7f3b18ea as TlDecoder, encode: e_7f3b18ea as TlEncoder },
   { id: 0x7da07ec9, name: 'inputPeerSelf', decode: d_7da07ec9 as TlDecoder, encode: e_7da07ec9 as TlEncoder },
   { id: 0x35a95cb9, name: 'inputPeerChat', decode: d_35a95cb9 as TlDecoder, encode: e_35a95cb9 as TlEncoder },
@@ -52003,8 +54603,8 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xfa4f0bb5, name: 'inputFileBig', decode: d_fa4f0bb5 as TlDecoder, encode: e_fa4f0bb5 as TlEncoder },
   { id: 0x62dc8b48, name: 'inputFileStoryDocument', decode: d_62dc8b48 as TlDecoder, encode: e_62dc8b48 as TlEncoder },
   { id: 0x9664f57f, name: 'inputMediaEmpty', decode: d_9664f57f as TlDecoder, encode: e_9664f57f as TlEncoder },
-  { id: 0x1e287d04, name: 'inputMediaUploadedPhoto', decode: d_1e287d04 as TlDecoder, encode: e_1e287d04 as TlEncoder },
-  { id: 0xb3ba0635, name: 'inputMediaPhoto', decode: d_b3ba0635 as TlDecoder, encode: e_b3ba0635 as TlEncoder },
+  { id: 0x7d8375da, name: 'inputMediaUploadedPhoto', decode: d_7d8375da as TlDecoder, encode: e_7d8375da as TlEncoder },
+  { id: 0xe3af4434, name: 'inputMediaPhoto', decode: d_e3af4434 as TlDecoder, encode: e_e3af4434 as TlEncoder },
   { id: 0xf9c44144, name: 'inputMediaGeoPoint', decode: d_f9c44144 as TlDecoder, encode: e_f9c44144 as TlEncoder },
   { id: 0xf8ab7dfb, name: 'inputMediaContact', decode: d_f8ab7dfb as TlDecoder, encode: e_f8ab7dfb as TlEncoder },
   { id: 0x037c9330, name: 'inputMediaUploadedDocument', decode: d_037c9330 as TlDecoder, encode: e_037c9330 as TlEncoder },
@@ -52015,7 +54615,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xd33f43f3, name: 'inputMediaGame', decode: d_d33f43f3 as TlDecoder, encode: e_d33f43f3 as TlEncoder },
   { id: 0x405fef0d, name: 'inputMediaInvoice', decode: d_405fef0d as TlDecoder, encode: e_405fef0d as TlEncoder },
   { id: 0x971fa843, name: 'inputMediaGeoLive', decode: d_971fa843 as TlDecoder, encode: e_971fa843 as TlEncoder },
-  { id: 0x0f94e5f1, name: 'inputMediaPoll', decode: d_0f94e5f1 as TlDecoder, encode: e_0f94e5f1 as TlEncoder },
+  { id: 0x883a4108, name: 'inputMediaPoll', decode: d_883a4108 as TlDecoder, encode: e_883a4108 as TlEncoder },
   { id: 0xe66fbf7b, name: 'inputMediaDice', decode: d_e66fbf7b as TlDecoder, encode: e_e66fbf7b as TlEncoder },
   { id: 0x89fdd778, name: 'inputMediaStory', decode: d_89fdd778 as TlDecoder, encode: e_89fdd778 as TlEncoder },
   { id: 0xc21b8849, name: 'inputMediaWebPage', decode: d_c21b8849 as TlDecoder, encode: e_c21b8849 as TlEncoder },
@@ -52068,19 +54668,19 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x1c32b11c, name: 'channel', decode: d_1c32b11c as TlDecoder, encode: e_1c32b11c as TlEncoder },
   { id: 0x17d493d5, name: 'channelForbidden', decode: d_17d493d5 as TlDecoder, encode: e_17d493d5 as TlEncoder },
   { id: 0x2633421b, name: 'chatFull', decode: d_2633421b as TlDecoder, encode: e_2633421b as TlEncoder },
-  { id: 0xe4e0b29d, name: 'channelFull', decode: d_e4e0b29d as TlDecoder, encode: e_e4e0b29d as TlEncoder },
-  { id: 0xc02d4007, name: 'chatParticipant', decode: d_c02d4007 as TlDecoder, encode: e_c02d4007 as TlEncoder },
-  { id: 0xe46bcee4, name: 'chatParticipantCreator', decode: d_e46bcee4 as TlDecoder, encode: e_e46bcee4 as TlEncoder },
-  { id: 0xa0933f5b, name: 'chatParticipantAdmin', decode: d_a0933f5b as TlDecoder, encode: e_a0933f5b as TlEncoder },
+  { id: 0xa04e8d3a, name: 'channelFull', decode: d_a04e8d3a as TlDecoder, encode: e_a04e8d3a as TlEncoder },
+  { id: 0x38e79fde, name: 'chatParticipant', decode: d_38e79fde as TlDecoder, encode: e_38e79fde as TlEncoder },
+  { id: 0xe1f867b8, name: 'chatParticipantCreator', decode: d_e1f867b8 as TlDecoder, encode: e_e1f867b8 as TlEncoder },
+  { id: 0x0360d5d2, name: 'chatParticipantAdmin', decode: d_0360d5d2 as TlDecoder, encode: e_0360d5d2 as TlEncoder },
   { id: 0x8763d3e1, name: 'chatParticipantsForbidden', decode: d_8763d3e1 as TlDecoder, encode: e_8763d3e1 as TlEncoder },
   { id: 0x3cbc93f8, name: 'chatParticipants', decode: d_3cbc93f8 as TlDecoder, encode: e_3cbc93f8 as TlEncoder },
   { id: 0x37c1011c, name: 'chatPhotoEmpty', decode: d_37c1011c as TlDecoder, encode: e_37c1011c as TlEncoder },
   { id: 0x1c6e1c11, name: 'chatPhoto', decode: d_1c6e1c11 as TlDecoder, encode: e_1c6e1c11 as TlEncoder },
   { id: 0x90a6ca84, name: 'messageEmpty', decode: d_90a6ca84 as TlDecoder, encode: e_90a6ca84 as TlEncoder },
-  { id: 0x9cb490e9, name: 'message', decode: d_9cb490e9 as TlDecoder, encode: e_9cb490e9 as TlEncoder },
+  { id: 0x7600b9d3, name: 'message', decode: d_7600b9d3 as TlDecoder, encode: e_7600b9d3 as TlEncoder },
   { id: 0x7a800e0a, name: 'messageService', decode: d_7a800e0a as TlDecoder, encode: e_7a800e0a as TlEncoder },
   { id: 0x3ded6320, name: 'messageMediaEmpty', decode: d_3ded6320 as TlDecoder, encode: e_3ded6320 as TlEncoder },
-  { id: 0x695150d7, name: 'messageMediaPhoto', decode: d_695150d7 as TlDecoder, encode: e_695150d7 as TlEncoder },
+  { id: 0xe216eb63, name: 'messageMediaPhoto', decode: d_e216eb63 as TlDecoder, encode: e_e216eb63 as TlEncoder },
   { id: 0x56e0d474, name: 'messageMediaGeo', decode: d_56e0d474 as TlDecoder, encode: e_56e0d474 as TlEncoder },
   { id: 0x70322949, name: 'messageMediaContact', decode: d_70322949 as TlDecoder, encode: e_70322949 as TlEncoder },
   { id: 0x9f84f49e, name: 'messageMediaUnsupported', decode: d_9f84f49e as TlDecoder, encode: e_9f84f49e as TlEncoder },
@@ -52090,7 +54690,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xfdb19008, name: 'messageMediaGame', decode: d_fdb19008 as TlDecoder, encode: e_fdb19008 as TlEncoder },
   { id: 0xf6a548d3, name: 'messageMediaInvoice', decode: d_f6a548d3 as TlDecoder, encode: e_f6a548d3 as TlEncoder },
   { id: 0xb940c666, name: 'messageMediaGeoLive', decode: d_b940c666 as TlDecoder, encode: e_b940c666 as TlEncoder },
-  { id: 0x4bd6e798, name: 'messageMediaPoll', decode: d_4bd6e798 as TlDecoder, encode: e_4bd6e798 as TlEncoder },
+  { id: 0x773f4e66, name: 'messageMediaPoll', decode: d_773f4e66 as TlDecoder, encode: e_773f4e66 as TlEncoder },
   { id: 0x08cbec07, name: 'messageMediaDice', decode: d_08cbec07 as TlDecoder, encode: e_08cbec07 as TlEncoder },
   { id: 0x68cb6283, name: 'messageMediaStory', decode: d_68cb6283 as TlDecoder, encode: e_68cb6283 as TlEncoder },
   { id: 0xaa073beb, name: 'messageMediaGiveaway', decode: d_aa073beb as TlDecoder, encode: e_aa073beb as TlEncoder },
@@ -52160,7 +54760,12 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x73ada76b, name: 'messageActionStarGiftPurchaseOfferDeclined', decode: d_73ada76b as TlDecoder, encode: e_73ada76b as TlEncoder },
   { id: 0xb07ed085, name: 'messageActionNewCreatorPending', decode: d_b07ed085 as TlDecoder, encode: e_b07ed085 as TlEncoder },
   { id: 0xe188503b, name: 'messageActionChangeCreator', decode: d_e188503b as TlDecoder, encode: e_e188503b as TlEncoder },
-  { id: 0xd58a08c6, name: 'dialog', decode: d_d58a08c6 as TlDecoder, encode: e_d58a08c6 as TlEncoder },
+  { id: 0xbf7d6572, name: 'messageActionNoForwardsToggle', decode: d_bf7d6572 as TlDecoder, encode: e_bf7d6572 as TlEncoder },
+  { id: 0x3e2793ba, name: 'messageActionNoForwardsRequest', decode: d_3e2793ba as TlDecoder, encode: e_3e2793ba as TlEncoder },
+  { id: 0x9da1cd6c, name: 'messageActionPollAppendAnswer', decode: d_9da1cd6c as TlDecoder, encode: e_9da1cd6c as TlEncoder },
+  { id: 0x399674dc, name: 'messageActionPollDeleteAnswer', decode: d_399674dc as TlDecoder, encode: e_399674dc as TlEncoder },
+  { id: 0x16605e3e, name: 'messageActionManagedBotCreated', decode: d_16605e3e as TlDecoder, encode: e_16605e3e as TlEncoder },
+  { id: 0xfc89f7f3, name: 'dialog', decode: d_fc89f7f3 as TlDecoder, encode: e_fc89f7f3 as TlEncoder },
   { id: 0x71bd134c, name: 'dialogFolder', decode: d_71bd134c as TlDecoder, encode: e_71bd134c as TlEncoder },
   { id: 0x2331b22d, name: 'photoEmpty', decode: d_2331b22d as TlDecoder, encode: e_2331b22d as TlEncoder },
   { id: 0xfb197a65, name: 'photo', decode: d_fb197a65 as TlDecoder, encode: e_fb197a65 as TlEncoder },
@@ -52174,7 +54779,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xb2a2f663, name: 'geoPoint', decode: d_b2a2f663 as TlDecoder, encode: e_b2a2f663 as TlEncoder },
   { id: 0x5e002502, name: 'auth.sentCode', decode: d_5e002502 as TlDecoder, encode: e_5e002502 as TlEncoder },
   { id: 0x2390fe44, name: 'auth.sentCodeSuccess', decode: d_2390fe44 as TlDecoder, encode: e_2390fe44 as TlEncoder },
-  { id: 0xe0955a3c, name: 'auth.sentCodePaymentRequired', decode: d_e0955a3c as TlDecoder, encode: e_e0955a3c as TlEncoder },
+  { id: 0xf8827ebf, name: 'auth.sentCodePaymentRequired', decode: d_f8827ebf as TlDecoder, encode: e_f8827ebf as TlEncoder },
   { id: 0x2ea2c0d4, name: 'auth.authorization', decode: d_2ea2c0d4 as TlDecoder, encode: e_2ea2c0d4 as TlEncoder },
   { id: 0x44747e9a, name: 'auth.authorizationSignUpRequired', decode: d_44747e9a as TlDecoder, encode: e_44747e9a as TlEncoder },
   { id: 0xb434e2b8, name: 'auth.exportedAuthorization', decode: d_b434e2b8 as TlDecoder, encode: e_b434e2b8 as TlEncoder },
@@ -52198,7 +54803,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xf5ddd6e7, name: 'inputReportReasonFake', decode: d_f5ddd6e7 as TlDecoder, encode: e_f5ddd6e7 as TlEncoder },
   { id: 0x0a8eb2be, name: 'inputReportReasonIllegalDrugs', decode: d_0a8eb2be as TlDecoder, encode: e_0a8eb2be as TlEncoder },
   { id: 0x9ec7863d, name: 'inputReportReasonPersonalDetails', decode: d_9ec7863d as TlDecoder, encode: e_9ec7863d as TlEncoder },
-  { id: 0xa02bc13e, name: 'userFull', decode: d_a02bc13e as TlDecoder, encode: e_a02bc13e as TlEncoder },
+  { id: 0x06cbe645, name: 'userFull', decode: d_06cbe645 as TlDecoder, encode: e_06cbe645 as TlEncoder },
   { id: 0x145ade0b, name: 'contact', decode: d_145ade0b as TlDecoder, encode: e_145ade0b as TlEncoder },
   { id: 0xc13e3c50, name: 'importedContact', decode: d_c13e3c50 as TlDecoder, encode: e_c13e3c50 as TlEncoder },
   { id: 0x16d9703b, name: 'contactStatus', decode: d_16d9703b as TlDecoder, encode: e_16d9703b as TlEncoder },
@@ -52235,6 +54840,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xe7026d0d, name: 'inputMessagesFilterGeo', decode: d_e7026d0d as TlDecoder, encode: e_e7026d0d as TlEncoder },
   { id: 0xe062db83, name: 'inputMessagesFilterContacts', decode: d_e062db83 as TlDecoder, encode: e_e062db83 as TlEncoder },
   { id: 0x1bb00451, name: 'inputMessagesFilterPinned', decode: d_1bb00451 as TlDecoder, encode: e_1bb00451 as TlEncoder },
+  { id: 0xfa2bc90a, name: 'inputMessagesFilterPoll', decode: d_fa2bc90a as TlDecoder, encode: e_fa2bc90a as TlEncoder },
   { id: 0x1f2b0afd, name: 'updateNewMessage', decode: d_1f2b0afd as TlDecoder, encode: e_1f2b0afd as TlEncoder },
   { id: 0x4e90bfd6, name: 'updateMessageID', decode: d_4e90bfd6 as TlDecoder, encode: e_4e90bfd6 as TlEncoder },
   { id: 0xa20db0e5, name: 'updateDeleteMessages', decode: d_a20db0e5 as TlDecoder, encode: e_a20db0e5 as TlEncoder },
@@ -52297,7 +54903,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x7084a7be, name: 'updateContactsReset', decode: d_7084a7be as TlDecoder, encode: e_7084a7be as TlEncoder },
   { id: 0xb23fc698, name: 'updateChannelAvailableMessages', decode: d_b23fc698 as TlDecoder, encode: e_b23fc698 as TlEncoder },
   { id: 0xb658f23e, name: 'updateDialogUnreadMark', decode: d_b658f23e as TlDecoder, encode: e_b658f23e as TlEncoder },
-  { id: 0xaca1657b, name: 'updateMessagePoll', decode: d_aca1657b as TlDecoder, encode: e_aca1657b as TlEncoder },
+  { id: 0xd64c522b, name: 'updateMessagePoll', decode: d_d64c522b as TlDecoder, encode: e_d64c522b as TlEncoder },
   { id: 0x54c01850, name: 'updateChatDefaultBannedRights', decode: d_54c01850 as TlDecoder, encode: e_54c01850 as TlEncoder },
   { id: 0x19360dc0, name: 'updateFolderPeers', decode: d_19360dc0 as TlDecoder, encode: e_19360dc0 as TlEncoder },
   { id: 0x6a7e7366, name: 'updatePeerSettings', decode: d_6a7e7366 as TlDecoder, encode: e_6a7e7366 as TlEncoder },
@@ -52307,7 +54913,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x8216fba3, name: 'updateTheme', decode: d_8216fba3 as TlDecoder, encode: e_8216fba3 as TlEncoder },
   { id: 0x871fb939, name: 'updateGeoLiveViewed', decode: d_871fb939 as TlDecoder, encode: e_871fb939 as TlEncoder },
   { id: 0x564fe691, name: 'updateLoginToken', decode: d_564fe691 as TlDecoder, encode: e_564fe691 as TlEncoder },
-  { id: 0x24f40e77, name: 'updateMessagePollVote', decode: d_24f40e77 as TlDecoder, encode: e_24f40e77 as TlEncoder },
+  { id: 0x7699f014, name: 'updateMessagePollVote', decode: d_7699f014 as TlDecoder, encode: e_7699f014 as TlEncoder },
   { id: 0x26ffde7d, name: 'updateDialogFilter', decode: d_26ffde7d as TlDecoder, encode: e_26ffde7d as TlEncoder },
   { id: 0xa5d72105, name: 'updateDialogFilterOrder', decode: d_a5d72105 as TlDecoder, encode: e_a5d72105 as TlEncoder },
   { id: 0x3504914f, name: 'updateDialogFilters', decode: d_3504914f as TlDecoder, encode: e_3504914f as TlEncoder },
@@ -52329,7 +54935,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x0b783982, name: 'updateGroupCallConnection', decode: d_0b783982 as TlDecoder, encode: e_0b783982 as TlEncoder },
   { id: 0x4d712f2e, name: 'updateBotCommands', decode: d_4d712f2e as TlDecoder, encode: e_4d712f2e as TlEncoder },
   { id: 0x7063c3db, name: 'updatePendingJoinRequests', decode: d_7063c3db as TlDecoder, encode: e_7063c3db as TlEncoder },
-  { id: 0x11dfa986, name: 'updateBotChatInviteRequester', decode: d_11dfa986 as TlDecoder, encode: e_11dfa986 as TlEncoder },
+  { id: 0x7cb34d79, name: 'updateBotChatInviteRequester', decode: d_7cb34d79 as TlDecoder, encode: e_7cb34d79 as TlEncoder },
   { id: 0x1e297bfa, name: 'updateMessageReactions', decode: d_1e297bfa as TlDecoder, encode: e_1e297bfa as TlEncoder },
   { id: 0x17b7a20b, name: 'updateAttachMenuBots', decode: d_17b7a20b as TlDecoder, encode: e_17b7a20b as TlEncoder },
   { id: 0x1592b79d, name: 'updateWebViewResultSent', decode: d_1592b79d as TlDecoder, encode: e_1592b79d as TlEncoder },
@@ -52387,6 +54993,14 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xdc58f31e, name: 'updateStarGiftAuctionUserState', decode: d_dc58f31e as TlDecoder, encode: e_dc58f31e as TlEncoder },
   { id: 0xfb9c547a, name: 'updateEmojiGameInfo', decode: d_fb9c547a as TlDecoder, encode: e_fb9c547a as TlEncoder },
   { id: 0xac072444, name: 'updateStarGiftCraftFail', decode: d_ac072444 as TlDecoder, encode: e_ac072444 as TlEncoder },
+  { id: 0xbd8367b9, name: 'updateChatParticipantRank', decode: d_bd8367b9 as TlDecoder, encode: e_bd8367b9 as TlEncoder },
+  { id: 0x4880ed9a, name: 'updateManagedBot', decode: d_4880ed9a as TlDecoder, encode: e_4880ed9a as TlEncoder },
+  { id: 0xcdd4093d, name: 'updateBotGuestChatQuery', decode: d_cdd4093d as TlDecoder, encode: e_cdd4093d as TlEncoder },
+  { id: 0x8c0f91fb, name: 'updateAiComposeTones', decode: d_8c0f91fb as TlDecoder, encode: e_8c0f91fb as TlEncoder },
+  { id: 0xbdac7e70, name: 'updateJoinChatWebViewDecision', decode: d_bdac7e70 as TlDecoder, encode: e_bdac7e70 as TlEncoder },
+  { id: 0xb22083a6, name: 'updateNewBotConnection', decode: d_b22083a6 as TlDecoder, encode: e_b22083a6 as TlEncoder },
+  { id: 0xc39a2ade, name: 'updateWebBrowserSettings', decode: d_c39a2ade as TlDecoder, encode: e_c39a2ade as TlEncoder },
+  { id: 0x140502d1, name: 'updateWebBrowserException', decode: d_140502d1 as TlDecoder, encode: e_140502d1 as TlEncoder },
   { id: 0xa56c2a3e, name: 'updates.state', decode: d_a56c2a3e as TlDecoder, encode: e_a56c2a3e as TlEncoder },
   { id: 0x5d75a138, name: 'updates.differenceEmpty', decode: d_5d75a138 as TlDecoder, encode: e_5d75a138 as TlEncoder },
   { id: 0x00f49ca0, name: 'updates.difference', decode: d_00f49ca0 as TlDecoder, encode: e_00f49ca0 as TlEncoder },
@@ -52457,6 +55071,8 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x25972bcb, name: 'sendMessageEmojiInteraction', decode: d_25972bcb as TlDecoder, encode: e_25972bcb as TlEncoder },
   { id: 0xb665902e, name: 'sendMessageEmojiInteractionSeen', decode: d_b665902e as TlDecoder, encode: e_b665902e as TlEncoder },
   { id: 0x376d975c, name: 'sendMessageTextDraftAction', decode: d_376d975c as TlDecoder, encode: e_376d975c as TlEncoder },
+  { id: 0xe2b23b51, name: 'inputSendMessageRichMessageDraftAction', decode: d_e2b23b51 as TlDecoder, encode: e_e2b23b51 as TlEncoder },
+  { id: 0xa2cb24f9, name: 'sendMessageRichMessageDraftAction', decode: d_a2cb24f9 as TlDecoder, encode: e_a2cb24f9 as TlEncoder },
   { id: 0xb3134d9d, name: 'contacts.found', decode: d_b3134d9d as TlDecoder, encode: e_b3134d9d as TlEncoder },
   { id: 0x4f96cb18, name: 'inputPrivacyKeyStatusTimestamp', decode: d_4f96cb18 as TlDecoder, encode: e_4f96cb18 as TlEncoder },
   { id: 0xbdfb0426, name: 'inputPrivacyKeyChatInvite', decode: d_bdfb0426 as TlDecoder, encode: e_bdfb0426 as TlEncoder },
@@ -52603,6 +55219,10 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x32ca960f, name: 'messageEntitySpoiler', decode: d_32ca960f as TlDecoder, encode: e_32ca960f as TlEncoder },
   { id: 0xc8cf05f8, name: 'messageEntityCustomEmoji', decode: d_c8cf05f8 as TlDecoder, encode: e_c8cf05f8 as TlEncoder },
   { id: 0xf1ccaaac, name: 'messageEntityBlockquote', decode: d_f1ccaaac as TlDecoder, encode: e_f1ccaaac as TlEncoder },
+  { id: 0x904ac7c7, name: 'messageEntityFormattedDate', decode: d_904ac7c7 as TlDecoder, encode: e_904ac7c7 as TlEncoder },
+  { id: 0x71777116, name: 'messageEntityDiffInsert', decode: d_71777116 as TlDecoder, encode: e_71777116 as TlEncoder },
+  { id: 0xc6c1e5a7, name: 'messageEntityDiffReplace', decode: d_c6c1e5a7 as TlDecoder, encode: e_c6c1e5a7 as TlEncoder },
+  { id: 0x0652c1c5, name: 'messageEntityDiffDelete', decode: d_0652c1c5 as TlDecoder, encode: e_0652c1c5 as TlEncoder },
   { id: 0xee8c1e86, name: 'inputChannelEmpty', decode: d_ee8c1e86 as TlDecoder, encode: e_ee8c1e86 as TlEncoder },
   { id: 0xf35aec28, name: 'inputChannel', decode: d_f35aec28 as TlDecoder, encode: e_f35aec28 as TlEncoder },
   { id: 0x5b934f9d, name: 'inputChannelFromMessage', decode: d_5b934f9d as TlDecoder, encode: e_5b934f9d as TlEncoder },
@@ -52613,11 +55233,11 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x2064674e, name: 'updates.channelDifference', decode: d_2064674e as TlDecoder, encode: e_2064674e as TlEncoder },
   { id: 0x94d42ee7, name: 'channelMessagesFilterEmpty', decode: d_94d42ee7 as TlDecoder, encode: e_94d42ee7 as TlEncoder },
   { id: 0xcd77d957, name: 'channelMessagesFilter', decode: d_cd77d957 as TlDecoder, encode: e_cd77d957 as TlEncoder },
-  { id: 0xcb397619, name: 'channelParticipant', decode: d_cb397619 as TlDecoder, encode: e_cb397619 as TlEncoder },
-  { id: 0x4f607bef, name: 'channelParticipantSelf', decode: d_4f607bef as TlDecoder, encode: e_4f607bef as TlEncoder },
+  { id: 0x1bd54456, name: 'channelParticipant', decode: d_1bd54456 as TlDecoder, encode: e_1bd54456 as TlEncoder },
+  { id: 0xa9478a1a, name: 'channelParticipantSelf', decode: d_a9478a1a as TlDecoder, encode: e_a9478a1a as TlEncoder },
   { id: 0x2fe601d3, name: 'channelParticipantCreator', decode: d_2fe601d3 as TlDecoder, encode: e_2fe601d3 as TlEncoder },
   { id: 0x34c3bb53, name: 'channelParticipantAdmin', decode: d_34c3bb53 as TlDecoder, encode: e_34c3bb53 as TlEncoder },
-  { id: 0x6df8014e, name: 'channelParticipantBanned', decode: d_6df8014e as TlDecoder, encode: e_6df8014e as TlEncoder },
+  { id: 0xd5f0ad91, name: 'channelParticipantBanned', decode: d_d5f0ad91 as TlDecoder, encode: e_d5f0ad91 as TlEncoder },
   { id: 0x1b03f006, name: 'channelParticipantLeft', decode: d_1b03f006 as TlDecoder, encode: e_1b03f006 as TlEncoder },
   { id: 0xde3f3c79, name: 'channelParticipantsRecent', decode: d_de3f3c79 as TlDecoder, encode: e_de3f3c79 as TlEncoder },
   { id: 0xb4608969, name: 'channelParticipantsAdmins', decode: d_b4608969 as TlDecoder, encode: e_b4608969 as TlEncoder },
@@ -52641,6 +55261,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x4b425864, name: 'inputBotInlineMessageGame', decode: d_4b425864 as TlDecoder, encode: e_4b425864 as TlEncoder },
   { id: 0xd7e78225, name: 'inputBotInlineMessageMediaInvoice', decode: d_d7e78225 as TlDecoder, encode: e_d7e78225 as TlEncoder },
   { id: 0xbddcc510, name: 'inputBotInlineMessageMediaWebPage', decode: d_bddcc510 as TlDecoder, encode: e_bddcc510 as TlEncoder },
+  { id: 0xb43df56c, name: 'inputBotInlineMessageRichMessage', decode: d_b43df56c as TlDecoder, encode: e_b43df56c as TlEncoder },
   { id: 0x88bf9319, name: 'inputBotInlineResult', decode: d_88bf9319 as TlDecoder, encode: e_88bf9319 as TlEncoder },
   { id: 0xa8d864a7, name: 'inputBotInlineResultPhoto', decode: d_a8d864a7 as TlDecoder, encode: e_a8d864a7 as TlEncoder },
   { id: 0xfff8fdc4, name: 'inputBotInlineResultDocument', decode: d_fff8fdc4 as TlDecoder, encode: e_fff8fdc4 as TlEncoder },
@@ -52652,6 +55273,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x18d1cdc2, name: 'botInlineMessageMediaContact', decode: d_18d1cdc2 as TlDecoder, encode: e_18d1cdc2 as TlEncoder },
   { id: 0x354a9b09, name: 'botInlineMessageMediaInvoice', decode: d_354a9b09 as TlDecoder, encode: e_354a9b09 as TlEncoder },
   { id: 0x809ad9a6, name: 'botInlineMessageMediaWebPage', decode: d_809ad9a6 as TlDecoder, encode: e_809ad9a6 as TlEncoder },
+  { id: 0x0a617e7b, name: 'botInlineMessageRichMessage', decode: d_0a617e7b as TlDecoder, encode: e_0a617e7b as TlEncoder },
   { id: 0x11965f3a, name: 'botInlineResult', decode: d_11965f3a as TlDecoder, encode: e_11965f3a as TlEncoder },
   { id: 0x17db940b, name: 'botInlineMediaResult', decode: d_17db940b as TlDecoder, encode: e_17db940b as TlEncoder },
   { id: 0xe021f2f6, name: 'messages.botResults', decode: d_e021f2f6 as TlDecoder, encode: e_e021f2f6 as TlEncoder },
@@ -52689,12 +55311,13 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xa8406ca9, name: 'topPeerCategoryForwardUsers', decode: d_a8406ca9 as TlDecoder, encode: e_a8406ca9 as TlEncoder },
   { id: 0xfbeec0f0, name: 'topPeerCategoryForwardChats', decode: d_fbeec0f0 as TlDecoder, encode: e_fbeec0f0 as TlEncoder },
   { id: 0xfd9e7bec, name: 'topPeerCategoryBotsApp', decode: d_fd9e7bec as TlDecoder, encode: e_fd9e7bec as TlEncoder },
+  { id: 0x6c24f3dd, name: 'topPeerCategoryBotsGuestChat', decode: d_6c24f3dd as TlDecoder, encode: e_6c24f3dd as TlEncoder },
   { id: 0xfb834291, name: 'topPeerCategoryPeers', decode: d_fb834291 as TlDecoder, encode: e_fb834291 as TlEncoder },
   { id: 0xde266ef5, name: 'contacts.topPeersNotModified', decode: d_de266ef5 as TlDecoder, encode: e_de266ef5 as TlEncoder },
   { id: 0x70b772a8, name: 'contacts.topPeers', decode: d_70b772a8 as TlDecoder, encode: e_70b772a8 as TlEncoder },
   { id: 0xb52c939d, name: 'contacts.topPeersDisabled', decode: d_b52c939d as TlDecoder, encode: e_b52c939d as TlEncoder },
   { id: 0x1b0c841a, name: 'draftMessageEmpty', decode: d_1b0c841a as TlDecoder, encode: e_1b0c841a as TlEncoder },
-  { id: 0x96eaa5eb, name: 'draftMessage', decode: d_96eaa5eb as TlDecoder, encode: e_96eaa5eb as TlEncoder },
+  { id: 0x60fe3294, name: 'draftMessage', decode: d_60fe3294 as TlDecoder, encode: e_60fe3294 as TlEncoder },
   { id: 0xc6dc0c66, name: 'messages.featuredStickersNotModified', decode: d_c6dc0c66 as TlDecoder, encode: e_c6dc0c66 as TlEncoder },
   { id: 0xbe382906, name: 'messages.featuredStickers', decode: d_be382906 as TlDecoder, encode: e_be382906 as TlEncoder },
   { id: 0x0b17f890, name: 'messages.recentStickersNotModified', decode: d_0b17f890 as TlDecoder, encode: e_0b17f890 as TlEncoder },
@@ -52730,6 +55353,19 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x1ccb966a, name: 'textPhone', decode: d_1ccb966a as TlDecoder, encode: e_1ccb966a as TlEncoder },
   { id: 0x081ccf4f, name: 'textImage', decode: d_081ccf4f as TlDecoder, encode: e_081ccf4f as TlEncoder },
   { id: 0x35553762, name: 'textAnchor', decode: d_35553762 as TlDecoder, encode: e_35553762 as TlEncoder },
+  { id: 0x9d2eac97, name: 'textMath', decode: d_9d2eac97 as TlDecoder, encode: e_9d2eac97 as TlEncoder },
+  { id: 0xa26156c0, name: 'textCustomEmoji', decode: d_a26156c0 as TlDecoder, encode: e_a26156c0 as TlEncoder },
+  { id: 0x4c2a5d62, name: 'textSpoiler', decode: d_4c2a5d62 as TlDecoder, encode: e_4c2a5d62 as TlEncoder },
+  { id: 0xcd24cf44, name: 'textMention', decode: d_cd24cf44 as TlDecoder, encode: e_cd24cf44 as TlEncoder },
+  { id: 0x519524ea, name: 'textHashtag', decode: d_519524ea as TlDecoder, encode: e_519524ea as TlEncoder },
+  { id: 0x02ff29d3, name: 'textBotCommand', decode: d_02ff29d3 as TlDecoder, encode: e_02ff29d3 as TlEncoder },
+  { id: 0x7b9e1801, name: 'textCashtag', decode: d_7b9e1801 as TlDecoder, encode: e_7b9e1801 as TlEncoder },
+  { id: 0xac6a83aa, name: 'textAutoUrl', decode: d_ac6a83aa as TlDecoder, encode: e_ac6a83aa as TlEncoder },
+  { id: 0xc556a45d, name: 'textAutoEmail', decode: d_c556a45d as TlDecoder, encode: e_c556a45d as TlEncoder },
+  { id: 0x24c26789, name: 'textAutoPhone', decode: d_24c26789 as TlDecoder, encode: e_24c26789 as TlEncoder },
+  { id: 0xb956812d, name: 'textBankCard', decode: d_b956812d as TlDecoder, encode: e_b956812d as TlEncoder },
+  { id: 0x01a9fbfc, name: 'textMentionName', decode: d_01a9fbfc as TlDecoder, encode: e_01a9fbfc as TlEncoder },
+  { id: 0xa5b45e2b, name: 'textDate', decode: d_a5b45e2b as TlDecoder, encode: e_a5b45e2b as TlEncoder },
   { id: 0x13567e8a, name: 'pageBlockUnsupported', decode: d_13567e8a as TlDecoder, encode: e_13567e8a as TlEncoder },
   { id: 0x70abc3fd, name: 'pageBlockTitle', decode: d_70abc3fd as TlDecoder, encode: e_70abc3fd as TlEncoder },
   { id: 0x8ffa9a1f, name: 'pageBlockSubtitle', decode: d_8ffa9a1f as TlDecoder, encode: e_8ffa9a1f as TlEncoder },
@@ -52755,10 +55391,20 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x804361ea, name: 'pageBlockAudio', decode: d_804361ea as TlDecoder, encode: e_804361ea as TlEncoder },
   { id: 0x1e148390, name: 'pageBlockKicker', decode: d_1e148390 as TlDecoder, encode: e_1e148390 as TlEncoder },
   { id: 0xbf4dea82, name: 'pageBlockTable', decode: d_bf4dea82 as TlDecoder, encode: e_bf4dea82 as TlEncoder },
-  { id: 0x9a8ae1e1, name: 'pageBlockOrderedList', decode: d_9a8ae1e1 as TlDecoder, encode: e_9a8ae1e1 as TlEncoder },
+  { id: 0x1fd6f6c1, name: 'pageBlockOrderedList', decode: d_1fd6f6c1 as TlDecoder, encode: e_1fd6f6c1 as TlEncoder },
   { id: 0x76768bed, name: 'pageBlockDetails', decode: d_76768bed as TlDecoder, encode: e_76768bed as TlEncoder },
   { id: 0x16115a96, name: 'pageBlockRelatedArticles', decode: d_16115a96 as TlDecoder, encode: e_16115a96 as TlEncoder },
   { id: 0xa44f3ef6, name: 'pageBlockMap', decode: d_a44f3ef6 as TlDecoder, encode: e_a44f3ef6 as TlEncoder },
+  { id: 0xbaff072f, name: 'pageBlockHeading1', decode: d_baff072f as TlDecoder, encode: e_baff072f as TlEncoder },
+  { id: 0x096b2aec, name: 'pageBlockHeading2', decode: d_096b2aec as TlDecoder, encode: e_096b2aec as TlEncoder },
+  { id: 0x67e731ad, name: 'pageBlockHeading3', decode: d_67e731ad as TlDecoder, encode: e_67e731ad as TlEncoder },
+  { id: 0xb532772b, name: 'pageBlockHeading4', decode: d_b532772b as TlDecoder, encode: e_b532772b as TlEncoder },
+  { id: 0xdbbe6c6a, name: 'pageBlockHeading5', decode: d_dbbe6c6a as TlDecoder, encode: e_dbbe6c6a as TlEncoder },
+  { id: 0x682a41a9, name: 'pageBlockHeading6', decode: d_682a41a9 as TlDecoder, encode: e_682a41a9 as TlEncoder },
+  { id: 0x59080c20, name: 'pageBlockMath', decode: d_59080c20 as TlDecoder, encode: e_59080c20 as TlEncoder },
+  { id: 0x3c29a3e2, name: 'pageBlockThinking', decode: d_3c29a3e2 as TlDecoder, encode: e_3c29a3e2 as TlEncoder },
+  { id: 0x574b617f, name: 'inputPageBlockMap', decode: d_574b617f as TlDecoder, encode: e_574b617f as TlEncoder },
+  { id: 0x0e6e47c4, name: 'pageBlockBlockquoteBlocks', decode: d_0e6e47c4 as TlDecoder, encode: e_0e6e47c4 as TlEncoder },
   { id: 0x85e42301, name: 'phoneCallDiscardReasonMissed', decode: d_85e42301 as TlDecoder, encode: e_85e42301 as TlEncoder },
   { id: 0xe095c1a0, name: 'phoneCallDiscardReasonDisconnect', decode: d_e095c1a0 as TlDecoder, encode: e_e095c1a0 as TlEncoder },
   { id: 0x57adc690, name: 'phoneCallDiscardReasonHangup', decode: d_57adc690 as TlDecoder, encode: e_57adc690 as TlEncoder },
@@ -52865,6 +55511,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x60a79c79, name: 'channelAdminLogEventActionToggleSignatureProfiles', decode: d_60a79c79 as TlDecoder, encode: e_60a79c79 as TlEncoder },
   { id: 0x64642db3, name: 'channelAdminLogEventActionParticipantSubExtend', decode: d_64642db3 as TlDecoder, encode: e_64642db3 as TlEncoder },
   { id: 0xc517f77e, name: 'channelAdminLogEventActionToggleAutotranslation', decode: d_c517f77e as TlDecoder, encode: e_c517f77e as TlEncoder },
+  { id: 0x5806b4ec, name: 'channelAdminLogEventActionParticipantEditRank', decode: d_5806b4ec as TlDecoder, encode: e_5806b4ec as TlEncoder },
   { id: 0x1fad68cd, name: 'channelAdminLogEvent', decode: d_1fad68cd as TlDecoder, encode: e_1fad68cd as TlEncoder },
   { id: 0xed8af74d, name: 'channels.adminLogResults', decode: d_ed8af74d as TlDecoder, encode: e_ed8af74d as TlEncoder },
   { id: 0xea107ae4, name: 'channelAdminLogEventsFilter', decode: d_ea107ae4 as TlDecoder, encode: e_ea107ae4 as TlEncoder },
@@ -52956,19 +55603,20 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x34566b6a, name: 'pageTableCell', decode: d_34566b6a as TlDecoder, encode: e_34566b6a as TlEncoder },
   { id: 0xe0c0c5e5, name: 'pageTableRow', decode: d_e0c0c5e5 as TlDecoder, encode: e_e0c0c5e5 as TlEncoder },
   { id: 0x6f747657, name: 'pageCaption', decode: d_6f747657 as TlDecoder, encode: e_6f747657 as TlEncoder },
-  { id: 0xb92fb6cd, name: 'pageListItemText', decode: d_b92fb6cd as TlDecoder, encode: e_b92fb6cd as TlEncoder },
-  { id: 0x25e073fc, name: 'pageListItemBlocks', decode: d_25e073fc as TlDecoder, encode: e_25e073fc as TlEncoder },
-  { id: 0x5e068047, name: 'pageListOrderedItemText', decode: d_5e068047 as TlDecoder, encode: e_5e068047 as TlEncoder },
-  { id: 0x98dd8936, name: 'pageListOrderedItemBlocks', decode: d_98dd8936 as TlDecoder, encode: e_98dd8936 as TlEncoder },
+  { id: 0x2f58683c, name: 'pageListItemText', decode: d_2f58683c as TlDecoder, encode: e_2f58683c as TlEncoder },
+  { id: 0x63ca67aa, name: 'pageListItemBlocks', decode: d_63ca67aa as TlDecoder, encode: e_63ca67aa as TlEncoder },
+  { id: 0x15031189, name: 'pageListOrderedItemText', decode: d_15031189 as TlDecoder, encode: e_15031189 as TlEncoder },
+  { id: 0x8ff2d5f0, name: 'pageListOrderedItemBlocks', decode: d_8ff2d5f0 as TlDecoder, encode: e_8ff2d5f0 as TlEncoder },
   { id: 0xb390dc08, name: 'pageRelatedArticle', decode: d_b390dc08 as TlDecoder, encode: e_b390dc08 as TlEncoder },
   { id: 0x98657f0d, name: 'page', decode: d_98657f0d as TlDecoder, encode: e_98657f0d as TlEncoder },
   { id: 0x8c05f1c9, name: 'help.supportName', decode: d_8c05f1c9 as TlDecoder, encode: e_8c05f1c9 as TlEncoder },
   { id: 0xf3ae2eed, name: 'help.userInfoEmpty', decode: d_f3ae2eed as TlDecoder, encode: e_f3ae2eed as TlEncoder },
   { id: 0x01eb3758, name: 'help.userInfo', decode: d_01eb3758 as TlDecoder, encode: e_01eb3758 as TlEncoder },
-  { id: 0xff16e2ca, name: 'pollAnswer', decode: d_ff16e2ca as TlDecoder, encode: e_ff16e2ca as TlEncoder },
-  { id: 0x58747131, name: 'poll', decode: d_58747131 as TlDecoder, encode: e_58747131 as TlEncoder },
-  { id: 0x3b6ddad2, name: 'pollAnswerVoters', decode: d_3b6ddad2 as TlDecoder, encode: e_3b6ddad2 as TlEncoder },
-  { id: 0x7adf2420, name: 'pollResults', decode: d_7adf2420 as TlDecoder, encode: e_7adf2420 as TlEncoder },
+  { id: 0x4b7d786a, name: 'pollAnswer', decode: d_4b7d786a as TlDecoder, encode: e_4b7d786a as TlEncoder },
+  { id: 0x199fed96, name: 'inputPollAnswer', decode: d_199fed96 as TlDecoder, encode: e_199fed96 as TlEncoder },
+  { id: 0x966e2dbf, name: 'poll', decode: d_966e2dbf as TlDecoder, encode: e_966e2dbf as TlEncoder },
+  { id: 0x3645230a, name: 'pollAnswerVoters', decode: d_3645230a as TlDecoder, encode: e_3645230a as TlEncoder },
+  { id: 0xba7bb15e, name: 'pollResults', decode: d_ba7bb15e as TlDecoder, encode: e_ba7bb15e as TlEncoder },
   { id: 0xf041e250, name: 'chatOnlines', decode: d_f041e250 as TlDecoder, encode: e_f041e250 as TlEncoder },
   { id: 0x47a971e0, name: 'statsURL', decode: d_47a971e0 as TlDecoder, encode: e_47a971e0 as TlEncoder },
   { id: 0x5fb224d5, name: 'chatAdminRights', decode: d_5fb224d5 as TlDecoder, encode: e_5fb224d5 as TlEncoder },
@@ -52991,7 +55639,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xfbd2c296, name: 'inputFolderPeer', decode: d_fbd2c296 as TlDecoder, encode: e_fbd2c296 as TlEncoder },
   { id: 0xe9baa668, name: 'folderPeer', decode: d_e9baa668 as TlDecoder, encode: e_e9baa668 as TlEncoder },
   { id: 0xe844ebff, name: 'messages.searchCounter', decode: d_e844ebff as TlDecoder, encode: e_e844ebff as TlEncoder },
-  { id: 0x32fabf1a, name: 'urlAuthResultRequest', decode: d_32fabf1a as TlDecoder, encode: e_32fabf1a as TlEncoder },
+  { id: 0x3cd623ec, name: 'urlAuthResultRequest', decode: d_3cd623ec as TlDecoder, encode: e_3cd623ec as TlEncoder },
   { id: 0x623a8fa0, name: 'urlAuthResultAccepted', decode: d_623a8fa0 as TlDecoder, encode: e_623a8fa0 as TlEncoder },
   { id: 0xa9d6db1f, name: 'urlAuthResultDefault', decode: d_a9d6db1f as TlDecoder, encode: e_a9d6db1f as TlEncoder },
   { id: 0xbfb5ad8b, name: 'channelLocationEmpty', decode: d_bfb5ad8b as TlDecoder, encode: e_bfb5ad8b as TlEncoder },
@@ -53022,6 +55670,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xcf6f6db8, name: 'webPageAttributeUniqueStarGift', decode: d_cf6f6db8 as TlDecoder, encode: e_cf6f6db8 as TlEncoder },
   { id: 0x31cad303, name: 'webPageAttributeStarGiftCollection', decode: d_31cad303 as TlDecoder, encode: e_31cad303 as TlEncoder },
   { id: 0x01c641c2, name: 'webPageAttributeStarGiftAuction', decode: d_01c641c2 as TlDecoder, encode: e_01c641c2 as TlEncoder },
+  { id: 0x7781fe18, name: 'webPageAttributeAiComposeTone', decode: d_7781fe18 as TlDecoder, encode: e_7781fe18 as TlEncoder },
   { id: 0x4899484e, name: 'messages.votesList', decode: d_4899484e as TlDecoder, encode: e_4899484e as TlEncoder },
   { id: 0xf568028a, name: 'bankCardOpenUrl', decode: d_f568028a as TlDecoder, encode: e_f568028a as TlEncoder },
   { id: 0x3e24e573, name: 'payments.bankCardData', decode: d_3e24e573 as TlDecoder, encode: e_3e24e573 as TlEncoder },
@@ -53053,7 +55702,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x455b853d, name: 'messageViews', decode: d_455b853d as TlDecoder, encode: e_455b853d as TlEncoder },
   { id: 0xb6c4f543, name: 'messages.messageViews', decode: d_b6c4f543 as TlDecoder, encode: e_b6c4f543 as TlEncoder },
   { id: 0xa6341782, name: 'messages.discussionMessage', decode: d_a6341782 as TlDecoder, encode: e_a6341782 as TlEncoder },
-  { id: 0x6917560b, name: 'messageReplyHeader', decode: d_6917560b as TlDecoder, encode: e_6917560b as TlEncoder },
+  { id: 0x1b97dd66, name: 'messageReplyHeader', decode: d_1b97dd66 as TlDecoder, encode: e_1b97dd66 as TlEncoder },
   { id: 0x0e5af939, name: 'messageReplyStoryHeader', decode: d_0e5af939 as TlDecoder, encode: e_0e5af939 as TlEncoder },
   { id: 0x83d60fc2, name: 'messageReplies', decode: d_83d60fc2 as TlDecoder, encode: e_83d60fc2 as TlEncoder },
   { id: 0xe8fd8014, name: 'peerBlocked', decode: d_e8fd8014 as TlDecoder, encode: e_e8fd8014 as TlEncoder },
@@ -53172,7 +55821,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xf9a2a6cb, name: 'inputStorePaymentStarsTopup', decode: d_f9a2a6cb as TlDecoder, encode: e_f9a2a6cb as TlEncoder },
   { id: 0x1d741ef7, name: 'inputStorePaymentStarsGift', decode: d_1d741ef7 as TlDecoder, encode: e_1d741ef7 as TlEncoder },
   { id: 0x751f08fa, name: 'inputStorePaymentStarsGiveaway', decode: d_751f08fa as TlDecoder, encode: e_751f08fa as TlEncoder },
-  { id: 0x9bb2636d, name: 'inputStorePaymentAuthCode', decode: d_9bb2636d as TlDecoder, encode: e_9bb2636d as TlEncoder },
+  { id: 0x3fc18057, name: 'inputStorePaymentAuthCode', decode: d_3fc18057 as TlDecoder, encode: e_3fc18057 as TlEncoder },
   { id: 0x88f8f21b, name: 'paymentFormMethod', decode: d_88f8f21b as TlDecoder, encode: e_88f8f21b as TlEncoder },
   { id: 0x2de11aae, name: 'emojiStatusEmpty', decode: d_2de11aae as TlDecoder, encode: e_2de11aae as TlEncoder },
   { id: 0xe7ff068a, name: 'emojiStatus', decode: d_e7ff068a as TlDecoder, encode: e_e7ff068a as TlEncoder },
@@ -53204,13 +55853,14 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xfcfeb29c, name: 'stickerKeyword', decode: d_fcfeb29c as TlDecoder, encode: e_fcfeb29c as TlEncoder },
   { id: 0xb4073647, name: 'username', decode: d_b4073647 as TlDecoder, encode: e_b4073647 as TlEncoder },
   { id: 0x023f109b, name: 'forumTopicDeleted', decode: d_023f109b as TlDecoder, encode: e_023f109b as TlEncoder },
-  { id: 0xcdff0eca, name: 'forumTopic', decode: d_cdff0eca as TlDecoder, encode: e_cdff0eca as TlEncoder },
+  { id: 0xfcdad815, name: 'forumTopic', decode: d_fcdad815 as TlDecoder, encode: e_fcdad815 as TlEncoder },
   { id: 0x367617d3, name: 'messages.forumTopics', decode: d_367617d3 as TlDecoder, encode: e_367617d3 as TlEncoder },
   { id: 0x43b46b20, name: 'defaultHistoryTTL', decode: d_43b46b20 as TlDecoder, encode: e_43b46b20 as TlEncoder },
   { id: 0x41bf109b, name: 'exportedContactToken', decode: d_41bf109b as TlDecoder, encode: e_41bf109b as TlEncoder },
   { id: 0x5f3b8a00, name: 'requestPeerTypeUser', decode: d_5f3b8a00 as TlDecoder, encode: e_5f3b8a00 as TlEncoder },
   { id: 0xc9f06e1b, name: 'requestPeerTypeChat', decode: d_c9f06e1b as TlDecoder, encode: e_c9f06e1b as TlEncoder },
   { id: 0x339bef6c, name: 'requestPeerTypeBroadcast', decode: d_339bef6c as TlDecoder, encode: e_339bef6c as TlEncoder },
+  { id: 0x3e81e078, name: 'requestPeerTypeCreateBot', decode: d_3e81e078 as TlDecoder, encode: e_3e81e078 as TlEncoder },
   { id: 0x481eadfa, name: 'emojiListNotModified', decode: d_481eadfa as TlDecoder, encode: e_481eadfa as TlEncoder },
   { id: 0x7a1e11d1, name: 'emojiList', decode: d_7a1e11d1 as TlDecoder, encode: e_7a1e11d1 as TlEncoder },
   { id: 0x7a9abda9, name: 'emojiGroup', decode: d_7a9abda9 as TlDecoder, encode: e_7a9abda9 as TlEncoder },
@@ -53246,7 +55896,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x8d595cd6, name: 'storyViews', decode: d_8d595cd6 as TlDecoder, encode: e_8d595cd6 as TlEncoder },
   { id: 0x51e6ee4f, name: 'storyItemDeleted', decode: d_51e6ee4f as TlDecoder, encode: e_51e6ee4f as TlEncoder },
   { id: 0xffadc913, name: 'storyItemSkipped', decode: d_ffadc913 as TlDecoder, encode: e_ffadc913 as TlEncoder },
-  { id: 0xedf164f1, name: 'storyItem', decode: d_edf164f1 as TlDecoder, encode: e_edf164f1 as TlEncoder },
+  { id: 0x16a4b93c, name: 'storyItem', decode: d_16a4b93c as TlDecoder, encode: e_16a4b93c as TlEncoder },
   { id: 0x1158fe3e, name: 'stories.allStoriesNotModified', decode: d_1158fe3e as TlDecoder, encode: e_1158fe3e as TlEncoder },
   { id: 0x6efc5e81, name: 'stories.allStories', decode: d_6efc5e81 as TlDecoder, encode: e_6efc5e81 as TlEncoder },
   { id: 0x63c3dd0a, name: 'stories.stories', decode: d_63c3dd0a as TlDecoder, encode: e_63c3dd0a as TlEncoder },
@@ -53255,7 +55905,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xbd74cf49, name: 'storyViewPublicRepost', decode: d_bd74cf49 as TlDecoder, encode: e_bd74cf49 as TlEncoder },
   { id: 0x59d78fc5, name: 'stories.storyViewsList', decode: d_59d78fc5 as TlDecoder, encode: e_59d78fc5 as TlEncoder },
   { id: 0xde9eed1d, name: 'stories.storyViews', decode: d_de9eed1d as TlDecoder, encode: e_de9eed1d as TlEncoder },
-  { id: 0x869fbe10, name: 'inputReplyToMessage', decode: d_869fbe10 as TlDecoder, encode: e_869fbe10 as TlEncoder },
+  { id: 0x3bd4b7c2, name: 'inputReplyToMessage', decode: d_3bd4b7c2 as TlDecoder, encode: e_3bd4b7c2 as TlEncoder },
   { id: 0x5881323a, name: 'inputReplyToStory', decode: d_5881323a as TlDecoder, encode: e_5881323a as TlEncoder },
   { id: 0x69d66c45, name: 'inputReplyToMonoForum', decode: d_69d66c45 as TlDecoder, encode: e_69d66c45 as TlEncoder },
   { id: 0x3fc9053b, name: 'exportedStoryLink', decode: d_3fc9053b as TlDecoder, encode: e_3fc9053b as TlEncoder },
@@ -53335,7 +55985,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x01190cf1, name: 'inputQuickReplyShortcutId', decode: d_01190cf1 as TlDecoder, encode: e_01190cf1 as TlEncoder },
   { id: 0xc68d6695, name: 'messages.quickReplies', decode: d_c68d6695 as TlDecoder, encode: e_c68d6695 as TlEncoder },
   { id: 0x5f91eb5b, name: 'messages.quickRepliesNotModified', decode: d_5f91eb5b as TlDecoder, encode: e_5f91eb5b as TlEncoder },
-  { id: 0xcd64636c, name: 'connectedBot', decode: d_cd64636c as TlDecoder, encode: e_cd64636c as TlEncoder },
+  { id: 0x033ed001, name: 'connectedBot', decode: d_033ed001 as TlDecoder, encode: e_033ed001 as TlEncoder },
   { id: 0x17d7f87b, name: 'account.connectedBots', decode: d_17d7f87b as TlDecoder, encode: e_17d7f87b as TlEncoder },
   { id: 0x2ad93719, name: 'messages.dialogFilters', decode: d_2ad93719 as TlDecoder, encode: e_2ad93719 as TlEncoder },
   { id: 0x6c8e1e06, name: 'birthday', decode: d_6c8e1e06 as TlDecoder, encode: e_6c8e1e06 as TlEncoder },
@@ -53365,7 +56015,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xad798849, name: 'channels.sponsoredMessageReportResultReported', decode: d_ad798849 as TlDecoder, encode: e_ad798849 as TlEncoder },
   { id: 0xbac3a61a, name: 'reactionNotificationsFromContacts', decode: d_bac3a61a as TlDecoder, encode: e_bac3a61a as TlEncoder },
   { id: 0x4b9e22a0, name: 'reactionNotificationsFromAll', decode: d_4b9e22a0 as TlDecoder, encode: e_4b9e22a0 as TlEncoder },
-  { id: 0x56e34970, name: 'reactionsNotifySettings', decode: d_56e34970 as TlDecoder, encode: e_56e34970 as TlEncoder },
+  { id: 0x71e4ea58, name: 'reactionsNotifySettings', decode: d_71e4ea58 as TlDecoder, encode: e_71e4ea58 as TlEncoder },
   { id: 0x93c3e27e, name: 'availableEffect', decode: d_93c3e27e as TlDecoder, encode: e_93c3e27e as TlEncoder },
   { id: 0xd1ed9a5b, name: 'messages.availableEffectsNotModified', decode: d_d1ed9a5b as TlDecoder, encode: e_d1ed9a5b as TlEncoder },
   { id: 0xbddb616e, name: 'messages.availableEffects', decode: d_bddb616e as TlDecoder, encode: e_bddb616e as TlEncoder },
@@ -53522,6 +56172,35 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x78fbf3a8, name: 'starGiftAttributeRarityEpic', decode: d_78fbf3a8 as TlDecoder, encode: e_78fbf3a8 as TlEncoder },
   { id: 0xcef7e7a8, name: 'starGiftAttributeRarityLegendary', decode: d_cef7e7a8 as TlDecoder, encode: e_cef7e7a8 as TlEncoder },
   { id: 0x4fdd3430, name: 'keyboardButtonStyle', decode: d_4fdd3430 as TlDecoder, encode: e_4fdd3430 as TlEncoder },
+  { id: 0x402b4495, name: 'inputMessageReadMetric', decode: d_402b4495 as TlDecoder, encode: e_402b4495 as TlEncoder },
+  { id: 0x3c60b621, name: 'bots.exportedBotToken', decode: d_3c60b621 as TlDecoder, encode: e_3c60b621 as TlEncoder },
+  { id: 0xf13bbcd7, name: 'bots.requestedButton', decode: d_f13bbcd7 as TlDecoder, encode: e_f13bbcd7 as TlEncoder },
+  { id: 0x90d7adfa, name: 'messages.composedMessageWithAI', decode: d_90d7adfa as TlDecoder, encode: e_90d7adfa as TlEncoder },
+  { id: 0x2999beed, name: 'stats.pollStats', decode: d_2999beed as TlDecoder, encode: e_2999beed as TlEncoder },
+  { id: 0x1fe9a9bf, name: 'inputAiComposeToneDefault', decode: d_1fe9a9bf as TlDecoder, encode: e_1fe9a9bf as TlEncoder },
+  { id: 0x0773c080, name: 'inputAiComposeToneID', decode: d_0773c080 as TlDecoder, encode: e_0773c080 as TlEncoder },
+  { id: 0x1fa01357, name: 'inputAiComposeToneSlug', decode: d_1fa01357 as TlDecoder, encode: e_1fa01357 as TlEncoder },
+  { id: 0xcff63ea9, name: 'aiComposeTone', decode: d_cff63ea9 as TlDecoder, encode: e_cff63ea9 as TlEncoder },
+  { id: 0x9bad6414, name: 'aiComposeToneDefault', decode: d_9bad6414 as TlDecoder, encode: e_9bad6414 as TlEncoder },
+  { id: 0xc1f46103, name: 'aicompose.tonesNotModified', decode: d_c1f46103 as TlDecoder, encode: e_c1f46103 as TlEncoder },
+  { id: 0x6c9d0efe, name: 'aicompose.tones', decode: d_6c9d0efe as TlDecoder, encode: e_6c9d0efe as TlEncoder },
+  { id: 0xf1d628ec, name: 'aiComposeToneExample', decode: d_f1d628ec as TlDecoder, encode: e_f1d628ec as TlEncoder },
+  { id: 0xdd1fbf93, name: 'bots.accessSettings', decode: d_dd1fbf93 as TlDecoder, encode: e_dd1fbf93 as TlEncoder },
+  { id: 0x445663a7, name: 'messages.chatInviteJoinResultOk', decode: d_445663a7 as TlDecoder, encode: e_445663a7 as TlEncoder },
+  { id: 0x2f51c337, name: 'messages.chatInviteJoinResultWebView', decode: d_2f51c337 as TlDecoder, encode: e_2f51c337 as TlEncoder },
+  { id: 0xae152a69, name: 'joinChatBotResultApproved', decode: d_ae152a69 as TlDecoder, encode: e_ae152a69 as TlEncoder },
+  { id: 0x0efa0194, name: 'joinChatBotResultDeclined', decode: d_0efa0194 as TlDecoder, encode: e_0efa0194 as TlEncoder },
+  { id: 0x98a3a840, name: 'joinChatBotResultQueued', decode: d_98a3a840 as TlDecoder, encode: e_98a3a840 as TlEncoder },
+  { id: 0xd6e3b813, name: 'joinChatBotResultWebView', decode: d_d6e3b813 as TlDecoder, encode: e_d6e3b813 as TlEncoder },
+  { id: 0x933ca597, name: 'webDomainException', decode: d_933ca597 as TlDecoder, encode: e_933ca597 as TlEncoder },
+  { id: 0xc31c8f4e, name: 'account.webBrowserSettingsNotModified', decode: d_c31c8f4e as TlDecoder, encode: e_c31c8f4e as TlEncoder },
+  { id: 0x79eb8cb3, name: 'account.webBrowserSettings', decode: d_79eb8cb3 as TlDecoder, encode: e_79eb8cb3 as TlEncoder },
+  { id: 0x9b00622b, name: 'inputRichFilePhoto', decode: d_9b00622b as TlDecoder, encode: e_9b00622b as TlEncoder },
+  { id: 0x83281dbd, name: 'inputRichFileDocument', decode: d_83281dbd as TlDecoder, encode: e_83281dbd as TlEncoder },
+  { id: 0xe4c449fc, name: 'inputRichMessage', decode: d_e4c449fc as TlDecoder, encode: e_e4c449fc as TlEncoder },
+  { id: 0xdacb836a, name: 'inputRichMessageHTML', decode: d_dacb836a as TlDecoder, encode: e_dacb836a as TlEncoder },
+  { id: 0x004b572c, name: 'inputRichMessageMarkdown', decode: d_004b572c as TlDecoder, encode: e_004b572c as TlEncoder },
+  { id: 0xbaf39d8b, name: 'richMessage', decode: d_baf39d8b as TlDecoder, encode: e_baf39d8b as TlEncoder },
   { id: 0xcb9f372d, name: 'invokeAfterMsg', decode: d_cb9f372d as TlDecoder, encode: e_cb9f372d as TlEncoder },
   { id: 0x3dc4b4f0, name: 'invokeAfterMsgs', decode: d_3dc4b4f0 as TlDecoder, encode: e_3dc4b4f0 as TlEncoder },
   { id: 0xc1cd5ea9, name: 'initConnection', decode: d_c1cd5ea9 as TlDecoder, encode: e_c1cd5ea9 as TlEncoder },
@@ -53682,6 +56361,11 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x55b41fd6, name: 'account.registerPasskey', decode: d_55b41fd6 as TlDecoder, encode: e_55b41fd6 as TlEncoder },
   { id: 0xea1f0c52, name: 'account.getPasskeys', decode: d_ea1f0c52 as TlDecoder, encode: e_ea1f0c52 as TlEncoder },
   { id: 0xf5b5563f, name: 'account.deletePasskey', decode: d_f5b5563f as TlDecoder, encode: e_f5b5563f as TlEncoder },
+  { id: 0x67ed1f68, name: 'account.confirmBotConnection', decode: d_67ed1f68 as TlDecoder, encode: e_67ed1f68 as TlEncoder },
+  { id: 0x56655768, name: 'account.getWebBrowserSettings', decode: d_56655768 as TlDecoder, encode: e_56655768 as TlEncoder },
+  { id: 0x9adf82fe, name: 'account.updateWebBrowserSettings', decode: d_9adf82fe as TlDecoder, encode: e_9adf82fe as TlEncoder },
+  { id: 0x60ed4229, name: 'account.toggleWebBrowserSettingsException', decode: d_60ed4229 as TlDecoder, encode: e_60ed4229 as TlEncoder },
+  { id: 0x86a0765d, name: 'account.deleteWebBrowserSettingsExceptions', decode: d_86a0765d as TlDecoder, encode: e_86a0765d as TlEncoder },
   { id: 0x0d91a548, name: 'users.getUsers', decode: d_0d91a548 as TlDecoder, encode: e_0d91a548 as TlEncoder },
   { id: 0xb60f5918, name: 'users.getFullUser', decode: d_b60f5918 as TlDecoder, encode: e_b60f5918 as TlEncoder },
   { id: 0x90c894b5, name: 'users.setSecureValueErrors', decode: d_90c894b5 as TlDecoder, encode: e_90c894b5 as TlEncoder },
@@ -53698,7 +56382,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x2e2e8734, name: 'contacts.block', decode: d_2e2e8734 as TlDecoder, encode: e_2e2e8734 as TlEncoder },
   { id: 0xb550d328, name: 'contacts.unblock', decode: d_b550d328 as TlDecoder, encode: e_b550d328 as TlEncoder },
   { id: 0x9a868f80, name: 'contacts.getBlocked', decode: d_9a868f80 as TlDecoder, encode: e_9a868f80 as TlEncoder },
-  { id: 0x11f812d8, name: 'contacts.search', decode: d_11f812d8 as TlDecoder, encode: e_11f812d8 as TlEncoder },
+  { id: 0x05f58d0f, name: 'contacts.search', decode: d_05f58d0f as TlDecoder, encode: e_05f58d0f as TlEncoder },
   { id: 0x725afbbc, name: 'contacts.resolveUsername', decode: d_725afbbc as TlDecoder, encode: e_725afbbc as TlEncoder },
   { id: 0x973478b6, name: 'contacts.getTopPeers', decode: d_973478b6 as TlDecoder, encode: e_973478b6 as TlEncoder },
   { id: 0x1ae373ac, name: 'contacts.resetTopPeerRating', decode: d_1ae373ac as TlDecoder, encode: e_1ae373ac as TlEncoder },
@@ -53726,7 +56410,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xe58e95d2, name: 'messages.deleteMessages', decode: d_e58e95d2 as TlDecoder, encode: e_e58e95d2 as TlEncoder },
   { id: 0x05a954c0, name: 'messages.receivedMessages', decode: d_05a954c0 as TlDecoder, encode: e_05a954c0 as TlEncoder },
   { id: 0x58943ee2, name: 'messages.setTyping', decode: d_58943ee2 as TlDecoder, encode: e_58943ee2 as TlEncoder },
-  { id: 0x545cd15a, name: 'messages.sendMessage', decode: d_545cd15a as TlDecoder, encode: e_545cd15a as TlEncoder },
+  { id: 0xfef48f62, name: 'messages.sendMessage', decode: d_fef48f62 as TlDecoder, encode: e_fef48f62 as TlEncoder },
   { id: 0x0330e77f, name: 'messages.sendMedia', decode: d_0330e77f as TlDecoder, encode: e_0330e77f as TlEncoder },
   { id: 0x13704a7c, name: 'messages.forwardMessages', decode: d_13704a7c as TlDecoder, encode: e_13704a7c as TlEncoder },
   { id: 0xcf1592db, name: 'messages.reportSpam', decode: d_cf1592db as TlDecoder, encode: e_cf1592db as TlEncoder },
@@ -53756,7 +56440,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x570d6f6f, name: 'messages.getWebPagePreview', decode: d_570d6f6f as TlDecoder, encode: e_570d6f6f as TlEncoder },
   { id: 0xa455de90, name: 'messages.exportChatInvite', decode: d_a455de90 as TlDecoder, encode: e_a455de90 as TlEncoder },
   { id: 0x3eadb1bb, name: 'messages.checkChatInvite', decode: d_3eadb1bb as TlDecoder, encode: e_3eadb1bb as TlEncoder },
-  { id: 0x6c50051c, name: 'messages.importChatInvite', decode: d_6c50051c as TlDecoder, encode: e_6c50051c as TlEncoder },
+  { id: 0xde91436e, name: 'messages.importChatInvite', decode: d_de91436e as TlDecoder, encode: e_de91436e as TlEncoder },
   { id: 0xc8a0ec74, name: 'messages.getStickerSet', decode: d_c8a0ec74 as TlDecoder, encode: e_c8a0ec74 as TlEncoder },
   { id: 0xc78fe460, name: 'messages.installStickerSet', decode: d_c78fe460 as TlDecoder, encode: e_c78fe460 as TlEncoder },
   { id: 0xf96e55de, name: 'messages.uninstallStickerSet', decode: d_f96e55de as TlDecoder, encode: e_f96e55de as TlEncoder },
@@ -53773,12 +56457,12 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xbb12a419, name: 'messages.setInlineBotResults', decode: d_bb12a419 as TlDecoder, encode: e_bb12a419 as TlEncoder },
   { id: 0xc0cf7646, name: 'messages.sendInlineBotResult', decode: d_c0cf7646 as TlDecoder, encode: e_c0cf7646 as TlEncoder },
   { id: 0xfda68d36, name: 'messages.getMessageEditData', decode: d_fda68d36 as TlDecoder, encode: e_fda68d36 as TlEncoder },
-  { id: 0x51e842e1, name: 'messages.editMessage', decode: d_51e842e1 as TlDecoder, encode: e_51e842e1 as TlEncoder },
-  { id: 0x83557dba, name: 'messages.editInlineBotMessage', decode: d_83557dba as TlDecoder, encode: e_83557dba as TlEncoder },
+  { id: 0xb106e66c, name: 'messages.editMessage', decode: d_b106e66c as TlDecoder, encode: e_b106e66c as TlEncoder },
+  { id: 0xa423bb51, name: 'messages.editInlineBotMessage', decode: d_a423bb51 as TlDecoder, encode: e_a423bb51 as TlEncoder },
   { id: 0x9342ca07, name: 'messages.getBotCallbackAnswer', decode: d_9342ca07 as TlDecoder, encode: e_9342ca07 as TlEncoder },
   { id: 0xd58f130a, name: 'messages.setBotCallbackAnswer', decode: d_d58f130a as TlDecoder, encode: e_d58f130a as TlEncoder },
   { id: 0xe470bcfd, name: 'messages.getPeerDialogs', decode: d_e470bcfd as TlDecoder, encode: e_e470bcfd as TlEncoder },
-  { id: 0x54ae308e, name: 'messages.saveDraft', decode: d_54ae308e as TlDecoder, encode: e_54ae308e as TlEncoder },
+  { id: 0xad0fa15c, name: 'messages.saveDraft', decode: d_ad0fa15c as TlDecoder, encode: e_ad0fa15c as TlEncoder },
   { id: 0x6a3f8d65, name: 'messages.getAllDrafts', decode: d_6a3f8d65 as TlDecoder, encode: e_6a3f8d65 as TlEncoder },
   { id: 0x64780b14, name: 'messages.getFeaturedStickers', decode: d_64780b14 as TlDecoder, encode: e_64780b14 as TlEncoder },
   { id: 0x5b118126, name: 'messages.readFeaturedStickers', decode: d_5b118126 as TlDecoder, encode: e_5b118126 as TlEncoder },
@@ -53815,7 +56499,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x7e58ee9c, name: 'messages.clearAllDrafts', decode: d_7e58ee9c as TlDecoder, encode: e_7e58ee9c as TlEncoder },
   { id: 0xd2aaf7ec, name: 'messages.updatePinnedMessage', decode: d_d2aaf7ec as TlDecoder, encode: e_d2aaf7ec as TlEncoder },
   { id: 0x10ea6184, name: 'messages.sendVote', decode: d_10ea6184 as TlDecoder, encode: e_10ea6184 as TlEncoder },
-  { id: 0x73bb643b, name: 'messages.getPollResults', decode: d_73bb643b as TlDecoder, encode: e_73bb643b as TlEncoder },
+  { id: 0xeda3e33b, name: 'messages.getPollResults', decode: d_eda3e33b as TlDecoder, encode: e_eda3e33b as TlEncoder },
   { id: 0x6e2be050, name: 'messages.getOnlines', decode: d_6e2be050 as TlDecoder, encode: e_6e2be050 as TlEncoder },
   { id: 0xdef60797, name: 'messages.editChatAbout', decode: d_def60797 as TlDecoder, encode: e_def60797 as TlEncoder },
   { id: 0xa5866b41, name: 'messages.editChatDefaultBannedRights', decode: d_a5866b41 as TlDecoder, encode: e_a5866b41 as TlEncoder },
@@ -53824,8 +56508,8 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x4e9963b2, name: 'messages.getEmojiKeywordsLanguages', decode: d_4e9963b2 as TlDecoder, encode: e_4e9963b2 as TlEncoder },
   { id: 0xd5b10c26, name: 'messages.getEmojiURL', decode: d_d5b10c26 as TlDecoder, encode: e_d5b10c26 as TlEncoder },
   { id: 0x1bbcf300, name: 'messages.getSearchCounters', decode: d_1bbcf300 as TlDecoder, encode: e_1bbcf300 as TlEncoder },
-  { id: 0x198fb446, name: 'messages.requestUrlAuth', decode: d_198fb446 as TlDecoder, encode: e_198fb446 as TlEncoder },
-  { id: 0xb12c7125, name: 'messages.acceptUrlAuth', decode: d_b12c7125 as TlDecoder, encode: e_b12c7125 as TlEncoder },
+  { id: 0x894cc99c, name: 'messages.requestUrlAuth', decode: d_894cc99c as TlDecoder, encode: e_894cc99c as TlEncoder },
+  { id: 0x67a3f0de, name: 'messages.acceptUrlAuth', decode: d_67a3f0de as TlDecoder, encode: e_67a3f0de as TlEncoder },
   { id: 0x4facb138, name: 'messages.hidePeerSettingsBar', decode: d_4facb138 as TlDecoder, encode: e_4facb138 as TlEncoder },
   { id: 0xf516760b, name: 'messages.getScheduledHistory', decode: d_f516760b as TlDecoder, encode: e_f516760b as TlEncoder },
   { id: 0xbdbb0464, name: 'messages.getScheduledMessages', decode: d_bdbb0464 as TlDecoder, encode: e_bdbb0464 as TlEncoder },
@@ -53863,7 +56547,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x9c7f2f10, name: 'messages.getSearchResultsPositions', decode: d_9c7f2f10 as TlDecoder, encode: e_9c7f2f10 as TlEncoder },
   { id: 0x7fe7e815, name: 'messages.hideChatJoinRequest', decode: d_7fe7e815 as TlDecoder, encode: e_7fe7e815 as TlEncoder },
   { id: 0xe085f4ea, name: 'messages.hideAllChatJoinRequests', decode: d_e085f4ea as TlDecoder, encode: e_e085f4ea as TlEncoder },
-  { id: 0xb11eafa2, name: 'messages.toggleNoForwards', decode: d_b11eafa2 as TlDecoder, encode: e_b11eafa2 as TlEncoder },
+  { id: 0xb2081a35, name: 'messages.toggleNoForwards', decode: d_b2081a35 as TlDecoder, encode: e_b2081a35 as TlEncoder },
   { id: 0xccfddf96, name: 'messages.saveDefaultSendAs', decode: d_ccfddf96 as TlDecoder, encode: e_ccfddf96 as TlEncoder },
   { id: 0xd30d78d4, name: 'messages.sendReaction', decode: d_d30d78d4 as TlDecoder, encode: e_d30d78d4 as TlEncoder },
   { id: 0x8bba90e6, name: 'messages.getMessagesReactions', decode: d_8bba90e6 as TlDecoder, encode: e_8bba90e6 as TlEncoder },
@@ -53871,7 +56555,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x864b2581, name: 'messages.setChatAvailableReactions', decode: d_864b2581 as TlDecoder, encode: e_864b2581 as TlEncoder },
   { id: 0x18dea0ac, name: 'messages.getAvailableReactions', decode: d_18dea0ac as TlDecoder, encode: e_18dea0ac as TlEncoder },
   { id: 0x4f47a016, name: 'messages.setDefaultReaction', decode: d_4f47a016 as TlDecoder, encode: e_4f47a016 as TlEncoder },
-  { id: 0x63183030, name: 'messages.translateText', decode: d_63183030 as TlDecoder, encode: e_63183030 as TlEncoder },
+  { id: 0xa5eec345, name: 'messages.translateText', decode: d_a5eec345 as TlDecoder, encode: e_a5eec345 as TlEncoder },
   { id: 0xbd7f90ac, name: 'messages.getUnreadReactions', decode: d_bd7f90ac as TlDecoder, encode: e_bd7f90ac as TlEncoder },
   { id: 0x9ec44f93, name: 'messages.readReactions', decode: d_9ec44f93 as TlDecoder, encode: e_9ec44f93 as TlEncoder },
   { id: 0x107e31a0, name: 'messages.searchSentMedia', decode: d_107e31a0 as TlDecoder, encode: e_107e31a0 as TlEncoder },
@@ -53895,7 +56579,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x84f80814, name: 'messages.getExtendedMedia', decode: d_84f80814 as TlDecoder, encode: e_84f80814 as TlEncoder },
   { id: 0x9eb51445, name: 'messages.setDefaultHistoryTTL', decode: d_9eb51445 as TlDecoder, encode: e_9eb51445 as TlEncoder },
   { id: 0x658b7188, name: 'messages.getDefaultHistoryTTL', decode: d_658b7188 as TlDecoder, encode: e_658b7188 as TlEncoder },
-  { id: 0x91b2d060, name: 'messages.sendBotRequestedPeer', decode: d_91b2d060 as TlDecoder, encode: e_91b2d060 as TlEncoder },
+  { id: 0x6c5cf2a7, name: 'messages.sendBotRequestedPeer', decode: d_6c5cf2a7 as TlDecoder, encode: e_6c5cf2a7 as TlEncoder },
   { id: 0x7488ce5b, name: 'messages.getEmojiGroups', decode: d_7488ce5b as TlDecoder, encode: e_7488ce5b as TlEncoder },
   { id: 0x2ecd56cd, name: 'messages.getEmojiStatusGroups', decode: d_2ecd56cd as TlDecoder, encode: e_2ecd56cd as TlEncoder },
   { id: 0x21a548f3, name: 'messages.getEmojiProfilePhotoGroups', decode: d_21a548f3 as TlDecoder, encode: e_21a548f3 as TlEncoder },
@@ -53955,7 +56639,24 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x2f98c3d5, name: 'messages.createForumTopic', decode: d_2f98c3d5 as TlDecoder, encode: e_2f98c3d5 as TlEncoder },
   { id: 0xd2816f10, name: 'messages.deleteTopicHistory', decode: d_d2816f10 as TlDecoder, encode: e_d2816f10 as TlEncoder },
   { id: 0xfb7e8ca7, name: 'messages.getEmojiGameInfo', decode: d_fb7e8ca7 as TlDecoder, encode: e_fb7e8ca7 as TlEncoder },
-  { id: 0x9d4104e2, name: 'messages.summarizeText', decode: d_9d4104e2 as TlDecoder, encode: e_9d4104e2 as TlEncoder },
+  { id: 0xabbbd346, name: 'messages.summarizeText', decode: d_abbbd346 as TlDecoder, encode: e_abbbd346 as TlEncoder },
+  { id: 0xf743b857, name: 'messages.editChatCreator', decode: d_f743b857 as TlDecoder, encode: e_f743b857 as TlEncoder },
+  { id: 0x3b7d0ea6, name: 'messages.getFutureChatCreatorAfterLeave', decode: d_3b7d0ea6 as TlDecoder, encode: e_3b7d0ea6 as TlEncoder },
+  { id: 0xa00f32b0, name: 'messages.editChatParticipantRank', decode: d_a00f32b0 as TlDecoder, encode: e_a00f32b0 as TlEncoder },
+  { id: 0x35436bbc, name: 'messages.declineUrlAuth', decode: d_35436bbc as TlDecoder, encode: e_35436bbc as TlEncoder },
+  { id: 0xc9a47b0b, name: 'messages.checkUrlAuthMatchCode', decode: d_c9a47b0b as TlDecoder, encode: e_c9a47b0b as TlEncoder },
+  { id: 0xdaecc589, name: 'messages.composeMessageWithAI', decode: d_daecc589 as TlDecoder, encode: e_daecc589 as TlEncoder },
+  { id: 0x4067c5e6, name: 'messages.reportReadMetrics', decode: d_4067c5e6 as TlDecoder, encode: e_4067c5e6 as TlEncoder },
+  { id: 0xddbcd819, name: 'messages.reportMusicListen', decode: d_ddbcd819 as TlDecoder, encode: e_ddbcd819 as TlEncoder },
+  { id: 0x19bc4b6d, name: 'messages.addPollAnswer', decode: d_19bc4b6d as TlDecoder, encode: e_19bc4b6d as TlEncoder },
+  { id: 0xac8505a5, name: 'messages.deletePollAnswer', decode: d_ac8505a5 as TlDecoder, encode: e_ac8505a5 as TlEncoder },
+  { id: 0x43286cf2, name: 'messages.getUnreadPollVotes', decode: d_43286cf2 as TlDecoder, encode: e_43286cf2 as TlEncoder },
+  { id: 0x1720b4d8, name: 'messages.readPollVotes', decode: d_1720b4d8 as TlDecoder, encode: e_1720b4d8 as TlEncoder },
+  { id: 0xb8f106e3, name: 'messages.setBotGuestChatResult', decode: d_b8f106e3 as TlDecoder, encode: e_b8f106e3 as TlEncoder },
+  { id: 0xa0b80cf8, name: 'messages.deleteParticipantReactions', decode: d_a0b80cf8 as TlDecoder, encode: e_a0b80cf8 as TlEncoder },
+  { id: 0xe3b7f82c, name: 'messages.deleteParticipantReaction', decode: d_e3b7f82c as TlDecoder, encode: e_e3b7f82c as TlEncoder },
+  { id: 0x55fb0996, name: 'messages.getPersonalChannelHistory', decode: d_55fb0996 as TlDecoder, encode: e_55fb0996 as TlEncoder },
+  { id: 0x501569cf, name: 'messages.getRichMessage', decode: d_501569cf as TlDecoder, encode: e_501569cf as TlEncoder },
   { id: 0xedd4882a, name: 'updates.getState', decode: d_edd4882a as TlDecoder, encode: e_edd4882a as TlEncoder },
   { id: 0x19c2f763, name: 'updates.getDifference', decode: d_19c2f763 as TlDecoder, encode: e_19c2f763 as TlEncoder },
   { id: 0x03173d78, name: 'updates.getChannelDifference', decode: d_03173d78 as TlDecoder, encode: e_03173d78 as TlEncoder },
@@ -54006,12 +56707,12 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x0a7f6bbb, name: 'channels.getChannels', decode: d_0a7f6bbb as TlDecoder, encode: e_0a7f6bbb as TlEncoder },
   { id: 0x08736a09, name: 'channels.getFullChannel', decode: d_08736a09 as TlDecoder, encode: e_08736a09 as TlEncoder },
   { id: 0x91006707, name: 'channels.createChannel', decode: d_91006707 as TlDecoder, encode: e_91006707 as TlEncoder },
-  { id: 0xd33c8902, name: 'channels.editAdmin', decode: d_d33c8902 as TlDecoder, encode: e_d33c8902 as TlEncoder },
+  { id: 0x9a98ad68, name: 'channels.editAdmin', decode: d_9a98ad68 as TlDecoder, encode: e_9a98ad68 as TlEncoder },
   { id: 0x566decd0, name: 'channels.editTitle', decode: d_566decd0 as TlDecoder, encode: e_566decd0 as TlEncoder },
   { id: 0xf12e57c9, name: 'channels.editPhoto', decode: d_f12e57c9 as TlDecoder, encode: e_f12e57c9 as TlEncoder },
   { id: 0x10e6bd2c, name: 'channels.checkUsername', decode: d_10e6bd2c as TlDecoder, encode: e_10e6bd2c as TlEncoder },
   { id: 0x3514b3de, name: 'channels.updateUsername', decode: d_3514b3de as TlDecoder, encode: e_3514b3de as TlEncoder },
-  { id: 0x24b524c5, name: 'channels.joinChannel', decode: d_24b524c5 as TlDecoder, encode: e_24b524c5 as TlEncoder },
+  { id: 0x7f6a1e22, name: 'channels.joinChannel', decode: d_7f6a1e22 as TlDecoder, encode: e_7f6a1e22 as TlEncoder },
   { id: 0xf836aa95, name: 'channels.leaveChannel', decode: d_f836aa95 as TlDecoder, encode: e_f836aa95 as TlEncoder },
   { id: 0xc9e33d54, name: 'channels.inviteToChannel', decode: d_c9e33d54 as TlDecoder, encode: e_c9e33d54 as TlEncoder },
   { id: 0xc0111fe3, name: 'channels.deleteChannel', decode: d_c0111fe3 as TlDecoder, encode: e_c0111fe3 as TlEncoder },
@@ -54027,7 +56728,6 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x8341ecc0, name: 'channels.getLeftChannels', decode: d_8341ecc0 as TlDecoder, encode: e_8341ecc0 as TlEncoder },
   { id: 0xf5dad378, name: 'channels.getGroupsForDiscussion', decode: d_f5dad378 as TlDecoder, encode: e_f5dad378 as TlEncoder },
   { id: 0x40582bb2, name: 'channels.setDiscussionGroup', decode: d_40582bb2 as TlDecoder, encode: e_40582bb2 as TlEncoder },
-  { id: 0x8f38cd1f, name: 'channels.editCreator', decode: d_8f38cd1f as TlDecoder, encode: e_8f38cd1f as TlEncoder },
   { id: 0x58e63f6d, name: 'channels.editLocation', decode: d_58e63f6d as TlDecoder, encode: e_58e63f6d as TlEncoder },
   { id: 0xedd49ef0, name: 'channels.toggleSlowMode', decode: d_edd49ef0 as TlDecoder, encode: e_edd49ef0 as TlEncoder },
   { id: 0x11e831ee, name: 'channels.getInactiveChannels', decode: d_11e831ee as TlDecoder, encode: e_11e831ee as TlEncoder },
@@ -54035,7 +56735,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xe785a43f, name: 'channels.getSendAs', decode: d_e785a43f as TlDecoder, encode: e_e785a43f as TlEncoder },
   { id: 0x367544db, name: 'channels.deleteParticipantHistory', decode: d_367544db as TlDecoder, encode: e_367544db as TlEncoder },
   { id: 0xe4cb9580, name: 'channels.toggleJoinToSend', decode: d_e4cb9580 as TlDecoder, encode: e_e4cb9580 as TlEncoder },
-  { id: 0x4c2985b6, name: 'channels.toggleJoinRequest', decode: d_4c2985b6 as TlDecoder, encode: e_4c2985b6 as TlEncoder },
+  { id: 0x0ecc2618, name: 'channels.toggleJoinRequest', decode: d_0ecc2618 as TlDecoder, encode: e_0ecc2618 as TlEncoder },
   { id: 0xb45ced1d, name: 'channels.reorderUsernames', decode: d_b45ced1d as TlDecoder, encode: e_b45ced1d as TlEncoder },
   { id: 0x50f24105, name: 'channels.toggleUsername', decode: d_50f24105 as TlDecoder, encode: e_50f24105 as TlEncoder },
   { id: 0x0a245dd3, name: 'channels.deactivateAllUsernames', decode: d_0a245dd3 as TlDecoder, encode: e_0a245dd3 as TlEncoder },
@@ -54056,7 +56756,6 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xece2a0e6, name: 'channels.getMessageAuthor', decode: d_ece2a0e6 as TlDecoder, encode: e_ece2a0e6 as TlEncoder },
   { id: 0x22567115, name: 'channels.checkSearchPostsFlood', decode: d_22567115 as TlDecoder, encode: e_22567115 as TlEncoder },
   { id: 0x3583fcb1, name: 'channels.setMainProfileTab', decode: d_3583fcb1 as TlDecoder, encode: e_3583fcb1 as TlEncoder },
-  { id: 0xa00918af, name: 'channels.getFutureCreatorAfterLeave', decode: d_a00918af as TlDecoder, encode: e_a00918af as TlEncoder },
   { id: 0xaa2769ed, name: 'bots.sendCustomRequest', decode: d_aa2769ed as TlDecoder, encode: e_aa2769ed as TlEncoder },
   { id: 0xe6213f4d, name: 'bots.answerWebhookJSONQuery', decode: d_e6213f4d as TlDecoder, encode: e_e6213f4d as TlEncoder },
   { id: 0x0517165a, name: 'bots.setBotCommands', decode: d_0517165a as TlDecoder, encode: e_0517165a as TlEncoder },
@@ -54087,6 +56786,14 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x778b5ab3, name: 'bots.updateStarRefProgram', decode: d_778b5ab3 as TlDecoder, encode: e_778b5ab3 as TlEncoder },
   { id: 0x8b89dfbd, name: 'bots.setCustomVerification', decode: d_8b89dfbd as TlDecoder, encode: e_8b89dfbd as TlEncoder },
   { id: 0xa1b70815, name: 'bots.getBotRecommendations', decode: d_a1b70815 as TlDecoder, encode: e_a1b70815 as TlEncoder },
+  { id: 0x87f2219b, name: 'bots.checkUsername', decode: d_87f2219b as TlDecoder, encode: e_87f2219b as TlEncoder },
+  { id: 0xe5b17f2b, name: 'bots.createBot', decode: d_e5b17f2b as TlDecoder, encode: e_e5b17f2b as TlEncoder },
+  { id: 0xbd0d99eb, name: 'bots.exportBotToken', decode: d_bd0d99eb as TlDecoder, encode: e_bd0d99eb as TlEncoder },
+  { id: 0x31a2a35e, name: 'bots.requestWebViewButton', decode: d_31a2a35e as TlDecoder, encode: e_31a2a35e as TlEncoder },
+  { id: 0xbf25b7f3, name: 'bots.getRequestedWebViewButton', decode: d_bf25b7f3 as TlDecoder, encode: e_bf25b7f3 as TlEncoder },
+  { id: 0x213853a3, name: 'bots.getAccessSettings', decode: d_213853a3 as TlDecoder, encode: e_213853a3 as TlEncoder },
+  { id: 0x31813cd8, name: 'bots.editAccessSettings', decode: d_31813cd8 as TlDecoder, encode: e_31813cd8 as TlEncoder },
+  { id: 0xe71a4810, name: 'bots.setJoinChatResults', decode: d_e71a4810 as TlDecoder, encode: e_e71a4810 as TlEncoder },
   { id: 0x37148dbb, name: 'payments.getPaymentForm', decode: d_37148dbb as TlDecoder, encode: e_37148dbb as TlEncoder },
   { id: 0x2478d1cc, name: 'payments.getPaymentReceipt', decode: d_2478d1cc as TlDecoder, encode: e_2478d1cc as TlEncoder },
   { id: 0xb6c8f12b, name: 'payments.validateRequestedInfo', decode: d_b6c8f12b as TlDecoder, encode: e_b6c8f12b as TlEncoder },
@@ -54219,6 +56926,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xb6e0a3f5, name: 'stats.getMessageStats', decode: d_b6e0a3f5 as TlDecoder, encode: e_b6e0a3f5 as TlEncoder },
   { id: 0x374fef40, name: 'stats.getStoryStats', decode: d_374fef40 as TlDecoder, encode: e_374fef40 as TlEncoder },
   { id: 0xa6437ef6, name: 'stats.getStoryPublicForwards', decode: d_a6437ef6 as TlDecoder, encode: e_a6437ef6 as TlEncoder },
+  { id: 0xc27dfa68, name: 'stats.getPollStats', decode: d_c27dfa68 as TlDecoder, encode: e_c27dfa68 as TlEncoder },
   { id: 0x8472478e, name: 'chatlists.exportChatlistInvite', decode: d_8472478e as TlDecoder, encode: e_8472478e as TlEncoder },
   { id: 0x719c5c5e, name: 'chatlists.deleteExportedInvite', decode: d_719c5c5e as TlDecoder, encode: e_719c5c5e as TlEncoder },
   { id: 0x653db63d, name: 'chatlists.editExportedInvite', decode: d_653db63d as TlDecoder, encode: e_653db63d as TlEncoder },
@@ -54231,8 +56939,8 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xfdbcd714, name: 'chatlists.getLeaveChatlistSuggestions', decode: d_fdbcd714 as TlDecoder, encode: e_fdbcd714 as TlEncoder },
   { id: 0x74fae13a, name: 'chatlists.leaveChatlist', decode: d_74fae13a as TlDecoder, encode: e_74fae13a as TlEncoder },
   { id: 0x30eb63f0, name: 'stories.canSendStory', decode: d_30eb63f0 as TlDecoder, encode: e_30eb63f0 as TlEncoder },
-  { id: 0x737fc2ec, name: 'stories.sendStory', decode: d_737fc2ec as TlDecoder, encode: e_737fc2ec as TlEncoder },
-  { id: 0xb583ba46, name: 'stories.editStory', decode: d_b583ba46 as TlDecoder, encode: e_b583ba46 as TlEncoder },
+  { id: 0x8f9e6898, name: 'stories.sendStory', decode: d_8f9e6898 as TlDecoder, encode: e_8f9e6898 as TlEncoder },
+  { id: 0x2c63a72b, name: 'stories.editStory', decode: d_2c63a72b as TlDecoder, encode: e_2c63a72b as TlEncoder },
   { id: 0xae59db5f, name: 'stories.deleteStories', decode: d_ae59db5f as TlDecoder, encode: e_ae59db5f as TlEncoder },
   { id: 0x9a75a1ef, name: 'stories.togglePinned', decode: d_9a75a1ef as TlDecoder, encode: e_9a75a1ef as TlEncoder },
   { id: 0xeeb0d625, name: 'stories.getAllStories', decode: d_eeb0d625 as TlDecoder, encode: e_eeb0d625 as TlEncoder },
@@ -54276,4 +56984,11 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x778d902f, name: 'smsjobs.getSmsJob', decode: d_778d902f as TlDecoder, encode: e_778d902f as TlEncoder },
   { id: 0x4f1ebf24, name: 'smsjobs.finishJob', decode: d_4f1ebf24 as TlDecoder, encode: e_4f1ebf24 as TlEncoder },
   { id: 0xbe1e85ba, name: 'fragment.getCollectibleInfo', decode: d_be1e85ba as TlDecoder, encode: e_be1e85ba as TlEncoder },
+  { id: 0x4aa83913, name: 'aicompose.createTone', decode: d_4aa83913 as TlDecoder, encode: e_4aa83913 as TlEncoder },
+  { id: 0x903bcf59, name: 'aicompose.updateTone', decode: d_903bcf59 as TlDecoder, encode: e_903bcf59 as TlEncoder },
+  { id: 0x1782cbb1, name: 'aicompose.saveTone', decode: d_1782cbb1 as TlDecoder, encode: e_1782cbb1 as TlEncoder },
+  { id: 0xdd39316a, name: 'aicompose.deleteTone', decode: d_dd39316a as TlDecoder, encode: e_dd39316a as TlEncoder },
+  { id: 0xb2e8ba03, name: 'aicompose.getTone', decode: d_b2e8ba03 as TlDecoder, encode: e_b2e8ba03 as TlEncoder },
+  { id: 0xabd59201, name: 'aicompose.getTones', decode: d_abd59201 as TlDecoder, encode: e_abd59201 as TlEncoder },
+  { id: 0xd1b4ab14, name: 'aicompose.getToneExample', decode: d_d1b4ab14 as TlDecoder, encode: e_d1b4ab14 as TlEncoder },
 ]

@@ -189,10 +189,11 @@ export class TlReader {
   object(): TlAnyObject {
     const o = this.offset
     const id = this.int()
-    const dec = this.table.get(id)
+    let dec = this.table.get(id)
     if (dec === undefined) {
       if (id === (ID_GZIP_PACKED | 0) && this.unzip) return this.gzipped(o)
-      throw new TlError('UNKNOWN_CONSTRUCTOR', `unknown constructor ${hex32(id)}`, o, 'a known constructor id')
+      dec = this.registry.decoding.miss(id)
+      if (dec === undefined) throw new TlError('UNKNOWN_CONSTRUCTOR', `unknown constructor ${hex32(id)}`, o, 'a known constructor id')
     }
     const depth = this.depth
     if (depth >= MAX_DEPTH) throw new TlError('LIMIT', 'nesting too deep', o, `depth <= ${MAX_DEPTH}`)

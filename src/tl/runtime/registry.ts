@@ -89,43 +89,84 @@ export class IdTable {
 }
 
 /**
- * Constructor registry: id → decoder (the union of every loaded layer, since ids are unique per
- * shape) and name → (id, encoder) for the one layer this registry answers in.
+ * Id → decoder for every known constructor of every layer (ids are unique per shape, so one table
+ * serves all layers), shared by the registries of all layers. `load` runs once, on the first id the
+ * table lacks, to add what is not loaded up front (the older layers' interpreted codecs).
  */
-export class TlRegistry {
+export class TlDecoders {
   readonly decoders = new Map<number, TlDecoder>()
   /** Same content as `decoders`, keyed by the id as a signed int32, for the reader's hot path. */
   readonly table = new IdTable()
-  readonly encoders = new Map<string, TlEncoderEntry>()
   readonly names = new Map<number, string>()
+  private load: ((into: TlDecoders) => void) | undefined
 
-  constructor(readonly layer: number) {}
+  constructor(load?: (into: TlDecoders) => void) {
+    this.load = load
+  }
 
-  /**
-   * Adds constructors. `asEncoding` (default true) also makes their names encode with these ids;
-   * pass false to load extra layers for decoding only without changing how names encode.
-   */
-  add(entries: Iterable<TlCodecEntry>, asEncoding = true): this {
+  set(id: number, name: string, decode: TlDecoder): void {
+    this.decoders.set(id >>> 0, decode)
+    this.table.set(id | 0, decode)
+    this.names.set(id >>> 0, name)
+  }
+
+  /** The decoder of an id the table lacked, after loading the rest once. */
+  miss(id: number): TlDecoder | undefined {
+    if (this.load === undefined) return undefined
+    const load = this.load
+    this.load = undefined
+    load(this)
+    return this.table.get(id | 0)
+  }
+
+  has(id: number): boolean {
+    return this.decoders.has(id >>> 0) || (this.load !== undefined && this.miss(id) !== undefined)
+  }
+
+  nameOf(id: number): string | undefined {
+    return this.names.get(id >>> 0) ?? (this.miss(id) !== undefined ? this.names.get(id >>> 0) : undefined)
+  }
+}
+
+/**
+ * Constructor registry of one layer: the shared decoders of every layer, and name → (id, encoder)
+ * for the layer this registry answers in.
+ */
+export class TlRegistry {
+  readonly decoding: TlDecoders
+  readonly encoders = new Map<string, TlEncoderEntry>()
+
+  constructor(
+    readonly layer: number,
+    decoding?: TlDecoders,
+  ) {
+    this.decoding = decoding ?? new TlDecoders()
+  }
+
+  get table(): IdTable {
+    return this.decoding.table
+  }
+
+  /** Adds constructors: decoded by id, and their names encode with these ids. */
+  add(entries: Iterable<TlCodecEntry>): this {
     for (const e of entries) {
-      this.decoders.set(e.id, e.decode)
-      this.table.set(e.id | 0, e.decode)
-      this.names.set(e.id, e.name)
-      if (asEncoding || !this.encoders.has(e.name)) this.encoders.set(e.name, { id: e.id, fn: e.encode })
+      this.decoding.set(e.id, e.name, e.decode)
+      this.encoders.set(e.name, { id: e.id, fn: e.encode })
     }
     return this
   }
 
-  /** Makes `name` encode with the constructor `id` (already loaded). Used to switch a layer. */
+  /** Makes `name` encode with the constructor `id`. */
   encodeAs(name: string, id: number, fn: TlEncoder): void {
     this.encoders.set(name, { id, fn })
   }
 
   has(id: number): boolean {
-    return this.decoders.has(id)
+    return this.decoding.has(id)
   }
 
   nameOf(id: number): string | undefined {
-    return this.names.get(id)
+    return this.decoding.nameOf(id)
   }
 
   idOf(name: string): number | undefined {
