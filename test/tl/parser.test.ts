@@ -6,7 +6,7 @@ import { parseSchema, parseEntry, idString, TlParseError } from '../../src/tl/pa
 import { crc32 } from '../../src/util/crc32.js'
 import { ROOT } from './helpers.js'
 
-const FILES = ['mtproto.tl', 'api-222.tl', 'api-223.tl', 'api-227.tl', 'api-198.tl']
+const FILES = ['mtproto.tl', 'api-222.tl', 'api-223.tl', 'api-227.tl', 'history/api-198.tl']
 const schema = (f: string) => parseSchema(readFileSync(join(ROOT, 'schema', f), 'utf8'))
 
 /**
@@ -44,7 +44,7 @@ test('ids are computed where a line omits them', () => {
 
 test('layer numbers and built-ins are recognised', () => {
   assert.equal(schema('api-222.tl').layer, 222)
-  assert.equal(schema('api-198.tl').layer, 198)
+  assert.equal(schema('history/api-198.tl').layer, 198)
   assert.deepEqual(schema('mtproto.tl').builtins, ['int', 'long', 'double', 'string', 'vector', 'int128', 'int256'])
   const m = schema('mtproto.tl')
   // Commented-out definitions (rpc_result, msg_container, gzip_packed) are not entries.
