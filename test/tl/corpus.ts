@@ -241,7 +241,7 @@ export function sendMessageRequest(): O<'messages.sendMessage'> {
     reply_markup: {
       _: 'replyKeyboardMarkup',
       resize: true,
-      rows: [{ _: 'keyboardButtonRow', buttons: [{ _: 'keyboardButton', text: 'Yes' }, { _: 'keyboardButton', text: 'No' }] }],
+      rows: [{ _: 'keyboardButtonRow', buttons: [{ _: 'keyboardButton', text: 'Yes', type: { _: 'buttonTypeDefault' } }, { _: 'keyboardButton', text: 'No', type: { _: 'buttonTypeDefault' } }] }],
     },
     entities: [
       { _: 'messageEntityBold', offset: 6, length: 7 },

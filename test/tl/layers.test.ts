@@ -4,7 +4,11 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   NEWEST_LAYER,
+  OLDEST_LAYER,
   VENDORED_LAYERS,
+  encodingLayer,
+  layerSchema,
+  servedLayer,
   TlReader,
   TlWriter,
   decode,
@@ -13,23 +17,43 @@ import {
   registryForLayer,
 } from '../../src/tl/index.js'
 import { parseSchema } from '../../src/tl/parser/parse.js'
+import { vendoredLayers } from '../../src/tl/gen/cli.js'
 import { ROOT } from './helpers.js'
 
-test('the default registry answers in layer 222 and decodes the union of vendored layers', () => {
-  assert.equal(NEWEST_LAYER, 222)
-  assert.equal(defaultRegistry.layer, 222)
-  assert.deepEqual([...VENDORED_LAYERS], [198, 222, 223, 227])
-  for (const layer of VENDORED_LAYERS) {
-    const file = parseSchema(readFileSync(join(ROOT, 'schema', `api-${layer}.tl`), 'utf8'))
+test('the default registry answers in the newest vendored layer; every layer decodes the union of all', () => {
+  const files = vendoredLayers(ROOT)
+  assert.deepEqual([...VENDORED_LAYERS], [...files.keys()])
+  assert.equal(NEWEST_LAYER, Math.max(...files.keys()))
+  assert.equal(defaultRegistry.layer, NEWEST_LAYER)
+  const everyId = new Set<number>()
+  for (const [layer, f] of files) {
+    const file = parseSchema(readFileSync(join(ROOT, 'schema', f), 'utf8'))
     const reg = registryForLayer(layer)
     assert.equal(reg.layer, layer)
     for (const e of file.entries) {
-      assert.ok(defaultRegistry.has(e.id), `layer ${layer} ${e.name}#${e.id.toString(16)} decodes in the default registry`)
+      everyId.add(e.id)
       assert.equal(reg.idOf(e.name), e.id, `layer ${layer} encodes ${e.name} as #${e.id.toString(16)}`)
     }
   }
+  for (const layer of [OLDEST_LAYER, 144, NEWEST_LAYER]) {
+    const reg = registryForLayer(layer)
+    for (const id of everyId) assert.ok(reg.has(id), `#${id.toString(16)} decodes in layer ${layer}'s registry`)
+  }
   assert.throws(() => registryForLayer(1), RangeError)
-  assert.equal(registryForLayer(222), defaultRegistry)
+  assert.throws(() => registryForLayer(145), RangeError)
+  assert.equal(registryForLayer(NEWEST_LAYER), defaultRegistry)
+})
+
+test('servedLayer: the nearest older vendored layer; newer clients get the newest; older than the oldest is refused', () => {
+  assert.equal(servedLayer(undefined), NEWEST_LAYER)
+  assert.equal(servedLayer(NEWEST_LAYER + 5), NEWEST_LAYER)
+  assert.equal(servedLayer(144), 144)
+  assert.equal(servedLayer(145), 144)
+  assert.equal(servedLayer(214), 198)
+  assert.equal(servedLayer(228), 227)
+  assert.equal(servedLayer(OLDEST_LAYER), OLDEST_LAYER)
+  assert.equal(servedLayer(OLDEST_LAYER - 1), undefined)
+  assert.equal(encodingLayer(OLDEST_LAYER - 1), NEWEST_LAYER)
 })
 
 test('one object encodes with each layer’s id for a name that changed', () => {
@@ -52,17 +76,30 @@ test('reader and writer take an explicit registry', () => {
   assert.equal(w.finish().readUInt32LE(0), 0xf392b7f4)
 })
 
-test('true-flags a later layer added under the same id survive decoding (chatAdminRights.manage_ranks, 223)', () => {
-  const file = parseSchema(readFileSync(join(ROOT, 'schema', 'api-223.tl'), 'utf8'))
-  const e = file.entries.find((x) => x.name === 'chatAdminRights')!
-  const bit = e.args.find((a) => a.name === 'manage_ranks')!.cond!.bit
-  const in222 = parseSchema(readFileSync(join(ROOT, 'schema', 'api-222.tl'), 'utf8')).entries.find((x) => x.name === 'chatAdminRights')!
-  assert.equal(in222.id, e.id, 'same id in 222 and 223')
-  assert.ok(!in222.args.some((a) => a.name === 'manage_ranks'), '222 lacks the flag')
-  const w = new TlWriter()
-  w.int(e.id)
-  w.int(1 << bit)
-  const obj = decode(w.finish()) as unknown as Record<string, unknown>
-  assert.equal(obj.manage_ranks, true)
-  assert.deepEqual(encode(obj as never), w.finish())
+test('true-flags named differently under one id are read in the client layer’s own names', () => {
+  // help.appUpdate#1da7158f: `popup` (flags.0) in one layer, `can_not_skip` at the same bit in others
+  const first = layerSchema(OLDEST_LAYER).byName.get('help.appUpdate')!
+  const byBit = VENDORED_LAYERS.map((l) => layerSchema(l).byName.get('help.appUpdate')).filter((e) => e?.id === first.id && e !== first)
+  assert.ok(byBit.length > 0, 'another layer defines the same id with other true-flags')
+  const other = byBit[0]!
+  const name = (e: typeof first) => e.args.find((a) => a.cond?.field === 'flags' && a.cond.bit === 0 && a.type === 'true')!.name
+  assert.notEqual(name(first), name(other))
+  const layerOf = (e: typeof first) => VENDORED_LAYERS.find((l) => layerSchema(l).byName.get('help.appUpdate') === e)!
+  for (const e of [first, other]) {
+    const reg = registryForLayer(layerOf(e))
+    const w = new TlWriter(reg)
+    w.int(e.id)
+    w.int(1)
+    for (const a of e.args) {
+      if (a.cond || a.type === '#') continue
+      if (a.type === 'int') w.int(7)
+      else if (a.type === 'string') w.string('v')
+      else if (a.type === 'Vector<MessageEntity>') w.vectorObject([])
+      else assert.fail(`unexpected ${a.type}`)
+    }
+    const bytes = w.finish()
+    const obj = decode(bytes, { registry: reg }) as unknown as Record<string, unknown>
+    assert.equal(obj[name(e)], true, `layer ${layerOf(e)} reads ${name(e)}`)
+    assert.deepEqual(encode(obj as never, reg), bytes)
+  }
 })

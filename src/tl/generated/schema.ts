@@ -392,14 +392,14 @@ export interface C_true {
   _: 'true'
 }
 
-export interface C_null {
-  _: 'null'
-}
-
 export interface C_error {
   _: 'error'
   code: number
   text: string
+}
+
+export interface C_null {
+  _: 'null'
 }
 
 export interface C_inputPeerEmpty {
@@ -876,6 +876,7 @@ export interface C_user {
   bot_active_users?: number
   bot_verification_icon?: bigint
   send_paid_messages_stars?: bigint
+  linked_community_id?: bigint
 }
 
 export interface C_userProfilePhotoEmpty {
@@ -1001,6 +1002,7 @@ export interface C_channel {
   bot_verification_icon?: bigint
   send_paid_messages_stars?: bigint
   linked_monoforum_id?: bigint
+  linked_community_id?: bigint
 }
 
 export interface C_channelForbidden {
@@ -1014,11 +1016,34 @@ export interface C_channelForbidden {
   until_date?: number
 }
 
+export interface C_communityForbidden {
+  _: 'communityForbidden'
+  id: bigint
+  access_hash?: bigint
+  title: string
+}
+
+export interface C_community {
+  _: 'community'
+  creator?: boolean
+  left?: boolean
+  min?: boolean
+  collapsed_in_dialogs?: boolean
+  id: bigint
+  access_hash?: bigint
+  title: string
+  photo: T_ChatPhoto
+  date: number
+  admin_rights?: T_ChatAdminRights
+  default_banned_rights?: T_ChatBannedRights
+}
+
 export interface C_chatFull {
   _: 'chatFull'
   can_set_username?: boolean
   has_scheduled?: boolean
   translations_disabled?: boolean
+  has_welcome_messages?: boolean
   id: bigint
   about: string
   participants: T_ChatParticipants
@@ -1061,6 +1086,7 @@ export interface C_channelFull {
   paid_reactions_available?: boolean
   stargifts_available?: boolean
   paid_messages_available?: boolean
+  has_welcome_messages?: boolean
   id: bigint
   about: string
   participants_count?: number
@@ -1107,6 +1133,17 @@ export interface C_channelFull {
   send_paid_messages_stars?: bigint
   main_tab?: T_ProfileTab
   guard_bot_id?: bigint
+}
+
+export interface C_communityFull {
+  _: 'communityFull'
+  id: bigint
+  about: string
+  chat_photo: T_Photo
+  linked_peers: T_CommunityPeer[]
+  admins_count?: number
+  kicked_count?: number
+  peer_link_requests_pending?: number
 }
 
 export interface C_chatParticipant {
@@ -1722,6 +1759,7 @@ export interface C_messageActionStarGiftUnique {
   assigned?: boolean
   from_offer?: boolean
   craft?: boolean
+  name_hidden?: boolean
   gift: T_StarGift
   can_export_at?: number
   transfer_stars?: bigint
@@ -1733,6 +1771,7 @@ export interface C_messageActionStarGiftUnique {
   can_resell_at?: number
   drop_original_details_stars?: bigint
   can_craft_at?: number
+  message?: T_TextWithEntities
 }
 
 export interface C_messageActionPaidMessagesRefunded {
@@ -1855,6 +1894,16 @@ export interface C_messageActionManagedBotCreated {
   bot_id: bigint
 }
 
+export interface C_messageActionChangeCommunity {
+  _: 'messageActionChangeCommunity'
+  community_id?: bigint
+}
+
+export interface C_messageActionChatJoinedViaCommunity {
+  _: 'messageActionChatJoinedViaCommunity'
+  community_id: bigint
+}
+
 export interface C_dialog {
   _: 'dialog'
   pinned?: boolean
@@ -1885,6 +1934,13 @@ export interface C_dialogFolder {
   unread_unmuted_peers_count: number
   unread_muted_messages_count: number
   unread_unmuted_messages_count: number
+}
+
+export interface C_dialogCommunity {
+  _: 'dialogCommunity'
+  pinned?: boolean
+  community_id: bigint
+  notify_settings: T_PeerNotifySettings
 }
 
 export interface C_photoEmpty {
@@ -2022,6 +2078,11 @@ export interface C_inputNotifyForumTopic {
   _: 'inputNotifyForumTopic'
   peer: T_InputPeer
   top_msg_id: number
+}
+
+export interface C_inputNotifyCommunity {
+  _: 'inputNotifyCommunity'
+  community: T_InputChannel
 }
 
 export interface C_inputPeerNotifySettings {
@@ -3475,6 +3536,43 @@ export interface C_updateWebBrowserException {
   exception: T_WebDomainException
 }
 
+export interface C_updateNewEphemeralMessage {
+  _: 'updateNewEphemeralMessage'
+  message: T_EphemeralMessage
+}
+
+export interface C_updateDeleteEphemeralMessages {
+  _: 'updateDeleteEphemeralMessages'
+  peer: T_Peer
+  ids: number[]
+}
+
+export interface C_updateEditEphemeralMessage {
+  _: 'updateEditEphemeralMessage'
+  message: T_EphemeralMessage
+}
+
+export interface C_updateEphemeralBotCallbackQuery {
+  _: 'updateEphemeralBotCallbackQuery'
+  query_id: bigint
+  user_id: bigint
+  peer?: T_Peer
+  msg_id: number
+  data: Buffer
+  chat_instance?: bigint
+  message: T_EphemeralMessage
+}
+
+export interface C_updateBotStarsSubscription {
+  _: 'updateBotStarsSubscription'
+  canceled?: boolean
+  payment_failed?: boolean
+  restored?: boolean
+  user_id: bigint
+  payload: Buffer
+  qts: number
+}
+
 export interface C_updates$state {
   _: 'updates.state'
   pts: number
@@ -3909,6 +4007,11 @@ export interface C_notifyForumTopic {
   top_msg_id: number
 }
 
+export interface C_notifyCommunity {
+  _: 'notifyCommunity'
+  community_id: bigint
+}
+
 export interface C_sendMessageTypingAction {
   _: 'sendMessageTypingAction'
 }
@@ -3993,20 +4096,31 @@ export interface C_sendMessageEmojiInteractionSeen {
 
 export interface C_sendMessageTextDraftAction {
   _: 'sendMessageTextDraftAction'
+  can_stop?: boolean
+  keep_on_stop?: boolean
   random_id: bigint
   text: T_TextWithEntities
 }
 
 export interface C_inputSendMessageRichMessageDraftAction {
   _: 'inputSendMessageRichMessageDraftAction'
+  can_stop?: boolean
+  keep_on_stop?: boolean
   random_id: bigint
   rich_message: T_InputRichMessage
 }
 
 export interface C_sendMessageRichMessageDraftAction {
   _: 'sendMessageRichMessageDraftAction'
+  can_stop?: boolean
+  keep_on_stop?: boolean
   random_id: bigint
   rich_message: T_RichMessage
+}
+
+export interface C_sendMessageStopDraftAction {
+  _: 'sendMessageStopDraftAction'
+  random_id: bigint
 }
 
 export interface C_contacts$found {
@@ -4590,6 +4704,7 @@ export interface C_messages$stickerSetNotModified {
 
 export interface C_botCommand {
   _: 'botCommand'
+  ephemeral?: boolean
   command: string
   description: string
 }
@@ -4612,136 +4727,7 @@ export interface C_keyboardButton {
   _: 'keyboardButton'
   style?: T_KeyboardButtonStyle
   text: string
-}
-
-export interface C_keyboardButtonUrl {
-  _: 'keyboardButtonUrl'
-  style?: T_KeyboardButtonStyle
-  text: string
-  url: string
-}
-
-export interface C_keyboardButtonCallback {
-  _: 'keyboardButtonCallback'
-  requires_password?: boolean
-  style?: T_KeyboardButtonStyle
-  text: string
-  data: Buffer
-}
-
-export interface C_keyboardButtonRequestPhone {
-  _: 'keyboardButtonRequestPhone'
-  style?: T_KeyboardButtonStyle
-  text: string
-}
-
-export interface C_keyboardButtonRequestGeoLocation {
-  _: 'keyboardButtonRequestGeoLocation'
-  style?: T_KeyboardButtonStyle
-  text: string
-}
-
-export interface C_keyboardButtonSwitchInline {
-  _: 'keyboardButtonSwitchInline'
-  same_peer?: boolean
-  style?: T_KeyboardButtonStyle
-  text: string
-  query: string
-  peer_types?: T_InlineQueryPeerType[]
-}
-
-export interface C_keyboardButtonGame {
-  _: 'keyboardButtonGame'
-  style?: T_KeyboardButtonStyle
-  text: string
-}
-
-export interface C_keyboardButtonBuy {
-  _: 'keyboardButtonBuy'
-  style?: T_KeyboardButtonStyle
-  text: string
-}
-
-export interface C_keyboardButtonUrlAuth {
-  _: 'keyboardButtonUrlAuth'
-  style?: T_KeyboardButtonStyle
-  text: string
-  fwd_text?: string
-  url: string
-  button_id: number
-}
-
-export interface C_inputKeyboardButtonUrlAuth {
-  _: 'inputKeyboardButtonUrlAuth'
-  request_write_access?: boolean
-  style?: T_KeyboardButtonStyle
-  text: string
-  fwd_text?: string
-  url: string
-  bot: T_InputUser
-}
-
-export interface C_keyboardButtonRequestPoll {
-  _: 'keyboardButtonRequestPoll'
-  style?: T_KeyboardButtonStyle
-  quiz?: boolean
-  text: string
-}
-
-export interface C_inputKeyboardButtonUserProfile {
-  _: 'inputKeyboardButtonUserProfile'
-  style?: T_KeyboardButtonStyle
-  text: string
-  user_id: T_InputUser
-}
-
-export interface C_keyboardButtonUserProfile {
-  _: 'keyboardButtonUserProfile'
-  style?: T_KeyboardButtonStyle
-  text: string
-  user_id: bigint
-}
-
-export interface C_keyboardButtonWebView {
-  _: 'keyboardButtonWebView'
-  style?: T_KeyboardButtonStyle
-  text: string
-  url: string
-}
-
-export interface C_keyboardButtonSimpleWebView {
-  _: 'keyboardButtonSimpleWebView'
-  style?: T_KeyboardButtonStyle
-  text: string
-  url: string
-}
-
-export interface C_keyboardButtonRequestPeer {
-  _: 'keyboardButtonRequestPeer'
-  style?: T_KeyboardButtonStyle
-  text: string
-  button_id: number
-  peer_type: T_RequestPeerType
-  max_quantity: number
-}
-
-export interface C_inputKeyboardButtonRequestPeer {
-  _: 'inputKeyboardButtonRequestPeer'
-  name_requested?: boolean
-  username_requested?: boolean
-  photo_requested?: boolean
-  style?: T_KeyboardButtonStyle
-  text: string
-  button_id: number
-  peer_type: T_RequestPeerType
-  max_quantity: number
-}
-
-export interface C_keyboardButtonCopy {
-  _: 'keyboardButtonCopy'
-  style?: T_KeyboardButtonStyle
-  text: string
-  copy_text: string
+  type: T_ButtonType
 }
 
 export interface C_keyboardButtonRow {
@@ -4767,13 +4753,15 @@ export interface C_replyKeyboardMarkup {
   single_use?: boolean
   selective?: boolean
   persistent?: boolean
+  force_reply?: boolean
   rows: T_KeyboardButtonRow[]
   placeholder?: string
 }
 
 export interface C_replyInlineMarkup {
   _: 'replyInlineMarkup'
-  rows: T_KeyboardButtonRow[]
+  force_reply?: boolean
+  rows: T_KeyboardInlineButtonRow[]
 }
 
 export interface C_messageEntityUnknown {
@@ -5889,6 +5877,19 @@ export interface C_textDate {
   date: number
 }
 
+export interface C_textDiff {
+  _: 'textDiff'
+  text: T_RichText
+  old_text: T_RichText
+}
+
+export interface C_textButton {
+  _: 'textButton'
+  text: T_RichText
+  type: T_InlineButtonType
+  style?: T_RichButtonStyle
+}
+
 export interface C_pageBlockUnsupported {
   _: 'pageBlockUnsupported'
 }
@@ -5951,6 +5952,7 @@ export interface C_pageBlockList {
 
 export interface C_pageBlockBlockquote {
   _: 'pageBlockBlockquote'
+  collapsed?: boolean
   text: T_RichText
   caption: T_RichText
 }
@@ -6039,6 +6041,7 @@ export interface C_pageBlockTable {
   _: 'pageBlockTable'
   bordered?: boolean
   striped?: boolean
+  compact?: boolean
   title: T_RichText
   rows: T_PageTableRow[]
 }
@@ -6126,6 +6129,20 @@ export interface C_pageBlockBlockquoteBlocks {
   _: 'pageBlockBlockquoteBlocks'
   blocks: T_PageBlock[]
   caption: T_RichText
+}
+
+export interface C_pageBlockButtonRow {
+  _: 'pageBlockButtonRow'
+  align_left?: boolean
+  align_center?: boolean
+  align_right?: boolean
+  buttons: T_PageButton[]
+}
+
+export interface C_pageBlockDocument {
+  _: 'pageBlockDocument'
+  document_id: bigint
+  caption: T_PageCaption
 }
 
 export interface C_phoneCallDiscardReasonMissed {
@@ -7014,6 +7031,11 @@ export interface C_inputDialogPeerFolder {
   folder_id: number
 }
 
+export interface C_inputDialogPeerCommunity {
+  _: 'inputDialogPeerCommunity'
+  community: T_InputChannel
+}
+
 export interface C_dialogPeer {
   _: 'dialogPeer'
   peer: T_Peer
@@ -7022,6 +7044,11 @@ export interface C_dialogPeer {
 export interface C_dialogPeerFolder {
   _: 'dialogPeerFolder'
   folder_id: number
+}
+
+export interface C_dialogPeerCommunity {
+  _: 'dialogPeerCommunity'
+  community_id: bigint
 }
 
 export interface C_messages$foundStickerSetsNotModified {
@@ -7592,6 +7619,8 @@ export interface C_chatAdminRights {
   delete_stories?: boolean
   manage_direct_messages?: boolean
   manage_ranks?: boolean
+  manage_linked_peers?: boolean
+  manage_welcome_messages?: boolean
 }
 
 export interface C_chatBannedRights {
@@ -7618,6 +7647,7 @@ export interface C_chatBannedRights {
   send_plain?: boolean
   edit_rank?: boolean
   send_reactions?: boolean
+  manage_linked_peers?: boolean
   until_date: number
 }
 
@@ -8231,6 +8261,7 @@ export interface C_messageReplyHeader {
   reply_to_scheduled?: boolean
   forum_topic?: boolean
   quote?: boolean
+  reply_to_ephemeral?: boolean
   reply_to_msg_id?: number
   reply_to_peer_id?: T_Peer
   reply_from?: T_MessageFwdHeader
@@ -8241,7 +8272,6 @@ export interface C_messageReplyHeader {
   quote_offset?: number
   todo_item_id?: number
   poll_option?: Buffer
-  reply_to_ephemeral?: boolean
 }
 
 export interface C_messageReplyStoryHeader {
@@ -8935,8 +8965,10 @@ export interface C_inputInvoiceBusinessBotTransferStars {
 export interface C_inputInvoiceStarGiftResale {
   _: 'inputInvoiceStarGiftResale'
   ton?: boolean
+  show_name?: boolean
   slug: string
   to_id: T_InputPeer
+  message?: T_TextWithEntities
 }
 
 export interface C_inputInvoiceStarGiftPrepaidUpgrade {
@@ -9674,6 +9706,11 @@ export interface C_inputReplyToStory {
 export interface C_inputReplyToMonoForum {
   _: 'inputReplyToMonoForum'
   monoforum_peer_id: T_InputPeer
+}
+
+export interface C_inputReplyToEphemeralMessage {
+  _: 'inputReplyToEphemeralMessage'
+  id: number
 }
 
 export interface C_exportedStoryLink {
@@ -11657,6 +11694,11 @@ export interface C_inputAiComposeToneSlug {
   slug: string
 }
 
+export interface C_inputAiComposeToneSingleUse {
+  _: 'inputAiComposeToneSingleUse'
+  custom_prompt: string
+}
+
 export interface C_aiComposeTone {
   _: 'aiComposeTone'
   creator?: boolean
@@ -11709,7 +11751,7 @@ export interface C_messages$chatInviteJoinResultOk {
 export interface C_messages$chatInviteJoinResultWebView {
   _: 'messages.chatInviteJoinResultWebView'
   bot_id: bigint
-  webview: T_WebViewResult
+  query_id: bigint
   users: T_User[]
 }
 
@@ -11796,6 +11838,217 @@ export interface C_richMessage {
   blocks: T_PageBlock[]
   photos: T_Photo[]
   documents: T_Document[]
+}
+
+export interface C_communityPeer {
+  _: 'communityPeer'
+  can_view_history?: boolean
+  visible?: boolean
+  peer: T_Peer
+}
+
+export interface C_communityPeerRequest {
+  _: 'communityPeerRequest'
+  visible?: boolean
+  peer: T_Peer
+  requested_by: bigint
+  date: number
+}
+
+export interface C_communities$peerLinkRequests {
+  _: 'communities.peerLinkRequests'
+  total_count: number
+  requests: T_CommunityPeerRequest[]
+  next_offset?: string
+  chats: T_Chat[]
+  users: T_User[]
+}
+
+export interface C_ephemeralMessage {
+  _: 'ephemeralMessage'
+  out?: boolean
+  welcome_template?: boolean
+  invert_media?: boolean
+  noforwards?: boolean
+  id: number
+  from_id: T_Peer
+  peer_id?: T_Peer
+  receiver_id: bigint
+  top_msg_id?: number
+  date: number
+  message: string
+  entities?: T_MessageEntity[]
+  media?: T_MessageMedia
+  reply_markup?: T_ReplyMarkup
+  reply_to?: T_MessageReplyHeader
+  rich_message?: T_RichMessage
+  chat_instance?: bigint
+  anchor_msg_id?: number
+}
+
+export interface C_communities$participantJoinedChats {
+  _: 'communities.participantJoinedChats'
+  creator_chat_ids: bigint[]
+  joined_chat_ids: bigint[]
+  chats: T_Chat[]
+  users: T_User[]
+}
+
+export interface C_messages$translatedRichMessage {
+  _: 'messages.translatedRichMessage'
+  result: T_RichMessage[]
+}
+
+export interface C_messages$composedRichMessageWithAI {
+  _: 'messages.composedRichMessageWithAI'
+  result: T_RichMessage
+}
+
+export interface C_buttonTypeDefault {
+  _: 'buttonTypeDefault'
+}
+
+export interface C_buttonTypeRequestPhone {
+  _: 'buttonTypeRequestPhone'
+}
+
+export interface C_buttonTypeRequestGeoLocation {
+  _: 'buttonTypeRequestGeoLocation'
+}
+
+export interface C_buttonTypeRequestPoll {
+  _: 'buttonTypeRequestPoll'
+  quiz?: boolean
+}
+
+export interface C_buttonTypeRequestPeer {
+  _: 'buttonTypeRequestPeer'
+  button_id: number
+  peer_type: T_RequestPeerType
+  max_quantity: number
+}
+
+export interface C_inputButtonTypeRequestPeer {
+  _: 'inputButtonTypeRequestPeer'
+  name_requested?: boolean
+  username_requested?: boolean
+  photo_requested?: boolean
+  button_id: number
+  peer_type: T_RequestPeerType
+  max_quantity: number
+}
+
+export interface C_buttonTypeSimpleWebView {
+  _: 'buttonTypeSimpleWebView'
+  url: string
+}
+
+export interface C_inlineButtonTypeUrl {
+  _: 'inlineButtonTypeUrl'
+  url: string
+}
+
+export interface C_inlineButtonTypeUrlAuth {
+  _: 'inlineButtonTypeUrlAuth'
+  fwd_text?: string
+  url: string
+  button_id: number
+}
+
+export interface C_inputInlineButtonTypeUrlAuth {
+  _: 'inputInlineButtonTypeUrlAuth'
+  request_write_access?: boolean
+  fwd_text?: string
+  url: string
+  bot?: T_InputUser
+}
+
+export interface C_inlineButtonTypeWebView {
+  _: 'inlineButtonTypeWebView'
+  url: string
+}
+
+export interface C_inlineButtonTypeCallback {
+  _: 'inlineButtonTypeCallback'
+  requires_password?: boolean
+  data: Buffer
+}
+
+export interface C_inlineButtonTypeGame {
+  _: 'inlineButtonTypeGame'
+}
+
+export interface C_inlineButtonTypeBuy {
+  _: 'inlineButtonTypeBuy'
+}
+
+export interface C_inlineButtonTypeSwitchInline {
+  _: 'inlineButtonTypeSwitchInline'
+  same_peer?: boolean
+  query: string
+  peer_types?: T_InlineQueryPeerType[]
+}
+
+export interface C_inlineButtonTypeUserProfile {
+  _: 'inlineButtonTypeUserProfile'
+  user_id: bigint
+}
+
+export interface C_inputInlineButtonTypeUserProfile {
+  _: 'inputInlineButtonTypeUserProfile'
+  user_id: T_InputUser
+}
+
+export interface C_inlineButtonTypeCopy {
+  _: 'inlineButtonTypeCopy'
+  copy_text: string
+}
+
+export interface C_inlineButtonTypeDisabled {
+  _: 'inlineButtonTypeDisabled'
+}
+
+export interface C_keyboardInlineButton {
+  _: 'keyboardInlineButton'
+  style?: T_KeyboardButtonStyle
+  text: string
+  type: T_InlineButtonType
+}
+
+export interface C_keyboardInlineButtonRow {
+  _: 'keyboardInlineButtonRow'
+  buttons: T_KeyboardInlineButton[]
+}
+
+export interface C_richButtonStyle {
+  _: 'richButtonStyle'
+  bg_primary?: boolean
+  bg_danger?: boolean
+  bg_success?: boolean
+  link?: boolean
+}
+
+export interface C_pageButton {
+  _: 'pageButton'
+  text: T_RichText
+  type: T_InlineButtonType
+  style?: T_RichButtonStyle
+}
+
+export interface C_ephemeral$welcomeMessagesNotModified {
+  _: 'ephemeral.welcomeMessagesNotModified'
+}
+
+export interface C_ephemeral$welcomeMessages {
+  _: 'ephemeral.welcomeMessages'
+  hash: bigint
+  messages: T_EphemeralMessage[]
+}
+
+export interface C_auth$firebasePnvIntent {
+  _: 'auth.firebasePnvIntent'
+  nonce: string
+  digital_credential_payload: string
 }
 
 export interface M_invokeAfterMsg {
@@ -12035,6 +12288,24 @@ export interface M_auth$finishPasskeyLogin {
   credential: T_InputPasskeyCredential
   from_dc_id?: number
   from_auth_key_id?: bigint
+}
+
+export interface M_auth$initFirebasePnvLogin {
+  _: 'auth.initFirebasePnvLogin'
+  api_id: number
+  api_hash: string
+}
+
+export interface M_auth$finishFirebasePnvLogin {
+  _: 'auth.finishFirebasePnvLogin'
+  google_token: string
+}
+
+export interface M_auth$firebasePnvSignUp {
+  _: 'auth.firebasePnvSignUp'
+  no_joined_notifications?: boolean
+  first_name: string
+  last_name: string
 }
 
 export interface M_account$registerDevice {
@@ -13101,6 +13372,7 @@ export interface M_messages$forwardMessages {
   drop_media_captions?: boolean
   noforwards?: boolean
   allow_paid_floodskip?: boolean
+  from_ephemeral?: boolean
   from_peer: T_InputPeer
   id: number[]
   random_id: bigint[]
@@ -13343,6 +13615,7 @@ export interface M_messages$searchGlobal {
   groups_only?: boolean
   users_only?: boolean
   folder_id?: number
+  community?: T_InputChannel
   q: string
   filter: T_MessagesFilter
   min_date: number
@@ -14821,6 +15094,31 @@ export interface M_messages$getRichMessage {
   id: number
 }
 
+export interface M_messages$translateRichMessage {
+  _: 'messages.translateRichMessage'
+  peer?: T_InputPeer
+  id?: number[]
+  text?: T_InputRichMessage[]
+  to_lang: string
+  tone?: string
+}
+
+export interface M_messages$composeRichMessageWithAI {
+  _: 'messages.composeRichMessageWithAI'
+  proofread?: boolean
+  emojify?: boolean
+  text?: T_InputRichMessage
+  translate_to_lang?: string
+  tone?: T_InputAiComposeTone
+}
+
+export interface M_messages$requestChatJoinWebView {
+  _: 'messages.requestChatJoinWebView'
+  query_id: bigint
+  theme_params?: T_DataJSON
+  platform: string
+}
+
 export interface M_updates$getState {
   _: 'updates.getState'
 }
@@ -15198,6 +15496,7 @@ export interface M_channels$getAdminedPublicChannels {
   by_location?: boolean
   check_limit?: boolean
   for_personal?: boolean
+  for_community_peer?: boolean
 }
 
 export interface M_channels$editBanned {
@@ -16969,6 +17268,137 @@ export interface M_aicompose$getToneExample {
   num: number
 }
 
+export interface M_communities$create {
+  _: 'communities.create'
+  hidden?: boolean
+  title: string
+  about?: string
+  peer: T_InputPeer
+}
+
+export interface M_communities$togglePeerLink {
+  _: 'communities.togglePeerLink'
+  visible?: boolean
+  hidden?: boolean
+  deleted?: boolean
+  community: T_InputChannel
+  peer: T_InputPeer
+}
+
+export interface M_communities$getJoinedCommunities {
+  _: 'communities.getJoinedCommunities'
+}
+
+export interface M_communities$toggleCommunityCollapsedInDialogs {
+  _: 'communities.toggleCommunityCollapsedInDialogs'
+  collapsed?: boolean
+  community: T_InputChannel
+}
+
+export interface M_communities$getPeerLinkRequests {
+  _: 'communities.getPeerLinkRequests'
+  community: T_InputChannel
+  offset: string
+  limit: number
+}
+
+export interface M_communities$togglePeerLinkRequestApproval {
+  _: 'communities.togglePeerLinkRequestApproval'
+  reject?: boolean
+  community: T_InputChannel
+  peer: T_InputPeer
+}
+
+export interface M_communities$toggleAllPeerLinkRequestApproval {
+  _: 'communities.toggleAllPeerLinkRequestApproval'
+  reject?: boolean
+  community: T_InputChannel
+}
+
+export interface M_communities$toggleParticipantBanned {
+  _: 'communities.toggleParticipantBanned'
+  unban?: boolean
+  community: T_InputChannel
+  participant: T_InputPeer
+}
+
+export interface M_communities$getParticipantJoinedChats {
+  _: 'communities.getParticipantJoinedChats'
+  community: T_InputChannel
+  participant: T_InputPeer
+}
+
+export interface M_ephemeral$sendMessage {
+  _: 'ephemeral.sendMessage'
+  invert_media?: boolean
+  welcome?: boolean
+  anchor?: boolean
+  noforwards?: boolean
+  peer?: T_InputPeer
+  receiver_id: T_InputUser
+  query_id?: bigint
+  message: string
+  entities?: T_MessageEntity[]
+  media?: T_InputMedia
+  reply_markup?: T_ReplyMarkup
+  rich_message?: T_InputRichMessage
+  random_id: bigint
+  reply_to?: T_InputReplyTo
+}
+
+export interface M_ephemeral$deleteMessage {
+  _: 'ephemeral.deleteMessage'
+  peer?: T_InputPeer
+  receiver_id: T_InputUser
+  id: number
+}
+
+export interface M_ephemeral$reportMessage {
+  _: 'ephemeral.reportMessage'
+  peer: T_InputPeer
+  id: number
+  option: Buffer
+  message: string
+}
+
+export interface M_ephemeral$getCallbackAnswer {
+  _: 'ephemeral.getCallbackAnswer'
+  peer: T_InputPeer
+  id: number
+  data?: Buffer
+}
+
+export interface M_ephemeral$editMessage {
+  _: 'ephemeral.editMessage'
+  invert_media?: boolean
+  welcome?: boolean
+  peer?: T_InputPeer
+  receiver_id: T_InputUser
+  id: number
+  message?: string
+  media?: T_InputMedia
+  entities?: T_MessageEntity[]
+  reply_markup?: T_ReplyMarkup
+  rich_message?: T_InputRichMessage
+}
+
+export interface M_ephemeral$deleteWelcomeMessage {
+  _: 'ephemeral.deleteWelcomeMessage'
+  peer: T_InputPeer
+  id: number
+}
+
+export interface M_ephemeral$deleteAllWelcomeMessages {
+  _: 'ephemeral.deleteAllWelcomeMessages'
+  peer: T_InputPeer
+}
+
+export interface M_ephemeral$getWelcomeMessages {
+  _: 'ephemeral.getWelcomeMessages'
+  peer: T_InputPeer
+  hash: bigint
+}
+
 export type T_AccessPointRule = C_accessPointRule
 export type T_AccountDaysTTL = C_accountDaysTTL
 export type T_AiComposeTone = C_aiComposeTone | C_aiComposeToneDefault
@@ -17016,6 +17446,7 @@ export type T_BusinessLocation = C_businessLocation
 export type T_BusinessRecipients = C_businessRecipients
 export type T_BusinessWeeklyOpen = C_businessWeeklyOpen
 export type T_BusinessWorkHours = C_businessWorkHours
+export type T_ButtonType = C_buttonTypeDefault | C_buttonTypeRequestPhone | C_buttonTypeRequestGeoLocation | C_buttonTypeRequestPoll | C_buttonTypeRequestPeer | C_inputButtonTypeRequestPeer | C_buttonTypeSimpleWebView
 export type T_CdnConfig = C_cdnConfig
 export type T_CdnPublicKey = C_cdnPublicKey
 export type T_ChannelAdminLogEvent = C_channelAdminLogEvent
@@ -17025,11 +17456,11 @@ export type T_ChannelLocation = C_channelLocationEmpty | C_channelLocation
 export type T_ChannelMessagesFilter = C_channelMessagesFilterEmpty | C_channelMessagesFilter
 export type T_ChannelParticipant = C_channelParticipant | C_channelParticipantSelf | C_channelParticipantCreator | C_channelParticipantAdmin | C_channelParticipantBanned | C_channelParticipantLeft
 export type T_ChannelParticipantsFilter = C_channelParticipantsRecent | C_channelParticipantsAdmins | C_channelParticipantsKicked | C_channelParticipantsBots | C_channelParticipantsBanned | C_channelParticipantsSearch | C_channelParticipantsContacts | C_channelParticipantsMentions
-export type T_Chat = C_chatEmpty | C_chat | C_chatForbidden | C_channel | C_channelForbidden
+export type T_Chat = C_chatEmpty | C_chat | C_chatForbidden | C_channel | C_channelForbidden | C_communityForbidden | C_community
 export type T_ChatAdminRights = C_chatAdminRights
 export type T_ChatAdminWithInvites = C_chatAdminWithInvites
 export type T_ChatBannedRights = C_chatBannedRights
-export type T_ChatFull = C_chatFull | C_channelFull
+export type T_ChatFull = C_chatFull | C_channelFull | C_communityFull
 export type T_ChatInvite = C_chatInviteAlready | C_chatInvite | C_chatInvitePeek
 export type T_ChatInviteImporter = C_chatInviteImporter
 export type T_ChatOnlines = C_chatOnlines
@@ -17040,6 +17471,8 @@ export type T_ChatReactions = C_chatReactionsNone | C_chatReactionsAll | C_chatR
 export type T_ChatTheme = C_chatTheme | C_chatThemeUniqueGift
 export type T_Client_DH_Inner_Data = C_client_DH_inner_data
 export type T_CodeSettings = C_codeSettings
+export type T_CommunityPeer = C_communityPeer
+export type T_CommunityPeerRequest = C_communityPeerRequest
 export type T_Config = C_config
 export type T_ConnectedBot = C_connectedBot
 export type T_ConnectedBotStarRef = C_connectedBotStarRef
@@ -17051,10 +17484,10 @@ export type T_DcOption = C_dcOption
 export type T_DefaultHistoryTTL = C_defaultHistoryTTL
 export type T_DestroyAuthKeyRes = C_destroy_auth_key_ok | C_destroy_auth_key_none | C_destroy_auth_key_fail
 export type T_DestroySessionRes = C_destroy_session_ok | C_destroy_session_none
-export type T_Dialog = C_dialog | C_dialogFolder
+export type T_Dialog = C_dialog | C_dialogFolder | C_dialogCommunity
 export type T_DialogFilter = C_dialogFilter | C_dialogFilterDefault | C_dialogFilterChatlist
 export type T_DialogFilterSuggested = C_dialogFilterSuggested
-export type T_DialogPeer = C_dialogPeer | C_dialogPeerFolder
+export type T_DialogPeer = C_dialogPeer | C_dialogPeerFolder | C_dialogPeerCommunity
 export type T_DisallowedGiftsSettings = C_disallowedGiftsSettings
 export type T_Document = C_documentEmpty | C_document
 export type T_DocumentAttribute = C_documentAttributeImageSize | C_documentAttributeAnimated | C_documentAttributeSticker | C_documentAttributeVideo | C_documentAttributeAudio | C_documentAttributeFilename | C_documentAttributeHasStickers | C_documentAttributeCustomEmoji
@@ -17071,6 +17504,7 @@ export type T_EmojiURL = C_emojiURL
 export type T_EncryptedChat = C_encryptedChatEmpty | C_encryptedChatWaiting | C_encryptedChatRequested | C_encryptedChat | C_encryptedChatDiscarded
 export type T_EncryptedFile = C_encryptedFileEmpty | C_encryptedFile
 export type T_EncryptedMessage = C_encryptedMessage | C_encryptedMessageService
+export type T_EphemeralMessage = C_ephemeralMessage
 export type T_Error = C_error
 export type T_ExportedChatInvite = C_chatInviteExported | C_chatInvitePublicJoinRequests
 export type T_ExportedChatlistInvite = C_exportedChatlistInvite
@@ -17101,8 +17535,9 @@ export type T_HttpWait = C_http_wait
 export type T_ImportedContact = C_importedContact
 export type T_InlineBotSwitchPM = C_inlineBotSwitchPM
 export type T_InlineBotWebView = C_inlineBotWebView
+export type T_InlineButtonType = C_inlineButtonTypeUrl | C_inlineButtonTypeUrlAuth | C_inputInlineButtonTypeUrlAuth | C_inlineButtonTypeWebView | C_inlineButtonTypeCallback | C_inlineButtonTypeGame | C_inlineButtonTypeBuy | C_inlineButtonTypeSwitchInline | C_inlineButtonTypeUserProfile | C_inputInlineButtonTypeUserProfile | C_inlineButtonTypeCopy | C_inlineButtonTypeDisabled
 export type T_InlineQueryPeerType = C_inlineQueryPeerTypeSameBotPM | C_inlineQueryPeerTypePM | C_inlineQueryPeerTypeChat | C_inlineQueryPeerTypeMegagroup | C_inlineQueryPeerTypeBroadcast | C_inlineQueryPeerTypeBotPM
-export type T_InputAiComposeTone = C_inputAiComposeToneDefault | C_inputAiComposeToneID | C_inputAiComposeToneSlug
+export type T_InputAiComposeTone = C_inputAiComposeToneDefault | C_inputAiComposeToneID | C_inputAiComposeToneSlug | C_inputAiComposeToneSingleUse
 export type T_InputAppEvent = C_inputAppEvent
 export type T_InputBotApp = C_inputBotAppID | C_inputBotAppShortName
 export type T_InputBotInlineMessage = C_inputBotInlineMessageMediaAuto | C_inputBotInlineMessageText | C_inputBotInlineMessageMediaGeo | C_inputBotInlineMessageMediaVenue | C_inputBotInlineMessageMediaContact | C_inputBotInlineMessageGame | C_inputBotInlineMessageMediaInvoice | C_inputBotInlineMessageMediaWebPage | C_inputBotInlineMessageRichMessage
@@ -17122,7 +17557,7 @@ export type T_InputCheckPasswordSRP = C_inputCheckPasswordEmpty | C_inputCheckPa
 export type T_InputClientProxy = C_inputClientProxy
 export type T_InputCollectible = C_inputCollectibleUsername | C_inputCollectiblePhone
 export type T_InputContact = C_inputPhoneContact
-export type T_InputDialogPeer = C_inputDialogPeer | C_inputDialogPeerFolder
+export type T_InputDialogPeer = C_inputDialogPeer | C_inputDialogPeerFolder | C_inputDialogPeerCommunity
 export type T_InputDocument = C_inputDocumentEmpty | C_inputDocument
 export type T_InputEncryptedChat = C_inputEncryptedChat
 export type T_InputEncryptedFile = C_inputEncryptedFileEmpty | C_inputEncryptedFileUploaded | C_inputEncryptedFile | C_inputEncryptedFileBigUploaded
@@ -17136,7 +17571,7 @@ export type T_InputInvoice = C_inputInvoiceMessage | C_inputInvoiceSlug | C_inpu
 export type T_InputMedia = C_inputMediaEmpty | C_inputMediaUploadedPhoto | C_inputMediaPhoto | C_inputMediaGeoPoint | C_inputMediaContact | C_inputMediaUploadedDocument | C_inputMediaDocument | C_inputMediaVenue | C_inputMediaPhotoExternal | C_inputMediaDocumentExternal | C_inputMediaGame | C_inputMediaInvoice | C_inputMediaGeoLive | C_inputMediaPoll | C_inputMediaDice | C_inputMediaStory | C_inputMediaWebPage | C_inputMediaPaidMedia | C_inputMediaTodo | C_inputMediaStakeDice
 export type T_InputMessage = C_inputMessageID | C_inputMessageReplyTo | C_inputMessagePinned | C_inputMessageCallbackQuery
 export type T_InputMessageReadMetric = C_inputMessageReadMetric
-export type T_InputNotifyPeer = C_inputNotifyPeer | C_inputNotifyUsers | C_inputNotifyChats | C_inputNotifyBroadcasts | C_inputNotifyForumTopic
+export type T_InputNotifyPeer = C_inputNotifyPeer | C_inputNotifyUsers | C_inputNotifyChats | C_inputNotifyBroadcasts | C_inputNotifyForumTopic | C_inputNotifyCommunity
 export type T_InputPasskeyCredential = C_inputPasskeyCredentialPublicKey | C_inputPasskeyCredentialFirebasePNV
 export type T_InputPasskeyResponse = C_inputPasskeyResponseRegister | C_inputPasskeyResponseLogin
 export type T_InputPaymentCredentials = C_inputPaymentCredentialsSaved | C_inputPaymentCredentials | C_inputPaymentCredentialsApplePay | C_inputPaymentCredentialsGooglePay
@@ -17147,7 +17582,7 @@ export type T_InputPhoto = C_inputPhotoEmpty | C_inputPhoto
 export type T_InputPrivacyKey = C_inputPrivacyKeyStatusTimestamp | C_inputPrivacyKeyChatInvite | C_inputPrivacyKeyPhoneCall | C_inputPrivacyKeyPhoneP2P | C_inputPrivacyKeyForwards | C_inputPrivacyKeyProfilePhoto | C_inputPrivacyKeyPhoneNumber | C_inputPrivacyKeyAddedByPhone | C_inputPrivacyKeyVoiceMessages | C_inputPrivacyKeyAbout | C_inputPrivacyKeyBirthday | C_inputPrivacyKeyStarGiftsAutoSave | C_inputPrivacyKeyNoPaidMessages | C_inputPrivacyKeySavedMusic
 export type T_InputPrivacyRule = C_inputPrivacyValueAllowContacts | C_inputPrivacyValueAllowAll | C_inputPrivacyValueAllowUsers | C_inputPrivacyValueDisallowContacts | C_inputPrivacyValueDisallowAll | C_inputPrivacyValueDisallowUsers | C_inputPrivacyValueAllowChatParticipants | C_inputPrivacyValueDisallowChatParticipants | C_inputPrivacyValueAllowCloseFriends | C_inputPrivacyValueAllowPremium | C_inputPrivacyValueAllowBots | C_inputPrivacyValueDisallowBots
 export type T_InputQuickReplyShortcut = C_inputQuickReplyShortcut | C_inputQuickReplyShortcutId
-export type T_InputReplyTo = C_inputReplyToMessage | C_inputReplyToStory | C_inputReplyToMonoForum
+export type T_InputReplyTo = C_inputReplyToMessage | C_inputReplyToStory | C_inputReplyToMonoForum | C_inputReplyToEphemeralMessage
 export type T_InputRichFile = C_inputRichFilePhoto | C_inputRichFileDocument
 export type T_InputRichMessage = C_inputRichMessage | C_inputRichMessageHTML | C_inputRichMessageMarkdown
 export type T_InputSavedStarGift = C_inputSavedStarGiftUser | C_inputSavedStarGiftChat | C_inputSavedStarGiftSlug
@@ -17171,9 +17606,11 @@ export type T_IpPort = C_ipPort | C_ipPortSecret
 export type T_JSONObjectValue = C_jsonObjectValue
 export type T_JSONValue = C_jsonNull | C_jsonBool | C_jsonNumber | C_jsonString | C_jsonArray | C_jsonObject
 export type T_JoinChatBotResult = C_joinChatBotResultApproved | C_joinChatBotResultDeclined | C_joinChatBotResultQueued | C_joinChatBotResultWebView
-export type T_KeyboardButton = C_keyboardButton | C_keyboardButtonUrl | C_keyboardButtonCallback | C_keyboardButtonRequestPhone | C_keyboardButtonRequestGeoLocation | C_keyboardButtonSwitchInline | C_keyboardButtonGame | C_keyboardButtonBuy | C_keyboardButtonUrlAuth | C_inputKeyboardButtonUrlAuth | C_keyboardButtonRequestPoll | C_inputKeyboardButtonUserProfile | C_keyboardButtonUserProfile | C_keyboardButtonWebView | C_keyboardButtonSimpleWebView | C_keyboardButtonRequestPeer | C_inputKeyboardButtonRequestPeer | C_keyboardButtonCopy
+export type T_KeyboardButton = C_keyboardButton
 export type T_KeyboardButtonRow = C_keyboardButtonRow
 export type T_KeyboardButtonStyle = C_keyboardButtonStyle
+export type T_KeyboardInlineButton = C_keyboardInlineButton
+export type T_KeyboardInlineButtonRow = C_keyboardInlineButtonRow
 export type T_LabeledPrice = C_labeledPrice
 export type T_LangPackDifference = C_langPackDifference
 export type T_LangPackLanguage = C_langPackLanguage
@@ -17182,7 +17619,7 @@ export type T_MaskCoords = C_maskCoords
 export type T_MediaArea = C_mediaAreaVenue | C_inputMediaAreaVenue | C_mediaAreaGeoPoint | C_mediaAreaSuggestedReaction | C_mediaAreaChannelPost | C_inputMediaAreaChannelPost | C_mediaAreaUrl | C_mediaAreaWeather | C_mediaAreaStarGift
 export type T_MediaAreaCoordinates = C_mediaAreaCoordinates
 export type T_Message = C_messageEmpty | C_message | C_messageService
-export type T_MessageAction = C_messageActionEmpty | C_messageActionChatCreate | C_messageActionChatEditTitle | C_messageActionChatEditPhoto | C_messageActionChatDeletePhoto | C_messageActionChatAddUser | C_messageActionChatDeleteUser | C_messageActionChatJoinedByLink | C_messageActionChannelCreate | C_messageActionChatMigrateTo | C_messageActionChannelMigrateFrom | C_messageActionPinMessage | C_messageActionHistoryClear | C_messageActionGameScore | C_messageActionPaymentSentMe | C_messageActionPaymentSent | C_messageActionPhoneCall | C_messageActionScreenshotTaken | C_messageActionCustomAction | C_messageActionBotAllowed | C_messageActionSecureValuesSentMe | C_messageActionSecureValuesSent | C_messageActionContactSignUp | C_messageActionGeoProximityReached | C_messageActionGroupCall | C_messageActionInviteToGroupCall | C_messageActionSetMessagesTTL | C_messageActionGroupCallScheduled | C_messageActionSetChatTheme | C_messageActionChatJoinedByRequest | C_messageActionWebViewDataSentMe | C_messageActionWebViewDataSent | C_messageActionGiftPremium | C_messageActionTopicCreate | C_messageActionTopicEdit | C_messageActionSuggestProfilePhoto | C_messageActionRequestedPeer | C_messageActionSetChatWallPaper | C_messageActionGiftCode | C_messageActionGiveawayLaunch | C_messageActionGiveawayResults | C_messageActionBoostApply | C_messageActionRequestedPeerSentMe | C_messageActionPaymentRefunded | C_messageActionGiftStars | C_messageActionPrizeStars | C_messageActionStarGift | C_messageActionStarGiftUnique | C_messageActionPaidMessagesRefunded | C_messageActionPaidMessagesPrice | C_messageActionConferenceCall | C_messageActionTodoCompletions | C_messageActionTodoAppendTasks | C_messageActionSuggestedPostApproval | C_messageActionSuggestedPostSuccess | C_messageActionSuggestedPostRefund | C_messageActionGiftTon | C_messageActionSuggestBirthday | C_messageActionStarGiftPurchaseOffer | C_messageActionStarGiftPurchaseOfferDeclined | C_messageActionNewCreatorPending | C_messageActionChangeCreator | C_messageActionNoForwardsToggle | C_messageActionNoForwardsRequest | C_messageActionPollAppendAnswer | C_messageActionPollDeleteAnswer | C_messageActionManagedBotCreated
+export type T_MessageAction = C_messageActionEmpty | C_messageActionChatCreate | C_messageActionChatEditTitle | C_messageActionChatEditPhoto | C_messageActionChatDeletePhoto | C_messageActionChatAddUser | C_messageActionChatDeleteUser | C_messageActionChatJoinedByLink | C_messageActionChannelCreate | C_messageActionChatMigrateTo | C_messageActionChannelMigrateFrom | C_messageActionPinMessage | C_messageActionHistoryClear | C_messageActionGameScore | C_messageActionPaymentSentMe | C_messageActionPaymentSent | C_messageActionPhoneCall | C_messageActionScreenshotTaken | C_messageActionCustomAction | C_messageActionBotAllowed | C_messageActionSecureValuesSentMe | C_messageActionSecureValuesSent | C_messageActionContactSignUp | C_messageActionGeoProximityReached | C_messageActionGroupCall | C_messageActionInviteToGroupCall | C_messageActionSetMessagesTTL | C_messageActionGroupCallScheduled | C_messageActionSetChatTheme | C_messageActionChatJoinedByRequest | C_messageActionWebViewDataSentMe | C_messageActionWebViewDataSent | C_messageActionGiftPremium | C_messageActionTopicCreate | C_messageActionTopicEdit | C_messageActionSuggestProfilePhoto | C_messageActionRequestedPeer | C_messageActionSetChatWallPaper | C_messageActionGiftCode | C_messageActionGiveawayLaunch | C_messageActionGiveawayResults | C_messageActionBoostApply | C_messageActionRequestedPeerSentMe | C_messageActionPaymentRefunded | C_messageActionGiftStars | C_messageActionPrizeStars | C_messageActionStarGift | C_messageActionStarGiftUnique | C_messageActionPaidMessagesRefunded | C_messageActionPaidMessagesPrice | C_messageActionConferenceCall | C_messageActionTodoCompletions | C_messageActionTodoAppendTasks | C_messageActionSuggestedPostApproval | C_messageActionSuggestedPostSuccess | C_messageActionSuggestedPostRefund | C_messageActionGiftTon | C_messageActionSuggestBirthday | C_messageActionStarGiftPurchaseOffer | C_messageActionStarGiftPurchaseOfferDeclined | C_messageActionNewCreatorPending | C_messageActionChangeCreator | C_messageActionNoForwardsToggle | C_messageActionNoForwardsRequest | C_messageActionPollAppendAnswer | C_messageActionPollDeleteAnswer | C_messageActionManagedBotCreated | C_messageActionChangeCommunity | C_messageActionChatJoinedViaCommunity
 export type T_MessageEntity = C_messageEntityUnknown | C_messageEntityMention | C_messageEntityHashtag | C_messageEntityBotCommand | C_messageEntityUrl | C_messageEntityEmail | C_messageEntityBold | C_messageEntityItalic | C_messageEntityCode | C_messageEntityPre | C_messageEntityTextUrl | C_messageEntityMentionName | C_inputMessageEntityMentionName | C_messageEntityPhone | C_messageEntityCashtag | C_messageEntityUnderline | C_messageEntityStrike | C_messageEntityBankCard | C_messageEntitySpoiler | C_messageEntityCustomEmoji | C_messageEntityBlockquote | C_messageEntityFormattedDate | C_messageEntityDiffInsert | C_messageEntityDiffReplace | C_messageEntityDiffDelete
 export type T_MessageExtendedMedia = C_messageExtendedMediaPreview | C_messageExtendedMedia
 export type T_MessageFwdHeader = C_messageFwdHeader
@@ -17208,12 +17645,13 @@ export type T_MyBoost = C_myBoost
 export type T_NearestDc = C_nearestDc
 export type T_NewSession = C_new_session_created
 export type T_NotificationSound = C_notificationSoundDefault | C_notificationSoundNone | C_notificationSoundLocal | C_notificationSoundRingtone
-export type T_NotifyPeer = C_notifyPeer | C_notifyUsers | C_notifyChats | C_notifyBroadcasts | C_notifyForumTopic
+export type T_NotifyPeer = C_notifyPeer | C_notifyUsers | C_notifyChats | C_notifyBroadcasts | C_notifyForumTopic | C_notifyCommunity
 export type T_Null = C_null
 export type T_OutboxReadDate = C_outboxReadDate
 export type T_P_Q_inner_data = C_p_q_inner_data | C_p_q_inner_data_dc | C_p_q_inner_data_temp | C_p_q_inner_data_temp_dc
 export type T_Page = C_page
-export type T_PageBlock = C_pageBlockUnsupported | C_pageBlockTitle | C_pageBlockSubtitle | C_pageBlockAuthorDate | C_pageBlockHeader | C_pageBlockSubheader | C_pageBlockParagraph | C_pageBlockPreformatted | C_pageBlockFooter | C_pageBlockDivider | C_pageBlockAnchor | C_pageBlockList | C_pageBlockBlockquote | C_pageBlockPullquote | C_pageBlockPhoto | C_pageBlockVideo | C_pageBlockCover | C_pageBlockEmbed | C_pageBlockEmbedPost | C_pageBlockCollage | C_pageBlockSlideshow | C_pageBlockChannel | C_pageBlockAudio | C_pageBlockKicker | C_pageBlockTable | C_pageBlockOrderedList | C_pageBlockDetails | C_pageBlockRelatedArticles | C_pageBlockMap | C_pageBlockHeading1 | C_pageBlockHeading2 | C_pageBlockHeading3 | C_pageBlockHeading4 | C_pageBlockHeading5 | C_pageBlockHeading6 | C_pageBlockMath | C_pageBlockThinking | C_inputPageBlockMap | C_pageBlockBlockquoteBlocks
+export type T_PageBlock = C_pageBlockUnsupported | C_pageBlockTitle | C_pageBlockSubtitle | C_pageBlockAuthorDate | C_pageBlockHeader | C_pageBlockSubheader | C_pageBlockParagraph | C_pageBlockPreformatted | C_pageBlockFooter | C_pageBlockDivider | C_pageBlockAnchor | C_pageBlockList | C_pageBlockBlockquote | C_pageBlockPullquote | C_pageBlockPhoto | C_pageBlockVideo | C_pageBlockCover | C_pageBlockEmbed | C_pageBlockEmbedPost | C_pageBlockCollage | C_pageBlockSlideshow | C_pageBlockChannel | C_pageBlockAudio | C_pageBlockKicker | C_pageBlockTable | C_pageBlockOrderedList | C_pageBlockDetails | C_pageBlockRelatedArticles | C_pageBlockMap | C_pageBlockHeading1 | C_pageBlockHeading2 | C_pageBlockHeading3 | C_pageBlockHeading4 | C_pageBlockHeading5 | C_pageBlockHeading6 | C_pageBlockMath | C_pageBlockThinking | C_inputPageBlockMap | C_pageBlockBlockquoteBlocks | C_pageBlockButtonRow | C_pageBlockDocument
+export type T_PageButton = C_pageButton
 export type T_PageCaption = C_pageCaption
 export type T_PageListItem = C_pageListItemText | C_pageListItemBlocks
 export type T_PageListOrderedItem = C_pageListOrderedItemText | C_pageListOrderedItemBlocks
@@ -17273,8 +17711,9 @@ export type T_RequestedPeer = C_requestedPeerUser | C_requestedPeerChat | C_requ
 export type T_RequirementToContact = C_requirementToContactEmpty | C_requirementToContactPremium | C_requirementToContactPaidMessages
 export type T_ResPQ = C_resPQ
 export type T_RestrictionReason = C_restrictionReason
+export type T_RichButtonStyle = C_richButtonStyle
 export type T_RichMessage = C_richMessage
-export type T_RichText = C_textEmpty | C_textPlain | C_textBold | C_textItalic | C_textUnderline | C_textStrike | C_textFixed | C_textUrl | C_textEmail | C_textConcat | C_textSubscript | C_textSuperscript | C_textMarked | C_textPhone | C_textImage | C_textAnchor | C_textMath | C_textCustomEmoji | C_textSpoiler | C_textMention | C_textHashtag | C_textBotCommand | C_textCashtag | C_textAutoUrl | C_textAutoEmail | C_textAutoPhone | C_textBankCard | C_textMentionName | C_textDate
+export type T_RichText = C_textEmpty | C_textPlain | C_textBold | C_textItalic | C_textUnderline | C_textStrike | C_textFixed | C_textUrl | C_textEmail | C_textConcat | C_textSubscript | C_textSuperscript | C_textMarked | C_textPhone | C_textImage | C_textAnchor | C_textMath | C_textCustomEmoji | C_textSpoiler | C_textMention | C_textHashtag | C_textBotCommand | C_textCashtag | C_textAutoUrl | C_textAutoEmail | C_textAutoPhone | C_textBankCard | C_textMentionName | C_textDate | C_textDiff | C_textButton
 export type T_RpcDropAnswer = C_rpc_answer_unknown | C_rpc_answer_dropped_running | C_rpc_answer_dropped
 export type T_RpcError = C_rpc_error
 export type T_SavedContact = C_savedPhoneContact
@@ -17296,7 +17735,7 @@ export type T_SecureValueError = C_secureValueErrorData | C_secureValueErrorFron
 export type T_SecureValueHash = C_secureValueHash
 export type T_SecureValueType = C_secureValueTypePersonalDetails | C_secureValueTypePassport | C_secureValueTypeDriverLicense | C_secureValueTypeIdentityCard | C_secureValueTypeInternalPassport | C_secureValueTypeAddress | C_secureValueTypeUtilityBill | C_secureValueTypeBankStatement | C_secureValueTypeRentalAgreement | C_secureValueTypePassportRegistration | C_secureValueTypeTemporaryRegistration | C_secureValueTypePhone | C_secureValueTypeEmail
 export type T_SendAsPeer = C_sendAsPeer
-export type T_SendMessageAction = C_sendMessageTypingAction | C_sendMessageCancelAction | C_sendMessageRecordVideoAction | C_sendMessageUploadVideoAction | C_sendMessageRecordAudioAction | C_sendMessageUploadAudioAction | C_sendMessageUploadPhotoAction | C_sendMessageUploadDocumentAction | C_sendMessageGeoLocationAction | C_sendMessageChooseContactAction | C_sendMessageGamePlayAction | C_sendMessageRecordRoundAction | C_sendMessageUploadRoundAction | C_speakingInGroupCallAction | C_sendMessageHistoryImportAction | C_sendMessageChooseStickerAction | C_sendMessageEmojiInteraction | C_sendMessageEmojiInteractionSeen | C_sendMessageTextDraftAction | C_inputSendMessageRichMessageDraftAction | C_sendMessageRichMessageDraftAction
+export type T_SendMessageAction = C_sendMessageTypingAction | C_sendMessageCancelAction | C_sendMessageRecordVideoAction | C_sendMessageUploadVideoAction | C_sendMessageRecordAudioAction | C_sendMessageUploadAudioAction | C_sendMessageUploadPhotoAction | C_sendMessageUploadDocumentAction | C_sendMessageGeoLocationAction | C_sendMessageChooseContactAction | C_sendMessageGamePlayAction | C_sendMessageRecordRoundAction | C_sendMessageUploadRoundAction | C_speakingInGroupCallAction | C_sendMessageHistoryImportAction | C_sendMessageChooseStickerAction | C_sendMessageEmojiInteraction | C_sendMessageEmojiInteractionSeen | C_sendMessageTextDraftAction | C_inputSendMessageRichMessageDraftAction | C_sendMessageRichMessageDraftAction | C_sendMessageStopDraftAction
 export type T_Server_DH_Params = C_server_DH_params_fail | C_server_DH_params_ok
 export type T_Server_DH_inner_data = C_server_DH_inner_data
 export type T_Set_client_DH_params_answer = C_dh_gen_ok | C_dh_gen_retry | C_dh_gen_fail
@@ -17363,7 +17802,7 @@ export type T_TopPeer = C_topPeer
 export type T_TopPeerCategory = C_topPeerCategoryBotsPM | C_topPeerCategoryBotsInline | C_topPeerCategoryCorrespondents | C_topPeerCategoryGroups | C_topPeerCategoryChannels | C_topPeerCategoryPhoneCalls | C_topPeerCategoryForwardUsers | C_topPeerCategoryForwardChats | C_topPeerCategoryBotsApp | C_topPeerCategoryBotsGuestChat
 export type T_TopPeerCategoryPeers = C_topPeerCategoryPeers
 export type T_True = C_true
-export type T_Update = C_updateNewMessage | C_updateMessageID | C_updateDeleteMessages | C_updateUserTyping | C_updateChatUserTyping | C_updateChatParticipants | C_updateUserStatus | C_updateUserName | C_updateNewAuthorization | C_updateNewEncryptedMessage | C_updateEncryptedChatTyping | C_updateEncryption | C_updateEncryptedMessagesRead | C_updateChatParticipantAdd | C_updateChatParticipantDelete | C_updateDcOptions | C_updateNotifySettings | C_updateServiceNotification | C_updatePrivacy | C_updateUserPhone | C_updateReadHistoryInbox | C_updateReadHistoryOutbox | C_updateWebPage | C_updateReadMessagesContents | C_updateChannelTooLong | C_updateChannel | C_updateNewChannelMessage | C_updateReadChannelInbox | C_updateDeleteChannelMessages | C_updateChannelMessageViews | C_updateChatParticipantAdmin | C_updateNewStickerSet | C_updateStickerSetsOrder | C_updateStickerSets | C_updateSavedGifs | C_updateBotInlineQuery | C_updateBotInlineSend | C_updateEditChannelMessage | C_updateBotCallbackQuery | C_updateEditMessage | C_updateInlineBotCallbackQuery | C_updateReadChannelOutbox | C_updateDraftMessage | C_updateReadFeaturedStickers | C_updateRecentStickers | C_updateConfig | C_updatePtsChanged | C_updateChannelWebPage | C_updateDialogPinned | C_updatePinnedDialogs | C_updateBotWebhookJSON | C_updateBotWebhookJSONQuery | C_updateBotShippingQuery | C_updateBotPrecheckoutQuery | C_updatePhoneCall | C_updateLangPackTooLong | C_updateLangPack | C_updateFavedStickers | C_updateChannelReadMessagesContents | C_updateContactsReset | C_updateChannelAvailableMessages | C_updateDialogUnreadMark | C_updateMessagePoll | C_updateChatDefaultBannedRights | C_updateFolderPeers | C_updatePeerSettings | C_updatePeerLocated | C_updateNewScheduledMessage | C_updateDeleteScheduledMessages | C_updateTheme | C_updateGeoLiveViewed | C_updateLoginToken | C_updateMessagePollVote | C_updateDialogFilter | C_updateDialogFilterOrder | C_updateDialogFilters | C_updatePhoneCallSignalingData | C_updateChannelMessageForwards | C_updateReadChannelDiscussionInbox | C_updateReadChannelDiscussionOutbox | C_updatePeerBlocked | C_updateChannelUserTyping | C_updatePinnedMessages | C_updatePinnedChannelMessages | C_updateChat | C_updateGroupCallParticipants | C_updateGroupCall | C_updatePeerHistoryTTL | C_updateChatParticipant | C_updateChannelParticipant | C_updateBotStopped | C_updateGroupCallConnection | C_updateBotCommands | C_updatePendingJoinRequests | C_updateBotChatInviteRequester | C_updateMessageReactions | C_updateAttachMenuBots | C_updateWebViewResultSent | C_updateBotMenuButton | C_updateSavedRingtones | C_updateTranscribedAudio | C_updateReadFeaturedEmojiStickers | C_updateUserEmojiStatus | C_updateRecentEmojiStatuses | C_updateRecentReactions | C_updateMoveStickerSetToTop | C_updateMessageExtendedMedia | C_updateUser | C_updateAutoSaveSettings | C_updateStory | C_updateReadStories | C_updateStoryID | C_updateStoriesStealthMode | C_updateSentStoryReaction | C_updateBotChatBoost | C_updateChannelViewForumAsMessages | C_updatePeerWallpaper | C_updateBotMessageReaction | C_updateBotMessageReactions | C_updateSavedDialogPinned | C_updatePinnedSavedDialogs | C_updateSavedReactionTags | C_updateSmsJob | C_updateQuickReplies | C_updateNewQuickReply | C_updateDeleteQuickReply | C_updateQuickReplyMessage | C_updateDeleteQuickReplyMessages | C_updateBotBusinessConnect | C_updateBotNewBusinessMessage | C_updateBotEditBusinessMessage | C_updateBotDeleteBusinessMessage | C_updateNewStoryReaction | C_updateStarsBalance | C_updateBusinessBotCallbackQuery | C_updateStarsRevenueStatus | C_updateBotPurchasedPaidMedia | C_updatePaidReactionPrivacy | C_updateSentPhoneCode | C_updateGroupCallChainBlocks | C_updateReadMonoForumInbox | C_updateReadMonoForumOutbox | C_updateMonoForumNoPaidException | C_updateGroupCallMessage | C_updateGroupCallEncryptedMessage | C_updatePinnedForumTopic | C_updatePinnedForumTopics | C_updateDeleteGroupCallMessages | C_updateStarGiftAuctionState | C_updateStarGiftAuctionUserState | C_updateEmojiGameInfo | C_updateStarGiftCraftFail | C_updateChatParticipantRank | C_updateManagedBot | C_updateBotGuestChatQuery | C_updateAiComposeTones | C_updateJoinChatWebViewDecision | C_updateNewBotConnection | C_updateWebBrowserSettings | C_updateWebBrowserException
+export type T_Update = C_updateNewMessage | C_updateMessageID | C_updateDeleteMessages | C_updateUserTyping | C_updateChatUserTyping | C_updateChatParticipants | C_updateUserStatus | C_updateUserName | C_updateNewAuthorization | C_updateNewEncryptedMessage | C_updateEncryptedChatTyping | C_updateEncryption | C_updateEncryptedMessagesRead | C_updateChatParticipantAdd | C_updateChatParticipantDelete | C_updateDcOptions | C_updateNotifySettings | C_updateServiceNotification | C_updatePrivacy | C_updateUserPhone | C_updateReadHistoryInbox | C_updateReadHistoryOutbox | C_updateWebPage | C_updateReadMessagesContents | C_updateChannelTooLong | C_updateChannel | C_updateNewChannelMessage | C_updateReadChannelInbox | C_updateDeleteChannelMessages | C_updateChannelMessageViews | C_updateChatParticipantAdmin | C_updateNewStickerSet | C_updateStickerSetsOrder | C_updateStickerSets | C_updateSavedGifs | C_updateBotInlineQuery | C_updateBotInlineSend | C_updateEditChannelMessage | C_updateBotCallbackQuery | C_updateEditMessage | C_updateInlineBotCallbackQuery | C_updateReadChannelOutbox | C_updateDraftMessage | C_updateReadFeaturedStickers | C_updateRecentStickers | C_updateConfig | C_updatePtsChanged | C_updateChannelWebPage | C_updateDialogPinned | C_updatePinnedDialogs | C_updateBotWebhookJSON | C_updateBotWebhookJSONQuery | C_updateBotShippingQuery | C_updateBotPrecheckoutQuery | C_updatePhoneCall | C_updateLangPackTooLong | C_updateLangPack | C_updateFavedStickers | C_updateChannelReadMessagesContents | C_updateContactsReset | C_updateChannelAvailableMessages | C_updateDialogUnreadMark | C_updateMessagePoll | C_updateChatDefaultBannedRights | C_updateFolderPeers | C_updatePeerSettings | C_updatePeerLocated | C_updateNewScheduledMessage | C_updateDeleteScheduledMessages | C_updateTheme | C_updateGeoLiveViewed | C_updateLoginToken | C_updateMessagePollVote | C_updateDialogFilter | C_updateDialogFilterOrder | C_updateDialogFilters | C_updatePhoneCallSignalingData | C_updateChannelMessageForwards | C_updateReadChannelDiscussionInbox | C_updateReadChannelDiscussionOutbox | C_updatePeerBlocked | C_updateChannelUserTyping | C_updatePinnedMessages | C_updatePinnedChannelMessages | C_updateChat | C_updateGroupCallParticipants | C_updateGroupCall | C_updatePeerHistoryTTL | C_updateChatParticipant | C_updateChannelParticipant | C_updateBotStopped | C_updateGroupCallConnection | C_updateBotCommands | C_updatePendingJoinRequests | C_updateBotChatInviteRequester | C_updateMessageReactions | C_updateAttachMenuBots | C_updateWebViewResultSent | C_updateBotMenuButton | C_updateSavedRingtones | C_updateTranscribedAudio | C_updateReadFeaturedEmojiStickers | C_updateUserEmojiStatus | C_updateRecentEmojiStatuses | C_updateRecentReactions | C_updateMoveStickerSetToTop | C_updateMessageExtendedMedia | C_updateUser | C_updateAutoSaveSettings | C_updateStory | C_updateReadStories | C_updateStoryID | C_updateStoriesStealthMode | C_updateSentStoryReaction | C_updateBotChatBoost | C_updateChannelViewForumAsMessages | C_updatePeerWallpaper | C_updateBotMessageReaction | C_updateBotMessageReactions | C_updateSavedDialogPinned | C_updatePinnedSavedDialogs | C_updateSavedReactionTags | C_updateSmsJob | C_updateQuickReplies | C_updateNewQuickReply | C_updateDeleteQuickReply | C_updateQuickReplyMessage | C_updateDeleteQuickReplyMessages | C_updateBotBusinessConnect | C_updateBotNewBusinessMessage | C_updateBotEditBusinessMessage | C_updateBotDeleteBusinessMessage | C_updateNewStoryReaction | C_updateStarsBalance | C_updateBusinessBotCallbackQuery | C_updateStarsRevenueStatus | C_updateBotPurchasedPaidMedia | C_updatePaidReactionPrivacy | C_updateSentPhoneCode | C_updateGroupCallChainBlocks | C_updateReadMonoForumInbox | C_updateReadMonoForumOutbox | C_updateMonoForumNoPaidException | C_updateGroupCallMessage | C_updateGroupCallEncryptedMessage | C_updatePinnedForumTopic | C_updatePinnedForumTopics | C_updateDeleteGroupCallMessages | C_updateStarGiftAuctionState | C_updateStarGiftAuctionUserState | C_updateEmojiGameInfo | C_updateStarGiftCraftFail | C_updateChatParticipantRank | C_updateManagedBot | C_updateBotGuestChatQuery | C_updateAiComposeTones | C_updateJoinChatWebViewDecision | C_updateNewBotConnection | C_updateWebBrowserSettings | C_updateWebBrowserException | C_updateNewEphemeralMessage | C_updateDeleteEphemeralMessages | C_updateEditEphemeralMessage | C_updateEphemeralBotCallbackQuery | C_updateBotStarsSubscription
 export type T_Updates = C_updatesTooLong | C_updateShortMessage | C_updateShortChatMessage | C_updateShort | C_updatesCombined | C_updates | C_updateShortSentMessage
 export type T_UrlAuthResult = C_urlAuthResultRequest | C_urlAuthResultAccepted | C_urlAuthResultDefault
 export type T_User = C_userEmpty | C_user
@@ -17414,6 +17853,7 @@ export type T_aicompose$Tones = C_aicompose$tonesNotModified | C_aicompose$tones
 export type T_auth$Authorization = C_auth$authorization | C_auth$authorizationSignUpRequired
 export type T_auth$CodeType = C_auth$codeTypeSms | C_auth$codeTypeCall | C_auth$codeTypeFlashCall | C_auth$codeTypeMissedCall | C_auth$codeTypeFragmentSms
 export type T_auth$ExportedAuthorization = C_auth$exportedAuthorization
+export type T_auth$FirebasePnvIntent = C_auth$firebasePnvIntent
 export type T_auth$LoggedOut = C_auth$loggedOut
 export type T_auth$LoginToken = C_auth$loginToken | C_auth$loginTokenMigrateTo | C_auth$loginTokenSuccess
 export type T_auth$PasskeyLoginOptions = C_auth$passkeyLoginOptions
@@ -17435,6 +17875,8 @@ export type T_chatlists$ChatlistInvite = C_chatlists$chatlistInviteAlready | C_c
 export type T_chatlists$ChatlistUpdates = C_chatlists$chatlistUpdates
 export type T_chatlists$ExportedChatlistInvite = C_chatlists$exportedChatlistInvite
 export type T_chatlists$ExportedInvites = C_chatlists$exportedInvites
+export type T_communities$ParticipantJoinedChats = C_communities$participantJoinedChats
+export type T_communities$PeerLinkRequests = C_communities$peerLinkRequests
 export type T_contacts$Blocked = C_contacts$blocked | C_contacts$blockedSlice
 export type T_contacts$ContactBirthdays = C_contacts$contactBirthdays
 export type T_contacts$Contacts = C_contacts$contactsNotModified | C_contacts$contacts
@@ -17443,6 +17885,7 @@ export type T_contacts$ImportedContacts = C_contacts$importedContacts
 export type T_contacts$ResolvedPeer = C_contacts$resolvedPeer
 export type T_contacts$SponsoredPeers = C_contacts$sponsoredPeersEmpty | C_contacts$sponsoredPeers
 export type T_contacts$TopPeers = C_contacts$topPeersNotModified | C_contacts$topPeers | C_contacts$topPeersDisabled
+export type T_ephemeral$WelcomeMessages = C_ephemeral$welcomeMessagesNotModified | C_ephemeral$welcomeMessages
 export type T_fragment$CollectibleInfo = C_fragment$collectibleInfo
 export type T_help$AppConfig = C_help$appConfigNotModified | C_help$appConfig
 export type T_help$AppUpdate = C_help$appUpdate | C_help$noAppUpdate
@@ -17483,6 +17926,7 @@ export type T_messages$ChatInviteJoinResult = C_messages$chatInviteJoinResultOk 
 export type T_messages$Chats = C_messages$chats | C_messages$chatsSlice
 export type T_messages$CheckedHistoryImportPeer = C_messages$checkedHistoryImportPeer
 export type T_messages$ComposedMessageWithAI = C_messages$composedMessageWithAI
+export type T_messages$ComposedRichMessageWithAI = C_messages$composedRichMessageWithAI
 export type T_messages$DhConfig = C_messages$dhConfigNotModified | C_messages$dhConfig
 export type T_messages$DialogFilters = C_messages$dialogFilters
 export type T_messages$Dialogs = C_messages$dialogs | C_messages$dialogsSlice | C_messages$dialogsNotModified
@@ -17525,6 +17969,7 @@ export type T_messages$StickerSet = C_messages$stickerSet | C_messages$stickerSe
 export type T_messages$StickerSetInstallResult = C_messages$stickerSetInstallResultSuccess | C_messages$stickerSetInstallResultArchive
 export type T_messages$Stickers = C_messages$stickersNotModified | C_messages$stickers
 export type T_messages$TranscribedAudio = C_messages$transcribedAudio
+export type T_messages$TranslatedRichMessage = C_messages$translatedRichMessage
 export type T_messages$TranslatedText = C_messages$translateResult
 export type T_messages$VotesList = C_messages$votesList
 export type T_messages$WebPage = C_messages$webPage
@@ -17663,8 +18108,8 @@ export interface TlObjectByName {
   'boolFalse': C_boolFalse
   'boolTrue': C_boolTrue
   'true': C_true
-  'null': C_null
   'error': C_error
+  'null': C_null
   'inputPeerEmpty': C_inputPeerEmpty
   'inputPeerSelf': C_inputPeerSelf
   'inputPeerChat': C_inputPeerChat
@@ -17745,8 +18190,11 @@ export interface TlObjectByName {
   'chatForbidden': C_chatForbidden
   'channel': C_channel
   'channelForbidden': C_channelForbidden
+  'communityForbidden': C_communityForbidden
+  'community': C_community
   'chatFull': C_chatFull
   'channelFull': C_channelFull
+  'communityFull': C_communityFull
   'chatParticipant': C_chatParticipant
   'chatParticipantCreator': C_chatParticipantCreator
   'chatParticipantAdmin': C_chatParticipantAdmin
@@ -17843,8 +18291,11 @@ export interface TlObjectByName {
   'messageActionPollAppendAnswer': C_messageActionPollAppendAnswer
   'messageActionPollDeleteAnswer': C_messageActionPollDeleteAnswer
   'messageActionManagedBotCreated': C_messageActionManagedBotCreated
+  'messageActionChangeCommunity': C_messageActionChangeCommunity
+  'messageActionChatJoinedViaCommunity': C_messageActionChatJoinedViaCommunity
   'dialog': C_dialog
   'dialogFolder': C_dialogFolder
+  'dialogCommunity': C_dialogCommunity
   'photoEmpty': C_photoEmpty
   'photo': C_photo
   'photoSizeEmpty': C_photoSizeEmpty
@@ -17866,6 +18317,7 @@ export interface TlObjectByName {
   'inputNotifyChats': C_inputNotifyChats
   'inputNotifyBroadcasts': C_inputNotifyBroadcasts
   'inputNotifyForumTopic': C_inputNotifyForumTopic
+  'inputNotifyCommunity': C_inputNotifyCommunity
   'inputPeerNotifySettings': C_inputPeerNotifySettings
   'peerNotifySettings': C_peerNotifySettings
   'peerSettings': C_peerSettings
@@ -18079,6 +18531,11 @@ export interface TlObjectByName {
   'updateNewBotConnection': C_updateNewBotConnection
   'updateWebBrowserSettings': C_updateWebBrowserSettings
   'updateWebBrowserException': C_updateWebBrowserException
+  'updateNewEphemeralMessage': C_updateNewEphemeralMessage
+  'updateDeleteEphemeralMessages': C_updateDeleteEphemeralMessages
+  'updateEditEphemeralMessage': C_updateEditEphemeralMessage
+  'updateEphemeralBotCallbackQuery': C_updateEphemeralBotCallbackQuery
+  'updateBotStarsSubscription': C_updateBotStarsSubscription
   'updates.state': C_updates$state
   'updates.differenceEmpty': C_updates$differenceEmpty
   'updates.difference': C_updates$difference
@@ -18130,6 +18587,7 @@ export interface TlObjectByName {
   'notifyChats': C_notifyChats
   'notifyBroadcasts': C_notifyBroadcasts
   'notifyForumTopic': C_notifyForumTopic
+  'notifyCommunity': C_notifyCommunity
   'sendMessageTypingAction': C_sendMessageTypingAction
   'sendMessageCancelAction': C_sendMessageCancelAction
   'sendMessageRecordVideoAction': C_sendMessageRecordVideoAction
@@ -18151,6 +18609,7 @@ export interface TlObjectByName {
   'sendMessageTextDraftAction': C_sendMessageTextDraftAction
   'inputSendMessageRichMessageDraftAction': C_inputSendMessageRichMessageDraftAction
   'sendMessageRichMessageDraftAction': C_sendMessageRichMessageDraftAction
+  'sendMessageStopDraftAction': C_sendMessageStopDraftAction
   'contacts.found': C_contacts$found
   'inputPrivacyKeyStatusTimestamp': C_inputPrivacyKeyStatusTimestamp
   'inputPrivacyKeyChatInvite': C_inputPrivacyKeyChatInvite
@@ -18254,23 +18713,6 @@ export interface TlObjectByName {
   'botCommand': C_botCommand
   'botInfo': C_botInfo
   'keyboardButton': C_keyboardButton
-  'keyboardButtonUrl': C_keyboardButtonUrl
-  'keyboardButtonCallback': C_keyboardButtonCallback
-  'keyboardButtonRequestPhone': C_keyboardButtonRequestPhone
-  'keyboardButtonRequestGeoLocation': C_keyboardButtonRequestGeoLocation
-  'keyboardButtonSwitchInline': C_keyboardButtonSwitchInline
-  'keyboardButtonGame': C_keyboardButtonGame
-  'keyboardButtonBuy': C_keyboardButtonBuy
-  'keyboardButtonUrlAuth': C_keyboardButtonUrlAuth
-  'inputKeyboardButtonUrlAuth': C_inputKeyboardButtonUrlAuth
-  'keyboardButtonRequestPoll': C_keyboardButtonRequestPoll
-  'inputKeyboardButtonUserProfile': C_inputKeyboardButtonUserProfile
-  'keyboardButtonUserProfile': C_keyboardButtonUserProfile
-  'keyboardButtonWebView': C_keyboardButtonWebView
-  'keyboardButtonSimpleWebView': C_keyboardButtonSimpleWebView
-  'keyboardButtonRequestPeer': C_keyboardButtonRequestPeer
-  'inputKeyboardButtonRequestPeer': C_inputKeyboardButtonRequestPeer
-  'keyboardButtonCopy': C_keyboardButtonCopy
   'keyboardButtonRow': C_keyboardButtonRow
   'replyKeyboardHide': C_replyKeyboardHide
   'replyKeyboardForceReply': C_replyKeyboardForceReply
@@ -18444,6 +18886,8 @@ export interface TlObjectByName {
   'textBankCard': C_textBankCard
   'textMentionName': C_textMentionName
   'textDate': C_textDate
+  'textDiff': C_textDiff
+  'textButton': C_textButton
   'pageBlockUnsupported': C_pageBlockUnsupported
   'pageBlockTitle': C_pageBlockTitle
   'pageBlockSubtitle': C_pageBlockSubtitle
@@ -18483,6 +18927,8 @@ export interface TlObjectByName {
   'pageBlockThinking': C_pageBlockThinking
   'inputPageBlockMap': C_inputPageBlockMap
   'pageBlockBlockquoteBlocks': C_pageBlockBlockquoteBlocks
+  'pageBlockButtonRow': C_pageBlockButtonRow
+  'pageBlockDocument': C_pageBlockDocument
   'phoneCallDiscardReasonMissed': C_phoneCallDiscardReasonMissed
   'phoneCallDiscardReasonDisconnect': C_phoneCallDiscardReasonDisconnect
   'phoneCallDiscardReasonHangup': C_phoneCallDiscardReasonHangup
@@ -18611,8 +19057,10 @@ export interface TlObjectByName {
   'inputMessageCallbackQuery': C_inputMessageCallbackQuery
   'inputDialogPeer': C_inputDialogPeer
   'inputDialogPeerFolder': C_inputDialogPeerFolder
+  'inputDialogPeerCommunity': C_inputDialogPeerCommunity
   'dialogPeer': C_dialogPeer
   'dialogPeerFolder': C_dialogPeerFolder
+  'dialogPeerCommunity': C_dialogPeerCommunity
   'messages.foundStickerSetsNotModified': C_messages$foundStickerSetsNotModified
   'messages.foundStickerSets': C_messages$foundStickerSets
   'fileHash': C_fileHash
@@ -18986,6 +19434,7 @@ export interface TlObjectByName {
   'inputReplyToMessage': C_inputReplyToMessage
   'inputReplyToStory': C_inputReplyToStory
   'inputReplyToMonoForum': C_inputReplyToMonoForum
+  'inputReplyToEphemeralMessage': C_inputReplyToEphemeralMessage
   'exportedStoryLink': C_exportedStoryLink
   'storiesStealthMode': C_storiesStealthMode
   'mediaAreaCoordinates': C_mediaAreaCoordinates
@@ -19258,6 +19707,7 @@ export interface TlObjectByName {
   'inputAiComposeToneDefault': C_inputAiComposeToneDefault
   'inputAiComposeToneID': C_inputAiComposeToneID
   'inputAiComposeToneSlug': C_inputAiComposeToneSlug
+  'inputAiComposeToneSingleUse': C_inputAiComposeToneSingleUse
   'aiComposeTone': C_aiComposeTone
   'aiComposeToneDefault': C_aiComposeToneDefault
   'aicompose.tonesNotModified': C_aicompose$tonesNotModified
@@ -19279,6 +19729,39 @@ export interface TlObjectByName {
   'inputRichMessageHTML': C_inputRichMessageHTML
   'inputRichMessageMarkdown': C_inputRichMessageMarkdown
   'richMessage': C_richMessage
+  'communityPeer': C_communityPeer
+  'communityPeerRequest': C_communityPeerRequest
+  'communities.peerLinkRequests': C_communities$peerLinkRequests
+  'ephemeralMessage': C_ephemeralMessage
+  'communities.participantJoinedChats': C_communities$participantJoinedChats
+  'messages.translatedRichMessage': C_messages$translatedRichMessage
+  'messages.composedRichMessageWithAI': C_messages$composedRichMessageWithAI
+  'buttonTypeDefault': C_buttonTypeDefault
+  'buttonTypeRequestPhone': C_buttonTypeRequestPhone
+  'buttonTypeRequestGeoLocation': C_buttonTypeRequestGeoLocation
+  'buttonTypeRequestPoll': C_buttonTypeRequestPoll
+  'buttonTypeRequestPeer': C_buttonTypeRequestPeer
+  'inputButtonTypeRequestPeer': C_inputButtonTypeRequestPeer
+  'buttonTypeSimpleWebView': C_buttonTypeSimpleWebView
+  'inlineButtonTypeUrl': C_inlineButtonTypeUrl
+  'inlineButtonTypeUrlAuth': C_inlineButtonTypeUrlAuth
+  'inputInlineButtonTypeUrlAuth': C_inputInlineButtonTypeUrlAuth
+  'inlineButtonTypeWebView': C_inlineButtonTypeWebView
+  'inlineButtonTypeCallback': C_inlineButtonTypeCallback
+  'inlineButtonTypeGame': C_inlineButtonTypeGame
+  'inlineButtonTypeBuy': C_inlineButtonTypeBuy
+  'inlineButtonTypeSwitchInline': C_inlineButtonTypeSwitchInline
+  'inlineButtonTypeUserProfile': C_inlineButtonTypeUserProfile
+  'inputInlineButtonTypeUserProfile': C_inputInlineButtonTypeUserProfile
+  'inlineButtonTypeCopy': C_inlineButtonTypeCopy
+  'inlineButtonTypeDisabled': C_inlineButtonTypeDisabled
+  'keyboardInlineButton': C_keyboardInlineButton
+  'keyboardInlineButtonRow': C_keyboardInlineButtonRow
+  'richButtonStyle': C_richButtonStyle
+  'pageButton': C_pageButton
+  'ephemeral.welcomeMessagesNotModified': C_ephemeral$welcomeMessagesNotModified
+  'ephemeral.welcomeMessages': C_ephemeral$welcomeMessages
+  'auth.firebasePnvIntent': C_auth$firebasePnvIntent
   'invokeAfterMsg': M_invokeAfterMsg
   'invokeAfterMsgs': M_invokeAfterMsgs
   'initConnection': M_initConnection
@@ -19316,6 +19799,9 @@ export interface TlObjectByName {
   'auth.checkPaidAuth': M_auth$checkPaidAuth
   'auth.initPasskeyLogin': M_auth$initPasskeyLogin
   'auth.finishPasskeyLogin': M_auth$finishPasskeyLogin
+  'auth.initFirebasePnvLogin': M_auth$initFirebasePnvLogin
+  'auth.finishFirebasePnvLogin': M_auth$finishFirebasePnvLogin
+  'auth.firebasePnvSignUp': M_auth$firebasePnvSignUp
   'account.registerDevice': M_account$registerDevice
   'account.unregisterDevice': M_account$unregisterDevice
   'account.updateNotifySettings': M_account$updateNotifySettings
@@ -19735,6 +20221,9 @@ export interface TlObjectByName {
   'messages.deleteParticipantReaction': M_messages$deleteParticipantReaction
   'messages.getPersonalChannelHistory': M_messages$getPersonalChannelHistory
   'messages.getRichMessage': M_messages$getRichMessage
+  'messages.translateRichMessage': M_messages$translateRichMessage
+  'messages.composeRichMessageWithAI': M_messages$composeRichMessageWithAI
+  'messages.requestChatJoinWebView': M_messages$requestChatJoinWebView
   'updates.getState': M_updates$getState
   'updates.getDifference': M_updates$getDifference
   'updates.getChannelDifference': M_updates$getChannelDifference
@@ -20069,6 +20558,23 @@ export interface TlObjectByName {
   'aicompose.getTone': M_aicompose$getTone
   'aicompose.getTones': M_aicompose$getTones
   'aicompose.getToneExample': M_aicompose$getToneExample
+  'communities.create': M_communities$create
+  'communities.togglePeerLink': M_communities$togglePeerLink
+  'communities.getJoinedCommunities': M_communities$getJoinedCommunities
+  'communities.toggleCommunityCollapsedInDialogs': M_communities$toggleCommunityCollapsedInDialogs
+  'communities.getPeerLinkRequests': M_communities$getPeerLinkRequests
+  'communities.togglePeerLinkRequestApproval': M_communities$togglePeerLinkRequestApproval
+  'communities.toggleAllPeerLinkRequestApproval': M_communities$toggleAllPeerLinkRequestApproval
+  'communities.toggleParticipantBanned': M_communities$toggleParticipantBanned
+  'communities.getParticipantJoinedChats': M_communities$getParticipantJoinedChats
+  'ephemeral.sendMessage': M_ephemeral$sendMessage
+  'ephemeral.deleteMessage': M_ephemeral$deleteMessage
+  'ephemeral.reportMessage': M_ephemeral$reportMessage
+  'ephemeral.getCallbackAnswer': M_ephemeral$getCallbackAnswer
+  'ephemeral.editMessage': M_ephemeral$editMessage
+  'ephemeral.deleteWelcomeMessage': M_ephemeral$deleteWelcomeMessage
+  'ephemeral.deleteAllWelcomeMessages': M_ephemeral$deleteAllWelcomeMessages
+  'ephemeral.getWelcomeMessages': M_ephemeral$getWelcomeMessages
 }
 
 /** Every abstract type, by its schema name. */
@@ -20120,6 +20626,7 @@ export interface TlTypeByName {
   'BusinessRecipients': T_BusinessRecipients
   'BusinessWeeklyOpen': T_BusinessWeeklyOpen
   'BusinessWorkHours': T_BusinessWorkHours
+  'ButtonType': T_ButtonType
   'CdnConfig': T_CdnConfig
   'CdnPublicKey': T_CdnPublicKey
   'ChannelAdminLogEvent': T_ChannelAdminLogEvent
@@ -20144,6 +20651,8 @@ export interface TlTypeByName {
   'ChatTheme': T_ChatTheme
   'Client_DH_Inner_Data': T_Client_DH_Inner_Data
   'CodeSettings': T_CodeSettings
+  'CommunityPeer': T_CommunityPeer
+  'CommunityPeerRequest': T_CommunityPeerRequest
   'Config': T_Config
   'ConnectedBot': T_ConnectedBot
   'ConnectedBotStarRef': T_ConnectedBotStarRef
@@ -20175,6 +20684,7 @@ export interface TlTypeByName {
   'EncryptedChat': T_EncryptedChat
   'EncryptedFile': T_EncryptedFile
   'EncryptedMessage': T_EncryptedMessage
+  'EphemeralMessage': T_EphemeralMessage
   'Error': T_Error
   'ExportedChatInvite': T_ExportedChatInvite
   'ExportedChatlistInvite': T_ExportedChatlistInvite
@@ -20205,6 +20715,7 @@ export interface TlTypeByName {
   'ImportedContact': T_ImportedContact
   'InlineBotSwitchPM': T_InlineBotSwitchPM
   'InlineBotWebView': T_InlineBotWebView
+  'InlineButtonType': T_InlineButtonType
   'InlineQueryPeerType': T_InlineQueryPeerType
   'InputAiComposeTone': T_InputAiComposeTone
   'InputAppEvent': T_InputAppEvent
@@ -20278,6 +20789,8 @@ export interface TlTypeByName {
   'KeyboardButton': T_KeyboardButton
   'KeyboardButtonRow': T_KeyboardButtonRow
   'KeyboardButtonStyle': T_KeyboardButtonStyle
+  'KeyboardInlineButton': T_KeyboardInlineButton
+  'KeyboardInlineButtonRow': T_KeyboardInlineButtonRow
   'LabeledPrice': T_LabeledPrice
   'LangPackDifference': T_LangPackDifference
   'LangPackLanguage': T_LangPackLanguage
@@ -20318,6 +20831,7 @@ export interface TlTypeByName {
   'P_Q_inner_data': T_P_Q_inner_data
   'Page': T_Page
   'PageBlock': T_PageBlock
+  'PageButton': T_PageButton
   'PageCaption': T_PageCaption
   'PageListItem': T_PageListItem
   'PageListOrderedItem': T_PageListOrderedItem
@@ -20377,6 +20891,7 @@ export interface TlTypeByName {
   'RequirementToContact': T_RequirementToContact
   'ResPQ': T_ResPQ
   'RestrictionReason': T_RestrictionReason
+  'RichButtonStyle': T_RichButtonStyle
   'RichMessage': T_RichMessage
   'RichText': T_RichText
   'RpcDropAnswer': T_RpcDropAnswer
@@ -20518,6 +21033,7 @@ export interface TlTypeByName {
   'auth.Authorization': T_auth$Authorization
   'auth.CodeType': T_auth$CodeType
   'auth.ExportedAuthorization': T_auth$ExportedAuthorization
+  'auth.FirebasePnvIntent': T_auth$FirebasePnvIntent
   'auth.LoggedOut': T_auth$LoggedOut
   'auth.LoginToken': T_auth$LoginToken
   'auth.PasskeyLoginOptions': T_auth$PasskeyLoginOptions
@@ -20539,6 +21055,8 @@ export interface TlTypeByName {
   'chatlists.ChatlistUpdates': T_chatlists$ChatlistUpdates
   'chatlists.ExportedChatlistInvite': T_chatlists$ExportedChatlistInvite
   'chatlists.ExportedInvites': T_chatlists$ExportedInvites
+  'communities.ParticipantJoinedChats': T_communities$ParticipantJoinedChats
+  'communities.PeerLinkRequests': T_communities$PeerLinkRequests
   'contacts.Blocked': T_contacts$Blocked
   'contacts.ContactBirthdays': T_contacts$ContactBirthdays
   'contacts.Contacts': T_contacts$Contacts
@@ -20547,6 +21065,7 @@ export interface TlTypeByName {
   'contacts.ResolvedPeer': T_contacts$ResolvedPeer
   'contacts.SponsoredPeers': T_contacts$SponsoredPeers
   'contacts.TopPeers': T_contacts$TopPeers
+  'ephemeral.WelcomeMessages': T_ephemeral$WelcomeMessages
   'fragment.CollectibleInfo': T_fragment$CollectibleInfo
   'help.AppConfig': T_help$AppConfig
   'help.AppUpdate': T_help$AppUpdate
@@ -20587,6 +21106,7 @@ export interface TlTypeByName {
   'messages.Chats': T_messages$Chats
   'messages.CheckedHistoryImportPeer': T_messages$CheckedHistoryImportPeer
   'messages.ComposedMessageWithAI': T_messages$ComposedMessageWithAI
+  'messages.ComposedRichMessageWithAI': T_messages$ComposedRichMessageWithAI
   'messages.DhConfig': T_messages$DhConfig
   'messages.DialogFilters': T_messages$DialogFilters
   'messages.Dialogs': T_messages$Dialogs
@@ -20629,6 +21149,7 @@ export interface TlTypeByName {
   'messages.StickerSetInstallResult': T_messages$StickerSetInstallResult
   'messages.Stickers': T_messages$Stickers
   'messages.TranscribedAudio': T_messages$TranscribedAudio
+  'messages.TranslatedRichMessage': T_messages$TranslatedRichMessage
   'messages.TranslatedText': T_messages$TranslatedText
   'messages.VotesList': T_messages$VotesList
   'messages.WebPage': T_messages$WebPage
@@ -20755,6 +21276,9 @@ export interface TlMethodResult {
   'auth.checkPaidAuth': T_auth$SentCode
   'auth.initPasskeyLogin': T_auth$PasskeyLoginOptions
   'auth.finishPasskeyLogin': T_auth$Authorization
+  'auth.initFirebasePnvLogin': T_auth$FirebasePnvIntent
+  'auth.finishFirebasePnvLogin': T_auth$Authorization
+  'auth.firebasePnvSignUp': T_auth$Authorization
   'account.registerDevice': boolean
   'account.unregisterDevice': boolean
   'account.updateNotifySettings': boolean
@@ -21174,6 +21698,9 @@ export interface TlMethodResult {
   'messages.deleteParticipantReaction': T_Updates
   'messages.getPersonalChannelHistory': T_messages$Messages
   'messages.getRichMessage': T_messages$Messages
+  'messages.translateRichMessage': T_messages$TranslatedRichMessage
+  'messages.composeRichMessageWithAI': T_messages$ComposedRichMessageWithAI
+  'messages.requestChatJoinWebView': T_WebViewResult
   'updates.getState': T_updates$State
   'updates.getDifference': T_updates$Difference
   'updates.getChannelDifference': T_updates$ChannelDifference
@@ -21508,12 +22035,29 @@ export interface TlMethodResult {
   'aicompose.getTone': T_aicompose$Tones
   'aicompose.getTones': T_aicompose$Tones
   'aicompose.getToneExample': T_AiComposeToneExample
+  'communities.create': T_Updates
+  'communities.togglePeerLink': boolean
+  'communities.getJoinedCommunities': T_messages$Chats
+  'communities.toggleCommunityCollapsedInDialogs': T_Updates
+  'communities.getPeerLinkRequests': T_communities$PeerLinkRequests
+  'communities.togglePeerLinkRequestApproval': boolean
+  'communities.toggleAllPeerLinkRequestApproval': boolean
+  'communities.toggleParticipantBanned': boolean
+  'communities.getParticipantJoinedChats': T_communities$ParticipantJoinedChats
+  'ephemeral.sendMessage': T_Updates
+  'ephemeral.deleteMessage': boolean
+  'ephemeral.reportMessage': T_ReportResult
+  'ephemeral.getCallbackAnswer': T_messages$BotCallbackAnswer
+  'ephemeral.editMessage': T_Updates
+  'ephemeral.deleteWelcomeMessage': boolean
+  'ephemeral.deleteAllWelcomeMessages': boolean
+  'ephemeral.getWelcomeMessages': T_ephemeral$WelcomeMessages
 }
 
 export type TlMethodName = keyof TlMethodResult
 
-export const CONSTRUCTOR_COUNT = 1668
-export const METHOD_COUNT = 800
+export const CONSTRUCTOR_COUNT = 1706
+export const METHOD_COUNT = 823
 
 function d_05162463(r: TlReader): C_resPQ {
   const v0 = r.int128()
@@ -22227,13 +22771,6 @@ function d_3fedd339(r: TlReader): C_true {
 function e_3fedd339(w: TlWriter, _o: C_true): void {
 }
 
-function d_56730bcc(r: TlReader): C_null {
-  return { _: 'null' }
-}
-
-function e_56730bcc(w: TlWriter, _o: C_null): void {
-}
-
 function d_c4b9f9bb(r: TlReader): C_error {
   const v0 = r.int()
   const v1 = r.string()
@@ -22243,6 +22780,13 @@ function d_c4b9f9bb(r: TlReader): C_error {
 function e_c4b9f9bb(w: TlWriter, o: C_error): void {
   w.int(o.code)
   w.string(o.text)
+}
+
+function d_56730bcc(r: TlReader): C_null {
+  return { _: 'null' }
+}
+
+function e_56730bcc(w: TlWriter, _o: C_null): void {
 }
 
 function d_7f3b18ea(r: TlReader): C_inputPeerEmpty {
@@ -23056,7 +23600,7 @@ function e_d3bc4b7a(w: TlWriter, o: C_userEmpty): void {
   w.long(o.id)
 }
 
-function d_31774388(r: TlReader): C_user {
+function d_b1b8cc83(r: TlReader): C_user {
   const f_flags = r.int()
   const v1 = (f_flags & 0x400) !== 0
   const v2 = (f_flags & 0x800) !== 0
@@ -23109,12 +23653,13 @@ function d_31774388(r: TlReader): C_user {
   const v49 = (f_flags2 & 0x1000) !== 0 ? r.int() : undefined
   const v50 = (f_flags2 & 0x4000) !== 0 ? r.long() : undefined
   const v51 = (f_flags2 & 0x8000) !== 0 ? r.long() : undefined
-  return { _: 'user', self: v1, contact: v2, mutual_contact: v3, deleted: v4, bot: v5, bot_chat_history: v6, bot_nochats: v7, verified: v8, restricted: v9, min: v10, bot_inline_geo: v11, support: v12, scam: v13, apply_min_photo: v14, fake: v15, bot_attach_menu: v16, premium: v17, attach_menu_enabled: v18, bot_can_edit: v20, close_friend: v21, stories_hidden: v22, stories_unavailable: v23, contact_require_premium: v24, bot_business: v25, bot_has_main_app: v26, bot_forum_view: v27, bot_forum_can_manage_topics: v28, bot_can_manage_bots: v29, bot_guestchat: v30, bot_guard: v31, id: v32, access_hash: v33, first_name: v34, last_name: v35, username: v36, phone: v37, photo: v38, status: v39, bot_info_version: v40, restriction_reason: v41, bot_inline_placeholder: v42, lang_code: v43, emoji_status: v44, usernames: v45, stories_max_id: v46, color: v47, profile_color: v48, bot_active_users: v49, bot_verification_icon: v50, send_paid_messages_stars: v51 }
+  const v52 = (f_flags2 & 0x200000) !== 0 ? r.long() : undefined
+  return { _: 'user', self: v1, contact: v2, mutual_contact: v3, deleted: v4, bot: v5, bot_chat_history: v6, bot_nochats: v7, verified: v8, restricted: v9, min: v10, bot_inline_geo: v11, support: v12, scam: v13, apply_min_photo: v14, fake: v15, bot_attach_menu: v16, premium: v17, attach_menu_enabled: v18, bot_can_edit: v20, close_friend: v21, stories_hidden: v22, stories_unavailable: v23, contact_require_premium: v24, bot_business: v25, bot_has_main_app: v26, bot_forum_view: v27, bot_forum_can_manage_topics: v28, bot_can_manage_bots: v29, bot_guestchat: v30, bot_guard: v31, id: v32, access_hash: v33, first_name: v34, last_name: v35, username: v36, phone: v37, photo: v38, status: v39, bot_info_version: v40, restriction_reason: v41, bot_inline_placeholder: v42, lang_code: v43, emoji_status: v44, usernames: v45, stories_max_id: v46, color: v47, profile_color: v48, bot_active_users: v49, bot_verification_icon: v50, send_paid_messages_stars: v51, linked_community_id: v52 }
 }
 
-function e_31774388(w: TlWriter, o: C_user): void {
+function e_b1b8cc83(w: TlWriter, o: C_user): void {
   const f_flags = (o.self ? 0x400 : 0) | (o.contact ? 0x800 : 0) | (o.mutual_contact ? 0x1000 : 0) | (o.deleted ? 0x2000 : 0) | (o.bot ? 0x4000 : 0) | (o.bot_chat_history ? 0x8000 : 0) | (o.bot_nochats ? 0x10000 : 0) | (o.verified ? 0x20000 : 0) | (o.restricted ? 0x40000 : 0) | (o.min ? 0x100000 : 0) | (o.bot_inline_geo ? 0x200000 : 0) | (o.support ? 0x800000 : 0) | (o.scam ? 0x1000000 : 0) | (o.apply_min_photo ? 0x2000000 : 0) | (o.fake ? 0x4000000 : 0) | (o.bot_attach_menu ? 0x8000000 : 0) | (o.premium ? 0x10000000 : 0) | (o.attach_menu_enabled ? 0x20000000 : 0) | (o.access_hash !== undefined ? 0x1 : 0) | (o.first_name !== undefined ? 0x2 : 0) | (o.last_name !== undefined ? 0x4 : 0) | (o.username !== undefined ? 0x8 : 0) | (o.phone !== undefined ? 0x10 : 0) | (o.photo !== undefined ? 0x20 : 0) | (o.status !== undefined ? 0x40 : 0) | (o.bot_info_version !== undefined ? 0x4000 : 0) | (o.restriction_reason !== undefined ? 0x40000 : 0) | (o.bot_inline_placeholder !== undefined ? 0x80000 : 0) | (o.lang_code !== undefined ? 0x400000 : 0) | (o.emoji_status !== undefined ? 0x40000000 : 0)
-  const f_flags2 = (o.bot_can_edit ? 0x2 : 0) | (o.close_friend ? 0x4 : 0) | (o.stories_hidden ? 0x8 : 0) | (o.stories_unavailable ? 0x10 : 0) | (o.contact_require_premium ? 0x400 : 0) | (o.bot_business ? 0x800 : 0) | (o.bot_has_main_app ? 0x2000 : 0) | (o.bot_forum_view ? 0x10000 : 0) | (o.bot_forum_can_manage_topics ? 0x20000 : 0) | (o.bot_can_manage_bots ? 0x40000 : 0) | (o.bot_guestchat ? 0x80000 : 0) | (o.bot_guard ? 0x100000 : 0) | (o.usernames !== undefined ? 0x1 : 0) | (o.stories_max_id !== undefined ? 0x20 : 0) | (o.color !== undefined ? 0x100 : 0) | (o.profile_color !== undefined ? 0x200 : 0) | (o.bot_active_users !== undefined ? 0x1000 : 0) | (o.bot_verification_icon !== undefined ? 0x4000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x8000 : 0)
+  const f_flags2 = (o.bot_can_edit ? 0x2 : 0) | (o.close_friend ? 0x4 : 0) | (o.stories_hidden ? 0x8 : 0) | (o.stories_unavailable ? 0x10 : 0) | (o.contact_require_premium ? 0x400 : 0) | (o.bot_business ? 0x800 : 0) | (o.bot_has_main_app ? 0x2000 : 0) | (o.bot_forum_view ? 0x10000 : 0) | (o.bot_forum_can_manage_topics ? 0x20000 : 0) | (o.bot_can_manage_bots ? 0x40000 : 0) | (o.bot_guestchat ? 0x80000 : 0) | (o.bot_guard ? 0x100000 : 0) | (o.usernames !== undefined ? 0x1 : 0) | (o.stories_max_id !== undefined ? 0x20 : 0) | (o.color !== undefined ? 0x100 : 0) | (o.profile_color !== undefined ? 0x200 : 0) | (o.bot_active_users !== undefined ? 0x1000 : 0) | (o.bot_verification_icon !== undefined ? 0x4000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x8000 : 0) | (o.linked_community_id !== undefined ? 0x200000 : 0)
   w.int(f_flags)
   w.int(f_flags2)
   w.long(o.id)
@@ -23137,6 +23682,7 @@ function e_31774388(w: TlWriter, o: C_user): void {
   if ((f_flags2 & 0x1000) !== 0) w.int(o.bot_active_users!)
   if ((f_flags2 & 0x4000) !== 0) w.long(o.bot_verification_icon!)
   if ((f_flags2 & 0x8000) !== 0) w.long(o.send_paid_messages_stars!)
+  if ((f_flags2 & 0x200000) !== 0) w.long(o.linked_community_id!)
 }
 
 function d_4f11bae1(r: TlReader): C_userProfilePhotoEmpty {
@@ -23276,7 +23822,7 @@ function e_6592a1a7(w: TlWriter, o: C_chatForbidden): void {
   w.string(o.title)
 }
 
-function d_1c32b11c(r: TlReader): C_channel {
+function d_d49f34c6(r: TlReader): C_channel {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
   const v2 = (f_flags & 0x4) !== 0
@@ -23328,12 +23874,13 @@ function d_1c32b11c(r: TlReader): C_channel {
   const v48 = (f_flags2 & 0x2000) !== 0 ? r.long() : undefined
   const v49 = (f_flags2 & 0x4000) !== 0 ? r.long() : undefined
   const v50 = (f_flags2 & 0x40000) !== 0 ? r.long() : undefined
-  return { _: 'channel', creator: v1, left: v2, broadcast: v3, verified: v4, megagroup: v5, restricted: v6, signatures: v7, min: v8, scam: v9, has_link: v10, has_geo: v11, slowmode_enabled: v12, call_active: v13, call_not_empty: v14, fake: v15, gigagroup: v16, noforwards: v17, join_to_send: v18, join_request: v19, forum: v20, stories_hidden: v22, stories_hidden_min: v23, stories_unavailable: v24, signature_profiles: v25, autotranslation: v26, broadcast_messages_allowed: v27, monoforum: v28, forum_tabs: v29, id: v30, access_hash: v31, title: v32, username: v33, photo: v34, date: v35, restriction_reason: v36, admin_rights: v37, banned_rights: v38, default_banned_rights: v39, participants_count: v40, usernames: v41, stories_max_id: v42, color: v43, profile_color: v44, emoji_status: v45, level: v46, subscription_until_date: v47, bot_verification_icon: v48, send_paid_messages_stars: v49, linked_monoforum_id: v50 }
+  const v51 = (f_flags2 & 0x100000) !== 0 ? r.long() : undefined
+  return { _: 'channel', creator: v1, left: v2, broadcast: v3, verified: v4, megagroup: v5, restricted: v6, signatures: v7, min: v8, scam: v9, has_link: v10, has_geo: v11, slowmode_enabled: v12, call_active: v13, call_not_empty: v14, fake: v15, gigagroup: v16, noforwards: v17, join_to_send: v18, join_request: v19, forum: v20, stories_hidden: v22, stories_hidden_min: v23, stories_unavailable: v24, signature_profiles: v25, autotranslation: v26, broadcast_messages_allowed: v27, monoforum: v28, forum_tabs: v29, id: v30, access_hash: v31, title: v32, username: v33, photo: v34, date: v35, restriction_reason: v36, admin_rights: v37, banned_rights: v38, default_banned_rights: v39, participants_count: v40, usernames: v41, stories_max_id: v42, color: v43, profile_color: v44, emoji_status: v45, level: v46, subscription_until_date: v47, bot_verification_icon: v48, send_paid_messages_stars: v49, linked_monoforum_id: v50, linked_community_id: v51 }
 }
 
-function e_1c32b11c(w: TlWriter, o: C_channel): void {
+function e_d49f34c6(w: TlWriter, o: C_channel): void {
   const f_flags = (o.creator ? 0x1 : 0) | (o.left ? 0x4 : 0) | (o.broadcast ? 0x20 : 0) | (o.verified ? 0x80 : 0) | (o.megagroup ? 0x100 : 0) | (o.restricted ? 0x200 : 0) | (o.signatures ? 0x800 : 0) | (o.min ? 0x1000 : 0) | (o.scam ? 0x80000 : 0) | (o.has_link ? 0x100000 : 0) | (o.has_geo ? 0x200000 : 0) | (o.slowmode_enabled ? 0x400000 : 0) | (o.call_active ? 0x800000 : 0) | (o.call_not_empty ? 0x1000000 : 0) | (o.fake ? 0x2000000 : 0) | (o.gigagroup ? 0x4000000 : 0) | (o.noforwards ? 0x8000000 : 0) | (o.join_to_send ? 0x10000000 : 0) | (o.join_request ? 0x20000000 : 0) | (o.forum ? 0x40000000 : 0) | (o.access_hash !== undefined ? 0x2000 : 0) | (o.username !== undefined ? 0x40 : 0) | (o.restriction_reason !== undefined ? 0x200 : 0) | (o.admin_rights !== undefined ? 0x4000 : 0) | (o.banned_rights !== undefined ? 0x8000 : 0) | (o.default_banned_rights !== undefined ? 0x40000 : 0) | (o.participants_count !== undefined ? 0x20000 : 0)
-  const f_flags2 = (o.stories_hidden ? 0x2 : 0) | (o.stories_hidden_min ? 0x4 : 0) | (o.stories_unavailable ? 0x8 : 0) | (o.signature_profiles ? 0x1000 : 0) | (o.autotranslation ? 0x8000 : 0) | (o.broadcast_messages_allowed ? 0x10000 : 0) | (o.monoforum ? 0x20000 : 0) | (o.forum_tabs ? 0x80000 : 0) | (o.usernames !== undefined ? 0x1 : 0) | (o.stories_max_id !== undefined ? 0x10 : 0) | (o.color !== undefined ? 0x80 : 0) | (o.profile_color !== undefined ? 0x100 : 0) | (o.emoji_status !== undefined ? 0x200 : 0) | (o.level !== undefined ? 0x400 : 0) | (o.subscription_until_date !== undefined ? 0x800 : 0) | (o.bot_verification_icon !== undefined ? 0x2000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x4000 : 0) | (o.linked_monoforum_id !== undefined ? 0x40000 : 0)
+  const f_flags2 = (o.stories_hidden ? 0x2 : 0) | (o.stories_hidden_min ? 0x4 : 0) | (o.stories_unavailable ? 0x8 : 0) | (o.signature_profiles ? 0x1000 : 0) | (o.autotranslation ? 0x8000 : 0) | (o.broadcast_messages_allowed ? 0x10000 : 0) | (o.monoforum ? 0x20000 : 0) | (o.forum_tabs ? 0x80000 : 0) | (o.usernames !== undefined ? 0x1 : 0) | (o.stories_max_id !== undefined ? 0x10 : 0) | (o.color !== undefined ? 0x80 : 0) | (o.profile_color !== undefined ? 0x100 : 0) | (o.emoji_status !== undefined ? 0x200 : 0) | (o.level !== undefined ? 0x400 : 0) | (o.subscription_until_date !== undefined ? 0x800 : 0) | (o.bot_verification_icon !== undefined ? 0x2000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x4000 : 0) | (o.linked_monoforum_id !== undefined ? 0x40000 : 0) | (o.linked_community_id !== undefined ? 0x100000 : 0)
   w.int(f_flags)
   w.int(f_flags2)
   w.long(o.id)
@@ -23357,6 +23904,7 @@ function e_1c32b11c(w: TlWriter, o: C_channel): void {
   if ((f_flags2 & 0x2000) !== 0) w.long(o.bot_verification_icon!)
   if ((f_flags2 & 0x4000) !== 0) w.long(o.send_paid_messages_stars!)
   if ((f_flags2 & 0x40000) !== 0) w.long(o.linked_monoforum_id!)
+  if ((f_flags2 & 0x100000) !== 0) w.long(o.linked_community_id!)
 }
 
 function d_17d493d5(r: TlReader): C_channelForbidden {
@@ -23380,33 +23928,81 @@ function e_17d493d5(w: TlWriter, o: C_channelForbidden): void {
   if ((f_flags & 0x10000) !== 0) w.int(o.until_date!)
 }
 
+function d_fd3cdab8(r: TlReader): C_communityForbidden {
+  const f_flags = r.int()
+  const v1 = r.long()
+  const v2 = (f_flags & 0x2000) !== 0 ? r.long() : undefined
+  const v3 = r.string()
+  return { _: 'communityForbidden', id: v1, access_hash: v2, title: v3 }
+}
+
+function e_fd3cdab8(w: TlWriter, o: C_communityForbidden): void {
+  const f_flags = (o.access_hash !== undefined ? 0x2000 : 0)
+  w.int(f_flags)
+  w.long(o.id)
+  if ((f_flags & 0x2000) !== 0) w.long(o.access_hash!)
+  w.string(o.title)
+}
+
+function d_65efe954(r: TlReader): C_community {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x4) !== 0
+  const v3 = (f_flags & 0x1000) !== 0
+  const f_flags2 = r.int()
+  const v5 = (f_flags2 & 0x100000) !== 0
+  const v6 = r.long()
+  const v7 = (f_flags & 0x2000) !== 0 ? r.long() : undefined
+  const v8 = r.string()
+  const v9 = r.object() as T_ChatPhoto
+  const v10 = r.int()
+  const v11 = (f_flags & 0x4000) !== 0 ? r.object() as T_ChatAdminRights : undefined
+  const v12 = (f_flags & 0x40000) !== 0 ? r.object() as T_ChatBannedRights : undefined
+  return { _: 'community', creator: v1, left: v2, min: v3, collapsed_in_dialogs: v5, id: v6, access_hash: v7, title: v8, photo: v9, date: v10, admin_rights: v11, default_banned_rights: v12 }
+}
+
+function e_65efe954(w: TlWriter, o: C_community): void {
+  const f_flags = (o.creator ? 0x1 : 0) | (o.left ? 0x4 : 0) | (o.min ? 0x1000 : 0) | (o.access_hash !== undefined ? 0x2000 : 0) | (o.admin_rights !== undefined ? 0x4000 : 0) | (o.default_banned_rights !== undefined ? 0x40000 : 0)
+  const f_flags2 = (o.collapsed_in_dialogs ? 0x100000 : 0)
+  w.int(f_flags)
+  w.int(f_flags2)
+  w.long(o.id)
+  if ((f_flags & 0x2000) !== 0) w.long(o.access_hash!)
+  w.string(o.title)
+  w.object(o.photo)
+  w.int(o.date)
+  if ((f_flags & 0x4000) !== 0) w.object(o.admin_rights!)
+  if ((f_flags & 0x40000) !== 0) w.object(o.default_banned_rights!)
+}
+
 function d_2633421b(r: TlReader): C_chatFull {
   const f_flags = r.int()
   const v1 = (f_flags & 0x80) !== 0
   const v2 = (f_flags & 0x100) !== 0
   const v3 = (f_flags & 0x80000) !== 0
-  const v4 = r.long()
-  const v5 = r.string()
-  const v6 = r.object() as T_ChatParticipants
-  const v7 = (f_flags & 0x4) !== 0 ? r.object() as T_Photo : undefined
-  const v8 = r.object() as T_PeerNotifySettings
-  const v9 = (f_flags & 0x2000) !== 0 ? r.object() as T_ExportedChatInvite : undefined
-  const v10 = (f_flags & 0x8) !== 0 ? r.vectorObject() as T_BotInfo[] : undefined
-  const v11 = (f_flags & 0x40) !== 0 ? r.int() : undefined
-  const v12 = (f_flags & 0x800) !== 0 ? r.int() : undefined
-  const v13 = (f_flags & 0x1000) !== 0 ? r.object() as T_InputGroupCall : undefined
-  const v14 = (f_flags & 0x4000) !== 0 ? r.int() : undefined
-  const v15 = (f_flags & 0x8000) !== 0 ? r.object() as T_Peer : undefined
-  const v16 = (f_flags & 0x10000) !== 0 ? r.string() : undefined
-  const v17 = (f_flags & 0x20000) !== 0 ? r.int() : undefined
-  const v18 = (f_flags & 0x20000) !== 0 ? r.vectorLong() : undefined
-  const v19 = (f_flags & 0x40000) !== 0 ? r.object() as T_ChatReactions : undefined
-  const v20 = (f_flags & 0x100000) !== 0 ? r.int() : undefined
-  return { _: 'chatFull', can_set_username: v1, has_scheduled: v2, translations_disabled: v3, id: v4, about: v5, participants: v6, chat_photo: v7, notify_settings: v8, exported_invite: v9, bot_info: v10, pinned_msg_id: v11, folder_id: v12, call: v13, ttl_period: v14, groupcall_default_join_as: v15, theme_emoticon: v16, requests_pending: v17, recent_requesters: v18, available_reactions: v19, reactions_limit: v20 }
+  const v4 = (f_flags & 0x200000) !== 0
+  const v5 = r.long()
+  const v6 = r.string()
+  const v7 = r.object() as T_ChatParticipants
+  const v8 = (f_flags & 0x4) !== 0 ? r.object() as T_Photo : undefined
+  const v9 = r.object() as T_PeerNotifySettings
+  const v10 = (f_flags & 0x2000) !== 0 ? r.object() as T_ExportedChatInvite : undefined
+  const v11 = (f_flags & 0x8) !== 0 ? r.vectorObject() as T_BotInfo[] : undefined
+  const v12 = (f_flags & 0x40) !== 0 ? r.int() : undefined
+  const v13 = (f_flags & 0x800) !== 0 ? r.int() : undefined
+  const v14 = (f_flags & 0x1000) !== 0 ? r.object() as T_InputGroupCall : undefined
+  const v15 = (f_flags & 0x4000) !== 0 ? r.int() : undefined
+  const v16 = (f_flags & 0x8000) !== 0 ? r.object() as T_Peer : undefined
+  const v17 = (f_flags & 0x10000) !== 0 ? r.string() : undefined
+  const v18 = (f_flags & 0x20000) !== 0 ? r.int() : undefined
+  const v19 = (f_flags & 0x20000) !== 0 ? r.vectorLong() : undefined
+  const v20 = (f_flags & 0x40000) !== 0 ? r.object() as T_ChatReactions : undefined
+  const v21 = (f_flags & 0x100000) !== 0 ? r.int() : undefined
+  return { _: 'chatFull', can_set_username: v1, has_scheduled: v2, translations_disabled: v3, has_welcome_messages: v4, id: v5, about: v6, participants: v7, chat_photo: v8, notify_settings: v9, exported_invite: v10, bot_info: v11, pinned_msg_id: v12, folder_id: v13, call: v14, ttl_period: v15, groupcall_default_join_as: v16, theme_emoticon: v17, requests_pending: v18, recent_requesters: v19, available_reactions: v20, reactions_limit: v21 }
 }
 
 function e_2633421b(w: TlWriter, o: C_chatFull): void {
-  const f_flags = (o.can_set_username ? 0x80 : 0) | (o.has_scheduled ? 0x100 : 0) | (o.translations_disabled ? 0x80000 : 0) | (o.chat_photo !== undefined ? 0x4 : 0) | (o.exported_invite !== undefined ? 0x2000 : 0) | (o.bot_info !== undefined ? 0x8 : 0) | (o.pinned_msg_id !== undefined ? 0x40 : 0) | (o.folder_id !== undefined ? 0x800 : 0) | (o.call !== undefined ? 0x1000 : 0) | (o.ttl_period !== undefined ? 0x4000 : 0) | (o.groupcall_default_join_as !== undefined ? 0x8000 : 0) | (o.theme_emoticon !== undefined ? 0x10000 : 0) | (o.requests_pending !== undefined ? 0x20000 : 0) | (o.recent_requesters !== undefined ? 0x20000 : 0) | (o.available_reactions !== undefined ? 0x40000 : 0) | (o.reactions_limit !== undefined ? 0x100000 : 0)
+  const f_flags = (o.can_set_username ? 0x80 : 0) | (o.has_scheduled ? 0x100 : 0) | (o.translations_disabled ? 0x80000 : 0) | (o.has_welcome_messages ? 0x200000 : 0) | (o.chat_photo !== undefined ? 0x4 : 0) | (o.exported_invite !== undefined ? 0x2000 : 0) | (o.bot_info !== undefined ? 0x8 : 0) | (o.pinned_msg_id !== undefined ? 0x40 : 0) | (o.folder_id !== undefined ? 0x800 : 0) | (o.call !== undefined ? 0x1000 : 0) | (o.ttl_period !== undefined ? 0x4000 : 0) | (o.groupcall_default_join_as !== undefined ? 0x8000 : 0) | (o.theme_emoticon !== undefined ? 0x10000 : 0) | (o.requests_pending !== undefined ? 0x20000 : 0) | (o.recent_requesters !== undefined ? 0x20000 : 0) | (o.available_reactions !== undefined ? 0x40000 : 0) | (o.reactions_limit !== undefined ? 0x100000 : 0)
   w.int(f_flags)
   w.long(o.id)
   w.string(o.about)
@@ -23451,58 +24047,59 @@ function d_a04e8d3a(r: TlReader): C_channelFull {
   const v20 = (f_flags2 & 0x10000) !== 0
   const v21 = (f_flags2 & 0x80000) !== 0
   const v22 = (f_flags2 & 0x100000) !== 0
-  const v23 = r.long()
-  const v24 = r.string()
-  const v25 = (f_flags & 0x1) !== 0 ? r.int() : undefined
-  const v26 = (f_flags & 0x2) !== 0 ? r.int() : undefined
-  const v27 = (f_flags & 0x4) !== 0 ? r.int() : undefined
+  const v23 = (f_flags2 & 0x1000000) !== 0
+  const v24 = r.long()
+  const v25 = r.string()
+  const v26 = (f_flags & 0x1) !== 0 ? r.int() : undefined
+  const v27 = (f_flags & 0x2) !== 0 ? r.int() : undefined
   const v28 = (f_flags & 0x4) !== 0 ? r.int() : undefined
-  const v29 = (f_flags & 0x2000) !== 0 ? r.int() : undefined
-  const v30 = r.int()
+  const v29 = (f_flags & 0x4) !== 0 ? r.int() : undefined
+  const v30 = (f_flags & 0x2000) !== 0 ? r.int() : undefined
   const v31 = r.int()
   const v32 = r.int()
-  const v33 = r.object() as T_Photo
-  const v34 = r.object() as T_PeerNotifySettings
-  const v35 = (f_flags & 0x800000) !== 0 ? r.object() as T_ExportedChatInvite : undefined
-  const v36 = r.vectorObject() as T_BotInfo[]
-  const v37 = (f_flags & 0x10) !== 0 ? r.long() : undefined
-  const v38 = (f_flags & 0x10) !== 0 ? r.int() : undefined
-  const v39 = (f_flags & 0x20) !== 0 ? r.int() : undefined
-  const v40 = (f_flags & 0x100) !== 0 ? r.object() as T_StickerSet : undefined
-  const v41 = (f_flags & 0x200) !== 0 ? r.int() : undefined
-  const v42 = (f_flags & 0x800) !== 0 ? r.int() : undefined
-  const v43 = (f_flags & 0x4000) !== 0 ? r.long() : undefined
-  const v44 = (f_flags & 0x8000) !== 0 ? r.object() as T_ChannelLocation : undefined
-  const v45 = (f_flags & 0x20000) !== 0 ? r.int() : undefined
-  const v46 = (f_flags & 0x40000) !== 0 ? r.int() : undefined
-  const v47 = (f_flags & 0x1000) !== 0 ? r.int() : undefined
-  const v48 = r.int()
-  const v49 = (f_flags & 0x200000) !== 0 ? r.object() as T_InputGroupCall : undefined
-  const v50 = (f_flags & 0x1000000) !== 0 ? r.int() : undefined
-  const v51 = (f_flags & 0x2000000) !== 0 ? r.vectorString() : undefined
-  const v52 = (f_flags & 0x4000000) !== 0 ? r.object() as T_Peer : undefined
-  const v53 = (f_flags & 0x8000000) !== 0 ? r.string() : undefined
-  const v54 = (f_flags & 0x10000000) !== 0 ? r.int() : undefined
-  const v55 = (f_flags & 0x10000000) !== 0 ? r.vectorLong() : undefined
-  const v56 = (f_flags & 0x20000000) !== 0 ? r.object() as T_Peer : undefined
-  const v57 = (f_flags & 0x40000000) !== 0 ? r.object() as T_ChatReactions : undefined
-  const v58 = (f_flags2 & 0x2000) !== 0 ? r.int() : undefined
-  const v59 = (f_flags2 & 0x10) !== 0 ? r.object() as T_PeerStories : undefined
-  const v60 = (f_flags2 & 0x80) !== 0 ? r.object() as T_WallPaper : undefined
-  const v61 = (f_flags2 & 0x100) !== 0 ? r.int() : undefined
-  const v62 = (f_flags2 & 0x200) !== 0 ? r.int() : undefined
-  const v63 = (f_flags2 & 0x400) !== 0 ? r.object() as T_StickerSet : undefined
-  const v64 = (f_flags2 & 0x20000) !== 0 ? r.object() as T_BotVerification : undefined
-  const v65 = (f_flags2 & 0x40000) !== 0 ? r.int() : undefined
-  const v66 = (f_flags2 & 0x200000) !== 0 ? r.long() : undefined
-  const v67 = (f_flags2 & 0x400000) !== 0 ? r.object() as T_ProfileTab : undefined
-  const v68 = (f_flags2 & 0x800000) !== 0 ? r.long() : undefined
-  return { _: 'channelFull', can_view_participants: v1, can_set_username: v2, can_set_stickers: v3, hidden_prehistory: v4, can_set_location: v5, has_scheduled: v6, can_view_stats: v7, blocked: v8, can_delete_channel: v10, antispam: v11, participants_hidden: v12, translations_disabled: v13, stories_pinned_available: v14, view_forum_as_messages: v15, restricted_sponsored: v16, can_view_revenue: v17, paid_media_allowed: v18, can_view_stars_revenue: v19, paid_reactions_available: v20, stargifts_available: v21, paid_messages_available: v22, id: v23, about: v24, participants_count: v25, admins_count: v26, kicked_count: v27, banned_count: v28, online_count: v29, read_inbox_max_id: v30, read_outbox_max_id: v31, unread_count: v32, chat_photo: v33, notify_settings: v34, exported_invite: v35, bot_info: v36, migrated_from_chat_id: v37, migrated_from_max_id: v38, pinned_msg_id: v39, stickerset: v40, available_min_id: v41, folder_id: v42, linked_chat_id: v43, location: v44, slowmode_seconds: v45, slowmode_next_send_date: v46, stats_dc: v47, pts: v48, call: v49, ttl_period: v50, pending_suggestions: v51, groupcall_default_join_as: v52, theme_emoticon: v53, requests_pending: v54, recent_requesters: v55, default_send_as: v56, available_reactions: v57, reactions_limit: v58, stories: v59, wallpaper: v60, boosts_applied: v61, boosts_unrestrict: v62, emojiset: v63, bot_verification: v64, stargifts_count: v65, send_paid_messages_stars: v66, main_tab: v67, guard_bot_id: v68 }
+  const v33 = r.int()
+  const v34 = r.object() as T_Photo
+  const v35 = r.object() as T_PeerNotifySettings
+  const v36 = (f_flags & 0x800000) !== 0 ? r.object() as T_ExportedChatInvite : undefined
+  const v37 = r.vectorObject() as T_BotInfo[]
+  const v38 = (f_flags & 0x10) !== 0 ? r.long() : undefined
+  const v39 = (f_flags & 0x10) !== 0 ? r.int() : undefined
+  const v40 = (f_flags & 0x20) !== 0 ? r.int() : undefined
+  const v41 = (f_flags & 0x100) !== 0 ? r.object() as T_StickerSet : undefined
+  const v42 = (f_flags & 0x200) !== 0 ? r.int() : undefined
+  const v43 = (f_flags & 0x800) !== 0 ? r.int() : undefined
+  const v44 = (f_flags & 0x4000) !== 0 ? r.long() : undefined
+  const v45 = (f_flags & 0x8000) !== 0 ? r.object() as T_ChannelLocation : undefined
+  const v46 = (f_flags & 0x20000) !== 0 ? r.int() : undefined
+  const v47 = (f_flags & 0x40000) !== 0 ? r.int() : undefined
+  const v48 = (f_flags & 0x1000) !== 0 ? r.int() : undefined
+  const v49 = r.int()
+  const v50 = (f_flags & 0x200000) !== 0 ? r.object() as T_InputGroupCall : undefined
+  const v51 = (f_flags & 0x1000000) !== 0 ? r.int() : undefined
+  const v52 = (f_flags & 0x2000000) !== 0 ? r.vectorString() : undefined
+  const v53 = (f_flags & 0x4000000) !== 0 ? r.object() as T_Peer : undefined
+  const v54 = (f_flags & 0x8000000) !== 0 ? r.string() : undefined
+  const v55 = (f_flags & 0x10000000) !== 0 ? r.int() : undefined
+  const v56 = (f_flags & 0x10000000) !== 0 ? r.vectorLong() : undefined
+  const v57 = (f_flags & 0x20000000) !== 0 ? r.object() as T_Peer : undefined
+  const v58 = (f_flags & 0x40000000) !== 0 ? r.object() as T_ChatReactions : undefined
+  const v59 = (f_flags2 & 0x2000) !== 0 ? r.int() : undefined
+  const v60 = (f_flags2 & 0x10) !== 0 ? r.object() as T_PeerStories : undefined
+  const v61 = (f_flags2 & 0x80) !== 0 ? r.object() as T_WallPaper : undefined
+  const v62 = (f_flags2 & 0x100) !== 0 ? r.int() : undefined
+  const v63 = (f_flags2 & 0x200) !== 0 ? r.int() : undefined
+  const v64 = (f_flags2 & 0x400) !== 0 ? r.object() as T_StickerSet : undefined
+  const v65 = (f_flags2 & 0x20000) !== 0 ? r.object() as T_BotVerification : undefined
+  const v66 = (f_flags2 & 0x40000) !== 0 ? r.int() : undefined
+  const v67 = (f_flags2 & 0x200000) !== 0 ? r.long() : undefined
+  const v68 = (f_flags2 & 0x400000) !== 0 ? r.object() as T_ProfileTab : undefined
+  const v69 = (f_flags2 & 0x800000) !== 0 ? r.long() : undefined
+  return { _: 'channelFull', can_view_participants: v1, can_set_username: v2, can_set_stickers: v3, hidden_prehistory: v4, can_set_location: v5, has_scheduled: v6, can_view_stats: v7, blocked: v8, can_delete_channel: v10, antispam: v11, participants_hidden: v12, translations_disabled: v13, stories_pinned_available: v14, view_forum_as_messages: v15, restricted_sponsored: v16, can_view_revenue: v17, paid_media_allowed: v18, can_view_stars_revenue: v19, paid_reactions_available: v20, stargifts_available: v21, paid_messages_available: v22, has_welcome_messages: v23, id: v24, about: v25, participants_count: v26, admins_count: v27, kicked_count: v28, banned_count: v29, online_count: v30, read_inbox_max_id: v31, read_outbox_max_id: v32, unread_count: v33, chat_photo: v34, notify_settings: v35, exported_invite: v36, bot_info: v37, migrated_from_chat_id: v38, migrated_from_max_id: v39, pinned_msg_id: v40, stickerset: v41, available_min_id: v42, folder_id: v43, linked_chat_id: v44, location: v45, slowmode_seconds: v46, slowmode_next_send_date: v47, stats_dc: v48, pts: v49, call: v50, ttl_period: v51, pending_suggestions: v52, groupcall_default_join_as: v53, theme_emoticon: v54, requests_pending: v55, recent_requesters: v56, default_send_as: v57, available_reactions: v58, reactions_limit: v59, stories: v60, wallpaper: v61, boosts_applied: v62, boosts_unrestrict: v63, emojiset: v64, bot_verification: v65, stargifts_count: v66, send_paid_messages_stars: v67, main_tab: v68, guard_bot_id: v69 }
 }
 
 function e_a04e8d3a(w: TlWriter, o: C_channelFull): void {
   const f_flags = (o.can_view_participants ? 0x8 : 0) | (o.can_set_username ? 0x40 : 0) | (o.can_set_stickers ? 0x80 : 0) | (o.hidden_prehistory ? 0x400 : 0) | (o.can_set_location ? 0x10000 : 0) | (o.has_scheduled ? 0x80000 : 0) | (o.can_view_stats ? 0x100000 : 0) | (o.blocked ? 0x400000 : 0) | (o.participants_count !== undefined ? 0x1 : 0) | (o.admins_count !== undefined ? 0x2 : 0) | (o.kicked_count !== undefined ? 0x4 : 0) | (o.banned_count !== undefined ? 0x4 : 0) | (o.online_count !== undefined ? 0x2000 : 0) | (o.exported_invite !== undefined ? 0x800000 : 0) | (o.migrated_from_chat_id !== undefined ? 0x10 : 0) | (o.migrated_from_max_id !== undefined ? 0x10 : 0) | (o.pinned_msg_id !== undefined ? 0x20 : 0) | (o.stickerset !== undefined ? 0x100 : 0) | (o.available_min_id !== undefined ? 0x200 : 0) | (o.folder_id !== undefined ? 0x800 : 0) | (o.linked_chat_id !== undefined ? 0x4000 : 0) | (o.location !== undefined ? 0x8000 : 0) | (o.slowmode_seconds !== undefined ? 0x20000 : 0) | (o.slowmode_next_send_date !== undefined ? 0x40000 : 0) | (o.stats_dc !== undefined ? 0x1000 : 0) | (o.call !== undefined ? 0x200000 : 0) | (o.ttl_period !== undefined ? 0x1000000 : 0) | (o.pending_suggestions !== undefined ? 0x2000000 : 0) | (o.groupcall_default_join_as !== undefined ? 0x4000000 : 0) | (o.theme_emoticon !== undefined ? 0x8000000 : 0) | (o.requests_pending !== undefined ? 0x10000000 : 0) | (o.recent_requesters !== undefined ? 0x10000000 : 0) | (o.default_send_as !== undefined ? 0x20000000 : 0) | (o.available_reactions !== undefined ? 0x40000000 : 0)
-  const f_flags2 = (o.can_delete_channel ? 0x1 : 0) | (o.antispam ? 0x2 : 0) | (o.participants_hidden ? 0x4 : 0) | (o.translations_disabled ? 0x8 : 0) | (o.stories_pinned_available ? 0x20 : 0) | (o.view_forum_as_messages ? 0x40 : 0) | (o.restricted_sponsored ? 0x800 : 0) | (o.can_view_revenue ? 0x1000 : 0) | (o.paid_media_allowed ? 0x4000 : 0) | (o.can_view_stars_revenue ? 0x8000 : 0) | (o.paid_reactions_available ? 0x10000 : 0) | (o.stargifts_available ? 0x80000 : 0) | (o.paid_messages_available ? 0x100000 : 0) | (o.reactions_limit !== undefined ? 0x2000 : 0) | (o.stories !== undefined ? 0x10 : 0) | (o.wallpaper !== undefined ? 0x80 : 0) | (o.boosts_applied !== undefined ? 0x100 : 0) | (o.boosts_unrestrict !== undefined ? 0x200 : 0) | (o.emojiset !== undefined ? 0x400 : 0) | (o.bot_verification !== undefined ? 0x20000 : 0) | (o.stargifts_count !== undefined ? 0x40000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x200000 : 0) | (o.main_tab !== undefined ? 0x400000 : 0) | (o.guard_bot_id !== undefined ? 0x800000 : 0)
+  const f_flags2 = (o.can_delete_channel ? 0x1 : 0) | (o.antispam ? 0x2 : 0) | (o.participants_hidden ? 0x4 : 0) | (o.translations_disabled ? 0x8 : 0) | (o.stories_pinned_available ? 0x20 : 0) | (o.view_forum_as_messages ? 0x40 : 0) | (o.restricted_sponsored ? 0x800 : 0) | (o.can_view_revenue ? 0x1000 : 0) | (o.paid_media_allowed ? 0x4000 : 0) | (o.can_view_stars_revenue ? 0x8000 : 0) | (o.paid_reactions_available ? 0x10000 : 0) | (o.stargifts_available ? 0x80000 : 0) | (o.paid_messages_available ? 0x100000 : 0) | (o.has_welcome_messages ? 0x1000000 : 0) | (o.reactions_limit !== undefined ? 0x2000 : 0) | (o.stories !== undefined ? 0x10 : 0) | (o.wallpaper !== undefined ? 0x80 : 0) | (o.boosts_applied !== undefined ? 0x100 : 0) | (o.boosts_unrestrict !== undefined ? 0x200 : 0) | (o.emojiset !== undefined ? 0x400 : 0) | (o.bot_verification !== undefined ? 0x20000 : 0) | (o.stargifts_count !== undefined ? 0x40000 : 0) | (o.send_paid_messages_stars !== undefined ? 0x200000 : 0) | (o.main_tab !== undefined ? 0x400000 : 0) | (o.guard_bot_id !== undefined ? 0x800000 : 0)
   w.int(f_flags)
   w.int(f_flags2)
   w.long(o.id)
@@ -23551,6 +24148,30 @@ function e_a04e8d3a(w: TlWriter, o: C_channelFull): void {
   if ((f_flags2 & 0x200000) !== 0) w.long(o.send_paid_messages_stars!)
   if ((f_flags2 & 0x400000) !== 0) w.object(o.main_tab!)
   if ((f_flags2 & 0x800000) !== 0) w.long(o.guard_bot_id!)
+}
+
+function d_cbb7a507(r: TlReader): C_communityFull {
+  const f_flags = r.int()
+  const v1 = r.long()
+  const v2 = r.string()
+  const v3 = r.object() as T_Photo
+  const v4 = r.vectorObject() as T_CommunityPeer[]
+  const v5 = (f_flags & 0x2) !== 0 ? r.int() : undefined
+  const v6 = (f_flags & 0x4) !== 0 ? r.int() : undefined
+  const v7 = (f_flags & 0x1) !== 0 ? r.int() : undefined
+  return { _: 'communityFull', id: v1, about: v2, chat_photo: v3, linked_peers: v4, admins_count: v5, kicked_count: v6, peer_link_requests_pending: v7 }
+}
+
+function e_cbb7a507(w: TlWriter, o: C_communityFull): void {
+  const f_flags = (o.admins_count !== undefined ? 0x2 : 0) | (o.kicked_count !== undefined ? 0x4 : 0) | (o.peer_link_requests_pending !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  w.long(o.id)
+  w.string(o.about)
+  w.object(o.chat_photo)
+  w.vectorObject(o.linked_peers)
+  if ((f_flags & 0x2) !== 0) w.int(o.admins_count!)
+  if ((f_flags & 0x4) !== 0) w.int(o.kicked_count!)
+  if ((f_flags & 0x1) !== 0) w.int(o.peer_link_requests_pending!)
 }
 
 function d_38e79fde(r: TlReader): C_chatParticipant {
@@ -24732,7 +25353,7 @@ function e_ea2c31d3(w: TlWriter, o: C_messageActionStarGift): void {
   if ((f_flags & 0x80000) !== 0) w.int(o.gift_num!)
 }
 
-function d_e6c31522(r: TlReader): C_messageActionStarGiftUnique {
+function d_7e1c1187(r: TlReader): C_messageActionStarGiftUnique {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
   const v2 = (f_flags & 0x2) !== 0
@@ -24742,22 +25363,24 @@ function d_e6c31522(r: TlReader): C_messageActionStarGiftUnique {
   const v6 = (f_flags & 0x2000) !== 0
   const v7 = (f_flags & 0x4000) !== 0
   const v8 = (f_flags & 0x10000) !== 0
-  const v9 = r.object() as T_StarGift
-  const v10 = (f_flags & 0x8) !== 0 ? r.int() : undefined
-  const v11 = (f_flags & 0x10) !== 0 ? r.long() : undefined
-  const v12 = (f_flags & 0x40) !== 0 ? r.object() as T_Peer : undefined
-  const v13 = (f_flags & 0x80) !== 0 ? r.object() as T_Peer : undefined
-  const v14 = (f_flags & 0x80) !== 0 ? r.long() : undefined
-  const v15 = (f_flags & 0x100) !== 0 ? r.object() as T_StarsAmount : undefined
-  const v16 = (f_flags & 0x200) !== 0 ? r.int() : undefined
-  const v17 = (f_flags & 0x400) !== 0 ? r.int() : undefined
-  const v18 = (f_flags & 0x1000) !== 0 ? r.long() : undefined
-  const v19 = (f_flags & 0x8000) !== 0 ? r.int() : undefined
-  return { _: 'messageActionStarGiftUnique', upgrade: v1, transferred: v2, saved: v3, refunded: v4, prepaid_upgrade: v5, assigned: v6, from_offer: v7, craft: v8, gift: v9, can_export_at: v10, transfer_stars: v11, from_id: v12, peer: v13, saved_id: v14, resale_amount: v15, can_transfer_at: v16, can_resell_at: v17, drop_original_details_stars: v18, can_craft_at: v19 }
+  const v9 = (f_flags & 0x20000) !== 0
+  const v10 = r.object() as T_StarGift
+  const v11 = (f_flags & 0x8) !== 0 ? r.int() : undefined
+  const v12 = (f_flags & 0x10) !== 0 ? r.long() : undefined
+  const v13 = (f_flags & 0x40) !== 0 ? r.object() as T_Peer : undefined
+  const v14 = (f_flags & 0x80) !== 0 ? r.object() as T_Peer : undefined
+  const v15 = (f_flags & 0x80) !== 0 ? r.long() : undefined
+  const v16 = (f_flags & 0x100) !== 0 ? r.object() as T_StarsAmount : undefined
+  const v17 = (f_flags & 0x200) !== 0 ? r.int() : undefined
+  const v18 = (f_flags & 0x400) !== 0 ? r.int() : undefined
+  const v19 = (f_flags & 0x1000) !== 0 ? r.long() : undefined
+  const v20 = (f_flags & 0x8000) !== 0 ? r.int() : undefined
+  const v21 = (f_flags & 0x40000) !== 0 ? r.object() as T_TextWithEntities : undefined
+  return { _: 'messageActionStarGiftUnique', upgrade: v1, transferred: v2, saved: v3, refunded: v4, prepaid_upgrade: v5, assigned: v6, from_offer: v7, craft: v8, name_hidden: v9, gift: v10, can_export_at: v11, transfer_stars: v12, from_id: v13, peer: v14, saved_id: v15, resale_amount: v16, can_transfer_at: v17, can_resell_at: v18, drop_original_details_stars: v19, can_craft_at: v20, message: v21 }
 }
 
-function e_e6c31522(w: TlWriter, o: C_messageActionStarGiftUnique): void {
-  const f_flags = (o.upgrade ? 0x1 : 0) | (o.transferred ? 0x2 : 0) | (o.saved ? 0x4 : 0) | (o.refunded ? 0x20 : 0) | (o.prepaid_upgrade ? 0x800 : 0) | (o.assigned ? 0x2000 : 0) | (o.from_offer ? 0x4000 : 0) | (o.craft ? 0x10000 : 0) | (o.can_export_at !== undefined ? 0x8 : 0) | (o.transfer_stars !== undefined ? 0x10 : 0) | (o.from_id !== undefined ? 0x40 : 0) | (o.peer !== undefined ? 0x80 : 0) | (o.saved_id !== undefined ? 0x80 : 0) | (o.resale_amount !== undefined ? 0x100 : 0) | (o.can_transfer_at !== undefined ? 0x200 : 0) | (o.can_resell_at !== undefined ? 0x400 : 0) | (o.drop_original_details_stars !== undefined ? 0x1000 : 0) | (o.can_craft_at !== undefined ? 0x8000 : 0)
+function e_7e1c1187(w: TlWriter, o: C_messageActionStarGiftUnique): void {
+  const f_flags = (o.upgrade ? 0x1 : 0) | (o.transferred ? 0x2 : 0) | (o.saved ? 0x4 : 0) | (o.refunded ? 0x20 : 0) | (o.prepaid_upgrade ? 0x800 : 0) | (o.assigned ? 0x2000 : 0) | (o.from_offer ? 0x4000 : 0) | (o.craft ? 0x10000 : 0) | (o.name_hidden ? 0x20000 : 0) | (o.can_export_at !== undefined ? 0x8 : 0) | (o.transfer_stars !== undefined ? 0x10 : 0) | (o.from_id !== undefined ? 0x40 : 0) | (o.peer !== undefined ? 0x80 : 0) | (o.saved_id !== undefined ? 0x80 : 0) | (o.resale_amount !== undefined ? 0x100 : 0) | (o.can_transfer_at !== undefined ? 0x200 : 0) | (o.can_resell_at !== undefined ? 0x400 : 0) | (o.drop_original_details_stars !== undefined ? 0x1000 : 0) | (o.can_craft_at !== undefined ? 0x8000 : 0) | (o.message !== undefined ? 0x40000 : 0)
   w.int(f_flags)
   w.object(o.gift)
   if ((f_flags & 0x8) !== 0) w.int(o.can_export_at!)
@@ -24770,6 +25393,7 @@ function e_e6c31522(w: TlWriter, o: C_messageActionStarGiftUnique): void {
   if ((f_flags & 0x400) !== 0) w.int(o.can_resell_at!)
   if ((f_flags & 0x1000) !== 0) w.long(o.drop_original_details_stars!)
   if ((f_flags & 0x8000) !== 0) w.int(o.can_craft_at!)
+  if ((f_flags & 0x40000) !== 0) w.object(o.message!)
 }
 
 function d_ac1f1fcd(r: TlReader): C_messageActionPaidMessagesRefunded {
@@ -25006,6 +25630,27 @@ function e_16605e3e(w: TlWriter, o: C_messageActionManagedBotCreated): void {
   w.long(o.bot_id)
 }
 
+function d_5d20bae8(r: TlReader): C_messageActionChangeCommunity {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0 ? r.long() : undefined
+  return { _: 'messageActionChangeCommunity', community_id: v1 }
+}
+
+function e_5d20bae8(w: TlWriter, o: C_messageActionChangeCommunity): void {
+  const f_flags = (o.community_id !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x1) !== 0) w.long(o.community_id!)
+}
+
+function d_4a8bfe80(r: TlReader): C_messageActionChatJoinedViaCommunity {
+  const v0 = r.long()
+  return { _: 'messageActionChatJoinedViaCommunity', community_id: v0 }
+}
+
+function e_4a8bfe80(w: TlWriter, o: C_messageActionChatJoinedViaCommunity): void {
+  w.long(o.community_id)
+}
+
 function d_fc89f7f3(r: TlReader): C_dialog {
   const f_flags = r.int()
   const v1 = (f_flags & 0x4) !== 0
@@ -25068,6 +25713,21 @@ function e_71bd134c(w: TlWriter, o: C_dialogFolder): void {
   w.int(o.unread_unmuted_peers_count)
   w.int(o.unread_muted_messages_count)
   w.int(o.unread_unmuted_messages_count)
+}
+
+function d_f78a0973(r: TlReader): C_dialogCommunity {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x4) !== 0
+  const v2 = r.long()
+  const v3 = r.object() as T_PeerNotifySettings
+  return { _: 'dialogCommunity', pinned: v1, community_id: v2, notify_settings: v3 }
+}
+
+function e_f78a0973(w: TlWriter, o: C_dialogCommunity): void {
+  const f_flags = (o.pinned ? 0x4 : 0)
+  w.int(f_flags)
+  w.long(o.community_id)
+  w.object(o.notify_settings)
 }
 
 function d_2331b22d(r: TlReader): C_photoEmpty {
@@ -25334,6 +25994,15 @@ function d_5c467992(r: TlReader): C_inputNotifyForumTopic {
 function e_5c467992(w: TlWriter, o: C_inputNotifyForumTopic): void {
   w.object(o.peer)
   w.int(o.top_msg_id)
+}
+
+function d_27bb1adc(r: TlReader): C_inputNotifyCommunity {
+  const v0 = r.object() as T_InputChannel
+  return { _: 'inputNotifyCommunity', community: v0 }
+}
+
+function e_27bb1adc(w: TlWriter, o: C_inputNotifyCommunity): void {
+  w.object(o.community)
 }
 
 function d_cacb6ae2(r: TlReader): C_inputPeerNotifySettings {
@@ -28135,6 +28804,78 @@ function e_140502d1(w: TlWriter, o: C_updateWebBrowserException): void {
   w.object(o.exception)
 }
 
+function d_20bcbba1(r: TlReader): C_updateNewEphemeralMessage {
+  const v0 = r.object() as T_EphemeralMessage
+  return { _: 'updateNewEphemeralMessage', message: v0 }
+}
+
+function e_20bcbba1(w: TlWriter, o: C_updateNewEphemeralMessage): void {
+  w.object(o.message)
+}
+
+function d_56dbfcf8(r: TlReader): C_updateDeleteEphemeralMessages {
+  const v0 = r.object() as T_Peer
+  const v1 = r.vectorInt()
+  return { _: 'updateDeleteEphemeralMessages', peer: v0, ids: v1 }
+}
+
+function e_56dbfcf8(w: TlWriter, o: C_updateDeleteEphemeralMessages): void {
+  w.object(o.peer)
+  w.vectorInt(o.ids)
+}
+
+function d_4bbb8f01(r: TlReader): C_updateEditEphemeralMessage {
+  const v0 = r.object() as T_EphemeralMessage
+  return { _: 'updateEditEphemeralMessage', message: v0 }
+}
+
+function e_4bbb8f01(w: TlWriter, o: C_updateEditEphemeralMessage): void {
+  w.object(o.message)
+}
+
+function d_7c1079d6(r: TlReader): C_updateEphemeralBotCallbackQuery {
+  const f_flags = r.int()
+  const v1 = r.long()
+  const v2 = r.long()
+  const v3 = (f_flags & 0x1) !== 0 ? r.object() as T_Peer : undefined
+  const v4 = r.int()
+  const v5 = r.bytes()
+  const v6 = (f_flags & 0x2) !== 0 ? r.long() : undefined
+  const v7 = r.object() as T_EphemeralMessage
+  return { _: 'updateEphemeralBotCallbackQuery', query_id: v1, user_id: v2, peer: v3, msg_id: v4, data: v5, chat_instance: v6, message: v7 }
+}
+
+function e_7c1079d6(w: TlWriter, o: C_updateEphemeralBotCallbackQuery): void {
+  const f_flags = (o.peer !== undefined ? 0x1 : 0) | (o.chat_instance !== undefined ? 0x2 : 0)
+  w.int(f_flags)
+  w.long(o.query_id)
+  w.long(o.user_id)
+  if ((f_flags & 0x1) !== 0) w.object(o.peer!)
+  w.int(o.msg_id)
+  w.bytes(o.data)
+  if ((f_flags & 0x2) !== 0) w.long(o.chat_instance!)
+  w.object(o.message)
+}
+
+function d_6c0d8e23(r: TlReader): C_updateBotStarsSubscription {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = (f_flags & 0x4) !== 0
+  const v4 = r.long()
+  const v5 = r.bytes()
+  const v6 = r.int()
+  return { _: 'updateBotStarsSubscription', canceled: v1, payment_failed: v2, restored: v3, user_id: v4, payload: v5, qts: v6 }
+}
+
+function e_6c0d8e23(w: TlWriter, o: C_updateBotStarsSubscription): void {
+  const f_flags = (o.canceled ? 0x1 : 0) | (o.payment_failed ? 0x2 : 0) | (o.restored ? 0x4 : 0)
+  w.int(f_flags)
+  w.long(o.user_id)
+  w.bytes(o.payload)
+  w.int(o.qts)
+}
+
 function d_a56c2a3e(r: TlReader): C_updates$state {
   const v0 = r.int()
   const v1 = r.int()
@@ -28957,6 +29698,15 @@ function e_226e6308(w: TlWriter, o: C_notifyForumTopic): void {
   w.int(o.top_msg_id)
 }
 
+function d_be376999(r: TlReader): C_notifyCommunity {
+  const v0 = r.long()
+  return { _: 'notifyCommunity', community_id: v0 }
+}
+
+function e_be376999(w: TlWriter, o: C_notifyCommunity): void {
+  w.long(o.community_id)
+}
+
 function d_16bf744e(r: TlReader): C_sendMessageTypingAction {
   return { _: 'sendMessageTypingAction' }
 }
@@ -29103,37 +29853,61 @@ function e_b665902e(w: TlWriter, o: C_sendMessageEmojiInteractionSeen): void {
   w.string(o.emoticon)
 }
 
-function d_376d975c(r: TlReader): C_sendMessageTextDraftAction {
-  const v0 = r.long()
-  const v1 = r.object() as T_TextWithEntities
-  return { _: 'sendMessageTextDraftAction', random_id: v0, text: v1 }
+function d_3630b85a(r: TlReader): C_sendMessageTextDraftAction {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = r.long()
+  const v4 = r.object() as T_TextWithEntities
+  return { _: 'sendMessageTextDraftAction', can_stop: v1, keep_on_stop: v2, random_id: v3, text: v4 }
 }
 
-function e_376d975c(w: TlWriter, o: C_sendMessageTextDraftAction): void {
+function e_3630b85a(w: TlWriter, o: C_sendMessageTextDraftAction): void {
+  const f_flags = (o.can_stop ? 0x1 : 0) | (o.keep_on_stop ? 0x2 : 0)
+  w.int(f_flags)
   w.long(o.random_id)
   w.object(o.text)
 }
 
-function d_e2b23b51(r: TlReader): C_inputSendMessageRichMessageDraftAction {
-  const v0 = r.long()
-  const v1 = r.object() as T_InputRichMessage
-  return { _: 'inputSendMessageRichMessageDraftAction', random_id: v0, rich_message: v1 }
+function d_a937c7be(r: TlReader): C_inputSendMessageRichMessageDraftAction {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = r.long()
+  const v4 = r.object() as T_InputRichMessage
+  return { _: 'inputSendMessageRichMessageDraftAction', can_stop: v1, keep_on_stop: v2, random_id: v3, rich_message: v4 }
 }
 
-function e_e2b23b51(w: TlWriter, o: C_inputSendMessageRichMessageDraftAction): void {
+function e_a937c7be(w: TlWriter, o: C_inputSendMessageRichMessageDraftAction): void {
+  const f_flags = (o.can_stop ? 0x1 : 0) | (o.keep_on_stop ? 0x2 : 0)
+  w.int(f_flags)
   w.long(o.random_id)
   w.object(o.rich_message)
 }
 
-function d_a2cb24f9(r: TlReader): C_sendMessageRichMessageDraftAction {
-  const v0 = r.long()
-  const v1 = r.object() as T_RichMessage
-  return { _: 'sendMessageRichMessageDraftAction', random_id: v0, rich_message: v1 }
+function d_52564893(r: TlReader): C_sendMessageRichMessageDraftAction {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = r.long()
+  const v4 = r.object() as T_RichMessage
+  return { _: 'sendMessageRichMessageDraftAction', can_stop: v1, keep_on_stop: v2, random_id: v3, rich_message: v4 }
 }
 
-function e_a2cb24f9(w: TlWriter, o: C_sendMessageRichMessageDraftAction): void {
+function e_52564893(w: TlWriter, o: C_sendMessageRichMessageDraftAction): void {
+  const f_flags = (o.can_stop ? 0x1 : 0) | (o.keep_on_stop ? 0x2 : 0)
+  w.int(f_flags)
   w.long(o.random_id)
   w.object(o.rich_message)
+}
+
+function d_fbf902b0(r: TlReader): C_sendMessageStopDraftAction {
+  const v0 = r.long()
+  return { _: 'sendMessageStopDraftAction', random_id: v0 }
+}
+
+function e_fbf902b0(w: TlWriter, o: C_sendMessageStopDraftAction): void {
+  w.long(o.random_id)
 }
 
 function d_b3134d9d(r: TlReader): C_contacts$found {
@@ -30202,13 +30976,17 @@ function d_d3f924eb(r: TlReader): C_messages$stickerSetNotModified {
 function e_d3f924eb(w: TlWriter, _o: C_messages$stickerSetNotModified): void {
 }
 
-function d_c27ac8c7(r: TlReader): C_botCommand {
-  const v0 = r.string()
-  const v1 = r.string()
-  return { _: 'botCommand', command: v0, description: v1 }
+function d_9852d6d2(r: TlReader): C_botCommand {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.string()
+  const v3 = r.string()
+  return { _: 'botCommand', ephemeral: v1, command: v2, description: v3 }
 }
 
-function e_c27ac8c7(w: TlWriter, o: C_botCommand): void {
+function e_9852d6d2(w: TlWriter, o: C_botCommand): void {
+  const f_flags = (o.ephemeral ? 0x1 : 0)
+  w.int(f_flags)
   w.string(o.command)
   w.string(o.description)
 }
@@ -30242,306 +31020,20 @@ function e_4d8a0299(w: TlWriter, o: C_botInfo): void {
   if ((f_flags & 0x200) !== 0) w.object(o.verifier_settings!)
 }
 
-function d_7d170cff(r: TlReader): C_keyboardButton {
+function d_2f67a72f(r: TlReader): C_keyboardButton {
   const f_flags = r.int()
   const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
   const v2 = r.string()
-  return { _: 'keyboardButton', style: v1, text: v2 }
+  const v3 = r.object() as T_ButtonType
+  return { _: 'keyboardButton', style: v1, text: v2, type: v3 }
 }
 
-function e_7d170cff(w: TlWriter, o: C_keyboardButton): void {
+function e_2f67a72f(w: TlWriter, o: C_keyboardButton): void {
   const f_flags = (o.style !== undefined ? 0x400 : 0)
   w.int(f_flags)
   if ((f_flags & 0x400) !== 0) w.object(o.style!)
   w.string(o.text)
-}
-
-function d_d80c25ec(r: TlReader): C_keyboardButtonUrl {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v2 = r.string()
-  const v3 = r.string()
-  return { _: 'keyboardButtonUrl', style: v1, text: v2, url: v3 }
-}
-
-function e_d80c25ec(w: TlWriter, o: C_keyboardButtonUrl): void {
-  const f_flags = (o.style !== undefined ? 0x400 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-  w.string(o.url)
-}
-
-function d_e62bc960(r: TlReader): C_keyboardButtonCallback {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x1) !== 0
-  const v2 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v3 = r.string()
-  const v4 = r.bytes()
-  return { _: 'keyboardButtonCallback', requires_password: v1, style: v2, text: v3, data: v4 }
-}
-
-function e_e62bc960(w: TlWriter, o: C_keyboardButtonCallback): void {
-  const f_flags = (o.requires_password ? 0x1 : 0) | (o.style !== undefined ? 0x400 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-  w.bytes(o.data)
-}
-
-function d_417efd8f(r: TlReader): C_keyboardButtonRequestPhone {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v2 = r.string()
-  return { _: 'keyboardButtonRequestPhone', style: v1, text: v2 }
-}
-
-function e_417efd8f(w: TlWriter, o: C_keyboardButtonRequestPhone): void {
-  const f_flags = (o.style !== undefined ? 0x400 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-}
-
-function d_aa40f94d(r: TlReader): C_keyboardButtonRequestGeoLocation {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v2 = r.string()
-  return { _: 'keyboardButtonRequestGeoLocation', style: v1, text: v2 }
-}
-
-function e_aa40f94d(w: TlWriter, o: C_keyboardButtonRequestGeoLocation): void {
-  const f_flags = (o.style !== undefined ? 0x400 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-}
-
-function d_991399fc(r: TlReader): C_keyboardButtonSwitchInline {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x1) !== 0
-  const v2 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v3 = r.string()
-  const v4 = r.string()
-  const v5 = (f_flags & 0x2) !== 0 ? r.vectorObject() as T_InlineQueryPeerType[] : undefined
-  return { _: 'keyboardButtonSwitchInline', same_peer: v1, style: v2, text: v3, query: v4, peer_types: v5 }
-}
-
-function e_991399fc(w: TlWriter, o: C_keyboardButtonSwitchInline): void {
-  const f_flags = (o.same_peer ? 0x1 : 0) | (o.style !== undefined ? 0x400 : 0) | (o.peer_types !== undefined ? 0x2 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-  w.string(o.query)
-  if ((f_flags & 0x2) !== 0) w.vectorObject(o.peer_types!)
-}
-
-function d_89c590f9(r: TlReader): C_keyboardButtonGame {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v2 = r.string()
-  return { _: 'keyboardButtonGame', style: v1, text: v2 }
-}
-
-function e_89c590f9(w: TlWriter, o: C_keyboardButtonGame): void {
-  const f_flags = (o.style !== undefined ? 0x400 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-}
-
-function d_3fa53905(r: TlReader): C_keyboardButtonBuy {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v2 = r.string()
-  return { _: 'keyboardButtonBuy', style: v1, text: v2 }
-}
-
-function e_3fa53905(w: TlWriter, o: C_keyboardButtonBuy): void {
-  const f_flags = (o.style !== undefined ? 0x400 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-}
-
-function d_f51006f9(r: TlReader): C_keyboardButtonUrlAuth {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v2 = r.string()
-  const v3 = (f_flags & 0x1) !== 0 ? r.string() : undefined
-  const v4 = r.string()
-  const v5 = r.int()
-  return { _: 'keyboardButtonUrlAuth', style: v1, text: v2, fwd_text: v3, url: v4, button_id: v5 }
-}
-
-function e_f51006f9(w: TlWriter, o: C_keyboardButtonUrlAuth): void {
-  const f_flags = (o.style !== undefined ? 0x400 : 0) | (o.fwd_text !== undefined ? 0x1 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-  if ((f_flags & 0x1) !== 0) w.string(o.fwd_text!)
-  w.string(o.url)
-  w.int(o.button_id)
-}
-
-function d_68013e72(r: TlReader): C_inputKeyboardButtonUrlAuth {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x1) !== 0
-  const v2 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v3 = r.string()
-  const v4 = (f_flags & 0x2) !== 0 ? r.string() : undefined
-  const v5 = r.string()
-  const v6 = r.object() as T_InputUser
-  return { _: 'inputKeyboardButtonUrlAuth', request_write_access: v1, style: v2, text: v3, fwd_text: v4, url: v5, bot: v6 }
-}
-
-function e_68013e72(w: TlWriter, o: C_inputKeyboardButtonUrlAuth): void {
-  const f_flags = (o.request_write_access ? 0x1 : 0) | (o.style !== undefined ? 0x400 : 0) | (o.fwd_text !== undefined ? 0x2 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-  if ((f_flags & 0x2) !== 0) w.string(o.fwd_text!)
-  w.string(o.url)
-  w.object(o.bot)
-}
-
-function d_7a11d782(r: TlReader): C_keyboardButtonRequestPoll {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v2 = (f_flags & 0x1) !== 0 ? r.bool() : undefined
-  const v3 = r.string()
-  return { _: 'keyboardButtonRequestPoll', style: v1, quiz: v2, text: v3 }
-}
-
-function e_7a11d782(w: TlWriter, o: C_keyboardButtonRequestPoll): void {
-  const f_flags = (o.style !== undefined ? 0x400 : 0) | (o.quiz !== undefined ? 0x1 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  if ((f_flags & 0x1) !== 0) w.bool(o.quiz!)
-  w.string(o.text)
-}
-
-function d_7d5e07c7(r: TlReader): C_inputKeyboardButtonUserProfile {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v2 = r.string()
-  const v3 = r.object() as T_InputUser
-  return { _: 'inputKeyboardButtonUserProfile', style: v1, text: v2, user_id: v3 }
-}
-
-function e_7d5e07c7(w: TlWriter, o: C_inputKeyboardButtonUserProfile): void {
-  const f_flags = (o.style !== undefined ? 0x400 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-  w.object(o.user_id)
-}
-
-function d_c0fd5d09(r: TlReader): C_keyboardButtonUserProfile {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v2 = r.string()
-  const v3 = r.long()
-  return { _: 'keyboardButtonUserProfile', style: v1, text: v2, user_id: v3 }
-}
-
-function e_c0fd5d09(w: TlWriter, o: C_keyboardButtonUserProfile): void {
-  const f_flags = (o.style !== undefined ? 0x400 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-  w.long(o.user_id)
-}
-
-function d_e846b1a0(r: TlReader): C_keyboardButtonWebView {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v2 = r.string()
-  const v3 = r.string()
-  return { _: 'keyboardButtonWebView', style: v1, text: v2, url: v3 }
-}
-
-function e_e846b1a0(w: TlWriter, o: C_keyboardButtonWebView): void {
-  const f_flags = (o.style !== undefined ? 0x400 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-  w.string(o.url)
-}
-
-function d_e15c4370(r: TlReader): C_keyboardButtonSimpleWebView {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v2 = r.string()
-  const v3 = r.string()
-  return { _: 'keyboardButtonSimpleWebView', style: v1, text: v2, url: v3 }
-}
-
-function e_e15c4370(w: TlWriter, o: C_keyboardButtonSimpleWebView): void {
-  const f_flags = (o.style !== undefined ? 0x400 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-  w.string(o.url)
-}
-
-function d_5b0f15f5(r: TlReader): C_keyboardButtonRequestPeer {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v2 = r.string()
-  const v3 = r.int()
-  const v4 = r.object() as T_RequestPeerType
-  const v5 = r.int()
-  return { _: 'keyboardButtonRequestPeer', style: v1, text: v2, button_id: v3, peer_type: v4, max_quantity: v5 }
-}
-
-function e_5b0f15f5(w: TlWriter, o: C_keyboardButtonRequestPeer): void {
-  const f_flags = (o.style !== undefined ? 0x400 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-  w.int(o.button_id)
-  w.object(o.peer_type)
-  w.int(o.max_quantity)
-}
-
-function d_02b78156(r: TlReader): C_inputKeyboardButtonRequestPeer {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x1) !== 0
-  const v2 = (f_flags & 0x2) !== 0
-  const v3 = (f_flags & 0x4) !== 0
-  const v4 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v5 = r.string()
-  const v6 = r.int()
-  const v7 = r.object() as T_RequestPeerType
-  const v8 = r.int()
-  return { _: 'inputKeyboardButtonRequestPeer', name_requested: v1, username_requested: v2, photo_requested: v3, style: v4, text: v5, button_id: v6, peer_type: v7, max_quantity: v8 }
-}
-
-function e_02b78156(w: TlWriter, o: C_inputKeyboardButtonRequestPeer): void {
-  const f_flags = (o.name_requested ? 0x1 : 0) | (o.username_requested ? 0x2 : 0) | (o.photo_requested ? 0x4 : 0) | (o.style !== undefined ? 0x400 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-  w.int(o.button_id)
-  w.object(o.peer_type)
-  w.int(o.max_quantity)
-}
-
-function d_bcc4af10(r: TlReader): C_keyboardButtonCopy {
-  const f_flags = r.int()
-  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
-  const v2 = r.string()
-  const v3 = r.string()
-  return { _: 'keyboardButtonCopy', style: v1, text: v2, copy_text: v3 }
-}
-
-function e_bcc4af10(w: TlWriter, o: C_keyboardButtonCopy): void {
-  const f_flags = (o.style !== undefined ? 0x400 : 0)
-  w.int(f_flags)
-  if ((f_flags & 0x400) !== 0) w.object(o.style!)
-  w.string(o.text)
-  w.string(o.copy_text)
+  w.object(o.type)
 }
 
 function d_77608b83(r: TlReader): C_keyboardButtonRow {
@@ -30584,24 +31076,29 @@ function d_85dd99d1(r: TlReader): C_replyKeyboardMarkup {
   const v2 = (f_flags & 0x2) !== 0
   const v3 = (f_flags & 0x4) !== 0
   const v4 = (f_flags & 0x10) !== 0
-  const v5 = r.vectorObject() as T_KeyboardButtonRow[]
-  const v6 = (f_flags & 0x8) !== 0 ? r.string() : undefined
-  return { _: 'replyKeyboardMarkup', resize: v1, single_use: v2, selective: v3, persistent: v4, rows: v5, placeholder: v6 }
+  const v5 = (f_flags & 0x20) !== 0
+  const v6 = r.vectorObject() as T_KeyboardButtonRow[]
+  const v7 = (f_flags & 0x8) !== 0 ? r.string() : undefined
+  return { _: 'replyKeyboardMarkup', resize: v1, single_use: v2, selective: v3, persistent: v4, force_reply: v5, rows: v6, placeholder: v7 }
 }
 
 function e_85dd99d1(w: TlWriter, o: C_replyKeyboardMarkup): void {
-  const f_flags = (o.resize ? 0x1 : 0) | (o.single_use ? 0x2 : 0) | (o.selective ? 0x4 : 0) | (o.persistent ? 0x10 : 0) | (o.placeholder !== undefined ? 0x8 : 0)
+  const f_flags = (o.resize ? 0x1 : 0) | (o.single_use ? 0x2 : 0) | (o.selective ? 0x4 : 0) | (o.persistent ? 0x10 : 0) | (o.force_reply ? 0x20 : 0) | (o.placeholder !== undefined ? 0x8 : 0)
   w.int(f_flags)
   w.vectorObject(o.rows)
   if ((f_flags & 0x8) !== 0) w.string(o.placeholder!)
 }
 
-function d_48a30254(r: TlReader): C_replyInlineMarkup {
-  const v0 = r.vectorObject() as T_KeyboardButtonRow[]
-  return { _: 'replyInlineMarkup', rows: v0 }
+function d_b2b15770(r: TlReader): C_replyInlineMarkup {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x20) !== 0
+  const v2 = r.vectorObject() as T_KeyboardInlineButtonRow[]
+  return { _: 'replyInlineMarkup', force_reply: v1, rows: v2 }
 }
 
-function e_48a30254(w: TlWriter, o: C_replyInlineMarkup): void {
+function e_b2b15770(w: TlWriter, o: C_replyInlineMarkup): void {
+  const f_flags = (o.force_reply ? 0x20 : 0)
+  w.int(f_flags)
   w.vectorObject(o.rows)
 }
 
@@ -32754,6 +33251,33 @@ function e_a5b45e2b(w: TlWriter, o: C_textDate): void {
   w.int(o.date)
 }
 
+function d_9686cb50(r: TlReader): C_textDiff {
+  const v0 = r.object() as T_RichText
+  const v1 = r.object() as T_RichText
+  return { _: 'textDiff', text: v0, old_text: v1 }
+}
+
+function e_9686cb50(w: TlWriter, o: C_textDiff): void {
+  w.object(o.text)
+  w.object(o.old_text)
+}
+
+function d_afc79cd6(r: TlReader): C_textButton {
+  const f_flags = r.int()
+  const v1 = r.object() as T_RichText
+  const v2 = r.object() as T_InlineButtonType
+  const v3 = (f_flags & 0x1) !== 0 ? r.object() as T_RichButtonStyle : undefined
+  return { _: 'textButton', text: v1, type: v2, style: v3 }
+}
+
+function e_afc79cd6(w: TlWriter, o: C_textButton): void {
+  const f_flags = (o.style !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  w.object(o.text)
+  w.object(o.type)
+  if ((f_flags & 0x1) !== 0) w.object(o.style!)
+}
+
 function d_13567e8a(r: TlReader): C_pageBlockUnsupported {
   return { _: 'pageBlockUnsupported' }
 }
@@ -32862,13 +33386,17 @@ function e_e4e88011(w: TlWriter, o: C_pageBlockList): void {
   w.vectorObject(o.items)
 }
 
-function d_263d7c26(r: TlReader): C_pageBlockBlockquote {
-  const v0 = r.object() as T_RichText
-  const v1 = r.object() as T_RichText
-  return { _: 'pageBlockBlockquote', text: v0, caption: v1 }
+function d_66d1670b(r: TlReader): C_pageBlockBlockquote {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.object() as T_RichText
+  const v3 = r.object() as T_RichText
+  return { _: 'pageBlockBlockquote', collapsed: v1, text: v2, caption: v3 }
 }
 
-function e_263d7c26(w: TlWriter, o: C_pageBlockBlockquote): void {
+function e_66d1670b(w: TlWriter, o: C_pageBlockBlockquote): void {
+  const f_flags = (o.collapsed ? 0x1 : 0)
+  w.int(f_flags)
   w.object(o.text)
   w.object(o.caption)
 }
@@ -33029,13 +33557,14 @@ function d_bf4dea82(r: TlReader): C_pageBlockTable {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
   const v2 = (f_flags & 0x2) !== 0
-  const v3 = r.object() as T_RichText
-  const v4 = r.vectorObject() as T_PageTableRow[]
-  return { _: 'pageBlockTable', bordered: v1, striped: v2, title: v3, rows: v4 }
+  const v3 = (f_flags & 0x4) !== 0
+  const v4 = r.object() as T_RichText
+  const v5 = r.vectorObject() as T_PageTableRow[]
+  return { _: 'pageBlockTable', bordered: v1, striped: v2, compact: v3, title: v4, rows: v5 }
 }
 
 function e_bf4dea82(w: TlWriter, o: C_pageBlockTable): void {
-  const f_flags = (o.bordered ? 0x1 : 0) | (o.striped ? 0x2 : 0)
+  const f_flags = (o.bordered ? 0x1 : 0) | (o.striped ? 0x2 : 0) | (o.compact ? 0x4 : 0)
   w.int(f_flags)
   w.object(o.title)
   w.vectorObject(o.rows)
@@ -33198,6 +33727,32 @@ function d_0e6e47c4(r: TlReader): C_pageBlockBlockquoteBlocks {
 
 function e_0e6e47c4(w: TlWriter, o: C_pageBlockBlockquoteBlocks): void {
   w.vectorObject(o.blocks)
+  w.object(o.caption)
+}
+
+function d_6d640318(r: TlReader): C_pageBlockButtonRow {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = (f_flags & 0x4) !== 0
+  const v4 = r.vectorObject() as T_PageButton[]
+  return { _: 'pageBlockButtonRow', align_left: v1, align_center: v2, align_right: v3, buttons: v4 }
+}
+
+function e_6d640318(w: TlWriter, o: C_pageBlockButtonRow): void {
+  const f_flags = (o.align_left ? 0x1 : 0) | (o.align_center ? 0x2 : 0) | (o.align_right ? 0x4 : 0)
+  w.int(f_flags)
+  w.vectorObject(o.buttons)
+}
+
+function d_38fa3ba3(r: TlReader): C_pageBlockDocument {
+  const v0 = r.long()
+  const v1 = r.object() as T_PageCaption
+  return { _: 'pageBlockDocument', document_id: v0, caption: v1 }
+}
+
+function e_38fa3ba3(w: TlWriter, o: C_pageBlockDocument): void {
+  w.long(o.document_id)
   w.object(o.caption)
 }
 
@@ -34868,6 +35423,15 @@ function e_64600527(w: TlWriter, o: C_inputDialogPeerFolder): void {
   w.int(o.folder_id)
 }
 
+function d_69ef72c4(r: TlReader): C_inputDialogPeerCommunity {
+  const v0 = r.object() as T_InputChannel
+  return { _: 'inputDialogPeerCommunity', community: v0 }
+}
+
+function e_69ef72c4(w: TlWriter, o: C_inputDialogPeerCommunity): void {
+  w.object(o.community)
+}
+
 function d_e56dbf05(r: TlReader): C_dialogPeer {
   const v0 = r.object() as T_Peer
   return { _: 'dialogPeer', peer: v0 }
@@ -34884,6 +35448,15 @@ function d_514519e2(r: TlReader): C_dialogPeerFolder {
 
 function e_514519e2(w: TlWriter, o: C_dialogPeerFolder): void {
   w.int(o.folder_id)
+}
+
+function d_2f65c8e4(r: TlReader): C_dialogPeerCommunity {
+  const v0 = r.long()
+  return { _: 'dialogPeerCommunity', community_id: v0 }
+}
+
+function e_2f65c8e4(w: TlWriter, o: C_dialogPeerCommunity): void {
+  w.long(o.community_id)
 }
 
 function d_0d54b65d(r: TlReader): C_messages$foundStickerSetsNotModified {
@@ -35935,11 +36508,13 @@ function d_5fb224d5(r: TlReader): C_chatAdminRights {
   const v15 = (f_flags & 0x10000) !== 0
   const v16 = (f_flags & 0x20000) !== 0
   const v17 = (f_flags & 0x40000) !== 0
-  return { _: 'chatAdminRights', change_info: v1, post_messages: v2, edit_messages: v3, delete_messages: v4, ban_users: v5, invite_users: v6, pin_messages: v7, add_admins: v8, anonymous: v9, manage_call: v10, other: v11, manage_topics: v12, post_stories: v13, edit_stories: v14, delete_stories: v15, manage_direct_messages: v16, manage_ranks: v17 }
+  const v18 = (f_flags & 0x80000) !== 0
+  const v19 = (f_flags & 0x100000) !== 0
+  return { _: 'chatAdminRights', change_info: v1, post_messages: v2, edit_messages: v3, delete_messages: v4, ban_users: v5, invite_users: v6, pin_messages: v7, add_admins: v8, anonymous: v9, manage_call: v10, other: v11, manage_topics: v12, post_stories: v13, edit_stories: v14, delete_stories: v15, manage_direct_messages: v16, manage_ranks: v17, manage_linked_peers: v18, manage_welcome_messages: v19 }
 }
 
 function e_5fb224d5(w: TlWriter, o: C_chatAdminRights): void {
-  const f_flags = (o.change_info ? 0x1 : 0) | (o.post_messages ? 0x2 : 0) | (o.edit_messages ? 0x4 : 0) | (o.delete_messages ? 0x8 : 0) | (o.ban_users ? 0x10 : 0) | (o.invite_users ? 0x20 : 0) | (o.pin_messages ? 0x80 : 0) | (o.add_admins ? 0x200 : 0) | (o.anonymous ? 0x400 : 0) | (o.manage_call ? 0x800 : 0) | (o.other ? 0x1000 : 0) | (o.manage_topics ? 0x2000 : 0) | (o.post_stories ? 0x4000 : 0) | (o.edit_stories ? 0x8000 : 0) | (o.delete_stories ? 0x10000 : 0) | (o.manage_direct_messages ? 0x20000 : 0) | (o.manage_ranks ? 0x40000 : 0)
+  const f_flags = (o.change_info ? 0x1 : 0) | (o.post_messages ? 0x2 : 0) | (o.edit_messages ? 0x4 : 0) | (o.delete_messages ? 0x8 : 0) | (o.ban_users ? 0x10 : 0) | (o.invite_users ? 0x20 : 0) | (o.pin_messages ? 0x80 : 0) | (o.add_admins ? 0x200 : 0) | (o.anonymous ? 0x400 : 0) | (o.manage_call ? 0x800 : 0) | (o.other ? 0x1000 : 0) | (o.manage_topics ? 0x2000 : 0) | (o.post_stories ? 0x4000 : 0) | (o.edit_stories ? 0x8000 : 0) | (o.delete_stories ? 0x10000 : 0) | (o.manage_direct_messages ? 0x20000 : 0) | (o.manage_ranks ? 0x40000 : 0) | (o.manage_linked_peers ? 0x80000 : 0) | (o.manage_welcome_messages ? 0x100000 : 0)
   w.int(f_flags)
 }
 
@@ -35967,12 +36542,13 @@ function d_9f120418(r: TlReader): C_chatBannedRights {
   const v20 = (f_flags & 0x2000000) !== 0
   const v21 = (f_flags & 0x4000000) !== 0
   const v22 = (f_flags & 0x8000000) !== 0
-  const v23 = r.int()
-  return { _: 'chatBannedRights', view_messages: v1, send_messages: v2, send_media: v3, send_stickers: v4, send_gifs: v5, send_games: v6, send_inline: v7, embed_links: v8, send_polls: v9, change_info: v10, invite_users: v11, pin_messages: v12, manage_topics: v13, send_photos: v14, send_videos: v15, send_roundvideos: v16, send_audios: v17, send_voices: v18, send_docs: v19, send_plain: v20, edit_rank: v21, send_reactions: v22, until_date: v23 }
+  const v23 = (f_flags & 0x10000000) !== 0
+  const v24 = r.int()
+  return { _: 'chatBannedRights', view_messages: v1, send_messages: v2, send_media: v3, send_stickers: v4, send_gifs: v5, send_games: v6, send_inline: v7, embed_links: v8, send_polls: v9, change_info: v10, invite_users: v11, pin_messages: v12, manage_topics: v13, send_photos: v14, send_videos: v15, send_roundvideos: v16, send_audios: v17, send_voices: v18, send_docs: v19, send_plain: v20, edit_rank: v21, send_reactions: v22, manage_linked_peers: v23, until_date: v24 }
 }
 
 function e_9f120418(w: TlWriter, o: C_chatBannedRights): void {
-  const f_flags = (o.view_messages ? 0x1 : 0) | (o.send_messages ? 0x2 : 0) | (o.send_media ? 0x4 : 0) | (o.send_stickers ? 0x8 : 0) | (o.send_gifs ? 0x10 : 0) | (o.send_games ? 0x20 : 0) | (o.send_inline ? 0x40 : 0) | (o.embed_links ? 0x80 : 0) | (o.send_polls ? 0x100 : 0) | (o.change_info ? 0x400 : 0) | (o.invite_users ? 0x8000 : 0) | (o.pin_messages ? 0x20000 : 0) | (o.manage_topics ? 0x40000 : 0) | (o.send_photos ? 0x80000 : 0) | (o.send_videos ? 0x100000 : 0) | (o.send_roundvideos ? 0x200000 : 0) | (o.send_audios ? 0x400000 : 0) | (o.send_voices ? 0x800000 : 0) | (o.send_docs ? 0x1000000 : 0) | (o.send_plain ? 0x2000000 : 0) | (o.edit_rank ? 0x4000000 : 0) | (o.send_reactions ? 0x8000000 : 0)
+  const f_flags = (o.view_messages ? 0x1 : 0) | (o.send_messages ? 0x2 : 0) | (o.send_media ? 0x4 : 0) | (o.send_stickers ? 0x8 : 0) | (o.send_gifs ? 0x10 : 0) | (o.send_games ? 0x20 : 0) | (o.send_inline ? 0x40 : 0) | (o.embed_links ? 0x80 : 0) | (o.send_polls ? 0x100 : 0) | (o.change_info ? 0x400 : 0) | (o.invite_users ? 0x8000 : 0) | (o.pin_messages ? 0x20000 : 0) | (o.manage_topics ? 0x40000 : 0) | (o.send_photos ? 0x80000 : 0) | (o.send_videos ? 0x100000 : 0) | (o.send_roundvideos ? 0x200000 : 0) | (o.send_audios ? 0x400000 : 0) | (o.send_voices ? 0x800000 : 0) | (o.send_docs ? 0x1000000 : 0) | (o.send_plain ? 0x2000000 : 0) | (o.edit_rank ? 0x4000000 : 0) | (o.send_reactions ? 0x8000000 : 0) | (o.manage_linked_peers ? 0x10000000 : 0)
   w.int(f_flags)
   w.int(o.until_date)
 }
@@ -37137,22 +37713,22 @@ function d_1b97dd66(r: TlReader): C_messageReplyHeader {
   const v1 = (f_flags & 0x4) !== 0
   const v2 = (f_flags & 0x8) !== 0
   const v3 = (f_flags & 0x200) !== 0
-  const v4 = (f_flags & 0x10) !== 0 ? r.int() : undefined
-  const v5 = (f_flags & 0x1) !== 0 ? r.object() as T_Peer : undefined
-  const v6 = (f_flags & 0x20) !== 0 ? r.object() as T_MessageFwdHeader : undefined
-  const v7 = (f_flags & 0x100) !== 0 ? r.object() as T_MessageMedia : undefined
-  const v8 = (f_flags & 0x2) !== 0 ? r.int() : undefined
-  const v9 = (f_flags & 0x40) !== 0 ? r.string() : undefined
-  const v10 = (f_flags & 0x80) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
-  const v11 = (f_flags & 0x400) !== 0 ? r.int() : undefined
-  const v12 = (f_flags & 0x800) !== 0 ? r.int() : undefined
-  const v13 = (f_flags & 0x1000) !== 0 ? r.bytes() : undefined
-  const v14 = (f_flags & 0x2000) !== 0
-  return { _: 'messageReplyHeader', reply_to_scheduled: v1, forum_topic: v2, quote: v3, reply_to_msg_id: v4, reply_to_peer_id: v5, reply_from: v6, reply_media: v7, reply_to_top_id: v8, quote_text: v9, quote_entities: v10, quote_offset: v11, todo_item_id: v12, poll_option: v13, reply_to_ephemeral: v14 }
+  const v4 = (f_flags & 0x2000) !== 0
+  const v5 = (f_flags & 0x10) !== 0 ? r.int() : undefined
+  const v6 = (f_flags & 0x1) !== 0 ? r.object() as T_Peer : undefined
+  const v7 = (f_flags & 0x20) !== 0 ? r.object() as T_MessageFwdHeader : undefined
+  const v8 = (f_flags & 0x100) !== 0 ? r.object() as T_MessageMedia : undefined
+  const v9 = (f_flags & 0x2) !== 0 ? r.int() : undefined
+  const v10 = (f_flags & 0x40) !== 0 ? r.string() : undefined
+  const v11 = (f_flags & 0x80) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
+  const v12 = (f_flags & 0x400) !== 0 ? r.int() : undefined
+  const v13 = (f_flags & 0x800) !== 0 ? r.int() : undefined
+  const v14 = (f_flags & 0x1000) !== 0 ? r.bytes() : undefined
+  return { _: 'messageReplyHeader', reply_to_scheduled: v1, forum_topic: v2, quote: v3, reply_to_ephemeral: v4, reply_to_msg_id: v5, reply_to_peer_id: v6, reply_from: v7, reply_media: v8, reply_to_top_id: v9, quote_text: v10, quote_entities: v11, quote_offset: v12, todo_item_id: v13, poll_option: v14 }
 }
 
 function e_1b97dd66(w: TlWriter, o: C_messageReplyHeader): void {
-  const f_flags = (o.reply_to_scheduled ? 0x4 : 0) | (o.forum_topic ? 0x8 : 0) | (o.quote ? 0x200 : 0) | (o.reply_to_msg_id !== undefined ? 0x10 : 0) | (o.reply_to_peer_id !== undefined ? 0x1 : 0) | (o.reply_from !== undefined ? 0x20 : 0) | (o.reply_media !== undefined ? 0x100 : 0) | (o.reply_to_top_id !== undefined ? 0x2 : 0) | (o.quote_text !== undefined ? 0x40 : 0) | (o.quote_entities !== undefined ? 0x80 : 0) | (o.quote_offset !== undefined ? 0x400 : 0) | (o.todo_item_id !== undefined ? 0x800 : 0) | (o.poll_option !== undefined ? 0x1000 : 0) | (o.reply_to_ephemeral ? 0x2000 : 0)
+  const f_flags = (o.reply_to_scheduled ? 0x4 : 0) | (o.forum_topic ? 0x8 : 0) | (o.quote ? 0x200 : 0) | (o.reply_to_ephemeral ? 0x2000 : 0) | (o.reply_to_msg_id !== undefined ? 0x10 : 0) | (o.reply_to_peer_id !== undefined ? 0x1 : 0) | (o.reply_from !== undefined ? 0x20 : 0) | (o.reply_media !== undefined ? 0x100 : 0) | (o.reply_to_top_id !== undefined ? 0x2 : 0) | (o.quote_text !== undefined ? 0x40 : 0) | (o.quote_entities !== undefined ? 0x80 : 0) | (o.quote_offset !== undefined ? 0x400 : 0) | (o.todo_item_id !== undefined ? 0x800 : 0) | (o.poll_option !== undefined ? 0x1000 : 0)
   w.int(f_flags)
   if ((f_flags & 0x10) !== 0) w.int(o.reply_to_msg_id!)
   if ((f_flags & 0x1) !== 0) w.object(o.reply_to_peer_id!)
@@ -38456,19 +39032,22 @@ function e_f4997e42(w: TlWriter, o: C_inputInvoiceBusinessBotTransferStars): voi
   w.long(o.stars)
 }
 
-function d_c39f5324(r: TlReader): C_inputInvoiceStarGiftResale {
+function d_e9b0c658(r: TlReader): C_inputInvoiceStarGiftResale {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
-  const v2 = r.string()
-  const v3 = r.object() as T_InputPeer
-  return { _: 'inputInvoiceStarGiftResale', ton: v1, slug: v2, to_id: v3 }
+  const v2 = (f_flags & 0x4) !== 0
+  const v3 = r.string()
+  const v4 = r.object() as T_InputPeer
+  const v5 = (f_flags & 0x2) !== 0 ? r.object() as T_TextWithEntities : undefined
+  return { _: 'inputInvoiceStarGiftResale', ton: v1, show_name: v2, slug: v3, to_id: v4, message: v5 }
 }
 
-function e_c39f5324(w: TlWriter, o: C_inputInvoiceStarGiftResale): void {
-  const f_flags = (o.ton ? 0x1 : 0)
+function e_e9b0c658(w: TlWriter, o: C_inputInvoiceStarGiftResale): void {
+  const f_flags = (o.ton ? 0x1 : 0) | (o.show_name ? 0x4 : 0) | (o.message !== undefined ? 0x2 : 0)
   w.int(f_flags)
   w.string(o.slug)
   w.object(o.to_id)
+  if ((f_flags & 0x2) !== 0) w.object(o.message!)
 }
 
 function d_9a0b48b8(r: TlReader): C_inputInvoiceStarGiftPrepaidUpgrade {
@@ -39904,6 +40483,15 @@ function d_69d66c45(r: TlReader): C_inputReplyToMonoForum {
 
 function e_69d66c45(w: TlWriter, o: C_inputReplyToMonoForum): void {
   w.object(o.monoforum_peer_id)
+}
+
+function d_4119b95e(r: TlReader): C_inputReplyToEphemeralMessage {
+  const v0 = r.int()
+  return { _: 'inputReplyToEphemeralMessage', id: v0 }
+}
+
+function e_4119b95e(w: TlWriter, o: C_inputReplyToEphemeralMessage): void {
+  w.int(o.id)
 }
 
 function d_3fc9053b(r: TlReader): C_exportedStoryLink {
@@ -43753,6 +44341,15 @@ function e_1fa01357(w: TlWriter, o: C_inputAiComposeToneSlug): void {
   w.string(o.slug)
 }
 
+function d_0e0c35af(r: TlReader): C_inputAiComposeToneSingleUse {
+  const v0 = r.string()
+  return { _: 'inputAiComposeToneSingleUse', custom_prompt: v0 }
+}
+
+function e_0e0c35af(w: TlWriter, o: C_inputAiComposeToneSingleUse): void {
+  w.string(o.custom_prompt)
+}
+
 function d_cff63ea9(r: TlReader): C_aiComposeTone {
   const f_flags = r.int()
   const v1 = (f_flags & 0x1) !== 0
@@ -43848,16 +44445,16 @@ function e_445663a7(w: TlWriter, o: C_messages$chatInviteJoinResultOk): void {
   w.object(o.updates)
 }
 
-function d_2f51c337(r: TlReader): C_messages$chatInviteJoinResultWebView {
+function d_61ca29d3(r: TlReader): C_messages$chatInviteJoinResultWebView {
   const v0 = r.long()
-  const v1 = r.object() as T_WebViewResult
+  const v1 = r.long()
   const v2 = r.vectorObject() as T_User[]
-  return { _: 'messages.chatInviteJoinResultWebView', bot_id: v0, webview: v1, users: v2 }
+  return { _: 'messages.chatInviteJoinResultWebView', bot_id: v0, query_id: v1, users: v2 }
 }
 
-function e_2f51c337(w: TlWriter, o: C_messages$chatInviteJoinResultWebView): void {
+function e_61ca29d3(w: TlWriter, o: C_messages$chatInviteJoinResultWebView): void {
   w.long(o.bot_id)
-  w.object(o.webview)
+  w.long(o.query_id)
   w.vectorObject(o.users)
 }
 
@@ -44024,6 +44621,421 @@ function e_baf39d8b(w: TlWriter, o: C_richMessage): void {
   w.vectorObject(o.blocks)
   w.vectorObject(o.photos)
   w.vectorObject(o.documents)
+}
+
+function d_76141ebd(r: TlReader): C_communityPeer {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x4) !== 0
+  const v2 = (f_flags & 0x1) !== 0 ? r.bool() : undefined
+  const v3 = r.object() as T_Peer
+  return { _: 'communityPeer', can_view_history: v1, visible: v2, peer: v3 }
+}
+
+function e_76141ebd(w: TlWriter, o: C_communityPeer): void {
+  const f_flags = (o.can_view_history ? 0x4 : 0) | (o.visible !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x1) !== 0) w.bool(o.visible!)
+  w.object(o.peer)
+}
+
+function d_7beafa85(r: TlReader): C_communityPeerRequest {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.object() as T_Peer
+  const v3 = r.long()
+  const v4 = r.int()
+  return { _: 'communityPeerRequest', visible: v1, peer: v2, requested_by: v3, date: v4 }
+}
+
+function e_7beafa85(w: TlWriter, o: C_communityPeerRequest): void {
+  const f_flags = (o.visible ? 0x1 : 0)
+  w.int(f_flags)
+  w.object(o.peer)
+  w.long(o.requested_by)
+  w.int(o.date)
+}
+
+function d_2244afad(r: TlReader): C_communities$peerLinkRequests {
+  const f_flags = r.int()
+  const v1 = r.int()
+  const v2 = r.vectorObject() as T_CommunityPeerRequest[]
+  const v3 = (f_flags & 0x1) !== 0 ? r.string() : undefined
+  const v4 = r.vectorObject() as T_Chat[]
+  const v5 = r.vectorObject() as T_User[]
+  return { _: 'communities.peerLinkRequests', total_count: v1, requests: v2, next_offset: v3, chats: v4, users: v5 }
+}
+
+function e_2244afad(w: TlWriter, o: C_communities$peerLinkRequests): void {
+  const f_flags = (o.next_offset !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  w.int(o.total_count)
+  w.vectorObject(o.requests)
+  if ((f_flags & 0x1) !== 0) w.string(o.next_offset!)
+  w.vectorObject(o.chats)
+  w.vectorObject(o.users)
+}
+
+function d_dd27bee9(r: TlReader): C_ephemeralMessage {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x20) !== 0
+  const v3 = (f_flags & 0x80) !== 0
+  const v4 = (f_flags & 0x1000) !== 0
+  const v5 = r.int()
+  const v6 = r.object() as T_Peer
+  const v7 = (f_flags & 0x200) !== 0 ? r.object() as T_Peer : undefined
+  const v8 = r.long()
+  const v9 = (f_flags & 0x2) !== 0 ? r.int() : undefined
+  const v10 = r.int()
+  const v11 = r.string()
+  const v12 = (f_flags & 0x4) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
+  const v13 = (f_flags & 0x8) !== 0 ? r.object() as T_MessageMedia : undefined
+  const v14 = (f_flags & 0x10) !== 0 ? r.object() as T_ReplyMarkup : undefined
+  const v15 = (f_flags & 0x40) !== 0 ? r.object() as T_MessageReplyHeader : undefined
+  const v16 = (f_flags & 0x100) !== 0 ? r.object() as T_RichMessage : undefined
+  const v17 = (f_flags & 0x400) !== 0 ? r.long() : undefined
+  const v18 = (f_flags & 0x800) !== 0 ? r.int() : undefined
+  return { _: 'ephemeralMessage', out: v1, welcome_template: v2, invert_media: v3, noforwards: v4, id: v5, from_id: v6, peer_id: v7, receiver_id: v8, top_msg_id: v9, date: v10, message: v11, entities: v12, media: v13, reply_markup: v14, reply_to: v15, rich_message: v16, chat_instance: v17, anchor_msg_id: v18 }
+}
+
+function e_dd27bee9(w: TlWriter, o: C_ephemeralMessage): void {
+  const f_flags = (o.out ? 0x1 : 0) | (o.welcome_template ? 0x20 : 0) | (o.invert_media ? 0x80 : 0) | (o.noforwards ? 0x1000 : 0) | (o.peer_id !== undefined ? 0x200 : 0) | (o.top_msg_id !== undefined ? 0x2 : 0) | (o.entities !== undefined ? 0x4 : 0) | (o.media !== undefined ? 0x8 : 0) | (o.reply_markup !== undefined ? 0x10 : 0) | (o.reply_to !== undefined ? 0x40 : 0) | (o.rich_message !== undefined ? 0x100 : 0) | (o.chat_instance !== undefined ? 0x400 : 0) | (o.anchor_msg_id !== undefined ? 0x800 : 0)
+  w.int(f_flags)
+  w.int(o.id)
+  w.object(o.from_id)
+  if ((f_flags & 0x200) !== 0) w.object(o.peer_id!)
+  w.long(o.receiver_id)
+  if ((f_flags & 0x2) !== 0) w.int(o.top_msg_id!)
+  w.int(o.date)
+  w.string(o.message)
+  if ((f_flags & 0x4) !== 0) w.vectorObject(o.entities!)
+  if ((f_flags & 0x8) !== 0) w.object(o.media!)
+  if ((f_flags & 0x10) !== 0) w.object(o.reply_markup!)
+  if ((f_flags & 0x40) !== 0) w.object(o.reply_to!)
+  if ((f_flags & 0x100) !== 0) w.object(o.rich_message!)
+  if ((f_flags & 0x400) !== 0) w.long(o.chat_instance!)
+  if ((f_flags & 0x800) !== 0) w.int(o.anchor_msg_id!)
+}
+
+function d_8d78512a(r: TlReader): C_communities$participantJoinedChats {
+  const v0 = r.vectorLong()
+  const v1 = r.vectorLong()
+  const v2 = r.vectorObject() as T_Chat[]
+  const v3 = r.vectorObject() as T_User[]
+  return { _: 'communities.participantJoinedChats', creator_chat_ids: v0, joined_chat_ids: v1, chats: v2, users: v3 }
+}
+
+function e_8d78512a(w: TlWriter, o: C_communities$participantJoinedChats): void {
+  w.vectorLong(o.creator_chat_ids)
+  w.vectorLong(o.joined_chat_ids)
+  w.vectorObject(o.chats)
+  w.vectorObject(o.users)
+}
+
+function d_4203998f(r: TlReader): C_messages$translatedRichMessage {
+  const v0 = r.vectorObject() as T_RichMessage[]
+  return { _: 'messages.translatedRichMessage', result: v0 }
+}
+
+function e_4203998f(w: TlWriter, o: C_messages$translatedRichMessage): void {
+  w.vectorObject(o.result)
+}
+
+function d_4c4537c8(r: TlReader): C_messages$composedRichMessageWithAI {
+  const v0 = r.object() as T_RichMessage
+  return { _: 'messages.composedRichMessageWithAI', result: v0 }
+}
+
+function e_4c4537c8(w: TlWriter, o: C_messages$composedRichMessageWithAI): void {
+  w.object(o.result)
+}
+
+function d_c9dd90e9(r: TlReader): C_buttonTypeDefault {
+  return { _: 'buttonTypeDefault' }
+}
+
+function e_c9dd90e9(w: TlWriter, _o: C_buttonTypeDefault): void {
+}
+
+function d_df3d36f9(r: TlReader): C_buttonTypeRequestPhone {
+  return { _: 'buttonTypeRequestPhone' }
+}
+
+function e_df3d36f9(w: TlWriter, _o: C_buttonTypeRequestPhone): void {
+}
+
+function d_9beee140(r: TlReader): C_buttonTypeRequestGeoLocation {
+  return { _: 'buttonTypeRequestGeoLocation' }
+}
+
+function e_9beee140(w: TlWriter, _o: C_buttonTypeRequestGeoLocation): void {
+}
+
+function d_aacfff84(r: TlReader): C_buttonTypeRequestPoll {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0 ? r.bool() : undefined
+  return { _: 'buttonTypeRequestPoll', quiz: v1 }
+}
+
+function e_aacfff84(w: TlWriter, o: C_buttonTypeRequestPoll): void {
+  const f_flags = (o.quiz !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x1) !== 0) w.bool(o.quiz!)
+}
+
+function d_4f58a237(r: TlReader): C_buttonTypeRequestPeer {
+  const f_flags = r.int()
+  const v1 = r.int()
+  const v2 = r.object() as T_RequestPeerType
+  const v3 = r.int()
+  return { _: 'buttonTypeRequestPeer', button_id: v1, peer_type: v2, max_quantity: v3 }
+}
+
+function e_4f58a237(w: TlWriter, o: C_buttonTypeRequestPeer): void {
+  const f_flags = 0
+  w.int(f_flags)
+  w.int(o.button_id)
+  w.object(o.peer_type)
+  w.int(o.max_quantity)
+}
+
+function d_3fe268fe(r: TlReader): C_inputButtonTypeRequestPeer {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = (f_flags & 0x4) !== 0
+  const v4 = r.int()
+  const v5 = r.object() as T_RequestPeerType
+  const v6 = r.int()
+  return { _: 'inputButtonTypeRequestPeer', name_requested: v1, username_requested: v2, photo_requested: v3, button_id: v4, peer_type: v5, max_quantity: v6 }
+}
+
+function e_3fe268fe(w: TlWriter, o: C_inputButtonTypeRequestPeer): void {
+  const f_flags = (o.name_requested ? 0x1 : 0) | (o.username_requested ? 0x2 : 0) | (o.photo_requested ? 0x4 : 0)
+  w.int(f_flags)
+  w.int(o.button_id)
+  w.object(o.peer_type)
+  w.int(o.max_quantity)
+}
+
+function d_c01a597a(r: TlReader): C_buttonTypeSimpleWebView {
+  const v0 = r.string()
+  return { _: 'buttonTypeSimpleWebView', url: v0 }
+}
+
+function e_c01a597a(w: TlWriter, o: C_buttonTypeSimpleWebView): void {
+  w.string(o.url)
+}
+
+function d_eca4f8d4(r: TlReader): C_inlineButtonTypeUrl {
+  const v0 = r.string()
+  return { _: 'inlineButtonTypeUrl', url: v0 }
+}
+
+function e_eca4f8d4(w: TlWriter, o: C_inlineButtonTypeUrl): void {
+  w.string(o.url)
+}
+
+function d_bfd02da2(r: TlReader): C_inlineButtonTypeUrlAuth {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0 ? r.string() : undefined
+  const v2 = r.string()
+  const v3 = r.int()
+  return { _: 'inlineButtonTypeUrlAuth', fwd_text: v1, url: v2, button_id: v3 }
+}
+
+function e_bfd02da2(w: TlWriter, o: C_inlineButtonTypeUrlAuth): void {
+  const f_flags = (o.fwd_text !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x1) !== 0) w.string(o.fwd_text!)
+  w.string(o.url)
+  w.int(o.button_id)
+}
+
+function d_9961bcb4(r: TlReader): C_inputInlineButtonTypeUrlAuth {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0 ? r.string() : undefined
+  const v3 = r.string()
+  const v4 = (f_flags & 0x4) !== 0 ? r.object() as T_InputUser : undefined
+  return { _: 'inputInlineButtonTypeUrlAuth', request_write_access: v1, fwd_text: v2, url: v3, bot: v4 }
+}
+
+function e_9961bcb4(w: TlWriter, o: C_inputInlineButtonTypeUrlAuth): void {
+  const f_flags = (o.request_write_access ? 0x1 : 0) | (o.fwd_text !== undefined ? 0x2 : 0) | (o.bot !== undefined ? 0x4 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x2) !== 0) w.string(o.fwd_text!)
+  w.string(o.url)
+  if ((f_flags & 0x4) !== 0) w.object(o.bot!)
+}
+
+function d_3bcab5b4(r: TlReader): C_inlineButtonTypeWebView {
+  const v0 = r.string()
+  return { _: 'inlineButtonTypeWebView', url: v0 }
+}
+
+function e_3bcab5b4(w: TlWriter, o: C_inlineButtonTypeWebView): void {
+  w.string(o.url)
+}
+
+function d_2955bc38(r: TlReader): C_inlineButtonTypeCallback {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.bytes()
+  return { _: 'inlineButtonTypeCallback', requires_password: v1, data: v2 }
+}
+
+function e_2955bc38(w: TlWriter, o: C_inlineButtonTypeCallback): void {
+  const f_flags = (o.requires_password ? 0x1 : 0)
+  w.int(f_flags)
+  w.bytes(o.data)
+}
+
+function d_5cd3709d(r: TlReader): C_inlineButtonTypeGame {
+  return { _: 'inlineButtonTypeGame' }
+}
+
+function e_5cd3709d(w: TlWriter, _o: C_inlineButtonTypeGame): void {
+}
+
+function d_48bad7a5(r: TlReader): C_inlineButtonTypeBuy {
+  return { _: 'inlineButtonTypeBuy' }
+}
+
+function e_48bad7a5(w: TlWriter, _o: C_inlineButtonTypeBuy): void {
+}
+
+function d_93773ff5(r: TlReader): C_inlineButtonTypeSwitchInline {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.string()
+  const v3 = (f_flags & 0x2) !== 0 ? r.vectorObject() as T_InlineQueryPeerType[] : undefined
+  return { _: 'inlineButtonTypeSwitchInline', same_peer: v1, query: v2, peer_types: v3 }
+}
+
+function e_93773ff5(w: TlWriter, o: C_inlineButtonTypeSwitchInline): void {
+  const f_flags = (o.same_peer ? 0x1 : 0) | (o.peer_types !== undefined ? 0x2 : 0)
+  w.int(f_flags)
+  w.string(o.query)
+  if ((f_flags & 0x2) !== 0) w.vectorObject(o.peer_types!)
+}
+
+function d_3fa33fcf(r: TlReader): C_inlineButtonTypeUserProfile {
+  const v0 = r.long()
+  return { _: 'inlineButtonTypeUserProfile', user_id: v0 }
+}
+
+function e_3fa33fcf(w: TlWriter, o: C_inlineButtonTypeUserProfile): void {
+  w.long(o.user_id)
+}
+
+function d_53f3ce5a(r: TlReader): C_inputInlineButtonTypeUserProfile {
+  const v0 = r.object() as T_InputUser
+  return { _: 'inputInlineButtonTypeUserProfile', user_id: v0 }
+}
+
+function e_53f3ce5a(w: TlWriter, o: C_inputInlineButtonTypeUserProfile): void {
+  w.object(o.user_id)
+}
+
+function d_b41d3272(r: TlReader): C_inlineButtonTypeCopy {
+  const v0 = r.string()
+  return { _: 'inlineButtonTypeCopy', copy_text: v0 }
+}
+
+function e_b41d3272(w: TlWriter, o: C_inlineButtonTypeCopy): void {
+  w.string(o.copy_text)
+}
+
+function d_a438619d(r: TlReader): C_inlineButtonTypeDisabled {
+  return { _: 'inlineButtonTypeDisabled' }
+}
+
+function e_a438619d(w: TlWriter, _o: C_inlineButtonTypeDisabled): void {
+}
+
+function d_11c1a322(r: TlReader): C_keyboardInlineButton {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x400) !== 0 ? r.object() as T_KeyboardButtonStyle : undefined
+  const v2 = r.string()
+  const v3 = r.object() as T_InlineButtonType
+  return { _: 'keyboardInlineButton', style: v1, text: v2, type: v3 }
+}
+
+function e_11c1a322(w: TlWriter, o: C_keyboardInlineButton): void {
+  const f_flags = (o.style !== undefined ? 0x400 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x400) !== 0) w.object(o.style!)
+  w.string(o.text)
+  w.object(o.type)
+}
+
+function d_19420af6(r: TlReader): C_keyboardInlineButtonRow {
+  const v0 = r.vectorObject() as T_KeyboardInlineButton[]
+  return { _: 'keyboardInlineButtonRow', buttons: v0 }
+}
+
+function e_19420af6(w: TlWriter, o: C_keyboardInlineButtonRow): void {
+  w.vectorObject(o.buttons)
+}
+
+function d_03c610bd(r: TlReader): C_richButtonStyle {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = (f_flags & 0x4) !== 0
+  const v4 = (f_flags & 0x8) !== 0
+  return { _: 'richButtonStyle', bg_primary: v1, bg_danger: v2, bg_success: v3, link: v4 }
+}
+
+function e_03c610bd(w: TlWriter, o: C_richButtonStyle): void {
+  const f_flags = (o.bg_primary ? 0x1 : 0) | (o.bg_danger ? 0x2 : 0) | (o.bg_success ? 0x4 : 0) | (o.link ? 0x8 : 0)
+  w.int(f_flags)
+}
+
+function d_692a5488(r: TlReader): C_pageButton {
+  const f_flags = r.int()
+  const v1 = r.object() as T_RichText
+  const v2 = r.object() as T_InlineButtonType
+  const v3 = (f_flags & 0x1) !== 0 ? r.object() as T_RichButtonStyle : undefined
+  return { _: 'pageButton', text: v1, type: v2, style: v3 }
+}
+
+function e_692a5488(w: TlWriter, o: C_pageButton): void {
+  const f_flags = (o.style !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  w.object(o.text)
+  w.object(o.type)
+  if ((f_flags & 0x1) !== 0) w.object(o.style!)
+}
+
+function d_59ffdb31(r: TlReader): C_ephemeral$welcomeMessagesNotModified {
+  return { _: 'ephemeral.welcomeMessagesNotModified' }
+}
+
+function e_59ffdb31(w: TlWriter, _o: C_ephemeral$welcomeMessagesNotModified): void {
+}
+
+function d_104fc872(r: TlReader): C_ephemeral$welcomeMessages {
+  const v0 = r.long()
+  const v1 = r.vectorObject() as T_EphemeralMessage[]
+  return { _: 'ephemeral.welcomeMessages', hash: v0, messages: v1 }
+}
+
+function e_104fc872(w: TlWriter, o: C_ephemeral$welcomeMessages): void {
+  w.long(o.hash)
+  w.vectorObject(o.messages)
+}
+
+function d_df5ac00c(r: TlReader): C_auth$firebasePnvIntent {
+  const v0 = r.string()
+  const v1 = r.string()
+  return { _: 'auth.firebasePnvIntent', nonce: v0, digital_credential_payload: v1 }
+}
+
+function e_df5ac00c(w: TlWriter, o: C_auth$firebasePnvIntent): void {
+  w.string(o.nonce)
+  w.string(o.digital_credential_payload)
 }
 
 function d_cb9f372d(r: TlReader): M_invokeAfterMsg {
@@ -44485,6 +45497,41 @@ function e_9857ad07(w: TlWriter, o: M_auth$finishPasskeyLogin): void {
   w.object(o.credential)
   if ((f_flags & 0x1) !== 0) w.int(o.from_dc_id!)
   if ((f_flags & 0x1) !== 0) w.long(o.from_auth_key_id!)
+}
+
+function d_777df37a(r: TlReader): M_auth$initFirebasePnvLogin {
+  const v0 = r.int()
+  const v1 = r.string()
+  return { _: 'auth.initFirebasePnvLogin', api_id: v0, api_hash: v1 }
+}
+
+function e_777df37a(w: TlWriter, o: M_auth$initFirebasePnvLogin): void {
+  w.int(o.api_id)
+  w.string(o.api_hash)
+}
+
+function d_2c85094c(r: TlReader): M_auth$finishFirebasePnvLogin {
+  const v0 = r.string()
+  return { _: 'auth.finishFirebasePnvLogin', google_token: v0 }
+}
+
+function e_2c85094c(w: TlWriter, o: M_auth$finishFirebasePnvLogin): void {
+  w.string(o.google_token)
+}
+
+function d_783f6b56(r: TlReader): M_auth$firebasePnvSignUp {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.string()
+  const v3 = r.string()
+  return { _: 'auth.firebasePnvSignUp', no_joined_notifications: v1, first_name: v2, last_name: v3 }
+}
+
+function e_783f6b56(w: TlWriter, o: M_auth$firebasePnvSignUp): void {
+  const f_flags = (o.no_joined_notifications ? 0x1 : 0)
+  w.int(f_flags)
+  w.string(o.first_name)
+  w.string(o.last_name)
 }
 
 function d_ec86017a(r: TlReader): M_account$registerDevice {
@@ -46500,25 +47547,26 @@ function d_13704a7c(r: TlReader): M_messages$forwardMessages {
   const v5 = (f_flags & 0x1000) !== 0
   const v6 = (f_flags & 0x4000) !== 0
   const v7 = (f_flags & 0x80000) !== 0
-  const v8 = r.object() as T_InputPeer
-  const v9 = r.vectorInt()
-  const v10 = r.vectorLong()
-  const v11 = r.object() as T_InputPeer
-  const v12 = (f_flags & 0x200) !== 0 ? r.int() : undefined
-  const v13 = (f_flags & 0x400000) !== 0 ? r.object() as T_InputReplyTo : undefined
-  const v14 = (f_flags & 0x400) !== 0 ? r.int() : undefined
-  const v15 = (f_flags & 0x1000000) !== 0 ? r.int() : undefined
-  const v16 = (f_flags & 0x2000) !== 0 ? r.object() as T_InputPeer : undefined
-  const v17 = (f_flags & 0x20000) !== 0 ? r.object() as T_InputQuickReplyShortcut : undefined
-  const v18 = (f_flags & 0x40000) !== 0 ? r.long() : undefined
-  const v19 = (f_flags & 0x100000) !== 0 ? r.int() : undefined
-  const v20 = (f_flags & 0x200000) !== 0 ? r.long() : undefined
-  const v21 = (f_flags & 0x800000) !== 0 ? r.object() as T_SuggestedPost : undefined
-  return { _: 'messages.forwardMessages', silent: v1, background: v2, with_my_score: v3, drop_author: v4, drop_media_captions: v5, noforwards: v6, allow_paid_floodskip: v7, from_peer: v8, id: v9, random_id: v10, to_peer: v11, top_msg_id: v12, reply_to: v13, schedule_date: v14, schedule_repeat_period: v15, send_as: v16, quick_reply_shortcut: v17, effect: v18, video_timestamp: v19, allow_paid_stars: v20, suggested_post: v21 }
+  const v8 = (f_flags & 0x2000000) !== 0
+  const v9 = r.object() as T_InputPeer
+  const v10 = r.vectorInt()
+  const v11 = r.vectorLong()
+  const v12 = r.object() as T_InputPeer
+  const v13 = (f_flags & 0x200) !== 0 ? r.int() : undefined
+  const v14 = (f_flags & 0x400000) !== 0 ? r.object() as T_InputReplyTo : undefined
+  const v15 = (f_flags & 0x400) !== 0 ? r.int() : undefined
+  const v16 = (f_flags & 0x1000000) !== 0 ? r.int() : undefined
+  const v17 = (f_flags & 0x2000) !== 0 ? r.object() as T_InputPeer : undefined
+  const v18 = (f_flags & 0x20000) !== 0 ? r.object() as T_InputQuickReplyShortcut : undefined
+  const v19 = (f_flags & 0x40000) !== 0 ? r.long() : undefined
+  const v20 = (f_flags & 0x100000) !== 0 ? r.int() : undefined
+  const v21 = (f_flags & 0x200000) !== 0 ? r.long() : undefined
+  const v22 = (f_flags & 0x800000) !== 0 ? r.object() as T_SuggestedPost : undefined
+  return { _: 'messages.forwardMessages', silent: v1, background: v2, with_my_score: v3, drop_author: v4, drop_media_captions: v5, noforwards: v6, allow_paid_floodskip: v7, from_ephemeral: v8, from_peer: v9, id: v10, random_id: v11, to_peer: v12, top_msg_id: v13, reply_to: v14, schedule_date: v15, schedule_repeat_period: v16, send_as: v17, quick_reply_shortcut: v18, effect: v19, video_timestamp: v20, allow_paid_stars: v21, suggested_post: v22 }
 }
 
 function e_13704a7c(w: TlWriter, o: M_messages$forwardMessages): void {
-  const f_flags = (o.silent ? 0x20 : 0) | (o.background ? 0x40 : 0) | (o.with_my_score ? 0x100 : 0) | (o.drop_author ? 0x800 : 0) | (o.drop_media_captions ? 0x1000 : 0) | (o.noforwards ? 0x4000 : 0) | (o.allow_paid_floodskip ? 0x80000 : 0) | (o.top_msg_id !== undefined ? 0x200 : 0) | (o.reply_to !== undefined ? 0x400000 : 0) | (o.schedule_date !== undefined ? 0x400 : 0) | (o.schedule_repeat_period !== undefined ? 0x1000000 : 0) | (o.send_as !== undefined ? 0x2000 : 0) | (o.quick_reply_shortcut !== undefined ? 0x20000 : 0) | (o.effect !== undefined ? 0x40000 : 0) | (o.video_timestamp !== undefined ? 0x100000 : 0) | (o.allow_paid_stars !== undefined ? 0x200000 : 0) | (o.suggested_post !== undefined ? 0x800000 : 0)
+  const f_flags = (o.silent ? 0x20 : 0) | (o.background ? 0x40 : 0) | (o.with_my_score ? 0x100 : 0) | (o.drop_author ? 0x800 : 0) | (o.drop_media_captions ? 0x1000 : 0) | (o.noforwards ? 0x4000 : 0) | (o.allow_paid_floodskip ? 0x80000 : 0) | (o.from_ephemeral ? 0x2000000 : 0) | (o.top_msg_id !== undefined ? 0x200 : 0) | (o.reply_to !== undefined ? 0x400000 : 0) | (o.schedule_date !== undefined ? 0x400 : 0) | (o.schedule_repeat_period !== undefined ? 0x1000000 : 0) | (o.send_as !== undefined ? 0x2000 : 0) | (o.quick_reply_shortcut !== undefined ? 0x20000 : 0) | (o.effect !== undefined ? 0x40000 : 0) | (o.video_timestamp !== undefined ? 0x100000 : 0) | (o.allow_paid_stars !== undefined ? 0x200000 : 0) | (o.suggested_post !== undefined ? 0x800000 : 0)
   w.int(f_flags)
   w.object(o.from_peer)
   w.vectorInt(o.id)
@@ -46956,27 +48004,29 @@ function e_a2875319(w: TlWriter, o: M_messages$migrateChat): void {
   w.long(o.chat_id)
 }
 
-function d_4bc6589a(r: TlReader): M_messages$searchGlobal {
+function d_6126a43c(r: TlReader): M_messages$searchGlobal {
   const f_flags = r.int()
   const v1 = (f_flags & 0x2) !== 0
   const v2 = (f_flags & 0x4) !== 0
   const v3 = (f_flags & 0x8) !== 0
   const v4 = (f_flags & 0x1) !== 0 ? r.int() : undefined
-  const v5 = r.string()
-  const v6 = r.object() as T_MessagesFilter
-  const v7 = r.int()
+  const v5 = (f_flags & 0x10) !== 0 ? r.object() as T_InputChannel : undefined
+  const v6 = r.string()
+  const v7 = r.object() as T_MessagesFilter
   const v8 = r.int()
   const v9 = r.int()
-  const v10 = r.object() as T_InputPeer
-  const v11 = r.int()
+  const v10 = r.int()
+  const v11 = r.object() as T_InputPeer
   const v12 = r.int()
-  return { _: 'messages.searchGlobal', broadcasts_only: v1, groups_only: v2, users_only: v3, folder_id: v4, q: v5, filter: v6, min_date: v7, max_date: v8, offset_rate: v9, offset_peer: v10, offset_id: v11, limit: v12 }
+  const v13 = r.int()
+  return { _: 'messages.searchGlobal', broadcasts_only: v1, groups_only: v2, users_only: v3, folder_id: v4, community: v5, q: v6, filter: v7, min_date: v8, max_date: v9, offset_rate: v10, offset_peer: v11, offset_id: v12, limit: v13 }
 }
 
-function e_4bc6589a(w: TlWriter, o: M_messages$searchGlobal): void {
-  const f_flags = (o.broadcasts_only ? 0x2 : 0) | (o.groups_only ? 0x4 : 0) | (o.users_only ? 0x8 : 0) | (o.folder_id !== undefined ? 0x1 : 0)
+function e_6126a43c(w: TlWriter, o: M_messages$searchGlobal): void {
+  const f_flags = (o.broadcasts_only ? 0x2 : 0) | (o.groups_only ? 0x4 : 0) | (o.users_only ? 0x8 : 0) | (o.folder_id !== undefined ? 0x1 : 0) | (o.community !== undefined ? 0x10 : 0)
   w.int(f_flags)
   if ((f_flags & 0x1) !== 0) w.int(o.folder_id!)
+  if ((f_flags & 0x10) !== 0) w.object(o.community!)
   w.string(o.q)
   w.object(o.filter)
   w.int(o.min_date)
@@ -49879,6 +50929,60 @@ function e_501569cf(w: TlWriter, o: M_messages$getRichMessage): void {
   w.int(o.id)
 }
 
+function d_1a542004(r: TlReader): M_messages$translateRichMessage {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0 ? r.object() as T_InputPeer : undefined
+  const v2 = (f_flags & 0x1) !== 0 ? r.vectorInt() : undefined
+  const v3 = (f_flags & 0x2) !== 0 ? r.vectorObject() as T_InputRichMessage[] : undefined
+  const v4 = r.string()
+  const v5 = (f_flags & 0x4) !== 0 ? r.string() : undefined
+  return { _: 'messages.translateRichMessage', peer: v1, id: v2, text: v3, to_lang: v4, tone: v5 }
+}
+
+function e_1a542004(w: TlWriter, o: M_messages$translateRichMessage): void {
+  const f_flags = (o.peer !== undefined ? 0x1 : 0) | (o.id !== undefined ? 0x1 : 0) | (o.text !== undefined ? 0x2 : 0) | (o.tone !== undefined ? 0x4 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x1) !== 0) w.object(o.peer!)
+  if ((f_flags & 0x1) !== 0) w.vectorInt(o.id!)
+  if ((f_flags & 0x2) !== 0) w.vectorObject(o.text!)
+  w.string(o.to_lang)
+  if ((f_flags & 0x4) !== 0) w.string(o.tone!)
+}
+
+function d_8d7ae6af(r: TlReader): M_messages$composeRichMessageWithAI {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x8) !== 0
+  const v3 = (f_flags & 0x10) !== 0 ? r.object() as T_InputRichMessage : undefined
+  const v4 = (f_flags & 0x2) !== 0 ? r.string() : undefined
+  const v5 = (f_flags & 0x4) !== 0 ? r.object() as T_InputAiComposeTone : undefined
+  return { _: 'messages.composeRichMessageWithAI', proofread: v1, emojify: v2, text: v3, translate_to_lang: v4, tone: v5 }
+}
+
+function e_8d7ae6af(w: TlWriter, o: M_messages$composeRichMessageWithAI): void {
+  const f_flags = (o.proofread ? 0x1 : 0) | (o.emojify ? 0x8 : 0) | (o.text !== undefined ? 0x10 : 0) | (o.translate_to_lang !== undefined ? 0x2 : 0) | (o.tone !== undefined ? 0x4 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x10) !== 0) w.object(o.text!)
+  if ((f_flags & 0x2) !== 0) w.string(o.translate_to_lang!)
+  if ((f_flags & 0x4) !== 0) w.object(o.tone!)
+}
+
+function d_ba9ee679(r: TlReader): M_messages$requestChatJoinWebView {
+  const f_flags = r.int()
+  const v1 = r.long()
+  const v2 = (f_flags & 0x1) !== 0 ? r.object() as T_DataJSON : undefined
+  const v3 = r.string()
+  return { _: 'messages.requestChatJoinWebView', query_id: v1, theme_params: v2, platform: v3 }
+}
+
+function e_ba9ee679(w: TlWriter, o: M_messages$requestChatJoinWebView): void {
+  const f_flags = (o.theme_params !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  w.long(o.query_id)
+  if ((f_flags & 0x1) !== 0) w.object(o.theme_params!)
+  w.string(o.platform)
+}
+
 function d_edd4882a(r: TlReader): M_updates$getState {
   return { _: 'updates.getState' }
 }
@@ -50582,11 +51686,12 @@ function d_f8b036af(r: TlReader): M_channels$getAdminedPublicChannels {
   const v1 = (f_flags & 0x1) !== 0
   const v2 = (f_flags & 0x2) !== 0
   const v3 = (f_flags & 0x4) !== 0
-  return { _: 'channels.getAdminedPublicChannels', by_location: v1, check_limit: v2, for_personal: v3 }
+  const v4 = (f_flags & 0x8) !== 0
+  return { _: 'channels.getAdminedPublicChannels', by_location: v1, check_limit: v2, for_personal: v3, for_community_peer: v4 }
 }
 
 function e_f8b036af(w: TlWriter, o: M_channels$getAdminedPublicChannels): void {
-  const f_flags = (o.by_location ? 0x1 : 0) | (o.check_limit ? 0x2 : 0) | (o.for_personal ? 0x4 : 0)
+  const f_flags = (o.by_location ? 0x1 : 0) | (o.check_limit ? 0x2 : 0) | (o.for_personal ? 0x4 : 0) | (o.for_community_peer ? 0x8 : 0)
   w.int(f_flags)
 }
 
@@ -54014,6 +55119,267 @@ function e_d1b4ab14(w: TlWriter, o: M_aicompose$getToneExample): void {
   w.int(o.num)
 }
 
+function d_a63859ec(r: TlReader): M_communities$create {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x2) !== 0
+  const v2 = r.string()
+  const v3 = (f_flags & 0x1) !== 0 ? r.string() : undefined
+  const v4 = r.object() as T_InputPeer
+  return { _: 'communities.create', hidden: v1, title: v2, about: v3, peer: v4 }
+}
+
+function e_a63859ec(w: TlWriter, o: M_communities$create): void {
+  const f_flags = (o.hidden ? 0x2 : 0) | (o.about !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  w.string(o.title)
+  if ((f_flags & 0x1) !== 0) w.string(o.about!)
+  w.object(o.peer)
+}
+
+function d_736dcfea(r: TlReader): M_communities$togglePeerLink {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = (f_flags & 0x2) !== 0
+  const v3 = (f_flags & 0x4) !== 0
+  const v4 = r.object() as T_InputChannel
+  const v5 = r.object() as T_InputPeer
+  return { _: 'communities.togglePeerLink', visible: v1, hidden: v2, deleted: v3, community: v4, peer: v5 }
+}
+
+function e_736dcfea(w: TlWriter, o: M_communities$togglePeerLink): void {
+  const f_flags = (o.visible ? 0x1 : 0) | (o.hidden ? 0x2 : 0) | (o.deleted ? 0x4 : 0)
+  w.int(f_flags)
+  w.object(o.community)
+  w.object(o.peer)
+}
+
+function d_a663e830(r: TlReader): M_communities$getJoinedCommunities {
+  return { _: 'communities.getJoinedCommunities' }
+}
+
+function e_a663e830(w: TlWriter, _o: M_communities$getJoinedCommunities): void {
+}
+
+function d_d766e3ea(r: TlReader): M_communities$toggleCommunityCollapsedInDialogs {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.object() as T_InputChannel
+  return { _: 'communities.toggleCommunityCollapsedInDialogs', collapsed: v1, community: v2 }
+}
+
+function e_d766e3ea(w: TlWriter, o: M_communities$toggleCommunityCollapsedInDialogs): void {
+  const f_flags = (o.collapsed ? 0x1 : 0)
+  w.int(f_flags)
+  w.object(o.community)
+}
+
+function d_93773344(r: TlReader): M_communities$getPeerLinkRequests {
+  const v0 = r.object() as T_InputChannel
+  const v1 = r.string()
+  const v2 = r.int()
+  return { _: 'communities.getPeerLinkRequests', community: v0, offset: v1, limit: v2 }
+}
+
+function e_93773344(w: TlWriter, o: M_communities$getPeerLinkRequests): void {
+  w.object(o.community)
+  w.string(o.offset)
+  w.int(o.limit)
+}
+
+function d_8c8219a8(r: TlReader): M_communities$togglePeerLinkRequestApproval {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.object() as T_InputChannel
+  const v3 = r.object() as T_InputPeer
+  return { _: 'communities.togglePeerLinkRequestApproval', reject: v1, community: v2, peer: v3 }
+}
+
+function e_8c8219a8(w: TlWriter, o: M_communities$togglePeerLinkRequestApproval): void {
+  const f_flags = (o.reject ? 0x1 : 0)
+  w.int(f_flags)
+  w.object(o.community)
+  w.object(o.peer)
+}
+
+function d_bfe3dd3d(r: TlReader): M_communities$toggleAllPeerLinkRequestApproval {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.object() as T_InputChannel
+  return { _: 'communities.toggleAllPeerLinkRequestApproval', reject: v1, community: v2 }
+}
+
+function e_bfe3dd3d(w: TlWriter, o: M_communities$toggleAllPeerLinkRequestApproval): void {
+  const f_flags = (o.reject ? 0x1 : 0)
+  w.int(f_flags)
+  w.object(o.community)
+}
+
+function d_9967ad0f(r: TlReader): M_communities$toggleParticipantBanned {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0
+  const v2 = r.object() as T_InputChannel
+  const v3 = r.object() as T_InputPeer
+  return { _: 'communities.toggleParticipantBanned', unban: v1, community: v2, participant: v3 }
+}
+
+function e_9967ad0f(w: TlWriter, o: M_communities$toggleParticipantBanned): void {
+  const f_flags = (o.unban ? 0x1 : 0)
+  w.int(f_flags)
+  w.object(o.community)
+  w.object(o.participant)
+}
+
+function d_f87eabab(r: TlReader): M_communities$getParticipantJoinedChats {
+  const v0 = r.object() as T_InputChannel
+  const v1 = r.object() as T_InputPeer
+  return { _: 'communities.getParticipantJoinedChats', community: v0, participant: v1 }
+}
+
+function e_f87eabab(w: TlWriter, o: M_communities$getParticipantJoinedChats): void {
+  w.object(o.community)
+  w.object(o.participant)
+}
+
+function d_ba8d5f35(r: TlReader): M_ephemeral$sendMessage {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x40) !== 0
+  const v2 = (f_flags & 0x80) !== 0
+  const v3 = (f_flags & 0x200) !== 0
+  const v4 = (f_flags & 0x400) !== 0
+  const v5 = (f_flags & 0x100) !== 0 ? r.object() as T_InputPeer : undefined
+  const v6 = r.object() as T_InputUser
+  const v7 = (f_flags & 0x1) !== 0 ? r.long() : undefined
+  const v8 = r.string()
+  const v9 = (f_flags & 0x2) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
+  const v10 = (f_flags & 0x4) !== 0 ? r.object() as T_InputMedia : undefined
+  const v11 = (f_flags & 0x8) !== 0 ? r.object() as T_ReplyMarkup : undefined
+  const v12 = (f_flags & 0x10) !== 0 ? r.object() as T_InputRichMessage : undefined
+  const v13 = r.long()
+  const v14 = (f_flags & 0x20) !== 0 ? r.object() as T_InputReplyTo : undefined
+  return { _: 'ephemeral.sendMessage', invert_media: v1, welcome: v2, anchor: v3, noforwards: v4, peer: v5, receiver_id: v6, query_id: v7, message: v8, entities: v9, media: v10, reply_markup: v11, rich_message: v12, random_id: v13, reply_to: v14 }
+}
+
+function e_ba8d5f35(w: TlWriter, o: M_ephemeral$sendMessage): void {
+  const f_flags = (o.invert_media ? 0x40 : 0) | (o.welcome ? 0x80 : 0) | (o.anchor ? 0x200 : 0) | (o.noforwards ? 0x400 : 0) | (o.peer !== undefined ? 0x100 : 0) | (o.query_id !== undefined ? 0x1 : 0) | (o.entities !== undefined ? 0x2 : 0) | (o.media !== undefined ? 0x4 : 0) | (o.reply_markup !== undefined ? 0x8 : 0) | (o.rich_message !== undefined ? 0x10 : 0) | (o.reply_to !== undefined ? 0x20 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x100) !== 0) w.object(o.peer!)
+  w.object(o.receiver_id)
+  if ((f_flags & 0x1) !== 0) w.long(o.query_id!)
+  w.string(o.message)
+  if ((f_flags & 0x2) !== 0) w.vectorObject(o.entities!)
+  if ((f_flags & 0x4) !== 0) w.object(o.media!)
+  if ((f_flags & 0x8) !== 0) w.object(o.reply_markup!)
+  if ((f_flags & 0x10) !== 0) w.object(o.rich_message!)
+  w.long(o.random_id)
+  if ((f_flags & 0x20) !== 0) w.object(o.reply_to!)
+}
+
+function d_92f6e797(r: TlReader): M_ephemeral$deleteMessage {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x1) !== 0 ? r.object() as T_InputPeer : undefined
+  const v2 = r.object() as T_InputUser
+  const v3 = r.int()
+  return { _: 'ephemeral.deleteMessage', peer: v1, receiver_id: v2, id: v3 }
+}
+
+function e_92f6e797(w: TlWriter, o: M_ephemeral$deleteMessage): void {
+  const f_flags = (o.peer !== undefined ? 0x1 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x1) !== 0) w.object(o.peer!)
+  w.object(o.receiver_id)
+  w.int(o.id)
+}
+
+function d_8704f2bf(r: TlReader): M_ephemeral$reportMessage {
+  const v0 = r.object() as T_InputPeer
+  const v1 = r.int()
+  const v2 = r.bytes()
+  const v3 = r.string()
+  return { _: 'ephemeral.reportMessage', peer: v0, id: v1, option: v2, message: v3 }
+}
+
+function e_8704f2bf(w: TlWriter, o: M_ephemeral$reportMessage): void {
+  w.object(o.peer)
+  w.int(o.id)
+  w.bytes(o.option)
+  w.string(o.message)
+}
+
+function d_3fa464c8(r: TlReader): M_ephemeral$getCallbackAnswer {
+  const f_flags = r.int()
+  const v1 = r.object() as T_InputPeer
+  const v2 = r.int()
+  const v3 = (f_flags & 0x2) !== 0 ? r.bytes() : undefined
+  return { _: 'ephemeral.getCallbackAnswer', peer: v1, id: v2, data: v3 }
+}
+
+function e_3fa464c8(w: TlWriter, o: M_ephemeral$getCallbackAnswer): void {
+  const f_flags = (o.data !== undefined ? 0x2 : 0)
+  w.int(f_flags)
+  w.object(o.peer)
+  w.int(o.id)
+  if ((f_flags & 0x2) !== 0) w.bytes(o.data!)
+}
+
+function d_cf9c725b(r: TlReader): M_ephemeral$editMessage {
+  const f_flags = r.int()
+  const v1 = (f_flags & 0x20) !== 0
+  const v2 = (f_flags & 0x40) !== 0
+  const v3 = (f_flags & 0x80) !== 0 ? r.object() as T_InputPeer : undefined
+  const v4 = r.object() as T_InputUser
+  const v5 = r.int()
+  const v6 = (f_flags & 0x1) !== 0 ? r.string() : undefined
+  const v7 = (f_flags & 0x8) !== 0 ? r.object() as T_InputMedia : undefined
+  const v8 = (f_flags & 0x2) !== 0 ? r.vectorObject() as T_MessageEntity[] : undefined
+  const v9 = (f_flags & 0x4) !== 0 ? r.object() as T_ReplyMarkup : undefined
+  const v10 = (f_flags & 0x10) !== 0 ? r.object() as T_InputRichMessage : undefined
+  return { _: 'ephemeral.editMessage', invert_media: v1, welcome: v2, peer: v3, receiver_id: v4, id: v5, message: v6, media: v7, entities: v8, reply_markup: v9, rich_message: v10 }
+}
+
+function e_cf9c725b(w: TlWriter, o: M_ephemeral$editMessage): void {
+  const f_flags = (o.invert_media ? 0x20 : 0) | (o.welcome ? 0x40 : 0) | (o.peer !== undefined ? 0x80 : 0) | (o.message !== undefined ? 0x1 : 0) | (o.media !== undefined ? 0x8 : 0) | (o.entities !== undefined ? 0x2 : 0) | (o.reply_markup !== undefined ? 0x4 : 0) | (o.rich_message !== undefined ? 0x10 : 0)
+  w.int(f_flags)
+  if ((f_flags & 0x80) !== 0) w.object(o.peer!)
+  w.object(o.receiver_id)
+  w.int(o.id)
+  if ((f_flags & 0x1) !== 0) w.string(o.message!)
+  if ((f_flags & 0x8) !== 0) w.object(o.media!)
+  if ((f_flags & 0x2) !== 0) w.vectorObject(o.entities!)
+  if ((f_flags & 0x4) !== 0) w.object(o.reply_markup!)
+  if ((f_flags & 0x10) !== 0) w.object(o.rich_message!)
+}
+
+function d_e882a9e1(r: TlReader): M_ephemeral$deleteWelcomeMessage {
+  const v0 = r.object() as T_InputPeer
+  const v1 = r.int()
+  return { _: 'ephemeral.deleteWelcomeMessage', peer: v0, id: v1 }
+}
+
+function e_e882a9e1(w: TlWriter, o: M_ephemeral$deleteWelcomeMessage): void {
+  w.object(o.peer)
+  w.int(o.id)
+}
+
+function d_734f9721(r: TlReader): M_ephemeral$deleteAllWelcomeMessages {
+  const v0 = r.object() as T_InputPeer
+  return { _: 'ephemeral.deleteAllWelcomeMessages', peer: v0 }
+}
+
+function e_734f9721(w: TlWriter, o: M_ephemeral$deleteAllWelcomeMessages): void {
+  w.object(o.peer)
+}
+
+function d_db9ac18d(r: TlReader): M_ephemeral$getWelcomeMessages {
+  const v0 = r.object() as T_InputPeer
+  const v1 = r.long()
+  return { _: 'ephemeral.getWelcomeMessages', peer: v0, hash: v1 }
+}
+
+function e_db9ac18d(w: TlWriter, o: M_ephemeral$getWelcomeMessages): void {
+  w.object(o.peer)
+  w.long(o.hash)
+}
+
 /** Method name → reader of its result (for results that are not a plain boxed object). */
 export const resultDecoders: Record<string, (r: TlReader) => unknown> = {
   'auth.resetAuthorizations': (r) => r.bool(),
@@ -54266,6 +55632,13 @@ export const resultDecoders: Record<string, (r: TlReader) => unknown> = {
   'smsjobs.finishJob': (r) => r.bool(),
   'aicompose.saveTone': (r) => r.bool(),
   'aicompose.deleteTone': (r) => r.bool(),
+  'communities.togglePeerLink': (r) => r.bool(),
+  'communities.togglePeerLinkRequestApproval': (r) => r.bool(),
+  'communities.toggleAllPeerLinkRequestApproval': (r) => r.bool(),
+  'communities.toggleParticipantBanned': (r) => r.bool(),
+  'ephemeral.deleteMessage': (r) => r.bool(),
+  'ephemeral.deleteWelcomeMessage': (r) => r.bool(),
+  'ephemeral.deleteAllWelcomeMessages': (r) => r.bool(),
 }
 
 /** Method name → writer of its result (for results that are not a plain boxed object). */
@@ -54520,6 +55893,13 @@ export const resultEncoders: Record<string, (w: TlWriter, v: never) => void> = {
   'smsjobs.finishJob': (w, v: boolean) => { w.bool(v) },
   'aicompose.saveTone': (w, v: boolean) => { w.bool(v) },
   'aicompose.deleteTone': (w, v: boolean) => { w.bool(v) },
+  'communities.togglePeerLink': (w, v: boolean) => { w.bool(v) },
+  'communities.togglePeerLinkRequestApproval': (w, v: boolean) => { w.bool(v) },
+  'communities.toggleAllPeerLinkRequestApproval': (w, v: boolean) => { w.bool(v) },
+  'communities.toggleParticipantBanned': (w, v: boolean) => { w.bool(v) },
+  'ephemeral.deleteMessage': (w, v: boolean) => { w.bool(v) },
+  'ephemeral.deleteWelcomeMessage': (w, v: boolean) => { w.bool(v) },
+  'ephemeral.deleteAllWelcomeMessages': (w, v: boolean) => { w.bool(v) },
 }
 
 export const codecs: TlCodecEntry[] = [
@@ -54585,8 +55965,8 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xbc799737, name: 'boolFalse', decode: d_bc799737 as TlDecoder, encode: e_bc799737 as TlEncoder },
   { id: 0x997275b5, name: 'boolTrue', decode: d_997275b5 as TlDecoder, encode: e_997275b5 as TlEncoder },
   { id: 0x3fedd339, name: 'true', decode: d_3fedd339 as TlDecoder, encode: e_3fedd339 as TlEncoder },
-  { id: 0x56730bcc, name: 'null', decode: d_56730bcc as TlDecoder, encode: e_56730bcc as TlEncoder },
   { id: 0xc4b9f9bb, name: 'error', decode: d_c4b9f9bb as TlDecoder, encode: e_c4b9f9bb as TlEncoder },
+  { id: 0x56730bcc, name: 'null', decode: d_56730bcc as TlDecoder, encode: e_56730bcc as TlEncoder },
   { id: 0x7f3b18ea, name: 'inputPeerEmpty', decode: d_7f3b18ea as TlDecoder, encode: e_7f3b18ea as TlEncoder },
   { id: 0x7da07ec9, name: 'inputPeerSelf', decode: d_7da07ec9 as TlDecoder, encode: e_7da07ec9 as TlEncoder },
   { id: 0x35a95cb9, name: 'inputPeerChat', decode: d_35a95cb9 as TlDecoder, encode: e_35a95cb9 as TlEncoder },
@@ -54653,7 +56033,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xb3cea0e4, name: 'storage.fileMp4', decode: d_b3cea0e4 as TlDecoder, encode: e_b3cea0e4 as TlEncoder },
   { id: 0x1081464c, name: 'storage.fileWebp', decode: d_1081464c as TlDecoder, encode: e_1081464c as TlEncoder },
   { id: 0xd3bc4b7a, name: 'userEmpty', decode: d_d3bc4b7a as TlDecoder, encode: e_d3bc4b7a as TlEncoder },
-  { id: 0x31774388, name: 'user', decode: d_31774388 as TlDecoder, encode: e_31774388 as TlEncoder },
+  { id: 0xb1b8cc83, name: 'user', decode: d_b1b8cc83 as TlDecoder, encode: e_b1b8cc83 as TlEncoder },
   { id: 0x4f11bae1, name: 'userProfilePhotoEmpty', decode: d_4f11bae1 as TlDecoder, encode: e_4f11bae1 as TlEncoder },
   { id: 0x82d1f706, name: 'userProfilePhoto', decode: d_82d1f706 as TlDecoder, encode: e_82d1f706 as TlEncoder },
   { id: 0x09d05049, name: 'userStatusEmpty', decode: d_09d05049 as TlDecoder, encode: e_09d05049 as TlEncoder },
@@ -54665,10 +56045,13 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x29562865, name: 'chatEmpty', decode: d_29562865 as TlDecoder, encode: e_29562865 as TlEncoder },
   { id: 0x41cbf256, name: 'chat', decode: d_41cbf256 as TlDecoder, encode: e_41cbf256 as TlEncoder },
   { id: 0x6592a1a7, name: 'chatForbidden', decode: d_6592a1a7 as TlDecoder, encode: e_6592a1a7 as TlEncoder },
-  { id: 0x1c32b11c, name: 'channel', decode: d_1c32b11c as TlDecoder, encode: e_1c32b11c as TlEncoder },
+  { id: 0xd49f34c6, name: 'channel', decode: d_d49f34c6 as TlDecoder, encode: e_d49f34c6 as TlEncoder },
   { id: 0x17d493d5, name: 'channelForbidden', decode: d_17d493d5 as TlDecoder, encode: e_17d493d5 as TlEncoder },
+  { id: 0xfd3cdab8, name: 'communityForbidden', decode: d_fd3cdab8 as TlDecoder, encode: e_fd3cdab8 as TlEncoder },
+  { id: 0x65efe954, name: 'community', decode: d_65efe954 as TlDecoder, encode: e_65efe954 as TlEncoder },
   { id: 0x2633421b, name: 'chatFull', decode: d_2633421b as TlDecoder, encode: e_2633421b as TlEncoder },
   { id: 0xa04e8d3a, name: 'channelFull', decode: d_a04e8d3a as TlDecoder, encode: e_a04e8d3a as TlEncoder },
+  { id: 0xcbb7a507, name: 'communityFull', decode: d_cbb7a507 as TlDecoder, encode: e_cbb7a507 as TlEncoder },
   { id: 0x38e79fde, name: 'chatParticipant', decode: d_38e79fde as TlDecoder, encode: e_38e79fde as TlEncoder },
   { id: 0xe1f867b8, name: 'chatParticipantCreator', decode: d_e1f867b8 as TlDecoder, encode: e_e1f867b8 as TlEncoder },
   { id: 0x0360d5d2, name: 'chatParticipantAdmin', decode: d_0360d5d2 as TlDecoder, encode: e_0360d5d2 as TlEncoder },
@@ -54745,7 +56128,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x45d5b021, name: 'messageActionGiftStars', decode: d_45d5b021 as TlDecoder, encode: e_45d5b021 as TlEncoder },
   { id: 0xb00c47a2, name: 'messageActionPrizeStars', decode: d_b00c47a2 as TlDecoder, encode: e_b00c47a2 as TlEncoder },
   { id: 0xea2c31d3, name: 'messageActionStarGift', decode: d_ea2c31d3 as TlDecoder, encode: e_ea2c31d3 as TlEncoder },
-  { id: 0xe6c31522, name: 'messageActionStarGiftUnique', decode: d_e6c31522 as TlDecoder, encode: e_e6c31522 as TlEncoder },
+  { id: 0x7e1c1187, name: 'messageActionStarGiftUnique', decode: d_7e1c1187 as TlDecoder, encode: e_7e1c1187 as TlEncoder },
   { id: 0xac1f1fcd, name: 'messageActionPaidMessagesRefunded', decode: d_ac1f1fcd as TlDecoder, encode: e_ac1f1fcd as TlEncoder },
   { id: 0x84b88578, name: 'messageActionPaidMessagesPrice', decode: d_84b88578 as TlDecoder, encode: e_84b88578 as TlEncoder },
   { id: 0x2ffe2f7a, name: 'messageActionConferenceCall', decode: d_2ffe2f7a as TlDecoder, encode: e_2ffe2f7a as TlEncoder },
@@ -54765,8 +56148,11 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x9da1cd6c, name: 'messageActionPollAppendAnswer', decode: d_9da1cd6c as TlDecoder, encode: e_9da1cd6c as TlEncoder },
   { id: 0x399674dc, name: 'messageActionPollDeleteAnswer', decode: d_399674dc as TlDecoder, encode: e_399674dc as TlEncoder },
   { id: 0x16605e3e, name: 'messageActionManagedBotCreated', decode: d_16605e3e as TlDecoder, encode: e_16605e3e as TlEncoder },
+  { id: 0x5d20bae8, name: 'messageActionChangeCommunity', decode: d_5d20bae8 as TlDecoder, encode: e_5d20bae8 as TlEncoder },
+  { id: 0x4a8bfe80, name: 'messageActionChatJoinedViaCommunity', decode: d_4a8bfe80 as TlDecoder, encode: e_4a8bfe80 as TlEncoder },
   { id: 0xfc89f7f3, name: 'dialog', decode: d_fc89f7f3 as TlDecoder, encode: e_fc89f7f3 as TlEncoder },
   { id: 0x71bd134c, name: 'dialogFolder', decode: d_71bd134c as TlDecoder, encode: e_71bd134c as TlEncoder },
+  { id: 0xf78a0973, name: 'dialogCommunity', decode: d_f78a0973 as TlDecoder, encode: e_f78a0973 as TlEncoder },
   { id: 0x2331b22d, name: 'photoEmpty', decode: d_2331b22d as TlDecoder, encode: e_2331b22d as TlEncoder },
   { id: 0xfb197a65, name: 'photo', decode: d_fb197a65 as TlDecoder, encode: e_fb197a65 as TlEncoder },
   { id: 0x0e17e23c, name: 'photoSizeEmpty', decode: d_0e17e23c as TlDecoder, encode: e_0e17e23c as TlEncoder },
@@ -54788,6 +56174,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x4a95e84e, name: 'inputNotifyChats', decode: d_4a95e84e as TlDecoder, encode: e_4a95e84e as TlEncoder },
   { id: 0xb1db7c7e, name: 'inputNotifyBroadcasts', decode: d_b1db7c7e as TlDecoder, encode: e_b1db7c7e as TlEncoder },
   { id: 0x5c467992, name: 'inputNotifyForumTopic', decode: d_5c467992 as TlDecoder, encode: e_5c467992 as TlEncoder },
+  { id: 0x27bb1adc, name: 'inputNotifyCommunity', decode: d_27bb1adc as TlDecoder, encode: e_27bb1adc as TlEncoder },
   { id: 0xcacb6ae2, name: 'inputPeerNotifySettings', decode: d_cacb6ae2 as TlDecoder, encode: e_cacb6ae2 as TlEncoder },
   { id: 0x99622c0c, name: 'peerNotifySettings', decode: d_99622c0c as TlDecoder, encode: e_99622c0c as TlEncoder },
   { id: 0xf47741f7, name: 'peerSettings', decode: d_f47741f7 as TlDecoder, encode: e_f47741f7 as TlEncoder },
@@ -55001,6 +56388,11 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xb22083a6, name: 'updateNewBotConnection', decode: d_b22083a6 as TlDecoder, encode: e_b22083a6 as TlEncoder },
   { id: 0xc39a2ade, name: 'updateWebBrowserSettings', decode: d_c39a2ade as TlDecoder, encode: e_c39a2ade as TlEncoder },
   { id: 0x140502d1, name: 'updateWebBrowserException', decode: d_140502d1 as TlDecoder, encode: e_140502d1 as TlEncoder },
+  { id: 0x20bcbba1, name: 'updateNewEphemeralMessage', decode: d_20bcbba1 as TlDecoder, encode: e_20bcbba1 as TlEncoder },
+  { id: 0x56dbfcf8, name: 'updateDeleteEphemeralMessages', decode: d_56dbfcf8 as TlDecoder, encode: e_56dbfcf8 as TlEncoder },
+  { id: 0x4bbb8f01, name: 'updateEditEphemeralMessage', decode: d_4bbb8f01 as TlDecoder, encode: e_4bbb8f01 as TlEncoder },
+  { id: 0x7c1079d6, name: 'updateEphemeralBotCallbackQuery', decode: d_7c1079d6 as TlDecoder, encode: e_7c1079d6 as TlEncoder },
+  { id: 0x6c0d8e23, name: 'updateBotStarsSubscription', decode: d_6c0d8e23 as TlDecoder, encode: e_6c0d8e23 as TlEncoder },
   { id: 0xa56c2a3e, name: 'updates.state', decode: d_a56c2a3e as TlDecoder, encode: e_a56c2a3e as TlEncoder },
   { id: 0x5d75a138, name: 'updates.differenceEmpty', decode: d_5d75a138 as TlDecoder, encode: e_5d75a138 as TlEncoder },
   { id: 0x00f49ca0, name: 'updates.difference', decode: d_00f49ca0 as TlDecoder, encode: e_00f49ca0 as TlEncoder },
@@ -55052,6 +56444,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xc007cec3, name: 'notifyChats', decode: d_c007cec3 as TlDecoder, encode: e_c007cec3 as TlEncoder },
   { id: 0xd612e8ef, name: 'notifyBroadcasts', decode: d_d612e8ef as TlDecoder, encode: e_d612e8ef as TlEncoder },
   { id: 0x226e6308, name: 'notifyForumTopic', decode: d_226e6308 as TlDecoder, encode: e_226e6308 as TlEncoder },
+  { id: 0xbe376999, name: 'notifyCommunity', decode: d_be376999 as TlDecoder, encode: e_be376999 as TlEncoder },
   { id: 0x16bf744e, name: 'sendMessageTypingAction', decode: d_16bf744e as TlDecoder, encode: e_16bf744e as TlEncoder },
   { id: 0xfd5ec8f5, name: 'sendMessageCancelAction', decode: d_fd5ec8f5 as TlDecoder, encode: e_fd5ec8f5 as TlEncoder },
   { id: 0xa187d66f, name: 'sendMessageRecordVideoAction', decode: d_a187d66f as TlDecoder, encode: e_a187d66f as TlEncoder },
@@ -55070,9 +56463,10 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xb05ac6b1, name: 'sendMessageChooseStickerAction', decode: d_b05ac6b1 as TlDecoder, encode: e_b05ac6b1 as TlEncoder },
   { id: 0x25972bcb, name: 'sendMessageEmojiInteraction', decode: d_25972bcb as TlDecoder, encode: e_25972bcb as TlEncoder },
   { id: 0xb665902e, name: 'sendMessageEmojiInteractionSeen', decode: d_b665902e as TlDecoder, encode: e_b665902e as TlEncoder },
-  { id: 0x376d975c, name: 'sendMessageTextDraftAction', decode: d_376d975c as TlDecoder, encode: e_376d975c as TlEncoder },
-  { id: 0xe2b23b51, name: 'inputSendMessageRichMessageDraftAction', decode: d_e2b23b51 as TlDecoder, encode: e_e2b23b51 as TlEncoder },
-  { id: 0xa2cb24f9, name: 'sendMessageRichMessageDraftAction', decode: d_a2cb24f9 as TlDecoder, encode: e_a2cb24f9 as TlEncoder },
+  { id: 0x3630b85a, name: 'sendMessageTextDraftAction', decode: d_3630b85a as TlDecoder, encode: e_3630b85a as TlEncoder },
+  { id: 0xa937c7be, name: 'inputSendMessageRichMessageDraftAction', decode: d_a937c7be as TlDecoder, encode: e_a937c7be as TlEncoder },
+  { id: 0x52564893, name: 'sendMessageRichMessageDraftAction', decode: d_52564893 as TlDecoder, encode: e_52564893 as TlEncoder },
+  { id: 0xfbf902b0, name: 'sendMessageStopDraftAction', decode: d_fbf902b0 as TlDecoder, encode: e_fbf902b0 as TlEncoder },
   { id: 0xb3134d9d, name: 'contacts.found', decode: d_b3134d9d as TlDecoder, encode: e_b3134d9d as TlEncoder },
   { id: 0x4f96cb18, name: 'inputPrivacyKeyStatusTimestamp', decode: d_4f96cb18 as TlDecoder, encode: e_4f96cb18 as TlEncoder },
   { id: 0xbdfb0426, name: 'inputPrivacyKeyChatInvite', decode: d_bdfb0426 as TlDecoder, encode: e_bdfb0426 as TlEncoder },
@@ -55173,31 +56567,14 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x2dd14edc, name: 'stickerSet', decode: d_2dd14edc as TlDecoder, encode: e_2dd14edc as TlEncoder },
   { id: 0x6e153f16, name: 'messages.stickerSet', decode: d_6e153f16 as TlDecoder, encode: e_6e153f16 as TlEncoder },
   { id: 0xd3f924eb, name: 'messages.stickerSetNotModified', decode: d_d3f924eb as TlDecoder, encode: e_d3f924eb as TlEncoder },
-  { id: 0xc27ac8c7, name: 'botCommand', decode: d_c27ac8c7 as TlDecoder, encode: e_c27ac8c7 as TlEncoder },
+  { id: 0x9852d6d2, name: 'botCommand', decode: d_9852d6d2 as TlDecoder, encode: e_9852d6d2 as TlEncoder },
   { id: 0x4d8a0299, name: 'botInfo', decode: d_4d8a0299 as TlDecoder, encode: e_4d8a0299 as TlEncoder },
-  { id: 0x7d170cff, name: 'keyboardButton', decode: d_7d170cff as TlDecoder, encode: e_7d170cff as TlEncoder },
-  { id: 0xd80c25ec, name: 'keyboardButtonUrl', decode: d_d80c25ec as TlDecoder, encode: e_d80c25ec as TlEncoder },
-  { id: 0xe62bc960, name: 'keyboardButtonCallback', decode: d_e62bc960 as TlDecoder, encode: e_e62bc960 as TlEncoder },
-  { id: 0x417efd8f, name: 'keyboardButtonRequestPhone', decode: d_417efd8f as TlDecoder, encode: e_417efd8f as TlEncoder },
-  { id: 0xaa40f94d, name: 'keyboardButtonRequestGeoLocation', decode: d_aa40f94d as TlDecoder, encode: e_aa40f94d as TlEncoder },
-  { id: 0x991399fc, name: 'keyboardButtonSwitchInline', decode: d_991399fc as TlDecoder, encode: e_991399fc as TlEncoder },
-  { id: 0x89c590f9, name: 'keyboardButtonGame', decode: d_89c590f9 as TlDecoder, encode: e_89c590f9 as TlEncoder },
-  { id: 0x3fa53905, name: 'keyboardButtonBuy', decode: d_3fa53905 as TlDecoder, encode: e_3fa53905 as TlEncoder },
-  { id: 0xf51006f9, name: 'keyboardButtonUrlAuth', decode: d_f51006f9 as TlDecoder, encode: e_f51006f9 as TlEncoder },
-  { id: 0x68013e72, name: 'inputKeyboardButtonUrlAuth', decode: d_68013e72 as TlDecoder, encode: e_68013e72 as TlEncoder },
-  { id: 0x7a11d782, name: 'keyboardButtonRequestPoll', decode: d_7a11d782 as TlDecoder, encode: e_7a11d782 as TlEncoder },
-  { id: 0x7d5e07c7, name: 'inputKeyboardButtonUserProfile', decode: d_7d5e07c7 as TlDecoder, encode: e_7d5e07c7 as TlEncoder },
-  { id: 0xc0fd5d09, name: 'keyboardButtonUserProfile', decode: d_c0fd5d09 as TlDecoder, encode: e_c0fd5d09 as TlEncoder },
-  { id: 0xe846b1a0, name: 'keyboardButtonWebView', decode: d_e846b1a0 as TlDecoder, encode: e_e846b1a0 as TlEncoder },
-  { id: 0xe15c4370, name: 'keyboardButtonSimpleWebView', decode: d_e15c4370 as TlDecoder, encode: e_e15c4370 as TlEncoder },
-  { id: 0x5b0f15f5, name: 'keyboardButtonRequestPeer', decode: d_5b0f15f5 as TlDecoder, encode: e_5b0f15f5 as TlEncoder },
-  { id: 0x02b78156, name: 'inputKeyboardButtonRequestPeer', decode: d_02b78156 as TlDecoder, encode: e_02b78156 as TlEncoder },
-  { id: 0xbcc4af10, name: 'keyboardButtonCopy', decode: d_bcc4af10 as TlDecoder, encode: e_bcc4af10 as TlEncoder },
+  { id: 0x2f67a72f, name: 'keyboardButton', decode: d_2f67a72f as TlDecoder, encode: e_2f67a72f as TlEncoder },
   { id: 0x77608b83, name: 'keyboardButtonRow', decode: d_77608b83 as TlDecoder, encode: e_77608b83 as TlEncoder },
   { id: 0xa03e5b85, name: 'replyKeyboardHide', decode: d_a03e5b85 as TlDecoder, encode: e_a03e5b85 as TlEncoder },
   { id: 0x86b40b08, name: 'replyKeyboardForceReply', decode: d_86b40b08 as TlDecoder, encode: e_86b40b08 as TlEncoder },
   { id: 0x85dd99d1, name: 'replyKeyboardMarkup', decode: d_85dd99d1 as TlDecoder, encode: e_85dd99d1 as TlEncoder },
-  { id: 0x48a30254, name: 'replyInlineMarkup', decode: d_48a30254 as TlDecoder, encode: e_48a30254 as TlEncoder },
+  { id: 0xb2b15770, name: 'replyInlineMarkup', decode: d_b2b15770 as TlDecoder, encode: e_b2b15770 as TlEncoder },
   { id: 0xbb92ba95, name: 'messageEntityUnknown', decode: d_bb92ba95 as TlDecoder, encode: e_bb92ba95 as TlEncoder },
   { id: 0xfa04579d, name: 'messageEntityMention', decode: d_fa04579d as TlDecoder, encode: e_fa04579d as TlEncoder },
   { id: 0x6f635b0d, name: 'messageEntityHashtag', decode: d_6f635b0d as TlDecoder, encode: e_6f635b0d as TlEncoder },
@@ -55366,6 +56743,8 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xb956812d, name: 'textBankCard', decode: d_b956812d as TlDecoder, encode: e_b956812d as TlEncoder },
   { id: 0x01a9fbfc, name: 'textMentionName', decode: d_01a9fbfc as TlDecoder, encode: e_01a9fbfc as TlEncoder },
   { id: 0xa5b45e2b, name: 'textDate', decode: d_a5b45e2b as TlDecoder, encode: e_a5b45e2b as TlEncoder },
+  { id: 0x9686cb50, name: 'textDiff', decode: d_9686cb50 as TlDecoder, encode: e_9686cb50 as TlEncoder },
+  { id: 0xafc79cd6, name: 'textButton', decode: d_afc79cd6 as TlDecoder, encode: e_afc79cd6 as TlEncoder },
   { id: 0x13567e8a, name: 'pageBlockUnsupported', decode: d_13567e8a as TlDecoder, encode: e_13567e8a as TlEncoder },
   { id: 0x70abc3fd, name: 'pageBlockTitle', decode: d_70abc3fd as TlDecoder, encode: e_70abc3fd as TlEncoder },
   { id: 0x8ffa9a1f, name: 'pageBlockSubtitle', decode: d_8ffa9a1f as TlDecoder, encode: e_8ffa9a1f as TlEncoder },
@@ -55378,7 +56757,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xdb20b188, name: 'pageBlockDivider', decode: d_db20b188 as TlDecoder, encode: e_db20b188 as TlEncoder },
   { id: 0xce0d37b0, name: 'pageBlockAnchor', decode: d_ce0d37b0 as TlDecoder, encode: e_ce0d37b0 as TlEncoder },
   { id: 0xe4e88011, name: 'pageBlockList', decode: d_e4e88011 as TlDecoder, encode: e_e4e88011 as TlEncoder },
-  { id: 0x263d7c26, name: 'pageBlockBlockquote', decode: d_263d7c26 as TlDecoder, encode: e_263d7c26 as TlEncoder },
+  { id: 0x66d1670b, name: 'pageBlockBlockquote', decode: d_66d1670b as TlDecoder, encode: e_66d1670b as TlEncoder },
   { id: 0x4f4456d3, name: 'pageBlockPullquote', decode: d_4f4456d3 as TlDecoder, encode: e_4f4456d3 as TlEncoder },
   { id: 0x1759c560, name: 'pageBlockPhoto', decode: d_1759c560 as TlDecoder, encode: e_1759c560 as TlEncoder },
   { id: 0x7c8fe7b6, name: 'pageBlockVideo', decode: d_7c8fe7b6 as TlDecoder, encode: e_7c8fe7b6 as TlEncoder },
@@ -55405,6 +56784,8 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x3c29a3e2, name: 'pageBlockThinking', decode: d_3c29a3e2 as TlDecoder, encode: e_3c29a3e2 as TlEncoder },
   { id: 0x574b617f, name: 'inputPageBlockMap', decode: d_574b617f as TlDecoder, encode: e_574b617f as TlEncoder },
   { id: 0x0e6e47c4, name: 'pageBlockBlockquoteBlocks', decode: d_0e6e47c4 as TlDecoder, encode: e_0e6e47c4 as TlEncoder },
+  { id: 0x6d640318, name: 'pageBlockButtonRow', decode: d_6d640318 as TlDecoder, encode: e_6d640318 as TlEncoder },
+  { id: 0x38fa3ba3, name: 'pageBlockDocument', decode: d_38fa3ba3 as TlDecoder, encode: e_38fa3ba3 as TlEncoder },
   { id: 0x85e42301, name: 'phoneCallDiscardReasonMissed', decode: d_85e42301 as TlDecoder, encode: e_85e42301 as TlEncoder },
   { id: 0xe095c1a0, name: 'phoneCallDiscardReasonDisconnect', decode: d_e095c1a0 as TlDecoder, encode: e_e095c1a0 as TlEncoder },
   { id: 0x57adc690, name: 'phoneCallDiscardReasonHangup', decode: d_57adc690 as TlDecoder, encode: e_57adc690 as TlEncoder },
@@ -55533,8 +56914,10 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xacfa1a7e, name: 'inputMessageCallbackQuery', decode: d_acfa1a7e as TlDecoder, encode: e_acfa1a7e as TlEncoder },
   { id: 0xfcaafeb7, name: 'inputDialogPeer', decode: d_fcaafeb7 as TlDecoder, encode: e_fcaafeb7 as TlEncoder },
   { id: 0x64600527, name: 'inputDialogPeerFolder', decode: d_64600527 as TlDecoder, encode: e_64600527 as TlEncoder },
+  { id: 0x69ef72c4, name: 'inputDialogPeerCommunity', decode: d_69ef72c4 as TlDecoder, encode: e_69ef72c4 as TlEncoder },
   { id: 0xe56dbf05, name: 'dialogPeer', decode: d_e56dbf05 as TlDecoder, encode: e_e56dbf05 as TlEncoder },
   { id: 0x514519e2, name: 'dialogPeerFolder', decode: d_514519e2 as TlDecoder, encode: e_514519e2 as TlEncoder },
+  { id: 0x2f65c8e4, name: 'dialogPeerCommunity', decode: d_2f65c8e4 as TlDecoder, encode: e_2f65c8e4 as TlEncoder },
   { id: 0x0d54b65d, name: 'messages.foundStickerSetsNotModified', decode: d_0d54b65d as TlDecoder, encode: e_0d54b65d as TlEncoder },
   { id: 0x8af09dd2, name: 'messages.foundStickerSets', decode: d_8af09dd2 as TlDecoder, encode: e_8af09dd2 as TlEncoder },
   { id: 0xf39b035c, name: 'fileHash', decode: d_f39b035c as TlDecoder, encode: e_f39b035c as TlEncoder },
@@ -55806,7 +57189,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x4a5f5bd9, name: 'inputInvoiceStarGiftTransfer', decode: d_4a5f5bd9 as TlDecoder, encode: e_4a5f5bd9 as TlEncoder },
   { id: 0xdabab2ef, name: 'inputInvoicePremiumGiftStars', decode: d_dabab2ef as TlDecoder, encode: e_dabab2ef as TlEncoder },
   { id: 0xf4997e42, name: 'inputInvoiceBusinessBotTransferStars', decode: d_f4997e42 as TlDecoder, encode: e_f4997e42 as TlEncoder },
-  { id: 0xc39f5324, name: 'inputInvoiceStarGiftResale', decode: d_c39f5324 as TlDecoder, encode: e_c39f5324 as TlEncoder },
+  { id: 0xe9b0c658, name: 'inputInvoiceStarGiftResale', decode: d_e9b0c658 as TlDecoder, encode: e_e9b0c658 as TlEncoder },
   { id: 0x9a0b48b8, name: 'inputInvoiceStarGiftPrepaidUpgrade', decode: d_9a0b48b8 as TlDecoder, encode: e_9a0b48b8 as TlEncoder },
   { id: 0x3e77f614, name: 'inputInvoicePremiumAuthCode', decode: d_3e77f614 as TlDecoder, encode: e_3e77f614 as TlEncoder },
   { id: 0x0923d8d1, name: 'inputInvoiceStarGiftDropOriginalDetails', decode: d_0923d8d1 as TlDecoder, encode: e_0923d8d1 as TlEncoder },
@@ -55908,6 +57291,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x3bd4b7c2, name: 'inputReplyToMessage', decode: d_3bd4b7c2 as TlDecoder, encode: e_3bd4b7c2 as TlEncoder },
   { id: 0x5881323a, name: 'inputReplyToStory', decode: d_5881323a as TlDecoder, encode: e_5881323a as TlEncoder },
   { id: 0x69d66c45, name: 'inputReplyToMonoForum', decode: d_69d66c45 as TlDecoder, encode: e_69d66c45 as TlEncoder },
+  { id: 0x4119b95e, name: 'inputReplyToEphemeralMessage', decode: d_4119b95e as TlDecoder, encode: e_4119b95e as TlEncoder },
   { id: 0x3fc9053b, name: 'exportedStoryLink', decode: d_3fc9053b as TlDecoder, encode: e_3fc9053b as TlEncoder },
   { id: 0x712e27fd, name: 'storiesStealthMode', decode: d_712e27fd as TlDecoder, encode: e_712e27fd as TlEncoder },
   { id: 0xcfc9e002, name: 'mediaAreaCoordinates', decode: d_cfc9e002 as TlDecoder, encode: e_cfc9e002 as TlEncoder },
@@ -56180,6 +57564,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x1fe9a9bf, name: 'inputAiComposeToneDefault', decode: d_1fe9a9bf as TlDecoder, encode: e_1fe9a9bf as TlEncoder },
   { id: 0x0773c080, name: 'inputAiComposeToneID', decode: d_0773c080 as TlDecoder, encode: e_0773c080 as TlEncoder },
   { id: 0x1fa01357, name: 'inputAiComposeToneSlug', decode: d_1fa01357 as TlDecoder, encode: e_1fa01357 as TlEncoder },
+  { id: 0x0e0c35af, name: 'inputAiComposeToneSingleUse', decode: d_0e0c35af as TlDecoder, encode: e_0e0c35af as TlEncoder },
   { id: 0xcff63ea9, name: 'aiComposeTone', decode: d_cff63ea9 as TlDecoder, encode: e_cff63ea9 as TlEncoder },
   { id: 0x9bad6414, name: 'aiComposeToneDefault', decode: d_9bad6414 as TlDecoder, encode: e_9bad6414 as TlEncoder },
   { id: 0xc1f46103, name: 'aicompose.tonesNotModified', decode: d_c1f46103 as TlDecoder, encode: e_c1f46103 as TlEncoder },
@@ -56187,7 +57572,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xf1d628ec, name: 'aiComposeToneExample', decode: d_f1d628ec as TlDecoder, encode: e_f1d628ec as TlEncoder },
   { id: 0xdd1fbf93, name: 'bots.accessSettings', decode: d_dd1fbf93 as TlDecoder, encode: e_dd1fbf93 as TlEncoder },
   { id: 0x445663a7, name: 'messages.chatInviteJoinResultOk', decode: d_445663a7 as TlDecoder, encode: e_445663a7 as TlEncoder },
-  { id: 0x2f51c337, name: 'messages.chatInviteJoinResultWebView', decode: d_2f51c337 as TlDecoder, encode: e_2f51c337 as TlEncoder },
+  { id: 0x61ca29d3, name: 'messages.chatInviteJoinResultWebView', decode: d_61ca29d3 as TlDecoder, encode: e_61ca29d3 as TlEncoder },
   { id: 0xae152a69, name: 'joinChatBotResultApproved', decode: d_ae152a69 as TlDecoder, encode: e_ae152a69 as TlEncoder },
   { id: 0x0efa0194, name: 'joinChatBotResultDeclined', decode: d_0efa0194 as TlDecoder, encode: e_0efa0194 as TlEncoder },
   { id: 0x98a3a840, name: 'joinChatBotResultQueued', decode: d_98a3a840 as TlDecoder, encode: e_98a3a840 as TlEncoder },
@@ -56201,6 +57586,39 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xdacb836a, name: 'inputRichMessageHTML', decode: d_dacb836a as TlDecoder, encode: e_dacb836a as TlEncoder },
   { id: 0x004b572c, name: 'inputRichMessageMarkdown', decode: d_004b572c as TlDecoder, encode: e_004b572c as TlEncoder },
   { id: 0xbaf39d8b, name: 'richMessage', decode: d_baf39d8b as TlDecoder, encode: e_baf39d8b as TlEncoder },
+  { id: 0x76141ebd, name: 'communityPeer', decode: d_76141ebd as TlDecoder, encode: e_76141ebd as TlEncoder },
+  { id: 0x7beafa85, name: 'communityPeerRequest', decode: d_7beafa85 as TlDecoder, encode: e_7beafa85 as TlEncoder },
+  { id: 0x2244afad, name: 'communities.peerLinkRequests', decode: d_2244afad as TlDecoder, encode: e_2244afad as TlEncoder },
+  { id: 0xdd27bee9, name: 'ephemeralMessage', decode: d_dd27bee9 as TlDecoder, encode: e_dd27bee9 as TlEncoder },
+  { id: 0x8d78512a, name: 'communities.participantJoinedChats', decode: d_8d78512a as TlDecoder, encode: e_8d78512a as TlEncoder },
+  { id: 0x4203998f, name: 'messages.translatedRichMessage', decode: d_4203998f as TlDecoder, encode: e_4203998f as TlEncoder },
+  { id: 0x4c4537c8, name: 'messages.composedRichMessageWithAI', decode: d_4c4537c8 as TlDecoder, encode: e_4c4537c8 as TlEncoder },
+  { id: 0xc9dd90e9, name: 'buttonTypeDefault', decode: d_c9dd90e9 as TlDecoder, encode: e_c9dd90e9 as TlEncoder },
+  { id: 0xdf3d36f9, name: 'buttonTypeRequestPhone', decode: d_df3d36f9 as TlDecoder, encode: e_df3d36f9 as TlEncoder },
+  { id: 0x9beee140, name: 'buttonTypeRequestGeoLocation', decode: d_9beee140 as TlDecoder, encode: e_9beee140 as TlEncoder },
+  { id: 0xaacfff84, name: 'buttonTypeRequestPoll', decode: d_aacfff84 as TlDecoder, encode: e_aacfff84 as TlEncoder },
+  { id: 0x4f58a237, name: 'buttonTypeRequestPeer', decode: d_4f58a237 as TlDecoder, encode: e_4f58a237 as TlEncoder },
+  { id: 0x3fe268fe, name: 'inputButtonTypeRequestPeer', decode: d_3fe268fe as TlDecoder, encode: e_3fe268fe as TlEncoder },
+  { id: 0xc01a597a, name: 'buttonTypeSimpleWebView', decode: d_c01a597a as TlDecoder, encode: e_c01a597a as TlEncoder },
+  { id: 0xeca4f8d4, name: 'inlineButtonTypeUrl', decode: d_eca4f8d4 as TlDecoder, encode: e_eca4f8d4 as TlEncoder },
+  { id: 0xbfd02da2, name: 'inlineButtonTypeUrlAuth', decode: d_bfd02da2 as TlDecoder, encode: e_bfd02da2 as TlEncoder },
+  { id: 0x9961bcb4, name: 'inputInlineButtonTypeUrlAuth', decode: d_9961bcb4 as TlDecoder, encode: e_9961bcb4 as TlEncoder },
+  { id: 0x3bcab5b4, name: 'inlineButtonTypeWebView', decode: d_3bcab5b4 as TlDecoder, encode: e_3bcab5b4 as TlEncoder },
+  { id: 0x2955bc38, name: 'inlineButtonTypeCallback', decode: d_2955bc38 as TlDecoder, encode: e_2955bc38 as TlEncoder },
+  { id: 0x5cd3709d, name: 'inlineButtonTypeGame', decode: d_5cd3709d as TlDecoder, encode: e_5cd3709d as TlEncoder },
+  { id: 0x48bad7a5, name: 'inlineButtonTypeBuy', decode: d_48bad7a5 as TlDecoder, encode: e_48bad7a5 as TlEncoder },
+  { id: 0x93773ff5, name: 'inlineButtonTypeSwitchInline', decode: d_93773ff5 as TlDecoder, encode: e_93773ff5 as TlEncoder },
+  { id: 0x3fa33fcf, name: 'inlineButtonTypeUserProfile', decode: d_3fa33fcf as TlDecoder, encode: e_3fa33fcf as TlEncoder },
+  { id: 0x53f3ce5a, name: 'inputInlineButtonTypeUserProfile', decode: d_53f3ce5a as TlDecoder, encode: e_53f3ce5a as TlEncoder },
+  { id: 0xb41d3272, name: 'inlineButtonTypeCopy', decode: d_b41d3272 as TlDecoder, encode: e_b41d3272 as TlEncoder },
+  { id: 0xa438619d, name: 'inlineButtonTypeDisabled', decode: d_a438619d as TlDecoder, encode: e_a438619d as TlEncoder },
+  { id: 0x11c1a322, name: 'keyboardInlineButton', decode: d_11c1a322 as TlDecoder, encode: e_11c1a322 as TlEncoder },
+  { id: 0x19420af6, name: 'keyboardInlineButtonRow', decode: d_19420af6 as TlDecoder, encode: e_19420af6 as TlEncoder },
+  { id: 0x03c610bd, name: 'richButtonStyle', decode: d_03c610bd as TlDecoder, encode: e_03c610bd as TlEncoder },
+  { id: 0x692a5488, name: 'pageButton', decode: d_692a5488 as TlDecoder, encode: e_692a5488 as TlEncoder },
+  { id: 0x59ffdb31, name: 'ephemeral.welcomeMessagesNotModified', decode: d_59ffdb31 as TlDecoder, encode: e_59ffdb31 as TlEncoder },
+  { id: 0x104fc872, name: 'ephemeral.welcomeMessages', decode: d_104fc872 as TlDecoder, encode: e_104fc872 as TlEncoder },
+  { id: 0xdf5ac00c, name: 'auth.firebasePnvIntent', decode: d_df5ac00c as TlDecoder, encode: e_df5ac00c as TlEncoder },
   { id: 0xcb9f372d, name: 'invokeAfterMsg', decode: d_cb9f372d as TlDecoder, encode: e_cb9f372d as TlEncoder },
   { id: 0x3dc4b4f0, name: 'invokeAfterMsgs', decode: d_3dc4b4f0 as TlDecoder, encode: e_3dc4b4f0 as TlEncoder },
   { id: 0xc1cd5ea9, name: 'initConnection', decode: d_c1cd5ea9 as TlDecoder, encode: e_c1cd5ea9 as TlEncoder },
@@ -56238,6 +57656,9 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x56e59f9c, name: 'auth.checkPaidAuth', decode: d_56e59f9c as TlDecoder, encode: e_56e59f9c as TlEncoder },
   { id: 0x518ad0b7, name: 'auth.initPasskeyLogin', decode: d_518ad0b7 as TlDecoder, encode: e_518ad0b7 as TlEncoder },
   { id: 0x9857ad07, name: 'auth.finishPasskeyLogin', decode: d_9857ad07 as TlDecoder, encode: e_9857ad07 as TlEncoder },
+  { id: 0x777df37a, name: 'auth.initFirebasePnvLogin', decode: d_777df37a as TlDecoder, encode: e_777df37a as TlEncoder },
+  { id: 0x2c85094c, name: 'auth.finishFirebasePnvLogin', decode: d_2c85094c as TlDecoder, encode: e_2c85094c as TlEncoder },
+  { id: 0x783f6b56, name: 'auth.firebasePnvSignUp', decode: d_783f6b56 as TlDecoder, encode: e_783f6b56 as TlEncoder },
   { id: 0xec86017a, name: 'account.registerDevice', decode: d_ec86017a as TlDecoder, encode: e_ec86017a as TlEncoder },
   { id: 0x6a0d3206, name: 'account.unregisterDevice', decode: d_6a0d3206 as TlDecoder, encode: e_6a0d3206 as TlEncoder },
   { id: 0x84be5b93, name: 'account.updateNotifySettings', decode: d_84be5b93 as TlDecoder, encode: e_84be5b93 as TlEncoder },
@@ -56448,7 +57869,7 @@ export const codecs: TlCodecEntry[] = [
   { id: 0x5784d3e1, name: 'messages.getMessagesViews', decode: d_5784d3e1 as TlDecoder, encode: e_5784d3e1 as TlEncoder },
   { id: 0xa85bd1c2, name: 'messages.editChatAdmin', decode: d_a85bd1c2 as TlDecoder, encode: e_a85bd1c2 as TlEncoder },
   { id: 0xa2875319, name: 'messages.migrateChat', decode: d_a2875319 as TlDecoder, encode: e_a2875319 as TlEncoder },
-  { id: 0x4bc6589a, name: 'messages.searchGlobal', decode: d_4bc6589a as TlDecoder, encode: e_4bc6589a as TlEncoder },
+  { id: 0x6126a43c, name: 'messages.searchGlobal', decode: d_6126a43c as TlDecoder, encode: e_6126a43c as TlEncoder },
   { id: 0x78337739, name: 'messages.reorderStickerSets', decode: d_78337739 as TlDecoder, encode: e_78337739 as TlEncoder },
   { id: 0xb1f2061f, name: 'messages.getDocumentByHash', decode: d_b1f2061f as TlDecoder, encode: e_b1f2061f as TlEncoder },
   { id: 0x5cf09635, name: 'messages.getSavedGifs', decode: d_5cf09635 as TlDecoder, encode: e_5cf09635 as TlEncoder },
@@ -56657,6 +58078,9 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xe3b7f82c, name: 'messages.deleteParticipantReaction', decode: d_e3b7f82c as TlDecoder, encode: e_e3b7f82c as TlEncoder },
   { id: 0x55fb0996, name: 'messages.getPersonalChannelHistory', decode: d_55fb0996 as TlDecoder, encode: e_55fb0996 as TlEncoder },
   { id: 0x501569cf, name: 'messages.getRichMessage', decode: d_501569cf as TlDecoder, encode: e_501569cf as TlEncoder },
+  { id: 0x1a542004, name: 'messages.translateRichMessage', decode: d_1a542004 as TlDecoder, encode: e_1a542004 as TlEncoder },
+  { id: 0x8d7ae6af, name: 'messages.composeRichMessageWithAI', decode: d_8d7ae6af as TlDecoder, encode: e_8d7ae6af as TlEncoder },
+  { id: 0xba9ee679, name: 'messages.requestChatJoinWebView', decode: d_ba9ee679 as TlDecoder, encode: e_ba9ee679 as TlEncoder },
   { id: 0xedd4882a, name: 'updates.getState', decode: d_edd4882a as TlDecoder, encode: e_edd4882a as TlEncoder },
   { id: 0x19c2f763, name: 'updates.getDifference', decode: d_19c2f763 as TlDecoder, encode: e_19c2f763 as TlEncoder },
   { id: 0x03173d78, name: 'updates.getChannelDifference', decode: d_03173d78 as TlDecoder, encode: e_03173d78 as TlEncoder },
@@ -56991,4 +58415,21 @@ export const codecs: TlCodecEntry[] = [
   { id: 0xb2e8ba03, name: 'aicompose.getTone', decode: d_b2e8ba03 as TlDecoder, encode: e_b2e8ba03 as TlEncoder },
   { id: 0xabd59201, name: 'aicompose.getTones', decode: d_abd59201 as TlDecoder, encode: e_abd59201 as TlEncoder },
   { id: 0xd1b4ab14, name: 'aicompose.getToneExample', decode: d_d1b4ab14 as TlDecoder, encode: e_d1b4ab14 as TlEncoder },
+  { id: 0xa63859ec, name: 'communities.create', decode: d_a63859ec as TlDecoder, encode: e_a63859ec as TlEncoder },
+  { id: 0x736dcfea, name: 'communities.togglePeerLink', decode: d_736dcfea as TlDecoder, encode: e_736dcfea as TlEncoder },
+  { id: 0xa663e830, name: 'communities.getJoinedCommunities', decode: d_a663e830 as TlDecoder, encode: e_a663e830 as TlEncoder },
+  { id: 0xd766e3ea, name: 'communities.toggleCommunityCollapsedInDialogs', decode: d_d766e3ea as TlDecoder, encode: e_d766e3ea as TlEncoder },
+  { id: 0x93773344, name: 'communities.getPeerLinkRequests', decode: d_93773344 as TlDecoder, encode: e_93773344 as TlEncoder },
+  { id: 0x8c8219a8, name: 'communities.togglePeerLinkRequestApproval', decode: d_8c8219a8 as TlDecoder, encode: e_8c8219a8 as TlEncoder },
+  { id: 0xbfe3dd3d, name: 'communities.toggleAllPeerLinkRequestApproval', decode: d_bfe3dd3d as TlDecoder, encode: e_bfe3dd3d as TlEncoder },
+  { id: 0x9967ad0f, name: 'communities.toggleParticipantBanned', decode: d_9967ad0f as TlDecoder, encode: e_9967ad0f as TlEncoder },
+  { id: 0xf87eabab, name: 'communities.getParticipantJoinedChats', decode: d_f87eabab as TlDecoder, encode: e_f87eabab as TlEncoder },
+  { id: 0xba8d5f35, name: 'ephemeral.sendMessage', decode: d_ba8d5f35 as TlDecoder, encode: e_ba8d5f35 as TlEncoder },
+  { id: 0x92f6e797, name: 'ephemeral.deleteMessage', decode: d_92f6e797 as TlDecoder, encode: e_92f6e797 as TlEncoder },
+  { id: 0x8704f2bf, name: 'ephemeral.reportMessage', decode: d_8704f2bf as TlDecoder, encode: e_8704f2bf as TlEncoder },
+  { id: 0x3fa464c8, name: 'ephemeral.getCallbackAnswer', decode: d_3fa464c8 as TlDecoder, encode: e_3fa464c8 as TlEncoder },
+  { id: 0xcf9c725b, name: 'ephemeral.editMessage', decode: d_cf9c725b as TlDecoder, encode: e_cf9c725b as TlEncoder },
+  { id: 0xe882a9e1, name: 'ephemeral.deleteWelcomeMessage', decode: d_e882a9e1 as TlDecoder, encode: e_e882a9e1 as TlEncoder },
+  { id: 0x734f9721, name: 'ephemeral.deleteAllWelcomeMessages', decode: d_734f9721 as TlDecoder, encode: e_734f9721 as TlEncoder },
+  { id: 0xdb9ac18d, name: 'ephemeral.getWelcomeMessages', decode: d_db9ac18d as TlDecoder, encode: e_db9ac18d as TlEncoder },
 ]
