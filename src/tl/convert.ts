@@ -7,8 +7,8 @@
  * constructor ids, all the way down) are passed through untouched, so neighbouring layers cost
  * little. Generated from the schemas: nothing here is written per layer.
  */
-import type { TlEntry } from './parser/parse.js'
-import { isGenericType, vectorOf } from './runtime/interpret.js'
+import type { TlArg, TlEntry } from './parser/parse.js'
+import { isBareType, isGenericType, vectorOf } from './runtime/interpret.js'
 import type { TlAnyObject } from './runtime/registry.js'
 import { TlError } from './runtime/errors.js'
 import { layerSchema, NEWEST_LAYER, type LayerSchema } from './schemas.js'
@@ -104,6 +104,7 @@ export class LayerConverter {
     const vec = vectorOf(t)
     if (vec !== undefined) return this.vector(v, vec.inner, owner)
     if (owner !== undefined && isGenericType(owner, t)) return v instanceof Uint8Array ? v : this.object(v, undefined)
+    if (isBareType(t)) return v // bare constructors appear in mtproto.tl only, the same in every layer
     return this.object(v, t)
   }
 
@@ -112,9 +113,9 @@ export class LayerConverter {
     if (v === null || typeof v !== 'object' || v instanceof Uint8Array || typeof (v as TlAnyObject)._ !== 'string') {
       return type === undefined ? DROP : this.neutral(type)
     }
-    if (type !== undefined && this.sameTypes.has(type)) return v
     const o = v as Record<string, unknown> & TlAnyObject
     const name = o._
+    if (type !== undefined && this.sameTypes.has(type) && this.from.constructorOf(name, type) !== undefined) return v
     const target = type === undefined ? this.to.byName.get(name) : this.to.constructorOf(name, type)
     if (target !== undefined) {
       if (type === undefined && this.sameEntry(name)) return v
@@ -126,12 +127,14 @@ export class LayerConverter {
     return this.fallback(o, t)
   }
 
+  /** A vector; elements without a form in the target layer (or not objects where objects belong) are left out. */
   private vector(v: unknown, inner: string, owner: TlEntry | undefined): Out {
     if (!Array.isArray(v)) return []
-    if (this.sameTypes.has(inner)) return v
+    const objects = !isPrimitive(inner) && vectorOf(inner) === undefined
     let out: unknown[] | undefined
     for (let i = 0; i < v.length; i++) {
-      const x = this.value(v[i], inner, owner)
+      const el: unknown = v[i]
+      const x = objects && (el === null || typeof el !== 'object') ? DROP : this.value(el, inner, owner)
       if (out === undefined) {
         if (x === v[i]) continue
         out = v.slice(0, i)
@@ -158,6 +161,9 @@ export class LayerConverter {
       const c = x === undefined ? this.neutral(a.type, e) : this.value(x, a.type, e)
       if (c === DROP) return DROP
       out[a.name] = c
+    }
+    for (const group of sharedBits(e)) {
+      if (!group.every((n) => out[n] !== undefined)) for (const n of group) delete out[n]
     }
     return out
   }
@@ -202,8 +208,26 @@ export class LayerConverter {
   }
 }
 
+const groups = new WeakMap<TlEntry, string[][]>()
+
+/** Fields that share one flag bit with a valued field: present together or not at all. */
+function sharedBits(e: TlEntry): string[][] {
+  let hit = groups.get(e)
+  if (hit === undefined) {
+    const byBit = new Map<string, TlArg[]>()
+    for (const a of e.args) {
+      if (a.cond === undefined) continue
+      const k = `${a.cond.field}.${a.cond.bit}`
+      byBit.set(k, [...(byBit.get(k) ?? []), a])
+    }
+    hit = [...byBit.values()].filter((g) => g.length > 1 && g.some((a) => a.type !== 'true')).map((g) => g.map((a) => a.name))
+    groups.set(e, hit)
+  }
+  return hit
+}
+
 function sameArg(same: Set<string>, owner: TlEntry, t: string): boolean {
-  if (isPrimitive(t) || t === 'true' || isGenericType(owner, t)) return true
+  if (isPrimitive(t) || t === 'true' || isGenericType(owner, t) || isBareType(t)) return true
   const vec = vectorOf(t)
   return vec !== undefined ? sameArg(same, owner, vec.inner) : same.has(t)
 }

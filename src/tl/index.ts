@@ -16,7 +16,7 @@ export type { TlReaderOptions } from './runtime/reader.js'
 export { TlWriter } from './runtime/writer.js'
 export { TlDecoders, TlRegistry, type TlAnyObject, type TlDecoder, type TlEncoder, type TlCodecEntry } from './runtime/registry.js'
 export { NEWEST_LAYER, OLDEST_LAYER, VENDORED_LAYERS, defaultRegistry, encodingLayer, registryForLayer, servedLayer } from './layers.js'
-export { FALLBACKS, converter, fromLayer, resultTypeOf, toLayer } from './convert.js'
+export { DROP, FALLBACKS, converter, fromLayer, resultTypeOf, toLayer } from './convert.js'
 export { layerSchema } from './schemas.js'
 export type {
   TlObject,

@@ -4,6 +4,7 @@ import { encode, decode, TlReader, defaultRegistry } from '../../src/tl/index.js
 import type { TlObject } from '../../src/tl/index.js'
 import { RandomObjects, rng } from './random-object.js'
 import { mainEntries } from './helpers.js'
+import { prune } from './prune.js'
 
 const entries = mainEntries()
 
@@ -37,20 +38,6 @@ test('decoder reads a prefix exactly and reports the end offset', () => {
   }
 })
 
-/**
- * Drops false/undefined keys: `flags.N?true` fields are not part of the constructor id, so another
- * layer's constructor with the same id can have more of them (e.g. chatAdminRights in 198 vs 222);
- * the union registry decodes those as false.
- */
-function prune(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(prune)
-  if (v && typeof v === 'object' && !Buffer.isBuffer(v)) {
-    const out: Record<string, unknown> = {}
-    for (const [k, x] of Object.entries(v)) if (x !== false && x !== undefined) out[k] = prune(x)
-    return out
-  }
-  return v
-}
 
 test('every constructor and method of every vendored layer round-trips in its own layer', async () => {
   const { layerSchema, registryForLayer, VENDORED_LAYERS } = await import('../../src/tl/index.js')
