@@ -1,13 +1,18 @@
 /**
  * TL codec throughput against mtcute's runtime (@mtcute/tl-runtime + @mtcute/core's generated
- * readers/writers) on the same bytes, in the same run. The corpus is encoded in layer 227 (the layer
- * mtcute 0.30 speaks) so both codecs read identical input. Figures are MB per CPU-second, best of
- * BENCH_ROUNDS (default 25) alternating 40 ms slices per side.
+ * readers/writers), in the same run. Figures are MB per CPU-second, best of BENCH_ROUNDS (default
+ * 25) alternating 40 ms slices per side.
+ *   tl.decode.X / tl.encode.X: the corpus converted to layer 227 (the layer mtcute 0.30 speaks), so
+ *     both codecs read and write identical bytes.
+ *   tl.encode_newest.X: ours writing the corpus in the newest layer (the handlers' objects as they
+ *     are, compiled codecs) against mtcute writing its layer-227 form.
+ *   tl.down.X.LAYER: ours converting the corpus from the newest layer to an older one and writing it
+ *     there, against ours writing it in the newest (what a push or result to an old client costs).
  *   npm run bench -- tl
  */
 import { TlBinaryReader, TlBinaryWriter } from '@mtcute/tl-runtime'
 import { __tlReaderMap, __tlWriterMap } from '@mtcute/core/utils.js'
-import { decode, encode, registryForLayer } from '../src/tl/index.js'
+import { decode, encode, NEWEST_LAYER, registryForLayer, toLayer } from '../src/tl/index.js'
 import type { TlObject } from '../src/tl/index.js'
 import { config, messagesMessages, updatesBurst } from '../test/tl/corpus.js'
 import { report } from './report.js'
@@ -55,8 +60,10 @@ const items: Record<string, TlObject> = {
   updates: updatesBurst(30),
 }
 
+const DOWN_LAYERS = [198, 144]
+
 for (const [name, obj] of Object.entries(items)) {
-  const bytes = encode(obj, LAYER)
+  const bytes = encode(toLayer(obj, LAYER) as TlObject, LAYER)
   const ours = decode(bytes, { registry: reg })
   const theirs = TlBinaryReader.deserializeObject(__tlReaderMap, bytes) as { _: string }
   const theirBytes = Buffer.from(TlBinaryWriter.serializeObject(__tlWriterMap, theirs as never))
@@ -76,4 +83,35 @@ for (const [name, obj] of Object.entries(items)) {
     () => TlBinaryWriter.serializeObject(__tlWriterMap, theirs as never),
   )
   report({ bench: `tl.encode.${name}`, value: eOurs * mb, unit: 'MB/s', baseline: 'mtcute', baseline_value: eTheirs * mb, bytes: bytes.length })
+
+  const newest = encode(obj)
+  const [nOurs, nTheirs] = duel(
+    () => encode(obj),
+    () => TlBinaryWriter.serializeObject(__tlWriterMap, theirs as never),
+  )
+  report({
+    bench: `tl.encode_newest.${name}`,
+    value: (nOurs * newest.length) / 1e6,
+    unit: 'MB/s',
+    baseline: `mtcute writing the layer-${LAYER} form`,
+    baseline_value: nTheirs * mb,
+    bytes: newest.length,
+    layer: NEWEST_LAYER,
+  })
+  if (name === 'updates') continue
+  for (const layer of DOWN_LAYERS) {
+    const down = encode(toLayer(obj, layer) as TlObject, layer)
+    const [cOurs, cNewest] = duel(
+      () => encode(toLayer(obj, layer) as TlObject, layer),
+      () => encode(obj),
+    )
+    report({
+      bench: `tl.down.${name}.${layer}`,
+      value: cOurs,
+      unit: `conversions + encodings per second (newest → ${layer}, ${down.length} bytes)`,
+      baseline: `encoding in the newest layer (${newest.length} bytes)`,
+      baseline_value: cNewest,
+      bytes: down.length,
+    })
+  }
 }

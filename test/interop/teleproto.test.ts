@@ -18,7 +18,7 @@ import assert from 'node:assert/strict'
 import { authKeyId } from '../../src/crypto/message.js'
 import { buildConfig } from '../../src/rpc/builtins.js'
 import { AuthKeyType } from '../../src/store/types.js'
-import { NEWEST_LAYER, VENDORED_LAYERS, encode } from '../../src/tl/index.js'
+import { VENDORED_LAYERS, encode, servedLayer, toLayer, type TlObject } from '../../src/tl/index.js'
 import { gramjs, gramjsClient, type GramClient, type GramObject, type GramTransport } from '../helpers/gramjs.js'
 import { API_ID, recordNewKeys, startE2eServer, type E2eServer } from '../e2e/harness.js'
 import { installHandlers, type Observed } from '../e2e/scenario.js'
@@ -75,9 +75,10 @@ async function contextOfCall(client: GramClient, seen: Observed) {
   return seen.contexts.at(-1)!
 }
 
-it(`teleproto ${VERSION} speaks layer 214, which the server does not vendor (answers in ${NEWEST_LAYER})`, () => {
+it(`teleproto ${VERSION} speaks layer 214, which the server does not vendor: it is served the nearest older one, 198`, () => {
   assert.equal(LAYER, 214)
   assert.ok(!VENDORED_LAYERS.includes(LAYER), `${LAYER} is not in ${VENDORED_LAYERS.join(', ')}`)
+  assert.equal(servedLayer(LAYER), 198)
 })
 
 for (const transport of TRANSPORTS) {
@@ -140,8 +141,8 @@ for (const transport of TRANSPORTS) {
         e.server.config.publicAddresses.map((a) => [a.dcId, a.ip, a.port]),
       )
       assert.ok((cfg.expires as number) > (cfg.date as number))
-      // served in the default layer: its config constructor is the one teleproto's layer 214 has
-      const served = encode(buildConfig(e.server.config, Date.now(), 2), NEWEST_LAYER)
+      // served in layer 198: its config constructor is the one teleproto's layer 214 has
+      const served = encode(toLayer(buildConfig(e.server.config, Date.now(), 2), 198) as TlObject, 198)
       assert.equal(served.readUInt32LE(0), TeleApi.Config.CONSTRUCTOR_ID >>> 0)
       const ctx = await contextOfCall(client, seen)
       assert.equal(ctx.layer, 214)

@@ -2,28 +2,30 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { PushBody } from '../../src/session/layered.js'
-import { decode, registryForLayer } from '../../src/tl/index.js'
+import { decode, NEWEST_LAYER, registryForLayer } from '../../src/tl/index.js'
 import { newMessagePush } from '../e2e/scenario.js'
 
 const require = createRequire(import.meta.url)
 
 const messageId = (b: Buffer): number => b.readUInt32LE(8)
 
-test('a push is written in each recipient layer once, from one decode; other layers get it as given', () => {
+test('a push is written in each recipient layer once, from one decode; the newest layer gets it as given', () => {
   const body = newMessagePush('hello layers', 1_700_000_000)
   const p = new PushBody(body)
   assert.equal(p.forLayer(undefined), body)
-  assert.equal(p.forLayer(222), body)
-  assert.equal(p.forLayer(229), body, 'a layer not vendored gets the default layer')
+  assert.equal(p.forLayer(NEWEST_LAYER), body)
+  assert.equal(p.forLayer(NEWEST_LAYER + 10), body, 'a newer client gets the newest layer')
   const l198 = p.forLayer(198)
   const l227 = p.forLayer(227)
+  const l144 = p.forLayer(145)
   assert.equal(p.forLayer(198), l198, 'encoded once per layer')
-  assert.equal(p.encodings, 2)
-  assert.equal(messageId(body), registryForLayer(222).idOf('message'))
-  assert.equal(messageId(l198), registryForLayer(198).idOf('message'))
-  assert.equal(messageId(l227), registryForLayer(227).idOf('message'))
-  for (const b of [l198, l227]) {
-    const u = decode(b) as { _: string; update: { message: { _: string; id: number; message: string } } }
+  assert.equal(p.forLayer(144), l144, 'layer 145 is served in 144')
+  assert.equal(p.encodings, 3)
+  assert.equal(messageId(body), registryForLayer(NEWEST_LAYER).idOf('message'))
+  for (const [layer, b] of [[198, l198], [227, l227], [144, l144]] as const) {
+    const reg = registryForLayer(layer)
+    assert.equal(messageId(b), reg.idOf('message'))
+    const u = decode(b, { registry: reg }) as { _: string; update: { message: { _: string; id: number; message: string } } }
     assert.equal(u._, 'updateShort')
     assert.deepEqual([u.update.message._, u.update.message.id, u.update.message.message], ['message', 5, 'hello layers'])
   }
