@@ -56,21 +56,23 @@ export function pushText(label: string): string {
   return `${label} ${randomBytes(6).toString('hex')}`
 }
 
-/** The peer the pushed message is from (a user of its own, so no client takes it for itself). */
-export const PUSH_PEER = 777000n
+/** The basic group the pushed message is in. */
+export const PUSH_CHAT = 777n
 
 /**
- * updates([updateNewMessage(text, pts 1, pts_count 1)], users [the peer], seq 0), in the newest
- * layer. An `updates` with the peer's user rather than updateShort: Kurigram's dispatcher parses a
- * message's chat from the update's users (Message._parse) and drops an updateShort's message from
- * an unknown user before its handlers run ('NoneType' object has no attribute 'is_forum').
+ * updates([updateNewMessage(text in PUSH_CHAT, pts 1, pts_count 1)], chats [that chat], seq 0), in
+ * the newest layer. Not updateShort: Kurigram's dispatcher parses a message's chat from the
+ * update's users and chats (Message._parse) and drops a message whose chat it cannot build before
+ * its handlers run ('NoneType' object has no attribute 'is_forum'). A chat, not a user: `chat` has
+ * one constructor from layer 144 to 229, while `user` written in layer 227 (the one gotd's 228 is
+ * served in) is user#31774388, which gotd (user#b1b8cc83) cannot decode: it drops the whole updates.
  */
 export function newMessageUpdates(text: string, date = Math.floor(Date.now() / 1000)): Buffer {
   return encode({
     _: 'updates',
-    updates: [{ _: 'updateNewMessage', message: { _: 'message', id: 5, peer_id: { _: 'peerUser', user_id: PUSH_PEER }, date, message: text }, pts: 1, pts_count: 1 }],
-    users: [{ _: 'user', id: PUSH_PEER, first_name: 'Push' }],
-    chats: [],
+    updates: [{ _: 'updateNewMessage', message: { _: 'message', id: 5, peer_id: { _: 'peerChat', chat_id: PUSH_CHAT }, date, message: text }, pts: 1, pts_count: 1 }],
+    users: [],
+    chats: [{ _: 'chat', id: PUSH_CHAT, title: 'Push', photo: { _: 'chatPhotoEmpty' }, participants_count: 2, date, version: 1 }],
     date,
     seq: 0,
   })
