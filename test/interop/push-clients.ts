@@ -10,8 +10,10 @@
  *  - Telethon (1.25 Debian, 1.45 PyPI): users.getUsers answered 401 (answerGetMeUnauthorized), so
  *    connect()'s get_me gives None and the MessageBox stays without state: it applies the first pts
  *    it sees as is (no updates.getState; a signed-in client would call it and need pts = push pts - 1).
- *  - Kurigram: nothing (Client.handle_updates gives an updateShort's update to the dispatcher as is).
- *  - gotd: nothing (tg.UpdateDispatcher as telegram.Options.UpdateHandler, no pts bookkeeping).
+ *  - Kurigram: the message's chat in the push (see newMessageUpdates); no pts check
+ *    (Client.handle_updates gives an `updates`' updates to its dispatcher as they are).
+ *  - gotd: nothing (tg.UpdateDispatcher as telegram.Options.UpdateHandler, no pts bookkeeping), as
+ *    long as every constructor of the push exists in its layer 228 as written in layer 227.
  */
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'

@@ -12,7 +12,8 @@ Telethon (1.25 as Debian packages it, or 1.45 from PyPI): TelegramClient with re
 its connect() asks for itself (get_me), which the test answers with 401, so the MessageBox has no
 state and takes the first pts it sees as is (no updates.getState); events.Raw gets the update.
 Kurigram: its Session on a new key, the client's dispatcher started (Client.handle_updates hands an
-updateShort's update to the dispatcher as is, no pts check) and a RawUpdateHandler added.
+`updates`' updates to the dispatcher with its users and chats, no pts check) and a
+RawUpdateHandler added; the dispatcher parses the message's chat before any handler runs.
 """
 import asyncio
 import json
