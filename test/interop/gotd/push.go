@@ -1,7 +1,7 @@
 package main
 
 // The push mode (-push-text): gotd's telegram.Options.UpdateHandler is a tg.UpdateDispatcher (it
-// takes an updateShort's update as is: no pts bookkeeping, no updates.getState), wrapped to record
+// takes an Updates object's updates as they are: no pts bookkeeping, no updates.getState), wrapped to record
 // every Updates object; once connected the client calls account.updateStatus(offline=false), prints
 // {"ready":true} and waits up to -push-wait for an updateNewMessage with the expected text.
 
