@@ -14,6 +14,10 @@
  * new_nonce_hash1 over the full 256-byte key and stores those 256 bytes, as Telegram does; gotd
  * keeps the key as 256 bytes (big.Int.FillBytes).
  *
+ * Then a server push (push-clients.ts, gotd's push mode: tg.UpdateDispatcher as
+ * telegram.Options.UpdateHandler): after account.updateStatus tied the key to a user, the
+ * updateNewMessage pushed to that user reaches gotd's OnNewMessage, written in layer 227.
+ *
  * test/interop/gotd (its own Go module) is built once per run into a temp dir and run once per
  * scenario with flags; it sets only public options: the address (dcs.List + dcs.Plain with a dial
  * function recording the first bytes each TCP connection writes, or dcs.Websocket with its default
@@ -24,25 +28,20 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { authKeyId } from '../../src/handshake/kdf.js'
 import { detectTransport } from '../../src/transport/detect.js'
+import { servedLayer } from '../../src/tl/index.js'
 import { acceptObfuscatedInit } from '../../src/transport/obfuscated.js'
 import { firstSecret, leadingZeroPair } from '../helpers/leading-zero.js'
 import { API_ID, recordNewKeys, startE2eServer, type E2eServer, type E2eServerOptions } from '../e2e/harness.js'
 import { installHandlers, type Observed } from '../e2e/scenario.js'
+import { buildProbe, probe, type Probe } from './gotd/probe.js'
+import { installPushReadiness, messageCtorFor, pushNewMessage, pushText, startGotdPushClient, withText } from './push-clients.js'
 
-const MODULE_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../test/interop/gotd')
-const INSTALL = 'run `bash .ci/deps/gotd.sh` (CI runs it before npm test)'
-/** A cold compile of gotd (package tg is large) takes minutes on 2 cores; .ci/deps/gotd.sh warms the cache. */
-const BUILD_TIMEOUT_MS = 15 * 60_000
-const PROBE_DEADLINE = '30s'
-const KILL_AFTER_MS = 45_000
-/** tg.Layer of gotd v0.161.0: not one the server vendors, so it answers in layer 222's encoding. */
+/** tg.Layer of gotd v0.161.0. */
 const GOTD_LAYER = 228
 const MAX_FRAME = 16 << 20
 
@@ -58,72 +57,6 @@ const TRANSPORTS = [
   { name: 'websocket', framing: 'intermediate', obfuscated: true },
 ] as const
 type Transport = (typeof TRANSPORTS)[number]
-
-interface ProbeResult {
-  ok: boolean
-  error?: string
-  stage: string
-  transport: string
-  layer: number
-  config?: { this_dc: number; dc_options: string[]; expires: number; date: number }
-  nearest_dc?: { country: string; this_dc: number; nearest_dc: number }
-  /** client.Ping returned: the pong with its ping_id arrived. */
-  pong: boolean
-  /** gotd's session: its auth key id (signed decimal, LE int64 as on the wire) and the key. */
-  auth_key_id?: string
-  auth_key_len: number
-  auth_key_hex?: string
-  auth_key_id_matches: boolean
-  /** The session file held a key before this run. */
-  session_existed: boolean
-  b_injected: boolean
-  /** Our b was handed out as gotd's first DH secret. */
-  b_given: boolean
-  /** How many DH secrets gotd drew (one per exchange). */
-  dh_draws: number
-  /** First bytes (hex; 64, or 1024 for WebSocket) of every TCP connection gotd opened, in dial order. */
-  heads: string[]
-  /** gotd's OnConnectionState ("connecting", "ready", "disconnected"). */
-  states: string[]
-  /** gotd's OnDead errors. */
-  dead_errors: string[]
-  elapsed_ms: number
-}
-
-interface Probe {
-  res: ProbeResult
-  stderr: string
-}
-
-/** GOFLAGS without -mod=… (the build must use go.sum as committed), plus -buildvcs=false. */
-function goEnv(): NodeJS.ProcessEnv {
-  const flags = (process.env.GOFLAGS ?? '').split(/\s+/).filter((f) => f !== '' && !f.startsWith('-mod=') && !f.startsWith('-buildvcs'))
-  return { ...process.env, GOFLAGS: [...flags, '-mod=readonly', '-buildvcs=false'].join(' '), GOPROXY: 'off', GOWORK: 'off' }
-}
-
-function build(out: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('go', ['build', '-o', out, '.'], { cwd: MODULE_DIR, env: goEnv(), timeout: BUILD_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 1 << 22 }, (err, _stdout, stderr) => {
-      if ((err as { code?: unknown } | null)?.code === 'ENOENT') return reject(new Error(`\`go\` not found on PATH; ${INSTALL}`))
-      if (err) return reject(new Error(`go build of test/interop/gotd failed (Go modules missing? ${INSTALL}): ${err.message}\n${stderr}`))
-      resolve()
-    })
-  })
-}
-
-/** Runs the probe binary with `args` (a later -timeout wins; SIGKILL after KILL_AFTER_MS); its JSON line and stderr. */
-function probe(bin: string, args: string[], b?: Buffer): Promise<Probe> {
-  const env: NodeJS.ProcessEnv = { ...process.env, GOTD_LOG: process.env.GOTD_LOG ?? 'info' }
-  delete env.GOTD_B_HEX
-  if (b !== undefined) env.GOTD_B_HEX = b.toString('hex')
-  return new Promise((resolve, reject) => {
-    execFile(bin, ['-timeout', PROBE_DEADLINE, ...args], { env, timeout: KILL_AFTER_MS, killSignal: 'SIGKILL', maxBuffer: 1 << 22 }, (err, stdout, stderr) => {
-      const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1)
-      if (line === undefined) return reject(new Error(`gotd probe printed no result (${err?.message ?? 'exit 0'})\nstdout: ${stdout}\nstderr: ${stderr}`))
-      resolve({ res: JSON.parse(line) as ProbeResult, stderr })
-    })
-  })
-}
 
 /** Asserts the probe's run succeeded, with its full result and gotd's log in the message. */
 function assertOk(r: Probe): void {
@@ -178,7 +111,7 @@ describe('gotd/td (Go) against our server', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mtgate-gotd-'))
     bin = join(dir, 'gotd-probe')
-    await build(bin)
+    await buildProbe(bin)
   })
   after(() => {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
@@ -267,7 +200,7 @@ describe('gotd/td (Go) against our server', () => {
         assertOnTheWire(t, [...fresh.res.heads, ...again.res.heads])
       })
 
-      it(`help.getConfig at gotd's layer ${GOTD_LAYER} (answered in layer 222's encoding): this_dc 2, our address for every DC; help.getNearestDc; ping → pong`, () => {
+      it(`help.getConfig at gotd's layer ${GOTD_LAYER} (answered in layer ${servedLayer(GOTD_LAYER)}): this_dc 2, our address for every DC; help.getNearestDc; ping → pong`, () => {
         assertRpcs(fresh)
         assert.deepEqual(fresh.res.config!.dc_options, [1, 2, 3, 4, 5].map((dc) => `${dc} ${served().e.host}:${TCP_PORT}`))
       })
@@ -340,6 +273,32 @@ describe('gotd/td (Go) against our server', () => {
     it("gotd's encrypted session on that key works: help.getConfig, help.getNearestDc, ping", () => {
       assertRpcs(r)
       assert.ok(served().seen.contexts.some((c) => c.authKeyId === zeroId), 'help.getNearestDc was served on the leading-zero key')
+    })
+  })
+
+  describe('a server push', () => {
+    const served = serve({ host: '127.0.41.3' })
+
+    it(`reaches gotd's UpdateHandler (tg.UpdateDispatcher.OnNewMessage), message written in layer ${servedLayer(GOTD_LAYER)}`, async (t) => {
+      const { e, pem } = served()
+      const USER = 7n
+      const readiness = installPushReadiness(e, USER)
+      const text = pushText('push to gotd')
+      const client = startGotdPushClient(e, bin, pem, dir, text)
+      await client.ready
+      const [ctx] = await readiness.waitFor(1)
+      assert.equal(ctx!.layer, GOTD_LAYER)
+      const pushed = Date.now()
+      assert.equal(pushNewMessage(e, USER, text), 1, 'one session of the user got it')
+      const res = await client.result
+      t.diagnostic(`result ${Date.now() - pushed} ms after the push; whole run ${res.elapsed_ms} ms`)
+      assert.equal(res.layer, GOTD_LAYER)
+      assert.equal(res.status, true)
+      assert.equal(BigInt(res.auth_key_id!), ctx!.authKeyId)
+      assert.equal(messageCtorFor(GOTD_LAYER), '7600b9d3')
+      assert.deepEqual(withText(res.received, text), [{ updates: 'dispatched', update: 'updateNewMessage', message: 'message', message_ctor: '7600b9d3', text }])
+      assert.ok(res.received!.some((r) => r.updates === 'updates'), 'the Updates object reached the handler')
+      assert.deepEqual(res.dead_errors, [])
     })
   })
 })

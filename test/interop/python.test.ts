@@ -7,21 +7,26 @@
  *
  * Telethon picks its transport with TelegramClient(connection=…); Kurigram (a Pyrogram fork that
  * imports as `pyrogram`) with pyrogram.Client(protocol_factory=…), the class its Auth and Session
- * build their connections with. Both libraries are at layer 229, which the server does not vendor:
- * it records 229 and answers in its default layer 222, whose config and dcOption constructors are
- * the ones 229 has, so the clients parse help.getConfig.
+ * build their connections with. Both libraries are at layer 229, the newest the server vendors, so
+ * it answers in that layer.
+ *
+ * Then, per library, a server push (python/push.py through push-clients.ts): the client registers a
+ * raw update handler and calls account.updateStatus, which ties its key to a user; one
+ * updateShort(updateNewMessage) pushed to that user reaches the handler, written in the layer the
+ * server serves the client's layer in.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { authKeyId } from '../../src/handshake/kdf.js'
 import type { RpcContext } from '../../src/session/api.js'
-import { servedLayer } from '../../src/tl/index.js'
+import { NEWEST_LAYER, servedLayer } from '../../src/tl/index.js'
 import { API_ID } from '../helpers/api.js'
 import { startE2eServer, type E2eServer } from '../e2e/harness.js'
 import { installHandlers, recordGetConfig, type Observed } from '../e2e/scenario.js'
 import { answerGetMeUnauthorized, drive, ok, type DriverOutput, type Library } from './python/driver.js'
 import { startWireTap, type WireTap, type WireTransport } from './python/wire-tap.js'
+import { installPushReadiness, messageCtorFor, pushNewMessage, pushText, startPythonPushClient, withText } from './push-clients.js'
 
 interface ScenarioResult extends DriverOutput {
   layer: number
@@ -174,6 +179,7 @@ for (const lib of LIBRARIES) {
         it(`help.getConfig in the library's layer ${CLIENT_LAYER}: the server records it, answers in layer ${servedLayer(CLIENT_LAYER)}, the client parses this_dc 2`, () => {
           const res = ok(run.result)
           assert.equal(res.layer, CLIENT_LAYER)
+          assert.equal(servedLayer(res.layer), NEWEST_LAYER)
           assert.equal(res.config_error, undefined)
           assert.equal(res.config!.type, 'Config')
           assert.equal(res.config!.this_dc, 2)
@@ -225,5 +231,34 @@ for (const lib of LIBRARIES) {
         })
       })
     }
+  })
+}
+
+const USER = 7n
+
+for (const lib of LIBRARIES) {
+  describe(`${lib.name}: a server push`, () => {
+    it(`reaches the library's raw update handler as updateNewMessage, message written in layer ${servedLayer(CLIENT_LAYER)}`, async (t) => {
+      const e = await startE2eServer({ host: lib.host, tcpPort: 0 })
+      try {
+        answerGetMeUnauthorized(e)
+        const readiness = installPushReadiness(e, USER)
+        const text = pushText(`push to ${lib.library}`)
+        const client = startPythonPushClient(e, lib.library, text)
+        await client.ready
+        const [ctx] = await readiness.waitFor(1)
+        assert.equal(ctx!.layer, CLIENT_LAYER)
+        const pushed = Date.now()
+        assert.equal(pushNewMessage(e, USER, text), 1, 'one session of the user got it')
+        const res = await client.result
+        t.diagnostic(`ready → push → handler: result ${Date.now() - pushed} ms after the push; whole run ${res.elapsed_ms} ms`)
+        assert.equal(res.layer, CLIENT_LAYER)
+        assert.equal(res.status, true)
+        assert.equal(authKeyId(Buffer.from(res.auth_key, 'hex')), ctx!.authKeyId)
+        assert.deepEqual(withText(res.received, text), [{ update: 'UpdateNewMessage', message: 'Message', message_ctor: messageCtorFor(CLIENT_LAYER), text }])
+      } finally {
+        await e.close()
+      }
+    })
   })
 }

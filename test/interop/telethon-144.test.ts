@@ -6,22 +6,26 @@
  * connect() (invokeWithLayer(144, initConnection(help.getConfig)), then get_me), a bare ping and an
  * explicit help.getConfig.
  *
- * The server does not vendor layer 144: it records 144 and answers in its default layer, whose
- * config constructor Telethon 1.25 does not know, so both help.getConfig answers fail to parse on
- * the client (TypeNotFoundError), connect() raises it and never gets to get_me. The connection and
- * the key stay usable: the ping after it is answered.
+ * The server vendors layer 144: it records 144 and writes the answers in it (config#330b4067, the
+ * only config constructor Telethon 1.25 reads), so connect() completes: its get_me gets 401 (not
+ * signed in), which Telethon takes as None. The explicit help.getConfig parses too.
+ *
+ * Then a server push (python/push.py through push-clients.ts, default transport): Telethon's
+ * events.Raw handler gets the updateNewMessage pushed to the user its account.updateStatus tied
+ * the key to, the message written in layer 144 (message#38116ee0).
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { authKeyId } from '../../src/handshake/kdf.js'
 import type { RpcContext } from '../../src/session/api.js'
-import { API_ID as TL_ID, API_LAYER, VENDORED_LAYERS } from '../../src/tl/index.js'
+import { layerSchema, servedLayer } from '../../src/tl/index.js'
 import { API_ID } from '../helpers/api.js'
 import { recordNewKeys, startE2eServer, type E2eServer } from '../e2e/harness.js'
 import { recordGetConfig } from '../e2e/scenario.js'
 import { answerGetMeUnauthorized, drive, ok, type DriverOutput, type Interpreter } from './python/driver.js'
 import { startWireTap, type WireTap, type WireTransport } from './python/wire-tap.js'
+import { installPushReadiness, messageCtorFor, pushNewMessage, pushText, startPythonPushClient, withText } from './push-clients.js'
 
 const HOST = '127.0.144.1'
 const DEBIAN: Interpreter = {
@@ -30,6 +34,8 @@ const DEBIAN: Interpreter = {
 }
 /** The layer of Telethon 1.25 (telethon.tl.alltlobjects.LAYER). */
 const CLIENT_LAYER = 144
+/** The user account.updateStatus ties the push client's key to. */
+const USER = 7n
 /** config# in layer 144 (Telethon 1.25's telethon.tl.types.Config.CONSTRUCTOR_ID). */
 const CONFIG_144 = 0x330b4067
 
@@ -55,7 +61,7 @@ interface DebianResult extends DriverOutput {
   connect_error?: Failure
   auth_key?: string
   pong?: { type: string; ping_id: string; msg_id: string }
-  config?: unknown
+  config?: { type: string; this_dc: number; dc_options: { id: number; ip: string; port: number }[]; expires_after: number }
   config_error?: Failure
 }
 
@@ -89,15 +95,6 @@ async function runTransport(transport: string): Promise<Run> {
 function keyOf(res: DebianResult): { key: Buffer; id: bigint } {
   const key = Buffer.from(res.auth_key!, 'hex')
   return { key, id: authKeyId(key) }
-}
-
-/** What Telethon raises on an answer whose constructor it does not know. */
-function assertUnknownConstructor(f: Failure | undefined, id: number): void {
-  const hex = id.toString(16).padStart(8, '0')
-  assert.ok(f !== undefined, 'an exception')
-  assert.equal(f.type, 'TypeNotFoundError')
-  assert.equal(f.constructor, hex)
-  assert.ok(f.message.startsWith(`Could not find a matching Constructor ID for the TLObject that was supposed to be read with ID ${hex}.`), f.message)
 }
 
 describe('Telethon 1.25 (Debian python3-telethon, layer 144) over each of its TCP transports', () => {
@@ -160,18 +157,49 @@ describe('Telethon 1.25 (Debian python3-telethon, layer 144) over each of its TC
         assert.equal(run.getConfig[0]!.connection.connId, run.getConfig[1]!.connection.connId)
       })
 
-      it(`layer ${CLIENT_LAYER} is not served yet: help.getConfig is answered in layer ${API_LAYER} (config#${TL_ID.config.toString(16)}), Telethon raises TypeNotFoundError on it, so connect() fails before get_me`, () => {
+      it(`layer ${CLIENT_LAYER} is served: connect() completes (get_me gets 401, None to Telethon) and both help.getConfig answers, written in config#${CONFIG_144.toString(16)}, parse`, () => {
         const res = ok(run.result)
-        assert.ok(!VENDORED_LAYERS.includes(CLIENT_LAYER), `layer ${CLIENT_LAYER} is vendored now: answers are in that layer`)
-        assert.equal(TL_ID.config, 0xcc1a241e)
-        assert.notEqual(TL_ID.config, CONFIG_144)
-        // connect(): invokeWithLayer(initConnection(help.getConfig)) gets the unknown config
-        assertUnknownConstructor(res.connect_error, TL_ID.config)
-        assert.equal(run.getMe.length, 0, 'connect() raised before get_me (users.getUsers)')
-        // the explicit help.getConfig fails the same way
-        assert.equal(res.config, undefined)
-        assertUnknownConstructor(res.config_error, TL_ID.config)
+        assert.equal(servedLayer(CLIENT_LAYER), CLIENT_LAYER)
+        assert.equal(layerSchema(CLIENT_LAYER).byName.get('config')!.id, CONFIG_144)
+        assert.equal(res.connect_error, undefined)
+        assert.equal(run.getMe.length, 1, "connect()'s get_me (users.getUsers)")
+        assert.equal(run.getMe[0]!.layer, CLIENT_LAYER)
+        assert.equal(res.config_error, undefined)
+        assert.equal(res.config!.type, 'Config')
+        assert.equal(res.config!.this_dc, 2)
+        const s = run.e.server.config
+        assert.ok(res.config!.dc_options.length > 0)
+        assert.deepEqual(res.config!.dc_options, s.publicAddresses.map((a) => ({ id: a.dcId, ip: a.ip, port: a.port })))
+        assert.equal(res.config!.expires_after, s.telegram.expiresSeconds)
       })
     })
   }
+})
+
+describe('Telethon 1.25: a server push', () => {
+  it(`reaches its events.Raw handler as UpdateNewMessage, message written in layer ${CLIENT_LAYER}`, async (t) => {
+    const e = await startE2eServer({ host: HOST, tcpPort: 0 })
+    try {
+      answerGetMeUnauthorized(e)
+      const readiness = installPushReadiness(e, USER)
+      const text = pushText('push to Telethon 1.25')
+      const client = startPythonPushClient(e, 'telethon', text, DEBIAN)
+      await client.ready
+      const [ctx] = await readiness.waitFor(1)
+      assert.equal(ctx!.layer, CLIENT_LAYER)
+      const pushed = Date.now()
+      assert.equal(pushNewMessage(e, USER, text), 1, 'one session of the user got it')
+      const res = await client.result
+      t.diagnostic(`result ${Date.now() - pushed} ms after the push; whole run ${res.elapsed_ms} ms`)
+      assert.equal(res.executable, '/usr/bin/python3')
+      assert.match(res.version!, /^1\.25\./)
+      assert.equal(res.layer, CLIENT_LAYER)
+      assert.equal(res.status, true)
+      assert.equal(authKeyId(Buffer.from(res.auth_key, 'hex')), ctx!.authKeyId)
+      assert.equal(messageCtorFor(CLIENT_LAYER), '38116ee0')
+      assert.deepEqual(withText(res.received, text), [{ update: 'UpdateNewMessage', message: 'Message', message_ctor: '38116ee0', text }])
+    } finally {
+      await e.close()
+    }
+  })
 })

@@ -12,6 +12,10 @@
 // Usage: gotd-probe -transport intermediate -addr 127.0.41.1:12345 -pem key.pub -session s.json
 //
 //	gotd-probe -transport websocket -ws ws://127.0.41.1:12346/apiws -pem key.pub -session s.json
+//	gotd-probe -addr 127.0.41.1:12345 -pem key.pub -session s.json -push-text TEXT -push-wait 20s
+//
+// With -push-text the probe runs push.go's scenario instead (account.updateStatus, then waits for
+// a pushed updateNewMessage with that text in its UpdateHandler).
 //
 // Transports: abridged, intermediate, padded, full, obfuscated-abridged, obfuscated-intermediate,
 // obfuscated-padded, websocket. Environment: GOTD_B_HEX (256-byte b, hex), GOTD_LOG
@@ -87,6 +91,9 @@ type result struct {
 	States     []string `json:"states"`
 	DeadErrors []string `json:"dead_errors"`
 	ElapsedMs  int64    `json:"elapsed_ms"`
+	// Push mode: account.updateStatus's answer and what the UpdateHandler saw.
+	Status   bool       `json:"status"`
+	Received []received `json:"received,omitempty"`
 }
 
 type recorder struct {
@@ -116,6 +123,8 @@ func logLevel(s string) slog.Level {
 type options struct {
 	transport, addr, ws, pem, session string
 	timeout                           time.Duration
+	pushText                          string
+	pushWait                          time.Duration
 }
 
 func main() {
@@ -126,6 +135,8 @@ func main() {
 	flag.StringVar(&o.pem, "pem", "", "server RSA public key (PEM)")
 	flag.StringVar(&o.session, "session", "", "session file (gotd session.FileStorage)")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "overall deadline")
+	flag.StringVar(&o.pushText, "push-text", "", "push mode: the text of the updateNewMessage to wait for")
+	flag.DurationVar(&o.pushWait, "push-wait", 20*time.Second, "push mode: how long to wait for it")
 	flag.Parse()
 
 	start := time.Now()
@@ -192,6 +203,12 @@ func run(o options, rec *recorder) error {
 	if data, err := loader.Load(context.Background()); err == nil && len(data.AuthKey) > 0 {
 		rec.set(func(r *result) { r.SessionExisted = true })
 	}
+	var box *inbox
+	var updates telegram.UpdateHandler
+	if o.pushText != "" {
+		box = newInbox(o.pushText)
+		updates = box.handler()
+	}
 	logger := logslog.New(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel(os.Getenv("GOTD_LOG"))})))
 	client := telegram.NewClient(apiID, apiHash, telegram.Options{
 		PublicKeys:      keys,
@@ -209,11 +226,17 @@ func run(o options, rec *recorder) error {
 		OnConnectionState: func(s telegram.ConnectionState) { rec.set(func(r *result) { r.States = append(r.States, s.String()) }) },
 		OnDead:            func(err error) { rec.set(func(r *result) { r.DeadErrors = append(r.DeadErrors, err.Error()) }) },
 		Random:            random,
+		UpdateHandler:     updates,
 	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	runErr := client.Run(ctx, func(ctx context.Context) error { return scenario(ctx, client, rec) })
+	runErr := client.Run(ctx, func(ctx context.Context) error {
+		if box != nil {
+			return pushScenario(ctx, client, rec, box, o.pushWait)
+		}
+		return scenario(ctx, client, rec)
+	})
 
 	rec.mu.Lock()
 	defer rec.mu.Unlock()

@@ -39,8 +39,8 @@ def distribution(module):
     return ','.join(packages_distributions().get(module, []))
 
 
-def telethon_client(cfg, **options):
-    """A TelegramClient on a MemorySession for DC 2 at our address, our RSA key added."""
+def telethon_client(cfg, receive_updates=False, **options):
+    """A TelegramClient on a MemorySession for DC 2 at our address, our RSA key added (updates off unless asked)."""
     from telethon import TelegramClient
     from telethon.crypto import rsa
     from telethon.sessions import MemorySession
@@ -51,18 +51,18 @@ def telethon_client(cfg, **options):
     return TelegramClient(
         session, cfg['api_id'], cfg['api_hash'],
         connection_retries=5, retry_delay=0.2, request_retries=1, timeout=10,
-        auto_reconnect=False, receive_updates=False, **options,
+        auto_reconnect=False, receive_updates=receive_updates, **options,
     )
 
 
-async def pyrogram_client(cfg, **options):
-    """An in-memory pyrogram.Client with its storage open and api_id set, our RSA key added."""
+async def pyrogram_client(cfg, no_updates=True, **options):
+    """An in-memory pyrogram.Client with its storage open and api_id set, our RSA key added (updates off unless asked)."""
     import pyrogram
     from pyrogram.crypto import rsa
 
     rsa.server_public_keys[signed64(int(cfg['fingerprint']))] = rsa.PublicKey(int(cfg['modulus'], 16), 65537)
     client = pyrogram.Client(
-        'mtgate-interop', api_id=cfg['api_id'], api_hash=cfg['api_hash'], in_memory=True, no_updates=True, **options,
+        'mtgate-interop', api_id=cfg['api_id'], api_hash=cfg['api_hash'], in_memory=True, no_updates=no_updates, **options,
     )
     await client.storage.open()
     await client.storage.api_id(cfg['api_id'])
@@ -94,6 +94,11 @@ async def pyrogram_start(session):
     await session.start()
     if not session.is_started.is_set():
         raise RuntimeError('Session.start() did not complete (it schedules a restart on errors)')
+
+
+def emit(progress):
+    """A progress line on stdout (JSON, flushed), before the result line."""
+    print(json.dumps(progress), flush=True)
 
 
 def main(runners):

@@ -4,7 +4,7 @@
  * packages of test/interop/python/requirements.txt, installed by .ci/deps/python.sh; an Interpreter
  * names another one (e.g. Debian's /usr/bin/python3 with a distribution package).
  */
-import { execFile } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { RpcError } from '../../../src/rpc/errors.js'
@@ -41,6 +41,12 @@ export interface Interpreter {
 /** The `python3` on PATH with the packages of requirements.txt. */
 export const PYPI: Interpreter = { python: 'python3', install: INSTALL }
 
+/** Options of one driver run. */
+export interface DriveOptions {
+  /** Called with each progress line (a JSON line on stdout before the result, see common.emit). */
+  onProgress?: (progress: Record<string, unknown>) => void
+}
+
 /**
  * Runs `script` for `library` against `e` with `extra` config (SIGKILL after KILL_AFTER_MS). Rejects
  * when the driver printed nothing, the package is missing, or the client failed (with its log).
@@ -51,6 +57,7 @@ export function drive<T extends DriverOutput>(
   e: E2eServer,
   extra: Record<string, unknown>,
   { python, install }: Interpreter = PYPI,
+  { onProgress }: DriveOptions = {},
 ): Promise<T> {
   const cfg = {
     host: e.host,
@@ -63,17 +70,39 @@ export function drive<T extends DriverOutput>(
     timeout: DRIVER_TIMEOUT_S,
     ...extra,
   }
-  const opts = { timeout: KILL_AFTER_MS, killSignal: 'SIGKILL' as const, maxBuffer: 1 << 22 }
   return new Promise((resolve, reject) => {
-    execFile(python, [join(DIR, script), library, JSON.stringify(cfg)], opts, (err, stdout, stderr) => {
-      const code = (err as { code?: unknown } | null)?.code
-      if (code === 'ENOENT') return reject(new Error(`${python} not found; ${install}`))
+    const child = spawn(python, [join(DIR, script), library, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    let seen = 0
+    let killed = false
+    const timer = setTimeout(() => {
+      killed = true
+      child.kill('SIGKILL')
+    }, KILL_AFTER_MS)
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d
+      const lines = stdout.split('\n')
+      for (; seen < lines.length - 1; seen++) {
+        const l = lines[seen]!
+        if (!l.startsWith('{') || onProgress === undefined) continue
+        const p = JSON.parse(l) as Record<string, unknown>
+        if (p.library === undefined) onProgress(p)
+      }
+    })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      reject(err.code === 'ENOENT' ? new Error(`${python} not found; ${install}`) : err)
+    })
+    child.on('close', (code) => {
+      clearTimeout(timer)
       const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1)
-      if (line === undefined) {
-        const why = err?.killed ? `killed after ${KILL_AFTER_MS} ms` : `exit ${code ?? 0}`
+      const res = line === undefined ? undefined : (JSON.parse(line) as T)
+      if (res?.library === undefined) {
+        const why = killed ? `killed after ${KILL_AFTER_MS} ms` : `exit ${code}`
         return reject(new Error(`${library} driver printed no result (${why})\nstdout: ${stdout}\nstderr: ${stderr}`))
       }
-      const res = JSON.parse(line) as T
       if (res.missing !== undefined) return reject(new Error(`Python module ${res.missing} missing (${res.error}); ${install}`))
       if (res.error !== undefined) {
         const { log, ...rest } = res
