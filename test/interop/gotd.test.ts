@@ -16,7 +16,7 @@
  *
  * Then a server push (push-clients.ts, gotd's push mode: tg.UpdateDispatcher as
  * telegram.Options.UpdateHandler): after account.updateStatus tied the key to a user, the
- * updateNewMessage pushed to that user reaches gotd's OnNewMessage, written in layer 227.
+ * updateNewMessage pushed to that user reaches gotd's OnNewMessage, written in its layer, 228.
  *
  * test/interop/gotd (its own Go module) is built once per run into a temp dir and run once per
  * scenario with flags; it sets only public options: the address (dcs.List + dcs.Plain with a dial

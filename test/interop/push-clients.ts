@@ -12,8 +12,9 @@
  *    it sees as is (no updates.getState; a signed-in client would call it and need pts = push pts - 1).
  *  - Kurigram: the message's chat in the push (see newMessageUpdates); no pts check
  *    (Client.handle_updates gives an `updates`' updates to its dispatcher as they are).
- *  - gotd: nothing (tg.UpdateDispatcher as telegram.Options.UpdateHandler, no pts bookkeeping), as
- *    long as every constructor of the push exists in its layer 228 as written in layer 227.
+ *  - gotd: nothing (tg.UpdateDispatcher as telegram.Options.UpdateHandler, no pts bookkeeping); it
+ *    drops a whole `updates` holding one constructor it cannot decode, so it needs its own layer
+ *    (228, vendored): in layer 227 `user` is user#31774388, which gotd (user#b1b8cc83) does not know.
  */
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
@@ -65,9 +66,7 @@ export const PUSH_CHAT = 777n
  * updates([updateNewMessage(text in PUSH_CHAT, pts 1, pts_count 1)], chats [that chat], seq 0), in
  * the newest layer. Not updateShort: Kurigram's dispatcher parses a message's chat from the
  * update's users and chats (Message._parse) and drops a message whose chat it cannot build before
- * its handlers run ('NoneType' object has no attribute 'is_forum'). A chat, not a user: `chat` has
- * one constructor from layer 144 to 229, while `user` written in layer 227 (the one gotd's 228 is
- * served in) is user#31774388, which gotd (user#b1b8cc83) cannot decode: it drops the whole updates.
+ * its handlers run ('NoneType' object has no attribute 'is_forum').
  */
 export function newMessageUpdates(text: string, date = Math.floor(Date.now() / 1000)): Buffer {
   return encode({
