@@ -39,7 +39,7 @@ import { firstSecret, leadingZeroPair } from '../helpers/leading-zero.js'
 import { API_ID, recordNewKeys, startE2eServer, type E2eServer, type E2eServerOptions } from '../e2e/harness.js'
 import { installHandlers, type Observed } from '../e2e/scenario.js'
 import { buildProbe, probe, type Probe } from './gotd/probe.js'
-import { installPushReadiness, messageCtorFor, pushNewMessage, pushText, startGotdPushClient, withText } from './push-clients.js'
+import { installPushReadiness, pushToOne, messageCtorFor, pushText, startGotdPushClient, withText } from './push-clients.js'
 
 /** tg.Layer of gotd v0.161.0. */
 const GOTD_LAYER = 228
@@ -285,16 +285,12 @@ describe('gotd/td (Go) against our server', () => {
       const readiness = installPushReadiness(e, USER)
       const text = pushText('push to gotd')
       const client = startGotdPushClient(e, bin, pem, dir, text)
-      await client.ready
-      const [ctx] = await readiness.waitFor(1)
-      assert.equal(ctx!.layer, GOTD_LAYER)
-      const pushed = Date.now()
-      assert.equal(pushNewMessage(e, USER, text), 1, 'one session of the user got it')
-      const res = await client.result
-      t.diagnostic(`result ${Date.now() - pushed} ms after the push; whole run ${res.elapsed_ms} ms`)
+      const { ctx, res, afterMs } = await pushToOne(e, readiness, client, USER, text)
+      assert.equal(ctx.layer, GOTD_LAYER)
+      t.diagnostic(`result ${afterMs} ms after the push; whole run ${res.elapsed_ms} ms`)
       assert.equal(res.layer, GOTD_LAYER)
       assert.equal(res.status, true)
-      assert.equal(BigInt(res.auth_key_id!), ctx!.authKeyId)
+      assert.equal(BigInt(res.auth_key_id!), ctx.authKeyId)
       assert.equal(messageCtorFor(GOTD_LAYER), '7600b9d3')
       assert.deepEqual(withText(res.received, text), [{ updates: 'dispatched', update: 'updateNewMessage', message: 'message', message_ctor: '7600b9d3', text }])
       assert.ok(res.received!.some((r) => r.updates === 'updates'), 'the Updates object reached the handler')

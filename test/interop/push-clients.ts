@@ -156,3 +156,18 @@ export function startGotdPushClient(e: E2eServer, bin: string, pem: string, dir:
     }),
   )
 }
+
+/**
+ * Once `client` is ready and its account.updateStatus was seen, pushes `text` to `userId` (which must
+ * reach exactly one session) and waits for the client's result: that call's context, the result,
+ * and how long after the push the result came.
+ */
+export async function pushToOne<T>(e: E2eServer, readiness: PushReadiness, client: PushClient<T>, userId: bigint, text: string): Promise<{ ctx: RpcContext; res: T; afterMs: number }> {
+  await client.ready
+  const [ctx] = await readiness.waitFor(1)
+  const pushed = Date.now()
+  const reached = pushNewMessage(e, userId, text)
+  if (reached !== 1) throw new Error(`the push reached ${reached} sessions, expected 1`)
+  const res = await client.result
+  return { ctx: ctx!, res, afterMs: Date.now() - pushed }
+}

@@ -26,7 +26,7 @@ import { startE2eServer, type E2eServer } from '../e2e/harness.js'
 import { installHandlers, recordGetConfig, type Observed } from '../e2e/scenario.js'
 import { answerGetMeUnauthorized, drive, ok, type DriverOutput, type Library } from './python/driver.js'
 import { startWireTap, type WireTap, type WireTransport } from './python/wire-tap.js'
-import { installPushReadiness, messageCtorFor, pushNewMessage, pushText, startPythonPushClient, withText } from './push-clients.js'
+import { installPushReadiness, pushToOne, messageCtorFor, pushText, startPythonPushClient, withText } from './push-clients.js'
 
 interface ScenarioResult extends DriverOutput {
   layer: number
@@ -245,16 +245,12 @@ for (const lib of LIBRARIES) {
         const readiness = installPushReadiness(e, USER)
         const text = pushText(`push to ${lib.library}`)
         const client = startPythonPushClient(e, lib.library, text)
-        await client.ready
-        const [ctx] = await readiness.waitFor(1)
-        assert.equal(ctx!.layer, CLIENT_LAYER)
-        const pushed = Date.now()
-        assert.equal(pushNewMessage(e, USER, text), 1, 'one session of the user got it')
-        const res = await client.result
-        t.diagnostic(`ready → push → handler: result ${Date.now() - pushed} ms after the push; whole run ${res.elapsed_ms} ms`)
+        const { ctx, res, afterMs } = await pushToOne(e, readiness, client, USER, text)
+        assert.equal(ctx.layer, CLIENT_LAYER)
+        t.diagnostic(`ready → push → handler: result ${afterMs} ms after the push; whole run ${res.elapsed_ms} ms`)
         assert.equal(res.layer, CLIENT_LAYER)
         assert.equal(res.status, true)
-        assert.equal(authKeyId(Buffer.from(res.auth_key, 'hex')), ctx!.authKeyId)
+        assert.equal(authKeyId(Buffer.from(res.auth_key, 'hex')), ctx.authKeyId)
         assert.deepEqual(withText(res.received, text), [{ update: 'UpdateNewMessage', message: 'Message', message_ctor: messageCtorFor(CLIENT_LAYER), text }])
       } finally {
         await e.close()

@@ -25,7 +25,7 @@ import { recordNewKeys, startE2eServer, type E2eServer } from '../e2e/harness.js
 import { recordGetConfig } from '../e2e/scenario.js'
 import { answerGetMeUnauthorized, drive, ok, type DriverOutput, type Interpreter } from './python/driver.js'
 import { startWireTap, type WireTap, type WireTransport } from './python/wire-tap.js'
-import { installPushReadiness, messageCtorFor, pushNewMessage, pushText, startPythonPushClient, withText } from './push-clients.js'
+import { installPushReadiness, pushToOne, messageCtorFor, pushText, startPythonPushClient, withText } from './push-clients.js'
 
 const HOST = '127.0.144.1'
 const DEBIAN: Interpreter = {
@@ -184,18 +184,14 @@ describe('Telethon 1.25: a server push', () => {
       const readiness = installPushReadiness(e, USER)
       const text = pushText('push to Telethon 1.25')
       const client = startPythonPushClient(e, 'telethon', text, DEBIAN)
-      await client.ready
-      const [ctx] = await readiness.waitFor(1)
-      assert.equal(ctx!.layer, CLIENT_LAYER)
-      const pushed = Date.now()
-      assert.equal(pushNewMessage(e, USER, text), 1, 'one session of the user got it')
-      const res = await client.result
-      t.diagnostic(`result ${Date.now() - pushed} ms after the push; whole run ${res.elapsed_ms} ms`)
+      const { ctx, res, afterMs } = await pushToOne(e, readiness, client, USER, text)
+      assert.equal(ctx.layer, CLIENT_LAYER)
+      t.diagnostic(`result ${afterMs} ms after the push; whole run ${res.elapsed_ms} ms`)
       assert.equal(res.executable, '/usr/bin/python3')
       assert.match(res.version!, /^1\.25\./)
       assert.equal(res.layer, CLIENT_LAYER)
       assert.equal(res.status, true)
-      assert.equal(authKeyId(Buffer.from(res.auth_key, 'hex')), ctx!.authKeyId)
+      assert.equal(authKeyId(Buffer.from(res.auth_key, 'hex')), ctx.authKeyId)
       assert.equal(messageCtorFor(CLIENT_LAYER), '38116ee0')
       assert.deepEqual(withText(res.received, text), [{ update: 'UpdateNewMessage', message: 'Message', message_ctor: '38116ee0', text }])
     } finally {

@@ -7,6 +7,7 @@
 import { spawn, execFile } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { JsonLines } from '../../helpers/json-lines.js'
 
 /** The Go sources (this file runs from dist/test/interop/gotd). */
 const MODULE_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../../test/interop/gotd')
@@ -84,20 +85,10 @@ export function probe(bin: string, args: string[], b?: Buffer, onProgress?: (p: 
   if (b !== undefined) env.GOTD_B_HEX = b.toString('hex')
   return new Promise((resolve, reject) => {
     const child = spawn(bin, ['-timeout', PROBE_DEADLINE, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
+    const stdout = new JsonLines(onProgress && ((p) => p.stage === undefined && onProgress(p)))
     let stderr = ''
-    let seen = 0
     const timer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS)
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d
-      const lines = stdout.split('\n')
-      for (; seen < lines.length - 1; seen++) {
-        const l = lines[seen]!
-        if (!l.startsWith('{') || onProgress === undefined) continue
-        const p = JSON.parse(l) as Record<string, unknown>
-        if (p.stage === undefined) onProgress(p)
-      }
-    })
+    child.stdout.setEncoding('utf8').on('data', stdout.push)
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     child.on('error', (err) => {
       clearTimeout(timer)
@@ -105,8 +96,8 @@ export function probe(bin: string, args: string[], b?: Buffer, onProgress?: (p: 
     })
     child.on('close', (code, signal) => {
       clearTimeout(timer)
-      const line = stdout.trim().split('\n').filter((l) => l.startsWith('{') && l.includes('"stage"')).at(-1)
-      if (line === undefined) return reject(new Error(`gotd probe printed no result (exit ${code ?? signal})\nstdout: ${stdout}\nstderr: ${stderr}`))
+      const line = stdout.text.trim().split('\n').filter((l) => l.startsWith('{') && l.includes('"stage"')).at(-1)
+      if (line === undefined) return reject(new Error(`gotd probe printed no result (exit ${code ?? signal})\nstdout: ${stdout.text}\nstderr: ${stderr}`))
       resolve({ res: JSON.parse(line) as ProbeResult, stderr })
     })
   })

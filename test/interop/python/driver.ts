@@ -11,6 +11,7 @@ import { RpcError } from '../../../src/rpc/errors.js'
 import type { RpcContext } from '../../../src/session/api.js'
 import { API_HASH, API_ID } from '../../helpers/api.js'
 import type { E2eServer } from '../../e2e/harness.js'
+import { JsonLines } from '../../helpers/json-lines.js'
 
 /** The Python sources (this file runs from dist/test/interop/python). */
 const DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../../test/interop/python')
@@ -72,24 +73,14 @@ export function drive<T extends DriverOutput>(
   }
   return new Promise((resolve, reject) => {
     const child = spawn(python, [join(DIR, script), library, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
+    const stdout = new JsonLines(onProgress && ((p) => p.library === undefined && onProgress(p)))
     let stderr = ''
-    let seen = 0
     let killed = false
     const timer = setTimeout(() => {
       killed = true
       child.kill('SIGKILL')
     }, KILL_AFTER_MS)
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d
-      const lines = stdout.split('\n')
-      for (; seen < lines.length - 1; seen++) {
-        const l = lines[seen]!
-        if (!l.startsWith('{') || onProgress === undefined) continue
-        const p = JSON.parse(l) as Record<string, unknown>
-        if (p.library === undefined) onProgress(p)
-      }
-    })
+    child.stdout.setEncoding('utf8').on('data', stdout.push)
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     child.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer)
@@ -97,11 +88,11 @@ export function drive<T extends DriverOutput>(
     })
     child.on('close', (code) => {
       clearTimeout(timer)
-      const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1)
+      const line = stdout.text.trim().split('\n').filter((l) => l.startsWith('{')).at(-1)
       const res = line === undefined ? undefined : (JSON.parse(line) as T)
       if (res?.library === undefined) {
         const why = killed ? `killed after ${KILL_AFTER_MS} ms` : `exit ${code}`
-        return reject(new Error(`${library} driver printed no result (${why})\nstdout: ${stdout}\nstderr: ${stderr}`))
+        return reject(new Error(`${library} driver printed no result (${why})\nstdout: ${stdout.text}\nstderr: ${stderr}`))
       }
       if (res.missing !== undefined) return reject(new Error(`Python module ${res.missing} missing (${res.error}); ${install}`))
       if (res.error !== undefined) {
