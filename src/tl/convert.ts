@@ -47,6 +47,16 @@ const NEUTRAL_NAME = /(Empty|Unsupported|Unknown|Deleted)$/
 /** Marks a value that has no form in the target layer. */
 export const DROP: unique symbol = Symbol('no form in the target layer')
 type Out = unknown
+type Conv = (v: unknown) => Out
+
+interface FieldPlan {
+  readonly name: string
+  readonly type: string
+  /** Conditional on a flag bit; `isTrue`: a `flags.N?true` field. */
+  readonly flag: boolean
+  readonly isTrue: boolean
+  readonly conv: Conv
+}
 
 const EMPTY = Buffer.alloc(0)
 
@@ -90,6 +100,9 @@ export class LayerConverter {
   private readonly sameTypes: Set<string>
   private readonly sameEntries = new Map<string, boolean>()
   private readonly neutralCtors = new Map<string, TlEntry | null>()
+  /** Conversions by target type expression (`!` for a generic field: any object by its own name). */
+  private readonly convs = new Map<string, Conv>()
+  private readonly plans = new WeakMap<TlEntry, FieldPlan[]>()
 
   constructor(
     readonly from: LayerSchema,
@@ -100,12 +113,26 @@ export class LayerConverter {
 
   /** `v` as a value of the target layer's type expression `t` (`owner`: the definition it appears in). */
   value(v: unknown, t: string, owner?: TlEntry): Out {
-    if (isPrimitive(t)) return primitive(v, t)
+    return this.convOf(t, owner)(v)
+  }
+
+  /** The conversion of a value to type expression `t`, built once per type. */
+  private convOf(t: string, owner: TlEntry | undefined): Conv {
+    const generic = owner !== undefined && isGenericType(owner, t)
+    const key = generic ? '!' : t
+    let c = this.convs.get(key)
+    if (c !== undefined) return c
     const vec = vectorOf(t)
-    if (vec !== undefined) return this.vector(v, vec.inner, owner)
-    if (owner !== undefined && isGenericType(owner, t)) return v instanceof Uint8Array ? v : this.object(v, undefined)
-    if (isBareType(t)) return v // bare constructors appear in mtproto.tl only, the same in every layer
-    return this.object(v, t)
+    if (generic) c = (v) => (v instanceof Uint8Array ? v : this.object(v, undefined))
+    else if (isPrimitive(t)) c = (v) => primitive(v, t)
+    else if (vec !== undefined) {
+      const inner = this.convOf(vec.inner, owner)
+      const objects = !isPrimitive(vec.inner) && vectorOf(vec.inner) === undefined
+      c = (v) => this.vector(v, inner, objects)
+    } else if (isBareType(t)) c = (v) => v // bare constructors appear in mtproto.tl only, the same in every layer
+    else c = (v) => this.object(v, t)
+    this.convs.set(key, c)
+    return c
   }
 
   /** `v` as an object of type `type` of the target layer (undefined: of whatever type its name has). */
@@ -128,15 +155,14 @@ export class LayerConverter {
   }
 
   /** A vector; elements without a form in the target layer (or not objects where objects belong) are left out. */
-  private vector(v: unknown, inner: string, owner: TlEntry | undefined): Out {
+  private vector(v: unknown, inner: Conv, objects: boolean): Out {
     if (!Array.isArray(v)) return []
-    const objects = !isPrimitive(inner) && vectorOf(inner) === undefined
     let out: unknown[] | undefined
     for (let i = 0; i < v.length; i++) {
       const el: unknown = v[i]
-      const x = objects && (el === null || typeof el !== 'object') ? DROP : this.value(el, inner, owner)
+      const x = objects && (el === null || typeof el !== 'object') ? DROP : inner(el)
       if (out === undefined) {
-        if (x === v[i]) continue
+        if (x === el) continue
         out = v.slice(0, i)
       }
       if (x !== DROP) out.push(x)
@@ -146,26 +172,37 @@ export class LayerConverter {
 
   private build(e: TlEntry, o: Record<string, unknown>): Out {
     const out: Record<string, unknown> = { _: e.name }
-    for (const a of e.args) {
-      if (a.type === '#') continue
-      const x = o[a.name]
-      if (a.cond !== undefined) {
-        if (a.type === 'true') {
-          if (x) out[a.name] = true
+    for (const f of this.planOf(e)) {
+      const x = o[f.name]
+      if (f.flag) {
+        if (f.isTrue) {
+          if (x) out[f.name] = true
         } else if (x !== undefined) {
-          const c = this.value(x, a.type, e)
-          if (c !== DROP) out[a.name] = c
+          const c = f.conv(x)
+          if (c !== DROP) out[f.name] = c
         }
         continue
       }
-      const c = x === undefined ? this.neutral(a.type, e) : this.value(x, a.type, e)
+      const c = x === undefined ? this.neutral(f.type, e) : f.conv(x)
       if (c === DROP) return DROP
-      out[a.name] = c
+      out[f.name] = c
     }
     for (const group of sharedBits(e)) {
       if (!group.every((n) => out[n] !== undefined)) for (const n of group) delete out[n]
     }
     return out
+  }
+
+  /** The fields of a target-layer definition with their conversions, built once per definition. */
+  private planOf(e: TlEntry): FieldPlan[] {
+    let plan = this.plans.get(e)
+    if (plan === undefined) {
+      plan = e.args
+        .filter((a) => a.type !== '#')
+        .map((a) => ({ name: a.name, type: a.type, flag: a.cond !== undefined, isTrue: a.type === 'true', conv: a.type === 'true' ? (v: unknown) => v : this.convOf(a.type, e) }))
+      this.plans.set(e, plan)
+    }
+    return plan
   }
 
   private fallback(o: Record<string, unknown>, type: string): Out {

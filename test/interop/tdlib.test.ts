@@ -21,6 +21,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { lastJsonLine, runInNetns, tdjsonPath, type NetnsRun } from '../helpers/tdlib.js'
+import { servedLayer } from '../../src/tl/index.js'
 import type { DriverArgs, DriverResult, ServedRpc, ServerKey } from './tdlib/driver.js'
 
 const require = createRequire(import.meta.url)
@@ -30,6 +31,8 @@ const STAGE_MS = 15_000
 const RUN_MS = 45_000
 /** The transport of every TDLib connection: obfuscated2 around intermediate (not padded), for DC 1. */
 const TRANSPORT = 'obfuscated intermediate dc 1'
+/** The TL layer TDLib 1.8.65 speaks (its invokeWithLayer). */
+const TDLIB_LAYER = 227
 
 interface Run extends DriverResult {
   /** Server log lines of a limit refusal: a -429 or a connection refused by a source limit. */
@@ -171,6 +174,18 @@ describe('TDLib and a method the server has no handler for', () => {
     assert.deepEqual(new Set(sent.map((c) => c.outcome)), new Set(['error 400 INPUT_METHOD_INVALID']))
     assert.deepEqual(new Set(sent.map((c) => c.authKeyId)), new Set([k.id]))
     assert.deepEqual(r.unknownMethodError, { code: 400, message: 'INPUT_METHOD_INVALID' })
+  })
+})
+
+describe('TDLib and a server push', () => {
+  it(`updateShort(updateServiceNotification) written in its layer ${servedLayer(TDLIB_LAYER)} reaches TDLib's app as updateServiceNotification`, async () => {
+    const text = `pushed to TDLib ${Date.now()}`
+    const r = await drive({ pushText: text })
+    assertServed(r)
+    workingKey(r, false)
+    assert.ok(r.pushed! >= 1, `the push reached ${r.pushed} sessions`)
+    assert.deepEqual(r.serviceNotification, { type: 'mtgate', text })
+    assert.deepEqual([...new Set(r.rpcs.map((c) => c.layer).filter((l) => l !== undefined))], [TDLIB_LAYER])
   })
 })
 

@@ -16,6 +16,7 @@ import type { HandshakeCrypto } from '../../../src/handshake/crypto-backend.js'
 import { MtgateServer } from '../../../src/server/server.js'
 import type { RpcCall } from '../../../src/session/api.js'
 import type { SourceStats } from '../../../src/transport/index.js'
+import { encode, type TlObject } from '../../../src/tl/index.js'
 import { zeroFirstKeys } from '../../helpers/clients.js'
 import { assertLoopbackOnly, patchTdjson, startSocks5Redirect, type ClientWire } from '../../helpers/tdlib.js'
 import { API_HASH, API_ID, startE2eServer, waitFor } from '../../e2e/harness.js'
@@ -35,6 +36,12 @@ export interface DriverArgs {
   unknownMethod?: boolean
   /** Stop the server, start a new one on the same port and store, wait for TDLib's traffic on it, then getCountryCode. */
   restart?: boolean
+  /**
+   * Push updateShort(updateServiceNotification(popup, this text)) to TDLib's key and wait for the
+   * td_api updateServiceNotification: the one kind TDLib applies before authorization that reaches
+   * the app (UpdatesManager::on_get_updates).
+   */
+  pushText?: string
 }
 
 /** A key the server computed in dhFinish (a zeroed one as stored: with its first byte 0). */
@@ -85,6 +92,10 @@ export interface DriverResult {
   testNetwork?: string
   /** What setAuthenticationPhoneNumber failed with. */
   unknownMethodError?: { code: number; message: string }
+  /** The td_api updateServiceNotification TDLib reported after the push: its type and text. */
+  serviceNotification?: { type: string; text: string }
+  /** Sessions the push reached. */
+  pushed?: number
   restart?: Restart
   exchangesStarted: number
   keys: ServerKey[]
@@ -205,6 +216,11 @@ async function main(a: DriverArgs): Promise<DriverResult> {
   }
   client.on('error', (err) => (res.error ??= `tdl error: ${String(err)}`))
   client.on('update', (u) => {
+    if (u._ === 'updateServiceNotification') {
+      const text = ((u.content as Td)?.text as Td | undefined)?.text
+      res.serviceNotification = { type: String(u.type), text: String(text) }
+      mark('updateServiceNotification')
+    }
     if (u._ === 'updateAuthorizationState') mark((u.authorization_state as Td)._)
     if (u._ === 'updateConnectionState') {
       const s = (u.state as Td)._
@@ -228,6 +244,14 @@ async function main(a: DriverArgs): Promise<DriverResult> {
       )
       res.unknownMethodError = await bounded(failed, a.stageMs, 'setAuthenticationPhoneNumber')
       mark('rpc:setAuthenticationPhoneNumber')
+    }
+    if (a.pushText !== undefined) {
+      const date = Math.floor(Date.now() / 1000)
+      const notification = { _: 'updateServiceNotification', popup: true, type: 'mtgate', message: a.pushText, media: { _: 'messageMediaEmpty' }, entities: [] }
+      const body = encode({ _: 'updateShort', update: notification, date } as TlObject)
+      res.pushed = 0
+      for (const id of server.sessions.loadedKeys()) res.pushed += server.push({ authKeyId: id }, body)
+      await until(['updateServiceNotification'], 'updateServiceNotification from TDLib')
     }
     if (a.restart) {
       await server.stop()
