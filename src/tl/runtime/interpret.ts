@@ -118,25 +118,23 @@ export function interpretedCodec(e: TlEntry): { decode: TlDecoder; encode: TlEnc
     }
     return out as unknown as TlAnyObject
   }
-  const conditional = fields.filter((f) => f.flagsAt >= 0).map((f) => ({ ...f, isTrue: f.arg.type === 'true' }))
-  const written = fields.map((f, i) => ({ ...f, at: i, isFlags: f.arg.type === '#' })).filter((f) => f.arg.type !== 'true')
   const encode: TlEncoder = (w, o) => {
     const obj = o as unknown as Record<string, unknown>
-    const flags = conditional.length === 0 ? undefined : new Array<number>(n).fill(0)
-    for (let i = 0; i < conditional.length; i++) {
-      const f = conditional[i]!
+    const flags = new Array<number>(n).fill(0)
+    for (const f of fields) {
+      if (f.flagsAt < 0) continue
       const v = obj[f.name]
-      if (f.isTrue ? v : v !== undefined) flags![f.flagsAt] = flags![f.flagsAt]! | f.mask
+      if (f.arg.type === 'true' ? v : v !== undefined) flags[f.flagsAt] = flags[f.flagsAt]! | f.mask
     }
-    for (let i = 0; i < written.length; i++) {
-      const f = written[i]!
-      if (f.isFlags) {
-        w.int(flags?.[f.at] ?? 0)
+    for (let i = 0; i < n; i++) {
+      const f = fields[i]!
+      if (f.arg.type === '#') {
+        w.int(flags[i]!)
         continue
       }
-      if (f.flagsAt >= 0 && (flags![f.flagsAt]! & f.mask) === 0) continue
+      if (f.flagsAt >= 0 && (flags[f.flagsAt]! & f.mask) === 0) continue
       const v = obj[f.name]
-      if (v === undefined) throw new TypeError(`${e.name}.${f.name} is missing`)
+      if (v === undefined && f.arg.type !== 'true') throw new TypeError(`${e.name}.${f.name} is missing`)
       ;(f.write as (w: TlWriter, v: unknown) => void)(w, v)
     }
   }
