@@ -2,13 +2,15 @@
  * The session side of `mtgate serve` and of a cluster session node, built from config: the
  * auth-key store (the configured one, or one the caller provides), the RpcRouter with the
  * built-in methods, and the SessionManager behind a GatewayLink (the in-process EncryptedPath, or
- * the gRPC streams of the gateways).
+ * the gRPC streams of the gateways). With `upstreams` configured, methods without a TypeScript
+ * handler go to the upstream bridge (src/rpc/upstream.ts).
  */
 import { mkdirSync } from 'node:fs'
 import type { ServerConfig } from '../config/types.js'
 import type { RandomSource } from '../crypto/random.js'
 import { registerBuiltins } from '../rpc/builtins.js'
 import { RpcRouter } from '../rpc/router.js'
+import { UpstreamBridge } from '../rpc/upstream.js'
 import type { GatewayLink } from '../session/api.js'
 import { SessionManager } from '../session/manager.js'
 import { openConfiguredStore } from '../store/open.js'
@@ -39,6 +41,8 @@ export class SessionSide {
     private readonly ownsStore: boolean,
     readonly storeDescription: string,
     readonly router: RpcRouter,
+    /** The upstream bridge (the router's fallback), when upstreams are configured. */
+    readonly upstream: UpstreamBridge | undefined,
   ) {}
 
   /** Opens (or adopts) the store and builds the router. */
@@ -59,7 +63,13 @@ export class SessionSide {
       { publicAddresses: config.publicAddresses, telegram: config.telegram },
       o.clock,
     )
-    return new SessionSide(config, o, store, o.store === undefined, description, router)
+    let upstream: UpstreamBridge | undefined
+    if (config.upstream.upstreams.length > 0) {
+      const bridge = new UpstreamBridge(config.upstream, { unknownMethodError: config.unknownMethodError, log: o.log })
+      router.setFallback((call) => bridge.dispatch(call))
+      upstream = bridge
+    }
+    return new SessionSide(config, o, store, o.store === undefined, description, router, upstream)
   }
 
   /** Builds the session layer on `link` and starts its tick. */
@@ -109,6 +119,7 @@ export class SessionSide {
   /** Stops the session layer and closes the store when it was opened here. */
   async close(): Promise<void> {
     this.stopSessions()
+    this.upstream?.close()
     if (this.ownsStore) await this.store.close().catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'store close failed'))
   }
 }

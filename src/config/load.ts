@@ -4,6 +4,7 @@ import { isIP } from 'node:net'
 import { parse as parseYaml } from 'yaml'
 import { DEFAULTS, DEFAULT_LIMITS, DEFAULT_TELEGRAM_CONFIG } from './defaults.js'
 import { TrustedProxies } from '../transport/proxy-protocol.js'
+import { parseUpstreams } from './upstream.js'
 import type {
   CacheBackend,
   PublicAddress,
@@ -62,6 +63,7 @@ type Raw = Record<string, unknown>
 const TOP_KEYS = [
   'dc_id', 'dc_ids', 'host', 'tcp_ports', 'ws_port', 'ws_path', 'data_dir', 'store', 'api_ids',
   'public_addresses', 'unknown_method_error', 'telegram', 'limits', 'proxy_protocol',
+  'upstreams', 'routes', 'unrouted',
   // read by loadClusterConfig (src/config/cluster.ts) for `mtgate gateway` / `mtgate session`
   'cluster',
 ] as const
@@ -94,6 +96,7 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
   const telegram = parseTelegram(raw.telegram)
   const limits = parseLimits(raw.limits)
   const proxyProtocol = parseProxyProtocol(raw.proxy_protocol, tcpPorts)
+  const upstream = parseUpstreams(raw.upstreams, raw.routes, raw.unrouted)
   return {
     dcId,
     dcIds,
@@ -109,6 +112,7 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
     telegram,
     limits,
     proxyProtocol,
+    upstream,
   }
 }
 
@@ -298,19 +302,19 @@ function parseLimits(v: unknown): ServerLimits {
 
 // ---- value readers ----
 
-function checkKeys(raw: Raw, allowed: readonly string[], prefix: string): void {
+export function checkKeys(raw: Raw, allowed: readonly string[], prefix: string): void {
   for (const k of Object.keys(raw)) {
     if (!allowed.includes(k)) throw new ConfigError(prefix + k, `unknown key (allowed: ${allowed.join(', ')})`)
   }
 }
 
-function mapping(v: unknown, path: string): Raw {
+export function mapping(v: unknown, path: string): Raw {
   if (v === undefined || v === null) return {}
   if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(path, 'must be a mapping')
   return v as Raw
 }
 
-function str(v: unknown, path: string, def: string): string {
+export function str(v: unknown, path: string, def: string): string {
   if (v === undefined) return def
   if (typeof v !== 'string' || v === '') throw new ConfigError(path, 'must be a non-empty string')
   return v
@@ -322,7 +326,7 @@ function bool(v: unknown, path: string, def: boolean): boolean {
   return v
 }
 
-function int(v: unknown, path: string, def: number, min: number, max: number): number {
+export function int(v: unknown, path: string, def: number, min: number, max: number): number {
   if (v === undefined) return def
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new ConfigError(path, 'must be an integer')
   if (v < min || v > max) throw new ConfigError(path, `must be in ${min}..${max}`)

@@ -131,6 +131,33 @@ export interface RpcErrorSpec {
   message: string
 }
 
+/** One upstream RPC backend (proto/mtgate_upstream.proto): its addresses, called round-robin. */
+export interface UpstreamSettings {
+  name: string
+  /** host:port of every instance. */
+  targets: string[]
+  /** Deadline of a call, ms (a route may set its own). */
+  deadlineMs: number
+  /** Calls in flight to this upstream at most; more are answered -503 Timeout at once. */
+  maxInFlight: number
+}
+
+/** Methods whose name starts with `prefix` (or is it) go to `upstream`; the longest prefix wins. */
+export interface UpstreamRoute {
+  prefix: string
+  upstream: string
+  /** Overrides the upstream's deadlineMs. */
+  deadlineMs?: number
+}
+
+export interface UpstreamRouting {
+  upstreams: UpstreamSettings[]
+  /** Longest prefix first. */
+  routes: UpstreamRoute[]
+  /** Where methods no route matches go: an upstream name, or null for unknown_method_error. */
+  unrouted: string | null
+}
+
 export interface ServerConfig {
   /**
    * The DC of a connection that names none (config.this_dc for it); one of dcIds. A connection
@@ -163,4 +190,6 @@ export interface ServerConfig {
    * header from anyone else is refused.
    */
   proxyProtocol: { ports: number[]; trusted: string[] }
+  /** Upstream RPC backends and which methods go to them (no upstream: none). */
+  upstream: UpstreamRouting
 }

@@ -497,3 +497,138 @@ export interface PbSessionFrame {
 export const enum PbSessionFrameTag {
   items = 0x0a,
 }
+
+// proto/mtgate_upstream.proto (package mtgate.upstream.v1) ----------------------------------------
+
+/** mtgate.upstream.v1.Upstream: each rpc's request and response messages, and which of them stream. */
+export interface PbUpstreamService {
+  /** One client query. The gRPC deadline of the call is InvokeRequest.deadline_ms. */
+  Invoke: { request: PbInvokeRequest; response: PbInvokeReply; requestStream: false; responseStream: false }
+}
+
+/**
+ * What initConnection told mtgate (this call's, else the auth key's last one). Absent when the
+ * client never sent initConnection.
+ */
+export interface PbClientInfo {
+  apiId: number
+  deviceModel: string
+  systemVersion: string
+  appVersion: string
+  systemLangCode: string
+  langPack: string
+  langCode: string
+}
+
+/** ClientInfo: the key before each field on the wire. */
+export const enum PbClientInfoTag {
+  apiId = 0x08,
+  deviceModel = 0x12,
+  systemVersion = 0x1a,
+  appVersion = 0x22,
+  systemLangCode = 0x2a,
+  langPack = 0x32,
+  langCode = 0x3a,
+}
+
+export interface PbInvokeRequest {
+  /** The auth key the message was encrypted with. */
+  authKeyId: Int64
+  /**
+   * The permanent key the call acts for: the key itself for a permanent key, the key a temporary key
+   * is bound to (auth.bindTempAuthKey); 0 for an unbound temporary key.
+   */
+  permAuthKeyId: Int64
+  /** The client's session and the msg_id of the message carrying the query. */
+  sessionId: Int64
+  msgId: Int64
+  /** The user the (permanent) auth key is bound to; 0 = none (not signed in). */
+  userId: Int64
+  /** The client's API layer (invokeWithLayer); 0 when the client never told it. */
+  layer: number
+  client: PbClientInfo | null
+  /** The client's address as mtgate sees it (after the PROXY protocol, when configured). */
+  clientIp: string
+  clientPort: number
+  /** The DC the connection came for. */
+  dcId: number
+  /** When mtgate stops waiting, unix milliseconds (also the gRPC deadline of the call). */
+  deadlineMs: Int64
+  /** TL name of the method, e.g. "users.getFullUser", and the constructor id of the query. */
+  method: string
+  constructorId: number
+  /** The boxed query, TL-serialised in the newest layer (wrappers such as invokeWithLayer removed). */
+  query: Buffer
+  /** The query came in invokeWithoutUpdates (the session wants no updates pushed). */
+  withoutUpdates: boolean
+}
+
+/** InvokeRequest: the key before each field on the wire. */
+export const enum PbInvokeRequestTag {
+  authKeyId = 0x09,
+  permAuthKeyId = 0x11,
+  sessionId = 0x19,
+  msgId = 0x21,
+  userId = 0x29,
+  layer = 0x30,
+  client = 0x3a,
+  clientIp = 0x42,
+  clientPort = 0x48,
+  dcId = 0x50,
+  deadlineMs = 0x58,
+  method = 0x62,
+  constructorId = 0x6d,
+  query = 0x72,
+  withoutUpdates = 0x78,
+}
+
+export interface PbRpcError {
+  /** Telegram's error_code (e.g. 400, 401, 420, 500) and error_message (upper case, [A-Z0-9_]+). */
+  code: number
+  message: string
+}
+
+/** RpcError: the key before each field on the wire. */
+export const enum PbRpcErrorTag {
+  code = 0x08,
+  message = 0x12,
+}
+
+export type PbInvokeReply = {
+  /**
+   * Binds the (permanent) auth key to this user (a sign-in): later calls on the key, and on the
+   * temporary keys bound to it, carry it in InvokeRequest.user_id. 0 leaves the binding as it is.
+   */
+  bindUserId: Int64
+  /** Removes the auth key's user binding (a log-out). Applied before bind_user_id. */
+  unbindUser: boolean
+} & (
+  | {
+      /**
+       * The result, TL-serialised in the newest layer: a boxed object, or the bare value of a method
+       * whose result is Bool / a vector / a primitive exactly as the TL schema writes it.
+       */
+      result: Buffer
+      rpcError?: undefined
+      outcome?: 'result'
+    }
+  | {
+      result?: undefined
+      /** An rpc_error for the client. */
+      rpcError: PbRpcError
+      outcome?: 'rpcError'
+    }
+  | {
+      result?: undefined
+      rpcError?: undefined
+      outcome?: undefined
+    }
+)
+
+/** InvokeReply: the key before each field on the wire. */
+export const enum PbInvokeReplyTag {
+  result = 0x0a,
+  rpcError = 0x12,
+  bindUserId = 0x19,
+  unbindUser = 0x20,
+}
