@@ -1,0 +1,52 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { ConfigError, parseConfig } from '../../src/config/index.js'
+
+test('upstreams, routes and unrouted: defaults, longest prefix first, per-route deadline', () => {
+  assert.deepEqual(parseConfig({}, {}).upstream, { upstreams: [], routes: [], unrouted: null })
+  const c = parseConfig(
+    {
+      upstreams: [
+        { name: 'bff', targets: ['127.0.0.1:50051', '10.0.0.2:50051'] },
+        { name: 'media', targets: 'media.internal:7000', deadline_ms: 60000, max_in_flight: 64 },
+      ],
+      routes: { 'messages.': 'bff', 'messages.sendMedia': { upstream: 'media', deadline_ms: 90000 }, 'help.getConfig': 'bff' },
+      unrouted: 'bff',
+    },
+    {},
+  )
+  assert.deepEqual(c.upstream.upstreams, [
+    { name: 'bff', targets: ['127.0.0.1:50051', '10.0.0.2:50051'], deadlineMs: 5000, maxInFlight: 1024 },
+    { name: 'media', targets: ['media.internal:7000'], deadlineMs: 60000, maxInFlight: 64 },
+  ])
+  assert.deepEqual(c.upstream.routes, [
+    { prefix: 'messages.sendMedia', upstream: 'media', deadlineMs: 90000 },
+    { prefix: 'help.getConfig', upstream: 'bff' },
+    { prefix: 'messages.', upstream: 'bff' },
+  ])
+  assert.equal(c.upstream.unrouted, 'bff')
+  assert.equal(parseConfig({ upstreams: [{ name: 'x', targets: ['h:1'] }], unrouted: 'invalid' }, {}).upstream.unrouted, null)
+})
+
+test('bad upstream config: a ConfigError naming the key', () => {
+  const bad = (doc: Record<string, unknown>, path: string, reason: string): void =>
+    assert.throws(
+      () => parseConfig(doc, {}),
+      (e: unknown) => e instanceof ConfigError && e.path === path && e.reason.includes(reason),
+      `${path}: ${reason}`,
+    )
+  const one = [{ name: 'bff', targets: ['127.0.0.1:50051'] }]
+  bad({ upstreams: one, routes: { 'messages.': 'nope' } }, 'routes.messages.', 'unknown upstream "nope"')
+  bad({ upstreams: one, routes: { 'auth.': { upstream: 'other' } } }, 'routes.auth..upstream', 'unknown upstream')
+  bad({ routes: { 'auth.': 'bff' } }, 'routes.auth.', 'unknown upstream')
+  bad({ upstreams: one, unrouted: 'elsewhere' }, 'unrouted', 'unknown upstream')
+  bad({ upstreams: one, routes: { 'auth.': { upstream: 'bff', deadline: 1 } } }, 'routes.auth..deadline', 'unknown key')
+  bad({ upstreams: one, routes: { '*': 'bff' } }, 'routes.*', 'method name or a prefix')
+  bad({ upstreams: [{ name: 'bff', targets: [] }] }, 'upstreams[0].targets', 'non-empty')
+  bad({ upstreams: [{ name: 'bff', targets: ['nohost'] }] }, 'upstreams[0].targets[0]', 'host:port')
+  bad({ upstreams: [...one, ...one] }, 'upstreams[1].name', 'duplicate')
+  bad({ upstreams: [{ name: 'invalid', targets: ['h:1'] }] }, 'upstreams[0].name', 'reserved')
+  bad({ upstreams: [{ name: 'bff', targets: ['h:1'], deadline_ms: 0 }] }, 'upstreams[0].deadline_ms', 'must be in')
+  bad({ upstreams: [{ name: 'bff', targets: ['h:1'], max_inflight: 3 }] }, 'upstreams[0].max_inflight', 'unknown key')
+  bad({ upstreams: { name: 'bff' } }, 'upstreams', 'must be a list')
+})

@@ -1,0 +1,51 @@
+/**
+ * A real gRPC upstream backend for tests: a grpc-js server implementing
+ * mtgate.upstream.v1.Upstream (proto/mtgate_upstream.proto) with a handler written in the test.
+ */
+import * as grpc from '@grpc/grpc-js'
+import type { PbInvokeReply, PbInvokeRequest } from '../../src/cluster/generated/proto.js'
+import { upstreamProto } from '../../src/rpc/upstream.js'
+
+/** What a test handler replies (the oneof as one of its members). */
+export type Reply = { result: Buffer; bindUserId?: bigint; unbindUser?: boolean } | { rpcError: { code: number; message: string }; bindUserId?: bigint; unbindUser?: boolean }
+
+export type UpstreamHandler = (req: PbInvokeRequest) => Promise<Reply> | Reply
+
+export interface TestUpstream {
+  /** host:port to put in `upstreams[].targets`. */
+  address: string
+  port: number
+  /** Every request received, in order. */
+  requests: PbInvokeRequest[]
+  stop(): Promise<void>
+}
+
+/** Starts a backend on host:port (port 0 = any free one). */
+export async function startUpstream(handler: UpstreamHandler, host = '127.0.0.1', port = 0): Promise<TestUpstream> {
+  const server = new grpc.Server()
+  const requests: PbInvokeRequest[] = []
+  server.addService(upstreamProto().service, {
+    Invoke: (call: grpc.ServerUnaryCall<PbInvokeRequest, PbInvokeReply>, cb: grpc.sendUnaryData<PbInvokeReply>) => {
+      requests.push(call.request)
+      Promise.resolve()
+        .then(() => handler(call.request))
+        .then(
+          (r) => cb(null, { ...r, bindUserId: String(r.bindUserId ?? 0n), unbindUser: r.unbindUser ?? false } as PbInvokeReply),
+          (e: Error) => cb({ code: grpc.status.UNKNOWN, details: e.message }),
+        )
+    },
+  })
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  )
+  return {
+    address: `${host}:${bound}`,
+    port: bound,
+    requests,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.forceShutdown()
+        resolve()
+      }),
+  }
+}
