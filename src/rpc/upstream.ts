@@ -89,8 +89,6 @@ export interface UpstreamBridgeOptions {
   /** The answer to methods no route matches when `unrouted` names no upstream. */
   unknownMethodError: RpcErrorSpec
   log: Logger
-  /** Wall clock for deadlines (ms since the epoch); default Date.now. */
-  now?: () => number
 }
 
 export class UpstreamBridge {
@@ -99,14 +97,12 @@ export class UpstreamBridge {
   private readonly routes: { prefix: string; route: Route }[]
   private readonly unrouted: Route | undefined
   private readonly log: Logger
-  private readonly now: () => number
 
   constructor(
     config: UpstreamRouting,
     private readonly o: UpstreamBridgeOptions,
   ) {
     this.log = o.log.child({ mod: 'upstream' })
-    this.now = o.now ?? Date.now
     for (const s of config.upstreams) this.upstreams.set(s.name, new Upstream(s))
     const route = (name: string, deadlineMs?: number): Route => {
       const upstream = this.upstreams.get(name)
@@ -119,8 +115,12 @@ export class UpstreamBridge {
 
   /** The route of `method` (longest matching prefix, else `unrouted`), undefined when none. */
   routeOf(method: string): { upstream: string; deadlineMs: number } | undefined {
-    const r = this.routes.find((x) => method.startsWith(x.prefix))?.route ?? this.unrouted
+    const r = this.match(method)
     return r && { upstream: r.upstream.settings.name, deadlineMs: r.deadlineMs }
+  }
+
+  private match(method: string): Route | undefined {
+    return this.routes.find((x) => method.startsWith(x.prefix))?.route ?? this.unrouted
   }
 
   /** Calls in flight to upstream `name`. */
@@ -130,7 +130,7 @@ export class UpstreamBridge {
 
   /** The router's fallback: forwards `call` to its upstream and turns the reply into an outcome. */
   async dispatch(call: RpcCall): Promise<RpcOutcome> {
-    const route = this.routes.find((x) => call.method.startsWith(x.prefix))?.route ?? this.unrouted
+    const route = this.match(call.method)
     if (route === undefined) return { kind: 'error', ...this.o.unknownMethodError }
     const up = route.upstream
     const name = up.settings.name
@@ -149,12 +149,12 @@ export class UpstreamBridge {
       this.log.error({ method: call.method, err: (e as Error).message }, 'query does not encode in the newest layer: answering 500 INTERNAL')
       return { kind: 'error', ...UPSTREAM_ERRORS.internal }
     }
-    const deadlineMs = this.now() + route.deadlineMs
+    const deadlineMs = Date.now() + route.deadlineMs
     const { target, client } = up.pick()
     up.inFlight++
     let reply: PbInvokeReply
     try {
-      reply = await invoke(client, request(call, query, deadlineMs), route.deadlineMs)
+      reply = await invoke(client, request(call, query, deadlineMs))
     } catch (e) {
       const err = e as grpc.ServiceError
       if (err.code === grpc.status.DEADLINE_EXCEEDED) {
@@ -200,13 +200,14 @@ export class UpstreamBridge {
   }
 }
 
-function invoke(client: UpstreamClient, req: PbInvokeRequest, timeoutMs: number): Promise<PbInvokeReply> {
+/** One Invoke with the request's deadline as the gRPC deadline. */
+function invoke(client: UpstreamClient, req: PbInvokeRequest): Promise<PbInvokeReply> {
   return new Promise((resolve, reject) => {
-    client.Invoke(req, new grpc.Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => (err ? reject(err) : resolve(res!)))
+    client.Invoke(req, new grpc.Metadata(), { deadline: new Date(Number(req.deadlineMs)) }, (err, res) => (err ? reject(err) : resolve(res!)))
   })
 }
 
-/** The InvokeRequest of a call (query: the boxed query in the newest layer). */
+/** The InvokeRequest of a call (query: the boxed query in the newest layer; deadlineMs: unix ms). */
 export function request(call: RpcCall, query: Buffer, deadlineMs: number): PbInvokeRequest {
   const { ctx } = call
   const addr = ctx.connection.clientAddr
@@ -225,8 +226,8 @@ export function request(call: RpcCall, query: Buffer, deadlineMs: number): PbInv
     dcId: ctx.connection.dcId,
     deadlineMs: String(deadlineMs),
     method: call.method,
-    constructorId: call.constructorId >>> 0,
+    constructorId: query.readUInt32LE(0),
     query,
     withoutUpdates: ctx.withoutUpdates,
-  } as PbInvokeRequest
+  }
 }

@@ -554,7 +554,10 @@ export interface PbInvokeRequest {
   dcId: number
   /** When mtgate stops waiting, unix milliseconds (also the gRPC deadline of the call). */
   deadlineMs: Int64
-  /** TL name of the method, e.g. "users.getFullUser", and the constructor id of the query. */
+  /**
+   * TL name of the method, e.g. "users.getFullUser", and the constructor id of the query in the
+   * newest layer (the first four bytes of `query`).
+   */
   method: string
   constructorId: number
   /** The boxed query, TL-serialised in the newest layer (wrappers such as invokeWithLayer removed). */
