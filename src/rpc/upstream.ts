@@ -58,16 +58,24 @@ class Upstream {
   constructor(readonly settings: UpstreamSettings) {
     const { Client } = upstreamProto()
     this.clients = settings.targets.map((target) => ({ target, client: new Client(target, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) }))
+    // connect now, so that the first calls find out which targets are up
+    for (const c of this.clients) c.client.getChannel().getConnectivityState(true)
   }
 
-  /** The next target round-robin, passing over those whose channel is known to be failing (unless all are). */
+  /**
+   * The next target round-robin among those with a connection up; when none is up, among those not
+   * known to be failing; when all are failing, the next one (the call fails at once: 500 INTERNAL).
+   */
   pick(): { target: string; client: UpstreamClient } {
     const n = this.clients.length
-    for (let i = 0; i < n; i++) {
-      const c = this.clients[(this.next + i) % n]!
-      if (c.client.getChannel().getConnectivityState(false) !== grpc.connectivityState.TRANSIENT_FAILURE) {
-        this.next = (this.next + i + 1) % n
-        return c
+    const { READY, TRANSIENT_FAILURE } = grpc.connectivityState
+    for (const usable of [(s: grpc.connectivityState) => s === READY, (s: grpc.connectivityState) => s !== TRANSIENT_FAILURE]) {
+      for (let i = 0; i < n; i++) {
+        const c = this.clients[(this.next + i) % n]!
+        if (usable(c.client.getChannel().getConnectivityState(false))) {
+          this.next = (this.next + i + 1) % n
+          return c
+        }
       }
     }
     const c = this.clients[this.next % n]!
@@ -121,6 +129,12 @@ export class UpstreamBridge {
 
   private match(method: string): Route | undefined {
     return this.routes.find((x) => method.startsWith(x.prefix))?.route ?? this.unrouted
+  }
+
+  /** How many targets of upstream `name` have their connection up. */
+  connectedTargets(name: string): number {
+    const u = this.upstreams.get(name)
+    return u === undefined ? 0 : u.clients.filter((c) => c.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY).length
   }
 
   /** Calls in flight to upstream `name`. */

@@ -125,6 +125,7 @@ test('unrouted: an upstream name sends every method without a route there; targe
   const b = await startUpstream(answer)
   const { router, bridge } = bridgeOf({ upstreams: [{ name: 'all', targets: [a.address, b.address] }], unrouted: 'all' })
   try {
+    await waitFor(() => bridge.connectedTargets('all') === 2, 3000, 'both targets connected')
     for (let i = 0; i < 4; i++) assert.equal((await router.dispatch(call({ _: 'help.getNearestDc' }))).kind, 'result')
     assert.equal(a.requests.length, 2)
     assert.equal(b.requests.length, 2)
@@ -132,6 +133,28 @@ test('unrouted: an upstream name sends every method without a route there; targe
     bridge.close()
     await a.stop()
     await b.stop()
+  }
+})
+
+test('a target that is down is passed over while another is up; it gets calls again once it is back', async () => {
+  const gone = await startUpstream(answer)
+  const deadPort = gone.port
+  await gone.stop()
+  const live = await startUpstream(answer)
+  const { router, bridge } = bridgeOf({ upstreams: [{ name: 'u', targets: [`127.0.0.1:${deadPort}`, live.address] }], unrouted: 'u' })
+  let back: Awaited<ReturnType<typeof startUpstream>> | undefined
+  try {
+    await waitFor(() => bridge.connectedTargets('u') === 1, 3000, 'the live target connected')
+    for (let i = 0; i < 6; i++) assert.equal((await router.dispatch(call({ _: 'help.getNearestDc' }))).kind, 'result')
+    assert.equal(live.requests.length, 6)
+    back = await startUpstream(answer, '127.0.0.1', deadPort)
+    await waitFor(() => bridge.connectedTargets('u') === 2, 5000, 'the target that came back connected')
+    for (let i = 0; i < 4; i++) assert.equal((await router.dispatch(call({ _: 'help.getNearestDc' }))).kind, 'result')
+    assert.equal(back.requests.length, 2)
+  } finally {
+    bridge.close()
+    await live.stop()
+    await back?.stop()
   }
 })
 
