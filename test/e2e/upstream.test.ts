@@ -11,7 +11,7 @@ import { decode, encode, NEWEST_LAYER, type TlObject } from '../../src/tl/index.
 import { gramjs, gramjsClient, type GramClient, type GramObject } from '../helpers/gramjs.js'
 import { mtcuteClient, type MtcuteClient, type TlResult } from '../helpers/mtcute.js'
 import { startUpstream, type Reply, type TestUpstream } from '../helpers/upstream.js'
-import { startE2eServer, type E2eServer } from './harness.js'
+import { startE2eServer, waitFor, type E2eServer } from './harness.js'
 
 const USER_ID = 1001n
 
@@ -158,5 +158,28 @@ describe('GramJS (layer 198) through an upstream backend', () => {
     assert.equal(users[0]!.className, 'User')
     assert.equal(users[0]!.firstName, 'L198')
     assert.equal(String(users[0]!.id), String(USER_ID))
+  })
+})
+
+describe('a server stopping with an upstream call in flight', () => {
+  it('drains: the call is answered before the connection closes', async () => {
+    const state = { slowMs: 0 }
+    const up = await startUpstream(backend(state))
+    const e = await startE2eServer({ host: '127.0.0.1', tcpPort: 0, config: { ...routes(up), limits: { drain_timeout_ms: 5000 } } })
+    const tg = await mtcuteClient({ host: e.host, port: e.tcpPort!, pem: e.publicPem })
+    try {
+      await tg.connect()
+      // answered after 300 ms, within the route's 400 ms deadline, while the server is stopping
+      state.slowMs = 300
+      const pending = tg.call({ _: 'help.getAppConfig', hash: 0 })
+      await waitFor(() => up.requests.some((r) => r.method === 'help.getAppConfig'), 5000, 'the call reached the backend')
+      const stopping = e.close()
+      assert.equal((await pending)._, 'help.appConfig')
+      await stopping
+      assert.equal(e.server.router.inFlight, 0)
+    } finally {
+      await tg.destroy().catch(() => undefined)
+      await up.stop()
+    }
   })
 })
