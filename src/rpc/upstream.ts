@@ -49,6 +49,18 @@ export const UPSTREAM_ERRORS = {
   requestInvalid: { code: 400, message: 'INPUT_REQUEST_INVALID' },
 } as const
 
+/**
+ * Channels to backends: big messages and quick reconnects as between mtgate nodes, but keepalive
+ * pings no more often than the 5 minutes gRPC servers accept by default (Go's and C-core's
+ * enforcement answers more frequent pings with GOAWAY too_many_pings), and only during calls.
+ */
+export const UPSTREAM_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  ...CHANNEL_OPTIONS,
+  'grpc.keepalive_time_ms': 300_000,
+  'grpc.keepalive_timeout_ms': 20_000,
+  'grpc.keepalive_permit_without_calls': 0,
+}
+
 /** One configured upstream: a channel per target, round-robin, a bound on the calls in flight. */
 class Upstream {
   readonly clients: { target: string; client: UpstreamClient }[]
@@ -57,7 +69,7 @@ class Upstream {
 
   constructor(readonly settings: UpstreamSettings) {
     const { Client } = upstreamProto()
-    this.clients = settings.targets.map((target) => ({ target, client: new Client(target, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) }))
+    this.clients = settings.targets.map((target) => ({ target, client: new Client(target, grpc.credentials.createInsecure(), UPSTREAM_CHANNEL_OPTIONS) }))
     // connect now, so that the first calls find out which targets are up
     for (const c of this.clients) c.client.getChannel().getConnectivityState(true)
   }
