@@ -140,7 +140,7 @@ describe('GramJS (layer 198) through an upstream backend', () => {
 
   before(async () => {
     up = await startUpstream(backend({ slowMs: 0 }))
-    e = await startE2eServer({ host: '127.0.77.61', config: routes(up) })
+    e = await startE2eServer({ host: '127.0.79.16', config: routes(up) })
     client = gramjsClient({ host: e.host, key: e, transport: 'abridged', params: { connectionRetries: 2, retryDelay: 200, requestRetries: 1, autoReconnect: false } })
     await client.connect()
   })
