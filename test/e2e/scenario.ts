@@ -50,7 +50,7 @@ export function installHandlers(e: E2eServer, opts: { countriesDelayMs?: number 
   return seen
 }
 
-/** updateShort(updateConfig): identical in layers 198, 222 and 227, so every client parses it. */
+/** updateShort(updateConfig): the same constructors in every layer from 198 on, so every client parses it. */
 export function configPush(): Buffer {
   return encode({ _: 'updateShort', update: { _: 'updateConfig' }, date: Math.floor(Date.now() / 1000) })
 }

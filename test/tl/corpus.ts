@@ -1,5 +1,5 @@
 /**
- * A realistic corpus of layer-222 objects (as our codec represents them) for differential tests and
+ * A realistic corpus of newest-layer objects (as our codec represents them) for differential tests and
  * the benchmark: config, messages with flags2 and entities, users, an updates burst, a
  * messages.messages page and typical requests.
  */

@@ -3,7 +3,7 @@ import type { TlEntry } from '../../src/tl/parser/parse.js'
 
 export const ROOT = repoRoot()
 
-/** mtproto.tl + api-222.tl as the generator sees them (deduplicated by id, true-flags merged). */
+/** mtproto.tl + the newest vendored layer as the generator sees them (deduplicated by id). */
 export function mainEntries(): TlEntry[] {
   return buildModel(ROOT).main
 }
