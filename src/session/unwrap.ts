@@ -62,7 +62,7 @@ export function unwrapQuery(body: Buffer, allowApiId: (apiId: number) => boolean
         raw = raw.subarray(r.offset)
         continue
       }
-      if (ctor === API_ID.initConnection || defaultRegistry.nameOf(ctor) === 'initConnection') {
+      if (defaultRegistry.nameOf(ctor) === 'initConnection') {
         const o = decode(raw, { rawObjects: true, inflate })
         if (o._ !== 'initConnection' || !Buffer.isBuffer(o.query)) throw new TlError('BAD_VALUE', 'initConnection without a query', 0, 'query')
         if (!allowApiId(o.api_id)) return refuse(u, raw, 400, 'API_ID_INVALID', `api_id ${o.api_id} not allowed by configuration`)

@@ -149,9 +149,9 @@ export class LayerConverter {
       const out = this.build(target, o)
       if (out !== DROP) return out
     }
-    const t = type ?? this.from.byName.get(name)?.result
-    if (t === undefined || this.from.byName.get(name)?.kind === 'method') return DROP
-    return this.fallback(o, t)
+    const own = this.from.byName.get(name)
+    const t = type ?? (own?.kind === 'constructor' ? own.result : undefined)
+    return t === undefined ? DROP : this.fallback(o, t)
   }
 
   /** A vector; elements without a form in the target layer (or not objects where objects belong) are left out. */
