@@ -130,7 +130,11 @@ describe('Telethon 1.25 (Debian python3-telethon, layer 144) over each of its TC
         const res = ok(run.result)
         const { key, id } = keyOf(res)
         assert.equal(key.length, 256)
-        assert.deepEqual(run.created, [id])
+        // The exchange is retried when the library's key differs from the server's: Telethon 1.x
+        // drops a leading zero byte of g^ab (1 key in 256), so its new_nonce_hash1 check fails and it
+        // runs a second exchange. The key it ends with is the last one the server created.
+        assert.ok(run.created.length === 1 || run.created.length === 2, `keys created: ${run.created.length}`)
+        assert.equal(run.created.at(-1), id)
         assert.deepEqual((await run.e.server.store.get(id))?.key, key)
       })
 
