@@ -506,6 +506,24 @@ export interface PbUpstreamService {
   Invoke: { request: PbInvokeRequest; response: PbInvokeReply; requestStream: false; responseStream: false }
 }
 
+/** mtgate.upstream.v1.Mtgate: each rpc's request and response messages, and which of them stream. */
+export interface PbMtgateService {
+  /**
+   * Queues `updates` to every live session of the target; sessions without a connection keep it
+   * queued (bounded). In a cluster, any session node takes it and routes it.
+   */
+  Push: { request: PbPushUpdatesRequest; response: PbPushReply; requestStream: false; responseStream: false }
+  /**
+   * The result of a query the backend answered with `deferred` (delivered = false when the query is
+   * no longer waiting: answered already, timed out, its session gone).
+   */
+  PushRpcResult: { request: PbPushRpcResultRequest; response: PbPushReply; requestStream: false; responseStream: false }
+  /** Which of the users have a session with a live connection, and on which keys and nodes. */
+  GetOnline: { request: PbGetOnlineRequest; response: PbGetOnlineReply; requestStream: false; responseStream: false }
+  /** The current online keys (snapshot = true), then an event whenever a key goes online or offline. */
+  WatchPresence: { request: PbWatchPresenceRequest; response: PbPresenceEvent; requestStream: false; responseStream: true }
+}
+
 /**
  * What initConnection told mtgate (this call's, else the auth key's last one). Absent when the
  * client never sent initConnection.
@@ -530,6 +548,14 @@ export const enum PbClientInfoTag {
   langPack = 0x32,
   langCode = 0x3a,
 }
+
+/**
+ * The transport the client's connection uses.
+ * TRANSPORT_TCP: MTProto over TCP: abridged, intermediate, padded intermediate, full, obfuscated.
+ * TRANSPORT_WEBSOCKET: MTProto over WebSocket (ws:// or wss://).
+ * TRANSPORT_HTTP: MTProto over HTTP (POST /api).
+ */
+export type PbTransport = 'TRANSPORT_UNSPECIFIED' | 'TRANSPORT_TCP' | 'TRANSPORT_WEBSOCKET' | 'TRANSPORT_HTTP'
 
 export interface PbInvokeRequest {
   /** The auth key the message was encrypted with. */
@@ -564,6 +590,9 @@ export interface PbInvokeRequest {
   query: Buffer
   /** The query came in invokeWithoutUpdates (the session wants no updates pushed). */
   withoutUpdates: boolean
+  transport: PbTransport
+  /** The mtgate node the client is connected to (config node_id; the process's id in `serve`). */
+  nodeId: string
 }
 
 /** InvokeRequest: the key before each field on the wire. */
@@ -583,6 +612,8 @@ export const enum PbInvokeRequestTag {
   constructorId = 0x6d,
   query = 0x72,
   withoutUpdates = 0x78,
+  transport = 0x80,
+  nodeId = 0x8a,
 }
 
 export interface PbRpcError {
@@ -605,6 +636,20 @@ export type PbInvokeReply = {
   bindUserId: Int64
   /** Removes the auth key's user binding (a log-out). Applied before bind_user_id. */
   unbindUser: boolean
+  /** After the answer is written, close the client's connection (the client reconnects). */
+  closeConnection: boolean
+  /**
+   * After the answer is written, destroy the permanent auth key the call acts for (with the
+   * temporary keys bound to it) and the key the call came with: its sessions end, its connections
+   * close and the client must make a new key (a terminated authorization).
+   */
+  destroyAuthKey: boolean
+  /**
+   * No outcome now: the backend answers later with Mtgate.PushRpcResult (auth_key_id, session_id,
+   * msg_id of the request). mtgate keeps the query waiting until upstream result_timeout_ms, then
+   * answers -503 Timeout.
+   */
+  deferred: boolean
 } & (
   | {
       /**
@@ -634,4 +679,171 @@ export const enum PbInvokeReplyTag {
   rpcError = 0x12,
   bindUserId = 0x19,
   unbindUser = 0x20,
+  closeConnection = 0x28,
+  destroyAuthKey = 0x30,
+  deferred = 0x38,
+}
+
+export type PbPushUpdatesRequest = {
+  /**
+   * A boxed Updates (updates, updatesCombined, updateShort, updateShortMessage, ...) in the newest
+   * layer; each session gets it in its client's layer.
+   */
+  updates: Buffer
+  /** With user_id: leave out the sessions of this auth key (the sender's own). */
+  exceptAuthKeyId: Int64
+} & (
+  | {
+      /** Every live session of every auth key bound to the user. */
+      userId: Int64
+      authKeyId?: undefined
+      session?: undefined
+      target?: 'userId'
+    }
+  | {
+      userId?: undefined
+      /** Every live session of the auth key (and of the temporary keys bound to it). */
+      authKeyId: Int64
+      session?: undefined
+      target?: 'authKeyId'
+    }
+  | {
+      userId?: undefined
+      authKeyId?: undefined
+      /** One session. */
+      session: PbSessionRef
+      target?: 'session'
+    }
+  | {
+      userId?: undefined
+      authKeyId?: undefined
+      session?: undefined
+      target?: undefined
+    }
+)
+
+/** PushUpdatesRequest: the key before each field on the wire. */
+export const enum PbPushUpdatesRequestTag {
+  userId = 0x09,
+  authKeyId = 0x11,
+  session = 0x1a,
+  updates = 0x22,
+  exceptAuthKeyId = 0x29,
+}
+
+export interface PbSessionRef {
+  authKeyId: Int64
+  sessionId: Int64
+}
+
+/** SessionRef: the key before each field on the wire. */
+export const enum PbSessionRefTag {
+  authKeyId = 0x09,
+  sessionId = 0x11,
+}
+
+export interface PbPushReply {
+  /** How many sessions got it (PushRpcResult: 1 when delivered, else 0). */
+  sessions: Int64
+  delivered: boolean
+}
+
+/** PushReply: the key before each field on the wire. */
+export const enum PbPushReplyTag {
+  sessions = 0x08,
+  delivered = 0x10,
+}
+
+export type PbPushRpcResultRequest = {
+  /** The deferred query: InvokeRequest.auth_key_id, session_id and msg_id. */
+  authKeyId: Int64
+  sessionId: Int64
+  msgId: Int64
+} & (
+  | {
+      result: Buffer
+      rpcError?: undefined
+      outcome?: 'result'
+    }
+  | {
+      result?: undefined
+      rpcError: PbRpcError
+      outcome?: 'rpcError'
+    }
+  | {
+      result?: undefined
+      rpcError?: undefined
+      outcome?: undefined
+    }
+)
+
+/** PushRpcResultRequest: the key before each field on the wire. */
+export const enum PbPushRpcResultRequestTag {
+  authKeyId = 0x09,
+  sessionId = 0x11,
+  msgId = 0x19,
+  result = 0x22,
+  rpcError = 0x2a,
+}
+
+export interface PbGetOnlineRequest {
+  userIds: Int64[]
+}
+
+/** GetOnlineRequest: the key before each field on the wire. */
+export const enum PbGetOnlineRequestTag {
+  userIds = 0x0a,
+}
+
+export interface PbOnlineKey {
+  userId: Int64
+  authKeyId: Int64
+  /** Sessions of the key with a live connection. */
+  sessions: number
+  nodeId: string
+}
+
+/** OnlineKey: the key before each field on the wire. */
+export const enum PbOnlineKeyTag {
+  userId = 0x09,
+  authKeyId = 0x11,
+  sessions = 0x18,
+  nodeId = 0x22,
+}
+
+export interface PbGetOnlineReply {
+  /** One entry per online auth key of the users asked for. */
+  keys: PbOnlineKey[]
+}
+
+/** GetOnlineReply: the key before each field on the wire. */
+export const enum PbGetOnlineReplyTag {
+  keys = 0x0a,
+}
+
+export interface PbWatchPresenceRequest {
+  /** Only these users' keys; empty = every key (keys bound to no user have user_id 0). */
+  userIds: Int64[]
+}
+
+/** WatchPresenceRequest: the key before each field on the wire. */
+export const enum PbWatchPresenceRequestTag {
+  userIds = 0x0a,
+}
+
+export interface PbPresenceEvent {
+  key: PbOnlineKey | null
+  online: boolean
+  /** Part of the snapshot sent when the stream opens (online = true for each). */
+  snapshot: boolean
+  /** Unix milliseconds. */
+  atMs: Int64
+}
+
+/** PresenceEvent: the key before each field on the wire. */
+export const enum PbPresenceEventTag {
+  key = 0x0a,
+  online = 0x10,
+  snapshot = 0x18,
+  atMs = 0x20,
 }
