@@ -17,9 +17,9 @@ import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import { CHANNEL_OPTIONS } from '../cluster/grpc.js'
 import { protoDir } from '../cluster/proto.js'
-import { LOADER_OPTIONS, type PbInvokeReply, type PbInvokeRequest } from '../cluster/generated/proto.js'
+import { LOADER_OPTIONS, type PbInvokeReply, type PbInvokeRequest, type PbTransport } from '../cluster/generated/proto.js'
 import type { RpcErrorSpec, UpstreamRouting, UpstreamSettings } from '../config/types.js'
-import type { RpcCall, RpcOutcome } from '../session/api.js'
+import type { RpcCall, RpcOutcome, TransportKind } from '../session/api.js'
 import { decodeResult, encode, type TlMethodName } from '../tl/index.js'
 import type { Logger } from '../util/log.js'
 
@@ -255,5 +255,9 @@ export function request(call: RpcCall, query: Buffer, deadlineMs: number): PbInv
     constructorId: query.readUInt32LE(0),
     query,
     withoutUpdates: ctx.withoutUpdates,
+    transport: TRANSPORTS[ctx.connection.transport],
+    gatewayId: ctx.connection.gatewayId,
   }
 }
+
+const TRANSPORTS: Record<TransportKind, PbTransport> = { tcp: 'TRANSPORT_TCP', ws: 'TRANSPORT_WEBSOCKET', http: 'TRANSPORT_HTTP' }

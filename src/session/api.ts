@@ -14,6 +14,9 @@ export type { AuthKeyRecord }
 // gateway → session
 // ---------------------------------------------------------------------------------------------
 
+/** The transport a client's connection uses: TCP (any framing), WebSocket, HTTP. */
+export type TransportKind = 'tcp' | 'ws' | 'http'
+
 /** One decrypted MTProto message (msg_key already verified by the gateway). */
 export interface InboundMessage {
   /** Which gateway process holds the connection (several gateways may share one session layer). */
@@ -24,6 +27,7 @@ export interface InboundMessage {
   clientAddr: string
   /** The DC the connection came for (obfuscated header, key exchange, else the configured dc_id). */
   dcId: number
+  transport: TransportKind
   authKeyId: bigint
   salt: bigint
   sessionId: bigint
@@ -82,6 +86,7 @@ export interface ClientConnection {
   clientAddr: string
   /** The DC the connection came for (help.getConfig's this_dc). */
   dcId: number
+  transport: TransportKind
 }
 
 /** A JSON value (initConnection `params`, converted from TL JSONValue). */

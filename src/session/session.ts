@@ -184,7 +184,7 @@ export class Session {
     if (cur === undefined || cur.connId !== msg.connId || cur.gatewayId !== msg.gatewayId) {
       // The session follows the client to another connection only for a message it has not seen:
       // a captured packet replayed on another socket must not take the answers and pushes with it.
-      if (cur === undefined || this.received.isNew(msg.msgId)) this.attach({ gatewayId: msg.gatewayId, connId: msg.connId, clientAddr: msg.clientAddr, dcId: msg.dcId })
+      if (cur === undefined || this.received.isNew(msg.msgId)) this.attach({ gatewayId: msg.gatewayId, connId: msg.connId, clientAddr: msg.clientAddr, dcId: msg.dcId, transport: msg.transport })
     }
     if (msg.msgId < this.firstMsgId && !this.received.has(msg.msgId)) {
       // spec: a similar notification for a msg_id lower than the session's first one
@@ -233,7 +233,7 @@ export class Session {
 
   /** @internal */
   startCall(msgId: bigint, body: Buffer, outer: InboundMessage): void {
-    const conn: ClientConnection = { gatewayId: outer.gatewayId, connId: outer.connId, clientAddr: outer.clientAddr, dcId: outer.dcId }
+    const conn: ClientConnection = { gatewayId: outer.gatewayId, connId: outer.connId, clientAddr: outer.clientAddr, dcId: outer.dcId, transport: outer.transport }
     const p = this.runCall(msgId, body, conn).then(
       (outcome) => {
         this.respond(msgId, outcome)

@@ -335,6 +335,8 @@ export interface PbInboundMessage {
   receivedAt: Int64
   /** the DC the connection came for (help.getConfig's this_dc) */
   dcId: number
+  /** the client's transport: 1 TCP, 2 WebSocket, 3 HTTP (mtgate.upstream.v1.Transport's numbers) */
+  transport: number
 }
 
 /** InboundMessage: the key before each field on the wire. */
@@ -349,6 +351,7 @@ export const enum PbInboundMessageTag {
   body = 0x42,
   receivedAt = 0x48,
   dcId = 0x50,
+  transport = 0x58,
 }
 
 export interface PbConnectionClosed {
@@ -591,8 +594,11 @@ export interface PbInvokeRequest {
   /** The query came in invokeWithoutUpdates (the session wants no updates pushed). */
   withoutUpdates: boolean
   transport: PbTransport
-  /** The mtgate node the client is connected to (config node_id; the process's id in `serve`). */
-  nodeId: string
+  /**
+   * The mtgate gateway holding the client's connection: a gateway node's cluster.node_id, or the
+   * gateway id of `mtgate serve` (gw-<pid>).
+   */
+  gatewayId: string
 }
 
 /** InvokeRequest: the key before each field on the wire. */
@@ -613,7 +619,7 @@ export const enum PbInvokeRequestTag {
   query = 0x72,
   withoutUpdates = 0x78,
   transport = 0x80,
-  nodeId = 0x8a,
+  gatewayId = 0x8a,
 }
 
 export interface PbRpcError {
