@@ -147,7 +147,13 @@ export interface RpcCall {
 /** A method result that is not a boxed object: Bool, Vector<T>, int, long... */
 export type BareResult = boolean | number | bigint | string | Uint8Array | readonly unknown[]
 
-export type RpcOutcome =
+/**
+ * What the session does once an answer went out: close the client's connection, or destroy the
+ * authorization (the permanent key the call acted for, the keys bound to it, the key used).
+ */
+export type RpcAfter = 'closeConnection' | 'destroyAuthKey'
+
+export type RpcOutcome = (
   /**
    * A result the session layer serialises in the client's layer (gzip when large): a TL object, or
    * the bare value of a method whose result is Bool, a vector or a primitive (account.updateStatus →
@@ -157,10 +163,17 @@ export type RpcOutcome =
   /** An already serialised boxed result (forwarded from an upstream, or another layer's encoding). */
   | { kind: 'raw'; body: Buffer }
   | { kind: 'error'; code: number; message: string }
+) & { after?: RpcAfter }
 
 export interface RpcDispatcher {
   dispatch(call: RpcCall): Promise<RpcOutcome>
 }
+
+/**
+ * Where a push goes: every session of an auth key (and of the temp keys bound to it), or one
+ * session of it; or every session of every auth key bound to a user, but those of exceptAuthKeyId.
+ */
+export type PushTarget = { authKeyId: bigint; sessionId?: bigint } | { userId: bigint; exceptAuthKeyId?: bigint }
 
 /** Push entry points (MtgateServer.push). */
 export interface PushService {

@@ -94,6 +94,8 @@ export interface SessionHost {
   setUserId(key: KeyState, userId: bigint | undefined): void
   /** A session was told its connection changed. */
   connectionChanged(session: Session, oldConnId: string | undefined): void
+  /** Destroys the authorization `key` acts for: its permanent key, the keys bound to it, `key`. */
+  destroyAuthorization(key: KeyState, reason: string): Promise<void>
 }
 
 type UpdatesMode = 'unknown' | 'on' | 'off'
@@ -354,7 +356,16 @@ export class Session {
       result = maybeGzip(bytes, this.host.options.gzipMinBytes)
     }
     this.enqueueResult(reqMsgId, result)
-    this.scheduleFlush()
+    if (outcome.after === undefined) {
+      this.scheduleFlush()
+      return
+    }
+    this.flush(true)
+    if (outcome.after === 'closeConnection') {
+      if (this.conn !== undefined) this.host.link.closeConnection(this.conn.connId, 'closed at the backend\'s request')
+    } else {
+      void this.host.destroyAuthorization(this.key, 'destroyed at the backend\'s request')
+    }
   }
 
   /** The client's layer: the session's invokeWithLayer, else the auth key's last known. */

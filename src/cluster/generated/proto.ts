@@ -295,6 +295,10 @@ export const enum PbSessionRequestTag {
 export type PbPushRequest = {
   body: Buffer
   fanOut: boolean
+  /** with auth_key_id: only this session of the key (0: every session) */
+  sessionId: Int64
+  /** with user_id: leave out the sessions of this auth key (0: none) */
+  exceptAuthKeyId: Int64
 } & (
   | {
       authKeyId: Int64
@@ -319,6 +323,8 @@ export const enum PbPushRequestTag {
   userId = 0x11,
   body = 0x1a,
   fanOut = 0x20,
+  sessionId = 0x29,
+  exceptAuthKeyId = 0x31,
 }
 
 /** One decrypted MTProto message (src/session/api.ts InboundMessage; the gateway id is the stream's). */
