@@ -10,6 +10,7 @@ import type { ServerConfig } from '../config/types.js'
 import type { RandomSource } from '../crypto/random.js'
 import { registerBuiltins } from '../rpc/builtins.js'
 import { RpcRouter } from '../rpc/router.js'
+import type { BackendApiHost } from '../rpc/backend-api.js'
 import { UpstreamBridge } from '../rpc/upstream.js'
 import type { GatewayLink, PushTarget } from '../session/api.js'
 
@@ -102,6 +103,23 @@ export class SessionSide {
     if ('userId' in target) return this.sessions.pushToUser(target.userId, body, target.exceptAuthKeyId)
     if (target.sessionId !== undefined) return this.sessions.pushToSession(target.authKeyId, target.sessionId, body)
     return this.sessions.pushToAuthKey(target.authKeyId, body)
+  }
+
+  /**
+   * The Mtgate service's work on this process's sessions (`nodeId` names it in presence): pushes,
+   * deferred results of this process's upstream calls, its online keys.
+   */
+  localBackendApi(nodeId: string): BackendApiHost {
+    const presence = () => this.sessions.presence
+    return {
+      push: async (target, updates) => this.push(target, updates),
+      pushRpcResult: async (k, reply) => this.upstream?.completeDeferred(k, reply) ?? false,
+      online: async (userIds) => presence().keys(userIds).map((k) => ({ ...k, nodeId })),
+      watch: (fn) => {
+        const stop = presence().subscribe((c) => fn({ ...c, nodeId }))
+        return { snapshot: presence().keys().map((k) => ({ ...k, nodeId })), stop }
+      },
+    }
   }
 
   /** Gives the RPCs in flight up to limits.drainTimeoutMs to answer, then one more turn of the event loop to be written out. */
