@@ -1,0 +1,105 @@
+"""The example backend behind mtgate's upstream bridge (examples/README.md): serves
+mtgate.upstream.v1.Upstream on --listen, pushes updates through mtgate's Mtgate service on --mtgate,
+keeps its users and messages in the JSON file --state.
+
+    python3 backend.py --listen 127.0.0.1:50051 --mtgate 127.0.0.1:7801 --state /tmp/backend.json
+"""
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+
+import stubs
+from api import Api
+from state import State
+
+pb2, pb2_grpc = stubs.load()
+log = logging.getLogger('backend')
+
+
+class Pusher:
+    """Sends pushes to Mtgate.Push one at a time, in the order they were made, off the call's thread
+    (a push that fails is logged: the recipient still gets the message from updates.getDifference)."""
+
+    def __init__(self, address):
+        self.channel = grpc.insecure_channel(address)
+        self.mtgate = pb2_grpc.MtgateStub(self.channel)
+        self.queue = ThreadPoolExecutor(max_workers=1)
+
+    def push(self, user_id, updates):
+        self.queue.submit(self._send, user_id, updates)
+
+    def _send(self, user_id, updates):
+        try:
+            reply = self.mtgate.Push(pb2.PushUpdatesRequest(user_id=user_id, updates=updates), timeout=5)
+            log.info('push to user %d: %d sessions', user_id, reply.sessions)
+        except grpc.RpcError as e:
+            log.warning('push to user %d failed: %s %s', user_id, e.code().name, e.details())
+
+    def close(self):
+        self.queue.shutdown(wait=False, cancel_futures=True)
+        self.channel.close()
+
+
+class Upstream(pb2_grpc.UpstreamServicer):
+    def __init__(self, api, pusher, delay_ms):
+        self.api = api
+        self.pusher = pusher
+        self.delay = delay_ms / 1000
+
+    def Invoke(self, request, context):
+        if self.delay > 0:
+            # wait --delay-ms, or until mtgate gives up on the call (then it is not handled at all)
+            gone = threading.Event()
+            context.add_callback(gone.set)
+            if gone.wait(self.delay) or not context.is_active():
+                log.info('%s: the caller stopped waiting', request.method)
+                context.abort(grpc.StatusCode.CANCELLED, 'the caller stopped waiting')
+        answer = self.api.handle(request.user_id, request.method, request.query)
+        reply = pb2.InvokeReply(bind_user_id=answer.bind_user_id, unbind_user=answer.unbind_user)
+        if answer.error is not None:
+            reply.rpc_error.code, reply.rpc_error.message = answer.error
+            log.info('%s user=%d: %d %s', request.method, request.user_id, *answer.error)
+        else:
+            reply.result = answer.result
+            log.info('%s user=%d: %d bytes', request.method, request.user_id, len(answer.result))
+        for user_id, updates in answer.pushes:
+            self.pusher.push(user_id, updates)
+        return reply
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--listen', required=True, help='host:port to serve Upstream on')
+    p.add_argument('--mtgate', required=True, help="host:port of mtgate's Mtgate service (config backend_api)")
+    p.add_argument('--state', required=True, help='JSON file with users, messages and pts counters')
+    p.add_argument('--delay-ms', type=int, default=0, help='every call waits this long before it is handled')
+    args = p.parse_args()
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format='%(asctime)s %(name)s %(message)s')
+
+    pusher = Pusher(args.mtgate)
+    server = grpc.server(ThreadPoolExecutor(max_workers=16))
+    pb2_grpc.add_UpstreamServicer_to_server(Upstream(Api(State(args.state)), pusher, args.delay_ms), server)
+    port = server.add_insecure_port(args.listen)
+    if port == 0:
+        sys.exit(f'cannot listen on {args.listen}')
+    server.start()
+    host = args.listen.rsplit(':', 1)[0]
+    print(f'listening {host}:{port}', flush=True)
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stopping.wait()
+    log.info('stopping')
+    server.stop(grace=1).wait()
+    pusher.close()
+
+
+if __name__ == '__main__':
+    main()
