@@ -31,15 +31,16 @@ class Pusher:
         self.mtgate = pb2_grpc.MtgateStub(self.channel)
         self.queue = ThreadPoolExecutor(max_workers=1)
 
-    def push(self, user_id, updates):
-        self.queue.submit(self._send, user_id, updates)
+    def push(self, p):
+        self.queue.submit(self._send, p)
 
-    def _send(self, user_id, updates):
+    def _send(self, p):
+        req = pb2.PushUpdatesRequest(user_id=p.user_id, updates=p.updates, except_auth_key_id=p.except_auth_key_id)
         try:
-            reply = self.mtgate.Push(pb2.PushUpdatesRequest(user_id=user_id, updates=updates), timeout=5)
-            log.info('push to user %d: %d sessions', user_id, reply.sessions)
+            reply = self.mtgate.Push(req, timeout=5)
+            log.info('push to user %d: %d sessions', p.user_id, reply.sessions)
         except grpc.RpcError as e:
-            log.warning('push to user %d failed: %s %s', user_id, e.code().name, e.details())
+            log.warning('push to user %d failed: %s %s', p.user_id, e.code().name, e.details())
 
     def close(self):
         self.queue.shutdown(wait=False, cancel_futures=True)
@@ -60,7 +61,7 @@ class Upstream(pb2_grpc.UpstreamServicer):
             if gone.wait(self.delay) or not context.is_active():
                 log.info('%s: the caller stopped waiting', request.method)
                 context.abort(grpc.StatusCode.CANCELLED, 'the caller stopped waiting')
-        answer = self.api.handle(request.user_id, request.method, request.query)
+        answer = self.api.handle(request.user_id, request.perm_auth_key_id, request.method, request.query)
         reply = pb2.InvokeReply(bind_user_id=answer.bind_user_id, unbind_user=answer.unbind_user)
         if answer.error is not None:
             reply.rpc_error.code, reply.rpc_error.message = answer.error
@@ -68,8 +69,8 @@ class Upstream(pb2_grpc.UpstreamServicer):
         else:
             reply.result = answer.result
             log.info('%s user=%d: %d bytes', request.method, request.user_id, len(answer.result))
-        for user_id, updates in answer.pushes:
-            self.pusher.push(user_id, updates)
+        for p in answer.pushes:
+            self.pusher.push(p)
         return reply
 
 

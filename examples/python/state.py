@@ -17,35 +17,26 @@ def access_hash(user_id):
 
 
 class State:
-    """users: {str(id): {id, phone, first_name, last_name, pts}}; messages: [{id, from_id, to_id,
-    message, date, pts: {str(user id): that user's pts after the message}}]; codes: {phone: hash}.
-    Callers hold `lock` around a read-modify-save."""
+    """users: {str(id): {id, phone, first_name, pts, last_msg_id, messages}}, where `messages` is the
+    user's box: [{id, pts, out, from, peer, text, date}] (message ids and pts of the box's own);
+    codes: {phone: phone_code_hash of its pending sign-in}. Callers hold `lock` around a
+    read-modify-save."""
 
     def __init__(self, path):
         self.path = path
         self.lock = threading.RLock()
         self.users = {}
-        self.messages = []
         self.codes = {}
         self.next_user_id = FIRST_USER_ID
-        self.next_message_id = 1
         if os.path.exists(path):
             with open(path, encoding='utf-8') as f:
                 d = json.load(f)
             self.users = d['users']
-            self.messages = d['messages']
             self.codes = d['codes']
             self.next_user_id = d['next_user_id']
-            self.next_message_id = d['next_message_id']
 
     def save(self):
-        d = {
-            'users': self.users,
-            'messages': self.messages,
-            'codes': self.codes,
-            'next_user_id': self.next_user_id,
-            'next_message_id': self.next_message_id,
-        }
+        d = {'next_user_id': self.next_user_id, 'users': self.users, 'codes': self.codes}
         tmp = f'{self.path}.tmp'
         with open(tmp, 'w', encoding='utf-8') as f:
             json.dump(d, f, indent=1)
@@ -62,24 +53,15 @@ class State:
     def add_user(self, phone):
         uid = self.next_user_id
         self.next_user_id += 1
-        u = {'id': uid, 'phone': phone, 'first_name': 'User', 'last_name': str(uid), 'pts': 0}
+        u = {'id': uid, 'phone': phone, 'first_name': f'User {uid}', 'pts': 0, 'last_msg_id': 0, 'messages': []}
         self.users[str(uid)] = u
         return u
 
-    def add_message(self, from_id, to_id, text, date):
-        """Stores a message, bumps the pts of both users (once for a message to oneself)."""
-        mid = self.next_message_id
-        self.next_message_id += 1
-        pts = {}
-        for uid in {from_id, to_id}:
-            u = self.users[str(uid)]
-            u['pts'] += 1
-            pts[str(uid)] = u['pts']
-        m = {'id': mid, 'from_id': from_id, 'to_id': to_id, 'message': text, 'date': date, 'pts': pts}
-        self.messages.append(m)
-        return m
 
-    def messages_after(self, user_id, pts):
-        """The user's messages whose pts (for that user) is above `pts`, oldest first."""
-        key = str(user_id)
-        return [m for m in self.messages if m['pts'].get(key, 0) > pts]
+def deliver(user, out, from_id, peer_id, text, date):
+    """Puts a message into the user's box: its pts and message id go up by one."""
+    user['pts'] += 1
+    user['last_msg_id'] += 1
+    m = {'id': user['last_msg_id'], 'pts': user['pts'], 'out': out, 'from': from_id, 'peer': peer_id, 'text': text, 'date': date}
+    user['messages'].append(m)
+    return m

@@ -28,7 +28,6 @@ ID = {
     'auth.authorization': 0x2EA2C0D4,
     'auth.loggedOut': 0xC3A2835F,
     'user': 0xB1B8CC83,
-    'userStatusRecently': 0x7B197DC8,
     'users.userFull': 0x3B6D152E,
     'userFull': 0x06CBE645,
     'peerSettings': 0xF47741F7,
@@ -85,10 +84,6 @@ class Writer:
 
     def bool(self, v):
         return self.id('boolTrue' if v else 'boolFalse')
-
-    def raw(self, b):
-        self.buf += b
-        return self
 
     def vector(self, items, write_item):
         """A boxed Vector: `write_item(writer, item)` writes each element."""
@@ -215,13 +210,15 @@ def read_query(data):
 # --- results: keyword arguments -> boxed bytes -----------------------------------------------------
 
 def write_user(w, u):
-    """A `user` from a dict {id, access_hash, first_name, last_name, phone, self}."""
-    flags = 1 | 2 | 4 | 16 | 64  # access_hash, first_name, last_name, phone, status
+    """A `user` from a dict {id, access_hash, first_name, phone, self}; phone None = left out."""
+    flags = 1 | 2  # access_hash, first_name
+    if u.get('phone') is not None:
+        flags |= 1 << 4
     if u.get('self'):
         flags |= 1 << 10
-    w.id('user').uint(flags).uint(0).long(u['id']).long(u['access_hash'])
-    w.string(u['first_name']).string(u['last_name']).string(u['phone'])
-    w.id('userStatusRecently').uint(0)
+    w.id('user').uint(flags).uint(0).long(u['id']).long(u['access_hash']).string(u['first_name'])
+    if u.get('phone') is not None:
+        w.string(u['phone'])
     return w
 
 
@@ -230,14 +227,14 @@ def write_peer_user(w, user_id):
 
 
 def write_message(w, m):
-    """A `message` from a dict {id, out, from_id, peer_id, date, message}."""
+    """A `message` from a box message {id, out, from, peer, date, text} (state.deliver)."""
     flags = 1 << 8  # from_id
     if m['out']:
         flags |= 2
     w.id('message').uint(flags).uint(0).int(m['id'])
-    write_peer_user(w, m['from_id'])
-    write_peer_user(w, m['peer_id'])
-    return w.int(m['date']).string(m['message'])
+    write_peer_user(w, m['from'])
+    write_peer_user(w, m['peer'])
+    return w.int(m['date']).string(m['text'])
 
 
 def write_state(w, pts, date, qts=0, seq=0, unread_count=0):
@@ -292,6 +289,7 @@ def update_short_sent_message(id, pts, date, pts_count=1):
     return Writer().id('updateShortSentMessage').uint(2).int(id).int(pts).int(pts_count).int(date).done()
 
 
-def update_short_message(id, user_id, message, pts, date, out=False, pts_count=1):
-    w = Writer().id('updateShortMessage').uint(2 if out else 0).int(id).long(user_id)
-    return w.string(message).int(pts).int(pts_count).int(date).done()
+def update_short_message(m):
+    """The updateShortMessage of a box message (user_id: the other party)."""
+    w = Writer().id('updateShortMessage').uint(2 if m['out'] else 0).int(m['id']).long(m['peer'])
+    return w.string(m['text']).int(m['pts']).int(1).int(m['date']).done()

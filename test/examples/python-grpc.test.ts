@@ -25,6 +25,7 @@ const obj = (o: Record<string, unknown>) => o as unknown as TlObject
 
 interface Pushed {
   userId: string
+  exceptAuthKeyId: string
   updates: Obj
 }
 
@@ -34,8 +35,9 @@ async function startMtgateStub(): Promise<{ address: string; pushes: Pushed[]; s
   const server = new grpc.Server()
   const pushes: Pushed[] = []
   server.addService(pkg['mtgate.upstream.v1.Mtgate'] as unknown as grpc.ServiceDefinition, {
-    Push: (call: grpc.ServerUnaryCall<{ userId: string; updates: Buffer }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-      pushes.push({ userId: call.request.userId, updates: decode(call.request.updates) as unknown as Obj })
+    Push: (call: grpc.ServerUnaryCall<{ userId: string; exceptAuthKeyId: string; updates: Buffer }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+      const { userId, exceptAuthKeyId, updates } = call.request
+      pushes.push({ userId, exceptAuthKeyId, updates: decode(updates) as unknown as Obj })
       cb(null, { sessions: '1', delivered: false })
     },
   })
@@ -53,7 +55,7 @@ describe('examples/python/backend.py over gRPC', () => {
   let client: UpstreamClient
   let msgId = 1n
 
-  /** One Invoke as the bridge makes it: `userId` is the key's bound user (0n = none). */
+  /** One Invoke as the bridge makes it: `userId` is the key's bound user (0n = none); the key's id is 100 + userId. */
   function invoke(userId: bigint, query: TlObject, deadlineMs = 5000): Promise<PbInvokeReply> {
     const q = encode(query)
     const req = {
@@ -114,10 +116,12 @@ describe('examples/python/backend.py over gRPC', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it('a key with no user: 401 AUTH_KEY_UNREGISTERED; a method outside the slice: 400 INPUT_METHOD_INVALID', async () => {
+  it('a key with no user, or with a user the backend does not know: 401 AUTH_KEY_UNREGISTERED for every method but sign-in', async () => {
     assert.equal(await rpcError(0n, { _: 'users.getUsers', id: [{ _: 'inputUserSelf' }] }), '401 AUTH_KEY_UNREGISTERED')
     assert.equal(await rpcError(0n, { _: 'updates.getState' }), '401 AUTH_KEY_UNREGISTERED')
-    assert.equal(await rpcError(1000n, { _: 'help.getAppConfig', hash: 0 }), '400 INPUT_METHOD_INVALID')
+    assert.equal(await rpcError(0n, { _: 'help.getAppConfig', hash: 0 }), '401 AUTH_KEY_UNREGISTERED')
+    assert.equal(await rpcError(1000n, { _: 'updates.getState' }), '401 AUTH_KEY_UNREGISTERED')
+    assert.equal(await rpcError(0n, { _: 'auth.sendCode', phone_number: '+', api_id: 4, api_hash: 'h', settings: { _: 'codeSettings' } }), '400 PHONE_NUMBER_INVALID')
   })
 
   it('sign-in: wrong code, wrong hash, then the user with bind_user_id; the same phone signs in as the same user', async () => {
@@ -136,11 +140,13 @@ describe('examples/python/backend.py over gRPC', () => {
     assert.equal(a.user['self'], true)
     assert.equal(a.user['id'], 1000n)
     assert.equal(a.user['access_hash'], 1000n * 7919n)
-    assert.equal(a.user['phone'], PHONE_A)
+    assert.equal(a.user['phone'], PHONE_A.slice(1))
+    assert.equal(a.user['first_name'], 'User 1000')
 
     const b = await signIn(PHONE_B)
     assert.equal(b.reply.bindUserId, '1001')
-    assert.equal((await signIn(PHONE_A)).reply.bindUserId, '1000')
+    assert.equal((await signIn(PHONE_A.slice(1))).reply.bindUserId, '1000')
+    assert.equal(await rpcError(1000n, { _: 'help.getAppConfig', hash: 0 }), '400 INPUT_METHOD_INVALID')
   })
 
   it('users.getUsers / users.getFullUser: self, another user by access_hash, unknown ids left out', async () => {
@@ -148,7 +154,7 @@ describe('examples/python/backend.py over gRPC', () => {
       _: 'users.getUsers',
       id: [{ _: 'inputUserSelf' }, { _: 'inputUser', user_id: 1001n, access_hash: 1001n * 7919n }, { _: 'inputUser', user_id: 4242n, access_hash: 1n }],
     })) as unknown as Obj[]
-    assert.deepEqual(users.map((u) => [u['id'], u['self']]), [[1000n, true], [1001n, false]])
+    assert.deepEqual(users.map((u) => [u['id'], u['self'], u['phone']]), [[1000n, true, PHONE_A.slice(1)], [1001n, false, undefined]])
     assert.equal(await rpcError(1000n, { _: 'users.getUsers', id: [{ _: 'inputUser', user_id: 1001n, access_hash: 1n }] }), '400 USER_ID_INVALID')
     const full = await call(1001n, { _: 'users.getFullUser', id: { _: 'inputUser', user_id: 1000n, access_hash: 1000n * 7919n } })
     assert.equal((full['full_user'] as Obj)['id'], 1000n)
@@ -159,6 +165,7 @@ describe('examples/python/backend.py over gRPC', () => {
   it('messages.sendMessage: updateShortSentMessage to the sender, updateShortMessage pushed to the recipient; pts per user', async () => {
     const peerB = { _: 'inputPeerUser', user_id: 1001n, access_hash: 1001n * 7919n }
     assert.equal(await rpcError(1000n, { _: 'messages.sendMessage', peer: { ...peerB, access_hash: 3n }, message: 'x', random_id: 1n }), '400 PEER_ID_INVALID')
+    assert.equal(await rpcError(1000n, { _: 'messages.sendMessage', peer: peerB, message: '', random_id: 1n }), '400 MESSAGE_EMPTY')
     const sent = await call(1000n, { _: 'messages.sendMessage', peer: peerB, message: 'hello B', random_id: 2n })
     assert.equal(sent._, 'updateShortSentMessage')
     assert.equal(sent['out'], true)
@@ -171,15 +178,18 @@ describe('examples/python/backend.py over gRPC', () => {
     assert.equal(push.updates['user_id'], 1000n)
     assert.equal(push.updates['out'], false)
     assert.equal(push.updates['message'], 'hello B')
-    assert.equal(push.updates['id'], sent['id'])
+    assert.equal(push.updates['id'], 1)
     assert.equal(push.updates['pts'], 1)
+    assert.equal(push.exceptAuthKeyId, '0')
 
-    // to oneself: one pts step
+    // to oneself: one message, one pts step; pushed to the user's other keys
     const own = await call(1001n, { _: 'messages.sendMessage', peer: { _: 'inputPeerSelf' }, message: 'note', random_id: 3n })
     assert.equal(own['pts'], 2)
+    assert.equal(own['id'], 2)
     await waitFor(() => mtgate.pushes.length === 2, 5000, 'the push to B itself')
-    assert.equal(mtgate.pushes[1]!.userId, '1001')
-    assert.equal(mtgate.pushes[1]!.updates['pts'], 2)
+    const self = mtgate.pushes[1]!
+    assert.deepEqual([self.userId, self.exceptAuthKeyId], ['1001', '1101'])
+    assert.deepEqual([self.updates['out'], self.updates['user_id'], self.updates['pts']], [true, 1001n, 2])
     assert.equal((await call(1001n, { _: 'updates.getState' }))['pts'], 2)
     assert.equal((await call(1000n, { _: 'updates.getState' }))['pts'], 1)
   })
@@ -195,7 +205,7 @@ describe('examples/python/backend.py over gRPC', () => {
         ['note', true, 1001n],
       ],
     )
-    assert.deepEqual((diff['users'] as Obj[]).map((u) => u['id']), [1000n, 1001n])
+    assert.deepEqual((diff['users'] as Obj[]).map((u) => u['id']), [1001n, 1000n])
     assert.equal((diff['state'] as Obj)['pts'], 2)
     const after1 = (await call(1001n, { _: 'updates.getDifference', pts: 1, date: 0, qts: 0 }))['new_messages'] as Obj[]
     assert.deepEqual(after1.map((m) => m['message']), ['note'])
@@ -206,7 +216,7 @@ describe('examples/python/backend.py over gRPC', () => {
     await backend.kill()
     await backend.restart()
     const users = (await call(1001n, { _: 'users.getUsers', id: [{ _: 'inputUser', user_id: 1000n, access_hash: 1000n * 7919n }] })) as unknown as Obj[]
-    assert.equal(users[0]!['phone'], PHONE_A)
+    assert.equal(users[0]!['first_name'], 'User 1000')
     assert.equal((await call(1000n, { _: 'updates.getState' }))['pts'], 1)
     assert.equal((await signIn(PHONE_B)).reply.bindUserId, '1001')
     assert.equal((await call(1000n, { _: 'account.updateStatus', offline: false })) as unknown, true)

@@ -49,9 +49,12 @@ function runPython(encodeCases: EncodeCase[], queries: Buffer[]): { encoded: str
   return JSON.parse(execFileSync('python3', ['-c', DRIVER], { cwd: PYTHON_EXAMPLE_DIR, input, encoding: 'utf8' })) as { encoded: string[]; read: Record<string, unknown>[] }
 }
 
-const pyUser = (id: number, self: boolean, firstName = 'User') => ({ id, access_hash: id * 7919, first_name: firstName, last_name: String(id), phone: `+1555${id}`, self })
-const tsUser = (id: number, self: boolean, firstName = 'User') =>
-  ({ _: 'user', self, id: BigInt(id), access_hash: BigInt(id * 7919), first_name: firstName, last_name: String(id), phone: `+1555${id}`, status: { _: 'userStatusRecently' } }) as Record<string, unknown>
+/** A user as tl.write_user takes it (the phone only for the user itself), and as mtgate's codec does. */
+const pyUser = (id: number, self: boolean) => ({ id, access_hash: id * 7919, first_name: `User ${id}`, phone: self ? `1555${id}` : null, self })
+const tsUser = (id: number, self: boolean) =>
+  ({ _: 'user', self, id: BigInt(id), access_hash: BigInt(id * 7919), first_name: `User ${id}`, ...(self ? { phone: `1555${id}` } : {}) }) as Record<string, unknown>
+/** A box message (state.deliver), and the `message` mtgate's codec makes of it. */
+const pyMessage = (id: number, out: boolean, from: number, peer: number, date: number, text: string) => ({ id, pts: id, out, from, peer, date, text })
 const tsMessage = (id: number, out: boolean, fromId: number, peerId: number, date: number, message: string) =>
   ({ _: 'message', out, id, from_id: { _: 'peerUser', user_id: BigInt(fromId) }, peer_id: { _: 'peerUser', user_id: BigInt(peerId) }, date, message }) as Record<string, unknown>
 const tsState = (pts: number, date: number) => ({ _: 'updates.state', pts, qts: 0, date, seq: 0, unread_count: 0 }) as Record<string, unknown>
@@ -65,7 +68,7 @@ const ENCODE_CASES: EncodeCase[] = [
   { fn: 'sent_code', args: ['0123456789abcdef'], mtgate: encode(obj({ _: 'auth.sentCode', type: { _: 'auth.sentCodeTypeApp', length: 5 }, phone_code_hash: '0123456789abcdef' })) },
   { fn: 'authorization', args: [pyUser(1000, true)], mtgate: encode(obj({ _: 'auth.authorization', user: tsUser(1000, true) })) },
   { fn: 'logged_out', args: [], mtgate: encode(obj({ _: 'auth.loggedOut' })) },
-  { fn: 'users_vector', args: [[pyUser(1000, true), pyUser(1001, false, 'Bob')]], mtgate: result('users.getUsers', [tsUser(1000, true), tsUser(1001, false, 'Bob')]) },
+  { fn: 'users_vector', args: [[pyUser(1000, true), pyUser(1001, false)]], mtgate: result('users.getUsers', [tsUser(1000, true), tsUser(1001, false)]) },
   { fn: 'users_vector', args: [[]], mtgate: result('users.getUsers', []) },
   {
     fn: 'user_full',
@@ -78,10 +81,7 @@ const ENCODE_CASES: EncodeCase[] = [
   {
     fn: 'difference',
     args: [
-      [
-        { id: 1, out: true, from_id: 1000, peer_id: 1001, date: 1_700_000_001, message: 'hi' },
-        { id: 2, out: false, from_id: 1001, peer_id: 1001, date: 1_700_000_002, message: LONG_TEXT },
-      ],
+      [pyMessage(1, true, 1000, 1001, 1_700_000_001, 'hi'), pyMessage(2, false, 1001, 1001, 1_700_000_002, LONG_TEXT)],
       [pyUser(1000, true), pyUser(1001, false)],
       2,
       1_700_000_003,
@@ -102,13 +102,13 @@ const ENCODE_CASES: EncodeCase[] = [
   { fn: 'update_short_sent_message', args: [3, 9, 1_700_000_005], mtgate: encode(obj({ _: 'updateShortSentMessage', out: true, id: 3, pts: 9, pts_count: 1, date: 1_700_000_005 })) },
   {
     fn: 'update_short_message',
-    args: [4, 1000, 'hello', 5, 1_700_000_006],
-    mtgate: encode(obj({ _: 'updateShortMessage', out: false, id: 4, user_id: 1000n, message: 'hello', pts: 5, pts_count: 1, date: 1_700_000_006 })),
+    args: [pyMessage(5, false, 1000, 1000, 1_700_000_006, 'hello')],
+    mtgate: encode(obj({ _: 'updateShortMessage', out: false, id: 5, user_id: 1000n, message: 'hello', pts: 5, pts_count: 1, date: 1_700_000_006 })),
   },
   {
     fn: 'update_short_message',
-    args: [5, 1000, LONG_TEXT, 6, 1_700_000_007, true],
-    mtgate: encode(obj({ _: 'updateShortMessage', out: true, id: 5, user_id: 1000n, message: LONG_TEXT, pts: 6, pts_count: 1, date: 1_700_000_007 })),
+    args: [pyMessage(6, true, 1000, 1001, 1_700_000_007, LONG_TEXT)],
+    mtgate: encode(obj({ _: 'updateShortMessage', out: true, id: 6, user_id: 1001n, message: LONG_TEXT, pts: 6, pts_count: 1, date: 1_700_000_007 })),
   },
   { fn: 'bool_true', args: [], mtgate: result('account.updateStatus', true) },
 ]
