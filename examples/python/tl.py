@@ -207,7 +207,7 @@ def read_query(data):
     return q
 
 
-# --- results: keyword arguments -> boxed bytes -----------------------------------------------------
+# --- results: values -> boxed bytes ----------------------------------------------------------------
 
 def write_user(w, u):
     """A `user` from a dict {id, access_hash, first_name, phone, self}; phone None = left out."""
