@@ -140,7 +140,7 @@ class Rig {
   private inbound(c: Client, body: Buffer, content: boolean): InboundMessage {
     const seqNo = content ? c.seq++ * 2 + 1 : c.seq * 2
     const salt = this.manager.saltOf(c.key.id) ?? 0n
-    return { gatewayId: 'bench', connId: c.connId, clientAddr: '127.0.0.1:1', dcId: 2, authKeyId: c.key.id, salt, sessionId: c.sessionId, msgId: nextMsgId(), seqNo, body, receivedAt: Date.now() }
+    return { gatewayId: 'bench', connId: c.connId, clientAddr: '127.0.0.1:1', dcId: 2, transport: 'tcp', authKeyId: c.key.id, salt, sessionId: c.sessionId, msgId: nextMsgId(), seqNo, body, receivedAt: Date.now() }
   }
 
   /**

@@ -45,6 +45,10 @@ async function serve(config: ServerConfig): Promise<void> {
   out(`  data dir: ${config.dataDir}`)
   out(`  api_id allowed: ${config.apiIds.length === 0 ? 'any' : config.apiIds.join(', ')}`)
   out(`  dc_options: ${describeDcOptions(config.publicAddresses)}`)
+  for (const u of config.upstream.upstreams) {
+    out(`  upstream ${u.name}: ${u.discovery === undefined ? u.targets.join(', ') : `etcd ${u.discovery.etcd.join(', ')} key ${u.discovery.key}/`}`)
+  }
+  if (server.backendApiAddress !== undefined) out(`  backend api: grpc ${server.backendApiAddress} (mtgate.upstream.v1.Mtgate)`)
 
   drainOnSignal(server, { say: out })
 }

@@ -149,7 +149,7 @@ export class SessionNode {
   }
 
   private async routePush(target: PushTarget, body: Buffer): Promise<number> {
-    const req: PbPushRequest = 'authKeyId' in target ? { authKeyId: i64(target.authKeyId), body, fanOut: false } : { userId: i64(target.userId), body, fanOut: false }
+    const req = pushRequest(target, body)
     const results = await Promise.all([this.side.push(target, body), ...[...this.peers.keys()].map((id) => this.pushTo(id, req))])
     return results.reduce<number>((a, b) => a + (b ?? 0), 0)
   }
@@ -315,7 +315,7 @@ export class SessionNode {
       CreateSession: unary('CreateSession', async (req: PbSessionRequest) => ({ value: await this.sessionControl('CreateSession', req) })),
       CloseSession: unary('CloseSession', async (req: PbSessionRequest) => ({ value: await this.sessionControl('CloseSession', req) })),
       Push: unary('Push', async (req: PbPushRequest) => {
-        const target: PushTarget = req.authKeyId !== undefined && req.authKeyId !== null ? { authKeyId: big(req.authKeyId) } : { userId: big(req.userId) }
+        const target = pushTarget(req)
         const n = req.fanOut ? await this.routePush(target, req.body) : this.side.push(target, req.body)
         return { count: String(n) }
       }),
@@ -359,4 +359,20 @@ export class SessionNode {
     await this.side.close()
     this.log.info({ ms: Date.now() - t0 }, 'session node stopped')
   }
+}
+
+/** A push to a peer node's own sessions (fan_out false). */
+function pushRequest(target: PushTarget, body: Buffer): PbPushRequest {
+  return 'userId' in target
+    ? { userId: i64(target.userId), exceptAuthKeyId: i64(target.exceptAuthKeyId ?? 0n), sessionId: '0', body, fanOut: false }
+    : { authKeyId: i64(target.authKeyId), sessionId: i64(target.sessionId ?? 0n), exceptAuthKeyId: '0', body, fanOut: false }
+}
+
+function pushTarget(req: PbPushRequest): PushTarget {
+  if (req.authKeyId !== undefined && req.authKeyId !== null) {
+    const sessionId = big(req.sessionId || '0')
+    return sessionId === 0n ? { authKeyId: big(req.authKeyId) } : { authKeyId: big(req.authKeyId), sessionId }
+  }
+  const except = big(req.exceptAuthKeyId || '0')
+  return except === 0n ? { userId: big(req.userId) } : { userId: big(req.userId), exceptAuthKeyId: except }
 }

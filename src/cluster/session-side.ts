@@ -10,16 +10,16 @@ import type { ServerConfig } from '../config/types.js'
 import type { RandomSource } from '../crypto/random.js'
 import { registerBuiltins } from '../rpc/builtins.js'
 import { RpcRouter } from '../rpc/router.js'
+import type { BackendApiHost } from '../rpc/backend-api.js'
 import { UpstreamBridge } from '../rpc/upstream.js'
-import type { GatewayLink } from '../session/api.js'
+import type { GatewayLink, PushTarget } from '../session/api.js'
+
+export type { PushTarget }
 import { SessionManager } from '../session/manager.js'
 import { openConfiguredStore } from '../store/open.js'
 import type { AuthKeyStore } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
-
-/** Where a push goes: every session of an auth key, or of every auth key bound to a user id. */
-export type PushTarget = { authKeyId: bigint } | { userId: bigint }
 
 export interface SessionSideOptions {
   /** Use this store instead of opening the configured one; not closed by close(). */
@@ -100,7 +100,26 @@ export class SessionSide {
 
   /** Pushes `body` to the target's sessions in this process; returns how many got it. */
   push(target: PushTarget, body: Buffer): number {
-    return 'authKeyId' in target ? this.sessions.pushToAuthKey(target.authKeyId, body) : this.sessions.pushToUser(target.userId, body)
+    if ('userId' in target) return this.sessions.pushToUser(target.userId, body, target.exceptAuthKeyId)
+    if (target.sessionId !== undefined) return this.sessions.pushToSession(target.authKeyId, target.sessionId, body)
+    return this.sessions.pushToAuthKey(target.authKeyId, body)
+  }
+
+  /**
+   * The Mtgate service's work on this process's sessions (`nodeId` names it in presence): pushes,
+   * deferred results of this process's upstream calls, its online keys.
+   */
+  localBackendApi(nodeId: string): BackendApiHost {
+    const presence = () => this.sessions.presence
+    return {
+      push: async (target, updates) => this.push(target, updates),
+      pushRpcResult: async (k, reply) => this.upstream?.completeDeferred(k, reply) ?? false,
+      online: async (userIds) => presence().keys(userIds).map((k) => ({ ...k, nodeId })),
+      watch: (fn) => {
+        const stop = presence().subscribe((c) => fn({ ...c, nodeId }))
+        return { snapshot: presence().keys().map((k) => ({ ...k, nodeId })), stop }
+      },
+    }
   }
 
   /** Gives the RPCs in flight up to limits.drainTimeoutMs to answer, then one more turn of the event loop to be written out. */

@@ -20,7 +20,7 @@
  * encode or decode started while another is under way (e.g. from a getter of the objects being
  * encoded) leaves the outer one intact.
  */
-import type { InboundMessage, OutboundMessage } from '../session/api.js'
+import type { InboundMessage, OutboundMessage, TransportKind } from '../session/api.js'
 import { readInt64LE, writeInt64LE } from '../util/int64.js'
 import {
   PbCloseConnectionTag,
@@ -41,6 +41,10 @@ import {
  * gateway): ignored when encoding, '' when decoded, for the session node to fill in.
  */
 export type WireInbound = InboundMessage
+
+/** InboundMessage.transport on the wire: mtgate.upstream.v1.Transport's numbers. */
+const TRANSPORT_NUMBER: Record<TransportKind, number> = { tcp: 1, ws: 2, http: 3 }
+const TRANSPORT_KIND: readonly (TransportKind | undefined)[] = [undefined, 'tcp', 'ws', 'http']
 export type WireGatewayItem = { data: WireInbound } | { closed: { connId: string } } | { hello: { gatewayId: string } }
 export interface WireGatewayFrame {
   items: WireGatewayItem[]
@@ -223,7 +227,7 @@ function withWriter<I>(items: I[], encode: (items: I[], sz: Float64Array) => Buf
 }
 
 function inboundLen(m: WireInbound): number {
-  return ldLen(connLen.of(m.connId)) + ldLen(addrLen.of(m.clientAddr)) + 4 * 9 + 1 + varintLen(m.seqNo) + ldLen(m.body.length) + 1 + varintLen(m.receivedAt) + 1 + varintLen(m.dcId)
+  return ldLen(connLen.of(m.connId)) + ldLen(addrLen.of(m.clientAddr)) + 4 * 9 + 1 + varintLen(m.seqNo) + ldLen(m.body.length) + 1 + varintLen(m.receivedAt) + 1 + varintLen(m.dcId) + 2
 }
 
 function outboundLen(m: WireOutbound): number {
@@ -267,6 +271,7 @@ function gatewayFrame(items: WireGatewayItem[], sz: Float64Array): Buffer {
       wBytes(PbInboundMessageTag.body, m.body)
       wInt(PbInboundMessageTag.receivedAt, m.receivedAt)
       wInt(PbInboundMessageTag.dcId, m.dcId)
+      wInt(PbInboundMessageTag.transport, TRANSPORT_NUMBER[m.transport])
     } else if ('closed' in it) {
       wb[wp++] = PbGatewayItemTag.closed
       wVarint(n)
@@ -441,7 +446,7 @@ const connCache = new StrCache()
 const addrCache = new StrCache()
 
 function decodeInbound(end: number): WireInbound {
-  const m: WireInbound = { gatewayId: '', connId: '', clientAddr: '', dcId: 0, authKeyId: 0n, salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: EMPTY, receivedAt: 0 }
+  const m: WireInbound = { gatewayId: '', connId: '', clientAddr: '', dcId: 0, transport: 'tcp', authKeyId: 0n, salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: EMPTY, receivedAt: 0 }
   while (rp < end) {
     const key = rVarint(end)
     switch (key) {
@@ -474,6 +479,9 @@ function decodeInbound(end: number): WireInbound {
         break
       case PbInboundMessageTag.dcId:
         m.dcId = rVarint(end) | 0
+        break
+      case PbInboundMessageTag.transport:
+        m.transport = TRANSPORT_KIND[rVarint(end)] ?? 'tcp'
         break
       default:
         rSkip(key & 7, end)

@@ -134,12 +134,26 @@ export interface RpcErrorSpec {
 /** One upstream RPC backend (proto/mtgate_upstream.proto): its addresses, called round-robin. */
 export interface UpstreamSettings {
   name: string
-  /** host:port of every instance. */
+  /** host:port of every instance (empty with `discovery`). */
   targets: string[]
+  /** Instances found in etcd instead: every key under `<key>/` holds one host:port. */
+  discovery?: UpstreamDiscovery
   /** Deadline of a call, ms (a route may set its own). */
   deadlineMs: number
   /** Calls in flight to this upstream at most; more are answered -503 Timeout at once. */
   maxInFlight: number
+  /** How long a query the backend deferred (InvokeReply.deferred) waits for PushRpcResult, ms. */
+  resultTimeoutMs: number
+}
+
+/**
+ * etcd service discovery (go-zero's, as Teamgram's services register): each key `<key>/<anything>`
+ * holds one instance's host:port (or JSON with an `address`), read every `intervalMs`.
+ */
+export interface UpstreamDiscovery {
+  etcd: string[]
+  key: string
+  intervalMs: number
 }
 
 /** Methods whose name starts with `prefix` (or is it) go to `upstream`; the longest prefix wins. */
@@ -192,4 +206,6 @@ export interface ServerConfig {
   proxyProtocol: { ports: number[]; trusted: string[] }
   /** Upstream RPC backends and which methods go to them (no upstream: none). */
   upstream: UpstreamRouting
+  /** host:port where `mtgate serve` serves mtgate.upstream.v1.Mtgate to backends; null: not served. */
+  backendApi: string | null
 }

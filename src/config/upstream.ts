@@ -7,6 +7,9 @@
  *       targets: [127.0.0.1:50051, 127.0.0.1:50052]   # called round-robin
  *       deadline_ms: 5000                             # default 5000
  *       max_in_flight: 1024                           # default 1024; more → -503 Timeout at once
+ *       result_timeout_ms: 60000                      # deferred answers (PushRpcResult); default 60000
+ *     - name: bff                                     # instances found in etcd instead of targets:
+ *       discovery: { etcd: [127.0.0.1:2379], key: bff.bff }   # keys bff.bff/* = host:port
  *   routes:                                           # method name or prefix → upstream; longest wins
  *     'messages.': backend
  *     'messages.sendMedia': { upstream: backend, deadline_ms: 60000 }
@@ -14,11 +17,13 @@
  *
  * `invalid`: methods no route matches get unknown_method_error (400 INPUT_METHOD_INVALID). Handlers
  * registered in TypeScript (RpcRouter.handle) win over every route.
+ *
+ *   backend_api: 127.0.0.1:7801     # mtgate serve: where backends call mtgate.upstream.v1.Mtgate
  */
 import { ConfigError, checkKeys, int, mapping, str } from './load.js'
-import type { UpstreamRoute, UpstreamRouting, UpstreamSettings } from './types.js'
+import type { UpstreamDiscovery, UpstreamRoute, UpstreamRouting, UpstreamSettings } from './types.js'
 
-export const UPSTREAM_DEFAULTS = { deadlineMs: 5000, maxInFlight: 1024 } as const
+export const UPSTREAM_DEFAULTS = { deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 60_000, discoveryIntervalMs: 1000 } as const
 
 const NAME = /^[A-Za-z0-9._-]+$/
 /** A TL method name or a prefix of one (namespace with its dot, or a whole name). */
@@ -58,22 +63,49 @@ function parseList(v: unknown): UpstreamSettings[] {
   return v.map((item, i) => {
     const path = `upstreams[${i}]`
     const raw = mapping(item, path)
-    checkKeys(raw, ['name', 'targets', 'deadline_ms', 'max_in_flight'], path + '.')
+    checkKeys(raw, ['name', 'targets', 'discovery', 'deadline_ms', 'max_in_flight', 'result_timeout_ms'], path + '.')
     const name = str(raw.name, path + '.name', '')
     if (name === '' || !NAME.test(name)) throw new ConfigError(path + '.name', 'required, [A-Za-z0-9._-]+')
     if (name === 'invalid') throw new ConfigError(path + '.name', '"invalid" is reserved (unrouted: invalid)')
     if (seen.has(name)) throw new ConfigError(path + '.name', `duplicate upstream ${name}`)
     seen.add(name)
-    const targets = typeof raw.targets === 'string' ? [raw.targets] : raw.targets
-    if (!Array.isArray(targets) || targets.length === 0) throw new ConfigError(path + '.targets', 'must be a non-empty list of host:port')
-    for (const [j, t] of targets.entries()) {
-      if (typeof t !== 'string' || !/^.+:\d{1,5}$/.test(t)) throw new ConfigError(`${path}.targets[${j}]`, `expected host:port, got ${JSON.stringify(t)}`)
-    }
-    return {
+    const settings: UpstreamSettings = {
       name,
-      targets: targets as string[],
+      targets: [],
       deadlineMs: int(raw.deadline_ms, path + '.deadline_ms', UPSTREAM_DEFAULTS.deadlineMs, 1, MAX_DEADLINE_MS),
       maxInFlight: int(raw.max_in_flight, path + '.max_in_flight', UPSTREAM_DEFAULTS.maxInFlight, 1, 1_000_000),
+      resultTimeoutMs: int(raw.result_timeout_ms, path + '.result_timeout_ms', UPSTREAM_DEFAULTS.resultTimeoutMs, 1, 86_400_000),
     }
+    if ((raw.targets === undefined) === (raw.discovery === undefined)) throw new ConfigError(path, 'needs targets or discovery (one of them)')
+    if (raw.discovery !== undefined) {
+      settings.discovery = parseDiscovery(raw.discovery, path + '.discovery')
+      return settings
+    }
+    const targets = typeof raw.targets === 'string' ? [raw.targets] : raw.targets
+    if (!Array.isArray(targets) || targets.length === 0) throw new ConfigError(path + '.targets', 'must be a non-empty list of host:port')
+    for (const [j, t] of targets.entries()) hostPort(t, `${path}.targets[${j}]`)
+    settings.targets = targets as string[]
+    return settings
   })
+}
+
+function hostPort(v: unknown, path: string): string {
+  if (typeof v !== 'string' || !/^.+:\d{1,5}$/.test(v)) throw new ConfigError(path, `expected host:port, got ${JSON.stringify(v)}`)
+  return v
+}
+
+function parseDiscovery(v: unknown, path: string): UpstreamDiscovery {
+  const raw = mapping(v, path)
+  checkKeys(raw, ['etcd', 'key', 'interval_ms'], path + '.')
+  const etcd = typeof raw.etcd === 'string' ? [raw.etcd] : raw.etcd
+  if (!Array.isArray(etcd) || etcd.length === 0) throw new ConfigError(path + '.etcd', 'must be a non-empty list of etcd host:port')
+  etcd.forEach((e, i) => hostPort(e, `${path}.etcd[${i}]`))
+  const key = str(raw.key, path + '.key', '')
+  if (key === '' || key.endsWith('/')) throw new ConfigError(path + '.key', 'required: the service key (instances are the keys under <key>/)')
+  return { etcd: etcd as string[], key, intervalMs: int(raw.interval_ms, path + '.interval_ms', UPSTREAM_DEFAULTS.discoveryIntervalMs, 100, 600_000) }
+}
+
+/** backend_api: the host:port `mtgate serve` serves the Mtgate service on; null when absent. */
+export function parseBackendApi(v: unknown): string | null {
+  return v === undefined || v === null ? null : hostPort(v, 'backend_api')
 }

@@ -12,7 +12,7 @@
  */
 import { AuthKey, INNER_HEADER_SIZE, MessageCryptoError, openMessage, quickAckToken, sealMessage } from '../crypto/message.js'
 import type { RandomSource } from '../crypto/random.js'
-import type { GatewayLink, OutboundMessage, SessionService } from '../session/api.js'
+import type { GatewayLink, OutboundMessage, SessionService, TransportKind } from '../session/api.js'
 import type { Clock } from '../util/clock.js'
 import { equalsHalvesLE, readInt64LE } from '../util/int64.js'
 import type { Logger } from '../util/log.js'
@@ -25,6 +25,7 @@ export interface EncryptedConn {
   readonly id: string
   /** "ip:port" of the peer. */
   readonly remoteAddress: string
+  readonly info: { readonly transport: TransportKind }
   send(payload: Buffer): void
   /** Writes a quick-ack token through the codec (and obfuscation); no-op for framings without. */
   sendQuickAck(token: number): void
@@ -242,6 +243,7 @@ export class EncryptedPath implements GatewayLink {
       connId: st.conn.id,
       clientAddr: st.addr,
       dcId: st.dcId,
+      transport: st.conn.info.transport,
       authKeyId: key.id,
       salt: readInt64LE(plain, 0),
       sessionId: readInt64LE(plain, 8),

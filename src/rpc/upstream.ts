@@ -12,93 +12,30 @@
  *   500 INTERNAL   the upstream is unreachable, failed the call (a gRPC status), or replied with
  *                  something that is neither a result of the method nor a well-formed rpc_error.
  * Each of these is logged with its reason (method, upstream, target; never key material).
+ *
+ * A call that was never delivered (no connection to the target could be made) is tried on the
+ * upstream's other targets while its deadline lasts; a call that may have reached a backend is not
+ * sent again. A reply may also ask to close the connection or destroy the authorization after the
+ * answer (RpcOutcome.after), or defer the answer to a later Mtgate.PushRpcResult (DeferredResults).
  */
 import * as grpc from '@grpc/grpc-js'
-import * as protoLoader from '@grpc/proto-loader'
-import { CHANNEL_OPTIONS } from '../cluster/grpc.js'
-import { protoDir } from '../cluster/proto.js'
-import { LOADER_OPTIONS, type PbInvokeReply, type PbInvokeRequest } from '../cluster/generated/proto.js'
-import type { RpcErrorSpec, UpstreamRouting, UpstreamSettings } from '../config/types.js'
-import type { RpcCall, RpcOutcome } from '../session/api.js'
+import type { PbInvokeReply, PbInvokeRequest, PbRpcError, PbTransport } from '../cluster/generated/proto.js'
+import type { RpcErrorSpec, UpstreamRouting } from '../config/types.js'
+import type { RpcCall, RpcOutcome, TransportKind } from '../session/api.js'
 import { decodeResult, encode, type TlMethodName } from '../tl/index.js'
 import type { Logger } from '../util/log.js'
+import { DeferredResults, type DeferredKey } from './deferred-results.js'
+import { Upstream, type UpstreamTarget } from './upstream-targets.js'
+import type { UpstreamClient } from './upstream-proto.js'
 
-export interface UpstreamClient extends grpc.Client {
-  Invoke(req: PbInvokeRequest, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: PbInvokeReply) => void): grpc.ClientUnaryCall
-}
-
-interface LoadedUpstream {
-  service: grpc.ServiceDefinition
-  Client: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => UpstreamClient
-}
-
-let loaded: LoadedUpstream | undefined
-
-/** mtgate.upstream.v1.Upstream: its definition (for servers) and client constructor (loaded once). */
-export function upstreamProto(): LoadedUpstream {
-  if (loaded) return loaded
-  const pkg = protoLoader.loadSync('mtgate_upstream.proto', { ...LOADER_OPTIONS, includeDirs: [protoDir()] })
-  const service = pkg['mtgate.upstream.v1.Upstream'] as unknown as grpc.ServiceDefinition
-  loaded = { service, Client: grpc.makeGenericClientConstructor(service, 'Upstream') as unknown as LoadedUpstream['Client'] }
-  return loaded
-}
+export { upstreamProto, type UpstreamClient } from './upstream-proto.js'
+export { UPSTREAM_CHANNEL_OPTIONS } from './upstream-targets.js'
 
 export const UPSTREAM_ERRORS = {
   timeout: { code: -503, message: 'Timeout' },
   internal: { code: 500, message: 'INTERNAL' },
   requestInvalid: { code: 400, message: 'INPUT_REQUEST_INVALID' },
 } as const
-
-/**
- * Channels to backends: big messages and quick reconnects as between mtgate nodes, but keepalive
- * pings no more often than the 5 minutes gRPC servers accept by default (Go's and C-core's
- * enforcement answers more frequent pings with GOAWAY too_many_pings), and only during calls.
- */
-export const UPSTREAM_CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  ...CHANNEL_OPTIONS,
-  'grpc.keepalive_time_ms': 300_000,
-  'grpc.keepalive_timeout_ms': 20_000,
-  'grpc.keepalive_permit_without_calls': 0,
-}
-
-/** One configured upstream: a channel per target, round-robin, a bound on the calls in flight. */
-class Upstream {
-  readonly clients: { target: string; client: UpstreamClient }[]
-  private next = 0
-  inFlight = 0
-
-  constructor(readonly settings: UpstreamSettings) {
-    const { Client } = upstreamProto()
-    this.clients = settings.targets.map((target) => ({ target, client: new Client(target, grpc.credentials.createInsecure(), UPSTREAM_CHANNEL_OPTIONS) }))
-    // connect now, so that the first calls find out which targets are up
-    for (const c of this.clients) c.client.getChannel().getConnectivityState(true)
-  }
-
-  /**
-   * The next target round-robin among those with a connection up; when none is up, among those not
-   * known to be failing; when all are failing, the next one (the call fails at once: 500 INTERNAL).
-   */
-  pick(): { target: string; client: UpstreamClient } {
-    const n = this.clients.length
-    const { READY, TRANSIENT_FAILURE } = grpc.connectivityState
-    for (const usable of [(s: grpc.connectivityState) => s === READY, (s: grpc.connectivityState) => s !== TRANSIENT_FAILURE]) {
-      for (let i = 0; i < n; i++) {
-        const c = this.clients[(this.next + i) % n]!
-        if (usable(c.client.getChannel().getConnectivityState(false))) {
-          this.next = (this.next + i + 1) % n
-          return c
-        }
-      }
-    }
-    const c = this.clients[this.next % n]!
-    this.next = (this.next + 1) % n
-    return c
-  }
-
-  close(): void {
-    for (const c of this.clients) c.client.close()
-  }
-}
 
 interface Route {
   upstream: Upstream
@@ -117,6 +54,7 @@ export class UpstreamBridge {
   private readonly routes: { prefix: string; route: Route }[]
   private readonly unrouted: Route | undefined
   private readonly log: Logger
+  private readonly deferred = new DeferredResults()
 
   constructor(
     config: UpstreamRouting,
@@ -145,13 +83,32 @@ export class UpstreamBridge {
 
   /** How many targets of upstream `name` have their connection up. */
   connectedTargets(name: string): number {
-    const u = this.upstreams.get(name)
-    return u === undefined ? 0 : u.clients.filter((c) => c.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY).length
+    return this.upstreams.get(name)?.connected ?? 0
   }
 
   /** Calls in flight to upstream `name`. */
   inFlight(name: string): number {
     return this.upstreams.get(name)?.inFlight ?? 0
+  }
+
+  /** Replaces the targets of upstream `name` (service discovery). */
+  setTargets(name: string, targets: readonly string[]): void {
+    const u = this.upstreams.get(name)
+    if (u === undefined) throw new Error(`upstream bridge: no upstream ${name}`)
+    u.setTargets(targets)
+  }
+
+  /** Queries waiting for a deferred result. */
+  get deferredCount(): number {
+    return this.deferred.size
+  }
+
+  /**
+   * Mtgate.PushRpcResult: completes the deferred query (auth key, session, msg_id); false when no
+   * such query waits (answered already, timed out, never deferred).
+   */
+  completeDeferred(k: DeferredKey, reply: { result: Buffer } | { rpcError: PbRpcError }): boolean {
+    return this.deferred.complete(k, reply)
   }
 
   /** The router's fallback: forwards `call` to its upstream and turns the reply into an outcome. */
@@ -176,54 +133,98 @@ export class UpstreamBridge {
       return { kind: 'error', ...UPSTREAM_ERRORS.internal }
     }
     const deadlineMs = Date.now() + route.deadlineMs
-    const { target, client } = up.pick()
+    const req = request(call, query, deadlineMs)
+    const tried = new Set<string>()
     up.inFlight++
-    let reply: PbInvokeReply
     try {
-      reply = await invoke(client, request(call, query, deadlineMs))
-    } catch (e) {
-      const err = e as grpc.ServiceError
-      if (err.code === grpc.status.DEADLINE_EXCEEDED) {
-        this.log.warn({ method: call.method, upstream: name, target, deadlineMs: route.deadlineMs }, 'upstream did not answer within the deadline: answering -503 Timeout')
-        return { kind: 'error', ...UPSTREAM_ERRORS.timeout }
+      for (;;) {
+        const t = up.pick(tried)
+        if (t === undefined) {
+          this.log.warn({ method: call.method, upstream: name, tried: tried.size }, 'upstream has no reachable target: answering 500 INTERNAL')
+          return { kind: 'error', ...UPSTREAM_ERRORS.internal }
+        }
+        tried.add(t.target)
+        try {
+          return this.outcome(call, await invoke(t.client, req), name, t.target, up.settings.resultTimeoutMs)
+        } catch (e) {
+          const err = e as grpc.ServiceError
+          if (err.code === grpc.status.DEADLINE_EXCEEDED) {
+            this.log.warn({ method: call.method, upstream: name, target: t.target, deadlineMs: route.deadlineMs }, 'upstream did not answer within the deadline: answering -503 Timeout')
+            return { kind: 'error', ...UPSTREAM_ERRORS.timeout }
+          }
+          if (neverDelivered(err) && Date.now() < deadlineMs && tried.size < up.clients.length) {
+            this.log.info({ method: call.method, upstream: name, target: t.target, err: err.details }, 'upstream target unreachable, call not delivered: trying another target')
+            continue
+          }
+          const reason = err.code === grpc.status.UNAVAILABLE ? 'upstream unreachable' : 'upstream call failed'
+          this.log.warn({ method: call.method, upstream: name, target: t.target, grpcCode: err.code, err: err.details ?? err.message }, `${reason}: answering 500 INTERNAL`)
+          return { kind: 'error', ...UPSTREAM_ERRORS.internal }
+        }
       }
-      const reason = err.code === grpc.status.UNAVAILABLE ? 'upstream unreachable' : 'upstream call failed'
-      this.log.warn({ method: call.method, upstream: name, target, grpcCode: err.code, err: err.details ?? err.message }, `${reason}: answering 500 INTERNAL`)
-      return { kind: 'error', ...UPSTREAM_ERRORS.internal }
     } finally {
       up.inFlight--
     }
-    return this.outcome(call, reply, name, target)
   }
 
-  private outcome(call: RpcCall, reply: PbInvokeReply, upstream: string, target: string): RpcOutcome {
+  private outcome(call: RpcCall, reply: PbInvokeReply, upstream: string, target: string, resultTimeoutMs: number): RpcOutcome | Promise<RpcOutcome> {
     if (reply.unbindUser) call.ctx.userId = undefined
     const bind = BigInt(reply.bindUserId || 0)
     if (bind !== 0n) call.ctx.userId = bind
-    const bad = (why: string): RpcOutcome => {
-      this.log.warn({ method: call.method, upstream, target, why }, 'bad upstream reply: answering 500 INTERNAL')
-      return { kind: 'error', ...UPSTREAM_ERRORS.internal }
+    const after = reply.destroyAuthKey ? 'destroyAuthKey' : reply.closeConnection ? 'closeConnection' : undefined
+    const withAfter = (o: RpcOutcome): RpcOutcome => (after === undefined ? o : { ...o, after })
+    if (reply.deferred) {
+      if (reply.outcome !== undefined && reply.outcome !== null) return withAfter(this.bad(call, upstream, target, 'deferred with an outcome'))
+      const { ctx } = call
+      return this.deferred.wait(
+        { authKeyId: ctx.authKeyId, sessionId: ctx.sessionId, msgId: ctx.msgId },
+        resultTimeoutMs,
+        (r) => withAfter(this.finish(call, r, upstream, target)),
+        () => {
+          this.log.warn({ method: call.method, upstream, resultTimeoutMs }, 'deferred result did not come within result_timeout_ms: answering -503 Timeout')
+          return { kind: 'error', ...UPSTREAM_ERRORS.timeout }
+        },
+      )
     }
-    if (reply.outcome === 'rpcError') {
-      const e = reply.rpcError
-      if (e === null || e === undefined || !Number.isInteger(e.code) || e.code < -32768 || e.code > 32767 || !/^[A-Za-z0-9_]+$/.test(e.message)) {
-        return bad(`malformed rpc_error ${JSON.stringify(e)}`)
+    if (reply.outcome === 'rpcError') return withAfter(this.finish(call, { rpcError: reply.rpcError! }, upstream, target))
+    if (reply.outcome === 'result') return withAfter(this.finish(call, { result: reply.result }, upstream, target))
+    return withAfter(this.bad(call, upstream, target, 'neither result nor rpc_error'))
+  }
+
+  /** The outcome of a backend's result bytes or rpc_error for `call`. */
+  private finish(call: RpcCall, r: { result: Buffer } | { rpcError: PbRpcError | null }, upstream: string, target: string): RpcOutcome {
+    if ('rpcError' in r) {
+      const e = r.rpcError
+      if (e === null || !Number.isInteger(e.code) || e.code < -32768 || e.code > 32767 || !/^[A-Za-z0-9_]+$/.test(e.message)) {
+        return this.bad(call, upstream, target, `malformed rpc_error ${JSON.stringify(e)}`)
       }
       return { kind: 'error', code: e.code, message: e.message }
     }
-    if (reply.outcome !== 'result') return bad('neither result nor rpc_error')
     try {
-      const result = decodeResult(call.method as TlMethodName, reply.result)
+      const result = decodeResult(call.method as TlMethodName, r.result)
       return { kind: 'result', result: result as Extract<RpcOutcome, { kind: 'result' }>['result'], method: call.method }
     } catch (e) {
-      return bad(`result is not a ${call.method} result: ${(e as Error).message}`)
+      return this.bad(call, upstream, target, `result is not a ${call.method} result: ${(e as Error).message}`)
     }
   }
 
-  /** Closes every channel; calls in progress fail (500 INTERNAL). */
+  private bad(call: RpcCall, upstream: string, target: string, why: string): RpcOutcome {
+    this.log.warn({ method: call.method, upstream, target, why }, 'bad upstream reply: answering 500 INTERNAL')
+    return { kind: 'error', ...UPSTREAM_ERRORS.internal }
+  }
+
+  /** Closes every channel; calls in progress fail (500 INTERNAL), deferred ones get -503 Timeout. */
   close(): void {
+    this.deferred.cancelAll({ kind: 'error', ...UPSTREAM_ERRORS.timeout })
     for (const u of this.upstreams.values()) u.close()
   }
+}
+
+/**
+ * True when grpc-js failed the call before giving it to any connection (its picker found no
+ * connection to the target): nothing reached a backend, so it may go to another target.
+ */
+function neverDelivered(err: grpc.ServiceError): boolean {
+  return err.code === grpc.status.UNAVAILABLE && (err.details ?? '').includes('No connection established')
 }
 
 /** One Invoke with the request's deadline as the gRPC deadline. */
@@ -255,5 +256,9 @@ export function request(call: RpcCall, query: Buffer, deadlineMs: number): PbInv
     constructorId: query.readUInt32LE(0),
     query,
     withoutUpdates: ctx.withoutUpdates,
+    transport: TRANSPORTS[ctx.connection.transport],
+    gatewayId: ctx.connection.gatewayId,
   }
 }
+
+const TRANSPORTS: Record<TransportKind, PbTransport> = { tcp: 'TRANSPORT_TCP', ws: 'TRANSPORT_WEBSOCKET', http: 'TRANSPORT_HTTP' }

@@ -13,7 +13,9 @@ import { fingerprintHex } from '../handshake/rsa-key.js'
 import type { RsaKeySet } from '../handshake/rsa-keyset.js'
 import { GatewaySide, type ListenAddress } from '../gateway/front.js'
 import type { EncryptedPath } from '../gateway/encrypted.js'
+import { serveBackendApi, type BackendApiServer } from '../rpc/backend-api.js'
 import type { RpcRouter, HandlerMap, MethodName } from '../rpc/router.js'
+import type { UpstreamBridge } from '../rpc/upstream.js'
 import type { SessionManager } from '../session/manager.js'
 import type { AuthKeyStore } from '../store/types.js'
 import { encode, type TlObject } from '../tl/index.js'
@@ -52,6 +54,7 @@ export class MtgateServer {
   private stopping: Promise<void> | undefined
   private expireTimer: NodeJS.Timeout | undefined
   private expiring: Promise<number> | undefined
+  private backendApi: BackendApiServer | undefined
 
   readonly store: AuthKeyStore
   readonly storeDescription: string
@@ -82,11 +85,13 @@ export class MtgateServer {
     const log = deps.log ?? rootLogger
     const sessionSide = await SessionSide.open(config, { store: deps.store, clock, random, log, tickIntervalMs: deps.tickIntervalMs })
     let gatewaySide: GatewaySide | undefined
+    let backendApi: BackendApiServer | undefined
+    const gatewayId = deps.gatewayId ?? `gw-${process.pid}`
     try {
       gatewaySide = GatewaySide.create({
         config,
         store: sessionSide.store,
-        gatewayId: deps.gatewayId ?? `gw-${process.pid}`,
+        gatewayId,
         clock,
         transportClock: deps.transportClock,
         random,
@@ -97,15 +102,18 @@ export class MtgateServer {
         onKeyCreated: (fingerprint) => log.info({ fingerprint }, 'generated a new RSA key'),
       })
       gatewaySide.encrypted.attach(sessionSide.start(gatewaySide.encrypted))
+      if (config.backendApi !== null) backendApi = await serveBackendApi(config.backendApi, sessionSide.localBackendApi(gatewayId), log)
       const front = await gatewaySide.listen()
       advertiseBoundPorts(config, front.addresses)
     } catch (e) {
+      await backendApi?.close()
       await gatewaySide?.closeFront('start failed').catch(() => undefined)
       await gatewaySide?.close().catch(() => undefined)
       await sessionSide.close()
       throw e
     }
     const server = new MtgateServer(config, sessionSide, gatewaySide, log, clock)
+    server.backendApi = backendApi
     server.expireTimer = setInterval(() => void server.expireTempKeys(), config.limits.expireTempIntervalSeconds * 1000)
     server.expireTimer.unref()
     return server
@@ -172,6 +180,16 @@ export class MtgateServer {
     return igeBackendReason ? `${igeBackend} (${igeBackendReason})` : igeBackend
   }
 
+  /** host:port of the Mtgate service for backends (config backend_api); undefined when not served. */
+  get backendApiAddress(): string | undefined {
+    return this.backendApi?.address
+  }
+
+  /** The upstream bridge (config upstreams), undefined when none is configured. */
+  get upstream(): UpstreamBridge | undefined {
+    return this.sessionSide.upstream
+  }
+
   get addresses(): ListenAddress[] {
     return this.gatewaySide.front.addresses
   }
@@ -202,6 +220,7 @@ export class MtgateServer {
     // New connections are refused from here on (refuseNew); RPCs already dispatched get up to
     // drainTimeoutMs to answer.
     await this.sessionSide.drainRpcs()
+    await this.backendApi?.close()
     await this.gatewaySide.closeFront('server stopping')
     this.sessionSide.stopSessions()
     await this.gatewaySide.close()

@@ -14,6 +14,9 @@ export type { AuthKeyRecord }
 // gateway → session
 // ---------------------------------------------------------------------------------------------
 
+/** The transport a client's connection uses: TCP (any framing), WebSocket, HTTP. */
+export type TransportKind = 'tcp' | 'ws' | 'http'
+
 /** One decrypted MTProto message (msg_key already verified by the gateway). */
 export interface InboundMessage {
   /** Which gateway process holds the connection (several gateways may share one session layer). */
@@ -24,6 +27,7 @@ export interface InboundMessage {
   clientAddr: string
   /** The DC the connection came for (obfuscated header, key exchange, else the configured dc_id). */
   dcId: number
+  transport: TransportKind
   authKeyId: bigint
   salt: bigint
   sessionId: bigint
@@ -82,6 +86,7 @@ export interface ClientConnection {
   clientAddr: string
   /** The DC the connection came for (help.getConfig's this_dc). */
   dcId: number
+  transport: TransportKind
 }
 
 /** A JSON value (initConnection `params`, converted from TL JSONValue). */
@@ -142,7 +147,13 @@ export interface RpcCall {
 /** A method result that is not a boxed object: Bool, Vector<T>, int, long... */
 export type BareResult = boolean | number | bigint | string | Uint8Array | readonly unknown[]
 
-export type RpcOutcome =
+/**
+ * What the session does once an answer went out: close the client's connection, or destroy the
+ * authorization (the permanent key the call acted for, the keys bound to it, the key used).
+ */
+export type RpcAfter = 'closeConnection' | 'destroyAuthKey'
+
+export type RpcOutcome = (
   /**
    * A result the session layer serialises in the client's layer (gzip when large): a TL object, or
    * the bare value of a method whose result is Bool, a vector or a primitive (account.updateStatus →
@@ -152,10 +163,17 @@ export type RpcOutcome =
   /** An already serialised boxed result (forwarded from an upstream, or another layer's encoding). */
   | { kind: 'raw'; body: Buffer }
   | { kind: 'error'; code: number; message: string }
+) & { after?: RpcAfter }
 
 export interface RpcDispatcher {
   dispatch(call: RpcCall): Promise<RpcOutcome>
 }
+
+/**
+ * Where a push goes: every session of an auth key (and of the temp keys bound to it), or one
+ * session of it; or every session of every auth key bound to a user, but those of exceptAuthKeyId.
+ */
+export type PushTarget = { authKeyId: bigint; sessionId?: bigint } | { userId: bigint; exceptAuthKeyId?: bigint }
 
 /** Push entry points (MtgateServer.push). */
 export interface PushService {

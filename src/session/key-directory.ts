@@ -14,6 +14,7 @@ import { ServerMsgIdGenerator } from '../util/server-msg-id.js'
 import type { GatewayLink, InboundMessage, RpcDispatcher, RpcOutcome } from './api.js'
 import { BindTempKeyError, validateBindTempAuthKey } from './bind-temp-key.js'
 import { KeyInfoRecord, type KeyInfo } from './key-state.js'
+import { Presence } from './presence.js'
 import { SaltSet } from './salts.js'
 import type { KeyState, Session, SessionHost, SessionOptions } from './session.js'
 
@@ -48,6 +49,8 @@ export class KeyDirectory implements SessionHost {
   readonly options: SessionOptions
   /** Counters (tests, metrics). */
   readonly stats = { stateSaves: 0, stateSaveFailures: 0 }
+  /** The keys with a connected session, by user. */
+  readonly presence: Presence
 
   constructor(o: KeyDirectoryOptions) {
     this.store = o.store
@@ -59,6 +62,14 @@ export class KeyDirectory implements SessionHost {
     this.log = o.log
     this.limitedLog = new LogLimiter(o.log, undefined, o.clock)
     this.options = o.options
+    this.presence = new Presence(o.clock)
+  }
+
+  /** Tells presence how many of the key's sessions have a connection now. */
+  recount(key: KeyState): void {
+    let n = 0
+    if (this.keys.get(key.record.id) === key) for (const s of key.sessions.values()) if (s.conn !== undefined) n++
+    this.presence.update(key.record.id, key.info.userId, n)
   }
 
   nowSec(): number {
@@ -77,6 +88,29 @@ export class KeyDirectory implements SessionHost {
     this.dropKey(key, 'destroy_auth_key')
   }
 
+  /**
+   * Destroys the authorization `key` acts for: removes its permanent key and every loaded key bound
+   * to it (and `key`) from the store, drops their sessions and closes their connections (the
+   * clients then get -404 and make a new key). A store failure is logged; the keys are dropped
+   * here all the same.
+   */
+  async destroyAuthorization(key: KeyState, reason: string): Promise<void> {
+    const keys = new Set<KeyState>([key, ...(key.info.keys as Set<KeyState>)])
+    const ids = new Set<bigint>([...[...keys].map((k) => k.record.id), ...(key.permId === undefined ? [] : [key.permId])])
+    await Promise.all(
+      [...ids].map((id) =>
+        this.store.destroy(id).catch((e: unknown) => this.log.warn({ authKeyId: id.toString(), err: (e as Error).message }, 'session: destroying an auth key in the store failed')),
+      ),
+    )
+    for (const k of keys) {
+      const conns = new Set<string>()
+      for (const s of k.sessions.values()) if (s.conn !== undefined) conns.add(s.conn.connId)
+      this.dropKey(k, reason)
+      for (const c of conns) this.link.closeConnection(c, reason)
+    }
+    for (const id of ids) this.link.forgetAuthKey?.(id)
+  }
+
   /** The handler changed ctx.userId. */
   setUserId(key: KeyState, userId: bigint | undefined): void {
     this.setInfoUserId(key.info as KeyInfoRecord<Session>, userId)
@@ -92,6 +126,7 @@ export class KeyDirectory implements SessionHost {
       else if (cur instanceof Set) cur.add(session)
       else if (cur !== session) this.byConn.set(connId, new Set([cur, session]))
     }
+    this.recount(session.key)
   }
 
   /** A temp key past its expiry. */
@@ -148,6 +183,7 @@ export class KeyDirectory implements SessionHost {
     for (const s of key.sessions.values()) this.forget(s)
     key.sessions.clear()
     if (this.keys.get(key.record.id) === key) this.keys.delete(key.record.id)
+    this.recount(key)
     this.detachInfo(key)
   }
 
@@ -182,6 +218,7 @@ export class KeyDirectory implements SessionHost {
     info.keys.add(key)
     key.info = info
     if (old && old !== info) info.adoptNewer(old)
+    this.recount(key)
   }
 
   private dropInfo(info: KeyInfoRecord<Session>): void {
@@ -194,6 +231,7 @@ export class KeyDirectory implements SessionHost {
     if (info.userId !== undefined) this.unindexUser(info)
     if (userId !== undefined) this.indexUser(info, userId)
     else info.userId = undefined
+    for (const key of info.keys) this.recount(key)
     this.saveState(info)
   }
 
@@ -257,6 +295,7 @@ export class KeyDirectory implements SessionHost {
     if (!s) return false
     key.sessions.delete(sessionId)
     this.forget(s)
+    this.recount(key)
     return true
   }
 
@@ -305,8 +344,13 @@ export class KeyDirectory implements SessionHost {
     const cur = this.byConn.get(connId)
     if (cur === undefined) return
     this.byConn.delete(connId)
-    if (cur instanceof Set) for (const s of cur) s.detach(connId)
-    else cur.detach(connId)
+    if (cur instanceof Set) {
+      for (const s of cur) s.detach(connId)
+      for (const s of cur) this.recount(s.key)
+    } else {
+      cur.detach(connId)
+      this.recount(cur.key)
+    }
   }
 
   /** Removes one session from the connection index of `connId`. */

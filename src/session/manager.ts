@@ -19,6 +19,7 @@ import type { KeyInfo } from './key-state.js'
 import { checkClientMsgId } from './msg-id.js'
 import { OUTBOX_MAX_BYTES, OUTBOX_MAX_MESSAGES } from './outbox.js'
 import { PushBody } from './layered.js'
+import type { Presence } from './presence.js'
 import { Session, type KeyState, type SessionOptions } from './session.js'
 
 export { UnknownAuthKeyError } from './errors.js'
@@ -239,11 +240,25 @@ export class SessionManager implements SessionService, PushService {
     return this.pushed(layered, this.pushToInfo(info, layered))
   }
 
-  pushToUser(userId: bigint, body: Buffer): number {
+  pushToUser(userId: bigint, body: Buffer, exceptAuthKeyId?: bigint): number {
     const layered = new PushBody(body)
     let n = 0
-    for (const info of this.dir.byUser.get(userId) ?? []) n += this.pushToInfo(info, layered)
+    for (const info of this.dir.byUser.get(userId) ?? []) n += this.pushToInfo(info, layered, exceptAuthKeyId)
     return this.pushed(layered, n)
+  }
+
+  /** Queues `body` to one session (unless it asked for no updates); 1 when it got it, else 0. */
+  pushToSession(authKeyId: bigint, sessionId: bigint, body: Buffer): number {
+    const s = this.session(authKeyId, sessionId)
+    if (s === undefined || s.updates === 'off') return 0
+    const layered = new PushBody(body)
+    s.push(layered)
+    return this.pushed(layered, 1)
+  }
+
+  /** The keys with a connected session here (queries, and changes as they happen). */
+  get presence(): Presence {
+    return this.dir.presence
   }
 
   /** Logs the layers a push could not be written in (it went out as given there); returns n. */
@@ -254,9 +269,12 @@ export class SessionManager implements SessionService, PushService {
     return n
   }
 
-  private pushToInfo(info: KeyInfo<Session>, body: PushBody): number {
+  /** Pushes to the sessions of the info's keys; `except`: the info's own key or one of its temp keys, left out. */
+  private pushToInfo(info: KeyInfo<Session>, body: PushBody, except?: bigint): number {
     let n = 0
+    if (except !== undefined && info.id === except) return 0
     for (const key of info.keys) {
+      if (key.record.id === except) continue
       for (const s of key.sessions.values()) {
         if (s.updates === 'off') continue
         s.push(body)
@@ -379,8 +397,7 @@ export class SessionManager implements SessionService, PushService {
     }
     if (!victim) return
     this.dir.limitedLog.warn('session_evicted', { authKeyId: key.record.id.toString(), sessionId: victim.id.toString(), sessions: key.sessions.size }, 'session: too many sessions on one auth key; forgetting the least recently active')
-    key.sessions.delete(victim.id)
-    this.dir.forget(victim)
+    this.dir.destroySession(key, victim.id)
   }
 
   /** Idle expiry, ping_delay_disconnect deadlines, delayed acknowledgments. */

@@ -94,6 +94,8 @@ export interface SessionHost {
   setUserId(key: KeyState, userId: bigint | undefined): void
   /** A session was told its connection changed. */
   connectionChanged(session: Session, oldConnId: string | undefined): void
+  /** Destroys the authorization `key` acts for: its permanent key, the keys bound to it, `key`. */
+  destroyAuthorization(key: KeyState, reason: string): Promise<void>
 }
 
 type UpdatesMode = 'unknown' | 'on' | 'off'
@@ -184,7 +186,7 @@ export class Session {
     if (cur === undefined || cur.connId !== msg.connId || cur.gatewayId !== msg.gatewayId) {
       // The session follows the client to another connection only for a message it has not seen:
       // a captured packet replayed on another socket must not take the answers and pushes with it.
-      if (cur === undefined || this.received.isNew(msg.msgId)) this.attach({ gatewayId: msg.gatewayId, connId: msg.connId, clientAddr: msg.clientAddr, dcId: msg.dcId })
+      if (cur === undefined || this.received.isNew(msg.msgId)) this.attach({ gatewayId: msg.gatewayId, connId: msg.connId, clientAddr: msg.clientAddr, dcId: msg.dcId, transport: msg.transport })
     }
     if (msg.msgId < this.firstMsgId && !this.received.has(msg.msgId)) {
       // spec: a similar notification for a msg_id lower than the session's first one
@@ -233,7 +235,7 @@ export class Session {
 
   /** @internal */
   startCall(msgId: bigint, body: Buffer, outer: InboundMessage): void {
-    const conn: ClientConnection = { gatewayId: outer.gatewayId, connId: outer.connId, clientAddr: outer.clientAddr, dcId: outer.dcId }
+    const conn: ClientConnection = { gatewayId: outer.gatewayId, connId: outer.connId, clientAddr: outer.clientAddr, dcId: outer.dcId, transport: outer.transport }
     const p = this.runCall(msgId, body, conn).then(
       (outcome) => {
         this.respond(msgId, outcome)
@@ -354,7 +356,16 @@ export class Session {
       result = maybeGzip(bytes, this.host.options.gzipMinBytes)
     }
     this.enqueueResult(reqMsgId, result)
-    this.scheduleFlush()
+    if (outcome.after === undefined) {
+      this.scheduleFlush()
+      return
+    }
+    this.flush(true)
+    if (outcome.after === 'closeConnection') {
+      if (this.conn !== undefined) this.host.link.closeConnection(this.conn.connId, 'closed at the backend\'s request')
+    } else {
+      void this.host.destroyAuthorization(this.key, 'destroyed at the backend\'s request')
+    }
   }
 
   /** The client's layer: the session's invokeWithLayer, else the auth key's last known. */

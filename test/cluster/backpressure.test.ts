@@ -83,7 +83,7 @@ const BODY = Buffer.alloc(64 * 1024, 7)
 let seq = 0n
 function msg(connId: string): InboundMessage {
   seq += 4n
-  return { gatewayId: 'g', connId, clientAddr: '127.0.0.1:1', dcId: 2, authKeyId: 1n, salt: 0n, sessionId: 1n, msgId: seq, seqNo: 1, body: BODY, receivedAt: Date.now() }
+  return { gatewayId: 'g', connId, clientAddr: '127.0.0.1:1', dcId: 2, transport: 'tcp', authKeyId: 1n, salt: 0n, sessionId: 1n, msgId: seq, seqNo: 1, body: BODY, receivedAt: Date.now() }
 }
 
 describe('gateway backpressure toward a session node that stops reading', () => {

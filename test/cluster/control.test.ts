@@ -180,6 +180,7 @@ describe('session control, push routing and moved keys (real etcd)', { skip: ski
       connId: 'gx#c1',
       clientAddr: '127.0.0.1:1',
       dcId: 2,
+      transport: 'tcp',
       authKeyId: busy,
       salt: h.saltOf(busy)!,
       sessionId: 6n,

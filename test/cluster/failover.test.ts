@@ -86,7 +86,7 @@ function pushToUser(address: string, userId: bigint): Promise<number> {
   const c = new (protos().SessionClient)(address, clientCredentials(undefined), CHANNEL_OPTIONS)
   const body = encode({ _: 'updateShort', update: { _: 'updateConfig' }, date: Math.floor(Date.now() / 1000) })
   return new Promise<number>((resolve, reject) => {
-    c.Push({ userId: i64(userId), body, fanOut: true }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, res) => {
+    c.Push({ userId: i64(userId), sessionId: '0', exceptAuthKeyId: '0', body, fanOut: true }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, res) => {
       c.close()
       if (err) reject(err)
       else resolve(Number(res?.count ?? 0))

@@ -32,6 +32,7 @@ const gwFrame: WireGatewayFrame = {
         connId: '17',
         clientAddr: '127.0.0.1:5555',
         dcId: 4,
+        transport: 'ws',
         authKeyId: -0x7123456789abcdefn,
         salt: 0x1122334455667788n,
         sessionId: -1n,
@@ -41,7 +42,7 @@ const gwFrame: WireGatewayFrame = {
         receivedAt: 1795613932928,
       },
     },
-    { data: { gatewayId: '', connId: 'é✓', clientAddr: '', dcId: 0, authKeyId: 1n, salt: 0n, sessionId: 0n, msgId: 4n, seqNo: -3, body: Buffer.alloc(0), receivedAt: 0 } },
+    { data: { gatewayId: '', connId: 'é✓', clientAddr: '', dcId: 0, transport: 'http', authKeyId: 1n, salt: 0n, sessionId: 0n, msgId: 4n, seqNo: -3, body: Buffer.alloc(0), receivedAt: 0 } },
     { closed: { connId: '17' } },
   ],
 }
@@ -54,12 +55,15 @@ const sFrame: WireSessionFrame = {
   ],
 }
 
-/** Our objects in protobufjs's shape (int64 as decimal strings). */
+/** InboundMessage.transport's numbers on the wire. */
+const TRANSPORT_NUMBERS: Record<string, number> = { tcp: 1, ws: 2, http: 3 }
+
+/** Our objects in protobufjs's shape (int64 as decimal strings, the transport as its number). */
 function generic(x: unknown): unknown {
   if (typeof x === 'bigint') return x.toString()
   if (Buffer.isBuffer(x)) return x
   if (Array.isArray(x)) return x.map(generic)
-  if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, generic(v)]))
+  if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, k === 'transport' ? TRANSPORT_NUMBERS[v as string] : generic(v)]))
   return x
 }
 
@@ -71,10 +75,12 @@ describe('hot-path wire codec vs protobufjs', () => {
     assert.equal(d.authKeyId, (-0x7123456789abcdefn).toString())
     assert.equal(d.sessionId, '-1')
     assert.equal(d.receivedAt, '1795613932928')
+    assert.equal(d.transport, 2)
     assert.deepEqual(d.body, (gwFrame.items[1] as { data: { body: Buffer } }).data.body)
     const d2 = theirs.items[2]!.data as Record<string, unknown>
     assert.equal(d2.connId, 'é✓')
     assert.equal(d2.seqNo, -3)
+    assert.equal(d2.transport, 3)
     assert.deepEqual((theirs.items[3]!.closed as { connId: string }).connId, '17')
     assert.deepEqual((theirs.items[0]!.hello as { gatewayId: string }).gatewayId, 'gw-1')
   })
@@ -102,7 +108,7 @@ describe('hot-path wire codec vs protobufjs', () => {
     const conns = ['17', '17', '18', '18', '17', 'é✓', 'é✓', 'x'.repeat(70), 'x'.repeat(70), 'x'.repeat(69) + 'y', '', '17']
     const addrs = ['127.0.0.1:1', '127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:2', '127.0.0.1:1', '::1', '::1', 'a', 'a', 'b', '', '127.0.0.1:1']
     const items: WireGatewayFrame['items'] = conns.map((connId, i) => ({
-      data: { gatewayId: 'gw-1', connId, clientAddr: addrs[i]!, dcId: i % 6, authKeyId: BigInt(i) - 5n, salt: -BigInt(i), sessionId: 1n << BigInt(i * 5), msgId: BigInt(i), seqNo: i, body: randomBytes(i * 7), receivedAt: 1795613932928 + i },
+      data: { gatewayId: 'gw-1', connId, clientAddr: addrs[i]!, dcId: i % 6, transport: (['tcp', 'ws', 'http'] as const)[i % 3]!, authKeyId: BigInt(i) - 5n, salt: -BigInt(i), sessionId: 1n << BigInt(i * 5), msgId: BigInt(i), seqNo: i, body: randomBytes(i * 7), receivedAt: 1795613932928 + i },
     }))
     const frame: WireGatewayFrame = { items: [...items.slice(0, 6), { closed: { connId: '17' } }, ...items.slice(6)] }
     // twice: the second decode starts with the strings of the first one's last item cached
@@ -121,7 +127,7 @@ describe('hot-path wire codec vs protobufjs', () => {
 
   it('many connections interleaved (more ids than the decoder keeps: evictions, slot collisions)', () => {
     const ids = Array.from({ length: 1500 }, (_, i) => String((i * 7919) % 1500))
-    const mk = (connId: string, i: number) => ({ data: { gatewayId: '', connId, clientAddr: `10.0.${i % 3}.1:${4000 + (i % 700)}`, dcId: 2, authKeyId: 1n, salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: Buffer.alloc(0), receivedAt: 0 } })
+    const mk = (connId: string, i: number) => ({ data: { gatewayId: '', connId, clientAddr: `10.0.${i % 3}.1:${4000 + (i % 700)}`, dcId: 2, transport: 'tcp' as const, authKeyId: 1n, salt: 0n, sessionId: 0n, msgId: 0n, seqNo: 0, body: Buffer.alloc(0), receivedAt: 0 } })
     for (let round = 0; round < 3; round++) {
       const frame: WireGatewayFrame = { items: ids.map((c, i) => mk(round === 2 ? c + 'é' : c, i + round)) }
       assert.deepEqual(decodeGatewayFrame(encodeGatewayFrame(frame)), frame)
@@ -132,7 +138,7 @@ describe('hot-path wire codec vs protobufjs', () => {
     const vals = [0, 1, 127, 128, 16383, 16384, 2 ** 28 - 1, 2 ** 28, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 35 - 1, 2 ** 35, 2 ** 42 + 5, 1795613932928, 2 ** 53 - 1]
     const frame: WireGatewayFrame = {
       items: vals.map((v, i) => ({
-        data: { gatewayId: '', connId: 'c', clientAddr: 'a', dcId: v % 1000, authKeyId: 1n, salt: 2n, sessionId: 3n, msgId: 4n, seqNo: i % 2 === 0 ? Math.min(v, 2 ** 31 - 1) : -Math.min(v, 2 ** 31), body: Buffer.alloc(i), receivedAt: v },
+        data: { gatewayId: '', connId: 'c', clientAddr: 'a', dcId: v % 1000, transport: 'ws', authKeyId: 1n, salt: 2n, sessionId: 3n, msgId: 4n, seqNo: i % 2 === 0 ? Math.min(v, 2 ** 31 - 1) : -Math.min(v, 2 ** 31), body: Buffer.alloc(i), receivedAt: v },
       })),
     }
     const bytes = encodeGatewayFrame(frame)

@@ -85,6 +85,8 @@ describe('mtcute through an upstream backend', () => {
     assert.ok(!up.requests.some((r) => r.method === 'help.getConfig'))
     assert.equal(req.client?.apiId, 4)
     assert.equal(req.userId, '0')
+    assert.equal(req.transport, 'TRANSPORT_TCP')
+    assert.equal(req.gatewayId, 'e2e')
   })
 
   it('bind_user_id binds the key: later calls carry the user id', async () => {

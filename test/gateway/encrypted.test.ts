@@ -12,6 +12,7 @@ class FakeConn implements EncryptedConn {
   quickAcks: number[] = []
   errors: number[] = []
   closed: string | undefined
+  readonly info = { transport: 'tcp' as const }
   constructor(
     readonly id: string,
     readonly remoteAddress = '127.0.0.1:4000',

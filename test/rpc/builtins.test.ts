@@ -85,7 +85,7 @@ test('registerBuiltins wires both methods into a router, using the injected cloc
       msgId: 4n,
       layer: 198,
       client: undefined,
-      connection: { gatewayId: 'g', connId: 'c', clientAddr: '127.0.0.1:1', dcId: 3 },
+      connection: { gatewayId: 'g', connId: 'c', clientAddr: '127.0.0.1:1', dcId: 3, transport: 'tcp' },
       withoutUpdates: false,
       userId: undefined,
     },

@@ -25,7 +25,7 @@ function ctx(client?: Partial<ClientInfo>): RpcContext {
             langCode: 'en',
             ...client,
           },
-    connection: { gatewayId: 'g1', connId: 'c1', clientAddr: '127.0.0.1:5000', dcId: 2 },
+    connection: { gatewayId: 'g1', connId: 'c1', clientAddr: '127.0.0.1:5000', dcId: 2, transport: 'tcp' },
     withoutUpdates: false,
     userId: undefined,
   }

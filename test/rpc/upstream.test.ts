@@ -25,7 +25,7 @@ function ctx(): RpcContext {
     msgId: 0x5f0000000000000cn,
     layer: 198,
     client: { apiId: 4, deviceModel: 'dev', systemVersion: 'sys', appVersion: '1.2', systemLangCode: 'de', langPack: 'android', langCode: 'fr' },
-    connection: { gatewayId: 'g1', connId: 'c1', clientAddr: '[::1]:5000', dcId: 4 },
+    connection: { gatewayId: 'g1', connId: 'c1', clientAddr: '[::1]:5000', dcId: 4, transport: 'ws' },
     withoutUpdates: true,
     userId: undefined,
   }
@@ -92,6 +92,8 @@ test('routes by prefix (longest wins, TS handlers win, unrouted gets INPUT_METHO
     assert.equal(r.clientIp, '::1')
     assert.equal(r.clientPort, 5000)
     assert.equal(r.dcId, 4)
+    assert.equal(r.transport, 'TRANSPORT_WEBSOCKET')
+    assert.equal(r.gatewayId, 'g1')
     assert.equal(r.withoutUpdates, true)
     const deadline = Number(r.deadlineMs)
     assert.ok(deadline >= t0 + 700 && deadline <= Date.now() + 700, `deadline ${deadline - t0} ms after the call`)

@@ -194,6 +194,7 @@ export class TestClient {
       connId: this.connId,
       clientAddr: '127.0.0.1:5000',
       dcId: 2,
+      transport: 'tcp',
       authKeyId: this.authKeyId,
       salt: this.salt,
       sessionId: this.sessionId,

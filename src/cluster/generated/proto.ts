@@ -295,6 +295,10 @@ export const enum PbSessionRequestTag {
 export type PbPushRequest = {
   body: Buffer
   fanOut: boolean
+  /** with auth_key_id: only this session of the key (0: every session) */
+  sessionId: Int64
+  /** with user_id: leave out the sessions of this auth key (0: none) */
+  exceptAuthKeyId: Int64
 } & (
   | {
       authKeyId: Int64
@@ -319,6 +323,8 @@ export const enum PbPushRequestTag {
   userId = 0x11,
   body = 0x1a,
   fanOut = 0x20,
+  sessionId = 0x29,
+  exceptAuthKeyId = 0x31,
 }
 
 /** One decrypted MTProto message (src/session/api.ts InboundMessage; the gateway id is the stream's). */
@@ -335,6 +341,8 @@ export interface PbInboundMessage {
   receivedAt: Int64
   /** the DC the connection came for (help.getConfig's this_dc) */
   dcId: number
+  /** the client's transport: 1 TCP, 2 WebSocket, 3 HTTP (mtgate.upstream.v1.Transport's numbers) */
+  transport: number
 }
 
 /** InboundMessage: the key before each field on the wire. */
@@ -349,6 +357,7 @@ export const enum PbInboundMessageTag {
   body = 0x42,
   receivedAt = 0x48,
   dcId = 0x50,
+  transport = 0x58,
 }
 
 export interface PbConnectionClosed {
@@ -591,8 +600,11 @@ export interface PbInvokeRequest {
   /** The query came in invokeWithoutUpdates (the session wants no updates pushed). */
   withoutUpdates: boolean
   transport: PbTransport
-  /** The mtgate node the client is connected to (config node_id; the process's id in `serve`). */
-  nodeId: string
+  /**
+   * The mtgate gateway holding the client's connection: a gateway node's cluster.node_id, or the
+   * gateway id of `mtgate serve` (gw-<pid>).
+   */
+  gatewayId: string
 }
 
 /** InvokeRequest: the key before each field on the wire. */
@@ -613,7 +625,7 @@ export const enum PbInvokeRequestTag {
   query = 0x72,
   withoutUpdates = 0x78,
   transport = 0x80,
-  nodeId = 0x8a,
+  gatewayId = 0x8a,
 }
 
 export interface PbRpcError {

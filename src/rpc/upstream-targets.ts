@@ -1,0 +1,86 @@
+/**
+ * One configured upstream: a gRPC channel per target address, picked round-robin among those with
+ * a connection up, and a bound on the calls in flight. The targets are the configured list, or
+ * what service discovery last found (setTargets: channels of addresses that stay are kept).
+ */
+import * as grpc from '@grpc/grpc-js'
+import { CHANNEL_OPTIONS } from '../cluster/grpc.js'
+import type { UpstreamSettings } from '../config/types.js'
+import { upstreamProto, type UpstreamClient } from './upstream-proto.js'
+
+/**
+ * Channels to backends: big messages and quick reconnects as between mtgate nodes, but keepalive
+ * pings no more often than the 5 minutes gRPC servers accept by default (Go's and C-core's
+ * enforcement answers more frequent pings with GOAWAY too_many_pings), and only during calls.
+ */
+export const UPSTREAM_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  ...CHANNEL_OPTIONS,
+  'grpc.keepalive_time_ms': 300_000,
+  'grpc.keepalive_timeout_ms': 20_000,
+  'grpc.keepalive_permit_without_calls': 0,
+}
+
+export interface UpstreamTarget {
+  target: string
+  client: UpstreamClient
+}
+
+export class Upstream {
+  clients: UpstreamTarget[] = []
+  private next = 0
+  inFlight = 0
+
+  constructor(readonly settings: UpstreamSettings) {
+    this.setTargets(settings.targets)
+  }
+
+  /** Replaces the target list: new addresses get a channel (connecting now), gone ones are closed. */
+  setTargets(targets: readonly string[]): void {
+    const { Client } = upstreamProto()
+    const old = new Map(this.clients.map((c) => [c.target, c]))
+    this.clients = [...new Set(targets)].map((target) => {
+      const kept = old.get(target)
+      old.delete(target)
+      if (kept !== undefined) return kept
+      const client = new Client(target, grpc.credentials.createInsecure(), UPSTREAM_CHANNEL_OPTIONS)
+      // connect now, so that the first calls find out which targets are up
+      client.getChannel().getConnectivityState(true)
+      return { target, client }
+    })
+    for (const c of old.values()) c.client.close()
+  }
+
+  /**
+   * The next target round-robin among those with a connection up; when none is up, among those not
+   * known to be failing; when all are failing, the next one (the call fails at once). `skip`:
+   * targets already tried for this call. Undefined when there is no target at all.
+   */
+  pick(skip?: ReadonlySet<string>): UpstreamTarget | undefined {
+    const cands = skip === undefined ? this.clients : this.clients.filter((c) => !skip.has(c.target))
+    const n = cands.length
+    if (n === 0) return undefined
+    const { READY, TRANSIENT_FAILURE } = grpc.connectivityState
+    for (const usable of [(s: grpc.connectivityState) => s === READY, (s: grpc.connectivityState) => s !== TRANSIENT_FAILURE]) {
+      for (let i = 0; i < n; i++) {
+        const c = cands[(this.next + i) % n]!
+        if (usable(c.client.getChannel().getConnectivityState(false))) {
+          this.next = (this.next + i + 1) % n
+          return c
+        }
+      }
+    }
+    const c = cands[this.next % n]!
+    this.next = (this.next + 1) % n
+    return c
+  }
+
+  /** How many targets have their connection up. */
+  get connected(): number {
+    return this.clients.filter((c) => c.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY).length
+  }
+
+  close(): void {
+    for (const c of this.clients) c.client.close()
+    this.clients = []
+  }
+}
