@@ -75,7 +75,7 @@ describe('examples/python/backend.py over gRPC', () => {
       query: q,
       withoutUpdates: false,
       transport: 'TRANSPORT_TCP',
-      nodeId: 'test',
+      gatewayId: 'test',
     } as PbInvokeRequest
     return new Promise((resolve, reject) =>
       client.Invoke(req, new grpc.Metadata(), { deadline: new Date(Date.now() + deadlineMs) }, (err, res) => (err ? reject(err) : resolve(res!))),
