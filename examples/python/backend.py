@@ -84,11 +84,13 @@ def main():
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format='%(asctime)s %(name)s %(message)s')
 
     pusher = Pusher(args.mtgate)
-    server = grpc.server(ThreadPoolExecutor(max_workers=16))
+    # no SO_REUSEPORT: a port another process serves on is an error, not a shared port
+    server = grpc.server(ThreadPoolExecutor(max_workers=16), options=[('grpc.so_reuseport', 0)])
     pb2_grpc.add_UpstreamServicer_to_server(Upstream(Api(State(args.state)), pusher, args.delay_ms), server)
-    port = server.add_insecure_port(args.listen)
-    if port == 0:
-        sys.exit(f'cannot listen on {args.listen}')
+    try:
+        port = server.add_insecure_port(args.listen)
+    except RuntimeError as e:
+        sys.exit(f'cannot listen on {args.listen}: {e}')
     server.start()
     host = args.listen.rsplit(':', 1)[0]
     print(f'listening {host}:{port}', flush=True)
