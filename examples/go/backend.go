@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gotd/td/tg"
+	"google.golang.org/grpc/status"
 
 	pb "mtgate.example/backend/upstreampb"
 )
@@ -30,8 +31,10 @@ func (b *Backend) Invoke(ctx context.Context, req *pb.InvokeRequest) (*pb.Invoke
 		select {
 		case <-time.After(b.delay):
 		case <-ctx.Done():
+			// DEADLINE_EXCEEDED (not UNKNOWN, what a plain error becomes): mtgate answers -503 Timeout
+			// whether this status or its own deadline comes first.
 			log.Printf("%s user=%d: gave up waiting (%v)", req.GetMethod(), req.GetUserId(), ctx.Err())
-			return nil, ctx.Err()
+			return nil, status.FromContextError(ctx.Err()).Err()
 		}
 	}
 	reply := b.handle(req)

@@ -90,6 +90,7 @@ export function describeExampleBackend(label: string, start: StartExampleBackend
         host: '127.0.0.1',
         tcpPort: 0,
         config: {
+          backend_api: '127.0.0.1:0',
           upstreams: [{ name: 'example', targets: [listen], deadline_ms: DEADLINE_MS }],
           routes: { 'auth.': 'example', 'users.': 'example', 'messages.': 'example', 'updates.': 'example', 'account.': { upstream: 'example', deadline_ms: SLOW_DEADLINE_MS } },
           unrouted: 'example',
@@ -97,7 +98,7 @@ export function describeExampleBackend(label: string, start: StartExampleBackend
         },
       })
       newKeys = recordNewKeys(e.server.store)
-      backend = await start({ listen, mtgate: (e.server as unknown as { backendApiAddress?: string }).backendApiAddress ?? '127.0.0.1:1', stateFile: join(dir, 'state.json') })
+      backend = await start({ listen, mtgate: e.server.backendApiAddress!, stateFile: join(dir, 'state.json') })
       gram = gramjsClient({ host: e.host, port: e.tcpPort!, key: e, transport: 'abridged', params: { connectionRetries: 2, retryDelay: 200, autoReconnect: false } })
       mt = await mtcuteClient({ host: e.host, port: e.tcpPort!, pem: e.publicPem, updates: true })
       ;(mt as unknown as { onNewMessage: { add(cb: (m: MtMessage) => void): void } }).onNewMessage.add((m) => mtGot.push(m))

@@ -219,8 +219,9 @@ type InvokeRequest struct {
 	// The query came in invokeWithoutUpdates (the session wants no updates pushed).
 	WithoutUpdates bool      `protobuf:"varint,15,opt,name=without_updates,json=withoutUpdates,proto3" json:"without_updates,omitempty"`
 	Transport      Transport `protobuf:"varint,16,opt,name=transport,proto3,enum=mtgate.upstream.v1.Transport" json:"transport,omitempty"`
-	// The mtgate node the client is connected to (config node_id; the process's id in `serve`).
-	NodeId        string `protobuf:"bytes,17,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The mtgate gateway holding the client's connection: a gateway node's cluster.node_id, or the
+	// gateway id of `mtgate serve` (gw-<pid>).
+	GatewayId     string `protobuf:"bytes,17,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -367,9 +368,9 @@ func (x *InvokeRequest) GetTransport() Transport {
 	return Transport_TRANSPORT_UNSPECIFIED
 }
 
-func (x *InvokeRequest) GetNodeId() string {
+func (x *InvokeRequest) GetGatewayId() string {
 	if x != nil {
-		return x.NodeId
+		return x.GatewayId
 	}
 	return ""
 }
@@ -1181,7 +1182,7 @@ const file_mtgate_upstream_proto_rawDesc = "" +
 	"appVersion\x12(\n" +
 	"\x10system_lang_code\x18\x05 \x01(\tR\x0esystemLangCode\x12\x1b\n" +
 	"\tlang_pack\x18\x06 \x01(\tR\blangPack\x12\x1b\n" +
-	"\tlang_code\x18\a \x01(\tR\blangCode\"\xbd\x04\n" +
+	"\tlang_code\x18\a \x01(\tR\blangCode\"\xc3\x04\n" +
 	"\rInvokeRequest\x12\x1e\n" +
 	"\vauth_key_id\x18\x01 \x01(\x10R\tauthKeyId\x12'\n" +
 	"\x10perm_auth_key_id\x18\x02 \x01(\x10R\rpermAuthKeyId\x12\x1d\n" +
@@ -1202,8 +1203,9 @@ const file_mtgate_upstream_proto_rawDesc = "" +
 	"\x0econstructor_id\x18\r \x01(\aR\rconstructorId\x12\x14\n" +
 	"\x05query\x18\x0e \x01(\fR\x05query\x12'\n" +
 	"\x0fwithout_updates\x18\x0f \x01(\bR\x0ewithoutUpdates\x12;\n" +
-	"\ttransport\x18\x10 \x01(\x0e2\x1d.mtgate.upstream.v1.TransportR\ttransport\x12\x17\n" +
-	"\anode_id\x18\x11 \x01(\tR\x06nodeId\"8\n" +
+	"\ttransport\x18\x10 \x01(\x0e2\x1d.mtgate.upstream.v1.TransportR\ttransport\x12\x1d\n" +
+	"\n" +
+	"gateway_id\x18\x11 \x01(\tR\tgatewayId\"8\n" +
 	"\bRpcError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\xa3\x02\n" +
