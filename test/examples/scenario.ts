@@ -94,7 +94,6 @@ export function describeExampleBackend(label: string, start: StartExampleBackend
           upstreams: [{ name: 'example', targets: [listen], deadline_ms: DEADLINE_MS }],
           routes: { 'auth.': 'example', 'users.': 'example', 'messages.': 'example', 'updates.': 'example', 'account.': { upstream: 'example', deadline_ms: SLOW_DEADLINE_MS } },
           unrouted: 'example',
-          backend_api: '127.0.0.1:0',
         },
       })
       newKeys = recordNewKeys(e.server.store)
