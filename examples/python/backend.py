@@ -59,8 +59,10 @@ class Upstream(pb2_grpc.UpstreamServicer):
             gone = threading.Event()
             context.add_callback(gone.set)
             if gone.wait(self.delay) or not context.is_active():
-                log.info('%s: the caller stopped waiting', request.method)
-                context.abort(grpc.StatusCode.CANCELLED, 'the caller stopped waiting')
+                # DEADLINE_EXCEEDED, which mtgate answers -503 Timeout for whether this status or its
+                # own deadline comes first (a caller that cancelled gets no status at all)
+                log.info('%s user=%d: the caller stopped waiting', request.method, request.user_id)
+                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, 'the caller stopped waiting')
         answer = self.api.handle(request.user_id, request.perm_auth_key_id, request.method, request.query)
         reply = pb2.InvokeReply(bind_user_id=answer.bind_user_id, unbind_user=answer.unbind_user)
         if answer.error is not None:
