@@ -21,6 +21,9 @@ from state import State
 pb2, pb2_grpc = stubs.load()
 log = logging.getLogger('backend')
 
+# A call that --delay-ms would take past its deadline ends this long before it.
+DEADLINE_MARGIN = 0.025
+
 
 class Pusher:
     """Sends pushes to Mtgate.Push one at a time, in the order they were made, off the call's thread
@@ -53,16 +56,23 @@ class Upstream(pb2_grpc.UpstreamServicer):
         self.pusher = pusher
         self.delay = delay_ms / 1000
 
+    def wait(self, context):
+        """Waits --delay-ms; False when the call's deadline comes first: then it returns
+        DEADLINE_MARGIN before the deadline (or when the caller goes), for a DEADLINE_EXCEEDED that
+        mtgate answers -503 Timeout. (At the deadline itself the server resets the stream, and that
+        CANCELLED may reach mtgate before its own deadline: 500 INTERNAL.)"""
+        remaining = context.time_remaining()
+        short = remaining is not None and remaining - DEADLINE_MARGIN < self.delay
+        gone = threading.Event()
+        context.add_callback(gone.set)
+        if gone.wait(max(remaining - DEADLINE_MARGIN, 0) if short else self.delay):
+            return False
+        return not short and context.is_active()
+
     def Invoke(self, request, context):
-        if self.delay > 0:
-            # wait --delay-ms, or until mtgate gives up on the call (then it is not handled at all)
-            gone = threading.Event()
-            context.add_callback(gone.set)
-            if gone.wait(self.delay) or not context.is_active():
-                # DEADLINE_EXCEEDED, which mtgate answers -503 Timeout for whether this status or its
-                # own deadline comes first (a caller that cancelled gets no status at all)
-                log.info('%s user=%d: the caller stopped waiting', request.method, request.user_id)
-                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, 'the caller stopped waiting')
+        if self.delay > 0 and not self.wait(context):
+            log.info('%s user=%d: the delay outlasts the deadline', request.method, request.user_id)
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, 'the delay outlasts the deadline')
         answer = self.api.handle(request.user_id, request.perm_auth_key_id, request.method, request.query)
         reply = pb2.InvokeReply(bind_user_id=answer.bind_user_id, unbind_user=answer.unbind_user)
         if answer.error is not None:
