@@ -6,8 +6,13 @@ import * as grpc from '@grpc/grpc-js'
 import type { PbInvokeReply, PbInvokeRequest } from '../../src/cluster/generated/proto.js'
 import { upstreamProto } from '../../src/rpc/upstream.js'
 
-/** What a test handler replies (the oneof as one of its members). */
-export type Reply = { result: Buffer; bindUserId?: bigint; unbindUser?: boolean } | { rpcError: { code: number; message: string }; bindUserId?: bigint; unbindUser?: boolean }
+/** What a test handler replies: the oneof as one of its members (or deferred), and the reply's actions. */
+export type Reply = ({ result: Buffer } | { rpcError: { code: number; message: string } } | { deferred: true }) & {
+  bindUserId?: bigint
+  unbindUser?: boolean
+  closeConnection?: boolean
+  destroyAuthKey?: boolean
+}
 
 export type UpstreamHandler = (req: PbInvokeRequest) => Promise<Reply> | Reply
 

@@ -271,3 +271,67 @@ test('max_in_flight: calls beyond it get -503 Timeout at once, without reaching 
     await up.stop()
   }
 })
+
+/** A local port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const net = await import('node:net')
+  const srv = net.createServer()
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const port = (srv.address() as { port: number }).port
+  await new Promise((r) => srv.close(r))
+  return port
+}
+
+test('a call that could not be delivered (no connection to its target) goes to the next target', async () => {
+  const live = await startUpstream(answer)
+  const dead = `127.0.0.1:${await closedPort()}`
+  // both channels are still connecting at the first call: the first target (the dead one) is picked
+  const { router, bridge, logs } = bridgeOf({ upstreams: [{ name: 'u', targets: [dead, live.address] }], unrouted: 'u' })
+  try {
+    assert.deepEqual(await router.dispatch(call({ _: 'help.getNearestDc' })), { kind: 'result', result: nearest, method: 'help.getNearestDc' })
+    assert.equal(live.requests.length, 1)
+    assert.ok(logs.some((l) => l.includes('call not delivered: trying another target') && l.includes(dead)), logs.join('\n'))
+  } finally {
+    bridge.close()
+    await live.stop()
+  }
+})
+
+test('a call that may have reached a backend (its connection dropped mid-call) is not sent again: 500 INTERNAL', async () => {
+  let first: (() => Promise<void>) | undefined
+  const a = await startUpstream(async () => {
+    await first?.()
+    return { result: encode(nearest) }
+  })
+  first = () => a.stop().then(() => new Promise(() => undefined))
+  const b = await startUpstream(answer)
+  const { router, bridge } = bridgeOf({ upstreams: [{ name: 'u', targets: [a.address, b.address] }], unrouted: 'u' })
+  try {
+    const t0 = Date.now()
+    assert.deepEqual(await router.dispatch(call({ _: 'help.getNearestDc' })), { kind: 'error', code: 500, message: 'INTERNAL' })
+    assert.ok(Date.now() - t0 < 2000, `answered after ${Date.now() - t0} ms`)
+    assert.equal(a.requests.length, 1)
+    assert.equal(b.requests.length, 0, 'not re-sent to the other target')
+  } finally {
+    bridge.close()
+    await b.stop()
+  }
+})
+
+test('service discovery: setTargets replaces the targets (channels of kept addresses stay)', async () => {
+  const a = await startUpstream(answer)
+  const b = await startUpstream(answer)
+  const { router, bridge } = bridgeOf({ upstreams: [{ name: 'u', targets: [a.address] }], unrouted: 'u' })
+  try {
+    assert.equal((await router.dispatch(call({ _: 'help.getNearestDc' }))).kind, 'result')
+    bridge.setTargets('u', [b.address])
+    for (let i = 0; i < 3; i++) assert.equal((await router.dispatch(call({ _: 'help.getNearestDc' }))).kind, 'result')
+    assert.deepEqual([a.requests.length, b.requests.length], [1, 3])
+    bridge.setTargets('u', [])
+    assert.deepEqual(await router.dispatch(call({ _: 'help.getNearestDc' })), { kind: 'error', code: 500, message: 'INTERNAL' })
+  } finally {
+    bridge.close()
+    await a.stop()
+    await b.stop()
+  }
+})
