@@ -10,9 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
-import * as protoLoader from '@grpc/proto-loader'
-import { protoDir } from '../../src/cluster/proto.js'
-import { LOADER_OPTIONS, type PbInvokeReply, type PbInvokeRequest } from '../../src/cluster/generated/proto.js'
+import type { PbInvokeReply, PbInvokeRequest } from '../../src/cluster/generated/proto.js'
 import { upstreamProto, type UpstreamClient } from '../../src/rpc/upstream.js'
 import { decode, decodeResult, encode, type TlObject } from '../../src/tl/index.js'
 import { freePort } from '../helpers/services.js'
@@ -31,10 +29,9 @@ interface Pushed {
 
 /** A stand-in for mtgate's Mtgate service: records Push calls, answers sessions = 1. */
 async function startMtgateStub(): Promise<{ address: string; pushes: Pushed[]; stop(): void }> {
-  const pkg = protoLoader.loadSync('mtgate_upstream.proto', { ...LOADER_OPTIONS, includeDirs: [protoDir()] })
   const server = new grpc.Server()
   const pushes: Pushed[] = []
-  server.addService(pkg['mtgate.upstream.v1.Mtgate'] as unknown as grpc.ServiceDefinition, {
+  server.addService(upstreamProto().mtgate, {
     Push: (call: grpc.ServerUnaryCall<{ userId: string; exceptAuthKeyId: string; updates: Buffer }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
       const { userId, exceptAuthKeyId, updates } = call.request
       pushes.push({ userId, exceptAuthKeyId, updates: decode(updates) as unknown as Obj })
