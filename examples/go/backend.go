@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gotd/td/tg"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	pb "mtgate.example/backend/upstreampb"
@@ -28,13 +29,9 @@ type Backend struct {
 // Invoke handles one client query (after the configured delay).
 func (b *Backend) Invoke(ctx context.Context, req *pb.InvokeRequest) (*pb.InvokeReply, error) {
 	if b.delay > 0 {
-		select {
-		case <-time.After(b.delay):
-		case <-ctx.Done():
-			// DEADLINE_EXCEEDED (not UNKNOWN, what a plain error becomes): mtgate answers -503 Timeout
-			// whether this status or its own deadline comes first.
-			log.Printf("%s user=%d: gave up waiting (%v)", req.GetMethod(), req.GetUserId(), ctx.Err())
-			return nil, status.FromContextError(ctx.Err()).Err()
+		if err := b.wait(ctx); err != nil {
+			log.Printf("%s user=%d: %v", req.GetMethod(), req.GetUserId(), err)
+			return nil, err
 		}
 	}
 	reply := b.handle(req)
@@ -44,6 +41,30 @@ func (b *Backend) Invoke(ctx context.Context, req *pb.InvokeRequest) (*pb.Invoke
 		log.Printf("%s user=%d → ok", req.GetMethod(), req.GetUserId())
 	}
 	return reply, nil
+}
+
+// deadlineMargin: a call the delay would take past its deadline ends this long before it.
+const deadlineMargin = 25 * time.Millisecond
+
+// wait sleeps the configured delay. When the call's deadline comes first it answers gRPC status
+// DEADLINE_EXCEEDED (mtgate's -503 Timeout) just before it: at the deadline itself the server side
+// resets the stream (CANCELLED), which may reach mtgate before its own deadline does.
+func (b *Backend) wait(ctx context.Context) error {
+	d := b.delay
+	deadline, ok := ctx.Deadline()
+	short := ok && time.Until(deadline)-deadlineMargin < d
+	if short {
+		d = max(time.Until(deadline)-deadlineMargin, 0)
+	}
+	select {
+	case <-time.After(d):
+		if short {
+			return status.Error(codes.DeadlineExceeded, "the delay outlasts the deadline")
+		}
+		return nil
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	}
 }
 
 func (b *Backend) handle(req *pb.InvokeRequest) *pb.InvokeReply {

@@ -22,6 +22,9 @@ import { GatewayStreams } from './gateway-streams.js'
 import { CHANNEL_OPTIONS, clientCredentials, deadline, startNodeServer, stopNodeServer, type NodeServer } from './grpc.js'
 import { big, i64, protos, type PbBoolReply, type PbCountReply, type PbPushRequest, type PbSessionRequest, type SessionClient, type SessionServerImpl } from './proto.js'
 import { nodeRegistry, type Registry } from './registry.js'
+import { ClusterBackendApi } from './backend-api-host.js'
+import { mtgateService } from '../rpc/backend-api.js'
+import { upstreamProto } from '../rpc/upstream-proto.js'
 import { RendezvousRing } from './ring.js'
 import { SessionSide, type PushTarget } from './session-side.js'
 import { storeService, unaryHandler } from './store-service.js'
@@ -64,6 +67,10 @@ export class SessionNode {
   private movedSweeps = 0
   private readonly clock: Clock
   readonly stats = { movedKeysDropped: 0, movedSessionsDropped: 0, forwarded: 0 }
+  /** The Mtgate service's work (for backends) across the cluster. */
+  readonly backendApi: ClusterBackendApi
+  /** Open WatchPresence streams (ended when the node stops). */
+  readonly watchStreams = new Set<() => void>()
 
   readonly store: AuthKeyStore
   readonly router: RpcRouter
@@ -89,6 +96,16 @@ export class SessionNode {
     this.movedKeyGraceMs = movedKeyGraceMs
     this.clock = clock
     this.ring.set([nodeId])
+    this.backendApi = new ClusterBackendApi({
+      nodeId,
+      local: side.localBackendApi(nodeId),
+      push: (target, body) => this.routePush(target, body),
+      peers: () => new Map([...this.peers].map(([id, p]) => [id, p.address])),
+      owner: (authKeyId) => this.ring.owner(authKeyId) ?? nodeId,
+      tls: config.cluster.tls,
+      callTimeoutMs: config.cluster.callTimeoutMs,
+      log,
+    })
   }
 
   static async start(config: ClusterConfig, deps: SessionNodeDeps = {}): Promise<SessionNode> {
@@ -108,7 +125,7 @@ export class SessionNode {
     let grpc: NodeServer
     try {
       link.attach(side.start(link))
-      grpc = await startNodeServer(cc, ['mtgate.session.v1.Session'])
+      grpc = await startNodeServer(cc, ['mtgate.session.v1.Session', 'mtgate.upstream.v1.Mtgate'])
     } catch (e) {
       await side.close()
       throw e
@@ -117,6 +134,7 @@ export class SessionNode {
     node = new SessionNode(config, cc.nodeId, side, link, registry, grpc, log, deps.movedKeyGraceMs ?? MOVED_KEY_GRACE_MS, clock)
     const n = node
     grpc.server.addService(protos().session, n.impl())
+    grpc.server.addService(upstreamProto().mtgate, mtgateService(n.backendApi, log, n.watchStreams, side.localBackendApi(cc.nodeId)))
     grpc.health.set('SERVING')
     registry.on('change', () => {
       n.syncPeers()
@@ -350,7 +368,9 @@ export class SessionNode {
     await this.side.drainRpcs()
     await this.link.flush(1000)
     this.link.endAll('session node stopping')
+    for (const end of [...this.watchStreams]) end()
     await stopNodeServer(this.grpc)
+    this.backendApi.close()
     this.side.stopSessions()
     if (this.movedTimer) clearTimeout(this.movedTimer)
     await this.registry.stop()

@@ -12,6 +12,7 @@ import { registerBuiltins } from '../rpc/builtins.js'
 import { RpcRouter } from '../rpc/router.js'
 import type { BackendApiHost } from '../rpc/backend-api.js'
 import { UpstreamBridge } from '../rpc/upstream.js'
+import { UpstreamDiscoveryWatch } from './upstream-discovery.js'
 import type { GatewayLink, PushTarget } from '../session/api.js'
 
 export type { PushTarget }
@@ -43,6 +44,8 @@ export class SessionSide {
     readonly router: RpcRouter,
     /** The upstream bridge (the router's fallback), when upstreams are configured. */
     readonly upstream: UpstreamBridge | undefined,
+    /** etcd discovery of the upstreams configured with it. */
+    private readonly discovery: UpstreamDiscoveryWatch[],
   ) {}
 
   /** Opens (or adopts) the store and builds the router. */
@@ -64,12 +67,18 @@ export class SessionSide {
       o.clock,
     )
     let upstream: UpstreamBridge | undefined
+    const discovery: UpstreamDiscoveryWatch[] = []
     if (config.upstream.upstreams.length > 0) {
       const bridge = new UpstreamBridge(config.upstream, { unknownMethodError: config.unknownMethodError, log: o.log })
       router.setFallback((call) => bridge.dispatch(call))
       upstream = bridge
+      for (const u of config.upstream.upstreams) {
+        if (u.discovery !== undefined) discovery.push(new UpstreamDiscoveryWatch(u.name, u.discovery, (t) => bridge.setTargets(u.name, t), o.log))
+      }
+      // the first read before serving, so that the first calls find the instances
+      await Promise.all(discovery.map((d) => d.start()))
     }
-    return new SessionSide(config, o, store, o.store === undefined, description, router, upstream)
+    return new SessionSide(config, o, store, o.store === undefined, description, router, upstream, discovery)
   }
 
   /** Builds the session layer on `link` and starts its tick. */
@@ -138,6 +147,7 @@ export class SessionSide {
   /** Stops the session layer and closes the store when it was opened here. */
   async close(): Promise<void> {
     this.stopSessions()
+    for (const d of this.discovery) d.stop()
     this.upstream?.close()
     if (this.ownsStore) await this.store.close().catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'store close failed'))
   }

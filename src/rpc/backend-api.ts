@@ -85,14 +85,21 @@ function pbKey(k: NodeOnlineKey): PbOnlineKey {
 }
 
 /**
- * The Mtgate service implementation over `host`. `streams` gets an `end` function of every open
- * WatchPresence stream (removed when it ends), for the server to end them when it stops.
+ * A call carrying this header with the value `local` asks a cluster node for its own sessions only
+ * (how session nodes ask each other); backends never send it.
  */
-export function mtgateService(host: BackendApiHost, parentLog: Logger, streams = new Set<() => void>()): grpc.UntypedServiceImplementation {
+export const SCOPE_HEADER = 'mtgate-scope'
+
+/**
+ * The Mtgate service implementation over `host` (`local` for calls with SCOPE_HEADER local).
+ * `streams` gets an `end` function of every open WatchPresence stream (removed when it ends), for
+ * the server to end them when it stops.
+ */
+export function mtgateService(host: BackendApiHost, parentLog: Logger, streams = new Set<() => void>(), local = host): grpc.UntypedServiceImplementation {
   const log = parentLog.child({ mod: 'backend-api' })
-  function unary<Req, Res>(name: string, fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  function unary<Req, Res>(name: string, fn: (req: Req, host: BackendApiHost) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, cb) => {
-      fn(call.request).then(
+      fn(call.request, call.metadata.get(SCOPE_HEADER)[0] === 'local' ? local : host).then(
         (res) => cb(null, res),
         (e: unknown) => {
           const bad = e instanceof BadRequest
@@ -103,13 +110,13 @@ export function mtgateService(host: BackendApiHost, parentLog: Logger, streams =
     }
   }
   return {
-    Push: unary('Push', async (req: PbPushUpdatesRequest): Promise<PbPushReply> => {
+    Push: unary('Push', async (req: PbPushUpdatesRequest, host): Promise<PbPushReply> => {
       const target = pushTarget(req)
       checkUpdates(req.updates)
       const n = await host.push(target, req.updates)
       return { sessions: String(n), delivered: n > 0 }
     }),
-    PushRpcResult: unary('PushRpcResult', async (req: PbPushRpcResultRequest): Promise<PbPushReply> => {
+    PushRpcResult: unary('PushRpcResult', async (req: PbPushRpcResultRequest, host): Promise<PbPushReply> => {
       const k: DeferredKey = { authKeyId: big(req.authKeyId), sessionId: big(req.sessionId), msgId: big(req.msgId) }
       let reply: { result: Buffer } | { rpcError: { code: number; message: string } }
       if (req.outcome === 'result') reply = { result: req.result }
@@ -118,7 +125,7 @@ export function mtgateService(host: BackendApiHost, parentLog: Logger, streams =
       const delivered = await host.pushRpcResult(k, reply)
       return { sessions: delivered ? '1' : '0', delivered }
     }),
-    GetOnline: unary('GetOnline', async (req: PbGetOnlineRequest): Promise<PbGetOnlineReply> => {
+    GetOnline: unary('GetOnline', async (req: PbGetOnlineRequest, host): Promise<PbGetOnlineReply> => {
       if (req.userIds.length > MAX_USERS) throw new BadRequest(`user_ids: ${req.userIds.length} > ${MAX_USERS}`)
       return { keys: (await host.online(req.userIds.map(big))).map(pbKey) }
     }),

@@ -148,7 +148,8 @@ export class UpstreamBridge {
           return this.outcome(call, await invoke(t.client, req), name, t.target, up.settings.resultTimeoutMs)
         } catch (e) {
           const err = e as grpc.ServiceError
-          if (err.code === grpc.status.DEADLINE_EXCEEDED) {
+          // a server cutting the call at the deadline (Go's) may be heard as CANCELLED first
+          if (err.code === grpc.status.DEADLINE_EXCEEDED || (err.code === grpc.status.CANCELLED && Date.now() >= deadlineMs - DEADLINE_SLACK_MS)) {
             this.log.warn({ method: call.method, upstream: name, target: t.target, deadlineMs: route.deadlineMs }, 'upstream did not answer within the deadline: answering -503 Timeout')
             return { kind: 'error', ...UPSTREAM_ERRORS.timeout }
           }
@@ -218,6 +219,9 @@ export class UpstreamBridge {
     for (const u of this.upstreams.values()) u.close()
   }
 }
+
+/** A call cancelled this close to its deadline ended because of it. */
+const DEADLINE_SLACK_MS = 50
 
 /**
  * True when grpc-js failed the call before giving it to any connection (its picker found no
