@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gotd/td/tg"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	pb "mtgate.example/backend/upstreampb"
@@ -43,24 +42,11 @@ func (b *Backend) Invoke(ctx context.Context, req *pb.InvokeRequest) (*pb.Invoke
 	return reply, nil
 }
 
-// deadlineMargin: a call the delay would take past its deadline ends this long before it.
-const deadlineMargin = 25 * time.Millisecond
-
-// wait sleeps the configured delay. When the call's deadline comes first it answers gRPC status
-// DEADLINE_EXCEEDED (mtgate's -503 Timeout) just before it: at the deadline itself the server side
-// resets the stream (CANCELLED), which may reach mtgate before its own deadline does.
+// wait sleeps the configured delay, or until the call ends (its deadline passed: mtgate answers the
+// client -503 Timeout by itself).
 func (b *Backend) wait(ctx context.Context) error {
-	d := b.delay
-	deadline, ok := ctx.Deadline()
-	short := ok && time.Until(deadline)-deadlineMargin < d
-	if short {
-		d = max(time.Until(deadline)-deadlineMargin, 0)
-	}
 	select {
-	case <-time.After(d):
-		if short {
-			return status.Error(codes.DeadlineExceeded, "the delay outlasts the deadline")
-		}
+	case <-time.After(b.delay):
 		return nil
 	case <-ctx.Done():
 		return status.FromContextError(ctx.Err()).Err()
