@@ -223,13 +223,13 @@ describe('examples/python/backend.py over gRPC', () => {
     assert.equal((decodeResult('auth.logOut', out.result!) as unknown as Obj)._, 'auth.loggedOut')
   })
 
-  it('--delay-ms past the deadline: DEADLINE_EXCEEDED from the backend just before the deadline; the call has no effect', async () => {
+  it('--delay-ms past the deadline: the call ends at its deadline and has no effect', async () => {
     await backend.restart({ delayMs: 800 })
     const peerA = { _: 'inputPeerUser', user_id: 1000n, access_hash: 1000n * 7919n }
     const t0 = Date.now()
     await assert.rejects(
       invoke(1001n, obj({ _: 'messages.sendMessage', peer: peerA, message: 'late', random_id: 4n }), 300),
-      (e: grpc.ServiceError) => e.code === grpc.status.DEADLINE_EXCEEDED && e.details === 'the delay outlasts the deadline',
+      (e: grpc.ServiceError) => e.code === grpc.status.DEADLINE_EXCEEDED,
     )
     assert.ok(Date.now() - t0 < 700)
     assert.equal((await call(1001n, { _: 'updates.getState' }))['pts'], 2)
