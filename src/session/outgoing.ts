@@ -2,9 +2,9 @@
  * Outgoing packing of a session: what one flush sends (content, acknowledgments, service
  * replies, resends), msg_ids and seqnos, and containers bounded by count and size.
  */
-import { encode } from '../tl/index.js'
+import { encode, MT_ID } from '../tl/index.js'
 import type { ClientConnection } from './api.js'
-import { buildContainer, CONTAINER_MAX_BYTES, ID_MSG_CONTAINER, type Message } from './envelope.js'
+import { buildContainer, CONTAINER_MAX_BYTES, ID_MSG_CONTAINER, ID_RPC_RESULT, type Message } from './envelope.js'
 import type { OutEntry } from './outbox.js'
 import type { Session } from './session.js'
 
@@ -110,7 +110,18 @@ function sendOne(s: Session, conn: ClientConnection, msgId: bigint, seq: number,
   s.host.link.send(conn.connId, { authKeyId: key.record.id, salt: s.host.currentSalt(key), sessionId: s.id, msgId, seqNo: seq, body })
 }
 
-/** `resending`: items include old msg_ids, which may only go out inside a new container (spec). */
+const ID_RPC_ERROR = MT_ID.rpc_error
+
+/** An rpc_result carrying an rpc_error. */
+function isRpcError(body: Buffer): boolean {
+  return body.length >= 16 && body.readUInt32LE(0) === ID_RPC_RESULT && body.readUInt32LE(12) === ID_RPC_ERROR
+}
+
+/**
+ * `resending`: items include old msg_ids, which may only go out inside a new container (spec).
+ * An rpc_error ends its container: GramJS's MTProtoSender rejects the call and then throws out of
+ * its container loop, so it never reads the messages after an rpc_error in the same container.
+ */
 function send(s: Session, conn: ClientConnection, items: Message[], anyResponse: boolean, resending: boolean): void {
   if (items.length === 1 && !resending) {
     const m = items[0]!
@@ -124,6 +135,7 @@ function send(s: Session, conn: ClientConnection, items: Message[], anyResponse:
     while (end < items.length && end - start < 1024 && (end === start || bytes + items[end]!.body.length <= CONTAINER_MAX_BYTES)) {
       bytes += items[end]!.body.length + 16
       end++
+      if (isRpcError(items[end - 1]!.body)) break
     }
     if (end - start === 1 && !resending) {
       const m = items[start]!

@@ -142,3 +142,42 @@ test('messages of one turn (several packets of a pipelining client) are answered
     ids,
   )
 })
+
+/** The messages of one packet: its container's, or itself. */
+function messagesOf(body: Buffer): Buffer[] {
+  if (body.readUInt32LE(0) !== 0x73f1f8dc) return [body]
+  const out: Buffer[] = []
+  for (let i = 0, o = 8, n = body.readInt32LE(4); i < n; i++) {
+    const len = body.readInt32LE(o + 12)
+    out.push(body.subarray(o + 16, o + 16 + len))
+    o += 16 + len
+  }
+  return out
+}
+
+test('an rpc_error is the last message of its container (GramJS reads nothing after one)', async () => {
+  const { r, c } = await start()
+  r.dispatcher.handlers.set('help.getNearestDc', nearestResult)
+  c.sendContainer([
+    [getConfig, true],
+    [getConfig, true],
+    [nearest, true],
+    [{ _: 'ping', ping_id: 4n }, true],
+  ])
+  await settle()
+  const sent = r.link.take()
+  const isError = (m: Buffer) => m.readUInt32LE(0) === 0xf35c6d01 && m.readUInt32LE(12) === 0x2144ca19
+  let errors = 0
+  for (const s of sent) {
+    const msgs = messagesOf(s.out.body)
+    msgs.forEach((m, i) => {
+      if (!isError(m)) return
+      errors++
+      assert.equal(i, msgs.length - 1, 'the rpc_error ends its packet')
+    })
+  }
+  assert.equal(errors, 2)
+  const got = unpack(sent)
+  assert.equal(results(got).length, 3)
+  assert.equal(only(got, 'pong').length, 1)
+})
