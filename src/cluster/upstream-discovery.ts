@@ -29,6 +29,8 @@ export class UpstreamDiscoveryWatch {
   private timer: NodeJS.Timeout | undefined
   private last = ''
   private stopped = false
+  /** Reads failed in a row (the first one of a streak is a warning, the others debug lines). */
+  private failing = 0
   /** Reads done and failed (tests, metrics). */
   readonly stats = { reads: 0, failures: 0 }
 
@@ -63,6 +65,8 @@ export class UpstreamDiscoveryWatch {
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from etcd within ${deadline} ms`)), deadline))),
       ])
       this.stats.reads++
+      if (this.failing > 0) this.log.info({ upstream: this.upstream, failedReads: this.failing }, 'upstream discovery: etcd reachable again')
+      this.failing = 0
       const targets = [...new Set(Object.values(kvs).map(instanceAddress).filter((a): a is string => a !== undefined))].sort()
       const bad = Object.entries(kvs).filter(([, v]) => instanceAddress(v) === undefined)
       if (bad.length > 0) this.log.warn({ upstream: this.upstream, keys: bad.map(([k]) => k) }, 'upstream discovery: values that are not host:port ignored')
@@ -74,7 +78,9 @@ export class UpstreamDiscoveryWatch {
       }
     } catch (e) {
       this.stats.failures++
-      this.log.warn({ upstream: this.upstream, etcd: this.d.etcd, err: (e as Error).message }, 'upstream discovery: etcd read failed; keeping the last known instances')
+      const line = { upstream: this.upstream, etcd: this.d.etcd, err: (e as Error).message }
+      if (this.failing++ === 0) this.log.warn(line, 'upstream discovery: etcd read failed; keeping the last known instances')
+      else this.log.debug(line, 'upstream discovery: etcd read failed again')
     } finally {
       clearTimeout(timer)
     }
