@@ -6,6 +6,8 @@
  * handler. Then faults on the same sessions: the backend killed with a call in flight (500 INTERNAL
  * at once; restarted, it knows everyone from its state file), the backend slower than the route
  * deadline (-503 Timeout), and messages still flowing afterwards, with no new key or session.
+ * Last, a third real client, C = TDLib (tdlib-client.ts: in its own network namespace), signs in
+ * with its own authorization flow, gets A's message as updateNewMessage and sends A one.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -256,8 +258,9 @@ export function describeExampleBackend(label: string, start: StartExampleBackend
       assert.equal(me.phone_number, PHONE_C.replace(/\D/g, ''))
     })
 
-    it("A → C: messages.sendMessage from GramJS reaches TDLib as updateNewMessage", async () => {
-      // from the pts of its updates.getState on, TDLib applies the pushed update (the message is in no dialog list)
+    it('A → C: messages.sendMessage from GramJS reaches TDLib as updateNewMessage', async () => {
+      // TDLib takes its pts from updates.getState after sign-in: a message stored before that answer
+      // would be behind that pts, found only in a dialog list (messages.getDialogs: not in the contract)
       const tdKey = newKeys[2]
       await waitFor(() => rpcs.some((r) => r.method === 'updates.getState' && r.authKeyId === tdKey && r.ok), 10_000, "TDLib's updates.getState")
       const text = 'hello C, from A'
@@ -273,6 +276,8 @@ export function describeExampleBackend(label: string, start: StartExampleBackend
     })
 
     it("C → A: TDLib's sendMessage in the private chat with A (createPrivateChat) reaches GramJS's update handler", async () => {
+      // TDLib knows A from the difference that brought A's message; without `force` it would also load
+      // the chat with messages.getPeerDialogs (not in the contract)
       const chat = await td!.invoke({ _: 'createPrivateChat', user_id: aId, force: true })
       assert.equal(chat.id, aId)
       const text = 'hello A, from C'
