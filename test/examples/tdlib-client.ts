@@ -2,7 +2,8 @@
  * TDLib (tdl + prebuilt-tdlib) as a client of a server in this process: tdlib-driver.js in its own
  * loopback-only network namespace (TDLib dials Telegram's public addresses; there they lead to the
  * driver's SOCKS5 redirector), reaching the server through a Unix socket forwarded here. TDLib's
- * updates are kept in `updates`; queries go through `invoke`.
+ * updates are kept in `updates`; queries go through `invoke`. TDLib's log is kept for failure
+ * messages (`lastLog`) and echoed when EXAMPLES_LOG=1.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -17,6 +18,8 @@ export type Td = { _: string; [k: string]: unknown }
 const DRIVER = fileURLToPath(new URL('./tdlib-driver.js', import.meta.url))
 /** The longest a TDLib client may live (the namespace's process is killed then). */
 const LIFETIME_MS = 180_000
+/** TDLib's log verbosity: errors and warnings. */
+const VERBOSITY = 2
 /** How long TDLib may take to close before it is killed. */
 const CLOSE_MS = 10_000
 /** How long a TDLib query may take. */
@@ -37,38 +40,49 @@ export class TdlibClient {
   ) {}
 
   /** Starts TDLib with a fresh database; resolves once it runs with its proxy set. */
-  static async start(server: { host: string; port: number; publicPem: string }, verbosity = Number(process.env.TDLIB_VERBOSITY ?? 2)): Promise<TdlibClient> {
+  static async start(server: { host: string; port: number; publicPem: string }): Promise<TdlibClient> {
     tdjsonPath()
     const dir = mkdtempSync(join(tmpdir(), 'mtgate-example-tdlib-'))
     const socket = join(dir, 'mtgate.sock')
     const forward = await startUnixForward(socket, { host: server.host, port: server.port })
-    const args: TdlibDriverArgs = { dir, pem: server.publicPem, socket, verbosity }
+    const args: TdlibDriverArgs = { dir, pem: server.publicPem, socket, verbosity: VERBOSITY }
     let ready!: () => void
     const started = new Promise<void>((r) => (ready = r))
     let c: TdlibClient | undefined
     const echo = process.env.EXAMPLES_LOG === '1'
-    const child = spawnInNetns(DRIVER, [JSON.stringify(args)], {
-      timeoutMs: LIFETIME_MS,
-      env: { NODE_TEST_CONTEXT: undefined },
-      onStdoutLine: (line) => {
-        if (!line.startsWith('{')) return
-        const m = JSON.parse(line) as { ready?: boolean; id?: number; result?: Td; error?: { code: number; message: string }; update?: Td }
-        if (m.ready) ready()
-        else c?.onMessage(m)
-      },
-      onStderrLine: (line) => {
-        if (echo) process.stderr.write(`[TDLib] ${line}\n`)
-        if (c !== undefined) c.log = [...c.log.slice(-199), line]
-      },
-    })
-    c = new TdlibClient(child, async () => {
+    const cleanup = async (): Promise<void> => {
       await forward.close()
       rmSync(dir, { recursive: true, force: true })
-    })
-    const client = c
-    void child.done.then((run) => client.onExit(`exited (${run.timedOut ? `killed after ${LIFETIME_MS} ms` : (run.code ?? run.signal)})`))
-    await Promise.race([started, child.done.then(() => Promise.reject(new Error(`TDLib driver ${client.exited}:\n${client.lastLog()}`)))])
-    return client
+    }
+    try {
+      const child = spawnInNetns(DRIVER, [JSON.stringify(args)], {
+        timeoutMs: LIFETIME_MS,
+        env: { NODE_TEST_CONTEXT: undefined },
+        onStdoutLine: (line) => {
+          if (!line.startsWith('{')) return
+          const m = JSON.parse(line) as { ready?: boolean; id?: number; result?: Td; error?: { code: number; message: string }; update?: Td }
+          if (m.ready) ready()
+          else c?.onMessage(m)
+        },
+        onStderrLine: (line) => {
+          if (echo) process.stderr.write(`[TDLib] ${line}\n`)
+          if (c !== undefined) c.log = [...c.log.slice(-199), line]
+        },
+      })
+      const client = (c = new TdlibClient(child, cleanup))
+      const exited = child.done.then(
+        (run) => client.onExit(`exited (${run.timedOut ? `killed after ${LIFETIME_MS} ms` : (run.code ?? run.signal)})`),
+        (err: Error) => client.onExit(`failed: ${err.message}`),
+      )
+      const failed = exited.then(() => Promise.reject(new Error(`TDLib driver ${client.exited}:\n${client.lastLog()}`)))
+      failed.catch(() => undefined)
+      const timer = setTimeout(() => child.kill(), QUERY_MS)
+      await Promise.race([started, failed]).finally(() => clearTimeout(timer))
+      return client
+    } catch (err) {
+      await cleanup()
+      throw err
+    }
   }
 
   private onMessage(m: { id?: number; result?: Td; error?: { code: number; message: string }; update?: Td }): void {
@@ -107,12 +121,6 @@ export class TdlibClient {
       throw new Error(`${err.message}\n${this.lastLog()}`)
     })
     return this.updates.find(match)!
-  }
-
-  /** The authorization state TDLib is in now. */
-  get authorizationState(): string | undefined {
-    const states = this.updates.filter((u) => u._ === 'updateAuthorizationState')
-    return (states.at(-1)?.authorization_state as Td | undefined)?._
   }
 
   /** Closes TDLib and waits for the driver to exit. */

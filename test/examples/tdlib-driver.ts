@@ -15,6 +15,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { API_HASH, API_ID } from '../helpers/api.js'
 import { assertLoopbackOnly, patchTdjson, startSocks5Redirect } from '../helpers/tdlib.js'
+import type { Td } from './tdlib-client.js'
 
 export interface TdlibDriverArgs {
   /** Work directory (patched libtdjson, TDLib's database); the caller removes it. */
@@ -27,7 +28,6 @@ export interface TdlibDriverArgs {
   verbosity: number
 }
 
-type Td = { _: string; [k: string]: unknown }
 interface TdClient {
   invoke(q: Td): Promise<Td>
   on(ev: 'update', cb: (u: Td) => void): void
