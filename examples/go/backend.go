@@ -78,8 +78,8 @@ var methods = map[string]func(b *Backend, req *pb.InvokeRequest, caller *User) *
 	"account.updateStatus": func(*Backend, *pb.InvokeRequest, *User) *pb.InvokeReply { return replyOf(boxed(&tg.BoolTrue{})) },
 }
 
-// handle answers a method outside the table INPUT_METHOD_INVALID whoever calls it (a 401 would tell
-// a client that is not signed in yet that its key is gone), and one in the table 401
+// handle answers a method outside `methods` INPUT_METHOD_INVALID whoever calls it (a 401 would tell
+// a client that is not signed in yet that its key is gone), and one in `methods` 401
 // AUTH_KEY_UNREGISTERED on a key with no user.
 func (b *Backend) handle(req *pb.InvokeRequest) *pb.InvokeReply {
 	s := b.state
