@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# TDLib interop test (test/interop/tdlib.test.ts): TDLib itself comes from npm (prebuilt-tdlib, tdl);
-# the test runs it in a loopback-only network namespace, which needs `ip` from iproute2 (and root).
+# TDLib in tests (test/interop/tdlib.test.ts, client C of test/examples/scenario.ts): TDLib itself
+# comes from npm (prebuilt-tdlib, tdl); the tests run it in a loopback-only network namespace, which needs `ip` from iproute2 (and root).
 set -euo pipefail
 if ! command -v ip >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -53,6 +53,34 @@ func (b *Backend) wait(ctx context.Context) error {
 	}
 }
 
+// methods are the ones a signed-in key may call (each with the caller's user).
+var methods = map[string]func(b *Backend, req *pb.InvokeRequest, caller *User) *pb.InvokeReply{
+	"auth.logOut": func(*Backend, *pb.InvokeRequest, *User) *pb.InvokeReply {
+		r := replyOf(boxed(&tg.AuthLoggedOut{}))
+		r.UnbindUser = true
+		return r
+	},
+	"users.getUsers": func(b *Backend, req *pb.InvokeRequest, caller *User) *pb.InvokeReply {
+		return replyOf(b.getUsers(req, caller))
+	},
+	"users.getFullUser": func(b *Backend, req *pb.InvokeRequest, caller *User) *pb.InvokeReply {
+		return replyOf(b.getFullUser(req, caller))
+	},
+	"updates.getState": func(_ *Backend, _ *pb.InvokeRequest, caller *User) *pb.InvokeReply {
+		return replyOf(boxed(&tg.UpdatesState{Pts: caller.Pts, Date: now()}))
+	},
+	"updates.getDifference": func(b *Backend, req *pb.InvokeRequest, caller *User) *pb.InvokeReply {
+		return replyOf(b.getDifference(req, caller))
+	},
+	"messages.sendMessage": func(b *Backend, req *pb.InvokeRequest, caller *User) *pb.InvokeReply {
+		return replyOf(b.sendMessage(req, caller))
+	},
+	"account.updateStatus": func(*Backend, *pb.InvokeRequest, *User) *pb.InvokeReply { return replyOf(boxed(&tg.BoolTrue{})) },
+}
+
+// handle answers a method outside `methods` INPUT_METHOD_INVALID whoever calls it (a 401 would tell
+// a client that is not signed in yet that its key is gone), and one in `methods` 401
+// AUTH_KEY_UNREGISTERED on a key with no user.
 func (b *Backend) handle(req *pb.InvokeRequest) *pb.InvokeReply {
 	s := b.state
 	s.mu.Lock()
@@ -63,6 +91,10 @@ func (b *Backend) handle(req *pb.InvokeRequest) *pb.InvokeReply {
 	case "auth.signIn":
 		return b.signIn(req)
 	}
+	method, ok := methods[req.GetMethod()]
+	if !ok {
+		return replyOf(nil, errMethodInvalid)
+	}
 	var caller *User
 	if req.GetUserId() != 0 {
 		caller = s.user(req.GetUserId())
@@ -70,25 +102,7 @@ func (b *Backend) handle(req *pb.InvokeRequest) *pb.InvokeReply {
 	if caller == nil {
 		return replyOf(nil, errAuthKeyUnregistered)
 	}
-	switch req.GetMethod() {
-	case "auth.logOut":
-		r := replyOf(boxed(&tg.AuthLoggedOut{}))
-		r.UnbindUser = true
-		return r
-	case "users.getUsers":
-		return replyOf(b.getUsers(req, caller))
-	case "users.getFullUser":
-		return replyOf(b.getFullUser(req, caller))
-	case "updates.getState":
-		return replyOf(boxed(&tg.UpdatesState{Pts: caller.Pts, Date: now()}))
-	case "updates.getDifference":
-		return replyOf(b.getDifference(req, caller))
-	case "messages.sendMessage":
-		return replyOf(b.sendMessage(req, caller))
-	case "account.updateStatus":
-		return replyOf(boxed(&tg.BoolTrue{}))
-	}
-	return replyOf(nil, errMethodInvalid)
+	return method(b, req, caller)
 }
 
 func now() int { return int(time.Now().Unix()) }

@@ -15,6 +15,9 @@ const accessHashFactor = 7919
 // firstUserID is the id of the first user made; later ones go up by one.
 const firstUserID = 1000
 
+// firstPts is a new user's pts: an update's pts - pts_count is at least 1 (TDLib drops one below).
+const firstPts = 1
+
 // BoxMessage is one message in a user's box (a private chat message is in both boxes, with the
 // id and pts of each).
 type BoxMessage struct {
@@ -118,7 +121,7 @@ func (s *State) userByPhone(phone string) *User {
 
 // addUser makes a user for phone (callers hold mu).
 func (s *State) addUser(phone string) *User {
-	u := &User{ID: s.NextUserID, Phone: phone, FirstName: fmt.Sprintf("User %d", s.NextUserID)}
+	u := &User{ID: s.NextUserID, Phone: phone, FirstName: fmt.Sprintf("User %d", s.NextUserID), Pts: firstPts}
 	s.NextUserID++
 	s.Users = append(s.Users, u)
 	return u

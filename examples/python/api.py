@@ -56,18 +56,21 @@ class Api:
         self.state = state
 
     def handle(self, user_id, perm_auth_key_id, method, query):
+        """A method outside METHODS is INPUT_METHOD_INVALID whoever calls it (a 401 would tell a
+        client that is not signed in yet that its key is gone); one in METHODS is 401
+        AUTH_KEY_UNREGISTERED on a key with no user."""
         try:
             with self.state.lock:
                 if method == 'auth.sendCode':
                     return self.send_code(tl.read_query(query))
                 if method == 'auth.signIn':
                     return self.sign_in(tl.read_query(query))
-                caller = self.state.user(user_id) if user_id != 0 else None
-                if caller is None:
-                    raise AUTH_KEY_UNREGISTERED
                 handler = self.METHODS.get(method)
                 if handler is None:
                     raise RpcError(400, 'INPUT_METHOD_INVALID')
+                caller = self.state.user(user_id) if user_id != 0 else None
+                if caller is None:
+                    raise AUTH_KEY_UNREGISTERED
                 return handler(self, caller, tl.read_query(query), perm_auth_key_id)
         except RpcError as e:
             return Answer(error=(e.code, e.message))

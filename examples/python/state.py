@@ -9,6 +9,8 @@ import os
 import threading
 
 FIRST_USER_ID = 1000
+# A new user's pts: an update's pts - pts_count is at least 1 (TDLib drops one below).
+FIRST_PTS = 1
 ACCESS_HASH_FACTOR = 7919
 
 
@@ -53,7 +55,7 @@ class State:
     def add_user(self, phone):
         uid = self.next_user_id
         self.next_user_id += 1
-        u = {'id': uid, 'phone': phone, 'first_name': f'User {uid}', 'pts': 0, 'last_msg_id': 0, 'messages': []}
+        u = {'id': uid, 'phone': phone, 'first_name': f'User {uid}', 'pts': FIRST_PTS, 'last_msg_id': 0, 'messages': []}
         self.users[str(uid)] = u
         return u
 

@@ -109,3 +109,23 @@ export function recordNewKeys(store: AuthKeyStore): bigint[] {
   }
   return created
 }
+
+/** An RPC the server's router dispatched: its method, the key it came on, and whether it was answered with a result. */
+export interface DispatchedRpc {
+  method: string
+  authKeyId: bigint
+  ok: boolean
+}
+
+/** The RPCs `server`'s router dispatches from now on, each added once answered. */
+export function recordRpcs(server: MtgateServer): DispatchedRpc[] {
+  const rpcs: DispatchedRpc[] = []
+  const router = server.router
+  const dispatch = router.dispatch.bind(router)
+  router.dispatch = async (call) => {
+    const out = await dispatch(call)
+    rpcs.push({ method: call.method, authKeyId: call.ctx.authKeyId, ok: out.kind !== 'error' })
+    return out
+  }
+  return rpcs
+}

@@ -113,10 +113,10 @@ describe('examples/python/backend.py over gRPC', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it('a key with no user, or with a user the backend does not know: 401 AUTH_KEY_UNREGISTERED for every method but sign-in', async () => {
+  it('a key with no user, or with a user the backend does not know: 401 AUTH_KEY_UNREGISTERED for every method of the table but sign-in; 400 INPUT_METHOD_INVALID for one outside it', async () => {
     assert.equal(await rpcError(0n, { _: 'users.getUsers', id: [{ _: 'inputUserSelf' }] }), '401 AUTH_KEY_UNREGISTERED')
     assert.equal(await rpcError(0n, { _: 'updates.getState' }), '401 AUTH_KEY_UNREGISTERED')
-    assert.equal(await rpcError(0n, { _: 'help.getAppConfig', hash: 0 }), '401 AUTH_KEY_UNREGISTERED')
+    assert.equal(await rpcError(0n, { _: 'help.getAppConfig', hash: 0 }), '400 INPUT_METHOD_INVALID')
     assert.equal(await rpcError(1000n, { _: 'updates.getState' }), '401 AUTH_KEY_UNREGISTERED')
     assert.equal(await rpcError(0n, { _: 'auth.sendCode', phone_number: '+', api_id: 4, api_hash: 'h', settings: { _: 'codeSettings' } }), '400 PHONE_NUMBER_INVALID')
   })
@@ -159,14 +159,16 @@ describe('examples/python/backend.py over gRPC', () => {
     assert.equal(await rpcError(1001n, { _: 'users.getFullUser', id: { _: 'inputUser', user_id: 1000n, access_hash: 5n } }), '400 USER_ID_INVALID')
   })
 
-  it('messages.sendMessage: updateShortSentMessage to the sender, updateShortMessage pushed to the recipient; pts per user', async () => {
+  it('messages.sendMessage: updateShortSentMessage to the sender, updateShortMessage pushed to the recipient; pts per user, from 1', async () => {
     const peerB = { _: 'inputPeerUser', user_id: 1001n, access_hash: 1001n * 7919n }
+    // a new user's pts is 1: an update's pts - pts_count is never below 1
+    assert.equal((await call(1001n, { _: 'updates.getState' }))['pts'], 1)
     assert.equal(await rpcError(1000n, { _: 'messages.sendMessage', peer: { ...peerB, access_hash: 3n }, message: 'x', random_id: 1n }), '400 PEER_ID_INVALID')
     assert.equal(await rpcError(1000n, { _: 'messages.sendMessage', peer: peerB, message: '', random_id: 1n }), '400 MESSAGE_EMPTY')
     const sent = await call(1000n, { _: 'messages.sendMessage', peer: peerB, message: 'hello B', random_id: 2n })
     assert.equal(sent._, 'updateShortSentMessage')
     assert.equal(sent['out'], true)
-    assert.equal(sent['pts'], 1)
+    assert.equal(sent['pts'], 2)
     assert.equal(sent['pts_count'], 1)
     await waitFor(() => mtgate.pushes.length === 1, 5000, 'the push to B')
     const push = mtgate.pushes[0]!
@@ -176,23 +178,23 @@ describe('examples/python/backend.py over gRPC', () => {
     assert.equal(push.updates['out'], false)
     assert.equal(push.updates['message'], 'hello B')
     assert.equal(push.updates['id'], 1)
-    assert.equal(push.updates['pts'], 1)
+    assert.equal(push.updates['pts'], 2)
     assert.equal(push.exceptAuthKeyId, '0')
 
     // to oneself: one message, one pts step; pushed to the user's other keys
     const own = await call(1001n, { _: 'messages.sendMessage', peer: { _: 'inputPeerSelf' }, message: 'note', random_id: 3n })
-    assert.equal(own['pts'], 2)
+    assert.equal(own['pts'], 3)
     assert.equal(own['id'], 2)
     await waitFor(() => mtgate.pushes.length === 2, 5000, 'the push to B itself')
     const self = mtgate.pushes[1]!
     assert.deepEqual([self.userId, self.exceptAuthKeyId], ['1001', '1101'])
-    assert.deepEqual([self.updates['out'], self.updates['user_id'], self.updates['pts']], [true, 1001n, 2])
-    assert.equal((await call(1001n, { _: 'updates.getState' }))['pts'], 2)
-    assert.equal((await call(1000n, { _: 'updates.getState' }))['pts'], 1)
+    assert.deepEqual([self.updates['out'], self.updates['user_id'], self.updates['pts']], [true, 1001n, 3])
+    assert.equal((await call(1001n, { _: 'updates.getState' }))['pts'], 3)
+    assert.equal((await call(1000n, { _: 'updates.getState' }))['pts'], 2)
   })
 
   it('updates.getDifference: the messages after a pts, from the caller’s side; differenceEmpty when none', async () => {
-    const diff = await call(1001n, { _: 'updates.getDifference', pts: 0, date: 0, qts: 0 })
+    const diff = await call(1001n, { _: 'updates.getDifference', pts: 1, date: 0, qts: 0 })
     assert.equal(diff._, 'updates.difference')
     const messages = diff['new_messages'] as Obj[]
     assert.deepEqual(
@@ -203,10 +205,10 @@ describe('examples/python/backend.py over gRPC', () => {
       ],
     )
     assert.deepEqual((diff['users'] as Obj[]).map((u) => u['id']), [1001n, 1000n])
-    assert.equal((diff['state'] as Obj)['pts'], 2)
-    const after1 = (await call(1001n, { _: 'updates.getDifference', pts: 1, date: 0, qts: 0 }))['new_messages'] as Obj[]
+    assert.equal((diff['state'] as Obj)['pts'], 3)
+    const after1 = (await call(1001n, { _: 'updates.getDifference', pts: 2, date: 0, qts: 0 }))['new_messages'] as Obj[]
     assert.deepEqual(after1.map((m) => m['message']), ['note'])
-    assert.equal((await call(1001n, { _: 'updates.getDifference', pts: 2, date: 0, qts: 0 }))._, 'updates.differenceEmpty')
+    assert.equal((await call(1001n, { _: 'updates.getDifference', pts: 3, date: 0, qts: 0 }))._, 'updates.differenceEmpty')
   })
 
   it('restarted, it knows everyone from the state file; auth.logOut unbinds', async () => {
@@ -214,7 +216,7 @@ describe('examples/python/backend.py over gRPC', () => {
     await backend.restart()
     const users = (await call(1001n, { _: 'users.getUsers', id: [{ _: 'inputUser', user_id: 1000n, access_hash: 1000n * 7919n }] })) as unknown as Obj[]
     assert.equal(users[0]!['first_name'], 'User 1000')
-    assert.equal((await call(1000n, { _: 'updates.getState' }))['pts'], 1)
+    assert.equal((await call(1000n, { _: 'updates.getState' }))['pts'], 2)
     assert.equal((await signIn(PHONE_B)).reply.bindUserId, '1001')
     assert.equal((await call(1000n, { _: 'account.updateStatus', offline: false })) as unknown, true)
     const out = await invoke(1000n, obj({ _: 'auth.logOut' }))
@@ -232,8 +234,8 @@ describe('examples/python/backend.py over gRPC', () => {
       (e: grpc.ServiceError) => e.code === grpc.status.DEADLINE_EXCEEDED,
     )
     assert.ok(Date.now() - t0 < 700)
-    assert.equal((await call(1001n, { _: 'updates.getState' }))['pts'], 2)
+    assert.equal((await call(1001n, { _: 'updates.getState' }))['pts'], 3)
     await backend.restart({ delayMs: 0 })
-    assert.equal((await call(1000n, { _: 'updates.getState' }))['pts'], 1)
+    assert.equal((await call(1000n, { _: 'updates.getState' }))['pts'], 2)
   })
 })

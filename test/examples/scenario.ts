@@ -6,6 +6,8 @@
  * handler. Then faults on the same sessions: the backend killed with a call in flight (500 INTERNAL
  * at once; restarted, it knows everyone from its state file), the backend slower than the route
  * deadline (-503 Timeout), and messages still flowing afterwards, with no new key or session.
+ * Last, a third real client, C = TDLib (tdlib-client.ts: in its own network namespace), signs in
+ * with its own authorization flow, gets A's message as updateNewMessage and sends A one.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -13,12 +15,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { startE2eServer, recordNewKeys, type E2eServer } from '../e2e/harness.js'
+import { startE2eServer, recordNewKeys, recordRpcs, type DispatchedRpc, type E2eServer } from '../e2e/harness.js'
 import { gramjs, gramjsClient, type GramClient, type GramObject } from '../helpers/gramjs.js'
 import { mtcuteClient, type MtcuteClient, type TlResult } from '../helpers/mtcute.js'
 import { freePort } from '../helpers/services.js'
 import { waitFor } from '../helpers/wait.js'
 import type { ExampleBackend, StartExampleBackend } from './backend.js'
+import { TdlibClient, type Td } from './tdlib-client.js'
 
 /** The contract's login code and access_hash rule. */
 const CODE = '12345'
@@ -30,6 +33,7 @@ const SLOW_DEADLINE_MS = 800
 
 const PHONE_A = '+15550000101'
 const PHONE_B = '15550000202'
+const PHONE_C = '+15550000303'
 
 const { Api, bigInt, Raw } = gramjs()
 /** The GramJS request classes the scenario uses. */
@@ -52,6 +56,9 @@ interface MtMessage {
 
 /** A random TL long as a decimal string. */
 const randomLong = (): string => randomBytes(8).readBigInt64LE().toString()
+
+/** The text of a td_api updateNewMessage with messageText content. */
+const textOf = (u: Td): unknown => (((u.message as Td).content as Td).text as Td | undefined)?.text
 
 /** `f` retried until it resolves (a restarted backend takes a moment to be reconnected), for at most `ms`. */
 async function untilOk<T>(f: () => Promise<T>, ms: number, what: string): Promise<T> {
@@ -77,6 +84,9 @@ export function describeExampleBackend(label: string, start: StartExampleBackend
     let aId = 0
     let bId = 0
     let newKeys: bigint[]
+    let rpcs: DispatchedRpc[]
+    let td: TdlibClient | undefined
+    let cId = 0
     const gramGot: GramObject[] = []
     const mtGot: MtMessage[] = []
     const mtCall = (req: Record<string, unknown>, params?: Record<string, unknown>): Promise<TlResult> =>
@@ -97,6 +107,7 @@ export function describeExampleBackend(label: string, start: StartExampleBackend
         },
       })
       newKeys = recordNewKeys(e.server.store)
+      rpcs = recordRpcs(e.server)
       backend = await start({ listen, mtgate: e.server.backendApiAddress!, stateFile: join(dir, 'state.json') })
       gram = gramjsClient({ host: e.host, port: e.tcpPort!, key: e, transport: 'abridged', params: { connectionRetries: 2, retryDelay: 200, autoReconnect: false } })
       mt = await mtcuteClient({ host: e.host, port: e.tcpPort!, pem: e.publicPem, updates: true })
@@ -105,6 +116,7 @@ export function describeExampleBackend(label: string, start: StartExampleBackend
       await backendReached()
     })
     after(async () => {
+      await td?.close()
       await gram?.destroy().catch(() => undefined)
       await mt?.destroy().catch(() => undefined)
       await e?.close()
@@ -228,6 +240,56 @@ export function describeExampleBackend(label: string, start: StartExampleBackend
       await sendAtoB('still here, B?')
       assert.equal(newKeys.length, 2)
       assert.equal(e.server.sessions.sessionCount, sessions)
+    })
+
+    it('TDLib (C) signs in with its own authorization flow: phone number, code 12345, ready', async () => {
+      td = await TdlibClient.start({ host: e.host, port: e.tcpPort!, publicPem: e.publicPem })
+      const c = td
+      const inState = (name: string) => (u: Td) => u._ === 'updateAuthorizationState' && (u.authorization_state as Td)._ === name
+      await c.update(inState('authorizationStateWaitPhoneNumber'), 'authorizationStateWaitPhoneNumber')
+      await c.invoke({ _: 'setAuthenticationPhoneNumber', phone_number: PHONE_C })
+      await c.update(inState('authorizationStateWaitCode'), 'authorizationStateWaitCode')
+      await c.invoke({ _: 'checkAuthenticationCode', code: CODE })
+      await c.update(inState('authorizationStateReady'), 'authorizationStateReady', 20_000)
+      assert.equal(newKeys.length, 3)
+      const me = await c.invoke({ _: 'getMe' })
+      cId = Number(me.id)
+      assert.ok(cId >= 1000 && cId !== aId && cId !== bId, `user ids ${aId}, ${bId}, ${cId}`)
+      assert.equal(me.phone_number, PHONE_C.replace(/\D/g, ''))
+    })
+
+    it('A → C: messages.sendMessage from GramJS reaches TDLib as updateNewMessage', async () => {
+      // TDLib takes its pts from updates.getState after sign-in: a message stored before that answer
+      // would be behind that pts, found only in a dialog list (messages.getDialogs: not in the contract)
+      const tdKey = newKeys[2]
+      await waitFor(() => rpcs.some((r) => r.method === 'updates.getState' && r.authKeyId === tdKey && r.ok), 10_000, "TDLib's updates.getState")
+      const text = 'hello C, from A'
+      const sent = await gram.invoke<GramObject>(
+        new G.messages.SendMessage({ peer: new G.InputPeerUser({ userId: bigInt(cId), accessHash: bigInt(accessHash(cId)) }), message: text, randomId: bigInt(randomLong()) }),
+      )
+      assert.equal(sent.className, 'UpdateShortSentMessage')
+      const u = await td!.update((x) => x._ === 'updateNewMessage' && textOf(x) === text, `updateNewMessage "${text}"`)
+      const m = u.message as Td
+      assert.deepEqual(m.sender_id, { _: 'messageSenderUser', user_id: aId })
+      assert.equal(m.chat_id, aId)
+      assert.equal(m.is_outgoing, false)
+    })
+
+    it("C → A: TDLib's sendMessage in the private chat with A (createPrivateChat) reaches GramJS's update handler", async () => {
+      // TDLib knows A from the difference that brought A's message; without `force` it would also load
+      // the chat with messages.getPeerDialogs (not in the contract)
+      const chat = await td!.invoke({ _: 'createPrivateChat', user_id: aId, force: true })
+      assert.equal(chat.id, aId)
+      const text = 'hello A, from C'
+      const sent = await td!.invoke({ _: 'sendMessage', chat_id: aId, input_message_content: { _: 'inputMessageText', text: { _: 'formattedText', text } } })
+      assert.equal(sent.chat_id, aId)
+      await td!.update((x) => x._ === 'updateMessageSendSucceeded' && textOf(x) === text, `updateMessageSendSucceeded "${text}"`)
+      await waitFor(() => gramGot.some((u) => u.message === text), 10_000, `GramJS's update "${text}"`).catch((err: Error) => {
+        throw new Error(`${err.message}\n${td!.lastLog()}`)
+      })
+      const u = gramGot.find((x) => x.message === text)!
+      assert.equal(u.className, 'UpdateShortMessage')
+      assert.equal(Number(u.userId), cId)
     })
   })
 }

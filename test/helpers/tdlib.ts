@@ -4,10 +4,12 @@
  * - patchTdjson: a copy of libtdjson.so whose PKCS#1 PEM bodies are our key's;
  * - startSocks5Redirect: a SOCKS5 server that sends every CONNECT to our server (TDLib's proxy)
  *   and reads what the client sends with our own transport detection and codecs (ClientWire);
- * - runInNetns: runs a node script in a fresh network namespace that has only loopback, the one
- *   place TDLib may run; assertLoopbackOnly is the script's own guard.
+ * - runInNetns / spawnInNetns: runs a node script in a fresh network namespace that has only
+ *   loopback, the one place TDLib may run; assertLoopbackOnly is the script's own guard;
+ * - startUnixForward: a Unix socket forwarded to a server outside that namespace (a path in the
+ *   file system crosses network namespaces; TCP on loopback does not).
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -63,8 +65,11 @@ export interface Socks5Redirect {
   close(): Promise<void>
 }
 
-/** A SOCKS5 server (no auth) on 127.0.0.1 that connects every CONNECT request to `target`. */
-export async function startSocks5Redirect(target: { host: string; port: number }): Promise<Socks5Redirect> {
+/**
+ * A SOCKS5 server (no auth) on 127.0.0.1 that connects every CONNECT request to `target`: a TCP
+ * address, or a Unix socket path (reachable from another network namespace: startUnixForward).
+ */
+export async function startSocks5Redirect(target: { host: string; port: number } | { path: string }): Promise<Socks5Redirect> {
   const requests: string[] = []
   const wire: ClientWire[] = []
   const sockets = new Set<Socket>()
@@ -217,51 +222,117 @@ function ip(args: string[]): void {
   if (r.status !== 0) throw new Error(`network namespaces unavailable: \`ip ${args.join(' ')}\` failed (needs root): ${r.stderr.trim()}`)
 }
 
-/**
- * Runs `node script ...args` in a new network namespace with only loopback up (created and
- * deleted here), killing it after `timeoutMs`. `env` is added to this process's environment (an
- * undefined value removes a variable); `onStderrLine` sees every stderr line (`stderr` keeps the
- * last 200 000 characters only). Throws when namespaces are unavailable.
- */
-export async function runInNetns(
-  script: string,
-  args: string[],
-  o: { timeoutMs: number; env?: NodeJS.ProcessEnv; onStderrLine?: (line: string) => void },
-): Promise<NetnsRun> {
-  const ns = `mtgate-td-${process.pid}-${randomBytes(3).toString('hex')}`
-  ip(['netns', 'add', ns])
-  try {
-    ip(['-n', ns, 'link', 'set', 'lo', 'up'])
-    const t0 = Date.now()
-    const env = { ...process.env, ...o.env }
-    for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k]
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, script, ...args], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    let partial = ''
-    child.stderr.on('data', (d: Buffer) => {
-      const text = d.toString()
-      stderr = (stderr + text).slice(-200_000)
-      if (o.onStderrLine === undefined) return
+/** A script running in its own network namespace (spawnInNetns). */
+export interface NetnsChild {
+  /** Writes one line to its stdin. */
+  send(line: string): void
+  /** SIGKILL. */
+  kill(): void
+  /** Resolves once it exited and the namespace is deleted. */
+  done: Promise<NetnsRun>
+}
+
+export interface NetnsOptions {
+  timeoutMs: number
+  /** Added to this process's environment (an undefined value removes a variable). */
+  env?: NodeJS.ProcessEnv
+  onStderrLine?: (line: string) => void
+  onStdoutLine?: (line: string) => void
+}
+
+/** Calls `onLine` for every complete line of a stream's chunks; returns the feeder and a flush. */
+function lineSplitter(onLine: ((line: string) => void) | undefined): { push(text: string): void; flush(): void } {
+  let partial = ''
+  return {
+    push(text) {
+      if (onLine === undefined) return
       const lines = (partial + text).split('\n')
       partial = lines.pop()!
-      for (const line of lines) o.onStderrLine(line)
-    })
-    let timedOut = false
-    const timer = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), o.timeoutMs)
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-      child.once('error', reject)
-      child.once('close', (c, s) => resolve([c, s]))
-    })
-    clearTimeout(timer)
-    if (partial !== '') o.onStderrLine?.(partial)
-    return { code, signal, timedOut, stdout, stderr, ms: Date.now() - t0 }
-  } finally {
+      for (const line of lines) onLine(line)
+    },
+    flush() {
+      if (partial !== '') onLine?.(partial)
+      partial = ''
+    },
+  }
+}
+
+/**
+ * Starts `node script ...args` in a new network namespace with only loopback up (created here,
+ * deleted once it exits), killing it after `timeoutMs`; its stdin is a pipe (`send`). `stderr` of
+ * the result keeps the last 200 000 characters only. Throws when namespaces are unavailable.
+ */
+export function spawnInNetns(script: string, args: string[], o: NetnsOptions): NetnsChild {
+  const ns = `mtgate-td-${process.pid}-${randomBytes(3).toString('hex')}`
+  ip(['netns', 'add', ns])
+  let child: ChildProcess
+  try {
+    ip(['-n', ns, 'link', 'set', 'lo', 'up'])
+    const env = { ...process.env, ...o.env }
+    for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k]
+    child = spawn('ip', ['netns', 'exec', ns, process.execPath, script, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+  } catch (err) {
     ip(['netns', 'delete', ns])
+    throw err
+  }
+  const t0 = Date.now()
+  let stdout = ''
+  let stderr = ''
+  const out = lineSplitter(o.onStdoutLine)
+  const err = lineSplitter(o.onStderrLine)
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString()
+    out.push(d.toString())
+  })
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-200_000)
+    err.push(d.toString())
+  })
+  child.stdin!.on('error', () => undefined)
+  let timedOut = false
+  const timer = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), o.timeoutMs)
+  const done = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (c, s) => resolve([c, s]))
+  })
+    .then(([code, signal]): NetnsRun => {
+      out.flush()
+      err.flush()
+      return { code, signal, timedOut, stdout, stderr, ms: Date.now() - t0 }
+    })
+    .finally(() => {
+      clearTimeout(timer)
+      ip(['netns', 'delete', ns])
+    })
+  return { send: (line) => void child.stdin!.write(line + '\n'), kill: () => void child.kill('SIGKILL'), done }
+}
+
+/** Runs `node script ...args` in a new network namespace (spawnInNetns) and resolves once it exited. */
+export async function runInNetns(script: string, args: string[], o: NetnsOptions): Promise<NetnsRun> {
+  return spawnInNetns(script, args, o).done
+}
+
+/** A Unix socket server at `path` that pipes every connection to `target` (TCP). */
+export async function startUnixForward(path: string, target: { host: string; port: number }): Promise<{ close(): Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server = createServer((c) => {
+    const up = netConnect(target)
+    for (const s of [c, up]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+    }
+    c.on('error', () => up.destroy())
+    up.on('error', () => c.destroy())
+    c.on('close', () => up.destroy())
+    up.on('close', () => c.destroy())
+    c.pipe(up).pipe(c)
+  })
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve))
+  return {
+    close: () => {
+      for (const s of sockets) s.destroy()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
   }
 }
 
