@@ -45,6 +45,8 @@ const WINDOW = Number(process.env.MTGATE_BENCH_WINDOW ?? 8)
 const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
 const METHOD = 'help.getAppConfig'
 const QUERY = { _: METHOD, hash: 0 } as const
+/** For profiling one path: MTGATE_BENCH_PATH=upstream or in-process runs only that one (no figures; paced at half its own max). */
+const ONLY = process.env.MTGATE_BENCH_PATH
 
 interface PathResult {
   rate: number
@@ -114,9 +116,13 @@ async function main(): Promise<void> {
       first: withInitConnection(NEWEST_LAYER, 1, QUERY).toString('hex'),
       body: encode(QUERY as unknown as TlObject).toString('hex'),
     }
-    const inProcess = await measure('in-process', {}, (s) => s.handle(METHOD, () => answer.object as never), query)
+    const inProcessPath = () => measure('in-process', {}, (s) => s.handle(METHOD, () => answer.object as never), query)
+    const upstreamPath = (half?: number) => measure('upstream', { upstreams: [{ name: 'go', targets: [listen] }], routes: { [METHOD]: 'go' } }, () => undefined, query, half)
+    if (ONLY === 'in-process') return void (await inProcessPath())
+    if (ONLY === 'upstream') return void (await upstreamPath())
+    const inProcess = await inProcessPath()
     const half = inProcess.rate / 2
-    const upstream = await measure('upstream', { upstreams: [{ name: 'go', targets: [listen] }], routes: { [METHOD]: 'go' } }, () => undefined, query, half)
+    const upstream = await upstreamPath(half)
 
     const common = {
       sessions: SESSIONS,
