@@ -25,6 +25,7 @@ import { nodeRegistry, type Registry } from './registry.js'
 import { ClusterBackendApi } from './backend-api-host.js'
 import { mtgateService } from '../rpc/backend-api.js'
 import { upstreamProto } from '../rpc/upstream-proto.js'
+import type { UpstreamBridge } from '../rpc/upstream.js'
 import { RendezvousRing } from './ring.js'
 import { SessionSide, type PushTarget } from './session-side.js'
 import { storeService, unaryHandler } from './store-service.js'
@@ -339,6 +340,11 @@ export class SessionNode {
       }),
       Connect: (call) => this.link.accept(call),
     }
+  }
+
+  /** The upstream bridge (config upstreams), undefined when none is configured. */
+  get upstream(): UpstreamBridge | undefined {
+    return this.side.upstream
   }
 
   /** Live gateway streams (tests, metrics). */

@@ -16,8 +16,8 @@ test('upstreams, routes and unrouted: defaults, longest prefix first, per-route 
     {},
   )
   assert.deepEqual(c.upstream.upstreams, [
-    { name: 'bff', targets: ['127.0.0.1:50051', '10.0.0.2:50051'], deadlineMs: 5000, maxInFlight: 1024 },
-    { name: 'media', targets: ['media.internal:7000'], deadlineMs: 60000, maxInFlight: 64 },
+    { name: 'bff', targets: ['127.0.0.1:50051', '10.0.0.2:50051'], deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 60000 },
+    { name: 'media', targets: ['media.internal:7000'], deadlineMs: 60000, maxInFlight: 64, resultTimeoutMs: 60000 },
   ])
   assert.deepEqual(c.upstream.routes, [
     { prefix: 'messages.sendMedia', upstream: 'media', deadlineMs: 90000 },
@@ -49,4 +49,26 @@ test('bad upstream config: a ConfigError naming the key', () => {
   bad({ upstreams: [{ name: 'bff', targets: ['h:1'], deadline_ms: 0 }] }, 'upstreams[0].deadline_ms', 'must be in')
   bad({ upstreams: [{ name: 'bff', targets: ['h:1'], max_inflight: 3 }] }, 'upstreams[0].max_inflight', 'unknown key')
   bad({ upstreams: { name: 'bff' } }, 'upstreams', 'must be a list')
+  bad({ upstreams: [{ name: 'bff' }] }, 'upstreams[0]', 'targets or discovery')
+  bad({ upstreams: [{ name: 'bff', targets: ['h:1'], discovery: { etcd: ['e:2379'], key: 'k' } }] }, 'upstreams[0]', 'targets or discovery')
+  bad({ upstreams: [{ name: 'bff', discovery: { etcd: [], key: 'k' } }] }, 'upstreams[0].discovery.etcd', 'non-empty')
+  bad({ upstreams: [{ name: 'bff', discovery: { etcd: ['e:2379'], key: 'k/' } }] }, 'upstreams[0].discovery.key', 'service key')
+  bad({ upstreams: [{ name: 'bff', discovery: { etcd: ['e:2379'], key: 'k', interval_ms: 5 } }] }, 'upstreams[0].discovery.interval_ms', 'must be in')
+  bad({ upstreams: [{ name: 'bff', targets: ['h:1'], result_timeout_ms: 0 }] }, 'upstreams[0].result_timeout_ms', 'must be in')
+  bad({ backend_api: 'localhost' }, 'backend_api', 'host:port')
+})
+
+test('discovery, result_timeout_ms and backend_api', () => {
+  const c = parseConfig(
+    {
+      backend_api: '127.0.0.1:7801',
+      upstreams: [{ name: 'bff', discovery: { etcd: '127.0.0.1:2379', key: 'bff.bff' }, result_timeout_ms: 5000 }],
+    },
+    {},
+  )
+  assert.equal(c.backendApi, '127.0.0.1:7801')
+  assert.deepEqual(c.upstream.upstreams, [
+    { name: 'bff', targets: [], discovery: { etcd: ['127.0.0.1:2379'], key: 'bff.bff', intervalMs: 1000 }, deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 5000 },
+  ])
+  assert.equal(parseConfig({}, {}).backendApi, null)
 })
