@@ -201,9 +201,23 @@ export async function newKeys(store: AuthKeyStore, n: number): Promise<string[]>
   return out
 }
 
-export function ask<T extends FromChild>(c: ChildProcess, m: ToChild): Promise<T> {
+/** Sends `m` to the load generator; its answer. `timeoutMs`: rejects when none comes within it (the child is killed). */
+export function ask<T extends FromChild>(c: ChildProcess, m: ToChild, timeoutMs?: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    c.once('message', (r: FromChild) => (r.ok === 'error' ? reject(new Error(r.message)) : resolve(r as T)))
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            c.off('message', onMessage)
+            c.kill('SIGKILL')
+            reject(new Error(`load generator: no answer to ${m.cmd} within ${timeoutMs} ms`))
+          }, timeoutMs)
+    const onMessage = (r: FromChild) => {
+      clearTimeout(timer)
+      if (r.ok === 'error') reject(new Error(r.message))
+      else resolve(r as T)
+    }
+    c.once('message', onMessage)
     c.send(m)
   })
 }
@@ -226,9 +240,9 @@ export function spawnClient(): ChildProcess {
 }
 
 export async function stopClient(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return
+  if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise((r) => child.once('exit', r))
-  child.send({ cmd: 'exit' } satisfies ToChild)
+  if (!child.killed) child.send({ cmd: 'exit' } satisfies ToChild)
   await exited
 }
 

@@ -46,6 +46,8 @@ import { report } from './report.js'
 const SESSIONS = 100
 const WINDOW = Number(process.env.MTGATE_BENCH_WINDOW ?? 8)
 const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
+/** A phase (or the connect) that has not ended this long after it should have fails the bench. */
+const ASK_TIMEOUT_MS = PHASE_MS + 60_000
 const METHOD = 'help.getAppConfig'
 const QUERY = { _: METHOD, hash: 0 } as const
 /** For profiling one path: MTGATE_BENCH_PATH=upstream or in-process runs only that one (no figures; paced at half its own max). */
@@ -86,15 +88,15 @@ class Path {
     const server = await MtgateServer.start(config, { store, inlineHandshakeCrypto: true, gatewayId: 'bench' })
     setup(server)
     const path = new Path(label, server, spawnClient(), dataDir)
-    await ask(path.child, { cmd: 'connect', keys: await newKeys(store, SESSIONS), port: server.addresses[0]!.port, window: WINDOW, query })
+    await ask(path.child, { cmd: 'connect', keys: await newKeys(store, SESSIONS), port: server.addresses[0]!.port, window: WINDOW, query }, ASK_TIMEOUT_MS)
     return path
   }
 
   /** Closed-loop max round trips/s, and this process's CPU per round trip (µs). */
   async closed(): Promise<{ rate: number; serverUsPerRt: number }> {
-    await ask(this.child, { cmd: 'closed', ms: 500 }) // warm-up
+    await ask(this.child, { cmd: 'closed', ms: 500 }, ASK_TIMEOUT_MS) // warm-up
     const cpu0 = process.cpuUsage()
-    const r = await ask<Extract<FromChild, { ok: 'closed' }>>(this.child, { cmd: 'closed', ms: PHASE_MS })
+    const r = await ask<Extract<FromChild, { ok: 'closed' }>>(this.child, { cmd: 'closed', ms: PHASE_MS }, ASK_TIMEOUT_MS)
     const cpu = process.cpuUsage(cpu0)
     const out = { rate: r.roundTrips / (r.ms / 1000), serverUsPerRt: (cpu.user + cpu.system) / r.roundTrips }
     process.stderr.write(`${this.label}: closed loop ${Math.round(out.rate)} round trips/s, server ${out.serverUsPerRt.toFixed(1)} µs/round trip\n`)
@@ -104,7 +106,7 @@ class Path {
   /** Latency with queries paced at `rate`/s; this process's stalls meanwhile. */
   async paced(rate: number): Promise<{ paced: Extract<FromChild, { ok: 'paced' }>; server: ProcessStalls }> {
     const stalls = watchStalls()
-    const paced = await ask<Extract<FromChild, { ok: 'paced' }>>(this.child, { cmd: 'paced', rate, ms: PHASE_MS })
+    const paced = await ask<Extract<FromChild, { ok: 'paced' }>>(this.child, { cmd: 'paced', rate, ms: PHASE_MS }, ASK_TIMEOUT_MS)
     const server = stalls()
     process.stderr.write(`${this.label}: at ${Math.round(rate)}/s p50 ${paced.p50Ms.toFixed(3)} ms, p99 ${paced.p99Ms.toFixed(3)} ms\n`)
     return { paced, server }
