@@ -1,7 +1,8 @@
 /**
- * The ping load generator shared by bench/rpc.ts and bench/cluster.ts: a child process holding
- * many encrypted sessions (test/e2e/raw-client.ts), driven over IPC: connect, closed-loop phase
- * (max rate), paced phase (latency at a given rate).
+ * The ping load generator shared by bench/rpc.ts, bench/cluster.ts and bench/upstream.ts: a child
+ * process holding many encrypted sessions (test/e2e/raw-client.ts), driven over IPC: connect,
+ * closed-loop phase (max rate), paced phase (latency at a given rate). It sends pings, or with
+ * connect's `query` one RPC query (an rpc_result counts as the round trip, an rpc_error fails the phase).
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
@@ -11,7 +12,7 @@ import { AuthKey } from '../src/crypto/message.js'
 import type { AuthKeyStore } from '../src/store/types.js'
 
 export type ToChild =
-  | { cmd: 'connect'; keys: string[]; port: number; window: number }
+  | { cmd: 'connect'; keys: string[]; port: number; window: number; query?: LoadQuery }
   | { cmd: 'closed'; ms: number }
   | { cmd: 'paced'; rate: number; ms: number }
   | { cmd: 'idle' }
@@ -21,6 +22,14 @@ export type FromChild =
   | { ok: 'closed'; roundTrips: number; ms: number }
   | { ok: 'paced'; sent: number; p50Ms: number; p99Ms: number; client: ProcessStalls }
   | { ok: 'error'; message: string }
+
+/** The query a load generator sends instead of pings: hex of boxed TL. */
+export interface LoadQuery {
+  /** Sent once per session at connect, e.g. invokeWithLayer(initConnection(query)); must not be an rpc_error. */
+  first: string
+  /** Sent for each round trip. */
+  body: string
+}
 
 /** Where a latency tail comes from: one process's event-loop delay and GC pauses over a phase (ms). */
 export interface ProcessStalls {
@@ -57,22 +66,38 @@ export function watchStalls(): () => ProcessStalls {
 // ------------------------------------------------------------------------------------------------
 
 async function child(): Promise<void> {
-  const { RawClient } = await import('../test/e2e/raw-client.js')
+  const { RawClient, isRpcError } = await import('../test/e2e/raw-client.js')
   let clients: Awaited<ReturnType<typeof RawClient.connect>>[] = []
   let window = 1
+  let queries = false
   const send = (m: FromChild) => process.send!(m)
+  type Client = (typeof clients)[number]
+  const sendOne = (c: Client, tag: number) => (queries ? c.sendQuery(tag) : c.sendPing(tag))
+  const onDone = (c: Client, f: (tag: number, err?: Error) => void) => {
+    c.onPong = f
+    c.onAnswer = f
+  }
   process.on('message', async (m: ToChild) => {
     try {
       if (m.cmd === 'connect') {
         window = m.window
+        queries = m.query !== undefined
         clients = []
         const batch = 200
         for (let i = 0; i < m.keys.length; i += batch) {
           const part = await Promise.all(
             m.keys.slice(i, i + batch).map((hex) => RawClient.connect({ host: '127.0.0.1', port: m.port, key: new AuthKey(Buffer.from(hex, 'hex')), ack: true })),
           )
-          // first ping: bad_server_salt → salt, new_session_created
-          await Promise.all(part.map((c) => c.ping()))
+          // first ping or query: bad_server_salt → salt, new_session_created
+          if (m.query === undefined) await Promise.all(part.map((c) => c.ping()))
+          else {
+            const first = Buffer.from(m.query.first, 'hex')
+            const body = Buffer.from(m.query.body, 'hex')
+            for (const r of await Promise.all(part.map((c) => c.invoke(first)))) {
+              if (isRpcError(r)) throw new Error(`first query answered rpc_error ${r.error_code} ${r.error_message}`)
+            }
+            for (const c of part) c.taggedQueryBody = body
+          }
           clients.push(...part)
         }
         send({ ok: 'connected', n: clients.length })
@@ -89,13 +114,13 @@ async function child(): Promise<void> {
           if (err === undefined) n++
           if (running && err === undefined) {
             inFlight++
-            clients[tag]!.sendPing(tag)
+            sendOne(clients[tag]!, tag)
           } else if (inFlight === 0) drained?.()
         }
         const t0 = performance.now()
         clients.forEach((c, i) => {
-          c.onPong = onPong
-          for (let w = 0; w < window; w++, inFlight++) c.sendPing(i)
+          onDone(c, onPong)
+          for (let w = 0; w < window; w++, inFlight++) sendOne(c, i)
         })
         await new Promise((r) => setTimeout(r, m.ms))
         running = false
@@ -124,7 +149,7 @@ async function child(): Promise<void> {
           done++
           if (done === sent && finished !== undefined) finished()
         }
-        for (const c of clients) c.onPong = onPong
+        for (const c of clients) onDone(c, onPong)
         await new Promise<void>((resolve) => {
           const tick = () => {
             const now = performance.now()
@@ -135,7 +160,7 @@ async function child(): Promise<void> {
               // (they leave in one write and come back in one container), sessions in turn
               const c = clients[Math.floor(idx++ / window) % clients.length]!
               started[sent] = performance.now()
-              c.sendPing(sent)
+              sendOne(c, sent)
               sent++
             }
             setTimeout(tick, 1)
@@ -176,9 +201,23 @@ export async function newKeys(store: AuthKeyStore, n: number): Promise<string[]>
   return out
 }
 
-export function ask<T extends FromChild>(c: ChildProcess, m: ToChild): Promise<T> {
+/** Sends `m` to the load generator; its answer. `timeoutMs`: rejects when none comes within it (the child is killed). */
+export function ask<T extends FromChild>(c: ChildProcess, m: ToChild, timeoutMs?: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    c.once('message', (r: FromChild) => (r.ok === 'error' ? reject(new Error(r.message)) : resolve(r as T)))
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            c.off('message', onMessage)
+            c.kill('SIGKILL')
+            reject(new Error(`load generator: no answer to ${m.cmd} within ${timeoutMs} ms`))
+          }, timeoutMs)
+    const onMessage = (r: FromChild) => {
+      clearTimeout(timer)
+      if (r.ok === 'error') reject(new Error(r.message))
+      else resolve(r as T)
+    }
+    c.once('message', onMessage)
     c.send(m)
   })
 }
@@ -201,9 +240,9 @@ export function spawnClient(): ChildProcess {
 }
 
 export async function stopClient(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return
+  if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise((r) => child.once('exit', r))
-  child.send({ cmd: 'exit' } satisfies ToChild)
+  if (!child.killed) child.send({ cmd: 'exit' } satisfies ToChild)
   await exited
 }
 

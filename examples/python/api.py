@@ -42,6 +42,56 @@ USER_ID_INVALID = RpcError(400, 'USER_ID_INVALID')
 PEER_ID_INVALID = RpcError(400, 'PEER_ID_INVALID')
 
 
+# The app config: client settings in the shape of Telegram's own (the same as examples/go/appconfig.go).
+APP_CONFIG_HASH = 0x6D746761
+APP_CONFIG_ENTRIES = [
+    ('test', 1.0),
+    ('emojies_animated_zoom', 0.625),
+    ('emojies_send_dice', ['🎲', '🎯', '🏀', '⚽', '🎰', '🎳']),
+    ('emojies_sounds_version', 2.0),
+    ('gif_search_branding', 'tenor'),
+    ('gif_search_emojies', ['👍', '😘', '😍', '😡', '🥳', '😂', '😮', '🙄', '😎', '👎']),
+    ('stickers_emoji_suggest_only_api', False),
+    ('stickers_emoji_cache_time', 86400.0),
+    ('groupcall_video_participants_max', 1000.0),
+    ('youtube_pip', 'inapp'),
+    ('qr_login_camera', False),
+    ('qr_login_code', 'disabled'),
+    ('dialog_filters_enabled', True),
+    ('dialog_filters_tooltip', False),
+    ('ignore_restriction_reasons', []),
+    ('autoarchive_setting_available', False),
+    ('pending_suggestions', ['VALIDATE_PASSWORD', 'SETUP_PASSWORD']),
+    ('autologin_token', '0123456789abcdef0123456789abcdef'),
+    ('autologin_domains', ['instantview.example.org', 'translations.example.org']),
+    ('url_auth_domains', ['example.org']),
+    ('round_video_encoding', '480p'),
+    ('chat_read_mark_size_threshold', 100.0),
+    ('chat_read_mark_expire_period', 604800.0),
+    ('pm_read_date_expire_period', 604800.0),
+    ('reactions_uniq_max', 11.0),
+    ('reactions_default', '👍'),
+    ('upload_max_fileparts_default', 4000.0),
+    ('upload_max_fileparts_premium', 8000.0),
+    ('caption_length_limit_default', 1024.0),
+    ('channels_limit_default', 500.0),
+    ('saved_gifs_limit_default', 200.0),
+    ('stickers_faved_limit_default', 5.0),
+    ('dialog_filters_limit_default', 10.0),
+    ('about_length_limit_default', 70.0),
+    ('message_animated_emoji_max', 100.0),
+    ('stories_all_hidden', False),
+    ('stories_posting', 'enabled'),
+    ('stories_entities', 'premium'),
+    ('story_expiring_limit_default', 3.0),
+    ('premium_purchase_blocked', True),
+    ('premium_bot_username', 'PremiumBot'),
+    ('default_emoji_statuses_stickerset_id', '773947703670341676'),
+]
+# The answer to every help.getAppConfig (whatever hash the client sends), serialised once.
+APP_CONFIG = tl.app_config(APP_CONFIG_HASH, APP_CONFIG_ENTRIES)
+
+
 def now():
     return int(time.time())
 
@@ -56,9 +106,12 @@ class Api:
         self.state = state
 
     def handle(self, user_id, perm_auth_key_id, method, query):
-        """A method outside METHODS is INPUT_METHOD_INVALID whoever calls it (a 401 would tell a
-        client that is not signed in yet that its key is gone); one in METHODS is 401
-        AUTH_KEY_UNREGISTERED on a key with no user."""
+        """help.getAppConfig is the same for everyone; a method outside METHODS is
+        INPUT_METHOD_INVALID whoever calls it (a 401 would tell a client that is not signed in yet
+        that its key is gone); one in METHODS is 401 AUTH_KEY_UNREGISTERED on a key with no user."""
+        if method == 'help.getAppConfig':
+            # reads no state
+            return Answer(result=APP_CONFIG)
         try:
             with self.state.lock:
                 if method == 'auth.sendCode':

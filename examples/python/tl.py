@@ -19,6 +19,7 @@ ID = {
     'updates.getDifference': 0x19C2F763,
     'messages.sendMessage': 0xFEF48F62,
     'account.updateStatus': 0x6628562C,
+    'help.getAppConfig': 0x61E3F854,
     # types
     'vector': 0x1CB5C415,
     'boolTrue': 0x997275B5,
@@ -45,6 +46,13 @@ ID = {
     'inputPeerEmpty': 0x7F3B18EA,
     'inputPeerSelf': 0x7DA07EC9,
     'inputPeerUser': 0xDDE8A54C,
+    'help.appConfig': 0xDD18782E,
+    'jsonObject': 0x99C1D49D,
+    'jsonObjectValue': 0xC0DE1BD9,
+    'jsonNumber': 0x2BE0DFA4,
+    'jsonString': 0xB71E767A,
+    'jsonBool': 0xC7345E6A,
+    'jsonArray': 0xF7444763,
 }
 NAME = {v: k for k, v in ID.items()}
 
@@ -70,6 +78,10 @@ class Writer:
 
     def long(self, v):
         self.buf += struct.pack('<q', v)
+        return self
+
+    def double(self, v):
+        self.buf += struct.pack('<d', v)
         return self
 
     def bytes(self, b):
@@ -202,6 +214,8 @@ def read_query(data):
         q.update(message=r.string(), random_id=r.long())
     elif name == 'account.updateStatus':
         q['offline'] = r.bool()
+    elif name == 'help.getAppConfig':
+        q['hash'] = r.int()
     elif name not in ('auth.logOut', 'updates.getState'):
         raise TlError(f'{name} is not a method')
     return q
@@ -293,3 +307,24 @@ def update_short_message(m):
     """The updateShortMessage of a box message (user_id: the other party)."""
     w = Writer().id('updateShortMessage').uint(2 if m['out'] else 0).int(m['id']).long(m['peer'])
     return w.string(m['text']).int(m['pts']).int(1).int(m['date']).done()
+
+
+def write_json(w, v):
+    """A JSONValue of a float, bool, str or list of str (the kinds of the app config)."""
+    if isinstance(v, bool):
+        return w.id('jsonBool').bool(v)
+    if isinstance(v, float):
+        return w.id('jsonNumber').double(v)
+    if isinstance(v, str):
+        return w.id('jsonString').string(v)
+    if isinstance(v, list):
+        return w.id('jsonArray').vector(v, write_json)
+    raise TypeError(f'app config: unsupported value {v!r}')
+
+
+def app_config(hash, entries):
+    """help.appConfig with a jsonObject of (key, value) pairs, in order."""
+    w = Writer().id('help.appConfig').int(hash).id('jsonObject').id('vector').int(len(entries))
+    for key, value in entries:
+        write_json(w.id('jsonObjectValue').string(key), value)
+    return w.done()

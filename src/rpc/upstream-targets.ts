@@ -12,12 +12,14 @@ import { upstreamProto, type UpstreamClient } from './upstream-proto.js'
  * Channels to backends: big messages and quick reconnects as between mtgate nodes, but keepalive
  * pings no more often than the 5 minutes gRPC servers accept by default (Go's and C-core's
  * enforcement answers more frequent pings with GOAWAY too_many_pings), and only during calls.
+ * No channelz bookkeeping (per-call counters and traces nobody reads: mtgate serves no channelz).
  */
 export const UPSTREAM_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   ...CHANNEL_OPTIONS,
   'grpc.keepalive_time_ms': 300_000,
   'grpc.keepalive_timeout_ms': 20_000,
   'grpc.keepalive_permit_without_calls': 0,
+  'grpc.enable_channelz': 0,
 }
 
 export interface UpstreamTarget {

@@ -22,7 +22,7 @@ import * as grpc from '@grpc/grpc-js'
 import type { PbInvokeReply, PbInvokeRequest, PbRpcError, PbTransport } from '../cluster/generated/proto.js'
 import type { RpcErrorSpec, UpstreamRouting } from '../config/types.js'
 import type { RpcCall, RpcOutcome, TransportKind } from '../session/api.js'
-import { decodeResult, encode, type TlMethodName } from '../tl/index.js'
+import { decodeResult, encode, encodingLayer, NEWEST_LAYER, type TlMethodName } from '../tl/index.js'
 import type { Logger } from '../util/log.js'
 import { DeferredResults, type DeferredKey } from './deferred-results.js'
 import { Upstream, type UpstreamTarget } from './upstream-targets.js'
@@ -202,6 +202,8 @@ export class UpstreamBridge {
     }
     try {
       const result = decodeResult(call.method as TlMethodName, r.result)
+      // a client in the newest layer gets the backend's bytes (checked above to be a result of the method) as they are
+      if (encodingLayer(call.ctx.layer) === NEWEST_LAYER) return { kind: 'raw', body: r.result }
       return { kind: 'result', result: result as Extract<RpcOutcome, { kind: 'result' }>['result'], method: call.method }
     } catch (e) {
       return this.bad(call, upstream, target, `result is not a ${call.method} result: ${(e as Error).message}`)

@@ -29,6 +29,7 @@ const ID_BAD_SERVER_SALT = 0xedab447b
 const ID_BAD_MSG = 0xa7eff811
 const ID_NEW_SESSION = 0x9ec20908
 const ID_MSGS_ACK = 0x62d6b459
+const ID_RPC_ERROR = 0x2144ca19
 
 export interface RawClientOptions {
   host: string
@@ -105,6 +106,15 @@ export class RawClient {
   private readonly taggedPingBody = Buffer.from([0xec, 0x77, 0xbe, 0x7a, 1, 0, 0, 0, 0, 0, 0, 0]) // ping ping_id:1
   /** Called with the tag of each sendPing() whose pong arrived, or with an error when the connection fails. */
   onPong: ((tag: number, err?: Error) => void) | undefined
+  /** sendQuery() queries in flight, keyed as taggedPings. */
+  private readonly taggedQueries = new Map<number, number>()
+  /** What sendQuery() sends: a boxed query, set by the caller before the first sendQuery(). */
+  taggedQueryBody: Buffer | undefined
+  /**
+   * Called with the tag of each sendQuery() whose rpc_result arrived (with an error when the result
+   * is an rpc_error), or with an error when the connection fails.
+   */
+  onAnswer: ((tag: number, err?: Error) => void) | undefined
   /** rpc_results for queries this client did not send on this connection (resent answers), by req_msg_id. */
   readonly resultsFor = new Map<bigint, TlObject | Buffer>()
 
@@ -189,6 +199,13 @@ export class RawClient {
   sendPing(tag: number): void {
     if (this.closedErr) throw this.closedErr
     this.taggedPings.set((low32(this.sendMessage(this.taggedPingBody, true)) >>> 2) | 0, tag)
+  }
+
+  /** sendPing() for taggedQueryBody: onAnswer(tag) reports its rpc_result (the result itself is not decoded). */
+  sendQuery(tag: number): void {
+    if (this.closedErr) throw this.closedErr
+    if (this.taggedQueryBody === undefined) throw new Error('sendQuery: no taggedQueryBody')
+    this.taggedQueries.set((low32(this.sendMessage(this.taggedQueryBody, true)) >>> 2) | 0, tag)
   }
 
   /** The next msg_id, for a message built by the caller (e.g. a bind message naming its own msg_id). */
@@ -309,6 +326,15 @@ export class RawClient {
         for (const m of parseContainer(body, msgId)) this.onMessage(m.msgId, m.seqNo, m.body)
         return
       case ID_RPC_RESULT: {
+        if (this.taggedQueries.size > 0) {
+          const k = (body.readUInt32LE(4) >>> 2) | 0
+          const tag = this.taggedQueries.get(k)
+          if (tag !== undefined) {
+            this.taggedQueries.delete(k)
+            this.onAnswer?.(tag, body.length >= 16 && body.readUInt32LE(12) === ID_RPC_ERROR ? new Error(`rpc_error ${JSON.stringify(decode(body.subarray(12)))}`) : undefined)
+            return
+          }
+        }
         const reqMsgId = readInt64LE(body, 4)
         let inner = body.subarray(12)
         if (constructorOf(inner) === ID_GZIP_PACKED) inner = unpackGzip(inner)
@@ -393,6 +419,12 @@ export class RawClient {
     if (tag !== undefined) {
       this.taggedPings.delete(k)
       this.sendPing(tag)
+      return
+    }
+    const q = this.taggedQueries.get(k)
+    if (q !== undefined) {
+      this.taggedQueries.delete(k)
+      this.sendQuery(q)
     }
   }
 
@@ -405,6 +437,8 @@ export class RawClient {
     }
     for (const tag of this.taggedPings.values()) this.onPong?.(tag, e)
     this.taggedPings.clear()
+    for (const tag of this.taggedQueries.values()) this.onAnswer?.(tag, e)
+    this.taggedQueries.clear()
   }
 }
 

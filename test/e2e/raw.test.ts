@@ -2,7 +2,8 @@
  * End-to-end checks through the whole server with our own minimal client (test/e2e/raw-client.ts),
  * for what real clients cannot be steered into deterministically: the answer to a query that
  * finished while its session had no connection is resent on the session's next connection;
- * quick acks; unknown auth keys; the api_id allow-list; unknown methods; failing handlers.
+ * quick acks; the load generator's query mode; unknown auth keys; the api_id allow-list; unknown
+ * methods; failing handlers.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -76,6 +77,34 @@ describe('raw client through the whole server', () => {
     const r = resent[0]!
     assert.ok(!Buffer.isBuffer(r) && r._ === 'help.countriesList' && r.countries.length === COUNTRIES)
     assert.equal(seen.countriesCalls, calls0 + 1, 'not executed again')
+  })
+
+  it('sendQuery (the load generator\'s query mode): onAnswer once per rpc_result with its tag, an rpc_error as an error; invoke() answers alongside', async () => {
+    const c = await connect({ key: await newKey(e) })
+    assert.ok(!isRpcError(await c.invoke(initConnection(4, { _: 'help.getConfig' }))))
+    const answers: Array<[number, string | undefined]> = []
+    let done: () => void
+    let wanted = 0
+    const all = new Promise<void>((r) => (done = r))
+    c.onAnswer = (tag, err) => {
+      answers.push([tag, err?.message])
+      if (answers.length === wanted) done()
+    }
+    c.taggedQueryBody = encode({ _: 'help.getConfig' })
+    wanted = 6
+    for (let tag = 10; tag < 15; tag++) c.sendQuery(tag)
+    const other = c.invoke(encode({ _: 'help.getNearestDc' }))
+    c.taggedQueryBody = encode({ _: 'help.getPromoData' })
+    c.sendQuery(99)
+    const nearest = await other
+    assert.ok(!Buffer.isBuffer(nearest) && nearest._ === 'nearestDc')
+    await all
+    await new Promise((r) => setTimeout(r, 100)) // nothing more comes
+    answers.sort((a, b) => a[0] - b[0])
+    assert.deepEqual(answers.slice(0, 5), [10, 11, 12, 13, 14].map((t) => [t, undefined]))
+    assert.equal(answers.length, 6)
+    assert.equal(answers[5]![0], 99)
+    assert.match(answers[5]![1]!, /FLOOD_WAIT_5/)
   })
 
   it('quick acks come back through the codec for every packet that asks', async () => {

@@ -40,6 +40,7 @@ function binary(): Promise<string> {
   return built
 }
 
-export async function startGoBackend(o: ExampleBackendOptions): Promise<ExampleBackend> {
-  return startBackendProcess({ command: await binary(), name: 'Go backend' }, o)
+/** `quiet`: its stderr (a line per call) goes to /dev/null. */
+export async function startGoBackend(o: ExampleBackendOptions, quiet = false): Promise<ExampleBackend> {
+  return startBackendProcess({ command: await binary(), name: 'Go backend', quiet }, o)
 }

@@ -19,6 +19,8 @@ export interface BackendCommand {
   env?: NodeJS.ProcessEnv
   /** Names it in errors and logs (e.g. "Go backend"). */
   name: string
+  /** Its stderr goes to /dev/null (under load: the backends log every call). */
+  quiet?: boolean
 }
 
 class BackendProcess implements ExampleBackend {
@@ -39,11 +41,11 @@ class BackendProcess implements ExampleBackend {
   async start(): Promise<void> {
     const o = this.options
     const flags = ['--listen', o.listen, '--mtgate', o.mtgate, '--state', o.stateFile, '--delay-ms', String(o.delayMs ?? 0)]
-    const proc = spawn(this.cmd.command, [...(this.cmd.args ?? []), ...flags], { env: { ...process.env, ...this.cmd.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(this.cmd.command, [...(this.cmd.args ?? []), ...flags], { env: { ...process.env, ...this.cmd.env }, stdio: ['ignore', 'pipe', this.cmd.quiet ? 'ignore' : 'pipe'] })
     this.proc = proc
     this.exited = new Promise((resolve) => proc.once('exit', () => resolve()))
     const echo = process.env.EXAMPLES_LOG === '1'
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
       this.stderr = (this.stderr + d).slice(-20_000)
       if (echo) process.stderr.write(`[${this.cmd.name}] ${d}`)
     })

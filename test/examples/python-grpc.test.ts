@@ -113,12 +113,28 @@ describe('examples/python/backend.py over gRPC', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it('a key with no user, or with a user the backend does not know: 401 AUTH_KEY_UNREGISTERED for every method of the table but sign-in; 400 INPUT_METHOD_INVALID for one outside it', async () => {
+  it('a key with no user, or with a user the backend does not know: 401 AUTH_KEY_UNREGISTERED for every method of the table but sign-in and help.getAppConfig; 400 INPUT_METHOD_INVALID for one outside it', async () => {
     assert.equal(await rpcError(0n, { _: 'users.getUsers', id: [{ _: 'inputUserSelf' }] }), '401 AUTH_KEY_UNREGISTERED')
     assert.equal(await rpcError(0n, { _: 'updates.getState' }), '401 AUTH_KEY_UNREGISTERED')
-    assert.equal(await rpcError(0n, { _: 'help.getAppConfig', hash: 0 }), '400 INPUT_METHOD_INVALID')
+    assert.equal(await rpcError(0n, { _: 'help.getCountriesList', lang_code: 'en', hash: 0 }), '400 INPUT_METHOD_INVALID')
     assert.equal(await rpcError(1000n, { _: 'updates.getState' }), '401 AUTH_KEY_UNREGISTERED')
     assert.equal(await rpcError(0n, { _: 'auth.sendCode', phone_number: '+', api_id: 4, api_hash: 'h', settings: { _: 'codeSettings' } }), '400 PHONE_NUMBER_INVALID')
+  })
+
+  it('help.getAppConfig: the fixed help.appConfig (2064 bytes of TL), signed in or not, whatever the hash', async () => {
+    for (const [userId, hash] of [[0n, 0], [0n, 0x6d746761], [4242n, 7]] as const) {
+      const reply = await invoke(userId, obj({ _: 'help.getAppConfig', hash }))
+      assert.equal(reply.outcome, 'result')
+      assert.equal(reply.result!.length, 2064)
+      const cfg = decodeResult('help.getAppConfig', reply.result!) as unknown as Obj
+      assert.equal(cfg._, 'help.appConfig')
+      assert.equal(cfg['hash'], 0x6d746761)
+      const values = (cfg['config'] as Obj)['value'] as Obj[]
+      assert.equal(values.length, 42)
+      assert.deepEqual(values[2], { _: 'jsonObjectValue', key: 'emojies_send_dice', value: { _: 'jsonArray', value: ['🎲', '🎯', '🏀', '⚽', '🎰', '🎳'].map((v) => ({ _: 'jsonString', value: v })) } })
+      assert.deepEqual(values[6], { _: 'jsonObjectValue', key: 'stickers_emoji_suggest_only_api', value: { _: 'jsonBool', value: false } })
+      assert.deepEqual(values[7], { _: 'jsonObjectValue', key: 'stickers_emoji_cache_time', value: { _: 'jsonNumber', value: 86400 } })
+    }
   })
 
   it('sign-in: wrong code, wrong hash, then the user with bind_user_id; the same phone signs in as the same user', async () => {
@@ -143,7 +159,7 @@ describe('examples/python/backend.py over gRPC', () => {
     const b = await signIn(PHONE_B)
     assert.equal(b.reply.bindUserId, '1001')
     assert.equal((await signIn(PHONE_A.slice(1))).reply.bindUserId, '1000')
-    assert.equal(await rpcError(1000n, { _: 'help.getAppConfig', hash: 0 }), '400 INPUT_METHOD_INVALID')
+    assert.equal(await rpcError(1000n, { _: 'help.getCountriesList', lang_code: 'en', hash: 0 }), '400 INPUT_METHOD_INVALID')
   })
 
   it('users.getUsers / users.getFullUser: self, another user by access_hash, unknown ids left out', async () => {

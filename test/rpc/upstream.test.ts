@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/config/index.js'
 import { RpcRouter } from '../../src/rpc/router.js'
 import { UpstreamBridge } from '../../src/rpc/upstream.js'
 import type { RpcCall, RpcContext } from '../../src/session/api.js'
-import { decode, encode, type TlObject } from '../../src/tl/index.js'
+import { decode, encode, NEWEST_LAYER, type TlObject } from '../../src/tl/index.js'
 import { pino } from 'pino'
 import { startUpstream, type UpstreamHandler } from '../helpers/upstream.js'
 import { waitFor } from '../helpers/wait.js'
@@ -195,6 +195,28 @@ test('a reply that is not a result of the method, or a malformed rpc_error, or a
     assert.deepEqual(await router.dispatch(call({ _: 'help.getNearestDc' })), internal)
     assert.deepEqual(await router.dispatch(call({ _: 'help.getConfig' })), internal)
     assert.deepEqual(await router.dispatch(call({ _: 'help.getAppConfig', hash: 0 })), internal)
+  } finally {
+    bridge.close()
+    await up.stop()
+  }
+})
+
+test('a client in the newest layer gets the backend\'s result bytes as they are, once they read as a result of the method', async () => {
+  const good = encode(nearest)
+  const up = await startUpstream((req) => {
+    const q = decode(req.query) as TlObject
+    if (q._ === 'help.getNearestDc') return { result: good }
+    return { result: Buffer.concat([good, Buffer.from([0, 0, 0, 0])]) }
+  })
+  const { router, bridge } = bridgeOf({ upstreams: [{ name: 'u', targets: [up.address] }], unrouted: 'u' })
+  const newest = (): RpcContext => ({ ...ctx(), layer: NEWEST_LAYER })
+  try {
+    const out = await router.dispatch(call({ _: 'help.getNearestDc' }, undefined, newest()))
+    assert.deepEqual(out, { kind: 'raw', body: good })
+    // trailing bytes: not a result of the method, in any layer
+    assert.deepEqual(await router.dispatch(call({ _: 'help.getAppConfig', hash: 0 }, undefined, newest())), { kind: 'error', code: 500, message: 'INTERNAL' })
+    // an older layer still gets the decoded object (the session converts it)
+    assert.deepEqual(await router.dispatch(call({ _: 'help.getNearestDc' })), { kind: 'result', result: nearest, method: 'help.getNearestDc' })
   } finally {
     bridge.close()
     await up.stop()

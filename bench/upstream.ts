@@ -1,0 +1,205 @@
+/**
+ * `npm run bench -- upstream`
+ *
+ * Round trips of one RPC answered through mtgate's upstream bridge by the Go example backend
+ * (examples/go) against the same RPC answered in-process by a TypeScript handler, same server
+ * setup, same run. The method is help.getAppConfig: the Go backend answers a help.appConfig of
+ * about 1.5 KB of TL (help.getConfig-sized; help.getConfig itself has a built-in handler, and
+ * built-in handlers win over routes). The in-process handler returns the very object the backend's
+ * answer decodes to (fetched from the backend over gRPC before the phases).
+ *
+ * For each path: a server in this process (100 sessions, one TCP intermediate connection each,
+ * over loopback), the load generator (bench/ping-load.ts, real encrypted MTProto queries: each
+ * session's first query is invokeWithLayer(initConnection(help.getAppConfig)), then the bare query)
+ * in a child process; `WINDOW` queries in flight per session.
+ *   upstream.roundtrips: closed-loop max round trips/s (value: upstream; baseline: in-process).
+ *   upstream.p50 / upstream.p99: latency (ms) with queries paced at half the in-process max rate,
+ *     for both paths (value: upstream; baseline: in-process); `added_ms` is the difference. When the
+ *     upstream path's max is below that rate (it could only queue up), both are paced at half the
+ *     upstream's max instead (`rate_is` says which).
+ * The machine's 2 cores are shared by three processes on the upstream path: the server, the load
+ * generator and the Go backend (a fourth process that the in-process path does not have), so the
+ * ratio includes the backend's CPU taking time from the other two. The backend's per-call log
+ * lines go to /dev/null. Everything binds 127.0.0.1.
+ *
+ * Requires Go and the example's modules in the module cache (.ci/deps/examples-go.sh); the backend
+ * is built offline (test/examples/go-backend.ts).
+ */
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as grpc from '@grpc/grpc-js'
+import { parseConfig } from '../src/config/index.js'
+import type { PbInvokeReply } from '../src/cluster/generated/proto.js'
+import { upstreamProto } from '../src/rpc/upstream.js'
+import { MtgateServer } from '../src/server/server.js'
+import { MemoryAuthKeyStore } from '../src/store/memory.js'
+import { decodeResult, encode, NEWEST_LAYER, type TlObject } from '../src/tl/index.js'
+import { withInitConnection } from '../test/e2e/raw-client.js'
+import { startGoBackend } from '../test/examples/go-backend.js'
+import { freePort } from '../test/helpers/services.js'
+import { ask, newKeys, spawnClient, stopClient, watchStalls, type FromChild, type LoadQuery, type ProcessStalls } from './ping-load.js'
+import { LOAD_TEST_LIMITS } from './load-limits.js'
+import { report } from './report.js'
+
+const SESSIONS = 100
+const WINDOW = Number(process.env.MTGATE_BENCH_WINDOW ?? 8)
+const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
+/** A phase (or the connect) that has not ended this long after it should have fails the bench. */
+const ASK_TIMEOUT_MS = PHASE_MS + 60_000
+const METHOD = 'help.getAppConfig'
+const QUERY = { _: METHOD, hash: 0 } as const
+/** For profiling one path: MTGATE_BENCH_PATH=upstream or in-process runs only that one (no figures; paced at half its own max). */
+const ONLY = process.env.MTGATE_BENCH_PATH
+
+/** The Go backend's answer to QUERY, asked over gRPC directly: its bytes, decoded. */
+async function backendAnswer(target: string): Promise<{ bytes: Buffer; object: TlObject }> {
+  const { Client } = upstreamProto()
+  const client = new Client(target, grpc.credentials.createInsecure())
+  try {
+    const reply = await new Promise<PbInvokeReply>((resolve, reject) =>
+      client.Invoke({ method: METHOD, query: encode(QUERY as unknown as TlObject), layer: NEWEST_LAYER } as never, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err, r) =>
+        err ? reject(err) : resolve(r!),
+      ),
+    )
+    if (reply.outcome !== 'result') throw new Error(`Go backend: ${METHOD} answered ${JSON.stringify(reply.rpcError)}`)
+    const object = decodeResult(METHOD, reply.result) as unknown as TlObject
+    if (!encode(object).equals(reply.result)) throw new Error(`Go backend: ${METHOD} answer does not re-encode to the same bytes`)
+    return { bytes: reply.result, object }
+  } finally {
+    client.close()
+  }
+}
+
+/** One path: a server in this process set up by `setup`, and its load generator (connected once, used by both phases). */
+class Path {
+  private constructor(
+    readonly label: string,
+    private readonly server: MtgateServer,
+    private readonly child: ChildProcess,
+    private readonly dataDir: string,
+  ) {}
+
+  static async open(label: string, extraConfig: Record<string, unknown>, setup: (s: MtgateServer) => void, query: LoadQuery): Promise<Path> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'mtgate-bench-upstream-'))
+    const store = new MemoryAuthKeyStore()
+    const config = parseConfig({ host: '127.0.0.1', tcp_ports: [0], ws_port: null, data_dir: dataDir, store: { backend: 'memory' }, limits: LOAD_TEST_LIMITS, ...extraConfig }, {})
+    const server = await MtgateServer.start(config, { store, inlineHandshakeCrypto: true, gatewayId: 'bench' })
+    setup(server)
+    const path = new Path(label, server, spawnClient(), dataDir)
+    await ask(path.child, { cmd: 'connect', keys: await newKeys(store, SESSIONS), port: server.addresses[0]!.port, window: WINDOW, query }, ASK_TIMEOUT_MS)
+    return path
+  }
+
+  /** Closed-loop max round trips/s, and this process's CPU per round trip (µs). */
+  async closed(): Promise<{ rate: number; serverUsPerRt: number }> {
+    await ask(this.child, { cmd: 'closed', ms: 500 }, ASK_TIMEOUT_MS) // warm-up
+    const cpu0 = process.cpuUsage()
+    const r = await ask<Extract<FromChild, { ok: 'closed' }>>(this.child, { cmd: 'closed', ms: PHASE_MS }, ASK_TIMEOUT_MS)
+    const cpu = process.cpuUsage(cpu0)
+    const out = { rate: r.roundTrips / (r.ms / 1000), serverUsPerRt: (cpu.user + cpu.system) / r.roundTrips }
+    process.stderr.write(`${this.label}: closed loop ${Math.round(out.rate)} round trips/s, server ${out.serverUsPerRt.toFixed(1)} µs/round trip\n`)
+    return out
+  }
+
+  /** Latency with queries paced at `rate`/s; this process's stalls meanwhile. */
+  async paced(rate: number): Promise<{ paced: Extract<FromChild, { ok: 'paced' }>; server: ProcessStalls }> {
+    const stalls = watchStalls()
+    const paced = await ask<Extract<FromChild, { ok: 'paced' }>>(this.child, { cmd: 'paced', rate, ms: PHASE_MS }, ASK_TIMEOUT_MS)
+    const server = stalls()
+    process.stderr.write(`${this.label}: at ${Math.round(rate)}/s p50 ${paced.p50Ms.toFixed(3)} ms, p99 ${paced.p99Ms.toFixed(3)} ms\n`)
+    return { paced, server }
+  }
+
+  async close(): Promise<void> {
+    await stopClient(this.child)
+    await this.server.stop()
+    rmSync(this.dataDir, { recursive: true, force: true })
+  }
+}
+
+const r3 = (x: number) => Math.round(x * 1000) / 1000
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mtgate-bench-upstream-go-'))
+  const listen = `127.0.0.1:${await freePort()}`
+  // no pushes in this bench: the backend's Mtgate address is never dialled (it dials lazily)
+  const backend = await startGoBackend({ listen, mtgate: `127.0.0.1:${await freePort()}`, stateFile: join(dir, 'state.json') }, true)
+  try {
+    const answer = await backendAnswer(listen)
+    process.stderr.write(`${METHOD}: the answer is ${answer.bytes.length} bytes of TL\n`)
+    const query: LoadQuery = {
+      first: withInitConnection(NEWEST_LAYER, 1, QUERY).toString('hex'),
+      body: encode(QUERY as unknown as TlObject).toString('hex'),
+    }
+    const paths: Path[] = []
+    try {
+      if (ONLY !== 'upstream') paths.push(await Path.open('in-process', {}, (s) => s.handle(METHOD, () => answer.object as never), query))
+      if (ONLY !== 'in-process') paths.push(await Path.open('upstream', { upstreams: [{ name: 'go', targets: [listen] }], routes: { [METHOD]: 'go' } }, () => undefined, query))
+      if (ONLY !== undefined) {
+        await paths[0]!.paced((await paths[0]!.closed()).rate / 2)
+        return
+      }
+      await figures(paths[0]!, paths[1]!, answer.bytes.length)
+    } finally {
+      for (const p of paths) await p.close()
+    }
+  } finally {
+    await backend.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Both closed-loop phases, then both paced phases at half the in-process max; when the upstream
+ * path's max is below that rate (it would only queue up), at half the upstream's max instead.
+ */
+async function figures(inProcessPath: Path, upstreamPath: Path, answerBytes: number): Promise<void> {
+  const inProcess = await inProcessPath.closed()
+  const upstream = await upstreamPath.closed()
+  const sustainable = upstream.rate > (inProcess.rate / 2) * 1.1
+  const rate = sustainable ? inProcess.rate / 2 : upstream.rate / 2
+  const inProcessAtRate = await inProcessPath.paced(rate)
+  const upstreamAtRate = await upstreamPath.paced(rate)
+
+  const common = {
+    sessions: SESSIONS,
+    queries_in_flight_per_session: WINDOW,
+    method: METHOD,
+    answer_bytes: answerBytes,
+    note: 'upstream path: server (this process), load generator (child) and Go backend (own process) share the 2 cores; in-process path: server and load generator',
+  }
+  report({
+    bench: 'upstream.roundtrips',
+    value: upstream.rate,
+    unit: 'round trips/s',
+    baseline: 'in-process: the same server setup with a TypeScript handler returning the identical object, same run',
+    baseline_value: inProcess.rate,
+    goal_ratio: 0.5,
+    server_cpu_us_per_roundtrip: r3(upstream.serverUsPerRt),
+    baseline_server_cpu_us_per_roundtrip: r3(inProcess.serverUsPerRt),
+    ...common,
+  })
+  for (const p of ['p50', 'p99'] as const) {
+    const key = p === 'p50' ? 'p50Ms' : 'p99Ms'
+    report({
+      bench: `upstream.${p}`,
+      value: upstreamAtRate.paced[key],
+      unit: 'ms',
+      baseline: `in-process ${p} at the same rate, same run`,
+      baseline_value: inProcessAtRate.paced[key],
+      added_ms: r3(upstreamAtRate.paced[key] - inProcessAtRate.paced[key]),
+      ...(p === 'p99' ? { goal_added_ms: 2 } : {}),
+      rate: Math.round(rate),
+      rate_is: sustainable ? 'half the in-process max round trips/s' : 'half the upstream max round trips/s (below half the in-process max, which the upstream path cannot sustain)',
+      queries: upstreamAtRate.paced.sent,
+      server_at_rate: upstreamAtRate.server,
+      baseline_server_at_rate: inProcessAtRate.server,
+      client_at_rate: upstreamAtRate.paced.client,
+      ...common,
+    })
+  }
+}
+
+await main()
