@@ -17,6 +17,9 @@
  *     for both paths (value: upstream; baseline: in-process); `added_ms` is the difference. When the
  *     upstream path's max is below that rate (it could only queue up), both are paced at half the
  *     upstream's max instead (`rate_is` says which).
+ * mtgate calls the backend on its InvokeStream (`stream: true`), one gRPC message per call on a
+ * long-lived stream: a unary gRPC call costs grpc-js about eight times the CPU (MTGATE_BENCH_STREAM=0
+ * measures that path).
  * The machine's 2 cores are shared by three processes on the upstream path: the server, the load
  * generator and the Go backend (a fourth process that the in-process path does not have), so the
  * ratio includes the backend's CPU taking time from the other two. The backend's per-call log
@@ -52,6 +55,8 @@ const METHOD = 'help.getAppConfig'
 const QUERY = { _: METHOD, hash: 0 } as const
 /** For profiling one path: MTGATE_BENCH_PATH=upstream or in-process runs only that one (no figures; paced at half its own max). */
 const ONLY = process.env.MTGATE_BENCH_PATH
+/** Calls on the backend's InvokeStream (config `stream: true`; the default here), or one unary Invoke each (MTGATE_BENCH_STREAM=0). */
+const STREAM = process.env.MTGATE_BENCH_STREAM !== '0'
 
 /** The Go backend's answer to QUERY, asked over gRPC directly: its bytes, decoded. */
 async function backendAnswer(target: string): Promise<{ bytes: Buffer; object: TlObject }> {
@@ -136,7 +141,7 @@ async function main(): Promise<void> {
     const paths: Path[] = []
     try {
       if (ONLY !== 'upstream') paths.push(await Path.open('in-process', {}, (s) => s.handle(METHOD, () => answer.object as never), query))
-      if (ONLY !== 'in-process') paths.push(await Path.open('upstream', { upstreams: [{ name: 'go', targets: [listen] }], routes: { [METHOD]: 'go' } }, () => undefined, query))
+      if (ONLY !== 'in-process') paths.push(await Path.open('upstream', { upstreams: [{ name: 'go', targets: [listen], stream: STREAM }], routes: { [METHOD]: 'go' } }, () => undefined, query))
       if (ONLY !== undefined) {
         await paths[0]!.paced((await paths[0]!.closed()).rate / 2)
         return

@@ -321,7 +321,7 @@ export function str(v: unknown, path: string, def: string): string {
   return v
 }
 
-function bool(v: unknown, path: string, def: boolean): boolean {
+export function bool(v: unknown, path: string, def: boolean): boolean {
   if (v === undefined) return def
   if (typeof v !== 'boolean') throw new ConfigError(path, 'must be true or false')
   return v

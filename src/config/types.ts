@@ -144,6 +144,8 @@ export interface UpstreamSettings {
   maxInFlight: number
   /** How long a query the backend deferred (InvokeReply.deferred) waits for PushRpcResult, ms. */
   resultTimeoutMs: number
+  /** Calls go on one InvokeStream per target instead of one unary Invoke each. */
+  stream: boolean
 }
 
 /**

@@ -8,6 +8,7 @@
  *       deadline_ms: 5000                             # default 5000
  *       max_in_flight: 1024                           # default 1024; more → -503 Timeout at once
  *       result_timeout_ms: 60000                      # deferred answers (PushRpcResult); default 60000
+ *       stream: false                                 # true: calls on one InvokeStream per target
  *     - name: bff                                     # instances found in etcd instead of targets:
  *       discovery: { etcd: [127.0.0.1:2379], key: bff.bff }   # keys bff.bff/* = host:port
  *   routes:                                           # method name or prefix → upstream; longest wins
@@ -20,7 +21,7 @@
  *
  *   backend_api: 127.0.0.1:7801     # mtgate serve: where backends call mtgate.upstream.v1.Mtgate
  */
-import { ConfigError, checkKeys, int, mapping, str } from './load.js'
+import { ConfigError, bool, checkKeys, int, mapping, str } from './load.js'
 import type { UpstreamDiscovery, UpstreamRoute, UpstreamRouting, UpstreamSettings } from './types.js'
 
 export const UPSTREAM_DEFAULTS = { deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 60_000, discoveryIntervalMs: 1000 } as const
@@ -63,7 +64,7 @@ function parseList(v: unknown): UpstreamSettings[] {
   return v.map((item, i) => {
     const path = `upstreams[${i}]`
     const raw = mapping(item, path)
-    checkKeys(raw, ['name', 'targets', 'discovery', 'deadline_ms', 'max_in_flight', 'result_timeout_ms'], path + '.')
+    checkKeys(raw, ['name', 'targets', 'discovery', 'deadline_ms', 'max_in_flight', 'result_timeout_ms', 'stream'], path + '.')
     const name = str(raw.name, path + '.name', '')
     if (name === '' || !NAME.test(name)) throw new ConfigError(path + '.name', 'required, [A-Za-z0-9._-]+')
     if (name === 'invalid') throw new ConfigError(path + '.name', '"invalid" is reserved (unrouted: invalid)')
@@ -75,6 +76,7 @@ function parseList(v: unknown): UpstreamSettings[] {
       deadlineMs: int(raw.deadline_ms, path + '.deadline_ms', UPSTREAM_DEFAULTS.deadlineMs, 1, MAX_DEADLINE_MS),
       maxInFlight: int(raw.max_in_flight, path + '.max_in_flight', UPSTREAM_DEFAULTS.maxInFlight, 1, 1_000_000),
       resultTimeoutMs: int(raw.result_timeout_ms, path + '.result_timeout_ms', UPSTREAM_DEFAULTS.resultTimeoutMs, 1, 86_400_000),
+      stream: bool(raw.stream, path + '.stream', false),
     }
     if ((raw.targets === undefined) === (raw.discovery === undefined)) throw new ConfigError(path, 'needs targets or discovery (one of them)')
     if (raw.discovery !== undefined) {

@@ -6,6 +6,7 @@ import { LOADER_OPTIONS, type PbInvokeReply, type PbInvokeRequest } from '../clu
 
 export interface UpstreamClient extends grpc.Client {
   Invoke(req: PbInvokeRequest, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: PbInvokeReply) => void): grpc.ClientUnaryCall
+  InvokeStream(meta: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientDuplexStream<PbInvokeRequest, PbInvokeReply>
 }
 
 interface LoadedUpstream {

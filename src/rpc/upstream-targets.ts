@@ -6,7 +6,9 @@
 import * as grpc from '@grpc/grpc-js'
 import { CHANNEL_OPTIONS } from '../cluster/grpc.js'
 import type { UpstreamSettings } from '../config/types.js'
+import type { PbInvokeReply, PbInvokeRequest } from '../cluster/generated/proto.js'
 import { upstreamProto, type UpstreamClient } from './upstream-proto.js'
+import { StreamInvoker } from './upstream-stream.js'
 
 /**
  * Channels to backends: big messages and quick reconnects as between mtgate nodes, but keepalive
@@ -25,6 +27,33 @@ export const UPSTREAM_CHANNEL_OPTIONS: grpc.ChannelOptions = {
 export interface UpstreamTarget {
   target: string
   client: UpstreamClient
+  /** The call, on the target's stream (config `stream`) or as one unary Invoke. */
+  invoke(req: PbInvokeRequest): Promise<PbInvokeReply>
+  close(): void
+}
+
+/** One unary Invoke with the request's deadline as the gRPC deadline. */
+function unary(client: UpstreamClient, req: PbInvokeRequest): Promise<PbInvokeReply> {
+  return new Promise((resolve, reject) => {
+    client.Invoke(req, new grpc.Metadata(), { deadline: new Date(Number(req.deadlineMs)) }, (err, res) => (err ? reject(err) : resolve(res!)))
+  })
+}
+
+function target(address: string, stream: boolean): UpstreamTarget {
+  const client = new (upstreamProto().Client)(address, grpc.credentials.createInsecure(), UPSTREAM_CHANNEL_OPTIONS)
+  // connect now, so that the first calls find out which targets are up
+  client.getChannel().getConnectivityState(true)
+  if (!stream) return { target: address, client, invoke: (req) => unary(client, req), close: () => client.close() }
+  const s = new StreamInvoker(client)
+  return {
+    target: address,
+    client,
+    invoke: (req) => s.invoke(req),
+    close: () => {
+      s.close()
+      client.close()
+    },
+  }
 }
 
 export class Upstream {
@@ -38,18 +67,13 @@ export class Upstream {
 
   /** Replaces the target list: new addresses get a channel (connecting now), gone ones are closed. */
   setTargets(targets: readonly string[]): void {
-    const { Client } = upstreamProto()
     const old = new Map(this.clients.map((c) => [c.target, c]))
-    this.clients = [...new Set(targets)].map((target) => {
-      const kept = old.get(target)
-      old.delete(target)
-      if (kept !== undefined) return kept
-      const client = new Client(target, grpc.credentials.createInsecure(), UPSTREAM_CHANNEL_OPTIONS)
-      // connect now, so that the first calls find out which targets are up
-      client.getChannel().getConnectivityState(true)
-      return { target, client }
+    this.clients = [...new Set(targets)].map((address) => {
+      const kept = old.get(address)
+      old.delete(address)
+      return kept ?? target(address, this.settings.stream)
     })
-    for (const c of old.values()) c.client.close()
+    for (const c of old.values()) c.close()
   }
 
   /**
@@ -82,7 +106,7 @@ export class Upstream {
   }
 
   close(): void {
-    for (const c of this.clients) c.client.close()
+    for (const c of this.clients) c.close()
     this.clients = []
   }
 }

@@ -145,7 +145,7 @@ export class UpstreamBridge {
         }
         tried.add(t.target)
         try {
-          return this.outcome(call, await invoke(t.client, req), name, t.target, up.settings.resultTimeoutMs)
+          return this.outcome(call, await t.invoke(req), name, t.target, up.settings.resultTimeoutMs)
         } catch (e) {
           const err = e as grpc.ServiceError
           // a server cutting the call at the deadline (Go's) may be heard as CANCELLED first
@@ -233,13 +233,6 @@ function neverDelivered(err: grpc.ServiceError): boolean {
   return err.code === grpc.status.UNAVAILABLE && (err.details ?? '').includes('No connection established')
 }
 
-/** One Invoke with the request's deadline as the gRPC deadline. */
-function invoke(client: UpstreamClient, req: PbInvokeRequest): Promise<PbInvokeReply> {
-  return new Promise((resolve, reject) => {
-    client.Invoke(req, new grpc.Metadata(), { deadline: new Date(Number(req.deadlineMs)) }, (err, res) => (err ? reject(err) : resolve(res!)))
-  })
-}
-
 /** The InvokeRequest of a call (query: the boxed query in the newest layer; deadlineMs: unix ms). */
 export function request(call: RpcCall, query: Buffer, deadlineMs: number): PbInvokeRequest {
   const { ctx } = call
@@ -264,6 +257,7 @@ export function request(call: RpcCall, query: Buffer, deadlineMs: number): PbInv
     withoutUpdates: ctx.withoutUpdates,
     transport: TRANSPORTS[ctx.connection.transport],
     gatewayId: ctx.connection.gatewayId,
+    callId: '0',
   }
 }
 

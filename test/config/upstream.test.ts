@@ -16,8 +16,8 @@ test('upstreams, routes and unrouted: defaults, longest prefix first, per-route 
     {},
   )
   assert.deepEqual(c.upstream.upstreams, [
-    { name: 'bff', targets: ['127.0.0.1:50051', '10.0.0.2:50051'], deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 60000 },
-    { name: 'media', targets: ['media.internal:7000'], deadlineMs: 60000, maxInFlight: 64, resultTimeoutMs: 60000 },
+    { name: 'bff', targets: ['127.0.0.1:50051', '10.0.0.2:50051'], deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 60000, stream: false },
+    { name: 'media', targets: ['media.internal:7000'], deadlineMs: 60000, maxInFlight: 64, resultTimeoutMs: 60000, stream: false },
   ])
   assert.deepEqual(c.upstream.routes, [
     { prefix: 'messages.sendMedia', upstream: 'media', deadlineMs: 90000 },
@@ -62,13 +62,13 @@ test('discovery, result_timeout_ms and backend_api', () => {
   const c = parseConfig(
     {
       backend_api: '127.0.0.1:7801',
-      upstreams: [{ name: 'bff', discovery: { etcd: '127.0.0.1:2379', key: 'bff.bff' }, result_timeout_ms: 5000 }],
+      upstreams: [{ name: 'bff', discovery: { etcd: '127.0.0.1:2379', key: 'bff.bff' }, result_timeout_ms: 5000, stream: true }],
     },
     {},
   )
   assert.equal(c.backendApi, '127.0.0.1:7801')
   assert.deepEqual(c.upstream.upstreams, [
-    { name: 'bff', targets: [], discovery: { etcd: ['127.0.0.1:2379'], key: 'bff.bff', intervalMs: 1000 }, deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 5000 },
+    { name: 'bff', targets: [], discovery: { etcd: ['127.0.0.1:2379'], key: 'bff.bff', intervalMs: 1000 }, deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 5000, stream: true },
   ])
   assert.equal(parseConfig({}, {}).backendApi, null)
 })

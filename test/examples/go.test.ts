@@ -1,5 +1,8 @@
-/** The example backends' scenario (test/examples/scenario.ts) against the Go backend (examples/go). */
+/**
+ * The example backends' scenario (test/examples/scenario.ts) against the Go backend (examples/go),
+ * which mtgate calls on its InvokeStream.
+ */
 import { startGoBackend } from './go-backend.js'
 import { describeExampleBackend } from './scenario.js'
 
-describeExampleBackend('Go', startGoBackend)
+describeExampleBackend('Go (InvokeStream)', startGoBackend, { stream: true })

@@ -73,7 +73,11 @@ async function untilOk<T>(f: () => Promise<T>, ms: number, what: string): Promis
   }
 }
 
-export function describeExampleBackend(label: string, start: StartExampleBackend): void {
+/**
+ * `stream`: mtgate calls the backend on its InvokeStream (config `stream: true`) instead of one
+ * unary Invoke per call.
+ */
+export function describeExampleBackend(label: string, start: StartExampleBackend, o: { stream?: boolean } = {}): void {
   describe(`${label} example backend behind mtgate: GramJS and mtcute sign in and message each other`, () => {
     let dir: string
     let backend: ExampleBackend
@@ -101,7 +105,7 @@ export function describeExampleBackend(label: string, start: StartExampleBackend
         tcpPort: 0,
         config: {
           backend_api: '127.0.0.1:0',
-          upstreams: [{ name: 'example', targets: [listen], deadline_ms: DEADLINE_MS }],
+          upstreams: [{ name: 'example', targets: [listen], deadline_ms: DEADLINE_MS, stream: o.stream ?? false }],
           routes: { 'auth.': 'example', 'users.': 'example', 'messages.': 'example', 'updates.': 'example', 'account.': { upstream: 'example', deadline_ms: SLOW_DEADLINE_MS } },
           unrouted: 'example',
         },

@@ -29,15 +29,29 @@ export interface TestUpstream {
 export async function startUpstream(handler: UpstreamHandler, host = '127.0.0.1', port = 0): Promise<TestUpstream> {
   const server = new grpc.Server()
   const requests: PbInvokeRequest[] = []
+  const reply = (r: Reply, callId = '0'): PbInvokeReply => ({ ...r, bindUserId: String(r.bindUserId ?? 0n), unbindUser: r.unbindUser ?? false, callId }) as PbInvokeReply
   server.addService(upstreamProto().service, {
     Invoke: (call: grpc.ServerUnaryCall<PbInvokeRequest, PbInvokeReply>, cb: grpc.sendUnaryData<PbInvokeReply>) => {
       requests.push(call.request)
       Promise.resolve()
         .then(() => handler(call.request))
         .then(
-          (r) => cb(null, { ...r, bindUserId: String(r.bindUserId ?? 0n), unbindUser: r.unbindUser ?? false } as PbInvokeReply),
+          (r) => cb(null, reply(r)),
           (e: Error) => cb({ code: grpc.status.UNKNOWN, details: e.message }),
         )
+    },
+    // each request handled as Invoke handles one; a handler that throws gets no reply (the call times out)
+    InvokeStream: (call: grpc.ServerDuplexStream<PbInvokeRequest, PbInvokeReply>) => {
+      call.on('data', (req: PbInvokeRequest) => {
+        requests.push(req)
+        Promise.resolve()
+          .then(() => handler(req))
+          .then(
+            (r) => call.write(reply(r, String(req.callId))),
+            () => undefined,
+          )
+      })
+      call.on('end', () => call.end())
     },
   })
   const bound = await new Promise<number>((resolve, reject) =>

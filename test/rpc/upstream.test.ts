@@ -357,3 +357,57 @@ test('service discovery: setTargets replaces the targets (channels of kept addre
     await b.stop()
   }
 })
+
+test('stream: true — calls on one InvokeStream: answers matched by call_id out of order, -503 at the deadline, 500 when the stream breaks, a new stream after it', async () => {
+  let slowMs = 0
+  let crash: (() => void) | undefined
+  const up = await startUpstream(async (req) => {
+    const q = decode(req.query) as TlObject
+    if (q._ === 'account.updateStatus') await new Promise((r) => setTimeout(r, 200)) // answered after the next one
+    if (slowMs > 0) await new Promise((r) => setTimeout(r, slowMs))
+    crash?.()
+    return answer(req)
+  })
+  const { router, bridge } = bridgeOf({ upstreams: [{ name: 'u', targets: [up.address], deadline_ms: 500, stream: true }], unrouted: 'u' })
+  let back: Awaited<ReturnType<typeof startUpstream>> | undefined
+  try {
+    const [slow, fast] = await Promise.all([router.dispatch(call({ _: 'account.updateStatus', offline: true })), router.dispatch(call({ _: 'help.getNearestDc' }))])
+    assert.deepEqual(slow, { kind: 'result', result: true, method: 'account.updateStatus' })
+    assert.deepEqual(fast, { kind: 'result', result: nearest, method: 'help.getNearestDc' })
+    assert.deepEqual(
+      up.requests.map((r) => r.callId),
+      ['1', '2'],
+      'one call_id each',
+    )
+    slowMs = 1000
+    const t0 = Date.now()
+    assert.deepEqual(await router.dispatch(call({ _: 'help.getNearestDc' })), { kind: 'error', code: -503, message: 'Timeout' })
+    assert.ok(Date.now() - t0 < 800, `answered after ${Date.now() - t0} ms`)
+    slowMs = 0
+    assert.equal((await router.dispatch(call({ _: 'help.getNearestDc' }))).kind, 'result', 'the late answer is dropped; the stream carries on')
+    const port = up.port
+    crash = () => void up.stop()
+    const t1 = Date.now()
+    assert.deepEqual(await router.dispatch(call({ _: 'help.getNearestDc' })), { kind: 'error', code: 500, message: 'INTERNAL' })
+    assert.ok(Date.now() - t1 < 400, `answered after ${Date.now() - t1} ms`)
+    back = await startUpstream(answer, '127.0.0.1', port)
+    assert.ok((await untilResult(router, 5000)) < 5000)
+    assert.ok(back.requests.length >= 1)
+  } finally {
+    bridge.close()
+    await back?.stop()
+  }
+})
+
+test('stream: true — a stream that gets no connection fails its calls as undelivered: the next target answers', async () => {
+  const live = await startUpstream(answer)
+  const dead = `127.0.0.1:${await closedPort()}`
+  const { router, bridge } = bridgeOf({ upstreams: [{ name: 'u', targets: [dead, live.address], stream: true }], unrouted: 'u' })
+  try {
+    assert.deepEqual(await router.dispatch(call({ _: 'help.getNearestDc' })), { kind: 'result', result: nearest, method: 'help.getNearestDc' })
+    assert.equal(live.requests.length, 1)
+  } finally {
+    bridge.close()
+    await live.stop()
+  }
+})

@@ -221,7 +221,9 @@ type InvokeRequest struct {
 	Transport      Transport `protobuf:"varint,16,opt,name=transport,proto3,enum=mtgate.upstream.v1.Transport" json:"transport,omitempty"`
 	// The mtgate gateway holding the client's connection: a gateway node's cluster.node_id, or the
 	// gateway id of `mtgate serve` (gw-<pid>).
-	GatewayId     string `protobuf:"bytes,17,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
+	GatewayId string `protobuf:"bytes,17,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
+	// InvokeStream only: names the call; its reply carries the same value.
+	CallId        uint64 `protobuf:"varint,18,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -375,6 +377,13 @@ func (x *InvokeRequest) GetGatewayId() string {
 	return ""
 }
 
+func (x *InvokeRequest) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
 type RpcError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Telegram's error_code (e.g. 400, 401, 420, 500) and error_message (upper case, [A-Z0-9_]+).
@@ -449,7 +458,9 @@ type InvokeReply struct {
 	// No outcome now: the backend answers later with Mtgate.PushRpcResult (auth_key_id, session_id,
 	// msg_id of the request). mtgate keeps the query waiting until upstream result_timeout_ms, then
 	// answers -503 Timeout.
-	Deferred      bool `protobuf:"varint,7,opt,name=deferred,proto3" json:"deferred,omitempty"`
+	Deferred bool `protobuf:"varint,7,opt,name=deferred,proto3" json:"deferred,omitempty"`
+	// InvokeStream only: the request's call_id.
+	CallId        uint64 `protobuf:"varint,8,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -542,6 +553,13 @@ func (x *InvokeReply) GetDeferred() bool {
 		return x.Deferred
 	}
 	return false
+}
+
+func (x *InvokeReply) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
 }
 
 type isInvokeReply_Outcome interface {
@@ -1182,7 +1200,7 @@ const file_mtgate_upstream_proto_rawDesc = "" +
 	"appVersion\x12(\n" +
 	"\x10system_lang_code\x18\x05 \x01(\tR\x0esystemLangCode\x12\x1b\n" +
 	"\tlang_pack\x18\x06 \x01(\tR\blangPack\x12\x1b\n" +
-	"\tlang_code\x18\a \x01(\tR\blangCode\"\xc3\x04\n" +
+	"\tlang_code\x18\a \x01(\tR\blangCode\"\xdc\x04\n" +
 	"\rInvokeRequest\x12\x1e\n" +
 	"\vauth_key_id\x18\x01 \x01(\x10R\tauthKeyId\x12'\n" +
 	"\x10perm_auth_key_id\x18\x02 \x01(\x10R\rpermAuthKeyId\x12\x1d\n" +
@@ -1205,10 +1223,11 @@ const file_mtgate_upstream_proto_rawDesc = "" +
 	"\x0fwithout_updates\x18\x0f \x01(\bR\x0ewithoutUpdates\x12;\n" +
 	"\ttransport\x18\x10 \x01(\x0e2\x1d.mtgate.upstream.v1.TransportR\ttransport\x12\x1d\n" +
 	"\n" +
-	"gateway_id\x18\x11 \x01(\tR\tgatewayId\"8\n" +
+	"gateway_id\x18\x11 \x01(\tR\tgatewayId\x12\x17\n" +
+	"\acall_id\x18\x12 \x01(\x04R\x06callId\"8\n" +
 	"\bRpcError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\xa3\x02\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xbc\x02\n" +
 	"\vInvokeReply\x12\x18\n" +
 	"\x06result\x18\x01 \x01(\fH\x00R\x06result\x12;\n" +
 	"\trpc_error\x18\x02 \x01(\v2\x1c.mtgate.upstream.v1.RpcErrorH\x00R\brpcError\x12 \n" +
@@ -1218,7 +1237,8 @@ const file_mtgate_upstream_proto_rawDesc = "" +
 	"unbindUser\x12)\n" +
 	"\x10close_connection\x18\x05 \x01(\bR\x0fcloseConnection\x12(\n" +
 	"\x10destroy_auth_key\x18\x06 \x01(\bR\x0edestroyAuthKey\x12\x1a\n" +
-	"\bdeferred\x18\a \x01(\bR\bdeferredB\t\n" +
+	"\bdeferred\x18\a \x01(\bR\bdeferred\x12\x17\n" +
+	"\acall_id\x18\b \x01(\x04R\x06callIdB\t\n" +
 	"\aoutcome\"\xde\x01\n" +
 	"\x12PushUpdatesRequest\x12\x19\n" +
 	"\auser_id\x18\x01 \x01(\x10H\x00R\x06userId\x12 \n" +
@@ -1263,9 +1283,10 @@ const file_mtgate_upstream_proto_rawDesc = "" +
 	"\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rTRANSPORT_TCP\x10\x01\x12\x17\n" +
 	"\x13TRANSPORT_WEBSOCKET\x10\x02\x12\x12\n" +
-	"\x0eTRANSPORT_HTTP\x10\x032X\n" +
+	"\x0eTRANSPORT_HTTP\x10\x032\xb0\x01\n" +
 	"\bUpstream\x12L\n" +
-	"\x06Invoke\x12!.mtgate.upstream.v1.InvokeRequest\x1a\x1f.mtgate.upstream.v1.InvokeReply2\xe8\x02\n" +
+	"\x06Invoke\x12!.mtgate.upstream.v1.InvokeRequest\x1a\x1f.mtgate.upstream.v1.InvokeReply\x12V\n" +
+	"\fInvokeStream\x12!.mtgate.upstream.v1.InvokeRequest\x1a\x1f.mtgate.upstream.v1.InvokeReply(\x010\x012\xe8\x02\n" +
 	"\x06Mtgate\x12M\n" +
 	"\x04Push\x12&.mtgate.upstream.v1.PushUpdatesRequest\x1a\x1d.mtgate.upstream.v1.PushReply\x12X\n" +
 	"\rPushRpcResult\x12(.mtgate.upstream.v1.PushRpcResultRequest\x1a\x1d.mtgate.upstream.v1.PushReply\x12U\n" +
@@ -1311,17 +1332,19 @@ var file_mtgate_upstream_proto_depIdxs = []int32{
 	10, // 5: mtgate.upstream.v1.GetOnlineReply.keys:type_name -> mtgate.upstream.v1.OnlineKey
 	10, // 6: mtgate.upstream.v1.PresenceEvent.key:type_name -> mtgate.upstream.v1.OnlineKey
 	2,  // 7: mtgate.upstream.v1.Upstream.Invoke:input_type -> mtgate.upstream.v1.InvokeRequest
-	5,  // 8: mtgate.upstream.v1.Mtgate.Push:input_type -> mtgate.upstream.v1.PushUpdatesRequest
-	8,  // 9: mtgate.upstream.v1.Mtgate.PushRpcResult:input_type -> mtgate.upstream.v1.PushRpcResultRequest
-	9,  // 10: mtgate.upstream.v1.Mtgate.GetOnline:input_type -> mtgate.upstream.v1.GetOnlineRequest
-	12, // 11: mtgate.upstream.v1.Mtgate.WatchPresence:input_type -> mtgate.upstream.v1.WatchPresenceRequest
-	4,  // 12: mtgate.upstream.v1.Upstream.Invoke:output_type -> mtgate.upstream.v1.InvokeReply
-	7,  // 13: mtgate.upstream.v1.Mtgate.Push:output_type -> mtgate.upstream.v1.PushReply
-	7,  // 14: mtgate.upstream.v1.Mtgate.PushRpcResult:output_type -> mtgate.upstream.v1.PushReply
-	11, // 15: mtgate.upstream.v1.Mtgate.GetOnline:output_type -> mtgate.upstream.v1.GetOnlineReply
-	13, // 16: mtgate.upstream.v1.Mtgate.WatchPresence:output_type -> mtgate.upstream.v1.PresenceEvent
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
+	2,  // 8: mtgate.upstream.v1.Upstream.InvokeStream:input_type -> mtgate.upstream.v1.InvokeRequest
+	5,  // 9: mtgate.upstream.v1.Mtgate.Push:input_type -> mtgate.upstream.v1.PushUpdatesRequest
+	8,  // 10: mtgate.upstream.v1.Mtgate.PushRpcResult:input_type -> mtgate.upstream.v1.PushRpcResultRequest
+	9,  // 11: mtgate.upstream.v1.Mtgate.GetOnline:input_type -> mtgate.upstream.v1.GetOnlineRequest
+	12, // 12: mtgate.upstream.v1.Mtgate.WatchPresence:input_type -> mtgate.upstream.v1.WatchPresenceRequest
+	4,  // 13: mtgate.upstream.v1.Upstream.Invoke:output_type -> mtgate.upstream.v1.InvokeReply
+	4,  // 14: mtgate.upstream.v1.Upstream.InvokeStream:output_type -> mtgate.upstream.v1.InvokeReply
+	7,  // 15: mtgate.upstream.v1.Mtgate.Push:output_type -> mtgate.upstream.v1.PushReply
+	7,  // 16: mtgate.upstream.v1.Mtgate.PushRpcResult:output_type -> mtgate.upstream.v1.PushReply
+	11, // 17: mtgate.upstream.v1.Mtgate.GetOnline:output_type -> mtgate.upstream.v1.GetOnlineReply
+	13, // 18: mtgate.upstream.v1.Mtgate.WatchPresence:output_type -> mtgate.upstream.v1.PresenceEvent
+	13, // [13:19] is the sub-list for method output_type
+	7,  // [7:13] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name

@@ -36,7 +36,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Upstream_Invoke_FullMethodName = "/mtgate.upstream.v1.Upstream/Invoke"
+	Upstream_Invoke_FullMethodName       = "/mtgate.upstream.v1.Upstream/Invoke"
+	Upstream_InvokeStream_FullMethodName = "/mtgate.upstream.v1.Upstream/InvokeStream"
 )
 
 // UpstreamClient is the client API for Upstream service.
@@ -45,6 +46,12 @@ const (
 type UpstreamClient interface {
 	// One client query. The gRPC deadline of the call is InvokeRequest.deadline_ms.
 	Invoke(ctx context.Context, in *InvokeRequest, opts ...grpc.CallOption) (*InvokeReply, error)
+	// The same calls on one long-lived stream per target (config `stream: true`), for throughput: a
+	// gRPC call costs the caller far more than a message on an open stream. Each request carries a
+	// call_id; the backend answers each one once, with its call_id, in any order, and may stop
+	// working on a call once its deadline_ms has passed (mtgate no longer waits for it). When the
+	// stream breaks, the calls on it are failed (500 INTERNAL) and mtgate opens a new one.
+	InvokeStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[InvokeRequest, InvokeReply], error)
 }
 
 type upstreamClient struct {
@@ -65,12 +72,31 @@ func (c *upstreamClient) Invoke(ctx context.Context, in *InvokeRequest, opts ...
 	return out, nil
 }
 
+func (c *upstreamClient) InvokeStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[InvokeRequest, InvokeReply], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Upstream_ServiceDesc.Streams[0], Upstream_InvokeStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[InvokeRequest, InvokeReply]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Upstream_InvokeStreamClient = grpc.BidiStreamingClient[InvokeRequest, InvokeReply]
+
 // UpstreamServer is the server API for Upstream service.
 // All implementations must embed UnimplementedUpstreamServer
 // for forward compatibility.
 type UpstreamServer interface {
 	// One client query. The gRPC deadline of the call is InvokeRequest.deadline_ms.
 	Invoke(context.Context, *InvokeRequest) (*InvokeReply, error)
+	// The same calls on one long-lived stream per target (config `stream: true`), for throughput: a
+	// gRPC call costs the caller far more than a message on an open stream. Each request carries a
+	// call_id; the backend answers each one once, with its call_id, in any order, and may stop
+	// working on a call once its deadline_ms has passed (mtgate no longer waits for it). When the
+	// stream breaks, the calls on it are failed (500 INTERNAL) and mtgate opens a new one.
+	InvokeStream(grpc.BidiStreamingServer[InvokeRequest, InvokeReply]) error
 	mustEmbedUnimplementedUpstreamServer()
 }
 
@@ -83,6 +109,9 @@ type UnimplementedUpstreamServer struct{}
 
 func (UnimplementedUpstreamServer) Invoke(context.Context, *InvokeRequest) (*InvokeReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Invoke not implemented")
+}
+func (UnimplementedUpstreamServer) InvokeStream(grpc.BidiStreamingServer[InvokeRequest, InvokeReply]) error {
+	return status.Error(codes.Unimplemented, "method InvokeStream not implemented")
 }
 func (UnimplementedUpstreamServer) mustEmbedUnimplementedUpstreamServer() {}
 func (UnimplementedUpstreamServer) testEmbeddedByValue()                  {}
@@ -123,6 +152,13 @@ func _Upstream_Invoke_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Upstream_InvokeStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(UpstreamServer).InvokeStream(&grpc.GenericServerStream[InvokeRequest, InvokeReply]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Upstream_InvokeStreamServer = grpc.BidiStreamingServer[InvokeRequest, InvokeReply]
+
 // Upstream_ServiceDesc is the grpc.ServiceDesc for Upstream service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -135,7 +171,14 @@ var Upstream_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Upstream_Invoke_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "InvokeStream",
+			Handler:       _Upstream_InvokeStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "mtgate_upstream.proto",
 }
 

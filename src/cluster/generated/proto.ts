@@ -513,6 +513,14 @@ export const enum PbSessionFrameTag {
 export interface PbUpstreamService {
   /** One client query. The gRPC deadline of the call is InvokeRequest.deadline_ms. */
   Invoke: { request: PbInvokeRequest; response: PbInvokeReply; requestStream: false; responseStream: false }
+  /**
+   * The same calls on one long-lived stream per target (config `stream: true`), for throughput: a
+   * gRPC call costs the caller far more than a message on an open stream. Each request carries a
+   * call_id; the backend answers each one once, with its call_id, in any order, and may stop
+   * working on a call once its deadline_ms has passed (mtgate no longer waits for it). When the
+   * stream breaks, the calls on it are failed (500 INTERNAL) and mtgate opens a new one.
+   */
+  InvokeStream: { request: PbInvokeRequest; response: PbInvokeReply; requestStream: true; responseStream: true }
 }
 
 /** mtgate.upstream.v1.Mtgate: each rpc's request and response messages, and which of them stream. */
@@ -605,6 +613,8 @@ export interface PbInvokeRequest {
    * gateway id of `mtgate serve` (gw-<pid>).
    */
   gatewayId: string
+  /** InvokeStream only: names the call; its reply carries the same value. */
+  callId: Int64
 }
 
 /** InvokeRequest: the key before each field on the wire. */
@@ -626,6 +636,7 @@ export const enum PbInvokeRequestTag {
   withoutUpdates = 0x78,
   transport = 0x80,
   gatewayId = 0x8a,
+  callId = 0x90,
 }
 
 export interface PbRpcError {
@@ -662,6 +673,8 @@ export type PbInvokeReply = {
    * answers -503 Timeout.
    */
   deferred: boolean
+  /** InvokeStream only: the request's call_id. */
+  callId: Int64
 } & (
   | {
       /**
@@ -694,6 +707,7 @@ export const enum PbInvokeReplyTag {
   closeConnection = 0x28,
   destroyAuthKey = 0x30,
   deferred = 0x38,
+  callId = 0x40,
 }
 
 export type PbPushUpdatesRequest = {
