@@ -11,7 +11,7 @@ import type { Logger } from '../util/log.js'
 import type { LogLimiter } from '../util/log-limiter.js'
 import type { ServerMsgIdGenerator } from '../util/server-msg-id.js'
 import { AuthKeyType } from '../store/types.js'
-import { decode, encode, defaultRegistry, TlError, type TlObject } from '../tl/index.js'
+import { encode, defaultRegistry, TlError, type TlObject } from '../tl/index.js'
 import type {
   ClientConnection,
   GatewayLink,
