@@ -116,7 +116,8 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
 
 /**
  * Fault injection: the first `count` server-side auth keys come out of dhFinish with their first
- * byte set to 0, so the server's key differs from the client's: the client gets a dh_gen_ok whose
+ * byte set to 0 (to 1 when it is 0 already: 1 key in 256), so the server's key differs from the
+ * client's: the client gets a dh_gen_ok whose
  * new_nonce_hash1 it cannot verify, as a client that drops a real key's zero byte does. For
  * clients whose DH secret cannot be injected (TDLib; see leading-zero.ts for the others).
  */
@@ -129,7 +130,7 @@ export function zeroFirstKeys(inner: HandshakeCrypto, count = 1): HandshakeCrypt
       const key = await inner.dhFinish(a, gB)
       if (this.zeroed < count) {
         this.zeroed++
-        key[0] = 0
+        key[0] = key[0] === 0 ? 1 : 0
       }
       return key
     },
