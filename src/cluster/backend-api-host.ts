@@ -13,16 +13,11 @@ import type { ClusterTls } from '../config/cluster.js'
 import type { PbGetOnlineReply, PbPushReply, PbPushRpcResultRequest } from './generated/proto.js'
 import { SCOPE_HEADER, type BackendApiHost, type NodeOnlineKey } from '../rpc/backend-api.js'
 import type { DeferredKey } from '../rpc/deferred-results.js'
-import { upstreamProto } from '../rpc/upstream-proto.js'
+import { upstreamProto, type MtgateClient } from '../rpc/upstream-proto.js'
 import type { PushTarget } from '../session/api.js'
 import type { Logger } from '../util/log.js'
 import { CHANNEL_OPTIONS, clientCredentials, deadline } from './grpc.js'
 
-type Cb<T> = (err: grpc.ServiceError | null, res?: T) => void
-interface PeerMtgate extends grpc.Client {
-  PushRpcResult(req: Partial<PbPushRpcResultRequest>, meta: grpc.Metadata, opts: grpc.CallOptions, cb: Cb<PbPushReply>): void
-  GetOnline(req: { userIds: string[] }, meta: grpc.Metadata, opts: grpc.CallOptions, cb: Cb<PbGetOnlineReply>): void
-}
 
 export interface ClusterBackendApiOptions {
   nodeId: string
@@ -40,9 +35,14 @@ export interface ClusterBackendApiOptions {
 }
 
 export class ClusterBackendApi implements BackendApiHost {
-  private readonly clients = new Map<string, { address: string; client: PeerMtgate }>()
+  private readonly clients = new Map<string, { address: string; client: MtgateClient }>()
 
   constructor(private readonly o: ClusterBackendApiOptions) {}
+
+  /** This node's own work (calls from other session nodes, SCOPE_HEADER local). */
+  get local(): BackendApiHost {
+    return this.o.local
+  }
 
   push(target: PushTarget, updates: Buffer): Promise<number> {
     return this.o.push(target, updates)
@@ -75,7 +75,7 @@ export class ClusterBackendApi implements BackendApiHost {
   }
 
   /** One call to a peer's Mtgate service (local scope); undefined when it failed (logged). */
-  private call<T>(peerId: string, fn: (c: PeerMtgate, meta: grpc.Metadata, opts: grpc.CallOptions, cb: Cb<T>) => void): Promise<T | undefined> {
+  private call<T>(peerId: string, fn: (c: MtgateClient, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: T) => void) => void): Promise<T | undefined> {
     const address = this.o.peers().get(peerId)
     if (address === undefined) {
       this.o.log.warn({ peer: peerId }, 'backend api: no such session node')
@@ -84,7 +84,7 @@ export class ClusterBackendApi implements BackendApiHost {
     let c = this.clients.get(peerId)
     if (c === undefined || c.address !== address) {
       c?.client.close()
-      c = { address, client: new (upstreamProto().MtgateClient)(address, clientCredentials(this.o.tls), CHANNEL_OPTIONS) as unknown as PeerMtgate }
+      c = { address, client: new (upstreamProto().MtgateClient)(address, clientCredentials(this.o.tls), CHANNEL_OPTIONS) }
       this.clients.set(peerId, c)
     }
     const meta = new grpc.Metadata()

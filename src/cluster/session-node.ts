@@ -135,7 +135,7 @@ export class SessionNode {
     node = new SessionNode(config, cc.nodeId, side, link, registry, grpc, log, deps.movedKeyGraceMs ?? MOVED_KEY_GRACE_MS, clock)
     const n = node
     grpc.server.addService(protos().session, n.impl())
-    grpc.server.addService(upstreamProto().mtgate, mtgateService(n.backendApi, log, n.watchStreams, side.localBackendApi(cc.nodeId)))
+    grpc.server.addService(upstreamProto().mtgate, mtgateService(n.backendApi, log, n.watchStreams, n.backendApi.local))
     grpc.health.set('SERVING')
     registry.on('change', () => {
       n.syncPeers()

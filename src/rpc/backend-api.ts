@@ -17,6 +17,7 @@ import type {
   PbPushUpdatesRequest,
   PbWatchPresenceRequest,
 } from '../cluster/generated/proto.js'
+import { big } from '../cluster/proto.js'
 import type { PushTarget } from '../session/api.js'
 import type { OnlineKey, PresenceChange } from '../session/presence.js'
 import { decode } from '../tl/index.js'
@@ -49,10 +50,6 @@ const MAX_USERS = 10_000
 const MAX_WATCH_BUFFER = 4 << 20
 
 class BadRequest extends Error {}
-
-function big(v: string | number | null | undefined): bigint {
-  return BigInt(v ?? 0)
-}
 
 /** Checks that `updates` is a boxed Updates object. */
 function checkUpdates(updates: Buffer): void {

@@ -2,11 +2,32 @@
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import { protoDir } from '../cluster/proto.js'
-import { LOADER_OPTIONS, type PbInvokeReply, type PbInvokeRequest } from '../cluster/generated/proto.js'
+import {
+  LOADER_OPTIONS,
+  type PbGetOnlineReply,
+  type PbGetOnlineRequest,
+  type PbInvokeReply,
+  type PbInvokeRequest,
+  type PbPresenceEvent,
+  type PbPushReply,
+  type PbPushRpcResultRequest,
+  type PbPushUpdatesRequest,
+  type PbWatchPresenceRequest,
+} from '../cluster/generated/proto.js'
 
 export interface UpstreamClient extends grpc.Client {
   Invoke(req: PbInvokeRequest, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: PbInvokeReply) => void): grpc.ClientUnaryCall
   InvokeStream(meta: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientDuplexStream<PbInvokeRequest, PbInvokeReply>
+}
+
+type Cb<T> = (err: grpc.ServiceError | null, res?: T) => void
+
+/** A client of mtgate.upstream.v1.Mtgate (session nodes asking each other; tests acting as backends). */
+export interface MtgateClient extends grpc.Client {
+  Push(req: Partial<PbPushUpdatesRequest>, meta: grpc.Metadata, opts: grpc.CallOptions, cb: Cb<PbPushReply>): grpc.ClientUnaryCall
+  PushRpcResult(req: Partial<PbPushRpcResultRequest>, meta: grpc.Metadata, opts: grpc.CallOptions, cb: Cb<PbPushReply>): grpc.ClientUnaryCall
+  GetOnline(req: Partial<PbGetOnlineRequest>, meta: grpc.Metadata, opts: grpc.CallOptions, cb: Cb<PbGetOnlineReply>): grpc.ClientUnaryCall
+  WatchPresence(req: Partial<PbWatchPresenceRequest>, meta?: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientReadableStream<PbPresenceEvent>
 }
 
 interface LoadedUpstream {
@@ -15,7 +36,7 @@ interface LoadedUpstream {
   Client: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => UpstreamClient
   /** mtgate.upstream.v1.Mtgate, which mtgate serves to backends. */
   mtgate: grpc.ServiceDefinition
-  MtgateClient: grpc.ServiceClientConstructor
+  MtgateClient: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => MtgateClient
 }
 
 let loaded: LoadedUpstream | undefined
@@ -29,7 +50,7 @@ export function upstreamProto(): LoadedUpstream {
     service,
     Client: grpc.makeGenericClientConstructor(service, 'Upstream') as unknown as LoadedUpstream['Client'],
     mtgate,
-    MtgateClient: grpc.makeGenericClientConstructor(mtgate, 'Mtgate'),
+    MtgateClient: grpc.makeGenericClientConstructor(mtgate, 'Mtgate') as unknown as LoadedUpstream['MtgateClient'],
   }
   return loaded
 }

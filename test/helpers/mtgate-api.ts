@@ -12,15 +12,7 @@ import type {
   PbPushUpdatesRequest,
   PbWatchPresenceRequest,
 } from '../../src/cluster/generated/proto.js'
-import { upstreamProto } from '../../src/rpc/upstream.js'
-
-type Cb<T> = (err: grpc.ServiceError | null, res?: T) => void
-interface RawMtgateClient extends grpc.Client {
-  Push(req: Partial<PbPushUpdatesRequest>, cb: Cb<PbPushReply>): void
-  PushRpcResult(req: Partial<PbPushRpcResultRequest>, cb: Cb<PbPushReply>): void
-  GetOnline(req: Partial<PbGetOnlineRequest>, cb: Cb<PbGetOnlineReply>): void
-  WatchPresence(req: Partial<PbWatchPresenceRequest>): grpc.ClientReadableStream<PbPresenceEvent>
-}
+import { upstreamProto, type MtgateClient } from '../../src/rpc/upstream-proto.js'
 
 export interface MtgateApi {
   push(req: Partial<PbPushUpdatesRequest>): Promise<PbPushReply>
@@ -32,9 +24,10 @@ export interface MtgateApi {
 }
 
 export function mtgateApi(address: string): MtgateApi {
-  const c = new (upstreamProto().MtgateClient)(address, grpc.credentials.createInsecure()) as unknown as RawMtgateClient
-  const p = <Req, Res>(fn: (req: Req, cb: Cb<Res>) => void, req: Req): Promise<Res> =>
-    new Promise((resolve, reject) => fn.call(c, req, (err, res) => (err ? reject(err) : resolve(res!))))
+  const c: MtgateClient = new (upstreamProto().MtgateClient)(address, grpc.credentials.createInsecure())
+  type Unary<Req, Res> = (req: Req, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => unknown
+  const p = <Req, Res>(fn: Unary<Req, Res>, req: Req): Promise<Res> =>
+    new Promise((resolve, reject) => fn.call(c, req, new grpc.Metadata(), {}, (err, res) => (err ? reject(err) : resolve(res!))))
   return {
     push: (req) => p(c.Push, req),
     pushRpcResult: (req) => p(c.PushRpcResult, req),

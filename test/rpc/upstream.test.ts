@@ -12,6 +12,7 @@ import type { RpcCall, RpcContext } from '../../src/session/api.js'
 import { decode, encode, NEWEST_LAYER, type TlObject } from '../../src/tl/index.js'
 import { pino } from 'pino'
 import { startUpstream, type UpstreamHandler } from '../helpers/upstream.js'
+import { freePort } from '../helpers/services.js'
 import { waitFor } from '../helpers/wait.js'
 
 const nearest = { _: 'nearestDc', country: 'UP', this_dc: 2, nearest_dc: 3 } as const
@@ -294,19 +295,9 @@ test('max_in_flight: calls beyond it get -503 Timeout at once, without reaching 
   }
 })
 
-/** A local port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const net = await import('node:net')
-  const srv = net.createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
-  const port = (srv.address() as { port: number }).port
-  await new Promise((r) => srv.close(r))
-  return port
-}
-
 test('a call that could not be delivered (no connection to its target) goes to the next target', async () => {
   const live = await startUpstream(answer)
-  const dead = `127.0.0.1:${await closedPort()}`
+  const dead = `127.0.0.1:${await freePort()}`
   // both channels are still connecting at the first call: the first target (the dead one) is picked
   const { router, bridge, logs } = bridgeOf({ upstreams: [{ name: 'u', targets: [dead, live.address] }], unrouted: 'u' })
   try {
@@ -401,7 +392,7 @@ test('stream: true — calls on one InvokeStream: answers matched by call_id out
 
 test('stream: true — a stream that gets no connection fails its calls as undelivered: the next target answers', async () => {
   const live = await startUpstream(answer)
-  const dead = `127.0.0.1:${await closedPort()}`
+  const dead = `127.0.0.1:${await freePort()}`
   const { router, bridge } = bridgeOf({ upstreams: [{ name: 'u', targets: [dead, live.address], stream: true }], unrouted: 'u' })
   try {
     assert.deepEqual(await router.dispatch(call({ _: 'help.getNearestDc' })), { kind: 'result', result: nearest, method: 'help.getNearestDc' })
