@@ -14,13 +14,13 @@ import type { BackendApiHost } from '../rpc/backend-api.js'
 import { UpstreamBridge } from '../rpc/upstream.js'
 import { UpstreamDiscoveryWatch } from './upstream-discovery.js'
 import type { GatewayLink, PushTarget } from '../session/api.js'
-
-export type { PushTarget }
 import { SessionManager } from '../session/manager.js'
 import { openConfiguredStore } from '../store/open.js'
 import type { AuthKeyStore } from '../store/types.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
+
+export type { PushTarget }
 
 export interface SessionSideOptions {
   /** Use this store instead of opening the configured one; not closed by close(). */
