@@ -8,11 +8,12 @@ import { ConfigError, loadClusterConfig, loadConfig, type ClusterConfig } from '
 import type { PublicAddress, ServerConfig } from '../config/index.js'
 import { fingerprintHex } from '../handshake/rsa-key.js'
 import { createKeyFile, loadKeySet } from '../handshake/rsa-keyset.js'
+import type { ListenAddress } from '../gateway/front.js'
 import { MtgateServer } from '../server/server.js'
 import { rootLogger } from '../util/log.js'
 import { GatewayNode } from '../cluster/gateway-node.js'
 import { SessionNode } from '../cluster/session-node.js'
-import { drainOnSignal } from './signals.js'
+import { drainOnSignal, reloadTlsOnHangup } from './signals.js'
 import { parseArgs, USAGE, UsageError, type CliArgs } from './args.js'
 
 const out = (line: string): void => {
@@ -34,9 +35,7 @@ function listKeys(config: ServerConfig): void {
 async function serve(config: ServerConfig): Promise<void> {
   const server = await MtgateServer.start(config)
   out(`mtgate serving (dc ${config.dcIds.join(', ')}; default ${config.dcId})`)
-  for (const a of server.addresses) {
-    out(a.kind === 'tcp' ? `  tcp  ${a.host}:${a.port}  (abridged, intermediate, padded, full, obfuscated)` : `  ws   ws://${a.host}:${a.port}${config.wsPath}  (subprotocol binary)`)
-  }
+  for (const a of server.addresses) out(describeAddress(a, config))
   for (const k of server.rsaKeyInfo()) {
     out(`  rsa  fingerprint ${k.fingerprint}${k.retired ? ' (retired)' : ''}  public key ${k.publicKeyPath}`)
   }
@@ -51,6 +50,7 @@ async function serve(config: ServerConfig): Promise<void> {
   if (server.backendApiAddress !== undefined) out(`  backend api: grpc ${server.backendApiAddress} (mtgate.upstream.v1.Mtgate)`)
 
   drainOnSignal(server, { say: out })
+  reloadTlsOnHangup(server, { say: out })
 }
 
 /** "ip:port (dc 1, 2)" per address, in config order. */
@@ -74,10 +74,19 @@ async function runNode(role: 'gateway' | 'session', config: ClusterConfig): Prom
   }
   const node = await GatewayNode.start(config)
   drainOnSignal(node)
+  reloadTlsOnHangup(node)
   out(`mtgate gateway node ${node.nodeId}: grpc ${node.address}, etcd ${cluster.etcd.join(', ')}`)
-  for (const a of node.addresses) {
-    out(a.kind === 'tcp' ? `  tcp  ${a.host}:${a.port}` : `  ws   ws://${a.host}:${a.port}${config.server.wsPath}`)
-  }
+  for (const a of node.addresses) out(describeAddress(a, config.server))
+}
+
+/** One listener as the start-up lines show it. */
+function describeAddress(a: ListenAddress, config: ServerConfig): string {
+  const at = `${a.host}:${a.port}`
+  const s = a.tls ? 's' : ''
+  if (a.kind === 'tcp') return `  tcp  ${at}  (abridged, intermediate, padded, full, obfuscated)`
+  const http = `  http http${s}://${at}/api  (POST, long poll)`
+  if (a.kind === 'http') return http
+  return `  ws   ws${s}://${at}${config.wsPath}  (subprotocol binary)` + (config.http.enabled ? `\n${http}` : '')
 }
 
 /** The loaded configuration; undefined after printing a ConfigError (the caller exits 2). */

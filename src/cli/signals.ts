@@ -34,3 +34,16 @@ export function drainOnSignal(node: { stop(): Promise<void> }, opts: DrainOnSign
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
 }
+
+/** Reloads `node`'s TLS certificate on SIGHUP; a failure is logged and the old certificate stays. */
+export function reloadTlsOnHangup(node: { reloadTls(): void }, opts: DrainOnSignalOptions = {}): void {
+  const log = opts.log ?? rootLogger
+  process.on('SIGHUP', () => {
+    try {
+      node.reloadTls()
+      opts.say?.('SIGHUP: tls certificate reloaded')
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'SIGHUP: tls certificate reload failed; the old certificate stays in use')
+    }
+  })
+}

@@ -102,6 +102,11 @@ export class GatewayNode {
     }
   }
 
+  /** Reads the TLS certificate files again (SIGHUP); throws, keeping the old certificate, on a bad file. */
+  reloadTls(): void {
+    this.side.front.reloadTls()
+  }
+
   get addresses(): ListenAddress[] {
     return this.side.front.addresses
   }

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml'
 import { DEFAULTS, DEFAULT_LIMITS, DEFAULT_TELEGRAM_CONFIG } from './defaults.js'
 import { TrustedProxies } from '../transport/proxy-protocol.js'
 import { parseBackendApi, parseUpstreams } from './upstream.js'
+import { applyWebEnv, parseHttp, parseTls } from './web.js'
 import type {
   CacheBackend,
   PublicAddress,
@@ -63,7 +64,7 @@ type Raw = Record<string, unknown>
 const TOP_KEYS = [
   'dc_id', 'dc_ids', 'host', 'tcp_ports', 'ws_port', 'ws_path', 'data_dir', 'store', 'api_ids',
   'public_addresses', 'unknown_method_error', 'telegram', 'limits', 'proxy_protocol',
-  'upstreams', 'routes', 'unrouted', 'backend_api',
+  'upstreams', 'routes', 'unrouted', 'backend_api', 'http', 'tls',
   // read by loadClusterConfig (src/config/cluster.ts) for `mtgate gateway` / `mtgate session`
   'cluster',
 ] as const
@@ -76,6 +77,7 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
   const raw: Raw = { ...(input as Raw) }
   checkKeys(raw, TOP_KEYS, '')
   applyEnv(raw, env)
+  applyWebEnv(raw, env)
 
   const { dcId, dcIds } = parseDcs(raw.dc_id, raw.dc_ids)
   const host = str(raw.host, 'host', DEFAULTS.host)
@@ -97,6 +99,8 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
   const limits = parseLimits(raw.limits)
   const proxyProtocol = parseProxyProtocol(raw.proxy_protocol, tcpPorts)
   const upstream = parseUpstreams(raw.upstreams, raw.routes, raw.unrouted)
+  const http = parseHttp(raw.http, { tcp: tcpPorts, ws: wsPort })
+  const tls = parseTls(raw.tls, cwd)
   return {
     dcId,
     dcIds,
@@ -112,6 +116,8 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
     telegram,
     limits,
     proxyProtocol,
+    http,
+    tls,
     upstream,
     backendApi: parseBackendApi(raw.backend_api),
   }

@@ -206,8 +206,27 @@ export interface ServerConfig {
    * header from anyone else is refused.
    */
   proxyProtocol: { ports: number[]; trusted: string[] }
+  /** MTProto over HTTP (POST /api) on wsPort, and on a port of its own when `port` is set. */
+  http: HttpSettings
+  /** Certificate of the web listeners (wss://, https://); null: plain ws:// and http://. */
+  tls: TlsSettings | null
   /** Upstream RPC backends and which methods go to them (no upstream: none). */
   upstream: UpstreamRouting
   /** host:port where `mtgate serve` serves mtgate.upstream.v1.Mtgate to backends; null: not served. */
   backendApi: string | null
+}
+
+export interface HttpSettings {
+  enabled: boolean
+  /** A port serving only HTTP (besides wsPort); null: none. */
+  port: number | null
+  corsOrigin: string
+  /** Longest a request is held for its session's next message, whatever http_wait asks. */
+  maxWaitMs: number
+}
+
+/** PEM files, read when listening and again on SIGHUP. */
+export interface TlsSettings {
+  cert: string
+  key: string
 }

@@ -33,6 +33,12 @@ export interface EncryptedConn {
   close(reason: string): void
   /** A packet decrypted under a known key (Connection.markValid: its first-packet deadline ends). */
   markValid?(): void
+  /**
+   * For a carrier whose packets are not one stream (an HTTP request): the connection the
+   * session's answers go to (its HTTP channel), given the decrypted message's session and body.
+   * The packet is then the channel's; this connection's state is dropped.
+   */
+  route?(authKeyId: bigint, sessionId: bigint, salt: bigint, body: Buffer): EncryptedConn
 }
 
 export interface EncryptedPathOptions {
@@ -236,6 +242,11 @@ export class EncryptedPath implements GatewayLink {
       this.stats.quickAcks++
       st.conn.sendQuickAck(quickAckToken(msgKeyScratch))
     }
+    const salt = readInt64LE(plain, 0)
+    const sessionId = readInt64LE(plain, 8)
+    // openMessage checked message_data_length against the decrypted length
+    const body = plain.subarray(INNER_HEADER_SIZE, INNER_HEADER_SIZE + plain.readInt32LE(28))
+    if (st.conn.route !== undefined) st = this.routed(st, key, sessionId, salt, body)
     const sessions = this.sessions
     if (sessions === undefined) return
     sessions.sendData({
@@ -245,14 +256,28 @@ export class EncryptedPath implements GatewayLink {
       dcId: st.dcId,
       transport: st.conn.info.transport,
       authKeyId: key.id,
-      salt: readInt64LE(plain, 0),
-      sessionId: readInt64LE(plain, 8),
+      salt,
+      sessionId,
       msgId: readInt64LE(plain, 16),
       seqNo: plain.readInt32LE(24),
-      // openMessage checked message_data_length against the decrypted length
-      body: plain.subarray(INNER_HEADER_SIZE, INNER_HEADER_SIZE + plain.readInt32LE(28)),
+      body,
       receivedAt,
     })
+  }
+
+  /** The state of the connection a routed packet (EncryptedConn.route) belongs to; the request's own is dropped. */
+  private routed(st: ConnState, key: AuthKey, sessionId: bigint, salt: bigint, body: Buffer): ConnState {
+    const conn = st.conn.route!(key.id, sessionId, salt, body)
+    this.conns.delete(st.conn.id)
+    let to = this.conns.get(conn.id)
+    if (to === undefined) {
+      to = { conn, addr: st.addr, dcId: st.dcId, key: undefined, more: undefined, pending: undefined, pendingBytes: 0, closed: false }
+      this.conns.set(conn.id, to)
+    }
+    to.addr = st.addr
+    to.dcId = st.dcId
+    keepKey(to, key)
+    return to
   }
 
   /** GatewayLink: encrypt one outbound message with its auth key and write it to the connection. */
@@ -262,15 +287,26 @@ export class EncryptedPath implements GatewayLink {
       this.opts.log.debug({ conn: connId }, 'send to a closed connection: dropped')
       return
     }
+    const packet = this.sealFor(st, out)
+    if (packet !== undefined) st.conn.send(packet)
+  }
+
+  /** `out` sealed with a key connection `connId` uses (closing or not), without writing it; undefined when the connection or key is gone. */
+  seal(connId: string, out: OutboundMessage): Buffer | undefined {
+    const st = this.conns.get(connId)
+    return st === undefined ? undefined : this.sealFor(st, out)
+  }
+
+  private sealFor(st: ConnState, out: OutboundMessage): Buffer | undefined {
     const key = connKey(st, out.authKeyId) ?? this.cache.get(out.authKeyId)
     if (key === undefined) {
-      this.opts.log.warn({ conn: connId, authKeyId: out.authKeyId.toString(16) }, 'send with a key the connection never used: dropped')
-      return
+      this.opts.log.warn({ conn: st.conn.id, authKeyId: out.authKeyId.toString(16) }, 'send with a key the connection never used: dropped')
+      return undefined
     }
     const packet = sealMessage(key, out, 'server', this.random)
     this.stats.encrypted++
     this.stats.bytesOut += packet.length
-    st.conn.send(packet)
+    return packet
   }
 
   /** GatewayLink: the session layer closes a connection (ping_delay_disconnect, destroy_session...). */

@@ -14,17 +14,20 @@ import { fingerprintHex } from '../handshake/rsa-key.js'
 import { loadOrCreateKeySet, type RsaKeySet } from '../handshake/rsa-keyset.js'
 import { HandshakeService } from '../handshake/server.js'
 import type { AuthKeyStore } from '../store/types.js'
-import { connectionsAllowedBy, ReadBudget, SourceLimiter, TcpListener, WsListener, type Connection } from '../transport/index.js'
+import { connectionsAllowedBy, ReadBudget, SourceLimiter, TcpListener, WsListener, type Connection, type WsListenerOptions } from '../transport/index.js'
 import type { Clock } from '../util/clock.js'
 import { LogLimiter } from '../util/log-limiter.js'
 import type { Logger } from '../util/log.js'
 import { EncryptedPath } from './encrypted.js'
 import { Gateway } from './gateway.js'
+import { HttpFront } from './http-front.js'
 
 export interface ListenAddress {
-  kind: 'tcp' | 'ws'
+  /** 'ws': WebSocket (and HTTP when enabled) on one port; 'http': a port serving only HTTP. */
+  kind: 'tcp' | 'ws' | 'http'
   host: string
   port: number
+  tls: boolean
 }
 
 export interface GatewayFrontOptions {
@@ -35,6 +38,8 @@ export interface GatewayFrontOptions {
   /** null: no WebSocket listener. */
   wsPort: number | null
   wsPath: string
+  http: ServerConfig['http']
+  tls: ServerConfig['tls']
   /** The DCs served, and the DC of a connection that names none. */
   dcIds: readonly number[]
   dcId: number
@@ -53,7 +58,9 @@ export class GatewayFront {
   private readonly live = new Map<string, Connection>()
   private readonly gateway: Gateway
   private tcp: TcpListener | undefined
-  private ws: WsListener | undefined
+  /** The WebSocket port and the HTTP-only port. */
+  private readonly web: WsListener[] = []
+  private readonly http: HttpFront
   private refusing: string | undefined
   readonly addresses: ListenAddress[] = []
   /** Source limits and the read budget, shared by every listener of this front. */
@@ -80,11 +87,28 @@ export class GatewayFront {
         if (c !== undefined) encrypted.onPacket(c, p.payload, p.quickAck, dcId)
       },
       // the key's first encrypted packet then needs no lookup
-      onKeyCreated: (_conn, created) => encrypted.warm(created.record),
+      onKeyCreated: (conn, created) => {
+        encrypted.warm(created.record)
+        this.http.keyCreated(conn, created.dcId)
+      },
       onClose: (conn) => {
         this.live.delete(conn.id)
         encrypted.connectionClosed(conn.id)
       },
+    })
+    this.http = new HttpFront({
+      encrypted,
+      acceptUnencrypted: (c) => this.gateway.accept(c),
+      dcId: o.dcId,
+      limits: {
+        maxWaitCapMs: o.http.maxWaitMs,
+        maxWaiters: 8,
+        maxQueuedPackets: 1024,
+        maxQueuedBytes: 16 * 1024 * 1024,
+        idleMs: limits.idleTimeoutMs,
+      },
+      clock: o.clock,
+      log: o.log.child({ mod: 'http' }),
     })
   }
 
@@ -113,14 +137,13 @@ export class GatewayFront {
     try {
       if (o.tcpPorts.length > 0) {
         front.tcp = new TcpListener({ ...acceptor, host: o.host, ports: [...o.tcpPorts], proxyProtocol: o.proxyProtocol })
-        for (const port of await front.tcp.listen()) front.addresses.push({ kind: 'tcp', host: o.host, port })
+        for (const port of await front.tcp.listen()) front.addresses.push({ kind: 'tcp', host: o.host, port, tls: false })
         front.tcp.on('connection', (c) => front.accept(c))
       }
-      if (o.wsPort !== null) {
-        front.ws = new WsListener({ ...acceptor, host: o.host, port: o.wsPort, paths: [o.wsPath] })
-        front.addresses.push({ kind: 'ws', host: o.host, port: await front.ws.listen() })
-        front.ws.on('connection', (c) => front.accept(c))
-      }
+      const web = { ...acceptor, host: o.host, tls: o.tls ?? undefined }
+      const http = o.http.enabled ? { corsOrigin: o.http.corsOrigin } : undefined
+      if (o.wsPort !== null) await front.listenWeb('ws', { ...web, port: o.wsPort, paths: [o.wsPath], http })
+      if (o.http.port !== null) await front.listenWeb('http', { ...web, port: o.http.port, paths: [], http })
     } catch (e) {
       await front.closeListeners()
       throw e
@@ -128,20 +151,35 @@ export class GatewayFront {
     return front
   }
 
+  private async listenWeb(kind: 'ws' | 'http', options: WsListenerOptions): Promise<void> {
+    const l = new WsListener(options)
+    this.web.push(l)
+    this.addresses.push({ kind, host: options.host ?? '127.0.0.1', port: await l.listen(), tls: options.tls !== undefined })
+    l.on('connection', (c) => this.accept(c))
+    l.on('exchange', (x) => this.http.onExchange(x))
+  }
+
+  /** Client connections (TCP, WebSocket) and sessions with an HTTP channel. */
   get connectionCount(): number {
-    return this.conns.size
+    return this.conns.size + this.http.channelCount
+  }
+
+  /** Reads the TLS certificate files again (SIGHUP); throws, keeping the old certificate, when they cannot be used. */
+  reloadTls(): void {
+    for (const l of this.web) l.reloadTls()
   }
 
   /** From now on new connections are closed on arrival with `reason` (drain). */
   refuseNew(reason: string): void {
     this.refusing = reason
+    this.http.refuseNew()
   }
 
-  /** Closes every client connection (sessions stay; clients reconnect). Returns how many. */
+  /** Closes every client connection and HTTP channel (sessions stay; clients reconnect). Returns how many. */
   closeConnections(reason: string): number {
     const all = [...this.conns]
     for (const c of all) c.close(reason)
-    return all.length
+    return all.length + this.http.closeChannels(reason)
   }
 
   /**
@@ -163,7 +201,7 @@ export class GatewayFront {
 
   /** Closes the listeners (which destroys the sockets they accepted: close connections first). */
   async closeListeners(): Promise<void> {
-    await Promise.all([this.tcp?.close(), this.ws?.close()]).catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'listener close failed'))
+    await Promise.all([this.tcp?.close(), ...this.web.map((l) => l.close())]).catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'listener close failed'))
   }
 
   private accept(conn: Connection): void {
@@ -262,6 +300,8 @@ export class GatewaySide {
       tcpPorts: config.tcpPorts,
       wsPort: config.wsPort,
       wsPath: config.wsPath,
+      http: config.http,
+      tls: config.tls,
       dcIds: config.dcIds,
       dcId: config.dcId,
       limits: config.limits,

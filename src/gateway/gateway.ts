@@ -17,8 +17,11 @@ import { ServerMsgIdGenerator } from '../util/server-msg-id.js'
 import { buildUnencrypted, describeUnencrypted, maxTrailingBytes, parseUnencrypted } from './unencrypted.js'
 
 /** What the gateway needs from a transport connection (the transport's Connection satisfies it). */
-export type GatewayConnection = Pick<Connection, 'id' | 'remoteAddress' | 'send' | 'close' | 'closed' | 'on'> & {
-  readonly info: { readonly remoteIp: string; readonly codec: CodecName; readonly obfuscated: boolean; readonly dcId?: number | null }
+export type GatewayConnection = Pick<Connection, 'id' | 'remoteAddress' | 'send' | 'close' | 'closed'> & {
+  on(event: 'packet', cb: (this: GatewayConnection, payload: Buffer, quickAck: boolean) => void): unknown
+  on(event: 'close', cb: (this: GatewayConnection, reason: string) => void): unknown
+  /** codec 'http': the unencrypted requests of one HTTP keep-alive connection. */
+  readonly info: { readonly remoteIp: string; readonly codec: CodecName | 'http'; readonly obfuscated: boolean; readonly dcId?: number | null }
   /** The connection sent a valid packet (Connection.markValid: its first-packet deadline ends). */
   markValid?(): void
 }

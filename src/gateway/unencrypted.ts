@@ -23,7 +23,7 @@ export interface UnencryptedLimits {
  * _dataForPlainMessage) appends 0..236 on padded intermediate, whose framing adds 0..15 more
  * (tdesktop's 0..15 too). Other framings carry no padding (0..15 tolerated).
  */
-export function maxTrailingBytes(codec: CodecName): number {
+export function maxTrailingBytes(codec: CodecName | 'http'): number {
   return codec === 'padded' || codec === 'intermediate' ? 256 : 15
 }
 

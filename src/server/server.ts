@@ -190,6 +190,11 @@ export class MtgateServer {
     return this.sessionSide.upstream
   }
 
+  /** Reads the TLS certificate files again (SIGHUP); throws, keeping the old certificate, on a bad file. */
+  reloadTls(): void {
+    this.gatewaySide.front.reloadTls()
+  }
+
   get addresses(): ListenAddress[] {
     return this.gatewaySide.front.addresses
   }
