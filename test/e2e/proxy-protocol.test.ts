@@ -59,7 +59,7 @@ describe('the address from the PROXY protocol header, end to end', () => {
       countryOf,
       config: {
         proxy_protocol: { ports: [port], trusted: [PROXY] },
-        limits: { handshakes_per_second_per_ip: 1, handshakes_burst_per_ip: 2 },
+        limits: { handshakes_per_second_per_ip: 1, handshakes_burst_per_ip: 2, new_connections_per_second_per_ip: 1, new_connections_burst_per_ip: 4, max_connections_per_ip: 2 },
         upstreams: [{ name: 'bff', targets: [up.address], deadline_ms: 3000 }],
         routes: { 'help.getAppConfig': 'bff' },
       },
@@ -136,24 +136,59 @@ describe('the address from the PROXY protocol header, end to end', () => {
     assert.deepEqual(s2.nearest, { _: 'nearestDc', country: 'DE', this_dc: 2, nearest_dc: 2 })
   })
 
-  it('handshakes per address count the header address: each address its own bucket of 2, the third from one → -429', async () => {
-    const reqPq = async (ip: string, header: (ip: string, port: number) => Buffer): Promise<'resPQ' | number> => {
-      const c = await PlainTcpClient.connect(HOST, e.tcpPort!, 'intermediate', { localAddress: PROXY, proxyHeader: header(ip, 40100) })
-      try {
-        const ans = await c.call(serialize({ _: 'req_pq_multi', nonce: randomBytes(16) }), 5000)
-        return ans.readUInt32LE(0) === 0x05162463 ? 'resPQ' : ans.readUInt32LE(0)
-      } catch (err) {
-        if (err instanceof TransportErrorPacket) return err.code
-        throw err
-      } finally {
-        c.close()
-      }
+  /** A connection from 127.0.0.1 (the proxy) whose PROXY header names `ip`. */
+  const viaHeader = (ip: string, header: (ip: string, port: number) => Buffer): Promise<PlainTcpClient> =>
+    PlainTcpClient.connect(HOST, e.tcpPort!, 'intermediate', { localAddress: PROXY, proxyHeader: header(ip, 40100) })
+
+  /** What req_pq_multi on `c` gets: resPQ, a transport error code, or the connection closed (refused at accept). */
+  async function reqPq(c: PlainTcpClient): Promise<'resPQ' | 'closed' | number> {
+    try {
+      const ans = await c.call(serialize({ _: 'req_pq_multi', nonce: randomBytes(16) }), 5000)
+      return ans.readUInt32LE(0) === 0x05162463 ? 'resPQ' : ans.readUInt32LE(0)
+    } catch (err) {
+      if (err instanceof TransportErrorPacket) return err.code
+      if ((err as Error).message === 'connection closed') return 'closed'
+      throw err
     }
-    // all from 127.0.0.1, the proxy; by header address: two each, same /24 (its bucket holds 128)
-    assert.deepEqual([await reqPq('203.0.113.50', proxyHeaderV1), await reqPq('203.0.113.50', proxyHeaderV2)], ['resPQ', 'resPQ'])
-    assert.equal(await reqPq('203.0.113.50', proxyHeaderV1), -429)
-    assert.deepEqual([await reqPq('203.0.113.51', proxyHeaderV2), await reqPq('203.0.113.51', proxyHeaderV1)], ['resPQ', 'resPQ'])
-    assert.equal(await reqPq('::ffff:203.0.113.51', proxyHeaderV1), -429, 'the IPv4-mapped form is the same address')
-    assert.equal(await reqPq('2001:db8::50', proxyHeaderV1), 'resPQ')
+  }
+
+  /** reqPq on a new connection whose header names `ip`, closed after. */
+  async function once(ip: string, header: (ip: string, port: number) => Buffer): Promise<'resPQ' | 'closed' | number> {
+    const c = await viaHeader(ip, header)
+    try {
+      return await reqPq(c)
+    } finally {
+      c.close()
+    }
+  }
+
+  // Every connection below comes from 127.0.0.1: counted by that address, these limits (burst 4,
+  // at most 2 open) would have refused most of them.
+
+  it('handshakes per address count the header address: each address its own bucket of 2, the third from one → -429', async () => {
+    // two each, from one /24 (whose bucket holds 128)
+    assert.deepEqual([await once('203.0.113.50', proxyHeaderV1), await once('203.0.113.50', proxyHeaderV2)], ['resPQ', 'resPQ'])
+    assert.equal(await once('203.0.113.50', proxyHeaderV1), -429)
+    assert.deepEqual([await once('203.0.113.51', proxyHeaderV2), await once('203.0.113.51', proxyHeaderV1)], ['resPQ', 'resPQ'])
+    assert.equal(await once('::ffff:203.0.113.51', proxyHeaderV1), -429, 'the IPv4-mapped form is the same address')
+    assert.equal(await once('2001:db8::50', proxyHeaderV1), 'resPQ')
+  })
+
+  it('new connections per address count the header address: a burst of 4, the fifth refused at accept', async () => {
+    const got = []
+    for (let i = 0; i < 5; i++) got.push(await once('203.0.113.60', i % 2 === 0 ? proxyHeaderV1 : proxyHeaderV2))
+    assert.deepEqual(got, ['resPQ', 'resPQ', -429, -429, 'closed'], 'admitted four times (then over the handshake bucket), refused the fifth')
+    assert.equal(await once('203.0.113.61', proxyHeaderV2), 'resPQ')
+  })
+
+  it('open connections per address count the header address: at most 2 held, the third refused at accept', async () => {
+    const held = [await viaHeader('203.0.113.70', proxyHeaderV1), await viaHeader('203.0.113.70', proxyHeaderV2)]
+    try {
+      assert.deepEqual([await reqPq(held[0]!), await reqPq(held[1]!)], ['resPQ', 'resPQ'])
+      assert.equal(await once('203.0.113.70', proxyHeaderV1), 'closed')
+      assert.equal(await once('203.0.113.71', proxyHeaderV1), 'resPQ')
+    } finally {
+      for (const c of held) c.close()
+    }
   })
 })
