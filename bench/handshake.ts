@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   const crypto = new CryptoPool(keys, cores, nice)
   await crypto.ready()
   const store = new MemoryAuthKeyStore()
-  const service = new HandshakeService({ keys, crypto, store, dcIds: [2], pq, rate: { perSecond: 1 << 20, burst: 1 << 20 } })
+  const service = new HandshakeService({ keys, crypto, store, dcIds: [2], pq, rate: { perSecondPerIp: 1 << 20, burstPerIp: 1 << 20, perSecondPerPrefix: 1 << 20, burstPerPrefix: 1 << 20 } })
   const gateway = new Gateway({ handshake: service, onEncrypted: (c) => c.close('bench', -404) })
   const listener = new TcpListener({ host: '127.0.0.1', ports: [0] })
   gateway.attach(listener)

@@ -10,6 +10,8 @@ export const LOAD_TEST_LIMITS = {
   new_connections_burst_per_ip: 1_000_000,
   new_connections_per_second_per_prefix: 1_000_000,
   new_connections_burst_per_prefix: 1_000_000,
+  handshakes_per_second_per_ip: 1_000_000,
+  handshakes_burst_per_ip: 1_000_000,
   handshakes_per_second_per_prefix: 1_000_000,
   handshakes_burst_per_prefix: 1_000_000,
 }

@@ -30,6 +30,8 @@ export interface SessionSideOptions {
   log: Logger
   /** Session-layer tick period (ms); default 1000. */
   tickIntervalMs?: number
+  /** help.getNearestDc's country of a client address (BuiltinSettings.countryOf). */
+  countryOf?: (ip: string) => string | undefined
 }
 
 export class SessionSide {
@@ -63,7 +65,7 @@ export class SessionSide {
     }
     const router = registerBuiltins(
       new RpcRouter({ unknownMethodError: config.unknownMethodError, log: o.log }),
-      { publicAddresses: config.publicAddresses, telegram: config.telegram },
+      { publicAddresses: config.publicAddresses, telegram: config.telegram, countryOf: o.countryOf },
       o.clock,
     )
     let upstream: UpstreamBridge | undefined

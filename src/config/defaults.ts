@@ -50,7 +50,9 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  *   new_connections_burst_per_ip: 64
  *   new_connections_per_second_per_prefix: 64
  *   new_connections_burst_per_prefix: 256
- *   handshakes_per_second_per_prefix: 16   # req_pq token bucket; empty → -429
+ *   handshakes_per_second_per_ip: 8        # req_pq token buckets; empty → -429
+ *   handshakes_burst_per_ip: 64
+ *   handshakes_per_second_per_prefix: 16
  *   handshakes_burst_per_prefix: 128
  *   auth_key_cache_size: 100000
  *   session_idle_seconds: 900
@@ -123,8 +125,10 @@ export const DEFAULT_LIMITS: ServerLimits = {
   frameTimeoutMs: TRANSPORT.frameTimeoutMs,
   minFrameBytesPerSecond: TRANSPORT.minFrameBytesPerSecond,
   readBufferTotalBytes: 256 * 1024 * 1024,
-  handshakesPerSecondPerPrefix: DEFAULT_HANDSHAKE_RATE.perSecond,
-  handshakesBurstPerPrefix: DEFAULT_HANDSHAKE_RATE.burst,
+  handshakesPerSecondPerIp: DEFAULT_HANDSHAKE_RATE.perSecondPerIp,
+  handshakesBurstPerIp: DEFAULT_HANDSHAKE_RATE.burstPerIp,
+  handshakesPerSecondPerPrefix: DEFAULT_HANDSHAKE_RATE.perSecondPerPrefix,
+  handshakesBurstPerPrefix: DEFAULT_HANDSHAKE_RATE.burstPerPrefix,
   authKeyCacheSize: 100_000,
   sessionIdleSeconds: 900,
   pushQueueMax: 256,

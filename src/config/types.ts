@@ -108,7 +108,9 @@ export interface ServerLimits {
   newConnectionsBurstPerIp: number
   newConnectionsPerSecondPerPrefix: number
   newConnectionsBurstPerPrefix: number
-  /** Handshakes started (req_pq) per second per prefix (token bucket); more → -429. */
+  /** Handshakes started (req_pq) per second (token bucket: rate and burst) per address and per prefix; more → -429. */
+  handshakesPerSecondPerIp: number
+  handshakesBurstPerIp: number
   handshakesPerSecondPerPrefix: number
   handshakesBurstPerPrefix: number
   /** Auth keys kept in the gateway's in-memory key cache. */

@@ -270,7 +270,12 @@ export class GatewaySide {
         store: o.store,
         dcIds: config.dcIds,
         testMode: config.telegram.testMode,
-        rate: { perSecond: config.limits.handshakesPerSecondPerPrefix, burst: config.limits.handshakesBurstPerPrefix },
+        rate: {
+          perSecondPerIp: config.limits.handshakesPerSecondPerIp,
+          burstPerIp: config.limits.handshakesBurstPerIp,
+          perSecondPerPrefix: config.limits.handshakesPerSecondPerPrefix,
+          burstPerPrefix: config.limits.handshakesBurstPerPrefix,
+        },
         clock,
         random,
         log: log.child({ mod: 'handshake' }),

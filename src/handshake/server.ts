@@ -24,7 +24,7 @@ import { bigFromBytes, checkDhPublic, DH_G, DH_PRIME } from './dh.js'
 import { HandshakeError, RsaError } from './errors.js'
 import { authKeyAuxHash, authKeyId, firstServerSalt, newNonceHash, newNonceHashPlain, tmpAesKeyIv } from './kdf.js'
 import { LogLimiter } from '../util/log-limiter.js'
-import { DEFAULT_HANDSHAKE_RATE, HandshakeRateLimiter, type HandshakeRateOptions } from './limits.js'
+import { HandshakeRateLimiter, type HandshakeRateOptions } from './limits.js'
 import {
   decodeWithLength,
   PQ_INNER_TYPES,
@@ -59,8 +59,8 @@ export interface HandshakeServiceOptions {
   deadlineMs?: number
   /** Exchanges in flight on one connection (default 2). */
   maxPerConnection?: number
-  /** Exchanges started per second per source prefix (token bucket; default 16/s, burst 128). */
-  rate?: HandshakeRateOptions
+  /** Exchanges started per second per source address and per prefix (token buckets; DEFAULT_HANDSHAKE_RATE for what is not given). */
+  rate?: Partial<HandshakeRateOptions>
   /** Temp keys live at most this long regardless of expires_in (default 86400 s). */
   maxTempSeconds?: number
   /** dh_gen_retry answers per exchange before dh_gen_fail (default 3). */
@@ -122,7 +122,7 @@ export class HandshakeService {
       log: rootLogger.child({ mod: 'handshake' }),
       deadlineMs: 60_000,
       maxPerConnection: 2,
-      rate: DEFAULT_HANDSHAKE_RATE,
+      rate: {},
       maxTempSeconds: 86_400,
       maxRetries: 3,
       firstSaltSeconds: 1800,
@@ -312,7 +312,8 @@ export class ConnectionHandshakes {
     const o = this.service.opts
     if (this.inFlight >= o.maxPerConnection) this.dropOldestUnanswered()
     if (this.inFlight >= o.maxPerConnection) throw new HandshakeError('close429', 'per_connection_limit', 'too many handshakes on this connection')
-    if (!this.service.limiter.tryStart(this.ip)) throw new HandshakeError('close429', 'rate_limit', 'too many handshakes from this address prefix')
+    const refused = this.service.limiter.start(this.ip)
+    if (refused !== undefined) throw new HandshakeError('close429', refused, `too many handshakes from this ${refused === 'rate_ip' ? 'address' : 'address prefix'}`)
     const ex: Exchange = {
       nonce: Buffer.from(req.nonce),
       serverNonce: o.random(16),

@@ -1,9 +1,11 @@
 /**
  * Built-in handlers: help.getConfig (dc_options = this deployment's public addresses of every DC it
  * serves, this_dc = the DC the connection came for, expiry and limits from the config) and
- * help.getNearestDc (the connection's DC: one deployment is equally near from every DC).
+ * help.getNearestDc (the connection's DC: one deployment is equally near from every DC; the country
+ * of the client's address when a lookup is given, else the configured one).
  */
 import type { PublicAddress, TelegramConfigValues } from '../config/types.js'
+import { clientIpPort, type ClientConnection } from '../session/api.js'
 import type { TlMethodResult } from '../tl/index.js'
 import type { Clock } from '../util/clock.js'
 import type { RpcRouter } from './router.js'
@@ -11,6 +13,12 @@ import type { RpcRouter } from './router.js'
 export interface BuiltinSettings {
   publicAddresses: readonly PublicAddress[]
   telegram: TelegramConfigValues
+  /**
+   * The country (ISO 3166-1 alpha-2) of a client address, e.g. a GeoIP lookup: help.getNearestDc's
+   * `country`; absent, or undefined for an address, → telegram.country. The address is the
+   * client's own (the PROXY protocol header's behind a trusted proxy).
+   */
+  countryOf?: (ip: string) => string | undefined
 }
 
 type Config = TlMethodResult['help.getConfig']
@@ -68,8 +76,10 @@ export function buildConfig(s: BuiltinSettings, nowMs: number, thisDc: number): 
   return config
 }
 
-export function buildNearestDc(s: BuiltinSettings, thisDc: number): NearestDc {
-  return { _: 'nearestDc', country: s.telegram.country, this_dc: thisDc, nearest_dc: thisDc }
+/** help.getNearestDc's answer on `connection`: its DC as this_dc and nearest_dc, the country of its address. */
+export function buildNearestDc(s: BuiltinSettings, connection: Pick<ClientConnection, 'dcId' | 'clientAddr'>): NearestDc {
+  const country = s.countryOf?.(clientIpPort(connection.clientAddr).ip) ?? s.telegram.country
+  return { _: 'nearestDc', country, this_dc: connection.dcId, nearest_dc: connection.dcId }
 }
 
 /**
@@ -80,6 +90,6 @@ export function buildNearestDc(s: BuiltinSettings, thisDc: number): NearestDc {
 export function registerBuiltins(router: RpcRouter, s: BuiltinSettings, clock: Clock): RpcRouter {
   return router
     .handle('help.getConfig', (_req, ctx) => buildConfig(s, clock.now(), ctx.connection.dcId))
-    .handle('help.getNearestDc', (_req, ctx) => buildNearestDc(s, ctx.connection.dcId))
+    .handle('help.getNearestDc', (_req, ctx) => buildNearestDc(s, ctx.connection))
     .handle('ping', (req, ctx) => ({ _: 'pong', msg_id: ctx.msgId, ping_id: req.ping_id }))
 }

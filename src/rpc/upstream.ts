@@ -21,7 +21,7 @@
 import * as grpc from '@grpc/grpc-js'
 import type { PbInvokeReply, PbInvokeRequest, PbRpcError, PbTransport } from '../cluster/generated/proto.js'
 import type { RpcErrorSpec, UpstreamRouting } from '../config/types.js'
-import type { RpcCall, RpcOutcome, TransportKind } from '../session/api.js'
+import { clientIpPort, type RpcCall, type RpcOutcome, type TransportKind } from '../session/api.js'
 import { decodeResult, encode, encodingLayer, NEWEST_LAYER, type TlMethodName } from '../tl/index.js'
 import type { Logger } from '../util/log.js'
 import { DeferredResults, type DeferredKey } from './deferred-results.js'
@@ -235,8 +235,7 @@ function neverDelivered(err: grpc.ServiceError): boolean {
 /** The InvokeRequest of a call (query: the boxed query in the newest layer; deadlineMs: unix ms). */
 export function request(call: RpcCall, query: Buffer, deadlineMs: number): PbInvokeRequest {
   const { ctx } = call
-  const addr = ctx.connection.clientAddr
-  const colon = addr.lastIndexOf(':')
+  const addr = clientIpPort(ctx.connection.clientAddr)
   const c = ctx.client
   return {
     authKeyId: ctx.authKeyId.toString(),
@@ -246,8 +245,8 @@ export function request(call: RpcCall, query: Buffer, deadlineMs: number): PbInv
     userId: (ctx.userId ?? 0n).toString(),
     layer: ctx.layer ?? 0,
     client: c === undefined ? null : { apiId: c.apiId, deviceModel: c.deviceModel, systemVersion: c.systemVersion, appVersion: c.appVersion, systemLangCode: c.systemLangCode, langPack: c.langPack, langCode: c.langCode },
-    clientIp: colon < 0 ? addr : addr.slice(0, colon).replace(/^\[|\]$/g, ''),
-    clientPort: colon < 0 ? 0 : Number(addr.slice(colon + 1)) || 0,
+    clientIp: addr.ip,
+    clientPort: addr.port,
     dcId: ctx.connection.dcId,
     deadlineMs: String(deadlineMs),
     method: call.method,

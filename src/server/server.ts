@@ -38,6 +38,8 @@ export interface ServerDeps {
   transportClock?: Clock
   /** Session-layer tick period (ms); default 1000. */
   tickIntervalMs?: number
+  /** help.getNearestDc's country of a client address, e.g. a GeoIP lookup (default: telegram.country of the config). */
+  countryOf?: (ip: string) => string | undefined
 }
 
 export type { ListenAddress }
@@ -83,7 +85,7 @@ export class MtgateServer {
     const clock = deps.clock ?? systemClock
     const random = deps.random ?? secureRandom
     const log = deps.log ?? rootLogger
-    const sessionSide = await SessionSide.open(config, { store: deps.store, clock, random, log, tickIntervalMs: deps.tickIntervalMs })
+    const sessionSide = await SessionSide.open(config, { store: deps.store, clock, random, log, tickIntervalMs: deps.tickIntervalMs, countryOf: deps.countryOf })
     let gatewaySide: GatewaySide | undefined
     let backendApi: BackendApiServer | undefined
     const gatewayId = deps.gatewayId ?? `gw-${process.pid}`

@@ -89,6 +89,18 @@ export interface ClientConnection {
   transport: TransportKind
 }
 
+/**
+ * The address and port of a clientAddr ("203.0.113.7:40000", "[2001:db8::1]:443"): the client's
+ * own, from the PROXY protocol header behind a trusted proxy. Port 0 when there is none.
+ */
+export function clientIpPort(clientAddr: string): { ip: string; port: number } {
+  const colon = clientAddr.lastIndexOf(':')
+  const bracketed = clientAddr.startsWith('[')
+  // no port, or a bare IPv6 address
+  if (colon < 0 || (!bracketed && clientAddr.indexOf(':') !== colon)) return { ip: clientAddr, port: 0 }
+  return { ip: clientAddr.slice(bracketed ? 1 : 0, bracketed ? clientAddr.lastIndexOf(']') : colon), port: Number(clientAddr.slice(colon + 1)) || 0 }
+}
+
 /** A JSON value (initConnection `params`, converted from TL JSONValue). */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
 

@@ -50,7 +50,22 @@ function parseV1(head: Buffer): ProxyHeader {
   const [, fam, src, dst, sport, dport] = parts as [string, string, string, string, string, string]
   const v = fam === 'TCP4' ? 4 : 6
   if (isIP(src) !== v || isIP(dst) !== v || !port(sport) || !port(dport)) return { kind: 'bad', reason: 'malformed PROXY v1 addresses' }
-  return { kind: 'ok', length, version: 1, source: { ip: src, port: Number(sport) } }
+  return { kind: 'ok', length, version: 1, source: { ip: v === 6 ? canonicalIpv6(src) : src, port: Number(sport) } }
+}
+
+/**
+ * An IPv6 address as a socket reports it (RFC 5952: lower case, the longest zero run as "::"), and
+ * an IPv4-mapped one as the IPv4 address: one client address is one key for the per-address limits
+ * whatever text or version of the header carried it.
+ */
+function canonicalIpv6(ip: string): string {
+  if (ip.includes('%')) return ip // a zone id: no URL host
+  const host = new URL(`http://[${ip}]/`).hostname.slice(1, -1)
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host)
+  if (mapped === null) return host
+  const hi = parseInt(mapped[1]!, 16)
+  const lo = parseInt(mapped[2]!, 16)
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
 }
 
 function port(s: string): boolean {
@@ -80,7 +95,7 @@ function parseV2(head: Buffer): ProxyHeader {
   if (len < 36) return { kind: 'bad', reason: 'PROXY v2: short IPv6 block' }
   const groups: string[] = []
   for (let i = 0; i < 16; i += 2) groups.push(body.readUInt16BE(i).toString(16))
-  return { kind: 'ok', length, version: 2, source: { ip: groups.join(':'), port: body.readUInt16BE(32) } }
+  return { kind: 'ok', length, version: 2, source: { ip: canonicalIpv6(groups.join(':')), port: body.readUInt16BE(32) } }
 }
 
 /** Addresses allowed to send PROXY headers: CIDR blocks ("10.0.0.0/8", "fd00::/8") or single addresses. */

@@ -88,6 +88,8 @@ test('YAML file with every section, then env overrides win', () => {
         '  me_url_prefix: https://example.test/',
         'limits:',
         '  session_idle_seconds: 30',
+        '  handshakes_per_second_per_ip: 3',
+        '  handshakes_burst_per_ip: 5',
       ].join('\n'),
     )
     const c = loadConfig({ file, env: {}, cwd: dir })
@@ -107,6 +109,8 @@ test('YAML file with every section, then env overrides win', () => {
     assert.equal(c.telegram.testMode, true)
     assert.equal(c.telegram.meUrlPrefix, 'https://example.test/')
     assert.equal(c.limits.sessionIdleSeconds, 30)
+    assert.deepEqual([c.limits.handshakesPerSecondPerIp, c.limits.handshakesBurstPerIp], [3, 5])
+    assert.deepEqual([c.limits.handshakesPerSecondPerPrefix, c.limits.handshakesBurstPerPrefix], [16, 128], 'the keys not given keep their defaults')
     assert.deepEqual(c.dcIds, [1, 2, 3, 4, 5])
     assert.deepEqual(new Set(c.publicAddresses.map((a) => a.dcId)), new Set(c.dcIds))
 
@@ -166,6 +170,7 @@ test('bad input gives a ConfigError naming the key', () => {
     [{ telegram: { chat_size_maxx: 1 } }, {}, 'telegram.chat_size_maxx'],
     [{ telegram: { expires_seconds: 0 } }, {}, 'telegram.expires_seconds'],
     [{ limits: { max_frame_bytes: 10 } }, {}, 'limits.max_frame_bytes'],
+    [{ limits: { handshakes_burst_per_ip: 0 } }, {}, 'limits.handshakes_burst_per_ip'],
     [{}, { MTGATE_WS_PORT: 'abc' }, 'MTGATE_WS_PORT'],
     [{}, { MTGATE_PUBLIC_ADDRESSES: 'nope' }, 'MTGATE_PUBLIC_ADDRESSES'],
     [{ dc_ids: [] }, {}, 'dc_ids'],

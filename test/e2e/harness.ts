@@ -59,6 +59,8 @@ export interface E2eServerOptions {
   random?: RandomSource
   /** Wraps the handshake crypto backend (fault injection, e.g. zeroFirstKeys of test/helpers/clients). */
   wrapCrypto?: (c: HandshakeCrypto) => HandshakeCrypto
+  /** help.getNearestDc's country of a client address (ServerDeps.countryOf). */
+  countryOf?: (ip: string) => string | undefined
 }
 
 export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
@@ -81,6 +83,7 @@ export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
     gatewayId: 'e2e',
     random: o.random,
     wrapHandshakeCrypto: o.wrapCrypto,
+    countryOf: o.countryOf,
   })
   const key = loadKeySet(config.dataDir).all()[0]!
   return {

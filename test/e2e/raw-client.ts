@@ -48,6 +48,8 @@ export interface RawClientOptions {
   localAddress?: string
   /** obfuscated2 around the codec, naming this DC at offset 60 of its init (as TDLib, mtcute and tgnet do). */
   obfuscatedDc?: number
+  /** Bytes sent before anything else: a PROXY protocol header, as a proxy in front of the server would. */
+  proxyHeader?: Buffer
 }
 
 export interface RpcErrorResult {
@@ -146,7 +148,7 @@ export class RawClient {
       const s = connect({ host: this.opts.host, port: this.opts.port, noDelay: true, localAddress: this.opts.localAddress })
       this.socket = s
       s.once('connect', () => {
-        s.write(this.preamble)
+        s.write(this.opts.proxyHeader === undefined ? this.preamble : Buffer.concat([this.opts.proxyHeader, this.preamble]))
         resolve()
       })
       s.once('error', reject)
@@ -164,6 +166,11 @@ export class RawClient {
 
   get isClosed(): boolean {
     return this.closedErr !== undefined
+  }
+
+  /** The socket's local port (the client's port a proxy in front of the server reports). */
+  get localPort(): number {
+    return this.socket.localPort ?? 0
   }
 
   /** Sends a query and resolves with its result (rpc_error objects resolve too). */

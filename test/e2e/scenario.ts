@@ -38,7 +38,7 @@ export function installHandlers(e: E2eServer, opts: { countriesDelayMs?: number 
   const s = e.server.config
   e.server.handle('help.getNearestDc', (_req, ctx) => {
     seen.contexts.push(ctx)
-    return buildNearestDc({ publicAddresses: s.publicAddresses, telegram: s.telegram }, ctx.connection.dcId)
+    return buildNearestDc({ publicAddresses: s.publicAddresses, telegram: s.telegram }, ctx.connection)
   })
   const list = bigCountriesList()
   seen.countriesBytes = encode(list).length

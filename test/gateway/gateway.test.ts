@@ -181,7 +181,7 @@ test('an unknown auth_key_id on the encrypted path → -404 (test handler)', asy
 })
 
 test('flood of handshakes from one address prefix → -429', async () => {
-  const s = await startTestServer({ host: '127.0.0.3', handshake: { rate: { perSecond: 0.001, burst: 2 } } })
+  const s = await startTestServer({ host: '127.0.0.3', handshake: { rate: { perSecondPerPrefix: 0.001, burstPerPrefix: 2 } } })
   const cs: PlainTcpClient[] = []
   try {
     for (let i = 0; i < 2; i++) {

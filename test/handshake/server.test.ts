@@ -326,7 +326,7 @@ async function toDhSent(lb: Loopback): Promise<void> {
 }
 
 test('flood: handshakes in flight per connection, and started per prefix (token bucket) → -429', async () => {
-  const { service, clock } = setup({ maxPerConnection: 2, rate: { perSecond: 1, burst: 3 } })
+  const { service, clock } = setup({ maxPerConnection: 2, rate: { perSecondPerPrefix: 1, burstPerPrefix: 3 } })
   const lb = new Loopback(service, '10.9.9.9')
   await toDhSent(lb)
   await toDhSent(lb)
@@ -343,6 +343,18 @@ test('flood: handshakes in flight per connection, and started per prefix (token 
   assert.equal(service.limiter.refused, 1, 'the first -429 was the per-connection limit')
 })
 
+test('flood from one address: -429 once its own bucket is empty; its neighbours in the /24 keep theirs', async () => {
+  const { service, clock } = setup({ rate: { perSecondPerIp: 1, burstPerIp: 2 } })
+  const req = (ip: string, n: number) => new Loopback(service, ip).call(serialize({ _: 'req_pq_multi', nonce: Buffer.alloc(16, n) }))
+  await req('10.9.7.1', 1)
+  await req('10.9.7.1', 2)
+  await assert.rejects(req('10.9.7.1', 3), (e: unknown) => e instanceof TransportErrorReply && e.code === -429 && e.reason === 'rate_ip')
+  await req('10.9.7.2', 4)
+  clock.advance(1000)
+  await req('10.9.7.1', 5)
+  assert.deepEqual(service.limiter.refusedBy, { rate_ip: 1, rate_prefix: 0 })
+})
+
 test("TDLib's pings (td/mtproto/PingConnection.h): unanswered resPQs make way for the exchange on the same connection", async () => {
   const { service, store } = setup({ maxPerConnection: 2 })
   const lb = new Loopback(service, '10.9.9.8')
@@ -353,7 +365,7 @@ test("TDLib's pings (td/mtproto/PingConnection.h): unanswered resPQs make way fo
 })
 
 test('tgnet (Handshake.cpp): an exchange started beyond the rate gets -429 and the one in progress completes', async () => {
-  const { service, store } = setup({ rate: { perSecond: 0.001, burst: 1 } })
+  const { service, store } = setup({ rate: { perSecondPerPrefix: 0.001, burstPerPrefix: 1 } })
   const first = new Loopback(service, '10.9.9.7')
   let second: Promise<unknown> | undefined
   const rpc = {

@@ -177,19 +177,22 @@ export class PlainTcpClient implements PlainRpc {
     socket.on('error', (err) => this.fail(err))
   }
 
-  /** Connects (from `localAddress` when given) and sends the framing's tag; rejects after `timeoutMs`. */
+  /**
+   * Connects (from `localAddress` when given) and sends the framing's tag, after `proxyHeader` (a
+   * PROXY protocol header) when given; rejects after `timeoutMs`.
+   */
   static connect(
     host: string,
     port: number,
     codecName: 'intermediate' | 'abridged' | 'padded' = 'intermediate',
-    o: { localAddress?: string; timeoutMs?: number } = {},
+    o: { localAddress?: string; timeoutMs?: number; proxyHeader?: Buffer } = {},
   ): Promise<PlainTcpClient> {
     return new Promise((resolve, reject) => {
       const socket = netConnect({ host, port, localAddress: o.localAddress }, () => {
         clearTimeout(timer)
         socket.setNoDelay(true)
         socket.off('error', reject)
-        socket.write(codecTag(codecName))
+        socket.write(o.proxyHeader === undefined ? codecTag(codecName) : Buffer.concat([o.proxyHeader, codecTag(codecName)]))
         resolve(new PlainTcpClient(socket, createCodec(codecName, { side: 'client', maxFrameSize: 1 << 20 })))
       })
       const timer = setTimeout(() => {

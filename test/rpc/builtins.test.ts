@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { parseConfig } from '../../src/config/index.js'
 import { buildConfig, buildNearestDc, registerBuiltins, RpcRouter } from '../../src/rpc/index.js'
-import type { RpcCall } from '../../src/session/api.js'
+import { clientIpPort, type RpcCall } from '../../src/session/api.js'
 import { decode, encode, type TlObject } from '../../src/tl/index.js'
 import { ManualClock } from '../../src/util/clock.js'
 
@@ -66,7 +66,24 @@ test('help.getConfig bytes parse in GramJS (a client nobody here wrote)', () => 
 })
 
 test('help.getNearestDc answers the DC the connection came for', () => {
-  assert.deepEqual(buildNearestDc(settings, 4), { _: 'nearestDc', country: 'ZZ', this_dc: 4, nearest_dc: 4 })
+  assert.deepEqual(buildNearestDc(settings, { dcId: 4, clientAddr: '203.0.113.7:40000' }), { _: 'nearestDc', country: 'ZZ', this_dc: 4, nearest_dc: 4 })
+})
+
+test("help.getNearestDc: the country of the client's address when a lookup is given, else the configured one; the DC unchanged", () => {
+  const asked: string[] = []
+  const countryOf = (ip: string): string | undefined => (asked.push(ip), ip.startsWith('203.0.113.') ? 'NL' : undefined)
+  const s = { ...settings, countryOf }
+  assert.deepEqual(buildNearestDc(s, { dcId: 3, clientAddr: '203.0.113.7:40000' }), { _: 'nearestDc', country: 'NL', this_dc: 3, nearest_dc: 3 })
+  assert.deepEqual(buildNearestDc(s, { dcId: 4, clientAddr: '[2001:db8::7]:443' }), { _: 'nearestDc', country: 'ZZ', this_dc: 4, nearest_dc: 4 })
+  assert.deepEqual(asked, ['203.0.113.7', '2001:db8::7'])
+})
+
+test('clientIpPort: IPv4 and bracketed IPv6 with a port; without one, port 0', () => {
+  assert.deepEqual(clientIpPort('203.0.113.7:40000'), { ip: '203.0.113.7', port: 40000 })
+  assert.deepEqual(clientIpPort('[2001:db8::7]:443'), { ip: '2001:db8::7', port: 443 })
+  assert.deepEqual(clientIpPort('[::ffff:10.0.0.1]:5'), { ip: '::ffff:10.0.0.1', port: 5 })
+  assert.deepEqual(clientIpPort('2001:db8::7'), { ip: '2001:db8::7', port: 0 })
+  assert.deepEqual(clientIpPort('10.0.0.1'), { ip: '10.0.0.1', port: 0 })
 })
 
 test('registerBuiltins wires both methods into a router, using the injected clock', async () => {

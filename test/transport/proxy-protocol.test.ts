@@ -3,16 +3,13 @@
  * real haproxy (send-proxy, send-proxy-v2) in front of a TcpListener.
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import type { Connection } from '../../src/transport/connection.js'
 import { parseProxyHeader, startsWithProxyHeader, TrustedProxies } from '../../src/transport/proxy-protocol.js'
 import { SourceLimiter } from '../../src/transport/source-limits.js'
 import { TcpListener } from '../../src/transport/tcp-listener.js'
+import { startHaproxy } from '../helpers/haproxy.js'
 import { freePort } from '../helpers/services.js'
 
 const V2_SIG = Buffer.from('0d0a0d0a000d0a515549540a', 'hex')
@@ -31,6 +28,10 @@ describe('PROXY header parser', () => {
     assert.deepEqual(parseProxyHeader(line), { kind: 'ok', length: line.length - 4, version: 1, source: { ip: '192.168.0.1', port: 56324 } })
     const six = Buffer.from('PROXY TCP6 2001:db8::1 2001:db8::2 1000 443\r\n')
     assert.deepEqual(parseProxyHeader(six), { kind: 'ok', length: six.length, version: 1, source: { ip: '2001:db8::1', port: 1000 } })
+    const long = Buffer.from('PROXY TCP6 2001:DB8:0:0:0:0:0:1 2001:db8::2 1000 443\r\n')
+    assert.equal((parseProxyHeader(long) as { source: { ip: string } }).source.ip, '2001:db8::1', 'one address, one text: as a socket reports it')
+    const mapped = Buffer.from('PROXY TCP6 ::ffff:198.51.100.7 ::ffff:10.0.0.1 1000 443\r\n')
+    assert.equal((parseProxyHeader(mapped) as { source: { ip: string } }).source.ip, '198.51.100.7')
     assert.equal((parseProxyHeader(Buffer.from('PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n')) as { source: unknown }).source, undefined)
     assert.deepEqual(parseProxyHeader(line.subarray(0, 20)), { kind: 'more' })
     assert.equal(parseProxyHeader(Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 99999 443\r\n')).kind, 'bad')
@@ -47,7 +48,11 @@ describe('PROXY header parser', () => {
     b6.writeUInt16BE(0x0db8, 2)
     b6.writeUInt16BE(7, 14)
     b6.writeUInt16BE(443, 32)
-    assert.deepEqual(parseProxyHeader(v2(1, 0x21, b6)), { kind: 'ok', length: 52, version: 2, source: { ip: '2001:db8:0:0:0:0:0:7', port: 443 } })
+    assert.deepEqual(parseProxyHeader(v2(1, 0x21, b6)), { kind: 'ok', length: 52, version: 2, source: { ip: '2001:db8::7', port: 443 } })
+    const mapped = Buffer.alloc(36)
+    mapped.writeUInt16BE(0xffff, 10)
+    Buffer.from([198, 51, 100, 7]).copy(mapped, 12)
+    assert.deepEqual(parseProxyHeader(v2(1, 0x21, mapped)), { kind: 'ok', length: 52, version: 2, source: { ip: '198.51.100.7', port: 0 } }, 'IPv4-mapped: the IPv4 address')
     assert.equal((parseProxyHeader(v2(0, 0x00, Buffer.alloc(0))) as { source: unknown }).source, undefined, 'LOCAL')
     assert.equal((parseProxyHeader(v2(1, 0x31, Buffer.alloc(216))) as { source: unknown }).source, undefined, 'AF_UNIX')
     assert.deepEqual(parseProxyHeader(v2(1, 0x11, b4).subarray(0, 20)), { kind: 'more' })
@@ -156,55 +161,21 @@ describe('TcpListener with PROXY protocol', () => {
 })
 
 describe('behind a real haproxy', () => {
-  let dir: string
-  const procs: ChildProcess[] = []
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'mtgate-haproxy-'))
-    const v = spawnSync('haproxy', ['-v'])
-    if (v.error) throw new Error('haproxy is not installed (.ci/run installs the Debian package)')
-  })
-  after(() => {
-    for (const p of procs) p.kill('SIGKILL')
-    rmSync(dir, { recursive: true, force: true })
-  })
-
   for (const version of ['send-proxy', 'send-proxy-v2'] as const) {
     it(`${version}: the client's own address reaches the connection`, async () => {
       const { l, port, conns } = await listenerWith({ trusted: ['127.0.0.1/32'] })
       const front = await freePort()
-      const cfg = join(dir, `${version}.cfg`)
-      writeFileSync(
-        cfg,
-        [
-          'global',
-          '  maxconn 100',
-          'defaults',
-          '  mode tcp',
-          '  timeout connect 2s',
-          '  timeout client 10s',
-          '  timeout server 10s',
-          'frontend fe',
-          `  bind 127.0.0.1:${front}`,
-          '  default_backend be',
-          'backend be',
-          `  server mtgate 127.0.0.1:${port} ${version} source 127.0.0.1`,
-          '',
-        ].join('\n'),
-      )
-      const hp = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] })
-      procs.push(hp)
-      let err = ''
-      hp.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+      const hp = startHaproxy([{ port: front, target: { host: '127.0.0.1', port }, proxy: version }])
       try {
         let answer: Buffer | 'closed' = 'closed'
         for (let i = 0; i < 50 && answer === 'closed'; i++) {
           await new Promise((r) => setTimeout(r, 100))
           answer = await exchange(front, intermediatePing, '127.0.0.77')
         }
-        assert.notEqual(answer, 'closed', `no answer through haproxy: ${err}`)
+        assert.notEqual(answer, 'closed', `no answer through haproxy: ${hp.stderr()}`)
         assert.equal(conns.at(-1)!.info.remoteIp, '127.0.0.77')
       } finally {
-        hp.kill('SIGKILL')
+        hp.stop()
         await l.close()
       }
     })
