@@ -15,7 +15,7 @@ import { authKeyId } from '../../../src/handshake/kdf.js'
 import type { HandshakeCrypto } from '../../../src/handshake/crypto-backend.js'
 import { MtgateServer } from '../../../src/server/server.js'
 import type { RpcCall } from '../../../src/session/api.js'
-import type { SourceStats } from '../../../src/transport/index.js'
+import type { Connection, SourceStats } from '../../../src/transport/index.js'
 import { encode, type TlObject } from '../../../src/tl/index.js'
 import { zeroFirstKeys } from '../../helpers/clients.js'
 import { assertLoopbackOnly, patchTdjson, startSocks5Redirect, type ClientWire } from '../../helpers/tdlib.js'
@@ -42,6 +42,21 @@ export interface DriverArgs {
    * the app (UpdatesManager::on_get_updates).
    */
   pushText?: string
+  /**
+   * TDLib's proxy is an MTProto proxy (proxyTypeMtproto) at our server's TCP port with this secret
+   * (hex: plain, dd or ee + domain), which the server is configured with (mtproxy.secrets, plain
+   * obfuscation off) instead of the SOCKS5 redirector.
+   */
+  mtproxySecret?: string
+}
+
+/** A connection the server accepted (GatewayFront), as its transport saw it. */
+export interface AcceptedConnection {
+  codec: string
+  obfuscated: boolean
+  fakeTls: boolean
+  secretIndex: number | null
+  dcId: number | null
 }
 
 /** A key the server computed in dhFinish (a zeroed one as stored: with its first byte 0). */
@@ -101,6 +116,8 @@ export interface DriverResult {
   keys: ServerKey[]
   zeroed: number
   rpcs: ServedRpc[]
+  /** Every connection the servers accepted. */
+  accepted: AcceptedConnection[]
   socksRequests: string[]
   /** What TDLib sent on each connection through the redirector; openedMs: ms since TDLib started. */
   wire: Array<Omit<ClientWire, 'openedAt'> & { openedMs: number }>
@@ -122,9 +139,9 @@ interface TdClient {
   close(): Promise<void>
 }
 
-/** The server's limiters, which MtgateServer does not expose (read-only counters). */
+/** The server's limiters, which MtgateServer does not expose (read-only counters), and its front's accept(). */
 interface LimitCounters {
-  gatewaySide: { handshake: { limiter: { refused: number } }; front: { sources: { stats: SourceStats } } }
+  gatewaySide: { handshake: { limiter: { refused: number } }; front: { sources: { stats: SourceStats }; accept(c: Connection): void } }
 }
 
 function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -151,6 +168,7 @@ async function main(a: DriverArgs): Promise<DriverResult> {
     keys: [],
     zeroed: 0,
     rpcs: [],
+    accepted: [],
     socksRequests: [],
     wire: [],
     refusals: { handshakeRate: 0, sources: { max_connections: 0, per_ip: 0, per_prefix: 0, rate_ip: 0, rate_prefix: 0 } },
@@ -185,9 +203,17 @@ async function main(a: DriverArgs): Promise<DriverResult> {
       rpc.outcome = out.kind === 'error' ? `error ${out.code} ${out.message}` : 'result'
       return out
     }
+    const front = (server as unknown as LimitCounters).gatewaySide.front
+    const accept = front.accept.bind(front)
+    front.accept = (c: Connection) => {
+      const i = c.info
+      res.accepted.push({ codec: i.codec, obfuscated: i.obfuscated, fakeTls: i.fakeTls, secretIndex: i.secretIndex, dcId: i.dcId })
+      accept(c)
+    }
     return server
   }
-  const e = await startE2eServer({ host: '127.0.0.1', tcpPort: 0, config: { telegram: { country: COUNTRY } }, wrapCrypto })
+  const mtproxy = a.mtproxySecret === undefined ? {} : { mtproxy: { secrets: [a.mtproxySecret], plain_obfuscated: false } }
+  const e = await startE2eServer({ host: '127.0.0.1', tcpPort: 0, config: { telegram: { country: COUNTRY }, ...mtproxy }, wrapCrypto })
   let server = observe(e.server, 0)
   const servers = [server]
   const socks = await startSocks5Redirect({ host: '127.0.0.1', port: e.tcpPort! })
@@ -232,7 +258,11 @@ async function main(a: DriverArgs): Promise<DriverResult> {
   const before = { exchanges: 0, keys: 0 }
   try {
     if (a.pfs) await call({ _: 'setOption', name: 'use_pfs', value: { _: 'optionValueBoolean', value: true } }, 'setOption use_pfs')
-    await call({ _: 'addProxy', proxy: { _: 'proxy', server: '127.0.0.1', port: socks.port, type: { _: 'proxyTypeSocks5' } }, enable: true }, 'addProxy')
+    const proxy =
+      a.mtproxySecret === undefined
+        ? { _: 'proxy', server: '127.0.0.1', port: socks.port, type: { _: 'proxyTypeSocks5' } }
+        : { _: 'proxy', server: '127.0.0.1', port: e.tcpPort!, type: { _: 'proxyTypeMtproto', secret: a.mtproxySecret } }
+    await call({ _: 'addProxy', proxy, enable: true }, 'addProxy')
     await until(['authorizationStateWaitPhoneNumber', 'connectionStateReady'], 'authorizationStateWaitPhoneNumber and connectionStateReady')
     res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode')).text)
     res.testNetwork = (await call({ _: 'testNetwork' }, 'rpc:testNetwork'))._
