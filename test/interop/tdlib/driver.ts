@@ -15,11 +15,11 @@ import { authKeyId } from '../../../src/handshake/kdf.js'
 import type { HandshakeCrypto } from '../../../src/handshake/crypto-backend.js'
 import { MtgateServer } from '../../../src/server/server.js'
 import type { RpcCall } from '../../../src/session/api.js'
-import type { Connection, SourceStats } from '../../../src/transport/index.js'
+import type { ConnectionInfo, SourceStats } from '../../../src/transport/index.js'
 import { encode, type TlObject } from '../../../src/tl/index.js'
 import { zeroFirstKeys } from '../../helpers/clients.js'
 import { assertLoopbackOnly, patchTdjson, startSocks5Redirect, type ClientWire } from '../../helpers/tdlib.js'
-import { API_HASH, API_ID, startE2eServer, waitFor } from '../../e2e/harness.js'
+import { API_HASH, API_ID, recordAccepted, startE2eServer, waitFor } from '../../e2e/harness.js'
 
 export interface DriverArgs {
   /** Work directory (patched libtdjson, TDLib's database); the caller removes it. */
@@ -139,9 +139,9 @@ interface TdClient {
   close(): Promise<void>
 }
 
-/** The server's limiters, which MtgateServer does not expose (read-only counters), and its front's accept(). */
+/** The server's limiters, which MtgateServer does not expose (read-only counters). */
 interface LimitCounters {
-  gatewaySide: { handshake: { limiter: { refused: number } }; front: { sources: { stats: SourceStats }; accept(c: Connection): void } }
+  gatewaySide: { handshake: { limiter: { refused: number } }; front: { sources: { stats: SourceStats } } }
 }
 
 function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -177,6 +177,8 @@ async function main(a: DriverArgs): Promise<DriverResult> {
   let t0 = Date.now()
   const since = (): number => Date.now() - t0
   const zeros: Array<HandshakeCrypto & { zeroed: number }> = []
+  /** The connections each server accepted. */
+  const accepted: ConnectionInfo[][] = []
   let finished = 0
   const wrapCrypto = (inner: HandshakeCrypto): HandshakeCrypto => {
     const z = zeroFirstKeys(inner)
@@ -203,13 +205,7 @@ async function main(a: DriverArgs): Promise<DriverResult> {
       rpc.outcome = out.kind === 'error' ? `error ${out.code} ${out.message}` : 'result'
       return out
     }
-    const front = (server as unknown as LimitCounters).gatewaySide.front
-    const accept = front.accept.bind(front)
-    front.accept = (c: Connection) => {
-      const i = c.info
-      res.accepted.push({ codec: i.codec, obfuscated: i.obfuscated, fakeTls: i.fakeTls, secretIndex: i.secretIndex, dcId: i.dcId })
-      accept(c)
-    }
+    accepted.push(recordAccepted(server))
     return server
   }
   const mtproxy = a.mtproxySecret === undefined ? {} : { mtproxy: { secrets: [a.mtproxySecret], plain_obfuscated: false } }
@@ -323,6 +319,7 @@ async function main(a: DriverArgs): Promise<DriverResult> {
   res.zeroed = zeros.reduce((n, z) => n + z.zeroed, 0)
   for (const s of servers) addRefusals(res, s)
   await bounded(client.close(), 5000, 'TDLib close').catch((err: Error) => (res.error ??= err.message))
+  res.accepted = accepted.flat().map((i) => ({ codec: i.codec, obfuscated: i.obfuscated, fakeTls: i.fakeTls, secretIndex: i.secretIndex, dcId: i.dcId }))
   res.socksRequests = [...socks.requests]
   res.wire = socks.wire.map(({ openedAt, ...w }) => ({ ...w, openedMs: openedAt - t0 }))
   await socks.close()
