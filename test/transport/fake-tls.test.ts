@@ -80,6 +80,32 @@ describe('fake-TLS ClientHello (TDLib TlsInit layout)', () => {
   })
 })
 
+describe('fake-TLS parsing of hostile bytes', () => {
+  it('a ClientHello with random bytes changed, cut or lengthened never throws: it is refused or waited for', () => {
+    const base = hello()
+    const fuzz = new Prng(31)
+    for (let i = 0; i < 3000; i++) {
+      const h = Buffer.from(base)
+      for (let n = 1 + fuzz.int(4); n > 0; n--) h[fuzz.int(h.length)] = fuzz.int(256)
+      const cut = fuzz.int(4) === 0 ? h.subarray(0, fuzz.int(h.length)) : h
+      const c = check(cut)
+      assert.ok(c.kind === 'reject' || c.kind === 'more' || c.kind === 'ok', JSON.stringify(c))
+    }
+  })
+
+  it('FakeTlsSocket fed random bytes reports one carrier error and never throws', () => {
+    const fuzz = new Prng(32)
+    for (let i = 0; i < 500; i++) {
+      const raw = new MemorySocket()
+      const s = new FakeTlsSocket(raw)
+      const u = upper()
+      s.setHandlers(u)
+      for (let n = 0; n < 5; n++) raw.h!.onSocketData(fuzz.bytes(1 + fuzz.int(300)))
+      assert.ok(u.errors.length <= 1)
+    }
+  })
+})
+
 describe('fake-TLS server answer', () => {
   it('passes the check TDLib makes (prefixes, HMAC of client random + answer) and carries the session id', () => {
     const h = hello()
