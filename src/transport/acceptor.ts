@@ -86,8 +86,12 @@ export function resolveAcceptorOptions(o: AcceptorOptions, name: string): Resolv
   const initKeys = { keys: [] as Uint8Array[], index: [] as number[] }
   const tlsSecrets: TlsSecret[] = []
   secrets.forEach((s, index) => {
-    if (s.kind === 'ee') tlsSecrets.push({ key: s.key, domain: s.domain!, index })
-    else (initKeys.keys.push(s.key), initKeys.index.push(index))
+    if (s.kind === 'ee') {
+      tlsSecrets.push({ key: s.key, domain: s.domain!, index })
+    } else {
+      initKeys.keys.push(s.key)
+      initKeys.index.push(index)
+    }
   })
   const tlsMaxSkewMs = o.tlsMaxSkewMs ?? DEFAULT_TLS_MAX_SKEW_MS
   const log = (o.log ?? rootLogger).child({ component: name })
