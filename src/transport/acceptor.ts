@@ -185,6 +185,8 @@ class Acceptance implements ByteSocketHandlers {
   private readonly requireObfuscation: boolean
   /** Still to read: the PROXY header of a trusted proxy. */
   private proxyPending: boolean
+  /** A fake-TLS ClientHello of known length being collected (chunks joined once, when complete). */
+  private hello: { parts: Buffer[]; size: number; need: number } | undefined
 
   constructor(
     private readonly socket: ByteSocket,
@@ -278,7 +280,10 @@ class Acceptance implements ByteSocketHandlers {
     const opts = this.opts
     const now = opts.clock.now()
     const c = checkClientHello(head, { secrets: opts.tlsSecrets, nowMs: now, maxSkewMs: opts.tlsMaxSkewMs })
-    if (c.kind === 'more') return
+    if (c.kind === 'more') {
+      if (head.length >= 5) this.hello = { parts: [head], size: head.length, need: 5 + head.readUInt16BE(3) }
+      return
+    }
     if (c.kind === 'reject') return this.reject(`fake-TLS: ${c.reason}`, `fake_tls_${c.why}`)
     if (opts.replay.hellos.check(c.clientRandom.toString('base64'), now)) return this.reject('fake-TLS: ClientHello replayed (its random was seen before)', 'fake_tls_replay')
     this.finish()
@@ -293,6 +298,15 @@ class Acceptance implements ByteSocketHandlers {
 
   onSocketData(chunk: Buffer): void {
     if (this.done) return
+    const hello = this.hello
+    if (hello !== undefined) {
+      hello.parts.push(chunk)
+      hello.size += chunk.length
+      if (hello.size < hello.need) return
+      this.hello = undefined
+      this.head = Buffer.concat(hello.parts)
+      return this.acceptHello(this.head)
+    }
     this.head = this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk])
     if (this.proxyPending && !this.readProxyHeader()) return
     if (this.plan.proxy === 'refuse') {

@@ -227,7 +227,10 @@ export function wrapRecords(data: Buffer): Buffer {
  */
 export class FakeTlsSocket implements ByteSocket, ByteSocketHandlers {
   private handlers: ByteSocketHandlers | undefined
-  private buf: Buffer = Buffer.alloc(0)
+  /** Received bytes not yet unwrapped (an incomplete record), joined once `need` bytes are in. */
+  private parts: Buffer[] = []
+  private size = 0
+  private need = 5
   private sawData = false
   private failed = false
 
@@ -277,16 +280,23 @@ export class FakeTlsSocket implements ByteSocket, ByteSocketHandlers {
     this.inner.destroy()
   }
 
-  /** Bytes of the client's stream that arrived with its ClientHello (fed as if just received). */
+  /** Also fed the bytes that followed the ClientHello in its chunk. */
   onSocketData(chunk: Buffer): void {
     if (this.failed) return
-    let b = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk])
+    this.parts.push(chunk)
+    this.size += chunk.length
+    if (this.size < this.need) return
+    let b = this.parts.length === 1 ? chunk : Buffer.concat(this.parts)
     const payloads: Buffer[] = []
+    this.need = 5
     while (b.length >= 5) {
       const type = b[0]!
       const len = b.readUInt16BE(3)
       if (b[1] !== 3 || b[2] !== 3 || len > MAX_RECORD_IN || len === 0) return this.fail(`bad TLS record header ${b.subarray(0, 5).toString('hex')}`)
-      if (b.length < 5 + len) break
+      if (b.length < 5 + len) {
+        this.need = 5 + len
+        break
+      }
       if (type === APPLICATION_DATA) {
         payloads.push(b.subarray(5, 5 + len))
         this.sawData = true
@@ -295,7 +305,8 @@ export class FakeTlsSocket implements ByteSocket, ByteSocketHandlers {
       }
       b = b.subarray(5 + len)
     }
-    this.buf = b.length === 0 ? Buffer.alloc(0) : Buffer.from(b)
+    this.parts = b.length === 0 ? [] : [b]
+    this.size = b.length
     if (payloads.length > 0) this.handlers?.onSocketData(payloads.length === 1 ? payloads[0]! : Buffer.concat(payloads))
   }
 

@@ -105,6 +105,8 @@ export interface TlsSpec {
   unixTime?: number
   /** Send these bytes as the ClientHello (a replay). */
   hello?: Buffer
+  /** Write the ClientHello in pieces of this many bytes, a timer turn apart. */
+  helloPieces?: number
 }
 
 /** A client speaking one of our transports over TCP or WebSocket. */
@@ -199,7 +201,7 @@ export class TestClient {
         buf = rest
         for (const p of payloads) c.onData(p)
       })
-      sock.write(hello)
+      void writePieces(sock, hello, tls.helloPieces ?? hello.length)
     })
     return c
   }
@@ -232,6 +234,15 @@ export class TestClient {
 
   close(): void {
     this.sink.close()
+  }
+}
+
+/** Writes `b` in pieces of `n` bytes (no Nagle), a timer turn apart, so they arrive apart. */
+async function writePieces(sock: Socket, b: Buffer, n: number): Promise<void> {
+  sock.setNoDelay(true)
+  for (let i = 0; i < b.length; i += n) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 1))
+    sock.write(b.subarray(i, i + n))
   }
 }
 

@@ -64,6 +64,13 @@ describe('MTProxy secrets on a TCP port that serves only secret holders', () => 
     c.close()
   })
 
+  it('ee: a ClientHello arriving in pieces is collected and answered', async () => {
+    const c = await TestClient.fakeTls(port, { codec: 'padded' }, { key: EE.key, domain: DOMAIN, helloPieces: 97 }, new Prng(seed++))
+    await echo(c, 9)
+    assert.equal(seen.at(-1)!.info.fakeTls, true)
+    c.close()
+  })
+
   it('ee: the same ClientHello again is refused as a replay and logged', async () => {
     const first = await TestClient.fakeTls(port, { codec: 'intermediate' }, { key: EE.key, domain: DOMAIN }, new Prng(seed++))
     await echo(first, 3)
