@@ -41,4 +41,22 @@ describe('TDLib with mtgate as its MTProto proxy', () => {
     const r = await drive({ mtproxySecret: 'ee' + randomBytes(16).toString('hex') + Buffer.from(DOMAIN).toString('hex') })
     assertServedThroughMtproxy(r, true)
   })
+
+  it("ee secret naming another domain than the server's: each ClientHello refused for its SNI, TDLib never ready", async () => {
+    const key = randomBytes(16).toString('hex')
+    const r = await drive({
+      mtproxySecret: 'ee' + key + Buffer.from('www.example.org').toString('hex'),
+      mtproxyServerSecret: 'ee' + key + Buffer.from(DOMAIN).toString('hex'),
+      mtproxyRefusedMs: 3000,
+    })
+    assert.ok(!('connectionStateReady' in r.stages), JSON.stringify(r.stages))
+    assert.deepEqual(r.accepted, [])
+    assert.deepEqual(r.rpcs, [])
+    const refusals = r.rejectLines.map((l) => JSON.parse(l) as { reason: string; err: string })
+    assert.ok(refusals.length > 0, 'no refusal logged')
+    for (const x of refusals) {
+      assert.equal(x.reason, 'fake_tls_sni')
+      assert.match(x.err, /www\.example\.org/)
+    }
+  })
 })

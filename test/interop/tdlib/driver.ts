@@ -48,6 +48,10 @@ export interface DriverArgs {
    * obfuscation off) instead of the SOCKS5 redirector.
    */
   mtproxySecret?: string
+  /** The server's secret when it is not TDLib's (a refusal case). */
+  mtproxyServerSecret?: string
+  /** TDLib must not get ready within this many ms (the server refuses its connections); nothing else is run. */
+  mtproxyRefusedMs?: number
 }
 
 /** A connection the server accepted (GatewayFront), as its transport saw it. */
@@ -208,7 +212,8 @@ async function main(a: DriverArgs): Promise<DriverResult> {
     accepted.push(recordAccepted(server))
     return server
   }
-  const mtproxy = a.mtproxySecret === undefined ? {} : { mtproxy: { secrets: [a.mtproxySecret], plain_obfuscated: false } }
+  const serverSecret = a.mtproxyServerSecret ?? a.mtproxySecret
+  const mtproxy = serverSecret === undefined ? {} : { mtproxy: { secrets: [serverSecret], plain_obfuscated: false } }
   const e = await startE2eServer({ host: '127.0.0.1', tcpPort: 0, config: { telegram: { country: COUNTRY }, ...mtproxy }, wrapCrypto })
   let server = observe(e.server, 0)
   const servers = [server]
@@ -259,41 +264,47 @@ async function main(a: DriverArgs): Promise<DriverResult> {
         ? { _: 'proxy', server: '127.0.0.1', port: socks.port, type: { _: 'proxyTypeSocks5' } }
         : { _: 'proxy', server: '127.0.0.1', port: e.tcpPort!, type: { _: 'proxyTypeMtproto', secret: a.mtproxySecret } }
     await call({ _: 'addProxy', proxy, enable: true }, 'addProxy')
-    await until(['authorizationStateWaitPhoneNumber', 'connectionStateReady'], 'authorizationStateWaitPhoneNumber and connectionStateReady')
-    res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode')).text)
-    res.testNetwork = (await call({ _: 'testNetwork' }, 'rpc:testNetwork'))._
-    if (a.unknownMethod) {
-      const sent = client.invoke({ _: 'setAuthenticationPhoneNumber', phone_number: PHONE })
-      const failed = sent.then(
-        () => undefined,
-        (err: { code?: number; message?: string }) => ({ code: Number(err.code), message: String(err.message) }),
-      )
-      res.unknownMethodError = await bounded(failed, a.stageMs, 'setAuthenticationPhoneNumber')
-      mark('rpc:setAuthenticationPhoneNumber')
-    }
-    if (a.pushText !== undefined) {
-      const date = Math.floor(Date.now() / 1000)
-      const notification = { _: 'updateServiceNotification', popup: true, type: 'mtgate', message: a.pushText, media: { _: 'messageMediaEmpty' }, entities: [] }
-      const body = encode({ _: 'updateShort', update: notification, date } as TlObject)
-      res.pushed = 0
-      for (const id of server.sessions.loadedKeys()) res.pushed += server.push({ authKeyId: id }, body)
-      await until(['updateServiceNotification'], 'updateServiceNotification from TDLib')
-    }
-    if (a.restart) {
-      await server.stop()
-      const stoppedMs = since()
-      const config = { ...server.config, tcpPorts: [e.tcpPort!] }
-      server = observe(await MtgateServer.start(config, { store: e.server.store, inlineHandshakeCrypto: true, gatewayId: 'e2e', wrapHandshakeCrypto: wrapCrypto }), 1)
-      servers.push(server)
-      const restart: Restart = { stoppedMs, listeningMs: since(), exchangesAfter: 0, keysAfter: 0 }
-      before.exchanges = res.exchangesStarted
-      before.keys = made.length
-      res.restart = restart
-      const restarted = server
-      await waitFor(() => restarted.sessions.loadedKeys().length > 0, a.stageMs, 'traffic from TDLib on the restarted server')
-      restart.trafficMs = since()
-      await until(['connectionStateReady after restart'], 'connectionStateReady after the restart')
-      res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode after restart')).text)
+    if (a.mtproxyRefusedMs !== undefined) {
+      // only wait: every connection TDLib makes should be refused
+      await new Promise((r) => setTimeout(r, a.mtproxyRefusedMs))
+      if ('connectionStateReady' in res.stages) throw new Error('TDLib got ready through a proxy that refuses it')
+    } else {
+      await until(['authorizationStateWaitPhoneNumber', 'connectionStateReady'], 'authorizationStateWaitPhoneNumber and connectionStateReady')
+      res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode')).text)
+      res.testNetwork = (await call({ _: 'testNetwork' }, 'rpc:testNetwork'))._
+      if (a.unknownMethod) {
+        const sent = client.invoke({ _: 'setAuthenticationPhoneNumber', phone_number: PHONE })
+        const failed = sent.then(
+          () => undefined,
+          (err: { code?: number; message?: string }) => ({ code: Number(err.code), message: String(err.message) }),
+        )
+        res.unknownMethodError = await bounded(failed, a.stageMs, 'setAuthenticationPhoneNumber')
+        mark('rpc:setAuthenticationPhoneNumber')
+      }
+      if (a.pushText !== undefined) {
+        const date = Math.floor(Date.now() / 1000)
+        const notification = { _: 'updateServiceNotification', popup: true, type: 'mtgate', message: a.pushText, media: { _: 'messageMediaEmpty' }, entities: [] }
+        const body = encode({ _: 'updateShort', update: notification, date } as TlObject)
+        res.pushed = 0
+        for (const id of server.sessions.loadedKeys()) res.pushed += server.push({ authKeyId: id }, body)
+        await until(['updateServiceNotification'], 'updateServiceNotification from TDLib')
+      }
+      if (a.restart) {
+        await server.stop()
+        const stoppedMs = since()
+        const config = { ...server.config, tcpPorts: [e.tcpPort!] }
+        server = observe(await MtgateServer.start(config, { store: e.server.store, inlineHandshakeCrypto: true, gatewayId: 'e2e', wrapHandshakeCrypto: wrapCrypto }), 1)
+        servers.push(server)
+        const restart: Restart = { stoppedMs, listeningMs: since(), exchangesAfter: 0, keysAfter: 0 }
+        before.exchanges = res.exchangesStarted
+        before.keys = made.length
+        res.restart = restart
+        const restarted = server
+        await waitFor(() => restarted.sessions.loadedKeys().length > 0, a.stageMs, 'traffic from TDLib on the restarted server')
+        restart.trafficMs = since()
+        await until(['connectionStateReady after restart'], 'connectionStateReady after the restart')
+        res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode after restart')).text)
+      }
     }
     res.ok = true
   } catch (err) {
