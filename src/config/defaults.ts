@@ -29,6 +29,9 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  * proxy_protocol:          # PROXY protocol v1/v2 (haproxy send-proxy / send-proxy-v2) on these ports
  *   ports: [10443]
  *   trusted: [10.0.0.0/8]  # only these may (and must) send the header; the client address comes from it
+ * mtproxy:                 # MTProxy secrets: plain, dd, ee (fake-TLS); src/config/mtproxy.ts
+ *   secrets: [dd0123456789abcdef0123456789abcdef]
+ *   plain_obfuscated: true # false: clients without a secret are refused
  * unknown_method_error: { code: 400, message: INPUT_METHOD_INVALID }
  * telegram:                # help.getConfig values (snake_case of the config constructor's fields)
  *   expires_seconds: 3600
@@ -64,7 +67,7 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  * Environment overrides (applied after the file): MTGATE_DC_ID, MTGATE_DC_IDS (comma list), MTGATE_HOST, MTGATE_TCP_PORTS
  * (comma list), MTGATE_WS_PORT ('' or 'off' disables), MTGATE_DATA_DIR, MTGATE_STORE,
  * MTGATE_CACHE, MTGATE_SQLITE_PATH, MTGATE_API_IDS (comma list), MTGATE_PUBLIC_ADDRESSES
- * (comma list of ip:port).
+ * (comma list of ip:port), MTGATE_MTPROXY_SECRETS (comma list), MTGATE_MTPROXY_PLAIN_OBFUSCATED.
  */
 export const DEFAULTS = {
   dcId: 2,

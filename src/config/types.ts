@@ -1,3 +1,5 @@
+import type { MtproxySecret } from '../transport/mtproxy-secret.js'
+
 /**
  * The server configuration (`mtgate serve --config file.yaml`, env overrides, defaults).
  * TS names are camelCase; the YAML file uses the snake_case names documented in defaults.ts.
@@ -176,6 +178,19 @@ export interface UpstreamRouting {
   unrouted: string | null
 }
 
+/** MTProxy secrets served (src/config/mtproxy.ts). */
+export interface MtproxySettings {
+  secrets: MtproxySecret[]
+  /** Serve clients without a secret (unkeyed obfuscated2, unobfuscated transports). */
+  plainObfuscated: boolean
+  /** DCs a secret's client may ask for in its init; others get -444. */
+  dcIds: number[]
+  /** Fake-TLS: accepted difference between a ClientHello's timestamp and now, seconds. */
+  tlsMaxSkewSeconds: number
+  /** ClientHellos and secret-keyed inits remembered against replays (each). */
+  replayCacheSize: number
+}
+
 export interface ServerConfig {
   /**
    * The DC of a connection that names none (config.this_dc for it); one of dcIds. A connection
@@ -216,6 +231,7 @@ export interface ServerConfig {
   upstream: UpstreamRouting
   /** host:port where `mtgate serve` serves mtgate.upstream.v1.Mtgate to backends; null: not served. */
   backendApi: string | null
+  mtproxy: MtproxySettings
 }
 
 export interface HttpSettings {

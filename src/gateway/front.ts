@@ -6,7 +6,7 @@
  * the EncryptedPath (the session layer in process, or session nodes over gRPC).
  */
 import { mkdirSync } from 'node:fs'
-import type { ServerConfig, ServerLimits } from '../config/types.js'
+import type { MtproxySettings, ServerConfig, ServerLimits } from '../config/types.js'
 import type { RandomSource } from '../crypto/random.js'
 import { InlineCrypto, type HandshakeCrypto } from '../handshake/crypto-backend.js'
 import { CryptoPool } from '../handshake/crypto-pool.js'
@@ -14,7 +14,7 @@ import { fingerprintHex } from '../handshake/rsa-key.js'
 import { loadOrCreateKeySet, type RsaKeySet } from '../handshake/rsa-keyset.js'
 import { HandshakeService } from '../handshake/server.js'
 import type { AuthKeyStore } from '../store/types.js'
-import { connectionsAllowedBy, ReadBudget, SourceLimiter, TcpListener, WsListener, type Connection, type WsListenerOptions } from '../transport/index.js'
+import { connectionsAllowedBy, createMtproxyReplay, ReadBudget, SourceLimiter, TcpListener, WsListener, type AcceptorOptions, type Connection, type WsListenerOptions } from '../transport/index.js'
 import type { Clock } from '../util/clock.js'
 import { LogLimiter } from '../util/log-limiter.js'
 import type { Logger } from '../util/log.js'
@@ -45,6 +45,8 @@ export interface GatewayFrontOptions {
   dcId: number
   limits: ServerLimits
   proxyProtocol: ServerConfig['proxyProtocol']
+  /** MTProxy secrets served on every listener (none: clients without secrets only). */
+  mtproxy?: MtproxySettings
   clock: Clock
   /** Clock of the transport timers (idle, handshake timeouts); defaults to `clock`. */
   transportClock?: Clock
@@ -133,6 +135,7 @@ export class GatewayFront {
       sources: front.sources,
       readBudget: front.readBudget,
       limitedLog: new LogLimiter(log, undefined, clock),
+      ...mtproxyOptions(o.mtproxy),
     }
     try {
       if (o.tcpPorts.length > 0) {
@@ -213,6 +216,18 @@ export class GatewayFront {
     this.live.set(conn.id, conn)
     conn.on('close', () => this.conns.delete(conn))
     this.gateway.accept(conn)
+  }
+}
+
+/** The acceptor options of the MTProxy settings (one replay cache for every listener). */
+function mtproxyOptions(m: MtproxySettings | undefined): Partial<AcceptorOptions> {
+  if (m === undefined || m.secrets.length === 0) return {}
+  return {
+    secrets: m.secrets,
+    allowPlainObfuscated: m.plainObfuscated,
+    mtproxyDcIds: m.dcIds,
+    tlsMaxSkewMs: m.tlsMaxSkewSeconds * 1000,
+    replay: createMtproxyReplay(m.replayCacheSize, m.tlsMaxSkewSeconds * 1000),
   }
 }
 
@@ -311,6 +326,7 @@ export class GatewaySide {
       dcId: config.dcId,
       limits: config.limits,
       proxyProtocol: config.proxyProtocol,
+      mtproxy: config.mtproxy,
       clock,
       transportClock: this.o.transportClock,
       random,

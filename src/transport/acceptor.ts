@@ -9,9 +9,12 @@ import { createCodec } from './create-codec.js'
 import { detectTransport } from './detect.js'
 import { FramingError, TRANSPORT_ERROR } from './errors.js'
 import { resolveLimits, type TransportLimits } from './limits.js'
+import { checkClientHello, FakeTlsSocket, serverHello, startsLikeClientHello, type TlsSecret } from './fake-tls.js'
+import { toMtproxySecret, type MtproxySecret } from './mtproxy-secret.js'
 import { acceptObfuscatedInit, OBFUSCATED_INIT_LENGTH } from './obfuscated.js'
 import { parseProxyHeader, startsWithProxyHeader } from './proxy-protocol.js'
 import type { ReadBudget } from './read-budget.js'
+import { createMtproxyReplay, DEFAULT_REPLAY_ENTRIES, type MtproxyReplay } from './replay-cache.js'
 import type { SourceLimiter } from './source-limits.js'
 
 let connectionCounter = 0
@@ -24,10 +27,20 @@ export function nextConnectionId(): number {
 /** Configuration shared by the TCP and WebSocket listeners. */
 export interface AcceptorOptions {
   limits?: Partial<TransportLimits>
-  /** MTProxy secrets (16 bytes; a 17-byte 0xdd-prefixed form is accepted) keying obfuscated inits. */
-  secrets?: readonly Uint8Array[]
-  /** Accept obfuscated inits not keyed by a secret (default true). */
+  /**
+   * MTProxy secrets (mtproxy-secret.ts): plain and `dd` ones key obfuscated2 inits (`dd`: padded
+   * intermediate only), `ee` ones fake-TLS (TCP). Raw bytes: 16, or 0xdd + 16, or 0xee + 16 + domain.
+   */
+  secrets?: readonly (MtproxySecret | Uint8Array)[]
+  /**
+   * Serve clients that hold no secret (default true). False: unkeyed obfuscated2 inits and the
+   * unobfuscated transports are refused; only MTProxy clients are served.
+   */
   allowPlainObfuscated?: boolean
+  /** Fake-TLS: accepted difference between a ClientHello's timestamp and now, ms (default 120 000). */
+  tlsMaxSkewMs?: number
+  /** Replay caches of ClientHellos and secret-keyed inits (shared by every listener); default: one per listener. */
+  replay?: MtproxyReplay
   /** DC ids a secret-keyed (MTProxy) client may ask for; others get -444. Unset = any. */
   mtproxyDcIds?: readonly number[]
   /**
@@ -44,9 +57,20 @@ export interface AcceptorOptions {
   log?: Logger
 }
 
+/** Secret keys an obfuscated2 init may be keyed by, and each one's index in the configured list. */
+interface InitKeys {
+  keys: readonly Uint8Array[]
+  index: readonly number[]
+}
+
 export interface ResolvedAcceptorOptions {
   limits: TransportLimits
-  secrets: readonly Uint8Array[]
+  secrets: readonly MtproxySecret[]
+  /** The plain and dd secrets (ee ones key inits only inside fake-TLS). */
+  initKeys: InitKeys
+  tlsSecrets: readonly TlsSecret[]
+  tlsMaxSkewMs: number
+  replay: MtproxyReplay
   allowPlainObfuscated: boolean
   mtproxyDcIds: readonly number[] | null
   sources: SourceLimiter | undefined
@@ -58,16 +82,27 @@ export interface ResolvedAcceptorOptions {
 }
 
 export function resolveAcceptorOptions(o: AcceptorOptions, name: string): ResolvedAcceptorOptions {
-  const secrets = (o.secrets ?? []).map((s) => {
-    if (s.length === 17 && s[0] === 0xdd) return s.subarray(1)
-    if (s.length !== 16) throw new RangeError('MTProxy secret must be 16 bytes (or 17 with a 0xdd prefix)')
-    return s
+  const secrets = (o.secrets ?? []).map(toMtproxySecret)
+  const initKeys = { keys: [] as Uint8Array[], index: [] as number[] }
+  const tlsSecrets: TlsSecret[] = []
+  secrets.forEach((s, index) => {
+    if (s.kind === 'ee') {
+      tlsSecrets.push({ key: s.key, domain: s.domain!, index })
+    } else {
+      initKeys.keys.push(s.key)
+      initKeys.index.push(index)
+    }
   })
+  const tlsMaxSkewMs = o.tlsMaxSkewMs ?? DEFAULT_TLS_MAX_SKEW_MS
   const log = (o.log ?? rootLogger).child({ component: name })
   const clock = o.clock ?? systemClock
   return {
     limits: resolveLimits(o.limits),
     secrets,
+    initKeys,
+    tlsSecrets,
+    tlsMaxSkewMs,
+    replay: o.replay ?? createMtproxyReplay(DEFAULT_REPLAY_ENTRIES, tlsMaxSkewMs),
     allowPlainObfuscated: o.allowPlainObfuscated ?? true,
     mtproxyDcIds: o.mtproxyDcIds ?? null,
     sources: o.sources,
@@ -92,9 +127,18 @@ export function admitSource(ip: string, opts: ResolvedAcceptorOptions): (() => v
   return null
 }
 
+/** Default accepted clock difference of a fake-TLS client (MTProxy allows 600 s back, mtg 3 s). */
+export const DEFAULT_TLS_MAX_SKEW_MS = 120_000
+
 /** How one socket is accepted. */
 export interface AcceptPlan {
   requireObfuscation: boolean
+  /** Fake-TLS ClientHellos are answered here (TCP) when an ee secret is configured. */
+  fakeTls?: boolean
+  /** The socket is inside fake-TLS keyed by this secret (its index): only an init keyed by it is accepted. */
+  insideTls?: number
+  /** The source-limit slot to give back when the connection closes (taken by an outer acceptance). */
+  release?: () => void
   /**
    * 'expect': the peer is a trusted proxy: the connection must start with a PROXY protocol header,
    * whose client address replaces the peer's (and is what the source limits see). 'refuse': a
@@ -141,6 +185,8 @@ class Acceptance implements ByteSocketHandlers {
   private readonly requireObfuscation: boolean
   /** Still to read: the PROXY header of a trusted proxy. */
   private proxyPending: boolean
+  /** A fake-TLS ClientHello of known length being collected (chunks joined once, when complete). */
+  private hello: { parts: Buffer[]; size: number; need: number } | undefined
 
   constructor(
     private readonly socket: ByteSocket,
@@ -151,6 +197,7 @@ class Acceptance implements ByteSocketHandlers {
   ) {
     this.requireObfuscation = plan.requireObfuscation
     this.proxyPending = plan.proxy === 'expect'
+    this.release = plan.release
   }
 
   start(): void {
@@ -218,15 +265,48 @@ class Acceptance implements ByteSocketHandlers {
     this.release = undefined
   }
 
-  private reject(reason: string): void {
+  private reject(reason: string, key = 'transport_rejected'): void {
     this.finish()
     this.releaseSlot()
-    this.opts.limitedLog.warn('transport_rejected', this.where({ err: reason }), 'rejecting connection')
+    this.opts.limitedLog.warn(key, this.where({ err: reason }), 'rejecting connection')
     this.socket.destroy()
+  }
+
+  /**
+   * A fake-TLS ClientHello (head starts with one): checked (digest, SNI, clock, replay), answered,
+   * and the rest of the connection accepted inside FakeTlsSocket.
+   */
+  private acceptHello(head: Buffer): void {
+    const opts = this.opts
+    const now = opts.clock.now()
+    const c = checkClientHello(head, { secrets: opts.tlsSecrets, nowMs: now, maxSkewMs: opts.tlsMaxSkewMs })
+    if (c.kind === 'more') {
+      if (head.length >= 5) this.hello = { parts: [head], size: head.length, need: 5 + head.readUInt16BE(3) }
+      return
+    }
+    if (c.kind === 'reject') return this.reject(`fake-TLS: ${c.reason}`, `fake_tls_${c.why}`)
+    if (opts.replay.hellos.check(c.clientRandom.toString('base64'), now)) return this.reject('fake-TLS: ClientHello replayed (its random was seen before)', 'fake_tls_replay')
+    this.finish()
+    this.head = EMPTY
+    this.socket.write(serverHello(c, opts.random))
+    const inner = new FakeTlsSocket(this.socket)
+    const release = this.release
+    this.release = undefined
+    new Acceptance(inner, this.id, opts, { requireObfuscation: true, admitted: true, insideTls: c.secret.index, release }, this.onConnection).start()
+    if (head.length > c.length) inner.onSocketData(head.subarray(c.length))
   }
 
   onSocketData(chunk: Buffer): void {
     if (this.done) return
+    const hello = this.hello
+    if (hello !== undefined) {
+      hello.parts.push(chunk)
+      hello.size += chunk.length
+      if (hello.size < hello.need) return
+      this.hello = undefined
+      this.head = Buffer.concat(hello.parts)
+      return this.acceptHello(this.head)
+    }
     this.head = this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk])
     if (this.proxyPending && !this.readProxyHeader()) return
     if (this.plan.proxy === 'refuse') {
@@ -237,6 +317,12 @@ class Acceptance implements ByteSocketHandlers {
     if (this.head.length === 0) return
     const head = this.head
     const opts = this.opts
+    if (this.plan.fakeTls === true && opts.tlsSecrets.length > 0) {
+      const tls = startsLikeClientHello(head)
+      if (tls === 'more') return
+      if (tls) return this.acceptHello(head)
+      if (opts.initKeys.keys.length === 0 && !opts.allowPlainObfuscated) return this.reject('not a TLS ClientHello: only fake-TLS (ee secrets) is served here', 'fake_tls_expected')
+    }
     const d = detectTransport(head, { maxFrameSize: opts.limits.maxFrameSize })
     if (d.kind === 'more') return
     if (d.kind === 'reject') return this.reject(d.reason)
@@ -247,21 +333,29 @@ class Acceptance implements ByteSocketHandlers {
     let rest: Buffer
     if (d.kind === 'plain') {
       if (this.requireObfuscation) return this.reject(`plain ${d.codec} transport where obfuscation is required`)
+      if (!opts.allowPlainObfuscated) return this.reject(`plain ${d.codec} transport: only clients holding an MTProxy secret are served`)
       codec = createCodec(d.codec, { side: 'server', maxFrameSize: opts.limits.maxFrameSize, random: opts.random })
       rest = head.subarray(d.header)
     } else {
+      const tls = this.plan.insideTls
+      const keys: InitKeys = tls === undefined ? opts.initKeys : { keys: [opts.secrets[tls]!.key], index: [tls] }
+      const init = head.subarray(0, OBFUSCATED_INIT_LENGTH)
       try {
-        const acc = acceptObfuscatedInit(head.subarray(0, OBFUSCATED_INIT_LENGTH), {
+        const acc = acceptObfuscatedInit(init, {
           codec: { maxFrameSize: opts.limits.maxFrameSize, random: opts.random },
-          secrets: opts.secrets,
-          allowPlain: opts.allowPlainObfuscated,
+          secrets: keys.keys,
+          allowPlain: tls === undefined && opts.allowPlainObfuscated,
         })
         codec = acc.codec
         dcId = acc.dcId
-        secretIndex = acc.secretIndex
+        secretIndex = acc.secretIndex === null ? null : keys.index[acc.secretIndex]!
       } catch (e) {
         if (e instanceof FramingError) return this.reject(e.message)
         throw e
+      }
+      if (secretIndex !== null) {
+        if (opts.secrets[secretIndex]!.kind === 'dd' && codec.name !== 'padded') return this.reject(`obfuscated ${codec.name} keyed by a dd secret (padded intermediate required)`, 'mtproxy_dd_unpadded')
+        if (opts.replay.inits.check(init.toString('base64', 8, 56), opts.clock.now())) return this.reject('secret-keyed obfuscated2 init replayed', 'mtproxy_init_replay')
       }
       rest = head.subarray(OBFUSCATED_INIT_LENGTH)
     }
@@ -271,7 +365,7 @@ class Acceptance implements ByteSocketHandlers {
     const conn = new Connection(
       socket,
       codec,
-      { id: this.id, obfuscated: d.kind === 'obfuscated', dcId, secretIndex },
+      { id: this.id, obfuscated: d.kind === 'obfuscated', dcId, secretIndex, fakeTls: this.plan.insideTls !== undefined },
       { limits: opts.limits, clock: opts.clock, log: opts.log, readBudget: opts.readBudget, limitedLog: opts.limitedLog },
     )
     if (this.release !== undefined) {

@@ -20,6 +20,8 @@ export interface ConnectionInfo {
   readonly dcId: number | null
   /** Which configured MTProxy secret keyed the init; null when none did. */
   readonly secretIndex: number | null
+  /** The stream travels inside fake-TLS records (an ee secret). */
+  readonly fakeTls: boolean
   readonly remoteIp: string
   readonly remotePort: number
   readonly localPort: number
@@ -93,7 +95,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
   constructor(
     private readonly socket: ByteSocket,
     private readonly codec: Codec,
-    info: Omit<ConnectionInfo, 'transport' | 'remoteIp' | 'remotePort' | 'localPort' | 'codec'>,
+    info: Omit<ConnectionInfo, 'transport' | 'remoteIp' | 'remotePort' | 'localPort' | 'codec' | 'fakeTls'> & { fakeTls?: boolean },
     deps: ConnectionDeps,
   ) {
     super()
@@ -104,6 +106,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
       obfuscated: info.obfuscated,
       dcId: info.dcId,
       secretIndex: info.secretIndex,
+      fakeTls: info.fakeTls ?? false,
       remoteIp: socket.remoteAddress,
       remotePort: socket.remotePort,
       localPort: socket.localPort,

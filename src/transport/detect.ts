@@ -33,7 +33,7 @@ export function detectTransport(head: Buffer, opts: DetectOptions): Detection {
   if (first === 0xeeeeeeee) return { kind: 'plain', codec: 'intermediate', header: 4 }
   if (first === 0xdddddddd) return { kind: 'plain', codec: 'padded', header: 4 }
   if (HTTP_WORDS.has(first)) return { kind: 'reject', reason: 'HTTP transport is not served on this port' }
-  if (first === TLS_WORD) return { kind: 'reject', reason: 'TLS (fake-TLS MTProxy) is not served on this port' }
+  if (first === TLS_WORD) return { kind: 'reject', reason: 'TLS: fake-TLS is served on TCP with an ee MTProxy secret only' }
   if (head.length < 8) return { kind: 'more', need: 8 }
   if (head.readUInt32LE(4) === 0) {
     if (first >= 12 && first - 12 <= opts.maxFrameSize) return { kind: 'plain', codec: 'full', header: 0 }

@@ -85,7 +85,7 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
     this.sockets.add(s)
     s.once('close', () => this.sockets.delete(s))
     const proxy = proxied ? (this.trusted!.has(s.remoteAddress ?? '') ? 'expect' : 'refuse') : undefined
-    acceptSocket(new TcpByteSocket(s), nextConnectionId(), this.opts, { requireObfuscation: false, proxy }, (c) => this.emit('connection', c))
+    acceptSocket(new TcpByteSocket(s), nextConnectionId(), this.opts, { requireObfuscation: false, proxy, fakeTls: true }, (c) => this.emit('connection', c))
   }
 
   /** Stops listening and destroys every open socket. */

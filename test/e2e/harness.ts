@@ -16,6 +16,7 @@ import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import type { RandomSource } from '../../src/crypto/random.js'
 import type { HandshakeCrypto } from '../../src/handshake/crypto-backend.js'
 import type { AuthKeyStore } from '../../src/store/types.js'
+import type { Connection, ConnectionInfo } from '../../src/transport/index.js'
 
 export { API_HASH, API_ID } from '../helpers/api.js'
 export { waitFor } from '../helpers/wait.js'
@@ -131,4 +132,21 @@ export function recordRpcs(server: MtgateServer): DispatchedRpc[] {
     return out
   }
   return rpcs
+}
+
+/** The server's front, whose accept() MtgateServer does not expose. */
+interface FrontOf {
+  gatewaySide: { front: { accept(c: Connection): void } }
+}
+
+/** What the transport knew of each connection `server`'s front accepts from now on. */
+export function recordAccepted(server: MtgateServer): ConnectionInfo[] {
+  const seen: ConnectionInfo[] = []
+  const front = (server as unknown as FrontOf).gatewaySide.front
+  const accept = front.accept.bind(front)
+  front.accept = (c: Connection) => {
+    seen.push(c.info)
+    accept(c)
+  }
+  return seen
 }

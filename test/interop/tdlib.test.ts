@@ -14,77 +14,15 @@
  * its dh_gen_ok fails new_nonce_hash1, and TDLib must run a new exchange by itself.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { lastJsonLine, runInNetns, tdjsonPath, type NetnsRun } from '../helpers/tdlib.js'
 import { servedLayer } from '../../src/tl/index.js'
-import type { DriverArgs, DriverResult, ServedRpc, ServerKey } from './tdlib/driver.js'
+import { drive, served, type Run } from './tdlib/drive.js'
+import type { DriverResult, ServerKey } from './tdlib/driver.js'
 
-const require = createRequire(import.meta.url)
-const DRIVER = fileURLToPath(new URL('./tdlib/driver.js', import.meta.url))
-/** Each stage (ready, each RPC, the reconnect); recovery from a zeroed key took 1.2–2.3 s here. */
-const STAGE_MS = 15_000
-const RUN_MS = 45_000
 /** The transport of every TDLib connection: obfuscated2 around intermediate (not padded), for DC 1. */
 const TRANSPORT = 'obfuscated intermediate dc 1'
 /** The TL layer TDLib 1.8.65 speaks (its invokeWithLayer). */
 const TDLIB_LAYER = 227
-
-interface Run extends DriverResult {
-  /** Server log lines of a limit refusal: a -429 or a connection refused by a source limit. */
-  limitLines: string[]
-}
-
-/** Throws a clear error when TDLib or tdl is not installed. */
-function assertTdlibInstalled(): void {
-  tdjsonPath()
-  try {
-    require.resolve('tdl')
-  } catch {
-    throw new Error('TDLib missing: the tdl package is not installed (npm install)')
-  }
-}
-
-/** A server log line (pino JSON) that reports a limit refusal. */
-function isLimitRefusal(line: string): boolean {
-  if (!line.startsWith('{')) return false
-  try {
-    const o = JSON.parse(line) as { code?: number; msg?: string }
-    return o.code === -429 || o.msg === 'connection refused by a source limit'
-  } catch {
-    return false
-  }
-}
-
-async function drive(args: Omit<DriverArgs, 'stageMs' | 'dir'>): Promise<Run> {
-  assertTdlibInstalled()
-  const dir = mkdtempSync(join(tmpdir(), 'mtgate-tdlib-'))
-  const level = process.env.MTGATE_LOG_LEVEL
-  const limitLines: string[] = []
-  let run: NetnsRun
-  try {
-    run = await runInNetns(DRIVER, [JSON.stringify({ stageMs: STAGE_MS, dir, ...args })], {
-      timeoutMs: RUN_MS,
-      // refusals are logged at info and warn: the log must hold them
-      env: { MTGATE_LOG_LEVEL: level === 'debug' || level === 'trace' ? level : 'info', NODE_TEST_CONTEXT: undefined },
-      onStderrLine: (line) => void (isLimitRefusal(line) && limitLines.push(line)),
-    })
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-  const r = lastJsonLine<DriverResult>(run.stdout)
-  if (!r?.ok) assert.fail(`TDLib driver failed: ${r?.error ?? 'no result line'}\n${diagnostics(run, r)}`)
-  return { ...r, limitLines }
-}
-
-function diagnostics(run: NetnsRun, r: DriverResult | undefined): string {
-  const how = run.timedOut ? `killed after ${RUN_MS} ms` : `exit ${run.code ?? run.signal}`
-  return `${how}; result: ${JSON.stringify(r)}\nlog (server + TDLib), last lines:\n${run.stderr.split('\n').slice(-40).join('\n')}`
-}
 
 /**
  * What every run shows: TDLib reached authorizationStateWaitPhoneNumber and connectionStateReady
@@ -109,11 +47,6 @@ function assertServed(r: Run): void {
   assert.equal(r.refusals.handshakeRate, 0, 'handshakes refused by the per-prefix rate')
   assert.deepEqual(r.refusals.sources, { max_connections: 0, per_ip: 0, per_prefix: 0, rate_ip: 0, rate_prefix: 0 })
   assert.deepEqual(r.limitLines, [], 'the server logged a limit refusal')
-}
-
-/** The RPCs `method` the server dispatched (answered by a result unless said otherwise). */
-function served(r: DriverResult, method: string, outcome = 'result'): ServedRpc[] {
-  return r.rpcs.filter((c) => c.method === method && c.outcome === outcome)
 }
 
 /**

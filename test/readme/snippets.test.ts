@@ -11,7 +11,8 @@
  * - commands (lines `mtgate COMMAND [--config FILE]  text`): each command and option is in the CLI's
  *   USAGE and parses; `keygen` twice and `keys` run in a new directory and list both keys.
  * - cluster (```sh with `mtgate gateway`): see assertClusterBlock (no etcd is started).
- * - ```yaml: each one loads as configuration (parseConfig).
+ * - ```yaml: each one loads as configuration (parseConfig); the `mtproxy` one is also the whole
+ *   server's configuration in test/e2e/mtproxy.test.ts, with GramJS as its MTProxy client.
  * - client snippets (```js GramJS and mtcute, ```python Telethon and Kurigram, ```go gotd/td): each is
  *   run for real against its own server and must create an auth key and get help.getConfig
  *   answered (test/readme/clients.ts says how placeholders are filled).

@@ -8,6 +8,7 @@ import type { RandomSource } from '../../src/crypto/random.js'
 import { codecTag, type Codec, type CodecName, type Frame } from '../../src/transport/codec.js'
 import { createCodec } from '../../src/transport/create-codec.js'
 import { createObfuscatedClient } from '../../src/transport/obfuscated.js'
+import { appRecord, checkServerHello, clientHello, unwrapRecords } from '../helpers/fake-tls-client.js'
 
 /** sfc32 seeded PRNG: reproducible fuzz cases and padding, fast enough for 100k+ cases. */
 export class Prng {
@@ -96,6 +97,18 @@ export interface ClientSpec {
   maxFrameSize?: number
 }
 
+/** A fake-TLS client: its ee secret's key and domain, and what to send instead of a fresh hello. */
+export interface TlsSpec {
+  key: Uint8Array
+  domain: string
+  /** Unix time in the hello (default now). */
+  unixTime?: number
+  /** Send these bytes as the ClientHello (a replay). */
+  hello?: Buffer
+  /** Write the ClientHello in pieces of this many bytes, a timer turn apart. */
+  helloPieces?: number
+}
+
 /** A client speaking one of our transports over TCP or WebSocket. */
 export class TestClient {
   readonly frames = new FrameQueue()
@@ -149,6 +162,50 @@ export class TestClient {
     return c
   }
 
+  /**
+   * Fake-TLS over TCP (TDLib's layout): sends the ClientHello, checks the answer as TDLib does,
+   * then the obfuscated2 stream (keyed by the same key) in application-data records, the first
+   * preceded by ChangeCipherSpec. Rejects when the server closes before answering.
+   */
+  static async fakeTls(port: number, spec: Omit<ClientSpec, 'obfuscated' | 'secret'>, tls: TlsSpec, rng = new Prng(1)): Promise<TestClient & { hello: Buffer }> {
+    const { header, codec } = TestClient.header({ ...spec, obfuscated: true, secret: tls.key }, rng)
+    const sock: Socket = connect(port, '127.0.0.1')
+    await new Promise<void>((resolve, reject) => {
+      sock.once('connect', resolve)
+      sock.once('error', reject)
+    })
+    sock.on('error', () => {})
+    const hello = tls.hello ?? clientHello({ key: tls.key, domain: tls.domain, unixTime: tls.unixTime ?? Math.floor(Date.now() / 1000), random: (n) => rng.bytes(n) })
+    const closed = new Promise<void>((r) => sock.once('close', () => r()))
+    let first = true
+    const write = (b: Buffer): void => {
+      sock.write(first ? Buffer.concat([Buffer.from('140303000101', 'hex'), appRecord(Buffer.concat([header, b]))]) : appRecord(b))
+      first = false
+    }
+    const c = Object.assign(new TestClient({ write, close: () => sock.destroy() }, codec, closed), { hello })
+    closed.then(() => (c.frames.closed = true))
+    let buf: Buffer = Buffer.alloc(0)
+    let answered = false
+    await new Promise<void>((resolve, reject) => {
+      closed.then(() => reject(new Error('closed before the server answered the ClientHello')))
+      sock.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d])
+        if (!answered) {
+          const n = checkServerHello(buf, tls.key, hello)
+          if (n === 0) return
+          answered = true
+          buf = buf.subarray(n)
+          resolve()
+        }
+        const { payloads, rest } = unwrapRecords(buf)
+        buf = rest
+        for (const p of payloads) c.onData(p)
+      })
+      void writePieces(sock, hello, tls.helloPieces ?? hello.length)
+    })
+    return c
+  }
+
   private onData(d: Buffer): void {
     for (const f of this.codec.push(d)) this.frames.put(f)
   }
@@ -177,6 +234,15 @@ export class TestClient {
 
   close(): void {
     this.sink.close()
+  }
+}
+
+/** Writes `b` in pieces of `n` bytes (no Nagle), a timer turn apart, so they arrive apart. */
+async function writePieces(sock: Socket, b: Buffer, n: number): Promise<void> {
+  sock.setNoDelay(true)
+  for (let i = 0; i < b.length; i += n) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 1))
+    sock.write(b.subarray(i, i + n))
   }
 }
 

@@ -15,11 +15,11 @@ import { authKeyId } from '../../../src/handshake/kdf.js'
 import type { HandshakeCrypto } from '../../../src/handshake/crypto-backend.js'
 import { MtgateServer } from '../../../src/server/server.js'
 import type { RpcCall } from '../../../src/session/api.js'
-import type { SourceStats } from '../../../src/transport/index.js'
+import type { ConnectionInfo, SourceStats } from '../../../src/transport/index.js'
 import { encode, type TlObject } from '../../../src/tl/index.js'
 import { zeroFirstKeys } from '../../helpers/clients.js'
 import { assertLoopbackOnly, patchTdjson, startSocks5Redirect, type ClientWire } from '../../helpers/tdlib.js'
-import { API_HASH, API_ID, startE2eServer, waitFor } from '../../e2e/harness.js'
+import { API_HASH, API_ID, recordAccepted, startE2eServer, waitFor } from '../../e2e/harness.js'
 
 export interface DriverArgs {
   /** Work directory (patched libtdjson, TDLib's database); the caller removes it. */
@@ -42,6 +42,25 @@ export interface DriverArgs {
    * the app (UpdatesManager::on_get_updates).
    */
   pushText?: string
+  /**
+   * TDLib's proxy is an MTProto proxy (proxyTypeMtproto) at our server's TCP port with this secret
+   * (hex: plain, dd or ee + domain), which the server is configured with (mtproxy.secrets, plain
+   * obfuscation off) instead of the SOCKS5 redirector.
+   */
+  mtproxySecret?: string
+  /** The server's secret when it is not TDLib's (a refusal case). */
+  mtproxyServerSecret?: string
+  /** TDLib must not get ready within this many ms (the server refuses its connections); nothing else is run. */
+  mtproxyRefusedMs?: number
+}
+
+/** A connection the server accepted (GatewayFront), as its transport saw it. */
+export interface AcceptedConnection {
+  codec: string
+  obfuscated: boolean
+  fakeTls: boolean
+  secretIndex: number | null
+  dcId: number | null
 }
 
 /** A key the server computed in dhFinish (a zeroed one as stored: with its first byte 0). */
@@ -101,6 +120,8 @@ export interface DriverResult {
   keys: ServerKey[]
   zeroed: number
   rpcs: ServedRpc[]
+  /** Every connection the servers accepted. */
+  accepted: AcceptedConnection[]
   socksRequests: string[]
   /** What TDLib sent on each connection through the redirector; openedMs: ms since TDLib started. */
   wire: Array<Omit<ClientWire, 'openedAt'> & { openedMs: number }>
@@ -151,6 +172,7 @@ async function main(a: DriverArgs): Promise<DriverResult> {
     keys: [],
     zeroed: 0,
     rpcs: [],
+    accepted: [],
     socksRequests: [],
     wire: [],
     refusals: { handshakeRate: 0, sources: { max_connections: 0, per_ip: 0, per_prefix: 0, rate_ip: 0, rate_prefix: 0 } },
@@ -159,6 +181,8 @@ async function main(a: DriverArgs): Promise<DriverResult> {
   let t0 = Date.now()
   const since = (): number => Date.now() - t0
   const zeros: Array<HandshakeCrypto & { zeroed: number }> = []
+  /** The connections each server accepted. */
+  const accepted: ConnectionInfo[][] = []
   let finished = 0
   const wrapCrypto = (inner: HandshakeCrypto): HandshakeCrypto => {
     const z = zeroFirstKeys(inner)
@@ -185,9 +209,12 @@ async function main(a: DriverArgs): Promise<DriverResult> {
       rpc.outcome = out.kind === 'error' ? `error ${out.code} ${out.message}` : 'result'
       return out
     }
+    accepted.push(recordAccepted(server))
     return server
   }
-  const e = await startE2eServer({ host: '127.0.0.1', tcpPort: 0, config: { telegram: { country: COUNTRY } }, wrapCrypto })
+  const serverSecret = a.mtproxyServerSecret ?? a.mtproxySecret
+  const mtproxy = serverSecret === undefined ? {} : { mtproxy: { secrets: [serverSecret], plain_obfuscated: false } }
+  const e = await startE2eServer({ host: '127.0.0.1', tcpPort: 0, config: { telegram: { country: COUNTRY }, ...mtproxy }, wrapCrypto })
   let server = observe(e.server, 0)
   const servers = [server]
   const socks = await startSocks5Redirect({ host: '127.0.0.1', port: e.tcpPort! })
@@ -232,42 +259,52 @@ async function main(a: DriverArgs): Promise<DriverResult> {
   const before = { exchanges: 0, keys: 0 }
   try {
     if (a.pfs) await call({ _: 'setOption', name: 'use_pfs', value: { _: 'optionValueBoolean', value: true } }, 'setOption use_pfs')
-    await call({ _: 'addProxy', proxy: { _: 'proxy', server: '127.0.0.1', port: socks.port, type: { _: 'proxyTypeSocks5' } }, enable: true }, 'addProxy')
-    await until(['authorizationStateWaitPhoneNumber', 'connectionStateReady'], 'authorizationStateWaitPhoneNumber and connectionStateReady')
-    res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode')).text)
-    res.testNetwork = (await call({ _: 'testNetwork' }, 'rpc:testNetwork'))._
-    if (a.unknownMethod) {
-      const sent = client.invoke({ _: 'setAuthenticationPhoneNumber', phone_number: PHONE })
-      const failed = sent.then(
-        () => undefined,
-        (err: { code?: number; message?: string }) => ({ code: Number(err.code), message: String(err.message) }),
-      )
-      res.unknownMethodError = await bounded(failed, a.stageMs, 'setAuthenticationPhoneNumber')
-      mark('rpc:setAuthenticationPhoneNumber')
-    }
-    if (a.pushText !== undefined) {
-      const date = Math.floor(Date.now() / 1000)
-      const notification = { _: 'updateServiceNotification', popup: true, type: 'mtgate', message: a.pushText, media: { _: 'messageMediaEmpty' }, entities: [] }
-      const body = encode({ _: 'updateShort', update: notification, date } as TlObject)
-      res.pushed = 0
-      for (const id of server.sessions.loadedKeys()) res.pushed += server.push({ authKeyId: id }, body)
-      await until(['updateServiceNotification'], 'updateServiceNotification from TDLib')
-    }
-    if (a.restart) {
-      await server.stop()
-      const stoppedMs = since()
-      const config = { ...server.config, tcpPorts: [e.tcpPort!] }
-      server = observe(await MtgateServer.start(config, { store: e.server.store, inlineHandshakeCrypto: true, gatewayId: 'e2e', wrapHandshakeCrypto: wrapCrypto }), 1)
-      servers.push(server)
-      const restart: Restart = { stoppedMs, listeningMs: since(), exchangesAfter: 0, keysAfter: 0 }
-      before.exchanges = res.exchangesStarted
-      before.keys = made.length
-      res.restart = restart
-      const restarted = server
-      await waitFor(() => restarted.sessions.loadedKeys().length > 0, a.stageMs, 'traffic from TDLib on the restarted server')
-      restart.trafficMs = since()
-      await until(['connectionStateReady after restart'], 'connectionStateReady after the restart')
-      res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode after restart')).text)
+    const proxy =
+      a.mtproxySecret === undefined
+        ? { _: 'proxy', server: '127.0.0.1', port: socks.port, type: { _: 'proxyTypeSocks5' } }
+        : { _: 'proxy', server: '127.0.0.1', port: e.tcpPort!, type: { _: 'proxyTypeMtproto', secret: a.mtproxySecret } }
+    await call({ _: 'addProxy', proxy, enable: true }, 'addProxy')
+    if (a.mtproxyRefusedMs !== undefined) {
+      // only wait: every connection TDLib makes should be refused
+      await new Promise((r) => setTimeout(r, a.mtproxyRefusedMs))
+      if ('connectionStateReady' in res.stages) throw new Error('TDLib got ready through a proxy that refuses it')
+    } else {
+      await until(['authorizationStateWaitPhoneNumber', 'connectionStateReady'], 'authorizationStateWaitPhoneNumber and connectionStateReady')
+      res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode')).text)
+      res.testNetwork = (await call({ _: 'testNetwork' }, 'rpc:testNetwork'))._
+      if (a.unknownMethod) {
+        const sent = client.invoke({ _: 'setAuthenticationPhoneNumber', phone_number: PHONE })
+        const failed = sent.then(
+          () => undefined,
+          (err: { code?: number; message?: string }) => ({ code: Number(err.code), message: String(err.message) }),
+        )
+        res.unknownMethodError = await bounded(failed, a.stageMs, 'setAuthenticationPhoneNumber')
+        mark('rpc:setAuthenticationPhoneNumber')
+      }
+      if (a.pushText !== undefined) {
+        const date = Math.floor(Date.now() / 1000)
+        const notification = { _: 'updateServiceNotification', popup: true, type: 'mtgate', message: a.pushText, media: { _: 'messageMediaEmpty' }, entities: [] }
+        const body = encode({ _: 'updateShort', update: notification, date } as TlObject)
+        res.pushed = 0
+        for (const id of server.sessions.loadedKeys()) res.pushed += server.push({ authKeyId: id }, body)
+        await until(['updateServiceNotification'], 'updateServiceNotification from TDLib')
+      }
+      if (a.restart) {
+        await server.stop()
+        const stoppedMs = since()
+        const config = { ...server.config, tcpPorts: [e.tcpPort!] }
+        server = observe(await MtgateServer.start(config, { store: e.server.store, inlineHandshakeCrypto: true, gatewayId: 'e2e', wrapHandshakeCrypto: wrapCrypto }), 1)
+        servers.push(server)
+        const restart: Restart = { stoppedMs, listeningMs: since(), exchangesAfter: 0, keysAfter: 0 }
+        before.exchanges = res.exchangesStarted
+        before.keys = made.length
+        res.restart = restart
+        const restarted = server
+        await waitFor(() => restarted.sessions.loadedKeys().length > 0, a.stageMs, 'traffic from TDLib on the restarted server')
+        restart.trafficMs = since()
+        await until(['connectionStateReady after restart'], 'connectionStateReady after the restart')
+        res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode after restart')).text)
+      }
     }
     res.ok = true
   } catch (err) {
@@ -293,6 +330,7 @@ async function main(a: DriverArgs): Promise<DriverResult> {
   res.zeroed = zeros.reduce((n, z) => n + z.zeroed, 0)
   for (const s of servers) addRefusals(res, s)
   await bounded(client.close(), 5000, 'TDLib close').catch((err: Error) => (res.error ??= err.message))
+  res.accepted = accepted.flat().map((i) => ({ codec: i.codec, obfuscated: i.obfuscated, fakeTls: i.fakeTls, secretIndex: i.secretIndex, dcId: i.dcId }))
   res.socksRequests = [...socks.requests]
   res.wire = socks.wire.map(({ openedAt, ...w }) => ({ ...w, openedMs: openedAt - t0 }))
   await socks.close()
