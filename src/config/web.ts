@@ -12,7 +12,6 @@
  *
  * Env: MTGATE_HTTP (on | off), MTGATE_HTTP_PORT (a port, or off), MTGATE_TLS_CERT, MTGATE_TLS_KEY.
  */
-import { accessSync, constants } from 'node:fs'
 import { resolve } from 'node:path'
 import { ConfigError, bool, checkKeys, int, mapping, str, type Env } from './load.js'
 import type { HttpSettings, TlsSettings } from './types.js'
@@ -66,14 +65,6 @@ export function parseTls(v: unknown, cwd: string): TlsSettings | null {
   checkKeys(raw, ['cert', 'key'], 'tls.')
   if (raw.cert === undefined) throw new ConfigError('tls.cert', 'required (a PEM certificate file)')
   if (raw.key === undefined) throw new ConfigError('tls.key', 'required (a PEM private key file)')
-  const file = (name: 'cert' | 'key'): string => {
-    const path = resolve(cwd, str(raw[name], `tls.${name}`, ''))
-    try {
-      accessSync(path, constants.R_OK)
-    } catch (e) {
-      throw new ConfigError(`tls.${name}`, `cannot read ${path}: ${(e as Error).message}`)
-    }
-    return path
-  }
-  return { cert: file('cert'), key: file('key') }
+  // read when the listeners start (and on SIGHUP): a missing or bad file fails the start
+  return { cert: resolve(cwd, str(raw.cert, 'tls.cert', '')), key: resolve(cwd, str(raw.key, 'tls.key', '')) }
 }
