@@ -13,6 +13,9 @@ import { AuthKey, authKeyId } from '../../src/crypto/message.js'
 import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import { AuthKeyType } from '../../src/store/types.js'
 import { encode, type TlObject } from '../../src/tl/index.js'
+import { clientHandshake } from '../../src/handshake/client.js'
+import { loadKeySet } from '../../src/handshake/rsa-keyset.js'
+import { HttpMtClient } from '../e2e/http-client.js'
 import { RawClient } from '../e2e/raw-client.js'
 import { skipWithout, type EtcdInstance, startEtcd } from '../helpers/services.js'
 import {
@@ -59,7 +62,7 @@ describe('cluster in one process (real etcd)', { skip: skipWithout('etcd') }, ()
     dataDir = makeDataDir()
     base = { etcd: etcd.endpoint, prefix: '/inproc/', dataDir }
     sessions.push(await startSession({ ...base, nodeId: 's1' }, store), await startSession({ ...base, nodeId: 's2' }, store))
-    for (const [i, host] of HOSTS.entries()) gateways.push(await startGateway({ ...base, nodeId: `g${i + 1}`, host, tcpPort: 80 }))
+    for (const [i, host] of HOSTS.entries()) gateways.push(await startGateway({ ...base, nodeId: `g${i + 1}`, host, tcpPort: 80, extra: { ws_port: 0 } }))
     for (const g of gateways) await waitFor(() => g.remote.ring.size === 2, 10_000, `${g.nodeId} sees both session nodes`)
   })
   after(async () => {
@@ -121,6 +124,27 @@ describe('cluster in one process (real etcd)', { skip: skipWithout('etcd') }, ()
     const n = await other.push({ authKeyId: id }, configPush())
     assert.ok(n >= 1, `reached ${n} sessions`)
     await waitFor(() => got.some((u) => u.className === 'UpdateConfig'), 10_000, 'UpdateConfig at the GramJS client')
+  })
+
+  it('MTProto over HTTP through a gateway: key exchange, a query, a push from the other session node through the long poll', async () => {
+    const g = gateways[0]!
+    const port = g.addresses.find((a) => a.kind === 'ws')!.port
+    const c = new HttpMtClient(`http://${HOSTS[0]}:${port}`)
+    try {
+      const r = await clientHandshake(c.plain, { publicKeys: loadKeySet(dataDir).all().map((k) => k.publicKey), dcId: 2 })
+      c.useKey(r.authKey, r.serverSalt)
+      const got = await c.until((await c.send(encode({ _: 'help.getNearestDc' }), true)).messages, (m) => m.result?._ === 'nearestDc')
+      assert.ok(got.some((m) => m.result?._ === 'nearestDc'))
+      const owner = g.remote.ownerOf(r.authKeyId)!
+      const other = sessions.find((s) => s.nodeId !== owner)!
+      const poll = c.poll(0, 0, 10_000)
+      await sleep(100)
+      assert.equal(await other.push({ authKeyId: r.authKeyId, sessionId: c.sessionId }, configPush()), 1)
+      const pushed = await c.until((await poll).messages, (m) => m.obj?._ === 'updateShort')
+      assert.ok(pushed.some((m) => m.obj?._ === 'updateShort'))
+    } finally {
+      c.close()
+    }
   })
 
   it('all sessions of one auth key meet on one node, whichever gateway they come through', async () => {
