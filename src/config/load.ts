@@ -98,9 +98,10 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
   const unknownMethodError = parseErrorSpec(raw.unknown_method_error)
   const telegram = parseTelegram(raw.telegram)
   const limits = parseLimits(raw.limits)
-  const proxyProtocol = parseProxyProtocol(raw.proxy_protocol, tcpPorts)
   const upstream = parseUpstreams(raw.upstreams, raw.routes, raw.unrouted)
   const http = parseHttp(raw.http, { tcp: tcpPorts, ws: wsPort })
+  const listenPorts = [...tcpPorts, ...(wsPort === null ? [] : [wsPort]), ...(http.port === null ? [] : [http.port])]
+  const proxyProtocol = parseProxyProtocol(raw.proxy_protocol, listenPorts.filter((p) => p !== 0))
   const tls = parseTls(raw.tls, cwd)
   return {
     dcId,
@@ -125,12 +126,13 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
   }
 }
 
-function parseProxyProtocol(v: unknown, tcpPorts: number[]): ServerConfig['proxyProtocol'] {
+/** `ports`: the listeners' fixed ports (TCP, WebSocket, HTTP). */
+function parseProxyProtocol(v: unknown, listening: number[]): ServerConfig['proxyProtocol'] {
   if (v === undefined || v === null) return { ports: [], trusted: [] }
   const raw = mapping(v, 'proxy_protocol')
   checkKeys(raw, ['ports', 'trusted'], 'proxy_protocol.')
   const ports = portList(raw.ports, 'proxy_protocol.ports', [])
-  for (const p of ports) if (!tcpPorts.includes(p)) throw new ConfigError('proxy_protocol.ports', `${p} is not one of tcp_ports`)
+  for (const p of ports) if (!listening.includes(p)) throw new ConfigError('proxy_protocol.ports', `${p} is not one of tcp_ports, ws_port or http.port`)
   if (!Array.isArray(raw.trusted) || raw.trusted.some((t) => typeof t !== 'string')) throw new ConfigError('proxy_protocol.trusted', 'must be a list of addresses or CIDR blocks')
   const trusted = raw.trusted as string[]
   try {

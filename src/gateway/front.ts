@@ -139,14 +139,16 @@ export class GatewayFront {
     }
     try {
       if (o.tcpPorts.length > 0) {
-        front.tcp = new TcpListener({ ...acceptor, host: o.host, ports: [...o.tcpPorts], proxyProtocol: o.proxyProtocol })
+        const pp = o.proxyProtocol
+        front.tcp = new TcpListener({ ...acceptor, host: o.host, ports: [...o.tcpPorts], proxyProtocol: { ports: pp.ports.filter((p) => o.tcpPorts.includes(p)), trusted: pp.trusted } })
         for (const port of await front.tcp.listen()) front.addresses.push({ kind: 'tcp', host: o.host, port, tls: false })
         front.tcp.on('connection', (c) => front.accept(c))
       }
       const web = { ...acceptor, host: o.host, tls: o.tls ?? undefined }
       const http = o.http.enabled ? { corsOrigin: o.http.corsOrigin } : undefined
-      if (o.wsPort !== null) await front.listenWeb('ws', { ...web, port: o.wsPort, paths: [o.wsPath], http })
-      if (o.http.port !== null) await front.listenWeb('http', { ...web, port: o.http.port, paths: [], http })
+      const proxied = (port: number): WsListenerOptions['proxyProtocol'] => (o.proxyProtocol.ports.includes(port) ? { trusted: o.proxyProtocol.trusted } : undefined)
+      if (o.wsPort !== null) await front.listenWeb('ws', { ...web, port: o.wsPort, paths: [o.wsPath], http, proxyProtocol: proxied(o.wsPort) })
+      if (o.http.port !== null) await front.listenWeb('http', { ...web, port: o.http.port, paths: [], http, proxyProtocol: proxied(o.http.port) })
     } catch (e) {
       await front.closeListeners()
       throw e

@@ -20,6 +20,12 @@ export interface HttpApiOptions {
   maxBodyBytes: number
 }
 
+/** A client address. */
+export interface Peer {
+  ip: string
+  port: number
+}
+
 /** One request in flight: its packet, and the one answer it will get. */
 export interface HttpExchange {
   readonly body: Buffer
@@ -59,6 +65,8 @@ export class HttpApi {
   constructor(
     private readonly o: HttpApiOptions,
     private readonly limitedLog: LogLimiter,
+    /** The client of a socket (the PROXY header's address when there was one). */
+    private readonly peerOf: (socket: Socket) => Peer,
     private readonly onExchange: (x: HttpExchange) => void,
   ) {
     this.paths = new Set(o.paths ?? DEFAULT_HTTP_PATHS)
@@ -73,7 +81,7 @@ export class HttpApi {
   handle(req: IncomingMessage, res: ServerResponse): void {
     res.sendDate = false
     const refuse = (status: number, reason: string): void => {
-      this.limitedLog.info(`http_${status}`, { path: req.url, method: req.method, remote: req.socket.remoteAddress, err: reason }, 'http request refused')
+      this.limitedLog.info(`http_${status}`, { path: req.url, method: req.method, remote: this.peerOf(req.socket).ip, err: reason }, 'http request refused')
       req.resume()
       res.writeHead(status, [...this.cors(), ['Connection', 'close'], ['Content-Length', '0']]).end()
     }
@@ -103,7 +111,7 @@ export class HttpApi {
     req.on('end', () => {
       if (failed) return
       if (size < 8) return refuse(400, `body of ${size} bytes: not an MTProto packet`)
-      this.onExchange(new Exchange(req, res, Buffer.concat(chunks, size), this.cors()))
+      this.onExchange(new Exchange(req, res, Buffer.concat(chunks, size), this.cors(), this.peerOf(req.socket)))
     })
   }
 
@@ -141,10 +149,11 @@ class Exchange implements HttpExchange {
     private readonly res: ServerResponse,
     readonly body: Buffer,
     private readonly cors: [string, string][],
+    peer: Peer,
   ) {
     this.socket = req.socket
-    this.remoteIp = req.socket.remoteAddress ?? '?'
-    this.remotePort = req.socket.remotePort ?? 0
+    this.remoteIp = peer.ip
+    this.remotePort = peer.port
     this.localPort = req.socket.localPort ?? 0
     res.once('close', () => {
       if (this.answered) return

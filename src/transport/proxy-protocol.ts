@@ -3,7 +3,7 @@
  * balancer in front of mtgate sends it at the start of each TCP connection: the client's real
  * address. Only peers listed as trusted proxies may send it; their connections must start with it.
  */
-import { BlockList, isIP } from 'node:net'
+import { BlockList, isIP, type Socket } from 'node:net'
 
 /** Version 2's 12-byte signature. */
 const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a])
@@ -121,4 +121,48 @@ export class TrustedProxies {
     const v = isIP(addr)
     return v !== 0 && this.list.check(addr, v === 4 ? 'ipv4' : 'ipv6')
   }
+}
+
+/**
+ * The start of a plain TCP socket on a port that takes PROXY headers, read before the socket is
+ * handed on (to an HTTP server): from a `trusted` peer the PROXY header, which must come first;
+ * from any other peer the first bytes, refused when they begin a PROXY header. The bytes after it
+ * are put back (unshift) and `done` gets the client's address (undefined: the socket's own);
+ * otherwise `refuse` gets the reason and the socket is destroyed.
+ */
+export function readProxyPreamble(socket: Socket, trusted: boolean, timeoutMs: number, done: (source: { ip: string; port: number } | undefined) => void, refuse: (reason: string) => void): void {
+  let head: Buffer = Buffer.alloc(0)
+  const finish = (): void => {
+    clearTimeout(timer)
+    socket.removeListener('data', onData)
+    socket.removeListener('close', onClose)
+  }
+  const fail = (reason: string): void => {
+    finish()
+    socket.destroy()
+    refuse(reason)
+  }
+  const pass = (rest: Buffer, source: { ip: string; port: number } | undefined): void => {
+    finish()
+    socket.pause()
+    if (rest.length > 0) socket.unshift(rest)
+    done(source)
+  }
+  const onData = (chunk: Buffer): void => {
+    head = head.length === 0 ? chunk : Buffer.concat([head, chunk])
+    if (!trusted) {
+      const p = startsWithProxyHeader(head)
+      if (p === 'yes') fail('PROXY protocol header from an address not trusted as a proxy')
+      else if (p === 'no') pass(head, undefined)
+      return
+    }
+    const h = parseProxyHeader(head)
+    if (h.kind === 'bad') fail(`from a trusted proxy: ${h.reason}`)
+    else if (h.kind === 'ok') pass(head.subarray(h.length), h.source)
+  }
+  const onClose = (): void => finish()
+  const timer = setTimeout(() => fail(trusted ? 'no PROXY header in time' : 'nothing received in time'), timeoutMs)
+  timer.unref()
+  socket.on('data', onData)
+  socket.once('close', onClose)
 }

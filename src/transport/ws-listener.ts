@@ -2,13 +2,14 @@ import { EventEmitter } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
 import { createServer as createTlsServer, type Server as HttpsServer } from 'node:https'
-import type { Socket } from 'node:net'
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { acceptSocket, admitSource, nextConnectionId, resolveAcceptorOptions, type AcceptorOptions, type ResolvedAcceptorOptions } from './acceptor.js'
 import { WsByteSocket } from './byte-socket.js'
 import type { Connection } from './connection.js'
-import { HttpApi, type HttpApiOptions, type HttpExchange } from './http-api.js'
+import { HttpApi, type HttpApiOptions, type HttpExchange, type Peer } from './http-api.js'
+import { readProxyPreamble, TrustedProxies } from './proxy-protocol.js'
 
 /** PEM files of a TLS listener (read at listen() and again at reloadTls()). */
 export interface TlsFiles {
@@ -27,6 +28,12 @@ export interface WsListenerOptions extends AcceptorOptions {
   http?: Partial<HttpApiOptions>
   /** Serve TLS (wss:// and https://) with this certificate. */
   tls?: TlsFiles
+  /**
+   * PROXY protocol (v1 and v2) on this port: connections from `trusted` addresses (CIDR blocks)
+   * must start with a PROXY header (before TLS and HTTP), whose client address is the one the
+   * source limits, logs and sessions see; a PROXY header from any other address is refused.
+   */
+  proxyProtocol?: { trusted: readonly string[] }
 }
 
 export interface WebListenerEvents {
@@ -45,7 +52,11 @@ export class WsListener extends EventEmitter<WebListenerEvents> {
   private readonly opts: ResolvedAcceptorOptions
   private readonly wss: WebSocketServer
   private server: Server | HttpsServer | null = null
+  /** In front of `server` when the port takes PROXY headers. */
+  private front: NetServer | null = null
   private readonly clients = new Set<WebSocket>()
+  /** Client addresses from PROXY headers, by TCP socket. */
+  private readonly proxied = new WeakMap<Socket, Peer>()
   private readonly paths: Set<string>
   private readonly http: HttpApi | undefined
 
@@ -55,7 +66,7 @@ export class WsListener extends EventEmitter<WebListenerEvents> {
     this.paths = new Set(config.paths ?? ['/apiws', '/apiws_test'])
     if (config.http !== undefined) {
       const http = { maxBodyBytes: this.opts.limits.maxFrameSize, ...config.http }
-      this.http = new HttpApi(http, this.opts.limitedLog, (x) => this.emit('exchange', x))
+      this.http = new HttpApi(http, this.opts.limitedLog, (s) => this.peer(s), (x) => this.emit('exchange', x))
     }
     this.wss = new WebSocketServer({
       noServer: true,
@@ -82,22 +93,39 @@ export class WsListener extends EventEmitter<WebListenerEvents> {
     }
     const tls = this.config.tls
     const server = tls === undefined ? createServer(options, onRequest) : createTlsServer({ ...options, handshakeTimeout: headerMs, ...readTls(tls) }, onRequest)
-    // source limits apply to the TCP connection, before any HTTP (or TLS) is read
-    server.on('connection', (socket: Socket) => {
-      const release = admitSource(socket.remoteAddress ?? '?', this.opts)
-      if (release === null) socket.destroy()
-      else if (release !== undefined) socket.once('close', release)
-    })
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))
+    // source limits apply to the TCP connection, before any HTTP (or TLS) is read: with PROXY
+    // headers, to the address the header gives
+    const pp = this.config.proxyProtocol
+    let bound: NetServer = server
+    if (pp === undefined) {
+      server.on('connection', (socket: Socket) => this.admit(socket, socket.remoteAddress ?? '?'))
+    } else {
+      const trusted = new TrustedProxies(pp.trusted)
+      bound = this.front = createNetServer((socket) => {
+        readProxyPreamble(
+          socket,
+          trusted.has(socket.remoteAddress ?? ''),
+          headerMs,
+          (source) => {
+            if (source !== undefined) this.proxied.set(socket, source)
+            if (this.admit(socket, source?.ip ?? socket.remoteAddress ?? '?')) server.emit('connection', socket)
+          },
+          (reason) => this.opts.limitedLog.warn('proxy_header_refused', { remote: socket.remoteAddress, err: reason }, 'rejecting connection'),
+        )
+      })
+    }
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.config.port, this.config.host ?? '127.0.0.1', () => {
-        server.off('error', reject)
+      bound.once('error', reject)
+      bound.listen(this.config.port, this.config.host ?? '127.0.0.1', () => {
+        bound.off('error', reject)
         resolve()
       })
     })
+    // the HTTP server's timeouts (headers, request) start with its 'listening' (connections tracking)
+    if (bound !== server) server.emit('listening')
     this.server = server
-    const addr = server.address()
+    const addr = bound.address()
     const port = typeof addr === 'object' && addr !== null ? addr.port : this.config.port
     this.opts.log.info({ port, websocket: [...this.paths], http: this.http !== undefined, tls: tls !== undefined }, 'web listener listening')
     return port
@@ -114,11 +142,31 @@ export class WsListener extends EventEmitter<WebListenerEvents> {
     this.opts.log.info({ cert: tls.cert }, 'tls certificate reloaded')
   }
 
+  /** Admits a TCP connection from `ip` against the source limits; false (destroyed) when refused. */
+  private admit(socket: Socket, ip: string): boolean {
+    const release = admitSource(ip, this.opts)
+    if (release === null) {
+      socket.destroy()
+      return false
+    }
+    if (release !== undefined) socket.once('close', release)
+    return true
+  }
+
+  /**
+   * The client of a request's socket: the PROXY header's address, else the peer's. A TLS socket
+   * is looked up by the TCP socket under it (`_parent`, set by node:tls for a wrapped socket).
+   */
+  private peer(socket: Socket): Peer {
+    const p = this.proxied.get(socket) ?? this.proxied.get((socket as Socket & { _parent?: Socket })._parent as Socket)
+    return p ?? { ip: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 }
+  }
+
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? '').split('?')[0] ?? ''
     const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim())
     const refuse = (status: number, reason: string): void => {
-      this.opts.limitedLog.warn('ws_upgrade_refused', { path, remote: req.socket.remoteAddress, err: reason }, 'websocket upgrade refused')
+      this.opts.limitedLog.warn('ws_upgrade_refused', { path, remote: this.peer(req.socket).ip, err: reason }, 'websocket upgrade refused')
       socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
     }
     if (!this.paths.has(path)) return refuse(404, 'unknown path')
@@ -126,8 +174,8 @@ export class WsListener extends EventEmitter<WebListenerEvents> {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.clients.add(ws)
       ws.once('close', () => this.clients.delete(ws))
-      const local = req.socket.localPort ?? 0
-      const bs = new WsByteSocket(ws, req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0, local)
+      const { ip, port } = this.peer(req.socket)
+      const bs = new WsByteSocket(ws, ip, port, req.socket.localPort ?? 0)
       // admitted with its TCP connection (listen())
       acceptSocket(bs, nextConnectionId(), this.opts, { requireObfuscation: this.config.requireObfuscation ?? true, admitted: true }, (c) => this.emit('connection', c))
     })
@@ -145,6 +193,10 @@ export class WsListener extends EventEmitter<WebListenerEvents> {
     this.server = null
     if (server !== null) {
       server.closeAllConnections()
+      const front = this.front
+      this.front = null
+      if (front !== null) await new Promise<void>((r) => front.close(() => r()))
+      // (with a front, only its timers: it never listened itself)
       await new Promise<void>((r) => server.close(() => r()))
     }
   }
