@@ -146,6 +146,8 @@ function track(x: Exchange): void {
     })
   }
   open.add(x)
+  // the connection closed while the body was read
+  if (x.socket.destroyed) x.lost()
 }
 
 class Exchange implements HttpExchange {
