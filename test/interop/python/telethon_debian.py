@@ -1,12 +1,10 @@
 """
 Telethon as Debian packages it (python3-telethon, run by Debian's /usr/bin/python3) over one of its
-transports (TCP, or HTTP as common.HTTP_FIXED) against our server: its own auth-key exchange and
-connect(), then a bare ping and an explicit help.getConfig on the same connection. Prints one JSON line; each step's result is
+TCP transports against our server: its own auth-key exchange and connect(), then a bare ping and
+an explicit help.getConfig on the same connection. Prints one JSON line; each step's result is
 written as soon as it is known, so a failure still shows the steps before it.
 
     /usr/bin/python3 telethon_debian.py telethon '{...common.py config..., "transport", "ping_id"}'
-
-transport is a class name for common.telethon_connection.
 
 connect() sends invokeWithLayer(LAYER, initConnection(help.getConfig)) and then asks for itself
 (get_me). An exception raised by connect() or by help.getConfig is recorded (connect_error,
@@ -30,10 +28,11 @@ def failure(e):
 async def run_telethon(cfg, out):
     import telethon
     from telethon import functions
+    from telethon.network import connection
     from telethon.tl.alltlobjects import LAYER
 
     out.update(version=telethon.__version__, layer=LAYER, transport=cfg['transport'], executable=sys.executable)
-    client = common.telethon_client(cfg, connection=common.telethon_connection(cfg['transport']))
+    client = common.telethon_client(cfg, connection=getattr(connection, cfg['transport']))
     try:
         try:
             await client.connect()
