@@ -91,7 +91,7 @@ export class GatewayFront {
       // the key's first encrypted packet then needs no lookup
       onKeyCreated: (conn, created) => {
         encrypted.warm(created.record)
-        this.http.keyCreated(conn, created.dcId)
+        this.http.keyCreated(conn, created.record.id, created.dcId)
       },
       onClose: (conn) => {
         this.live.delete(conn.id)

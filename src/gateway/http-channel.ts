@@ -77,7 +77,7 @@ interface Waiter {
 }
 
 function onTimer(ch: HttpChannel): void {
-  ch.tick()
+  ch.timerFired()
 }
 
 export class HttpChannel implements EncryptedConn {
@@ -167,6 +167,16 @@ export class HttpChannel implements EncryptedConn {
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
     this.deps.onClose(this, reason)
+  }
+
+  /**
+   * @internal The timer went off: it is no longer pending, whatever tick() finds (a timer may fire a
+   * millisecond before the clock reaches the time it was set for; tick() then sets it again).
+   */
+  timerFired(): void {
+    this.timer = undefined
+    this.timerAt = Infinity
+    this.tick()
   }
 
   /** @internal Answers what is due, then sets the timer for the next thing due. */

@@ -27,6 +27,9 @@ export interface HttpFrontOptions {
   log: Logger
 }
 
+/** Keys whose DC is remembered (the newest; one entry each). */
+const MAX_KEY_DCS = 65_536
+
 /** Unencrypted requests held per keep-alive connection; more are refused (-429). */
 const MAX_UNENCRYPTED_PENDING = 8
 
@@ -121,6 +124,8 @@ class RequestConn implements EncryptedConn {
 export class HttpFront {
   private readonly channels = new Map<string, HttpChannel>()
   private readonly sockets = new WeakMap<Socket, HttpSocketConn>()
+  /** The DC each key made here was made for (an HTTP request has no header naming its DC). */
+  private readonly keyDcs = new Map<bigint, number>()
   private readonly msgIds: ServerMsgIdGenerator
   private refusing = false
 
@@ -145,7 +150,8 @@ export class HttpFront {
       return
     }
     const conn = new RequestConn(x, formatAddr(x.remoteIp, x.remotePort), this)
-    this.o.encrypted.onPacket(conn, b, false, this.sockets.get(x.socket)?.dcId ?? this.o.dcId)
+    const dcId = this.keyDcs.get(b.readBigInt64LE(0)) ?? this.sockets.get(x.socket)?.dcId ?? this.o.dcId
+    this.o.encrypted.onPacket(conn, b, false, dcId)
   }
 
   /** @internal The channel of a decrypted request's session; the request now waits there. */
@@ -166,9 +172,15 @@ export class HttpFront {
     return ch
   }
 
-  /** A key exchange finished on `conn`: its later requests are for the key's DC. */
-  keyCreated(conn: unknown, dcId: number | undefined): void {
-    if (conn instanceof HttpSocketConn && dcId !== undefined) conn.dcId = dcId
+  /**
+   * A key exchange finished on `conn` (any transport): requests with that key, on any keep-alive
+   * connection, are for the key's DC, and so are the other requests of `conn` when it is HTTP.
+   */
+  keyCreated(conn: unknown, authKeyId: bigint, dcId: number | undefined): void {
+    if (dcId === undefined) return
+    if (conn instanceof HttpSocketConn) conn.dcId = dcId
+    if (this.keyDcs.size >= MAX_KEY_DCS) this.keyDcs.delete(this.keyDcs.keys().next().value!)
+    this.keyDcs.set(authKeyId, dcId)
   }
 
   /** From now on requests get -503 (drain). */

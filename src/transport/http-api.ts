@@ -46,7 +46,7 @@ export interface HttpExchange {
    * is closed after it.
    */
   fail(code: number): boolean
-  /** Called once when the client goes away unanswered. */
+  /** Called once when the client goes away unanswered (at once if it already has). */
   onGone(cb: () => void): void
 }
 
@@ -135,6 +135,29 @@ function pathOf(url: string | undefined): string {
   return q < 0 ? path : path.slice(0, q)
 }
 
+/**
+ * The unanswered exchanges of each connection. A pipelined request's response has no socket of its
+ * own until the responses before it are written, so its 'close' never fires when the connection
+ * drops: the connection's own 'close' marks them gone.
+ */
+const unanswered = new WeakMap<Socket, Set<Exchange>>()
+
+function track(x: Exchange): void {
+  let open = unanswered.get(x.socket)
+  if (open === undefined) {
+    const set = new Set<Exchange>()
+    open = set
+    unanswered.set(x.socket, set)
+    x.socket.once('close', () => {
+      for (const y of [...set]) y.lost()
+      set.clear()
+    })
+  }
+  open.add(x)
+  // the connection closed while the body was read
+  if (x.socket.destroyed) x.lost()
+}
+
 class Exchange implements HttpExchange {
   answered = false
   private goneCb: (() => void) | undefined
@@ -155,15 +178,21 @@ class Exchange implements HttpExchange {
     this.remoteIp = peer.ip
     this.remotePort = peer.port
     this.localPort = req.socket.localPort ?? 0
-    res.once('close', () => {
-      if (this.answered) return
-      this.gone = true
-      this.goneCb?.()
-    })
+    res.once('close', () => this.lost())
+    track(this)
+  }
+
+  /** @internal The client went away: an unanswered exchange is gone. */
+  lost(): void {
+    unanswered.get(this.socket)?.delete(this)
+    if (this.answered || this.gone) return
+    this.gone = true
+    this.goneCb?.()
   }
 
   onGone(cb: () => void): void {
     this.goneCb = cb
+    if (this.gone) cb()
   }
 
   respond(packet: Buffer): boolean {
@@ -179,7 +208,13 @@ class Exchange implements HttpExchange {
   /** Content-Length is the last header: Telethon reads the body right after that line. */
   private write(status: number, body: Buffer, close: boolean): boolean {
     if (this.answered || this.gone || this.res.destroyed) return false
+    // the client closed its side (the server ended the connection) or the connection is gone
+    if (this.socket.destroyed || !this.socket.writable) {
+      this.lost()
+      return false
+    }
     this.answered = true
+    unanswered.get(this.socket)?.delete(this)
     this.res.writeHead(status, [
       ...this.cors,
       ['Content-Type', 'application/octet-stream'],

@@ -41,6 +41,8 @@ export interface E2eServer {
   host: string
   tcpPort: number | undefined
   wsPort: number | undefined
+  /** The HTTP-only port (MTProto over HTTP; the WebSocket port serves it too). */
+  httpPort: number | undefined
   /** PKCS#1 PEM of our public key (what clients embed). */
   publicPem: string
   fingerprint: bigint
@@ -54,6 +56,8 @@ export interface E2eServerOptions {
   tcpPort?: number | null
   /** WebSocket port; null (default) for none. */
   wsPort?: number | null
+  /** A port serving only MTProto over HTTP (config http.port); null (default) for none. */
+  httpPort?: number | null
   /** Extra config (YAML keys). */
   config?: Record<string, unknown>
   /** The server's random source (e.g. firstSecret of a leading-zero pair: the DH secret a). */
@@ -67,6 +71,7 @@ export interface E2eServerOptions {
 export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
   const tcp = o.tcpPort === undefined ? 80 : o.tcpPort
   const ws = o.wsPort ?? null
+  const http = o.httpPort ?? null
   const config = parseConfig(
     {
       host: o.host,
@@ -75,6 +80,7 @@ export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
       data_dir: dataDir(),
       store: { backend: 'memory' },
       ...o.config,
+      ...(http === null ? {} : { http: { ...(o.config?.http as Record<string, unknown> | undefined), port: http } }),
     },
     {},
   )
@@ -92,6 +98,7 @@ export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
     host: o.host,
     tcpPort: server.addresses.find((a) => a.kind === 'tcp')?.port,
     wsPort: server.addresses.find((a) => a.kind === 'ws')?.port,
+    httpPort: server.addresses.find((a) => a.kind === 'http')?.port,
     publicPem: key.publicKey.toPem(),
     fingerprint: key.fingerprint,
     modulus: key.publicKey.modulus,

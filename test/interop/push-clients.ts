@@ -134,10 +134,13 @@ function started<T>(run: (onReady: () => void) => Promise<T>): PushClient<T> {
   return { ready, result }
 }
 
-/** Starts python/push.py for `library` (on `interpreter`, default the PyPI one) against `e`, waiting for `text`. */
-export function startPythonPushClient(e: E2eServer, library: Library, text: string, interpreter: Interpreter = PYPI): PushClient<PythonPushResult> {
+/**
+ * Starts python/push.py for `library` (on `interpreter`, default the PyPI one) against `e`, waiting
+ * for `text`; `extra` adds to its config (push.py: Telethon's transport and http_wait_ms).
+ */
+export function startPythonPushClient(e: E2eServer, library: Library, text: string, interpreter: Interpreter = PYPI, extra: Record<string, unknown> = {}): PushClient<PythonPushResult> {
   return started((onReady) =>
-    drive<PythonPushResult>('push.py', library, e, { push_text: text, push_wait: PUSH_WAIT_S, timeout: CLIENT_DEADLINE_S }, interpreter, {
+    drive<PythonPushResult>('push.py', library, e, { push_text: text, push_wait: PUSH_WAIT_S, timeout: CLIENT_DEADLINE_S, ...extra }, interpreter, {
       onProgress: (p) => p.ready === true && onReady(),
     }),
   )

@@ -4,9 +4,13 @@
  * (TDLib dials Telegram's public addresses; there they lead nowhere but to our SOCKS5 redirector
  * and server).
  *
- * TDLib's only transport is obfuscated2 TCP (here through SOCKS5); every case checks the
- * transport of each connection and that no limit refused anything: neither the servers' counters
- * (handshake rate, source limits) nor their log (-429, "connection refused by a source limit").
+ * Through SOCKS5 TDLib's transport is obfuscated2 TCP; every such case checks the transport of
+ * each connection and that no limit refused anything: neither the servers' counters (handshake
+ * rate, source limits) nor their log (-429, "connection refused by a source limit").
+ *
+ * With an HTTP proxy marked http_only ("HTTP caching proxy"), TDLib speaks MTProto over HTTP: it
+ * POSTs `HTTP://<dc ip>:80/api` (the absolute form a proxy gets) to the proxy address, which is the
+ * server's HTTP port here, and keeps http_wait long polls held there.
  *
  * TDLib's defaults use the permanent key for traffic; with the option use_pfs it creates a
  * temp key and binds it (auth.bindTempAuthKey). A key whose first byte the server zeroes
@@ -172,4 +176,37 @@ describe('TDLib recovers from a dh_gen_ok it cannot verify', () => {
       assert.ok(pingedThenExchanged(r).length > 0, `no ping before an exchange: ${JSON.stringify(r.wire)}`)
     })
   }
+})
+
+describe('TDLib over HTTP: its HTTP caching proxy (proxyTypeHttp, http_only) is the server', () => {
+  it('key exchanges and RPCs as POSTs to HTTP://<dc ip>:80/api, getCountryCode on DC 1, and a push answering a held http_wait', async () => {
+    const text = `pushed to TDLib over HTTP ${Date.now()}`
+    const r = await drive({ http: true, pushText: text })
+    for (const s of ['authorizationStateWaitPhoneNumber', 'connectionStateReady', 'rpc:getCountryCode', 'rpc:testNetwork', 'updateServiceNotification']) {
+      assert.ok(s in r.stages, `${s} not reached: ${JSON.stringify(r.stages)}`)
+    }
+    assert.equal(r.countryCode, 'XT')
+    assert.deepEqual(r.socksRequests, [], 'TDLib went through the SOCKS5 redirector')
+    const http = r.http!
+    assert.ok(http.requests.length > 0)
+    for (const q of http.requests) assert.match(q, /^POST HTTP:\/\/\d+\.\d+\.\d+\.\d+:80\/api$/)
+    // over HTTP TDLib always uses PFS: a permanent key, then a temp key bound to it carries the traffic
+    assert.deepEqual(r.keys.map((k) => k.type), ['perm', 'temp'])
+    const [perm, temp] = r.keys
+    assert.equal(temp!.boundTo, perm!.id)
+    assert.ok(r.keys.every((k) => !k.zeroed && k.used))
+    assert.ok(r.rpcs.length > 0)
+    assert.deepEqual([...new Set(r.rpcs.map((c) => c.transport))], ['http'])
+    // the DC of each request is its key's: both keys were made for DC 1
+    assert.deepEqual([...new Set(r.rpcs.map((c) => c.dcId))], [1])
+    assert.ok(served(r, 'help.getNearestDc').some((c) => c.authKeyId === temp!.id), `help.getNearestDc on the temp key: ${JSON.stringify(r.rpcs)}`)
+    assert.deepEqual([...new Set(r.rpcs.map((c) => c.layer).filter((l) => l !== undefined))], [TDLIB_LAYER])
+    // long polls: http_wait with a max_wait, one held when the push went out
+    assert.ok(http.waits.some((w) => w > 0), `max_wait of the http_waits in ${http.routed} requests: ${JSON.stringify(http.waits)}`)
+    assert.ok(http.heldAtPush! >= 1)
+    assert.ok(r.pushed! >= 1, `the push reached ${r.pushed} sessions`)
+    assert.deepEqual(r.serviceNotification, { type: 'mtgate', text })
+    assert.equal(r.refusals.handshakeRate, 0)
+    assert.deepEqual(r.limitLines, [], 'the server logged a limit refusal')
+  })
 })

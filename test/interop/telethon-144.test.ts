@@ -23,15 +23,11 @@ import { layerSchema, servedLayer } from '../../src/tl/index.js'
 import { API_ID } from '../helpers/api.js'
 import { recordNewKeys, startE2eServer, type E2eServer } from '../e2e/harness.js'
 import { recordGetConfig } from '../e2e/scenario.js'
-import { answerGetMeUnauthorized, drive, ok, type DriverOutput, type Interpreter } from './python/driver.js'
+import { answerGetMeUnauthorized, DEBIAN, drive, ok, type DriverOutput } from './python/driver.js'
 import { startWireTap, type WireTap, type WireTransport } from './python/wire-tap.js'
 import { installPushReadiness, pushToOne, messageCtorFor, pushText, startPythonPushClient, withText } from './push-clients.js'
 
 const HOST = '127.0.144.1'
-const DEBIAN: Interpreter = {
-  python: '/usr/bin/python3',
-  install: 'Debian\'s python3-telethon is not installed: run `bash .ci/deps/python-debian.sh` (CI runs it before npm test)',
-}
 /** The layer of Telethon 1.25 (telethon.tl.alltlobjects.LAYER). */
 const CLIENT_LAYER = 144
 /** The user account.updateStatus ties the push client's key to. */

@@ -39,6 +39,53 @@ def distribution(module):
     return ','.join(packages_distributions().get(module, []))
 
 
+HTTP_FIXED = 'ConnectionHttpFixed'
+
+
+def telethon_connection(name):
+    """
+    Telethon's connection class `name` (telethon.network.connection), or for HTTP_FIXED its
+    ConnectionHttp with the response reader corrected, nothing else changed: HttpPacketCodec.read_packet
+    checks each line it reads with `line[-1] != b'\\n'`, and indexing bytes gives an int, so the check
+    holds for every line: it raises IncompleteReadError on the status line of any response (Telethon
+    1.25 and 1.45 alike, so ConnectionHttp as shipped reads no answer from any server). The subclass's
+    read_packet is the library's with `line[-1:]` there.
+    """
+    import asyncio
+    from telethon.network import connection
+    from telethon.network.connection.http import ConnectionHttp, HttpPacketCodec
+
+    if name != HTTP_FIXED:
+        return getattr(connection, name)
+
+    class HttpPacketCodecFixed(HttpPacketCodec):
+        async def read_packet(self, reader):
+            while True:
+                line = await reader.readline()
+                if not line or line[-1:] != b'\n':
+                    raise asyncio.IncompleteReadError(line, None)
+                if line.lower().startswith(b'content-length: '):
+                    await reader.readexactly(2)
+                    length = int(line[16:-2])
+                    return await reader.readexactly(length)
+
+    class ConnectionHttpFixed(ConnectionHttp):
+        packet_codec = HttpPacketCodecFixed
+
+    return ConnectionHttpFixed
+
+
+def telethon_long_poll(client, max_wait_ms):
+    """
+    Sends http_wait(max_delay 0, wait_after 0, max_wait) through the client's sender, without waiting
+    for an answer (it gets none). Telethon never sends one itself, and over HTTP a server can only
+    answer a request: this POST is held until the server has something for the session.
+    """
+    from telethon.tl.types import HttpWait
+
+    client._sender.send(HttpWait(max_delay=0, wait_after=0, max_wait=max_wait_ms))
+
+
 def telethon_client(cfg, receive_updates=False, **options):
     """A TelegramClient on a MemorySession for DC 2 at our address, our RSA key added (updates off unless asked)."""
     from telethon import TelegramClient

@@ -42,6 +42,12 @@ export interface Interpreter {
 /** The `python3` on PATH with the packages of requirements.txt. */
 export const PYPI: Interpreter = { python: 'python3', install: INSTALL }
 
+/** Debian's /usr/bin/python3 with python3-telethon (Telethon 1.25, layer 144). */
+export const DEBIAN: Interpreter = {
+  python: '/usr/bin/python3',
+  install: 'Debian\'s python3-telethon is not installed: run `bash .ci/deps/python-debian.sh` (CI runs it before npm test)',
+}
+
 /** Options of one driver run. */
 export interface DriveOptions {
   /** Called with each progress line (a JSON line on stdout before the result, see common.emit). */

@@ -8,6 +8,10 @@ handler saw (received: class name, message class name and constructor id, text).
 
     python3 push.py telethon|pyrogram '{...common.py config..., "push_text", "push_wait"}'
 
+Telethon also takes "transport" (a class name for common.telethon_connection; default its TCP
+default) and "http_wait_ms": over HTTP it sends no request while idle, so before reporting ready it
+sends http_wait with that max_wait (common.telethon_long_poll), the request the push answers.
+
 Telethon (1.25 as Debian packages it, or 1.45 from PyPI): TelegramClient with receive_updates on;
 its connect() asks for itself (get_me), which the test answers with 401, so the MessageBox has no
 state and takes the first pts it sees as is (no updates.getState); events.Raw gets the update.
@@ -61,7 +65,9 @@ async def run_telethon(cfg, out):
 
     out.update(version=telethon.__version__, layer=LAYER, executable=sys.executable)
     inbox = Inbox(cfg['push_text'])
-    client = common.telethon_client(cfg, receive_updates=True)
+    transport = cfg.get('transport')
+    options = {} if transport is None else {'connection': common.telethon_connection(transport)}
+    client = common.telethon_client(cfg, receive_updates=True, **options)
 
     async def on_update(update):
         inbox.add(update)
@@ -71,6 +77,8 @@ async def run_telethon(cfg, out):
         await client.connect()
         out['auth_key'] = client.session.auth_key.key.hex()
         out['status'] = await client(functions.account.UpdateStatusRequest(offline=False))
+        if cfg.get('http_wait_ms') is not None:
+            common.telethon_long_poll(client, cfg['http_wait_ms'])
         await inbox.wait(cfg, out)
     finally:
         await client.disconnect()

@@ -7,9 +7,9 @@ as it is known, so a failure still shows the steps before it.
 
     python3 scenarios.py telethon|pyrogram '{...common.py config..., "transport", "ping_id"}'
 
-transport is a class name: Telethon's telethon.network.connection.ConnectionTcp*, passed as
-TelegramClient(connection=...); Kurigram's pyrogram.connection.transport.TCP*, passed as
-pyrogram.Client(protocol_factory=...). ping_id is decimal (signed 64-bit).
+transport is a class name: Telethon's telethon.network.connection.Connection* (or
+common.HTTP_FIXED), passed as TelegramClient(connection=...); Kurigram's
+pyrogram.connection.transport.TCP*, passed as pyrogram.Client(protocol_factory=...). ping_id is decimal (signed 64-bit).
 """
 import sys
 
@@ -49,11 +49,10 @@ async def get_config(call, out):
 async def run_telethon(cfg, out):
     import telethon
     from telethon import functions
-    from telethon.network import connection
     from telethon.tl.alltlobjects import LAYER
 
     out.update(version=telethon.__version__, layer=LAYER, transport=cfg['transport'])
-    client = common.telethon_client(cfg, connection=getattr(connection, cfg['transport']))
+    client = common.telethon_client(cfg, connection=common.telethon_connection(cfg['transport']))
     try:
         # connect(): the exchange, then invokeWithLayer(initConnection(help.getConfig)) and get_me.
         await client.connect()

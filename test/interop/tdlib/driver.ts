@@ -8,6 +8,8 @@
  * then getCountryCode (help.getNearestDc) and testNetwork; then, when asked,
  * setAuthenticationPhoneNumber (auth.sendCode, a method the server has no handler for) and a
  * server restart (stop, then a new server on the same port with the same store object).
+ * With `http`, TDLib's proxy is its HTTP caching proxy on the server's HTTP port (through an
+ * HttpTap), so TDLib speaks MTProto over HTTP to the server itself.
  */
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
@@ -17,9 +19,12 @@ import { MtgateServer } from '../../../src/server/server.js'
 import type { RpcCall } from '../../../src/session/api.js'
 import type { ConnectionInfo, SourceStats } from '../../../src/transport/index.js'
 import { encode, type TlObject } from '../../../src/tl/index.js'
+import type { HttpFront } from '../../../src/gateway/http-front.js'
+import { readHttpWait, type HttpChannel } from '../../../src/gateway/http-channel.js'
 import { zeroFirstKeys } from '../../helpers/clients.js'
 import { assertLoopbackOnly, patchTdjson, startSocks5Redirect, type ClientWire } from '../../helpers/tdlib.js'
 import { API_HASH, API_ID, recordAccepted, startE2eServer, waitFor } from '../../e2e/harness.js'
+import { startHttpTap } from './http-tap.js'
 
 export interface DriverArgs {
   /** Work directory (patched libtdjson, TDLib's database); the caller removes it. */
@@ -52,6 +57,24 @@ export interface DriverArgs {
   mtproxyServerSecret?: string
   /** TDLib must not get ready within this many ms (the server refuses its connections); nothing else is run. */
   mtproxyRefusedMs?: number
+  /**
+   * Reach the server through TDLib's HTTP caching proxy (proxyTypeHttp, http_only) set to the
+   * server's HTTP port (through an HttpTap) instead of the SOCKS5 redirector: TDLib then speaks
+   * MTProto over HTTP, POSTing `HTTP://<dc ip>:80/api`, with http_wait long polls.
+   */
+  http?: boolean
+}
+
+/** What the server saw of TDLib's HTTP transport (DriverArgs.http). */
+export interface HttpSeen {
+  /** "METHOD target" of each HTTP request TDLib sent the proxy address. */
+  requests: string[]
+  /** Encrypted requests routed to a session's HTTP channel. */
+  routed: number
+  /** The max_wait (ms) of each routed request that carried http_wait. */
+  waits: number[]
+  /** Requests the server held for TDLib's sessions when the push was sent. */
+  heldAtPush?: number
 }
 
 /** A connection the server accepted (GatewayFront), as its transport saw it. */
@@ -88,6 +111,8 @@ export interface ServedRpc {
   dcId: number
   /** "result" or "error <code> <message>". */
   outcome: string
+  /** The transport of the connection it came on. */
+  transport: string
 }
 
 export interface Restart {
@@ -127,6 +152,7 @@ export interface DriverResult {
   wire: Array<Omit<ClientWire, 'openedAt'> & { openedMs: number }>
   /** Limit refusals the servers counted: handshakes over the per-prefix rate, connections per source limit. */
   refusals: { handshakeRate: number; sources: SourceStats['refused'] }
+  http?: HttpSeen
 }
 
 const require = createRequire(import.meta.url)
@@ -146,6 +172,27 @@ interface TdClient {
 /** The server's limiters, which MtgateServer does not expose (read-only counters). */
 interface LimitCounters {
   gatewaySide: { handshake: { limiter: { refused: number } }; front: { sources: { stats: SourceStats } } }
+}
+
+/** The server's HTTP front (not exposed by MtgateServer either). */
+interface WithHttpFront {
+  gatewaySide: { front: { http: HttpFront } }
+}
+
+/** Records the HTTP requests `server` routes to session channels (http_wait's max_wait, the channels). */
+function observeHttp(server: MtgateServer, seen: HttpSeen): Set<HttpChannel> {
+  const front = (server as unknown as WithHttpFront).gatewaySide.front.http
+  const channels = new Set<HttpChannel>()
+  const channelFor = front.channelFor.bind(front)
+  front.channelFor = (x, addr, key, session, salt, body) => {
+    seen.routed++
+    const wait = readHttpWait(body)
+    if (wait !== undefined) seen.waits.push(wait.maxWait)
+    const ch = channelFor(x, addr, key, session, salt, body)
+    channels.add(ch)
+    return ch
+  }
+  return channels
 }
 
 function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -203,7 +250,8 @@ async function main(a: DriverArgs): Promise<DriverResult> {
     const router = server.router
     const dispatch = router.dispatch.bind(router)
     router.dispatch = async (call: RpcCall) => {
-      const rpc: ServedRpc = { atMs: since(), server: index, method: call.method, authKeyId: call.ctx.authKeyId.toString(16), layer: call.ctx.layer, dcId: call.ctx.connection.dcId, outcome: '' }
+      const c = call.ctx
+      const rpc: ServedRpc = { atMs: since(), server: index, method: call.method, authKeyId: c.authKeyId.toString(16), layer: c.layer, dcId: c.connection.dcId, outcome: '', transport: c.connection.transport }
       res.rpcs.push(rpc)
       const out = await dispatch(call)
       rpc.outcome = out.kind === 'error' ? `error ${out.code} ${out.message}` : 'result'
@@ -214,10 +262,13 @@ async function main(a: DriverArgs): Promise<DriverResult> {
   }
   const serverSecret = a.mtproxyServerSecret ?? a.mtproxySecret
   const mtproxy = serverSecret === undefined ? {} : { mtproxy: { secrets: [serverSecret], plain_obfuscated: false } }
-  const e = await startE2eServer({ host: '127.0.0.1', tcpPort: 0, config: { telegram: { country: COUNTRY }, ...mtproxy }, wrapCrypto })
+  const e = await startE2eServer({ host: '127.0.0.1', tcpPort: 0, httpPort: a.http ? 0 : null, config: { telegram: { country: COUNTRY }, ...mtproxy }, wrapCrypto })
   let server = observe(e.server, 0)
   const servers = [server]
   const socks = await startSocks5Redirect({ host: '127.0.0.1', port: e.tcpPort! })
+  const httpTap = a.http ? await startHttpTap('127.0.0.1', { host: '127.0.0.1', port: e.httpPort! }) : undefined
+  if (httpTap !== undefined) res.http = { requests: httpTap.requests, routed: 0, waits: [] }
+  const httpChannels = res.http === undefined ? undefined : observeHttp(server, res.http)
   const tdl = require('tdl') as { configure(o: Record<string, unknown>): void; createClient(o: Record<string, unknown>): TdClient }
   tdl.configure({ tdjson: patchTdjson(e.publicPem, a.dir), verbosityLevel: a.verbosity ?? 1 })
   t0 = Date.now()
@@ -260,9 +311,11 @@ async function main(a: DriverArgs): Promise<DriverResult> {
   try {
     if (a.pfs) await call({ _: 'setOption', name: 'use_pfs', value: { _: 'optionValueBoolean', value: true } }, 'setOption use_pfs')
     const proxy =
-      a.mtproxySecret === undefined
-        ? { _: 'proxy', server: '127.0.0.1', port: socks.port, type: { _: 'proxyTypeSocks5' } }
-        : { _: 'proxy', server: '127.0.0.1', port: e.tcpPort!, type: { _: 'proxyTypeMtproto', secret: a.mtproxySecret } }
+      a.mtproxySecret !== undefined
+        ? { _: 'proxy', server: '127.0.0.1', port: e.tcpPort!, type: { _: 'proxyTypeMtproto', secret: a.mtproxySecret } }
+        : httpTap !== undefined
+          ? { _: 'proxy', server: '127.0.0.1', port: httpTap.port, type: { _: 'proxyTypeHttp', username: '', password: '', http_only: true } }
+          : { _: 'proxy', server: '127.0.0.1', port: socks.port, type: { _: 'proxyTypeSocks5' } }
     await call({ _: 'addProxy', proxy, enable: true }, 'addProxy')
     if (a.mtproxyRefusedMs !== undefined) {
       // only wait: every connection TDLib makes should be refused
@@ -285,6 +338,12 @@ async function main(a: DriverArgs): Promise<DriverResult> {
         const date = Math.floor(Date.now() / 1000)
         const notification = { _: 'updateServiceNotification', popup: true, type: 'mtgate', message: a.pushText, media: { _: 'messageMediaEmpty' }, entities: [] }
         const body = encode({ _: 'updateShort', update: notification, date } as TlObject)
+        if (httpChannels !== undefined) {
+          // a long poll of TDLib's held by the server: the push answers it
+          const held = (): number => [...httpChannels].reduce((n, ch) => n + (ch.closed ? 0 : ch.waiting), 0)
+          await waitFor(() => held() > 0, a.stageMs, 'a held http_wait of TDLib')
+          res.http!.heldAtPush = held()
+        }
         res.pushed = 0
         for (const id of server.sessions.loadedKeys()) res.pushed += server.push({ authKeyId: id }, body)
         await until(['updateServiceNotification'], 'updateServiceNotification from TDLib')
@@ -334,6 +393,7 @@ async function main(a: DriverArgs): Promise<DriverResult> {
   res.socksRequests = [...socks.requests]
   res.wire = socks.wire.map(({ openedAt, ...w }) => ({ ...w, openedMs: openedAt - t0 }))
   await socks.close()
+  await httpTap?.close()
   await server.stop()
   await server.store.close()
   return res

@@ -1,0 +1,65 @@
+/**
+ * A TCP relay in front of the server's HTTP port that records the request line of every HTTP
+ * request passing through (TDLib's HTTP caching proxy mode sends `POST HTTP://<dc ip>:80/api`,
+ * the absolute form a proxy gets). Request lines are read from the start of each request: a head
+ * up to its blank line, then Content-Length bytes of body.
+ */
+import { createConnection, createServer, type Socket } from 'node:net'
+
+export interface HttpTap {
+  port: number
+  /** "METHOD target" of each request, in order. */
+  requests: string[]
+  close(): Promise<void>
+}
+
+export async function startHttpTap(host: string, target: { host: string; port: number }): Promise<HttpTap> {
+  const requests: string[] = []
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = createConnection(target)
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+      s.on('error', () => {
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+    let buf = Buffer.alloc(0)
+    let body = 0
+    client.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk])
+      for (;;) {
+        if (body > 0) {
+          const n = Math.min(body, buf.length)
+          body -= n
+          buf = buf.subarray(n)
+          if (body > 0) return
+        }
+        const end = buf.indexOf('\r\n\r\n')
+        if (end < 0) return
+        const head = buf.subarray(0, end).toString('latin1').split('\r\n')
+        const [method, target] = head[0]!.split(' ')
+        requests.push(`${method} ${target}`)
+        const length = head.find((h) => /^content-length:/i.test(h))
+        body = length === undefined ? 0 : Number(length.slice(length.indexOf(':') + 1).trim())
+        buf = buf.subarray(end + 4)
+      }
+    })
+    client.pipe(upstream)
+    upstream.pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, host, resolve))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('http tap: no port')
+  return {
+    port: address.port,
+    requests,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
