@@ -20,6 +20,7 @@ import { LogLimiter } from '../util/log-limiter.js'
 import type { Logger } from '../util/log.js'
 import { EncryptedPath } from './encrypted.js'
 import { Gateway } from './gateway.js'
+import { HTTP_CHANNEL_LIMITS } from './http-channel.js'
 import { HttpFront } from './http-front.js'
 
 export interface ListenAddress {
@@ -102,13 +103,7 @@ export class GatewayFront {
       encrypted,
       acceptUnencrypted: (c) => this.gateway.accept(c),
       dcId: o.dcId,
-      limits: {
-        maxWaitCapMs: o.http.maxWaitMs,
-        maxWaiters: 8,
-        maxQueuedPackets: 1024,
-        maxQueuedBytes: 16 * 1024 * 1024,
-        idleMs: limits.idleTimeoutMs,
-      },
+      limits: { ...HTTP_CHANNEL_LIMITS, maxWaitCapMs: o.http.maxWaitMs, idleMs: limits.idleTimeoutMs },
       clock: o.clock,
       log: o.log.child({ mod: 'http' }),
     })

@@ -57,7 +57,7 @@ export class HttpSocketConn extends EventEmitter<ConnectionEvents> {
 
   constructor(readonly socket: Socket, remoteIp: string, remotePort: number) {
     super()
-    this.remoteAddress = remoteIp.includes(':') ? `[${remoteIp}]:${remotePort}` : `${remoteIp}:${remotePort}`
+    this.remoteAddress = formatAddr(remoteIp, remotePort)
     this.info = { remoteIp, codec: 'http', obfuscated: false, dcId: null }
     socket.once('close', () => this.close('connection closed'))
   }

@@ -1,6 +1,8 @@
 /**
  * TLS on the web listeners, with certificates openssl makes here: GramJS (unmodified; it dials
- * wss:// on port 443) over wss://, MTProto over https:// (key exchange and a query), and the
+ * wss:// on port 443) over wss://, Telethon's HTTP transport (https:// on port 443; its reader
+ * corrected as in test/interop/telethon-http.test.ts), MTProto over https:// (key exchange and a
+ * query) from our own client, and the
  * certificate swapped on disk then reloaded — in process (reloadTls) and by SIGHUP to `mtgate
  * serve` — while the server keeps running: new connections see the new certificate.
  */
@@ -15,6 +17,7 @@ import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { clientHandshake } from '../../src/handshake/client.js'
 import { encode } from '../../src/tl/index.js'
+import { answerGetMeUnauthorized, drive, PYPI, type DriverOutput } from '../interop/python/driver.js'
 import { HttpMtClient } from './http-client.js'
 import { startE2eServer, type E2eServer } from './harness.js'
 
@@ -84,6 +87,16 @@ describe('TLS: wss:// and https://', () => {
       })
     assert.deepEqual(await run(a.cert), { thisDc: 2 })
     assert.equal((await run(undefined)).thisDc, undefined, 'an untrusted certificate is refused by the client')
+  })
+
+  it("Telethon's HTTP transport over https:// (port 443): a new key, help.getConfig, ping, a reconnect", async () => {
+    answerGetMeUnauthorized(e)
+    const r = await drive<DriverOutput & { config?: { this_dc: number }; pong?: { type: string }; reconnect?: { nearest: { this_dc: number } } }>('scenarios.py', 'telethon', e, { port: 443, transport: 'ConnectionHttpFixed', ping_id: '5' }, PYPI, {
+      env: { SSL_CERT_FILE: a.cert },
+    })
+    assert.equal(r.config?.this_dc, 2)
+    assert.equal(r.pong?.type, 'Pong')
+    assert.equal(r.reconnect?.nearest.this_dc, 2)
   })
 
   it('MTProto over https://: key exchange and a query', async () => {

@@ -52,6 +52,8 @@ export const DEBIAN: Interpreter = {
 export interface DriveOptions {
   /** Called with each progress line (a JSON line on stdout before the result, see common.emit). */
   onProgress?: (progress: Record<string, unknown>) => void
+  /** More environment for the interpreter (e.g. SSL_CERT_FILE: the CA a TLS connection trusts). */
+  env?: Record<string, string>
 }
 
 /**
@@ -64,7 +66,7 @@ export function drive<T extends DriverOutput>(
   e: E2eServer,
   extra: Record<string, unknown>,
   { python, install }: Interpreter = PYPI,
-  { onProgress }: DriveOptions = {},
+  { onProgress, env }: DriveOptions = {},
 ): Promise<T> {
   const cfg = {
     host: e.host,
@@ -78,7 +80,7 @@ export function drive<T extends DriverOutput>(
     ...extra,
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(python, [join(DIR, script), library, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(python, [join(DIR, script), library, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'], env: env === undefined ? process.env : { ...process.env, ...env } })
     const stdout = new JsonLines(onProgress && ((p) => p.library === undefined && onProgress(p)))
     let stderr = ''
     let killed = false
