@@ -75,34 +75,30 @@ describe('MTProto over HTTP', () => {
     }
   })
 
-  it('a push reaches a held long poll; wait_after holds the answer for more', async () => {
+  /** A long poll with these http_wait values, a push `pushAt` ms after it: what it got and when. */
+  async function pushIntoPoll(maxDelay: number, waitAfter: number, pushAt: number): Promise<{ got: string[]; took: number }> {
     const c = await session()
     try {
       const t0 = Date.now()
-      const poll = c.poll(5000, 300, 10_000)
-      setTimeout(() => e.server.push({ authKeyId: c.key!.id, sessionId: c.sessionId }, PUSH), 200)
+      const poll = c.poll(maxDelay, waitAfter, 10_000)
+      setTimeout(() => e.server.push({ authKeyId: c.key!.id, sessionId: c.sessionId }, PUSH), pushAt)
       const r = await poll
-      const took = Date.now() - t0
-      assert.ok(names(r.messages).includes('updateShort'), names(r.messages).join(','))
-      assert.ok(took >= 450 && took < 3000, `push at 200 ms, wait_after 300: answered after ${took} ms`)
+      return { got: names(r.messages), took: Date.now() - t0 }
     } finally {
       c.close()
     }
+  }
+
+  it('a push reaches a held long poll; wait_after holds the answer for more', async () => {
+    const { got, took } = await pushIntoPoll(5000, 300, 200)
+    assert.ok(got.includes('updateShort'), got.join(','))
+    assert.ok(took >= 450 && took < 3000, `push at 200 ms, wait_after 300: answered after ${took} ms`)
   })
 
   it('max_delay caps wait_after', async () => {
-    const c = await session()
-    try {
-      const t0 = Date.now()
-      const poll = c.poll(300, 5000, 10_000)
-      setTimeout(() => e.server.push({ authKeyId: c.key!.id, sessionId: c.sessionId }, PUSH), 100)
-      const r = await poll
-      const took = Date.now() - t0
-      assert.ok(names(r.messages).includes('updateShort'))
-      assert.ok(took >= 350 && took < 3000, `push at 100 ms, max_delay 300: answered after ${took} ms`)
-    } finally {
-      c.close()
-    }
+    const { got, took } = await pushIntoPoll(300, 5000, 100)
+    assert.ok(got.includes('updateShort'), got.join(','))
+    assert.ok(took >= 350 && took < 3000, `push at 100 ms, max_delay 300: answered after ${took} ms`)
   })
 
   it('the same session moves TCP → HTTP → TCP on one key, no new exchange; a push follows it', async () => {

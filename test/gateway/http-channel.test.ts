@@ -5,7 +5,8 @@ import { DEFAULT_HTTP_WAIT, HttpChannel, readHttpWait, type HttpChannelLimits } 
 import { encode } from '../../src/tl/index.js'
 import { buildContainer } from '../../src/session/envelope.js'
 import type { HttpExchange } from '../../src/transport/http-api.js'
-import { systemClock } from '../../src/util/clock.js'
+import { ManualClock, systemClock, type Clock } from '../../src/util/clock.js'
+import { waitFor } from '../helpers/wait.js'
 
 /** An exchange that records its answer. */
 function exchange(): HttpExchange & { got: (Buffer | number)[]; gone: boolean; goneNow(): void } {
@@ -45,9 +46,9 @@ function exchange(): HttpExchange & { got: (Buffer | number)[]; gone: boolean; g
 const LIMITS: HttpChannelLimits = { maxWaitCapMs: 60_000, maxWaiters: 2, maxQueuedPackets: 3, maxQueuedBytes: 1 << 20, idleMs: 60_000 }
 const EMPTY = Buffer.from('empty')
 
-function channel(limits: Partial<HttpChannelLimits> = {}): { ch: HttpChannel; closed: string[] } {
+function channel(limits: Partial<HttpChannelLimits> = {}, clock: Clock = systemClock): { ch: HttpChannel; closed: string[] } {
   const closed: string[] = []
-  const ch = new HttpChannel('7', 1n, 2n, '127.0.0.1:1', { clock: systemClock, limits: { ...LIMITS, ...limits }, emptyPacket: () => EMPTY, onClose: (_c, reason) => closed.push(reason) })
+  const ch = new HttpChannel('7', 1n, 2n, '127.0.0.1:1', { clock, limits: { ...LIMITS, ...limits }, emptyPacket: () => EMPTY, onClose: (_c, reason) => closed.push(reason) })
   return { ch, closed }
 }
 
@@ -137,5 +138,24 @@ describe('HttpChannel', () => {
     ch.sendTransportError(-404)
     assert.deepEqual(a.got, [-404])
     assert.equal(ch.closed, true)
+  })
+
+  it('a timer that goes off before the clock reaches its time (timers run on a monotonic clock) is set again', async () => {
+    const clock = new ManualClock(1_000_000)
+    const { ch } = channel({}, clock)
+    const a = exchange()
+    try {
+      ch.addRequest(a, { maxDelay: 30, waitAfter: 10, maxWait: 25_000 }, 'x')
+      ch.send(Buffer.from('answer'))
+      // the 10 ms timer goes off while the channel's clock still reads the time of the send
+      await sleep(40)
+      assert.deepEqual(a.got, [])
+      assert.equal(ch.waiting, 1)
+      clock.advance(10)
+      await waitFor(() => a.got.length === 1, 2000, 'the held request answered')
+      assert.deepEqual(a.got, [Buffer.from('answer')])
+    } finally {
+      ch.close('test over')
+    }
   })
 })

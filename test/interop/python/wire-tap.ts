@@ -6,7 +6,7 @@
  * itself carries (AES-256-CTR, key = bytes 8..40, IV = bytes 40..56).
  */
 import { createDecipheriv } from 'node:crypto'
-import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import { startRelay } from '../../helpers/relay.js'
 
 export type Framing = 'abridged' | 'intermediate' | 'padded' | 'full'
 export type WireTransport = Framing | `obfuscated/${Framing | 'unknown'}` | 'undetermined'
@@ -45,17 +45,7 @@ export interface WireTap {
 /** Listens on `host` (an ephemeral port) and relays every connection to `target`. */
 export async function startWireTap(host: string, target: { host: string; port: number }): Promise<WireTap> {
   const connections: WireTransport[] = []
-  const sockets = new Set<Socket>()
-  const server: Server = createServer((client) => {
-    const upstream = createConnection(target)
-    for (const s of [client, upstream]) {
-      sockets.add(s)
-      s.on('close', () => sockets.delete(s))
-      s.on('error', () => {
-        client.destroy()
-        upstream.destroy()
-      })
-    }
+  const relay = await startRelay(host, target, (client) => {
     let head = Buffer.alloc(0)
     const index = connections.push('undetermined') - 1
     const sniff = (chunk: Buffer): void => {
@@ -66,20 +56,6 @@ export async function startWireTap(host: string, target: { host: string; port: n
       client.off('data', sniff)
     }
     client.on('data', sniff)
-    client.pipe(upstream)
-    upstream.pipe(client)
   })
-  await new Promise<void>((resolve) => server.listen(0, host, resolve))
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('wire tap: no port')
-  return {
-    host,
-    port: address.port,
-    connections,
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy()
-        server.close(() => resolve())
-      }),
-  }
+  return { host, port: relay.port, connections, close: () => relay.close() }
 }

@@ -4,7 +4,7 @@
  * the absolute form a proxy gets). Request lines are read from the start of each request: a head
  * up to its blank line, then Content-Length bytes of body.
  */
-import { createConnection, createServer, type Socket } from 'node:net'
+import { startRelay } from '../../helpers/relay.js'
 
 export interface HttpTap {
   port: number
@@ -15,17 +15,7 @@ export interface HttpTap {
 
 export async function startHttpTap(host: string, target: { host: string; port: number }): Promise<HttpTap> {
   const requests: string[] = []
-  const sockets = new Set<Socket>()
-  const server = createServer((client) => {
-    const upstream = createConnection(target)
-    for (const s of [client, upstream]) {
-      sockets.add(s)
-      s.on('close', () => sockets.delete(s))
-      s.on('error', () => {
-        client.destroy()
-        upstream.destroy()
-      })
-    }
+  const relay = await startRelay(host, target, (client) => {
     let buf = Buffer.alloc(0)
     let body = 0
     client.on('data', (chunk: Buffer) => {
@@ -47,19 +37,6 @@ export async function startHttpTap(host: string, target: { host: string; port: n
         buf = buf.subarray(end + 4)
       }
     })
-    client.pipe(upstream)
-    upstream.pipe(client)
   })
-  await new Promise<void>((resolve) => server.listen(0, host, resolve))
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('http tap: no port')
-  return {
-    port: address.port,
-    requests,
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy()
-        server.close(() => resolve())
-      }),
-  }
+  return { port: relay.port, requests, close: () => relay.close() }
 }
