@@ -104,6 +104,8 @@ export class GatewayFront {
       acceptUnencrypted: (c) => this.gateway.accept(c),
       dcId: o.dcId,
       limits: { ...HTTP_CHANNEL_LIMITS, maxWaitCapMs: o.http.maxWaitMs, idleMs: limits.idleTimeoutMs },
+      // a channel is a session's connection: no more of them than connections
+      maxChannels: fit.max,
       clock: o.clock,
       log: o.log.child({ mod: 'http' }),
     })

@@ -58,8 +58,12 @@ export interface HttpChannelLimits {
   idleMs: number
 }
 
-/** Limits of every channel but the max_wait cap (config `http.max_wait_ms`) and the idle time (`limits.idle_timeout_ms`). */
-export const HTTP_CHANNEL_LIMITS = { maxWaiters: 8, maxQueuedPackets: 1024, maxQueuedBytes: 16 * 1024 * 1024 } as const
+/**
+ * Limits of every channel but the max_wait cap (config `http.max_wait_ms`) and the idle time
+ * (`limits.idle_timeout_ms`); and the channels one auth key may have (the session layer keeps 256
+ * sessions per key).
+ */
+export const HTTP_CHANNEL_LIMITS = { maxWaiters: 8, maxQueuedPackets: 1024, maxQueuedBytes: 16 * 1024 * 1024, maxChannelsPerKey: 256 } as const
 
 export interface HttpChannelDeps {
   clock: Clock

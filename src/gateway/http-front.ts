@@ -22,7 +22,9 @@ export interface HttpFrontOptions {
   acceptUnencrypted(conn: HttpSocketConn): void
   /** The DC of requests on a connection that made no key. */
   dcId: number
-  limits: HttpChannelLimits
+  limits: HttpChannelLimits & { maxChannelsPerKey: number }
+  /** Channels at once: beyond it (or beyond limits.maxChannelsPerKey for one key) the oldest is closed for a new one. */
+  maxChannels: number
   clock: Clock
   log: Logger
 }
@@ -122,7 +124,10 @@ class RequestConn implements EncryptedConn {
 }
 
 export class HttpFront {
+  /** By `${authKeyId}:${sessionId}`, oldest first. */
   private readonly channels = new Map<string, HttpChannel>()
+  /** Channel keys per auth key, oldest first. */
+  private readonly byKey = new Map<bigint, Set<string>>()
   private readonly sockets = new WeakMap<Socket, HttpSocketConn>()
   /** The DC each key made here was made for (an HTTP request has no header naming its DC). */
   private readonly keyDcs = new Map<bigint, number>()
@@ -159,6 +164,7 @@ export class HttpFront {
     const key = `${authKeyId}:${sessionId}`
     let ch = this.channels.get(key)
     if (ch === undefined) {
+      this.makeRoom(authKeyId)
       ch = new HttpChannel(String(nextConnectionId()), authKeyId, sessionId, addr, {
         clock: this.o.clock,
         limits: this.o.limits,
@@ -166,6 +172,9 @@ export class HttpFront {
         onClose: (c, reason) => this.channelClosed(key, c, reason),
       })
       this.channels.set(key, ch)
+      let mine = this.byKey.get(authKeyId)
+      if (mine === undefined) this.byKey.set(authKeyId, (mine = new Set()))
+      mine.add(key)
     }
     ch.salt = salt
     ch.addRequest(x, readHttpWait(body) ?? DEFAULT_HTTP_WAIT, addr)
@@ -210,8 +219,24 @@ export class HttpFront {
     return this.o.encrypted.seal(ch.id, { authKeyId: ch.authKeyId, salt: ch.salt, sessionId: ch.sessionId, msgId, seqNo: 0, body: EMPTY_CONTAINER })
   }
 
+  /** Closes the oldest channel of the key, or of all, when a new one would exceed a cap. */
+  private makeRoom(authKeyId: bigint): void {
+    const mine = this.byKey.get(authKeyId)
+    let victim: string | undefined
+    if (mine !== undefined && mine.size >= this.o.limits.maxChannelsPerKey) victim = mine.values().next().value
+    else if (this.channels.size >= this.o.maxChannels) victim = this.channels.keys().next().value
+    if (victim === undefined) return
+    this.o.log.info({ channels: this.channels.size, perKey: mine?.size }, 'http channels over their limit: the oldest closed')
+    this.channels.get(victim)?.close('too many http channels')
+  }
+
   private channelClosed(key: string, ch: HttpChannel, reason: string): void {
-    if (this.channels.get(key) === ch) this.channels.delete(key)
+    if (this.channels.get(key) === ch) {
+      this.channels.delete(key)
+      const mine = this.byKey.get(ch.authKeyId)
+      mine?.delete(key)
+      if (mine?.size === 0) this.byKey.delete(ch.authKeyId)
+    }
     this.o.log.debug({ conn: ch.id, reason }, 'http channel closed')
     this.o.encrypted.connectionClosed(ch.id)
   }

@@ -146,6 +146,27 @@ describe('MTProto over HTTP', () => {
     }
   })
 
+  it('one key holds at most 256 channels: a 257th session closes the oldest, whose held poll is answered', async () => {
+    const c = await session()
+    try {
+      const t0 = Date.now()
+      const poll = c.poll(0, 0, 20_000)
+      await new Promise((r) => setTimeout(r, 100))
+      const other = new HttpMtClient(`http://${e.host}:${e.wsPort}`)
+      other.useKey(c.key!.key, c.salt)
+      for (let i = 0; i < 256; i++) {
+        other.sessionId = BigInt(i + 1)
+        assert.equal((await other.send(encode({ _: 'ping', ping_id: BigInt(i) }), false)).status, 200)
+      }
+      other.close()
+      const r = await poll
+      assert.deepEqual(names(r.messages), [], 'an empty container')
+      assert.ok(Date.now() - t0 < 15_000, 'answered when its channel closed, not at max_wait')
+    } finally {
+      c.close()
+    }
+  })
+
   it('an unknown auth key: HTTP 404 with the -404 code as body', async () => {
     const c = new HttpMtClient(`http://${e.host}:${e.wsPort}`)
     try {
