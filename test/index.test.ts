@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -110,6 +110,7 @@ describe('the mtgate package, installed into a new project', () => {
     const bin = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin.mtgate as string
     assert.ok(readFileSync(join(ROOT, bin), 'utf8').startsWith('#!/usr/bin/env node\n'), `${bin} starts with a node shebang`)
     assert.ok(existsSync(join(project, 'node_modules', '.bin', 'mtgate')))
+    assert.notEqual(statSync(join(ROOT, bin)).mode & 0o111, 0, `npm install made ${bin} executable`)
     const r = runIn(project, 'npx', ['--no-install', 'mtgate', 'help'])
     assert.equal(r.status, 0, describeRun(r))
     assert.match(r.stdout, /^usage: mtgate <command>/)
