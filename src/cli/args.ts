@@ -9,6 +9,14 @@ export interface CliArgs {
   config?: string
   /** keygen: RSA modulus bits. */
   bits: number
+  /** `keys retire FP` / `keys unretire FP` (absent: `keys` lists). */
+  keyChange?: KeyChange
+}
+
+/** A change of one RSA key's state; `fingerprint` is the 16 lower-case hex digits `mtgate keys` prints. */
+export interface KeyChange {
+  action: 'retire' | 'unretire'
+  fingerprint: string
 }
 
 export class UsageError extends Error {
@@ -23,6 +31,8 @@ commands:
   session   run a cluster session node (session layer, RPC, store; needs a cluster: section)
   keygen    create a new RSA key in the data directory (offered next to existing ones)
   keys      list the RSA keys: fingerprint, state, public key file
+  keys retire FP     stop offering key FP in resPQ (it still decrypts); from the next start
+  keys unretire FP   offer retired key FP again; from the next start
   help      this text
 
 options:
@@ -38,6 +48,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     rest.shift()
     if (!(COMMANDS as readonly string[]).includes(first)) throw new UsageError(`unknown command: ${first}`)
     out.command = first as Command
+    if (out.command === 'keys' && rest[0] !== undefined && !rest[0].startsWith('-')) out.keyChange = parseKeyChange(rest)
   }
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!
@@ -70,4 +81,12 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   }
   if (out.config === undefined && env.MTGATE_CONFIG) out.config = env.MTGATE_CONFIG
   return out
+}
+
+/** Takes `retire|unretire FP` off the front of `rest`. */
+function parseKeyChange(rest: string[]): KeyChange {
+  const [action, fp] = rest.splice(0, 2)
+  if (action !== 'retire' && action !== 'unretire') throw new UsageError(`unknown keys action: ${action} (retire or unretire)`)
+  if (fp === undefined || !/^[0-9a-fA-F]{16}$/.test(fp)) throw new UsageError(`keys ${action} needs a fingerprint: 16 hex digits as mtgate keys prints them`)
+  return { action, fingerprint: fp.toLowerCase() }
 }

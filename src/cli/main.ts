@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * mtgate command line: `serve` (what `npm start` runs), `keygen`, `keys`.
+ * mtgate command line: `serve` (what `npm start` runs), `keygen`, `keys` (and `keys retire|unretire FP`).
  * Human-readable output goes to stdout; logs (pino) go to stderr.
  */
 import { join } from 'node:path'
@@ -14,6 +14,7 @@ import { rootLogger } from '../util/log.js'
 import { GatewayNode } from '../cluster/gateway-node.js'
 import { SessionNode } from '../cluster/session-node.js'
 import { drainOnSignal, reloadTlsOnHangup } from './signals.js'
+import { changeKey } from './keys.js'
 import { parseArgs, USAGE, UsageError, type CliArgs } from './args.js'
 
 const out = (line: string): void => {
@@ -126,9 +127,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   const config = configOrReport(() => loadConfig({ file: args.config }))
   if (config === undefined) return 2
   switch (args.command) {
-    case 'keys':
-      listKeys(config)
-      return 0
+    case 'keys': {
+      if (args.keyChange === undefined) {
+        listKeys(config)
+        return 0
+      }
+      const r = changeKey(config.dataDir, args.keyChange)
+      if (r.code === 0) out(r.message)
+      else process.stderr.write(`mtgate: ${r.message}\n`)
+      return r.code
+    }
     case 'keygen': {
       const k = createKeyFile(config.dataDir, args.bits)
       const fp = fingerprintHex(k.fingerprint)

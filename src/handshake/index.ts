@@ -2,7 +2,7 @@
 export { HandshakeService, ConnectionHandshakes, type HandshakeServiceOptions, type HandshakeStep, type CreatedKey } from './server.js'
 export { clientHandshake, ClientHandshakeError, type PlainRpc, type ClientHandshakeOptions, type ClientHandshakeResult } from './client.js'
 export { RsaPrivateKey, RsaPublicKey, rsaFingerprint, fingerprintHex, fingerprintClientSafe, nodeRsaKeySource, type RsaKeySource } from './rsa-key.js'
-export { RsaKeySet, loadKeySet, loadOrCreateKeySet, createKeyFile, retireKeyFile, describeKeys } from './rsa-keyset.js'
+export { RsaKeySet, loadKeySet, loadOrCreateKeySet, createKeyFile, retireKeyFile, unretireKeyFile, describeKeys } from './rsa-keyset.js'
 export { InlineCrypto, type HandshakeCrypto } from './crypto-backend.js'
 export { CryptoPool } from './crypto-pool.js'
 export { PqPool, type PqSource, type PqPair } from './pq.js'

@@ -6,7 +6,7 @@
  * rsa/<fp>.pub (PKCS#1 "RSA PUBLIC KEY" PEM, the form clients embed), rsa/<fp>.retired (marker),
  * where <fp> is the unsigned 16-digit hex fingerprint.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RsaPrivateKey, fingerprintHex, type RsaKeySource } from './rsa-key.js'
 import { RsaError } from './errors.js'
@@ -61,11 +61,21 @@ export function createKeyFile(dataDir: string, bits = 2048, source?: RsaKeySourc
   return key
 }
 
-/** Marks a key retired (still decrypts, no longer offered). */
-export function retireKeyFile(dataDir: string, fingerprint: bigint): void {
+/** The path of a key's files without extension; throws RsaError `unknown_key` when there is no such key. */
+function keyBase(dataDir: string, fingerprint: bigint): string {
   const base = join(rsaDir(dataDir), fingerprintHex(fingerprint))
   if (!existsSync(base + '.key')) throw new RsaError('unknown_key', `no key ${fingerprintHex(fingerprint)}`)
-  writeFileSync(base + '.retired', '')
+  return base
+}
+
+/** Marks a key retired (still decrypts, no longer offered). */
+export function retireKeyFile(dataDir: string, fingerprint: bigint): void {
+  writeFileSync(keyBase(dataDir, fingerprint) + '.retired', '')
+}
+
+/** Offers a retired key again (removes its marker; nothing happens to a key that is not retired). */
+export function unretireKeyFile(dataDir: string, fingerprint: bigint): void {
+  rmSync(keyBase(dataDir, fingerprint) + '.retired', { force: true })
 }
 
 /** Loads every key in `dataDir`. */

@@ -21,9 +21,17 @@ describe('argument parsing', () => {
     assert.equal(parseArgs(['serve', '--help']).command, 'help')
     assert.deepEqual(parseArgs(['gateway', '-c', 'g.yaml']), { command: 'gateway', config: 'g.yaml', bits: 2048 })
     assert.deepEqual(parseArgs(['session', '-c', 's.yaml']), { command: 'session', config: 's.yaml', bits: 2048 })
+    assert.deepEqual(parseArgs(['keys', 'retire', 'C3B42B026CE86B21', '-c', 'x']), {
+      command: 'keys',
+      config: 'x',
+      bits: 2048,
+      keyChange: { action: 'retire', fingerprint: 'c3b42b026ce86b21' },
+    })
+    assert.deepEqual(parseArgs(['keys', 'unretire', 'c3b42b026ce86b21']).keyChange, { action: 'unretire', fingerprint: 'c3b42b026ce86b21' })
   })
   it('bad input is a UsageError', () => {
-    for (const argv of [['start'], ['serve', '--port', '1'], ['serve', '--config'], ['keygen', '--bits', '12'], ['keygen', '--bits', 'x']]) {
+    const keys = [['keys', 'drop', 'c3b42b026ce86b21'], ['keys', 'retire'], ['keys', 'retire', 'c3b42b026ce86b2'], ['keys', 'retire', '--config', 'x'], ['keys', 'retire', 'c3b42b026ce86b21', 'more']]
+    for (const argv of [['start'], ['serve', '--port', '1'], ['serve', '--config'], ['keygen', '--bits', '12'], ['keygen', '--bits', 'x'], ...keys]) {
       assert.throws(() => parseArgs(argv), UsageError, argv.join(' '))
     }
   })
@@ -64,6 +72,33 @@ describe('mtgate command', () => {
     const lines = list.stdout.trim().split('\n')
     assert.equal(lines.length, 1)
     assert.match(lines[0]!, /^[0-9a-f]{16}  offered  .*\.pub$/)
+  })
+
+  it('keys retire / unretire: the state keys lists; unknown, last offered and malformed fingerprints refused', () => {
+    const own = join(dir, 'retire.yaml')
+    writeFileSync(own, [`data_dir: ${join(dir, 'retire-data')}`, 'store: { backend: memory }'].join('\n'))
+    const fps = [1, 2].map(() => /created RSA key ([0-9a-f]{16})/.exec(run('keygen', '--config', own, '--bits', '1024').stdout)![1]!)
+    const states = () => Object.fromEntries(run('keys', '--config', own).stdout.trim().split('\n').map((l) => l.split('  ').slice(0, 2)))
+    const [a, b] = fps as [string, string]
+    const retired = run('keys', 'retire', a.toUpperCase(), '--config', own)
+    assert.equal(retired.status, 0, retired.stderr)
+    assert.match(retired.stdout, new RegExp(`^retired RSA key ${a}: no longer offered, still decrypts`))
+    assert.deepEqual(states(), { [a]: 'retired', [b]: 'offered' })
+    assert.equal(run('keys', 'retire', a, '--config', own).status, 0, 'retiring a retired key changes nothing')
+    const last = run('keys', 'retire', b, '--config', own)
+    assert.equal(last.status, 1)
+    assert.match(last.stderr, new RegExp(`${b} is the only offered key; add another first \\(mtgate keygen\\)`))
+    assert.deepEqual(states(), { [a]: 'retired', [b]: 'offered' })
+    const back = run('keys', 'unretire', a, '--config', own)
+    assert.equal(back.status, 0, back.stderr)
+    assert.match(back.stdout, new RegExp(`RSA key ${a} is offered again`))
+    assert.deepEqual(states(), { [a]: 'offered', [b]: 'offered' })
+    const unknown = run('keys', 'retire', '1234567890abcdef', '--config', own)
+    assert.equal(unknown.status, 1)
+    assert.match(unknown.stderr, /no RSA key 1234567890abcdef in .*retire-data\/rsa/)
+    const malformed = run('keys', 'retire', 'xyz', '--config', own)
+    assert.equal(malformed.status, 2)
+    assert.match(malformed.stderr, /keys retire needs a fingerprint/)
   })
 
   it('serve prints ports, fingerprint, public key path, store and IGE backend; SIGTERM drains and exits 0', async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import type { KeyObject } from 'node:crypto'
 import { rsaFingerprint, RsaPrivateKey, RsaPublicKey, fingerprintHex, fingerprintClientSafe, nodeRsaKeySource, tlBytes, type RsaKeySource } from '../../src/handshake/rsa-key.js'
-import { createKeyFile, describeKeys, loadKeySet, loadOrCreateKeySet, retireKeyFile } from '../../src/handshake/rsa-keyset.js'
+import { createKeyFile, describeKeys, loadKeySet, loadOrCreateKeySet, retireKeyFile, unretireKeyFile } from '../../src/handshake/rsa-keyset.js'
 import { rsaPadEncrypt, rsaPadUnwrap, legacyEncrypt, legacyCandidate, legacyHashMatches } from '../../src/handshake/rsa-pad.js'
 import { RsaError } from '../../src/handshake/errors.js'
 import { secureRandom } from '../../src/crypto/random.js'
@@ -92,6 +92,12 @@ test('key files: created 0600 / PKCS#1 public; loaded; rotation keeps retired ke
     assert.match(text, new RegExp(`${fingerprintHex(fp)} .* retired`))
     assert.match(text, new RegExp(`${fingerprintHex(second.fingerprint)} .* active`))
     assert.equal(readdirSync(join(dir, 'rsa')).filter((n) => n.endsWith('.key')).length, 2)
+    // Unretired: offered again; unretiring an offered key changes nothing; an unknown key throws.
+    unretireKeyFile(dir, fp)
+    unretireKeyFile(dir, second.fingerprint)
+    assert.deepEqual(new Set(loadKeySet(dir).offered()), new Set([fp, second.fingerprint]))
+    assert.throws(() => unretireKeyFile(dir, 1n), /no key 0000000000000001/)
+    assert.throws(() => retireKeyFile(dir, 1n), /no key 0000000000000001/)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -3,7 +3,7 @@
  * - the set-up `sh` block names package.json scripts, and `npm start`'s command prints the banner of
  *   the output block (serveBanner / assertBanner);
  * - the commands block matches the CLI's USAGE and parser, and keygen / keys do what it says;
- * - the cluster `sh` block: every `mtgate` line parses, its comment is a cluster config.
+ * - the cluster `sh` block: every `npx mtgate` line parses, its comment is a cluster config.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -135,11 +135,13 @@ export function assertCommandsBlock(b: Block): string[] {
   const usageCommands = USAGE.split('options:')[0]!.split('\n').map((l) => /^ {2}(\w+) {2,}/.exec(l)?.[1]).filter((c) => c !== undefined)
   const commands: string[] = []
   for (const line of b.body.trimEnd().split('\n')) {
-    const m = /^mtgate (\w+)\s+((?:\[--\w+ [A-Z]+\]\s*)*)\s{2,}(\S.*)$/.exec(line)
-    assert.ok(m, `${where(b)}: "${line}" is not "mtgate COMMAND [--option VALUE]  what it does"`)
-    const [, command, options, text] = m
+    const m = /^npx mtgate (\w+)((?: [a-z]+ [A-Z]+)?)\s+((?:\[--\w+ [A-Z]+\]\s*)*)\s{2,}(\S.*)$/.exec(line)
+    assert.ok(m, `${where(b)}: "${line}" is not "npx mtgate COMMAND [ACTION ARG] [--option VALUE]  what it does"`)
+    const [, command, action, options, text] = m
     assert.ok(usageCommands.includes(command!), `${command} is a command of USAGE (${usageCommands.join(', ')})`)
-    const argv = [command!, ...[...options!.matchAll(/\[(--\w+) ([A-Z]+)\]/g)].flatMap((o) => [o[1]!, o[2]!])]
+    if (action !== '') assert.ok(USAGE.includes(`  ${command}${action} `), `USAGE lists ${command}${action}`)
+    const positional = action!.split(' ').filter((w) => w !== '').map((w) => (w === 'FP' ? 'c3b42b026ce86b21' : w))
+    const argv = [command!, ...positional, ...[...options!.matchAll(/\[(--\w+) ([A-Z]+)\]/g)].flatMap((o) => [o[1]!, o[2]!])]
     for (const o of argv.filter((a) => a.startsWith('--'))) assert.ok(USAGE.includes(`  ${o} `), `USAGE lists ${o}`)
     const parsed = parseArgs(argv)
     assert.equal(parsed.command, command)
@@ -154,7 +156,10 @@ export function assertCommandsBlock(b: Block): string[] {
   return commands
 }
 
-/** Runs `mtgate keygen --config FILE` twice and `mtgate keys --config FILE` in a new directory: both keys are listed as offered. */
+/**
+ * Runs `mtgate keygen --config FILE` twice and `mtgate keys --config FILE` in a new directory: both
+ * keys are listed as offered; after `mtgate keys retire FP` of the first, `keys` lists it retired.
+ */
 export async function assertKeygenAndKeys(): Promise<void> {
   const cwd = mkdtempSync(join(SCRATCH_PARENT, 'keys-'))
   writeFileSync(join(cwd, 'mtgate.yaml'), 'data_dir: keys-here\n')
@@ -173,12 +178,16 @@ export async function assertKeygenAndKeys(): Promise<void> {
   const r = await mtgate('keys')
   assert.equal(r.code, 0, describeRun(r))
   const listed = r.stdout.trimEnd().split('\n').sort()
-  const want = made.map((fp) => `${fp}  offered  ${join(cwd, 'keys-here', 'rsa', `${fp}.pub`)}`).sort()
-  assert.deepEqual(listed, want)
+  const line = (fp: string, state: string) => `${fp}  ${state}  ${join(cwd, 'keys-here', 'rsa', `${fp}.pub`)}`
+  assert.deepEqual(listed, made.map((fp) => line(fp, 'offered')).sort())
+  const retired = await mtgate('keys', 'retire', made[0]!)
+  assert.equal(retired.code, 0, describeRun(retired))
+  const after = await mtgate('keys')
+  assert.deepEqual(after.stdout.trimEnd().split('\n').sort(), [line(made[0]!, 'retired'), line(made[1]!, 'offered')].sort())
 }
 
 /**
- * The cluster block: the etcd line's client URL, then `mtgate session|gateway --config F  # YAML`
+ * The cluster block: the etcd line's client URL, then `npx mtgate session|gateway --config F  # YAML`
  * lines whose comment (`...` standing for the keys of the first node's cluster section) loads as
  * that node's cluster config; node ids, gRPC addresses, config files and gateway ports differ.
  */
@@ -193,8 +202,8 @@ export function assertClusterBlock(b: Block): void {
   let first: Record<string, unknown> | undefined
   const seen = { ids: new Set<string>(), listen: new Set<string>(), files: new Set<string>(), ports: new Set<number>() }
   for (const { cmd, comment } of nodes) {
-    const [tool, ...argv] = cmd.split(/\s+/)
-    assert.equal(tool, 'mtgate', `${where(b)}: "${cmd}"`)
+    const [npx, tool, ...argv] = cmd.split(/\s+/)
+    assert.equal(`${npx} ${tool}`, 'npx mtgate', `${where(b)}: "${cmd}"`)
     const args = parseArgs(argv)
     assert.ok(args.command === 'gateway' || args.command === 'session', `${cmd}: a cluster command`)
     assert.ok(args.config !== undefined && !seen.files.has(args.config), `${cmd}: its own --config file`)

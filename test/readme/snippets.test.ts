@@ -8,9 +8,10 @@
  *   (MTGATE_HOST / MTGATE_TCP_PORTS / MTGATE_WS_PORT) and its banner equals the block line by line
  *   (README's default address and ports mapped to those, `<cwd>` and `<fingerprint>` to the run's);
  *   the key file it names exists, the private key is mode 0600; SIGINT stops it with exit code 0.
- * - commands (lines `mtgate COMMAND [--config FILE]  text`): each command and option is in the CLI's
- *   USAGE and parses; `keygen` twice and `keys` run in a new directory and list both keys.
- * - cluster (```sh with `mtgate gateway`): see assertClusterBlock (no etcd is started).
+ * - commands (lines `npx mtgate COMMAND [ACTION ARG] [--config FILE]  text`): each command and option
+ *   is in the CLI's USAGE and parses; `keygen` twice, `keys`, `keys retire` and `keys` again run in a
+ *   new directory: both keys listed, then the first one retired.
+ * - cluster (```sh with `npx mtgate gateway`): see assertClusterBlock (no etcd is started).
  * - ```yaml: each one loads as configuration (parseConfig); the `mtproxy` one is also the whole
  *   server's configuration in test/e2e/mtproxy.test.ts, with GramJS as its MTProxy client.
  * - client snippets (```js GramJS and mtcute, ```python Telethon and Kurigram, ```go gotd/td): each is
@@ -32,8 +33,8 @@ const blocks = readmeBlocks()
 
 const isSetup = (b: Block) => b.lang === 'sh' && /\bnpm start\b/.test(b.body)
 const isBanner = (b: Block) => b.lang === '' && b.body.startsWith('mtgate serving')
-const isCommands = (b: Block) => b.lang === '' && /^(mtgate \w+ .*\n)+$/.test(b.body)
-const isCluster = (b: Block) => b.lang === 'sh' && /^mtgate gateway /m.test(b.body)
+const isCommands = (b: Block) => b.lang === '' && /^(npx mtgate \w+ .*\n)+$/.test(b.body)
+const isCluster = (b: Block) => b.lang === 'sh' && /^npx mtgate gateway /m.test(b.body)
 const isYaml = (b: Block) => b.lang === 'yaml'
 
 /** Every check by the blocks it claims. */
@@ -86,7 +87,7 @@ describe('README.md code blocks', () => {
     }
   })
 
-  it('commands: each is in the CLI usage and parses; keygen adds keys that keys lists', async () => {
+  it('commands: each is in the CLI usage and parses; keygen adds keys that keys lists, keys retire retires one', async () => {
     const commands = assertCommandsBlock(only(isCommands, 'commands'))
     for (const c of ['serve', 'keygen', 'keys']) assert.ok(commands.includes(c), `the commands block lists ${c}`)
     await assertKeygenAndKeys()
