@@ -1,14 +1,16 @@
 /** Command-line parsing for `mtgate <command> [--config file] [options]`. */
 
-export type Command = 'serve' | 'gateway' | 'session' | 'keygen' | 'keys' | 'help'
+export type Command = 'serve' | 'gateway' | 'session' | 'keygen' | 'keys' | 'config' | 'help'
 
-const COMMANDS: readonly Command[] = ['serve', 'gateway', 'session', 'keygen', 'keys', 'help']
+const COMMANDS: readonly Command[] = ['serve', 'gateway', 'session', 'keygen', 'keys', 'config', 'help']
 
 export interface CliArgs {
   command: Command
   config?: string
   /** keygen: RSA modulus bits. */
   bits: number
+  /** config: say where each value came from (default, file, env). */
+  explain?: boolean
 }
 
 export class UsageError extends Error {
@@ -23,11 +25,13 @@ commands:
   session   run a cluster session node (session layer, RPC, store; needs a cluster: section)
   keygen    create a new RSA key in the data directory (offered next to existing ones)
   keys      list the RSA keys: fingerprint, state, public key file
+  config    print the effective configuration (--explain: and where each value came from)
   help      this text
 
 options:
   --config FILE   YAML config file (see src/config/defaults.ts); env MTGATE_* overrides it
   --bits N        keygen: RSA modulus size (default 2048)
+  --explain       config: each value's source (default, file, env MTGATE_...)
 `
 
 export function parseArgs(argv: readonly string[], env: Record<string, string | undefined> = {}): CliArgs {
@@ -60,6 +64,9 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
         out.bits = Number(v)
         break
       }
+      case '--explain':
+        out.explain = true
+        break
       case '--help':
       case '-h':
         out.command = 'help'
