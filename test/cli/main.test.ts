@@ -58,11 +58,11 @@ describe('mtgate command', () => {
 
   it('every config error on its own line, exit 2, no stack trace; a typo under store.mysql too', () => {
     const bad = join(dir, 'many.yaml')
-    writeFileSync(bad, 'ws_port: 99999\nhots: x\nstore: { backend: mysql, mysql: { hots: db } }\nlog: { level: loud }\n')
+    writeFileSync(bad, 'ws_port: 99999\nhots: x\nstore: { backend: mysql, mysql: { hots: db } }\nlog: { format: xml }\n')
     const b = run('serve', '--config', bad)
     assert.equal(b.status, 2)
     const lines = b.stderr.trimEnd().split('\n')
-    assert.deepEqual(lines.map((l) => /^mtgate: config: (\S+): /.exec(l)?.[1]).sort(), ['hots', 'log.level', 'store.mysql.hots', 'ws_port'])
+    assert.deepEqual(lines.map((l) => /^mtgate: config: (\S+): /.exec(l)?.[1]).sort(), ['hots', 'log.format', 'store.mysql.hots', 'ws_port'])
     const typo = join(dir, 'typo.yaml')
     writeFileSync(typo, 'store: { backend: mysql, mysql: { url: "mysql://u@127.0.0.1:9/x", pasword: p } }\n')
     const t = run('serve', '--config', typo)
