@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * mtgate command line: `serve` (what `npm start` runs), `keygen`, `keys`.
+ * mtgate command line: `serve` (what `npm start` runs), `gateway`, `session`, `keygen`, `keys`,
+ * `config [--explain]`.
  * Human-readable output goes to stdout; logs (pino) go to stderr.
  */
 import { join } from 'node:path'
