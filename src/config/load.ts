@@ -157,7 +157,7 @@ export function parseConfigSources(input: unknown, env: Env, cwd: string): { con
     return p
   }, DEFAULTS.wsPath)
   const dataDir = resolve(cwd, errors.take(() => str(raw.data_dir, 'data_dir', DEFAULTS.dataDir), DEFAULTS.dataDir))
-  const store = parseStore(raw.store, dataDir, cwd, errors)
+  const store = errors.take(() => parseStore(raw.store, dataDir, cwd, errors), undefined)
   const apiIds = errors.take(() => intList(raw.api_ids, 'api_ids', []), [])
   const publicAddresses = errors.take(() => parseAddresses(raw.public_addresses, dcIds, host, tcpPorts), [])
   const unknownMethodError = errors.take(() => parseErrorSpec(raw.unknown_method_error), { ...DEFAULTS.unknownMethodError })
@@ -181,7 +181,7 @@ export function parseConfigSources(input: unknown, env: Env, cwd: string): { con
     wsPort,
     wsPath,
     dataDir,
-    store,
+    store: store!,
     apiIds,
     publicAddresses,
     unknownMethodError,

@@ -37,6 +37,7 @@ test('store: a string names the backend', () => {
   assert.equal(yaml('store: memory').store.backend, 'memory')
   assert.equal(yaml('store: sqlite', { MTGATE_CACHE: 'none' }).store.backend, 'sqlite')
   assert.deepEqual(errorPaths({ store: 'postgres' }), ['store.backend'])
+  assert.deepEqual(errorPaths({ store: [1], ws_port: 'x' }), ['ws_port', 'store'])
 })
 
 test('MTGATE_STORE=mysql with MTGATE_MYSQL_URL is a complete store; url: in YAML the same', () => {
