@@ -1,14 +1,16 @@
 /** Command-line parsing for `mtgate <command> [--config file] [options]`. */
 
-export type Command = 'serve' | 'gateway' | 'session' | 'keygen' | 'keys' | 'help'
+export type Command = 'serve' | 'gateway' | 'session' | 'keygen' | 'keys' | 'config' | 'help'
 
-const COMMANDS: readonly Command[] = ['serve', 'gateway', 'session', 'keygen', 'keys', 'help']
+const COMMANDS: readonly Command[] = ['serve', 'gateway', 'session', 'keygen', 'keys', 'config', 'help']
 
 export interface CliArgs {
   command: Command
   config?: string
   /** keygen: RSA modulus bits. */
   bits: number
+  /** config: say where each value came from (default, file, env). */
+  explain?: boolean
   /** `keys retire FP` / `keys unretire FP` (absent: `keys` lists). */
   keyChange?: KeyChange
 }
@@ -33,11 +35,13 @@ commands:
   keys      list the RSA keys: fingerprint, state, public key file
   keys retire FP     stop offering key FP in resPQ (it still decrypts); from the next start
   keys unretire FP   offer retired key FP again; from the next start
+  config    print the effective configuration (--explain: and where each value came from)
   help      this text
 
 options:
   --config FILE   YAML config file (see src/config/defaults.ts); env MTGATE_* overrides it
   --bits N        keygen: RSA modulus size (default 2048)
+  --explain       config: each value's source (default, file, env MTGATE_...)
 `
 
 export function parseArgs(argv: readonly string[], env: Record<string, string | undefined> = {}): CliArgs {
@@ -71,6 +75,9 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
         out.bits = Number(v)
         break
       }
+      case '--explain':
+        out.explain = true
+        break
       case '--help':
       case '-h':
         out.command = 'help'

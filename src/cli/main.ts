@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 /**
- * mtgate command line: `serve` (what `npm start` runs), `keygen`, `keys` (and `keys retire|unretire FP`).
+ * mtgate command line: `serve` (what `npm start` runs), `gateway`, `session`, `keygen`, `keys`
+ * (and `keys retire|unretire FP`), `config [--explain]`.
  * Human-readable output goes to stdout; logs (pino) go to stderr.
  */
 import { join } from 'node:path'
-import { ConfigError, loadClusterConfig, loadConfig, type ClusterConfig } from '../config/index.js'
+import { ConfigError, configErrorList, loadClusterConfig, loadConfig, type ClusterConfig } from '../config/index.js'
+import { explainConfig, formatExplained } from '../config/explain.js'
 import type { PublicAddress, ServerConfig } from '../config/index.js'
 import { fingerprintHex } from '../handshake/rsa-key.js'
 import { createKeyFile, loadKeySet } from '../handshake/rsa-keyset.js'
 import type { ListenAddress } from '../gateway/front.js'
 import { MtgateServer } from '../server/server.js'
-import { rootLogger } from '../util/log.js'
+import { configureLogging, rootLogger } from '../util/log.js'
 import { GatewayNode } from '../cluster/gateway-node.js'
 import { SessionNode } from '../cluster/session-node.js'
 import { drainOnSignal, reloadTlsOnHangup } from './signals.js'
@@ -90,13 +92,13 @@ function describeAddress(a: ListenAddress, config: ServerConfig): string {
   return `  ws   ws${s}://${at}${config.wsPath}  (subprotocol binary)` + (config.http.enabled ? `\n${http}` : '')
 }
 
-/** The loaded configuration; undefined after printing a ConfigError (the caller exits 2). */
+/** The loaded configuration; undefined after printing its ConfigErrors, one a line (the caller exits 2). */
 function configOrReport<C>(load: () => C): C | undefined {
   try {
     return load()
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`mtgate: ${e.message}\n`)
+      for (const one of configErrorList(e)) process.stderr.write(`mtgate: ${one.message}\n`)
       return undefined
     }
     throw e
@@ -121,11 +123,19 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (args.command === 'gateway' || args.command === 'session') {
     const cluster = configOrReport(() => loadClusterConfig({ file: args.config }))
     if (cluster === undefined) return 2
+    configureLogging(cluster.server.log)
     await runNode(args.command, cluster)
     return -1 // keeps running; SIGTERM/SIGINT drain and exit
   }
+  if (args.command === 'config') {
+    const values = configOrReport(() => explainConfig({ file: args.config }))
+    if (values === undefined) return 2
+    for (const line of formatExplained(values, args.explain === true)) out(line)
+    return 0
+  }
   const config = configOrReport(() => loadConfig({ file: args.config }))
   if (config === undefined) return 2
+  configureLogging(config.log)
   switch (args.command) {
     case 'keys': {
       if (args.keyChange === undefined) {

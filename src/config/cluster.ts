@@ -21,7 +21,7 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
-import { ConfigError, parseConfig, readConfigFile, type Env } from './load.js'
+import { Collector, ConfigError, parseConfig, readConfigFile, type Env } from './load.js'
 import type { ServerConfig } from './types.js'
 
 export interface ClusterTls {
@@ -55,13 +55,17 @@ type Raw = Record<string, unknown>
 
 const KEYS = ['node_id', 'etcd', 'etcd_prefix', 'lease_ttl', 'listen', 'advertise', 'call_timeout_ms', 'stream_queue_max', 'stream_pause_timeout_ms', 'tls']
 
-/** Reads a YAML file (or takes a parsed document) with a `cluster:` section. Throws ConfigError. */
+/** Reads a YAML file (or takes a parsed document) with a `cluster:` section. Throws ConfigError (ConfigErrors: all of them). */
 export function loadClusterConfig(opts: { file?: string; doc?: unknown; env?: Env; cwd?: string } = {}): ClusterConfig {
   const env = opts.env ?? process.env
   const cwd = opts.cwd ?? process.cwd()
   const doc: unknown = opts.file !== undefined ? readConfigFile(opts.file) : (opts.doc ?? {})
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('(root)', 'must be a mapping')
-  return { server: parseConfig(doc, env, cwd), cluster: parseClusterSection((doc as Raw).cluster, env, cwd) }
+  const errors = new Collector()
+  const server = errors.take(() => parseConfig(doc, env, cwd), undefined)
+  const cluster = errors.take(() => parseClusterSection((doc as Raw).cluster, env, cwd), undefined)
+  errors.check()
+  return { server: server!, cluster: cluster! }
 }
 
 export function parseClusterSection(v: unknown, env: Env = {}, cwd: string = process.cwd()): ClusterSettings {

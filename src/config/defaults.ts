@@ -11,15 +11,20 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  * dc_id: 2                 # the DC of a connection that names none (obfuscated header, key exchange)
  * host: 127.0.0.1          # bind address of every listener (0.0.0.0 to serve other machines)
  * tcp_ports: [10443, 5222] # every TCP transport auto-detected on each
- * ws_port: 11443           # null disables WebSocket
+ * ws_port: 11443           # off (or null) disables WebSocket; http.port takes off too
  * ws_path: /apiws
  * data_dir: ./data
- * store:
+ * store:                  # or just the backend: `store: mysql`
  *   backend: sqlite        # memory | sqlite | mysql
  *   cache: none            # none | redis
  *   sqlite_path: ./data/mtgate.sqlite
- *   mysql: { host: 127.0.0.1, port: 3306, user: root, password: '', database: mtgate }
+ *   mysql: { host: 127.0.0.1, port: 3306, user: root, password: '', database: mtgate }  # each of these is the default
+ *   #  or mysql: { url: 'mysql://user:pass@host:3306/mtgate' } (a field beside url wins over it)
+ *   #  other keys: socketPath, connectionLimit, opTimeoutMs, ssl (src/store/mysql.ts)
  *   redis: { host: 127.0.0.1, port: 6379 }
+ *   #  or redis: { url: 'redis://:pass@host:6379/0' } (rediss:// for TLS); other keys: username,
+ *   #  password, db, keyPrefix, commandTimeoutMs, tls (src/store/redis-cache.ts)
+ *   # store.mysql and store.redis are checked whichever backend and cache are chosen
  *   lru_size: 100000
  *   cache_ttl_seconds: 3600
  * api_ids: []              # allowed initConnection api_id values; empty = any
@@ -62,12 +67,21 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  *   push_queue_max: 256
  *   drain_timeout_ms: 5000
  *   expire_temp_interval_seconds: 60   # store sweep of expired temp auth keys
+ * log:                     # stderr
+ *   level: info            # fatal | error | warn | info | debug | trace | silent
+ *   format: json           # json (one object a line) | pretty (one readable line each)
  * ```
+ *
+ * Every error of a file is reported (one line each, naming its key; `mtgate serve` exits 2), and
+ * `mtgate config --explain` prints every effective value with its source (default, file, env).
  *
  * Environment overrides (applied after the file): MTGATE_DC_ID, MTGATE_DC_IDS (comma list), MTGATE_HOST, MTGATE_TCP_PORTS
  * (comma list), MTGATE_WS_PORT ('' or 'off' disables), MTGATE_DATA_DIR, MTGATE_STORE,
- * MTGATE_CACHE, MTGATE_SQLITE_PATH, MTGATE_API_IDS (comma list), MTGATE_PUBLIC_ADDRESSES
- * (comma list of ip:port), MTGATE_MTPROXY_SECRETS (comma list), MTGATE_MTPROXY_PLAIN_OBFUSCATED.
+ * MTGATE_CACHE, MTGATE_SQLITE_PATH, MTGATE_MYSQL_URL (mysql://user:pass@host:port/db),
+ * MTGATE_REDIS_URL (redis://[:pass@]host:port[/db]), MTGATE_API_IDS (comma list),
+ * MTGATE_PUBLIC_ADDRESSES (comma list of ip:port), MTGATE_MTPROXY_SECRETS (comma list),
+ * MTGATE_MTPROXY_PLAIN_OBFUSCATED, MTGATE_HTTP, MTGATE_HTTP_PORT, MTGATE_TLS_CERT, MTGATE_TLS_KEY,
+ * MTGATE_LOG_LEVEL, MTGATE_LOG_FORMAT. MTGATE_STORE=mysql with MTGATE_MYSQL_URL is a whole store.
  */
 export const DEFAULTS = {
   dcId: 2,

@@ -7,15 +7,9 @@ import { TrustedProxies } from '../transport/proxy-protocol.js'
 import { parseBackendApi, parseUpstreams } from './upstream.js'
 import { applyWebEnv, parseHttp, parseTls } from './web.js'
 import { parseMtproxy } from './mtproxy.js'
-import type {
-  CacheBackend,
-  PublicAddress,
-  ServerConfig,
-  ServerLimits,
-  StoreBackend,
-  StoreSettings,
-  TelegramConfigValues,
-} from './types.js'
+import { applyStoreEnv, normalizeStore, parseStore } from './store.js'
+import { applyLogEnv, parseLog } from './log.js'
+import type { PublicAddress, ServerConfig, ServerLimits, TelegramConfigValues } from './types.js'
 
 /** A bad config file, value or environment variable; `path` names the offending key. */
 export class ConfigError extends Error {
@@ -25,6 +19,46 @@ export class ConfigError extends Error {
   ) {
     super(`config: ${path}: ${reason}`)
     this.name = 'ConfigError'
+  }
+}
+
+/** Every error of one document (two or more; one alone is thrown as itself); the message has one line each. */
+export class ConfigErrors extends ConfigError {
+  constructor(readonly errors: readonly ConfigError[]) {
+    super(errors[0]!.path, errors[0]!.reason)
+    this.message = errors.map((e) => e.message).join('\n')
+    this.name = 'ConfigErrors'
+  }
+}
+
+/** The single errors a ConfigError stands for. */
+export function configErrorList(e: ConfigError): readonly ConfigError[] {
+  return e instanceof ConfigErrors ? e.errors : [e]
+}
+
+/** Gathers the ConfigErrors of one document so all are reported together. */
+export class Collector {
+  readonly errors: ConfigError[] = []
+
+  /** fn's value, or `fallback` after recording the ConfigError it threw. */
+  take<T>(fn: () => T, fallback: T): T {
+    try {
+      return fn()
+    } catch (e) {
+      this.add(e)
+      return fallback
+    }
+  }
+
+  add(e: unknown): void {
+    if (!(e instanceof ConfigError)) throw e
+    this.errors.push(...configErrorList(e))
+  }
+
+  /** Throws what was gathered: the one ConfigError, or a ConfigErrors. */
+  check(): void {
+    if (this.errors.length === 1) throw this.errors[0]!
+    if (this.errors.length > 1) throw new ConfigErrors(this.errors)
   }
 }
 
@@ -65,45 +99,81 @@ type Raw = Record<string, unknown>
 const TOP_KEYS = [
   'dc_id', 'dc_ids', 'host', 'tcp_ports', 'ws_port', 'ws_path', 'data_dir', 'store', 'api_ids',
   'public_addresses', 'unknown_method_error', 'telegram', 'limits', 'proxy_protocol',
-  'upstreams', 'routes', 'unrouted', 'backend_api', 'http', 'tls', 'mtproxy',
+  'upstreams', 'routes', 'unrouted', 'backend_api', 'http', 'tls', 'mtproxy', 'log',
   // read by loadClusterConfig (src/config/cluster.ts) for `mtgate gateway` / `mtgate session`
   'cluster',
 ] as const
 
-/** Validates a parsed YAML document (plus env overrides) into a ServerConfig. Throws ConfigError. */
+/** Raw paths (dotted snake_case keys) the environment set, each with its variable. */
+export type EnvSources = Map<string, string>
+
+/** Env forms the sections read themselves (web.ts, mtproxy.ts), by the raw path each sets. */
+const SECTION_ENV: readonly [string, string][] = [
+  ['MTGATE_HTTP', 'http.enabled'],
+  ['MTGATE_HTTP_PORT', 'http.port'],
+  ['MTGATE_TLS_CERT', 'tls.cert'],
+  ['MTGATE_TLS_KEY', 'tls.key'],
+  ['MTGATE_MTPROXY_SECRETS', 'mtproxy.secrets'],
+  ['MTGATE_MTPROXY_PLAIN_OBFUSCATED', 'mtproxy.plain_obfuscated'],
+]
+
+/**
+ * Validates a parsed YAML document (plus env overrides) into a ServerConfig. Throws ConfigError,
+ * or ConfigErrors with every error of the document.
+ */
 export function parseConfig(input: unknown, env: Env = {}, cwd: string = process.cwd()): ServerConfig {
+  return parseConfigSources(input, env, cwd).config
+}
+
+/** parseConfig, plus which raw paths the environment set. */
+export function parseConfigSources(input: unknown, env: Env, cwd: string): { config: ServerConfig; envSources: EnvSources } {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ConfigError('(root)', 'must be a mapping')
   }
+  const errors = new Collector()
+  const envSources: EnvSources = new Map()
+  const note = (name: string, path: string): void => void envSources.set(path, name)
   const raw: Raw = { ...(input as Raw) }
-  checkKeys(raw, TOP_KEYS, '')
-  applyEnv(raw, env)
-  applyWebEnv(raw, env)
+  errors.take(() => checkKeys(raw, TOP_KEYS, ''), undefined)
+  applyEnv(raw, env, errors, note)
+  errors.take(() => applyWebEnv(raw, env), undefined)
+  for (const [name, path] of SECTION_ENV) if (env[name] !== undefined) note(name, path)
 
-  const { dcId, dcIds } = parseDcs(raw.dc_id, raw.dc_ids)
-  const host = str(raw.host, 'host', DEFAULTS.host)
-  if (isIP(host) === 0) throw new ConfigError('host', `not an IP address: ${host}`)
-  const tcpPorts = portList(raw.tcp_ports, 'tcp_ports', [...DEFAULTS.tcpPorts])
-  const wsPort = raw.ws_port === null ? null : port(raw.ws_port, 'ws_port', DEFAULTS.wsPort)
-  if (wsPort !== null && wsPort !== 0 && tcpPorts.includes(wsPort)) {
-    throw new ConfigError('ws_port', `${wsPort} is also a TCP port`)
-  }
-  if (tcpPorts.length === 0 && wsPort === null) throw new ConfigError('tcp_ports', 'no listener: no TCP port and no ws_port')
-  const wsPath = str(raw.ws_path, 'ws_path', DEFAULTS.wsPath)
-  if (!wsPath.startsWith('/')) throw new ConfigError('ws_path', 'must start with /')
-  const dataDir = resolve(cwd, str(raw.data_dir, 'data_dir', DEFAULTS.dataDir))
-  const store = parseStore(raw.store, dataDir, cwd)
-  const apiIds = intList(raw.api_ids, 'api_ids', [])
-  const publicAddresses = parseAddresses(raw.public_addresses, dcIds, host, tcpPorts)
-  const unknownMethodError = parseErrorSpec(raw.unknown_method_error)
-  const telegram = parseTelegram(raw.telegram)
-  const limits = parseLimits(raw.limits)
-  const upstream = parseUpstreams(raw.upstreams, raw.routes, raw.unrouted)
-  const http = parseHttp(raw.http, { tcp: tcpPorts, ws: wsPort })
-  const listenPorts = [...tcpPorts, ...(wsPort === null ? [] : [wsPort]), ...(http.port === null ? [] : [http.port])]
-  const proxyProtocol = parseProxyProtocol(raw.proxy_protocol, listenPorts.filter((p) => p !== 0))
-  const tls = parseTls(raw.tls, cwd)
-  return {
+  const { dcId, dcIds } = errors.take(() => parseDcs(raw.dc_id, raw.dc_ids), { dcId: DEFAULTS.dcId, dcIds: [...DEFAULTS.dcIds] })
+  const host = errors.take(() => {
+    const h = str(raw.host, 'host', DEFAULTS.host)
+    if (isIP(h) === 0) throw new ConfigError('host', `not an IP address: ${h}`)
+    return h
+  }, DEFAULTS.host)
+  const tcpPorts = errors.take(() => portList(raw.tcp_ports, 'tcp_ports', [...DEFAULTS.tcpPorts]), [...DEFAULTS.tcpPorts])
+  const wsPort = errors.take(() => optionalPort(raw.ws_port, 'ws_port', DEFAULTS.wsPort), null)
+  errors.take(() => {
+    if (wsPort !== null && wsPort !== 0 && tcpPorts.includes(wsPort)) throw new ConfigError('ws_port', `${wsPort} is also a TCP port`)
+    if (tcpPorts.length === 0 && wsPort === null) throw new ConfigError('tcp_ports', 'no listener: no TCP port and no ws_port')
+  }, undefined)
+  const wsPath = errors.take(() => {
+    const p = str(raw.ws_path, 'ws_path', DEFAULTS.wsPath)
+    if (!p.startsWith('/')) throw new ConfigError('ws_path', 'must start with /')
+    return p
+  }, DEFAULTS.wsPath)
+  const dataDir = resolve(cwd, errors.take(() => str(raw.data_dir, 'data_dir', DEFAULTS.dataDir), DEFAULTS.dataDir))
+  const store = errors.take(() => parseStore(raw.store, dataDir, cwd, errors), undefined)
+  const apiIds = errors.take(() => intList(raw.api_ids, 'api_ids', []), [])
+  const publicAddresses = errors.take(() => parseAddresses(raw.public_addresses, dcIds, host, tcpPorts), [])
+  const unknownMethodError = errors.take(() => parseErrorSpec(raw.unknown_method_error), { ...DEFAULTS.unknownMethodError })
+  const telegram = errors.take(() => parseTelegram(raw.telegram), { ...DEFAULT_TELEGRAM_CONFIG })
+  const limits = errors.take(() => parseLimits(raw.limits), { ...DEFAULT_LIMITS })
+  const upstream = errors.take(() => parseUpstreams(raw.upstreams, raw.routes, raw.unrouted), undefined)
+  const http = errors.take(() => parseHttp(raw.http, { tcp: tcpPorts, ws: wsPort }), undefined)
+  const httpPort = http?.port ?? null
+  const listenPorts = [...tcpPorts, ...(wsPort === null ? [] : [wsPort]), ...(httpPort === null ? [] : [httpPort])]
+  const proxyProtocol = errors.take(() => parseProxyProtocol(raw.proxy_protocol, listenPorts.filter((p) => p !== 0)), { ports: [], trusted: [] })
+  const tls = errors.take(() => parseTls(raw.tls, cwd), null)
+  const backendApi = errors.take(() => parseBackendApi(raw.backend_api), null)
+  const mtproxy = errors.take(() => parseMtproxy(raw.mtproxy, env, dcIds), undefined)
+  const log = errors.take(() => parseLog(raw.log), undefined)
+  errors.check()
+  const config: ServerConfig = {
     dcId,
     dcIds,
     host,
@@ -111,19 +181,21 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
     wsPort,
     wsPath,
     dataDir,
-    store,
+    store: store!,
     apiIds,
     publicAddresses,
     unknownMethodError,
     telegram,
     limits,
     proxyProtocol,
-    http,
+    http: http!,
     tls,
-    upstream,
-    backendApi: parseBackendApi(raw.backend_api),
-    mtproxy: parseMtproxy(raw.mtproxy, env, dcIds),
+    upstream: upstream!,
+    backendApi,
+    mtproxy: mtproxy!,
+    log: log!,
   }
+  return { config, envSources }
 }
 
 /** `ports`: the listeners' fixed ports (TCP, WebSocket, HTTP). */
@@ -144,21 +216,23 @@ function parseProxyProtocol(v: unknown, listening: number[]): ServerConfig['prox
   return { ports, trusted }
 }
 
-function applyEnv(raw: Raw, env: Env): void {
-  const set = (name: string, apply: (v: string) => void): void => {
+function applyEnv(raw: Raw, env: Env, errors: Collector, note: (name: string, path: string) => void): void {
+  const set = (name: string, path: string, apply: (v: string) => void): void => {
     const v = env[name]
-    if (v !== undefined) apply(v.trim())
+    if (v === undefined) return
+    errors.take(() => apply(v.trim()), undefined)
+    note(name, path)
   }
   const list = (v: string, name: string): number[] =>
     v === '' ? [] : v.split(',').map((s) => envInt(s.trim(), name))
-  set('MTGATE_DC_ID', (v) => (raw.dc_id = envInt(v, 'MTGATE_DC_ID')))
-  set('MTGATE_DC_IDS', (v) => (raw.dc_ids = list(v, 'MTGATE_DC_IDS')))
-  set('MTGATE_HOST', (v) => (raw.host = v))
-  set('MTGATE_TCP_PORTS', (v) => (raw.tcp_ports = list(v, 'MTGATE_TCP_PORTS')))
-  set('MTGATE_WS_PORT', (v) => (raw.ws_port = v === '' || v === 'off' ? null : envInt(v, 'MTGATE_WS_PORT')))
-  set('MTGATE_DATA_DIR', (v) => (raw.data_dir = v))
-  set('MTGATE_API_IDS', (v) => (raw.api_ids = list(v, 'MTGATE_API_IDS')))
-  set('MTGATE_PUBLIC_ADDRESSES', (v) => {
+  set('MTGATE_DC_ID', 'dc_id', (v) => (raw.dc_id = envInt(v, 'MTGATE_DC_ID')))
+  set('MTGATE_DC_IDS', 'dc_ids', (v) => (raw.dc_ids = list(v, 'MTGATE_DC_IDS')))
+  set('MTGATE_HOST', 'host', (v) => (raw.host = v))
+  set('MTGATE_TCP_PORTS', 'tcp_ports', (v) => (raw.tcp_ports = list(v, 'MTGATE_TCP_PORTS')))
+  set('MTGATE_WS_PORT', 'ws_port', (v) => (raw.ws_port = v === '' || v === 'off' ? null : envInt(v, 'MTGATE_WS_PORT')))
+  set('MTGATE_DATA_DIR', 'data_dir', (v) => (raw.data_dir = v))
+  set('MTGATE_API_IDS', 'api_ids', (v) => (raw.api_ids = list(v, 'MTGATE_API_IDS')))
+  set('MTGATE_PUBLIC_ADDRESSES', 'public_addresses', (v) => {
     raw.public_addresses = v === '' ? [] : v.split(',').map((item) => {
       const at = item.trim().lastIndexOf(':')
       if (at <= 0) throw new ConfigError('MTGATE_PUBLIC_ADDRESSES', `expected ip:port, got ${item}`)
@@ -166,39 +240,14 @@ function applyEnv(raw: Raw, env: Env): void {
       return { ip, port: envInt(item.trim().slice(at + 1), 'MTGATE_PUBLIC_ADDRESSES') }
     })
   })
-  const storeOverride = (key: string, value: string): void => {
-    const cur = raw.store
-    const store: Raw = cur !== null && typeof cur === 'object' && !Array.isArray(cur) ? { ...(cur as Raw) } : {}
-    store[key] = value
-    raw.store = store
-  }
-  set('MTGATE_STORE', (v) => storeOverride('backend', v))
-  set('MTGATE_CACHE', (v) => storeOverride('cache', v))
-  set('MTGATE_SQLITE_PATH', (v) => storeOverride('sqlite_path', v))
+  if (raw.store !== undefined) raw.store = normalizeStore(raw.store)
+  applyStoreEnv(raw, env, errors, note)
+  applyLogEnv(raw, env, errors, note)
 }
 
 function envInt(v: string, name: string): number {
   if (!/^-?\d+$/.test(v)) throw new ConfigError(name, `not an integer: ${JSON.stringify(v)}`)
   return Number(v)
-}
-
-function parseStore(v: unknown, dataDir: string, cwd: string): StoreSettings {
-  const raw = mapping(v, 'store')
-  checkKeys(raw, ['backend', 'cache', 'sqlite_path', 'mysql', 'redis', 'lru_size', 'cache_ttl_seconds'], 'store.')
-  const backend = oneOf<StoreBackend>(raw.backend, 'store.backend', ['memory', 'sqlite', 'mysql'], DEFAULTS.storeBackend)
-  const cache = oneOf<CacheBackend>(raw.cache, 'store.cache', ['none', 'redis'], DEFAULTS.cacheBackend)
-  const sqlitePath =
-    raw.sqlite_path === undefined ? join(dataDir, DEFAULTS.sqliteFile) : resolve(cwd, str(raw.sqlite_path, 'store.sqlite_path', ''))
-  const out: StoreSettings = { backend, cache, sqlitePath }
-  if (raw.mysql !== undefined) out.mysql = mapping(raw.mysql, 'store.mysql')
-  else if (backend === 'mysql') throw new ConfigError('store.mysql', 'required when store.backend is mysql')
-  if (raw.redis !== undefined) out.redis = mapping(raw.redis, 'store.redis')
-  else if (cache === 'redis') throw new ConfigError('store.redis', 'required when store.cache is redis')
-  if (raw.lru_size !== undefined) out.lruSize = int(raw.lru_size, 'store.lru_size', 0, 0, 100_000_000)
-  if (raw.cache_ttl_seconds !== undefined) {
-    out.cacheTtlSeconds = int(raw.cache_ttl_seconds, 'store.cache_ttl_seconds', 0, 1, 365 * 86400)
-  }
-  return out
 }
 
 /**
@@ -313,10 +362,13 @@ function parseLimits(v: unknown): ServerLimits {
 
 // ---- value readers ----
 
+/** Throws a ConfigError for an unknown key (a ConfigErrors for several). */
 export function checkKeys(raw: Raw, allowed: readonly string[], prefix: string): void {
+  const errors = new Collector()
   for (const k of Object.keys(raw)) {
-    if (!allowed.includes(k)) throw new ConfigError(prefix + k, `unknown key (allowed: ${allowed.join(', ')})`)
+    if (!allowed.includes(k)) errors.add(new ConfigError(prefix + k, `unknown key (allowed: ${allowed.join(', ')})`))
   }
+  errors.check()
 }
 
 export function mapping(v: unknown, path: string): Raw {
@@ -349,13 +401,21 @@ function port(v: unknown, path: string, def: number, min = 0): number {
   return int(v, path, def, min, 65535)
 }
 
+/** A port a listener may go without: `off`, null (or false) disables it (null is returned). */
+export function optionalPort(v: unknown, path: string, def: number | null): number | null {
+  if (v === undefined) return def
+  if (v === null || v === 'off' || v === false) return null
+  if (typeof v === 'string') throw new ConfigError(path, `must be a port or off, got ${JSON.stringify(v)}`)
+  return port(v, path, 0)
+}
+
 function intList(v: unknown, path: string, def: number[]): number[] {
   if (v === undefined || v === null) return def
   if (!Array.isArray(v)) throw new ConfigError(path, 'must be a list of integers')
   return v.map((x, i) => int(x, `${path}[${i}]`, 0, -2147483648, 2147483647))
 }
 
-function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[], def: T): T {
+export function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[], def: T): T {
   if (v === undefined) return def
   if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
     throw new ConfigError(path, `must be one of ${allowed.join(', ')}`)

@@ -232,6 +232,16 @@ export interface ServerConfig {
   /** host:port where `mtgate serve` serves mtgate.upstream.v1.Mtgate to backends; null: not served. */
   backendApi: string | null
   mtproxy: MtproxySettings
+  log: LogSettings
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+/** The process logger (src/util/log.ts): stderr, one JSON object a line or a pretty line. */
+export interface LogSettings {
+  /** Absent: MTGATE_LOG_LEVEL as read at start, else info. */
+  level?: LogLevel
+  format: 'json' | 'pretty'
 }
 
 export interface HttpSettings {

@@ -3,7 +3,7 @@
  *
  *   http:                          # POST /api (and /apiw1 ...) on ws_port; default on
  *     enabled: true
- *     port: 8080                   # also on a port of its own (HTTP only); default none
+ *     port: 8080                   # also on a port of its own (HTTP only); default none (off)
  *     cors_origin: '*'             # Access-Control-Allow-Origin for browser clients
  *     max_wait_ms: 60000           # longest a long poll is held, whatever http_wait asks
  *   tls:                           # ws_port and http.port serve wss:// and https:// (SIGHUP reloads)
@@ -13,7 +13,7 @@
  * Env: MTGATE_HTTP (on | off), MTGATE_HTTP_PORT (a port, or off), MTGATE_TLS_CERT, MTGATE_TLS_KEY.
  */
 import { resolve } from 'node:path'
-import { ConfigError, bool, checkKeys, int, mapping, str, type Env } from './load.js'
+import { ConfigError, bool, checkKeys, int, mapping, optionalPort, str, type Env } from './load.js'
 import type { HttpSettings, TlsSettings } from './types.js'
 
 export const HTTP_DEFAULTS = { enabled: true, corsOrigin: '*', maxWaitMs: 60_000 } as const
@@ -51,7 +51,7 @@ export function parseHttp(v: unknown, ports: { tcp: readonly number[]; ws: numbe
   const raw = v === undefined || v === null ? {} : mapping(v, 'http')
   checkKeys(raw, ['enabled', 'port', 'cors_origin', 'max_wait_ms'], 'http.')
   const enabled = bool(raw.enabled, 'http.enabled', HTTP_DEFAULTS.enabled)
-  const port = raw.port === undefined || raw.port === null ? null : int(raw.port, 'http.port', 0, 0, 65535)
+  const port = optionalPort(raw.port, 'http.port', null)
   if (port !== null && port !== 0 && (ports.tcp.includes(port) || port === ports.ws)) throw new ConfigError('http.port', `${port} is already a TCP or WebSocket port`)
   if (port !== null && !enabled) throw new ConfigError('http.port', 'set while http.enabled is false')
   const corsOrigin = str(raw.cors_origin, 'http.cors_origin', HTTP_DEFAULTS.corsOrigin)

@@ -355,7 +355,7 @@ export class SessionManager implements SessionService, PushService {
     if (key.salts.refresh(nowSec)) this.dir.saveSalts(key)
     if (!key.salts.isValid(msg.salt, nowSec)) {
       const salt = key.salts.current(nowSec)
-      this.dir.limitedLog.info('bad_server_salt', { authKeyId: key.record.id.toString(), msgId: msg.msgId.toString() }, 'session: bad server salt')
+      this.dir.limitedLog.debug('bad_server_salt', { authKeyId: key.record.id.toString(), msgId: msg.msgId.toString() }, 'session: bad server salt')
       this.sendLoose(key, msg, {
         _: 'bad_server_salt',
         bad_msg_id: msg.msgId,

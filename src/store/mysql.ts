@@ -53,6 +53,12 @@ function big(x: unknown): bigint {
   throw new StoreError('internal', `mysql: unexpected integer value ${String(x)}`)
 }
 
+/** The options store.mysql takes (camelCase, as MysqlStoreOptions names them). */
+export const MYSQL_OPTION_KEYS = ['host', 'socketPath', 'user', 'password', 'database', 'port', 'connectionLimit', 'opTimeoutMs', 'ssl'] as const
+
+/** The database when the options name none. */
+export const MYSQL_DEFAULT_DATABASE = 'mtgate'
+
 /** Validates the loosely typed options a config file passes (StoreError('invalid') on a bad field). */
 export function parseMysqlOptions(raw: Record<string, unknown> | MysqlStoreOptions | undefined): MysqlStoreOptions {
   const r = (raw ?? {}) as Record<string, unknown>
@@ -78,8 +84,7 @@ export function parseMysqlOptions(raw: Record<string, unknown> | MysqlStoreOptio
   int('port', 1, 65535)
   int('connectionLimit', 1, 1000)
   int('opTimeoutMs', 50, 600_000)
-  const known = new Set(['host', 'socketPath', 'user', 'password', 'database', 'port', 'connectionLimit', 'opTimeoutMs', 'ssl'])
-  for (const k of Object.keys(r)) if (!known.has(k)) throw new StoreError('invalid', `mysql.${k}: unknown option`)
+  for (const k of Object.keys(r)) if (!(MYSQL_OPTION_KEYS as readonly string[]).includes(k)) throw new StoreError('invalid', `mysql.${k}: unknown option`)
   const ssl = r.ssl
   if (ssl !== undefined) {
     if (typeof ssl === 'boolean') out.ssl = ssl
@@ -99,7 +104,7 @@ export function parseMysqlOptions(raw: Record<string, unknown> | MysqlStoreOptio
       out.ssl = o
     } else throw new StoreError('invalid', 'mysql.ssl must be a boolean or an object')
   }
-  if (out.database === undefined) throw new StoreError('invalid', 'mysql.database is required')
+  out.database ??= MYSQL_DEFAULT_DATABASE
   return out
 }
 

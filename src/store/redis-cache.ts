@@ -30,10 +30,13 @@ import {
 } from './types.js'
 
 /** Validates the loosely typed options a config file passes. */
+/** The options store.redis takes (camelCase, as RedisCacheOptions names them). */
+export const REDIS_OPTION_KEYS = ['host', 'port', 'username', 'password', 'db', 'keyPrefix', 'commandTimeoutMs', 'tls'] as const
+
 export function parseRedisOptions(raw: Record<string, unknown> | RedisCacheOptions | undefined): RedisCacheOptions {
   const r = (raw ?? {}) as Record<string, unknown>
   const out: Record<string, unknown> = {}
-  const known: Record<string, 'string' | 'port' | 'int' | 'ms' | 'tls'> = {
+  const known: Record<(typeof REDIS_OPTION_KEYS)[number], 'string' | 'port' | 'int' | 'ms' | 'tls'> = {
     host: 'string',
     port: 'port',
     username: 'string',
@@ -44,7 +47,7 @@ export function parseRedisOptions(raw: Record<string, unknown> | RedisCacheOptio
     tls: 'tls',
   }
   for (const [k, v] of Object.entries(r)) {
-    const kind = known[k]
+    const kind = known[k as keyof typeof known]
     if (!kind) throw new StoreError('invalid', `redis.${k}: unknown option`)
     if (v === undefined) continue
     const int = typeof v === 'number' && Number.isInteger(v)

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from './clock.js'
 import type { Logger } from './log.js'
 
-type Level = 'info' | 'warn' | 'error'
+type Level = 'debug' | 'info' | 'warn' | 'error'
 
 interface Window {
   until: number
@@ -29,6 +29,10 @@ export class LogLimiter {
     private readonly intervalMs = LOG_INTERVAL_MS,
     private readonly clock: Clock = systemClock,
   ) {}
+
+  debug(reason: string, obj: object, msg: string): void {
+    this.emit('debug', reason, obj, msg)
+  }
 
   info(reason: string, obj: object, msg: string): void {
     this.emit('info', reason, obj, msg)

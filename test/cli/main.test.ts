@@ -28,6 +28,7 @@ describe('argument parsing', () => {
       keyChange: { action: 'retire', fingerprint: 'c3b42b026ce86b21' },
     })
     assert.deepEqual(parseArgs(['keys', 'unretire', 'c3b42b026ce86b21']).keyChange, { action: 'unretire', fingerprint: 'c3b42b026ce86b21' })
+    assert.deepEqual(parseArgs(['config', '--explain', '-c', 'x']), { command: 'config', config: 'x', bits: 2048, explain: true })
   })
   it('bad input is a UsageError', () => {
     const keys = [['keys', 'drop', 'c3b42b026ce86b21'], ['keys', 'retire'], ['keys', 'retire', 'c3b42b026ce86b2'], ['keys', 'retire', '--config', 'x'], ['keys', 'retire', 'c3b42b026ce86b21', 'more']]
@@ -61,6 +62,36 @@ describe('mtgate command', () => {
     const b = run('serve', '--config', bad)
     assert.equal(b.status, 2)
     assert.match(b.stderr, /tcp_ports\[0\]/)
+  })
+
+  it('every config error on its own line, exit 2, no stack trace; a typo under store.mysql too', () => {
+    const bad = join(dir, 'many.yaml')
+    writeFileSync(bad, 'ws_port: 99999\nhots: x\nstore: { backend: mysql, mysql: { hots: db } }\nlog: { format: xml }\n')
+    const b = run('serve', '--config', bad)
+    assert.equal(b.status, 2)
+    const lines = b.stderr.trimEnd().split('\n')
+    assert.deepEqual(lines.map((l) => /^mtgate: config: (\S+): /.exec(l)?.[1]).sort(), ['hots', 'log.format', 'store.mysql.hots', 'ws_port'])
+    const typo = join(dir, 'typo.yaml')
+    writeFileSync(typo, 'store: { backend: mysql, mysql: { url: "mysql://u@127.0.0.1:9/x", pasword: p } }\n')
+    const t = run('serve', '--config', typo)
+    assert.equal(t.status, 2)
+    assert.match(t.stderr, /^mtgate: config: store\.mysql\.pasword: unknown key/)
+    assert.doesNotMatch(t.stderr, /\n\s+at /)
+  })
+
+  it('config --explain: the effective values and their sources', () => {
+    const r = spawnSync(process.execPath, [MAIN, 'config', '--explain', '--config', config], {
+      encoding: 'utf8',
+      env: { ...process.env, MTGATE_LOG_LEVEL: 'silent', MTGATE_CACHE: 'none' },
+    })
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /^host +127\.0\.0\.1 +\(file\)$/m)
+    assert.match(r.stdout, /^store\.backend +memory +\(file\)$/m)
+    assert.match(r.stdout, /^store\.cache +none +\(env MTGATE_CACHE\)$/m)
+    assert.match(r.stdout, /^ws_path +\/apiws +\(default\)$/m)
+    const plain = run('config', '--config', config)
+    assert.equal(plain.status, 0)
+    assert.match(plain.stdout, /^ws_path +\/apiws$/m)
   })
 
   it('keygen adds a key, keys lists them', () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { loadClusterConfig, parseClusterSection } from '../../src/config/cluster.js'
-import { ConfigError, loadConfig, loadClusterConfig as fromIndex } from '../../src/config/index.js'
+import { ConfigError, ConfigErrors, loadConfig, loadClusterConfig as fromIndex } from '../../src/config/index.js'
 
 const minimal = { node_id: 'session-1', etcd: ['http://127.0.0.1:2379'], listen: '127.0.0.1:7101' }
 
@@ -23,6 +23,13 @@ describe('cluster config section', () => {
       streamPauseTimeoutMs: 10000,
       tls: undefined,
     })
+  })
+
+  it('errors of the server part and of the cluster section are reported together', () => {
+    assert.throws(
+      () => loadClusterConfig({ doc: { ws_port: 'of', cluster: { ...minimal, etcd: [] } }, env: {} }),
+      (e: unknown) => e instanceof ConfigErrors && e.errors.map((x) => x.path).join(' ') === 'ws_port cluster.etcd',
+    )
   })
 
   it('env overrides', () => {

@@ -1,4 +1,5 @@
 import { test } from 'node:test'
+import { pino } from 'pino'
 import assert from 'node:assert/strict'
 import { msToMsgId } from '../../src/session/msg-id.js'
 import { SALT_PERIOD_SECONDS, SALT_VALIDITY_SECONDS } from '../../src/session/salts.js'
@@ -281,4 +282,16 @@ test('several sessions on one connection: closing it detaches each; a session mo
   assert.equal(r.manager.session(r.key.id, 22n)?.conn?.connId, 'c2')
   r.manager.closeConnection('c2')
   assert.equal(r.manager.session(r.key.id, 22n)?.conn, undefined)
+})
+
+test('a new client\'s bad_server_salt is logged at debug level, not info', async () => {
+  const lines: { level: number; msg: string }[] = []
+  const sink = { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) }
+  const r = await rig({ log: pino({ level: 'debug' }, sink) })
+  const c = new TestClient(r)
+  c.salt = 12345n
+  c.send({ _: 'ping', ping_id: 1n })
+  assert.equal(only(await round(r), 'bad_server_salt').length, 1)
+  const salt = lines.filter((l) => l.msg === 'session: bad server salt')
+  assert.deepEqual(salt.map((l) => l.level), [20])
 })

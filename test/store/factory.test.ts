@@ -90,7 +90,8 @@ describe('option parsing', () => {
     assert.equal(o.host, 'db')
     assert.deepEqual(o.ssl, { ca: '-----BEGIN CERTIFICATE-----', rejectUnauthorized: true })
     assert.equal(parseMysqlOptions({ database: 'd', ssl: true }).ssl, true)
-    for (const bad of [{}, { database: 1 }, { database: 'd', port: 0 }, { database: 'd', ssl: 'yes' }, { database: 'd', ssl: { ca: 3 } }])
+    assert.equal(parseMysqlOptions({}).database, 'mtgate')
+    for (const bad of [{ database: 1 }, { database: 'd', port: 0 }, { database: 'd', ssl: 'yes' }, { database: 'd', ssl: { ca: 3 } }])
       assert.throws(() => parseMysqlOptions(bad), invalid, JSON.stringify(bad))
   })
 
