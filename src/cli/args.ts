@@ -1,14 +1,17 @@
 /** Command-line parsing for `mtgate <command> [--config file] [options]`. */
+import type { DecodeArgs } from './decode/command.js'
 
-export type Command = 'serve' | 'gateway' | 'session' | 'keygen' | 'keys' | 'help'
+export type Command = 'serve' | 'gateway' | 'session' | 'keygen' | 'keys' | 'decode' | 'help'
 
-const COMMANDS: readonly Command[] = ['serve', 'gateway', 'session', 'keygen', 'keys', 'help']
+const COMMANDS: readonly Command[] = ['serve', 'gateway', 'session', 'keygen', 'keys', 'decode', 'help']
 
 export interface CliArgs {
   command: Command
   config?: string
   /** keygen: RSA modulus bits. */
   bits: number
+  /** decode: its file and options. */
+  decode?: DecodeArgs
 }
 
 export class UsageError extends Error {
@@ -23,11 +26,18 @@ commands:
   session   run a cluster session node (session layer, RPC, store; needs a cluster: section)
   keygen    create a new RSA key in the data directory (offered next to existing ones)
   keys      list the RSA keys: fingerprint, state, public key file
+  decode    print the frames of a captured client connection as JSON lines:
+            mtgate decode --key HEX|--key-file F|--data-dir D [--server FILE] [--layer N] FILE
+            (FILE: a .pcap / .pcapng of the connection, or the raw bytes the client sent)
   help      this text
 
 options:
   --config FILE   YAML config file (see src/config/defaults.ts); env MTGATE_* overrides it
   --bits N        keygen: RSA modulus size (default 2048)
+  --key HEX       decode: the auth key (512 hex digits); --key-file FILE: the same from a file
+  --data-dir DIR  decode: look the keys up in DIR's SQLite store
+  --server FILE   decode: the raw bytes the server sent (with a raw client FILE)
+  --layer N       decode: decode in layer N (default: the client's invokeWithLayer)
 `
 
 export function parseArgs(argv: readonly string[], env: Record<string, string | undefined> = {}): CliArgs {
@@ -60,14 +70,48 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
         out.bits = Number(v)
         break
       }
+      case '--key':
+        decodeArgs(out).key = value()
+        break
+      case '--key-file':
+        decodeArgs(out).keyFile = value()
+        break
+      case '--data-dir':
+        decodeArgs(out).dataDir = value()
+        break
+      case '--server':
+        decodeArgs(out).server = value()
+        break
+      case '--layer': {
+        const v = value()
+        if (!/^\d+$/.test(v)) throw new UsageError('--layer must be a number')
+        decodeArgs(out).layer = Number(v)
+        break
+      }
       case '--help':
       case '-h':
         out.command = 'help'
         break
       default:
+        if (out.command === 'decode' && !a.startsWith('-') && decodeArgs(out).file === undefined) {
+          decodeArgs(out).file = a
+          break
+        }
         throw new UsageError(`unknown option: ${a}`)
     }
   }
+  if (out.command === 'decode') checkDecode(decodeArgs(out))
+  else if (out.decode !== undefined) throw new UsageError('--key, --key-file, --data-dir, --server and --layer are options of decode')
   if (out.config === undefined && env.MTGATE_CONFIG) out.config = env.MTGATE_CONFIG
   return out
+}
+
+function decodeArgs(out: CliArgs): DecodeArgs {
+  return (out.decode ??= {})
+}
+
+function checkDecode(d: DecodeArgs): void {
+  if (d.file === undefined) throw new UsageError('decode needs a FILE (a pcap / pcapng capture or the raw client stream)')
+  const keys = [d.key, d.keyFile, d.dataDir].filter((k) => k !== undefined).length
+  if (keys !== 1) throw new UsageError('decode needs one of --key, --key-file, --data-dir')
 }
