@@ -11,6 +11,8 @@
  * - commands (lines `mtgate COMMAND [--config FILE]  text`): each command and option is in the CLI's
  *   USAGE and parses; `keygen` twice and `keys` run in a new directory and list both keys.
  * - cluster (```sh with `mtgate gateway`): see assertClusterBlock (no etcd is started).
+ * - decode (```sh `mtgate decode` and the ```json after it): the command runs on a fixed
+ *   conversation (test/readme/decode.ts) and prints the output block exactly.
  * - ```yaml: each one loads as configuration (parseConfig); the `mtproxy` one is also the whole
  *   server's configuration in test/e2e/mtproxy.test.ts, with GramJS as its MTProxy client.
  * - client snippets (```js GramJS and mtcute, ```python Telethon and Kurigram, ```go gotd/td): each is
@@ -26,6 +28,7 @@ import { freePort } from '../helpers/services.js'
 import { readmeBlocks, where, type Block } from './blocks.js'
 import { assertBanner, assertClusterBlock, assertCommandsBlock, assertKeyFiles, assertKeygenAndKeys, assertSetupBlock, serveBanner } from './cli.js'
 import { CLIENT_CHECKS, runClientSnippet } from './clients.js'
+import { assertDecodeBlocks, isDecodeCommand, isDecodeOutput } from './decode.js'
 import { JS_PARENT, SCRATCH_PARENT } from './run.js'
 
 const blocks = readmeBlocks()
@@ -43,6 +46,8 @@ const CLAIMS: { name: string; claims(b: Block): boolean }[] = [
   { name: 'commands', claims: isCommands },
   { name: 'cluster', claims: isCluster },
   { name: 'yaml', claims: isYaml },
+  { name: 'decode command', claims: isDecodeCommand },
+  { name: 'decode output', claims: isDecodeOutput },
   ...CLIENT_CHECKS,
 ]
 
@@ -100,6 +105,10 @@ describe('README.md code blocks', () => {
     const yaml = blocks.filter(isYaml)
     assert.ok(yaml.length >= 2)
     for (const b of yaml) assert.doesNotThrow(() => parseConfig(parse(b.body) as Record<string, unknown>, {}), where(b))
+  })
+
+  it('decode: the command prints the output block for its fixed conversation', async () => {
+    await assertDecodeBlocks(only(isDecodeCommand, 'decode command'), only(isDecodeOutput, 'decode output'))
   })
 
   for (const check of CLIENT_CHECKS) {
