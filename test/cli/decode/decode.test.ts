@@ -11,13 +11,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Socket } from 'node:net'
 import { AuthKey } from '../../../src/crypto/message.js'
 import { SqliteAuthKeyStore } from '../../../src/store/sqlite.js'
 import { startE2eServer, type E2eServer } from '../../e2e/harness.js'
 import { isRpcError, RawClient, withInitConnection } from '../../e2e/raw-client.js'
-import { startRelay, type Relay } from '../../helpers/relay.js'
+import type { Relay } from '../../helpers/relay.js'
 import { writeCapture, type CapturedSegment } from './pcap-writer.js'
+import { CAPTURE_START, startRecordingRelay } from './recorder.js'
 
 const MAIN = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url))
 
@@ -40,7 +40,7 @@ describe('mtgate decode on a recorded connection', () => {
   let relay: Relay
   let dir: string
   const key = new AuthKey(randomBytes(256))
-  const segments: CapturedSegment[] = []
+  let segments: CapturedSegment[]
   let sessionId: bigint
   const files = { client: '', server: '', pcap: '', keyHex: '', dataDir: '' }
 
@@ -48,20 +48,9 @@ describe('mtgate decode on a recorded connection', () => {
     dir = mkdtempSync(join(tmpdir(), 'mtgate-decode-'))
     e = await startE2eServer({ host: '127.0.77.62', tcpPort: 0 })
     await e.server.store.put({ id: key.id, key: key.key, type: 0, createdAt: Math.floor(Date.now() / 1000) })
-    const offsets = { client: 0, server: 0 }
-    let t = 1_700_000_000
-    const note = (from: 'client' | 'server', data: Buffer): void => {
-      segments.push({ from, offset: offsets[from], data: Buffer.from(data), time: (t += 0.001) })
-      offsets[from] += data.length
-    }
-    relay = await startRelay(e.host, { host: e.host, port: e.tcpPort! }, (client: Socket) => {
-      client.on('data', (d: Buffer) => note('client', d))
-      const write = client.write.bind(client) as (chunk: Buffer, ...rest: unknown[]) => boolean
-      client.write = ((chunk: Buffer, ...rest: unknown[]) => {
-        note('server', chunk)
-        return write(chunk, ...rest)
-      }) as typeof client.write
-    })
+    const rec = await startRecordingRelay(e.host, { host: e.host, port: e.tcpPort! })
+    relay = rec.relay
+    segments = rec.segments
     const c = await RawClient.connect({ host: relay.host, port: relay.port, key, codec: 'padded', obfuscatedDc: 2, quickAck: true })
     sessionId = c.sessionId
     const cfg = await c.invoke(withInitConnection(222, 4, { _: 'help.getConfig' }))
@@ -69,13 +58,12 @@ describe('mtgate decode on a recorded connection', () => {
     await c.ping()
     c.close()
 
-    const part = (from: 'client' | 'server') => Buffer.concat(segments.filter((s) => s.from === from).map((s) => s.data))
     files.client = join(dir, 'client.bin')
     files.server = join(dir, 'server.bin')
     files.pcap = join(dir, 'conn.pcap')
     files.keyHex = join(dir, 'key.hex')
-    writeFileSync(files.client, part('client'))
-    writeFileSync(files.server, part('server'))
+    writeFileSync(files.client, rec.sent('client'))
+    writeFileSync(files.server, rec.sent('server'))
     writeFileSync(files.pcap, writeCapture(segments, { client: { ip: '127.0.77.62', port: 41000 }, server: { ip: '127.0.77.62', port: e.tcpPort! } }))
     writeFileSync(files.keyHex, key.key.toString('hex') + '\n')
     files.dataDir = join(dir, 'data')
@@ -141,7 +129,7 @@ describe('mtgate decode on a recorded connection', () => {
     assert.equal(pcap.stderr, `mtgate decode: connection 127.0.77.62:41000 -> 127.0.77.62:${e.tcpPort}\n`)
     const times = pcap.lines.map((r) => r.time as number)
     assert.deepEqual(times, [...times].sort((a, b) => a - b))
-    assert.ok(times[0]! > 1_700_000_000)
+    assert.ok(times[0]! > CAPTURE_START)
     const strip = (rs: Rec[]) => rs.map(({ time: _t, ...r }) => JSON.stringify(r)).sort()
     assert.deepEqual(strip(pcap.lines), strip(raw.lines))
     assert.ok(pcap.lines.findIndex((r) => r.from === 'server') < pcap.lines.map((r) => r.from).lastIndexOf('client'), 'directions interleave')
