@@ -7,6 +7,7 @@ import { frameConnection } from '../../../src/cli/decode/stream.js'
 import { AuthKey, sealMessage } from '../../../src/crypto/message.js'
 import { buildContainer, buildRpcResult } from '../../../src/session/envelope.js'
 import { encode, TlWriter } from '../../../src/tl/index.js'
+import { createCodec } from '../../../src/transport/create-codec.js'
 import { acceptObfuscatedInit, createObfuscatedClient } from '../../../src/transport/obfuscated.js'
 
 const key = new AuthKey(Buffer.alloc(256, 9))
@@ -61,6 +62,24 @@ describe('decode: frames and records', () => {
       req_msg_id: '100',
       result: { _: 'gzip_packed', body: { _: 'nearestDc', country: 'NL', this_dc: 2, nearest_dc: 4 } },
     })
+  })
+
+  it('full transport: unencrypted objects, a transport error, a frame the key does not open', () => {
+    const reqPq = Buffer.alloc(40)
+    reqPq.writeBigInt64LE(0x74n, 8)
+    reqPq.writeInt32LE(20, 16)
+    encode({ _: 'req_pq_multi', nonce: Buffer.alloc(16, 2) } as never).copy(reqPq, 20)
+    const client = createCodec('full', { side: 'client', maxFrameSize: 1 << 20 })
+    const other = new AuthKey(Buffer.alloc(256, 3))
+    const toServer = Buffer.concat([client.encodePacket(reqPq), client.encodePacket(sealMessage(other, { ...base, msgId: 0x78n, body: encode({ _: 'ping', ping_id: 1n }) }, 'client'))])
+    const toClient = createCodec('full', { side: 'server', maxFrameSize: 1 << 20 }).encodeTransportError(-404)
+    const conn = frameConnection([{ time: NaN, data: toServer }], [{ time: NaN, data: toClient }])
+    assert.deepEqual([conn.transport, conn.obfuscated, conn.warnings], ['full', false, []])
+    const recs = conn.frames.map((f) => new FramePrinter(conn, { key: () => key }).record(f)) as Record<string, any>[] // eslint-disable-line @typescript-eslint/no-explicit-any
+    assert.deepEqual(recs[0]!.body, { _: 'req_pq_multi', nonce: '02'.repeat(16) })
+    assert.equal(recs[1]!.auth_key_id, other.id.toString())
+    assert.match(recs[1]!.error, /^auth_key_id: /)
+    assert.deepEqual(recs[2], { from: 'server', transport: 'full', obfuscated: false, length: 4, quick_ack: false, transport_error: -404 })
   })
 
   it('decode options parse; a missing file or key source is a usage error', () => {
