@@ -27,7 +27,7 @@ commands:
   keygen    create a new RSA key in the data directory (offered next to existing ones)
   keys      list the RSA keys: fingerprint, state, public key file
   decode    print the frames of a captured client connection as JSON lines:
-            mtgate decode --key HEX|--key-file F|--data-dir D [--server FILE] [--layer N] FILE
+            mtgate decode --key HEX|--key-file F|--data-dir D [--server FILE] [--layer N] [--secret HEX] FILE
             (FILE: a .pcap / .pcapng of the connection, or the raw bytes the client sent)
   help      this text
 
@@ -38,6 +38,7 @@ options:
   --data-dir DIR  decode: look the keys up in DIR's SQLite store
   --server FILE   decode: the raw bytes the server sent (with a raw client FILE)
   --layer N       decode: decode in layer N (default: the client's invokeWithLayer)
+  --secret HEX    decode: the MTProxy secret the client's obfuscated2 init is keyed by (plain or dd)
 `
 
 export function parseArgs(argv: readonly string[], env: Record<string, string | undefined> = {}): CliArgs {
@@ -82,6 +83,9 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
       case '--server':
         decodeArgs(out).server = value()
         break
+      case '--secret':
+        decodeArgs(out).secret = value()
+        break
       case '--layer': {
         const v = value()
         if (!/^\d+$/.test(v)) throw new UsageError('--layer must be a number')
@@ -101,7 +105,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     }
   }
   if (out.command === 'decode') checkDecode(decodeArgs(out))
-  else if (out.decode !== undefined) throw new UsageError('--key, --key-file, --data-dir, --server and --layer are options of decode')
+  else if (out.decode !== undefined) throw new UsageError('--key, --key-file, --data-dir, --server, --layer and --secret are options of decode')
   if (out.config === undefined && env.MTGATE_CONFIG) out.config = env.MTGATE_CONFIG
   return out
 }

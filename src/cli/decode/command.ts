@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { DEFAULTS } from '../../config/defaults.js'
 import { AuthKey } from '../../crypto/message.js'
 import { SqliteAuthKeyStore } from '../../store/sqlite.js'
+import { parseMtproxySecret } from '../../transport/mtproxy-secret.js'
 import { readInt64LE } from '../../util/int64.js'
 import { isCapture, readCapture, type StreamChunk } from './pcap.js'
 import { FramePrinter } from './print.js'
@@ -26,6 +27,8 @@ export interface DecodeArgs {
   /** A data directory whose SQLite store holds the keys. */
   dataDir?: string
   layer?: number
+  /** An MTProxy secret (hex, plain or dd) the client's obfuscated2 init is keyed by. */
+  secret?: string
 }
 
 export class DecodeError extends Error {
@@ -64,6 +67,17 @@ async function keysFromStore(dataDir: string, ids: Iterable<bigint>): Promise<{ 
   }
 }
 
+function mtproxyKey(hex: string): Uint8Array {
+  let s
+  try {
+    s = parseMtproxySecret(hex)
+  } catch (e) {
+    throw new DecodeError(`--secret: ${(e as Error).message}`)
+  }
+  if (s.kind === 'ee') throw new DecodeError('--secret: fake-TLS (ee) connections are not decoded')
+  return s.key
+}
+
 /** Both directions of the connection in `args`; warnings go to `warn`. */
 function readStreams(args: DecodeArgs, warn: (line: string) => void): { toServer: StreamChunk[]; toClient: StreamChunk[] } {
   const data = readFileSync(args.file!)
@@ -91,7 +105,7 @@ export async function runDecode(args: DecodeArgs, out: (line: string) => void, w
 
 async function decodeTo(args: DecodeArgs, out: (line: string) => void, warn: (line: string) => void): Promise<void> {
   const { toServer, toClient } = readStreams(args, warn)
-  const conn = frameConnection(toServer, toClient)
+  const conn = frameConnection(toServer, toClient, args.secret === undefined ? [] : [mtproxyKey(args.secret)])
   for (const w of conn.warnings) warn(w)
   const keys = new Map<bigint, AuthKey>()
   let layer = args.layer

@@ -62,9 +62,9 @@ function frames(from: Sender, codec: Codec, chunks: Iterable<StreamChunk>, warni
 
 /**
  * Frames both directions of a connection. `time` of a raw file's single chunk is NaN: frames then
- * keep the client-first order.
+ * keep the client-first order. `secrets`: MTProxy keys (16 bytes) an obfuscated2 init may be keyed by.
  */
-export function frameConnection(toServer: readonly StreamChunk[], toClient: readonly StreamChunk[]): FramedConnection {
+export function frameConnection(toServer: readonly StreamChunk[], toClient: readonly StreamChunk[], secrets: readonly Uint8Array[] = []): FramedConnection {
   const head = Buffer.concat(toServer.map((c) => c.data)).subarray(0, OBFUSCATED_INIT_LENGTH)
   const d = detectTransport(head, { maxFrameSize: MAX_FRAME_SIZE })
   if (d.kind === 'more') throw new Error(`the client stream has ${head.length} bytes: too short to tell its transport`)
@@ -78,7 +78,8 @@ export function frameConnection(toServer: readonly StreamChunk[], toClient: read
     client = createCodec(d.codec, { side: 'client', maxFrameSize: MAX_FRAME_SIZE })
     result = { transport: d.codec, obfuscated: false }
   } else {
-    const accepted = acceptObfuscatedInit(head, { codec: { maxFrameSize: MAX_FRAME_SIZE } })
+    const accepted = acceptObfuscatedInit(head, { codec: { maxFrameSize: MAX_FRAME_SIZE }, secrets })
+    const secret = accepted.secretIndex === null ? undefined : secrets[accepted.secretIndex]
     server = accepted.codec
     let first = true
     const replay = (n: number): Buffer => {
@@ -87,7 +88,7 @@ export function frameConnection(toServer: readonly StreamChunk[], toClient: read
       return Buffer.from(head)
     }
     const name = accepted.codec.name as Exclude<CodecName, 'full'>
-    client = createObfuscatedClient({ codec: name, maxFrameSize: MAX_FRAME_SIZE, random: replay }).codec
+    client = createObfuscatedClient({ codec: name, maxFrameSize: MAX_FRAME_SIZE, random: replay, secret }).codec
     result = { transport: name, obfuscated: true, dcId: accepted.dcId }
   }
   const all = [

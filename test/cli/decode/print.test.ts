@@ -82,13 +82,34 @@ describe('decode: frames and records', () => {
     assert.deepEqual(recs[2], { from: 'server', transport: 'full', obfuscated: false, length: 4, quick_ack: false, transport_error: -404 })
   })
 
+  it('obfuscated2 keyed by an MTProxy secret: read with the secret, refused without it', () => {
+    const secret = Buffer.alloc(16, 0x5a)
+    const o = createObfuscatedClient({ codec: 'padded', maxFrameSize: 1 << 20, secret })
+    const ping = sealMessage(key, { ...base, msgId: 0x7cn, body: encode({ _: 'ping', ping_id: 3n }) }, 'client')
+    const server = acceptObfuscatedInit(o.init, { codec: { maxFrameSize: 1 << 20 }, secrets: [secret], allowPlain: false }).codec
+    const pong = sealMessage(key, { ...base, msgId: 0x7dn, body: encode({ _: 'pong', msg_id: 0x7cn, ping_id: 3n }) }, 'server')
+    const toServer = [{ time: NaN, data: Buffer.concat([o.init, o.codec.encodePacket(ping)]) }]
+    const toClient = [{ time: NaN, data: server.encodePacket(pong) }]
+    const conn = frameConnection(toServer, toClient, [secret])
+    assert.deepEqual([conn.transport, conn.obfuscated, conn.warnings], ['padded', true, []])
+    const printer = new FramePrinter(conn, { key: () => key })
+    assert.deepEqual(
+      conn.frames.map((f) => printer.record(f).body),
+      [
+        { _: 'ping', ping_id: '3' },
+        { _: 'pong', msg_id: '124', ping_id: '3' },
+      ],
+    )
+    assert.throws(() => frameConnection(toServer, toClient), /no key yields a known protocol tag/)
+  })
+
   it('decode options parse; a missing file or key source is a usage error', () => {
     assert.deepEqual(parseArgs(['decode', '--key', 'ab', '--server', 's.bin', '--layer', '214', 'c.bin']), {
       command: 'decode',
       bits: 2048,
       decode: { key: 'ab', server: 's.bin', layer: 214, file: 'c.bin' },
     })
-    assert.deepEqual(parseArgs(['decode', 'x.pcap', '--data-dir=d']).decode, { file: 'x.pcap', dataDir: 'd' })
+    assert.deepEqual(parseArgs(['decode', 'x.pcap', '--data-dir=d', '--secret', 'dd00']).decode, { file: 'x.pcap', dataDir: 'd', secret: 'dd00' })
     for (const argv of [['decode', '--key', 'ab'], ['decode', 'f'], ['decode', '--key', 'a', '--key-file', 'b', 'f'], ['decode', '--key', 'a', 'f', 'g'], ['serve', '--key', 'a'], ['decode', '--layer', 'x', '--key', 'a', 'f']]) {
       assert.throws(() => parseArgs(argv), UsageError, argv.join(' '))
     }
