@@ -18,6 +18,7 @@ import { SessionNode } from '../cluster/session-node.js'
 import { drainOnSignal, reloadTlsOnHangup } from './signals.js'
 import { changeKey } from './keys.js'
 import { parseArgs, USAGE, UsageError, type CliArgs } from './args.js'
+import { runDecode } from './decode/command.js'
 
 const out = (line: string): void => {
   process.stdout.write(line + '\n')
@@ -120,6 +121,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     out(USAGE)
     return 0
   }
+  if (args.command === 'decode') return runDecode(args.decode!, out, (line) => process.stderr.write(`mtgate decode: ${line}\n`))
   if (args.command === 'gateway' || args.command === 'session') {
     const cluster = configOrReport(() => loadClusterConfig({ file: args.config }))
     if (cluster === undefined) return 2

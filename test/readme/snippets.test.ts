@@ -12,6 +12,8 @@
  *   is in the CLI's USAGE and parses; `keygen` twice, `keys`, `keys retire` and `keys` again run in a
  *   new directory: both keys listed, then the first one retired.
  * - cluster (```sh with `npx mtgate gateway`): see assertClusterBlock (no etcd is started).
+ * - decode (```sh `npx mtgate decode` and the ```json after it): the command runs on a fixed
+ *   conversation (test/readme/decode.ts) and prints the output block exactly.
  * - ```yaml: each one loads as configuration (parseConfig); the `mtproxy` one is also the whole
  *   server's configuration in test/e2e/mtproxy.test.ts, with GramJS as its MTProxy client.
  * - client snippets (```js GramJS and mtcute, ```python Telethon and Kurigram, ```go gotd/td): each is
@@ -27,6 +29,7 @@ import { freePort } from '../helpers/services.js'
 import { readmeBlocks, where, type Block } from './blocks.js'
 import { assertBanner, assertClusterBlock, assertCommandsBlock, assertKeyFiles, assertKeygenAndKeys, assertSetupBlock, serveBanner } from './cli.js'
 import { CLIENT_CHECKS, runClientSnippet } from './clients.js'
+import { assertDecodeBlocks, isDecodeCommand, isDecodeOutput } from './decode.js'
 import { JS_PARENT, SCRATCH_PARENT } from './run.js'
 
 const blocks = readmeBlocks()
@@ -44,6 +47,8 @@ const CLAIMS: { name: string; claims(b: Block): boolean }[] = [
   { name: 'commands', claims: isCommands },
   { name: 'cluster', claims: isCluster },
   { name: 'yaml', claims: isYaml },
+  { name: 'decode command', claims: isDecodeCommand },
+  { name: 'decode output', claims: isDecodeOutput },
   ...CLIENT_CHECKS,
 ]
 
@@ -101,6 +106,10 @@ describe('README.md code blocks', () => {
     const yaml = blocks.filter(isYaml)
     assert.ok(yaml.length >= 2)
     for (const b of yaml) assert.doesNotThrow(() => parseConfig(parse(b.body) as Record<string, unknown>, {}), where(b))
+  })
+
+  it('decode: the command prints the output block for its fixed conversation', async () => {
+    await assertDecodeBlocks(only(isDecodeCommand, 'decode command'), only(isDecodeOutput, 'decode output'))
   })
 
   for (const check of CLIENT_CHECKS) {
