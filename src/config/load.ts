@@ -7,6 +7,7 @@ import { TrustedProxies } from '../transport/proxy-protocol.js'
 import { parseBackendApi, parseUpstreams } from './upstream.js'
 import { applyWebEnv, parseHttp, parseTls } from './web.js'
 import { parseMtproxy } from './mtproxy.js'
+import { parseAdmin } from './admin.js'
 import type {
   CacheBackend,
   PublicAddress,
@@ -65,7 +66,7 @@ type Raw = Record<string, unknown>
 const TOP_KEYS = [
   'dc_id', 'dc_ids', 'host', 'tcp_ports', 'ws_port', 'ws_path', 'data_dir', 'store', 'api_ids',
   'public_addresses', 'unknown_method_error', 'telegram', 'limits', 'proxy_protocol',
-  'upstreams', 'routes', 'unrouted', 'backend_api', 'http', 'tls', 'mtproxy',
+  'upstreams', 'routes', 'unrouted', 'backend_api', 'http', 'tls', 'mtproxy', 'admin',
   // read by loadClusterConfig (src/config/cluster.ts) for `mtgate gateway` / `mtgate session`
   'cluster',
 ] as const
@@ -123,6 +124,7 @@ export function parseConfig(input: unknown, env: Env = {}, cwd: string = process
     upstream,
     backendApi: parseBackendApi(raw.backend_api),
     mtproxy: parseMtproxy(raw.mtproxy, env, dcIds),
+    admin: parseAdmin(raw.admin, env),
   }
 }
 

@@ -1,3 +1,4 @@
+import type { AdminSettings } from './admin.js'
 import type { MtproxySecret } from '../transport/mtproxy-secret.js'
 
 /**
@@ -232,6 +233,8 @@ export interface ServerConfig {
   /** host:port where `mtgate serve` serves mtgate.upstream.v1.Mtgate to backends; null: not served. */
   backendApi: string | null
   mtproxy: MtproxySettings
+  /** The admin HTTP port (/metrics, /healthz, /readyz); null: none. */
+  admin: AdminSettings | null
 }
 
 export interface HttpSettings {
