@@ -98,12 +98,13 @@ export class MtgateMetrics {
     new Counter({ name: 'mtgate_connections_accepted_total', help: 'Client connections admitted by the source limits', registers, collect() { this.reset(); this.inc(front.sources.stats.admitted) } })
     new Counter({
       name: 'mtgate_connections_refused_total',
-      help: 'Client connections refused by a source limit, by reason',
+      help: 'Client connections refused, by reason (a source limit, or draining)',
       labelNames: ['reason'],
       registers,
       collect() {
         this.reset()
         for (const [reason, n] of Object.entries(front.sources.stats.refused)) this.inc({ reason }, n)
+        this.inc({ reason: 'draining' }, front.refusedDraining)
       },
     })
     new Counter({ name: 'mtgate_handshakes_completed_total', help: 'Auth key exchanges completed (keys created)', registers, collect() { this.reset(); this.inc(front.handshakeStats.keysCreated) } })

@@ -65,6 +65,8 @@ export class GatewayFront {
   private readonly web: WsListener[] = []
   private readonly http: HttpFront
   private refusing: string | undefined
+  /** Connections closed on arrival because the front was draining (refuseNew). */
+  refusedDraining = 0
   readonly addresses: ListenAddress[] = []
   /** Source limits and the read budget, shared by every listener of this front. */
   readonly sources: SourceLimiter
@@ -218,6 +220,7 @@ export class GatewayFront {
 
   private accept(conn: Connection): void {
     if (this.refusing !== undefined) {
+      this.refusedDraining++
       conn.close(this.refusing)
       return
     }

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { AuthKey } from '../../src/crypto/message.js'
@@ -116,7 +117,7 @@ describe('/readyz of mtgate serve', () => {
     }
   })
 
-  it('is 503 "draining" while the server drains, /healthz still 200; the admin port closes last', async () => {
+  it('is 503 "draining" while the server drains (new connections refused and counted), /healthz still 200; the admin port closes last', async () => {
     const e = await startE2eServer({ host: HOST, tcpPort: 0, admin: true })
     const address = e.server.adminAddress!
     const key = new AuthKey(randomBytes(256))
@@ -132,6 +133,10 @@ describe('/readyz of mtgate serve', () => {
       assert.equal(r.status, 503)
       assert.deepEqual(JSON.parse(r.body), { ready: false, reason: 'draining' })
       assert.equal((await get(address, '/healthz')).status, 200)
+      // a new connection is closed on arrival, and counted
+      const late = connect(e.tcpPort!, HOST, () => late.write(Buffer.from('eeeeeeee', 'hex'))) // the intermediate codec's tag
+      await new Promise((resolve) => late.on('close', resolve).on('error', () => undefined))
+      assert.equal(value((await get(address, '/metrics')).body, 'mtgate_connections_refused_total', { reason: 'draining' }), 1)
       release()
       await answer
       await stopped
