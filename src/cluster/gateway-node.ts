@@ -6,6 +6,9 @@
  * the live connections). Registered in etcd as role "gateway" with a gRPC server carrying
  * grpc.health.v1.
  */
+import { MtgateMetrics } from '../admin/metrics.js'
+import { AdminServer, membershipKnown, storeAnswers } from '../admin/server.js'
+import type { AuthKeyStore } from '../store/types.js'
 import { secureRandom, type RandomSource } from '../crypto/random.js'
 import type { RsaKeySet } from '../handshake/rsa-keyset.js'
 import { GatewaySide, type ListenAddress } from '../gateway/front.js'
@@ -31,6 +34,7 @@ export interface GatewayNodeDeps {
 
 export class GatewayNode {
   private stopping: Promise<void> | undefined
+  private admin: AdminServer | undefined
   readonly rsaKeys: RsaKeySet
   readonly encrypted: EncryptedPath
   /** The advertised gRPC (health) address. */
@@ -44,6 +48,7 @@ export class GatewayNode {
     readonly registry: Registry,
     private readonly grpc: NodeServer,
     private readonly log: Logger,
+    private readonly store: AuthKeyStore,
   ) {
     this.rsaKeys = side.rsaKeys
     this.encrypted = side.encrypted
@@ -66,10 +71,16 @@ export class GatewayNode {
     let side: GatewaySide | undefined
     let grpc: NodeServer | undefined
     let registry: Registry | undefined
+    const metrics = sc.admin === null ? undefined : new MtgateMetrics()
+    const remoteStore = new RemoteAuthKeyStore(remote)
+    const store = metrics ? metrics.instrumentStore(remoteStore) : remoteStore
+    let node: GatewayNode | undefined
+    let admin: AdminServer | undefined
     try {
+      if (metrics && sc.admin !== null) admin = await AdminServer.start(sc.admin, metrics, async () => (node === undefined ? 'starting' : node.readiness()), log)
       side = GatewaySide.create({
         config: sc,
-        store: new RemoteAuthKeyStore(remote),
+        store,
         gatewayId: cc.nodeId,
         clock,
         random,
@@ -89,11 +100,14 @@ export class GatewayNode {
       const front = await side.listen()
       // a full stream to a session node pauses the client sockets feeding it (not a close)
       remote.attachFlow(front)
-      const node = new GatewayNode(config, cc.nodeId, side, remote, reg, grpc, log)
+      metrics?.observeGateway(front, side.encrypted)
+      node = new GatewayNode(config, cc.nodeId, side, remote, reg, grpc, log, store)
+      node.admin = admin
       grpc.health.set('SERVING')
       log.info({ listen: front.addresses.map((a) => `${a.kind}://${a.host}:${a.port}`), grpc: grpc.address, sessionNodes: reg.members('session').length }, 'gateway node started')
       return node
     } catch (e) {
+      await admin?.close()
       await registry?.stop().catch(() => undefined)
       grpc?.server.forceShutdown()
       await side?.close().catch(() => undefined)
@@ -109,6 +123,17 @@ export class GatewayNode {
 
   get addresses(): ListenAddress[] {
     return this.side.front.addresses
+  }
+
+  /** host and port of the admin HTTP port (config admin); undefined when off or not bound. */
+  get adminAddress(): { host: string; port: number } | undefined {
+    return this.admin?.address
+  }
+
+  /** /readyz: why this gateway is not ready (draining, no membership, no session node answering), or undefined. */
+  async readiness(): Promise<string | undefined> {
+    if (this.stopping !== undefined) return 'draining'
+    return membershipKnown(this.registry, true) ?? storeAnswers(this.store)
   }
 
   get connectionCount(): number {
@@ -144,6 +169,7 @@ export class GatewayNode {
     await stopNodeServer(this.grpc)
     await this.registry.stop()
     await this.side.close()
+    await this.admin?.close()
     this.log.info({ ms: Date.now() - t0 }, 'gateway stopped')
   }
 }

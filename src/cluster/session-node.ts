@@ -10,6 +10,8 @@
  * every node (see push).
  */
 import * as grpc from '@grpc/grpc-js'
+import { MtgateMetrics } from '../admin/metrics.js'
+import { AdminServer, membershipKnown, storeAnswers } from '../admin/server.js'
 import { secureRandom, type RandomSource } from '../crypto/random.js'
 import type { HandlerMap, MethodName, RpcRouter } from '../rpc/router.js'
 import type { SessionManager } from '../session/manager.js'
@@ -58,6 +60,7 @@ export type { PushTarget }
 export class SessionNode {
   private draining = false
   private stopping: Promise<void> | undefined
+  private admin: AdminServer | undefined
   private readonly peers = new Map<string, { address: string; client: SessionClient }>()
   /** Rendezvous ring over the registered session nodes (self included): who owns which key. */
   readonly ring = new RendezvousRing()
@@ -114,8 +117,10 @@ export class SessionNode {
     const clock = deps.clock ?? systemClock
     const random = deps.random ?? secureRandom
     const log = (deps.log ?? rootLogger).child({ node: cc.nodeId, role: 'session' })
-    const side = await SessionSide.open(sc, { store: deps.store, clock, random, log, tickIntervalMs: deps.tickIntervalMs })
+    const metrics = sc.admin === null ? undefined : new MtgateMetrics()
+    const side = await SessionSide.open(sc, { store: deps.store, clock, random, log, tickIntervalMs: deps.tickIntervalMs, wrapStore: metrics && ((s) => metrics.instrumentStore(s)) })
     let node: SessionNode | undefined
+    let admin: AdminServer | undefined
     const link = new GatewayStreams({
       log: log.child({ mod: 'link' }),
       maxQueued: cc.streamQueueMax,
@@ -125,15 +130,19 @@ export class SessionNode {
     })
     let grpc: NodeServer
     try {
+      if (metrics && sc.admin !== null) admin = await AdminServer.start(sc.admin, metrics, async () => (node === undefined ? 'starting' : node.readiness()), log)
       link.attach(side.start(link))
+      metrics?.observeSessions(side)
       grpc = await startNodeServer(cc, ['mtgate.session.v1.Session', 'mtgate.upstream.v1.Mtgate'])
     } catch (e) {
+      await admin?.close()
       await side.close()
       throw e
     }
     const registry = nodeRegistry(cc, 'session', grpc.address, log, deps.registryIntervalMs)
     node = new SessionNode(config, cc.nodeId, side, link, registry, grpc, log, deps.movedKeyGraceMs ?? MOVED_KEY_GRACE_MS, clock)
     const n = node
+    n.admin = admin
     grpc.server.addService(protos().session, n.impl())
     grpc.server.addService(upstreamProto().mtgate, mtgateService(n.backendApi, log, n.watchStreams, n.backendApi.local))
     grpc.health.set('SERVING')
@@ -347,6 +356,17 @@ export class SessionNode {
     return this.side.upstream
   }
 
+  /** host and port of the admin HTTP port (config admin); undefined when off or not bound. */
+  get adminAddress(): { host: string; port: number } | undefined {
+    return this.admin?.address
+  }
+
+  /** /readyz: why this node is not ready (draining, no membership, the store not answering), or undefined. */
+  async readiness(): Promise<string | undefined> {
+    if (this.draining) return 'draining'
+    return membershipKnown(this.registry, false) ?? storeAnswers(this.store)
+  }
+
   /** Live gateway streams (tests, metrics). */
   get gatewayCount(): number {
     return this.link.size
@@ -383,6 +403,7 @@ export class SessionNode {
     for (const p of this.peers.values()) p.client.close()
     this.peers.clear()
     await this.side.close()
+    await this.admin?.close()
     this.log.info({ ms: Date.now() - t0 }, 'session node stopped')
   }
 }

@@ -32,10 +32,14 @@ export interface SessionSideOptions {
   tickIntervalMs?: number
   /** help.getNearestDc's country of a client address (BuiltinSettings.countryOf). */
   countryOf?: (ip: string) => string | undefined
+  /** Wraps the store (given or opened) before anything uses it (metrics: timed operations). */
+  wrapStore?: (s: AuthKeyStore) => AuthKeyStore
 }
 
 export class SessionSide {
   private manager: SessionManager | undefined
+  /** Pushes asked of this process (metrics). */
+  readonly stats = { pushes: 0 }
 
   private constructor(
     private readonly config: ServerConfig,
@@ -63,6 +67,7 @@ export class SessionSide {
       store = s
       description = s.describe()
     }
+    if (o.wrapStore !== undefined) store = o.wrapStore(store)
     const router = registerBuiltins(
       new RpcRouter({ unknownMethodError: config.unknownMethodError, log: o.log }),
       { publicAddresses: config.publicAddresses, telegram: config.telegram, countryOf: o.countryOf },
@@ -111,6 +116,7 @@ export class SessionSide {
 
   /** Pushes `body` to the target's sessions in this process; returns how many got it. */
   push(target: PushTarget, body: Buffer): number {
+    this.stats.pushes++
     if ('userId' in target) return this.sessions.pushToUser(target.userId, body, target.exceptAuthKeyId)
     if (target.sessionId !== undefined) return this.sessions.pushToSession(target.authKeyId, target.sessionId, body)
     return this.sessions.pushToAuthKey(target.authKeyId, body)

@@ -10,6 +10,7 @@ import { parseMtproxy } from './mtproxy.js'
 import { applyStoreEnv, normalizeStore, parseStore } from './store.js'
 import { applyLogEnv, parseLog } from './log.js'
 import type { PublicAddress, ServerConfig, ServerLimits, TelegramConfigValues } from './types.js'
+import { parseAdmin } from './admin.js'
 
 /** A bad config file, value or environment variable; `path` names the offending key. */
 export class ConfigError extends Error {
@@ -99,7 +100,7 @@ type Raw = Record<string, unknown>
 const TOP_KEYS = [
   'dc_id', 'dc_ids', 'host', 'tcp_ports', 'ws_port', 'ws_path', 'data_dir', 'store', 'api_ids',
   'public_addresses', 'unknown_method_error', 'telegram', 'limits', 'proxy_protocol',
-  'upstreams', 'routes', 'unrouted', 'backend_api', 'http', 'tls', 'mtproxy', 'log',
+  'upstreams', 'routes', 'unrouted', 'backend_api', 'http', 'tls', 'mtproxy', 'log', 'admin',
   // read by loadClusterConfig (src/config/cluster.ts) for `mtgate gateway` / `mtgate session`
   'cluster',
 ] as const
@@ -173,6 +174,7 @@ export function parseConfigSources(input: unknown, env: Env, cwd: string): { con
   const mtproxy = errors.take(() => parseMtproxy(raw.mtproxy, env, dcIds), undefined)
   const log = errors.take(() => parseLog(raw.log), undefined)
   errors.check()
+  const admin = errors.take(() => parseAdmin(raw.admin, env), null)
   const config: ServerConfig = {
     dcId,
     dcIds,
@@ -194,6 +196,7 @@ export function parseConfigSources(input: unknown, env: Env, cwd: string): { con
     backendApi,
     mtproxy: mtproxy!,
     log: log!,
+    admin,
   }
   return { config, envSources }
 }

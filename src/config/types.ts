@@ -1,3 +1,4 @@
+import type { AdminSettings } from './admin.js'
 import type { MtproxySecret } from '../transport/mtproxy-secret.js'
 
 /**
@@ -233,6 +234,8 @@ export interface ServerConfig {
   backendApi: string | null
   mtproxy: MtproxySettings
   log: LogSettings
+  /** The admin HTTP port (/metrics, /healthz, /readyz); null: none. */
+  admin: AdminSettings | null
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'

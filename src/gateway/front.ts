@@ -65,6 +65,8 @@ export class GatewayFront {
   private readonly web: WsListener[] = []
   private readonly http: HttpFront
   private refusing: string | undefined
+  /** Connections closed on arrival because the front was draining (refuseNew). */
+  refusedDraining = 0
   readonly addresses: ListenAddress[] = []
   /** Source limits and the read budget, shared by every listener of this front. */
   readonly sources: SourceLimiter
@@ -161,6 +163,18 @@ export class GatewayFront {
     l.on('exchange', (x) => this.http.onExchange(x))
   }
 
+  /** Open client connections by transport (HTTP: sessions with a channel), and HTTP requests held. */
+  connectionsByTransport(): { tcp: number; ws: number; http: number; httpHeld: number } {
+    let tcp = 0
+    for (const c of this.conns) if (c.info.transport === 'tcp') tcp++
+    return { tcp, ws: this.conns.size - tcp, http: this.http.channelCount, httpHeld: this.http.heldCount }
+  }
+
+  /** Key exchanges completed and unencrypted messages rejected (see Gateway.stats). */
+  get handshakeStats(): Gateway['stats'] {
+    return this.gateway.stats
+  }
+
   /** Client connections (TCP, WebSocket) and sessions with an HTTP channel. */
   get connectionCount(): number {
     return this.conns.size + this.http.channelCount
@@ -208,6 +222,7 @@ export class GatewayFront {
 
   private accept(conn: Connection): void {
     if (this.refusing !== undefined) {
+      this.refusedDraining++
       conn.close(this.refusing)
       return
     }

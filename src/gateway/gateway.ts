@@ -77,6 +77,8 @@ interface ConnState {
 }
 
 export class Gateway {
+  /** Key exchanges completed, and unencrypted messages rejected (connection closed) by reason. */
+  readonly stats = { keysCreated: 0, rejected: new Map<string, number>() }
   private readonly conns = new Map<GatewayConnection, ConnState>()
   private readonly clock: Clock
   private readonly log: Logger
@@ -162,6 +164,7 @@ export class Gateway {
 
   /** Closes the connection with a transport error; the log line says what the client sent. */
   private reject(conn: GatewayConnection, reason: string, code: number = TRANSPORT_ERROR.AUTH_KEY_NOT_FOUND, sent?: object): void {
+    this.stats.rejected.set(reason, (this.stats.rejected.get(reason) ?? 0) + 1)
     const { codec, obfuscated } = conn.info
     this.limitedLog.info(`unencrypted_${reason}`, { conn: conn.id, remote: conn.remoteAddress, reason, code, codec, obfuscated, ...sent }, 'unencrypted message rejected')
     conn.close(reason, code)
@@ -190,6 +193,7 @@ export class Gateway {
     conn.send(buildUnencrypted(state.msgIds.next(true), step.body))
     if (step.created === undefined) return
     if (step.created.dcId !== undefined && !state.dcFromHeader) state.dcId = step.created.dcId
+    this.stats.keysCreated++
     this.opts.onKeyCreated?.(conn, step.created)
   }
 }

@@ -7,6 +7,7 @@
  * The channel outlives requests the way a session outlives TCP connections; with no request for
  * the idle time it closes (the session then has no connection until the next request).
  */
+import { countTransportError } from '../transport/errors.js'
 import type { HttpExchange } from '../transport/http-api.js'
 import type { Clock } from '../util/clock.js'
 import { MT_ID } from '../tl/index.js'
@@ -160,6 +161,7 @@ export class HttpChannel implements EncryptedConn {
 
   /** EncryptedConn: every held request gets the transport error; the channel closes. */
   sendTransportError(code: number): void {
+    countTransportError(code)
     for (const w of this.waiters.splice(0)) w.x.fail(code)
     this.close('transport error')
   }

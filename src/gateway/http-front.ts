@@ -139,6 +139,13 @@ export class HttpFront {
   }
 
   /** Sessions with an HTTP channel now. */
+  /** Requests held open for their channel's next message. */
+  get heldCount(): number {
+    let n = 0
+    for (const ch of this.channels.values()) n += ch.waiting
+    return n
+  }
+
   get channelCount(): number {
     return this.channels.size
   }

@@ -72,10 +72,16 @@ export class RpcRouter implements RpcDispatcher {
     return this.running
   }
 
+  /** Told of every answered call (metrics): the call, its outcome and how long it took (seconds). */
+  observer: ((call: RpcCall, outcome: RpcOutcome, seconds: number) => void) | undefined
+
   async dispatch(call: RpcCall): Promise<RpcOutcome> {
     this.running++
+    const t0 = this.observer === undefined ? 0 : performance.now()
     try {
-      return await this.route(call)
+      const outcome = await this.route(call)
+      this.observer?.(call, outcome, (performance.now() - t0) / 1000)
+      return outcome
     } finally {
       this.running--
     }

@@ -4,6 +4,8 @@
  * TCP / WebSocket listeners. start → serve → stop (drain).
  */
 import { join } from 'node:path'
+import { MtgateMetrics } from '../admin/metrics.js'
+import { AdminServer, storeAnswers } from '../admin/server.js'
 import { SessionSide, type PushTarget } from '../cluster/session-side.js'
 import { igeBackend, igeBackendReason } from '../crypto/ige.js'
 import { secureRandom, type RandomSource } from '../crypto/random.js'
@@ -57,6 +59,7 @@ export class MtgateServer {
   private expireTimer: NodeJS.Timeout | undefined
   private expiring: Promise<number> | undefined
   private backendApi: BackendApiServer | undefined
+  private admin: AdminServer | undefined
 
   readonly store: AuthKeyStore
   readonly storeDescription: string
@@ -85,9 +88,21 @@ export class MtgateServer {
     const clock = deps.clock ?? systemClock
     const random = deps.random ?? secureRandom
     const log = deps.log ?? rootLogger
-    const sessionSide = await SessionSide.open(config, { store: deps.store, clock, random, log, tickIntervalMs: deps.tickIntervalMs, countryOf: deps.countryOf })
+    const metrics = config.admin === null ? undefined : new MtgateMetrics()
+    const sessionSide = await SessionSide.open(config, {
+      store: deps.store,
+      clock,
+      random,
+      log,
+      tickIntervalMs: deps.tickIntervalMs,
+      countryOf: deps.countryOf,
+      wrapStore: metrics && ((s) => metrics.instrumentStore(s)),
+    })
     let gatewaySide: GatewaySide | undefined
     let backendApi: BackendApiServer | undefined
+    let server: MtgateServer | undefined
+    // up before the listeners: /readyz answers 503 "starting" until they are bound
+    const admin = metrics && config.admin !== null ? await AdminServer.start(config.admin, metrics, async () => (server === undefined ? 'starting' : server.readiness()), log) : undefined
     const gatewayId = deps.gatewayId ?? `gw-${process.pid}`
     try {
       gatewaySide = GatewaySide.create({
@@ -104,18 +119,22 @@ export class MtgateServer {
         onKeyCreated: (fingerprint) => log.info({ fingerprint }, 'generated a new RSA key'),
       })
       gatewaySide.encrypted.attach(sessionSide.start(gatewaySide.encrypted))
+      metrics?.observeSessions(sessionSide)
       if (config.backendApi !== null) backendApi = await serveBackendApi(config.backendApi, sessionSide.localBackendApi(gatewayId), log)
       const front = await gatewaySide.listen()
+      metrics?.observeGateway(front, gatewaySide.encrypted)
       advertiseBoundPorts(config, front.addresses)
     } catch (e) {
+      await admin?.close()
       await backendApi?.close()
       await gatewaySide?.closeFront('start failed').catch(() => undefined)
       await gatewaySide?.close().catch(() => undefined)
       await sessionSide.close()
       throw e
     }
-    const server = new MtgateServer(config, sessionSide, gatewaySide, log, clock)
+    server = new MtgateServer(config, sessionSide, gatewaySide, log, clock)
     server.backendApi = backendApi
+    server.admin = admin
     server.expireTimer = setInterval(() => void server.expireTempKeys(), config.limits.expireTempIntervalSeconds * 1000)
     server.expireTimer.unref()
     return server
@@ -187,6 +206,17 @@ export class MtgateServer {
     return this.backendApi?.address
   }
 
+  /** host and port of the admin HTTP port (config admin); undefined when off or not bound. */
+  get adminAddress(): { host: string; port: number } | undefined {
+    return this.admin?.address
+  }
+
+  /** /readyz: why this server is not ready (draining, the store not answering), or undefined. */
+  readiness(): Promise<string | undefined> {
+    if (this.stopping !== undefined) return Promise.resolve('draining')
+    return storeAnswers(this.store)
+  }
+
   /** The upstream bridge (config upstreams), undefined when none is configured. */
   get upstream(): UpstreamBridge | undefined {
     return this.sessionSide.upstream
@@ -233,6 +263,7 @@ export class MtgateServer {
     await this.gatewaySide.close()
     await this.expiring // a sweep in progress finishes before the store closes
     await this.sessionSide.close()
+    await this.admin?.close()
     this.log.info({ ms: Date.now() - t0 }, 'stopped')
   }
 }

@@ -292,6 +292,11 @@ export class SessionManager implements SessionService, PushService {
     return this.dir.keys.get(authKeyId)?.sessions.get(sessionId)
   }
 
+  /** Auth keys loaded (with their sessions and state) in memory. */
+  get keyCount(): number {
+    return this.dir.keys.size
+  }
+
   get sessionCount(): number {
     let n = 0
     for (const k of this.dir.keys.values()) n += k.sessions.size

@@ -4,7 +4,7 @@ import type { Logger } from '../util/log.js'
 import type { LogLimiter } from '../util/log-limiter.js'
 import { ByteSocketProtocolError, type ByteSocket, type ByteSocketHandlers } from './byte-socket.js'
 import type { Codec, CodecName, Frame } from './codec.js'
-import { FramingError } from './errors.js'
+import { FramingError, countTransportError } from './errors.js'
 import type { TransportLimits } from './limits.js'
 import { Deadlines, type DeadlineOwner, type Expiry } from './deadlines.js'
 import type { BudgetHolder, ReadBudget } from './read-budget.js'
@@ -210,6 +210,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
   /** Sends a transport error packet (-404, -429, -444). Does not close. */
   sendTransportError(code: number): boolean {
     if (this.closed) return false
+    return this.writeTransportError(code)
+  }
+
+  private writeTransportError(code: number): boolean {
+    countTransportError(code)
     return this.write(this.codec.encodeTransportError(code))
   }
 
@@ -219,7 +224,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
    */
   close(reason: string, transportError?: number): void {
     if (this.closed) return
-    if (transportError !== undefined) this.write(this.codec.encodeTransportError(transportError))
+    if (transportError !== undefined) this.writeTransportError(transportError)
     if (this.closed) return // the write above overflowed the write buffer
     this.closedReason = reason
     this.deadlines.stop()

@@ -25,6 +25,13 @@ export const TRANSPORT_ERROR = {
   INVALID_DC: -444,
 } as const
 
+/** Transport error packets sent by this process, by code (metrics): every sender counts here. */
+export const transportErrorsSent = new Map<number, number>()
+
+export function countTransportError(code: number): void {
+  transportErrorsSent.set(code, (transportErrorsSent.get(code) ?? 0) + 1)
+}
+
 export class FramingError extends Error {
   override readonly name = 'FramingError'
   constructor(

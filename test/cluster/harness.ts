@@ -57,6 +57,7 @@ export function nodeDoc(o: NodeDoc): Record<string, unknown> {
     data_dir: o.dataDir,
     store: { backend: 'memory' },
     limits: { drain_timeout_ms: 2000 },
+    admin: null,
     ...o.extra,
     cluster: {
       node_id: o.nodeId,

@@ -66,6 +66,10 @@ export interface E2eServerOptions {
   wrapCrypto?: (c: HandshakeCrypto) => HandshakeCrypto
   /** help.getNearestDc's country of a client address (ServerDeps.countryOf). */
   countryOf?: (ip: string) => string | undefined
+  /** Serve the admin port (on `host`, a free port); default off. */
+  admin?: boolean
+  /** The auth key store (default a new MemoryAuthKeyStore). */
+  store?: AuthKeyStore
 }
 
 export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
@@ -79,13 +83,14 @@ export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
       ws_port: ws,
       data_dir: dataDir(),
       store: { backend: 'memory' },
+      admin: o.admin === true ? { host: o.host, port: 0 } : null,
       ...o.config,
       ...(http === null ? {} : { http: { ...(o.config?.http as Record<string, unknown> | undefined), port: http } }),
     },
     {},
   )
   const server = await MtgateServer.start(config, {
-    store: new MemoryAuthKeyStore(),
+    store: o.store ?? new MemoryAuthKeyStore(),
     inlineHandshakeCrypto: true,
     gatewayId: 'e2e',
     random: o.random,

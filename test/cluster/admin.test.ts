@@ -1,0 +1,75 @@
+/**
+ * The admin port of cluster nodes (real etcd): a gateway is ready once a session node is known and
+ * answers, a session node once registered; a key exchange and an RPC through the gateway move the
+ * gateway's client-side series and the session node's RPC, session and store series; a gateway whose
+ * last session node left is not ready.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import type { GatewayNode } from '../../src/cluster/gateway-node.js'
+import type { SessionNode } from '../../src/cluster/session-node.js'
+import { clientHandshake } from '../../src/handshake/client.js'
+import { MemoryAuthKeyStore } from '../../src/store/memory.js'
+import { encode } from '../../src/tl/index.js'
+import { get, value } from '../admin/scrape.js'
+import { HttpMtClient } from '../e2e/http-client.js'
+import { skipWithout, startEtcd, type EtcdInstance } from '../helpers/services.js'
+import { makeDataDir, startGateway, startSession, waitFor } from './harness.js'
+
+const ADMIN = { admin: { host: '127.0.0.1', port: 0 } }
+
+describe('admin port of cluster nodes (real etcd)', { skip: skipWithout('etcd') }, () => {
+  let etcd: EtcdInstance
+  let session: SessionNode
+  let gateway: GatewayNode
+
+  before(async () => {
+    etcd = await startEtcd()
+    const base = { etcd: etcd.endpoint, prefix: '/admin/', dataDir: makeDataDir() }
+    session = await startSession({ ...base, nodeId: 's1', extra: ADMIN }, new MemoryAuthKeyStore())
+    gateway = await startGateway({ ...base, nodeId: 'g1', extra: { ...ADMIN, ws_port: 0 } })
+    await waitFor(() => gateway.remote.ring.size === 1, 10_000, 'the gateway sees the session node')
+  })
+  after(async () => {
+    await gateway.stop()
+    await session.stop()
+    await etcd.destroy()
+  })
+
+  it('both nodes are ready; a key exchange and an RPC through the gateway move both nodes\' metrics', async () => {
+    for (const node of [gateway, session]) {
+      const r = await get(node.adminAddress!, '/readyz')
+      assert.equal(r.status, 200, `${node.nodeId}: ${r.body}`)
+    }
+    const ws = gateway.addresses.find((a) => a.kind === 'ws')!
+    const http = new HttpMtClient(`http://${ws.host}:${ws.port}`)
+    try {
+      const r = await clientHandshake(http.plain, { publicKeys: gateway.rsaKeys.all().map((k) => k.publicKey), dcId: 2 })
+      http.useKey(r.authKey, r.serverSalt)
+      await http.until((await http.send(encode({ _: 'help.getNearestDc' }), true)).messages, (m) => m.result?._ === 'nearestDc')
+    } finally {
+      http.close()
+    }
+    const g = (await get(gateway.adminAddress!, '/metrics')).body
+    assert.equal(value(g, 'mtgate_handshakes_completed_total'), 1)
+    assert.ok(value(g, 'mtgate_messages_received_total') >= 1)
+    assert.equal(value(g, 'mtgate_store_operation_duration_seconds_count', { op: 'put' }), 1, 'the key stored through the session node')
+    assert.equal(value(g, 'mtgate_rpc_calls_total'), 0, 'RPCs run on session nodes')
+    const s = (await get(session.adminAddress!, '/metrics')).body
+    assert.equal(value(s, 'mtgate_rpc_calls_total', { method: 'help.getNearestDc', outcome: 'ok' }), 1)
+    assert.equal(value(s, 'mtgate_sessions'), 1)
+    assert.equal(value(s, 'mtgate_store_operation_duration_seconds_count', { op: 'put' }), 1)
+    assert.equal(value(s, 'mtgate_connections_open', { transport: 'tcp' }), 0, 'no client listeners on a session node')
+  })
+
+  it('a gateway without a session node is not ready; a drained session node is not either', async () => {
+    const admin = session.adminAddress!
+    const stopping = session.stop()
+    const r = await get(admin, '/readyz')
+    assert.deepEqual([r.status, JSON.parse(r.body)], [503, { ready: false, reason: 'draining' }])
+    await stopping
+    await waitFor(() => gateway.remote.ring.size === 0, 10_000, 'the gateway sees the session node leave')
+    const g = await get(gateway.adminAddress!, '/readyz')
+    assert.deepEqual([g.status, JSON.parse(g.body)], [503, { ready: false, reason: 'membership: no session node' }])
+  })
+})
