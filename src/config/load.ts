@@ -173,8 +173,8 @@ export function parseConfigSources(input: unknown, env: Env, cwd: string): { con
   const backendApi = errors.take(() => parseBackendApi(raw.backend_api), null)
   const mtproxy = errors.take(() => parseMtproxy(raw.mtproxy, env, dcIds), undefined)
   const log = errors.take(() => parseLog(raw.log), undefined)
-  errors.check()
   const admin = errors.take(() => parseAdmin(raw.admin, env), null)
+  errors.check()
   const config: ServerConfig = {
     dcId,
     dcIds,
