@@ -138,7 +138,6 @@ export class HttpFront {
     this.msgIds = new ServerMsgIdGenerator(o.clock)
   }
 
-  /** Sessions with an HTTP channel now. */
   /** Requests held open for their channel's next message. */
   get heldCount(): number {
     let n = 0
@@ -146,6 +145,7 @@ export class HttpFront {
     return n
   }
 
+  /** Sessions with an HTTP channel now. */
   get channelCount(): number {
     return this.channels.size
   }
