@@ -10,7 +10,7 @@
  * Env: MTGATE_ADMIN_PORT (a port, or off).
  */
 import { isIP } from 'node:net'
-import { ConfigError, checkKeys, int, mapping, str, type Env } from './load.js'
+import { ConfigError, checkKeys, envPort, int, mapping, str, type Env } from './load.js'
 
 export interface AdminSettings {
   host: string
@@ -21,20 +21,17 @@ export const ADMIN_DEFAULTS: Readonly<AdminSettings> = { host: '127.0.0.1', port
 
 /** The admin settings of the `admin` value (with MTGATE_ADMIN_PORT applied); null when off. */
 export function parseAdmin(v: unknown, env: Env): AdminSettings | null {
-  const envPort = env.MTGATE_ADMIN_PORT?.trim()
-  if (envPort === 'off' || envPort === '') return null
+  const raw = env.MTGATE_ADMIN_PORT?.trim()
+  const fromEnv = raw === undefined ? undefined : envPort(raw, 'MTGATE_ADMIN_PORT')
+  if (fromEnv === null) return null
   if (v === null || v === false || v === 'off') {
-    if (envPort === undefined) return null
+    if (fromEnv === undefined) return null
     v = undefined
   }
-  const raw = mapping(v, 'admin')
-  checkKeys(raw, ['host', 'port'], 'admin.')
-  const host = str(raw.host, 'admin.host', ADMIN_DEFAULTS.host)
+  const doc = mapping(v, 'admin')
+  checkKeys(doc, ['host', 'port'], 'admin.')
+  const host = str(doc.host, 'admin.host', ADMIN_DEFAULTS.host)
   if (isIP(host) === 0) throw new ConfigError('admin.host', `not an IP address: ${host}`)
-  let port = int(raw.port, 'admin.port', ADMIN_DEFAULTS.port, 0, 65535)
-  if (envPort !== undefined) {
-    if (!/^\d+$/.test(envPort) || Number(envPort) > 65535) throw new ConfigError('MTGATE_ADMIN_PORT', `not a port: ${JSON.stringify(envPort)}`)
-    port = Number(envPort)
-  }
-  return { host, port }
+  const port = int(doc.port, 'admin.port', ADMIN_DEFAULTS.port, 0, 65535)
+  return { host, port: fromEnv ?? port }
 }

@@ -232,7 +232,7 @@ function applyEnv(raw: Raw, env: Env, errors: Collector, note: (name: string, pa
   set('MTGATE_DC_IDS', 'dc_ids', (v) => (raw.dc_ids = list(v, 'MTGATE_DC_IDS')))
   set('MTGATE_HOST', 'host', (v) => (raw.host = v))
   set('MTGATE_TCP_PORTS', 'tcp_ports', (v) => (raw.tcp_ports = list(v, 'MTGATE_TCP_PORTS')))
-  set('MTGATE_WS_PORT', 'ws_port', (v) => (raw.ws_port = v === '' || v === 'off' ? null : envInt(v, 'MTGATE_WS_PORT')))
+  set('MTGATE_WS_PORT', 'ws_port', (v) => (raw.ws_port = envPort(v, 'MTGATE_WS_PORT')))
   set('MTGATE_DATA_DIR', 'data_dir', (v) => (raw.data_dir = v))
   set('MTGATE_API_IDS', 'api_ids', (v) => (raw.api_ids = list(v, 'MTGATE_API_IDS')))
   set('MTGATE_PUBLIC_ADDRESSES', 'public_addresses', (v) => {
@@ -246,6 +246,13 @@ function applyEnv(raw: Raw, env: Env, errors: Collector, note: (name: string, pa
   if (raw.store !== undefined) raw.store = normalizeStore(raw.store)
   applyStoreEnv(raw, env, errors, note)
   applyLogEnv(raw, env, errors, note)
+}
+
+/** An env form of a port a listener may go without: '' or 'off' → null, else a port (0–65535). */
+export function envPort(v: string, name: string): number | null {
+  if (v === '' || v === 'off') return null
+  if (!/^\d+$/.test(v) || Number(v) > 65535) throw new ConfigError(name, `not a port: ${JSON.stringify(v)}`)
+  return Number(v)
 }
 
 function envInt(v: string, name: string): number {

@@ -13,7 +13,7 @@
  * Env: MTGATE_HTTP (on | off), MTGATE_HTTP_PORT (a port, or off), MTGATE_TLS_CERT, MTGATE_TLS_KEY.
  */
 import { resolve } from 'node:path'
-import { ConfigError, bool, checkKeys, int, mapping, optionalPort, str, type Env } from './load.js'
+import { ConfigError, bool, checkKeys, envPort, int, mapping, optionalPort, str, type Env } from './load.js'
 import type { HttpSettings, TlsSettings } from './types.js'
 
 export const HTTP_DEFAULTS = { enabled: true, corsOrigin: '*', maxWaitMs: 60_000 } as const
@@ -37,10 +37,7 @@ export function applyWebEnv(raw: Raw, env: Env): void {
   const http = v('MTGATE_HTTP')
   if (http !== undefined) section('http').enabled = onOff(http, 'MTGATE_HTTP')
   const port = v('MTGATE_HTTP_PORT')
-  if (port !== undefined) {
-    if (port !== '' && port !== 'off' && !/^\d+$/.test(port)) throw new ConfigError('MTGATE_HTTP_PORT', `not a port: ${JSON.stringify(port)}`)
-    section('http').port = port === '' || port === 'off' ? null : Number(port)
-  }
+  if (port !== undefined) section('http').port = envPort(port, 'MTGATE_HTTP_PORT')
   const cert = v('MTGATE_TLS_CERT')
   if (cert !== undefined) section('tls').cert = cert
   const key = v('MTGATE_TLS_KEY')

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
-import type { ConnectionEvents } from '../transport/connection.js'
+import { formatPeer, type ConnectionEvents } from '../transport/connection.js'
 import { nextConnectionId } from '../transport/acceptor.js'
 import type { HttpExchange } from '../transport/http-api.js'
 import type { Clock } from '../util/clock.js'
@@ -59,7 +59,7 @@ export class HttpSocketConn extends EventEmitter<ConnectionEvents> {
 
   constructor(readonly socket: Socket, remoteIp: string, remotePort: number) {
     super()
-    this.remoteAddress = formatAddr(remoteIp, remotePort)
+    this.remoteAddress = formatPeer(remoteIp, remotePort)
     this.info = { remoteIp, codec: 'http', obfuscated: false, dcId: null }
     socket.once('close', () => this.close('connection closed'))
   }
@@ -161,7 +161,7 @@ export class HttpFront {
       this.socketConn(x).request(x)
       return
     }
-    const conn = new RequestConn(x, formatAddr(x.remoteIp, x.remotePort), this)
+    const conn = new RequestConn(x, formatPeer(x.remoteIp, x.remotePort), this)
     const dcId = this.keyDcs.get(b.readBigInt64LE(0)) ?? this.sockets.get(x.socket)?.dcId ?? this.o.dcId
     this.o.encrypted.onPacket(conn, b, false, dcId)
   }
@@ -247,8 +247,4 @@ export class HttpFront {
     this.o.log.debug({ conn: ch.id, reason }, 'http channel closed')
     this.o.encrypted.connectionClosed(ch.id)
   }
-}
-
-function formatAddr(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`
 }

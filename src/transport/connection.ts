@@ -34,6 +34,11 @@ export interface ConnectionEvents {
   close: [reason: string]
 }
 
+/** "ip:port" ("[v6]:port" for IPv6): how connections name their peer in logs and to the session layer. */
+export function formatPeer(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`
+}
+
 /** Queued frames are written at once when they reach this many bytes (no point holding big writes). */
 export const COALESCE_MAX_BYTES = 64 * 1024
 /** A connection growing a partial frame while the global read budget is above its soft limit stops being read this long, ms. */
@@ -164,8 +169,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements ByteSo
   }
   /** "ip:port" of the peer ("[v6]:port" for IPv6). */
   get remoteAddress(): string {
-    const ip = this.info.remoteIp
-    return ip.includes(':') ? `[${ip}]:${this.info.remotePort}` : `${ip}:${this.info.remotePort}`
+    return formatPeer(this.info.remoteIp, this.info.remotePort)
   }
   get closed(): boolean {
     return this.closedReason !== null
