@@ -1,0 +1,33 @@
+/**
+ * A server under test in `npm run bench -- peers`: mtgate itself or a peer server (gotd tgtest,
+ * Teamgram). Each runs as its own processes on 127.0.0.1, holding the RSA key the bench made, and
+ * is driven by the same load generator over TCP intermediate.
+ */
+export interface PeerOptions {
+  /** PKCS#1 PEM of the RSA private key the server must use (the load generator has the public half). */
+  privateKeyPem: string
+  /** Scratch directory for this peer's files (removed by the bench). */
+  workDir: string
+}
+
+export interface RunningPeer {
+  /** Where the load generator connects (TCP, intermediate transport). */
+  host: string
+  port: number
+  /** The DC the server expects in p_q_inner_data_dc. */
+  dc: number
+  /** The processes whose CPU and resident memory are the server's (for RSS and stall figures). */
+  pids: number[]
+  /** Event-loop / GC stall p99 of the server over a phase, in ms, when the peer can report it. */
+  stalls?: () => Promise<{ p99Ms: number; source: string } | undefined>
+  stop(): Promise<void>
+}
+
+export interface Peer {
+  /** Figure label: 'mtgate', 'tgtest', 'teamgram'. */
+  name: string
+  /** Why this peer cannot run here (a missing tool or service), or undefined when it can. */
+  missing(): Promise<string | undefined>
+  /** Builds what is needed (cached between runs) and starts the server; resolves once it accepts connections. */
+  start(opts: PeerOptions): Promise<RunningPeer>
+}
