@@ -1,3 +1,11 @@
+import { loadavg } from 'node:os'
+
+/** Above this 1-minute load average at a bench's start the machine was not quiet: its figures are marked. */
+export const QUIET_LOAD = 1.5
+
+/** The 1-minute load average when the bench process started (before it loaded the machine itself). */
+const loadAtStart = loadavg()[0]!
+
 /** One benchmark figure, printed as one JSON line on stdout. */
 export interface Figure {
   bench: string
@@ -9,8 +17,13 @@ export interface Figure {
   [extra: string]: unknown
 }
 
+/**
+ * Prints one figure. Every figure carries the load average at the bench's start (`load_start`),
+ * at the moment it is reported (`load_now`, which includes the bench's own load) and `quiet`:
+ * false when the machine was already busy (load_start > QUIET_LOAD) and the figure is suspect.
+ */
 export function report(f: Figure): void {
-  const out: Figure = { ...f }
+  const out: Figure = { ...f, load_start: round(loadAtStart), load_now: round(loadavg()[0]!), quiet: loadAtStart <= QUIET_LOAD }
   if (out.ratio === undefined && out.baseline_value) out.ratio = round(out.value / out.baseline_value)
   out.value = round(out.value)
   if (out.baseline_value !== undefined) out.baseline_value = round(out.baseline_value)

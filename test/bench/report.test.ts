@@ -1,0 +1,28 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { QUIET_LOAD, report } from '../../bench/report.js'
+
+function captured(f: () => void): string[] {
+  const lines: string[] = []
+  const write = process.stdout.write
+  process.stdout.write = ((chunk: string) => (lines.push(chunk), true)) as typeof process.stdout.write
+  try {
+    f()
+  } finally {
+    process.stdout.write = write
+  }
+  return lines
+}
+
+test('report prints one JSON line with the ratio and the machine load it was taken under', () => {
+  const [line, ...rest] = captured(() => report({ bench: 'x.rate', value: 1234.56, unit: 'ops/s', baseline: 'limit', baseline_value: 2469.12 }))
+  assert.equal(rest.length, 0)
+  assert.ok(line!.endsWith('\n'))
+  const f = JSON.parse(line!) as Record<string, unknown>
+  assert.equal(f.bench, 'x.rate')
+  assert.equal(f.value, 1234.6)
+  assert.equal(f.ratio, 0.5)
+  assert.equal(typeof f.load_start, 'number')
+  assert.equal(typeof f.load_now, 'number')
+  assert.equal(f.quiet, (f.load_start as number) <= QUIET_LOAD)
+})
