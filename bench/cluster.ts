@@ -7,6 +7,8 @@
  *   side (serve, or gateway + session node) runs in this process, the load generator
  *   (test/e2e/raw-client.ts) in a child process: each gets one of the 2 cores. Then per-message
  *   latency at half the measured max rate, p50/p99, for both; the difference is the added latency.
+ * cluster.cores: one `serve` process vs N gateway + M session processes on this host (every part a
+ *   child process, shared SQLite store): the best shape's round trips/s as a ratio to serve.
  * cluster.failover_ms: time from kill -9 of the session node owning a client's key (nodes as child
  *   processes, etcd, shared SQLite store) to the first successful RPC of that client (mtcute,
  *   reconnecting by itself through the gateway; same auth key).
@@ -14,7 +16,7 @@
  * Needs etcd (Debian etcd-server); without it only the round-trip figures are printed.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { GatewayNode } from '../src/cluster/gateway-node.js'
 import { RendezvousRing } from '../src/cluster/ring.js'
@@ -31,8 +33,8 @@ import { report } from './report.js'
 import { LOAD_TEST_LIMITS } from './load-limits.js'
 
 const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
-/** Which parts run (for profiling one of them): comma-separated of roundtrips, failover; default both. */
-const PARTS = new Set((process.env.MTGATE_BENCH_PARTS ?? 'roundtrips,failover').split(','))
+/** Which parts run (for profiling one of them): comma-separated of roundtrips, cores, failover; default all. */
+const PARTS = new Set((process.env.MTGATE_BENCH_PARTS ?? 'roundtrips,cores,failover').split(','))
 const SESSIONS = 100
 const WINDOW = 8
 
@@ -43,7 +45,7 @@ interface Measured {
 }
 
 /** Closed-loop max rate, then latency at half that rate. */
-async function measure(port: number, keys: string[]): Promise<Measured> {
+async function measure(port: number | number[], keys: string[]): Promise<Measured> {
   const c = spawnClient()
   try {
     await ask(c, { cmd: 'connect', keys, port, window: WINDOW })
@@ -129,6 +131,70 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
   }
 }
 
+/** Gateway × session process counts measured against one `serve` process (env MTGATE_BENCH_SHAPES, e.g. "1x1,2x1"). */
+const SHAPES = (process.env.MTGATE_BENCH_SHAPES ?? '1x1,1x2,2x1,2x2').split(',').map((s) => s.split('x').map(Number) as [number, number])
+
+/**
+ * cluster.cores: one host, every server part its own process (shared SQLite store, etcd): one
+ * `serve` process against N gateway + M session processes, the load generator's sessions spread
+ * over the gateways. On 2 cores the load generator takes one core's worth; what the cluster adds
+ * (a gRPC hop per message, both ways) is paid in CPU, so the figure says whether splitting a host
+ * loses.
+ */
+async function cores(etcd: EtcdInstance): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mtgate-bench-cluster-cores-'))
+  const dataDir = makeDataDir()
+  const sqlitePath = join(dir, 'keys.sqlite')
+  const sql = new SqliteAuthKeyStore({ path: sqlitePath, synchronous: 'normal' })
+  const extra = { store: { backend: 'sqlite', sqlite_path: sqlitePath }, limits: LOAD_TEST_LIMITS }
+  const run = async (children: ChildNode[], ports: number[]): Promise<Measured> => {
+    try {
+      return await measure(ports, await newKeys(sql, SESSIONS))
+    } finally {
+      for (const c of children) await c.kill('SIGTERM')
+    }
+  }
+  const serveOnce = async (): Promise<Measured> => {
+    const serve = await spawnNode('serve', nodeDoc({ nodeId: 'serve', etcd: etcd.endpoint, prefix: '/bench-cores-serve/', dataDir, tcpPort: await freePort(), extra }), dir)
+    return run([serve], [serve.info.tcp!])
+  }
+  try {
+    const serve1 = await serveOnce()
+    const shapes: { gateways: number; sessions: number; rate: number; p99_ms_at_half_rate: number }[] = []
+    for (const [g, m] of SHAPES) {
+      const prefix = `/bench-cores-${g}x${m}/`
+      const children: ChildNode[] = []
+      for (let i = 0; i < m; i++) children.push(await spawnNode('session', nodeDoc({ nodeId: `s${i}`, etcd: etcd.endpoint, prefix, dataDir, extra }), dir))
+      for (let i = 0; i < g; i++) children.push(await spawnNode('gateway', nodeDoc({ nodeId: `g${i}`, etcd: etcd.endpoint, prefix, dataDir, tcpPort: await freePort(), extra }), dir))
+      // gateways learn the session nodes from etcd: wait until each can serve a session
+      await new Promise((r) => setTimeout(r, 1500))
+      const r = await run(children, children.slice(m).map((c) => c.info.tcp!))
+      shapes.push({ gateways: g, sessions: m, rate: Math.round(r.rate), p99_ms_at_half_rate: r3(r.p99) })
+    }
+    const serve2 = await serveOnce()
+    const serveRate = (serve1.rate + serve2.rate) / 2
+    const best = shapes.reduce((a, b) => (b.rate > a.rate ? b : a))
+    report({
+      bench: 'cluster.cores',
+      value: best.rate,
+      unit: 'round trips/s',
+      baseline: 'one mtgate serve process (same store, same load, same run: mean of a run before and one after)',
+      baseline_value: serveRate,
+      best_shape: `${best.gateways} gateway x ${best.sessions} session processes`,
+      shapes,
+      serve_runs: [Math.round(serve1.rate), Math.round(serve2.rate)],
+      cores: availableParallelism(),
+      sessions: SESSIONS,
+      pings_in_flight_per_session: WINDOW,
+      note: 'every server part a child process on this host (SQLite store, etcd); the load generator is one more process',
+    })
+  } finally {
+    await sql.close()
+    rmSync(dir, { recursive: true, force: true })
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
 async function failover(etcd: EtcdInstance): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mtgate-bench-cluster-'))
   const dataDir = makeDataDir()
@@ -184,6 +250,7 @@ async function main(): Promise<void> {
   const etcd = await startEtcd()
   try {
     if (PARTS.has('roundtrips')) await roundTrips(etcd)
+    if (PARTS.has('cores')) await cores(etcd)
     if (PARTS.has('failover')) await failover(etcd)
   } finally {
     await etcd.destroy()

@@ -96,7 +96,7 @@ export interface ChildNode {
 }
 
 /** Starts `node node-main.js <role> <config.json>` and waits for its ready line. */
-export async function spawnNode(role: 'session' | 'gateway', doc: Record<string, unknown>, dir: string): Promise<ChildNode> {
+export async function spawnNode(role: 'session' | 'gateway' | 'serve', doc: Record<string, unknown>, dir: string): Promise<ChildNode> {
   const cfgPath = join(dir, `${(doc.cluster as { node_id: string }).node_id}-${Date.now()}.json`)
   writeFileSync(cfgPath, JSON.stringify(doc))
   const main = join(fileURLToPath(new URL('.', import.meta.url)), 'node-main.js')

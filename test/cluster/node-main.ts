@@ -1,6 +1,6 @@
 /**
- * Child-process entry for cluster tests: `node node-main.js session|gateway <config.json>` starts one
- * node as `mtgate session|gateway` does (SIGTERM drains) and prints one JSON line when ready.
+ * Child-process entry for cluster tests and benches: `node node-main.js session|gateway|serve <config.json>`
+ * starts one node as `mtgate session|gateway|serve` does (SIGTERM drains) and prints one JSON line when ready.
  * Session nodes use a shared SQLite file when the config says so (the store survives kill -9).
  */
 import { readFileSync } from 'node:fs'
@@ -8,6 +8,7 @@ import { loadClusterConfig } from '../../src/config/cluster.js'
 import { drainOnSignal } from '../../src/cli/signals.js'
 import { GatewayNode } from '../../src/cluster/gateway-node.js'
 import { SessionNode } from '../../src/cluster/session-node.js'
+import { MtgateServer } from '../../src/server/server.js'
 
 const [role, file] = process.argv.slice(2)
 // `node --test dist/test/` also runs every .js under test/ as a file: without arguments, do nothing.
@@ -28,7 +29,11 @@ if (role === 'session') {
   const node = await GatewayNode.start(config, { inlineHandshakeCrypto: true, registryIntervalMs: 300 })
   drainOnSignal(node)
   process.stdout.write(JSON.stringify({ ready: true, grpc: node.address, tcp: node.addresses.find((a) => a.kind === 'tcp')?.port }) + '\n')
+} else if (role === 'serve') {
+  const server = await MtgateServer.start(config.server, { inlineHandshakeCrypto: true })
+  drainOnSignal(server)
+  process.stdout.write(JSON.stringify({ ready: true, tcp: server.addresses.find((a) => a.kind === 'tcp')?.port }) + '\n')
 } else {
-  process.stderr.write(`usage: node-main.js session|gateway <config.json>\n`)
+  process.stderr.write(`usage: node-main.js session|gateway|serve <config.json>\n`)
   process.exit(2)
 }
