@@ -67,6 +67,11 @@ export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
        PRIMARY KEY (\`auth_key_id\`)
      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
   ],
+  [
+    // Key bodies are unpadded base64, as Teamgram writes and reads them (Go's RawStdEncoding, which
+    // rejects '='): bodies written padded become readable by Teamgram. Idempotent.
+    "UPDATE `auth_keys` SET `body` = TRIM(TRAILING '=' FROM `body`) WHERE `body` LIKE '%='",
+  ],
 ]
 
 /**

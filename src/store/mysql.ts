@@ -1,7 +1,8 @@
 /**
  * MySQL / MariaDB auth-key store (mysql2 pool) on Teamgram's tables.
  *
- * - A key is a row in `auth_keys` (body = base64 of the 256 bytes) plus its `auth_key_infos` row
+ * - A key is a row in `auth_keys` (body = the 256 bytes in base64 without padding, as Teamgram's
+ *   Go code writes and reads it: RawStdEncoding) plus its `auth_key_infos` row
  *   (type and the perm/temp/media-temp links), written in one transaction; InnoDB's commit
  *   (innodb_flush_log_at_trx_commit=1 by default) makes it durable before put() resolves.
  *   auth_key_infos.id has no AUTO_INCREMENT in Teamgram's DDL, so we set it to auth_key_id.
@@ -222,7 +223,7 @@ export class MysqlAuthKeyStore implements AuthKeyStore {
   async put(record: AuthKeyRecord): Promise<'created' | 'exists'> {
     validateRecord(record)
     const id = record.id.toString()
-    const body = record.key.toString('base64')
+    const body = rawBase64(record.key)
     const inserted = await this.tx('put', async (c) => {
       try {
         await this.query(c, 'INSERT INTO auth_keys (auth_key_id, body, created_at) VALUES (?, ?, FROM_UNIXTIME(?))', [
@@ -256,7 +257,7 @@ export class MysqlAuthKeyStore implements AuthKeyStore {
       this.query(c, 'SELECT body, deleted FROM auth_keys WHERE auth_key_id = ?', [id]),
     )
     const had = rows[0]
-    return had && num(had.deleted) === 0 && had.body === body ? 'created' : 'exists'
+    return had && num(had.deleted) === 0 && Buffer.from(String(had.body), 'base64').equals(record.key) ? 'created' : 'exists'
   }
 
   async get(id: bigint): Promise<AuthKeyRecord | undefined> {
@@ -495,4 +496,12 @@ export class MysqlAuthKeyStore implements AuthKeyStore {
     const where = o.socketPath ?? `${o.host ?? '127.0.0.1'}:${o.port ?? 3306}`
     return `mysql ${o.user ?? 'root'}@${where}/${o.database ?? ''}${o.ssl ? ' (TLS)' : ''}`
   }
+}
+
+/** Base64 without '=' padding (Go's base64.RawStdEncoding). Buffer.from(s, 'base64') reads both forms. */
+function rawBase64(b: Buffer): string {
+  const s = b.toString('base64')
+  let end = s.length
+  while (end > 0 && s.charCodeAt(end - 1) === 61) end--
+  return s.slice(0, end)
 }

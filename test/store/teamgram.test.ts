@@ -6,7 +6,11 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import mysql, { type Connection } from 'mysql2/promise'
 import { authKeyIdOf } from '../../src/store/codec.js'
 import { MysqlAuthKeyStore, UNKNOWN_BINDING_EXPIRY } from '../../src/store/mysql.js'
@@ -64,6 +68,50 @@ after(async () => {
   await mariadb?.destroy()
 })
 
+/**
+ * Decodes each body with Go's base64.RawStdEncoding, the call Teamgram's authsession makes on
+ * auth_keys.body (app/service/authsession/internal/dao/auth_key.go); hex of each, or "error: …".
+ */
+async function goRawStdDecode(bodies: string[]): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'mtgate-go-b64-'))
+  try {
+    writeFileSync(
+      join(dir, 'main.go'),
+      `package main
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"os"
+)
+
+func main() {
+	s := bufio.NewScanner(os.Stdin)
+	for s.Scan() {
+		b, err := base64.RawStdEncoding.DecodeString(s.Text())
+		if err != nil {
+			fmt.Println("error:", err)
+		} else {
+			fmt.Println(hex.EncodeToString(b))
+		}
+	}
+}
+`,
+    )
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = execFile('go', ['run', 'main.go'], { cwd: dir, env: { ...process.env, GOFLAGS: '', GOPROXY: 'off', GOWORK: 'off', GO111MODULE: 'off' }, timeout: 120_000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`go run: ${err.message}\n${stderr}`)) : resolve(stdout),
+      )
+      child.stdin!.end(bodies.join('\n') + '\n')
+    })
+    return out.trim().split('\n')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 async function showCreate(c: Connection, table: string): Promise<string> {
   const [rows] = await c.query(`SHOW CREATE TABLE \`${table}\``)
   return String((rows as Record<string, unknown>[])[0]!['Create Table'])
@@ -85,7 +133,8 @@ describe('a Teamgram database, used unchanged', { skip }, () => {
     mariadb.createDatabase('teamgram')
     c = await mysql.createConnection({ ...mariadb.connection, database: 'teamgram', multipleStatements: true, supportBigNumbers: true, bigNumberStrings: true })
     await c.query(TEAMGRAM_DDL)
-    // Rows as Teamgram's DAOs write them (auth_keys: insert into auth_keys(auth_key_id, body) ...).
+    // Rows as Teamgram's DAOs write them (auth_keys: insert into auth_keys(auth_key_id, body) ...,
+    // body = base64.RawStdEncoding.EncodeToString(key): no padding).
     for (const [id, key] of [
       [permId, permKey],
       [tempId, tempKey],
@@ -93,7 +142,7 @@ describe('a Teamgram database, used unchanged', { skip }, () => {
     ] as const)
       await c.query("INSERT INTO auth_keys (auth_key_id, body, created_at) VALUES (?, ?, '2026-09-01 10:00:00')", [
         id.toString(),
-        key.toString('base64'),
+        key.toString('base64').replace(/=+$/, ''),
       ])
     await c.query('UPDATE auth_keys SET deleted = 1 WHERE auth_key_id = ?', [goneId.toString()])
     // auth_key_infos.id has no AUTO_INCREMENT in Teamgram's DDL: rows carry an explicit id.
@@ -148,10 +197,11 @@ describe('a Teamgram database, used unchanged', { skip }, () => {
     const t = tempRecord(clock, 3600, AuthKeyType.mediaTemp)
     assert.equal(await store.put(p), 'created')
     assert.equal(await store.put(t), 'created')
-    // Teamgram: select body from auth_keys where auth_key_id = ? (body is base64 of the 256 bytes).
+    // Teamgram: select body from auth_keys where auth_key_id = ?, then
+    // base64.RawStdEncoding.DecodeString(body) (its error ignored: a padded body would be a broken key).
     const [kr] = await c.query('SELECT body, deleted FROM auth_keys WHERE auth_key_id = ?', [p.id.toString()])
     const k = (kr as { body: string; deleted: number }[])[0]!
-    assert.ok(Buffer.from(k.body, 'base64').equals(p.key))
+    assert.deepEqual(await goRawStdDecode([k.body]), [p.key.toString('hex')])
     assert.equal(k.deleted, 0)
     await store.bind({ tempId: t.id, permId: p.id, type: AuthKeyType.mediaTemp, expiresAt: t.expiresAt! })
     // Teamgram: select auth_key_id, auth_key_type, perm_auth_key_id, temp_auth_key_id, media_temp_auth_key_id
@@ -235,6 +285,8 @@ describe('a database of an earlier mtgate (schema 1) on Teamgram tables is upgra
         assert.match(ddl, col)
 
       assert.ok((await store.get(p.id))?.key.equals(p.key))
+      const [bodies] = await c.query('SELECT body FROM auth_keys WHERE auth_key_id IN (?, ?) ORDER BY auth_key_id = ?', [p.id.toString(), t.id.toString(), t.id.toString()])
+      assert.deepEqual(await goRawStdDecode((bodies as { body: string }[]).map((r) => r.body)), [p.key.toString('hex'), t.key.toString('hex')], 'padded bodies written by schema 1 are readable by Teamgram after the upgrade')
       assert.equal((await store.get(t.id))?.expiresAt, exp)
       assert.deepEqual(await store.getBinding(t.id), { tempId: t.id, permId: p.id, type: AuthKeyType.temp, expiresAt: exp })
       assert.deepEqual(await store.loadSalts(p.id), [{ salt: 77n, validSince: exp - 3600, validUntil: exp }])
