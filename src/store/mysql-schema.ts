@@ -6,6 +6,7 @@
  * `mtgate_*` tables.
  */
 import type { PoolConnection } from 'mysql2/promise'
+import { TEAMGRAM_AUTH_TABLES } from './teamgram-auth.js'
 import { StoreError } from './types.js'
 
 export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
@@ -72,6 +73,8 @@ export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
     // rejects '='): bodies written padded become readable by Teamgram. Idempotent.
     "UPDATE `auth_keys` SET `body` = TRIM(TRAILING '=' FROM `body`) WHERE `body` LIKE '%='",
   ],
+  // Teamgram's key → user binding and client tables (left alone when Teamgram made them).
+  TEAMGRAM_AUTH_TABLES,
 ]
 
 /**

@@ -9,7 +9,8 @@
  * - The UNIQUE index on auth_keys.auth_key_id detects collisions, also between gateways: the loser
  *   gets 'exists'.
  * - Temp-key expiry, binding expiry, server salts and per-key state (saveState) are in our `mtgate_*`
- *   tables.
+ *   tables; the key → user binding and the client's layer and initConnection data are also kept in
+ *   Teamgram's `auth_users` and `auths`, where Teamgram reads them (see teamgram-auth.ts).
  * - Every operation is bounded by opTimeoutMs (connect included): a database that is down or hung
  *   makes it reject with StoreError('unavailable') instead of waiting.
  */
@@ -28,6 +29,7 @@ import {
 } from './codec.js'
 import { driverCode, toStoreError, withDeadline } from './errors.js'
 import { migrateMysql } from './mysql-schema.js'
+import { LOAD_STATE_SQL, saveTeamgramAuth, stateOfRow } from './teamgram-auth.js'
 import {
   AuthKeyType,
   StoreError,
@@ -401,6 +403,8 @@ export class MysqlAuthKeyStore implements AuthKeyStore {
     await this.query(c, 'DELETE FROM mtgate_auth_key_bindings WHERE temp_auth_key_id = ? OR perm_auth_key_id = ?', [id, id])
     await this.query(c, 'DELETE FROM mtgate_server_salts WHERE auth_key_id = ?', [id])
     await this.query(c, 'DELETE FROM mtgate_auth_key_states WHERE auth_key_id = ?', [id])
+    await this.query(c, 'UPDATE auth_users SET deleted = 1, date_active = 0 WHERE auth_key_id = ? AND deleted = 0', [id])
+    await this.query(c, 'UPDATE auths SET deleted = 1 WHERE auth_key_id = ?', [id])
     return res.affectedRows > 0
   }
 
@@ -455,34 +459,27 @@ export class MysqlAuthKeyStore implements AuthKeyStore {
   async saveState(authKeyId: bigint, state: AuthKeyState): Promise<void> {
     validateState(authKeyId, state)
     const id = authKeyId.toString()
-    await this.withConn('saveState', (c) =>
-      this.query(
+    const now = this.now()
+    await this.tx('saveState', async (c) => {
+      // A save racing a destroy must not resurrect the state of a destroyed key (the shared lock
+      // orders this transaction against destroy's update of the row).
+      const key = await this.query(c, 'SELECT deleted FROM auth_keys WHERE auth_key_id = ? LOCK IN SHARE MODE', [id])
+      if (key[0] && num(key[0].deleted) !== 0) return
+      await this.query(
         c,
-        // One statement; a save racing a destroy must not resurrect the state of a destroyed key.
-        `INSERT INTO mtgate_auth_key_states (auth_key_id, user_id, layer, client, updated_at)
-         SELECT ?, ?, ?, ?, ? FROM DUAL
-          WHERE NOT EXISTS (SELECT 1 FROM auth_keys WHERE auth_key_id = ? AND deleted = 1)
+        `INSERT INTO mtgate_auth_key_states (auth_key_id, user_id, layer, client, updated_at) VALUES (?, ?, ?, ?, ?)
          ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), layer = VALUES(layer), client = VALUES(client),
            updated_at = VALUES(updated_at)`,
-        [id, state.userId?.toString() ?? null, state.layer ?? null, state.client ?? null, this.now(), id],
-      ),
-    )
+        [id, state.userId?.toString() ?? null, state.layer ?? null, state.client ?? null, now],
+      )
+      await saveTeamgramAuth((c2, sql, v) => this.query(c2, sql, v), c, id, state, now)
+    })
   }
 
   async loadState(authKeyId: bigint): Promise<AuthKeyState | undefined> {
     validateId(authKeyId)
-    const rows = await this.withConn('loadState', (c) =>
-      this.query(c, 'SELECT user_id, layer, client FROM mtgate_auth_key_states WHERE auth_key_id = ?', [
-        authKeyId.toString(),
-      ]),
-    )
-    const row = rows[0]
-    if (!row) return undefined
-    const s: AuthKeyState = {}
-    if (row.user_id !== null && row.user_id !== undefined) s.userId = big(row.user_id)
-    if (row.layer !== null && row.layer !== undefined) s.layer = num(row.layer)
-    if (row.client !== null && row.client !== undefined) s.client = String(row.client)
-    return s
+    const rows = await this.withConn('loadState', (c) => this.query(c, LOAD_STATE_SQL, [authKeyId.toString()]))
+    return rows[0] ? stateOfRow(rows[0]) : undefined
   }
 
   async close(): Promise<void> {

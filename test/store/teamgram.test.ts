@@ -1,7 +1,7 @@
 /**
  * An existing Teamgram database works unchanged: its tables are created by Teamgram's own DDL
  * (transcribed from teamgramd/deploy/sql/1_teamgram.sql: CREATE TABLE, then the dump's ALTER TABLE
- * keys and AUTO_INCREMENT), rows are written the way Teamgram writes them, and our store reads them,
+ * keys and AUTO_INCREMENT, then the migrate-*.sql files that change these tables), rows are written the way Teamgram writes them, and our store reads them,
  * leaves the tables' definitions alone, and writes rows Teamgram's own queries read back.
  */
 import { after, before, describe, it } from 'node:test'
@@ -54,7 +54,70 @@ ALTER TABLE \`auth_key_infos\`
 
 ALTER TABLE \`auth_keys\`
   MODIFY \`id\` bigint(20) NOT NULL AUTO_INCREMENT, AUTO_INCREMENT=213484;
+
+CREATE TABLE \`auths\` (
+  \`id\` bigint(20) NOT NULL,
+  \`auth_key_id\` bigint(20) NOT NULL,
+  \`layer\` int(11) NOT NULL DEFAULT '0',
+  \`api_id\` int(11) NOT NULL,
+  \`device_model\` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`system_version\` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`app_version\` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`system_lang_code\` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`lang_pack\` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`lang_code\` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`system_code\` varchar(256) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`proxy\` varchar(512) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`params\` json NOT NULL,
+  \`client_ip\` varchar(32) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`date_active\` bigint(20) NOT NULL DEFAULT '0',
+  \`deleted\` tinyint(1) NOT NULL DEFAULT '0',
+  \`created_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  \`updated_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE \`auth_users\` (
+  \`id\` bigint(20) NOT NULL,
+  \`auth_key_id\` bigint(20) NOT NULL,
+  \`user_id\` bigint(20) NOT NULL DEFAULT '0',
+  \`hash\` bigint(20) NOT NULL DEFAULT '0',
+  \`layer\` int(11) NOT NULL DEFAULT '0',
+  \`device_model\` varchar(128) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`platform\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`system_version\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`api_id\` int(11) NOT NULL DEFAULT '0',
+  \`app_name\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`app_version\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`date_created\` bigint(20) NOT NULL DEFAULT '0',
+  \`date_actived\` bigint(20) NOT NULL DEFAULT '0',
+  \`ip\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`country\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`region\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
+  \`deleted\` tinyint(1) NOT NULL DEFAULT '0',
+  \`created_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  \`updated_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+ALTER TABLE \`auths\`
+  ADD PRIMARY KEY (\`id\`),
+  ADD UNIQUE KEY \`auth_key_id\` (\`auth_key_id\`);
+ALTER TABLE \`auths\`
+  MODIFY \`id\` bigint(20) NOT NULL AUTO_INCREMENT, AUTO_INCREMENT=202910;
+ALTER TABLE \`auth_users\`
+  ADD PRIMARY KEY (\`id\`),
+  ADD UNIQUE KEY \`auth_key_id\` (\`auth_key_id\`,\`user_id\`),
+  ADD KEY \`auth_key_id_2\` (\`auth_key_id\`,\`user_id\`,\`deleted\`);
+ALTER TABLE \`auth_users\`
+  MODIFY \`id\` bigint(20) NOT NULL AUTO_INCREMENT, AUTO_INCREMENT=120061;
+
+-- migrate-20221101.sql, migrate-20241105.sql, migrate-20241123.sql
+ALTER TABLE \`auth_users\` ADD \`state\` INT NOT NULL DEFAULT '0' AFTER \`region\`;
+ALTER TABLE \`auth_users\` ADD \`android_push_session_id\` BIGINT NOT NULL DEFAULT '0' AFTER \`state\`;
+ALTER TABLE \`auth_users\` DROP \`layer\`, DROP \`device_model\`, DROP \`platform\`, DROP \`system_version\`, DROP \`api_id\`, DROP \`app_name\`, DROP \`app_version\`, DROP \`ip\`, DROP \`country\`, DROP \`region\`;
+ALTER TABLE \`auth_users\` CHANGE \`date_actived\` \`date_active\` BIGINT NOT NULL DEFAULT '0';
 `
+
+const TEAMGRAM_TABLES = ['auth_keys', 'auth_key_infos', 'auths', 'auth_users']
 
 let mariadb: MariaDbInstance
 const skip = skipWithout('mariadb')
@@ -151,7 +214,7 @@ describe('a Teamgram database, used unchanged', { skip }, () => {
        VALUES (1, ?, 0, 0, ?, 0), (2, ?, 1, ?, 0, 0), (3, ?, 0, 0, 0, 0)`,
       [permId.toString(), tempId.toString(), tempId.toString(), permId.toString(), goneId.toString()],
     )
-    ddlBefore = [await showCreate(c, 'auth_keys'), await showCreate(c, 'auth_key_infos')]
+    ddlBefore = await Promise.all(TEAMGRAM_TABLES.map((t) => showCreate(c, t)))
     store = await MysqlAuthKeyStore.open({ ...mariadb.connection, database: 'teamgram' }, { clock })
   })
 
@@ -160,8 +223,51 @@ describe('a Teamgram database, used unchanged', { skip }, () => {
     await c?.end()
   })
 
-  it('leaves the definitions of auth_keys and auth_key_infos untouched', async () => {
-    assert.deepEqual([await showCreate(c, 'auth_keys'), await showCreate(c, 'auth_key_infos')], ddlBefore)
+  it('leaves the definitions of auth_keys, auth_key_infos, auths and auth_users untouched', async () => {
+    assert.deepEqual(await Promise.all(TEAMGRAM_TABLES.map((t) => showCreate(c, t))), ddlBefore)
+  })
+
+  it("reads the user Teamgram bound to a key and the layer of its auths row; Teamgram's sign-out unbinds", async () => {
+    // authsession BindAuthKeyUser (auth_users InsertOrUpdates) and auths InsertOrUpdateLayer
+    await c.query('INSERT INTO auth_users (auth_key_id, user_id, hash, date_created, date_active) VALUES (?, 777000, 4242, 1790000000, 1790000000)', [permId.toString()])
+    await c.query("INSERT INTO auths (auth_key_id, layer, api_id, params, client_ip, date_active) VALUES (?, 198, 0, 'null', '10.0.0.1', 1790000000)", [permId.toString()])
+    assert.deepEqual(await store.loadState(permId), { userId: 777000n, layer: 198 })
+    // a later save of ours keeps Teamgram's binding and its hash
+    await store.saveState(permId, { userId: 777000n, layer: 222 })
+    const [u] = await c.query('SELECT user_id, hash, deleted FROM auth_users WHERE auth_key_id = ?', [permId.toString()])
+    assert.deepEqual(u, [{ user_id: '777000', hash: '4242', deleted: 0 }])
+    // authsession UnbindAuthUser → auth_users Delete
+    await c.query('UPDATE auth_users SET deleted = 1, date_active = 0 WHERE auth_key_id = ? AND user_id = ?', [permId.toString(), '777000'])
+    assert.deepEqual(await store.loadState(permId), { layer: 222 })
+  })
+
+  it("writes the binding and client data where Teamgram's authsession reads them", async () => {
+    const p = permRecord(clock)
+    assert.equal(await store.put(p), 'created')
+    const client = JSON.stringify({ apiId: 4, deviceModel: 'Pixel', systemVersion: 'SDK 34', appVersion: '11.2', systemLangCode: 'en', langPack: 'android', langCode: 'en', proxy: { address: 'p.example', port: 443 }, params: { tz_offset: 3600 } })
+    await store.saveState(p.id, { userId: 1234567890123n, layer: 222, client })
+    const id = p.id.toString()
+    // AuthUsersDAO.Select and AuthsDAO.SelectByAuthKeyId, as GetCacheAuthData runs them
+    const [users] = await c.query('SELECT id, auth_key_id, user_id, hash, date_created, date_active, android_push_session_id FROM auth_users WHERE auth_key_id = ? AND deleted = 0', [id])
+    const user = (users as Record<string, string | number>[])[0]!
+    assert.equal(user.user_id, '1234567890123')
+    assert.ok(BigInt(user.hash!) > 0n, 'a positive 63-bit hash, as rand.Int63()')
+    assert.equal(user.date_created, String(clock.now() / 1000))
+    const [auths] = await c.query(
+      'SELECT auth_key_id, layer, api_id, device_model, system_version, app_version, system_lang_code, lang_pack, lang_code, client_ip, date_active, proxy, params FROM auths WHERE auth_key_id = ? AND deleted = 0 LIMIT 1',
+      [id],
+    )
+    assert.deepEqual(auths, [
+      { auth_key_id: id, layer: 222, api_id: 4, device_model: 'Pixel', system_version: 'SDK 34', app_version: '11.2', system_lang_code: 'en', lang_pack: 'android', lang_code: 'en', client_ip: '', date_active: String(clock.now() / 1000), proxy: 'p.example:443', params: { tz_offset: 3600 } },
+    ])
+    // signing out (no user) is Teamgram's Delete; destroying the key drops both rows from Teamgram's reads
+    await store.saveState(p.id, { layer: 222, client })
+    const [after] = await c.query('SELECT deleted, date_active FROM auth_users WHERE auth_key_id = ?', [id])
+    assert.deepEqual(after, [{ deleted: 1, date_active: '0' }])
+    await store.saveState(p.id, { userId: 1234567890123n, layer: 222, client })
+    assert.equal(await store.destroy(p.id), true)
+    const [gone] = await c.query('SELECT (SELECT COUNT(*) FROM auth_users WHERE auth_key_id = ? AND deleted = 0) AS u, (SELECT COUNT(*) FROM auths WHERE auth_key_id = ? AND deleted = 0) AS a', [id, id])
+    assert.deepEqual(gone, [{ u: '0', a: '0' }])
   })
 
   it("reads Teamgram's keys, types, creation time and soft deletes", async () => {
@@ -300,6 +406,28 @@ describe('a database of an earlier mtgate (schema 1) on Teamgram tables is upgra
       await store.close()
       store = await MysqlAuthKeyStore.open({ ...mariadb.connection, database: 'mtgate_v1' }, { clock })
       assert.deepEqual(await store.loadState(p.id), state)
+    } finally {
+      await store?.close()
+      await c.end()
+    }
+  })
+})
+
+describe("an mtgate database that kept bindings only in its own table (schema 3) gets Teamgram's", { skip }, () => {
+  it('copies each bound user into auth_users, where both servers read it', async () => {
+    mariadb.createDatabase('mtgate_v3')
+    const c = await mysql.createConnection({ ...mariadb.connection, database: 'mtgate_v3', multipleStatements: true, supportBigNumbers: true, bigNumberStrings: true })
+    let store: MysqlAuthKeyStore | undefined
+    try {
+      for (const m of MYSQL_MIGRATIONS.slice(0, 3)) for (const sql of m) await c.query(sql)
+      await c.query('CREATE TABLE `mtgate_schema_version` (`version` int NOT NULL) ENGINE=InnoDB; INSERT INTO `mtgate_schema_version` VALUES (3)')
+      await c.query('INSERT INTO mtgate_auth_key_states (auth_key_id, user_id, layer, client, updated_at) VALUES (11, 99, 201, NULL, 1790000000), (12, 0, 201, NULL, 1790000000), (13, NULL, 201, NULL, 1790000000)')
+      store = await MysqlAuthKeyStore.open({ ...mariadb.connection, database: 'mtgate_v3' })
+      const [rows] = await c.query('SELECT auth_key_id, user_id, date_created, deleted, hash > 0 AS hashed FROM auth_users ORDER BY auth_key_id')
+      assert.deepEqual(rows, [{ auth_key_id: '11', user_id: '99', date_created: '1790000000', deleted: 0, hashed: 1 }])
+      assert.deepEqual(await store.loadState(11n), { userId: 99n, layer: 201 })
+      assert.deepEqual(await store.loadState(12n), { userId: 0n, layer: 201 })
+      assert.deepEqual(await store.loadState(13n), { layer: 201 })
     } finally {
       await store?.close()
       await c.end()
