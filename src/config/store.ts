@@ -4,7 +4,11 @@
  * redis://[user][:pass@]host:port[/db], rediss:// for TLS) beside or instead of their fields (a
  * field wins over the URL), and are validated here so a typo names its key before the server starts.
  *
- * Env: MTGATE_STORE, MTGATE_CACHE, MTGATE_SQLITE_PATH, MTGATE_MYSQL_URL, MTGATE_REDIS_URL.
+ * store.teamgram_cache (same fields and url as store.redis) is the Redis whose Teamgram cache entries
+ * mysql writes invalidate.
+ *
+ * Env: MTGATE_STORE, MTGATE_CACHE, MTGATE_SQLITE_PATH, MTGATE_MYSQL_URL, MTGATE_REDIS_URL,
+ * MTGATE_TEAMGRAM_CACHE_URL.
  */
 import { join, resolve } from 'node:path'
 import { DEFAULTS } from './defaults.js'
@@ -16,7 +20,11 @@ import { StoreError } from '../store/types.js'
 
 type Raw = Record<string, unknown>
 
-const STORE_KEYS = ['backend', 'cache', 'sqlite_path', 'mysql', 'redis', 'lru_size', 'cache_ttl_seconds']
+const STORE_KEYS = ['backend', 'cache', 'sqlite_path', 'mysql', 'redis', 'teamgram_cache', 'lru_size', 'cache_ttl_seconds']
+
+/** The store sections that name a database server, and the kind of URL each takes. */
+type DriverKey = 'mysql' | 'redis' | 'teamgram_cache'
+const KIND: Record<DriverKey, 'mysql' | 'redis'> = { mysql: 'mysql', redis: 'redis', teamgram_cache: 'redis' }
 
 /** `store: <backend>` as the mapping it stands for; anything else unchanged. */
 export function normalizeStore(v: unknown): unknown {
@@ -41,18 +49,19 @@ export function applyStoreEnv(raw: Raw, env: Env, errors: Collector, note: (name
     section()[key] = v
     note(name, `store.${key}`)
   }
-  const urls: [string, 'mysql' | 'redis'][] = [['MTGATE_MYSQL_URL', 'mysql'], ['MTGATE_REDIS_URL', 'redis']]
-  for (const [name, kind] of urls) {
+  const urls: [string, DriverKey][] = [['MTGATE_MYSQL_URL', 'mysql'], ['MTGATE_REDIS_URL', 'redis'], ['MTGATE_TEAMGRAM_CACHE_URL', 'teamgram_cache']]
+  for (const [name, key] of urls) {
     const v = env[name]?.trim()
     if (v === undefined) continue
+    const kind = KIND[key]
     errors.take(() => {
       const fields = kind === 'mysql' ? mysqlUrl(v, name) : redisUrl(v, name)
       const store = section()
-      const cur = store[kind]
+      const cur = store[key]
       const keep: Raw = cur !== null && typeof cur === 'object' && !Array.isArray(cur) ? { ...(cur as Raw) } : {}
       for (const k of [...Object.keys(fields), 'url', ...URL_FIELDS[kind]]) delete keep[k]
-      store[kind] = { ...keep, ...fields }
-      note(name, `store.${kind}`)
+      store[key] = { ...keep, ...fields }
+      note(name, `store.${key}`)
     }, undefined)
   }
 }
@@ -119,6 +128,11 @@ export function parseStore(v: unknown, dataDir: string, cwd: string, errors: Col
   const redis = errors.take(() => driverOptions(raw.redis, 'redis'), undefined)
   if (redis !== undefined) out.redis = redis
   else if (cache === 'redis' && raw.redis === undefined) errors.add(new ConfigError('store.redis', 'required when store.cache is redis (or set MTGATE_REDIS_URL)'))
+  const teamgramCache = errors.take(() => driverOptions(raw.teamgram_cache, 'teamgram_cache'), undefined)
+  if (teamgramCache !== undefined) {
+    out.teamgramCache = teamgramCache
+    if (backend !== 'mysql') errors.add(new ConfigError('store.teamgram_cache', 'needs store.backend mysql (Teamgram keeps its keys in MySQL)'))
+  }
   errors.take(() => {
     if (raw.lru_size !== undefined) out.lruSize = int(raw.lru_size, 'store.lru_size', 0, 0, 100_000_000)
   }, undefined)
@@ -128,10 +142,11 @@ export function parseStore(v: unknown, dataDir: string, cwd: string, errors: Col
   return out
 }
 
-/** store.mysql / store.redis: the URL expanded, keys checked, values checked by the store's own parser. */
-function driverOptions(v: unknown, kind: 'mysql' | 'redis'): Raw | undefined {
+/** store.mysql / store.redis / store.teamgram_cache: the URL expanded, keys checked, values checked by the store's own parser. */
+function driverOptions(v: unknown, key: DriverKey): Raw | undefined {
   if (v === undefined) return undefined
-  const path = `store.${kind}`
+  const kind = KIND[key]
+  const path = `store.${key}`
   const raw = { ...mapping(v, path) }
   checkKeys(raw, [...(kind === 'mysql' ? MYSQL_OPTION_KEYS : REDIS_OPTION_KEYS), 'url'], path + '.')
   let fields: Raw = {}

@@ -18,6 +18,8 @@ export interface StoreSettings {
   mysql?: Record<string, unknown>
   /** Passed through to the store factory (host, port, password, db, ...). */
   redis?: Record<string, unknown>
+  /** Teamgram's cache Redis (same fields as redis), whose entries mysql writes invalidate. */
+  teamgramCache?: Record<string, unknown>
   lruSize?: number
   cacheTtlSeconds?: number
 }

@@ -8,6 +8,7 @@ import { LruAuthKeyStore } from './lru-store.js'
 import { MemoryAuthKeyStore } from './memory.js'
 import { MysqlAuthKeyStore } from './mysql.js'
 import { createRedisClient, parseRedisOptions, RedisCachedAuthKeyStore } from './redis-cache.js'
+import { TeamgramCacheInvalidation } from './teamgram-cache.js'
 import { SqliteAuthKeyStore } from './sqlite.js'
 import { StoreError, type AuthKeyStore, type AuthKeyStoreConfig, type CachingAuthKeyStore } from './types.js'
 
@@ -71,6 +72,22 @@ export async function createAuthKeyStore(
     }
     default:
       throw new StoreError('invalid', `unknown store '${String(config.store)}'`)
+  }
+
+  if (config.teamgramCache !== undefined) {
+    if (config.store !== 'mysql') {
+      await backend.close()
+      throw new StoreError('invalid', 'teamgram_cache needs store mysql (Teamgram keeps its keys in MySQL)')
+    }
+    let to
+    try {
+      to = parseRedisOptions(config.teamgramCache)
+    } catch (e) {
+      await backend.close()
+      throw e
+    }
+    backend = new TeamgramCacheInvalidation(backend, createRedisClient(to, log), log)
+    what += ` (invalidating Teamgram's cache at redis ${to.host ?? '127.0.0.1'}:${to.port ?? 6379})`
   }
 
   if (config.cache === 'redis') {

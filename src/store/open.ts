@@ -12,6 +12,7 @@ export function openConfiguredStore(settings: StoreSettings, log: Logger, clock:
       sqlite: { path: settings.sqlitePath },
       mysql: settings.mysql,
       redis: settings.redis,
+      teamgramCache: settings.teamgramCache,
       lruSize: settings.lruSize,
       cacheTtlSeconds: settings.cacheTtlSeconds,
     },

@@ -140,6 +140,11 @@ export interface AuthKeyStoreConfig {
   /** Validated at runtime (the config file passes a plain object through). */
   mysql?: MysqlStoreOptions | Record<string, unknown>
   redis?: RedisCacheOptions | Record<string, unknown>
+  /**
+   * Teamgram's cache Redis (store mysql on a Teamgram database): the entries Teamgram's authsession
+   * caches for a key are deleted after each write that changes them (see teamgram-cache.ts).
+   */
+  teamgramCache?: RedisCacheOptions | Record<string, unknown>
   /** In-process LRU entries (default 100000; 0 disables it). */
   lruSize?: number
   /** Lifetime of an LRU entry (default 5000 ms): bounds staleness after a destroy on another gateway. */

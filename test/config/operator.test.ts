@@ -64,6 +64,15 @@ test('MTGATE_REDIS_URL and store.redis.url: password, db, rediss:// for TLS', ()
   assert.deepEqual(errorPaths({ store: { redis: { url: 'redis://r/db1' } } }), ['store.redis.url'])
 })
 
+test("store.teamgram_cache (Teamgram's cache Redis): url or fields, MTGATE_TEAMGRAM_CACHE_URL, mysql only", () => {
+  const c = parseConfig({}, { MTGATE_STORE: 'mysql', MTGATE_MYSQL_URL: 'mysql://root@db/teamgram', MTGATE_TEAMGRAM_CACHE_URL: 'redis://tg-redis:6379/1' }, '/srv')
+  assert.deepEqual(c.store.teamgramCache, { host: 'tg-redis', port: 6379, db: 1 })
+  const y = yaml('store: { backend: mysql, mysql: { url: "mysql://root@db/teamgram" }, teamgram_cache: { url: "redis://r:6379", commandTimeoutMs: 500 } }')
+  assert.deepEqual(y.store.teamgramCache, { host: 'r', port: 6379, commandTimeoutMs: 500 })
+  assert.deepEqual(errorPaths({ store: { backend: 'sqlite', teamgram_cache: { host: 'r' } } }), ['store.teamgram_cache'])
+  assert.deepEqual(errorPaths({ store: { backend: 'mysql', mysql: { host: 'h' }, teamgram_cache: { prot: 1 } } }), ['store.teamgram_cache.prot'])
+})
+
 test('store.mysql without database uses mtgate, as documented', () => {
   assert.equal(parseMysqlOptions({ host: 'h' }).database, 'mtgate')
   assert.equal(parseMysqlOptions({ database: 'other' }).database, 'other')
