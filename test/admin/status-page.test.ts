@@ -3,7 +3,8 @@
  * and over obfuscated TCP, a raw client on TCP abridged and one over HTTP are connected, a client
  * sends HTTP to the TCP port (a warning the server logs); then /status.json, the DOM Chromium
  * builds from / and the screenshot it takes (a PNG of the window size whose OCR text holds the
- * figures and the error) all show them. Needs Debian's `chromium` and `tesseract-ocr`.
+ * figures and the error) all show them; the page refreshes itself. Needs Debian's `chromium` and
+ * `tesseract-ocr`.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -13,11 +14,14 @@ import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { pino } from 'pino'
+import { MtgateMetrics } from '../../src/admin/metrics.js'
+import { AdminServer } from '../../src/admin/server.js'
+import { REFRESH_MS } from '../../src/admin/status-page.js'
 import type { StatusSnapshot } from '../../src/admin/status.js'
 import { AuthKey } from '../../src/crypto/message.js'
 import { clientHandshake } from '../../src/handshake/client.js'
 import { encode } from '../../src/tl/index.js'
-import { recentProblems } from '../../src/util/log.js'
+import { recentProblems, rootLogger } from '../../src/util/log.js'
 import { HttpMtClient } from '../e2e/http-client.js'
 import { RawClient } from '../e2e/raw-client.js'
 import { startE2eServer, waitFor, type E2eServer } from '../e2e/harness.js'
@@ -46,11 +50,11 @@ function run(file: string, args: string[], timeoutMs = 60_000): Promise<{ stdout
   })
 }
 
-/** Headless Chromium on `url` with its own throwaway profile; `mode` is --dump-dom or --screenshot=FILE. */
-async function chromium(bin: string, url: string, mode: string): Promise<string> {
+/** Headless Chromium on `url` with its own throwaway profile; `mode` is --dump-dom or --screenshot=FILE (more flags may precede it). */
+async function chromium(bin: string, url: string, ...mode: string[]): Promise<string> {
   const profile = mkdtempSync(join(tmpdir(), 'mtgate-chromium-'))
   try {
-    const args = ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--no-first-run', `--user-data-dir=${profile}`, `--window-size=${WIDTH},${HEIGHT}`, mode, url]
+    const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--hide-scrollbars', '--no-first-run', `--user-data-dir=${profile}`, `--window-size=${WIDTH},${HEIGHT}`, ...mode, url]
     return (await run(bin, args)).stdout
   } finally {
     rmSync(profile, { recursive: true, force: true })
@@ -176,6 +180,28 @@ describe('admin status page of mtgate serve, in headless Chromium', () => {
       assert.equal(Number(figures[5]), shown.recentErrors.length, 'errors: as many as /status.json has')
     } finally {
       rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('admin status page refresh, in headless Chromium', () => {
+  it(`fetches the page again every ${REFRESH_MS / 1000} s and shows the new figures`, async () => {
+    const bin = which('chromium')
+    if (bin === undefined) assert.fail('chromium not found on PATH: install it (apt-get install -y chromium; .ci/run does)')
+    const metrics = new MtgateMetrics({ role: 'serve', node: 'refresh' })
+    let renders = 0
+    // each snapshot shows one more session: the figure tells which render the DOM holds
+    metrics.status.observeSessions({ sessions: { get sessionCount() { return renders++ }, keyCount: 0 } })
+    const server = (await AdminServer.start({ host: HOST, port: 0 }, metrics, async () => undefined, rootLogger))!
+    try {
+      const url = `http://${server.address.host}:${server.address.port}/`
+      assert.equal(figure(await chromium(bin, url, '--dump-dom'), 'sessions'), '0', 'no refresh before the page is dumped')
+      // virtual time runs the page's timers at once: two refreshes within 2.4 periods
+      const dom = await chromium(bin, url, `--virtual-time-budget=${Math.round(REFRESH_MS * 2.4)}`, '--dump-dom')
+      assert.equal(figure(dom, 'sessions'), '3', 'the third render of this page (the second refresh)')
+      assert.equal(renders, 4)
+    } finally {
+      await server.close()
     }
   })
 })
