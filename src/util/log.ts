@@ -7,6 +7,10 @@ export type LogFormat = 'json' | 'pretty'
 const stderr = destination(2)
 let format: LogFormat = process.env.MTGATE_LOG_FORMAT?.trim() === 'pretty' ? 'pretty' : 'json'
 
+const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
+/** Fields a pretty line shows in its head, not as key=value. */
+const HEAD = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg'])
+
 /** One warn, error or fatal log line as the admin status page shows it. */
 export interface ProblemLine {
   /** ms since the epoch */
@@ -66,10 +70,6 @@ const sink = {
     stderr.write(format === 'pretty' ? prettyLine(line) : line)
   },
 }
-
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
-/** Fields a pretty line shows in its head, not as key=value. */
-const HEAD = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg'])
 
 /** `HH:MM:SS.mmm LEVEL name: msg key=value ...` for one pino JSON line (a line that is not JSON is kept). */
 export function prettyLine(line: string): string {
