@@ -4,7 +4,8 @@
  * code keeps anyway: EncryptedPath.stats, SourceLimiter.stats, Gateway.stats, the session manager's
  * sizes. RPC latency comes from the router's observer, store latency from a wrapper around the store.
  * Label values are bounded: transports, refusal reasons, transport error codes, TL method names of
- * the schema (anything else is "other"), store operations.
+ * the schema (anything else is "other"), store operations. The admin status page (`status`) reads
+ * the same sources the observe* calls hand in.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { EncryptedPath } from '../gateway/encrypted.js'
@@ -13,6 +14,7 @@ import type { RpcRouter } from '../rpc/router.js'
 import type { SessionManager } from '../session/manager.js'
 import type { AuthKeyStore } from '../store/types.js'
 import { transportErrorsSent } from '../transport/errors.js'
+import { StatusBoard, type StatusIdentity } from './status.js'
 
 /** The AuthKeyStore operations timed by instrumentStore. */
 const STORE_OPS = ['put', 'get', 'bind', 'getBinding', 'destroy', 'expireTemp', 'saveSalts', 'loadSalts', 'saveState', 'loadState'] as const
@@ -29,10 +31,13 @@ export interface SessionSource {
 
 export class MtgateMetrics {
   readonly registry = new Registry()
+  /** The status page's figures, over the sources observeGateway and observeSessions are given. */
+  readonly status: StatusBoard
   private readonly storeSeconds: Histogram<'op'>
   private readonly storeErrors: Counter<'op'>
 
-  constructor() {
+  constructor(identity: StatusIdentity = { role: 'serve', node: `pid-${process.pid}` }) {
+    this.status = new StatusBoard(identity)
     collectDefaultMetrics({ register: this.registry })
     const registers = [this.registry]
     this.storeSeconds = new Histogram({ name: 'mtgate_store_operation_duration_seconds', help: 'Auth key store operations, by operation', labelNames: ['op'], buckets: LATENCY_BUCKETS, registers })
@@ -80,6 +85,7 @@ export class MtgateMetrics {
 
   /** Client-facing metrics of a gateway: connections, handshakes, encrypted messages, HTTP channels. */
   observeGateway(front: GatewayFront, encrypted: EncryptedPath): void {
+    this.status.observeGateway(front)
     const registers = [this.registry]
     new Gauge({
       name: 'mtgate_connections_open',
@@ -125,6 +131,7 @@ export class MtgateMetrics {
 
   /** Session-layer metrics: RPCs (count, outcome, latency), pushes, sessions and loaded keys. */
   observeSessions(side: SessionSource): void {
+    this.status.observeSessions(side)
     const registers = [this.registry]
     const calls = new Counter({ name: 'mtgate_rpc_calls_total', help: 'RPCs answered, by method and outcome (ok, or rpc_error_<code>)', labelNames: ['method', 'outcome'], registers })
     const seconds = new Histogram({ name: 'mtgate_rpc_duration_seconds', help: 'RPC latency (dispatch to answer), by method', labelNames: ['method'], buckets: LATENCY_BUCKETS, registers })

@@ -1,8 +1,8 @@
 /**
  * The admin HTTP port (config `admin`): GET /metrics (Prometheus text), /healthz (200 "ok" while the
- * process runs) and /readyz (200 when the process serves; 503 with {"ready":false,"reason":...}
- * before that, while a check fails, and during drain). Plain HTTP, meant for loopback or a
- * monitoring network.
+ * process runs), /readyz (200 when the process serves; 503 with {"ready":false,"reason":...}
+ * before that, while a check fails, and during drain), and the status page: / and /status (HTML),
+ * /status.json (the same figures). Plain HTTP, meant for loopback or a monitoring network.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -10,6 +10,7 @@ import type { AdminSettings } from '../config/admin.js'
 import type { AuthKeyStore } from '../store/types.js'
 import type { Logger } from '../util/log.js'
 import type { MtgateMetrics } from './metrics.js'
+import { renderStatusPage, STATUS_PAGE_CSP } from './status-page.js'
 
 /** Why the process is not ready, or undefined when it is. */
 export type ReadinessCheck = () => Promise<string | undefined>
@@ -38,11 +39,11 @@ export class AdminServer {
         })
       })
     } catch (e) {
-      log.error({ host: settings.host, port: settings.port, err: (e as Error).message }, 'admin port not bound: serving without /metrics, /healthz, /readyz')
+      log.error({ host: settings.host, port: settings.port, err: (e as Error).message }, 'admin port not bound: serving without /metrics, /healthz, /readyz, /status')
       return undefined
     }
     const a = server.address() as AddressInfo
-    log.info({ admin: `http://${settings.host}:${a.port}` }, 'admin port listening (/metrics, /healthz, /readyz)')
+    log.info({ admin: `http://${settings.host}:${a.port}` }, 'admin port listening (/ status page, /metrics, /healthz, /readyz)')
     return new AdminServer(server, { host: settings.host, port: a.port })
   }
 
@@ -65,7 +66,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, metrics: Mtgate
       if (reason === undefined) return send(res, 200, 'application/json', JSON.stringify({ ready: true }) + '\n')
       return send(res, 503, 'application/json', JSON.stringify({ ready: false, reason }) + '\n')
     }
-    send(res, 404, 'text/plain', 'not found (try /metrics, /healthz, /readyz)\n')
+    if (path === '/' || path === '/status') {
+      res.setHeader('content-security-policy', STATUS_PAGE_CSP)
+      return send(res, 200, 'text/html; charset=utf-8', renderStatusPage(metrics.status.snapshot()))
+    }
+    if (path === '/status.json') return send(res, 200, 'application/json', JSON.stringify(metrics.status.snapshot()) + '\n')
+    send(res, 404, 'text/plain', 'not found (try /, /status.json, /metrics, /healthz, /readyz)\n')
   } catch (e) {
     log.warn({ path, err: (e as Error).message }, 'admin request failed')
     send(res, 500, 'text/plain', 'internal error\n')

@@ -71,7 +71,7 @@ export class GatewayNode {
     let side: GatewaySide | undefined
     let grpc: NodeServer | undefined
     let registry: Registry | undefined
-    const metrics = sc.admin === null ? undefined : new MtgateMetrics()
+    const metrics = sc.admin === null ? undefined : new MtgateMetrics({ role: 'gateway', node: cc.nodeId })
     const remoteStore = new RemoteAuthKeyStore(remote)
     const store = metrics ? metrics.instrumentStore(remoteStore) : remoteStore
     let node: GatewayNode | undefined
@@ -95,6 +95,7 @@ export class GatewayNode {
       grpc = await startNodeServer(cc, [])
       const reg = (registry = nodeRegistry(cc, 'gateway', grpc.address, log, deps.registryIntervalMs))
       reg.on('change', () => remote.setMembers(reg.members('session')))
+      metrics?.status.observeMembership(reg)
       await reg.start()
       remote.setMembers(reg.members('session'))
       const front = await side.listen()

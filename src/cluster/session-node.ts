@@ -117,7 +117,7 @@ export class SessionNode {
     const clock = deps.clock ?? systemClock
     const random = deps.random ?? secureRandom
     const log = (deps.log ?? rootLogger).child({ node: cc.nodeId, role: 'session' })
-    const metrics = sc.admin === null ? undefined : new MtgateMetrics()
+    const metrics = sc.admin === null ? undefined : new MtgateMetrics({ role: 'session', node: cc.nodeId })
     const side = await SessionSide.open(sc, { store: deps.store, clock, random, log, tickIntervalMs: deps.tickIntervalMs, wrapStore: metrics && ((s) => metrics.instrumentStore(s)) })
     let node: SessionNode | undefined
     let admin: AdminServer | undefined
@@ -140,6 +140,7 @@ export class SessionNode {
       throw e
     }
     const registry = nodeRegistry(cc, 'session', grpc.address, log, deps.registryIntervalMs)
+    metrics?.status.observeMembership(registry)
     node = new SessionNode(config, cc.nodeId, side, link, registry, grpc, log, deps.movedKeyGraceMs ?? MOVED_KEY_GRACE_MS, clock)
     const n = node
     n.admin = admin

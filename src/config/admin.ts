@@ -1,6 +1,7 @@
 /**
- * The `admin:` section of the YAML config: the HTTP port serving /metrics (Prometheus), /healthz
- * and /readyz, on `mtgate serve` and on every cluster node. On by default, on loopback.
+ * The `admin:` section of the YAML config: the HTTP port serving /metrics (Prometheus), /healthz,
+ * /readyz and the status page (/), on `mtgate serve` and on every cluster node. On by default, on
+ * loopback.
  *
  *   admin:
  *     host: 127.0.0.1      # default 127.0.0.1 (loopback: put a scraper on the same host, or widen)

@@ -14,7 +14,7 @@ import { fingerprintHex } from '../handshake/rsa-key.js'
 import { loadOrCreateKeySet, type RsaKeySet } from '../handshake/rsa-keyset.js'
 import { HandshakeService } from '../handshake/server.js'
 import type { AuthKeyStore } from '../store/types.js'
-import { connectionsAllowedBy, createMtproxyReplay, ReadBudget, SourceLimiter, TcpListener, WsListener, type AcceptorOptions, type Connection, type WsListenerOptions } from '../transport/index.js'
+import { connectionsAllowedBy, createMtproxyReplay, ReadBudget, SourceLimiter, TcpListener, WsListener, type AcceptorOptions, type Connection, type ConnectionInfo, type WsListenerOptions } from '../transport/index.js'
 import type { Clock } from '../util/clock.js'
 import { LogLimiter } from '../util/log-limiter.js'
 import type { Logger } from '../util/log.js'
@@ -168,6 +168,11 @@ export class GatewayFront {
     let tcp = 0
     for (const c of this.conns) if (c.info.transport === 'tcp') tcp++
     return { tcp, ws: this.conns.size - tcp, http: this.http.channelCount, httpHeld: this.http.heldCount }
+  }
+
+  /** What is known of each open TCP and WebSocket connection (the admin status page). */
+  *connectionInfos(): IterableIterator<ConnectionInfo> {
+    for (const c of this.conns) yield c.info
   }
 
   /** Key exchanges completed and unencrypted messages rejected (see Gateway.stats). */

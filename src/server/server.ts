@@ -88,7 +88,8 @@ export class MtgateServer {
     const clock = deps.clock ?? systemClock
     const random = deps.random ?? secureRandom
     const log = deps.log ?? rootLogger
-    const metrics = config.admin === null ? undefined : new MtgateMetrics()
+    const gatewayId = deps.gatewayId ?? `gw-${process.pid}`
+    const metrics = config.admin === null ? undefined : new MtgateMetrics({ role: 'serve', node: gatewayId })
     const sessionSide = await SessionSide.open(config, {
       store: deps.store,
       clock,
@@ -103,7 +104,6 @@ export class MtgateServer {
     let server: MtgateServer | undefined
     // up before the listeners: /readyz answers 503 "starting" until they are bound
     const admin = metrics && config.admin !== null ? await AdminServer.start(config.admin, metrics, async () => (server === undefined ? 'starting' : server.readiness()), log) : undefined
-    const gatewayId = deps.gatewayId ?? `gw-${process.pid}`
     try {
       gatewaySide = GatewaySide.create({
         config,

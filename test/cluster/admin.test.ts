@@ -11,6 +11,7 @@ import type { SessionNode } from '../../src/cluster/session-node.js'
 import { clientHandshake } from '../../src/handshake/client.js'
 import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import { encode } from '../../src/tl/index.js'
+import type { StatusSnapshot } from '../../src/admin/status.js'
 import { get, value } from '../admin/scrape.js'
 import { HttpMtClient } from '../e2e/http-client.js'
 import { skipWithout, startEtcd, type EtcdInstance } from '../helpers/services.js'
@@ -60,6 +61,35 @@ describe('admin port of cluster nodes (real etcd)', { skip: skipWithout('etcd') 
     assert.equal(value(s, 'mtgate_sessions'), 1)
     assert.equal(value(s, 'mtgate_store_operation_duration_seconds_count', { op: 'put' }), 1)
     assert.equal(value(s, 'mtgate_connections_open', { transport: 'tcp' }), 0, 'no client listeners on a session node')
+  })
+
+  it('/status.json: each node knows the membership (itself marked), a gateway its connections, a session node its sessions', async () => {
+    const ws = gateway.addresses.find((a) => a.kind === 'ws')!
+    const http = new HttpMtClient(`http://${ws.host}:${ws.port}`)
+    try {
+      const r = await clientHandshake(http.plain, { publicKeys: gateway.rsaKeys.all().map((k) => k.publicKey), dcId: 2 })
+      http.useKey(r.authKey, r.serverSalt)
+      await http.until((await http.send(encode({ _: 'help.getNearestDc' }), true)).messages, (m) => m.result?._ === 'nearestDc')
+      const g = JSON.parse((await get(gateway.adminAddress!, '/status.json')).body) as StatusSnapshot
+      const s = JSON.parse((await get(session.adminAddress!, '/status.json')).body) as StatusSnapshot
+      for (const [st, self] of [[g, 'g1'], [s, 's1']] as const) {
+        assert.deepEqual(st.nodes.map((n) => [n.role, n.id, n.self]), [['gateway', 'g1', self === 'g1'], ['session', 's1', self === 's1']])
+        assert.equal(st.etcdReachable, true)
+      }
+      assert.equal(g.role, 'gateway')
+      assert.equal(g.connections!.byTransport.find((r) => r.transport === 'http')!.count, 2, 'the HTTP channels of this test and the previous one (idle, not closed yet)')
+      assert.equal(g.connections!.total, 2)
+      assert.equal(g.sessions, null, 'sessions live on the session nodes')
+      assert.equal(g.authKeys.createdSinceStart, 2)
+      assert.equal(s.role, 'session')
+      assert.equal(s.connections, null)
+      assert.equal(s.sessions, 2, 'this one and the previous test\'s')
+      assert.equal(s.authKeys.loaded, 2)
+      const page = await get(session.adminAddress!, '/')
+      assert.match(page.body, /<title>mtgate session s1: status<\/title>/)
+    } finally {
+      http.close()
+    }
   })
 
   it('a gateway without a session node is not ready; a drained session node is not either', async () => {

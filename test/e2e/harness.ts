@@ -17,6 +17,7 @@ import type { RandomSource } from '../../src/crypto/random.js'
 import type { HandshakeCrypto } from '../../src/handshake/crypto-backend.js'
 import type { AuthKeyStore } from '../../src/store/types.js'
 import type { Connection, ConnectionInfo } from '../../src/transport/index.js'
+import type { Logger } from '../../src/util/log.js'
 
 export { API_HASH, API_ID } from '../helpers/api.js'
 export { waitFor } from '../helpers/wait.js'
@@ -70,6 +71,8 @@ export interface E2eServerOptions {
   admin?: boolean
   /** The auth key store (default a new MemoryAuthKeyStore). */
   store?: AuthKeyStore
+  /** The server's logger (default rootLogger: silent in tests unless MTGATE_LOG_LEVEL says otherwise). */
+  log?: Logger
 }
 
 export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
@@ -96,6 +99,7 @@ export async function startE2eServer(o: E2eServerOptions): Promise<E2eServer> {
     random: o.random,
     wrapHandshakeCrypto: o.wrapCrypto,
     countryOf: o.countryOf,
+    log: o.log,
   })
   const key = loadKeySet(config.dataDir).all()[0]!
   return {
