@@ -28,6 +28,9 @@ export interface TraceHeaders {
 
 const KEY_TYPES = ['perm', 'temp', 'media_temp'] as const
 
+/** How long an export (retries included), and so a stop, waits for the collector (ms), unless told otherwise. */
+const EXPORT_TIMEOUT_MS = 5000
+
 /** How often a failing export is logged at most (ms). */
 const EXPORT_WARN_INTERVAL_MS = 60_000
 
@@ -46,10 +49,16 @@ export class RpcTracing {
     private readonly provider: BasicTracerProvider,
     private readonly tracer: Tracer,
     private readonly kind: { server: SpanKind; error: SpanStatusCode },
+    private readonly log: Logger,
+    private readonly exportTimeoutMs: number,
   ) {}
 
-  /** Loads the SDK and starts the exporter; undefined when tracing is off (no endpoint). */
-  static async start(settings: TracingSettings, log: Logger): Promise<RpcTracing | undefined> {
+  /**
+   * Loads the SDK and starts the exporter; undefined when tracing is off (no endpoint).
+   * `exportTimeoutMs`: how long an export, and so shutdown(), waits for the collector (default 5 s).
+   */
+  static async start(settings: TracingSettings, log: Logger, opts: { exportTimeoutMs?: number } = {}): Promise<RpcTracing | undefined> {
+    const exportTimeoutMs = opts.exportTimeoutMs ?? EXPORT_TIMEOUT_MS
     const url = settings.otlpEndpoint
     if (url === null) return undefined
     const [api, sdk, { OTLPTraceExporter }, { defaultResource, resourceFromAttributes }] = await Promise.all([
@@ -58,14 +67,15 @@ export class RpcTracing {
       import('@opentelemetry/exporter-trace-otlp-http'),
       import('@opentelemetry/resources'),
     ])
-    const exporter = warnOnFailure(new OTLPTraceExporter({ url }), log.child({ mod: 'tracing' }), url)
+    const tlog = log.child({ mod: 'tracing' })
+    const exporter = warnOnFailure(new OTLPTraceExporter({ url, timeoutMillis: exportTimeoutMs }), tlog, url)
     const provider = new sdk.BasicTracerProvider({
       resource: defaultResource().merge(resourceFromAttributes({ 'service.name': settings.serviceName })),
       sampler: new sdk.TraceIdRatioBasedSampler(settings.sampleRatio),
       spanProcessors: [new sdk.BatchSpanProcessor(exporter)],
     })
     log.info({ endpoint: url, serviceName: settings.serviceName, sampleRatio: settings.sampleRatio }, 'tracing: RPC spans to OTLP/HTTP')
-    return new RpcTracing(provider, provider.getTracer('mtgate'), { server: api.SpanKind.SERVER, error: api.SpanStatusCode.ERROR })
+    return new RpcTracing(provider, provider.getTracer('mtgate'), { server: api.SpanKind.SERVER, error: api.SpanStatusCode.ERROR }, tlog, exportTimeoutMs)
   }
 
   /** `inner` with each call in a span. */
@@ -122,14 +132,24 @@ export class RpcTracing {
     return tracestate ? { traceparent, tracestate } : { traceparent }
   }
 
-  /** Sends the spans ended so far. */
+  /** Sends the spans ended so far (a failed export is logged, not thrown). */
   flush(): Promise<void> {
-    return this.provider.forceFlush()
+    return this.provider.forceFlush().catch(() => undefined)
   }
 
-  /** Sends what is left and stops the exporter. */
-  shutdown(): Promise<void> {
-    return this.provider.shutdown()
+  /**
+   * Sends what is left and stops the exporter (a failed export is logged, not thrown); a collector
+   * that does not answer holds a stop up for exportTimeoutMs at most.
+   */
+  async shutdown(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const gaveUp = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.exportTimeoutMs)))
+    const done = this.provider.shutdown().then(
+      () => false,
+      () => false,
+    )
+    if (await Promise.race([done, gaveUp])) this.log.warn({ waitedMs: this.exportTimeoutMs }, 'tracing: the collector did not take the last spans in time')
+    clearTimeout(timer)
   }
 }
 

@@ -171,7 +171,7 @@ export class SessionSide {
     this.stopSessions()
     for (const d of this.discovery) d.stop()
     this.upstream?.close()
-    await this.tracing?.shutdown().catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'tracing shutdown failed'))
+    await this.tracing?.shutdown()
     if (this.ownsStore) await this.store.close().catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'store close failed'))
   }
 }

@@ -4,6 +4,7 @@
  * its own (off, sampling, a dispatcher that throws).
  */
 import assert from 'node:assert/strict'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { describe, it } from 'node:test'
 import { pino } from 'pino'
 import { authKeyIdHash, RpcTracing } from '../../src/admin/tracing.js'
@@ -158,6 +159,53 @@ describe('RpcTracing', () => {
       await otlp.close()
     }
     assert.equal(otlp.spans.length, 0)
+  })
+
+  it('a refused export is logged (the endpoint and how many spans were lost), once a minute at most', async () => {
+    const otlp = await startOtlpReceiver()
+    const lines: string[] = []
+    const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) })
+    // the receiver answers 415 on any other path
+    const t = (await RpcTracing.start({ otlpEndpoint: otlp.url + '/wrong', serviceName: 's', sampleRatio: 1 }, log))!
+    try {
+      const inner = { dispatch: async () => ({ kind: 'result' as const, result: true }) }
+      await t.trace(rpcCall('help.getConfig'), inner)
+      await t.trace(rpcCall('help.getConfig'), inner)
+      await t.flush()
+      await t.trace(rpcCall('help.getConfig'), inner)
+      await t.flush()
+    } finally {
+      await t.shutdown()
+      await otlp.close()
+    }
+    assert.equal(otlp.spans.length, 0)
+    const warned = lines.map((l) => JSON.parse(l) as { msg: string; endpoint: string; spansLost: number })
+    assert.equal(warned.length, 1, lines.join(''))
+    assert.equal(warned[0]!.msg, 'tracing: span export failed')
+    assert.equal(warned[0]!.endpoint, otlp.url + '/wrong')
+    assert.equal(warned[0]!.spansLost, 2)
+  })
+
+  it('a collector that never answers holds shutdown up for exportTimeoutMs at most, with a warning', async () => {
+    const sockets = new Set<Socket>()
+    const hang = createServer((c) => void sockets.add(c))
+    await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve))
+    const lines: string[] = []
+    const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) })
+    const url = `http://127.0.0.1:${(hang.address() as AddressInfo).port}/v1/traces`
+    try {
+      const t = (await RpcTracing.start({ otlpEndpoint: url, serviceName: 's', sampleRatio: 1 }, log, { exportTimeoutMs: 300 }))!
+      await t.trace(rpcCall('help.getConfig'), { dispatch: async () => ({ kind: 'result', result: true }) })
+      const t0 = Date.now()
+      await t.shutdown()
+      const took = Date.now() - t0
+      assert.ok(took >= 280 && took < 2000, `shutdown took ${took} ms`)
+    } finally {
+      for (const c of sockets) c.destroy()
+      await new Promise((resolve) => hang.close(resolve))
+    }
+    assert.ok(sockets.size >= 1, 'the exporter connected')
+    assert.ok(lines.some((l) => (JSON.parse(l) as { msg: string }).msg === 'tracing: the collector did not take the last spans in time'), lines.join(''))
   })
 
   it('a dispatcher that throws: the error goes on, the span says exception with status ERROR', async () => {
