@@ -74,7 +74,7 @@ export class RpcTracing {
       sampler: new sdk.TraceIdRatioBasedSampler(settings.sampleRatio),
       spanProcessors: [new sdk.BatchSpanProcessor(exporter)],
     })
-    log.info({ endpoint: url, serviceName: settings.serviceName, sampleRatio: settings.sampleRatio }, 'tracing: RPC spans to OTLP/HTTP')
+    tlog.info({ endpoint: url, serviceName: settings.serviceName, sampleRatio: settings.sampleRatio }, 'tracing: RPC spans to OTLP/HTTP')
     return new RpcTracing(provider, provider.getTracer('mtgate'), { server: api.SpanKind.SERVER, error: api.SpanStatusCode.ERROR }, tlog, exportTimeoutMs)
   }
 
