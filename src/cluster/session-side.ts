@@ -3,9 +3,11 @@
  * auth-key store (the configured one, or one the caller provides), the RpcRouter with the
  * built-in methods, and the SessionManager behind a GatewayLink (the in-process EncryptedPath, or
  * the gRPC streams of the gateways). With `upstreams` configured, methods without a TypeScript
- * handler go to the upstream bridge (src/rpc/upstream.ts).
+ * handler go to the upstream bridge (src/rpc/upstream.ts). With `tracing` configured, each call the
+ * session layer dispatches is in a span (src/admin/tracing.ts).
  */
 import { mkdirSync } from 'node:fs'
+import { RpcTracing } from '../admin/tracing.js'
 import type { ServerConfig } from '../config/types.js'
 import type { RandomSource } from '../crypto/random.js'
 import { registerBuiltins } from '../rpc/builtins.js'
@@ -52,6 +54,8 @@ export class SessionSide {
     readonly upstream: UpstreamBridge | undefined,
     /** etcd discovery of the upstreams configured with it. */
     private readonly discovery: UpstreamDiscoveryWatch[],
+    /** The RPC spans (config tracing), undefined when off. */
+    readonly tracing: RpcTracing | undefined,
   ) {}
 
   /** Opens (or adopts) the store and builds the router. */
@@ -68,6 +72,16 @@ export class SessionSide {
       description = s.describe()
     }
     if (o.wrapStore !== undefined) store = o.wrapStore(store)
+    const tracing = await RpcTracing.start(config.tracing, o.log)
+    try {
+      return await SessionSide.build(config, o, store, description, tracing)
+    } catch (e) {
+      await tracing?.shutdown()
+      throw e
+    }
+  }
+
+  private static async build(config: ServerConfig, o: SessionSideOptions, store: AuthKeyStore, description: string, tracing: RpcTracing | undefined): Promise<SessionSide> {
     const router = registerBuiltins(
       new RpcRouter({ unknownMethodError: config.unknownMethodError, log: o.log }),
       { publicAddresses: config.publicAddresses, telegram: config.telegram, countryOf: o.countryOf },
@@ -76,7 +90,7 @@ export class SessionSide {
     let upstream: UpstreamBridge | undefined
     const discovery: UpstreamDiscoveryWatch[] = []
     if (config.upstream.upstreams.length > 0) {
-      const bridge = new UpstreamBridge(config.upstream, { unknownMethodError: config.unknownMethodError, log: o.log })
+      const bridge = new UpstreamBridge(config.upstream, { unknownMethodError: config.unknownMethodError, log: o.log, traceHeaders: tracing && ((call) => tracing.headersOf(call)) })
       router.setFallback((call) => bridge.dispatch(call))
       upstream = bridge
       for (const u of config.upstream.upstreams) {
@@ -85,7 +99,7 @@ export class SessionSide {
       // the first read before serving, so that the first calls find the instances
       await Promise.all(discovery.map((d) => d.start()))
     }
-    return new SessionSide(config, o, store, o.store === undefined, description, router, upstream, discovery)
+    return new SessionSide(config, o, store, o.store === undefined, description, router, upstream, discovery, tracing)
   }
 
   /** Builds the session layer on `link` and starts its tick. */
@@ -95,7 +109,7 @@ export class SessionSide {
     this.manager = new SessionManager({
       store: this.store,
       link,
-      dispatcher: this.router,
+      dispatcher: this.tracing === undefined ? this.router : this.tracing.dispatcher(this.router),
       clock: o.clock,
       random: o.random,
       log: o.log.child({ layer: 'session' }),
@@ -157,6 +171,7 @@ export class SessionSide {
     this.stopSessions()
     for (const d of this.discovery) d.stop()
     this.upstream?.close()
+    await this.tracing?.shutdown()
     if (this.ownsStore) await this.store.close().catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'store close failed'))
   }
 }

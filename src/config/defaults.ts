@@ -70,6 +70,10 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  * log:                     # stderr
  *   level: info            # fatal | error | warn | info | debug | trace | silent
  *   format: json           # json (one object a line) | pretty (one readable line each)
+ * tracing:                 # OpenTelemetry spans of the RPCs, off without otlp_endpoint (src/config/tracing.ts)
+ *   otlp_endpoint: http://127.0.0.1:4318/v1/traces
+ *   service_name: mtgate
+ *   sample_ratio: 1        # 0..1
  * ```
  *
  * Every error of a file is reported (one line each, naming its key; `mtgate serve` exits 2), and
@@ -81,7 +85,8 @@ import type { ServerLimits, TelegramConfigValues } from './types.js'
  * MTGATE_REDIS_URL (redis://[:pass@]host:port[/db]), MTGATE_API_IDS (comma list),
  * MTGATE_PUBLIC_ADDRESSES (comma list of ip:port), MTGATE_MTPROXY_SECRETS (comma list),
  * MTGATE_MTPROXY_PLAIN_OBFUSCATED, MTGATE_HTTP, MTGATE_HTTP_PORT, MTGATE_TLS_CERT, MTGATE_TLS_KEY,
- * MTGATE_LOG_LEVEL, MTGATE_LOG_FORMAT. MTGATE_STORE=mysql with MTGATE_MYSQL_URL is a whole store.
+ * MTGATE_LOG_LEVEL, MTGATE_LOG_FORMAT, MTGATE_OTLP_ENDPOINT, MTGATE_TRACING_SERVICE_NAME,
+ * MTGATE_TRACING_SAMPLE_RATIO. MTGATE_STORE=mysql with MTGATE_MYSQL_URL is a whole store.
  */
 export const DEFAULTS = {
   dcId: 2,

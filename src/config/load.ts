@@ -11,6 +11,7 @@ import { applyStoreEnv, normalizeStore, parseStore } from './store.js'
 import { applyLogEnv, parseLog } from './log.js'
 import type { PublicAddress, ServerConfig, ServerLimits, TelegramConfigValues } from './types.js'
 import { parseAdmin } from './admin.js'
+import { applyTracingEnv, parseTracing } from './tracing.js'
 
 /** A bad config file, value or environment variable; `path` names the offending key. */
 export class ConfigError extends Error {
@@ -100,7 +101,7 @@ type Raw = Record<string, unknown>
 const TOP_KEYS = [
   'dc_id', 'dc_ids', 'host', 'tcp_ports', 'ws_port', 'ws_path', 'data_dir', 'store', 'api_ids',
   'public_addresses', 'unknown_method_error', 'telegram', 'limits', 'proxy_protocol',
-  'upstreams', 'routes', 'unrouted', 'backend_api', 'http', 'tls', 'mtproxy', 'log', 'admin',
+  'upstreams', 'routes', 'unrouted', 'backend_api', 'http', 'tls', 'mtproxy', 'log', 'admin', 'tracing',
   // read by loadClusterConfig (src/config/cluster.ts) for `mtgate gateway` / `mtgate session`
   'cluster',
 ] as const
@@ -174,6 +175,7 @@ export function parseConfigSources(input: unknown, env: Env, cwd: string): { con
   const mtproxy = errors.take(() => parseMtproxy(raw.mtproxy, env, dcIds), undefined)
   const log = errors.take(() => parseLog(raw.log), undefined)
   const admin = errors.take(() => parseAdmin(raw.admin, env), null)
+  const tracing = errors.take(() => parseTracing(raw.tracing), undefined)
   errors.check()
   const config: ServerConfig = {
     dcId,
@@ -197,6 +199,7 @@ export function parseConfigSources(input: unknown, env: Env, cwd: string): { con
     mtproxy: mtproxy!,
     log: log!,
     admin,
+    tracing: tracing!,
   }
   return { config, envSources }
 }
@@ -246,6 +249,7 @@ function applyEnv(raw: Raw, env: Env, errors: Collector, note: (name: string, pa
   if (raw.store !== undefined) raw.store = normalizeStore(raw.store)
   applyStoreEnv(raw, env, errors, note)
   applyLogEnv(raw, env, errors, note)
+  applyTracingEnv(raw, env, errors, note)
 }
 
 /** An env form of a port a listener may go without: '' or 'off' → null, else a port (0–65535). */

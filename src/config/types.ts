@@ -1,4 +1,5 @@
 import type { AdminSettings } from './admin.js'
+import type { TracingSettings } from './tracing.js'
 import type { MtproxySecret } from '../transport/mtproxy-secret.js'
 
 /**
@@ -238,6 +239,8 @@ export interface ServerConfig {
   log: LogSettings
   /** The admin HTTP port (/metrics, /healthz, /readyz); null: none. */
   admin: AdminSettings | null
+  /** OpenTelemetry traces of the RPCs (off while otlpEndpoint is null). */
+  tracing: TracingSettings
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'

@@ -23,6 +23,7 @@ import type { PbInvokeReply, PbInvokeRequest, PbRpcError, PbTransport } from '..
 import type { RpcErrorSpec, UpstreamRouting } from '../config/types.js'
 import { clientIpPort, type RpcCall, type RpcOutcome, type TransportKind } from '../session/api.js'
 import { decodeResult, encode, encodingLayer, NEWEST_LAYER, type TlMethodName } from '../tl/index.js'
+import type { TraceHeaders } from '../admin/tracing.js'
 import type { Logger } from '../util/log.js'
 import { DeferredResults, type DeferredKey } from './deferred-results.js'
 import { Upstream } from './upstream-targets.js'
@@ -45,6 +46,8 @@ export interface UpstreamBridgeOptions {
   /** The answer to methods no route matches when `unrouted` names no upstream. */
   unknownMethodError: RpcErrorSpec
   log: Logger
+  /** The trace context of a call's span (config tracing), sent as gRPC metadata of unary calls. */
+  traceHeaders?: (call: RpcCall) => TraceHeaders | undefined
 }
 
 export class UpstreamBridge {
@@ -133,6 +136,7 @@ export class UpstreamBridge {
     }
     const deadlineMs = Date.now() + route.deadlineMs
     const req = request(call, query, deadlineMs)
+    const trace = this.o.traceHeaders?.(call)
     const tried = new Set<string>()
     up.inFlight++
     try {
@@ -144,7 +148,7 @@ export class UpstreamBridge {
         }
         tried.add(t.target)
         try {
-          return this.outcome(call, await t.invoke(req), name, t.target, up.settings.resultTimeoutMs)
+          return this.outcome(call, await t.invoke(req, trace), name, t.target, up.settings.resultTimeoutMs)
         } catch (e) {
           const err = e as grpc.ServiceError
           // a server cutting the call at the deadline (Go's) may be heard as CANCELLED first

@@ -22,6 +22,8 @@ export interface TestUpstream {
   port: number
   /** Every request received, in order. */
   requests: PbInvokeRequest[]
+  /** The metadata of every unary Invoke, in order (a stream's requests come with the stream's). */
+  metadata: grpc.Metadata[]
   stop(): Promise<void>
 }
 
@@ -29,10 +31,12 @@ export interface TestUpstream {
 export async function startUpstream(handler: UpstreamHandler, host = '127.0.0.1', port = 0): Promise<TestUpstream> {
   const server = new grpc.Server()
   const requests: PbInvokeRequest[] = []
+  const metadata: grpc.Metadata[] = []
   const reply = (r: Reply, callId = '0'): PbInvokeReply => ({ ...r, bindUserId: String(r.bindUserId ?? 0n), unbindUser: r.unbindUser ?? false, callId }) as PbInvokeReply
   server.addService(upstreamProto().service, {
     Invoke: (call: grpc.ServerUnaryCall<PbInvokeRequest, PbInvokeReply>, cb: grpc.sendUnaryData<PbInvokeReply>) => {
       requests.push(call.request)
+      metadata.push(call.metadata)
       Promise.resolve()
         .then(() => handler(call.request))
         .then(
@@ -61,6 +65,7 @@ export async function startUpstream(handler: UpstreamHandler, host = '127.0.0.1'
     address: `${host}:${bound}`,
     port: bound,
     requests,
+    metadata,
     stop: () =>
       new Promise<void>((resolve) => {
         server.forceShutdown()
