@@ -22,6 +22,11 @@ import type { Peer, PeerOptions, RunningPeer } from './peer.js'
 import { findBinary, freePort, serviceMissing, startEtcd, startMariaDb, startRedis, type EtcdInstance, type MariaDbInstance, type RedisInstance } from '../../test/helpers/services.js'
 import { fixSql, gcPauses, gnetwayKey, mysqlDsn, percentile, renderConfig, schemaOrder, SERVICES, type ConfigValues, type ServiceName } from './teamgram/config.js'
 import { buildMissing, ensureBuilt } from './teamgram/build.js'
+import { RsaPrivateKey } from '../../src/handshake/rsa-key.js'
+import { clientHandshake } from '../../src/handshake/client.js'
+import { AuthKey } from '../../src/crypto/message.js'
+import { PlainTcpClient } from '../../test/helpers/clients.js'
+import { RawClient } from '../../test/e2e/raw-client.js'
 
 /** What the Teamgram peer runs besides its own three services (MariaDB, Redis, etcd). */
 export interface TeamgramRunning extends RunningPeer {
@@ -77,6 +82,39 @@ function tcpAccepts(port: number): Promise<boolean> {
     s.setTimeout(1000, () => (s.destroy(), resolve(false)))
     s.on('error', () => resolve(false))
   })
+}
+
+/**
+ * One auth-key exchange and one encrypted ping through gnetway, session and authsession, so the
+ * bench's load finds the whole path connected:
+ * - gnetway drops a session node from its ring for good after 3 failed calls in a row (a client
+ *   then gets dh_gen_retry on every exchange); hence the services start one after the other;
+ * - session dials gnetway's gRPC port as soon as gnetway registers in etcd, which can be before that
+ *   port accepts; the first answers then wait for gRPC's reconnect backoff (about 1 s).
+ * gnetway fails about 1 exchange in 256 (it rejects an RSA-decrypted block whose first byte is 0),
+ * hence the few tries.
+ */
+async function warmUp(port: number, privateKeyPem: string, gnetwayLog: string): Promise<void> {
+  const publicKeys = [RsaPrivateKey.fromPem(privateKeyPem).publicKey]
+  let last: unknown
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const plain = await PlainTcpClient.connect('127.0.0.1', port)
+    let client: RawClient | undefined
+    const timer = setTimeout(() => (plain.close(), client?.close()), 10_000)
+    try {
+      const hs = await clientHandshake(plain, { publicKeys, dcId: 1 })
+      client = await RawClient.connect({ host: '127.0.0.1', port, key: new AuthKey(hs.authKey), salt: hs.serverSalt })
+      await client.ping()
+      return
+    } catch (e) {
+      last = e
+    } finally {
+      clearTimeout(timer)
+      plain.close()
+      client?.close()
+    }
+  }
+  throw new Error(`teamgram: warm-up handshake and ping failed: ${(last as Error).message}\n${tail(gnetwayLog)}`)
 }
 
 function tail(path: string, lines = 20): string {
@@ -144,8 +182,21 @@ async function start(opts: PeerOptions): Promise<TeamgramRunning> {
   let etcd: EtcdInstance | undefined
   let redis: RedisInstance | undefined
   let db: MariaDbInstance | undefined
+  // A bench that dies without stop() must not leave the services running.
+  const killAll = (): void => {
+    for (const pid of [...services.filter((s) => s.exited === undefined).map((s) => s.pid), etcd?.pid, redis?.pid, db?.pid]) {
+      if (pid === undefined) continue
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+  }
+  process.once('exit', killAll)
   const cleanup = async (): Promise<void> => {
-    for (const s of [...services].reverse()) await s.stop()
+    process.off('exit', killAll)
+    await Promise.all(services.map((s) => s.stop()))
     await Promise.all([etcd?.destroy(), redis?.destroy(), db?.destroy()])
   }
   try {
@@ -172,21 +223,27 @@ async function start(opts: PeerOptions): Promise<TeamgramRunning> {
     const infra = ((performance.now() - t0) / 1000).toFixed(1)
 
     let pauses: number[] = []
-    for (const s of SERVICES) services.push(new GoService(s, paths.bin, dir, (p) => pauses.push(...p)))
+    const ports: Record<ServiceName, number[]> = {
+      authsession: [values.ports.authsessionGrpc],
+      session: [values.ports.sessionGrpc],
+      gnetway: [values.ports.gnetwayGrpc, values.ports.mtproto],
+    }
     const deadline = Date.now() + 60_000
-    for (const s of services) {
-      while (!(await etcdHas(etcd!.endpoint, ETCD_KEYS[s.name]).catch(() => false))) {
-        if (s.exited !== undefined) throw new Error(`teamgram ${s.name} exited (${s.exited}):\n${tail(s.logPath)}`)
-        if (Date.now() > deadline) throw new Error(`teamgram ${s.name} did not register in etcd within 60 s:\n${tail(s.logPath)}`)
+    for (const name of SERVICES) {
+      const s = new GoService(name, paths.bin, dir, (p) => pauses.push(...p))
+      services.push(s)
+      const ready = async (): Promise<boolean> =>
+        (await etcdHas(etcd!.endpoint, ETCD_KEYS[name]).catch(() => false)) && (await Promise.all(ports[name].map(tcpAccepts))).every(Boolean)
+      while (!(await ready())) {
+        if (s.exited !== undefined) throw new Error(`teamgram ${name} exited (${s.exited}):\n${tail(s.logPath)}`)
+        if (Date.now() > deadline) throw new Error(`teamgram ${name}: not registered in etcd or not accepting on 127.0.0.1:${ports[name].join(', ')} within 60 s:\n${tail(s.logPath)}`)
         await sleep(100)
       }
     }
-    while (!(await tcpAccepts(values.ports.mtproto))) {
-      if (Date.now() > deadline) throw new Error(`teamgram gnetway does not accept on 127.0.0.1:${values.ports.mtproto}:\n${tail(services[2]!.logPath)}`)
-      await sleep(100)
-    }
+    await warmUp(values.ports.mtproto, opts.privateKeyPem, services[2]!.logPath)
     log(`up on 127.0.0.1:${values.ports.mtproto} in ${((performance.now() - t0) / 1000).toFixed(1)} s (MariaDB + Redis + etcd + ${tables} schema files: ${infra} s); logs in ${dir}`)
 
+    pauses = []
     const pids = services.map((s) => s.pid)
     return {
       host: '127.0.0.1',
@@ -195,7 +252,7 @@ async function start(opts: PeerOptions): Promise<TeamgramRunning> {
       pids,
       infraPids: [db!.pid!, redis!.pid!, etcd!.pid!],
       dir,
-      /** p99 of the GC pauses since the previous call (or since start). */
+      /** p99 of the GC pauses since the previous call (the first call: since start() resolved). */
       stalls: async () => {
         const phase = pauses
         pauses = []

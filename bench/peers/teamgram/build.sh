@@ -6,13 +6,13 @@
 # v0.230.0 is the version it has, and these three services compile against it as they are.
 set -eu
 src=$1
-out=$2
+mkdir -p "$2"
+out=$(cd "$2" && pwd)
 cd "$src"
 if ! grep -q 'github.com/teamgram/proto v0.230.0' go.mod; then
   go mod edit -require=github.com/teamgram/proto@v0.230.0
   go mod tidy
 fi
-mkdir -p "$out"
 for svc in app/interface/gnetway/cmd/gnetway app/interface/session/cmd/session app/service/authsession/cmd/authsession; do
   name=$(basename "$svc")
   go build -trimpath -o "$out/$name.tmp" "./$svc"
