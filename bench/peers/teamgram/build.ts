@@ -18,6 +18,8 @@ import { SERVICES, SUPPORT_DIR } from './config.js'
 export const TEAMGRAM_MODULE = 'github.com/teamgram/teamgram-server'
 export const TEAMGRAM_COMMIT = 'fff02f6e91d84658617bac049a1105a546d2e9fe'
 
+export const GO_MISSING = 'go: binary not found (needed to build Teamgram)'
+
 const log = (msg: string): void => void process.stderr.write(`[bench teamgram] ${msg}\n`)
 
 export interface TeamgramPaths {
@@ -62,6 +64,12 @@ function downloadModule(): { dir?: string; error?: string } {
   }
 }
 
+/** The status and the proxy's words from a `go mod download` error ("403 Forbidden: This module version is not available."). */
+function proxyError(error: string): string {
+  const m = /(\d{3} [A-Za-z ]+?)\s*\n\s*server response: (.*)/.exec(error)
+  return m ? `${m[1]}: ${m[2]!.trim()}` : error.replace(/\s*\n\s*/g, ' ')
+}
+
 let proxyAnswer: { dir?: string; error?: string } | undefined
 
 /** Where the source can come from, or why there is none. */
@@ -74,14 +82,14 @@ function locateSource(p: TeamgramPaths): { from?: string; missing?: string } {
   return {
     missing:
       `teamgram-server source: the Go module proxy has no copy of ${TEAMGRAM_MODULE}@${TEAMGRAM_COMMIT.slice(0, 8)} ` +
-      `(${proxyAnswer.error?.split('\n').pop()?.trim()}); set MTGATE_TEAMGRAM_SRC to a checkout of commit ${TEAMGRAM_COMMIT}`,
+      `(${proxyError(proxyAnswer.error ?? '')}); set MTGATE_TEAMGRAM_SRC to a checkout of commit ${TEAMGRAM_COMMIT}`,
   }
 }
 
 /** Why the Teamgram binaries cannot be had here, or undefined. */
 export function buildMissing(p: TeamgramPaths = teamgramPaths()): string | undefined {
   if (built(p)) return undefined
-  if (!findBinary('go')) return 'go: binary not found (needed to build Teamgram)'
+  if (!findBinary('go')) return GO_MISSING
   return locateSource(p).missing
 }
 

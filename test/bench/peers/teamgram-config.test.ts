@@ -1,11 +1,17 @@
 /**
  * bench/peers/teamgram/config.ts: the Teamgram services' configs are filled in completely and bind
  * only 127.0.0.1, the key is handed over as PKCS#1 with Telegram's fingerprint, Teamgram's schema
- * is rewritten for MariaDB, and GC pauses are read from gctrace lines.
+ * is rewritten for MariaDB, GC pauses are read from gctrace lines, and the build cache and source
+ * are found where build.ts documents them.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, createPrivateKey, generateKeyPairSync } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { buildMissing, built, GO_MISSING, teamgramPaths, TEAMGRAM_COMMIT } from '../../../bench/peers/teamgram/build.js'
+import { findBinary } from '../../helpers/services.js'
 import { fillTemplate, fixSql, gcPauses, gnetwayKey, mysqlDsn, percentile, renderConfig, schemaOrder, SERVICES, type ConfigValues } from '../../../bench/peers/teamgram/config.js'
 
 const values: ConfigValues = {
@@ -97,5 +103,58 @@ describe('teamgram GC pauses', () => {
     assert.equal(percentile(xs, 50), 100)
     assert.equal(percentile([7], 99), 7)
     assert.equal(percentile([], 99), undefined)
+  })
+})
+
+describe('teamgram build cache', () => {
+  /** Runs `fn` with the given environment variables set (undefined: unset), restoring them after. */
+  const withEnv = (env: Record<string, string | undefined>, fn: () => void): void => {
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]))
+    const set = (vars: Record<string, string | undefined>): void => {
+      for (const [k, v] of Object.entries(vars)) {
+        if (v === undefined) delete process.env[k]
+        else process.env[k] = v
+      }
+    }
+    set(env)
+    try {
+      fn()
+    } finally {
+      set(saved)
+    }
+  }
+
+  it('keeps one directory per commit under MTGATE_BENCH_CACHE and needs nothing once built', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'mtgate-teamgram-cache-'))
+    try {
+      withEnv({ MTGATE_BENCH_CACHE: cache, MTGATE_TEAMGRAM_SRC: undefined }, () => {
+        const p = teamgramPaths()
+        assert.equal(p.root, join(cache, 'teamgram', TEAMGRAM_COMMIT.slice(0, 12)))
+        assert.equal(built(p), false)
+        mkdirSync(p.sql, { recursive: true })
+        for (const s of ['gnetway', 'session']) writeFileSync(join(p.bin, s), '')
+        assert.equal(built(p), false, 'authsession is missing')
+        writeFileSync(join(p.bin, 'authsession'), '')
+        assert.equal(built(p), true)
+        assert.equal(buildMissing(p), undefined)
+      })
+    } finally {
+      rmSync(cache, { recursive: true, force: true })
+    }
+  })
+
+  it('names MTGATE_TEAMGRAM_SRC when it is not a teamgram-server tree', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'mtgate-teamgram-cache-'))
+    try {
+      withEnv({ MTGATE_BENCH_CACHE: cache, MTGATE_TEAMGRAM_SRC: cache }, () => {
+        const go = findBinary('go') !== undefined
+        if (go) assert.match(buildMissing() ?? '', /^MTGATE_TEAMGRAM_SRC=.* is not a teamgram-server tree/)
+        mkdirSync(join(cache, 'teamgramd', 'deploy', 'sql'), { recursive: true })
+        writeFileSync(join(cache, 'go.mod'), 'module github.com/teamgram/teamgram-server\n')
+        assert.equal(buildMissing(), go ? undefined : GO_MISSING)
+      })
+    } finally {
+      rmSync(cache, { recursive: true, force: true })
+    }
   })
 })
