@@ -6,8 +6,10 @@
  *
  * Binaries: bench/peers/teamgram/build.ts (built once, cached). Configs: the templates beside it,
  * filled with free ports and the bench's RSA key. Teamgram answers as DC 1 and speaks TCP
- * intermediate and full (its abridged and padded-intermediate codecs fail with real clients).
- * Stalls: Go GC stop-the-world pauses of the three services, from GODEBUG=gctrace=1 on stderr.
+ * intermediate and full (its abridged and padded-intermediate codecs fail with gotd clients).
+ * start() resolves after one handshake and one ping have gone through (see warmUp). Stalls: Go GC
+ * stop-the-world pauses of the three services, from GODEBUG=gctrace=1 on stderr, p99 over the
+ * pauses since the previous stalls() call.
  *
  * Env: MTGATE_TEAMGRAM_LOG_LEVEL (go-zero log level of the services, default error: at info,
  * go-zero logs every RPC), plus those of build.ts.
@@ -271,7 +273,7 @@ async function start(opts: PeerOptions): Promise<TeamgramRunning> {
   }
 }
 
-export const teamgramPeer: Peer = {
+export const teamgramPeer: Peer & { start(opts: PeerOptions): Promise<TeamgramRunning> } = {
   name: 'teamgram',
   async missing() {
     const reasons = [serviceMissing('mariadb'), serviceMissing('redis'), serviceMissing('etcd'), buildMissing()].filter((r) => r !== undefined)
