@@ -7,7 +7,6 @@ import * as grpc from '@grpc/grpc-js'
 import { CHANNEL_OPTIONS } from '../cluster/grpc.js'
 import type { UpstreamSettings } from '../config/types.js'
 import type { PbInvokeReply, PbInvokeRequest } from '../cluster/generated/proto.js'
-import type { TraceHeaders } from '../admin/tracing.js'
 import { upstreamProto, type UpstreamClient } from './upstream-proto.js'
 import { StreamInvoker } from './upstream-stream.js'
 
@@ -29,19 +28,19 @@ export interface UpstreamTarget {
   target: string
   client: UpstreamClient
   /**
-   * The call, on the target's stream (config `stream`) or as one unary Invoke. A unary call carries
-   * `trace` (a span's W3C trace context) in its metadata; a stream's metadata is the stream's, not a call's.
+   * The call, on the target's stream (config `stream`) or as one unary Invoke. The request's trace
+   * context also goes into a unary call's metadata (a stream's metadata is the stream's, not a call's).
    */
-  invoke(req: PbInvokeRequest, trace?: TraceHeaders): Promise<PbInvokeReply>
+  invoke(req: PbInvokeRequest): Promise<PbInvokeReply>
   close(): void
 }
 
 /** One unary Invoke with the request's deadline as the gRPC deadline. */
-function unary(client: UpstreamClient, req: PbInvokeRequest, trace: TraceHeaders | undefined): Promise<PbInvokeReply> {
+function unary(client: UpstreamClient, req: PbInvokeRequest): Promise<PbInvokeReply> {
   const md = new grpc.Metadata()
-  if (trace !== undefined) {
-    md.set('traceparent', trace.traceparent)
-    if (trace.tracestate !== undefined) md.set('tracestate', trace.tracestate)
+  if (req.traceparent !== '') {
+    md.set('traceparent', req.traceparent)
+    if (req.tracestate !== '') md.set('tracestate', req.tracestate)
   }
   return new Promise((resolve, reject) => {
     client.Invoke(req, md, { deadline: new Date(Number(req.deadlineMs)) }, (err, res) => (err ? reject(err) : resolve(res!)))
@@ -52,7 +51,7 @@ function target(address: string, stream: boolean): UpstreamTarget {
   const client = new (upstreamProto().Client)(address, grpc.credentials.createInsecure(), UPSTREAM_CHANNEL_OPTIONS)
   // connect now, so that the first calls find out which targets are up
   client.getChannel().getConnectivityState(true)
-  if (!stream) return { target: address, client, invoke: (req, trace) => unary(client, req, trace), close: () => client.close() }
+  if (!stream) return { target: address, client, invoke: (req) => unary(client, req), close: () => client.close() }
   const s = new StreamInvoker(client)
   return {
     target: address,

@@ -135,8 +135,7 @@ export class UpstreamBridge {
       return { kind: 'error', ...UPSTREAM_ERRORS.internal }
     }
     const deadlineMs = Date.now() + route.deadlineMs
-    const req = request(call, query, deadlineMs)
-    const trace = this.o.traceHeaders?.(call)
+    const req = request(call, query, deadlineMs, this.o.traceHeaders?.(call))
     const tried = new Set<string>()
     up.inFlight++
     try {
@@ -148,7 +147,7 @@ export class UpstreamBridge {
         }
         tried.add(t.target)
         try {
-          return this.outcome(call, await t.invoke(req, trace), name, t.target, up.settings.resultTimeoutMs)
+          return this.outcome(call, await t.invoke(req), name, t.target, up.settings.resultTimeoutMs)
         } catch (e) {
           const err = e as grpc.ServiceError
           // a server cutting the call at the deadline (Go's) may be heard as CANCELLED first
@@ -237,7 +236,7 @@ function neverDelivered(err: grpc.ServiceError): boolean {
 }
 
 /** The InvokeRequest of a call (query: the boxed query in the newest layer; deadlineMs: unix ms). */
-export function request(call: RpcCall, query: Buffer, deadlineMs: number): PbInvokeRequest {
+export function request(call: RpcCall, query: Buffer, deadlineMs: number, trace?: TraceHeaders): PbInvokeRequest {
   const { ctx } = call
   const addr = clientIpPort(ctx.connection.clientAddr)
   const c = ctx.client
@@ -260,6 +259,8 @@ export function request(call: RpcCall, query: Buffer, deadlineMs: number): PbInv
     transport: TRANSPORTS[ctx.connection.transport],
     gatewayId: ctx.connection.gatewayId,
     callId: '0',
+    traceparent: trace?.traceparent ?? '',
+    tracestate: trace?.tracestate ?? '',
   }
 }
 

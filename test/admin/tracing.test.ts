@@ -38,14 +38,15 @@ function tally<T>(items: readonly T[], key: (x: T) => string): Map<string, numbe
 }
 
 describe('tracing through mtgate serve', () => {
-  it('one span per RPC named after the inner method, with its attributes and outcome; the upstream gets its traceparent', async () => {
+  for (const stream of [false, true])
+  it(`one span per RPC named after the inner method, with its attributes and outcome; the upstream gets its traceparent (${stream ? 'InvokeStream' : 'unary Invoke'})`, async () => {
     const otlp = await startOtlpReceiver()
     const up = await startUpstream(backend)
     const e = await startE2eServer({
       host: '127.0.0.1',
       tcpPort: 0,
       config: {
-        upstreams: [{ name: 'bff', targets: [up.address], deadline_ms: 3000 }],
+        upstreams: [{ name: 'bff', targets: [up.address], deadline_ms: 3000, stream }],
         routes: { 'users.': 'bff' },
         tracing: { otlp_endpoint: otlp.url, service_name: 'mtgate-test' },
       },
@@ -103,16 +104,21 @@ describe('tracing through mtgate serve', () => {
     assert.equal(failed.attributes['mtproto.error_message'], 'USER_ID_INVALID')
     assert.equal(one('account.getPassword').attributes['mtproto.error_message'], 'INPUT_METHOD_INVALID')
 
-    // each upstream call carries the trace context of its RPC's span
-    assert.equal(up.metadata.length, 2)
+    // each upstream call carries the trace context of its RPC's span: in the request, and for a
+    // unary call also in its metadata
+    assert.equal(up.requests.length, 2)
+    assert.equal(up.metadata.length, stream ? 0 : 2)
     up.requests.forEach((req, i) => {
-      const [traceparent] = up.metadata[i]!.get('traceparent')
-      const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(String(traceparent))
-      assert.ok(m, `traceparent ${String(traceparent)}`)
+      const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(req.traceparent)
+      assert.ok(m, `traceparent ${req.traceparent}`)
       const span = one(req.method)
       assert.equal(m[1], span.traceId)
       assert.equal(m[2], span.spanId)
-      assert.deepEqual(up.metadata[i]!.get('tracestate'), [])
+      assert.equal(req.tracestate, '')
+      if (!stream) {
+        assert.deepEqual(up.metadata[i]!.get('traceparent'), [req.traceparent])
+        assert.deepEqual(up.metadata[i]!.get('tracestate'), [])
+      }
     })
   })
 })

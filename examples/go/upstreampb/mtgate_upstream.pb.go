@@ -223,7 +223,12 @@ type InvokeRequest struct {
 	// gateway id of `mtgate serve` (gw-<pid>).
 	GatewayId string `protobuf:"bytes,17,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
 	// InvokeStream only: names the call; its reply carries the same value.
-	CallId        uint64 `protobuf:"varint,18,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	CallId uint64 `protobuf:"varint,18,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// The W3C trace context of the call's span when mtgate traces (config `tracing`), empty otherwise.
+	// A unary Invoke also carries it as `traceparent` / `tracestate` gRPC metadata; on InvokeStream
+	// (one stream, many calls) it is here only.
+	Traceparent   string `protobuf:"bytes,19,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	Tracestate    string `protobuf:"bytes,20,opt,name=tracestate,proto3" json:"tracestate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -382,6 +387,20 @@ func (x *InvokeRequest) GetCallId() uint64 {
 		return x.CallId
 	}
 	return 0
+}
+
+func (x *InvokeRequest) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
+func (x *InvokeRequest) GetTracestate() string {
+	if x != nil {
+		return x.Tracestate
+	}
+	return ""
 }
 
 type RpcError struct {
@@ -1200,7 +1219,7 @@ const file_mtgate_upstream_proto_rawDesc = "" +
 	"appVersion\x12(\n" +
 	"\x10system_lang_code\x18\x05 \x01(\tR\x0esystemLangCode\x12\x1b\n" +
 	"\tlang_pack\x18\x06 \x01(\tR\blangPack\x12\x1b\n" +
-	"\tlang_code\x18\a \x01(\tR\blangCode\"\xdc\x04\n" +
+	"\tlang_code\x18\a \x01(\tR\blangCode\"\x9e\x05\n" +
 	"\rInvokeRequest\x12\x1e\n" +
 	"\vauth_key_id\x18\x01 \x01(\x10R\tauthKeyId\x12'\n" +
 	"\x10perm_auth_key_id\x18\x02 \x01(\x10R\rpermAuthKeyId\x12\x1d\n" +
@@ -1224,7 +1243,11 @@ const file_mtgate_upstream_proto_rawDesc = "" +
 	"\ttransport\x18\x10 \x01(\x0e2\x1d.mtgate.upstream.v1.TransportR\ttransport\x12\x1d\n" +
 	"\n" +
 	"gateway_id\x18\x11 \x01(\tR\tgatewayId\x12\x17\n" +
-	"\acall_id\x18\x12 \x01(\x04R\x06callId\"8\n" +
+	"\acall_id\x18\x12 \x01(\x04R\x06callId\x12 \n" +
+	"\vtraceparent\x18\x13 \x01(\tR\vtraceparent\x12\x1e\n" +
+	"\n" +
+	"tracestate\x18\x14 \x01(\tR\n" +
+	"tracestate\"8\n" +
 	"\bRpcError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\xbc\x02\n" +

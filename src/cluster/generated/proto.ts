@@ -615,6 +615,13 @@ export interface PbInvokeRequest {
   gatewayId: string
   /** InvokeStream only: names the call; its reply carries the same value. */
   callId: Int64
+  /**
+   * The W3C trace context of the call's span when mtgate traces (config `tracing`), empty otherwise.
+   * A unary Invoke also carries it as `traceparent` / `tracestate` gRPC metadata; on InvokeStream
+   * (one stream, many calls) it is here only.
+   */
+  traceparent: string
+  tracestate: string
 }
 
 /** InvokeRequest: the key before each field on the wire. */
@@ -637,6 +644,8 @@ export const enum PbInvokeRequestTag {
   transport = 0x80,
   gatewayId = 0x8a,
   callId = 0x90,
+  traceparent = 0x9a,
+  tracestate = 0xa2,
 }
 
 export interface PbRpcError {
