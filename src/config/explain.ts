@@ -1,7 +1,8 @@
 /**
  * `mtgate config [--explain]`: the effective configuration, one value a line (dotted snake_case
  * paths, as the YAML file names them), each with where it came from: the default, the file, or
- * the environment variable that set it. Passwords are shown as ***.
+ * the environment variable that set it, or the values a default is computed from. Passwords are
+ * shown as ***.
  */
 import { parseConfigSources, readConfigFile, type Env, type EnvSources } from './load.js'
 import { normalizeStore } from './store.js'
@@ -9,12 +10,18 @@ import { normalizeStore } from './store.js'
 export interface ExplainedValue {
   path: string
   value: string
-  /** `default`, `file`, or `env NAME`. */
+  /** `default`, `file`, `file (url)`, `env NAME`, or `derived from …`. */
   source: string
 }
 
 /** Sections passed to the store as they are written (their keys are not snake_case). */
-const VERBATIM = new Set(['store.mysql', 'store.redis'])
+const VERBATIM = new Set(['store.mysql', 'store.redis', 'store.teamgram_cache'])
+
+/** Values that, when not set themselves, are computed from others (shown as `derived from …`). */
+const DERIVED: readonly [RegExp, string][] = [
+  [/^store\.sqlite_path$/, 'data_dir'],
+  [/^public_addresses\[/, 'host, tcp_ports, dc_ids'],
+]
 
 const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())
 
@@ -40,7 +47,10 @@ export function explainConfig(opts: { file?: string; env?: Env; cwd?: string } =
     }
     leaf(/password$/i.test(path[path.length - 1] ?? '') && v !== '' ? '***' : typeof v === 'string' ? v : JSON.stringify(v))
     function leaf(value: string): void {
-      out.push({ path: at, value, source: sourceOf(rawPath(path), doc, envSources) })
+      let source = sourceOf(rawPath(path), doc, envSources)
+      const derived = source === 'default' ? DERIVED.find(([re]) => re.test(at)) : undefined
+      if (derived) source = `derived from ${derived[1]}`
+      out.push({ path: at, value, source })
     }
   }
   visit(config, [], false)
