@@ -77,7 +77,7 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
     const base = { etcd: etcd.endpoint, prefix: '/bench/', dataDir }
     const session = await SessionNode.start(clusterConfig({ ...base, nodeId: 's1' }), { store: cstore })
     cleanup.push(() => session.stop())
-    const gateway = await GatewayNode.start(clusterConfig({ ...base, nodeId: 'g1', tcpPort: await freePort() }), { inlineHandshakeCrypto: true })
+    const gateway = await GatewayNode.start(clusterConfig({ ...base, nodeId: 'g1', tcpPort: await freePort(), extra: { limits: LOAD_TEST_LIMITS } }), { inlineHandshakeCrypto: true })
     cleanup.push(() => gateway.stop())
     // gateway in this process, session node in a child process (shared SQLite store)
     const sqlitePath = join(dir, 'keys.sqlite')
@@ -85,7 +85,7 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
     cleanup.push(() => sql.close())
     const child = await spawnNode('session', nodeDoc({ nodeId: 's2', ...base, prefix: '/bench-split/', extra: { store: { backend: 'sqlite', sqlite_path: sqlitePath } } }), dir)
     cleanup.push(() => child.kill('SIGTERM'))
-    const gateway2 = await GatewayNode.start(clusterConfig({ ...base, prefix: '/bench-split/', nodeId: 'g2', tcpPort: await freePort() }), { inlineHandshakeCrypto: true })
+    const gateway2 = await GatewayNode.start(clusterConfig({ ...base, prefix: '/bench-split/', nodeId: 'g2', tcpPort: await freePort(), extra: { limits: LOAD_TEST_LIMITS } }), { inlineHandshakeCrypto: true })
     cleanup.push(() => gateway2.stop())
     await waitFor(() => gateway.remote.ring.size === 1 && gateway2.remote.ring.size === 1, 10_000, 'gateways see their session nodes')
 
