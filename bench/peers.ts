@@ -7,7 +7,9 @@
  * peers.handshake.rate: full auth-key exchanges a second, a new TCP connection each,
  *   PEERS_HS_CONCURRENCY (default 32) at once for PEERS_SECONDS, the client factoring pq itself
  *   (bench/peers/load.ts); with the server's stall p99 meanwhile (mtgate: event-loop delay; Go: GC
- *   stop-the-world pauses) and its CPU per exchange.
+ *   stop-the-world pauses), its CPU per exchange (and the exchanges a second one core of it would
+ *   do, `server_capacity_per_core`), and how busy the generator's core was (`client_cpu_busy`
+ *   near 1: the generator, factoring pq in JavaScript, was the limit, not the server).
  * peers.rpc.roundtrips: encrypted ping round trips a second with 100 and 1000 sessions
  *   (PEERS_SESSIONS), one TCP connection each, closed loop with PEERS_WINDOW (default 4) pings in
  *   flight per session; then p50/p99 latency with pings paced at half of that server's own max.
@@ -71,7 +73,7 @@ interface RpcFigures {
   cpuUsPerRt: number
 }
 interface Measured {
-  handshake: { rate: number; failed: number; firstError?: string; stall?: Stall; cpuMsPerHs: number }
+  handshake: { rate: number; failed: number; firstError?: string; stall?: Stall; cpuMsPerHs: number; clientCpuBusy: number }
   rpc: Map<number, RpcFigures>
   memory: { conns: number; rssBefore: number; rssAfter: number; heapBefore?: number; heapAfter?: number }
 }
@@ -110,7 +112,8 @@ async function handshakes(p: RunningPeer, target: Target): Promise<Measured['han
     const stall = await p.stalls?.()
     if (s.done === 0) throw new Error(`no handshake completed (${s.failed} failed; first error: ${s.firstError})`)
     // the server's CPU over warm-up and window, per exchange completed in the window, scaled to the whole time
-    return { rate: s.done / (s.ms / 1000), failed: s.failed, firstError: s.firstError, stall, cpuMsPerHs: (cpu * 1000) / ((s.done * (s.ms + 1000)) / s.ms) }
+    const cpuMsPerHs = (cpu * 1000) / ((s.done * (s.ms + 1000)) / s.ms)
+    return { rate: s.done / (s.ms / 1000), failed: s.failed, firstError: s.firstError, stall, cpuMsPerHs, clientCpuBusy: s.clientCpuBusy }
   } finally {
     gen.kill()
   }
@@ -187,10 +190,18 @@ function reportAll(m: Measured, name: string | undefined, b: Measured | undefine
     concurrency: HS_CONCURRENCY,
     failed: m.handshake.failed,
     server_cpu_ms_per_handshake: r3(m.handshake.cpuMsPerHs),
+    server_capacity_per_core: Math.round(1000 / m.handshake.cpuMsPerHs),
+    client_cpu_busy: r3(m.handshake.clientCpuBusy),
     ...stall('', m.handshake.stall),
     ...(b === undefined
       ? {}
-      : { baseline_failed: b.handshake.failed, baseline_server_cpu_ms_per_handshake: r3(b.handshake.cpuMsPerHs), ...stall('baseline_', b.handshake.stall) }),
+      : {
+          baseline_failed: b.handshake.failed,
+          baseline_server_cpu_ms_per_handshake: r3(b.handshake.cpuMsPerHs),
+          baseline_server_capacity_per_core: Math.round(1000 / b.handshake.cpuMsPerHs),
+          baseline_client_cpu_busy: r3(b.handshake.clientCpuBusy),
+          ...stall('baseline_', b.handshake.stall),
+        }),
     ...common,
   })
   for (const [s, r] of m.rpc) {

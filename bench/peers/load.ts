@@ -2,8 +2,9 @@
  * The handshake side of the peers bench's load generator, in a child process of its own (one core
  * for it, one for the server): real auth-key exchanges over new TCP intermediate connections
  * (src/handshake/client.ts, RSA_PAD, p_q_inner_data_dc), the client factoring pq itself with
- * Pollard's rho on every exchange whatever the server (tgtest's pq is always the same, mtgate's is
- * new each time).
+ * Pollard–Brent on every exchange whatever the server (tgtest's pq is always the same, mtgate's is
+ * new each time; pq64.ts, about 12–15 ms of the generator's core for either: in a storm the
+ * generator's core, not the server's, is usually the limit, see `clientCpuBusy`).
  *
  * - `keys`: n full exchanges (every check of the client flow, the auth key computed); their keys, hex.
  * - `storm`: `concurrency` loops of exchange-then-close for `ms`, after a warm-up; the exchanges
@@ -17,9 +18,9 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { clientHandshake, type ClientHandshakeOptions } from '../../src/handshake/client.js'
 import { dhPublic } from '../../src/handshake/dh-engine.js'
-import { factorPq } from '../../src/handshake/pq.js'
 import { RsaPublicKey } from '../../src/handshake/rsa-key.js'
 import { PlainTcpClient } from '../../test/helpers/clients.js'
+import { factorPq64 } from './pq64.js'
 
 export interface Target {
   host: string
@@ -33,7 +34,8 @@ export type HsAsk =
   | { cmd: 'storm'; target: Target; concurrency: number; warmupMs: number; ms: number }
 export type HsAnswer =
   | { ok: 'keys'; keys: string[] }
-  | { ok: 'storm'; done: number; failed: number; ms: number; firstError?: string }
+  /** clientCpuBusy: the generator's CPU time over the window / the window (1 = its core was the limit). */
+  | { ok: 'storm'; done: number; failed: number; ms: number; clientCpuBusy: number; firstError?: string }
   | { ok: 'error'; message: string }
 
 const TIMEOUT_MS = 15_000
@@ -70,7 +72,7 @@ async function keys(t: Target, n: number, concurrency: number): Promise<string[]
 
 async function storm(t: Target, concurrency: number, warmupMs: number, ms: number): Promise<Extract<HsAnswer, { ok: 'storm' }>> {
   const b = randomBytes(256)
-  const opts: ClientHandshakeOptions = { publicKeys: [RsaPublicKey.fromPem(t.publicPem)], dcId: t.dc, fast: { b, gB: dhPublic(b), factor: factorPq } }
+  const opts: ClientHandshakeOptions = { publicKeys: [RsaPublicKey.fromPem(t.publicPem)], dcId: t.dc, fast: { b, gB: dhPublic(b), factor: factorPq64 } }
   let counting = false
   let running = true
   let done = 0
@@ -91,11 +93,13 @@ async function storm(t: Target, concurrency: number, warmupMs: number, ms: numbe
   await new Promise((r) => setTimeout(r, warmupMs))
   counting = true
   const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
   await new Promise((r) => setTimeout(r, ms))
   running = false
   const elapsed = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
   await loops
-  return { ok: 'storm', done, failed, ms: elapsed, firstError }
+  return { ok: 'storm', done, failed, ms: elapsed, clientCpuBusy: (cpu.user + cpu.system) / 1000 / elapsed, firstError }
 }
 
 function child(): void {

@@ -11,6 +11,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { factorPq, PqPool } from '../../src/handshake/pq.js'
+import { factorPq64 } from '../../bench/peers/pq64.js'
 import { buildTgtest, gcPauseMs, goEnv, TGTEST_SRC, tgtest } from '../../bench/peers/tgtest.js'
 
 const RUN_JS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'run.js')
@@ -63,6 +65,19 @@ describe('bench peers', () => {
     }
   })
 
+  it('factorPq64 splits what factorPq splits: tgtest\'s fixed pq, pool pqs, and the fallbacks', async () => {
+    const pool = new PqPool(40, 0)
+    await pool.fill()
+    const pqs = [0x17ed48941a08f981n, 2n * 1000003n, 1000003n * 1000033n, 4294967291n * 4294967279n]
+    for (let i = 0; i < 40; i++) pqs.push(pool.take().pq)
+    pool.close()
+    for (const pq of pqs) {
+      const { p, q } = factorPq64(pq)
+      assert.deepEqual({ p, q }, factorPq(pq), `pq ${pq}`)
+      assert.ok(p > 1n && p < q && p * q === pq)
+    }
+  })
+
   it('gctrace: stop-the-world time is sweep termination + mark termination (wall clock)', () => {
     assert.equal(gcPauseMs('gc 12 @3.456s 4%: 0.031+2.5+0.12 ms clock, 0.063+0.4/1.1/0+0.25 ms cpu, 4->4->1 MB, 5 MB goal, 0 MB stacks, 0 MB globals, 2 P'), 0.031 + 0.12)
     assert.equal(gcPauseMs('gc 1 @0.010s 1%: 12+0.5+3 ms clock, 24+0/0/0+6 ms cpu, 3->3->0 MB, 4 MB goal, 2 P (forced)'), 15)
@@ -102,6 +117,7 @@ describe('bench peers', () => {
     assert.equal(hs.unit as unknown, 'handshakes/s')
     assert.ok(hs.value > 0 && hs.baseline_value > 0 && hs.failed === 0 && hs.baseline_failed === 0, JSON.stringify(hs))
     assert.ok(hs.stall_p99_ms >= 0 && hs.baseline_stall_p99_ms >= 0, JSON.stringify(hs))
+    assert.ok(hs.client_cpu_busy > 0 && hs.baseline_client_cpu_busy > 0 && hs.server_capacity_per_core > 0, JSON.stringify(hs))
     assert.ok(rpc10.value > 0 && rpc10.baseline_value > 0, JSON.stringify(rpc10))
     assert.ok(rpc10.p99_ms_at_half_rate > 0 && rpc10.baseline_p99_ms_at_half_rate > 0, JSON.stringify(rpc10))
     assert.equal(rpc10.auth_keys, 8)
