@@ -12,7 +12,8 @@
  *   near 1: the generator, factoring pq in JavaScript, was the limit, not the server).
  * peers.rpc.roundtrips: encrypted ping round trips a second with 100 and 1000 sessions
  *   (PEERS_SESSIONS), one TCP connection each, closed loop with PEERS_WINDOW (default 4) pings in
- *   flight per session; then p50/p99 latency with pings paced at half of that server's own max.
+ *   flight per session; then p50/p99 latency with pings paced at half of that server's own max,
+ *   and p99 at PEERS_COMMON_RATE (default 5,000 a second) for every server alike.
  *   The sessions share PEERS_KEYS (default 100) auth keys made by real exchanges with that server
  *   (session i uses key i mod 100; every session has its own session_id).
  * peers.memory: resident memory (VmRSS of the server's processes) per idle authorised connection
@@ -47,6 +48,7 @@ const HS_CONCURRENCY = Number(env.PEERS_HS_CONCURRENCY ?? 32)
 const SESSIONS = (env.PEERS_SESSIONS ?? '100,1000').split(',').map(Number)
 const KEYS = Number(env.PEERS_KEYS ?? 100)
 const WINDOW = Number(env.PEERS_WINDOW ?? 4)
+const COMMON_RATE = Number(env.PEERS_COMMON_RATE ?? 5000)
 const ONLY = env.PEERS_ONLY?.split(',')
 
 function defaultConns(): number {
@@ -71,6 +73,8 @@ interface RpcFigures {
   p99Ms: number
   stall?: Stall
   cpuUsPerRt: number
+  /** p99 with pings paced at COMMON_RATE (the same for every server). */
+  commonP99Ms: number
 }
 interface Measured {
   handshake: { rate: number; failed: number; firstError?: string; stall?: Stall; cpuMsPerHs: number; clientCpuBusy: number }
@@ -132,7 +136,8 @@ async function roundTrips(p: RunningPeer, keys: string[], sessions: number): Pro
     await p.stalls?.()
     const paced = await ask<Extract<FromChild, { ok: 'paced' }>>(child, { cmd: 'paced', rate: rate / 2, ms: PHASE_MS }, PHASE_MS + 60_000)
     const stall = await p.stalls?.()
-    return { rate, halfRate: rate / 2, p50Ms: paced.p50Ms, p99Ms: paced.p99Ms, stall, cpuUsPerRt: (cpu * 1e6) / closed.roundTrips }
+    const common = await ask<Extract<FromChild, { ok: 'paced' }>>(child, { cmd: 'paced', rate: COMMON_RATE, ms: PHASE_MS }, PHASE_MS + 60_000)
+    return { rate, halfRate: rate / 2, p50Ms: paced.p50Ms, p99Ms: paced.p99Ms, stall, cpuUsPerRt: (cpu * 1e6) / closed.roundTrips, commonP99Ms: common.p99Ms }
   } finally {
     await stopClient(child)
   }
@@ -168,7 +173,7 @@ async function measure(peer: Peer, pem: string, publicPem: string): Promise<Meas
     const rpc = new Map<number, RpcFigures>()
     for (const s of SESSIONS) {
       const r = await roundTrips(p, keys, s)
-      log(`${peer.name}: ${s} sessions: ${r.rate.toFixed(0)} round trips/s; p99 ${r.p99Ms.toFixed(2)} ms at ${r.halfRate.toFixed(0)}/s`)
+      log(`${peer.name}: ${s} sessions: ${r.rate.toFixed(0)} round trips/s; p99 ${r.p99Ms.toFixed(2)} ms at ${r.halfRate.toFixed(0)}/s, ${r.commonP99Ms.toFixed(2)} ms at ${COMMON_RATE}/s`)
       rpc.set(s, r)
     }
     return { handshake, rpc }
@@ -220,6 +225,8 @@ function reportAll(m: Measured, name: string | undefined, b: Measured | undefine
       p50_ms_at_half_rate: r3(r.p50Ms),
       p99_ms_at_half_rate: r3(r.p99Ms),
       ...stall('half_rate_', r.stall),
+      common_rate: COMMON_RATE,
+      p99_ms_at_common_rate: r3(r.commonP99Ms),
       ...(br === undefined
         ? {}
         : {
@@ -227,6 +234,7 @@ function reportAll(m: Measured, name: string | undefined, b: Measured | undefine
             baseline_half_rate: Math.round(br.halfRate),
             baseline_p50_ms_at_half_rate: r3(br.p50Ms),
             baseline_p99_ms_at_half_rate: r3(br.p99Ms),
+            baseline_p99_ms_at_common_rate: r3(br.commonP99Ms),
             ...stall('baseline_half_rate_', br.stall),
           }),
       ...common,

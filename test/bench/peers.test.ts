@@ -93,6 +93,7 @@ describe('bench peers', () => {
       PEERS_SESSIONS: '10,40',
       PEERS_KEYS: '8',
       PEERS_HS_CONCURRENCY: '4',
+      PEERS_COMMON_RATE: '500',
     }
     delete env.NODE_TEST_CONTEXT
     const { stdout, stderr } = await exec(process.execPath, [RUN_JS, 'peers'], { env, timeout: 280_000 })
@@ -120,6 +121,7 @@ describe('bench peers', () => {
     assert.ok(hs.client_cpu_busy > 0 && hs.baseline_client_cpu_busy > 0 && hs.server_capacity_per_core > 0, JSON.stringify(hs))
     assert.ok(rpc10.value > 0 && rpc10.baseline_value > 0, JSON.stringify(rpc10))
     assert.ok(rpc10.p99_ms_at_half_rate > 0 && rpc10.baseline_p99_ms_at_half_rate > 0, JSON.stringify(rpc10))
+    assert.ok(rpc10.common_rate === 500 && rpc10.p99_ms_at_common_rate > 0 && rpc10.baseline_p99_ms_at_common_rate > 0, JSON.stringify(rpc10))
     assert.equal(rpc10.auth_keys, 8)
     assert.equal(mem.conns, 200)
     assert.ok(mem.rss_after_mb > 0 && mem.baseline_rss_after_mb > 0, JSON.stringify(mem))
