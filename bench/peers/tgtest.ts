@@ -106,13 +106,19 @@ export const tgtest: Peer = {
     })
     let pauses: number[] = []
     let partial = ''
+    let others: string[] = []
     proc.stderr!.on('data', (d: Buffer) => {
       const lines = (partial + d.toString()).split('\n')
       partial = lines.pop()!
       for (const l of lines) {
         const p = gcPauseMs(l)
         if (p !== undefined) pauses.push(p)
+        else others = [...others.slice(-40), l]
       }
+    })
+    let stopping = false
+    proc.once('exit', (code, sig) => {
+      if (!stopping) process.stderr.write(`[bench peers] tgtest exited (code ${code}, signal ${sig}); its stderr ends:\n${[...others, partial].join('\n')}\n`)
     })
     await waitForLine(proc, /tgtest: listening on/, 30_000, 'tgtest')
     return {
@@ -125,7 +131,10 @@ export const tgtest: Peer = {
         pauses = []
         return { p99Ms: p99(taken), source: `Go GC stop-the-world pause p99 (${taken.length} GCs, GODEBUG=gctrace=1)` }
       },
-      stop: () => stopProcess(proc),
+      stop: () => {
+        stopping = true
+        return stopProcess(proc)
+      },
     }
   },
 }
