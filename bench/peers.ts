@@ -27,7 +27,8 @@
  * Each figure has mtgate as value and one peer as baseline (one line per peer); `better` says which
  * way is good. Every figure carries the 1-minute load average at start (`load_start`) and `quiet`
  * (false when it was above 1.5: the machine was busy, the figures are rough).
- * Env: PEERS_SECONDS (each phase, default 5), PEERS_ONLY (comma list of peer names).
+ * Env: PEERS_SECONDS (each phase, default 5), PEERS_ONLY (comma list of the peers to run besides
+ * mtgate, which always runs), and the others named above.
  */
 import { createPrivateKey } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
