@@ -12,7 +12,7 @@ import { AuthKey } from '../src/crypto/message.js'
 import type { AuthKeyStore } from '../src/store/types.js'
 
 export type ToChild =
-  | { cmd: 'connect'; keys: string[]; port: number | number[]; window: number; query?: LoadQuery }
+  | { cmd: 'connect'; keys: string[]; port: number | number[]; window: number; query?: LoadQuery; host?: string }
   | { cmd: 'closed'; ms: number }
   | { cmd: 'paced'; rate: number; ms: number }
   | { cmd: 'idle' }
@@ -90,7 +90,7 @@ async function child(): Promise<void> {
           const part = await Promise.all(
             m.keys
               .slice(i, i + batch)
-              .map((hex, j) => RawClient.connect({ host: '127.0.0.1', port: ports[(i + j) % ports.length]!, key: new AuthKey(Buffer.from(hex, 'hex')), ack: true })),
+              .map((hex, j) => RawClient.connect({ host: m.host ?? '127.0.0.1', port: ports[(i + j) % ports.length]!, key: new AuthKey(Buffer.from(hex, 'hex')), ack: true })),
           )
           // first ping or query: bad_server_salt → salt, new_session_created
           if (m.query === undefined) await Promise.all(part.map((c) => c.ping()))

@@ -18,8 +18,13 @@ export interface RunningPeer {
   dc: number
   /** The processes whose CPU and resident memory are the server's (for RSS and stall figures). */
   pids: number[]
-  /** Event-loop / GC stall p99 of the server over a phase, in ms, when the peer can report it. */
+  /**
+   * Event-loop / GC stall p99 of the server, in ms, since the previous call (the first call: since
+   * start), when the peer can report it: the bench calls it before and after a phase.
+   */
   stalls?: () => Promise<{ p99Ms: number; source: string } | undefined>
+  /** The server's JS heap in use after a forced garbage collection, in bytes (a JavaScript server only). */
+  heapUsed?: () => Promise<number>
   stop(): Promise<void>
 }
 
