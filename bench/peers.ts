@@ -80,7 +80,9 @@ interface RpcFigures {
 interface Measured {
   handshake: { rate: number; failed: number; firstError?: string; stall?: Stall; cpuMsPerHs: number; clientCpuBusy: number }
   rpc: Map<number, RpcFigures>
-  memory: { conns: number; rssBefore: number; rssAfter: number; heapBefore?: number; heapAfter?: number }
+  /** Undefined when the memory phase failed (memoryError says why). */
+  memory?: { conns: number; rssBefore: number; rssAfter: number; heapBefore?: number; heapAfter?: number }
+  memoryError?: string
 }
 
 /** Starts `peer` in a new work dir; stops it and removes the dir after `fn`. */
@@ -144,7 +146,7 @@ async function roundTrips(p: RunningPeer, keys: string[], sessions: number): Pro
   }
 }
 
-async function memory(peer: Peer, pem: string, publicPem: string): Promise<Measured['memory']> {
+async function memory(peer: Peer, pem: string, publicPem: string): Promise<NonNullable<Measured['memory']>> {
   return withPeer(peer, pem, async (p) => {
     const keys = await makeKeys({ host: p.host, port: p.port, dc: p.dc, publicPem }, KEYS)
     await sleep(1000) // the exchanges' connections close
@@ -179,9 +181,15 @@ async function measure(peer: Peer, pem: string, publicPem: string): Promise<Meas
     }
     return { handshake, rpc }
   })
-  const mem = await memory(peer, pem, publicPem)
-  log(`${peer.name}: ${mem.conns} idle connections: RSS ${((mem.rssAfter - mem.rssBefore) / mem.conns).toFixed(0)} B/conn (${(performance.now() - t0) / 1000}s for ${peer.name})`)
-  return { ...figures, memory: mem }
+  try {
+    const mem = await memory(peer, pem, publicPem)
+    log(`${peer.name}: ${mem.conns} idle connections: RSS ${((mem.rssAfter - mem.rssBefore) / mem.conns).toFixed(0)} B/conn (${(performance.now() - t0) / 1000}s for ${peer.name})`)
+    return { ...figures, memory: mem }
+  } catch (e) {
+    // the figures measured so far still stand
+    log(`${peer.name}: memory phase failed: ${(e as Error).stack ?? e}`)
+    return { ...figures, memoryError: (e as Error).message.split('\n')[0] }
+  }
 }
 
 function reportAll(m: Measured, name: string | undefined, b: Measured | undefined, common: Record<string, unknown>): void {
@@ -241,20 +249,22 @@ function reportAll(m: Measured, name: string | undefined, b: Measured | undefine
       ...common,
     })
   }
-  const perConn = (x: Measured['memory']) => (x.rssAfter - x.rssBefore) / x.conns
+  if (m.memory === undefined) throw new Error(`mtgate's memory phase failed: ${m.memoryError}`)
+  const perConn = (x: NonNullable<Measured['memory']>) => (x.rssAfter - x.rssBefore) / x.conns
   const mb = (x: number) => Math.round(x / 1e5) / 10
   const heap = m.memory.heapBefore !== undefined && m.memory.heapAfter !== undefined ? (m.memory.heapAfter - m.memory.heapBefore) / m.memory.conns : undefined
   report({
     bench: 'peers.memory',
     value: perConn(m.memory),
     unit: 'bytes RSS/conn',
-    ...base(b === undefined ? undefined : perConn(b.memory)),
+    ...base(b?.memory === undefined ? undefined : perConn(b.memory)),
     better: 'lower',
     conns: m.memory.conns,
     rss_before_mb: mb(m.memory.rssBefore),
     rss_after_mb: mb(m.memory.rssAfter),
     ...(heap === undefined ? {} : { js_heap_per_conn: Math.round(heap), js_heap_goal: 4096 }),
-    ...(b === undefined ? {} : { baseline_rss_before_mb: mb(b.memory.rssBefore), baseline_rss_after_mb: mb(b.memory.rssAfter) }),
+    ...(b?.memory === undefined ? {} : { baseline_rss_before_mb: mb(b.memory.rssBefore), baseline_rss_after_mb: mb(b.memory.rssAfter) }),
+    ...(b?.memoryError === undefined ? {} : { baseline_missing: b.memoryError }),
     ...common,
   })
 }

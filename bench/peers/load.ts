@@ -39,6 +39,8 @@ export type HsAnswer =
   | { ok: 'error'; message: string }
 
 const TIMEOUT_MS = 15_000
+/** Exchanges tried per key before `keys` gives up. */
+const KEY_ATTEMPTS = 3
 
 /** One exchange on a new connection, closed afterwards; rejects after TIMEOUT_MS. */
 async function exchange(t: Target, opts: ClientHandshakeOptions): Promise<Buffer> {
@@ -63,7 +65,16 @@ async function keys(t: Target, n: number, concurrency: number): Promise<string[]
   const loop = async (): Promise<void> => {
     while (next < n) {
       next++
-      out.push((await exchange(t, { publicKeys, dcId: t.dc })).toString('hex'))
+      // a server may drop an exchange it cannot take (Teamgram's gnetway drops the ~1 in 256 whose
+      // RSA block starts with a zero byte, without an answer): a key gets a few attempts
+      for (let attempt = 1; ; attempt++) {
+        try {
+          out.push((await exchange(t, { publicKeys, dcId: t.dc })).toString('hex'))
+          break
+        } catch (e) {
+          if (attempt === KEY_ATTEMPTS) throw e
+        }
+      }
     }
   }
   await Promise.all(Array.from({ length: Math.min(n, concurrency) }, loop))
