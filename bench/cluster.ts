@@ -28,7 +28,7 @@ import { MemoryAuthKeyStore } from '../src/store/memory.js'
 import { SqliteAuthKeyStore } from '../src/store/sqlite.js'
 import { clusterConfig, makeDataDir, mtcuteAuthKey, mtcuteClient, nodeDoc, publicKeyOf, spawnNode, waitFor, type ChildNode } from '../test/cluster/harness.js'
 import { freePort, serviceMissing, startEtcd, type EtcdInstance } from '../test/helpers/services.js'
-import { ask, newKeys, spawnClient, stopClient, type FromChild } from './ping-load.js'
+import { ask, newKeys, spawnClient, stopClient, watchStalls, type FromChild, type ProcessStalls } from './ping-load.js'
 import { report } from './report.js'
 import { LOAD_TEST_LIMITS } from './load-limits.js'
 
@@ -42,6 +42,8 @@ interface Measured {
   rate: number
   p50: number
   p99: number
+  /** This process's event loop and GC over the paced phase (where the in-process servers run). */
+  stalls: ProcessStalls
 }
 
 /** Closed-loop max rate, then latency at half that rate. */
@@ -52,8 +54,9 @@ async function measure(port: number | number[], keys: string[]): Promise<Measure
     await ask(c, { cmd: 'closed', ms: 500 }) // warm-up
     const r = await ask<Extract<FromChild, { ok: 'closed' }>>(c, { cmd: 'closed', ms: PHASE_MS })
     const rate = r.roundTrips / (r.ms / 1000)
+    const stop = watchStalls()
     const paced = await ask<Extract<FromChild, { ok: 'paced' }>>(c, { cmd: 'paced', rate: rate / 2, ms: PHASE_MS })
-    return { rate, p50: paced.p50Ms, p99: paced.p99Ms }
+    return { rate, p50: paced.p50Ms, p99: paced.p99Ms, stalls: stop() }
   } finally {
     await stopClient(c)
   }
@@ -93,7 +96,7 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
     const cluster = await measure(gateway.addresses[0]!.port, await newKeys(cstore, SESSIONS))
     const split = await measure(gateway2.addresses[0]!.port, await newKeys(sql, SESSIONS))
     const serve2 = await measure(server.addresses[0]!.port, await newKeys(store, SESSIONS))
-    const serve: Measured = { rate: (serve1.rate + serve2.rate) / 2, p50: (serve1.p50 + serve2.p50) / 2, p99: (serve1.p99 + serve2.p99) / 2 }
+    const serve = { rate: (serve1.rate + serve2.rate) / 2, p50: (serve1.p50 + serve2.p50) / 2, p99: (serve1.p99 + serve2.p99) / 2 }
     const common = {
       unit: 'round trips/s',
       baseline: 'mtgate serve (MtgateServer, one process), same load, same run: mean of a run before and one after',
@@ -112,6 +115,8 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
       p99_ms_at_half_rate: r3(cluster.p99),
       added_p50_ms: r3(cluster.p50 - serve.p50),
       added_p99_ms: r3(cluster.p99 - serve.p99),
+      server_stalls_at_half_rate: cluster.stalls,
+      serve_stalls_at_half_rate: [serve1.stalls, serve2.stalls],
       note: 'gateway + session node in this process (one gRPC stream over loopback), load generator in a child; 2 cores shared with other work',
     })
     report({
@@ -122,6 +127,7 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
       p99_ms_at_half_rate: r3(split.p99),
       added_p50_ms: r3(split.p50 - serve.p50),
       added_p99_ms: r3(split.p99 - serve.p99),
+      gateway_stalls_at_half_rate: split.stalls,
       note: 'gateway in this process, session node in a child process (SQLite store), load generator in another child: 3 processes on 2 cores',
     })
   } finally {
@@ -183,6 +189,8 @@ async function cores(etcd: EtcdInstance): Promise<void> {
       best_shape: `${best.gateways} gateway x ${best.sessions} session processes`,
       shapes,
       serve_runs: [Math.round(serve1.rate), Math.round(serve2.rate)],
+      serve_p99_ms_at_half_rate: r3((serve1.p99 + serve2.p99) / 2),
+      added_p99_ms: r3(best.p99_ms_at_half_rate - (serve1.p99 + serve2.p99) / 2),
       cores: availableParallelism(),
       sessions: SESSIONS,
       pings_in_flight_per_session: WINDOW,
