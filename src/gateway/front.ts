@@ -59,6 +59,11 @@ export class GatewayFront {
   private readonly conns = new Set<Connection>()
   /** Connections by id: the Gateway hands the encrypted path a connection id. */
   private readonly live = new Map<string, Connection>()
+  /** A closed connection leaves `conns` (one function for all: the connection is `this`). */
+  private readonly forget = ((conns: Set<Connection>) =>
+    function (this: Connection) {
+      conns.delete(this)
+    })(this.conns)
   private readonly gateway: Gateway
   private tcp: TcpListener | undefined
   /** The WebSocket port and the HTTP-only port. */
@@ -233,7 +238,7 @@ export class GatewayFront {
     }
     this.conns.add(conn)
     this.live.set(conn.id, conn)
-    conn.on('close', () => this.conns.delete(conn))
+    conn.on('close', this.forget)
     this.gateway.accept(conn)
   }
 }

@@ -5,9 +5,9 @@
  * go to the encrypted path one by one; once decrypted, each waits in its session's HttpChannel
  * (http-channel.ts), which is the connection the session layer sees and writes to.
  */
-import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
-import { formatPeer, type ConnectionEvents } from '../transport/connection.js'
+import { formatPeer } from '../transport/connection.js'
+import { ConnectionEmitter } from '../transport/connection-events.js'
 import { nextConnectionId } from '../transport/acceptor.js'
 import type { HttpExchange } from '../transport/http-api.js'
 import type { Clock } from '../util/clock.js'
@@ -48,7 +48,7 @@ const MSG_ID_OFFSET = 1n << 21n
  * is a 'packet' event, answered by the next send(); close() answers the rest with its transport
  * error (or drops the connection).
  */
-export class HttpSocketConn extends EventEmitter<ConnectionEvents> {
+export class HttpSocketConn extends ConnectionEmitter {
   readonly id = String(nextConnectionId())
   readonly remoteAddress: string
   readonly info: { remoteIp: string; codec: 'http'; obfuscated: false; dcId: null }

@@ -70,10 +70,14 @@ export class TcpByteSocket implements ByteSocket {
   /** @internal */
   handlers: ByteSocketHandlers = NO_HANDLERS
 
-  constructor(private readonly socket: Socket) {
+  /** `localPort`: the listener's port (the socket's own would cost a cached address per connection). */
+  constructor(
+    private readonly socket: Socket,
+    localPort: number,
+  ) {
     this.remoteAddress = socket.remoteAddress ?? '?'
     this.remotePort = socket.remotePort ?? 0
-    this.localPort = socket.localPort ?? 0
+    this.localPort = localPort
     socket.setNoDelay(true)
     ;(socket as OwnedSocket)[OWNER] = this
     socket.on('data', onTcpData)

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events'
+import { ConnectionEmitter } from './connection-events.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
 import type { LogLimiter } from '../util/log-limiter.js'
@@ -8,6 +8,8 @@ import { FramingError, countTransportError } from './errors.js'
 import type { TransportLimits } from './limits.js'
 import { Deadlines, type DeadlineOwner, type Expiry } from './deadlines.js'
 import type { BudgetHolder, ReadBudget } from './read-budget.js'
+
+export type { ConnectionEvents } from './connection-events.js'
 
 /** What is known about a connection once its transport header has been read. */
 export interface ConnectionInfo {
@@ -27,12 +29,6 @@ export interface ConnectionInfo {
   readonly localPort: number
 }
 
-export interface ConnectionEvents {
-  /** One framed payload; `quickAck` = the client asked for a quick ack of it. */
-  packet: [payload: Buffer, quickAck: boolean]
-  /** Emitted once, however the connection ended. */
-  close: [reason: string]
-}
 
 /** "ip:port" ("[v6]:port" for IPv6): how connections name their peer in logs and to the session layer. */
 export function formatPeer(ip: string, port: number): string {
@@ -68,7 +64,7 @@ export interface ConnectionDeps {
  * obfuscation stream). Applies the limits: frame size, read buffer (its own and the global
  * budget), write backpressure, and the deadlines: first valid packet, idle, frame completion.
  */
-export class Connection extends EventEmitter<ConnectionEvents> implements ByteSocketHandlers, BudgetHolder, DeadlineOwner {
+export class Connection extends ConnectionEmitter implements ByteSocketHandlers, BudgetHolder, DeadlineOwner {
   readonly info: ConnectionInfo
   /** The numeric id as a string (what the session layer keys connections by). */
   readonly id: string

@@ -30,10 +30,16 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
   private readonly trusted: TrustedProxies | undefined
   /** accept() failures by errno code (EMFILE, ENFILE, ...); accepting goes on after each. */
   readonly acceptErrors: Record<string, number> = {}
+  /** A closed socket leaves `sockets` (one function for all sockets: the socket is `this`). */
+  private readonly forget: (this: Socket) => void
 
   constructor(private readonly config: TcpListenerOptions) {
     super()
     this.opts = resolveAcceptorOptions(config, 'tcp-listener')
+    const sockets = this.sockets
+    this.forget = function (this: Socket) {
+      sockets.delete(this)
+    }
     const pp = config.proxyProtocol
     if (pp !== undefined && pp.ports.length > 0) {
       for (const p of pp.ports) if (!config.ports.includes(p)) throw new RangeError(`PROXY protocol port ${p} is not one of the listener's ports`)
@@ -47,7 +53,9 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
     const ports: number[] = []
     for (const p of this.config.ports) {
       const proxied = this.config.proxyProtocol?.ports.includes(p) === true
-      const server = createServer((s) => this.onSocket(s, proxied))
+      // the bound port, given to each connection (asking the socket would keep its address per connection)
+      let port = p
+      const server = createServer((s) => this.onSocket(s, proxied, port))
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
         server.listen(p, host, () => {
@@ -58,7 +66,8 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
       server.on('error', (e: NodeJS.ErrnoException) => this.onServerError(e))
       this.servers.push(server)
       const addr = server.address()
-      ports.push(typeof addr === 'object' && addr !== null ? addr.port : p)
+      port = typeof addr === 'object' && addr !== null ? addr.port : p
+      ports.push(port)
     }
     this.opts.log.info({ host, ports }, 'tcp listening')
     return ports
@@ -81,11 +90,11 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
     this.opts.limitedLog.error(`accept_${code}`, { err: e.message, code, open: this.sockets.size, count: this.acceptErrors[code] }, fd ? 'accept failed: out of file descriptors (raise the open-file limit or lower limits.max_connections)' : 'tcp server error')
   }
 
-  private onSocket(s: Socket, proxied: boolean): void {
+  private onSocket(s: Socket, proxied: boolean, port: number): void {
     this.sockets.add(s)
-    s.once('close', () => this.sockets.delete(s))
+    s.once('close', this.forget)
     const proxy = proxied ? (this.trusted!.has(s.remoteAddress ?? '') ? 'expect' : 'refuse') : undefined
-    acceptSocket(new TcpByteSocket(s), nextConnectionId(), this.opts, { requireObfuscation: false, proxy, fakeTls: true }, (c) => this.emit('connection', c))
+    acceptSocket(new TcpByteSocket(s, port), nextConnectionId(), this.opts, { requireObfuscation: false, proxy, fakeTls: true }, (c) => this.emit('connection', c))
   }
 
   /** Stops listening and destroys every open socket. */
