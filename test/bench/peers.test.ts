@@ -94,6 +94,8 @@ describe('bench peers', () => {
       PEERS_KEYS: '8',
       PEERS_HS_CONCURRENCY: '4',
       PEERS_COMMON_RATE: '500',
+      // tgtest alone: Teamgram runs only where its source is at hand (MTGATE_TEAMGRAM_SRC or the cache)
+      PEERS_ONLY: 'tgtest',
     }
     delete env.NODE_TEST_CONTEXT
     const { stdout, stderr } = await exec(process.execPath, [RUN_JS, 'peers'], { env, timeout: 280_000 })
