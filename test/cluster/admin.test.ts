@@ -8,14 +8,11 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { GatewayNode } from '../../src/cluster/gateway-node.js'
 import type { SessionNode } from '../../src/cluster/session-node.js'
-import { clientHandshake } from '../../src/handshake/client.js'
 import { MemoryAuthKeyStore } from '../../src/store/memory.js'
-import { encode } from '../../src/tl/index.js'
 import type { StatusSnapshot } from '../../src/admin/status.js'
 import { get, value } from '../admin/scrape.js'
-import { HttpMtClient } from '../e2e/http-client.js'
 import { skipWithout, startEtcd, type EtcdInstance } from '../helpers/services.js'
-import { makeDataDir, startGateway, startSession, waitFor } from './harness.js'
+import { httpClientThrough, makeDataDir, startGateway, startSession, waitFor } from './harness.js'
 
 const ADMIN = { admin: { host: '127.0.0.1', port: 0 } }
 
@@ -42,15 +39,7 @@ describe('admin port of cluster nodes (real etcd)', { skip: skipWithout('etcd') 
       const r = await get(node.adminAddress!, '/readyz')
       assert.equal(r.status, 200, `${node.nodeId}: ${r.body}`)
     }
-    const ws = gateway.addresses.find((a) => a.kind === 'ws')!
-    const http = new HttpMtClient(`http://${ws.host}:${ws.port}`)
-    try {
-      const r = await clientHandshake(http.plain, { publicKeys: gateway.rsaKeys.all().map((k) => k.publicKey), dcId: 2 })
-      http.useKey(r.authKey, r.serverSalt)
-      await http.until((await http.send(encode({ _: 'help.getNearestDc' }), true)).messages, (m) => m.result?._ === 'nearestDc')
-    } finally {
-      http.close()
-    }
+    ;(await httpClientThrough(gateway)).close()
     const g = (await get(gateway.adminAddress!, '/metrics')).body
     assert.equal(value(g, 'mtgate_handshakes_completed_total'), 1)
     assert.ok(value(g, 'mtgate_messages_received_total') >= 1)
@@ -64,12 +53,8 @@ describe('admin port of cluster nodes (real etcd)', { skip: skipWithout('etcd') 
   })
 
   it('/status.json: each node knows the membership (itself marked), a gateway its connections, a session node its sessions', async () => {
-    const ws = gateway.addresses.find((a) => a.kind === 'ws')!
-    const http = new HttpMtClient(`http://${ws.host}:${ws.port}`)
+    const http = await httpClientThrough(gateway)
     try {
-      const r = await clientHandshake(http.plain, { publicKeys: gateway.rsaKeys.all().map((k) => k.publicKey), dcId: 2 })
-      http.useKey(r.authKey, r.serverSalt)
-      await http.until((await http.send(encode({ _: 'help.getNearestDc' }), true)).messages, (m) => m.result?._ === 'nearestDc')
       const g = JSON.parse((await get(gateway.adminAddress!, '/status.json')).body) as StatusSnapshot
       const s = JSON.parse((await get(session.adminAddress!, '/status.json')).body) as StatusSnapshot
       for (const [st, self] of [[g, 'g1'], [s, 's1']] as const) {

@@ -13,7 +13,10 @@ import { fileURLToPath } from 'node:url'
 import { loadClusterConfig, type ClusterConfig } from '../../src/config/cluster.js'
 import { GatewayNode } from '../../src/cluster/gateway-node.js'
 import { SessionNode } from '../../src/cluster/session-node.js'
+import { clientHandshake } from '../../src/handshake/client.js'
 import { createKeyFile, loadKeySet } from '../../src/handshake/rsa-keyset.js'
+import { encode } from '../../src/tl/index.js'
+import { HttpMtClient } from '../e2e/http-client.js'
 import type { AuthKeyStore } from '../../src/store/types.js'
 import { gramjs, gramjsClient as newGramJsClient, type GramClient, type GramKey } from '../helpers/gramjs.js'
 import { mtcuteAuthKey, mtcuteClient as newMtcuteClient, type MtcuteClient, type TlResult } from '../helpers/mtcute.js'
@@ -78,6 +81,24 @@ export function clusterConfig(o: NodeDoc): ClusterConfig {
 
 export async function startSession(o: NodeDoc, store?: AuthKeyStore): Promise<SessionNode> {
   return SessionNode.start(clusterConfig(o), { store, registryIntervalMs: 300 })
+}
+
+/**
+ * An HTTP MTProto client on a gateway node's web port with a key made through it and one RPC
+ * (help.getNearestDc) answered by a session node; the caller closes it.
+ */
+export async function httpClientThrough(gateway: GatewayNode): Promise<HttpMtClient> {
+  const ws = gateway.addresses.find((a) => a.kind === 'ws')!
+  const http = new HttpMtClient(`http://${ws.host}:${ws.port}`)
+  try {
+    const r = await clientHandshake(http.plain, { publicKeys: gateway.rsaKeys.all().map((k) => k.publicKey), dcId: 2 })
+    http.useKey(r.authKey, r.serverSalt)
+    await http.until((await http.send(encode({ _: 'help.getNearestDc' }), true)).messages, (m) => m.result?._ === 'nearestDc')
+    return http
+  } catch (e) {
+    http.close()
+    throw e
+  }
 }
 
 export async function startGateway(o: NodeDoc): Promise<GatewayNode> {

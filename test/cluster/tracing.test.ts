@@ -7,14 +7,12 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { GatewayNode } from '../../src/cluster/gateway-node.js'
 import type { SessionNode } from '../../src/cluster/session-node.js'
-import { clientHandshake } from '../../src/handshake/client.js'
 import { MemoryAuthKeyStore } from '../../src/store/memory.js'
 import { encode } from '../../src/tl/index.js'
-import { HttpMtClient } from '../e2e/http-client.js'
 import { startOtlpReceiver } from '../helpers/otlp.js'
 import { skipWithout, startEtcd } from '../helpers/services.js'
 import { startUpstream } from '../helpers/upstream.js'
-import { makeDataDir, startGateway, startSession, waitFor } from './harness.js'
+import { httpClientThrough, makeDataDir, startGateway, startSession, waitFor } from './harness.js'
 
 describe('tracing on a cluster session node (real etcd)', { skip: skipWithout('etcd') }, () => {
   it('spans come from the session node; the upstream gets the traceparent', async () => {
@@ -29,12 +27,8 @@ describe('tracing on a cluster session node (real etcd)', { skip: skipWithout('e
       session = await startSession({ ...base, nodeId: 's1', extra }, new MemoryAuthKeyStore())
       gateway = await startGateway({ ...base, nodeId: 'g1', extra: { ws_port: 0, tracing: { otlp_endpoint: otlp.url, service_name: 'gateway-g1' } } })
       await waitFor(() => gateway!.remote.ring.size === 1, 10_000, 'the gateway sees the session node')
-      const ws = gateway.addresses.find((a) => a.kind === 'ws')!
-      const http = new HttpMtClient(`http://${ws.host}:${ws.port}`)
+      const http = await httpClientThrough(gateway)
       try {
-        const r = await clientHandshake(http.plain, { publicKeys: gateway.rsaKeys.all().map((k) => k.publicKey), dcId: 2 })
-        http.useKey(r.authKey, r.serverSalt)
-        await http.until((await http.send(encode({ _: 'help.getNearestDc' }), true)).messages, (m) => m.result?._ === 'nearestDc')
         const sent = await http.send(encode({ _: 'messages.getDialogFilters' }), true)
         await http.until(sent.messages, (m) => m.result?._ === 'rpc_error')
       } finally {
