@@ -73,7 +73,8 @@ function newHash(): string {
   return (v === 0n ? 1n : v).toString()
 }
 
-const str = (v: unknown): string => (typeof v === 'string' ? v : '')
+/** A string field cut to its column's length (Teamgram's columns are varchar(255), proxy 512). */
+const str = (v: unknown, max = 255): string => (typeof v === 'string' ? v.slice(0, max) : '')
 
 /** The `auths` columns from the client JSON text (missing fields: Teamgram's defaults). */
 function authsColumns(client: string | undefined): { apiId: number; cols: string[]; proxy: string; params: string } {
@@ -90,7 +91,7 @@ function authsColumns(client: string | undefined): { apiId: number; cols: string
   return {
     apiId: typeof o.apiId === 'number' ? o.apiId : 0,
     cols: [str(o.deviceModel), str(o.systemVersion), str(o.appVersion), str(o.systemLangCode), str(o.langPack), str(o.langCode)],
-    proxy: p && typeof p.address === 'string' ? `${p.address}:${String(p.port)}` : '',
+    proxy: p && typeof p.address === 'string' ? str(`${p.address}:${String(p.port)}`, 512) : '',
     params: JSON.stringify(o.params ?? null),
   }
 }

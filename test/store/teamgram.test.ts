@@ -260,6 +260,10 @@ describe('a Teamgram database, used unchanged', { skip }, () => {
     assert.deepEqual(auths, [
       { auth_key_id: id, layer: 222, api_id: 4, device_model: 'Pixel', system_version: 'SDK 34', app_version: '11.2', system_lang_code: 'en', lang_pack: 'android', lang_code: 'en', client_ip: '', date_active: String(clock.now() / 1000), proxy: 'p.example:443', params: { tz_offset: 3600 } },
     ])
+    // client fields longer than Teamgram's columns are cut to them (a strict SQL mode would refuse the row)
+    await store.saveState(p.id, { userId: 1234567890123n, layer: 222, client: JSON.stringify({ ...JSON.parse(client), deviceModel: 'x'.repeat(300) }) })
+    const [long] = await c.query('SELECT CHAR_LENGTH(device_model) AS n FROM auths WHERE auth_key_id = ?', [id])
+    assert.deepEqual(long, [{ n: 255 }])
     // signing out (no user) is Teamgram's Delete; destroying the key drops both rows from Teamgram's reads
     await store.saveState(p.id, { layer: 222, client })
     const [after] = await c.query('SELECT deleted, date_active FROM auth_users WHERE auth_key_id = ?', [id])
