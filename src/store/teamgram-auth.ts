@@ -76,6 +76,9 @@ function newHash(): string {
 /** A string field cut to its column's length (Teamgram's columns are varchar(255), proxy 512). */
 const str = (v: unknown, max = 255): string => (typeof v === 'string' ? v.slice(0, max) : '')
 
+/** The `auths` columns the client's initConnection fills, in the order authsColumns gives their values. */
+const AUTHS_CLIENT_COLUMNS = ['api_id', 'device_model', 'system_version', 'app_version', 'system_lang_code', 'lang_pack', 'lang_code', 'proxy', 'params']
+
 /** The `auths` columns from the client JSON text (missing fields: Teamgram's defaults). */
 function authsColumns(client: string | undefined): { apiId: number; cols: string[]; proxy: string; params: string } {
   let o: Record<string, unknown> = {}
@@ -100,19 +103,15 @@ function authsColumns(client: string | undefined): { apiId: number; cols: string
 export async function saveTeamgramAuth(query: Query, c: PoolConnection, id: string, state: AuthKeyState, now: number): Promise<void> {
   if (state.layer !== undefined || state.client !== undefined) {
     const a = authsColumns(state.client)
+    // Teamgram's InsertOrUpdate (client fields, when known) and InsertOrUpdateLayer in one;
+    // client_ip is the gateway's to fill
+    const clientUpdate = state.client === undefined ? '' : AUTHS_CLIENT_COLUMNS.map((col) => `${col} = VALUES(${col}), `).join('')
     await query(
       c,
-      // Teamgram's InsertOrUpdate (client fields) and InsertOrUpdateLayer in one; client_ip is the gateway's to fill.
-      `INSERT INTO auths (auth_key_id, layer, api_id, device_model, system_version, app_version, system_lang_code, lang_pack,
-         lang_code, proxy, params, client_ip, date_active)
+      `INSERT INTO auths (auth_key_id, layer, ${AUTHS_CLIENT_COLUMNS.join(', ')}, client_ip, date_active)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)
-       ON DUPLICATE KEY UPDATE layer = IF(VALUES(layer) = 0, layer, VALUES(layer)),
-         api_id = IF(? , VALUES(api_id), api_id), device_model = IF(?, VALUES(device_model), device_model),
-         system_version = IF(?, VALUES(system_version), system_version), app_version = IF(?, VALUES(app_version), app_version),
-         system_lang_code = IF(?, VALUES(system_lang_code), system_lang_code), lang_pack = IF(?, VALUES(lang_pack), lang_pack),
-         lang_code = IF(?, VALUES(lang_code), lang_code), proxy = IF(?, VALUES(proxy), proxy), params = IF(?, VALUES(params), params),
-         date_active = VALUES(date_active), deleted = 0`,
-      [id, state.layer ?? 0, a.apiId, ...a.cols, a.proxy, a.params, now, ...Array<boolean>(9).fill(state.client !== undefined)],
+       ON DUPLICATE KEY UPDATE layer = IF(VALUES(layer) = 0, layer, VALUES(layer)), ${clientUpdate}date_active = VALUES(date_active), deleted = 0`,
+      [id, state.layer ?? 0, a.apiId, ...a.cols, a.proxy, a.params, now],
     )
   }
   if (state.userId !== undefined && state.userId !== 0n) {
