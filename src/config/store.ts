@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path'
 import { DEFAULTS } from './defaults.js'
 import { ConfigError, type Collector, type Env, checkKeys, int, mapping, oneOf, str } from './load.js'
 import type { CacheBackend, StoreBackend, StoreSettings } from './types.js'
-import { MYSQL_OPTION_KEYS, parseMysqlOptions } from '../store/mysql.js'
+import { MYSQL_OPTION_KEYS, parseMysqlOptions } from '../store/mysql-options.js'
 import { REDIS_OPTION_KEYS, parseRedisOptions } from '../store/redis-cache.js'
 import { StoreError } from '../store/types.js'
 

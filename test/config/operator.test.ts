@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { parse } from 'yaml'
 import { ConfigError, ConfigErrors, configErrorList, parseConfig } from '../../src/config/index.js'
 import { explainConfig, formatExplained } from '../../src/config/explain.js'
-import { parseMysqlOptions } from '../../src/store/mysql.js'
+import { parseMysqlOptions } from '../../src/store/mysql-options.js'
 
 const yaml = (text: string, env = {}) => parseConfig(parse(text) as unknown, env, '/srv')
 
