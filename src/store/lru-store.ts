@@ -5,19 +5,14 @@
  *
  * Entries live `ttlMs` from insertion, which bounds how long this process can serve a key another
  * gateway destroyed. Destroys through this process evict at once. Misses are not cached (a key put
- * by another gateway becomes visible on its first lookup here).
+ * by another gateway becomes visible on its first lookup here). A key's state is not cached: the
+ * session layer reads it once when it first sees the key.
  */
 import { systemClock, type Clock } from '../util/clock.js'
 import { copyRecord, isLive } from './codec.js'
 import { LruCache } from '../util/lru.js'
-import type {
-  AuthKeyBinding,
-  AuthKeyRecord,
-  AuthKeyState,
-  AuthKeyStore,
-  CachingAuthKeyStore,
-  ServerSalt,
-} from './types.js'
+import { AuthKeyStoreDecorator } from './decorator.js'
+import type { AuthKeyBinding, AuthKeyRecord, AuthKeyStore, CachingAuthKeyStore } from './types.js'
 
 export interface LruLayerOptions {
   /** Entries per map (keys; bindings get the same bound). 0 disables caching. */
@@ -26,7 +21,7 @@ export interface LruLayerOptions {
   clock?: Clock
 }
 
-export class LruAuthKeyStore implements CachingAuthKeyStore {
+export class LruAuthKeyStore extends AuthKeyStoreDecorator implements CachingAuthKeyStore {
   private readonly keys: LruCache<bigint, AuthKeyRecord>
   private readonly bindings: LruCache<bigint, AuthKeyBinding>
   private readonly inflight = new Map<bigint, Promise<AuthKeyRecord | undefined>>()
@@ -35,9 +30,10 @@ export class LruAuthKeyStore implements CachingAuthKeyStore {
   readonly stats = { hits: 0, misses: 0 }
 
   constructor(
-    private readonly inner: AuthKeyStore,
+    inner: AuthKeyStore,
     opts: LruLayerOptions = {},
   ) {
+    super(inner)
     this.clock = opts.clock ?? systemClock
     const size = opts.size ?? 100_000
     const ttl = opts.ttlMs ?? 5000
@@ -61,7 +57,7 @@ export class LruAuthKeyStore implements CachingAuthKeyStore {
     return r
   }
 
-  get(id: bigint): Promise<AuthKeyRecord | undefined> {
+  override get(id: bigint): Promise<AuthKeyRecord | undefined> {
     const hit = this.peek(id)
     if (hit !== undefined) {
       this.stats.hits++
@@ -88,7 +84,7 @@ export class LruAuthKeyStore implements CachingAuthKeyStore {
     return p
   }
 
-  async put(record: AuthKeyRecord): Promise<'created' | 'exists'> {
+  override async put(record: AuthKeyRecord): Promise<'created' | 'exists'> {
     const r = await this.inner.put(record)
     // The new key is about to be used by the client that made it.
     // (A copy: the caller may wipe or reuse its buffer.)
@@ -96,13 +92,13 @@ export class LruAuthKeyStore implements CachingAuthKeyStore {
     return r
   }
 
-  async bind(binding: AuthKeyBinding): Promise<void> {
+  override async bind(binding: AuthKeyBinding): Promise<void> {
     this.bindings.delete(binding.tempId)
     await this.inner.bind(binding)
     this.bindings.set(binding.tempId, { ...binding })
   }
 
-  async getBinding(tempId: bigint): Promise<AuthKeyBinding | undefined> {
+  override async getBinding(tempId: bigint): Promise<AuthKeyBinding | undefined> {
     const hit = this.bindings.get(tempId)
     const now = Math.floor(this.clock.now() / 1000)
     if (hit !== undefined && isLive(hit, now)) return { ...hit }
@@ -118,7 +114,7 @@ export class LruAuthKeyStore implements CachingAuthKeyStore {
     this.bindings.deleteWhere((b) => b.permId === id)
   }
 
-  async destroy(id: bigint): Promise<boolean> {
+  override async destroy(id: bigint): Promise<boolean> {
     this.evict(id)
     try {
       return await this.inner.destroy(id)
@@ -128,28 +124,7 @@ export class LruAuthKeyStore implements CachingAuthKeyStore {
     }
   }
 
-  expireTemp(now: number): Promise<number> {
-    return this.inner.expireTemp(now)
-  }
-
-  saveSalts(authKeyId: bigint, salts: ServerSalt[]): Promise<void> {
-    return this.inner.saveSalts(authKeyId, salts)
-  }
-
-  loadSalts(authKeyId: bigint): Promise<ServerSalt[]> {
-    return this.inner.loadSalts(authKeyId)
-  }
-
-  /** Not cached: the session layer reads a key's state once when it first sees the key. */
-  saveState(authKeyId: bigint, state: AuthKeyState): Promise<void> {
-    return this.inner.saveState(authKeyId, state)
-  }
-
-  loadState(authKeyId: bigint): Promise<AuthKeyState | undefined> {
-    return this.inner.loadState(authKeyId)
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.keys.clear()
     this.bindings.clear()
     await this.inner.close()

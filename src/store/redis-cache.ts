@@ -13,23 +13,16 @@
  * - Invalidations that could not reach Redis (destroy, re-bind) are kept in memory and replayed when
  *   it answers again, so a Redis that was unreachable but kept its data does not serve a destroyed key.
  * - Writes (put, bind, destroy, salts) always go to the database first; the cache never holds the only
- *   copy of anything. Salts and per-key state (saveState/loadState) are not cached: they pass through.
+ *   copy of anything. Salts and per-key state (saveState/loadState) are not cached: they pass through,
+ *   as does expireTemp (cached temp keys and bindings carry their expiry and are filtered on read).
  */
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Logger } from '../util/log.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { decodeBinding, decodeRecord, encodeBinding, encodeRecord, isLive, TOMBSTONE } from './codec.js'
-import {
-  StoreError,
-  type AuthKeyBinding,
-  type AuthKeyRecord,
-  type AuthKeyState,
-  type AuthKeyStore,
-  type RedisCacheOptions,
-  type ServerSalt,
-} from './types.js'
+import { AuthKeyStoreDecorator } from './decorator.js'
+import { StoreError, type AuthKeyBinding, type AuthKeyRecord, type AuthKeyStore, type RedisCacheOptions } from './types.js'
 
-/** Validates the loosely typed options a config file passes. */
 /** The options store.redis takes (camelCase, as RedisCacheOptions names them). */
 export const REDIS_OPTION_KEYS = ['host', 'port', 'username', 'password', 'db', 'keyPrefix', 'commandTimeoutMs', 'tls'] as const
 
@@ -102,7 +95,7 @@ export interface RedisCacheLayerOptions {
   ownsClient?: boolean
 }
 
-export class RedisCachedAuthKeyStore implements AuthKeyStore {
+export class RedisCachedAuthKeyStore extends AuthKeyStoreDecorator {
   readonly ttlSeconds: number
   private readonly prefix: string
   private readonly clock: Clock
@@ -118,10 +111,11 @@ export class RedisCachedAuthKeyStore implements AuthKeyStore {
   readonly stats = { hits: 0, misses: 0, errors: 0 }
 
   constructor(
-    private readonly inner: AuthKeyStore,
+    inner: AuthKeyStore,
     readonly redis: Redis,
     opts: RedisCacheLayerOptions = {},
   ) {
+    super(inner)
     this.ttlSeconds = opts.ttlSeconds ?? 3600
     if (!Number.isInteger(this.ttlSeconds) || this.ttlSeconds < 1)
       throw new StoreError('invalid', 'cacheTtlSeconds must be an integer >= 1')
@@ -218,7 +212,7 @@ export class RedisCachedAuthKeyStore implements AuthKeyStore {
     return this.missedInvalidations.length
   }
 
-  async put(record: AuthKeyRecord): Promise<'created' | 'exists'> {
+  override async put(record: AuthKeyRecord): Promise<'created' | 'exists'> {
     const r = await this.inner.put(record)
     if (r === 'created' && isLive(record, this.now()))
       await this.attempt('put', () =>
@@ -227,7 +221,7 @@ export class RedisCachedAuthKeyStore implements AuthKeyStore {
     return r
   }
 
-  async get(id: bigint): Promise<AuthKeyRecord | undefined> {
+  override async get(id: bigint): Promise<AuthKeyRecord | undefined> {
     const cached = await this.attempt('get', () => this.redis.getBuffer(this.kKey(id)))
     if (cached) {
       const d = decodeRecord(cached, id)
@@ -248,7 +242,7 @@ export class RedisCachedAuthKeyStore implements AuthKeyStore {
     return r
   }
 
-  async bind(binding: AuthKeyBinding): Promise<void> {
+  override async bind(binding: AuthKeyBinding): Promise<void> {
     await this.inner.bind(binding)
     const ttl = this.ttlFor(binding.expiresAt)
     await this.attempt('bind', () =>
@@ -263,7 +257,7 @@ export class RedisCachedAuthKeyStore implements AuthKeyStore {
     )
   }
 
-  async getBinding(tempId: bigint): Promise<AuthKeyBinding | undefined> {
+  override async getBinding(tempId: bigint): Promise<AuthKeyBinding | undefined> {
     const cached = await this.attempt('getBinding', () => this.redis.getBuffer(this.kBinding(tempId)))
     if (cached) {
       const d = decodeBinding(cached, tempId)
@@ -284,7 +278,7 @@ export class RedisCachedAuthKeyStore implements AuthKeyStore {
     return b
   }
 
-  async destroy(id: bigint): Promise<boolean> {
+  override async destroy(id: bigint): Promise<boolean> {
     const existed = await this.inner.destroy(id)
     // Tombstone only what existed: a destroyed id is never stored again (put answers 'exists'),
     // while a tombstone for an unknown id would hide a key put later.
@@ -303,28 +297,7 @@ export class RedisCachedAuthKeyStore implements AuthKeyStore {
     return existed
   }
 
-  expireTemp(now: number): Promise<number> {
-    // Cached temp keys and bindings carry their expiry and are filtered on read; entries die by TTL.
-    return this.inner.expireTemp(now)
-  }
-
-  saveSalts(authKeyId: bigint, salts: ServerSalt[]): Promise<void> {
-    return this.inner.saveSalts(authKeyId, salts)
-  }
-
-  loadSalts(authKeyId: bigint): Promise<ServerSalt[]> {
-    return this.inner.loadSalts(authKeyId)
-  }
-
-  saveState(authKeyId: bigint, state: AuthKeyState): Promise<void> {
-    return this.inner.saveState(authKeyId, state)
-  }
-
-  loadState(authKeyId: bigint): Promise<AuthKeyState | undefined> {
-    return this.inner.loadState(authKeyId)
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (this.ownsClient) this.redis.disconnect()
     await this.inner.close()
   }

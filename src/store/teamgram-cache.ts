@@ -10,11 +10,13 @@
  * After each write reaches the database, the keys it changes are deleted, as Teamgram's own
  * CachedConn.Exec does, so a Teamgram service running beside mtgate, or after a rollback to it, reads
  * the tables again. A delete Redis refused is kept (bounded) and retried with the next one, so an
- * outage delays the invalidation instead of losing it. Reads pass through.
+ * outage delays the invalidation instead of losing it. Reads pass through, and so does expireTemp:
+ * expired temp keys are only unusable to mtgate, Teamgram keeps no expiry of its own to invalidate.
  */
 import type { Redis } from 'ioredis'
 import type { Logger } from '../util/log.js'
-import type { AuthKeyBinding, AuthKeyRecord, AuthKeyState, AuthKeyStore, ServerSalt } from './types.js'
+import { AuthKeyStoreDecorator } from './decorator.js'
+import type { AuthKeyBinding, AuthKeyRecord, AuthKeyState, AuthKeyStore } from './types.js'
 
 /** Failed deletes kept for retry; beyond this the oldest are dropped (and that is logged). */
 const MAX_PENDING = 100_000
@@ -25,15 +27,17 @@ export const teamgramCacheKeys = {
   authData: (id: bigint): string => `auth_data.2#${id}`,
 }
 
-export class TeamgramCacheInvalidation implements AuthKeyStore {
+export class TeamgramCacheInvalidation extends AuthKeyStoreDecorator {
   private readonly pending = new Set<string>()
   private failing = false
 
   constructor(
-    private readonly inner: AuthKeyStore,
+    inner: AuthKeyStore,
     private readonly redis: Redis,
     private readonly log?: Logger,
-  ) {}
+  ) {
+    super(inner)
+  }
 
   /** Deletes the keys in Teamgram's Redis (and any left from a failed attempt); never throws. */
   private async forget(keys: string[]): Promise<void> {
@@ -64,18 +68,14 @@ export class TeamgramCacheInvalidation implements AuthKeyStore {
     return this.pending.size
   }
 
-  async put(record: AuthKeyRecord): Promise<'created' | 'exists'> {
+  override async put(record: AuthKeyRecord): Promise<'created' | 'exists'> {
     const r = await this.inner.put(record)
     // Teamgram may hold a "not found" placeholder for a key id it was asked about before.
     if (r === 'created') await this.forget([teamgramCacheKeys.authKey(record.id), teamgramCacheKeys.authKeyHash(record.id)])
     return r
   }
 
-  get(id: bigint): Promise<AuthKeyRecord | undefined> {
-    return this.inner.get(id)
-  }
-
-  async bind(binding: AuthKeyBinding): Promise<void> {
+  override async bind(binding: AuthKeyBinding): Promise<void> {
     const before = await this.inner.getBinding(binding.tempId).catch(() => undefined)
     await this.inner.bind(binding)
     const ids = [binding.tempId, binding.permId]
@@ -83,11 +83,7 @@ export class TeamgramCacheInvalidation implements AuthKeyStore {
     await this.forget(ids.map(teamgramCacheKeys.authKey))
   }
 
-  getBinding(tempId: bigint): Promise<AuthKeyBinding | undefined> {
-    return this.inner.getBinding(tempId)
-  }
-
-  async destroy(id: bigint): Promise<boolean> {
+  override async destroy(id: bigint): Promise<boolean> {
     const bound = await this.inner.getBinding(id).catch(() => undefined)
     const existed = await this.inner.destroy(id)
     const ids = bound ? [id, bound.permId] : [id]
@@ -95,29 +91,12 @@ export class TeamgramCacheInvalidation implements AuthKeyStore {
     return existed
   }
 
-  expireTemp(now: number): Promise<number> {
-    // Expired temp keys are only unusable to mtgate; Teamgram keeps no expiry of its own to invalidate.
-    return this.inner.expireTemp(now)
-  }
-
-  saveSalts(authKeyId: bigint, salts: ServerSalt[]): Promise<void> {
-    return this.inner.saveSalts(authKeyId, salts)
-  }
-
-  loadSalts(authKeyId: bigint): Promise<ServerSalt[]> {
-    return this.inner.loadSalts(authKeyId)
-  }
-
-  async saveState(authKeyId: bigint, state: AuthKeyState): Promise<void> {
+  override async saveState(authKeyId: bigint, state: AuthKeyState): Promise<void> {
     await this.inner.saveState(authKeyId, state)
     await this.forget([teamgramCacheKeys.authData(authKeyId)])
   }
 
-  loadState(authKeyId: bigint): Promise<AuthKeyState | undefined> {
-    return this.inner.loadState(authKeyId)
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     await this.inner.close()
     this.redis.disconnect()
   }
