@@ -13,7 +13,9 @@ import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import type { AuthKeyState } from '../store/types.js'
 import { LOADER_OPTIONS, type Int64, type PbAuthKeyState, type PbHealthCheckResponse_ServingStatus, type PbHealthService, type PbSessionService } from './generated/proto.js'
-import { decodeGatewayFrame, decodeSessionFrame, encodeGatewayFrame, encodeSessionFrame, type WireGatewayFrame, type WireSessionFrame } from './wire.js'
+import type { WireGatewayFrame, WireSessionFrame } from './wire.js'
+import { decodeGatewayFrame, decodeSessionFrame } from './wire-decode.js'
+import { encodeGatewayFrame, encodeSessionFrame } from './wire-encode.js'
 
 export type * from './generated/proto.js'
 
@@ -35,7 +37,7 @@ type UnaryServer<S> = { [K in keyof S as S[K] extends UnaryRpc ? K : never]: S[K
 
 /**
  * The client of mtgate.session.v1.Session, typed. Connect carries the stream messages in the shapes
- * of the hand-written codec (src/cluster/wire.ts).
+ * of the hand-written codec (src/cluster/wire*.ts).
  */
 export interface SessionClient extends grpc.Client, UnaryClient<PbSessionService> {
   Connect(meta: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientDuplexStream<WireGatewayFrame, WireSessionFrame>
@@ -75,7 +77,7 @@ export function protos(): Loaded {
   const dir = protoDir()
   const pkg = protoLoader.loadSync(['mtgate_session.proto', 'health.proto'], { ...LOADER_OPTIONS, includeDirs: [dir] })
   const loadedSession = pkg['mtgate.session.v1.Session'] as unknown as grpc.ServiceDefinition<SessionServerImpl>
-  // The hot-path stream uses the hand-written codec of the same messages (src/cluster/wire.ts).
+  // The hot-path stream uses the hand-written codec of the same messages (src/cluster/wire*.ts).
   const session = {
     ...loadedSession,
     Connect: {

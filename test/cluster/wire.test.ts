@@ -1,5 +1,5 @@
 /**
- * The hand-written hot-path codec (src/cluster/wire.ts) against protobufjs reading the .proto:
+ * The hand-written hot-path codec (src/cluster/wire*.ts) against protobufjs reading the .proto:
  * what we write, a generic implementation reads identically, and the other way round — including
  * negative ids, negative seq_no, empty and large bodies, unicode strings, unknown fields.
  */
@@ -9,15 +9,9 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import * as protoLoader from '@grpc/proto-loader'
 import { protoDir } from '../../src/cluster/proto.js'
-import {
-  decodeGatewayFrame,
-  decodeSessionFrame,
-  encodeGatewayFrame,
-  encodeSessionFrame,
-  WireError,
-  type WireGatewayFrame,
-  type WireSessionFrame,
-} from '../../src/cluster/wire.js'
+import { WireError, type WireGatewayFrame, type WireSessionFrame } from '../../src/cluster/wire.js'
+import { decodeGatewayFrame, decodeSessionFrame } from '../../src/cluster/wire-decode.js'
+import { encodeGatewayFrame, encodeSessionFrame } from '../../src/cluster/wire-encode.js'
 
 // protobufjs as loaded by proto-loader (the generic path), with int64 as strings
 const pkg = protoLoader.loadSync(join(protoDir(), 'mtgate_session.proto'), { keepCase: false, longs: String, bytes: Buffer, defaults: false, oneofs: true })

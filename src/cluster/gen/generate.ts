@@ -1,7 +1,7 @@
 /**
  * Generator of src/cluster/generated/proto.ts: the TypeScript types of the messages, enums and
  * services of proto/*.proto, read with protobufjs (the parser @grpc/proto-loader loads them with at
- * run time), and the wire key of every field for the hand-written codec (src/cluster/wire.ts).
+ * run time), and the wire key of every field for the hand-written codec (src/cluster/wire*.ts).
  *
  * The types are the objects @grpc/proto-loader hands over with LOADER_OPTIONS (written into the
  * generated module, so the options and the types that follow from them come from one place).
