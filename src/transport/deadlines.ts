@@ -1,8 +1,13 @@
 /**
- * The deadlines of one connection and the single timer that watches them: the first valid packet
- * (until markValid), idle time, and the completion of each frame (frameTimeoutMs plus its bytes so
- * far at minFrameBytesPerSecond). While the owner has reading paused, the first-packet and idle
- * deadlines wait; the frame deadline does not (a partial frame holds memory whoever waits).
+ * The deadlines of one connection: the first valid packet (until markValid), idle time, and the
+ * completion of each frame (frameTimeoutMs plus its bytes so far at minFrameBytesPerSecond). While
+ * the owner has reading paused, the first-packet and idle deadlines wait; the frame deadline does
+ * not (a partial frame holds memory whoever waits).
+ *
+ * No connection owns a timer: every Deadlines of a clock waits in one DeadlineWheel, in the slot of
+ * DEADLINE_SLOT_MS its next deadline falls in, and the wheel's one timer checks a slot once its end
+ * has passed. A deadline is so reported between 0 and DEADLINE_SLOT_MS (plus timer lateness) after
+ * it passed, never before.
  */
 import type { Clock } from '../util/clock.js'
 import type { TransportLimits } from './limits.js'
@@ -19,8 +24,105 @@ export interface DeadlineOwner {
 
 type Limits = Pick<TransportLimits, 'firstPacketTimeoutMs' | 'idleTimeoutMs' | 'frameTimeoutMs' | 'minFrameBytesPerSecond'>
 
-function onTimer(d: Deadlines): void {
-  d.check()
+/** The width of a DeadlineWheel slot, ms: how late at most a deadline is reported. */
+export const DEADLINE_SLOT_MS = 100
+
+/** Deadlines.wheelSlot of one not waiting in a wheel, and of one in the list the wheel is checking. */
+const NOT_QUEUED = -1
+const CHECKING = -2
+
+function onWheelTimer(w: DeadlineWheel): void {
+  w.fire()
+}
+
+/**
+ * The Deadlines waiting for their next check, in slots of DEADLINE_SLOT_MS by the clock's time
+ * (slot n: times in ((n-1)·width, n·width]); each slot a doubly linked list through the Deadlines
+ * themselves. One unref'd Node timer, set for the end of the earliest slot.
+ */
+export class DeadlineWheel {
+  private readonly slots = new Map<number, Deadlines>()
+  /** The rest of the slot being checked (its entries are marked CHECKING). */
+  private checking: Deadlines | undefined = undefined
+  private timer: NodeJS.Timeout | null = null
+  private timerSlot = Infinity
+
+  constructor(private readonly clock: Clock) {}
+
+  /** Deadlines waiting (tests, introspection). */
+  get size(): number {
+    let n = 0
+    for (let d of this.slots.values()) for (; d !== undefined; d = d.wheelNext!) n++
+    return n
+  }
+
+  /** Queues `d` for a check once `at` (clock ms) has passed; `d` must not be queued. */
+  add(d: Deadlines, at: number): void {
+    const slot = Math.ceil(at / DEADLINE_SLOT_MS)
+    const head = this.slots.get(slot)
+    d.wheelSlot = slot
+    d.wheelPrev = undefined
+    d.wheelNext = head
+    if (head !== undefined) head.wheelPrev = d
+    this.slots.set(slot, d)
+    if (slot < this.timerSlot) this.arm(slot)
+  }
+
+  /** Takes `d` out of its slot, or out of the list being checked (it must be in one). */
+  remove(d: Deadlines): void {
+    const { wheelPrev: prev, wheelNext: next } = d
+    if (prev !== undefined) prev.wheelNext = next
+    else if (d.wheelSlot === CHECKING) this.checking = next
+    else if (next !== undefined) this.slots.set(d.wheelSlot, next)
+    else this.slots.delete(d.wheelSlot)
+    if (next !== undefined) next.wheelPrev = prev
+    d.wheelSlot = NOT_QUEUED
+    d.wheelPrev = d.wheelNext = undefined
+  }
+
+  /** @internal The timer fired: checks every slot that has ended, then sets the timer for the earliest left. */
+  fire(): void {
+    this.timer = null
+    this.timerSlot = Infinity
+    const now = this.clock.now()
+    const due: Deadlines[] = []
+    for (const [slot, head] of this.slots) {
+      if (slot * DEADLINE_SLOT_MS > now) continue
+      this.slots.delete(slot)
+      for (let d: Deadlines | undefined = head; d !== undefined; d = d.wheelNext) d.wheelSlot = CHECKING
+      due.push(head)
+    }
+    for (const head of due) {
+      this.checking = head
+      // a check may close other connections: their Deadlines leave this list through remove()
+      for (let d: Deadlines | undefined = this.checking; d !== undefined; d = this.checking) {
+        this.checking = d.wheelNext
+        if (d.wheelNext !== undefined) d.wheelNext.wheelPrev = undefined
+        d.wheelSlot = NOT_QUEUED
+        d.wheelNext = undefined
+        d.check()
+      }
+    }
+    let earliest = Infinity
+    for (const slot of this.slots.keys()) if (slot < earliest) earliest = slot
+    if (earliest < this.timerSlot) this.arm(earliest)
+  }
+
+  private arm(slot: number): void {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timerSlot = slot
+    this.timer = setTimeout(onWheelTimer, Math.max(1, slot * DEADLINE_SLOT_MS - this.clock.now()), this)
+    this.timer.unref()
+  }
+}
+
+const wheels = new WeakMap<Clock, DeadlineWheel>()
+
+/** The wheel of the Deadlines that run on `clock`. */
+export function wheelFor(clock: Clock): DeadlineWheel {
+  let w = wheels.get(clock)
+  if (w === undefined) wheels.set(clock, (w = new DeadlineWheel(clock)))
+  return w
 }
 
 export class Deadlines {
@@ -31,15 +133,19 @@ export class Deadlines {
   partialBytes = 0
   /** Clock ms the frame in progress began. */
   partialSince = 0
-  private timer: NodeJS.Timeout | null = null
-  private timerAt = Infinity
   private stopped = false
+  /** @internal DeadlineWheel: the slot this waits in (NOT_QUEUED: none) and its neighbours there. */
+  wheelSlot = NOT_QUEUED
+  wheelPrev: Deadlines | undefined = undefined
+  wheelNext: Deadlines | undefined = undefined
+  private readonly wheel: DeadlineWheel
 
   constructor(
     private readonly limits: Limits,
     private readonly clock: Clock,
     private readonly owner: DeadlineOwner,
   ) {
+    this.wheel = wheelFor(clock)
     this.lastActivity = this.openedAt = clock.now()
     this.schedule(this.next())
   }
@@ -70,15 +176,11 @@ export class Deadlines {
   stop(): void {
     this.stopped = true
     this.partialBytes = 0
-    if (this.timer !== null) clearTimeout(this.timer)
-    this.timer = null
-    this.timerAt = Infinity
+    if (this.wheelSlot !== NOT_QUEUED) this.wheel.remove(this)
   }
 
-  /** @internal The timer fired: report an expired deadline, else re-arm. */
+  /** @internal DeadlineWheel: its slot has ended (it is no longer queued): reports an expired deadline, else queues again. */
   check(): void {
-    this.timer = null
-    this.timerAt = Infinity
     if (this.stopped) return
     const now = this.clock.now()
     const l = this.limits
@@ -112,12 +214,14 @@ export class Deadlines {
     return at
   }
 
+  /** Makes sure a check comes by `at` (within the wheel's slot width). */
   private schedule(at: number): void {
-    if (at === Infinity || this.stopped) return
-    if (this.timer !== null && this.timerAt <= at) return
-    if (this.timer !== null) clearTimeout(this.timer)
-    this.timerAt = at
-    this.timer = setTimeout(onTimer, Math.max(1, at - this.clock.now()), this)
-    this.timer.unref()
+    // in the list the wheel is checking: its check comes in this turn and queues it again
+    if (at === Infinity || this.stopped || this.wheelSlot === CHECKING) return
+    if (this.wheelSlot >= 0) {
+      if (this.wheelSlot * DEADLINE_SLOT_MS <= at) return
+      this.wheel.remove(this)
+    }
+    this.wheel.add(this, at)
   }
 }
