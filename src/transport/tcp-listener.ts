@@ -92,7 +92,8 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
 
   private onSocket(s: Socket, proxied: boolean, port: number): void {
     this.sockets.add(s)
-    s.once('close', this.forget)
+    // a socket emits 'close' once: on() spares the wrapper objects once() makes per socket
+    s.on('close', this.forget)
     const proxy = proxied ? (this.trusted!.has(s.remoteAddress ?? '') ? 'expect' : 'refuse') : undefined
     acceptSocket(new TcpByteSocket(s, port), nextConnectionId(), this.opts, { requireObfuscation: false, proxy, fakeTls: true }, (c) => this.emit('connection', c))
   }
