@@ -46,8 +46,15 @@ export class DeadlineWheel {
   private checking: Deadlines | undefined = undefined
   private timer: NodeJS.Timeout | null = null
   private timerSlot = Infinity
+  /**
+   * The clock's time when the wheel was made: Deadlines keep their times relative to it, small
+   * integers for days (V8 keeps those in the field; a clock time would be a 16-byte heap number).
+   */
+  readonly origin: number
 
-  constructor(private readonly clock: Clock) {}
+  constructor(private readonly clock: Clock) {
+    this.origin = Math.floor(clock.now())
+  }
 
   /** Deadlines waiting (tests, introspection). */
   get size(): number {
@@ -126,13 +133,13 @@ export function wheelFor(clock: Clock): DeadlineWheel {
 }
 
 export class Deadlines {
+  /** Times relative to the wheel's origin (see DeadlineWheel.origin). */
   private lastActivity: number
   private readonly openedAt: number
+  private partialAt = 0
   private valid = false
   /** Bytes of the frame in progress (0: none). */
   partialBytes = 0
-  /** Clock ms the frame in progress began. */
-  partialSince = 0
   private stopped = false
   /** @internal DeadlineWheel: the slot this waits in (NOT_QUEUED: none) and its neighbours there. */
   wheelSlot = NOT_QUEUED
@@ -146,8 +153,13 @@ export class Deadlines {
     private readonly owner: DeadlineOwner,
   ) {
     this.wheel = wheelFor(clock)
-    this.lastActivity = this.openedAt = clock.now()
+    this.lastActivity = this.openedAt = clock.now() - this.wheel.origin
     this.schedule(this.next())
+  }
+
+  /** Clock ms the frame in progress began. */
+  get partialSince(): number {
+    return this.partialAt + this.wheel.origin
   }
 
   markValid(): void {
@@ -156,7 +168,7 @@ export class Deadlines {
 
   /** The peer sent bytes (or reading resumed after a pause of ours) at `now`. */
   activity(now: number): void {
-    this.lastActivity = now
+    this.lastActivity = now - this.wheel.origin
   }
 
   /**
@@ -167,7 +179,7 @@ export class Deadlines {
     const before = this.partialBytes
     this.partialBytes = bytes
     if (bytes > 0 && (before === 0 || completed)) {
-      this.partialSince = now
+      this.partialAt = now - this.wheel.origin
       this.schedule(this.next())
     }
   }
@@ -182,9 +194,9 @@ export class Deadlines {
   /** @internal DeadlineWheel: its slot has ended (it is no longer queued): reports an expired deadline, else queues again. */
   check(): void {
     if (this.stopped) return
-    const now = this.clock.now()
+    const now = this.clock.now() - this.wheel.origin
     const l = this.limits
-    if (this.framing() && now >= this.frameDeadline()) return this.owner.expired('frame timeout', now - this.partialSince, this.partialBytes)
+    if (this.framing() && now >= this.frameDeadline()) return this.owner.expired('frame timeout', now - this.partialAt, this.partialBytes)
     if (this.owner.readPaused) {
       // paused by us: the first-packet and idle deadlines wait; look again later
       const later = now + Math.max(1000, Math.min(l.idleTimeoutMs || 1000, 10_000))
@@ -200,11 +212,12 @@ export class Deadlines {
     return this.partialBytes > 0 && this.limits.frameTimeoutMs > 0
   }
 
+  /** Relative to the wheel's origin, as next(). */
   private frameDeadline(): number {
-    return this.partialSince + this.limits.frameTimeoutMs + (this.partialBytes * 1000) / this.limits.minFrameBytesPerSecond
+    return this.partialAt + this.limits.frameTimeoutMs + (this.partialBytes * 1000) / this.limits.minFrameBytesPerSecond
   }
 
-  /** The earliest deadline that applies now (Infinity: none). */
+  /** The earliest deadline that applies now, relative to the wheel's origin (Infinity: none). */
   private next(): number {
     const l = this.limits
     let at = Infinity
@@ -214,10 +227,11 @@ export class Deadlines {
     return at
   }
 
-  /** Makes sure a check comes by `at` (within the wheel's slot width). */
-  private schedule(at: number): void {
+  /** Makes sure a check comes by `rel` (relative to the wheel's origin; within the wheel's slot width). */
+  private schedule(rel: number): void {
     // in the list the wheel is checking: its check comes in this turn and queues it again
-    if (at === Infinity || this.stopped || this.wheelSlot === CHECKING) return
+    if (rel === Infinity || this.stopped || this.wheelSlot === CHECKING) return
+    const at = rel + this.wheel.origin
     if (this.wheelSlot >= 0) {
       if (this.wheelSlot * DEADLINE_SLOT_MS <= at) return
       this.wheel.remove(this)
