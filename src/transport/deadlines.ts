@@ -36,7 +36,7 @@ function onWheelTimer(w: DeadlineWheel): void {
 }
 
 /**
- * The Deadlines waiting for their next check, in slots of DEADLINE_SLOT_MS by the clock's time
+ * The Deadlines waiting for their next check, in slots of DEADLINE_SLOT_MS by time since its origin
  * (slot n: times in ((n-1)·width, n·width]); each slot a doubly linked list through the Deadlines
  * themselves. One unref'd Node timer, set for the end of the earliest slot.
  */
@@ -47,7 +47,7 @@ export class DeadlineWheel {
   private timer: NodeJS.Timeout | null = null
   private timerSlot = Infinity
   /**
-   * The clock's time when the wheel was made: Deadlines keep their times relative to it, small
+   * The clock's time when the wheel was made: slots and the times of Deadlines count from it, small
    * integers for days (V8 keeps those in the field; a clock time would be a 16-byte heap number).
    */
   readonly origin: number
@@ -63,7 +63,7 @@ export class DeadlineWheel {
     return n
   }
 
-  /** Queues `d` for a check once `at` (clock ms) has passed; `d` must not be queued. */
+  /** Queues `d` for a check once `at` (ms after the origin) has passed; `d` must not be queued. */
   add(d: Deadlines, at: number): void {
     const slot = Math.ceil(at / DEADLINE_SLOT_MS)
     const head = this.slots.get(slot)
@@ -91,7 +91,7 @@ export class DeadlineWheel {
   fire(): void {
     this.timer = null
     this.timerSlot = Infinity
-    const now = this.clock.now()
+    const now = this.clock.now() - this.origin
     const due: Deadlines[] = []
     for (const [slot, head] of this.slots) {
       if (slot * DEADLINE_SLOT_MS > now) continue
@@ -118,7 +118,7 @@ export class DeadlineWheel {
   private arm(slot: number): void {
     if (this.timer !== null) clearTimeout(this.timer)
     this.timerSlot = slot
-    this.timer = setTimeout(onWheelTimer, Math.max(1, slot * DEADLINE_SLOT_MS - this.clock.now()), this)
+    this.timer = setTimeout(onWheelTimer, Math.max(1, slot * DEADLINE_SLOT_MS - (this.clock.now() - this.origin)), this)
     this.timer.unref()
   }
 }
@@ -227,11 +227,10 @@ export class Deadlines {
     return at
   }
 
-  /** Makes sure a check comes by `rel` (relative to the wheel's origin; within the wheel's slot width). */
-  private schedule(rel: number): void {
+  /** Makes sure a check comes by `at` (relative to the wheel's origin; within the wheel's slot width). */
+  private schedule(at: number): void {
     // in the list the wheel is checking: its check comes in this turn and queues it again
-    if (rel === Infinity || this.stopped || this.wheelSlot === CHECKING) return
-    const at = rel + this.wheel.origin
+    if (at === Infinity || this.stopped || this.wheelSlot === CHECKING) return
     if (this.wheelSlot >= 0) {
       if (this.wheelSlot * DEADLINE_SLOT_MS <= at) return
       this.wheel.remove(this)
