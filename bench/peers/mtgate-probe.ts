@@ -1,13 +1,17 @@
 /**
  * Preloaded into the `mtgate serve` process that bench/peers/mtgate.ts starts (node --import, with
  * --expose-gc): answers the bench over the IPC channel with the event-loop delay p99 since the
- * previous question, and with the JS heap in use after a full garbage collection. Nothing else in
- * the server changes.
+ * previous question, with the JS heap in use after a full garbage collection, and with a heap
+ * snapshot written to a given file (bench/heap.ts). Nothing else in the server changes.
  */
+import { writeHeapSnapshot } from 'node:v8'
 import { watchStalls } from '../ping-load.js'
 
-export type ProbeAsk = { probe: 'stalls' } | { probe: 'heap' }
-export type ProbeAnswer = { probe: 'stalls'; p99Ms: number; gcPauseMax: number } | { probe: 'heap'; bytes: number }
+export type ProbeAsk = { probe: 'stalls' } | { probe: 'heap' } | { probe: 'snapshot'; path: string }
+export type ProbeAnswer =
+  | { probe: 'stalls'; p99Ms: number; gcPauseMax: number }
+  | { probe: 'heap'; bytes: number }
+  | { probe: 'snapshot'; path: string; heapUsed: number }
 
 const gc = (globalThis as { gc?: () => void }).gc
 
@@ -20,13 +24,15 @@ if (process.send !== undefined) {
       const s = stop()
       stop = watchStalls()
       process.send!({ probe: 'stalls', p99Ms: s.loopDelayP99, gcPauseMax: s.gcPauseMax } satisfies ProbeAnswer)
-    } else if (m.probe === 'heap') {
+    } else {
       if (gc === undefined) throw new Error('mtgate-probe: run with --expose-gc')
       // twice, a turn apart: what the first collection freed (weak refs, finalizers) goes in the second
       gc()
       setImmediate(() => {
         gc()
-        process.send!({ probe: 'heap', bytes: process.memoryUsage().heapUsed } satisfies ProbeAnswer)
+        const heapUsed = process.memoryUsage().heapUsed
+        if (m.probe === 'heap') process.send!({ probe: 'heap', bytes: heapUsed } satisfies ProbeAnswer)
+        else process.send!({ probe: 'snapshot', path: writeHeapSnapshot(m.path), heapUsed } satisfies ProbeAnswer)
       })
     }
   })

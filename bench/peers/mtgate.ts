@@ -89,6 +89,7 @@ export const mtgate: Peer = {
         return { p99Ms: a.p99Ms, source: `event-loop delay p99 (largest GC pause ${a.gcPauseMax} ms)` }
       },
       heapUsed: async () => (await ask<Extract<ProbeAnswer, { probe: 'heap' }>>(proc, { probe: 'heap' })).bytes,
+      heapSnapshot: async (path) => (await ask<Extract<ProbeAnswer, { probe: 'snapshot' }>>(proc, { probe: 'snapshot', path })).heapUsed,
       stop: () => stopProcess(proc),
     }
   },

@@ -25,6 +25,8 @@ export interface RunningPeer {
   stalls?: () => Promise<{ p99Ms: number; source: string } | undefined>
   /** The server's JS heap in use after a forced garbage collection, in bytes (a JavaScript server only). */
   heapUsed?: () => Promise<number>
+  /** Writes a heap snapshot of the server to `path` after a forced garbage collection; the heap in use then (a JavaScript server only). */
+  heapSnapshot?: (path: string) => Promise<number>
   stop(): Promise<void>
 }
 

@@ -56,14 +56,8 @@ export interface GatewayFrontOptions {
 }
 
 export class GatewayFront {
-  private readonly conns = new Set<Connection>()
-  /** Connections by id: the Gateway hands the encrypted path a connection id. */
+  /** Open TCP and WebSocket connections by id (the Gateway hands the encrypted path a connection id); a closed one leaves in the Gateway's onClose. */
   private readonly live = new Map<string, Connection>()
-  /** A closed connection leaves `conns` (one function for all: the connection is `this`). */
-  private readonly forget = ((conns: Set<Connection>) =>
-    function (this: Connection) {
-      conns.delete(this)
-    })(this.conns)
   private readonly gateway: Gateway
   private tcp: TcpListener | undefined
   /** The WebSocket port and the HTTP-only port. */
@@ -171,13 +165,13 @@ export class GatewayFront {
   /** Open client connections by transport (HTTP: sessions with a channel), and HTTP requests held. */
   connectionsByTransport(): { tcp: number; ws: number; http: number; httpHeld: number } {
     let tcp = 0
-    for (const c of this.conns) if (c.info.transport === 'tcp') tcp++
-    return { tcp, ws: this.conns.size - tcp, http: this.http.channelCount, httpHeld: this.http.heldCount }
+    for (const c of this.live.values()) if (c.info.transport === 'tcp') tcp++
+    return { tcp, ws: this.live.size - tcp, http: this.http.channelCount, httpHeld: this.http.heldCount }
   }
 
   /** What is known of each open TCP and WebSocket connection (the admin status page). */
   *connectionInfos(): IterableIterator<ConnectionInfo> {
-    for (const c of this.conns) yield c.info
+    for (const c of this.live.values()) yield c.info
   }
 
   /** Key exchanges completed and unencrypted messages rejected (see Gateway.stats). */
@@ -187,7 +181,7 @@ export class GatewayFront {
 
   /** Client connections (TCP, WebSocket) and sessions with an HTTP channel. */
   get connectionCount(): number {
-    return this.conns.size + this.http.channelCount
+    return this.live.size + this.http.channelCount
   }
 
   /** Reads the TLS certificate files again (SIGHUP); throws, keeping the old certificate, when they cannot be used. */
@@ -203,7 +197,7 @@ export class GatewayFront {
 
   /** Closes every client connection and HTTP channel (sessions stay; clients reconnect). Returns how many. */
   closeConnections(reason: string): number {
-    const all = [...this.conns]
+    const all = [...this.live.values()]
     for (const c of all) c.close(reason)
     return all.length + this.http.closeChannels(reason)
   }
@@ -236,9 +230,7 @@ export class GatewayFront {
       conn.close(this.refusing)
       return
     }
-    this.conns.add(conn)
     this.live.set(conn.id, conn)
-    conn.on('close', this.forget)
     this.gateway.accept(conn)
   }
 }

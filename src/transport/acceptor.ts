@@ -162,12 +162,6 @@ export function acceptSocket(socket: ByteSocket, id: number, opts: ResolvedAccep
   new Acceptance(socket, id, opts, plan, onConnection).start()
 }
 
-/** Gives the source-limit slot back when the connection closes (its own scope: captures only `release`). */
-function releaseOnClose(conn: Connection, release: () => void): void {
-  // 'close' is emitted once: on() spares the wrapper objects once() makes per connection
-  conn.on('close', release)
-}
-
 function onHeaderTimeout(a: Acceptance): void {
   a.timedOut()
 }
@@ -366,12 +360,10 @@ class Acceptance implements ByteSocketHandlers {
       socket,
       codec,
       { id: this.id, obfuscated: d.kind === 'obfuscated', dcId, secretIndex, fakeTls: this.plan.insideTls !== undefined },
-      { limits: opts.limits, clock: opts.clock, log: opts.log, readBudget: opts.readBudget, limitedLog: opts.limitedLog },
+      // the Connection gives the source-limit slot back when it closes
+      { limits: opts.limits, clock: opts.clock, log: opts.log, readBudget: opts.readBudget, limitedLog: opts.limitedLog, release: this.release },
     )
-    if (this.release !== undefined) {
-      releaseOnClose(conn, this.release)
-      this.release = undefined
-    }
+    this.release = undefined
     if (secretIndex !== null && dcId !== null && opts.mtproxyDcIds !== null) {
       const dc = Math.abs(dcId) % 10000
       if (!opts.mtproxyDcIds.includes(dc)) {

@@ -36,7 +36,9 @@ function onTcpDrain(this: OwnedSocket): void {
   this[OWNER].handlers.onSocketDrain()
 }
 function onTcpClose(this: OwnedSocket): void {
-  this[OWNER].handlers.onSocketClose()
+  const owner = this[OWNER]
+  owner.openSockets?.delete(this)
+  owner.handlers.onSocketClose()
 }
 function onTcpError(this: OwnedSocket, e: Error): void {
   this[OWNER].handlers.onSocketError(e)
@@ -70,10 +72,16 @@ export class TcpByteSocket implements ByteSocket {
   /** @internal */
   handlers: ByteSocketHandlers = NO_HANDLERS
 
-  /** `localPort`: the listener's port (the socket's own would cost a cached address per connection). */
+  /**
+   * `localPort`: the listener's port (the socket's own would cost a cached address per connection).
+   * `openSockets`: the listener's set of open sockets, which the socket leaves when it closes
+   * (before the handlers hear of it; no 'close' listener of its own per socket).
+   */
   constructor(
     private readonly socket: Socket,
     localPort: number,
+    /** @internal */
+    readonly openSockets?: Set<Socket>,
   ) {
     this.remoteAddress = socket.remoteAddress ?? '?'
     this.remotePort = socket.remotePort ?? 0

@@ -32,7 +32,8 @@ export interface ConnectionInfo {
 
 /** "ip:port" ("[v6]:port" for IPv6): how connections name their peer in logs and to the session layer. */
 export function formatPeer(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`
+  // join() makes one flat string; a template literal would keep a rope of its parts (twice the bytes)
+  return (ip.includes(':') ? ['[', ip, ']:', port] : [ip, ':', port]).join('')
 }
 
 /** Queued frames are written at once when they reach this many bytes (no point holding big writes). */
@@ -56,6 +57,8 @@ export interface ConnectionDeps {
   readBudget?: ReadBudget
   /** Rate-limits the lines a client can cause (closes for timeouts, framing errors); none: every line is written. */
   limitedLog?: LogLimiter
+  /** Called once when the connection closes, before the 'close' listeners (gives a source-limit slot back). */
+  release?: () => void
 }
 
 /**
@@ -92,6 +95,7 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
   private readonly budget: ReadBudget | undefined
   private readonly limitedLog: LogLimiter | undefined
   private destroyTimer: NodeJS.Timeout | null = null
+  private release: (() => void) | undefined
 
   constructor(
     private readonly socket: ByteSocket,
@@ -118,6 +122,7 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
     this.parentLog = deps.log
     this.budget = deps.readBudget
     this.limitedLog = deps.limitedLog
+    this.release = deps.release
     socket.setHandlers(this)
     this.deadlines = new Deadlines(this.limits, this.clock, this)
   }
@@ -450,6 +455,11 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
   private emitClose(reason: string): void {
     if (this.closeEmitted) return
     this.closeEmitted = true
+    const release = this.release
+    if (release !== undefined) {
+      this.release = undefined
+      release()
+    }
     this.emit('close', reason)
   }
 }

@@ -109,14 +109,24 @@ export class SourceLimiter {
     this.perIp.set(addr, byIp + 1)
     this.perPrefix.set(prefix, byPrefix + 1)
     this.stats.admitted++
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      this.total--
-      decrement(this.perIp, addr)
-      decrement(this.perPrefix, prefix)
-    }
+    return releaser(this, addr)
+  }
+
+  /** @internal Gives back the slot of a connection from source address `addr`. */
+  release(addr: string): void {
+    this.total--
+    decrement(this.perIp, addr)
+    decrement(this.perPrefix, sourcePrefix(addr))
+  }
+}
+
+/** The release function of one admitted connection: its own small scope (the limiter, the address, a flag), held as long as the connection. */
+function releaser(limiter: SourceLimiter, addr: string): () => void {
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    limiter.release(addr)
   }
 }
 

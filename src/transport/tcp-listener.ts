@@ -30,16 +30,10 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
   private readonly trusted: TrustedProxies | undefined
   /** accept() failures by errno code (EMFILE, ENFILE, ...); accepting goes on after each. */
   readonly acceptErrors: Record<string, number> = {}
-  /** A closed socket leaves `sockets` (one function for all sockets: the socket is `this`). */
-  private readonly forget: (this: Socket) => void
 
   constructor(private readonly config: TcpListenerOptions) {
     super()
     this.opts = resolveAcceptorOptions(config, 'tcp-listener')
-    const sockets = this.sockets
-    this.forget = function (this: Socket) {
-      sockets.delete(this)
-    }
     const pp = config.proxyProtocol
     if (pp !== undefined && pp.ports.length > 0) {
       for (const p of pp.ports) if (!config.ports.includes(p)) throw new RangeError(`PROXY protocol port ${p} is not one of the listener's ports`)
@@ -91,10 +85,10 @@ export class TcpListener extends EventEmitter<ListenerEvents> {
   }
 
   private onSocket(s: Socket, proxied: boolean, port: number): void {
+    // the byte socket takes it out of `sockets` when it closes
     this.sockets.add(s)
-    s.once('close', this.forget)
     const proxy = proxied ? (this.trusted!.has(s.remoteAddress ?? '') ? 'expect' : 'refuse') : undefined
-    acceptSocket(new TcpByteSocket(s, port), nextConnectionId(), this.opts, { requireObfuscation: false, proxy, fakeTls: true }, (c) => this.emit('connection', c))
+    acceptSocket(new TcpByteSocket(s, port, this.sockets), nextConnectionId(), this.opts, { requireObfuscation: false, proxy, fakeTls: true }, (c) => this.emit('connection', c))
   }
 
   /** Stops listening and destroys every open socket. */
