@@ -130,7 +130,8 @@ function putScalar(w: PbWriter, num: number, kind: string, v: unknown, keepZero:
   else w.uint(num, x)
 }
 
-function boolMessage(v: boolean): Buffer {
+/** Teamgram's mtproto.Bool message of `v`. */
+export function boolMessage(v: boolean): Buffer {
   const name = v ? 'boolTrue' : 'boolFalse'
   return new PbWriter().bytes(1, name).uint(2, TEAMGRAM_ENTRIES[name]![1]).finish()
 }
