@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"math/rand"
 	"time"
 )
@@ -78,12 +79,25 @@ func (a *authsession) SetAuthKey(ctx context.Context, key []byte) (int64, error)
 	return id, tx.Commit()
 }
 
-// BindAuthKeyUser binds a permanent key to a user as Teamgram's BindAuthKeyUser does
-// (AuthUsersDAO.InsertOrUpdates with a rand.Int63() hash); returns the hash.
-func (a *authsession) BindAuthKeyUser(ctx context.Context, permAuthKeyID, userID int64) (int64, error) {
+// errAuthKeyPermEmpty is authsession's answer for a key whose auth_key_infos row names no
+// permanent key (mtproto.ErrAuthKeyPermEmpty).
+var errAuthKeyPermEmpty = errors.New("AUTH_KEY_PERM_EMPTY")
+
+// BindAuthKeyUser is authsession.bindAuthKeyUser: the key is read (QueryAuthKeyV2) and must name
+// its permanent key; that key is bound to the user as the dao's BindAuthKeyUser does
+// (AuthUsersDAO.InsertOrUpdates with a rand.Int63() hash). Returns the hash.
+func (a *authsession) BindAuthKeyUser(ctx context.Context, authKeyID, userID int64) (int64, error) {
+	k, err := a.QueryAuthKey(ctx, authKeyID)
+	if err != nil {
+		return 0, err
+	}
+	if k.PermAuthKeyID == 0 {
+		return 0, errAuthKeyPermEmpty
+	}
+	permAuthKeyID := k.PermAuthKeyID
 	now := time.Now().Unix()
 	hash := rand.Int63()
-	_, err := a.db.ExecContext(ctx,
+	_, err = a.db.ExecContext(ctx,
 		"insert into auth_users(auth_key_id, user_id, hash, date_created, date_active) values (?, ?, ?, ?, ?) on duplicate key update hash = values(hash), date_active = values(date_active), deleted = 0",
 		permAuthKeyID, userID, hash, now, now)
 	return hash, err

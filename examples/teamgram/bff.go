@@ -162,9 +162,9 @@ func (a *authorization) AuthSignIn(ctx context.Context, in *mtproto.TLAuthSignIn
 		perm = m.GetAuthId()
 	}
 	userID := userIDOfPhone(phone)
+	// Teamgram's auth.signIn goes on when the binding fails (it ignores the call's error)
 	if _, err := a.b.auth.BindAuthKeyUser(ctx, perm, userID); err != nil {
-		log.Printf("bindAuthKeyUser(%d, %d): %v", perm, userID, err)
-		return nil, mtproto.ErrInternalServerError
+		log.Printf("authsession.bindAuthKeyUser(%d, %d): %v", perm, userID, err)
 	}
 	return mtproto.MakeTLAuthAuthorization(&mtproto.Auth_Authorization{User: makeUser(userID, true)}).To_Auth_Authorization(), nil
 }

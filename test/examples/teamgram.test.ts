@@ -18,6 +18,7 @@ import { startE2eServer, recordNewKeys, type E2eServer } from '../e2e/harness.js
 import { gramjs, gramjsClient, type GramClient, type GramObject } from '../helpers/gramjs.js'
 import { mtcuteAuthKey, mtcuteClient, type MtcuteClient, type TlResult } from '../helpers/mtcute.js'
 import { freePort, skipWithout, startMariaDb, type MariaDbInstance } from '../helpers/services.js'
+import { TEAMGRAM_DDL } from '../store/teamgram-ddl.js'
 import { waitFor } from '../helpers/wait.js'
 import type { ExampleBackend } from './backend.js'
 import { readTeamgramKey, startTeamgramBff, writeTeamgramKey } from './teamgram-bff.js'
@@ -79,7 +80,9 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     mariadb = await startMariaDb()
     const c = mariadb.connection
     dsn = `${c.user}:${c.password}@tcp(${c.host}:${c.port})/${c.database}`
-    db = await mysql.createConnection(c)
+    db = await mysql.createConnection({ ...c, multipleStatements: true })
+    // an existing Teamgram database: its tables as Teamgram's DDL made them
+    await db.query(TEAMGRAM_DDL)
     const store = await MysqlAuthKeyStore.open(c)
     const bffListen = `127.0.0.1:${await freePort()}`
     const session = `127.0.0.1:${await freePort()}`
@@ -99,6 +102,8 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     gram = gramjsClient({ host: e.host, port: e.tcpPort!, dcId: DC, key: e, transport: 'abridged', params: { connectionRetries: 2, retryDelay: 200, autoReconnect: false } })
     mt = await mtcuteClient({ host: e.host, port: e.tcpPort!, dcId: DC, pem: e.publicPem, updates: true })
     ;(mt as unknown as { onNewMessage: { add(cb: (m: MtMessage) => void): void } }).onNewMessage.add((m) => mtGot.push(m))
+    await mt.connect()
+    await bffReached()
   })
   after(async () => {
     await gramD?.destroy().catch(() => undefined)
@@ -109,6 +114,23 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     await db?.end()
     await mariadb?.destroy()
   })
+
+  /**
+   * Resolves once mtgate reaches the BFF (its channel connects after the BFF starts; until then calls
+   * fail at once): updates.getState through mtcute, before sign-in, is the BFF's 401.
+   */
+  async function bffReached(): Promise<void> {
+    const t0 = Date.now()
+    for (;;) {
+      const err = await (mt.call as (r: object, p: object) => Promise<unknown>)({ _: 'updates.getState' }, { maxRetryCount: 0 }).then(
+        () => new Error('updates.getState answered before sign-in'),
+        (e: Error) => e,
+      )
+      if (/AUTH_KEY_UNREGISTERED/.test(err.message)) return
+      if (Date.now() - t0 > 20_000) throw new Error(`mtgate reaching the BFF: ${err.message}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
 
   /** The active auth_users rows of a key (Teamgram's binding). */
   async function boundUsers(keyId: bigint): Promise<number[]> {
