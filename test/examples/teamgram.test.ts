@@ -14,7 +14,7 @@ import assert from 'node:assert/strict'
 import mysql, { type Connection } from 'mysql2/promise'
 import { authKeyIdOf } from '../../src/store/codec.js'
 import { MysqlAuthKeyStore } from '../../src/store/mysql.js'
-import { startE2eServer, recordNewKeys, type E2eServer } from '../e2e/harness.js'
+import { startE2eServer, recordNewKeys, recordRpcs, type DispatchedRpc, type E2eServer } from '../e2e/harness.js'
 import { gramjs, gramjsClient, type GramClient, type GramObject } from '../helpers/gramjs.js'
 import { mtcuteAuthKey, mtcuteClient, type MtcuteClient, type TlResult } from '../helpers/mtcute.js'
 import { freePort, skipWithout, startMariaDb, type MariaDbInstance } from '../helpers/services.js'
@@ -71,6 +71,7 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
   let gramD: GramClient | undefined
   let Long: LongCtor
   let newKeys: bigint[]
+  let rpcs: DispatchedRpc[]
   const gramGot: GramObject[] = []
   const mtGot: MtMessage[] = []
   const mtCall = (req: Record<string, unknown>): Promise<TlResult> => (mt.call as (r: Record<string, unknown>) => Promise<TlResult>)(req)
@@ -98,6 +99,7 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
       },
     })
     newKeys = recordNewKeys(e.server.store)
+    rpcs = recordRpcs(e.server)
     bff = await startTeamgramBff({ dsn, listen: bffListen, session, dc: { id: DC, host: e.host, port: e.tcpPort! } })
     gram = gramjsClient({ host: e.host, port: e.tcpPort!, dcId: DC, key: e, transport: 'abridged', params: { connectionRetries: 2, retryDelay: 200, autoReconnect: false } })
     mt = await mtcuteClient({ host: e.host, port: e.tcpPort!, dcId: DC, pem: e.publicPem, updates: true })
@@ -158,6 +160,10 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     assert.deepEqual(new Set(newKeys), new Set([keyA, keyB]))
     assert.deepEqual(await boundUsers(keyA), [userOf(PHONE_A)])
     assert.deepEqual(await boundUsers(keyB), [userOf(PHONE_B)])
+    // mtcute takes its pts from updates.getState + getDifference after sign-in; a message stored
+    // before it has them is behind its pts (and dropped as already applied)
+    await waitFor(() => rpcs.some((r) => r.method === 'updates.getDifference' && r.authKeyId === keyB && r.ok), 10_000, "mtcute's updates.getDifference")
+    await new Promise((r) => setTimeout(r, 500))
   })
 
   it("A → B: GramJS's messages.sendMessage is answered updateShortSentMessage; mtcute gets the message pushed through session_pushUpdatesData", async () => {
