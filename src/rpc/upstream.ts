@@ -27,6 +27,7 @@ import type { TraceHeaders } from '../admin/tracing.js'
 import type { Logger } from '../util/log.js'
 import { DeferredResults, type DeferredKey } from './deferred-results.js'
 import { TeamgramBff, teamgramDeadlineMs } from './teamgram/bff.js'
+import { setTeamgramDropListener } from './teamgram/codec.js'
 import { teamgramFakeResult } from './teamgram/fake-results.js'
 import { Upstream, type UpstreamTarget } from './upstream-targets.js'
 
@@ -75,6 +76,7 @@ export class UpstreamBridge {
     for (const s of config.upstreams) this.upstreams.set(s.name, new Upstream(s))
     this.teamgram = new TeamgramBff({ log: this.log, deferred: this.deferred, serverId: o.serverId ?? 'mtgate' })
     this.hasTeamgram = config.upstreams.some((u) => u.kind === 'teamgram-bff')
+    if (this.hasTeamgram) setTeamgramDropListener((what) => this.log.warn({ what }, 'Teamgram codec: cannot map this (dropped, or its neutral value given); logged once, counted in teamgramDrops'))
     const route = (name: string, deadlineMs?: number): Route => {
       const upstream = this.upstreams.get(name)
       if (upstream === undefined) throw new Error(`upstream bridge: no upstream ${name}`)
