@@ -33,7 +33,7 @@ export async function startFakeBff(handlers: Record<string, BffHandler>): Promis
   for (const [method, handler] of Object.entries(handlers)) {
     const service = TEAMGRAM_METHODS[method]?.[0]
     if (service === undefined) throw new Error(`Teamgram has no rpc ${method}`)
-    const rpc = method.replace(/\./g, '_')
+    const rpc = TEAMGRAM_METHODS[method]![2] ?? method.replace(/\./g, '_')
     const path = `/mtproto.${service}/${rpc}`
     let s = byService.get(service)
     if (s === undefined) byService.set(service, (s = [{}, {}]))

@@ -24,4 +24,12 @@ test('the table matches by name and suffix: flags to wrappers, same-name fields 
   assert.equal(t.entries.get('user')![1], -1313289085) // our id b1b8cc83 is Teamgram's
   assert.deepEqual(t.methods.get('help.getConfig'), ['RPCConfiguration', 'Config'])
   assert.ok(t.missing.includes('resPQ'), 'MTProto handshake objects are not Teamgram messages')
+  // a field mtprotoc renamed (size → size2_INT64), one it wrapped over two lines
+  assert.equal(fields('document').get('size'), '8:l')
+  assert.match(fields('payments.paymentForm').get('saved_credentials')!, /^17:rm$/)
+  // names Teamgram gives otherwise: a predicate, a method variant suffixed with its id
+  assert.equal(t.entries.get('passwordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow')![3], 'passwordKdfAlgoModPow')
+  assert.deepEqual(t.methods.get('help.getAppConfig'), ['RPCConfiguration', 'help_AppConfig', 'help_getAppConfig61E3F854'])
+  assert.ok(!t.missing.includes('messages.report') && t.missing.length < 30, `only MTProto's own objects lack a Teamgram message: ${t.missing.join(' ')}`)
+  for (const [name, [, , spec]] of t.entries) assert.ok(!spec.includes(':-'), `${name}: every argument has its Teamgram field (${spec})`)
 })
