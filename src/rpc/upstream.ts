@@ -1,6 +1,8 @@
 /**
  * The upstream RPC bridge: methods without a TypeScript handler go, by config `routes` (longest
- * method-name prefix wins), to a backend implementing proto/mtgate_upstream.proto over gRPC. The
+ * method-name prefix wins), to a backend implementing proto/mtgate_upstream.proto over gRPC (kind
+ * `mtgate`), or to Teamgram's BFF services (kind `teamgram-bff`, teamgram/bff.ts: the same
+ * targets, in-flight bound, deadlines, retries and deferral, Teamgram's messages on the wire). The
  * query goes re-encoded in the newest TL layer with the caller's metadata; the result comes back in
  * the newest layer and the session layer converts it to the client's.
  *
