@@ -87,6 +87,7 @@ function parseList(v: unknown): UpstreamSettings[] {
       resultTimeoutMs: int(raw.result_timeout_ms, path + '.result_timeout_ms', UPSTREAM_DEFAULTS.resultTimeoutMs, 1, 86_400_000),
       stream: bool(raw.stream, path + '.stream', false),
     }
+    if (kind === 'teamgram-bff' && settings.stream) throw new ConfigError(path + '.stream', 'Teamgram BFF services are called unary: stream is for kind mtgate')
     if ((raw.targets === undefined) === (raw.discovery === undefined)) throw new ConfigError(path, 'needs targets or discovery (one of them)')
     if (raw.discovery !== undefined) {
       settings.discovery = parseDiscovery(raw.discovery, path + '.discovery')

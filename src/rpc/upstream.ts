@@ -1,6 +1,8 @@
 /**
  * The upstream RPC bridge: methods without a TypeScript handler go, by config `routes` (longest
- * method-name prefix wins), to a backend implementing proto/mtgate_upstream.proto over gRPC. The
+ * method-name prefix wins), to a backend implementing proto/mtgate_upstream.proto over gRPC (kind
+ * `mtgate`), or to Teamgram's BFF services (kind `teamgram-bff`, teamgram/bff.ts: the same
+ * targets, in-flight bound, deadlines, retries and deferral, Teamgram's messages on the wire). The
  * query goes re-encoded in the newest TL layer with the caller's metadata; the result comes back in
  * the newest layer and the session layer converts it to the client's.
  *
@@ -27,6 +29,7 @@ import type { TraceHeaders } from '../admin/tracing.js'
 import type { Logger } from '../util/log.js'
 import { DeferredResults, type DeferredKey } from './deferred-results.js'
 import { TeamgramBff, teamgramDeadlineMs } from './teamgram/bff.js'
+import { setTeamgramDropListener } from './teamgram/codec.js'
 import { teamgramFakeResult } from './teamgram/fake-results.js'
 import { Upstream, type UpstreamTarget } from './upstream-targets.js'
 
@@ -75,6 +78,7 @@ export class UpstreamBridge {
     for (const s of config.upstreams) this.upstreams.set(s.name, new Upstream(s))
     this.teamgram = new TeamgramBff({ log: this.log, deferred: this.deferred, serverId: o.serverId ?? 'mtgate' })
     this.hasTeamgram = config.upstreams.some((u) => u.kind === 'teamgram-bff')
+    if (this.hasTeamgram) setTeamgramDropListener((what) => this.log.warn({ what }, 'Teamgram codec: cannot map this (dropped, or its neutral value given); logged once, counted in teamgramDrops'))
     const route = (name: string, deadlineMs?: number): Route => {
       const upstream = this.upstreams.get(name)
       if (upstream === undefined) throw new Error(`upstream bridge: no upstream ${name}`)

@@ -91,6 +91,7 @@ test('kind teamgram-bff and teamgram.session_service (file, env wins)', () => {
     assert.throws(() => parseConfig(doc, env), (e: unknown) => e instanceof ConfigError && e.path === path && e.reason.includes(reason), `${path}: ${reason}`)
   bad({ upstreams: [{ name: 'bff', kind: 'teamgram', targets: ['h:1'] }] }, {}, 'upstreams[0].kind', 'mtgate, teamgram-bff')
   bad({ teamgram: { session_service: 'nohost' } }, {}, 'teamgram.session_service', 'host:port')
+  bad({ upstreams: [{ name: 'bff', kind: 'teamgram-bff', targets: ['h:1'], stream: true }] }, {}, 'upstreams[0].stream', 'unary')
   bad({ teamgram: { session: 'h:1' } }, {}, 'teamgram.session', 'unknown key')
   bad({}, { MTGATE_TEAMGRAM_SESSION_SERVICE: 'x' }, 'MTGATE_TEAMGRAM_SESSION_SERVICE', 'host:port')
 })

@@ -29,14 +29,14 @@ const identity = (b: Buffer): Buffer => b
 export async function startFakeBff(handlers: Record<string, BffHandler>): Promise<FakeBff> {
   const server = new grpc.Server()
   const calls: BffCall[] = []
-  const bySerivce = new Map<string, [grpc.ServiceDefinition, grpc.UntypedServiceImplementation]>()
+  const byService = new Map<string, [Record<string, grpc.MethodDefinition<Buffer, Buffer>>, grpc.UntypedServiceImplementation]>()
   for (const [method, handler] of Object.entries(handlers)) {
     const service = TEAMGRAM_METHODS[method]?.[0]
     if (service === undefined) throw new Error(`Teamgram has no rpc ${method}`)
-    const rpc = method.replace(/\./g, '_')
+    const rpc = TEAMGRAM_METHODS[method]![2] ?? method.replace(/\./g, '_')
     const path = `/mtproto.${service}/${rpc}`
-    let s = bySerivce.get(service)
-    if (s === undefined) bySerivce.set(service, (s = [{}, {}]))
+    let s = byService.get(service)
+    if (s === undefined) byService.set(service, (s = [{}, {}]))
     s[0][rpc] = { path, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity }
     s[1][rpc] = ((call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
       const d = call.getDeadline()
@@ -48,7 +48,7 @@ export async function startFakeBff(handlers: Record<string, BffHandler>): Promis
       )
     }) as grpc.handleUnaryCall<Buffer, Buffer>
   }
-  for (const [def, impl] of bySerivce.values()) server.addService(def, impl)
+  for (const [def, impl] of byService.values()) server.addService(def as grpc.ServiceDefinition, impl)
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))))
   return {
     address: `127.0.0.1:${port}`,

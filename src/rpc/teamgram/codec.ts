@@ -45,6 +45,8 @@ interface Spec {
   /** The proto message, and the field number of the constructor (1 in TL_method messages, 2 in boxed ones). */
   message: string
   ctor: number
+  /** Teamgram's predicate_name of a constructor (`auth_sentCode`; its own name where it differs). */
+  predicate: string
   /** Mapped arguments, by field number. */
   fields: Field[]
   byArg: Map<string, Field>
@@ -71,7 +73,7 @@ function specOf(name: string): Spec | undefined {
     fields.push({ arg: args.get(arg)!, num: Number(num), kind: kind! })
   }
   fields.sort((a, b) => a.num - b.num)
-  s = { entry, message: t[0], ctor: t[1], fields, byArg: new Map(fields.map((f) => [f.arg.name, f])) }
+  s = { entry, message: t[0], ctor: t[1], predicate: t[3] ?? name.replace(/\./g, '_'), fields, byArg: new Map(fields.map((f) => [f.arg.name, f])) }
   specs.set(name, s)
   return s
 }
@@ -85,7 +87,7 @@ function constructorFor(predicate: string, ctor: number): string | undefined {
     for (const [name, [, value]] of Object.entries(TEAMGRAM_ENTRIES)) {
       const e = schema.byName.get(name)
       if (e === undefined || e.kind !== 'constructor') continue
-      byPredicate.set(name.replace(/\./g, '_'), name)
+      byPredicate.set(TEAMGRAM_ENTRIES[name]![3] ?? name.replace(/\./g, '_'), name)
       byCtor.set(value, name)
       byCtor.set(e.id | 0, name)
     }
@@ -172,7 +174,7 @@ export function encodeObject(o: TlAnyObject): Buffer | undefined {
   }
   const w = new PbWriter()
   const method = s.entry.kind === 'method'
-  if (!method) w.bytes(1, o._.replace(/\./g, '_'))
+  if (!method) w.bytes(1, s.predicate)
   w.uint(method ? 1 : 2, s.ctor)
   const rec = o as unknown as Record<string, unknown>
   for (const a of s.entry.args) {
@@ -392,5 +394,5 @@ export function decodeResult(method: string, buf: Buffer): unknown {
 /** The gRPC path of `method` (`/mtproto.RPCConfiguration/help_getConfig`), undefined when Teamgram has no rpc for it. */
 export function grpcPath(method: string): string | undefined {
   const m = TEAMGRAM_METHODS[method]
-  return m === undefined ? undefined : `/mtproto.${m[0]}/${method.replace(/\./g, '_')}`
+  return m === undefined ? undefined : `/mtproto.${m[0]}/${m[2] ?? method.replace(/\./g, '_')}`
 }

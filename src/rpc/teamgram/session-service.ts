@@ -18,7 +18,7 @@ import * as grpc from '@grpc/grpc-js'
 import { encode, type TlAnyObject } from '../../tl/index.js'
 import type { Logger } from '../../util/log.js'
 import type { BackendApiHost } from '../backend-api.js'
-import { boolMessage, decodeObject } from './codec.js'
+import { boolMessage, decodeObject, onTeamgramDrop, setTeamgramDropListener } from './codec.js'
 import { int64, readMessage, type PbValue } from './protobuf.js'
 
 const SERVICE = 'session.RPCSession'
@@ -60,6 +60,7 @@ function updatesOf(f: Map<number, PbValue[]>, num: number): Buffer {
 
 export function teamgramSessionImpl(host: BackendApiHost, parentLog: Logger): grpc.UntypedServiceImplementation {
   const log = parentLog.child({ mod: 'teamgram-session' })
+  if (onTeamgramDrop === undefined) setTeamgramDropListener((what) => log.warn({ what }, 'Teamgram codec: cannot map this (dropped, or its neutral value given); logged once'))
   const TRUE = boolMessage(true)
   const unary =
     (name: string, fn: (f: Map<number, PbValue[]>) => Promise<unknown>): grpc.handleUnaryCall<Buffer, Buffer> =>

@@ -47,8 +47,15 @@ export function parseProtos(texts: string[]): ProtoModel {
     let msg: ProtoField[] | undefined
     let inEnum = false
     let service: string | undefined
+    // a statement mtprotoc wrapped over several lines is read as one
+    const lines: string[] = []
     for (const raw of text.split('\n')) {
-      const line = raw.replace(/\/\/.*$/, '').trim()
+      const part = raw.replace(/\/\/.*$/, '').trim()
+      const prev = lines.length > 0 ? lines[lines.length - 1]! : undefined
+      if (prev !== undefined && prev !== '' && !/[;{}]$/.test(prev)) lines[lines.length - 1] = `${prev} ${part}`
+      else lines.push(part)
+    }
+    for (const line of lines) {
       let m: RegExpExecArray | null
       if ((m = /^message (\w+) \{/.exec(line))) messages.set(m[1]!, (msg = []))
       else if (/^enum TLConstructor \{/.test(line)) inEnum = true
@@ -104,25 +111,37 @@ function suffixOf(a: TlArg): string {
 
 /** The proto field of TL argument `a` in `fields`, if Teamgram has one. */
 function fieldOf(a: TlArg, fields: ProtoField[]): ProtoField | undefined {
-  const exact = fields.find((f) => f.name === a.name)
-  const suffixed = fields.filter((f) => f.name.startsWith(a.name + '_') && /^[A-Z][A-Z0-9_]*$/.test(f.name.slice(a.name.length + 1)))
-  if (suffixed.length === 0) return exact
-  const want = suffixOf(a)
-  return suffixed.find((f) => f.name.slice(a.name.length + 1) === want) ?? suffixed.find((f) => f.name.slice(a.name.length + 1).replace(/_/g, '') === want.replace(/_/g, '')) ?? exact
+  const want = suffixOf(a).replace(/_/g, '')
+  const bare = (x: string): string => x.replace(/^FLAG/, '')
+  // mtprotoc renames a field whose Go name would clash with a generated method (size → size2)
+  for (const name of [a.name, `${a.name}2`]) {
+    const exact = fields.find((f) => f.name === name)
+    const suffixed = fields.filter((f) => f.name.startsWith(name + '_') && /^[A-Z][A-Z0-9_]*$/.test(f.name.slice(name.length + 1)))
+    if (suffixed.length === 0) {
+      if (exact !== undefined) return exact
+      continue
+    }
+    const suffix = (f: ProtoField): string => f.name.slice(name.length + 1).replace(/_/g, '')
+    // the suffix of the type as required or optional; else the same type the other way (a layer
+    // that made the argument optional or required)
+    const f = suffixed.find((x) => suffix(x) === want) ?? suffixed.find((x) => bare(suffix(x)) === bare(want)) ?? exact
+    if (f !== undefined) return f
+  }
+  return undefined
 }
 
 /** The TLConstructor value for `e`: its id if Teamgram has it under its name, else the first (newest) of the name. */
-function constructorValue(e: TlEntry, byName: Map<string, number[]>): number | undefined {
-  const ids = byName.get(teamgramName(e.name))
+function constructorValue(name: string, id: number, byName: Map<string, number[]>): number | undefined {
+  const ids = byName.get(name)
   if (ids === undefined) return undefined
-  return ids.includes(e.id | 0) ? e.id | 0 : ids[0]
+  return ids.includes(id) ? id : ids[0]
 }
 
 export interface TeamgramTable {
-  /** TL name → [message, TLConstructor value, fields]. */
-  entries: Map<string, [string, number, string]>
-  /** TL method → [gRPC service, reply message]. */
-  methods: Map<string, [string, string]>
+  /** TL name → [message, TLConstructor value, fields, Teamgram's predicate when not ours with _ for .]. */
+  entries: Map<string, [string, number, string, string?]>
+  /** TL method → [gRPC service, reply message, Teamgram's rpc when not ours with _ for .]. */
+  methods: Map<string, [string, string, string?]>
   /** TL names Teamgram has no message (or predicate) for. */
   missing: string[]
 }
@@ -131,9 +150,12 @@ export function buildTeamgramTable(root: string): TeamgramTable {
   const proto = loadTeamgramProtos(root)
   const { main } = buildModel(root)
   const byName = new Map<string, number[]>()
+  /** TLConstructor value → Teamgram's name of it (a predicate, or a method with its id: help_getAppConfig61E3F854). */
+  const byValue = new Map<number, string>()
   for (const [name, value] of proto.enumValues) {
     const m = /^CRC32_(.+?)(?:_([0-9a-f]{6,8}))?$/.exec(name)
     if (m === null) continue
+    if (!byValue.has(value)) byValue.set(value, m[1]!)
     // an enum name may itself end in _hex-looking letters (CRC32_p_q_inner_data): keep the whole too
     for (const key of m[2] === undefined ? [m[1]!] : [m[1]!, `${m[1]}_${m[2]}`]) {
       let list = byName.get(key)
@@ -141,13 +163,18 @@ export function buildTeamgramTable(root: string): TeamgramTable {
       list.push(value)
     }
   }
-  const entries = new Map<string, [string, number, string]>()
-  const methods = new Map<string, [string, string]>()
+  const entries = new Map<string, [string, number, string, string?]>()
+  const methods = new Map<string, [string, string, string?]>()
   const missing: string[] = []
   for (const e of main) {
-    const message = e.kind === 'method' ? `TL_${teamgramName(e.name)}` : teamgramName(e.result)
+    // Teamgram's name: the one of our id (Teamgram may call it otherwise, or give a method's variants
+    // their id as a suffix), else ours
+    const named = byValue.get(e.id | 0)
+    const own = teamgramName(e.name)
+    const tgName = named !== undefined && (e.kind === 'constructor' || proto.messages.has(`TL_${named}`)) ? named : own
+    const message = e.kind === 'method' ? `TL_${tgName}` : teamgramName(e.result)
     const fields = proto.messages.get(message)
-    const ctor = constructorValue(e, byName)
+    const ctor = constructorValue(tgName, e.id | 0, byName)
     if (fields === undefined || ctor === undefined) {
       missing.push(e.name)
       continue
@@ -158,10 +185,11 @@ export function buildTeamgramTable(root: string): TeamgramTable {
         const f = fieldOf(a, fields)
         return f === undefined || f.num < 3 ? `${a.name}:-` : `${a.name}:${f.num}:${kindOf(f)}`
       })
-    entries.set(e.name, [message, ctor, spec.join(',')])
+    entries.set(e.name, tgName === own ? [message, ctor, spec.join(',')] : [message, ctor, spec.join(','), tgName])
     if (e.kind === 'method') {
-      const rpc = proto.rpcs.get(teamgramName(e.name))
-      if (rpc !== undefined) methods.set(e.name, [rpc.service, rpc.output.replace(/^mtproto\./, '')])
+      const rpc = proto.rpcs.get(tgName)
+      const out = rpc?.output.replace(/^mtproto\./, '')
+      if (rpc !== undefined) methods.set(e.name, tgName === own ? [rpc.service, out!] : [rpc.service, out!, tgName])
     }
   }
   return { entries, methods, missing }
@@ -170,12 +198,12 @@ export function buildTeamgramTable(root: string): TeamgramTable {
 export function generateTeamgram(root: string): string {
   const t = buildTeamgramTable(root)
   const q = (s: string): string => JSON.stringify(s)
-  const lines = [TEAMGRAM_HEADER, '/** TL name → [Teamgram message, TLConstructor value, `arg:number:kind` fields (`arg:-`: Teamgram lacks it)]. */']
-  lines.push('export const TEAMGRAM_ENTRIES: Record<string, readonly [string, number, string]> = {')
-  for (const [name, [msg, ctor, spec]] of t.entries) lines.push(`  ${q(name)}: [${q(msg)}, ${ctor}, ${q(spec)}],`)
-  lines.push('}', '', '/** TL method → [gRPC service of package mtproto, reply message]. */')
-  lines.push('export const TEAMGRAM_METHODS: Record<string, readonly [string, string]> = {')
-  for (const [name, [service, out]] of t.methods) lines.push(`  ${q(name)}: [${q(service)}, ${q(out)}],`)
+  const lines = [TEAMGRAM_HEADER, '/** TL name → [Teamgram message, TLConstructor value, `arg:number:kind` fields (`arg:-`: Teamgram lacks it), Teamgram\'s predicate when not ours]. */']
+  lines.push('export const TEAMGRAM_ENTRIES: Record<string, readonly [string, number, string, string?]> = {')
+  for (const [name, [msg, ctor, spec, tg]] of t.entries) lines.push(`  ${q(name)}: [${q(msg)}, ${ctor}, ${q(spec)}${tg === undefined ? '' : `, ${q(tg)}`}],`)
+  lines.push('}', '', '/** TL method → [gRPC service of package mtproto, reply message, Teamgram\'s rpc name when not ours]. */')
+  lines.push('export const TEAMGRAM_METHODS: Record<string, readonly [string, string, string?]> = {')
+  for (const [name, [service, out, tg]] of t.methods) lines.push(`  ${q(name)}: [${q(service)}, ${q(out)}${tg === undefined ? '' : `, ${q(tg)}`}],`)
   lines.push('}', '', '/** TL constructors and methods of the newest layer Teamgram has no message for. */')
   lines.push(`export const TEAMGRAM_MISSING: readonly string[] = ${JSON.stringify(t.missing)}`, '')
   return lines.join('\n')

@@ -58,6 +58,9 @@ const CORPUS: Record<string, Case> = {
   'help.getConfig': query({ _: 'help.getConfig' }),
   'auth.signIn': query({ _: 'auth.signIn', phone_number: '+15550001', phone_code_hash: 'abc123', phone_code: '12345' } as TlAnyObject),
   'messages.sendMessage': query(sendMessageRequest() as unknown as TlAnyObject),
+  // Teamgram names these otherwise: passwordKdfAlgoModPow, TL_help_getAppConfig61E3F854
+  'account.password': object({ _: 'account.password', new_algo: { _: 'passwordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow', salt1: Buffer.alloc(8, 1), salt2: Buffer.alloc(16, 2), g: 3, p: Buffer.alloc(256, 3) }, new_secure_algo: { _: 'securePasswordKdfAlgoPBKDF2HMACSHA512iter100000', salt: Buffer.alloc(8, 4) }, secure_random: Buffer.alloc(32, 5) } as TlAnyObject),
+  'help.getAppConfig': query({ _: 'help.getAppConfig', hash: 7 } as TlAnyObject),
 }
 
 let go: GoChecker
@@ -106,4 +109,5 @@ test('gRPC paths and reply messages come from Teamgram services', () => {
   assert.equal(grpcPath('messages.sendMessage'), '/mtproto.RPCMessages/messages_sendMessage')
   assert.deepEqual(TEAMGRAM_METHODS['users.getUsers'], ['RPCUsers', 'Vector_User'])
   assert.equal(grpcPath('invokeWithLayer'), undefined)
+  assert.equal(grpcPath('help.getAppConfig'), '/mtproto.RPCConfiguration/help_getAppConfig61E3F854')
 })

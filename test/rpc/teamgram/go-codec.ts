@@ -1,6 +1,7 @@
 /**
  * Runs test/rpc/teamgram/go (Teamgram's own protobuf types and TL codec, github.com/teamgram/proto)
- * as a checker: built once per process with `go build` (module cache, or the Go proxy in CI).
+ * as a checker: built once per process with `go build`, offline (GOPROXY=off, go.sum as committed;
+ * the modules come from the module cache, filled by .ci/deps/teamgram-go.sh).
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
@@ -17,7 +18,9 @@ let bin: string | undefined
 export function buildGoChecker(): string {
   if (bin !== undefined) return bin
   const out = join(mkdtempSync(join(tmpdir(), 'tgcodec-')), 'tgcodec')
-  execFileSync('go', ['build', '-o', out, '.'], { cwd: GO_DIR, env: { ...process.env, GOFLAGS: '-mod=mod' }, stdio: ['ignore', 'inherit', 'inherit'] })
+  const flags = (process.env.GOFLAGS ?? '').split(/\s+/).filter((f) => f !== '' && !f.startsWith('-mod=') && !f.startsWith('-buildvcs'))
+  const env = { ...process.env, GOFLAGS: [...flags, '-mod=readonly', '-buildvcs=false'].join(' '), GOPROXY: 'off', GOWORK: 'off' }
+  execFileSync('go', ['build', '-o', out, '.'], { cwd: GO_DIR, env, stdio: ['ignore', 'inherit', 'inherit'], timeout: 15 * 60_000 })
   return (bin = out)
 }
 
