@@ -14,6 +14,8 @@ import (
 	"github.com/teamgram/proto/mtproto"
 	"github.com/teamgram/proto/mtproto/rpc/metadata"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // loginCode is the code every auth.sendCode "sends".
@@ -72,12 +74,23 @@ func register(s *grpc.Server, b *bff) {
 	mtproto.RegisterRPCUserChannelProfilesServer(s, &profiles{b: b})
 }
 
-// logged logs each call: method, key, user, outcome.
+// logged logs each call: method, key, user, outcome. A method this BFF does not implement is
+// answered 400 METHOD_NOT_IMPL, as Teamgram's BFFs answer theirs (mtproto.ErrMethodNotImpl).
 func logged(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	m := md(ctx)
 	res, err := h(ctx, req)
+	if status.Code(err) == codes.Unimplemented {
+		err = mtproto.ErrMethodNotImpl
+	}
 	log.Printf("%s auth_key_id=%d perm=%d user=%d err=%v", info.FullMethod, m.GetAuthId(), m.GetPermAuthKeyId(), m.GetUserId(), err)
 	return res, err
+}
+
+// notImplemented answers the services this BFF does not register (e.g. RPCDialogs).
+func notImplemented(_ any, stream grpc.ServerStream) error {
+	method, _ := grpc.MethodFromServerStream(stream)
+	log.Printf("%s err=%v", method, mtproto.ErrMethodNotImpl)
+	return mtproto.ErrMethodNotImpl
 }
 
 type configuration struct {

@@ -95,7 +95,7 @@ func serve(auth *authsession, listen, session, dcFlag string) error {
 	if err != nil {
 		return err
 	}
-	s := grpc.NewServer(grpc.UnaryInterceptor(logged))
+	s := grpc.NewServer(grpc.UnaryInterceptor(logged), grpc.UnknownServiceHandler(notImplemented))
 	register(s, &bff{auth: auth, boxes: newBoxes(), push: p, dc: dc, codes: map[string]string{}})
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)

@@ -22,11 +22,13 @@ import { TEAMGRAM_DDL } from '../store/teamgram-ddl.js'
 import { waitFor } from '../helpers/wait.js'
 import type { ExampleBackend } from './backend.js'
 import { readTeamgramKey, startTeamgramBff, writeTeamgramKey } from './teamgram-bff.js'
+import { TdlibClient, type Td } from './tdlib-client.js'
 
 /** examples/teamgram's login code; a user's id is its phone's digits, its access_hash id * 7919. */
 const CODE = '12345'
 const PHONE_A = '+15550000111'
 const PHONE_B = '15550000222'
+const PHONE_C = '+15550000333'
 const PHONE_D = '15550000444'
 const userOf = (phone: string): number => Number(phone.replace(/\D/g, ''))
 const accessHash = (userId: number): bigint => BigInt(userId) * 7919n
@@ -49,6 +51,9 @@ interface MtMessage {
 
 const randomLong = (): string => randomBytes(8).readBigInt64LE().toString()
 
+/** The text of a td_api updateNewMessage with messageText content. */
+const textOf = (u: Td): unknown => (((u.message as Td).content as Td).text as Td | undefined)?.text
+
 /** A GramJS StringSession (version 1) holding `key` for DC `dc` at host:port. */
 function stringSession(dc: number, host: string, port: number, key: Buffer): string {
   const addr = Buffer.from(host)
@@ -69,6 +74,7 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
   let gram: GramClient
   let mt: MtcuteClient
   let gramD: GramClient | undefined
+  let td: TdlibClient | undefined
   let Long: LongCtor
   let newKeys: bigint[]
   let rpcs: DispatchedRpc[]
@@ -108,6 +114,7 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     await bffReached()
   })
   after(async () => {
+    await td?.close()
     await gramD?.destroy().catch(() => undefined)
     await gram?.destroy().catch(() => undefined)
     await mt?.destroy().catch(() => undefined)
@@ -186,6 +193,40 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     assert.equal(Number(u.userId), userOf(PHONE_B))
   })
 
+  it('TDLib (C) signs in with its own authorization flow through the BFF', async () => {
+    td = await TdlibClient.start({ host: e.host, port: e.tcpPort!, publicPem: e.publicPem })
+    const c = td
+    const inState = (name: string) => (u: Td) => u._ === 'updateAuthorizationState' && (u.authorization_state as Td)._ === name
+    await c.update(inState('authorizationStateWaitPhoneNumber'), 'authorizationStateWaitPhoneNumber')
+    await c.invoke({ _: 'setAuthenticationPhoneNumber', phone_number: PHONE_C })
+    await c.update(inState('authorizationStateWaitCode'), 'authorizationStateWaitCode')
+    await c.invoke({ _: 'checkAuthenticationCode', code: CODE })
+    await c.update(inState('authorizationStateReady'), 'authorizationStateReady', 20_000)
+    const me = await c.invoke({ _: 'getMe' })
+    assert.equal(Number(me.id), userOf(PHONE_C))
+    assert.equal(newKeys.length, 3)
+    assert.deepEqual(await boundUsers(newKeys[2]!), [userOf(PHONE_C)])
+  })
+
+  it('A → C: GramJS\'s message reaches TDLib as updateNewMessage; C → A: TDLib\'s sendMessage reaches GramJS', async () => {
+    // TDLib takes its pts from updates.getState after sign-in (see the mtcute wait above)
+    await waitFor(() => rpcs.some((r) => r.method === 'updates.getState' && r.authKeyId === newKeys[2] && r.ok), 10_000, "TDLib's updates.getState")
+    const a = userOf(PHONE_A)
+    const cId = userOf(PHONE_C)
+    const toC = 'hello C, from A'
+    const sent = await gram.invoke<GramObject>(new G.messages.SendMessage({ peer: new G.InputPeerUser({ userId: bigInt(cId), accessHash: bigInt(accessHash(cId).toString()) }), message: toC, randomId: bigInt(randomLong()) }))
+    assert.equal(sent.className, 'UpdateShortSentMessage')
+    const u = await td!.update((x) => x._ === 'updateNewMessage' && textOf(x) === toC, `updateNewMessage "${toC}"`)
+    assert.deepEqual((u.message as Td).sender_id, { _: 'messageSenderUser', user_id: a })
+    await td!.invoke({ _: 'createPrivateChat', user_id: a, force: true })
+    const toA = 'hello A, from C'
+    await td!.invoke({ _: 'sendMessage', chat_id: a, input_message_content: { _: 'inputMessageText', text: { _: 'formattedText', text: toA } } })
+    await waitFor(() => gramGot.some((x) => x.message === toA), 10_000, `GramJS's update "${toA}"`).catch((err: Error) => {
+      throw new Error(`${err.message}\n${td!.lastLog()}`)
+    })
+    assert.equal(Number(gramGot.find((x) => x.message === toA)!.userId), cId)
+  })
+
   it("the keys mtgate wrote, read Teamgram's way (auth_key_infos + auth_keys, body RawStdEncoding-decoded), are the clients' keys, bound to their users", async () => {
     const clients: [Buffer, string][] = [
       [gram.session.getAuthKey()!.getKey()!, PHONE_A],
@@ -208,6 +249,8 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     assert.equal(k.id_matches, true)
     assert.equal(k.user_id, userOf(PHONE_D))
     const keys = newKeys.length
+    const keyRows = async (): Promise<number> => Number(((await db.query('SELECT COUNT(*) AS n FROM auth_keys'))[0] as { n: number }[])[0]!.n)
+    const rowsBefore = await keyRows()
     gramD = gramjsClient({
       session: stringSession(DC, e.host, 80, Buffer.from(k.key, 'hex')),
       host: e.host,
@@ -225,7 +268,6 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     assert.equal(me!.phone, PHONE_D)
     assert.equal(authKeyIdOf(gramD.session.getAuthKey()!.getKey()!).toString(), k.auth_key_id, 'GramJS kept the key it was given')
     assert.equal(newKeys.length, keys, 'no new key in mtgate')
-    const [rows] = await db.query('SELECT COUNT(*) AS n FROM auth_keys')
-    assert.equal(Number((rows as { n: number }[])[0]!.n), 3)
+    assert.equal(await keyRows(), rowsBefore, "no new row in Teamgram's auth_keys")
   })
 })
