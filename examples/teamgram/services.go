@@ -82,14 +82,14 @@ func (m *messages) MessagesSendMessage(ctx context.Context, in *mtproto.TLMessag
 	if to != self {
 		got := m.b.boxes.add(to, self, self, in.GetMessage(), date)
 		m.b.push.toUser(ctx, to, 0, mtproto.MakeTLUpdateShortMessage(&mtproto.Updates{
-			Id: got.pts, UserId: self, Message: in.GetMessage(), Pts: got.pts, PtsCount: 1, Date: date,
+			Id: got.id, UserId: self, Message: in.GetMessage(), Pts: got.pts, PtsCount: 1, Date: date,
 		}).To_Updates())
 	} else {
 		m.b.push.toUser(ctx, self, md(ctx).GetPermAuthKeyId(), mtproto.MakeTLUpdateShortMessage(&mtproto.Updates{
-			Out: true, Id: sent.pts, UserId: self, Message: in.GetMessage(), Pts: sent.pts, PtsCount: 1, Date: date,
+			Out: true, Id: sent.id, UserId: self, Message: in.GetMessage(), Pts: sent.pts, PtsCount: 1, Date: date,
 		}).To_Updates())
 	}
-	return mtproto.MakeTLUpdateShortSentMessage(&mtproto.Updates{Out: true, Id: sent.pts, Pts: sent.pts, PtsCount: 1, Date: date}).To_Updates(), nil
+	return mtproto.MakeTLUpdateShortSentMessage(&mtproto.Updates{Out: true, Id: sent.id, Pts: sent.pts, PtsCount: 1, Date: date}).To_Updates(), nil
 }
 
 type updates struct {

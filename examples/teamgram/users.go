@@ -2,8 +2,8 @@ package main
 
 // Users and their message boxes. A user's id is its phone number's digits read as a number (so any
 // process, the key tool too, knows a phone's user without shared state); its access_hash is
-// id * 7919. Messages live in memory, one box per user, numbered by the box's pts (one message per
-// pts, message id = pts), as Teamgram numbers a private message per user.
+// id * 7919. Messages live in memory, one box per user: ids 1, 2, … in the box (Teamgram numbers a
+// private message per user), each at the box's next pts.
 
 import (
 	"strconv"
@@ -44,7 +44,12 @@ func makeUser(id int64, self bool) *mtproto.User {
 	}).To_User()
 }
 
+// firstPts is a new user's pts: an update's pts - pts_count is then at least 1 (TDLib drops an
+// update below that).
+const firstPts = 1
+
 type boxMessage struct {
+	id      int32
 	pts     int32
 	message *mtproto.Message
 	peer    int64
@@ -60,23 +65,24 @@ func newBoxes() *boxes { return &boxes{boxes: map[int64][]boxMessage{}} }
 func (b *boxes) pts(userID int64) int32 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return int32(len(b.boxes[userID]))
+	return firstPts + int32(len(b.boxes[userID]))
 }
 
 // add stores a private message between owner and peer in owner's box; returns it with its pts.
 func (b *boxes) add(owner, peer, from int64, text string, date int32) boxMessage {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	pts := int32(len(b.boxes[owner])) + 1
+	id := int32(len(b.boxes[owner])) + 1
+	pts := firstPts + id
 	m := mtproto.MakeTLMessage(&mtproto.Message{
-		Id:      pts,
+		Id:      id,
 		Out:     from == owner,
 		PeerId:  mtproto.MakeTLPeerUser(&mtproto.Peer{UserId: peer}).To_Peer(),
 		FromId:  mtproto.MakeTLPeerUser(&mtproto.Peer{UserId: from}).To_Peer(),
 		Date:    date,
 		Message: text,
 	}).To_Message()
-	bm := boxMessage{pts: pts, message: m, peer: peer}
+	bm := boxMessage{id: id, pts: pts, message: m, peer: peer}
 	b.boxes[owner] = append(b.boxes[owner], bm)
 	return bm
 }
@@ -85,14 +91,13 @@ func (b *boxes) add(owner, peer, from int64, text string, date int32) boxMessage
 func (b *boxes) after(owner int64, pts int32) []boxMessage {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	box := b.boxes[owner]
-	if int(pts) >= len(box) || pts < 0 {
-		if pts < 0 {
-			return append([]boxMessage(nil), box...)
+	var out []boxMessage
+	for _, m := range b.boxes[owner] {
+		if m.pts > pts {
+			out = append(out, m)
 		}
-		return nil
 	}
-	return append([]boxMessage(nil), box[pts:]...)
+	return out
 }
 
 func now() int32 { return int32(time.Now().Unix()) }

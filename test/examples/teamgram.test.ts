@@ -2,9 +2,10 @@
  * mtgate in front of a Teamgram deployment: the fake one of examples/teamgram (BFF services built
  * from Teamgram's generated gRPC interfaces and TL helpers, keys and bindings in Teamgram's
  * authsession tables, pushes as Teamgram's sync service makes them) behind mtgate's `teamgram-bff`
- * upstream, with mtgate's MySQL store on the same database. Real clients sign in through mtgate to
- * the BFF (GramJS = A, mtcute = B), message each other (B's update arrives through
- * session.RPCSession/session_pushUpdatesData), and the keys are shared both ways: those mtgate
+ * upstream, with mtgate's MySQL store on Teamgram's tables (made by Teamgram's DDL). Real clients
+ * sign in through mtgate to the BFF (GramJS = A, mtcute = B, TDLib = C), message each other (the
+ * recipient's update arrives through session.RPCSession/session_pushUpdatesData), and the keys are
+ * shared both ways: those mtgate
  * wrote are the clients' keys when read Teamgram's way, and a key written Teamgram's way, bound to a
  * user, signs a GramJS client in with no handshake.
  */
