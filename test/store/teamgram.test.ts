@@ -343,3 +343,33 @@ describe("an mtgate database that kept bindings only in its own table (schema 3)
     }
   })
 })
+
+describe("an mtgate database (schema 4) takes Teamgram's authsession writes after the upgrade", { skip }, () => {
+  it("auth_key_infos.id becomes AUTO_INCREMENT (Teamgram's insert leaves it out) and old rows name their own key", async () => {
+    mariadb.createDatabase('mtgate_v4')
+    const c = await mysql.createConnection({ ...mariadb.connection, database: 'mtgate_v4', multipleStatements: true, supportBigNumbers: true, bigNumberStrings: true })
+    let store: MysqlAuthKeyStore | undefined
+    const teamgramInsert = (id: number) =>
+      // Teamgram's AuthKeyInfosDAO.Insert (SetAuthKeyV2) of a permanent key
+      c.query('insert into auth_key_infos(auth_key_id, auth_key_type, perm_auth_key_id, temp_auth_key_id, media_temp_auth_key_id) values (?, 0, ?, 0, 0)', [id, id])
+    try {
+      for (const m of MYSQL_MIGRATIONS.slice(0, 4)) for (const sql of m) await c.query(sql)
+      await c.query('CREATE TABLE `mtgate_schema_version` (`version` int NOT NULL) ENGINE=InnoDB; INSERT INTO `mtgate_schema_version` VALUES (4)')
+      // rows as schema 4 wrote them: explicit id, no own id in the type's column
+      await c.query('INSERT INTO auth_key_infos (id, auth_key_id, auth_key_type) VALUES (21, 21, 0), (22, 22, 1), (23, 23, 2)')
+      await assert.rejects(teamgramInsert(24), /doesn't have a default value/)
+      store = await MysqlAuthKeyStore.open({ ...mariadb.connection, database: 'mtgate_v4' })
+      await teamgramInsert(24)
+      const [rows] = await c.query('SELECT auth_key_id, perm_auth_key_id, temp_auth_key_id, media_temp_auth_key_id FROM auth_key_infos ORDER BY auth_key_id')
+      assert.deepEqual(rows, [
+        { auth_key_id: '21', perm_auth_key_id: '21', temp_auth_key_id: '0', media_temp_auth_key_id: '0' },
+        { auth_key_id: '22', perm_auth_key_id: '0', temp_auth_key_id: '22', media_temp_auth_key_id: '0' },
+        { auth_key_id: '23', perm_auth_key_id: '0', temp_auth_key_id: '0', media_temp_auth_key_id: '23' },
+        { auth_key_id: '24', perm_auth_key_id: '24', temp_auth_key_id: '0', media_temp_auth_key_id: '0' },
+      ])
+    } finally {
+      await store?.close()
+      await c.end()
+    }
+  })
+})
