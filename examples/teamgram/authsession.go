@@ -103,6 +103,12 @@ func (a *authsession) BindAuthKeyUser(ctx context.Context, authKeyID, userID int
 	return hash, err
 }
 
+// UnbindAuthKeyUser is authsession.unbindAuthKeyUser of one key (AuthUsersDAO.Delete).
+func (a *authsession) UnbindAuthKeyUser(ctx context.Context, permAuthKeyID, userID int64) error {
+	_, err := a.db.ExecContext(ctx, "update auth_users set deleted = 1, date_active = 0 where auth_key_id = ? and user_id = ?", permAuthKeyID, userID)
+	return err
+}
+
 // SetLayer writes the key's `auths` row as Teamgram's AuthsDAO.InsertOrUpdateLayer does (Teamgram
 // reads a binding only together with this row).
 func (a *authsession) SetLayer(ctx context.Context, authKeyID int64, layer int32, clientIP string) error {

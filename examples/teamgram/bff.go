@@ -181,3 +181,19 @@ func (a *authorization) AuthSignIn(ctx context.Context, in *mtproto.TLAuthSignIn
 	}
 	return mtproto.MakeTLAuthAuthorization(&mtproto.Auth_Authorization{User: makeUser(userID, true)}).To_Auth_Authorization(), nil
 }
+
+// AuthLogOut unbinds the caller's permanent key from its user as Teamgram's auth.logOut does
+// (authsession.unbindAuthKeyUser with the metadata's perm_auth_key_id and user_id).
+func (a *authorization) AuthLogOut(ctx context.Context, _ *mtproto.TLAuthLogOut) (*mtproto.Auth_LoggedOut, error) {
+	self, err := signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.b.auth.UnbindAuthKeyUser(ctx, md(ctx).GetPermAuthKeyId(), self); err != nil {
+		log.Printf("authsession.unbindAuthKeyUser: %v", err)
+		return nil, mtproto.ErrInternalServerError
+	}
+	token := make([]byte, 64)
+	_, _ = rand.Read(token)
+	return mtproto.MakeTLAuthLoggedOut(&mtproto.Auth_LoggedOut{FutureAuthToken: token}).To_Auth_LoggedOut(), nil
+}

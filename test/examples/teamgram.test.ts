@@ -40,6 +40,7 @@ const G = Api as unknown as {
   InputUserSelf: new () => unknown
   InputPeerUser: new (a: object) => unknown
   users: { GetUsers: new (a: object) => unknown; GetFullUser: new (a: object) => unknown }
+  auth: { LogOut: new () => unknown }
   messages: { SendMessage: new (a: object) => unknown }
 }
 type Long = { toString(): string }
@@ -75,6 +76,7 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
   let gram: GramClient
   let mt: MtcuteClient
   let gramD: GramClient | undefined
+  let keyD: bigint | undefined
   let td: TdlibClient | undefined
   let Long: LongCtor
   let newKeys: bigint[]
@@ -270,5 +272,14 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     assert.equal(authKeyIdOf(gramD.session.getAuthKey()!.getKey()!).toString(), k.auth_key_id, 'GramJS kept the key it was given')
     assert.equal(newKeys.length, keys, 'no new key in mtgate')
     assert.equal(await keyRows(), rowsBefore, "no new row in Teamgram's auth_keys")
+    keyD = BigInt(k.auth_key_id)
+  })
+
+  it("auth.logOut on that key: the BFF unbinds it as Teamgram's authsession does; the key has no user after", async () => {
+    const out = await gramD!.invoke<GramObject>(new G.auth.LogOut())
+    assert.equal(out.className, 'auth.LoggedOut')
+    assert.deepEqual(await boundUsers(keyD!), [])
+    assert.equal((await readTeamgramKey(dsn, keyD!)).user_id, 0)
+    await assert.rejects(gramD!.invoke(new G.users.GetFullUser({ id: new G.InputUserSelf() })), /AUTH_KEY_UNREGISTERED/)
   })
 })
