@@ -2,7 +2,7 @@
  * The Mtgate service's work across a cluster, on a session node (BackendApiHost):
  * - Push goes where SessionNode.push sends it (every session node: see there why);
  * - PushRpcResult goes to the node owning the auth key the deferred query came with (the node that
- *   sent the query upstream), asked with SCOPE_HEADER local;
+ *   sent the query upstream), asked with SCOPE_HEADER local, then to the other nodes if it missed;
  * - GetOnline asks every session node for its own keys and merges the answers (a node that fails is
  *   logged and left out);
  * - WatchPresence streams this node's keys: each event names its node, and a backend that wants
@@ -50,11 +50,14 @@ export class ClusterBackendApi implements BackendApiHost {
 
   async pushRpcResult(k: DeferredKey, reply: { result: Buffer } | { rpcError: { code: number; message: string } }): Promise<boolean> {
     if (await this.o.local.pushRpcResult(k, reply)) return true
-    const owner = this.o.owner(k.authKeyId)
-    if (owner === this.o.nodeId) return false
     const req: Partial<PbPushRpcResultRequest> = { authKeyId: String(k.authKeyId), sessionId: String(k.sessionId), msgId: String(k.msgId), ...reply }
-    const res = await this.call<PbPushReply>(owner, (c, meta, opts, cb) => c.PushRpcResult(req, meta, opts, cb))
-    return res?.delivered ?? false
+    const ask = async (node: string): Promise<boolean> => (await this.call<PbPushReply>(node, (c, meta, opts, cb) => c.PushRpcResult(req, meta, opts, cb)))?.delivered ?? false
+    const owner = this.o.owner(k.authKeyId)
+    if (owner !== this.o.nodeId && (await ask(owner))) return true
+    // a teamgram-bff call waits under the permanent key, while the node holding it is the one of the
+    // temporary key that sent it: on a miss the other nodes are asked
+    const rest = [...this.o.peers().keys()].filter((id) => id !== owner && id !== this.o.nodeId)
+    return (await Promise.all(rest.map(ask))).some(Boolean)
   }
 
   async online(userIds: bigint[]): Promise<NodeOnlineKey[]> {

@@ -26,6 +26,7 @@ import { big, i64, protos, type PbBoolReply, type PbCountReply, type PbPushReque
 import { nodeRegistry, type Registry } from './registry.js'
 import { ClusterBackendApi } from './backend-api-host.js'
 import { mtgateService } from '../rpc/backend-api.js'
+import { serveTeamgramSession, type TeamgramSessionServer } from '../rpc/teamgram/session-service.js'
 import { upstreamProto } from '../rpc/upstream-proto.js'
 import type { UpstreamBridge } from '../rpc/upstream.js'
 import { RendezvousRing } from './ring.js'
@@ -75,6 +76,8 @@ export class SessionNode {
   readonly backendApi: ClusterBackendApi
   /** Open WatchPresence streams (ended when the node stops). */
   readonly watchStreams = new Set<() => void>()
+  /** Teamgram's session.RPCSession (config teamgram.session_service), over backendApi. */
+  teamgramSession: TeamgramSessionServer | undefined
 
   readonly store: AuthKeyStore
   readonly router: RpcRouter
@@ -146,6 +149,7 @@ export class SessionNode {
     n.admin = admin
     grpc.server.addService(protos().session, n.impl())
     grpc.server.addService(upstreamProto().mtgate, mtgateService(n.backendApi, log, n.watchStreams, n.backendApi.local))
+    if (sc.teamgram.sessionService !== null) n.teamgramSession = await serveTeamgramSession(sc.teamgram.sessionService, n.backendApi, log)
     grpc.health.set('SERVING')
     registry.on('change', () => {
       n.syncPeers()
@@ -396,6 +400,7 @@ export class SessionNode {
     await this.link.flush(1000)
     this.link.endAll('session node stopping')
     for (const end of [...this.watchStreams]) end()
+    await this.teamgramSession?.close()
     await stopNodeServer(this.grpc)
     this.backendApi.close()
     this.side.stopSessions()

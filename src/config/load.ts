@@ -4,7 +4,7 @@ import { isIP } from 'node:net'
 import { parse as parseYaml } from 'yaml'
 import { DEFAULTS, DEFAULT_LIMITS, DEFAULT_TELEGRAM_CONFIG } from './defaults.js'
 import { TrustedProxies } from '../transport/proxy-protocol.js'
-import { parseBackendApi, parseUpstreams } from './upstream.js'
+import { parseBackendApi, parseTeamgram, parseUpstreams } from './upstream.js'
 import { applyWebEnv, parseHttp, parseTls } from './web.js'
 import { parseMtproxy } from './mtproxy.js'
 import { applyStoreEnv, normalizeStore, parseStore } from './store.js'
@@ -101,7 +101,7 @@ type Raw = Record<string, unknown>
 const TOP_KEYS = [
   'dc_id', 'dc_ids', 'host', 'tcp_ports', 'ws_port', 'ws_path', 'data_dir', 'store', 'api_ids',
   'public_addresses', 'unknown_method_error', 'telegram', 'limits', 'proxy_protocol',
-  'upstreams', 'routes', 'unrouted', 'backend_api', 'http', 'tls', 'mtproxy', 'log', 'admin', 'tracing',
+  'upstreams', 'routes', 'unrouted', 'backend_api', 'teamgram', 'http', 'tls', 'mtproxy', 'log', 'admin', 'tracing',
   // read by loadClusterConfig (src/config/cluster.ts) for `mtgate gateway` / `mtgate session`
   'cluster',
 ] as const
@@ -117,6 +117,7 @@ const SECTION_ENV: readonly [string, string][] = [
   ['MTGATE_TLS_KEY', 'tls.key'],
   ['MTGATE_MTPROXY_SECRETS', 'mtproxy.secrets'],
   ['MTGATE_MTPROXY_PLAIN_OBFUSCATED', 'mtproxy.plain_obfuscated'],
+  ['MTGATE_TEAMGRAM_SESSION_SERVICE', 'teamgram.session_service'],
 ]
 
 /**
@@ -172,6 +173,7 @@ export function parseConfigSources(input: unknown, env: Env, cwd: string): { con
   const proxyProtocol = errors.take(() => parseProxyProtocol(raw.proxy_protocol, listenPorts.filter((p) => p !== 0)), { ports: [], trusted: [] })
   const tls = errors.take(() => parseTls(raw.tls, cwd), null)
   const backendApi = errors.take(() => parseBackendApi(raw.backend_api), null)
+  const teamgram = errors.take(() => parseTeamgram(raw.teamgram, env), { sessionService: null })
   const mtproxy = errors.take(() => parseMtproxy(raw.mtproxy, env, dcIds), undefined)
   const log = errors.take(() => parseLog(raw.log), undefined)
   const admin = errors.take(() => parseAdmin(raw.admin, env), null)
@@ -196,6 +198,7 @@ export function parseConfigSources(input: unknown, env: Env, cwd: string): { con
     tls,
     upstream: upstream!,
     backendApi,
+    teamgram,
     mtproxy: mtproxy!,
     log: log!,
     admin,

@@ -139,9 +139,16 @@ export interface RpcErrorSpec {
   message: string
 }
 
-/** One upstream RPC backend (proto/mtgate_upstream.proto): its addresses, called round-robin. */
+export type UpstreamKind = 'mtgate' | 'teamgram-bff'
+
+/** One upstream RPC backend: its addresses, called round-robin. */
 export interface UpstreamSettings {
   name: string
+  /**
+   * The protocol: `mtgate` (proto/mtgate_upstream.proto) or `teamgram-bff` (Teamgram's BFF services,
+   * proto/teamgram: one gRPC method per TL method, the query and result as Teamgram's messages).
+   */
+  kind: UpstreamKind
   /** host:port of every instance (empty with `discovery`). */
   targets: string[]
   /** Instances found in etcd instead: every key under `<key>/` holds one host:port. */
@@ -235,6 +242,8 @@ export interface ServerConfig {
   upstream: UpstreamRouting
   /** host:port where `mtgate serve` serves mtgate.upstream.v1.Mtgate to backends; null: not served. */
   backendApi: string | null
+  /** Teamgram's session service (session.RPCSession) served on sessionService (host:port); null: not served. */
+  teamgram: { sessionService: string | null }
   mtproxy: MtproxySettings
   log: LogSettings
   /** The admin HTTP port (/metrics, /healthz, /readyz); null: none. */

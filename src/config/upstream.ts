@@ -10,6 +10,7 @@
  *       result_timeout_ms: 60000                      # deferred answers (PushRpcResult); default 60000
  *       stream: false                                 # true: calls on one InvokeStream per target
  *     - name: bff                                     # instances found in etcd instead of targets:
+ *       kind: teamgram-bff                            # Teamgram's BFF gRPC (default kind: mtgate)
  *       discovery: { etcd: [127.0.0.1:2379], key: bff.bff }   # keys bff.bff/* = host:port
  *   routes:                                           # method name or prefix → upstream; longest wins
  *     'messages.': backend
@@ -20,9 +21,14 @@
  * registered in TypeScript (RpcRouter.handle) win over every route.
  *
  *   backend_api: 127.0.0.1:7801     # mtgate serve: where backends call mtgate.upstream.v1.Mtgate
+ *   teamgram:
+ *     session_service: 127.0.0.1:20450   # where Teamgram's sync service calls session.RPCSession
+ *                                        # (env MTGATE_TEAMGRAM_SESSION_SERVICE)
  */
 import { ConfigError, bool, checkKeys, int, mapping, str } from './load.js'
-import type { UpstreamDiscovery, UpstreamRoute, UpstreamRouting, UpstreamSettings } from './types.js'
+import type { UpstreamDiscovery, UpstreamKind, UpstreamRoute, UpstreamRouting, UpstreamSettings } from './types.js'
+
+const KINDS: readonly UpstreamKind[] = ['mtgate', 'teamgram-bff']
 
 export const UPSTREAM_DEFAULTS = { deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 60_000, discoveryIntervalMs: 1000 } as const
 
@@ -64,20 +70,24 @@ function parseList(v: unknown): UpstreamSettings[] {
   return v.map((item, i) => {
     const path = `upstreams[${i}]`
     const raw = mapping(item, path)
-    checkKeys(raw, ['name', 'targets', 'discovery', 'deadline_ms', 'max_in_flight', 'result_timeout_ms', 'stream'], path + '.')
+    checkKeys(raw, ['name', 'kind', 'targets', 'discovery', 'deadline_ms', 'max_in_flight', 'result_timeout_ms', 'stream'], path + '.')
     const name = str(raw.name, path + '.name', '')
     if (name === '' || !NAME.test(name)) throw new ConfigError(path + '.name', 'required, [A-Za-z0-9._-]+')
     if (name === 'invalid') throw new ConfigError(path + '.name', '"invalid" is reserved (unrouted: invalid)')
     if (seen.has(name)) throw new ConfigError(path + '.name', `duplicate upstream ${name}`)
     seen.add(name)
+    const kind = str(raw.kind, path + '.kind', 'mtgate') as UpstreamKind
+    if (!KINDS.includes(kind)) throw new ConfigError(path + '.kind', `must be one of ${KINDS.join(', ')}`)
     const settings: UpstreamSettings = {
       name,
+      kind,
       targets: [],
       deadlineMs: int(raw.deadline_ms, path + '.deadline_ms', UPSTREAM_DEFAULTS.deadlineMs, 1, MAX_DEADLINE_MS),
       maxInFlight: int(raw.max_in_flight, path + '.max_in_flight', UPSTREAM_DEFAULTS.maxInFlight, 1, 1_000_000),
       resultTimeoutMs: int(raw.result_timeout_ms, path + '.result_timeout_ms', UPSTREAM_DEFAULTS.resultTimeoutMs, 1, 86_400_000),
       stream: bool(raw.stream, path + '.stream', false),
     }
+    if (kind === 'teamgram-bff' && settings.stream) throw new ConfigError(path + '.stream', 'Teamgram BFF services are called unary: stream is for kind mtgate')
     if ((raw.targets === undefined) === (raw.discovery === undefined)) throw new ConfigError(path, 'needs targets or discovery (one of them)')
     if (raw.discovery !== undefined) {
       settings.discovery = parseDiscovery(raw.discovery, path + '.discovery')
@@ -110,4 +120,13 @@ function parseDiscovery(v: unknown, path: string): UpstreamDiscovery {
 /** backend_api: the host:port `mtgate serve` serves the Mtgate service on; null when absent. */
 export function parseBackendApi(v: unknown): string | null {
   return v === undefined || v === null ? null : hostPort(v, 'backend_api')
+}
+
+/** teamgram: { session_service: host:port } (env MTGATE_TEAMGRAM_SESSION_SERVICE wins). */
+export function parseTeamgram(v: unknown, env: Record<string, string | undefined>): { sessionService: string | null } {
+  const fromEnv = env.MTGATE_TEAMGRAM_SESSION_SERVICE?.trim()
+  const raw = v === undefined || v === null ? {} : mapping(v, 'teamgram')
+  checkKeys(raw, ['session_service'], 'teamgram.')
+  const s = fromEnv !== undefined && fromEnv !== '' ? fromEnv : raw.session_service
+  return { sessionService: s === undefined || s === null ? null : hostPort(s, fromEnv ? 'MTGATE_TEAMGRAM_SESSION_SERVICE' : 'teamgram.session_service') }
 }

@@ -1,6 +1,8 @@
 /**
  * The upstream RPC bridge: methods without a TypeScript handler go, by config `routes` (longest
- * method-name prefix wins), to a backend implementing proto/mtgate_upstream.proto over gRPC. The
+ * method-name prefix wins), to a backend implementing proto/mtgate_upstream.proto over gRPC (kind
+ * `mtgate`), or to Teamgram's BFF services (kind `teamgram-bff`, teamgram/bff.ts: the same
+ * targets, in-flight bound, deadlines, retries and deferral, Teamgram's messages on the wire). The
  * query goes re-encoded in the newest TL layer with the caller's metadata; the result comes back in
  * the newest layer and the session layer converts it to the client's.
  *
@@ -26,7 +28,10 @@ import { decodeResult, encode, encodingLayer, NEWEST_LAYER, type TlMethodName } 
 import type { TraceHeaders } from '../admin/tracing.js'
 import type { Logger } from '../util/log.js'
 import { DeferredResults, type DeferredKey } from './deferred-results.js'
-import { Upstream } from './upstream-targets.js'
+import { TeamgramBff, teamgramDeadlineMs } from './teamgram/bff.js'
+import { setTeamgramDropListener } from './teamgram/codec.js'
+import { teamgramFakeResult } from './teamgram/fake-results.js'
+import { Upstream, type UpstreamTarget } from './upstream-targets.js'
 
 export { upstreamProto, type UpstreamClient } from './upstream-proto.js'
 export { UPSTREAM_CHANNEL_OPTIONS } from './upstream-targets.js'
@@ -40,6 +45,8 @@ export const UPSTREAM_ERRORS = {
 interface Route {
   upstream: Upstream
   deadlineMs: number
+  /** The route set its own deadline_ms (else a teamgram-bff upstream gives Teamgram's long methods 60 s). */
+  ownDeadline: boolean
 }
 
 export interface UpstreamBridgeOptions {
@@ -48,6 +55,8 @@ export interface UpstreamBridgeOptions {
   log: Logger
   /** The trace context of a call's span (config tracing), sent as gRPC metadata of unary calls. */
   traceHeaders?: (call: RpcCall) => TraceHeaders | undefined
+  /** RpcMetadata.server_id of calls to teamgram-bff upstreams (default `mtgate`). */
+  serverId?: string
 }
 
 export class UpstreamBridge {
@@ -57,6 +66,9 @@ export class UpstreamBridge {
   private readonly unrouted: Route | undefined
   private readonly log: Logger
   private readonly deferred = new DeferredResults()
+  private readonly teamgram: TeamgramBff
+  /** Some upstream is a teamgram-bff one: unrouted methods may get Teamgram's fake results. */
+  private readonly hasTeamgram: boolean
 
   constructor(
     config: UpstreamRouting,
@@ -64,10 +76,13 @@ export class UpstreamBridge {
   ) {
     this.log = o.log.child({ mod: 'upstream' })
     for (const s of config.upstreams) this.upstreams.set(s.name, new Upstream(s))
+    this.teamgram = new TeamgramBff({ log: this.log, deferred: this.deferred, serverId: o.serverId ?? 'mtgate' })
+    this.hasTeamgram = config.upstreams.some((u) => u.kind === 'teamgram-bff')
+    if (this.hasTeamgram) setTeamgramDropListener((what) => this.log.warn({ what }, 'Teamgram codec: cannot map this (dropped, or its neutral value given); logged once, counted in teamgramDrops'))
     const route = (name: string, deadlineMs?: number): Route => {
       const upstream = this.upstreams.get(name)
       if (upstream === undefined) throw new Error(`upstream bridge: no upstream ${name}`)
-      return { upstream, deadlineMs: deadlineMs ?? upstream.settings.deadlineMs }
+      return { upstream, deadlineMs: deadlineMs ?? upstream.settings.deadlineMs, ownDeadline: deadlineMs !== undefined }
     }
     this.routes = [...config.routes].sort((a, b) => b.prefix.length - a.prefix.length).map((r) => ({ prefix: r.prefix, route: route(r.upstream, r.deadlineMs) }))
     this.unrouted = config.unrouted === null ? undefined : route(config.unrouted)
@@ -113,9 +128,18 @@ export class UpstreamBridge {
     return this.deferred.complete(k, reply)
   }
 
-  /** The router's fallback: forwards `call` to its upstream and turns the reply into an outcome. */
+  /**
+   * The router's fallback: forwards `call` to its upstream and turns the reply into an outcome.
+   * With a teamgram-bff upstream configured, a method no route matches gets Teamgram's fake result
+   * (fake-results.ts) when it has one and `unrouted` is a teamgram-bff upstream or none.
+   */
   async dispatch(call: RpcCall): Promise<RpcOutcome> {
-    const route = this.match(call.method)
+    const routed = this.routes.find((x) => call.method.startsWith(x.prefix))?.route
+    const route = routed ?? this.unrouted
+    if (routed === undefined && this.hasTeamgram && call.query !== undefined && (route === undefined || route.upstream.settings.kind === 'teamgram-bff')) {
+      const fake = teamgramFakeResult(call.method, call.query as unknown as Record<string, unknown>)
+      if (fake !== undefined) return { kind: 'result', result: fake as Extract<RpcOutcome, { kind: 'result' }>['result'], method: call.method }
+    }
     if (route === undefined) return { kind: 'error', ...this.o.unknownMethodError }
     const up = route.upstream
     const name = up.settings.name
@@ -127,15 +151,11 @@ export class UpstreamBridge {
       this.log.warn({ method: call.method, upstream: name, inFlight: up.inFlight }, 'upstream at max_in_flight: answering -503 Timeout')
       return { kind: 'error', ...UPSTREAM_ERRORS.timeout }
     }
-    let query: Buffer
-    try {
-      query = encode(call.query)
-    } catch (e) {
-      this.log.error({ method: call.method, err: (e as Error).message }, 'query does not encode in the newest layer: answering 500 INTERNAL')
-      return { kind: 'error', ...UPSTREAM_ERRORS.internal }
-    }
-    const deadlineMs = Date.now() + route.deadlineMs
-    const req = request(call, query, deadlineMs, this.o.traceHeaders?.(call))
+    const teamgram = up.settings.kind === 'teamgram-bff'
+    const timeoutMs = teamgram && !route.ownDeadline ? teamgramDeadlineMs(call.method, route.deadlineMs) : route.deadlineMs
+    const deadlineMs = Date.now() + timeoutMs
+    const send = teamgram ? this.teamgram.prepare(call, deadlineMs, up.settings.resultTimeoutMs, name) : this.mtgateSender(call, deadlineMs, name)
+    if (typeof send !== 'function') return send
     const tried = new Set<string>()
     up.inFlight++
     try {
@@ -147,12 +167,12 @@ export class UpstreamBridge {
         }
         tried.add(t.target)
         try {
-          return this.outcome(call, await t.invoke(req), name, t.target, up.settings.resultTimeoutMs)
+          return await send(t)
         } catch (e) {
           const err = e as grpc.ServiceError
           // a server cutting the call at the deadline (Go's) may be heard as CANCELLED first
           if (err.code === grpc.status.DEADLINE_EXCEEDED || (err.code === grpc.status.CANCELLED && Date.now() >= deadlineMs - DEADLINE_SLACK_MS)) {
-            this.log.warn({ method: call.method, upstream: name, target: t.target, deadlineMs: route.deadlineMs }, 'upstream did not answer within the deadline: answering -503 Timeout')
+            this.log.warn({ method: call.method, upstream: name, target: t.target, deadlineMs: timeoutMs }, 'upstream did not answer within the deadline: answering -503 Timeout')
             return { kind: 'error', ...UPSTREAM_ERRORS.timeout }
           }
           if (neverDelivered(err) && Date.now() < deadlineMs && tried.size < up.clients.length) {
@@ -167,6 +187,20 @@ export class UpstreamBridge {
     } finally {
       up.inFlight--
     }
+  }
+
+  /** The sender of `call` to an mtgate upstream (an InvokeRequest), or the outcome at once. */
+  private mtgateSender(call: RpcCall, deadlineMs: number, upstream: string): RpcOutcome | ((t: UpstreamTarget) => Promise<RpcOutcome>) {
+    let query: Buffer
+    try {
+      query = encode(call.query!)
+    } catch (e) {
+      this.log.error({ method: call.method, err: (e as Error).message }, 'query does not encode in the newest layer: answering 500 INTERNAL')
+      return { kind: 'error', ...UPSTREAM_ERRORS.internal }
+    }
+    const req = request(call, query, deadlineMs, this.o.traceHeaders?.(call))
+    const resultTimeoutMs = this.upstreams.get(upstream)!.settings.resultTimeoutMs
+    return async (t) => this.outcome(call, await t.invoke(req), upstream, t.target, resultTimeoutMs)
   }
 
   private outcome(call: RpcCall, reply: PbInvokeReply, upstream: string, target: string, resultTimeoutMs: number): RpcOutcome | Promise<RpcOutcome> {

@@ -75,6 +75,21 @@ export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
   ],
   // Teamgram's key → user binding and client tables (left alone when Teamgram made them).
   TEAMGRAM_AUTH_TABLES,
+  [
+    // auth_key_infos as Teamgram's authsession writes it: `id` AUTO_INCREMENT (its insert leaves `id`
+    // out; migrate-20220721.sql), altered only where it is not; and each key's own id in the column
+    // of its type (mtproto.NewAuthKeyInfo; authsession binds a user only to a key whose
+    // perm_auth_key_id is set), for rows written without it. Idempotent.
+    `SET @mtgate_ddl = IF((SELECT EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+       AND TABLE_NAME = 'auth_key_infos' AND COLUMN_NAME = 'id') LIKE '%auto_increment%',
+       'DO 0', 'ALTER TABLE \`auth_key_infos\` MODIFY \`id\` bigint(20) NOT NULL AUTO_INCREMENT')`,
+    'PREPARE mtgate_ddl FROM @mtgate_ddl',
+    'EXECUTE mtgate_ddl',
+    'DEALLOCATE PREPARE mtgate_ddl',
+    'UPDATE `auth_key_infos` SET `perm_auth_key_id` = `auth_key_id` WHERE `auth_key_type` = 0 AND `perm_auth_key_id` = 0',
+    'UPDATE `auth_key_infos` SET `temp_auth_key_id` = `auth_key_id` WHERE `auth_key_type` = 1 AND `temp_auth_key_id` = 0',
+    'UPDATE `auth_key_infos` SET `media_temp_auth_key_id` = `auth_key_id` WHERE `auth_key_type` = 2 AND `media_temp_auth_key_id` = 0',
+  ],
 ]
 
 /**

@@ -183,13 +183,15 @@ export class MysqlAuthKeyStore implements AuthKeyStore {
         if (driverCode(e) === 'ER_DUP_ENTRY') return false
         throw e
       }
+      // as Teamgram's SetAuthKeyV2: `id` left to AUTO_INCREMENT, own id in its type's column (NewAuthKeyInfo)
+      const own = [AuthKeyType.perm, AuthKeyType.temp, AuthKeyType.mediaTemp].map((t) => (record.type === t ? id : '0'))
       await this.query(
         c,
-        `INSERT INTO auth_key_infos (id, auth_key_id, auth_key_type, perm_auth_key_id, temp_auth_key_id, media_temp_auth_key_id, deleted)
-         VALUES (?, ?, ?, 0, 0, 0, 0)
-         ON DUPLICATE KEY UPDATE auth_key_type = VALUES(auth_key_type), perm_auth_key_id = 0, temp_auth_key_id = 0,
-           media_temp_auth_key_id = 0, deleted = 0`,
-        [id, id, record.type],
+        `INSERT INTO auth_key_infos (auth_key_id, auth_key_type, perm_auth_key_id, temp_auth_key_id, media_temp_auth_key_id, deleted)
+         VALUES (?, ?, ?, ?, ?, 0)
+         ON DUPLICATE KEY UPDATE auth_key_type = VALUES(auth_key_type), perm_auth_key_id = VALUES(perm_auth_key_id),
+           temp_auth_key_id = VALUES(temp_auth_key_id), media_temp_auth_key_id = VALUES(media_temp_auth_key_id), deleted = 0`,
+        [id, record.type, ...own],
       )
       if (record.expiresAt !== undefined)
         await this.query(

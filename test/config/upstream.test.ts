@@ -16,8 +16,8 @@ test('upstreams, routes and unrouted: defaults, longest prefix first, per-route 
     {},
   )
   assert.deepEqual(c.upstream.upstreams, [
-    { name: 'bff', targets: ['127.0.0.1:50051', '10.0.0.2:50051'], deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 60000, stream: false },
-    { name: 'media', targets: ['media.internal:7000'], deadlineMs: 60000, maxInFlight: 64, resultTimeoutMs: 60000, stream: false },
+    { name: 'bff', kind: 'mtgate', targets: ['127.0.0.1:50051', '10.0.0.2:50051'], deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 60000, stream: false },
+    { name: 'media', kind: 'mtgate', targets: ['media.internal:7000'], deadlineMs: 60000, maxInFlight: 64, resultTimeoutMs: 60000, stream: false },
   ])
   assert.deepEqual(c.upstream.routes, [
     { prefix: 'messages.sendMedia', upstream: 'media', deadlineMs: 90000 },
@@ -68,7 +68,30 @@ test('discovery, result_timeout_ms and backend_api', () => {
   )
   assert.equal(c.backendApi, '127.0.0.1:7801')
   assert.deepEqual(c.upstream.upstreams, [
-    { name: 'bff', targets: [], discovery: { etcd: ['127.0.0.1:2379'], key: 'bff.bff', intervalMs: 1000 }, deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 5000, stream: true },
+    { name: 'bff', kind: 'mtgate', targets: [], discovery: { etcd: ['127.0.0.1:2379'], key: 'bff.bff', intervalMs: 1000 }, deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 5000, stream: true },
   ])
   assert.equal(parseConfig({}, {}).backendApi, null)
+})
+
+test('kind teamgram-bff and teamgram.session_service (file, env wins)', () => {
+  const c = parseConfig(
+    {
+      upstreams: [{ name: 'bff', kind: 'teamgram-bff', targets: ['127.0.0.1:20010'] }],
+      routes: { 'auth.': 'bff' },
+      unrouted: 'bff',
+      teamgram: { session_service: '127.0.0.1:20450' },
+    },
+    {},
+  )
+  assert.equal(c.upstream.upstreams[0]!.kind, 'teamgram-bff')
+  assert.deepEqual(c.teamgram, { sessionService: '127.0.0.1:20450' })
+  assert.deepEqual(parseConfig({}, {}).teamgram, { sessionService: null })
+  assert.deepEqual(parseConfig({}, { MTGATE_TEAMGRAM_SESSION_SERVICE: '0.0.0.0:20451' }).teamgram, { sessionService: '0.0.0.0:20451' })
+  const bad = (doc: Record<string, unknown>, env: Record<string, string>, path: string, reason: string): void =>
+    assert.throws(() => parseConfig(doc, env), (e: unknown) => e instanceof ConfigError && e.path === path && e.reason.includes(reason), `${path}: ${reason}`)
+  bad({ upstreams: [{ name: 'bff', kind: 'teamgram', targets: ['h:1'] }] }, {}, 'upstreams[0].kind', 'mtgate, teamgram-bff')
+  bad({ teamgram: { session_service: 'nohost' } }, {}, 'teamgram.session_service', 'host:port')
+  bad({ upstreams: [{ name: 'bff', kind: 'teamgram-bff', targets: ['h:1'], stream: true }] }, {}, 'upstreams[0].stream', 'unary')
+  bad({ teamgram: { session: 'h:1' } }, {}, 'teamgram.session', 'unknown key')
+  bad({}, { MTGATE_TEAMGRAM_SESSION_SERVICE: 'x' }, 'MTGATE_TEAMGRAM_SESSION_SERVICE', 'host:port')
 })

@@ -21,6 +21,8 @@ export interface BackendCommand {
   name: string
   /** Its stderr goes to /dev/null (under load: the backends log every call). */
   quiet?: boolean
+  /** `args` are all its flags: the contract's (--listen, --mtgate, --state, --delay-ms) are not added. */
+  ownFlags?: boolean
 }
 
 class BackendProcess implements ExampleBackend {
@@ -40,7 +42,7 @@ class BackendProcess implements ExampleBackend {
   /** Spawns it and resolves once it prints `listening`; rejects when it exits first or takes too long. */
   async start(): Promise<void> {
     const o = this.options
-    const flags = ['--listen', o.listen, '--mtgate', o.mtgate, '--state', o.stateFile, '--delay-ms', String(o.delayMs ?? 0)]
+    const flags = this.cmd.ownFlags ? [] : ['--listen', o.listen, '--mtgate', o.mtgate, '--state', o.stateFile, '--delay-ms', String(o.delayMs ?? 0)]
     const proc = spawn(this.cmd.command, [...(this.cmd.args ?? []), ...flags], { env: { ...process.env, ...this.cmd.env }, stdio: ['ignore', 'pipe', this.cmd.quiet ? 'ignore' : 'pipe'] })
     this.proc = proc
     this.exited = new Promise((resolve) => proc.once('exit', () => resolve()))

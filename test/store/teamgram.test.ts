@@ -19,103 +19,7 @@ import { AuthKeyType, StoreError } from '../../src/store/types.js'
 import { ManualClock } from '../../src/util/clock.js'
 import { skipWithout, startMariaDb, type MariaDbInstance } from '../helpers/services.js'
 import { permRecord, tempRecord } from './fixtures.js'
-
-const TEAMGRAM_DDL = `
-SET SQL_MODE = "NO_AUTO_VALUE_ON_ZERO";
-SET time_zone = "+00:00";
-
-CREATE TABLE \`auth_keys\` (
-  \`id\` bigint(20) NOT NULL,
-  \`auth_key_id\` bigint(20) NOT NULL,
-  \`body\` varchar(512) NOT NULL,
-  \`deleted\` tinyint(1) NOT NULL DEFAULT '0',
-  \`created_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
-
-CREATE TABLE \`auth_key_infos\` (
-  \`id\` bigint(20) NOT NULL,
-  \`auth_key_id\` bigint(20) NOT NULL,
-  \`auth_key_type\` int(11) NOT NULL,
-  \`perm_auth_key_id\` bigint(20) NOT NULL DEFAULT '0',
-  \`temp_auth_key_id\` bigint(20) NOT NULL DEFAULT '0',
-  \`media_temp_auth_key_id\` bigint(20) NOT NULL DEFAULT '0',
-  \`deleted\` tinyint(1) NOT NULL DEFAULT '0',
-  \`created_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
-  \`updated_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
-) ENGINE=InnoDB DEFAULT CHARSET=utf8;
-
-ALTER TABLE \`auth_keys\`
-  ADD PRIMARY KEY (\`id\`),
-  ADD UNIQUE KEY \`auth_key_id\` (\`auth_key_id\`);
-
-ALTER TABLE \`auth_key_infos\`
-  ADD PRIMARY KEY (\`id\`),
-  ADD UNIQUE KEY \`auth_key_id\` (\`auth_key_id\`);
-
-ALTER TABLE \`auth_keys\`
-  MODIFY \`id\` bigint(20) NOT NULL AUTO_INCREMENT, AUTO_INCREMENT=213484;
-
-CREATE TABLE \`auths\` (
-  \`id\` bigint(20) NOT NULL,
-  \`auth_key_id\` bigint(20) NOT NULL,
-  \`layer\` int(11) NOT NULL DEFAULT '0',
-  \`api_id\` int(11) NOT NULL,
-  \`device_model\` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`system_version\` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`app_version\` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`system_lang_code\` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`lang_pack\` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`lang_code\` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`system_code\` varchar(256) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`proxy\` varchar(512) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`params\` json NOT NULL,
-  \`client_ip\` varchar(32) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`date_active\` bigint(20) NOT NULL DEFAULT '0',
-  \`deleted\` tinyint(1) NOT NULL DEFAULT '0',
-  \`created_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
-  \`updated_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
-
-CREATE TABLE \`auth_users\` (
-  \`id\` bigint(20) NOT NULL,
-  \`auth_key_id\` bigint(20) NOT NULL,
-  \`user_id\` bigint(20) NOT NULL DEFAULT '0',
-  \`hash\` bigint(20) NOT NULL DEFAULT '0',
-  \`layer\` int(11) NOT NULL DEFAULT '0',
-  \`device_model\` varchar(128) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`platform\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`system_version\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`api_id\` int(11) NOT NULL DEFAULT '0',
-  \`app_name\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`app_version\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`date_created\` bigint(20) NOT NULL DEFAULT '0',
-  \`date_actived\` bigint(20) NOT NULL DEFAULT '0',
-  \`ip\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`country\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`region\` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL DEFAULT '',
-  \`deleted\` tinyint(1) NOT NULL DEFAULT '0',
-  \`created_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
-  \`updated_at\` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
-
-ALTER TABLE \`auths\`
-  ADD PRIMARY KEY (\`id\`),
-  ADD UNIQUE KEY \`auth_key_id\` (\`auth_key_id\`);
-ALTER TABLE \`auths\`
-  MODIFY \`id\` bigint(20) NOT NULL AUTO_INCREMENT, AUTO_INCREMENT=202910;
-ALTER TABLE \`auth_users\`
-  ADD PRIMARY KEY (\`id\`),
-  ADD UNIQUE KEY \`auth_key_id\` (\`auth_key_id\`,\`user_id\`),
-  ADD KEY \`auth_key_id_2\` (\`auth_key_id\`,\`user_id\`,\`deleted\`);
-ALTER TABLE \`auth_users\`
-  MODIFY \`id\` bigint(20) NOT NULL AUTO_INCREMENT, AUTO_INCREMENT=120061;
-
--- migrate-20221101.sql, migrate-20241105.sql, migrate-20241123.sql
-ALTER TABLE \`auth_users\` ADD \`state\` INT NOT NULL DEFAULT '0' AFTER \`region\`;
-ALTER TABLE \`auth_users\` ADD \`android_push_session_id\` BIGINT NOT NULL DEFAULT '0' AFTER \`state\`;
-ALTER TABLE \`auth_users\` DROP \`layer\`, DROP \`device_model\`, DROP \`platform\`, DROP \`system_version\`, DROP \`api_id\`, DROP \`app_name\`, DROP \`app_version\`, DROP \`ip\`, DROP \`country\`, DROP \`region\`;
-ALTER TABLE \`auth_users\` CHANGE \`date_actived\` \`date_active\` BIGINT NOT NULL DEFAULT '0';
-`
+import { TEAMGRAM_DDL } from './teamgram-ddl.js'
 
 const TEAMGRAM_TABLES = ['auth_keys', 'auth_key_infos', 'auths', 'auth_users']
 
@@ -323,10 +227,11 @@ describe('a Teamgram database, used unchanged', { skip }, () => {
       )
       return (rows as Record<string, string | number>[])[0]!
     }
+    // each key's own id in its type's column, as Teamgram's mtproto.NewAuthKeyInfo
     assert.deepEqual(await info(p.id), {
       auth_key_id: p.id.toString(),
       auth_key_type: 0,
-      perm_auth_key_id: '0',
+      perm_auth_key_id: p.id.toString(),
       temp_auth_key_id: '0',
       media_temp_auth_key_id: t.id.toString(),
       deleted: 0,
@@ -336,7 +241,7 @@ describe('a Teamgram database, used unchanged', { skip }, () => {
       auth_key_type: 2,
       perm_auth_key_id: p.id.toString(),
       temp_auth_key_id: '0',
-      media_temp_auth_key_id: '0',
+      media_temp_auth_key_id: t.id.toString(),
       deleted: 0,
     })
     assert.equal(await store.destroy(p.id), true)
@@ -432,6 +337,36 @@ describe("an mtgate database that kept bindings only in its own table (schema 3)
       assert.deepEqual(await store.loadState(11n), { userId: 99n, layer: 201 })
       assert.deepEqual(await store.loadState(12n), { userId: 0n, layer: 201 })
       assert.deepEqual(await store.loadState(13n), { layer: 201 })
+    } finally {
+      await store?.close()
+      await c.end()
+    }
+  })
+})
+
+describe("an mtgate database (schema 4) takes Teamgram's authsession writes after the upgrade", { skip }, () => {
+  it("auth_key_infos.id becomes AUTO_INCREMENT (Teamgram's insert leaves it out) and old rows name their own key", async () => {
+    mariadb.createDatabase('mtgate_v4')
+    const c = await mysql.createConnection({ ...mariadb.connection, database: 'mtgate_v4', multipleStatements: true, supportBigNumbers: true, bigNumberStrings: true })
+    let store: MysqlAuthKeyStore | undefined
+    const teamgramInsert = (id: number) =>
+      // Teamgram's AuthKeyInfosDAO.Insert (SetAuthKeyV2) of a permanent key
+      c.query('insert into auth_key_infos(auth_key_id, auth_key_type, perm_auth_key_id, temp_auth_key_id, media_temp_auth_key_id) values (?, 0, ?, 0, 0)', [id, id])
+    try {
+      for (const m of MYSQL_MIGRATIONS.slice(0, 4)) for (const sql of m) await c.query(sql)
+      await c.query('CREATE TABLE `mtgate_schema_version` (`version` int NOT NULL) ENGINE=InnoDB; INSERT INTO `mtgate_schema_version` VALUES (4)')
+      // rows as schema 4 wrote them: explicit id, no own id in the type's column
+      await c.query('INSERT INTO auth_key_infos (id, auth_key_id, auth_key_type) VALUES (21, 21, 0), (22, 22, 1), (23, 23, 2)')
+      await assert.rejects(teamgramInsert(24), /doesn't have a default value/)
+      store = await MysqlAuthKeyStore.open({ ...mariadb.connection, database: 'mtgate_v4' })
+      await teamgramInsert(24)
+      const [rows] = await c.query('SELECT auth_key_id, perm_auth_key_id, temp_auth_key_id, media_temp_auth_key_id FROM auth_key_infos ORDER BY auth_key_id')
+      assert.deepEqual(rows, [
+        { auth_key_id: '21', perm_auth_key_id: '21', temp_auth_key_id: '0', media_temp_auth_key_id: '0' },
+        { auth_key_id: '22', perm_auth_key_id: '0', temp_auth_key_id: '22', media_temp_auth_key_id: '0' },
+        { auth_key_id: '23', perm_auth_key_id: '0', temp_auth_key_id: '0', media_temp_auth_key_id: '23' },
+        { auth_key_id: '24', perm_auth_key_id: '24', temp_auth_key_id: '0', media_temp_auth_key_id: '0' },
+      ])
     } finally {
       await store?.close()
       await c.end()

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path'
 import { parseEntry, parseSchema, type TlEntry } from '../parser/parse.js'
 import { generateIds, generateMain, hexId } from './generate.js'
 import { generateLayers } from './layers.js'
+import { generateTeamgram } from './teamgram.js'
 
 export const MTPROTO_SCHEMA = 'mtproto.tl'
 
@@ -122,6 +123,9 @@ function main(): void {
     writeFileSync(join(outDir, name), text)
     process.stderr.write(`wrote ${join(outDir, name)} (${text.length} chars)\n`)
   }
+  const teamgram = generateTeamgram(root)
+  writeFileSync(join(outDir, 'teamgram.ts'), teamgram)
+  process.stderr.write(`wrote ${join(outDir, 'teamgram.ts')} (${teamgram.length} chars)\n`)
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main()
