@@ -86,6 +86,8 @@ export class SessionSide {
       new RpcRouter({ unknownMethodError: config.unknownMethodError, log: o.log }),
       { publicAddresses: config.publicAddresses, telegram: config.telegram, countryOf: o.countryOf },
       o.clock,
+      // a route naming a built-in method exactly gives it to its upstream; a prefix route does not
+      new Set(config.upstream.routes.map((r) => r.prefix)),
     )
     let upstream: UpstreamBridge | undefined
     const discovery: UpstreamDiscoveryWatch[] = []

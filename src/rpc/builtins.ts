@@ -83,13 +83,14 @@ export function buildNearestDc(s: BuiltinSettings, connection: Pick<ClientConnec
 }
 
 /**
- * Registers help.getConfig, help.getNearestDc and `ping` on `router`. A bare ping is the session
- * layer's (answered with a pong message); a ping inside an invoke wrapper (mtcute sends
+ * Registers help.getConfig, help.getNearestDc and `ping` on `router`, except the methods in
+ * `routedAway` (an upstream route names them exactly: the backend answers them). A bare ping is the
+ * session layer's (answered with a pong message); a ping inside an invoke wrapper (mtcute sends
  * invokeWithoutUpdates(ping) from tg.call) reaches the router and gets rpc_result(pong).
  */
-export function registerBuiltins(router: RpcRouter, s: BuiltinSettings, clock: Clock): RpcRouter {
+export function registerBuiltins(router: RpcRouter, s: BuiltinSettings, clock: Clock, routedAway: ReadonlySet<string> = new Set()): RpcRouter {
+  if (!routedAway.has('help.getConfig')) router.handle('help.getConfig', (_req, ctx) => buildConfig(s, clock.now(), ctx.connection.dcId))
+  if (!routedAway.has('help.getNearestDc')) router.handle('help.getNearestDc', (_req, ctx) => buildNearestDc(s, ctx.connection))
+  if (!routedAway.has('ping')) router.handle('ping', (req, ctx) => ({ _: 'pong', msg_id: ctx.msgId, ping_id: req.ping_id }))
   return router
-    .handle('help.getConfig', (_req, ctx) => buildConfig(s, clock.now(), ctx.connection.dcId))
-    .handle('help.getNearestDc', (_req, ctx) => buildNearestDc(s, ctx.connection))
-    .handle('ping', (req, ctx) => ({ _: 'pong', msg_id: ctx.msgId, ping_id: req.ping_id }))
 }

@@ -26,6 +26,8 @@ function backend(state: { slowMs: number }): (req: PbInvokeRequest) => Promise<R
       }
       case 'account.updateStatus':
         return { result: encode({ _: 'boolTrue' }), bindUserId: USER_ID }
+      case 'help.getNearestDc':
+        return { result: encode({ _: 'nearestDc', country: 'BF', this_dc: 2, nearest_dc: 2 }) }
       case 'help.getAppConfig':
         await new Promise((r) => setTimeout(r, state.slowMs))
         return { result: encode({ _: 'help.appConfig', hash: 5, config: { _: 'jsonObject', value: [] } } as unknown as TlObject) }
@@ -46,8 +48,9 @@ function vectorOf(items: Buffer[]): Buffer {
 function routes(up: TestUpstream): Record<string, unknown> {
   return {
     upstreams: [{ name: 'bff', targets: [up.address], deadline_ms: 3000 }],
-    // help.getConfig has a built-in handler: it stays in-process although 'help.' is routed
-    routes: { 'users.': 'bff', 'account.': 'bff', 'help.': 'bff', 'help.getAppConfig': { upstream: 'bff', deadline_ms: 400 } },
+    // help.getConfig has a built-in handler: it stays in-process although 'help.' is routed;
+    // help.getNearestDc's built-in gives way to the route naming it exactly
+    routes: { 'users.': 'bff', 'account.': 'bff', 'help.': 'bff', 'help.getAppConfig': { upstream: 'bff', deadline_ms: 400 }, 'help.getNearestDc': 'bff' },
   }
 }
 
@@ -71,9 +74,12 @@ describe('mtcute through an upstream backend', () => {
     await up?.stop()
   })
 
-  it('gets the backend answer in its layer; help.getConfig stays with the built-in handler', async () => {
+  it('gets the backend answer in its layer; help.getConfig stays with the built-in handler, help.getNearestDc routed by name goes to the backend', async () => {
     const cfg = await call({ _: 'help.getConfig' })
     assert.equal(cfg._, 'config')
+    const nearest = await call({ _: 'help.getNearestDc' })
+    assert.equal((nearest as unknown as { country: string }).country, 'BF')
+    assert.equal(up.requests.filter((r) => r.method === 'help.getNearestDc').length, 1)
     const users = (await call({ _: 'users.getUsers', id: [{ _: 'inputUserSelf' }] })) as unknown as TlResult[]
     const req = up.requests.find((r) => r.method === 'users.getUsers')!
     assert.ok(req.layer > 200 && req.layer < NEWEST_LAYER, `mtcute's layer ${req.layer}`)
