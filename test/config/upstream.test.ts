@@ -85,7 +85,7 @@ test('kind teamgram-bff and teamgram.session_service (file, env wins)', () => {
   )
   assert.equal(c.upstream.upstreams[0]!.kind, 'teamgram-bff')
   assert.deepEqual(c.teamgram, { sessionService: '127.0.0.1:20450' })
-  assert.deepEqual(parseConfig({}, {}).teamgram, { sessionService: null })
+  assert.deepEqual(parseConfig({}, {}).teamgram, { sessionService: null, statusService: null, registration: null })
   assert.deepEqual(parseConfig({}, { MTGATE_TEAMGRAM_SESSION_SERVICE: '0.0.0.0:20451' }).teamgram, { sessionService: '0.0.0.0:20451' })
   const bad = (doc: Record<string, unknown>, env: Record<string, string>, path: string, reason: string): void =>
     assert.throws(() => parseConfig(doc, env), (e: unknown) => e instanceof ConfigError && e.path === path && e.reason.includes(reason), `${path}: ${reason}`)
