@@ -44,7 +44,7 @@ export class TeamgramServices {
       }
       if (s.registration !== null) {
         registry = new Registry({
-          endpoints: s.registration.etcd,
+          endpoints: s.registration.etcd.map((h) => `http://${h}`),
           log: log.child({ mod: 'teamgram-registration' }),
           self: { id: 'teamgram-session', role: 'session', address: session.address, startedAt: Date.now() },
           goZero: { key: s.registration.key, value: session.address },
