@@ -119,7 +119,8 @@ export class TeamgramStatusReporter {
     }
     if (e === undefined) {
       this.entries.set(permId, (e = { userId, permId, keys: new Set(), dueMs: 0 }))
-      this.offline = this.offline.filter((o) => o.permId !== permId)
+      // back online before its offline report went: that report is moot
+      this.offline = this.offline.filter((o) => o.permId !== permId || o.userId !== userId)
       this.kick()
     }
     e.keys.add(authKeyId)
