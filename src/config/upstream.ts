@@ -167,5 +167,8 @@ export function parseTeamgram(v: unknown, env: Record<string, string | undefined
   if (sessionService === null && (out.statusService !== null || out.registration !== null)) {
     throw new ConfigError('teamgram.session_service', 'required with status_service or etcd: it is the gateway reported and registered')
   }
+  if (sessionService !== null && (out.statusService !== null || out.registration !== null) && /^(0\.0\.0\.0|\[::\]|::):/.test(sessionService)) {
+    throw new ConfigError('teamgram.session_service', 'is the gateway reported and registered: an address sync reaches, not a wildcard')
+  }
   return out
 }

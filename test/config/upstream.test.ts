@@ -109,6 +109,7 @@ test('teamgram.status_service (targets or discovery) and the etcd registration o
     assert.throws(() => t(teamgram), (e: unknown) => e instanceof ConfigError && e.path === path && e.reason.includes(reason), `${path}: ${reason}`)
   bad({ status_service: { targets: ['h:1'] } }, 'teamgram.session_service', 'required')
   bad({ etcd: ['h:1'] }, 'teamgram.session_service', 'required')
+  bad({ session_service: '0.0.0.0:20450', etcd: ['h:1'] }, 'teamgram.session_service', 'not a wildcard')
   bad({ session_service: 'h:2', status_service: { targets: ['h:1'], discovery: { etcd: ['h:3'], key: 'k' } } }, 'teamgram.status_service', 'one of them')
   bad({ session_service: 'h:2', status_service: { targets: ['nohost'] } }, 'teamgram.status_service.targets[0]', 'host:port')
   bad({ session_service: 'h:2', etcd: [] }, 'teamgram.etcd', 'non-empty')
