@@ -178,8 +178,9 @@ export interface TeamgramSettings {
   sessionService: string | null
   /** Teamgram's status service (status.RPCStatus): online sessions reported to it; null: not reported. */
   statusService: UpstreamSettings | null
-  /** sessionService registered in etcd as go-zero does (`<key>/<lease id>` = host:port); null: not registered. */
-  registration: { etcd: string[]; key: string } | null
+  /** etcd where sessionService is registered as go-zero does (`<sessionKey>/<lease id>` = host:port); empty: not registered. */
+  etcd: string[]
+  sessionKey: string
 }
 
 /** Methods whose name starts with `prefix` (or is it) go to `upstream`; the longest prefix wins. */

@@ -136,7 +136,8 @@ export function parseTeamgram(v: unknown, env: Record<string, string | undefined
   checkKeys(raw, ['session_service', 'status_service', 'etcd', 'session_key'], 'teamgram.')
   const s = fromEnv !== undefined && fromEnv !== '' ? fromEnv : raw.session_service
   const sessionService = s === undefined || s === null ? null : hostPort(s, fromEnv ? 'MTGATE_TEAMGRAM_SESSION_SERVICE' : 'teamgram.session_service')
-  const out: TeamgramSettings = { sessionService, statusService: null, registration: null }
+  const out: TeamgramSettings = { sessionService, statusService: null, etcd: [], sessionKey: str(raw.session_key, 'teamgram.session_key', 'interface.session') }
+  if (out.sessionKey === '' || out.sessionKey.endsWith('/')) throw new ConfigError('teamgram.session_key', 'the service key (registered as <key>/<lease id>)')
   if (raw.status_service !== undefined && raw.status_service !== null) {
     const path = 'teamgram.status_service'
     const st = mapping(raw.status_service, path)
@@ -156,18 +157,16 @@ export function parseTeamgram(v: unknown, env: Record<string, string | undefined
     }
     if (st.discovery !== undefined) out.statusService.discovery = parseDiscovery(st.discovery, path + '.discovery')
   }
-  if (raw.etcd !== undefined || raw.session_key !== undefined) {
+  if (raw.etcd !== undefined) {
     const etcd = typeof raw.etcd === 'string' ? [raw.etcd] : raw.etcd
     if (!Array.isArray(etcd) || etcd.length === 0) throw new ConfigError('teamgram.etcd', 'must be a non-empty list of etcd host:port')
     etcd.forEach((e, i) => hostPort(e, `teamgram.etcd[${i}]`))
-    const key = str(raw.session_key, 'teamgram.session_key', 'interface.session')
-    if (key === '' || key.endsWith('/')) throw new ConfigError('teamgram.session_key', 'the service key (registered as <key>/<lease id>)')
-    out.registration = { etcd: etcd as string[], key }
+    out.etcd = etcd as string[]
   }
-  if (sessionService === null && (out.statusService !== null || out.registration !== null)) {
+  if (sessionService === null && (out.statusService !== null || out.etcd.length > 0)) {
     throw new ConfigError('teamgram.session_service', 'required with status_service or etcd: it is the gateway reported and registered')
   }
-  if (sessionService !== null && (out.statusService !== null || out.registration !== null) && /^(0\.0\.0\.0|\[::\]|::):/.test(sessionService)) {
+  if (sessionService !== null && (out.statusService !== null || out.etcd.length > 0) && /^(0\.0\.0\.0|\[::\]|::):/.test(sessionService)) {
     throw new ConfigError('teamgram.session_service', 'is the gateway reported and registered: an address sync reaches, not a wildcard')
   }
   return out

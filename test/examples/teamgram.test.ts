@@ -201,10 +201,12 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
 
   it('mtgate registered its session service under interface.session; the status service lists A and B online with it as gateway', async () => {
     const client = new Etcd3({ hosts: etcd.endpoint })
+    // go-zero's form: <key>/<lease id>, the key kept by a lease
     try {
-      const kvs = await client.getAll().prefix(SESSION_KEY + '/').strings()
-      assert.deepEqual(Object.values(kvs), [session])
-      assert.match(Object.keys(kvs)[0]!, /^interface\.session\/\d+$/)
+      const { kvs } = await client.getAll().prefix(SESSION_KEY + '/').exec()
+      assert.deepEqual(kvs.map((kv) => kv.value.toString()), [session])
+      assert.notEqual(kvs[0]!.lease, '0')
+      assert.equal(kvs[0]!.key.toString(), `${SESSION_KEY}/${kvs[0]!.lease}`)
     } finally {
       client.close()
     }
@@ -333,5 +335,16 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     await mt.destroy()
     await until(async () => (await online(PHONE_B)).length === 0, 'B offline in status')
     assert.equal((await online(PHONE_A)).length, 1, 'A stays online')
+  })
+
+  it('mtgate stopping leaves interface.session and reports its sessions offline', async () => {
+    await e.server.stop()
+    const client = new Etcd3({ hosts: etcd.endpoint })
+    try {
+      assert.deepEqual(await client.getAll().prefix(SESSION_KEY + '/').strings(), {})
+    } finally {
+      client.close()
+    }
+    assert.deepEqual(await online(PHONE_A), [])
   })
 })

@@ -26,7 +26,7 @@ describe('docs/teamgram-migration.md', () => {
     assert.equal(c.upstream.unrouted, 'bff')
     assert.equal(c.teamgram.sessionService, '127.0.0.1:20120')
     assert.equal(c.teamgram.statusService?.discovery?.key, 'service.status')
-    assert.deepEqual(c.teamgram.registration, { etcd: ['127.0.0.1:2379'], key: 'interface.session' })
+    assert.deepEqual([c.teamgram.etcd, c.teamgram.sessionKey], [['127.0.0.1:2379'], 'interface.session'])
     assert.equal(c.store.backend, 'mysql')
     assert.ok(c.store.teamgramCache !== undefined)
   })

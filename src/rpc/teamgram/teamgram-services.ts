@@ -42,12 +42,12 @@ export class TeamgramServices {
         reporter = new TeamgramStatusReporter(st, { gateway: session.address, callTimeoutMs: s.statusService.deadlineMs }, log)
         reporter.start(host)
       }
-      if (s.registration !== null) {
+      if (s.etcd.length > 0) {
         registry = new Registry({
-          endpoints: s.registration.etcd.map((h) => `http://${h}`),
+          endpoints: s.etcd.map((h) => `http://${h}`),
           log: log.child({ mod: 'teamgram-registration' }),
           self: { id: 'teamgram-session', role: 'session', address: session.address, startedAt: Date.now() },
-          goZero: { key: s.registration.key, value: session.address },
+          goZero: { key: s.sessionKey, value: session.address },
         })
         await registry.start()
       }
