@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Go modules of the fake Teamgram deployment (examples/teamgram, module mtgate.example/teamgram:
+# Go modules of the fake Teamgram deployment (examples/teamgram, module mtgate.example/teamgram; it
+# reads etcd through its JSON gateway, so no etcd module:
 # github.com/teamgram/proto, grpc, protobuf and go-sql-driver/mysql pinned in its go.mod/go.sum), for
 # test/examples/teamgram.test.ts.
 set -euo pipefail

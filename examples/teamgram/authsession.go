@@ -118,25 +118,6 @@ func (a *authsession) SetLayer(ctx context.Context, authKeyID int64, layer int32
 	return err
 }
 
-// UserAuthKeys lists the permanent keys bound to a user (AuthUsersDAO.SelectAuthKeyIds).
-func (a *authsession) UserAuthKeys(ctx context.Context, userID int64) ([]int64, error) {
-	rows, err := a.db.QueryContext(ctx,
-		"select id, auth_key_id, user_id, hash, date_created, date_active, android_push_session_id from auth_users where user_id = ? and deleted = 0", userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id, keyID, uid, hash, created, active, push int64
-		if err := rows.Scan(&id, &keyID, &uid, &hash, &created, &active, &push); err != nil {
-			return nil, err
-		}
-		ids = append(ids, keyID)
-	}
-	return ids, rows.Err()
-}
-
 // BoundUser is the user of a permanent key's active binding (AuthUsersDAO.Select), 0 when none.
 func (a *authsession) BoundUser(ctx context.Context, permAuthKeyID int64) (int64, error) {
 	var id, keyID, uid, hash, created, active, push int64

@@ -46,6 +46,11 @@ export interface RegistryOptions {
   recreateAfterFailures?: number
   /** TLS to etcd (PEM buffers). */
   tls?: { ca: Buffer; cert?: Buffer; key?: Buffer }
+  /**
+   * Register as a go-zero service instance instead (discov.Publisher): key `<key>/<lease id>`
+   * holding `value` (a host:port); no membership is read.
+   */
+  goZero?: { key: string; value: string }
 }
 
 export interface RegistryEvents {
@@ -92,8 +97,12 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.recreateAfter = opts.recreateAfterFailures ?? 3
   }
 
+  /** The lease id (decimal) of the current registration, for go-zero's key. */
+  private leaseId = ''
+
   private get key(): string {
-    return `${this.prefix}${this.opts.self.role}/${this.opts.self.id}`
+    const g = this.opts.goZero
+    return g !== undefined ? `${g.key}/${this.leaseId}` : `${this.prefix}${this.opts.self.role}/${this.opts.self.id}`
   }
 
   /** Last known membership (self included once registered), optionally of one role. */
@@ -160,8 +169,10 @@ export class Registry extends EventEmitter<RegistryEvents> {
     try {
       const client = this.ensureClient()
       if (!this.deregistered) await this.keepRegistered(client)
-      await this.readAll(client)
-      this.ensureWatch(client)
+      if (this.opts.goZero === undefined) {
+        await this.readAll(client)
+        this.ensureWatch(client)
+      }
       this.failures = 0
       this.setReachable(true)
     } catch (e) {
@@ -207,7 +218,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
   }
 
   private async keepRegistered(client: Etcd3): Promise<void> {
-    const value = JSON.stringify(this.opts.self)
+    const value = this.opts.goZero?.value ?? JSON.stringify(this.opts.self)
     const current = this.lease
     if (current) {
       let alive = false
@@ -239,7 +250,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const lease = client.lease(this.ttl, { autoKeepAlive: false })
     lease.on('lost', () => undefined) // handled by the loop (keepalive answers "not found")
     try {
-      await this.withTimeout('lease grant', lease.grant())
+      this.leaseId = BigInt(await this.withTimeout('lease grant', lease.grant())).toString()
       await this.withTimeout('put self', lease.put(this.key).value(value).exec())
     } catch (e) {
       lease.release()

@@ -26,7 +26,7 @@ import { big, i64, protos, type PbBoolReply, type PbCountReply, type PbPushReque
 import { nodeRegistry, type Registry } from './registry.js'
 import { ClusterBackendApi } from './backend-api-host.js'
 import { mtgateService } from '../rpc/backend-api.js'
-import { serveTeamgramSession, type TeamgramSessionServer } from '../rpc/teamgram/session-service.js'
+import { TeamgramServices } from '../rpc/teamgram/teamgram-services.js'
 import { upstreamProto } from '../rpc/upstream-proto.js'
 import type { UpstreamBridge } from '../rpc/upstream.js'
 import { RendezvousRing } from './ring.js'
@@ -76,8 +76,8 @@ export class SessionNode {
   readonly backendApi: ClusterBackendApi
   /** Open WatchPresence streams (ended when the node stops). */
   readonly watchStreams = new Set<() => void>()
-  /** Teamgram's session.RPCSession (config teamgram.session_service), over backendApi. */
-  teamgramSession: TeamgramSessionServer | undefined
+  /** Teamgram's session.RPCSession, status reports and registration (config teamgram), over backendApi. */
+  teamgram: TeamgramServices | undefined
 
   readonly store: AuthKeyStore
   readonly router: RpcRouter
@@ -149,7 +149,7 @@ export class SessionNode {
     n.admin = admin
     grpc.server.addService(protos().session, n.impl())
     grpc.server.addService(upstreamProto().mtgate, mtgateService(n.backendApi, log, n.watchStreams, n.backendApi.local))
-    if (sc.teamgram.sessionService !== null) n.teamgramSession = await serveTeamgramSession(sc.teamgram.sessionService, n.backendApi, log)
+    n.teamgram = await TeamgramServices.start(sc.teamgram, n.backendApi, log)
     grpc.health.set('SERVING')
     registry.on('change', () => {
       n.syncPeers()
@@ -394,13 +394,14 @@ export class SessionNode {
     // Goodbye first (gateways route around us at once), then leave etcd.
     this.link.goodbye(this.nodeId)
     await this.registry.deregister()
+    await this.teamgram?.deregister()
     // Messages the gateways sent before they read the Goodbye are still on the way: take them.
     await new Promise((r) => setTimeout(r, 250))
     await this.side.drainRpcs()
     await this.link.flush(1000)
     this.link.endAll('session node stopping')
     for (const end of [...this.watchStreams]) end()
-    await this.teamgramSession?.close()
+    await this.teamgram?.close()
     await stopNodeServer(this.grpc)
     this.backendApi.close()
     this.side.stopSessions()

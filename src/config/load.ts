@@ -173,7 +173,7 @@ export function parseConfigSources(input: unknown, env: Env, cwd: string): { con
   const proxyProtocol = errors.take(() => parseProxyProtocol(raw.proxy_protocol, listenPorts.filter((p) => p !== 0)), { ports: [], trusted: [] })
   const tls = errors.take(() => parseTls(raw.tls, cwd), null)
   const backendApi = errors.take(() => parseBackendApi(raw.backend_api), null)
-  const teamgram = errors.take(() => parseTeamgram(raw.teamgram, env), { sessionService: null })
+  const teamgram = errors.take(() => parseTeamgram(raw.teamgram, env), { sessionService: null, statusService: null, etcd: [], sessionKey: 'interface.session' })
   const mtproxy = errors.take(() => parseMtproxy(raw.mtproxy, env, dcIds), undefined)
   const log = errors.take(() => parseLog(raw.log), undefined)
   const admin = errors.take(() => parseAdmin(raw.admin, env), null)

@@ -173,6 +173,16 @@ export interface UpstreamDiscovery {
   intervalMs: number
 }
 
+export interface TeamgramSettings {
+  /** session.RPCSession served on this host:port (also the `gateway` reported and registered); null: not served. */
+  sessionService: string | null
+  /** Teamgram's status service (status.RPCStatus): online sessions reported to it; null: not reported. */
+  statusService: UpstreamSettings | null
+  /** etcd where sessionService is registered as go-zero does (`<sessionKey>/<lease id>` = host:port); empty: not registered. */
+  etcd: string[]
+  sessionKey: string
+}
+
 /** Methods whose name starts with `prefix` (or is it) go to `upstream`; the longest prefix wins. */
 export interface UpstreamRoute {
   prefix: string
@@ -242,8 +252,8 @@ export interface ServerConfig {
   upstream: UpstreamRouting
   /** host:port where `mtgate serve` serves mtgate.upstream.v1.Mtgate to backends; null: not served. */
   backendApi: string | null
-  /** Teamgram's session service (session.RPCSession) served on sessionService (host:port); null: not served. */
-  teamgram: { sessionService: string | null }
+  /** Teamgram's session service, status reports and etcd registration. */
+  teamgram: TeamgramSettings
   mtproxy: MtproxySettings
   log: LogSettings
   /** The admin HTTP port (/metrics, /healthz, /readyz); null: none. */

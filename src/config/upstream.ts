@@ -24,9 +24,12 @@
  *   teamgram:
  *     session_service: 127.0.0.1:20450   # where Teamgram's sync service calls session.RPCSession
  *                                        # (env MTGATE_TEAMGRAM_SESSION_SERVICE)
+ *     status_service: { discovery: { etcd: [127.0.0.1:2379], key: service.status } }   # or targets
+ *     etcd: [127.0.0.1:2379]             # session_service registered as <session_key>/<lease id>
+ *     session_key: interface.session     # default interface.session
  */
 import { ConfigError, bool, checkKeys, int, mapping, str } from './load.js'
-import type { UpstreamDiscovery, UpstreamKind, UpstreamRoute, UpstreamRouting, UpstreamSettings } from './types.js'
+import type { TeamgramSettings, UpstreamDiscovery, UpstreamKind, UpstreamRoute, UpstreamRouting, UpstreamSettings } from './types.js'
 
 const KINDS: readonly UpstreamKind[] = ['mtgate', 'teamgram-bff']
 
@@ -122,11 +125,49 @@ export function parseBackendApi(v: unknown): string | null {
   return v === undefined || v === null ? null : hostPort(v, 'backend_api')
 }
 
-/** teamgram: { session_service: host:port } (env MTGATE_TEAMGRAM_SESSION_SERVICE wins). */
-export function parseTeamgram(v: unknown, env: Record<string, string | undefined>): { sessionService: string | null } {
+/**
+ * teamgram: { session_service, status_service, etcd, session_key } (env MTGATE_TEAMGRAM_SESSION_SERVICE
+ * wins for session_service). status_service: `{ targets: [...] }` or `{ discovery: { etcd, key } }`,
+ * as an upstream's; etcd + session_key: where session_service is registered the go-zero way.
+ */
+export function parseTeamgram(v: unknown, env: Record<string, string | undefined>): TeamgramSettings {
   const fromEnv = env.MTGATE_TEAMGRAM_SESSION_SERVICE?.trim()
   const raw = v === undefined || v === null ? {} : mapping(v, 'teamgram')
-  checkKeys(raw, ['session_service'], 'teamgram.')
+  checkKeys(raw, ['session_service', 'status_service', 'etcd', 'session_key'], 'teamgram.')
   const s = fromEnv !== undefined && fromEnv !== '' ? fromEnv : raw.session_service
-  return { sessionService: s === undefined || s === null ? null : hostPort(s, fromEnv ? 'MTGATE_TEAMGRAM_SESSION_SERVICE' : 'teamgram.session_service') }
+  const sessionService = s === undefined || s === null ? null : hostPort(s, fromEnv ? 'MTGATE_TEAMGRAM_SESSION_SERVICE' : 'teamgram.session_service')
+  const out: TeamgramSettings = { sessionService, statusService: null, etcd: [], sessionKey: str(raw.session_key, 'teamgram.session_key', 'interface.session') }
+  if (out.sessionKey === '' || out.sessionKey.endsWith('/')) throw new ConfigError('teamgram.session_key', 'the service key (registered as <key>/<lease id>)')
+  if (raw.status_service !== undefined && raw.status_service !== null) {
+    const path = 'teamgram.status_service'
+    const st = mapping(raw.status_service, path)
+    checkKeys(st, ['targets', 'discovery', 'deadline_ms'], path + '.')
+    if ((st.targets === undefined) === (st.discovery === undefined)) throw new ConfigError(path, 'needs targets or discovery (one of them)')
+    const targets = typeof st.targets === 'string' ? [st.targets] : (st.targets ?? [])
+    if (!Array.isArray(targets)) throw new ConfigError(path + '.targets', 'must be a list of host:port')
+    targets.forEach((t, j) => hostPort(t, `${path}.targets[${j}]`))
+    out.statusService = {
+      name: path,
+      kind: 'teamgram-bff',
+      targets: targets as string[],
+      deadlineMs: int(st.deadline_ms, path + '.deadline_ms', UPSTREAM_DEFAULTS.deadlineMs, 1, 60_000),
+      maxInFlight: UPSTREAM_DEFAULTS.maxInFlight,
+      resultTimeoutMs: UPSTREAM_DEFAULTS.resultTimeoutMs,
+      stream: false,
+    }
+    if (st.discovery !== undefined) out.statusService.discovery = parseDiscovery(st.discovery, path + '.discovery')
+  }
+  if (raw.etcd !== undefined) {
+    const etcd = typeof raw.etcd === 'string' ? [raw.etcd] : raw.etcd
+    if (!Array.isArray(etcd) || etcd.length === 0) throw new ConfigError('teamgram.etcd', 'must be a non-empty list of etcd host:port')
+    etcd.forEach((e, i) => hostPort(e, `teamgram.etcd[${i}]`))
+    out.etcd = etcd as string[]
+  }
+  if (sessionService === null && (out.statusService !== null || out.etcd.length > 0)) {
+    throw new ConfigError('teamgram.session_service', 'required with status_service or etcd: it is the gateway reported and registered')
+  }
+  if (sessionService !== null && (out.statusService !== null || out.etcd.length > 0) && /^(0\.0\.0\.0|\[::\]|::):/.test(sessionService)) {
+    throw new ConfigError('teamgram.session_service', 'is the gateway reported and registered: an address sync reaches, not a wildcard')
+  }
+  return out
 }

@@ -16,7 +16,7 @@ import type { RsaKeySet } from '../handshake/rsa-keyset.js'
 import { GatewaySide, type ListenAddress } from '../gateway/front.js'
 import type { EncryptedPath } from '../gateway/encrypted.js'
 import { serveBackendApi, type BackendApiServer } from '../rpc/backend-api.js'
-import { serveTeamgramSession, type TeamgramSessionServer } from '../rpc/teamgram/session-service.js'
+import { TeamgramServices } from '../rpc/teamgram/teamgram-services.js'
 import type { RpcRouter, HandlerMap, MethodName } from '../rpc/router.js'
 import type { UpstreamBridge } from '../rpc/upstream.js'
 import type { SessionManager } from '../session/manager.js'
@@ -60,7 +60,8 @@ export class MtgateServer {
   private expireTimer: NodeJS.Timeout | undefined
   private expiring: Promise<number> | undefined
   private backendApi: BackendApiServer | undefined
-  private teamgramSession: TeamgramSessionServer | undefined
+  /** Teamgram's session service, status reports and registration (config teamgram). */
+  teamgram: TeamgramServices | undefined
   private admin: AdminServer | undefined
 
   readonly store: AuthKeyStore
@@ -103,7 +104,7 @@ export class MtgateServer {
     })
     let gatewaySide: GatewaySide | undefined
     let backendApi: BackendApiServer | undefined
-    let teamgramSession: TeamgramSessionServer | undefined
+    let teamgram: TeamgramServices | undefined
     let server: MtgateServer | undefined
     // up before the listeners: /readyz answers 503 "starting" until they are bound
     const admin = metrics && config.admin !== null ? await AdminServer.start(config.admin, metrics, async () => (server === undefined ? 'starting' : server.readiness()), log) : undefined
@@ -124,14 +125,14 @@ export class MtgateServer {
       gatewaySide.encrypted.attach(sessionSide.start(gatewaySide.encrypted))
       metrics?.observeSessions(sessionSide)
       if (config.backendApi !== null) backendApi = await serveBackendApi(config.backendApi, sessionSide.localBackendApi(gatewayId), log)
-      if (config.teamgram.sessionService !== null) teamgramSession = await serveTeamgramSession(config.teamgram.sessionService, sessionSide.localBackendApi(gatewayId), log)
+      teamgram = await TeamgramServices.start(config.teamgram, sessionSide.localBackendApi(gatewayId), log)
       const front = await gatewaySide.listen()
       metrics?.observeGateway(front, gatewaySide.encrypted)
       advertiseBoundPorts(config, front.addresses)
     } catch (e) {
       await admin?.close()
       await backendApi?.close()
-      await teamgramSession?.close()
+      await teamgram?.close()
       await gatewaySide?.closeFront('start failed').catch(() => undefined)
       await gatewaySide?.close().catch(() => undefined)
       await sessionSide.close()
@@ -139,7 +140,7 @@ export class MtgateServer {
     }
     server = new MtgateServer(config, sessionSide, gatewaySide, log, clock)
     server.backendApi = backendApi
-    server.teamgramSession = teamgramSession
+    server.teamgram = teamgram
     server.admin = admin
     server.expireTimer = setInterval(() => void server.expireTempKeys(), config.limits.expireTempIntervalSeconds * 1000)
     server.expireTimer.unref()
@@ -214,7 +215,7 @@ export class MtgateServer {
 
   /** host:port of Teamgram's session service (config teamgram.session_service); undefined when not served. */
   get teamgramSessionAddress(): string | undefined {
-    return this.teamgramSession?.address
+    return this.teamgram?.session.address
   }
 
   /** host and port of the admin HTTP port (config admin); undefined when off or not bound. */
@@ -265,11 +266,12 @@ export class MtgateServer {
     clearInterval(this.expireTimer)
     this.gatewaySide.front.refuseNew('server stopping')
     this.log.info({ connections: this.gatewaySide.front.connectionCount }, 'stopping: draining')
+    await this.teamgram?.deregister()
     // New connections are refused from here on (refuseNew); RPCs already dispatched get up to
     // drainTimeoutMs to answer.
     await this.sessionSide.drainRpcs()
     await this.backendApi?.close()
-    await this.teamgramSession?.close()
+    await this.teamgram?.close()
     await this.gatewaySide.closeFront('server stopping')
     this.sessionSide.stopSessions()
     await this.gatewaySide.close()

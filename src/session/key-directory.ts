@@ -69,7 +69,7 @@ export class KeyDirectory implements SessionHost {
   recount(key: KeyState): void {
     let n = 0
     if (this.keys.get(key.record.id) === key) for (const s of key.sessions.values()) if (s.conn !== undefined) n++
-    this.presence.update(key.record.id, key.info.userId, n)
+    this.presence.update(key.record.id, key.info.userId, n, key.permId)
   }
 
   nowSec(): number {

@@ -10,6 +10,8 @@ export interface OnlineKey {
   /** The user the key is bound to; undefined: none. */
   userId: bigint | undefined
   authKeyId: bigint
+  /** The permanent key a temp key is bound to (a permanent key's own id); undefined: unbound temp key. */
+  permAuthKeyId?: bigint
   /** Sessions of the key with a live connection. */
   sessions: number
 }
@@ -30,15 +32,15 @@ export class Presence {
   constructor(private readonly clock: Clock) {}
 
   /** Records that `sessions` sessions of the key have a connection, its user being `userId`. */
-  update(authKeyId: bigint, userId: bigint | undefined, sessions: number): void {
+  update(authKeyId: bigint, userId: bigint | undefined, sessions: number, permAuthKeyId?: bigint): void {
     const cur = this.online.get(authKeyId)
-    if (cur !== undefined && cur.userId === userId) {
+    if (cur !== undefined && cur.userId === userId && cur.permAuthKeyId === permAuthKeyId) {
       if (sessions > 0) cur.sessions = sessions
       else this.goOffline(cur)
       return
     }
     if (cur !== undefined) this.goOffline(cur)
-    if (sessions > 0) this.goOnline({ userId, authKeyId, sessions })
+    if (sessions > 0) this.goOnline(permAuthKeyId === undefined ? { userId, authKeyId, sessions } : { userId, authKeyId, permAuthKeyId, sessions })
   }
 
   /** The online keys of these users (of every user, and of keys with none, when `userIds` is undefined). */

@@ -55,7 +55,7 @@ describe('Teamgram BFF and session service on a cluster session node (real etcd)
     tg = await mtcuteClient('127.0.0.1', port, publicKeyOf(base.dataDir).pem, true)
     ;(tg._client as unknown as { onServerUpdate: { add(cb: (u: TlResult) => void): void } }).onServerUpdate.add((u) => got.push(u))
     const Client = grpc.makeGenericClientConstructor(teamgramSessionService, 'RPCSession') as unknown as new (a: string, c: grpc.ChannelCredentials) => SessionClient
-    rpc = new Client(session.teamgramSession!.address, grpc.credentials.createInsecure())
+    rpc = new Client(session.teamgram!.session.address, grpc.credentials.createInsecure())
   })
   after(async () => {
     rpc?.close()

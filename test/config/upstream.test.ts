@@ -84,9 +84,9 @@ test('kind teamgram-bff and teamgram.session_service (file, env wins)', () => {
     {},
   )
   assert.equal(c.upstream.upstreams[0]!.kind, 'teamgram-bff')
-  assert.deepEqual(c.teamgram, { sessionService: '127.0.0.1:20450' })
-  assert.deepEqual(parseConfig({}, {}).teamgram, { sessionService: null })
-  assert.deepEqual(parseConfig({}, { MTGATE_TEAMGRAM_SESSION_SERVICE: '0.0.0.0:20451' }).teamgram, { sessionService: '0.0.0.0:20451' })
+  assert.deepEqual(c.teamgram, { sessionService: '127.0.0.1:20450', statusService: null, etcd: [], sessionKey: 'interface.session' })
+  assert.deepEqual(parseConfig({}, {}).teamgram, { sessionService: null, statusService: null, etcd: [], sessionKey: 'interface.session' })
+  assert.deepEqual(parseConfig({}, { MTGATE_TEAMGRAM_SESSION_SERVICE: '0.0.0.0:20451' }).teamgram.sessionService, '0.0.0.0:20451')
   const bad = (doc: Record<string, unknown>, env: Record<string, string>, path: string, reason: string): void =>
     assert.throws(() => parseConfig(doc, env), (e: unknown) => e instanceof ConfigError && e.path === path && e.reason.includes(reason), `${path}: ${reason}`)
   bad({ upstreams: [{ name: 'bff', kind: 'teamgram', targets: ['h:1'] }] }, {}, 'upstreams[0].kind', 'mtgate, teamgram-bff')
@@ -94,4 +94,24 @@ test('kind teamgram-bff and teamgram.session_service (file, env wins)', () => {
   bad({ upstreams: [{ name: 'bff', kind: 'teamgram-bff', targets: ['h:1'], stream: true }] }, {}, 'upstreams[0].stream', 'unary')
   bad({ teamgram: { session: 'h:1' } }, {}, 'teamgram.session', 'unknown key')
   bad({}, { MTGATE_TEAMGRAM_SESSION_SERVICE: 'x' }, 'MTGATE_TEAMGRAM_SESSION_SERVICE', 'host:port')
+})
+
+test('teamgram.status_service (targets or discovery) and the etcd registration of session_service', () => {
+  const t = (teamgram: Record<string, unknown>) => parseConfig({ teamgram }, {}).teamgram
+  const byTargets = t({ session_service: '10.0.0.5:20450', status_service: { targets: ['10.0.0.9:20670'] }, etcd: ['10.0.0.2:2379'] })
+  assert.deepEqual(byTargets.statusService, { name: 'teamgram.status_service', kind: 'teamgram-bff', targets: ['10.0.0.9:20670'], deadlineMs: 5000, maxInFlight: 1024, resultTimeoutMs: 60000, stream: false })
+  assert.deepEqual([byTargets.etcd, byTargets.sessionKey], [['10.0.0.2:2379'], 'interface.session'])
+  const byEtcd = t({ session_service: '10.0.0.5:20450', status_service: { discovery: { etcd: '10.0.0.2:2379', key: 'service.status' } }, etcd: '10.0.0.2:2379', session_key: 'interface.session2' })
+  assert.deepEqual(byEtcd.statusService!.targets, [])
+  assert.deepEqual(byEtcd.statusService!.discovery, { etcd: ['10.0.0.2:2379'], key: 'service.status', intervalMs: 1000 })
+  assert.equal(byEtcd.sessionKey, 'interface.session2')
+  const bad = (teamgram: Record<string, unknown>, path: string, reason: string): void =>
+    assert.throws(() => t(teamgram), (e: unknown) => e instanceof ConfigError && e.path === path && e.reason.includes(reason), `${path}: ${reason}`)
+  bad({ status_service: { targets: ['h:1'] } }, 'teamgram.session_service', 'required')
+  bad({ etcd: ['h:1'] }, 'teamgram.session_service', 'required')
+  bad({ session_service: '0.0.0.0:20450', etcd: ['h:1'] }, 'teamgram.session_service', 'not a wildcard')
+  bad({ session_service: 'h:2', status_service: { targets: ['h:1'], discovery: { etcd: ['h:3'], key: 'k' } } }, 'teamgram.status_service', 'one of them')
+  bad({ session_service: 'h:2', status_service: { targets: ['nohost'] } }, 'teamgram.status_service.targets[0]', 'host:port')
+  bad({ session_service: 'h:2', etcd: [] }, 'teamgram.etcd', 'non-empty')
+  bad({ session_service: 'h:2', etcd: ['h:1'], session_key: 'a/' }, 'teamgram.session_key', 'service key')
 })

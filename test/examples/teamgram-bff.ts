@@ -1,8 +1,10 @@
 /**
- * The fake Teamgram deployment (examples/teamgram) for the Teamgram test: its BFF services as a
- * child process, and its key tool (a key read or written the way Teamgram's authsession does it).
+ * The fake Teamgram deployment (examples/teamgram) for the Teamgram test: its BFF and status services
+ * as a child process, a status_getUserOnlineSessions call, and its key tool (a key read or written the way Teamgram's authsession does it).
  */
 import { execFile } from 'node:child_process'
+import * as grpc from '@grpc/grpc-js'
+import { int64, PbWriter, readMessage } from '../../src/rpc/teamgram/protobuf.js'
 import type { ExampleBackend } from './backend.js'
 import { goBinary } from './go-build.js'
 import { startBackendProcess } from './process.js'
@@ -14,15 +16,44 @@ export interface TeamgramBffOptions {
   dsn: string
   /** host:port to serve the BFF services on. */
   listen: string
-  /** mtgate's Teamgram session service (config teamgram.session_service), pushed to. */
-  session: string
+  /** etcd host:port where the session services (mtgate's teamgram.session_service) are registered. */
+  etcd: string
+  /** Their key (Teamgram's interface.session). */
+  sessionKey: string
   /** help.getConfig's this_dc and its address. */
   dc: { id: number; host: string; port: number }
 }
 
 export async function startTeamgramBff(o: TeamgramBffOptions): Promise<ExampleBackend> {
-  const args = ['serve', '--mysql', o.dsn, '--listen', o.listen, '--session', o.session, '--dc', `${o.dc.id}:${o.dc.host}:${o.dc.port}`]
-  return startBackendProcess({ command: await binary(), args, ownFlags: true, name: 'Teamgram BFF' }, { listen: o.listen, mtgate: o.session, stateFile: '' })
+  const args = ['serve', '--mysql', o.dsn, '--listen', o.listen, '--etcd', o.etcd, '--session-key', o.sessionKey, '--dc', `${o.dc.id}:${o.dc.host}:${o.dc.port}`]
+  return startBackendProcess({ command: await binary(), args, ownFlags: true, name: 'Teamgram BFF' }, { listen: o.listen, mtgate: '', stateFile: '' })
+}
+
+/** One entry of status_getUserOnlineSessions (status.SessionEntry). */
+export interface StatusSession {
+  authKeyId: bigint
+  permAuthKeyId: bigint
+  gateway: string
+  expired: number
+}
+
+/** The user's online sessions as the status service at `address` lists them (what Teamgram's sync reads). */
+export async function userOnlineSessions(address: string, userId: number): Promise<StatusSession[]> {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure())
+  const id = (b: Buffer): Buffer => b
+  try {
+    const body = new PbWriter().uint(1, -406788659).uint(3, userId).finish()
+    const res = await new Promise<Buffer>((resolve, reject) =>
+      client.makeUnaryRequest('/status.RPCStatus/status_getUserOnlineSessions', id, id, body, { deadline: Date.now() + 5000 }, (err, r) => (err ? reject(err) : resolve(r!))),
+    )
+    return (readMessage(res).get(4) ?? []).map((v) => {
+      const f = readMessage((v as { raw: Buffer }).raw)
+      const num = (n: number): bigint => int64((f.get(n)?.at(-1) as { v: bigint } | undefined)?.v ?? 0n)
+      return { authKeyId: num(4), permAuthKeyId: num(8), gateway: ((f.get(5)?.at(-1) as { raw: Buffer } | undefined)?.raw ?? Buffer.alloc(0)).toString(), expired: Number(num(6)) }
+    })
+  } finally {
+    client.close()
+  }
 }
 
 /** A key as the key tool prints it (read back with Teamgram's decoding). */

@@ -3,8 +3,11 @@
  * from Teamgram's generated gRPC interfaces and TL helpers, keys and bindings in Teamgram's
  * authsession tables, pushes as Teamgram's sync service makes them) behind mtgate's `teamgram-bff`
  * upstream, with mtgate's MySQL store on Teamgram's tables (made by Teamgram's DDL). Real clients
- * sign in through mtgate to the BFF (GramJS = A, mtcute = B, TDLib = C), message each other (the
- * recipient's update arrives through session.RPCSession/session_pushUpdatesData), and the keys are
+ * sign in through mtgate to the BFF (GramJS = A, mtcute = B, TDLib = C), message each other, and the
+ * recipient's update takes Teamgram's sync path: mtgate reports its online sessions to the status
+ * service with its session service as their gateway and registers that address in etcd under
+ * interface.session; the sender's BFF looks the recipient's sessions up in status, the gateway in
+ * etcd, and calls session.RPCSession/session_pushUpdatesData there. The keys are
  * shared both ways: those mtgate
  * wrote are the clients' keys when read Teamgram's way, and a key written Teamgram's way, bound to a
  * user, signs a GramJS client in with no handshake.
@@ -18,11 +21,12 @@ import { MysqlAuthKeyStore } from '../../src/store/mysql.js'
 import { startE2eServer, recordNewKeys, recordRpcs, type DispatchedRpc, type E2eServer } from '../e2e/harness.js'
 import { gramjs, gramjsClient, type GramClient, type GramObject } from '../helpers/gramjs.js'
 import { mtcuteAuthKey, mtcuteClient, type MtcuteClient, type TlResult } from '../helpers/mtcute.js'
-import { freePort, skipWithout, startMariaDb, type MariaDbInstance } from '../helpers/services.js'
+import { Etcd3 } from 'etcd3'
+import { freePort, skipWithout, startEtcd, startMariaDb, type EtcdInstance, type MariaDbInstance } from '../helpers/services.js'
 import { TEAMGRAM_DDL } from '../store/teamgram-ddl.js'
 import { waitFor } from '../helpers/wait.js'
 import type { ExampleBackend } from './backend.js'
-import { readTeamgramKey, startTeamgramBff, writeTeamgramKey } from './teamgram-bff.js'
+import { readTeamgramKey, startTeamgramBff, userOnlineSessions, writeTeamgramKey } from './teamgram-bff.js'
 import { TdlibClient, type Td } from './tdlib-client.js'
 
 /** examples/teamgram's login code; a user's id is its phone's digits, its access_hash id * 7919. */
@@ -34,6 +38,7 @@ const PHONE_D = '15550000444'
 const userOf = (phone: string): number => Number(phone.replace(/\D/g, ''))
 const accessHash = (userId: number): bigint => BigInt(userId) * 7919n
 const DC = 2
+const SESSION_KEY = 'interface.session'
 
 const { Api, bigInt, Raw } = gramjs()
 const G = Api as unknown as {
@@ -67,8 +72,11 @@ function stringSession(dc: number, host: string, port: number, key: Buffer): str
   return '1' + Buffer.concat([head, addr, p, key]).toString('base64')
 }
 
-describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', { skip: skipWithout('mariadb') }, () => {
+describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', { skip: skipWithout('mariadb', 'etcd') }, () => {
   let mariadb: MariaDbInstance
+  let etcd: EtcdInstance
+  let bffListen: string
+  let session: string
   let db: Connection
   let dsn: string
   let e: E2eServer
@@ -93,9 +101,11 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     db = await mysql.createConnection({ ...c, multipleStatements: true })
     // an existing Teamgram database: its tables as Teamgram's DDL made them
     await db.query(TEAMGRAM_DDL)
+    etcd = await startEtcd()
+    const etcdAddr = `127.0.0.1:${etcd.port}`
     const store = await MysqlAuthKeyStore.open(c)
-    const bffListen = `127.0.0.1:${await freePort()}`
-    const session = `127.0.0.1:${await freePort()}`
+    bffListen = `127.0.0.1:${await freePort()}`
+    session = `127.0.0.1:${await freePort()}`
     e = await startE2eServer({
       host: '127.0.0.1',
       tcpPort: 0,
@@ -104,12 +114,13 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
         upstreams: [{ name: 'teamgram', kind: 'teamgram-bff', targets: [bffListen], deadline_ms: 5000 }],
         // as docs/teamgram-migration.md configures Teamgram's bff.bff: every method to it
         unrouted: 'teamgram',
-        teamgram: { session_service: session },
+        // the fake serves status.RPCStatus on the BFF's address
+        teamgram: { session_service: session, status_service: { targets: [bffListen] }, etcd: [etcdAddr], session_key: SESSION_KEY },
       },
     })
     newKeys = recordNewKeys(e.server.store)
     rpcs = recordRpcs(e.server)
-    bff = await startTeamgramBff({ dsn, listen: bffListen, session, dc: { id: DC, host: e.host, port: e.tcpPort! } })
+    bff = await startTeamgramBff({ dsn, listen: bffListen, etcd: etcdAddr, sessionKey: SESSION_KEY, dc: { id: DC, host: e.host, port: e.tcpPort! } })
     gram = gramjsClient({ host: e.host, port: e.tcpPort!, dcId: DC, key: e, transport: 'abridged', params: { connectionRetries: 2, retryDelay: 200, autoReconnect: false } })
     mt = await mtcuteClient({ host: e.host, port: e.tcpPort!, dcId: DC, pem: e.publicPem, updates: true })
     ;(mt as unknown as { onNewMessage: { add(cb: (m: MtMessage) => void): void } }).onNewMessage.add((m) => mtGot.push(m))
@@ -125,7 +136,19 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     await bff?.stop()
     await db?.end()
     await mariadb?.destroy()
+    await etcd?.destroy()
   })
+
+  async function until(pred: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+    const t0 = Date.now()
+    while (!(await pred())) {
+      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+
+  /** The permanent keys the status service lists online for the user, each with its gateway. */
+  const online = async (phone: string): Promise<string[]> => (await userOnlineSessions(bffListen, userOf(phone))).map((s) => `${s.authKeyId}@${s.gateway}`).sort()
 
   /**
    * Resolves once mtgate reaches the BFF (its channel connects after the BFF starts; until then calls
@@ -174,6 +197,28 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     // before it has them is behind its pts (and dropped as already applied)
     await waitFor(() => rpcs.some((r) => r.method === 'updates.getDifference' && r.authKeyId === keyB && r.ok), 10_000, "mtcute's updates.getDifference")
     await new Promise((r) => setTimeout(r, 500))
+  })
+
+  it('mtgate registered its session service under interface.session; the status service lists A and B online with it as gateway', async () => {
+    const client = new Etcd3({ hosts: etcd.endpoint })
+    // go-zero's form: <key>/<lease id>, the key kept by a lease
+    try {
+      const { kvs } = await client.getAll().prefix(SESSION_KEY + '/').exec()
+      assert.deepEqual(kvs.map((kv) => kv.value.toString()), [session])
+      assert.notEqual(kvs[0]!.lease, '0')
+      assert.equal(kvs[0]!.key.toString(), `${SESSION_KEY}/${kvs[0]!.lease}`)
+    } finally {
+      client.close()
+    }
+    const keyA = authKeyIdOf(gram.session.getAuthKey()!.getKey()!)
+    const keyB = authKeyIdOf((await mtcuteAuthKey(mt))!)
+    await until(async () => (await online(PHONE_A)).length > 0 && (await online(PHONE_B)).length > 0, 'A and B online in status')
+    assert.deepEqual(await online(PHONE_A), [`${keyA}@${session}`])
+    assert.deepEqual(await online(PHONE_B), [`${keyB}@${session}`])
+    const [entry] = await userOnlineSessions(bffListen, userOf(PHONE_B))
+    assert.equal(entry!.permAuthKeyId, keyB)
+    const now = Date.now() / 1000
+    assert.ok(entry!.expired > now + 30 && entry!.expired <= now + 61, `expired ${entry!.expired} is about now + 60`)
   })
 
   it("A → B: GramJS's messages.sendMessage is answered updateShortSentMessage; mtcute gets the message pushed through session_pushUpdatesData", async () => {
@@ -275,11 +320,31 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     keyD = BigInt(k.auth_key_id)
   })
 
-  it("auth.logOut on that key: the BFF unbinds it as Teamgram's authsession does; the key has no user after", async () => {
+  it("auth.logOut on that key: the BFF unbinds it as Teamgram's authsession does; the key has no user after, and status no longer lists it", async () => {
+    await until(async () => (await online(PHONE_D)).length === 1, 'D online in status')
     const out = await gramD!.invoke<GramObject>(new G.auth.LogOut())
     assert.equal(out.className, 'auth.LoggedOut')
     assert.deepEqual(await boundUsers(keyD!), [])
     assert.equal((await readTeamgramKey(dsn, keyD!)).user_id, 0)
     await assert.rejects(gramD!.invoke(new G.users.GetFullUser({ id: new G.InputUserSelf() })), /AUTH_KEY_UNREGISTERED/)
+    await until(async () => (await online(PHONE_D)).length === 0, 'D offline in status after its logOut')
+  })
+
+  it('a client that disconnects is reported offline: status no longer lists B', async () => {
+    assert.equal((await online(PHONE_B)).length, 1)
+    await mt.destroy()
+    await until(async () => (await online(PHONE_B)).length === 0, 'B offline in status')
+    assert.equal((await online(PHONE_A)).length, 1, 'A stays online')
+  })
+
+  it('mtgate stopping leaves interface.session and reports its sessions offline', async () => {
+    await e.server.stop()
+    const client = new Etcd3({ hosts: etcd.endpoint })
+    try {
+      assert.deepEqual(await client.getAll().prefix(SESSION_KEY + '/').strings(), {})
+    } finally {
+      client.close()
+    }
+    assert.deepEqual(await online(PHONE_A), [])
   })
 })

@@ -1,7 +1,7 @@
 /**
  * docs/teamgram-migration.md: each YAML block in it loads as configuration, and the Teamgram config
  * it shows has what the guide says (a teamgram-bff upstream found in etcd, everything routed to it,
- * the session service sync calls, Teamgram's Redis for cache invalidation).
+ * the session service sync calls, reported to status and registered in etcd, Teamgram's Redis for cache invalidation).
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -25,6 +25,8 @@ describe('docs/teamgram-migration.md', () => {
     assert.deepEqual(bff?.discovery?.key, 'bff.bff')
     assert.equal(c.upstream.unrouted, 'bff')
     assert.equal(c.teamgram.sessionService, '127.0.0.1:20120')
+    assert.equal(c.teamgram.statusService?.discovery?.key, 'service.status')
+    assert.deepEqual([c.teamgram.etcd, c.teamgram.sessionKey], [['127.0.0.1:2379'], 'interface.session'])
     assert.equal(c.store.backend, 'mysql')
     assert.ok(c.store.teamgramCache !== undefined)
   })
