@@ -106,6 +106,8 @@ func (c *configuration) HelpGetConfig(ctx context.Context, _ *mtproto.TLHelpGetC
 		Expires:  now() + 3600,
 		TestMode: mtproto.BoolFalse,
 		ThisDc:   dc.ID,
+		// names this BFF as the config's author (mtgate's own help.getConfig says apv3.stel.com)
+		DcTxtDomainName: "teamgram-bff.example",
 		DcOptions: []*mtproto.DcOption{
 			mtproto.MakeTLDcOption(&mtproto.DcOption{Id: dc.ID, IpAddress: dc.Host, Port: dc.Port}).To_DcOption(),
 		},

@@ -112,8 +112,10 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
       store,
       config: {
         upstreams: [{ name: 'teamgram', kind: 'teamgram-bff', targets: [bffListen], deadline_ms: 5000 }],
-        // as docs/teamgram-migration.md configures Teamgram's bff.bff: every method to it
+        // as docs/teamgram-migration.md configures Teamgram's bff.bff: every method to it, and
+        // help.getConfig named, so that the BFF answers it instead of mtgate's built-in
         unrouted: 'teamgram',
+        routes: { 'help.getConfig': 'teamgram' },
         // the fake serves status.RPCStatus on the BFF's address
         teamgram: { session_service: session, status_service: { targets: [bffListen] }, etcd: [etcdAddr], session_key: SESSION_KEY },
       },
@@ -197,6 +199,14 @@ describe('Teamgram: mtgate in front of a Teamgram BFF, on Teamgram\'s tables', {
     // before it has them is behind its pts (and dropped as already applied)
     await waitFor(() => rpcs.some((r) => r.method === 'updates.getDifference' && r.authKeyId === keyB && r.ok), 10_000, "mtcute's updates.getDifference")
     await new Promise((r) => setTimeout(r, 500))
+  })
+
+  it("help.getConfig, routed by name, is the BFF's config (Teamgram's RPCConfiguration.help_getConfig)", async () => {
+    const cfg = (await mt.call({ _: 'help.getConfig' } as never)) as unknown as { _: string; dcTxtDomainName: string; thisDc: number; dcOptions: { ipAddress: string; port: number }[] }
+    assert.equal(cfg._, 'config')
+    assert.equal(cfg.dcTxtDomainName, 'teamgram-bff.example')
+    assert.equal(cfg.thisDc, DC)
+    assert.deepEqual(cfg.dcOptions.map((o) => [o.ipAddress, o.port]), [[e.host, e.tcpPort]])
   })
 
   it('mtgate registered its session service under interface.session; the status service lists A and B online with it as gateway', async () => {
