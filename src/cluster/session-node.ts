@@ -26,7 +26,7 @@ import { big, i64, protos, type PbBoolReply, type PbCountReply, type PbPushReque
 import { nodeRegistry, type Registry } from './registry.js'
 import { ClusterBackendApi } from './backend-api-host.js'
 import { mtgateService } from '../rpc/backend-api.js'
-import { TeamgramServices } from '../rpc/teamgram/teamgram-services.js'
+import { TeamgramServices } from './teamgram-services.js'
 import { upstreamProto } from '../rpc/upstream-proto.js'
 import type { UpstreamBridge } from '../rpc/upstream.js'
 import { RendezvousRing } from './ring.js'

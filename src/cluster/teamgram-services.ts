@@ -5,14 +5,14 @@
  * registers the address in etcd under session_key the way go-zero's discov.Publisher does (the key
  * `<session_key>/<lease id>` kept by a lease), where Teamgram's sync looks the gateway up.
  */
-import { Registry } from '../../cluster/registry.js'
-import { UpstreamDiscoveryWatch } from '../../cluster/upstream-discovery.js'
-import type { TeamgramSettings } from '../../config/types.js'
-import type { Logger } from '../../util/log.js'
-import type { BackendApiHost } from '../backend-api.js'
-import { Upstream } from '../upstream-targets.js'
-import { serveTeamgramSession, type TeamgramSessionServer } from './session-service.js'
-import { TeamgramStatusReporter } from './status-reporter.js'
+import { Registry } from './registry.js'
+import { UpstreamDiscoveryWatch } from './upstream-discovery.js'
+import type { TeamgramSettings } from '../config/types.js'
+import type { Logger } from '../util/log.js'
+import type { BackendApiHost } from '../rpc/backend-api.js'
+import { Upstream } from '../rpc/upstream-targets.js'
+import { serveTeamgramSession, type TeamgramSessionServer } from '../rpc/teamgram/session-service.js'
+import { TeamgramStatusReporter } from '../rpc/teamgram/status-reporter.js'
 
 export class TeamgramServices {
   private constructor(
