@@ -69,7 +69,7 @@ export const mtgate: Peer = {
 
     const env: NodeJS.ProcessEnv = {}
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MTGATE_') && k !== 'NODE_TEST_CONTEXT') env[k] = v
-    const proc = spawn(process.execPath, ['--expose-gc', '--max-semi-space-size=64', '--import', pathToFileURL(PROBE_JS).href, MAIN_JS, 'serve', '--config', configPath], {
+    const proc = spawn(process.execPath, ['--expose-gc', '--import', pathToFileURL(PROBE_JS).href, MAIN_JS, 'serve', '--config', configPath], {
       env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     })

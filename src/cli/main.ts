@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env node
 /**
  * mtgate command line: `serve` (what `npm start` runs), `gateway`, `session`, `keygen`, `keys`
  * (and `keys retire|unretire FP`), `config [--explain]`.

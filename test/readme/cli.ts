@@ -35,7 +35,7 @@ export function commandLines(b: Block): { cmd: string; comment: string }[] {
 function nodeScript(name: string): string[] {
   const words = PACKAGE.scripts[name]?.split(/\s+/) ?? []
   assert.equal(words[0], 'node', `scripts.${name} runs node (it is "${PACKAGE.scripts[name]}")`)
-  return words.slice(1).filter((w) => !w.startsWith('--max-semi-space-size='))
+  return words.slice(1)
 }
 
 /** Set-up block: every `npm X` is a script package.json has; returns the argv `npm start` runs. */
