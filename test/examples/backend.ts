@@ -22,6 +22,8 @@ export interface ExampleBackend {
   restart(o?: Partial<Pick<ExampleBackendOptions, 'delayMs'>>): Promise<void>
   /** SIGTERM; resolves once the process is gone. */
   stop(): Promise<void>
+  /** The last `n` lines it wrote on stderr, across restarts (for failure messages). */
+  logTail(n: number): string
 }
 
 export type StartExampleBackend = (o: ExampleBackendOptions) => Promise<ExampleBackend>

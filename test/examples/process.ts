@@ -39,6 +39,10 @@ class BackendProcess implements ExampleBackend {
     return this.options.listen
   }
 
+  logTail(n: number): string {
+    return this.stderr.split('\n').slice(-n).join('\n')
+  }
+
   /** Spawns it and resolves once it prints `listening`; rejects when it exits first or takes too long. */
   async start(): Promise<void> {
     const o = this.options
@@ -63,7 +67,7 @@ class BackendProcess implements ExampleBackend {
       const fail = (why: string) => {
         done()
         proc.kill('SIGKILL')
-        reject(new Error(`${this.cmd.name} ${why}\nstdout: ${stdout}\nstderr (last lines): ${this.stderr.split('\n').slice(-20).join('\n')}`))
+        reject(new Error(`${this.cmd.name} ${why}\nstdout: ${stdout}\nstderr (last lines): ${this.logTail(20)}`))
       }
       const timer = setTimeout(() => fail(`printed no "listening" within ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS)
       proc.once('error', onError)

@@ -156,7 +156,9 @@ export function describeExampleBackend(label: string, start: StartExampleBackend
         new G.messages.SendMessage({ peer: new G.InputPeerUser({ userId: bigInt(bId), accessHash: bigInt(accessHash(bId)) }), message: text, randomId: bigInt(randomLong()) }),
       )
       assert.equal(sent.className, 'UpdateShortSentMessage')
-      await waitFor(() => mtGot.some((m) => m.text === text), 10_000, `mtcute's new_message "${text}"`)
+      await waitFor(() => mtGot.some((m) => m.text === text), 10_000, `mtcute's new_message "${text}"`).catch((e: Error) => {
+        throw new Error(`${e.message}\nbackend's stderr (last lines):\n${backend.logTail(30)}`)
+      })
       assert.equal(mtGot.find((m) => m.text === text)!.sender.id, aId)
     }
 
