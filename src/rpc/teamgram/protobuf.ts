@@ -72,21 +72,24 @@ export type PbValue = { wire: 0; v: bigint } | { wire: 1 | 5; raw: Buffer } | { 
 
 export class PbError extends Error {}
 
+/** The varint at `at.pos` of `buf`; moves `at.pos` past it. */
+function readVarint(buf: Buffer, at: { pos: number }): bigint {
+  let x = 0n
+  for (let shift = 0n; ; shift += 7n) {
+    if (at.pos >= buf.length) throw new PbError('truncated varint')
+    const b = buf[at.pos++]!
+    x |= BigInt(b & 0x7f) << shift
+    if (b < 0x80) return x
+    if (shift > 63n) throw new PbError('varint too long')
+  }
+}
+
 /** Reads a message into its fields: number → values in order (repeated fields have several). */
 export function readMessage(buf: Buffer): Map<number, PbValue[]> {
   const fields = new Map<number, PbValue[]>()
-  let pos = 0
-  const varint = (): bigint => {
-    let x = 0n
-    for (let shift = 0n; ; shift += 7n) {
-      if (pos >= buf.length) throw new PbError('truncated varint')
-      const b = buf[pos++]!
-      x |= BigInt(b & 0x7f) << shift
-      if (b < 0x80) return x
-      if (shift > 63n) throw new PbError('varint too long')
-    }
-  }
-  while (pos < buf.length) {
+  const at = { pos: 0 }
+  const varint = (): bigint => readVarint(buf, at)
+  while (at.pos < buf.length) {
     const tag = Number(varint())
     const num = tag >>> 3
     const wire = tag & 7
@@ -94,14 +97,14 @@ export function readMessage(buf: Buffer): Map<number, PbValue[]> {
     if (wire === WIRE.varint) value = { wire: 0, v: varint() }
     else if (wire === WIRE.fixed64 || wire === WIRE.fixed32) {
       const n = wire === WIRE.fixed64 ? 8 : 4
-      if (pos + n > buf.length) throw new PbError('truncated fixed field')
-      value = { wire, raw: buf.subarray(pos, pos + n) }
-      pos += n
+      if (at.pos + n > buf.length) throw new PbError('truncated fixed field')
+      value = { wire, raw: buf.subarray(at.pos, at.pos + n) }
+      at.pos += n
     } else if (wire === WIRE.len) {
       const n = Number(varint())
-      if (pos + n > buf.length) throw new PbError(`field ${num}: ${n} bytes past the end`)
-      value = { wire: 2, raw: buf.subarray(pos, pos + n) }
-      pos += n
+      if (at.pos + n > buf.length) throw new PbError(`field ${num}: ${n} bytes past the end`)
+      value = { wire: 2, raw: buf.subarray(at.pos, at.pos + n) }
+      at.pos += n
     } else throw new PbError(`field ${num}: unsupported wire type ${wire}`)
     const list = fields.get(num)
     if (list === undefined) fields.set(num, [value])
@@ -116,18 +119,8 @@ export function varints(values: readonly PbValue[]): bigint[] {
   for (const v of values) {
     if (v.wire === 0) out.push(v.v)
     else if (v.wire === 2) {
-      let pos = 0
-      const b = v.raw
-      while (pos < b.length) {
-        let x = 0n
-        for (let shift = 0n; ; shift += 7n) {
-          if (pos >= b.length) throw new PbError('truncated packed varint')
-          const c = b[pos++]!
-          x |= BigInt(c & 0x7f) << shift
-          if (c < 0x80) break
-        }
-        out.push(x)
-      }
+      const at = { pos: 0 }
+      while (at.pos < v.raw.length) out.push(readVarint(v.raw, at))
     }
   }
   return out
