@@ -28,3 +28,10 @@ export const RpcErrors = {
   /** The allow-list is on but the auth key never sent initConnection. */
   connectionNotInited: () => new RpcError(400, 'CONNECTION_NOT_INITED'),
 } as const
+
+/** Answers the upstream bridge gives by itself, whatever the upstream's kind (upstream.ts). */
+export const UPSTREAM_ERRORS = {
+  timeout: { code: -503, message: 'Timeout' },
+  internal: { code: 500, message: 'INTERNAL' },
+  requestInvalid: { code: 400, message: 'INPUT_REQUEST_INVALID' },
+} as const

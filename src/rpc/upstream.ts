@@ -28,6 +28,7 @@ import { decodeResult, encode, encodingLayer, NEWEST_LAYER, type TlMethodName } 
 import type { TraceHeaders } from '../admin/tracing.js'
 import type { Logger } from '../util/log.js'
 import { DeferredResults, type DeferredKey } from './deferred-results.js'
+import { UPSTREAM_ERRORS } from './errors.js'
 import { TeamgramBff, teamgramDeadlineMs } from './teamgram/bff.js'
 import { setTeamgramDropListener } from './teamgram/codec.js'
 import { teamgramFakeResult } from './teamgram/fake-results.js'
@@ -36,11 +37,7 @@ import { Upstream, type UpstreamTarget } from './upstream-targets.js'
 export { upstreamProto, type UpstreamClient } from './upstream-proto.js'
 export { UPSTREAM_CHANNEL_OPTIONS } from './upstream-targets.js'
 
-export const UPSTREAM_ERRORS = {
-  timeout: { code: -503, message: 'Timeout' },
-  internal: { code: 500, message: 'INTERNAL' },
-  requestInvalid: { code: 400, message: 'INPUT_REQUEST_INVALID' },
-} as const
+export { UPSTREAM_ERRORS } from './errors.js'
 
 interface Route {
   upstream: Upstream

@@ -16,6 +16,7 @@ import { clientIpPort } from '../../session/api.js'
 import { decode, decodeResult as decodeTl, type TlMethodName } from '../../tl/index.js'
 import type { Logger } from '../../util/log.js'
 import type { DeferredKey, DeferredResults } from '../deferred-results.js'
+import { UPSTREAM_ERRORS } from '../errors.js'
 import type { UpstreamTarget } from '../upstream-targets.js'
 import { decodeResult, encodeQuery, grpcPath } from './codec.js'
 import { PbWriter } from './protobuf.js'
@@ -94,6 +95,12 @@ export function bindFromResult(call: RpcCall, result: unknown): void {
   if (id !== undefined && id !== 0n) call.ctx.userId = id
 }
 
+/** The outcome of `result` of `call`, the user bound or unbound by it first. */
+function boundResult(call: RpcCall, result: unknown): RpcOutcome {
+  bindFromResult(call, result)
+  return { kind: 'result', result: result as Extract<RpcOutcome, { kind: 'result' }>['result'], method: call.method }
+}
+
 /** An rpc_error of `call` as Teamgram's session answers it. */
 export function teamgramError(call: RpcCall, code: number, message: string): RpcOutcome {
   if (call.method === 'auth.logOut') call.ctx.userId = undefined
@@ -127,7 +134,7 @@ export class TeamgramBff {
       body = encodeQuery(call.query!)
     } catch (e) {
       this.o.log.error({ method: call.method, upstream, err: (e as Error).message }, 'query does not encode as Teamgram protobuf: answering 500 INTERNAL')
-      return { kind: 'error', code: 500, message: 'INTERNAL' }
+      return { kind: 'error', ...UPSTREAM_ERRORS.internal }
     }
     const md = new grpc.Metadata()
     md.set('rpc_metadata', rpcMetadata(call, this.o.serverId))
@@ -149,10 +156,9 @@ export class TeamgramBff {
       result = decodeResult(call.method, reply)
     } catch (e) {
       this.o.log.warn({ method: call.method, upstream, target, why: (e as Error).message }, 'bad upstream reply: answering 500 INTERNAL')
-      return { kind: 'error', code: 500, message: 'INTERNAL' }
+      return { kind: 'error', ...UPSTREAM_ERRORS.internal }
     }
-    bindFromResult(call, result)
-    return { kind: 'result', result: result as Extract<RpcOutcome, { kind: 'result' }>['result'], method: call.method }
+    return boundResult(call, result)
   }
 
   /** Waits for session.pushRpcResultData (its TL bytes: the result, or an rpc_error). */
@@ -168,17 +174,15 @@ export class TeamgramBff {
             const e = decode(r.result) as unknown as { error_code: number; error_message: string }
             return teamgramError(call, e.error_code, e.error_message)
           }
-          const result = decodeTl(call.method as TlMethodName, r.result)
-          bindFromResult(call, result)
-          return { kind: 'result', result: result as Extract<RpcOutcome, { kind: 'result' }>['result'], method: call.method }
+          return boundResult(call, decodeTl(call.method as TlMethodName, r.result))
         } catch (e) {
           this.o.log.warn({ method: call.method, upstream, why: (e as Error).message }, 'pushed rpc result is no result of the method: answering 500 INTERNAL')
-          return { kind: 'error', code: 500, message: 'INTERNAL' }
+          return { kind: 'error', ...UPSTREAM_ERRORS.internal }
         }
       },
       () => {
         this.o.log.warn({ method: call.method, upstream, resultTimeoutMs }, 'deferred result did not come within result_timeout_ms: answering -503 Timeout')
-        return { kind: 'error', code: -503, message: 'Timeout' }
+        return { kind: 'error', ...UPSTREAM_ERRORS.timeout }
       },
     )
   }
