@@ -2,8 +2,8 @@
  * The message structures the session layer parses and builds by hand, as the spec says
  * (mtproto-service_messages.md): msg_container, message, rpc_result and gzip_packed.
  */
-import { gzipSync } from 'node:zlib'
-import { TlReader, TlWriter, inflateGzip, ID_GZIP_PACKED, MAX_CONTAINER_MESSAGES, MT_ID, type InflateBudget } from '../tl/index.js'
+import { gzipSync, type ZlibOptions } from 'node:zlib'
+import { TlReader, inflateGzip, ID_GZIP_PACKED, MAX_CONTAINER_MESSAGES, MT_ID, type InflateBudget } from '../tl/index.js'
 import { readInt64LE, writeInt64LE } from '../util/int64.js'
 
 export const ID_MSG_CONTAINER = MT_ID.msg_container
@@ -108,15 +108,40 @@ export function buildRpcResult(reqMsgId: bigint, result: Buffer): Buffer {
   return out
 }
 
+/**
+ * zlib options by windowBits (9..15), fitted to the input. A window as large as the input loses no
+ * match (none reaches further back than the input's start). zlib's defaults (windowBits 15,
+ * memLevel 8, a 16 KB output chunk) take about 280 KB of native memory per call, which V8 counts as
+ * external memory: a few hundred large results then force a collection, a pause of several ms
+ * every ~100 ms under load. Fitted, a 2 KB result needs about 34 KB. The output chunk is half the
+ * window (a packed result is only used when smaller than the input; a longer one takes more chunks).
+ */
+const GZIP_OPTIONS: ZlibOptions[] = []
+for (let windowBits = 9; windowBits <= 15; windowBits++) {
+  GZIP_OPTIONS[windowBits] = { windowBits, memLevel: Math.max(1, windowBits - 7), chunkSize: 1 << (windowBits - 1) }
+}
+
+/** The gzip options for `length` bytes of input (see GZIP_OPTIONS). */
+export function gzipOptionsFor(length: number): ZlibOptions {
+  return GZIP_OPTIONS[Math.min(15, Math.max(9, Math.ceil(Math.log2(length))))]!
+}
+
 /** The result, gzip_packed when larger than GZIP_MIN_BYTES and packing makes it smaller. */
 export function maybeGzip(result: Buffer, minBytes = GZIP_MIN_BYTES): Buffer {
   if (result.length < minBytes || result.length < 4 || result.readUInt32LE(0) === ID_GZIP_PACKED) return result
-  const packed = gzipSync(result)
-  const w = new TlWriter(undefined, packed.length + 16)
-  w.int(ID_GZIP_PACKED)
-  w.bytes(packed)
-  const out = w.finish()
-  return out.length < result.length ? Buffer.from(out) : result
+  const packed = gzipSync(result, gzipOptionsFor(result.length))
+  // gzip_packed#3072cfa1 packed_data:bytes, written in place
+  if (packed.length >= 0x1000000) return result
+  const head = packed.length < 254 ? 1 : 4
+  const size = 4 + ((head + packed.length + 3) & ~3)
+  if (size >= result.length) return result
+  const out = Buffer.allocUnsafe(size)
+  out.writeUInt32LE(ID_GZIP_PACKED, 0)
+  if (head === 1) out[4] = packed.length
+  else out.writeUInt32LE(254 | (packed.length << 8), 4)
+  packed.copy(out, 4 + head)
+  out.fill(0, 4 + head + packed.length)
+  return out
 }
 
 /**

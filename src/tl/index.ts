@@ -2,7 +2,9 @@
  * The TL layer: schema-generated types and codecs, the runtime reader/writer and the registry of
  * constructors (several layers at once).
  */
+import { resultTypeOf } from './convert.js'
 import { defaultRegistry, registryForLayer } from './layers.js'
+import { layerSchema, NEWEST_LAYER } from './schemas.js'
 import { MAX_MESSAGE_SIZE, TlError } from './runtime/errors.js'
 import { TlReader, type TlReaderOptions } from './runtime/reader.js'
 import type { TlAnyObject, TlRegistry } from './runtime/registry.js'
@@ -83,9 +85,28 @@ export function encodeResult<M extends TlMethodName>(method: M, value: TlMethodR
 
 /** Decodes the result of `method` (the whole buffer; gzip_packed inflated where an object is read). */
 export function decodeResult<M extends TlMethodName>(method: M, buf: Uint8Array, registry?: TlRegistry): TlMethodResult[M] {
+  return readResult(method, buf, registry)
+}
+
+/**
+ * Throws a TlError unless `buf` is a well-formed result of `method` in the newest layer: what
+ * decodeResult reads, and a boxed object of the method's result type. Strings are stepped over,
+ * not decoded (for bytes that are checked and then sent on as they are).
+ */
+export function checkResult(method: TlMethodName, buf: Uint8Array): void {
+  const v = readResult(method, buf, undefined, { skimStrings: true })
+  if (resultDecoders[method] !== undefined) return
+  const type = resultTypeOf(method)
+  const name = (v as { _: string })._
+  if (type !== undefined && layerSchema(NEWEST_LAYER).constructorOf(name, type) === undefined) {
+    throw new TlError('BAD_VALUE', `${name} is not a ${type}`, 0, `a ${type}`)
+  }
+}
+
+function readResult<M extends TlMethodName>(method: M, buf: Uint8Array, registry?: TlRegistry, options?: TlReaderOptions): TlMethodResult[M] {
   const dec = resultDecoders[method]
-  if (dec === undefined) return decode(buf, { registry }) as TlMethodResult[M]
-  const r = new TlReader(buf, 0, registry ?? defaultRegistry)
+  if (dec === undefined) return decode(buf, { ...options, registry }) as TlMethodResult[M]
+  const r = new TlReader(buf, 0, registry ?? defaultRegistry, options)
   const v = dec(r)
   if (r.offset !== r.end) throw new TlError('TRAILING', `${r.end - r.offset} bytes after the result`, r.offset, 'end of input')
   return v as TlMethodResult[M]

@@ -202,11 +202,13 @@ test('a reply that is not a result of the method, or a malformed rpc_error, or a
   }
 })
 
-test('a client in the newest layer gets the backend\'s result bytes as they are, once they read as a result of the method', async () => {
+test('a client in the newest layer gets the backend\'s result bytes as they are, once they read as a result of the method and are of its type', async () => {
   const good = encode(nearest)
   const up = await startUpstream((req) => {
     const q = decode(req.query) as TlObject
     if (q._ === 'help.getNearestDc') return { result: good }
+    // a well-formed object of another type
+    if (q._ === 'help.getConfig') return { result: good }
     return { result: Buffer.concat([good, Buffer.from([0, 0, 0, 0])]) }
   })
   const { router, bridge } = bridgeOf({ upstreams: [{ name: 'u', targets: [up.address] }], unrouted: 'u' })
@@ -216,6 +218,9 @@ test('a client in the newest layer gets the backend\'s result bytes as they are,
     assert.deepEqual(out, { kind: 'raw', body: good })
     // trailing bytes: not a result of the method, in any layer
     assert.deepEqual(await router.dispatch(call({ _: 'help.getAppConfig', hash: 0 }, undefined, newest())), { kind: 'error', code: 500, message: 'INTERNAL' })
+    // a nearestDc is not a Config, in any layer
+    assert.deepEqual(await router.dispatch(call({ _: 'help.getConfig' }, undefined, newest())), { kind: 'error', code: 500, message: 'INTERNAL' })
+    assert.deepEqual(await router.dispatch(call({ _: 'help.getConfig' })), { kind: 'error', code: 500, message: 'INTERNAL' })
     // an older layer still gets the decoded object (the session converts it)
     assert.deepEqual(await router.dispatch(call({ _: 'help.getNearestDc' })), { kind: 'result', result: nearest, method: 'help.getNearestDc' })
   } finally {

@@ -81,6 +81,26 @@ test('rpc_result framing', () => {
   assert.deepEqual(decode(r.subarray(12)), { _: 'boolTrue' })
 })
 
+test('gzip out: fitted windows round-trip at every size class, both TL length forms, padded to 4', () => {
+  const words = ['config', 'dc_options', 'emojies', 'true', 'false', 'premium', 'stickers', 'reactions']
+  for (const size of [1024, 1500, 2064, 4096, 9000, 33_000, 70_000, 300_000]) {
+    let text = ''
+    for (let i = 0; text.length < size; i++) text += words[(i * 7 + (i >> 3)) % words.length]! + String(i % 97)
+    const result = Buffer.from(text.slice(0, size))
+    const packed = maybeGzip(result)
+    assert.equal(packed.readUInt32LE(0), ID_GZIP_PACKED, `${size}`)
+    assert.equal(packed.length % 4, 0)
+    assert.deepEqual(unpackGzip(packed), result, `${size} bytes inflate back`)
+  }
+  const zeros = Buffer.alloc(1024)
+  assert.ok(maybeGzip(zeros)[4]! < 254, 'short packed_data has the 1-byte length form')
+  assert.deepEqual(unpackGzip(maybeGzip(zeros)), zeros)
+  const mixed = Buffer.concat([randomBytes(3000), Buffer.alloc(3000)])
+  const long = maybeGzip(mixed)
+  assert.equal(long[4], 254, 'packed_data of 254 bytes or more has the 4-byte length form')
+  assert.deepEqual(unpackGzip(long), mixed)
+})
+
 test('gzip out only when large and smaller; gzip in is bounded', () => {
   const small = encode({ _: 'boolTrue' })
   assert.equal(maybeGzip(small), small)

@@ -31,6 +31,11 @@ export interface TlReaderOptions {
   unzip?: boolean
   /** What every gzip_packed of this input may inflate to in total (default MAX_GZIP_OUTPUT per reader). */
   inflate?: InflateBudget
+  /**
+   * Check the input's structure only: strings are stepped over (bounds checked) and read as ''.
+   * For a value that is checked and then passed on as bytes.
+   */
+  skimStrings?: boolean
 }
 
 /** Bytes inflation may still produce; shared by every gzip_packed it is passed to, and lowered by each. */
@@ -55,6 +60,9 @@ export class TlReader {
   rawObjects: boolean
   unzip: boolean
   private inflateBudget: InflateBudget | undefined
+  private readonly skimStrings: boolean
+  /** Where the content of the value skipBytes() last stepped over starts. */
+  private spanStart = 0
   depth = 0
 
   constructor(buf: Uint8Array, offset = 0, registry?: TlRegistry, options?: TlReaderOptions) {
@@ -67,6 +75,7 @@ export class TlReader {
     this.rawObjects = options?.rawObjects ?? false
     this.unzip = options?.unzip ?? true
     this.inflateBudget = options?.inflate
+    this.skimStrings = options?.skimStrings ?? false
   }
 
   remaining(): number {
@@ -127,6 +136,15 @@ export class TlReader {
   }
 
   bytes(): Buffer {
+    const stop = this.skipBytes()
+    return this.buf.subarray(this.spanStart, stop)
+  }
+
+  /**
+   * Steps over one TL `bytes`/`string` value (bounds and length prefix checked); its content runs
+   * from spanStart to the returned offset.
+   */
+  private skipBytes(): number {
     const b = this.buf
     const o = this.offset
     if (o >= this.end) throw this.truncated('bytes')
@@ -146,10 +164,15 @@ export class TlReader {
     const next = o + ((stop - o + 3) & ~3)
     if (next > this.end) throw this.truncated(`bytes of length ${len}`, o)
     this.offset = next
-    return b.subarray(start, stop)
+    this.spanStart = start
+    return stop
   }
 
   string(): string {
+    if (this.skimStrings) {
+      this.skipBytes()
+      return ''
+    }
     const b = this.buf
     const o = this.offset
     if (o >= this.end) throw this.truncated('string')
@@ -174,8 +197,8 @@ export class TlReader {
       }
       return (b as unknown as FastSlices).utf8Slice(start, stop)
     }
-    const data = this.bytes()
-    return data.toString('utf8')
+    const stop = this.skipBytes()
+    return (b as unknown as FastSlices).utf8Slice(this.spanStart, stop)
   }
 
   bool(): boolean {
@@ -226,7 +249,7 @@ export class TlReader {
       if (e instanceof TlError) throw new TlError(e.code, e.message, at, e.expected)
       throw new TlError('BAD_VALUE', `gzip_packed does not inflate: ${(e as Error).message}`, at, 'gzip data')
     }
-    const inner = new TlReader(data, 0, this.registry, { rawObjects: this.rawObjects, unzip: false })
+    const inner = new TlReader(data, 0, this.registry, { rawObjects: this.rawObjects, unzip: false, skimStrings: this.skimStrings })
     inner.depth = this.depth
     const v = inner.object()
     if (inner.offset !== inner.end) throw new TlError('TRAILING', `${inner.end - inner.offset} bytes after gzip_packed body`, at, 'end of gzip_packed body')
