@@ -15,7 +15,8 @@
  *   upstream.roundtrips: closed-loop max round trips/s (value: upstream; baseline: in-process).
  *   upstream.p50 / upstream.p99: latency (ms) with queries paced at half the in-process max rate,
  *     for both paths (value: upstream; baseline: in-process); `added_ms` is the difference; left out
- *     when the upstream path's max is below that rate (it could only queue up).
+ *     when the upstream path's max is below that rate (it could only queue up). Each is the median
+ *     of REPEATS phases, the two paths' phases alternating (every phase's figure is in the line).
  *   upstream.p50.half_upstream_max / upstream.p99.half_upstream_max: the same at half the upstream
  *     path's own max (its half load).
  * mtgate calls the backend on its InvokeStream (`stream: true`), one gRPC message per call on a
@@ -50,6 +51,8 @@ import { report } from './report.js'
 const SESSIONS = 100
 const WINDOW = Number(process.env.MTGATE_BENCH_WINDOW ?? 8)
 const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
+/** Paced phases per path and rate; each latency figure is their median. */
+const REPEATS = Number(process.env.MTGATE_BENCH_REPEATS ?? 5)
 /** A phase (or the connect) that has not ended this long after it should have fails the bench. */
 const ASK_TIMEOUT_MS = PHASE_MS + 60_000
 const METHOD = 'help.getAppConfig'
@@ -188,28 +191,45 @@ async function figures(inProcessPath: Path, upstreamPath: Path, answerBytes: num
   const rates: { rate: number; suffix: string; rateIs: string }[] = [{ rate: upstream.rate / 2, suffix: '.half_upstream_max', rateIs: 'half the upstream max round trips/s' }]
   if (sustainable) rates.unshift({ rate: inProcess.rate / 2, suffix: '', rateIs: 'half the in-process max round trips/s' })
   for (const { rate, suffix, rateIs } of rates) {
-    const inProcessAtRate = await inProcessPath.paced(rate)
-    const upstreamAtRate = await upstreamPath.paced(rate)
+    // in-process and upstream phases alternate, REPEATS of each: one stall of the shared machine
+    // moves one phase's p99, not the figure (each figure is the median phase)
+    const runs: { inProcess: PacedRun[]; upstream: PacedRun[] } = { inProcess: [], upstream: [] }
+    for (let i = 0; i < REPEATS; i++) {
+      runs.inProcess.push(await inProcessPath.paced(rate))
+      runs.upstream.push(await upstreamPath.paced(rate))
+    }
     for (const p of ['p50', 'p99'] as const) {
       const key = p === 'p50' ? 'p50Ms' : 'p99Ms'
+      const up = medianRun(runs.upstream, key)
+      const base = medianRun(runs.inProcess, key)
       report({
         bench: `upstream.${p}${suffix}`,
-        value: upstreamAtRate.paced[key],
+        value: up.paced[key],
         unit: 'ms',
         baseline: `in-process ${p} at the same rate, same run`,
-        baseline_value: inProcessAtRate.paced[key],
-        added_ms: r3(upstreamAtRate.paced[key] - inProcessAtRate.paced[key]),
+        baseline_value: base.paced[key],
+        added_ms: r3(up.paced[key] - base.paced[key]),
         ...(p === 'p99' ? { goal_added_ms: 2 } : {}),
         rate: Math.round(rate),
         rate_is: rateIs,
-        queries: upstreamAtRate.paced.sent,
-        server_at_rate: upstreamAtRate.server,
-        baseline_server_at_rate: inProcessAtRate.server,
-        client_at_rate: upstreamAtRate.paced.client,
+        of_phases: `median of ${REPEATS} phases of ${PHASE_MS} ms each, in-process and upstream alternating`,
+        phases: runs.upstream.map((r) => r3(r.paced[key])),
+        baseline_phases: runs.inProcess.map((r) => r3(r.paced[key])),
+        queries: up.paced.sent,
+        server_at_rate: up.server,
+        baseline_server_at_rate: base.server,
+        client_at_rate: up.paced.client,
         ...common,
       })
     }
   }
+}
+
+type PacedRun = Awaited<ReturnType<Path['paced']>>
+
+/** The run whose `key` is the median of `runs` (the lower middle one for an even count). */
+function medianRun(runs: PacedRun[], key: 'p50Ms' | 'p99Ms'): PacedRun {
+  return [...runs].sort((a, b) => a.paced[key] - b.paced[key])[(runs.length - 1) >> 1]!
 }
 
 await main()
