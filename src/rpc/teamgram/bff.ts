@@ -19,7 +19,7 @@ import type { DeferredKey, DeferredResults } from '../deferred-results.js'
 import { UPSTREAM_ERRORS } from '../errors.js'
 import type { UpstreamTarget } from '../upstream-targets.js'
 import { decodeResult, encodeQuery, grpcPath } from './codec.js'
-import { PbWriter } from './protobuf.js'
+import { asBytes, PbWriter } from './protobuf.js'
 
 /** Teamgram's gRPC status codes that are MTProto error codes (mtproto.toMTProtoErrorCod). */
 const RPC_ERROR_CODES = new Set([303, 400, 401, 403, 404, 406, 420, 500])
@@ -34,8 +34,6 @@ export const TEAMGRAM_LONG_DEADLINE_MS = 60_000
 export function teamgramDeadlineMs(method: string, upstreamDeadlineMs: number): number {
   return LONG_METHODS.has(method) ? Math.max(upstreamDeadlineMs, TEAMGRAM_LONG_DEADLINE_MS) : upstreamDeadlineMs
 }
-
-const identity = (b: Buffer): Buffer => b
 
 /** The base64 `rpc_metadata` header of a call: metadata.RpcMetadata as Teamgram's session fills it. */
 export function rpcMetadata(call: RpcCall, serverId: string, nowMs = Date.now()): string {
@@ -140,7 +138,7 @@ export class TeamgramBff {
     md.set('rpc_metadata', rpcMetadata(call, this.o.serverId))
     return (t) =>
       new Promise<RpcOutcome>((resolve, reject) => {
-        t.client.makeUnaryRequest(path, identity, identity, body, md, { deadline: new Date(deadlineMs) }, (err, res) => {
+        t.client.makeUnaryRequest(path, asBytes, asBytes, body, md, { deadline: new Date(deadlineMs) }, (err, res) => {
           if (err === null && res !== undefined) return resolve(this.result(call, res, upstream, t.target))
           const e = err!
           if (RPC_ERROR_CODES.has(e.code)) return resolve(teamgramError(call, e.code, e.details))

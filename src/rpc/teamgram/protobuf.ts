@@ -5,6 +5,9 @@
 
 export const WIRE = { varint: 0, fixed64: 1, len: 2, fixed32: 5 } as const
 
+/** grpc-js serializer and deserializer of a message that is already protobuf bytes. */
+export const asBytes = (b: Buffer): Buffer => b
+
 /** Writes one message: fields appended in the order written (callers write by field number). */
 export class PbWriter {
   private readonly parts: Buffer[] = []

@@ -19,7 +19,7 @@ import { encode, type TlAnyObject } from '../../tl/index.js'
 import type { Logger } from '../../util/log.js'
 import type { BackendApiHost } from '../backend-api.js'
 import { boolMessage, decodeObject, onTeamgramDrop, setTeamgramDropListener } from './codec.js'
-import { int64, readMessage, type PbValue } from './protobuf.js'
+import { asBytes, int64, readMessage, type PbValue } from './protobuf.js'
 
 const SERVICE = 'session.RPCSession'
 const PUSH_METHODS = ['session_pushUpdatesData', 'session_pushSessionUpdatesData', 'session_pushRpcResultData'] as const
@@ -27,13 +27,11 @@ const GATEWAY_METHODS = ['session_queryAuthKey', 'session_setAuthKey', 'session_
 
 const UPDATES = new Set(['updatesTooLong', 'updateShortMessage', 'updateShortChatMessage', 'updateShort', 'updatesCombined', 'updates', 'updateShortSentMessage'])
 
-const identity = (b: Buffer): Buffer => b
-
 /** The service definition over raw bytes (requests are read with the codec). */
 export const teamgramSessionService: grpc.ServiceDefinition = Object.fromEntries(
   [...PUSH_METHODS, ...GATEWAY_METHODS].map((m) => [
     m,
-    { path: `/${SERVICE}/${m}`, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+    { path: `/${SERVICE}/${m}`, requestStream: false, responseStream: false, requestSerialize: asBytes, requestDeserialize: asBytes, responseSerialize: asBytes, responseDeserialize: asBytes },
   ]),
 )
 

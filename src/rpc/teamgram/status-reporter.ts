@@ -18,7 +18,7 @@ import * as grpc from '@grpc/grpc-js'
 import type { Logger } from '../../util/log.js'
 import type { BackendApiHost } from '../backend-api.js'
 import type { Upstream } from '../upstream-targets.js'
-import { PbWriter } from './protobuf.js'
+import { asBytes, PbWriter } from './protobuf.js'
 
 const SERVICE = '/status.RPCStatus/'
 /** status.tl.proto's TLConstructor values. */
@@ -46,8 +46,6 @@ interface Entry {
   /** When the next online report is due (ms); Infinity while one is in flight. */
   dueMs: number
 }
-
-const identity = (b: Buffer): Buffer => b
 
 /** TL_status_setSessionOnline. */
 export function setSessionOnlineMessage(userId: bigint, permId: bigint, gateway: string, expiredSec: number): Buffer {
@@ -185,7 +183,7 @@ export class TeamgramStatusReporter {
     return new Promise<void>((resolve, reject) => {
       const t = this.status.pick()
       if (t === undefined) return reject(new Error('no status service instance'))
-      t.client.makeUnaryRequest(SERVICE + method, identity, identity, body, new grpc.Metadata(), { deadline: new Date(Date.now() + this.o.callTimeoutMs) }, (err) => (err ? reject(err) : resolve()))
+      t.client.makeUnaryRequest(SERVICE + method, asBytes, asBytes, body, new grpc.Metadata(), { deadline: new Date(Date.now() + this.o.callTimeoutMs) }, (err) => (err ? reject(err) : resolve()))
     }).then(
       () => {
         if (this.failing > 0) this.log.info({ failedCalls: this.failing }, 'teamgram status service reachable again')
