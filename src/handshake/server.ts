@@ -5,109 +5,32 @@
  *   req_DH_params         ──► server_DH_params_ok | _fail | -404      state: dh_sent
  *   set_client_DH_params  ──► dh_gen_ok | dh_gen_retry | dh_gen_fail  state: done (retry: dh_sent)
  *
- * A key whose first byte is 0 is stored and acknowledged like any other (see onSetClientDhParams).
+ * A key whose first byte is 0 is stored and acknowledged like any other (see set-client-dh-params.ts).
  *
  * An exactly repeated request gets the same answer again (spec: lost responses); anything else
  * out of order, any check that fails before new_nonce is known, an unknown fingerprint, or a
  * message after a failure gets transport error -404 (and the connection closes). Limits: a
  * deadline per exchange, exchanges in flight per connection and started per source prefix (→ -429).
  */
-import { constantTimeEqual, sha1 } from '../crypto/hash.js'
-import { igeDecrypt, igeEncrypt } from '../crypto/ige.js'
-import { secureRandom, type RandomSource } from '../crypto/random.js'
-import { StoreError, type AuthKeyRecord, type AuthKeyStore, AuthKeyType } from '../store/types.js'
-import { systemClock, type Clock } from '../util/clock.js'
+import { constantTimeEqual } from '../crypto/hash.js'
+import { secureRandom } from '../crypto/random.js'
+import { systemClock } from '../util/clock.js'
 import { rootLogger, type Logger } from '../util/log.js'
 import { TRANSPORT_ERROR } from '../transport/errors.js'
-import type { HandshakeCrypto } from './crypto-backend.js'
-import { bigFromBytes, checkDhPublic, DH_G, DH_PRIME } from './dh.js'
-import { HandshakeError, RsaError } from './errors.js'
-import { authKeyAuxHash, authKeyId, firstServerSalt, newNonceHash, newNonceHashPlain, tmpAesKeyIv } from './kdf.js'
+import { HandshakeError } from './errors.js'
+import type { CreatedKey, Exchange, ExchangeState, HandshakeServiceOptions, HandshakeSettings, HandshakeStep, StepContext } from './exchange.js'
 import { LogLimiter } from '../util/log-limiter.js'
-import { HandshakeRateLimiter, type HandshakeRateOptions } from './limits.js'
-import {
-  decodeWithLength,
-  PQ_INNER_TYPES,
-  serialize,
-  type ClientDhInnerData,
-  type HandshakeAnswer,
-  type HandshakeRequest,
-  type PQInnerData,
-  type ReqDhParams,
-  type ReqPq,
-  type SetClientDhParams,
-} from './messages.js'
-import { bigToMinBytes, PqPool, type PqPair, type PqSource } from './pq.js'
-import { legacyCandidate, legacyHashMatches, rsaPadUnwrap } from './rsa-pad.js'
-import type { RsaKeySet } from './rsa-keyset.js'
+import { HandshakeRateLimiter } from './limits.js'
+import { serialize, type HandshakeAnswer, type HandshakeRequest, type ReqDhParams, type ReqPq, type SetClientDhParams } from './messages.js'
+import { bigToMinBytes, PqPool } from './pq.js'
+import { answerReqDhParams } from './req-dh-params.js'
+import { answerSetClientDhParams } from './set-client-dh-params.js'
 
-export interface HandshakeServiceOptions {
-  keys: RsaKeySet
-  crypto: HandshakeCrypto
-  store: AuthKeyStore
-  /**
-   * The DCs this server answers as: p_q_inner_data_dc must carry ±one of them (+10000 when
-   * testMode); another DC gets server_DH_params_fail, a test/production mix-up -444.
-   */
-  dcIds: readonly number[]
-  testMode?: boolean
-  pq?: PqSource
-  clock?: Clock
-  random?: RandomSource
-  log?: Logger
-  /** Time from req_pq to dh_gen_ok (default 60 s). */
-  deadlineMs?: number
-  /** Exchanges in flight on one connection (default 2). */
-  maxPerConnection?: number
-  /** Exchanges started per second per source address and per prefix (token buckets; DEFAULT_HANDSHAKE_RATE for what is not given). */
-  rate?: Partial<HandshakeRateOptions>
-  /** Temp keys live at most this long regardless of expires_in (default 86400 s). */
-  maxTempSeconds?: number
-  /** dh_gen_retry answers per exchange before dh_gen_fail (default 3). */
-  maxRetries?: number
-  /** Lifetime given to the first server salt in the store (default 1800 s). */
-  firstSaltSeconds?: number
-}
-
-/** What became of a successful exchange (for the gateway/session layer). */
-export interface CreatedKey {
-  record: AuthKeyRecord
-  serverSalt: bigint
-  /** The DC the exchange named (p_q_inner_data_dc / _temp_dc, without sign and test offset); undefined for forms without one. */
-  dcId?: number
-}
-
-export type HandshakeStep =
-  | { kind: 'reply'; answer: HandshakeAnswer; body: Buffer; created?: CreatedKey }
-  | { kind: 'error'; code: number; reason: string }
-
-type State = 'pq_sent' | 'dh_sent' | 'done' | 'failed'
-
-interface Exchange {
-  nonce: Buffer
-  serverNonce: Buffer
-  pair: PqPair
-  state: State
-  deadline: number
-  timer?: NodeJS.Timeout
-  lastRequest?: Buffer
-  lastAnswer?: { answer: HandshakeAnswer; body: Buffer }
-  newNonce?: Buffer
-  a?: Buffer
-  tmpKey?: Buffer
-  tmpIv?: Buffer
-  type?: AuthKeyType
-  expiresIn?: number
-  dcId?: number
-  retries: number
-  lastAuxHash?: Buffer
-}
-
-const eq = (a: Uint8Array, b: Uint8Array): boolean => constantTimeEqual(a, b)
+export type { CreatedKey, HandshakeServiceOptions, HandshakeStep } from './exchange.js'
 
 /** Shared by all connections of a server: keys, crypto backend, store, limits. */
 export class HandshakeService {
-  readonly opts: Required<Omit<HandshakeServiceOptions, 'testMode'>> & { testMode: boolean }
+  readonly opts: HandshakeSettings
   readonly limiter: HandshakeRateLimiter
   /** Lines a client can cause (rejections, expiries), rate-limited per reason. */
   readonly limitedLog: LogLimiter
@@ -155,10 +78,31 @@ export class ConnectionHandshakes {
   private chain: Promise<unknown> = Promise.resolve()
   private logger: Logger | undefined
 
+  /** This connection as its steps see it. */
+  private readonly steps: StepContext
+
   constructor(
     private readonly service: HandshakeService,
     readonly ip: string,
-  ) {}
+  ) {
+    const conn = this
+    this.steps = {
+      opts: service.opts,
+      get log() {
+        return conn.log
+      },
+      get closed() {
+        return conn.closed
+      },
+      now: () => this.now(),
+      note: (reason, obj, msg) => this.note(reason, obj, msg),
+      reply: (answer, ex, raw, created) => this.reply(answer, ex, raw, created),
+      finish: (ex, state) => this.finish(ex, state),
+      markFailed: () => {
+        this.failed = true
+      },
+    }
+  }
 
   /** Created on first use: most connections never log anything. */
   private get log(): Logger {
@@ -253,7 +197,7 @@ export class ConnectionHandshakes {
    */
   private expectState(ex: Exchange, state: 'pq_sent' | 'dh_sent', raw: Buffer, method: string): HandshakeStep | undefined {
     if (ex.state === state) return undefined
-    const next: State = state === 'pq_sent' ? 'dh_sent' : 'done'
+    const next: ExchangeState = state === 'pq_sent' ? 'dh_sent' : 'done'
     const again = ex.state === next ? this.repeat(ex, raw) : undefined
     if (again) return again
     throw new HandshakeError('close404', `unexpected_${method}`, `${method} in state ${ex.state}`)
@@ -266,7 +210,7 @@ export class ConnectionHandshakes {
   private lookup(nonce: Buffer, serverNonce: Buffer): Exchange {
     const ex = this.exchanges.get(nonce.toString('hex'))
     if (!ex) throw new HandshakeError('close404', 'unknown_nonce', 'no exchange with this nonce')
-    if (!eq(ex.serverNonce, serverNonce)) throw new HandshakeError('close404', 'server_nonce_mismatch')
+    if (!constantTimeEqual(ex.serverNonce, serverNonce)) throw new HandshakeError('close404', 'server_nonce_mismatch')
     if (this.now() > ex.deadline) {
       this.finish(ex, 'failed')
       throw new HandshakeError('close404', 'deadline', 'exchange deadline passed')
@@ -347,96 +291,7 @@ export class ConnectionHandshakes {
     const ex = this.lookup(req.nonce, req.server_nonce)
     const early = this.expectState(ex, 'pq_sent', raw, 'req_DH_params')
     if (early) return early
-    if (bigFromBytes(req.p) !== ex.pair.p || bigFromBytes(req.q) !== ex.pair.q) throw new HandshakeError('close404', 'wrong_p_q', 'p, q do not factor our pq')
-    const o = this.service.opts
-    if (!o.keys.get(req.public_key_fingerprint)) throw new HandshakeError('close404', 'unknown_fingerprint', `no key ${BigInt.asUintN(64, req.public_key_fingerprint).toString(16)}`)
-    if (req.encrypted_data.length > 256 || req.encrypted_data.length < 128) throw new HandshakeError('close404', 'bad_encrypted_length')
-
-    let plain: Buffer
-    try {
-      plain = await o.crypto.rsaDecrypt(req.public_key_fingerprint, req.encrypted_data)
-    } catch (err) {
-      if (err instanceof RsaError) throw new HandshakeError('close404', `rsa_${err.reason}`, err.message)
-      throw err
-    }
-    const inner = this.unwrapInner(plain)
-
-    // new_nonce is known from here on: mismatches are answered with server_DH_params_fail.
-    if (!eq(inner.nonce, ex.nonce) || !eq(inner.server_nonce, ex.serverNonce)) throw new HandshakeError('close404', 'inner_nonce_mismatch')
-    if (inner.new_nonce.length !== 32) throw new HandshakeError('close404', 'bad_new_nonce')
-    const dhFail = (reason: string, detail: object = {}, msg = 'server_DH_params_fail'): HandshakeStep => {
-      this.note(`server_DH_params_fail_${reason}`, detail, msg)
-      this.finish(ex, 'failed')
-      this.failed = true
-      return this.reply({ _: 'server_DH_params_fail', nonce: ex.nonce, server_nonce: ex.serverNonce, new_nonce_hash: newNonceHashPlain(inner.new_nonce) })
-    }
-    if (bigFromBytes(inner.pq) !== ex.pair.pq || bigFromBytes(inner.p) !== ex.pair.p || bigFromBytes(inner.q) !== ex.pair.q) return dhFail('inner_p_q_mismatch')
-    let media = false
-    if ('dc' in inner) {
-      const abs = Math.abs(inner.dc)
-      const dc = o.testMode ? abs - 10000 : abs
-      if (!o.dcIds.includes(dc)) {
-        if (o.dcIds.includes(o.testMode ? abs : abs - 10000)) throw new HandshakeError('close444', 'test_prod_mismatch')
-        return dhFail('wrong_dc', { dc: inner.dc, served: o.dcIds }, `server_DH_params_fail: the client asked for dc ${inner.dc}, which is not served (dc_ids)`)
-      }
-      media = inner.dc < 0
-      ex.dcId = dc
-    }
-    const temp = inner._ === 'p_q_inner_data_temp' || inner._ === 'p_q_inner_data_temp_dc'
-    if (temp) {
-      if (!inner.expires_in || inner.expires_in <= 0) return dhFail('bad_expires_in')
-      ex.expiresIn = Math.min(inner.expires_in, o.maxTempSeconds)
-      ex.type = media ? AuthKeyType.mediaTemp : AuthKeyType.temp
-    } else {
-      ex.type = AuthKeyType.perm
-    }
-
-    ex.newNonce = Buffer.from(inner.new_nonce)
-    const { key, iv } = tmpAesKeyIv(ex.newNonce, ex.serverNonce)
-    ex.tmpKey = key
-    ex.tmpIv = iv
-    const { a, gA } = await o.crypto.dhStart()
-    ex.a = a
-    const answer = serialize({
-      _: 'server_DH_inner_data',
-      nonce: ex.nonce,
-      server_nonce: ex.serverNonce,
-      g: DH_G,
-      dh_prime: DH_PRIME,
-      g_a: gA,
-      server_time: Math.floor(this.now() / 1000),
-    })
-    const len = 20 + answer.length
-    const withHash = Buffer.concat([sha1(answer), answer, o.random((16 - (len % 16)) % 16)])
-    ex.state = 'dh_sent'
-    return this.reply({ _: 'server_DH_params_ok', nonce: ex.nonce, server_nonce: ex.serverNonce, encrypted_answer: igeEncrypt(withHash, key, iv) }, ex, raw)
-  }
-
-  /** RSA_PAD first, then the legacy SHA-1 form; returns the inner data or throws -404. */
-  private unwrapInner(plain: Buffer): PQInnerData {
-    const padded = rsaPadUnwrap(plain)
-    let obj: { _: string } | undefined
-    if (padded) {
-      try {
-        obj = decodeWithLength(padded).obj
-      } catch {
-        throw new HandshakeError('close404', 'inner_not_tl')
-      }
-    } else {
-      const cand = legacyCandidate(plain)
-      if (!cand) throw new HandshakeError('close404', 'bad_padding', 'neither RSA_PAD nor legacy form')
-      let decoded: { obj: { _: string }; length: number }
-      try {
-        decoded = decodeWithLength(cand)
-      } catch {
-        throw new HandshakeError('close404', 'bad_padding', 'neither RSA_PAD nor legacy form')
-      }
-      if (!legacyHashMatches(plain, decoded.length)) throw new HandshakeError('close404', 'bad_padding', 'legacy SHA-1 mismatch')
-      this.log.debug('p_q_inner_data in the legacy SHA-1 RSA form')
-      obj = decoded.obj
-    }
-    if (!PQ_INNER_TYPES.has(obj._)) throw new HandshakeError('close404', 'inner_wrong_type', `inner data is ${obj._}`)
-    return obj as PQInnerData
+    return answerReqDhParams(this.steps, ex, req, raw)
   }
 
   private async onSetClientDhParams(req: SetClientDhParams, raw: Buffer): Promise<HandshakeStep> {
@@ -445,78 +300,6 @@ export class ConnectionHandshakes {
     if (early) return early
     const again = this.repeat(ex, raw)
     if (again) return again
-    const o = this.service.opts
-    const enc = req.encrypted_data
-    if (enc.length % 16 !== 0 || enc.length < 32 || enc.length > 1024) throw new HandshakeError('close404', 'bad_encrypted_length')
-    const plain = igeDecrypt(enc, ex.tmpKey!, ex.tmpIv!)
-    let inner: ClientDhInnerData
-    try {
-      const { obj, length } = decodeWithLength(plain.subarray(20))
-      if (obj._ !== 'client_DH_inner_data') throw new HandshakeError('close404', 'inner_wrong_type', `inner data is ${obj._}`)
-      if (!eq(sha1(plain.subarray(20, 20 + length)), plain.subarray(0, 20))) throw new HandshakeError('close404', 'inner_sha1_mismatch')
-      if (plain.length - 20 - length >= 16) throw new HandshakeError('close404', 'inner_padding_too_long')
-      inner = obj as ClientDhInnerData
-    } catch (err) {
-      if (err instanceof HandshakeError) throw err
-      throw new HandshakeError('close404', 'inner_not_tl')
-    }
-    if (!eq(inner.nonce, ex.nonce) || !eq(inner.server_nonce, ex.serverNonce)) throw new HandshakeError('close404', 'inner_nonce_mismatch')
-
-    const newNonce = ex.newNonce!
-    const base = { nonce: ex.nonce, server_nonce: ex.serverNonce }
-    const genFail = (reason: string, authKey?: Buffer): HandshakeStep => {
-      this.note(`dh_gen_fail_${reason}`, {}, 'dh_gen_fail')
-      this.finish(ex, 'failed')
-      this.failed = true
-      const hash = authKey ? newNonceHash(newNonce, 3, authKey) : sha1(newNonce, Buffer.from([3]), Buffer.alloc(8)).subarray(4, 20)
-      return this.reply({ _: 'dh_gen_fail', ...base, new_nonce_hash3: hash })
-    }
-    const expectedRetry = ex.lastAuxHash ? ex.lastAuxHash.readBigInt64LE(0) : 0n
-    if (inner.retry_id !== expectedRetry) return genFail('wrong_retry_id')
-    const gB = bigFromBytes(inner.g_b)
-    const range = checkDhPublic(gB)
-    if (range === 'not_in_1_p-1' || inner.g_b.length > 256) return genFail(`g_b_${range ?? 'too_long'}`)
-    const gBBytes = Buffer.alloc(256)
-    inner.g_b.copy(gBBytes, 256 - inner.g_b.length)
-    const authKey = await o.crypto.dhFinish(ex.a!, gBBytes)
-    // Closed while the modexp ran: nobody would receive dh_gen_ok, so do not store an orphan key.
-    if (this.closed) throw new HandshakeError('close404', 'connection_closed')
-    if (range) return genFail(`g_b_${range}`, authKey)
-    // auth_key is g_ab as 256 big-endian bytes, a leading zero byte included (1 key in 256), and
-    // gets dh_gen_ok with new_nonce_hash1 over those 256 bytes, as Telegram answers. Clients that
-    // keep the zero (TDLib, tgnet, gotd, Pyrogram) use the key; clients that drop it (GramJS
-    // Helpers.getByteArray, mtcute bigint.toBytes, Telethon get_byte_array) fail their own
-    // new_nonce_hash1 check and start a new exchange, as they do against Telegram.
-
-    const id = authKeyId(authKey)
-    const nowSec = Math.floor(this.now() / 1000)
-    const record: AuthKeyRecord = { id, key: authKey, type: ex.type!, createdAt: nowSec }
-    if (ex.type !== AuthKeyType.perm) record.expiresAt = nowSec + ex.expiresIn!
-    let put: 'created' | 'exists'
-    try {
-      put = await o.store.put(record)
-    } catch (err) {
-      if (err instanceof StoreError) {
-        this.finish(ex, 'failed')
-        throw new HandshakeError('unavailable', `store_${err.code}`, err.message)
-      }
-      throw err
-    }
-    if (put === 'exists') {
-      ex.retries++
-      if (ex.retries > o.maxRetries) return genFail('too_many_retries', authKey)
-      ex.lastAuxHash = authKeyAuxHash(authKey)
-      this.log.info({ retries: ex.retries }, 'auth_key_id collision: dh_gen_retry')
-      return this.reply({ _: 'dh_gen_retry', ...base, new_nonce_hash2: newNonceHash(newNonce, 2, authKey) }, ex, raw)
-    }
-    const serverSalt = firstServerSalt(newNonce, ex.serverNonce)
-    try {
-      await o.store.saveSalts(id, [{ salt: serverSalt, validSince: nowSec, validUntil: nowSec + o.firstSaltSeconds }])
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'first server salt not saved')
-    }
-    this.finish(ex, 'done')
-    this.log.debug({ type: ex.type }, 'auth key created')
-    return this.reply({ _: 'dh_gen_ok', ...base, new_nonce_hash1: newNonceHash(newNonce, 1, authKey) }, ex, raw, ex.dcId === undefined ? { record, serverSalt } : { record, serverSalt, dcId: ex.dcId })
+    return answerSetClientDhParams(this.steps, ex, req, raw)
   }
 }

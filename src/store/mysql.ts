@@ -28,9 +28,10 @@ import {
   validateState,
 } from './codec.js'
 import { driverCode, toStoreError, withDeadline } from './errors.js'
+import { destroyKeyRows } from './mysql-destroy.js'
 import { migrateMysql } from './mysql-schema.js'
 import { parseMysqlOptions } from './mysql-options.js'
-import { LOAD_STATE_SQL, saveTeamgramAuth, stateOfRow } from './teamgram-auth.js'
+import { LOAD_STATE_SQL, saveTeamgramAuth, stateOfRow, type MysqlQuery } from './teamgram-auth.js'
 import {
   AuthKeyType,
   StoreError,
@@ -152,6 +153,9 @@ export class MysqlAuthKeyStore implements AuthKeyStore {
     const [rows] = await c.query({ sql, values, timeout: this.timeoutMs })
     return rows as T
   }
+
+  /** query as a function, for the helpers that run SQL inside this store's transactions. */
+  private readonly boundQuery: MysqlQuery = (c, sql, values) => this.query(c, sql, values)
 
   /** fn inside BEGIN/COMMIT; rolled back on error. */
   private tx<T>(what: string, fn: (c: PoolConnection) => Promise<T>): Promise<T> {
@@ -309,56 +313,9 @@ export class MysqlAuthKeyStore implements AuthKeyStore {
     return b && isLive(b, this.now()) ? b : undefined
   }
 
-  private async destroyIn(c: PoolConnection, id: string): Promise<boolean> {
-    const res = await this.query<{ affectedRows: number }>(
-      c,
-      'UPDATE auth_keys SET deleted = 1 WHERE auth_key_id = ? AND deleted = 0',
-      [id],
-    )
-    const info = (
-      await this.query(
-        c,
-        'SELECT perm_auth_key_id, temp_auth_key_id, media_temp_auth_key_id FROM auth_key_infos WHERE auth_key_id = ? FOR UPDATE',
-        [id],
-      )
-    )[0]
-    await this.query(c, 'UPDATE auth_key_infos SET deleted = 1 WHERE auth_key_id = ?', [id])
-    // Unlink both directions in Teamgram's columns (temps of a perm key; the perm key of a temp key).
-    const temps = new Set<string>(
-      (
-        await this.query(c, 'SELECT temp_auth_key_id FROM mtgate_auth_key_bindings WHERE perm_auth_key_id = ?', [id])
-      ).map((r) => String(r.temp_auth_key_id)),
-    )
-    if (info) {
-      for (const k of ['temp_auth_key_id', 'media_temp_auth_key_id']) if (String(info[k]) !== '0') temps.add(String(info[k]))
-      const perm = String(info.perm_auth_key_id)
-      if (perm !== '0')
-        await this.query(
-          c,
-          `UPDATE auth_key_infos SET temp_auth_key_id = IF(temp_auth_key_id = ?, 0, temp_auth_key_id),
-             media_temp_auth_key_id = IF(media_temp_auth_key_id = ?, 0, media_temp_auth_key_id) WHERE auth_key_id = ?`,
-          [id, id, perm],
-        )
-    }
-    if (temps.size > 0)
-      await this.query(
-        c,
-        `UPDATE auth_key_infos SET perm_auth_key_id = 0 WHERE perm_auth_key_id = ? AND auth_key_id IN (${[...temps]
-          .map(() => '?')
-          .join(',')})`,
-        [id, ...temps],
-      )
-    await this.query(c, 'DELETE FROM mtgate_auth_key_bindings WHERE temp_auth_key_id = ? OR perm_auth_key_id = ?', [id, id])
-    await this.query(c, 'DELETE FROM mtgate_server_salts WHERE auth_key_id = ?', [id])
-    await this.query(c, 'DELETE FROM mtgate_auth_key_states WHERE auth_key_id = ?', [id])
-    await this.query(c, 'UPDATE auth_users SET deleted = 1, date_active = 0 WHERE auth_key_id = ? AND deleted = 0', [id])
-    await this.query(c, 'UPDATE auths SET deleted = 1 WHERE auth_key_id = ?', [id])
-    return res.affectedRows > 0
-  }
-
   async destroy(id: bigint): Promise<boolean> {
     validateId(id)
-    return this.tx('destroy', (c) => this.destroyIn(c, id.toString()))
+    return this.tx('destroy', (c) => destroyKeyRows(this.boundQuery, c, id.toString()))
   }
 
   async expireTemp(now: number): Promise<number> {
@@ -373,7 +330,7 @@ export class MysqlAuthKeyStore implements AuthKeyStore {
         ),
       )
       if (rows.length === 0) return total
-      for (const r of rows) if (await this.tx('expireTemp', (c) => this.destroyIn(c, String(r.auth_key_id)))) total++
+      for (const r of rows) if (await this.tx('expireTemp', (c) => destroyKeyRows(this.boundQuery, c, String(r.auth_key_id)))) total++
       if (rows.length < 500) return total
     }
   }
@@ -420,7 +377,7 @@ export class MysqlAuthKeyStore implements AuthKeyStore {
            updated_at = VALUES(updated_at)`,
         [id, state.userId?.toString() ?? null, state.layer ?? null, state.client ?? null, now],
       )
-      await saveTeamgramAuth((c2, sql, v) => this.query(c2, sql, v), c, id, state, now)
+      await saveTeamgramAuth(this.boundQuery, c, id, state, now)
     })
   }
 

@@ -19,7 +19,8 @@ import { randomBytes } from 'node:crypto'
 import type { PoolConnection } from 'mysql2/promise'
 import type { AuthKeyState } from './types.js'
 
-type Query = <T = Record<string, unknown>[]>(c: PoolConnection, sql: string, values?: unknown[]) => Promise<T>
+/** The store's query on a connection it holds (its per-query timeout applied). */
+export type MysqlQuery = <T = Record<string, unknown>[]>(c: PoolConnection, sql: string, values?: unknown[]) => Promise<T>
 
 /** Teamgram's DDL for the two tables, as its dump and migrations leave them (used when absent). */
 export const TEAMGRAM_AUTH_TABLES = [
@@ -100,7 +101,7 @@ function authsColumns(client: string | undefined): { apiId: number; cols: string
 }
 
 /** Writes the key's binding and client row into Teamgram's tables (inside the caller's transaction). */
-export async function saveTeamgramAuth(query: Query, c: PoolConnection, id: string, state: AuthKeyState, now: number): Promise<void> {
+export async function saveTeamgramAuth(query: MysqlQuery, c: PoolConnection, id: string, state: AuthKeyState, now: number): Promise<void> {
   if (state.layer !== undefined || state.client !== undefined) {
     const a = authsColumns(state.client)
     // Teamgram's InsertOrUpdate (client fields, when known) and InsertOrUpdateLayer in one;
