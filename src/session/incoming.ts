@@ -5,6 +5,7 @@
 import { low32 } from '../util/int64.js'
 import { MT_ID } from '../tl/index.js'
 import type { InboundMessage } from './api.js'
+import { startCall } from './calls.js'
 import { BadMsgCode } from './codes.js'
 import { constructorOf, ContainerError, ID_GZIP_PACKED, ID_MSG_CONTAINER, ID_MSG_COPY, parseContainer, unpackGzip, type Message } from './envelope.js'
 import { MESSAGE_COST, SERVICE_BYTE_COST } from './expansion.js'
@@ -116,7 +117,7 @@ export function handleOne(s: Session, msgId: bigint, seqNo: number, body: Buffer
     s.host.limitedLog.info('msg_copy', { msgId: msgId.toString() }, 'session: msg_copy is not used by the protocol; ignored')
     return
   }
-  if (!service) s.startCall(msgId, body, outer)
+  if (!service) startCall(s, msgId, body, outer)
   else if (s.budget.spend(body.length * SERVICE_BYTE_COST)) handleService(s, msgId, ctor, body, outer)
 }
 

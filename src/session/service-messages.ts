@@ -6,6 +6,7 @@
 import { writeInt64LE } from '../util/int64.js'
 import { decode, encode, MT_ID, TlError, type TlObject } from '../tl/index.js'
 import type { InboundMessage } from './api.js'
+import { enqueueResult } from './calls.js'
 import type { OutEntry } from './outbox.js'
 import { Received } from './received.js'
 import type { Session } from './session.js'
@@ -167,7 +168,7 @@ export function onRpcDropAnswer(s: Session, msgId: bigint, obj: Obj<'rpc_drop_an
     }
   }
   s.results?.delete(reqMsgId)
-  s.enqueueResult(msgId, encode(answer))
+  enqueueResult(s, msgId, encode(answer))
   s.received.mark(msgId, Received.rpc | Received.answered)
 }
 

@@ -1,8 +1,8 @@
 /**
  * One MTProto session (auth_key_id, session_id): its state (received window, outbox, acks,
- * replies, result cache, calls in flight), RPC dispatch and rpc_result framing. The pipeline
- * stages work on it as plain functions: incoming checks (incoming.ts), service messages
- * (service-messages.ts), unwrapping of invoke* wrappers (unwrap.ts), the outgoing flush
+ * replies, result cache, calls in flight). The pipeline stages work on it as plain functions:
+ * incoming checks (incoming.ts), service messages (service-messages.ts), RPC queries and their
+ * rpc_result answers (calls.ts, with unwrap.ts for the invoke* wrappers), the outgoing flush
  * (outgoing.ts, one container per flush).
  */
 import type { RandomSource } from '../crypto/random.js'
@@ -10,46 +10,24 @@ import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/log.js'
 import type { LogLimiter } from '../util/log-limiter.js'
 import type { ServerMsgIdGenerator } from '../util/server-msg-id.js'
-import { AuthKeyType } from '../store/types.js'
-import { encode, defaultRegistry, TlError, type TlObject } from '../tl/index.js'
-import type {
-  ClientConnection,
-  GatewayLink,
-  InboundMessage,
-  RpcCall,
-  RpcContext,
-  RpcDispatcher,
-  RpcOutcome,
-} from './api.js'
-import { buildRpcResult, constructorOf, ID_MSG_CONTAINER, maybeGzip } from './envelope.js'
+import { encode, type TlObject } from '../tl/index.js'
+import type { ClientConnection, GatewayLink, InboundMessage, RpcDispatcher, RpcOutcome } from './api.js'
+import { constructorOf, ID_MSG_CONTAINER } from './envelope.js'
 import { PacketBudget } from './expansion.js'
-import { encodeOutcome, readQuery, refusedLayer, type PushBody } from './layered.js'
+import type { PushBody } from './layered.js'
 import type { KeyState as KeyStateOf } from './key-state.js'
 import { Outbox, type OutEntry } from './outbox.js'
 import { flushSession } from './outgoing.js'
 import { Received, ReceivedWindow } from './received.js'
 import { handleContainer, handleOne } from './incoming.js'
-import { unwrapQuery } from './unwrap.js'
 
 export { MAX_WRAPPER_DEPTH } from './unwrap.js'
 export { DETAILED_INFO_MIN_BYTES } from './incoming.js'
 export { jsonValue } from './client-info.js'
+export { FAILED_REMEMBERED, RESULT_CACHE_MAX, UNBOUND_TEMP_KEY_METHODS } from './calls.js'
 
 /** The per-key state the sessions of a key share. */
 export type KeyState = KeyStateOf<Session>
-
-/** Cached rpc_result bodies per session (answers to duplicate queries). */
-export const RESULT_CACHE_MAX = 32
-/** Failed queries remembered per session for invokeAfterMsg. */
-export const FAILED_REMEMBERED = 32
-/** Methods an unbound temp key may call (api-pfs.md). */
-export const UNBOUND_TEMP_KEY_METHODS: ReadonlySet<string> = new Set([
-  'auth.bindTempAuthKey',
-  'help.getConfig',
-  'help.getNearestDc',
-])
-
-const reg = defaultRegistry
 
 export interface SessionOptions {
   /** initConnection api_id filter; false → rpc_error 400 API_ID_INVALID. */
@@ -138,10 +116,12 @@ export class Session {
   /** Recent answers by query msg_id (the outbox entry: body and, once sent, its msg_id), acknowledged or not. */
   /** @internal */
   results: Map<bigint, OutEntry> | undefined
-  private inflight: Map<bigint, Promise<boolean>> | undefined
+  /** @internal Calls in flight by query msg_id: their promise says whether they succeeded. */
+  inflight: Map<bigint, Promise<boolean>> | undefined
   /** @internal */
   dropped: Set<bigint> | undefined
-  private failed: Set<bigint> | undefined
+  /** @internal Recently failed queries (for invokeAfterMsg). */
+  failed: Set<bigint> | undefined
   private flushScheduled = false
   private flushTicked = false
   /** @internal */
@@ -229,160 +209,9 @@ export class Session {
     if (this.disconnectAt?.connId === connId) this.disconnectAt = undefined
   }
 
-  // -------------------------------------------------------------------------------------------
-  // RPC queries
-  // -------------------------------------------------------------------------------------------
-
-  /** @internal */
-  startCall(msgId: bigint, body: Buffer, outer: InboundMessage): void {
-    const conn: ClientConnection = { gatewayId: outer.gatewayId, connId: outer.connId, clientAddr: outer.clientAddr, dcId: outer.dcId, transport: outer.transport }
-    const p = this.runCall(msgId, body, conn).then(
-      (outcome) => {
-        this.respond(msgId, outcome)
-        return outcome.kind !== 'error'
-      },
-      (e: unknown) => {
-        this.host.log.error({ msgId: msgId.toString(), err: (e as Error)?.message }, 'session: RPC processing failed')
-        this.respond(msgId, { kind: 'error', code: 500, message: 'INTERNAL' })
-        return false
-      },
-    )
-    const inflight = (this.inflight ??= new Map())
-    inflight.set(msgId, p)
-    void p.then((ok) => {
-      inflight.delete(msgId)
-      if (!ok) {
-        // remembered (bounded) so that a later invokeAfterMsg on it answers MSG_WAIT_FAILED
-        const failed = (this.failed ??= new Set())
-        failed.add(msgId)
-        if (failed.size > FAILED_REMEMBERED) failed.delete(failed.values().next().value!)
-      }
-    })
-  }
-
-  private async runCall(msgId: bigint, body: Buffer, conn: ClientConnection): Promise<RpcOutcome> {
-    const inflate = this.budget
-    const u = unwrapQuery(body, this.host.options.allowApiId, inflate)
-    const refused = refusedLayer(u.layer)
-    if (refused !== undefined) return this.fail(msgId, 400, 'LAYER_INVALID', refused)
-    if (u.layer !== undefined) {
-      this.layer = u.layer
-      this.key.info.layer = u.layer
-    }
-    const client = u.client
-    if (client !== undefined) this.key.info.client = client
-    if (u.error !== undefined) return this.fail(msgId, u.error.code, u.error.message, u.error.reason)
-    const withoutUpdates = u.withoutUpdates
-    // own copy: decoded bytes fields are views, and the call outlives the gateway's buffer
-    const raw = Buffer.from(u.raw)
-    if (withoutUpdates) {
-      if (this.updates === 'unknown') this.updates = 'off'
-    } else {
-      this.updates = 'on'
-    }
-    if (u.waitFor !== undefined) {
-      for (const id of u.waitFor) {
-        const p = this.inflight?.get(id)
-        const ok = p ? await p : !this.failed?.has(id)
-        if (!ok) return this.fail(msgId, 400, 'MSG_WAIT_FAILED', `awaited message ${id} failed`)
-      }
-    }
-
-    const ctor = constructorOf(raw)!
-    let query: TlObject | undefined
-    try {
-      query = readQuery(raw, this.clientLayer, inflate)
-    } catch (e) {
-      if (!(e instanceof TlError)) throw e
-      if (reg.has(ctor)) return this.fail(msgId, 400, 'INPUT_REQUEST_INVALID', `malformed ${reg.nameOf(ctor)}: ${e.message}`)
-      query = undefined
-    }
-    const method = query?._ ?? reg.nameOf(ctor) ?? `#${ctor.toString(16).padStart(8, '0')}`
-    const key = this.key
-    if (key.record.type !== AuthKeyType.perm && key.permId === undefined && !UNBOUND_TEMP_KEY_METHODS.has(method)) {
-      return this.fail(msgId, 401, 'AUTH_KEY_PERM_EMPTY', `${method} on an unbound temp key`)
-    }
-    if (method === 'auth.bindTempAuthKey' && query) {
-      return this.host.bindTempAuthKey(key, this, msgId, query)
-    }
-    const ctx: RpcContext = {
-      authKeyId: key.record.id,
-      authKeyType: key.record.type,
-      permAuthKeyId: key.permId,
-      sessionId: this.id,
-      msgId,
-      layer: this.layer ?? key.info.layer,
-      client: client ?? key.info.client,
-      connection: conn,
-      withoutUpdates,
-      userId: key.info.userId,
-    }
-    const before = ctx.userId
-    const call: RpcCall = { method, constructorId: ctor, query, raw, ctx }
-    let outcome: RpcOutcome
-    try {
-      outcome = await this.host.dispatcher.dispatch(call)
-    } catch (e) {
-      this.host.log.error({ method, msgId: msgId.toString(), err: (e as Error)?.message }, 'session: dispatcher threw; answering INTERNAL')
-      return { kind: 'error', code: 500, message: 'INTERNAL' }
-    }
-    if (ctx.userId !== before) this.host.setUserId(key, ctx.userId)
-    return outcome
-  }
-
-  private fail(msgId: bigint, code: number, message: string, reason: string): RpcOutcome {
-    this.host.log.info({ msgId: msgId.toString(), authKeyId: this.key.record.id.toString(), code, message, reason }, 'session: rpc_error')
-    return { kind: 'error', code, message }
-  }
-
-  private respond(reqMsgId: bigint, outcome: RpcOutcome): void {
-    if (this.destroyed) return
-    this.received.mark(reqMsgId, Received.answered)
-    let result: Buffer
-    if (this.dropped?.delete(reqMsgId)) {
-      result = encode({ _: 'rpc_answer_dropped_running' })
-    } else if (outcome.kind === 'error') {
-      result = encode({ _: 'rpc_error', error_code: outcome.code, error_message: outcome.message })
-    } else if (outcome.kind === 'raw') {
-      result = maybeGzip(outcome.body, this.host.options.gzipMinBytes)
-    } else {
-      let bytes: Buffer
-      try {
-        bytes = encodeOutcome(outcome, this.clientLayer)
-      } catch (e) {
-        this.host.log.error({ msgId: reqMsgId.toString(), method: outcome.method, err: (e as Error).message }, 'session: result does not encode; answering INTERNAL')
-        bytes = encode({ _: 'rpc_error', error_code: 500, error_message: 'INTERNAL' })
-      }
-      result = maybeGzip(bytes, this.host.options.gzipMinBytes)
-    }
-    this.enqueueResult(reqMsgId, result)
-    if (outcome.after === undefined) {
-      this.scheduleFlush()
-      return
-    }
-    this.flush(true)
-    if (outcome.after === 'closeConnection') {
-      if (this.conn !== undefined) this.host.link.closeConnection(this.conn.connId, 'closed at the backend\'s request')
-    } else {
-      void this.host.destroyAuthorization(this.key, 'destroyed at the backend\'s request')
-    }
-  }
-
   /** The client's layer: the session's invokeWithLayer, else the auth key's last known. */
   get clientLayer(): number | undefined {
     return this.layer ?? this.key.info.layer
-  }
-
-  /** @internal */
-  enqueueResult(reqMsgId: bigint, result: Buffer): void {
-    const body = buildRpcResult(reqMsgId, result)
-    // the rpc_result acknowledges the query
-    const i = this.pendingAcks.indexOf(reqMsgId)
-    if (i >= 0) this.pendingAcks.splice(i, 1)
-    const entry = this.enqueue(body, true, 'result', reqMsgId)
-    const cache = (this.results ??= new Map())
-    cache.set(reqMsgId, entry)
-    if (cache.size > RESULT_CACHE_MAX) cache.delete(cache.keys().next().value!)
   }
 
   // -------------------------------------------------------------------------------------------

@@ -8,8 +8,10 @@ import { FramingError, countTransportError } from './errors.js'
 import type { TransportLimits } from './limits.js'
 import { Deadlines, type DeadlineOwner, type Expiry } from './deadlines.js'
 import type { BudgetHolder, ReadBudget } from './read-budget.js'
+import { dropWrites, flushWrites, writeFrame, writesDrained } from './connection-writes.js'
 
 export type { ConnectionEvents } from './connection-events.js'
+export { COALESCE_MAX_BYTES } from './connection-writes.js'
 
 /** What is known about a connection once its transport header has been read. */
 export interface ConnectionInfo {
@@ -36,14 +38,8 @@ export function formatPeer(ip: string, port: number): string {
   return (ip.includes(':') ? ['[', ip, ']:', port] : [ip, ':', port]).join('')
 }
 
-/** Queued frames are written at once when they reach this many bytes (no point holding big writes). */
-export const COALESCE_MAX_BYTES = 64 * 1024
 /** A connection growing a partial frame while the global read budget is above its soft limit stops being read this long, ms. */
 export const BUDGET_PAUSE_MS = 200
-
-function flushConnection(c: Connection): void {
-  c.flushWrites()
-}
 
 function endBudgetPause(c: Connection): void {
   c.endBudgetPause()
@@ -71,26 +67,31 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
   readonly info: ConnectionInfo
   /** The numeric id as a string (what the session layer keys connections by). */
   readonly id: string
-  private readonly limits: TransportLimits
+  /** @internal */
+  readonly limits: TransportLimits
   private readonly clock: Clock
   /** The listener's logger; the per-connection child is made on first use (most connections never log). */
   private readonly parentLog: Logger
   private childLog: Logger | undefined
-  private closedReason: string | null = null
+  /** @internal */
+  closedReason: string | null = null
   private closeEmitted = false
-  private writePaused = false
+  /** @internal Reads are paused because writes backed up above the high-water mark. */
+  writePaused = false
   private userPauses = 0
   private readingPaused = false
   /** Decoded frames not yet delivered because the upper layer paused us (allocated when needed). */
   private backlog: Frame[] | undefined
   /**
-   * Frames written in this event-loop turn, not yet handed to the socket: one socket write per turn
-   * (flushed on process.nextTick, or at once above COALESCE_MAX_BYTES). Order is the encode order,
-   * so the obfuscation stream and quick acks stay in order.
+   * @internal Frames written in this event-loop turn, not yet handed to the socket: one socket write
+   * per turn (flushed on process.nextTick, or at once above COALESCE_MAX_BYTES). Order is the encode
+   * order, so the obfuscation stream and quick acks stay in order.
    */
-  private outq: Buffer[] | undefined
-  private outBytes = 0
-  private readonly deadlines: Deadlines
+  outq: Buffer[] | undefined
+  /** @internal Bytes in outq. */
+  outBytes = 0
+  /** @internal */
+  readonly deadlines: Deadlines
   private budgetPaused = false
   private readonly budget: ReadBudget | undefined
   private readonly limitedLog: LogLimiter | undefined
@@ -98,7 +99,8 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
   private release: (() => void) | undefined
 
   constructor(
-    private readonly socket: ByteSocket,
+    /** @internal */
+    readonly socket: ByteSocket,
     private readonly codec: Codec,
     info: Omit<ConnectionInfo, 'transport' | 'remoteIp' | 'remotePort' | 'localPort' | 'codec' | 'fakeTls'> & { fakeTls?: boolean },
     deps: ConnectionDeps,
@@ -138,15 +140,15 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
     }))
   }
 
-  /** A line a client can cause: through the shared LogLimiter (keyed by `reason`) when there is one. */
-  private note(level: 'info' | 'warn', reason: string, obj: object, msg: string): void {
+  /** @internal A line a client can cause: through the shared LogLimiter (keyed by `reason`) when there is one. */
+  note(level: 'info' | 'warn', reason: string, obj: object, msg: string): void {
     const l = this.limitedLog
     if (l === undefined) this.log[level](obj, msg)
     else l[level](reason, { conn: this.info.id, remote: this.remoteAddress, codec: this.info.codec, ...obj }, msg)
   }
 
-  /** Debug lines do not create the per-connection logger when debug is off. */
-  private debug(a: object | string, msg?: string): void {
+  /** @internal Debug lines do not create the per-connection logger when debug is off. */
+  debug(a: object | string, msg?: string): void {
     if (!this.parentLog.isLevelEnabled('debug')) return
     if (typeof a === 'string') this.log.debug(a)
     else this.log.debug(a, msg)
@@ -195,7 +197,7 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
   /** Sends one payload. Returns false if the connection is closed. */
   send(payload: Uint8Array): boolean {
     if (this.closed) return false
-    return this.write(this.codec.encodePacket(payload))
+    return writeFrame(this, this.codec.encodePacket(payload))
   }
 
   /**
@@ -209,7 +211,7 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
       this.debug('quick ack requested on a transport without quick acks; not sent')
       return false
     }
-    return this.write(frame)
+    return writeFrame(this, frame)
   }
 
   /** Sends a transport error packet (-404, -429, -444). Does not close. */
@@ -220,7 +222,7 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
 
   private writeTransportError(code: number): boolean {
     countTransportError(code)
-    return this.write(this.codec.encodeTransportError(code))
+    return writeFrame(this, this.codec.encodeTransportError(code))
   }
 
   /**
@@ -234,7 +236,7 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
     this.closedReason = reason
     this.deadlines.stop()
     this.releaseBudget()
-    this.flushWrites()
+    flushWrites(this)
     // nothing more is read: a peer still sending fills its own buffers, not our CPU
     this.socket.pause()
     this.socket.end()
@@ -321,65 +323,13 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
     return this.outBytes + this.socket.pendingWriteBytes
   }
 
-  private write(frame: Buffer): boolean {
-    if (this.outq === undefined) {
-      this.outq = [frame]
-      process.nextTick(flushConnection, this)
-    } else this.outq.push(frame)
-    this.outBytes += frame.length
-    if (this.outBytes >= COALESCE_MAX_BYTES) this.flushWrites()
-    const pending = this.outBytes + this.socket.pendingWriteBytes
-    if (pending > this.limits.maxWriteBuffer) {
-      this.note('warn', 'write_buffer_overflow', { pending }, 'write buffer overflow (peer not reading); closing')
-      this.closedReason = 'write buffer overflow'
-      this.deadlines.stop()
-      this.releaseBudget()
-      this.dropWrites()
-      this.socket.destroy()
-      this.emitClose('write buffer overflow')
-      return false
-    }
-    if (!this.writePaused && pending > this.limits.writeHighWaterMark) {
-      this.writePaused = true
-      this.debug({ pending }, 'write backpressure: pausing reads')
-      this.updateReading()
-    }
-    return true
-  }
-
-  /** @internal Writes what this turn queued in one socket write. */
-  flushWrites(): void {
-    const q = this.outq
-    if (q === undefined) return
-    this.outq = undefined
-    const n = this.outBytes
-    this.outBytes = 0
-    if (q.length === 0) return
-    this.socket.write(q.length === 1 ? q[0]! : Buffer.concat(q, n))
-    // Paused by bytes that were only queued here: if the socket took them below the high-water
-    // mark, no 'drain' will come for them.
-    if (this.writePaused && this.socket.pendingWriteBytes <= this.limits.writeHighWaterMark) this.onDrain()
-  }
-
-  private dropWrites(): void {
-    if (this.outq !== undefined) this.outq.length = 0
-    this.outBytes = 0
-  }
-
   /** @internal ByteSocketHandlers: the socket flushed everything it had queued. */
   onSocketDrain(): void {
-    this.onDrain()
+    writesDrained(this)
   }
 
-  private onDrain(): void {
-    if (this.writePaused) {
-      this.writePaused = false
-      this.debug('writes drained: resuming reads')
-      this.updateReading()
-    }
-  }
-
-  private updateReading(): void {
+  /** @internal Pauses or resumes reading the socket as write backpressure and pause() calls require. */
+  updateReading(): void {
     const shouldPause = !this.closed && (this.writePaused || this.userPauses > 0)
     if (shouldPause === this.readingPaused) return
     this.readingPaused = shouldPause
@@ -425,7 +375,8 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
     this.close(reason)
   }
 
-  private releaseBudget(): void {
+  /** @internal */
+  releaseBudget(): void {
     this.budget?.set(this, 0)
   }
 
@@ -440,7 +391,7 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
 
   /** @internal ByteSocketHandlers: the socket is gone. */
   onSocketClose(): void {
-    this.dropWrites()
+    dropWrites(this)
     if (this.destroyTimer !== null) clearTimeout(this.destroyTimer)
     this.destroyTimer = null
     this.deadlines.stop()
@@ -452,7 +403,8 @@ export class Connection extends ConnectionEmitter implements ByteSocketHandlers,
     this.emitClose(this.closedReason ?? 'peer closed')
   }
 
-  private emitClose(reason: string): void {
+  /** @internal Emits 'close' once, after giving the source-limit slot back. */
+  emitClose(reason: string): void {
     if (this.closeEmitted) return
     this.closeEmitted = true
     const release = this.release
