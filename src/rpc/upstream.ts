@@ -24,7 +24,7 @@ import * as grpc from '@grpc/grpc-js'
 import type { PbInvokeReply, PbInvokeRequest, PbRpcError, PbTransport } from '../cluster/generated/proto.js'
 import type { RpcErrorSpec, UpstreamRouting } from '../config/types.js'
 import { clientIpPort, type RpcCall, type RpcOutcome, type TransportKind } from '../session/api.js'
-import { checkResult, decodeResult, encode, encodingLayer, NEWEST_LAYER, type TlMethodName } from '../tl/index.js'
+import { checkResult, encode, encodingLayer, NEWEST_LAYER, type TlMethodName } from '../tl/index.js'
 import type { TraceHeaders } from '../admin/tracing.js'
 import type { Logger } from '../util/log.js'
 import { DeferredResults, type DeferredKey } from './deferred-results.js'
@@ -234,10 +234,10 @@ export class UpstreamBridge {
       return { kind: 'error', code: e.code, message: e.message }
     }
     try {
-      checkResult(call.method as TlMethodName, r.result)
-      // a client in the newest layer gets the backend's bytes as they are
-      if (encodingLayer(call.ctx.layer) === NEWEST_LAYER) return { kind: 'raw', body: r.result }
-      const result = decodeResult(call.method as TlMethodName, r.result)
+      // a client in the newest layer gets the backend's bytes as they are: they are only checked
+      const newest = encodingLayer(call.ctx.layer) === NEWEST_LAYER
+      const result = checkResult(call.method as TlMethodName, r.result, newest)
+      if (newest) return { kind: 'raw', body: r.result }
       return { kind: 'result', result: result as Extract<RpcOutcome, { kind: 'result' }>['result'], method: call.method }
     } catch (e) {
       return this.bad(call, upstream, target, `result is not a ${call.method} result: ${(e as Error).message}`)

@@ -122,7 +122,7 @@ for (let windowBits = 9; windowBits <= 15; windowBits++) {
 }
 
 /** The gzip options for `length` bytes of input (see GZIP_OPTIONS). */
-export function gzipOptionsFor(length: number): ZlibOptions {
+function gzipOptionsFor(length: number): ZlibOptions {
   return GZIP_OPTIONS[Math.min(15, Math.max(9, Math.ceil(Math.log2(length))))]!
 }
 

@@ -89,18 +89,19 @@ export function decodeResult<M extends TlMethodName>(method: M, buf: Uint8Array,
 }
 
 /**
- * Throws a TlError unless `buf` is a well-formed result of `method` in the newest layer: what
- * decodeResult reads, and a boxed object of the method's result type. Strings are stepped over,
- * not decoded (for bytes that are checked and then sent on as they are).
+ * The result of `method` in `buf`, if it is one in the newest layer: what decodeResult reads, and a
+ * boxed object of the method's result type; else a TlError. With `skim`, strings are stepped over
+ * and read as '' (for bytes that are checked and then sent on as they are).
  */
-export function checkResult(method: TlMethodName, buf: Uint8Array): void {
-  const v = readResult(method, buf, undefined, { skimStrings: true })
-  if (resultDecoders[method] !== undefined) return
+export function checkResult<M extends TlMethodName>(method: M, buf: Uint8Array, skim = false): TlMethodResult[M] {
+  const v: unknown = readResult(method, buf, undefined, skim ? { skimStrings: true } : undefined)
+  if (resultDecoders[method] !== undefined) return v as TlMethodResult[M]
   const type = resultTypeOf(method)
   const name = (v as { _: string })._
   if (type !== undefined && layerSchema(NEWEST_LAYER).constructorOf(name, type) === undefined) {
     throw new TlError('BAD_VALUE', `${name} is not a ${type}`, 0, `a ${type}`)
   }
+  return v as TlMethodResult[M]
 }
 
 function readResult<M extends TlMethodName>(method: M, buf: Uint8Array, registry?: TlRegistry, options?: TlReaderOptions): TlMethodResult[M] {
