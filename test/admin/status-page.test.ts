@@ -20,6 +20,8 @@ import { REFRESH_MS } from '../../src/admin/status-page.js'
 import type { StatusSnapshot } from '../../src/admin/status.js'
 import { AuthKey } from '../../src/crypto/message.js'
 import { clientHandshake } from '../../src/handshake/client.js'
+import { MemoryAuthKeyStore } from '../../src/store/memory.js'
+import type { AuthKeyRecord } from '../../src/store/types.js'
 import { encode } from '../../src/tl/index.js'
 import { recentProblems, rootLogger } from '../../src/util/log.js'
 import { HttpMtClient } from '../e2e/http-client.js'
@@ -79,10 +81,22 @@ describe('admin status page of mtgate serve, in headless Chromium', () => {
   let admin: { host: string; port: number }
   const closers: Array<() => unknown> = []
   let status: StatusSnapshot
+  /**
+   * Keys the handshakes stored. Three clients make three keys, but mtcute drops a key whose first
+   * byte is 0 (1 in 256) and makes another, so the server may have created one more than it uses.
+   */
+  let stored = 0
 
   before(async () => {
     // the server's warnings go to the status page's ring only (not to the test's stderr)
-    e = await startE2eServer({ host: HOST, tcpPort: 0, wsPort: 0, admin: true, log: pino({ level: 'warn' }, recentProblems) })
+    const store = new MemoryAuthKeyStore()
+    const put = store.put.bind(store)
+    store.put = async (record: AuthKeyRecord) => {
+      const out = await put(record)
+      if (out === 'created') stored++
+      return out
+    }
+    e = await startE2eServer({ host: HOST, tcpPort: 0, wsPort: 0, admin: true, store, log: pino({ level: 'warn' }, recentProblems) })
     admin = e.server.adminAddress!
     for (const transport of ['websocket', 'obfuscated'] as const) {
       const tg: MtcuteClient = await mtcuteClient({ host: HOST, port: transport === 'websocket' ? e.wsPort! : e.tcpPort!, pem: e.publicPem, transport })
@@ -115,7 +129,8 @@ describe('admin status page of mtgate serve, in headless Chromium', () => {
     const by = Object.fromEntries(status.connections!.byTransport.map((r) => [r.transport, r.count]))
     assert.deepEqual(by, { 'tcp abridged': 1, 'tcp intermediate': 0, 'tcp padded': 0, 'tcp full': 0, 'tcp obfuscated': 1, 'tcp fake-tls': 0, websocket: 1, http: 1 })
     assert.equal(status.sessions, 4, 'two mtcute sessions, one over HTTP, one on TCP abridged')
-    assert.deepEqual(status.authKeys, { loaded: 3, createdSinceStart: 3 })
+    assert.ok(stored >= 3, `${stored} keys stored`)
+    assert.deepEqual(status.authKeys, { loaded: 3, createdSinceStart: stored })
     assert.equal(status.role, 'serve')
     assert.deepEqual(status.nodes.map((n) => [n.id, n.role, n.self]), [['e2e', 'serve', true]])
     assert.equal(status.etcdReachable, null)
