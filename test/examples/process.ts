@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import type { ExampleBackend, ExampleBackendOptions } from './backend.js'
 
 /** How long a start may take until `listening`. */
-const READY_TIMEOUT_MS = 20_000
+const READY_TIMEOUT_MS = 60_000
 /** SIGTERM that does not end it within this is followed by SIGKILL. */
 const STOP_TIMEOUT_MS = 5_000
 

@@ -139,7 +139,7 @@ export function describeExampleBackend(label: string, start: StartExampleBackend
             if (!/AUTH_KEY_UNREGISTERED/.test(err.message)) throw err
             return undefined
           }),
-        20_000,
+        60_000,
         'mtgate reaching the backend',
       )
     }
