@@ -2,12 +2,12 @@
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import { protoDir } from '../cluster/proto.js'
+import { encodeInvokeRequest, type InvokeRequestIn } from './upstream-encode.js'
 import {
   LOADER_OPTIONS,
   type PbGetOnlineReply,
   type PbGetOnlineRequest,
   type PbInvokeReply,
-  type PbInvokeRequest,
   type PbPresenceEvent,
   type PbPushReply,
   type PbPushRpcResultRequest,
@@ -16,8 +16,8 @@ import {
 } from '../cluster/generated/proto.js'
 
 export interface UpstreamClient extends grpc.Client {
-  Invoke(req: PbInvokeRequest, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: PbInvokeReply) => void): grpc.ClientUnaryCall
-  InvokeStream(meta: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientDuplexStream<PbInvokeRequest, PbInvokeReply>
+  Invoke(req: InvokeRequestIn, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: PbInvokeReply) => void): grpc.ClientUnaryCall
+  InvokeStream(meta: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientDuplexStream<InvokeRequestIn, PbInvokeReply>
 }
 
 type Cb<T> = (err: grpc.ServiceError | null, res?: T) => void
@@ -31,7 +31,7 @@ export interface MtgateClient extends grpc.Client {
 }
 
 interface LoadedUpstream {
-  /** mtgate.upstream.v1.Upstream, for backends' servers (tests) and our client. */
+  /** mtgate.upstream.v1.Upstream, for backends' servers (tests); our client writes requests with encodeInvokeRequest. */
   service: grpc.ServiceDefinition
   Client: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => UpstreamClient
   /** mtgate.upstream.v1.Mtgate, which mtgate serves to backends. */
@@ -48,9 +48,15 @@ export function upstreamProto(): LoadedUpstream {
   const mtgate = pkg['mtgate.upstream.v1.Mtgate'] as unknown as grpc.ServiceDefinition
   loaded = {
     service,
-    Client: grpc.makeGenericClientConstructor(service, 'Upstream') as unknown as LoadedUpstream['Client'],
+    Client: grpc.makeGenericClientConstructor(handEncoded(service), 'Upstream') as unknown as LoadedUpstream['Client'],
     mtgate,
     MtgateClient: grpc.makeGenericClientConstructor(mtgate, 'Mtgate') as unknown as LoadedUpstream['MtgateClient'],
   }
   return loaded
+}
+
+/** The Upstream service with InvokeRequest written by encodeInvokeRequest. */
+function handEncoded(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const requestSerialize = (r: InvokeRequestIn): Buffer => encodeInvokeRequest(r)
+  return { ...service, Invoke: { ...service.Invoke!, requestSerialize }, InvokeStream: { ...service.InvokeStream!, requestSerialize } }
 }

@@ -6,7 +6,8 @@
  * got a connection), and the next call opens a new stream.
  */
 import * as grpc from '@grpc/grpc-js'
-import type { PbInvokeReply, PbInvokeRequest } from '../cluster/generated/proto.js'
+import type { PbInvokeReply } from '../cluster/generated/proto.js'
+import type { InvokeRequestIn } from './upstream-encode.js'
 import type { UpstreamClient } from './upstream-proto.js'
 
 /** The failure of a call, shaped as grpc-js reports one (code and details). */
@@ -23,8 +24,8 @@ interface Waiting {
 }
 
 interface OpenStream {
-  call: grpc.ClientDuplexStream<PbInvokeRequest, PbInvokeReply>
-  waiting: Map<string, Waiting>
+  call: grpc.ClientDuplexStream<InvokeRequestIn, PbInvokeReply>
+  waiting: Map<number, Waiting>
 }
 
 export class StreamInvoker {
@@ -34,9 +35,9 @@ export class StreamInvoker {
   constructor(private readonly client: UpstreamClient) {}
 
   /** One call: resolves its reply, rejects with a CallError (DEADLINE_EXCEEDED at req.deadlineMs). */
-  invoke(req: PbInvokeRequest): Promise<PbInvokeReply> {
+  invoke(req: InvokeRequestIn): Promise<PbInvokeReply> {
     const s = this.open ?? this.start()
-    const id = String(this.next++)
+    const id = this.next++
     return new Promise<PbInvokeReply>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (s.waiting.delete(id)) reject(callError(grpc.status.DEADLINE_EXCEEDED, 'deadline passed'))
@@ -55,9 +56,10 @@ export class StreamInvoker {
     const s: OpenStream = { call: this.client.InvokeStream(new grpc.Metadata()), waiting: new Map() }
     this.open = s
     s.call.on('data', (r: PbInvokeReply) => {
-      const w = s.waiting.get(String(r.callId))
+      const id = Number(r.callId)
+      const w = s.waiting.get(id)
       if (w === undefined) return // its deadline passed
-      s.waiting.delete(String(r.callId))
+      s.waiting.delete(id)
       clearTimeout(w.timer)
       w.resolve(r)
     })

@@ -21,7 +21,8 @@
  * answer (RpcOutcome.after), or defer the answer to a later Mtgate.PushRpcResult (DeferredResults).
  */
 import * as grpc from '@grpc/grpc-js'
-import type { PbInvokeReply, PbInvokeRequest, PbRpcError, PbTransport } from '../cluster/generated/proto.js'
+import type { PbInvokeReply, PbRpcError, PbTransport } from '../cluster/generated/proto.js'
+import type { InvokeRequestIn } from './upstream-encode.js'
 import type { RpcErrorSpec, UpstreamRouting } from '../config/types.js'
 import { clientIpPort, type RpcCall, type RpcOutcome, type TransportKind } from '../session/api.js'
 import { checkResult, encode, encodingLayer, NEWEST_LAYER, type TlMethodName } from '../tl/index.js'
@@ -268,29 +269,29 @@ function neverDelivered(err: grpc.ServiceError): boolean {
 }
 
 /** The InvokeRequest of a call (query: the boxed query in the newest layer; deadlineMs: unix ms). */
-export function request(call: RpcCall, query: Buffer, deadlineMs: number, trace?: TraceHeaders): PbInvokeRequest {
+export function request(call: RpcCall, query: Buffer, deadlineMs: number, trace?: TraceHeaders): InvokeRequestIn {
   const { ctx } = call
   const addr = clientIpPort(ctx.connection.clientAddr)
   const c = ctx.client
   return {
-    authKeyId: ctx.authKeyId.toString(),
-    permAuthKeyId: (ctx.permAuthKeyId ?? 0n).toString(),
-    sessionId: ctx.sessionId.toString(),
-    msgId: ctx.msgId.toString(),
-    userId: (ctx.userId ?? 0n).toString(),
+    authKeyId: ctx.authKeyId,
+    permAuthKeyId: ctx.permAuthKeyId ?? 0n,
+    sessionId: ctx.sessionId,
+    msgId: ctx.msgId,
+    userId: ctx.userId ?? 0n,
     layer: ctx.layer ?? 0,
     client: c === undefined ? null : { apiId: c.apiId, deviceModel: c.deviceModel, systemVersion: c.systemVersion, appVersion: c.appVersion, systemLangCode: c.systemLangCode, langPack: c.langPack, langCode: c.langCode },
     clientIp: addr.ip,
     clientPort: addr.port,
     dcId: ctx.connection.dcId,
-    deadlineMs: String(deadlineMs),
+    deadlineMs,
     method: call.method,
     constructorId: query.readUInt32LE(0),
     query,
     withoutUpdates: ctx.withoutUpdates,
     transport: TRANSPORTS[ctx.connection.transport],
     gatewayId: ctx.connection.gatewayId,
-    callId: '0',
+    callId: 0,
     traceparent: trace?.traceparent ?? '',
     tracestate: trace?.tracestate ?? '',
   }
