@@ -25,7 +25,7 @@ import type { PbInvokeReply, PbRpcError, PbTransport } from '../cluster/generate
 import type { InvokeRequestIn } from './upstream-encode.js'
 import type { RpcErrorSpec, UpstreamRouting } from '../config/types.js'
 import { clientIpPort, type RpcCall, type RpcOutcome, type TransportKind } from '../session/api.js'
-import { checkResult, encode, encodingLayer, NEWEST_LAYER, type TlMethodName } from '../tl/index.js'
+import { checkResult, checkResultBytes, encode, encodingLayer, NEWEST_LAYER, type TlMethodName } from '../tl/index.js'
 import type { TraceHeaders } from '../admin/tracing.js'
 import type { Logger } from '../util/log.js'
 import { DeferredResults, type DeferredKey } from './deferred-results.js'
@@ -236,9 +236,11 @@ export class UpstreamBridge {
     }
     try {
       // a client in the newest layer gets the backend's bytes as they are: they are only checked
-      const newest = encodingLayer(call.ctx.layer) === NEWEST_LAYER
-      const result = checkResult(call.method as TlMethodName, r.result, newest)
-      if (newest) return { kind: 'raw', body: r.result }
+      if (encodingLayer(call.ctx.layer) === NEWEST_LAYER) {
+        checkResultBytes(call.method as TlMethodName, r.result)
+        return { kind: 'raw', body: r.result }
+      }
+      const result = checkResult(call.method as TlMethodName, r.result)
       return { kind: 'result', result: result as Extract<RpcOutcome, { kind: 'result' }>['result'], method: call.method }
     } catch (e) {
       return this.bad(call, upstream, target, `result is not a ${call.method} result: ${(e as Error).message}`)

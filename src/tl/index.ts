@@ -4,7 +4,9 @@
  */
 import { resultTypeOf } from './convert.js'
 import { defaultRegistry, registryForLayer } from './layers.js'
+import type { TlEntry } from './parser/parse.js'
 import { layerSchema, NEWEST_LAYER } from './schemas.js'
+import { skimObject } from './skim.js'
 import { MAX_MESSAGE_SIZE, TlError } from './runtime/errors.js'
 import { TlReader, type TlReaderOptions } from './runtime/reader.js'
 import type { TlAnyObject, TlRegistry } from './runtime/registry.js'
@@ -90,24 +92,38 @@ export function decodeResult<M extends TlMethodName>(method: M, buf: Uint8Array,
 
 /**
  * The result of `method` in `buf`, if it is one in the newest layer: what decodeResult reads, and a
- * boxed object of the method's result type; else a TlError. With `skim`, strings are stepped over
- * and read as '' (for bytes that are checked and then sent on as they are).
+ * boxed object of the method's result type; else a TlError.
  */
-export function checkResult<M extends TlMethodName>(method: M, buf: Uint8Array, skim = false): TlMethodResult[M] {
-  const v: unknown = readResult(method, buf, undefined, skim ? { skimStrings: true } : undefined)
-  if (resultDecoders[method] !== undefined) return v as TlMethodResult[M]
-  const type = resultTypeOf(method)
-  const name = (v as { _: string })._
-  if (type !== undefined && layerSchema(NEWEST_LAYER).constructorOf(name, type) === undefined) {
-    throw new TlError('BAD_VALUE', `${name} is not a ${type}`, 0, `a ${type}`)
-  }
+export function checkResult<M extends TlMethodName>(method: M, buf: Uint8Array): TlMethodResult[M] {
+  const v: unknown = readResult(method, buf)
+  if (resultDecoders[method] === undefined) checkType(method, layerSchema(NEWEST_LAYER).byName.get((v as { _: string })._))
   return v as TlMethodResult[M]
 }
 
-function readResult<M extends TlMethodName>(method: M, buf: Uint8Array, registry?: TlRegistry, options?: TlReaderOptions): TlMethodResult[M] {
+/**
+ * What checkResult checks, for bytes that are passed on as they are: an object result is stepped
+ * over without being built (skim.ts); a vector, Bool or primitive result is decoded.
+ */
+export function checkResultBytes(method: TlMethodName, buf: Uint8Array): void {
+  if (resultDecoders[method] !== undefined) {
+    readResult(method, buf)
+    return
+  }
+  if (buf.length > MAX_MESSAGE_SIZE) throw new TlError('LIMIT', `input of ${buf.length} bytes`, 0, `<= ${MAX_MESSAGE_SIZE} bytes`)
+  checkType(method, skimObject(buf))
+}
+
+/** A constructor that is not of the result type of `method` → TlError BAD_VALUE. */
+function checkType(method: TlMethodName, e: TlEntry | undefined): void {
+  const type = resultTypeOf(method)
+  if (type === undefined || (e !== undefined && e.kind === 'constructor' && e.result === type)) return
+  throw new TlError('BAD_VALUE', `${e?.name ?? 'the object'} is not a ${type}`, 0, `a ${type}`)
+}
+
+function readResult<M extends TlMethodName>(method: M, buf: Uint8Array, registry?: TlRegistry): TlMethodResult[M] {
   const dec = resultDecoders[method]
-  if (dec === undefined) return decode(buf, { ...options, registry }) as TlMethodResult[M]
-  const r = new TlReader(buf, 0, registry ?? defaultRegistry, options)
+  if (dec === undefined) return decode(buf, { registry }) as TlMethodResult[M]
+  const r = new TlReader(buf, 0, registry ?? defaultRegistry)
   const v = dec(r)
   if (r.offset !== r.end) throw new TlError('TRAILING', `${r.end - r.offset} bytes after the result`, r.offset, 'end of input')
   return v as TlMethodResult[M]

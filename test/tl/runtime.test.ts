@@ -231,8 +231,8 @@ test('method results: vectors, Bool and objects per the schema', async () => {
   assert.throws(() => encodeResult('contacts.getContactIDs', [1n] as never), isTlError('ENCODE'))
 })
 
-test('checkResult: what decodeResult accepts and refuses, of the result type; skimmed: strings stepped over (bounds still checked)', async () => {
-  const { encodeResult, checkResult } = await import('../../src/tl/index.js')
+test('checkResult / checkResultBytes: what decodeResult accepts and refuses, of the result type; the bytes only stepped over', async () => {
+  const { encodeResult, checkResult, checkResultBytes } = await import('../../src/tl/index.js')
   const { maybeGzip } = await import('../../src/session/envelope.js')
   const config = {
     _: 'help.appConfig',
@@ -240,19 +240,26 @@ test('checkResult: what decodeResult accepts and refuses, of the result type; sk
     config: { _: 'jsonObject', value: [{ _: 'jsonObjectValue', key: 'k'.repeat(300), value: { _: 'jsonString', value: 'välue' } }] },
   } as const
   const bytes = encodeResult('help.getAppConfig', config as never)
-  checkResult('help.getAppConfig', bytes, true)
-  assert.deepEqual(checkResult('help.getAppConfig', bytes), config, 'not skimmed: the decoded result')
+  checkResultBytes('help.getAppConfig', bytes)
+  assert.deepEqual(checkResult('help.getAppConfig', bytes), config, 'the decoded result')
   checkResult('contacts.getContactIDs', encodeResult('contacts.getContactIDs', [1, 2]))
+  checkResultBytes('contacts.getContactIDs', encodeResult('contacts.getContactIDs', [1, 2]))
+  assert.throws(() => checkResultBytes('contacts.getContactIDs', encodeResult('contacts.getContactIDs', [1, 2]).subarray(0, 12)), isTlError('TRUNCATED'))
   // a gzip_packed result is inflated and checked inside
   const packed = maybeGzip(Buffer.concat([bytes]), 64)
   assert.equal(packed.readUInt32LE(0), 0x3072cfa1)
-  checkResult('help.getAppConfig', packed, true)
-  assert.throws(() => checkResult('help.getAppConfig', Buffer.concat([bytes, Buffer.alloc(4)]), true), isTlError('TRAILING'))
-  assert.throws(() => checkResult('help.getAppConfig', bytes.subarray(0, bytes.length - 4), true), isTlError('TRUNCATED'))
+  checkResultBytes('help.getAppConfig', packed)
+  assert.deepEqual(checkResult('help.getAppConfig', packed), config)
+  assert.throws(() => checkResultBytes('help.getAppConfig', Buffer.concat([bytes, Buffer.alloc(4)])), isTlError('TRAILING'))
+  assert.throws(() => checkResultBytes('help.getAppConfig', bytes.subarray(0, bytes.length - 4)), isTlError('TRUNCATED'))
   // the long key's length says more bytes than there are
   const keyAt = bytes.indexOf(Buffer.from('kkkk')) - 4
   const cut = Buffer.from(bytes.subarray(0, keyAt + 100))
-  assert.throws(() => checkResult('help.getAppConfig', cut, true), isTlError('TRUNCATED', keyAt))
-  assert.throws(() => checkResult('help.getAppConfig', encodeResult('account.updateStatus', true), true), TlError)
+  assert.throws(() => checkResultBytes('help.getAppConfig', cut), isTlError('TRUNCATED', keyAt))
+  // a well-formed object of another type
+  const nearest = encodeResult('help.getNearestDc', { _: 'nearestDc', country: 'DE', this_dc: 2, nearest_dc: 2 })
+  assert.throws(() => checkResultBytes('help.getAppConfig', nearest), isTlError('BAD_VALUE'))
+  assert.throws(() => checkResult('help.getAppConfig', nearest), isTlError('BAD_VALUE'))
+  assert.throws(() => checkResultBytes('help.getAppConfig', encodeResult('account.updateStatus', true)), TlError)
   assert.throws(() => checkResult('help.getAppConfig', encodeResult('account.updateStatus', true)), TlError)
 })

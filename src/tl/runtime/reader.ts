@@ -31,11 +31,6 @@ export interface TlReaderOptions {
   unzip?: boolean
   /** What every gzip_packed of this input may inflate to in total (default MAX_GZIP_OUTPUT per reader). */
   inflate?: InflateBudget
-  /**
-   * Check the input's structure only: strings are stepped over (bounds checked) and read as ''.
-   * For a value that is checked and then passed on as bytes.
-   */
-  skimStrings?: boolean
 }
 
 /** Bytes inflation may still produce; shared by every gzip_packed it is passed to, and lowered by each. */
@@ -60,7 +55,6 @@ export class TlReader {
   rawObjects: boolean
   unzip: boolean
   private inflateBudget: InflateBudget | undefined
-  private readonly skimStrings: boolean
   /** Where the content of the value skipBytes() last stepped over starts. */
   private spanStart = 0
   depth = 0
@@ -75,7 +69,6 @@ export class TlReader {
     this.rawObjects = options?.rawObjects ?? false
     this.unzip = options?.unzip ?? true
     this.inflateBudget = options?.inflate
-    this.skimStrings = options?.skimStrings ?? false
   }
 
   remaining(): number {
@@ -144,7 +137,7 @@ export class TlReader {
    * Steps over one TL `bytes`/`string` value (bounds and length prefix checked); its content runs
    * from spanStart to the returned offset.
    */
-  private skipBytes(): number {
+  skipBytes(): number {
     const b = this.buf
     const o = this.offset
     if (o >= this.end) throw this.truncated('bytes')
@@ -169,10 +162,6 @@ export class TlReader {
   }
 
   string(): string {
-    if (this.skimStrings) {
-      this.skipBytes()
-      return ''
-    }
     const b = this.buf
     const o = this.offset
     if (o >= this.end) throw this.truncated('string')
@@ -249,7 +238,7 @@ export class TlReader {
       if (e instanceof TlError) throw new TlError(e.code, e.message, at, e.expected)
       throw new TlError('BAD_VALUE', `gzip_packed does not inflate: ${(e as Error).message}`, at, 'gzip data')
     }
-    const inner = new TlReader(data, 0, this.registry, { rawObjects: this.rawObjects, unzip: false, skimStrings: this.skimStrings })
+    const inner = new TlReader(data, 0, this.registry, { rawObjects: this.rawObjects, unzip: false })
     inner.depth = this.depth
     const v = inner.object()
     if (inner.offset !== inner.end) throw new TlError('TRAILING', `${inner.end - inner.offset} bytes after gzip_packed body`, at, 'end of gzip_packed body')

@@ -25,24 +25,25 @@ export interface TlCodecEntry {
 }
 
 /**
- * Open-addressing hash table from constructor id (as a signed int32) to decoder. Faster than a Map
- * for ids outside V8's small-integer range (half of all ids), which a Map would box.
+ * Open-addressing hash table from constructor id (as a signed int32) to a decoder (or another
+ * per-constructor value). Faster than a Map for ids outside V8's small-integer range (half of all
+ * ids), which a Map would box.
  */
-export class IdTable {
+export class IdTable<T = TlDecoder> {
   private keys: Int32Array
-  private fns: (TlDecoder | undefined)[]
+  private fns: (T | undefined)[]
   private shift: number
   private mask: number
   size = 0
 
   constructor(bits = 13) {
     this.keys = new Int32Array(1 << bits)
-    this.fns = new Array<TlDecoder | undefined>(1 << bits).fill(undefined)
+    this.fns = new Array<T | undefined>(1 << bits).fill(undefined)
     this.shift = 32 - bits
     this.mask = (1 << bits) - 1
   }
 
-  get(id: number): TlDecoder | undefined {
+  get(id: number): T | undefined {
     const keys = this.keys
     const fns = this.fns
     let h = Math.imul(id, 0x9e3779b1) >>> this.shift
@@ -53,7 +54,7 @@ export class IdTable {
     }
   }
 
-  set(id: number, fn: TlDecoder): void {
+  set(id: number, fn: T): void {
     id |= 0
     if ((this.size + 1) * 2 > this.keys.length) this.grow()
     let h = Math.imul(id, 0x9e3779b1) >>> this.shift
@@ -77,7 +78,7 @@ export class IdTable {
     const oldFns = this.fns
     const bits = 32 - this.shift + 1
     this.keys = new Int32Array(1 << bits)
-    this.fns = new Array<TlDecoder | undefined>(1 << bits).fill(undefined)
+    this.fns = new Array<T | undefined>(1 << bits).fill(undefined)
     this.shift = 32 - bits
     this.mask = (1 << bits) - 1
     this.size = 0
