@@ -38,6 +38,7 @@ import * as grpc from '@grpc/grpc-js'
 import { parseConfig } from '../src/config/index.js'
 import type { PbInvokeReply } from '../src/cluster/generated/proto.js'
 import { upstreamProto } from '../src/rpc/upstream.js'
+import type { InvokeRequestIn } from '../src/rpc/upstream-encode.js'
 import { MtgateServer } from '../src/server/server.js'
 import { MemoryAuthKeyStore } from '../src/store/memory.js'
 import { decodeResult, encode, NEWEST_LAYER, type TlObject } from '../src/tl/index.js'
@@ -66,11 +67,32 @@ const STREAM = process.env.MTGATE_BENCH_STREAM !== '0'
 async function backendAnswer(target: string): Promise<{ bytes: Buffer; object: TlObject }> {
   const { Client } = upstreamProto()
   const client = new Client(target, grpc.credentials.createInsecure())
+  const query = encode(QUERY as unknown as TlObject)
+  const request: InvokeRequestIn = {
+    authKeyId: 0n,
+    permAuthKeyId: 0n,
+    sessionId: 0n,
+    msgId: 0n,
+    userId: 0n,
+    layer: NEWEST_LAYER,
+    client: null,
+    clientIp: '',
+    clientPort: 0,
+    dcId: 0,
+    deadlineMs: 0,
+    method: METHOD,
+    constructorId: query.readUInt32LE(0),
+    query,
+    withoutUpdates: false,
+    transport: 'TRANSPORT_UNSPECIFIED',
+    gatewayId: '',
+    callId: 0,
+    traceparent: '',
+    tracestate: '',
+  }
   try {
     const reply = await new Promise<PbInvokeReply>((resolve, reject) =>
-      client.Invoke({ method: METHOD, query: encode(QUERY as unknown as TlObject), layer: NEWEST_LAYER } as never, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err, r) =>
-        err ? reject(err) : resolve(r!),
-      ),
+      client.Invoke(request, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err, r) => (err ? reject(err) : resolve(r!))),
     )
     if (reply.outcome !== 'result') throw new Error(`Go backend: ${METHOD} answered ${JSON.stringify(reply.rpcError)}`)
     const object = decodeResult(METHOD, reply.result) as unknown as TlObject
