@@ -10,6 +10,20 @@ export const OUTBOX_MAX_BYTES = 4 * 1024 * 1024
 
 export type OutKind = 'result' | 'push' | 'service'
 
+/**
+ * `body`, or a copy with memory of its own when it is a view into a larger buffer. An entry lives
+ * until the client acknowledges it (often with its next query, a good part of a second later), and
+ * a view keeps all of its buffer alive: a slice of Node's shared 8 KB allocation pool keeps the
+ * whole slab, a result sliced out of a backend's reply keeps the reply. Such slabs outlive the young
+ * generation and pile up as external memory until a full GC.
+ */
+function ownMemory(body: Buffer): Buffer {
+  if (body.byteLength === body.buffer.byteLength) return body
+  const own = Buffer.allocUnsafeSlow(body.length)
+  body.copy(own)
+  return own
+}
+
 export interface OutEntry {
   kind: OutKind
   /** Boxed body (e.g. rpc_result, updates, new_session_created). */
@@ -45,6 +59,7 @@ export class Outbox {
   unsent = 0
 
   add(e: OutEntry): void {
+    e.body = ownMemory(e.body)
     if (e.msgId === undefined) this.unsent++
     if (this.list.length === 0) this.list = [e] // exact-size array for the common single entry
     else this.list.push(e)
