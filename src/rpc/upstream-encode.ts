@@ -85,16 +85,7 @@ function stringField(tag: number, s: string, len: number): void {
   pos += buf.write(s, pos, len, 'utf8')
 }
 
-function clientLen(c: PbClientInfo, lens: number[]): number {
-  let n = c.apiId === 0 ? 0 : 1 + varintLen(c.apiId)
-  const strings = [c.deviceModel, c.systemVersion, c.appVersion, c.systemLangCode, c.langPack, c.langCode]
-  for (let i = 0; i < strings.length; i++) {
-    const len = Buffer.byteLength(strings[i]!, 'utf8')
-    lens[i] = len
-    if (len > 0) n += 1 + varintLen(len) + len
-  }
-  return n
-}
+const clientStrings = (c: PbClientInfo): string[] => [c.deviceModel, c.systemVersion, c.appVersion, c.systemLangCode, c.langPack, c.langCode]
 
 const CLIENT_STRING_TAGS = [
   PbClientInfoTag.deviceModel,
@@ -105,10 +96,22 @@ const CLIENT_STRING_TAGS = [
   PbClientInfoTag.langCode,
 ] as const
 
+/** Bytes of ClientInfo `c` (without its key and length); each string's length goes into `lens`. */
+function clientLen(c: PbClientInfo, strings: string[], lens: number[]): number {
+  let n = c.apiId === 0 ? 0 : 1 + varintLen(c.apiId)
+  for (let i = 0; i < strings.length; i++) {
+    const len = Buffer.byteLength(strings[i]!, 'utf8')
+    lens[i] = len
+    if (len > 0) n += 1 + varintLen(len) + len
+  }
+  return n
+}
+
 /** The protobuf bytes of `r`. */
 export function encodeInvokeRequest(r: InvokeRequestIn): Buffer {
+  const strings = r.client === null ? [] : clientStrings(r.client)
   const clientLens: number[] = []
-  const clientSize = r.client === null ? -1 : clientLen(r.client, clientLens)
+  const clientSize = r.client === null ? -1 : clientLen(r.client, strings, clientLens)
   const ipLen = Buffer.byteLength(r.clientIp, 'utf8')
   const methodLen = Buffer.byteLength(r.method, 'utf8')
   const gatewayLen = Buffer.byteLength(r.gatewayId, 'utf8')
@@ -149,7 +152,6 @@ export function encodeInvokeRequest(r: InvokeRequestIn): Buffer {
     varint(PbInvokeRequestTag.client)
     varint(clientSize)
     uintField(PbClientInfoTag.apiId, c.apiId)
-    const strings = [c.deviceModel, c.systemVersion, c.appVersion, c.systemLangCode, c.langPack, c.langCode]
     for (let i = 0; i < strings.length; i++) stringField(CLIENT_STRING_TAGS[i]!, strings[i]!, clientLens[i]!)
   }
   stringField(PbInvokeRequestTag.clientIp, r.clientIp, ipLen)

@@ -57,6 +57,6 @@ export function upstreamProto(): LoadedUpstream {
 
 /** The Upstream service with InvokeRequest written by encodeInvokeRequest. */
 function handEncoded(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
-  const requestSerialize = (r: InvokeRequestIn): Buffer => encodeInvokeRequest(r)
+  const requestSerialize = encodeInvokeRequest
   return { ...service, Invoke: { ...service.Invoke!, requestSerialize }, InvokeStream: { ...service.InvokeStream!, requestSerialize } }
 }
