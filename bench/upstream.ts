@@ -38,13 +38,13 @@ import * as grpc from '@grpc/grpc-js'
 import { parseConfig } from '../src/config/index.js'
 import type { PbInvokeReply } from '../src/cluster/generated/proto.js'
 import { upstreamProto } from '../src/rpc/upstream.js'
-import type { InvokeRequestIn } from '../src/rpc/upstream-encode.js'
 import { MtgateServer } from '../src/server/server.js'
 import { MemoryAuthKeyStore } from '../src/store/memory.js'
 import { decodeResult, encode, NEWEST_LAYER, type TlObject } from '../src/tl/index.js'
 import { withInitConnection } from '../test/e2e/raw-client.js'
 import { startGoBackend } from '../test/examples/go-backend.js'
 import { freePort } from '../test/helpers/services.js'
+import { invokeRequest } from '../test/helpers/upstream.js'
 import { ask, newKeys, spawnClient, stopClient, watchStalls, type FromChild, type LoadQuery, type ProcessStalls } from './ping-load.js'
 import { LOAD_TEST_LIMITS } from './load-limits.js'
 import { report } from './report.js'
@@ -68,28 +68,7 @@ async function backendAnswer(target: string): Promise<{ bytes: Buffer; object: T
   const { Client } = upstreamProto()
   const client = new Client(target, grpc.credentials.createInsecure())
   const query = encode(QUERY as unknown as TlObject)
-  const request: InvokeRequestIn = {
-    authKeyId: 0n,
-    permAuthKeyId: 0n,
-    sessionId: 0n,
-    msgId: 0n,
-    userId: 0n,
-    layer: NEWEST_LAYER,
-    client: null,
-    clientIp: '',
-    clientPort: 0,
-    dcId: 0,
-    deadlineMs: 0,
-    method: METHOD,
-    constructorId: query.readUInt32LE(0),
-    query,
-    withoutUpdates: false,
-    transport: 'TRANSPORT_UNSPECIFIED',
-    gatewayId: '',
-    callId: 0,
-    traceparent: '',
-    tracestate: '',
-  }
+  const request = invokeRequest({ layer: NEWEST_LAYER, method: METHOD, constructorId: query.readUInt32LE(0), query })
   try {
     const reply = await new Promise<PbInvokeReply>((resolve, reject) =>
       client.Invoke(request, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err, r) => (err ? reject(err) : resolve(r!))),

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import type { PbInvokeReply } from '../../src/cluster/generated/proto.js'
-import type { InvokeRequestIn } from '../../src/rpc/upstream-encode.js'
 import { upstreamProto, type UpstreamClient } from '../../src/rpc/upstream.js'
 import { decode, decodeResult, encode, type TlObject } from '../../src/tl/index.js'
 import { freePort } from '../helpers/services.js'
+import { invokeRequest } from '../helpers/upstream.js'
 import { waitFor } from '../helpers/wait.js'
 import type { ExampleBackend } from './backend.js'
 import { startPythonBackend } from './python-backend.js'
@@ -56,14 +56,13 @@ describe('examples/python/backend.py over gRPC', () => {
   /** One Invoke as the bridge makes it: `userId` is the key's bound user (0n = none); the key's id is 100 + userId. */
   function invoke(userId: bigint, query: TlObject, deadlineMs = 5000): Promise<PbInvokeReply> {
     const q = encode(query)
-    const req: InvokeRequestIn = {
+    const req = invokeRequest({
       authKeyId: 100n + userId,
       permAuthKeyId: 100n + userId,
       sessionId: 7n,
       msgId: msgId++,
       userId,
       layer: 229,
-      client: null,
       clientIp: '127.0.0.1',
       clientPort: 40000,
       dcId: 2,
@@ -71,13 +70,9 @@ describe('examples/python/backend.py over gRPC', () => {
       method: (query as unknown as Obj)._,
       constructorId: q.readUInt32LE(0),
       query: q,
-      withoutUpdates: false,
       transport: 'TRANSPORT_TCP',
       gatewayId: 'test',
-      callId: 0,
-      traceparent: '',
-      tracestate: '',
-    }
+    })
     return new Promise((resolve, reject) =>
       client.Invoke(req, new grpc.Metadata(), { deadline: new Date(Date.now() + deadlineMs) }, (err, res) => (err ? reject(err) : resolve(res!))),
     )

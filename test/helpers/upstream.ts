@@ -5,6 +5,34 @@
 import * as grpc from '@grpc/grpc-js'
 import type { PbInvokeReply, PbInvokeRequest } from '../../src/cluster/generated/proto.js'
 import { upstreamProto } from '../../src/rpc/upstream.js'
+import type { InvokeRequestIn } from '../../src/rpc/upstream-encode.js'
+
+/** An InvokeRequest with every field at its default but those in `o` (as a test or bench calls a backend itself). */
+export function invokeRequest(o: Partial<InvokeRequestIn>): InvokeRequestIn {
+  return {
+    authKeyId: 0n,
+    permAuthKeyId: 0n,
+    sessionId: 0n,
+    msgId: 0n,
+    userId: 0n,
+    layer: 0,
+    client: null,
+    clientIp: '',
+    clientPort: 0,
+    dcId: 0,
+    deadlineMs: 0,
+    method: '',
+    constructorId: 0,
+    query: Buffer.alloc(0),
+    withoutUpdates: false,
+    transport: 'TRANSPORT_UNSPECIFIED',
+    gatewayId: '',
+    callId: 0,
+    traceparent: '',
+    tracestate: '',
+    ...o,
+  }
+}
 
 /** What a test handler replies: the oneof as one of its members (or deferred), and the reply's actions. */
 export type Reply = ({ result: Buffer } | { rpcError: { code: number; message: string } } | { deferred: true }) & {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import type { PbInvokeRequest } from '../../src/cluster/generated/proto.js'
 import { encodeInvokeRequest, type InvokeRequestIn } from '../../src/rpc/upstream-encode.js'
 import { upstreamProto } from '../../src/rpc/upstream-proto.js'
+import { invokeRequest } from '../helpers/upstream.js'
 
 const decoded = (b: Buffer): PbInvokeRequest => upstreamProto().service.Invoke!.requestDeserialize(b) as PbInvokeRequest
 
@@ -49,28 +50,7 @@ test('every field of an InvokeRequest is read back as written: negative and larg
 })
 
 test('fields at their default are left out: an empty request is zero bytes, and decodes to the defaults', () => {
-  const empty: InvokeRequestIn = {
-    authKeyId: 0n,
-    permAuthKeyId: 0n,
-    sessionId: 0n,
-    msgId: 0n,
-    userId: 0n,
-    layer: 0,
-    client: null,
-    clientIp: '',
-    clientPort: 0,
-    dcId: 0,
-    deadlineMs: 0,
-    method: '',
-    constructorId: 0,
-    query: Buffer.alloc(0),
-    withoutUpdates: false,
-    transport: 'TRANSPORT_UNSPECIFIED',
-    gatewayId: '',
-    callId: 0,
-    traceparent: '',
-    tracestate: '',
-  }
+  const empty = invokeRequest({})
   const b = encodeInvokeRequest(empty)
   assert.equal(b.length, 0)
   assert.deepEqual(decoded(b), expected(empty))
