@@ -135,7 +135,8 @@ export function maybeGzip(result: Buffer, minBytes = GZIP_MIN_BYTES): Buffer {
   const head = packed.length < 254 ? 1 : 4
   const size = 4 + ((head + packed.length + 3) & ~3)
   if (size >= result.length) return result
-  const out = Buffer.allocUnsafe(size)
+  // memory of its own: the packed result waits in the session's outbox until the client acks it
+  const out = Buffer.allocUnsafeSlow(size)
   out.writeUInt32LE(ID_GZIP_PACKED, 0)
   if (head === 1) out[4] = packed.length
   else out.writeUInt32LE(254 | (packed.length << 8), 4)
