@@ -11,12 +11,12 @@
 import type { TlEntry } from './parser/parse.js'
 import { isBareType, isGenericType, vectorOf } from './runtime/interpret.js'
 import { MAX_DEPTH, MAX_GZIP_OUTPUT, TlError, hex32 } from './runtime/errors.js'
-import { ID_BOOL_FALSE, ID_BOOL_TRUE, ID_GZIP_PACKED, ID_VECTOR, TlReader, inflateGzip, type InflateBudget } from './runtime/reader.js'
+import { ID_BOOL_FALSE, ID_BOOL_TRUE, ID_GZIP_PACKED, TlReader, inflateGzip, type InflateBudget } from './runtime/reader.js'
 import { IdTable } from './runtime/registry.js'
 import { layerSchema, NEWEST_LAYER } from './schemas.js'
 
 const enum Op {
-  /** A `#` field: its value is kept as flags word `flags` of the object. */
+  /** A `#` field: its value is kept as flags word `size` (0..2) of the object. */
   Flags,
   /** A fixed number of bytes (`size`): int, long, double, int128, int256. */
   Fixed,
