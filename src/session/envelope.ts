@@ -101,7 +101,8 @@ export function buildContainer(messages: readonly Message[]): Buffer {
 
 /** `rpc_result#f35c6d01 req_msg_id:long result:Object` around a serialised result. */
 export function buildRpcResult(reqMsgId: bigint, result: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(12 + result.length)
+  // memory of its own: it waits in the session's outbox and result cache (see outbox.ts ownMemory)
+  const out = Buffer.allocUnsafeSlow(12 + result.length)
   out.writeUInt32LE(ID_RPC_RESULT, 0)
   writeInt64LE(out, reqMsgId, 4)
   result.copy(out, 12)
@@ -135,8 +136,7 @@ export function maybeGzip(result: Buffer, minBytes = GZIP_MIN_BYTES): Buffer {
   const head = packed.length < 254 ? 1 : 4
   const size = 4 + ((head + packed.length + 3) & ~3)
   if (size >= result.length) return result
-  // memory of its own: the packed result waits in the session's outbox until the client acks it
-  const out = Buffer.allocUnsafeSlow(size)
+  const out = Buffer.allocUnsafe(size)
   out.writeUInt32LE(ID_GZIP_PACKED, 0)
   if (head === 1) out[4] = packed.length
   else out.writeUInt32LE(254 | (packed.length << 8), 4)

@@ -237,10 +237,7 @@ export class Session {
       unique_id: this.uniqueId,
       server_salt: this.host.currentSalt(this.key),
     })
-    // held until acknowledged (an idle client may never ack): its own buffer, not a view pinning an 8 KB pool slab
-    const own = Buffer.allocUnsafeSlow(body.length)
-    body.copy(own)
-    this.enqueue(own, true, 'service')
+    this.enqueue(body, true, 'service')
   }
 
   /** A content-related message: into the outbox, kept until acknowledged. */
