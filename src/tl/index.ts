@@ -96,7 +96,10 @@ export function decodeResult<M extends TlMethodName>(method: M, buf: Uint8Array,
  */
 export function checkResult<M extends TlMethodName>(method: M, buf: Uint8Array): TlMethodResult[M] {
   const v: unknown = readResult(method, buf)
-  if (resultDecoders[method] === undefined) checkType(method, layerSchema(NEWEST_LAYER).byName.get((v as { _: string })._))
+  if (resultDecoders[method] === undefined) {
+    const name = (v as { _: string })._
+    checkType(method, layerSchema(NEWEST_LAYER).byName.get(name), name)
+  }
   return v as TlMethodResult[M]
 }
 
@@ -110,14 +113,15 @@ export function checkResultBytes(method: TlMethodName, buf: Uint8Array): void {
     return
   }
   if (buf.length > MAX_MESSAGE_SIZE) throw new TlError('LIMIT', `input of ${buf.length} bytes`, 0, `<= ${MAX_MESSAGE_SIZE} bytes`)
-  checkType(method, skimObject(buf))
+  const e = skimObject(buf)
+  checkType(method, e, e.name)
 }
 
-/** A constructor that is not of the result type of `method` → TlError BAD_VALUE. */
-function checkType(method: TlMethodName, e: TlEntry | undefined): void {
+/** Constructor `name` (its newest-layer definition `e`, if any) not of the result type of `method` → TlError BAD_VALUE. */
+function checkType(method: TlMethodName, e: TlEntry | undefined, name: string): void {
   const type = resultTypeOf(method)
   if (type === undefined || (e !== undefined && e.kind === 'constructor' && e.result === type)) return
-  throw new TlError('BAD_VALUE', `${e?.name ?? 'the object'} is not a ${type}`, 0, `a ${type}`)
+  throw new TlError('BAD_VALUE', `${name} is not a ${type}${e === undefined ? ' (not in the newest layer)' : ''}`, 0, `a ${type}`)
 }
 
 function readResult<M extends TlMethodName>(method: M, buf: Uint8Array, registry?: TlRegistry): TlMethodResult[M] {
