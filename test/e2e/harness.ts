@@ -150,6 +150,16 @@ export function recordRpcs(server: MtgateServer): DispatchedRpc[] {
   return rpcs
 }
 
+/**
+ * The keys of `created` that carried an RPC (in `rpcs`), in the order they were stored. A client can
+ * store a key it never uses: mtcute's handshake fails and starts over when the shared secret's first
+ * byte is 0 (1 in 256), after the server has stored the key.
+ */
+export function keysInUse(created: readonly bigint[], rpcs: readonly DispatchedRpc[]): bigint[] {
+  const used = new Set(rpcs.map((r) => r.authKeyId))
+  return created.filter((k) => used.has(k))
+}
+
 /** The server's front, whose accept() MtgateServer does not expose. */
 interface FrontOf {
   gatewaySide: { front: { accept(c: Connection): void } }
