@@ -16,7 +16,8 @@ import { EMPTY, TRANSPORT_NUMBER, WireError, type WireGatewayFrame, type WireGat
 
 // ------------------------------------------------------------------ sizes
 
-function varintLen(n: number): number {
+/** Bytes of a protobuf varint: n a safe integer ≥ 0, or a negative int32 (10 bytes, sign-extended). */
+export function varintLen(n: number): number {
   if (n < 0) return 10
   if (n < 0x80) return 1
   if (n < 0x4000) return 2

@@ -6,6 +6,7 @@
  * are left out, as proto3 encoders do.
  */
 import { PbClientInfoTag, PbInvokeRequestTag, type PbClientInfo, type PbInvokeRequest, type PbTransport } from '../cluster/generated/proto.js'
+import { varintLen } from '../cluster/wire-encode.js'
 import { writeInt64LE } from '../util/int64.js'
 
 /** A 64-bit field: a bigint, or the decimal string of a decoded message (PbInvokeRequest). */
@@ -26,17 +27,6 @@ const TRANSPORT_NUMBER: Record<PbTransport, number> = { TRANSPORT_UNSPECIFIED: 0
 
 const int64 = (v: Int64In): bigint => (typeof v === 'bigint' ? v : BigInt(v))
 const uint = (v: number | string): number => (typeof v === 'number' ? v : Number(v))
-
-/** Bytes of a varint: n a safe integer ≥ 0, or a negative int32 (10 bytes, sign-extended). */
-function varintLen(n: number): number {
-  if (n < 0) return 10
-  let len = 1
-  while (n >= 128) {
-    n = Math.floor(n / 128)
-    len++
-  }
-  return len
-}
 
 /** Bytes of a string or bytes field with its key (keys of fields 1..15 are one byte, 16..2047 two). */
 const ldLen = (tag: number, n: number): number => varintLen(tag) + varintLen(n) + n

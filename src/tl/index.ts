@@ -112,7 +112,6 @@ export function checkResultBytes(method: TlMethodName, buf: Uint8Array): void {
     readResult(method, buf)
     return
   }
-  if (buf.length > MAX_MESSAGE_SIZE) throw new TlError('LIMIT', `input of ${buf.length} bytes`, 0, `<= ${MAX_MESSAGE_SIZE} bytes`)
   const e = skimObject(buf)
   checkType(method, e, e.name)
 }

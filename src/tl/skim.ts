@@ -10,7 +10,7 @@
  */
 import type { TlEntry } from './parser/parse.js'
 import { isBareType, isGenericType, vectorOf } from './runtime/interpret.js'
-import { MAX_DEPTH, MAX_GZIP_OUTPUT, TlError, hex32 } from './runtime/errors.js'
+import { MAX_DEPTH, MAX_GZIP_OUTPUT, MAX_MESSAGE_SIZE, TlError, hex32 } from './runtime/errors.js'
 import { ID_BOOL_FALSE, ID_BOOL_TRUE, ID_GZIP_PACKED, TlReader, inflateGzip, type InflateBudget } from './runtime/reader.js'
 import { IdTable } from './runtime/registry.js'
 import { layerSchema, NEWEST_LAYER } from './schemas.js'
@@ -121,15 +121,10 @@ function barePlanOf(bare: string): Plan {
 /** What gzip_packed values inside the value being skimmed may still inflate to. */
 let budget: InflateBudget | undefined
 
-function advance(r: TlReader, n: number, what: string): void {
-  if (r.offset + n > r.end) throw r.truncated(what)
-  r.offset += n
-}
-
 function value(r: TlReader, s: Step): void {
   switch (s.op) {
     case Op.Fixed:
-      advance(r, s.size, 'a fixed-size field')
+      r.skip(s.size, 'a fixed-size field')
       return
     case Op.Bytes:
       r.skipBytes()
@@ -213,10 +208,11 @@ function gzipped(r: TlReader, at: number): TlEntry {
 }
 
 /**
- * Checks that `buf` is exactly one boxed object of the newest layer (gzip_packed inflated); returns
- * the definition of its constructor (the inner one of a gzip_packed).
+ * Checks that `buf` is exactly one boxed object of the newest layer (gzip_packed inflated), within
+ * decode()'s size limit; returns the definition of its constructor (the inner one of a gzip_packed).
  */
 export function skimObject(buf: Uint8Array): TlEntry {
+  if (buf.length > MAX_MESSAGE_SIZE) throw new TlError('LIMIT', `input of ${buf.length} bytes`, 0, `<= ${MAX_MESSAGE_SIZE} bytes`)
   const r = new TlReader(buf, 0)
   budget = undefined
   try {

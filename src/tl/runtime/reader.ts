@@ -121,6 +121,13 @@ export class TlReader {
     return this.buf.subarray(o, o + 32)
   }
 
+  /** Steps over `n` bytes of a fixed-size value (`what` names it in the error). */
+  skip(n: number, what: string): void {
+    const o = this.offset
+    if (o + n > this.end) throw this.truncated(what)
+    this.offset = o + n
+  }
+
   raw(n: number): Buffer {
     const o = this.offset
     if (n < 0 || o + n > this.end) throw this.truncated(`${n} raw bytes`)
