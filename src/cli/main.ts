@@ -13,6 +13,7 @@ import { createKeyFile, loadKeySet } from '../handshake/rsa-keyset.js'
 import type { ListenAddress } from '../gateway/front.js'
 import { MtgateServer } from '../server/server.js'
 import { configureLogging, rootLogger } from '../util/log.js'
+import { tuneV8 } from '../util/v8-tuning.js'
 import { GatewayNode } from '../cluster/gateway-node.js'
 import { SessionNode } from '../cluster/session-node.js'
 import { drainOnSignal, reloadTlsOnHangup } from './signals.js'
@@ -168,6 +169,7 @@ process.on('unhandledRejection', (e) => {
   rootLogger.error({ err: e }, 'unhandled rejection')
 })
 
+tuneV8()
 main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exitCode = code
