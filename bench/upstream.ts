@@ -36,8 +36,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import { parseConfig } from '../src/config/index.js'
-import type { PbInvokeReply } from '../src/cluster/generated/proto.js'
 import { upstreamProto } from '../src/rpc/upstream.js'
+import type { InvokeReplyIn } from '../src/rpc/upstream-wire.js'
 import { MtgateServer } from '../src/server/server.js'
 import { MemoryAuthKeyStore } from '../src/store/memory.js'
 import { decodeResult, encode, NEWEST_LAYER, type TlObject } from '../src/tl/index.js'
@@ -70,7 +70,7 @@ async function backendAnswer(target: string): Promise<{ bytes: Buffer; object: T
   const query = encode(QUERY as unknown as TlObject)
   const request = invokeRequest({ layer: NEWEST_LAYER, method: METHOD, constructorId: query.readUInt32LE(0), query })
   try {
-    const reply = await new Promise<PbInvokeReply>((resolve, reject) =>
+    const reply = await new Promise<InvokeReplyIn>((resolve, reject) =>
       client.Invoke(request, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err, r) => (err ? reject(err) : resolve(r!))),
     )
     if (reply.outcome !== 'result') throw new Error(`Go backend: ${METHOD} answered ${JSON.stringify(reply.rpcError)}`)

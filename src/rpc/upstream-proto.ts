@@ -2,12 +2,11 @@
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import { protoDir } from '../cluster/proto.js'
-import { encodeInvokeRequest, type InvokeRequestIn } from './upstream-encode.js'
+import { decodeInvokeReply, encodeInvokeRequest, type InvokeReplyIn, type InvokeRequestIn } from './upstream-wire.js'
 import {
   LOADER_OPTIONS,
   type PbGetOnlineReply,
   type PbGetOnlineRequest,
-  type PbInvokeReply,
   type PbPresenceEvent,
   type PbPushReply,
   type PbPushRpcResultRequest,
@@ -16,8 +15,8 @@ import {
 } from '../cluster/generated/proto.js'
 
 export interface UpstreamClient extends grpc.Client {
-  Invoke(req: InvokeRequestIn, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: PbInvokeReply) => void): grpc.ClientUnaryCall
-  InvokeStream(meta: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientDuplexStream<InvokeRequestIn, PbInvokeReply>
+  Invoke(req: InvokeRequestIn, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: InvokeReplyIn) => void): grpc.ClientUnaryCall
+  InvokeStream(meta: grpc.Metadata, opts?: grpc.CallOptions): grpc.ClientDuplexStream<InvokeRequestIn, InvokeReplyIn>
 }
 
 type Cb<T> = (err: grpc.ServiceError | null, res?: T) => void
@@ -55,8 +54,8 @@ export function upstreamProto(): LoadedUpstream {
   return loaded
 }
 
-/** The Upstream service with InvokeRequest written by encodeInvokeRequest. */
+/** The Upstream service with InvokeRequest written and InvokeReply read by upstream-wire.ts. */
 function handEncoded(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
-  const requestSerialize = encodeInvokeRequest
-  return { ...service, Invoke: { ...service.Invoke!, requestSerialize }, InvokeStream: { ...service.InvokeStream!, requestSerialize } }
+  const hand = { requestSerialize: encodeInvokeRequest, responseDeserialize: decodeInvokeReply }
+  return { ...service, Invoke: { ...service.Invoke!, ...hand }, InvokeStream: { ...service.InvokeStream!, ...hand } }
 }

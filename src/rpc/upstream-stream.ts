@@ -6,8 +6,7 @@
  * got a connection), and the next call opens a new stream.
  */
 import * as grpc from '@grpc/grpc-js'
-import type { PbInvokeReply } from '../cluster/generated/proto.js'
-import type { InvokeRequestIn } from './upstream-encode.js'
+import type { InvokeReplyIn, InvokeRequestIn } from './upstream-wire.js'
 import type { UpstreamClient } from './upstream-proto.js'
 
 /** The failure of a call, shaped as grpc-js reports one (code and details). */
@@ -18,13 +17,13 @@ function callError(code: grpc.status, details: string): CallError {
 }
 
 interface Waiting {
-  resolve(r: PbInvokeReply): void
+  resolve(r: InvokeReplyIn): void
   reject(e: CallError): void
   timer: NodeJS.Timeout
 }
 
 interface OpenStream {
-  call: grpc.ClientDuplexStream<InvokeRequestIn, PbInvokeReply>
+  call: grpc.ClientDuplexStream<InvokeRequestIn, InvokeReplyIn>
   waiting: Map<number, Waiting>
 }
 
@@ -35,10 +34,10 @@ export class StreamInvoker {
   constructor(private readonly client: UpstreamClient) {}
 
   /** One call: resolves its reply, rejects with a CallError (DEADLINE_EXCEEDED at req.deadlineMs). */
-  invoke(req: InvokeRequestIn): Promise<PbInvokeReply> {
+  invoke(req: InvokeRequestIn): Promise<InvokeReplyIn> {
     const s = this.open ?? this.start()
     const id = this.next++
-    return new Promise<PbInvokeReply>((resolve, reject) => {
+    return new Promise<InvokeReplyIn>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (s.waiting.delete(id)) reject(callError(grpc.status.DEADLINE_EXCEEDED, 'deadline passed'))
       }, Math.max(0, Number(req.deadlineMs) - Date.now()))
@@ -55,11 +54,10 @@ export class StreamInvoker {
   private start(): OpenStream {
     const s: OpenStream = { call: this.client.InvokeStream(new grpc.Metadata()), waiting: new Map() }
     this.open = s
-    s.call.on('data', (r: PbInvokeReply) => {
-      const id = Number(r.callId)
-      const w = s.waiting.get(id)
+    s.call.on('data', (r: InvokeReplyIn) => {
+      const w = s.waiting.get(r.callId)
       if (w === undefined) return // its deadline passed
-      s.waiting.delete(id)
+      s.waiting.delete(r.callId)
       clearTimeout(w.timer)
       w.resolve(r)
     })

@@ -6,8 +6,7 @@
 import * as grpc from '@grpc/grpc-js'
 import { CHANNEL_OPTIONS } from '../cluster/grpc.js'
 import type { UpstreamSettings } from '../config/types.js'
-import type { PbInvokeReply } from '../cluster/generated/proto.js'
-import type { InvokeRequestIn } from './upstream-encode.js'
+import type { InvokeReplyIn, InvokeRequestIn } from './upstream-wire.js'
 import { upstreamProto, type UpstreamClient } from './upstream-proto.js'
 import { StreamInvoker } from './upstream-stream.js'
 
@@ -32,12 +31,12 @@ export interface UpstreamTarget {
    * The call, on the target's stream (config `stream`) or as one unary Invoke. The request's trace
    * context also goes into a unary call's metadata (a stream's metadata is the stream's, not a call's).
    */
-  invoke(req: InvokeRequestIn): Promise<PbInvokeReply>
+  invoke(req: InvokeRequestIn): Promise<InvokeReplyIn>
   close(): void
 }
 
 /** One unary Invoke with the request's deadline as the gRPC deadline. */
-function unary(client: UpstreamClient, req: InvokeRequestIn): Promise<PbInvokeReply> {
+function unary(client: UpstreamClient, req: InvokeRequestIn): Promise<InvokeReplyIn> {
   const md = new grpc.Metadata()
   if (req.traceparent !== '') {
     md.set('traceparent', req.traceparent)

@@ -21,8 +21,8 @@
  * answer (RpcOutcome.after), or defer the answer to a later Mtgate.PushRpcResult (DeferredResults).
  */
 import * as grpc from '@grpc/grpc-js'
-import type { PbInvokeReply, PbRpcError, PbTransport } from '../cluster/generated/proto.js'
-import type { InvokeRequestIn } from './upstream-encode.js'
+import type { PbRpcError, PbTransport } from '../cluster/generated/proto.js'
+import type { InvokeReplyIn, InvokeRequestIn } from './upstream-wire.js'
 import type { RpcErrorSpec, UpstreamRouting } from '../config/types.js'
 import { clientIpPort, type RpcCall, type RpcOutcome, type TransportKind } from '../session/api.js'
 import { checkResult, checkResultBytes, encode, encodingLayer, NEWEST_LAYER, type TlMethodName } from '../tl/index.js'
@@ -201,14 +201,13 @@ export class UpstreamBridge {
     return async (t) => this.outcome(call, await t.invoke(req), upstream, t.target, resultTimeoutMs)
   }
 
-  private outcome(call: RpcCall, reply: PbInvokeReply, upstream: string, target: string, resultTimeoutMs: number): RpcOutcome | Promise<RpcOutcome> {
+  private outcome(call: RpcCall, reply: InvokeReplyIn, upstream: string, target: string, resultTimeoutMs: number): RpcOutcome | Promise<RpcOutcome> {
     if (reply.unbindUser) call.ctx.userId = undefined
-    const bind = BigInt(reply.bindUserId || 0)
-    if (bind !== 0n) call.ctx.userId = bind
+    if (reply.bindUserId !== 0n) call.ctx.userId = reply.bindUserId
     const after = reply.destroyAuthKey ? 'destroyAuthKey' : reply.closeConnection ? 'closeConnection' : undefined
     const withAfter = (o: RpcOutcome): RpcOutcome => (after === undefined ? o : { ...o, after })
     if (reply.deferred) {
-      if (reply.outcome !== undefined && reply.outcome !== null) return withAfter(this.bad(call, upstream, target, 'deferred with an outcome'))
+      if (reply.outcome !== undefined) return withAfter(this.bad(call, upstream, target, 'deferred with an outcome'))
       const { ctx } = call
       return this.deferred.wait(
         { authKeyId: ctx.authKeyId, sessionId: ctx.sessionId, msgId: ctx.msgId },
@@ -220,7 +219,7 @@ export class UpstreamBridge {
         },
       )
     }
-    if (reply.outcome === 'rpcError') return withAfter(this.finish(call, { rpcError: reply.rpcError! }, upstream, target))
+    if (reply.outcome === 'rpcError') return withAfter(this.finish(call, { rpcError: reply.rpcError }, upstream, target))
     if (reply.outcome === 'result') return withAfter(this.finish(call, { result: reply.result }, upstream, target))
     return withAfter(this.bad(call, upstream, target, 'neither result nor rpc_error'))
   }

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
-import type { PbInvokeReply } from '../../src/cluster/generated/proto.js'
+import type { InvokeReplyIn } from '../../src/rpc/upstream-wire.js'
 import { upstreamProto, type UpstreamClient } from '../../src/rpc/upstream.js'
 import { decode, decodeResult, encode, type TlObject } from '../../src/tl/index.js'
 import { freePort } from '../helpers/services.js'
@@ -54,7 +54,7 @@ describe('examples/python/backend.py over gRPC', () => {
   let msgId = 1n
 
   /** One Invoke as the bridge makes it: `userId` is the key's bound user (0n = none); the key's id is 100 + userId. */
-  function invoke(userId: bigint, query: TlObject, deadlineMs = 5000): Promise<PbInvokeReply> {
+  function invoke(userId: bigint, query: TlObject, deadlineMs = 5000): Promise<InvokeReplyIn> {
     const q = encode(query)
     const req = invokeRequest({
       authKeyId: 100n + userId,
@@ -91,7 +91,7 @@ describe('examples/python/backend.py over gRPC', () => {
     return `${reply.rpcError!.code} ${reply.rpcError!.message}`
   }
 
-  async function signIn(phone: string): Promise<{ reply: PbInvokeReply; user: Obj }> {
+  async function signIn(phone: string): Promise<{ reply: InvokeReplyIn; user: Obj }> {
     const sent = await call(0n, { _: 'auth.sendCode', phone_number: phone, api_id: 4, api_hash: 'h', settings: { _: 'codeSettings' } })
     const reply = await invoke(0n, obj({ _: 'auth.signIn', phone_number: phone, phone_code_hash: sent['phone_code_hash'], phone_code: '12345' }))
     const auth = decodeResult('auth.signIn', reply.result!) as unknown as Obj
@@ -146,7 +146,7 @@ describe('examples/python/backend.py over gRPC', () => {
     assert.equal(await signIn0('beef', '12345'), '400 PHONE_CODE_EXPIRED')
 
     const a = await signIn(PHONE_A)
-    assert.equal(a.reply.bindUserId, '1000')
+    assert.equal(a.reply.bindUserId, 1000n)
     assert.equal(a.reply.unbindUser, false)
     assert.equal(a.user._, 'user')
     assert.equal(a.user['self'], true)
@@ -156,8 +156,8 @@ describe('examples/python/backend.py over gRPC', () => {
     assert.equal(a.user['first_name'], 'User 1000')
 
     const b = await signIn(PHONE_B)
-    assert.equal(b.reply.bindUserId, '1001')
-    assert.equal((await signIn(PHONE_A.slice(1))).reply.bindUserId, '1000')
+    assert.equal(b.reply.bindUserId, 1001n)
+    assert.equal((await signIn(PHONE_A.slice(1))).reply.bindUserId, 1000n)
     assert.equal(await rpcError(1000n, { _: 'help.getCountriesList', lang_code: 'en', hash: 0 }), '400 INPUT_METHOD_INVALID')
   })
 
@@ -232,11 +232,11 @@ describe('examples/python/backend.py over gRPC', () => {
     const users = (await call(1001n, { _: 'users.getUsers', id: [{ _: 'inputUser', user_id: 1000n, access_hash: 1000n * 7919n }] })) as unknown as Obj[]
     assert.equal(users[0]!['first_name'], 'User 1000')
     assert.equal((await call(1000n, { _: 'updates.getState' }))['pts'], 2)
-    assert.equal((await signIn(PHONE_B)).reply.bindUserId, '1001')
+    assert.equal((await signIn(PHONE_B)).reply.bindUserId, 1001n)
     assert.equal((await call(1000n, { _: 'account.updateStatus', offline: false })) as unknown, true)
     const out = await invoke(1000n, obj({ _: 'auth.logOut' }))
     assert.equal(out.unbindUser, true)
-    assert.equal(out.bindUserId, '0')
+    assert.equal(out.bindUserId, 0n)
     assert.equal((decodeResult('auth.logOut', out.result!) as unknown as Obj)._, 'auth.loggedOut')
   })
 

@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js'
 import type { PbInvokeReply, PbInvokeRequest } from '../../src/cluster/generated/proto.js'
 import { upstreamProto } from '../../src/rpc/upstream.js'
-import type { InvokeRequestIn } from '../../src/rpc/upstream-encode.js'
+import type { InvokeRequestIn } from '../../src/rpc/upstream-wire.js'
 
 /** An InvokeRequest with every field at its default but those in `o` (as a test or bench calls a backend itself). */
 export function invokeRequest(o: Partial<InvokeRequestIn>): InvokeRequestIn {
