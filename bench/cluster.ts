@@ -7,6 +7,7 @@
  *   side (serve, or gateway + session node) runs in this process, the load generator
  *   (test/e2e/raw-client.ts) in a child process: each gets one of the 2 cores. Then per-message
  *   latency at half the measured max rate, p50/p99, for both; the difference is the added latency.
+ *   serve, cluster and split are measured in turns, ROUNDS times; each figure is the median.
  * cluster.cores: one `serve` process vs N gateway + M session processes on this host (every part a
  *   child process, shared SQLite store): the best shape's round trips/s as a ratio to serve.
  * cluster.failover_ms: time from kill -9 of the session node owning a client's key (nodes as child
@@ -64,13 +65,21 @@ async function measure(port: number | number[], keys: string[]): Promise<Measure
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000
 
+/** Runs of each configuration in cluster.roundtrips. */
+const ROUNDS = Number(process.env.MTGATE_BENCH_REPEATS ?? 3)
+
+/** The median of each figure over `runs` (each on its own: rate, p50, p99). */
+function medians(runs: readonly Measured[]): { rate: number; p50: number; p99: number } {
+  const mid = (xs: number[]): number => xs.sort((a, b) => a - b)[(xs.length - 1) >> 1]!
+  return { rate: mid(runs.map((r) => r.rate)), p50: mid(runs.map((r) => r.p50)), p99: mid(runs.map((r) => r.p99)) }
+}
+
 async function roundTrips(etcd: EtcdInstance): Promise<void> {
   const dataDir = makeDataDir()
   const dir = mkdtempSync(join(tmpdir(), 'mtgate-bench-cluster-rt-'))
   const cleanup: (() => Promise<unknown>)[] = []
   try {
-    // Everything is started first; the machine is shared, so serve is measured before and after the
-    // cluster variants and its mean is the baseline (order: serve, cluster, split, serve).
+    // Everything is started first, then measured in turns.
     const store = new MemoryAuthKeyStore()
     const config = parseConfig({ host: '127.0.0.1', tcp_ports: [await freePort()], ws_port: null, data_dir: dataDir, store: { backend: 'memory' }, limits: LOAD_TEST_LIMITS }, {})
     const server = await MtgateServer.start(config, { store, inlineHandshakeCrypto: true, gatewayId: 'bench' })
@@ -92,16 +101,20 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
     cleanup.push(() => gateway2.stop())
     await waitFor(() => gateway.remote.ring.size === 1 && gateway2.remote.ring.size === 1, 10_000, 'gateways see their session nodes')
 
-    const serve1 = await measure(server.addresses[0]!.port, await newKeys(store, SESSIONS))
-    const cluster = await measure(gateway.addresses[0]!.port, await newKeys(cstore, SESSIONS))
-    const split = await measure(gateway2.addresses[0]!.port, await newKeys(sql, SESSIONS))
-    const serve2 = await measure(server.addresses[0]!.port, await newKeys(store, SESSIONS))
-    const serve = { rate: (serve1.rate + serve2.rate) / 2, p50: (serve1.p50 + serve2.p50) / 2, p99: (serve1.p99 + serve2.p99) / 2 }
+    // the three alternate, ROUNDS times: a stall of the shared machine moves one run, not a figure
+    const runs: Record<'serve' | 'cluster' | 'split', Measured[]> = { serve: [], cluster: [], split: [] }
+    for (let i = 0; i < ROUNDS; i++) {
+      runs.serve.push(await measure(server.addresses[0]!.port, await newKeys(store, SESSIONS)))
+      runs.cluster.push(await measure(gateway.addresses[0]!.port, await newKeys(cstore, SESSIONS)))
+      runs.split.push(await measure(gateway2.addresses[0]!.port, await newKeys(sql, SESSIONS)))
+    }
+    const [serve, cluster, split] = [medians(runs.serve), medians(runs.cluster), medians(runs.split)]
     const common = {
       unit: 'round trips/s',
-      baseline: 'mtgate serve (MtgateServer, one process), same load, same run: mean of a run before and one after',
+      baseline: 'mtgate serve (MtgateServer, one process), same load, same run',
       baseline_value: serve.rate,
-      serve_runs: [Math.round(serve1.rate), Math.round(serve2.rate)],
+      of_runs: `each figure the median of ${ROUNDS} runs (closed loop ${PHASE_MS} ms, then paced at half its rate ${PHASE_MS} ms), serve, cluster and split alternating`,
+      serve_runs: runs.serve.map((r) => Math.round(r.rate)),
       sessions: SESSIONS,
       pings_in_flight_per_session: WINDOW,
       serve_p50_ms_at_half_rate: r3(serve.p50),
@@ -115,8 +128,11 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
       p99_ms_at_half_rate: r3(cluster.p99),
       added_p50_ms: r3(cluster.p50 - serve.p50),
       added_p99_ms: r3(cluster.p99 - serve.p99),
-      server_stalls_at_half_rate: cluster.stalls,
-      serve_stalls_at_half_rate: [serve1.stalls, serve2.stalls],
+      runs: runs.cluster.map((r) => Math.round(r.rate)),
+      p99_runs: runs.cluster.map((r) => r3(r.p99)),
+      serve_p99_runs: runs.serve.map((r) => r3(r.p99)),
+      server_stalls_at_half_rate: runs.cluster.map((r) => r.stalls),
+      serve_stalls_at_half_rate: runs.serve.map((r) => r.stalls),
       note: 'gateway + session node in this process (one gRPC stream over loopback), load generator in a child; 2 cores shared with other work',
     })
     report({
@@ -127,7 +143,9 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
       p99_ms_at_half_rate: r3(split.p99),
       added_p50_ms: r3(split.p50 - serve.p50),
       added_p99_ms: r3(split.p99 - serve.p99),
-      gateway_stalls_at_half_rate: split.stalls,
+      runs: runs.split.map((r) => Math.round(r.rate)),
+      p99_runs: runs.split.map((r) => r3(r.p99)),
+      gateway_stalls_at_half_rate: runs.split.map((r) => r.stalls),
       note: 'gateway in this process, session node in a child process (SQLite store), load generator in another child: 3 processes on 2 cores',
     })
   } finally {
