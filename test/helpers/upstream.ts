@@ -34,8 +34,11 @@ export function invokeRequest(o: Partial<InvokeRequestIn>): InvokeRequestIn {
   }
 }
 
-/** What a test handler replies: the oneof as one of its members (or deferred), and the reply's actions. */
-export type Reply = ({ result: Buffer } | { rpcError: { code: number; message: string } } | { deferred: true }) & {
+/**
+ * What a test handler replies: the oneof as one of its members (or deferred), and the reply's
+ * actions; or `wire`: these bytes on the wire as the InvokeReply message, as they are.
+ */
+export type Reply = ({ result: Buffer } | { rpcError: { code: number; message: string } } | { deferred: true } | { wire: Buffer }) & {
   bindUserId?: bigint
   unbindUser?: boolean
   closeConnection?: boolean
@@ -60,8 +63,17 @@ export async function startUpstream(handler: UpstreamHandler, host = '127.0.0.1'
   const server = new grpc.Server()
   const requests: PbInvokeRequest[] = []
   const metadata: grpc.Metadata[] = []
-  const reply = (r: Reply, callId = '0'): PbInvokeReply => ({ ...r, bindUserId: String(r.bindUserId ?? 0n), unbindUser: r.unbindUser ?? false, callId }) as PbInvokeReply
-  server.addService(upstreamProto().service, {
+  const reply = (r: Reply, callId = '0'): PbInvokeReply =>
+    ('wire' in r ? r.wire : { ...r, bindUserId: String(r.bindUserId ?? 0n), unbindUser: r.unbindUser ?? false, callId }) as PbInvokeReply
+  const { service } = upstreamProto()
+  // a Buffer reply goes on the wire as it is
+  const asIs = (serialize: (r: unknown) => Buffer) => (r: unknown) => (Buffer.isBuffer(r) ? r : serialize(r))
+  const passing: grpc.ServiceDefinition = {
+    ...service,
+    Invoke: { ...service.Invoke!, responseSerialize: asIs(service.Invoke!.responseSerialize) },
+    InvokeStream: { ...service.InvokeStream!, responseSerialize: asIs(service.InvokeStream!.responseSerialize) },
+  }
+  server.addService(passing, {
     Invoke: (call: grpc.ServerUnaryCall<PbInvokeRequest, PbInvokeReply>, cb: grpc.sendUnaryData<PbInvokeReply>) => {
       requests.push(call.request)
       metadata.push(call.metadata)

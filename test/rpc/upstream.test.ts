@@ -202,6 +202,26 @@ test('a reply that is not a result of the method, or a malformed rpc_error, or a
   }
 })
 
+for (const stream of [false, true]) {
+  test(`a reply that is not a well-formed InvokeReply fails its call${stream ? ' (and the stream it came on)' : ''}: 500 INTERNAL, logged; the next call succeeds`, async () => {
+    let broken = true
+    const up = await startUpstream((req) => (broken ? { wire: Buffer.from([0x0a, 0x05, 1, 2]) } : answer(req)))
+    const { router, bridge, logs } = bridgeOf({ upstreams: [{ name: 'u', targets: [up.address], stream }], unrouted: 'u' })
+    try {
+      assert.deepEqual(await router.dispatch(call({ _: 'help.getNearestDc' })), { kind: 'error', code: 500, message: 'INTERNAL' })
+      assert.ok(
+        logs.some((l) => l.includes('Response message parsing error') && l.includes('length-delimited field past the end')),
+        logs.join('\n'),
+      )
+      broken = false
+      assert.deepEqual(await router.dispatch(call({ _: 'help.getNearestDc' })), { kind: 'result', result: nearest, method: 'help.getNearestDc' })
+    } finally {
+      bridge.close()
+      await up.stop()
+    }
+  })
+}
+
 test('a client in the newest layer gets the backend\'s result bytes as they are, once they read as a result of the method and are of its type', async () => {
   const good = encode(nearest)
   const up = await startUpstream((req) => {
