@@ -46,6 +46,7 @@ async function serve(config: ServerConfig): Promise<void> {
   }
   out(`  ${server.storeDescription}`)
   out(`  aes-ige backend: ${server.igeBackend}`)
+  out(`  v8 flags: ${tuneV8().join(' ') || 'as node was started'}`)
   out(`  data dir: ${config.dataDir}`)
   out(`  api_id allowed: ${config.apiIds.length === 0 ? 'any' : config.apiIds.join(', ')}`)
   out(`  dc_options: ${describeDcOptions(config.publicAddresses)}`)

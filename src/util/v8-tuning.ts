@@ -25,14 +25,15 @@ import { setFlagsFromString } from 'node:v8'
 
 export const V8_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring', '--heap-growing-percent=300']
 
-let applied = false
+let applied: readonly string[] | undefined
 
-/** Applies V8_FLAGS to this process, except those node was given itself (once). */
-export function tuneV8(): void {
-  if (applied) return
-  applied = true
+/** Applies V8_FLAGS to this process, except those node was given itself (once); returns those applied. */
+export function tuneV8(): readonly string[] {
+  if (applied !== undefined) return applied
   const given = nodeFlagNames()
-  for (const f of V8_FLAGS) if (!given.has(flagName(f))) setFlagsFromString(f)
+  applied = V8_FLAGS.filter((f) => !given.has(flagName(f)))
+  for (const f of applied) setFlagsFromString(f)
+  return applied
 }
 
 /** The V8 flag names node was started with (command line and NODE_OPTIONS), normalised. */

@@ -2,6 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { V8_FLAGS } from '../../src/util/v8-tuning.js'
 
 const TUNING = pathToFileURL(fileURLToPath(new URL('../../src/util/v8-tuning.js', import.meta.url))).href
 
@@ -27,4 +28,12 @@ test('tuneV8: V8 no longer moves allocation sites to the old generation (as it d
 test('tuneV8: a flag node was given itself wins over the one tuneV8 would set', () => {
   assert.ok(tenuredSites(true, ['--allocation-site-pretenuring']) > 0)
   assert.ok(tenuredSites(true, ['--allocation_site_pretenuring']) > 0)
+})
+
+test('tuneV8 returns the flags it applied: all of V8_FLAGS, or those node was not given', () => {
+  const applied = (nodeArgs: string[]): string[] =>
+    JSON.parse(execFileSync(process.execPath, [...nodeArgs, '--input-type=module', '-e', `const t = await import(${JSON.stringify(TUNING)}); t.tuneV8(); console.log(JSON.stringify(t.tuneV8()))`], { encoding: 'utf8' })) as string[]
+  assert.deepEqual(applied([]), [...V8_FLAGS])
+  assert.deepEqual(applied(['--heap-growing-percent=50']), ['--no-allocation-site-pretenuring'])
+  assert.deepEqual(applied(['--allocation-site-pretenuring', '--heap_growing_percent=50']), [])
 })
