@@ -1,4 +1,8 @@
-/** The reading half of wire.ts: frames decoded with a module-level cursor (see wire.ts). */
+/**
+ * The reading half of wire.ts: frames decoded with a module-level cursor (see wire.ts). The cursor's
+ * primitives are exported for other hand-written decoders (rpc/upstream-wire.ts): inside
+ * withReader, each reads the field at the cursor and moves it on, refusing with WireError.
+ */
 import { readInt64LE } from '../util/int64.js'
 import {
   PbCloseConnectionTag,
@@ -19,7 +23,7 @@ import { EMPTY, TRANSPORT_KIND, WireError, type WireGatewayFrame, type WireGatew
 let rb: Buffer = EMPTY
 let rp = 0
 
-function rVarint(end: number): number {
+export function rVarint(end: number): number {
   if (rp >= end) throw new WireError('truncated varint')
   const b0 = rb[rp++]!
   if (b0 < 0x80) return b0
@@ -43,6 +47,7 @@ function bigVarintFrom(low: number, i: number, b: number, end: number): number {
   let v = BigInt(low) + (BigInt(b & 0x7f) << BigInt(7 * i))
   let shift = BigInt(7 * (i + 1))
   while (b >= 0x80) {
+    if (++i === 10) throw new WireError('varint too long')
     if (rp >= end) throw new WireError('truncated varint')
     b = rb[rp++]!
     v += BigInt(b & 0x7f) << shift
@@ -51,7 +56,7 @@ function bigVarintFrom(low: number, i: number, b: number, end: number): number {
   return Number(BigInt.asIntN(64, v))
 }
 
-function rFixed64(end: number): bigint {
+export function rFixed64(end: number): bigint {
   if (rp + 8 > end) throw new WireError('truncated fixed64')
   const v = readInt64LE(rb, rp)
   rp += 8
@@ -59,28 +64,28 @@ function rFixed64(end: number): bigint {
 }
 
 /** End of the length-delimited field at the cursor (the cursor moves to its start). */
-function rSpan(end: number): number {
+export function rSpan(end: number): number {
   const n = rVarint(end)
   const e = rp + n
   if (e > end) throw new WireError('truncated length-delimited field')
   return e
 }
 
-function rString(end: number): string {
+export function rString(end: number): string {
   const e = rSpan(end)
   const s = rb.toString('utf8', rp, e)
   rp = e
   return s
 }
 
-function rBytes(end: number): Buffer {
+export function rBytes(end: number): Buffer {
   const e = rSpan(end)
   const b = e === rp ? EMPTY : rb.subarray(rp, e)
   rp = e
   return b
 }
 
-function rSkip(wireType: number, end: number): void {
+export function rSkip(wireType: number, end: number): void {
   if (wireType === 0) rVarint(end)
   else if (wireType === 1) rp += 8
   else if (wireType === 2) rp = rSpan(end)
@@ -230,11 +235,16 @@ function decodeCloseConnection(end: number): { connId: string; reason: string } 
   return { connId, reason }
 }
 
+/** Where the cursor is (a decoder's loop over the fields of a message ending at `end`). */
+export function rPos(): number {
+  return rp
+}
+
 /**
  * Runs `decode` over `buf` with the cursor set, and puts back the cursor it found: at the top level,
  * no reference to the buffer is left behind.
  */
-function withReader<T>(buf: Buffer, decode: (end: number) => T): T {
+export function withReader<T>(buf: Buffer, decode: (end: number) => T): T {
   const outerB = rb
   const outerP = rp
   rb = buf

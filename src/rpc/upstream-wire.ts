@@ -8,12 +8,13 @@
  * proto3 encoders do.
  * InvokeReply: read in one pass into a plain object (bigint user id, numeric call id, the result a
  * view of the message), where protobufjs decodes into a message object, then converts it (Longs,
- * defaults) into another. Unknown fields are skipped, the last member of the oneof wins, as in
- * every protobuf decoder.
+ * defaults) into another, with the cluster codec's cursor (cluster/wire-decode.ts). Unknown fields
+ * are skipped, the last member of the oneof wins, as in every protobuf decoder.
  */
 import { PbClientInfoTag, PbInvokeReplyTag, PbInvokeRequestTag, PbRpcErrorTag, type PbClientInfo, type PbInvokeRequest, type PbRpcError, type PbTransport } from '../cluster/generated/proto.js'
+import { rBytes, rFixed64, rPos, rSkip, rSpan, rString, rVarint, withReader } from '../cluster/wire-decode.js'
 import { varintLen } from '../cluster/wire-encode.js'
-import { readInt64LE, writeInt64LE } from '../util/int64.js'
+import { writeInt64LE } from '../util/int64.js'
 
 /** A 64-bit field: a bigint, or the decimal string of a decoded message (PbInvokeRequest). */
 type Int64In = bigint | string
@@ -193,106 +194,32 @@ export type InvokeReplyIn = {
   | { outcome?: undefined; result?: undefined; rpcError?: undefined }
 )
 
-/** A reply that is not protobuf, or not an InvokeReply. */
-export class InvokeReplyError extends Error {}
-
-let rb: Buffer = EMPTY
-let rp = 0
-
-/** A varint as a number (exact below 2^53; call ids and lengths are far below). */
-function rVarint(end: number): number {
-  let n = 0
-  let mul = 1
-  for (let i = 0; i < 10; i++) {
-    if (rp >= end) throw new InvokeReplyError('truncated varint')
-    const b = rb[rp++]!
-    n += (b & 0x7f) * mul
-    if (b < 0x80) return n
-    mul *= 128
-  }
-  throw new InvokeReplyError('varint longer than 10 bytes')
-}
-
-/** End of the length-delimited field at the cursor (the cursor moves to its start). */
-function rSpan(end: number): number {
-  const n = rVarint(end)
-  const e = rp + n
-  if (e > end) throw new InvokeReplyError('length-delimited field past the end')
-  return e
-}
-
-/** Steps over the value of a field of an unknown number (`key`: its key). */
-function skipField(key: number, end: number): void {
-  switch (key & 7) {
-    case 0:
-      rVarint(end)
-      return
-    case 1:
-      rp += 8
-      break
-    case 2:
-      rp = rSpan(end)
-      return
-    case 5:
-      rp += 4
-      break
-    default:
-      throw new InvokeReplyError(`wire type ${key & 7}`)
-  }
-  if (rp > end) throw new InvokeReplyError('fixed-size field past the end')
-}
-
-/** An int32 field: the low 32 bits of its varint (a negative one is written as 10 bytes). */
-function rInt32(end: number): number {
-  let lo = 0
-  for (let i = 0; i < 10; i++) {
-    if (rp >= end) throw new InvokeReplyError('truncated varint')
-    const b = rb[rp++]!
-    if (i < 5) lo |= (b & 0x7f) << (7 * i)
-    if (b < 0x80) return lo | 0
-  }
-  throw new InvokeReplyError('varint longer than 10 bytes')
-}
-
 function rRpcError(end: number): PbRpcError {
   const e = { code: 0, message: '' }
-  while (rp < end) {
+  while (rPos() < end) {
     const key = rVarint(end)
-    if (key === PbRpcErrorTag.code) e.code = rInt32(end)
-    else if (key === PbRpcErrorTag.message) {
-      const to = rSpan(end)
-      e.message = rb.toString('utf8', rp, to)
-      rp = to
-    } else skipField(key, end)
+    if (key === PbRpcErrorTag.code) e.code = rVarint(end) | 0 // int32: its low 32 bits
+    else if (key === PbRpcErrorTag.message) e.message = rString(end)
+    else rSkip(key & 7, end)
   }
   return e
 }
 
-/** The InvokeReply in `b`; throws InvokeReplyError. */
+/** The InvokeReply in `b`; throws WireError. */
 export function decodeInvokeReply(b: Buffer): InvokeReplyIn {
-  rb = b
-  rp = 0
-  const end = b.length
-  const r = { bindUserId: 0n, unbindUser: false, closeConnection: false, destroyAuthKey: false, deferred: false, callId: 0 } as InvokeReplyIn
-  try {
-    while (rp < end) {
+  return withReader(b, (end) => {
+    const r = { bindUserId: 0n, unbindUser: false, closeConnection: false, destroyAuthKey: false, deferred: false, callId: 0 } as InvokeReplyIn
+    while (rPos() < end) {
       const key = rVarint(end)
       switch (key) {
-        case PbInvokeReplyTag.result: {
-          const to = rSpan(end)
-          Object.assign(r, { outcome: 'result', result: b.subarray(rp, to), rpcError: undefined })
-          rp = to
+        case PbInvokeReplyTag.result:
+          Object.assign(r, { outcome: 'result', result: rBytes(end), rpcError: undefined })
           break
-        }
-        case PbInvokeReplyTag.rpcError: {
-          const to = rSpan(end)
-          Object.assign(r, { outcome: 'rpcError', rpcError: rRpcError(to), result: undefined })
+        case PbInvokeReplyTag.rpcError:
+          Object.assign(r, { outcome: 'rpcError', rpcError: rRpcError(rSpan(end)), result: undefined })
           break
-        }
         case PbInvokeReplyTag.bindUserId:
-          if (rp + 8 > end) throw new InvokeReplyError('truncated fixed64')
-          r.bindUserId = readInt64LE(b, rp)
-          rp += 8
+          r.bindUserId = rFixed64(end)
           break
         case PbInvokeReplyTag.unbindUser:
           r.unbindUser = rVarint(end) !== 0
@@ -310,11 +237,9 @@ export function decodeInvokeReply(b: Buffer): InvokeReplyIn {
           r.callId = rVarint(end)
           break
         default:
-          skipField(key, end)
+          rSkip(key & 7, end)
       }
     }
     return r
-  } finally {
-    rb = EMPTY
-  }
+  })
 }

@@ -5,8 +5,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { PbInvokeReply, PbInvokeRequest, PbRpcError } from '../../src/cluster/generated/proto.js'
-import { decodeInvokeReply, encodeInvokeRequest, InvokeReplyError, type InvokeReplyIn, type InvokeRequestIn } from '../../src/rpc/upstream-wire.js'
+import { decodeInvokeReply, encodeInvokeRequest, type InvokeReplyIn, type InvokeRequestIn } from '../../src/rpc/upstream-wire.js'
 import { upstreamProto } from '../../src/rpc/upstream-proto.js'
+import { WireError } from '../../src/cluster/wire.js'
 import { invokeRequest } from '../helpers/upstream.js'
 
 const decoded = (b: Buffer): PbInvokeRequest => upstreamProto().service.Invoke!.requestDeserialize(b) as PbInvokeRequest
@@ -129,22 +130,22 @@ test('unknown fields of every wire type are skipped; the oneof member written la
   assert.deepEqual([back.outcome, back.result, back.rpcError], ['result', Buffer.from([1, 2, 3, 4]), undefined])
 })
 
-test('malformed replies are refused with InvokeReplyError: truncation anywhere, groups, overlong varints', () => {
+test('malformed replies are refused with WireError: truncation anywhere, groups, overlong varints', () => {
   const full = written({ rpcError: { code: 500, message: 'INTERNAL' }, bindUserId: '7', callId: '300' })
   for (let n = 1; n < full.length; n++) {
     // every proper prefix either ends between fields (and reads as far as it goes) or is refused
     try {
       decodeInvokeReply(full.subarray(0, n))
     } catch (e) {
-      assert.ok(e instanceof InvokeReplyError, `prefix ${n}: ${String(e)}`)
+      assert.ok(e instanceof WireError, `prefix ${n}: ${String(e)}`)
     }
   }
-  assert.throws(() => decodeInvokeReply(Buffer.from([0x0a, 0x05, 1, 2])), InvokeReplyError) // result longer than the reply
-  assert.throws(() => decodeInvokeReply(Buffer.from([0x19, 1, 2, 3])), InvokeReplyError) // bind_user_id cut short
-  assert.throws(() => decodeInvokeReply(Buffer.from([0x40, ...Array(10).fill(0xff), 1])), InvokeReplyError) // 11-byte varint
-  assert.throws(() => decodeInvokeReply(Buffer.from([(9 << 3) | 3])), InvokeReplyError) // start group
-  assert.throws(() => decodeInvokeReply(Buffer.from([(9 << 3) | 1, 1, 2])), InvokeReplyError) // fixed64 cut short
-  assert.throws(() => decodeInvokeReply(Buffer.from([0x12, 0x03, 0x08, 0x96])), InvokeReplyError) // rpc_error's code cut short
+  assert.throws(() => decodeInvokeReply(Buffer.from([0x0a, 0x05, 1, 2])), WireError) // result longer than the reply
+  assert.throws(() => decodeInvokeReply(Buffer.from([0x19, 1, 2, 3])), WireError) // bind_user_id cut short
+  assert.throws(() => decodeInvokeReply(Buffer.from([0x40, ...Array(10).fill(0xff), 1])), WireError) // 11-byte varint
+  assert.throws(() => decodeInvokeReply(Buffer.from([(9 << 3) | 3])), WireError) // start group
+  assert.throws(() => decodeInvokeReply(Buffer.from([(9 << 3) | 1, 1, 2])), WireError) // fixed64 cut short
+  assert.throws(() => decodeInvokeReply(Buffer.from([0x12, 0x03, 0x08, 0x96])), WireError) // rpc_error's code cut short
 })
 
 test('a random mix of replies reads the same as protobufjs reads it', () => {

@@ -210,7 +210,7 @@ for (const stream of [false, true]) {
     try {
       assert.deepEqual(await router.dispatch(call({ _: 'help.getNearestDc' })), { kind: 'error', code: 500, message: 'INTERNAL' })
       assert.ok(
-        logs.some((l) => l.includes('Response message parsing error') && l.includes('length-delimited field past the end')),
+        logs.some((l) => l.includes('Response message parsing error') && l.includes('truncated length-delimited field')),
         logs.join('\n'),
       )
       broken = false
