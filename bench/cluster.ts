@@ -30,7 +30,7 @@ import { SqliteAuthKeyStore } from '../src/store/sqlite.js'
 import { clusterConfig, makeDataDir, mtcuteAuthKey, mtcuteClient, nodeDoc, publicKeyOf, spawnNode, waitFor, type ChildNode } from '../test/cluster/harness.js'
 import { freePort, serviceMissing, startEtcd, type EtcdInstance } from '../test/helpers/services.js'
 import { ask, newKeys, spawnClient, stopClient, watchStalls, type FromChild, type ProcessStalls } from './ping-load.js'
-import { report } from './report.js'
+import { medianBy, report } from './report.js'
 import { LOAD_TEST_LIMITS } from './load-limits.js'
 
 const PHASE_MS = Number(process.env.MTGATE_BENCH_PHASE_MS ?? 3000)
@@ -70,8 +70,7 @@ const ROUNDS = Number(process.env.MTGATE_BENCH_REPEATS ?? 3)
 
 /** The median of each figure over `runs` (each on its own: rate, p50, p99). */
 function medians(runs: readonly Measured[]): { rate: number; p50: number; p99: number } {
-  const mid = (xs: number[]): number => xs.sort((a, b) => a - b)[(xs.length - 1) >> 1]!
-  return { rate: mid(runs.map((r) => r.rate)), p50: mid(runs.map((r) => r.p50)), p99: mid(runs.map((r) => r.p99)) }
+  return { rate: medianBy(runs, (r) => r.rate).rate, p50: medianBy(runs, (r) => r.p50).p50, p99: medianBy(runs, (r) => r.p99).p99 }
 }
 
 async function roundTrips(etcd: EtcdInstance): Promise<void> {

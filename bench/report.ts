@@ -34,6 +34,11 @@ function round(x: number): number {
   return Math.abs(x) >= 100 ? Math.round(x * 10) / 10 : Math.round(x * 1000) / 1000
 }
 
+/** The element of `xs` whose `by` is the median (the lower middle one for an even count). */
+export function medianBy<T>(xs: readonly T[], by: (x: T) => number): T {
+  return [...xs].sort((a, b) => by(a) - by(b))[(xs.length - 1) >> 1]!
+}
+
 /** Runs fn repeatedly for at least `ms` milliseconds; returns operations per second. */
 export function opsPerSec(fn: () => void, ms = 1000): number {
   for (let i = 0; i < 10; i++) fn()

@@ -48,7 +48,7 @@ import { freePort } from '../test/helpers/services.js'
 import { invokeRequest } from '../test/helpers/upstream.js'
 import { ask, newKeys, spawnClient, stopClient, watchStalls, type FromChild, type LoadQuery, type ProcessStalls } from './ping-load.js'
 import { LOAD_TEST_LIMITS } from './load-limits.js'
-import { report } from './report.js'
+import { medianBy, report } from './report.js'
 
 const SESSIONS = 100
 const WINDOW = Number(process.env.MTGATE_BENCH_WINDOW ?? 8)
@@ -245,9 +245,5 @@ async function figures(inProcessPath: Path, upstreamPath: Path, answerBytes: num
 type PacedRun = Awaited<ReturnType<Path['paced']>>
 type ClosedRun = Awaited<ReturnType<Path['closed']>>
 
-/** The run whose `by` is the median of `runs` (the lower middle one for an even count). */
-function medianBy<T>(runs: readonly T[], by: (r: T) => number): T {
-  return [...runs].sort((a, b) => by(a) - by(b))[(runs.length - 1) >> 1]!
-}
 
 await main()

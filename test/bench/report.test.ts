@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { QUIET_LOAD, report } from '../../bench/report.js'
+import { medianBy, QUIET_LOAD, report } from '../../bench/report.js'
 
 function captured(f: () => void): string[] {
   const lines: string[] = []
@@ -25,4 +25,12 @@ test('report prints one JSON line with the ratio and the machine load it was tak
   assert.equal(typeof f.load_start, 'number')
   assert.equal(typeof f.load_now, 'number')
   assert.equal(f.quiet, (f.load_start as number) <= QUIET_LOAD)
+})
+
+test('medianBy: the element whose key is the median, the lower middle one for an even count; the input is left as it was', () => {
+  const runs = [{ r: 5 }, { r: 1 }, { r: 9 }]
+  assert.deepEqual(medianBy(runs, (x) => x.r), { r: 5 })
+  assert.deepEqual(medianBy([...runs, { r: 7 }], (x) => x.r), { r: 5 })
+  assert.deepEqual(runs, [{ r: 5 }, { r: 1 }, { r: 9 }])
+  assert.deepEqual(medianBy([{ r: 3 }], (x) => x.r), { r: 3 })
 })
