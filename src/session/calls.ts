@@ -1,7 +1,7 @@
 /**
  * RPC queries of a session: unwrapping and checks, dispatch, the rpc_result (or rpc_error) that
- * answers each, the calls in flight and the failed ones that invokeAfterMsg waits on, and the
- * cache of recent results for duplicate queries.
+ * answers each (remembered for duplicate queries), the calls in flight and the failed ones that
+ * invokeAfterMsg waits on.
  */
 import { AuthKeyType } from '../store/types.js'
 import { encode, defaultRegistry, TlError, type TlObject } from '../tl/index.js'
@@ -9,11 +9,10 @@ import type { ClientConnection, InboundMessage, RpcCall, RpcContext, RpcOutcome 
 import { buildRpcResult, constructorOf, maybeGzip } from './envelope.js'
 import { encodeOutcome, readQuery, refusedLayer } from './layered.js'
 import { Received } from './received.js'
+import { ResultCache } from './result-cache.js'
 import type { Session } from './session.js'
 import { unwrapQuery } from './unwrap.js'
 
-/** Cached rpc_result bodies per session (answers to duplicate queries). */
-export const RESULT_CACHE_MAX = 32
 /** Failed queries remembered per session for invokeAfterMsg. */
 export const FAILED_REMEMBERED = 32
 /** Methods an unbound temp key may call (api-pfs.md). */
@@ -160,14 +159,11 @@ function respond(s: Session, reqMsgId: bigint, outcome: RpcOutcome): void {
   }
 }
 
-/** Queues the rpc_result answering `reqMsgId` (it acknowledges the query) and caches it for duplicates. */
+/** Queues the rpc_result answering `reqMsgId` (it acknowledges the query) and remembers it for duplicates. */
 export function enqueueResult(s: Session, reqMsgId: bigint, result: Buffer): void {
   const body = buildRpcResult(reqMsgId, result)
   // the rpc_result acknowledges the query
   const i = s.pendingAcks.indexOf(reqMsgId)
   if (i >= 0) s.pendingAcks.splice(i, 1)
-  const entry = s.enqueue(body, true, 'result', reqMsgId)
-  const cache = (s.results ??= new Map())
-  cache.set(reqMsgId, entry)
-  if (cache.size > RESULT_CACHE_MAX) cache.delete(cache.keys().next().value!)
+  ;(s.results ??= new ResultCache()).set(reqMsgId, s.enqueue(body, true, 'result', reqMsgId))
 }

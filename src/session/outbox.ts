@@ -75,14 +75,15 @@ export class Outbox {
     }
   }
 
-  /** Drops the entry with this (sent) msg_id; true if there was one. */
-  ack(msgId: bigint): boolean {
-    if (this.list.length === 0) return false
+  /** Drops the entry with this (sent) msg_id and returns it, if there was one. */
+  ack(msgId: bigint): OutEntry | undefined {
+    if (this.list.length === 0) return undefined
     const i = this.list.findIndex((e) => e.msgId === msgId)
-    if (i < 0) return false
-    this.bytes -= this.list[i]!.body.length
+    if (i < 0) return undefined
+    const e = this.list[i]!
+    this.bytes -= e.body.length
     this.list.splice(i, 1)
-    return true
+    return e
   }
 
   byMsgId(msgId: bigint): OutEntry | undefined {

@@ -95,7 +95,10 @@ export function onPlainPing(s: Session, msgId: bigint, body: Buffer): void {
 }
 
 export function onMsgsAck(s: Session, obj: Obj<'msgs_ack'>): void {
-  for (const id of obj.msg_ids) s.outbox.ack(id)
+  for (const id of obj.msg_ids) {
+    const e = s.outbox.ack(id)
+    if (e?.kind === 'result') s.results?.acknowledged(e)
+  }
 }
 
 export function onPing(s: Session, msgId: bigint, obj: Obj<'ping'>): void {
@@ -130,10 +133,11 @@ export function onMsgsStateReq(s: Session, msgId: bigint, obj: Obj<'msgs_state_r
  */
 export function onMsgResendReq(s: Session, msgId: bigint, obj: Obj<'msg_resend_req'>): void {
   const ids = new Set(obj.msg_ids)
-  const byAnswerId = answersByMsgId(s)
+  const reqByAnswerId = s.results?.requestsByAnswerMsgId()
   const found = new Set<OutEntry>()
   for (const id of ids) {
-    const e = s.outbox.byMsgId(id) ?? byAnswerId?.get(id)
+    const req = reqByAnswerId?.get(id)
+    const e = s.outbox.byMsgId(id) ?? (req === undefined ? undefined : s.results!.get(req))
     if (e) found.add(e)
   }
   if (found.size === ids.size) {
@@ -190,14 +194,6 @@ export function onDestroyAuthKey(s: Session): void {
       s.scheduleFlush()
     },
   )
-}
-
-/** Remembered answers by the msg_id they went out with. */
-function answersByMsgId(s: Session): Map<bigint, OutEntry> | undefined {
-  if (s.results === undefined) return undefined
-  const m = new Map<bigint, OutEntry>()
-  for (const e of s.results.values()) if (e.msgId !== undefined) m.set(e.msgId, e)
-  return m
 }
 
 /** msgs_state_info bytes: one status byte per id. */

@@ -19,12 +19,14 @@ import type { KeyState as KeyStateOf } from './key-state.js'
 import { Outbox, type OutEntry } from './outbox.js'
 import { flushSession } from './outgoing.js'
 import { Received, ReceivedWindow } from './received.js'
+import type { ResultCache } from './result-cache.js'
 import { handleContainer, handleOne } from './incoming.js'
 
 export { MAX_WRAPPER_DEPTH } from './unwrap.js'
 export { DETAILED_INFO_MIN_BYTES } from './incoming.js'
 export { jsonValue } from './client-info.js'
-export { FAILED_REMEMBERED, RESULT_CACHE_MAX, UNBOUND_TEMP_KEY_METHODS } from './calls.js'
+export { FAILED_REMEMBERED, UNBOUND_TEMP_KEY_METHODS } from './calls.js'
+export { RESULT_CACHE_MAX } from './result-cache.js'
 
 /** The per-key state the sessions of a key share. */
 export type KeyState = KeyStateOf<Session>
@@ -113,9 +115,8 @@ export class Session {
   resendSome: OutEntry[] = []
   /** @internal What the packet being handled may still make the server expand (set by handle()). */
   budget: PacketBudget = new PacketBudget(0, 0)
-  /** Recent answers by query msg_id (the outbox entry: body and, once sent, its msg_id), acknowledged or not. */
-  /** @internal */
-  results: Map<bigint, OutEntry> | undefined
+  /** @internal Recent answers by query msg_id, acknowledged or not. */
+  results: ResultCache | undefined
   /** @internal Calls in flight by query msg_id: their promise says whether they succeeded. */
   inflight: Map<bigint, Promise<boolean>> | undefined
   /** @internal */
