@@ -25,8 +25,9 @@
  *   back from connections; so 18,800 at a limit of 20,000.
  *
  * Each figure has mtgate as value and one peer as baseline (one line per peer); `better` says which
- * way is good. Every figure carries the 1-minute load average at start (`load_start`) and `quiet`
- * (false when it was above 1.5: the machine was busy, the figures are rough), as bench/report.ts adds.
+ * way is good. Every figure carries the 1-minute load average at start (`load_start`), the CPU time
+ * stolen by the hypervisor meanwhile (`steal`) and `quiet` (false when the load was above 1.5 or
+ * steal above 5 %: the machine was busy or shared, the figures are rough), as bench/report.ts adds.
  * Env: PEERS_SECONDS (each phase, default 5), PEERS_ONLY (comma list of the peers to run besides
  * mtgate, which always runs), and the others named above.
  */
@@ -270,7 +271,7 @@ function reportAll(m: Measured, name: string | undefined, b: Measured | undefine
 }
 
 async function main(): Promise<void> {
-  // report() adds load_start / quiet to every figure
+  // report() adds load_start / steal / quiet to every figure
   const load = loadavg()[0]!
   const common = { seconds: PHASE_MS / 1000 }
   if (load > QUIET_LOAD) log(`load average ${load.toFixed(2)} at start: the machine is busy, figures are rough`)
