@@ -15,6 +15,9 @@
  *   reconnecting by itself through the gateway; same auth key).
  *
  * Needs etcd (Debian etcd-server); without it only the round-trip figures are printed.
+ * MTGATE_BENCH_PROFILE (a directory): CPU profiles of this process over every closed-loop and paced
+ * phase of cluster.roundtrips go there, and the median runs' summaries into the figures
+ * (bench/profile.ts); in `split` the session node's process is not profiled.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -30,6 +33,7 @@ import { SqliteAuthKeyStore } from '../src/store/sqlite.js'
 import { clusterConfig, makeDataDir, mtcuteAuthKey, mtcuteClient, nodeDoc, publicKeyOf, spawnNode, waitFor, type ChildNode } from '../test/cluster/harness.js'
 import { freePort, serviceMissing, startEtcd, type EtcdInstance } from '../test/helpers/services.js'
 import { ask, newKeys, spawnClient, stopClient, watchStalls, type FromChild, type ProcessStalls } from './ping-load.js'
+import { profiled as profileOf, type ProfileSummary } from './profile.js'
 import { medianBy, report } from './report.js'
 import { LOAD_TEST_LIMITS } from './load-limits.js'
 
@@ -45,32 +49,39 @@ interface Measured {
   p99: number
   /** This process's event loop and GC over the paced phase (where the in-process servers run). */
   stalls: ProcessStalls
+  /** This process's CPU profiles of the closed-loop and the paced phase (MTGATE_BENCH_PROFILE). */
+  profileClosed?: ProfileSummary
+  profileHalfRate?: ProfileSummary
 }
 
-/** Closed-loop max rate, then latency at half that rate. */
-async function measure(port: number | number[], keys: string[]): Promise<Measured> {
+/** Closed-loop max rate, then latency at half that rate; `name` names the phases' profiles (none without it: the servers are other processes). */
+async function measure(port: number | number[], keys: string[], name?: string): Promise<Measured> {
   const c = spawnClient()
+  const profiled = <T>(phase: string, fn: () => Promise<T>) => (name === undefined ? fn().then((value) => ({ value, profile: undefined })) : profileOf(`${name}-${phase}`, fn))
   try {
     await ask(c, { cmd: 'connect', keys, port, window: WINDOW })
     await ask(c, { cmd: 'closed', ms: 500 }) // warm-up
-    const r = await ask<Extract<FromChild, { ok: 'closed' }>>(c, { cmd: 'closed', ms: PHASE_MS })
-    const rate = r.roundTrips / (r.ms / 1000)
+    const closed = await profiled(`${name}-closed`, () => ask<Extract<FromChild, { ok: 'closed' }>>(c, { cmd: 'closed', ms: PHASE_MS }))
+    const rate = closed.value.roundTrips / (closed.value.ms / 1000)
     const stop = watchStalls()
-    const paced = await ask<Extract<FromChild, { ok: 'paced' }>>(c, { cmd: 'paced', rate: rate / 2, ms: PHASE_MS })
-    return { rate, p50: paced.p50Ms, p99: paced.p99Ms, stalls: stop() }
+    const paced = await profiled(`${name}-half-rate`, () => ask<Extract<FromChild, { ok: 'paced' }>>(c, { cmd: 'paced', rate: rate / 2, ms: PHASE_MS }))
+    return { rate, p50: paced.value.p50Ms, p99: paced.value.p99Ms, stalls: stop(), profileClosed: closed.profile, profileHalfRate: paced.profile }
   } finally {
     await stopClient(c)
   }
 }
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000
+const prefixed = (p: string, o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).map(([k, v]) => [p + k, v]))
 
 /** Runs of each configuration in cluster.roundtrips. */
 const ROUNDS = Number(process.env.MTGATE_BENCH_REPEATS ?? 3)
 
-/** The median of each figure over `runs` (each on its own: rate, p50, p99). */
-function medians(runs: readonly Measured[]): { rate: number; p50: number; p99: number } {
-  return { rate: medianBy(runs, (r) => r.rate).rate, p50: medianBy(runs, (r) => r.p50).p50, p99: medianBy(runs, (r) => r.p99).p99 }
+/** The median of each figure over `runs` (each on its own: rate, p50, p99), with the profiles of the median runs. */
+function medians(runs: readonly Measured[]): { rate: number; p50: number; p99: number; profiles: Record<string, unknown> } {
+  const [byRate, byP99] = [medianBy(runs, (r) => r.rate), medianBy(runs, (r) => r.p99)]
+  const profiles = byRate.profileClosed === undefined ? {} : { profiled: true, profile_closed: byRate.profileClosed, profile_half_rate: byP99.profileHalfRate }
+  return { rate: byRate.rate, p50: medianBy(runs, (r) => r.p50).p50, p99: byP99.p99, profiles }
 }
 
 async function roundTrips(etcd: EtcdInstance): Promise<void> {
@@ -103,9 +114,9 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
     // the three alternate, ROUNDS times: a stall of the shared machine moves one run, not a figure
     const runs: Record<'serve' | 'cluster' | 'split', Measured[]> = { serve: [], cluster: [], split: [] }
     for (let i = 0; i < ROUNDS; i++) {
-      runs.serve.push(await measure(server.addresses[0]!.port, await newKeys(store, SESSIONS)))
-      runs.cluster.push(await measure(gateway.addresses[0]!.port, await newKeys(cstore, SESSIONS)))
-      runs.split.push(await measure(gateway2.addresses[0]!.port, await newKeys(sql, SESSIONS)))
+      runs.serve.push(await measure(server.addresses[0]!.port, await newKeys(store, SESSIONS), `cluster-serve-${i}`))
+      runs.cluster.push(await measure(gateway.addresses[0]!.port, await newKeys(cstore, SESSIONS), `cluster-cluster-${i}`))
+      runs.split.push(await measure(gateway2.addresses[0]!.port, await newKeys(sql, SESSIONS), `cluster-split-${i}`))
     }
     const [serve, cluster, split] = [medians(runs.serve), medians(runs.cluster), medians(runs.split)]
     const common = {
@@ -132,6 +143,8 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
       serve_p99_runs: runs.serve.map((r) => r3(r.p99)),
       server_stalls_at_half_rate: runs.cluster.map((r) => r.stalls),
       serve_stalls_at_half_rate: runs.serve.map((r) => r.stalls),
+      ...cluster.profiles,
+      ...prefixed('serve_', serve.profiles),
       note: 'gateway + session node in this process (one gRPC stream over loopback), load generator in a child; 2 cores shared with other work',
     })
     report({
@@ -145,6 +158,7 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
       runs: runs.split.map((r) => Math.round(r.rate)),
       p99_runs: runs.split.map((r) => r3(r.p99)),
       gateway_stalls_at_half_rate: runs.split.map((r) => r.stalls),
+      ...split.profiles,
       note: 'gateway in this process, session node in a child process (SQLite store), load generator in another child: 3 processes on 2 cores',
     })
   } finally {

@@ -29,7 +29,9 @@
  * stolen by the hypervisor meanwhile (`steal`) and `quiet` (false when the load was above 1.5 or
  * steal above 5 %: the machine was busy or shared, the figures are rough), as bench/report.ts adds.
  * Env: PEERS_SECONDS (each phase, default 5), PEERS_ONLY (comma list of the peers to run besides
- * mtgate, which always runs), and the others named above.
+ * mtgate, which always runs), MTGATE_BENCH_PROFILE (a directory: mtgate's CPU profiles of the
+ * handshake phase and of each phase at half rate go there, and their summaries into its figures;
+ * bench/profile.ts), and the others named above.
  */
 import { createPrivateKey } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -42,6 +44,7 @@ import { askHandshakes, spawnHandshakes, type HsAnswer, type Target } from './pe
 import type { Peer, RunningPeer } from './peers/peer.js'
 import { cpuSeconds, rssBytes } from './peers/process.js'
 import { ask, spawnClient, stopClient, type FromChild } from './ping-load.js'
+import { PROFILE_DIR, profileFile, type ProfileSummary } from './profile.js'
 import { QUIET_LOAD, report } from './report.js'
 
 const env = process.env
@@ -77,9 +80,18 @@ interface RpcFigures {
   cpuUsPerRt: number
   /** p99 with pings paced at COMMON_RATE (the same for every server). */
   commonP99Ms: number
+  /** The server's CPU profile over the phase at half rate (MTGATE_BENCH_PROFILE, a JavaScript server). */
+  profile?: ProfileSummary
+}
+
+/** Starts a CPU profile of `p` for phase `name` when profiles are asked for and `p` can take one; the returned function ends it. */
+async function profileOf(p: RunningPeer, name: string): Promise<() => Promise<ProfileSummary | undefined>> {
+  if (PROFILE_DIR === undefined || p.profile === undefined) return async () => undefined
+  const stop = await p.profile()
+  return () => stop(profileFile(name))
 }
 interface Measured {
-  handshake: { rate: number; failed: number; firstError?: string; stall?: Stall; cpuMsPerHs: number; clientCpuBusy: number }
+  handshake: { rate: number; failed: number; firstError?: string; stall?: Stall; cpuMsPerHs: number; clientCpuBusy: number; profile?: ProfileSummary }
   rpc: Map<number, RpcFigures>
   /** Undefined when the memory phase failed (memoryError says why). */
   memory?: { conns: number; rssBefore: number; rssAfter: number; heapBefore?: number; heapAfter?: number }
@@ -110,24 +122,26 @@ async function makeKeys(target: Target, n: number): Promise<string[]> {
   }
 }
 
-async function handshakes(p: RunningPeer, target: Target): Promise<Measured['handshake']> {
+async function handshakes(p: RunningPeer, target: Target, name: string): Promise<Measured['handshake']> {
   const gen = spawnHandshakes()
   try {
     await p.stalls?.()
+    const profile = await profileOf(p, `peers-${name}-handshakes`)
     const cpu0 = cpuSeconds(p.pids)
     const s = await askHandshakes<Extract<HsAnswer, { ok: 'storm' }>>(gen, { cmd: 'storm', target, concurrency: HS_CONCURRENCY, warmupMs: 1000, ms: PHASE_MS })
     const cpu = cpuSeconds(p.pids) - cpu0
+    const summary = await profile()
     const stall = await p.stalls?.()
     if (s.done === 0) throw new Error(`no handshake completed (${s.failed} failed; first error: ${s.firstError})`)
     // the server's CPU over warm-up and window, per exchange completed in the window, scaled to the whole time
     const cpuMsPerHs = (cpu * 1000) / ((s.done * (s.ms + 1000)) / s.ms)
-    return { rate: s.done / (s.ms / 1000), failed: s.failed, firstError: s.firstError, stall, cpuMsPerHs, clientCpuBusy: s.clientCpuBusy }
+    return { rate: s.done / (s.ms / 1000), failed: s.failed, firstError: s.firstError, stall, cpuMsPerHs, clientCpuBusy: s.clientCpuBusy, profile: summary }
   } finally {
     gen.kill()
   }
 }
 
-async function roundTrips(p: RunningPeer, keys: string[], sessions: number): Promise<RpcFigures> {
+async function roundTrips(p: RunningPeer, keys: string[], sessions: number, name: string): Promise<RpcFigures> {
   const child = spawnClient()
   try {
     const sessionKeys = Array.from({ length: sessions }, (_, i) => keys[i % keys.length]!)
@@ -138,10 +152,12 @@ async function roundTrips(p: RunningPeer, keys: string[], sessions: number): Pro
     const cpu = cpuSeconds(p.pids) - cpu0
     const rate = closed.roundTrips / (closed.ms / 1000)
     await p.stalls?.()
+    const profile = await profileOf(p, `peers-${name}-rpc-${sessions}-half-rate`)
     const paced = await ask<Extract<FromChild, { ok: 'paced' }>>(child, { cmd: 'paced', rate: rate / 2, ms: PHASE_MS }, PHASE_MS + 60_000)
+    const summary = await profile()
     const stall = await p.stalls?.()
     const common = await ask<Extract<FromChild, { ok: 'paced' }>>(child, { cmd: 'paced', rate: COMMON_RATE, ms: PHASE_MS }, PHASE_MS + 60_000)
-    return { rate, halfRate: rate / 2, p50Ms: paced.p50Ms, p99Ms: paced.p99Ms, stall, cpuUsPerRt: (cpu * 1e6) / closed.roundTrips, commonP99Ms: common.p99Ms }
+    return { rate, halfRate: rate / 2, p50Ms: paced.p50Ms, p99Ms: paced.p99Ms, stall, cpuUsPerRt: (cpu * 1e6) / closed.roundTrips, commonP99Ms: common.p99Ms, profile: summary }
   } finally {
     await stopClient(child)
   }
@@ -172,11 +188,11 @@ async function measure(peer: Peer, pem: string, publicPem: string): Promise<Meas
   const figures = await withPeer(peer, pem, async (p) => {
     const target = { host: p.host, port: p.port, dc: p.dc, publicPem }
     const keys = await makeKeys(target, KEYS)
-    const handshake = await handshakes(p, target)
+    const handshake = await handshakes(p, target, peer.name)
     log(`${peer.name}: ${handshake.rate.toFixed(1)} handshakes/s (${handshake.failed} failed)`)
     const rpc = new Map<number, RpcFigures>()
     for (const s of SESSIONS) {
-      const r = await roundTrips(p, keys, s)
+      const r = await roundTrips(p, keys, s, peer.name)
       log(`${peer.name}: ${s} sessions: ${r.rate.toFixed(0)} round trips/s; p99 ${r.p99Ms.toFixed(2)} ms at ${r.halfRate.toFixed(0)}/s, ${r.commonP99Ms.toFixed(2)} ms at ${COMMON_RATE}/s`)
       rpc.set(s, r)
     }
@@ -191,6 +207,11 @@ async function measure(peer: Peer, pem: string, publicPem: string): Promise<Meas
     log(`${peer.name}: memory phase failed: ${(e as Error).stack ?? e}`)
     return { ...figures, memoryError: (e as Error).message.split('\n')[0] }
   }
+}
+
+/** A figure's profile fields: the summary of mtgate's profile over the phase (for round trips: the phase at half rate), and `profiled` (its cost is in the figure). */
+function profiled(p: ProfileSummary | undefined): Record<string, unknown> {
+  return p === undefined ? {} : { profiled: true, profile: p }
 }
 
 function reportAll(m: Measured, name: string | undefined, b: Measured | undefined, common: Record<string, unknown>): void {
@@ -208,6 +229,7 @@ function reportAll(m: Measured, name: string | undefined, b: Measured | undefine
     server_capacity_per_core: Math.round(1000 / m.handshake.cpuMsPerHs),
     client_cpu_busy: r3(m.handshake.clientCpuBusy),
     ...stall('', m.handshake.stall),
+    ...profiled(m.handshake.profile),
     ...(b === undefined
       ? {}
       : {
@@ -237,6 +259,7 @@ function reportAll(m: Measured, name: string | undefined, b: Measured | undefine
       ...stall('half_rate_', r.stall),
       common_rate: COMMON_RATE,
       p99_ms_at_common_rate: r3(r.commonP99Ms),
+      ...profiled(r.profile),
       ...(br === undefined
         ? {}
         : {

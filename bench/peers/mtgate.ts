@@ -3,7 +3,8 @@
  * config in the work dir (the bench's RSA key in data_dir/rsa, the memory store as the peers keep
  * their keys in memory, one TCP port chosen by the OS, no WebSocket, HTTP or admin port, per-source
  * limits lifted: every connection of the load generator comes from 127.0.0.1). bench/peers/
- * mtgate-probe.ts is preloaded to report event-loop delay and the JS heap over IPC.
+ * mtgate-probe.ts is preloaded to report event-loop delay and the JS heap, and to take CPU
+ * profiles, over IPC.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -90,6 +91,10 @@ export const mtgate: Peer = {
       },
       heapUsed: async () => (await ask<Extract<ProbeAnswer, { probe: 'heap' }>>(proc, { probe: 'heap' })).bytes,
       heapSnapshot: async (path) => (await ask<Extract<ProbeAnswer, { probe: 'snapshot' }>>(proc, { probe: 'snapshot', path })).heapUsed,
+      profile: async () => {
+        await ask(proc, { probe: 'profile-start' })
+        return async (path) => (await ask<Extract<ProbeAnswer, { probe: 'profile-stop' }>>(proc, { probe: 'profile-stop', path })).summary
+      },
       stop: () => stopProcess(proc),
     }
   },

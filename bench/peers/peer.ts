@@ -3,6 +3,8 @@
  * Teamgram). Each runs as its own processes on 127.0.0.1, holding the RSA key the bench made, and
  * is driven by the same load generator over TCP intermediate.
  */
+import type { ProfileSummary } from '../profile.js'
+
 export interface PeerOptions {
   /** PKCS#1 PEM of the RSA private key the server must use (the load generator has the public half). */
   privateKeyPem: string
@@ -27,6 +29,8 @@ export interface RunningPeer {
   heapUsed?: () => Promise<number>
   /** Writes a heap snapshot of the server to `path` after a forced garbage collection; the heap in use then (a JavaScript server only). */
   heapSnapshot?: (path: string) => Promise<number>
+  /** Starts a CPU profile of the server; the returned function ends it, writes it to `path` and summarises it (a JavaScript server only). */
+  profile?: () => Promise<(path: string) => Promise<ProfileSummary>>
   stop(): Promise<void>
 }
 

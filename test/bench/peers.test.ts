@@ -7,13 +7,14 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { factorPq, PqPool } from '../../src/handshake/pq.js'
 import { factorPq64 } from '../../bench/peers/pq64.js'
 import { buildTgtest, gcPauseMs, goEnv, TGTEST_SRC, tgtest } from '../../bench/peers/tgtest.js'
+import type { ProfileSummary } from '../../bench/profile.js'
 
 const RUN_JS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'run.js')
 
@@ -85,8 +86,11 @@ describe('bench peers', () => {
     assert.equal(gcPauseMs('tgtest: listening on 127.0.0.1:1'), undefined)
   })
 
-  it('npm run bench -- peers, tiny settings: one JSON line per figure, mtgate against tgtest', { timeout: 300_000 }, async () => {
+  it('npm run bench -- peers, tiny settings: one JSON line per figure, mtgate against tgtest, with mtgate\'s profiles', { timeout: 300_000 }, async () => {
+    const profiles = mkdtempSync(join(tmpdir(), 'mtgate-bench-profiles-'))
+    after(() => rmSync(profiles, { recursive: true, force: true }))
     const env: NodeJS.ProcessEnv = {
+      MTGATE_BENCH_PROFILE: profiles,
       ...process.env,
       PEERS_SECONDS: '1',
       PEERS_CONNS: '200',
@@ -113,7 +117,7 @@ describe('bench peers', () => {
     for (const l of lines) {
       assert.equal(l.baseline, 'tgtest')
       for (const k of ['value', 'baseline_value', 'ratio', 'load_start']) assert.ok(typeof l[k] === 'number' && Number.isFinite(l[k]), `${l.bench} ${k}: ${l[k]}`)
-      assert.equal(l.quiet, (l.load_start as number) <= 1.5)
+      assert.equal(l.quiet, (l.load_start as number) <= 1.5 && (l.steal as number) <= 0.05)
       assert.equal(l.seconds, 1)
     }
     const [hs, rpc10, , mem] = lines as [Record<string, number>, Record<string, number>, Record<string, number>, Record<string, number>]
@@ -125,6 +129,15 @@ describe('bench peers', () => {
     assert.ok(rpc10.p99_ms_at_half_rate > 0 && rpc10.baseline_p99_ms_at_half_rate > 0, JSON.stringify(rpc10))
     assert.ok(rpc10.common_rate === 500 && rpc10.p99_ms_at_common_rate > 0 && rpc10.baseline_p99_ms_at_common_rate > 0, JSON.stringify(rpc10))
     assert.equal(rpc10.auth_keys, 8)
+    // mtgate's CPU profiles: the handshake phase and each phase at half rate, files and summaries
+    assert.deepEqual(readdirSync(profiles).sort(), ['peers-mtgate-handshakes.cpuprofile', 'peers-mtgate-rpc-10-half-rate.cpuprofile', 'peers-mtgate-rpc-40-half-rate.cpuprofile'])
+    for (const [l, layer] of [[hs, 'mtgate src/handshake'], [rpc10, 'mtgate src/session']] as const) {
+      const profile = (l as unknown as { profile: ProfileSummary }).profile
+      assert.equal(l.profiled as unknown, true)
+      assert.ok(profile.ms > 500 && (profile.areas[layer] ?? 0) > 0, JSON.stringify(profile))
+      assert.ok(Object.keys(profile.top).length > 0)
+    }
+    assert.equal(mem.profile, undefined, 'the memory phase is not profiled')
     assert.equal(mem.conns, 200)
     assert.ok(mem.rss_after_mb > 0 && mem.baseline_rss_after_mb > 0, JSON.stringify(mem))
     assert.equal(typeof mem.js_heap_per_conn, 'number')
