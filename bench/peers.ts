@@ -9,7 +9,10 @@
  *   (bench/peers/load.ts); with the server's stall p99 meanwhile (mtgate: event-loop delay; Go: GC
  *   stop-the-world pauses), its CPU per exchange (and the exchanges a second one core of it would
  *   do, `server_capacity_per_core`), and how busy the generator's core was (`client_cpu_busy`
- *   near 1: the generator, factoring pq in JavaScript, was the limit, not the server).
+ *   near 1: the generator, factoring pq in JavaScript, was the limit, not the server), and the
+ *   floor under any server's CPU per exchange (`handshake_crypto_floor_ms`: one RSA-2048
+ *   private-key operation and two 2048-bit modexps with OpenSSL, measured in this process before
+ *   the servers start; bench/peers/crypto-floor.ts) with each server's CPU as a multiple of it.
  * peers.rpc.roundtrips: encrypted ping round trips a second with 100 and 1000 sessions
  *   (PEERS_SESSIONS), one TCP connection each, closed loop with PEERS_WINDOW (default 4) pings in
  *   flight per session; then p50/p99 latency with pings paced at half of that server's own max,
@@ -40,6 +43,7 @@ import { join } from 'node:path'
 import { RsaPrivateKey } from '../src/handshake/rsa-key.js'
 import { openFileLimit, reservedDescriptors } from '../src/transport/fd-limit.js'
 import { PEERS } from './peers/all.js'
+import { handshakeCryptoMs } from './peers/crypto-floor.js'
 import { askHandshakes, spawnHandshakes, type HsAnswer, type Target } from './peers/load.js'
 import type { Peer, RunningPeer } from './peers/peer.js'
 import { cpuSeconds, rssBytes } from './peers/process.js'
@@ -214,7 +218,7 @@ function profiled(p: ProfileSummary | undefined): Record<string, unknown> {
   return p === undefined ? {} : { profiled: true, profile: p }
 }
 
-function reportAll(m: Measured, name: string | undefined, b: Measured | undefined, common: Record<string, unknown>): void {
+function reportAll(m: Measured, name: string | undefined, b: Measured | undefined, common: Record<string, unknown>, floorMs: number): void {
   const base = (v: number | undefined) => (name === undefined ? {} : { baseline: name, baseline_value: v })
   const stall = (prefix: string, s: Stall | undefined) => (s === undefined ? {} : { [`${prefix}stall_p99_ms`]: r3(s.p99Ms), [`${prefix}stall_source`]: s.source })
   report({
@@ -228,6 +232,8 @@ function reportAll(m: Measured, name: string | undefined, b: Measured | undefine
     server_cpu_ms_per_handshake: r3(m.handshake.cpuMsPerHs),
     server_capacity_per_core: Math.round(1000 / m.handshake.cpuMsPerHs),
     client_cpu_busy: r3(m.handshake.clientCpuBusy),
+    handshake_crypto_floor_ms: r3(floorMs),
+    server_cpu_over_floor: r3(m.handshake.cpuMsPerHs / floorMs),
     ...stall('', m.handshake.stall),
     ...profiled(m.handshake.profile),
     ...(b === undefined
@@ -236,6 +242,7 @@ function reportAll(m: Measured, name: string | undefined, b: Measured | undefine
           baseline_failed: b.handshake.failed,
           baseline_server_cpu_ms_per_handshake: r3(b.handshake.cpuMsPerHs),
           baseline_server_capacity_per_core: Math.round(1000 / b.handshake.cpuMsPerHs),
+          baseline_server_cpu_over_floor: r3(b.handshake.cpuMsPerHs / floorMs),
           baseline_client_cpu_busy: r3(b.handshake.clientCpuBusy),
           ...stall('baseline_', b.handshake.stall),
         }),
@@ -296,11 +303,14 @@ function reportAll(m: Measured, name: string | undefined, b: Measured | undefine
 async function main(): Promise<void> {
   // report() adds load_start / steal / quiet to every figure
   const load = loadavg()[0]!
-  const common = { seconds: PHASE_MS / 1000 }
   if (load > QUIET_LOAD) log(`load average ${load.toFixed(2)} at start: the machine is busy, figures are rough`)
   const key = RsaPrivateKey.generate()
   const pem = createPrivateKey(key.toPem()).export({ type: 'pkcs1', format: 'pem' }).toString()
   const publicPem = key.publicKey.toPem()
+  // before any server runs: the machine's own speed at the exchange's big-number work
+  const floor = handshakeCryptoMs(key)
+  log(`handshake crypto floor: ${floor.toFixed(2)} ms of CPU per exchange (RSA-2048 private key + 2 modexps, OpenSSL)`)
+  const common = { seconds: PHASE_MS / 1000 }
   const [self, ...others] = PEERS.filter((p, i) => i === 0 || ONLY === undefined || ONLY.includes(p.name))
   const why = await self!.missing()
   if (why !== undefined) throw new Error(`${self!.name}: ${why}`)
@@ -321,8 +331,8 @@ async function main(): Promise<void> {
       missing[peer.name] = `failed: ${(e as Error).message.split('\n')[0]}`
     }
   }
-  if (results.length === 0) reportAll(mine, undefined, undefined, { ...common, missing })
-  for (const r of results) reportAll(mine, r.peer.name, r.m, common)
+  if (results.length === 0) reportAll(mine, undefined, undefined, { ...common, missing }, floor)
+  for (const r of results) reportAll(mine, r.peer.name, r.m, common, floor)
 }
 
 await main()

@@ -125,6 +125,8 @@ describe('bench peers', () => {
     assert.ok(hs.value > 0 && hs.baseline_value > 0 && hs.failed === 0 && hs.baseline_failed === 0, JSON.stringify(hs))
     assert.ok(hs.stall_p99_ms >= 0 && hs.baseline_stall_p99_ms >= 0, JSON.stringify(hs))
     assert.ok(hs.client_cpu_busy > 0 && hs.baseline_client_cpu_busy > 0 && hs.server_capacity_per_core > 0, JSON.stringify(hs))
+    // no server does an exchange in less CPU than its big-number work (the generator's own share aside)
+    assert.ok(hs.handshake_crypto_floor_ms > 0.3 && hs.server_cpu_over_floor > 0.7 && hs.baseline_server_cpu_over_floor > 0.7, JSON.stringify(hs))
     assert.ok(rpc10.value > 0 && rpc10.baseline_value > 0, JSON.stringify(rpc10))
     assert.ok(rpc10.p99_ms_at_half_rate > 0 && rpc10.baseline_p99_ms_at_half_rate > 0, JSON.stringify(rpc10))
     assert.ok(rpc10.common_rate === 500 && rpc10.p99_ms_at_common_rate > 0 && rpc10.baseline_p99_ms_at_common_rate > 0, JSON.stringify(rpc10))
