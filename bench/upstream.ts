@@ -29,7 +29,9 @@
  * lines go to /dev/null. Everything binds 127.0.0.1.
  *
  * Requires Go and the example's modules in the module cache (.ci/deps/examples-go.sh); the backend
- * is built offline (test/examples/go-backend.ts).
+ * is built offline (test/examples/go-backend.ts). MTGATE_BENCH_PROFILE (a directory): CPU profiles
+ * of this process (the server) over each closed-loop phase go there, the median phases' summaries
+ * into upstream.roundtrips (bench/profile.ts).
  */
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -48,6 +50,7 @@ import { freePort } from '../test/helpers/services.js'
 import { invokeRequest } from '../test/helpers/upstream.js'
 import { ask, newKeys, spawnClient, stopClient, watchStalls, type FromChild, type LoadQuery, type ProcessStalls } from './ping-load.js'
 import { LOAD_TEST_LIMITS } from './load-limits.js'
+import { profiled, type ProfileSummary } from './profile.js'
 import { medianBy, report } from './report.js'
 
 const SESSIONS = 100
@@ -105,13 +108,17 @@ class Path {
     return path
   }
 
-  /** Closed-loop max round trips/s, and this process's CPU per round trip (µs). */
-  async closed(): Promise<{ rate: number; serverUsPerRt: number }> {
+  private closedRuns = 0
+
+  /** Closed-loop max round trips/s, this process's CPU per round trip (µs), and its CPU profile meanwhile (MTGATE_BENCH_PROFILE). */
+  async closed(): Promise<{ rate: number; serverUsPerRt: number; profile?: ProfileSummary }> {
     await ask(this.child, { cmd: 'closed', ms: 500 }, ASK_TIMEOUT_MS) // warm-up
     const cpu0 = process.cpuUsage()
-    const r = await ask<Extract<FromChild, { ok: 'closed' }>>(this.child, { cmd: 'closed', ms: PHASE_MS }, ASK_TIMEOUT_MS)
+    const { value: r, profile } = await profiled(`upstream-${this.label}-closed-${this.closedRuns++}`, () =>
+      ask<Extract<FromChild, { ok: 'closed' }>>(this.child, { cmd: 'closed', ms: PHASE_MS }, ASK_TIMEOUT_MS),
+    )
     const cpu = process.cpuUsage(cpu0)
-    const out = { rate: r.roundTrips / (r.ms / 1000), serverUsPerRt: (cpu.user + cpu.system) / r.roundTrips }
+    const out = { rate: r.roundTrips / (r.ms / 1000), serverUsPerRt: (cpu.user + cpu.system) / r.roundTrips, profile }
     process.stderr.write(`${this.label}: closed loop ${Math.round(out.rate)} round trips/s, server ${out.serverUsPerRt.toFixed(1)} µs/round trip\n`)
     return out
   }
@@ -203,6 +210,7 @@ async function figures(inProcessPath: Path, upstreamPath: Path, answerBytes: num
     of_phases: `median of ${CLOSED_REPEATS} closed-loop phases of ${PHASE_MS} ms each, in-process and upstream alternating`,
     phases: closed.upstream.map((r) => Math.round(r.rate)),
     baseline_phases: closed.inProcess.map((r) => Math.round(r.rate)),
+    ...(upstream.profile === undefined ? {} : { profiled: true, profile: upstream.profile, baseline_profile: inProcess.profile }),
     ...common,
   })
   const rates: { rate: number; suffix: string; rateIs: string }[] = [{ rate: upstream.rate / 2, suffix: '.half_upstream_max', rateIs: 'half the upstream max round trips/s' }]
