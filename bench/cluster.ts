@@ -61,10 +61,10 @@ async function measure(port: number | number[], keys: string[], name?: string): 
   try {
     await ask(c, { cmd: 'connect', keys, port, window: WINDOW })
     await ask(c, { cmd: 'closed', ms: 500 }) // warm-up
-    const closed = await profiled(`${name}-closed`, () => ask<Extract<FromChild, { ok: 'closed' }>>(c, { cmd: 'closed', ms: PHASE_MS }))
+    const closed = await profiled('closed', () => ask<Extract<FromChild, { ok: 'closed' }>>(c, { cmd: 'closed', ms: PHASE_MS }))
     const rate = closed.value.roundTrips / (closed.value.ms / 1000)
     const stop = watchStalls()
-    const paced = await profiled(`${name}-half-rate`, () => ask<Extract<FromChild, { ok: 'paced' }>>(c, { cmd: 'paced', rate: rate / 2, ms: PHASE_MS }))
+    const paced = await profiled('half-rate', () => ask<Extract<FromChild, { ok: 'paced' }>>(c, { cmd: 'paced', rate: rate / 2, ms: PHASE_MS }))
     return { rate, p50: paced.value.p50Ms, p99: paced.value.p99Ms, stalls: stop(), profileClosed: closed.profile, profileHalfRate: paced.profile }
   } finally {
     await stopClient(c)
