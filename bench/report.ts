@@ -36,8 +36,9 @@ const cpuAtStart = readCpuTimes()
 /** The share of CPU time stolen by the hypervisor since the bench process started; undefined off Linux. */
 export function stealSinceStart(): number | undefined {
   const now = readCpuTimes()
-  if (now === undefined || cpuAtStart === undefined || now.total <= cpuAtStart.total) return undefined
-  return (now.steal - cpuAtStart.steal) / (now.total - cpuAtStart.total)
+  if (now === undefined || cpuAtStart === undefined) return undefined
+  // less than a clock tick since the start: nothing measurable was stolen
+  return now.total > cpuAtStart.total ? (now.steal - cpuAtStart.steal) / (now.total - cpuAtStart.total) : 0
 }
 
 /** One benchmark figure, printed as one JSON line on stdout. */
