@@ -32,7 +32,6 @@ export class ResultCache {
 
   /** Remembers `entry` as the answer to the query `reqMsgId`, forgetting the oldest beyond the limit. */
   set(reqMsgId: bigint, entry: OutEntry): void {
-    this.byReq.delete(reqMsgId)
     this.byReq.set(reqMsgId, entry)
     if (this.byReq.size > this.max) this.byReq.delete(this.byReq.keys().next().value!)
   }
