@@ -33,7 +33,7 @@ import { SqliteAuthKeyStore } from '../src/store/sqlite.js'
 import { clusterConfig, makeDataDir, mtcuteAuthKey, mtcuteClient, nodeDoc, publicKeyOf, spawnNode, waitFor, type ChildNode } from '../test/cluster/harness.js'
 import { freePort, serviceMissing, startEtcd, type EtcdInstance } from '../test/helpers/services.js'
 import { ask, newKeys, spawnClient, stopClient, watchStalls, type FromChild, type ProcessStalls } from './ping-load.js'
-import { profiled as profileOf, type ProfileSummary } from './profile.js'
+import { profileFields, profiled, type ProfileSummary } from './profile.js'
 import { medianBy, report } from './report.js'
 import { LOAD_TEST_LIMITS } from './load-limits.js'
 
@@ -57,14 +57,13 @@ interface Measured {
 /** Closed-loop max rate, then latency at half that rate; `name` names the phases' profiles (none without it: the servers are other processes). */
 async function measure(port: number | number[], keys: string[], name?: string): Promise<Measured> {
   const c = spawnClient()
-  const profiled = <T>(phase: string, fn: () => Promise<T>) => (name === undefined ? fn().then((value) => ({ value, profile: undefined })) : profileOf(`${name}-${phase}`, fn))
   try {
     await ask(c, { cmd: 'connect', keys, port, window: WINDOW })
     await ask(c, { cmd: 'closed', ms: 500 }) // warm-up
-    const closed = await profiled('closed', () => ask<Extract<FromChild, { ok: 'closed' }>>(c, { cmd: 'closed', ms: PHASE_MS }))
+    const closed = await profiled(name && `${name}-closed`, () => ask<Extract<FromChild, { ok: 'closed' }>>(c, { cmd: 'closed', ms: PHASE_MS }))
     const rate = closed.value.roundTrips / (closed.value.ms / 1000)
     const stop = watchStalls()
-    const paced = await profiled('half-rate', () => ask<Extract<FromChild, { ok: 'paced' }>>(c, { cmd: 'paced', rate: rate / 2, ms: PHASE_MS }))
+    const paced = await profiled(name && `${name}-half-rate`, () => ask<Extract<FromChild, { ok: 'paced' }>>(c, { cmd: 'paced', rate: rate / 2, ms: PHASE_MS }))
     return { rate, p50: paced.value.p50Ms, p99: paced.value.p99Ms, stalls: stop(), profileClosed: closed.profile, profileHalfRate: paced.profile }
   } finally {
     await stopClient(c)
@@ -72,16 +71,14 @@ async function measure(port: number | number[], keys: string[], name?: string): 
 }
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000
-const prefixed = (p: string, o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).map(([k, v]) => [p + k, v]))
 
 /** Runs of each configuration in cluster.roundtrips. */
 const ROUNDS = Number(process.env.MTGATE_BENCH_REPEATS ?? 3)
 
 /** The median of each figure over `runs` (each on its own: rate, p50, p99), with the profiles of the median runs. */
-function medians(runs: readonly Measured[]): { rate: number; p50: number; p99: number; profiles: Record<string, unknown> } {
+function medians(runs: readonly Measured[]): { rate: number; p50: number; p99: number; profiles: Record<string, ProfileSummary | undefined> } {
   const [byRate, byP99] = [medianBy(runs, (r) => r.rate), medianBy(runs, (r) => r.p99)]
-  const profiles = byRate.profileClosed === undefined ? {} : { profiled: true, profile_closed: byRate.profileClosed, profile_half_rate: byP99.profileHalfRate }
-  return { rate: byRate.rate, p50: medianBy(runs, (r) => r.p50).p50, p99: byP99.p99, profiles }
+  return { rate: byRate.rate, p50: medianBy(runs, (r) => r.p50).p50, p99: byP99.p99, profiles: { profile_closed: byRate.profileClosed, profile_half_rate: byP99.profileHalfRate } }
 }
 
 async function roundTrips(etcd: EtcdInstance): Promise<void> {
@@ -143,8 +140,7 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
       serve_p99_runs: runs.serve.map((r) => r3(r.p99)),
       server_stalls_at_half_rate: runs.cluster.map((r) => r.stalls),
       serve_stalls_at_half_rate: runs.serve.map((r) => r.stalls),
-      ...cluster.profiles,
-      ...prefixed('serve_', serve.profiles),
+      ...profileFields({ ...cluster.profiles, serve_profile_closed: serve.profiles.profile_closed, serve_profile_half_rate: serve.profiles.profile_half_rate }),
       note: 'gateway + session node in this process (one gRPC stream over loopback), load generator in a child; 2 cores shared with other work',
     })
     report({
@@ -158,7 +154,7 @@ async function roundTrips(etcd: EtcdInstance): Promise<void> {
       runs: runs.split.map((r) => Math.round(r.rate)),
       p99_runs: runs.split.map((r) => r3(r.p99)),
       gateway_stalls_at_half_rate: runs.split.map((r) => r.stalls),
-      ...split.profiles,
+      ...profileFields(split.profiles),
       note: 'gateway in this process, session node in a child process (SQLite store), load generator in another child: 3 processes on 2 cores',
     })
   } finally {

@@ -48,7 +48,7 @@ import { askHandshakes, spawnHandshakes, type HsAnswer, type Target } from './pe
 import type { Peer, RunningPeer } from './peers/peer.js'
 import { cpuSeconds, rssBytes } from './peers/process.js'
 import { ask, spawnClient, stopClient, type FromChild } from './ping-load.js'
-import { PROFILE_DIR, profileFile, type ProfileSummary } from './profile.js'
+import { PROFILE_DIR, profileFields, profileFile, type ProfileSummary } from './profile.js'
 import { QUIET_LOAD, report } from './report.js'
 
 const env = process.env
@@ -213,11 +213,6 @@ async function measure(peer: Peer, pem: string, publicPem: string): Promise<Meas
   }
 }
 
-/** A figure's profile fields: the summary of mtgate's profile over the phase (for round trips: the phase at half rate), and `profiled` (its cost is in the figure). */
-function profiled(p: ProfileSummary | undefined): Record<string, unknown> {
-  return p === undefined ? {} : { profiled: true, profile: p }
-}
-
 function reportAll(m: Measured, name: string | undefined, b: Measured | undefined, common: Record<string, unknown>, floorMs: number): void {
   const base = (v: number | undefined) => (name === undefined ? {} : { baseline: name, baseline_value: v })
   const stall = (prefix: string, s: Stall | undefined) => (s === undefined ? {} : { [`${prefix}stall_p99_ms`]: r3(s.p99Ms), [`${prefix}stall_source`]: s.source })
@@ -235,7 +230,7 @@ function reportAll(m: Measured, name: string | undefined, b: Measured | undefine
     handshake_crypto_floor_ms: r3(floorMs),
     server_cpu_over_floor: r3(m.handshake.cpuMsPerHs / floorMs),
     ...stall('', m.handshake.stall),
-    ...profiled(m.handshake.profile),
+    ...profileFields({ profile: m.handshake.profile }),
     ...(b === undefined
       ? {}
       : {
@@ -266,7 +261,7 @@ function reportAll(m: Measured, name: string | undefined, b: Measured | undefine
       ...stall('half_rate_', r.stall),
       common_rate: COMMON_RATE,
       p99_ms_at_common_rate: r3(r.commonP99Ms),
-      ...profiled(r.profile),
+      ...profileFields({ profile: r.profile }), // the phase at half rate
       ...(br === undefined
         ? {}
         : {

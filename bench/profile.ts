@@ -119,9 +119,9 @@ export function profileFile(name: string): string {
   return join(PROFILE_DIR!, `${name.replace(/[^\w.-]+/g, '_')}.cpuprofile`)
 }
 
-/** Runs `fn` under a profile of this process when PROFILE_DIR is set; the summary is undefined otherwise. */
-export async function profiled<T>(name: string, fn: () => Promise<T>): Promise<{ value: T; profile?: ProfileSummary }> {
-  if (PROFILE_DIR === undefined) return { value: await fn() }
+/** Runs `fn` under a profile of this process named `name` when PROFILE_DIR is set and a name is given; the summary is undefined otherwise. */
+export async function profiled<T>(name: string | undefined, fn: () => Promise<T>): Promise<{ value: T; profile?: ProfileSummary }> {
+  if (PROFILE_DIR === undefined || name === undefined) return { value: await fn() }
   const p = await startProfile()
   let value: T
   try {
@@ -131,4 +131,10 @@ export async function profiled<T>(name: string, fn: () => Promise<T>): Promise<{
     throw e
   }
   return { value, profile: await p.stop(profileFile(name)) }
+}
+
+/** A figure's profile fields: the given summaries and `profiled: true` (the profiler's cost is in the figure), or nothing when none was taken. */
+export function profileFields(fields: Record<string, ProfileSummary | undefined>): Record<string, unknown> {
+  const taken = Object.entries(fields).filter(([, v]) => v !== undefined)
+  return taken.length === 0 ? {} : { profiled: true, ...Object.fromEntries(taken) }
 }

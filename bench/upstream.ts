@@ -50,7 +50,7 @@ import { freePort } from '../test/helpers/services.js'
 import { invokeRequest } from '../test/helpers/upstream.js'
 import { ask, newKeys, spawnClient, stopClient, watchStalls, type FromChild, type LoadQuery, type ProcessStalls } from './ping-load.js'
 import { LOAD_TEST_LIMITS } from './load-limits.js'
-import { profiled, type ProfileSummary } from './profile.js'
+import { profileFields, profiled, type ProfileSummary } from './profile.js'
 import { medianBy, report } from './report.js'
 
 const SESSIONS = 100
@@ -210,7 +210,7 @@ async function figures(inProcessPath: Path, upstreamPath: Path, answerBytes: num
     of_phases: `median of ${CLOSED_REPEATS} closed-loop phases of ${PHASE_MS} ms each, in-process and upstream alternating`,
     phases: closed.upstream.map((r) => Math.round(r.rate)),
     baseline_phases: closed.inProcess.map((r) => Math.round(r.rate)),
-    ...(upstream.profile === undefined ? {} : { profiled: true, profile: upstream.profile, baseline_profile: inProcess.profile }),
+    ...profileFields({ profile: upstream.profile, baseline_profile: inProcess.profile }),
     ...common,
   })
   const rates: { rate: number; suffix: string; rateIs: string }[] = [{ rate: upstream.rate / 2, suffix: '.half_upstream_max', rateIs: 'half the upstream max round trips/s' }]
@@ -252,6 +252,5 @@ async function figures(inProcessPath: Path, upstreamPath: Path, answerBytes: num
 
 type PacedRun = Awaited<ReturnType<Path['paced']>>
 type ClosedRun = Awaited<ReturnType<Path['closed']>>
-
 
 await main()

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { areaOf, startProfile, summarize, type CpuProfile } from '../../bench/profile.js'
+import { areaOf, profileFields, profiled, startProfile, summarize, type CpuProfile } from '../../bench/profile.js'
 
 test('areaOf: idle and GC, native code, dependencies, mtgate by layer, Node by module', () => {
   const f = (functionName: string, url: string) => ({ functionName, url, lineNumber: 0 })
@@ -59,4 +59,11 @@ test('startProfile profiles this process; stop writes the .cpuprofile and names 
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+})
+
+test('profileFields: the summaries taken, with profiled: true; nothing when none was; profiled() without a name runs unprofiled', async () => {
+  const p = summarize({ nodes: [], startTime: 0, endTime: 0 })
+  assert.deepEqual(profileFields({ profile: undefined, baseline_profile: undefined }), {})
+  assert.deepEqual(profileFields({ profile: p, baseline_profile: undefined }), { profiled: true, profile: p })
+  assert.deepEqual(await profiled(undefined, async () => 7), { value: 7 })
 })
