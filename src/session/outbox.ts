@@ -77,13 +77,7 @@ export class Outbox {
 
   /** Drops the entry with this (sent) msg_id and returns it, if there was one. */
   ack(msgId: bigint): OutEntry | undefined {
-    if (this.list.length === 0) return undefined
-    const i = this.list.findIndex((e) => e.msgId === msgId)
-    if (i < 0) return undefined
-    const e = this.list[i]!
-    this.bytes -= e.body.length
-    this.list.splice(i, 1)
-    return e
+    return this.list.length === 0 ? undefined : this.removeAt(this.list.findIndex((e) => e.msgId === msgId))
   }
 
   byMsgId(msgId: bigint): OutEntry | undefined {
@@ -95,11 +89,16 @@ export class Outbox {
   }
 
   remove(e: OutEntry): void {
-    const i = this.list.indexOf(e)
-    if (i < 0) return
+    this.removeAt(this.list.indexOf(e))
+  }
+
+  private removeAt(i: number): OutEntry | undefined {
+    if (i < 0) return undefined
+    const e = this.list[i]!
     this.bytes -= e.body.length
     if (e.msgId === undefined) this.unsent--
     this.list.splice(i, 1)
+    return e
   }
 
   /** All entries in queue order. */
