@@ -361,7 +361,7 @@ async function main(a: DriverArgs): Promise<DriverResult> {
         const restarted = server
         await waitFor(() => restarted.sessions.loadedKeys().length > 0, a.stageMs, 'traffic from TDLib on the restarted server')
         restart.trafficMs = since()
-        // a quick reconnect may never leave connectionStateReady: TDLib reports Connecting only after a delay
+        // a quick reconnect may never leave connectionStateReady: TDLib reports a state going down only after a delay (StateManager's DOWN_DELAY)
         await waitFor(() => res.connectionStates.at(-1)?.[1] === 'connectionStateReady', a.stageMs, 'connectionStateReady after the restart')
         res.countryCode = String((await call({ _: 'getCountryCode' }, 'rpc:getCountryCode after restart')).text)
       }
