@@ -77,7 +77,7 @@ export class Outbox {
 
   /** Drops the entry with this (sent) msg_id and returns it, if there was one. */
   ack(msgId: bigint): OutEntry | undefined {
-    return this.list.length === 0 ? undefined : this.removeAt(this.list.findIndex((e) => e.msgId === msgId))
+    return this.removeAt(this.list.findIndex((e) => e.msgId === msgId))
   }
 
   byMsgId(msgId: bigint): OutEntry | undefined {
